@@ -1,0 +1,66 @@
+"""Settings, read once at start-up from ``HYDRIA_*`` environment variables
+(or an optional TOML/ENV file) and passed down explicitly; nothing below the
+entry points reads them on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_dir() -> Path:
+    return Path.home() / ".hydria"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HYDRIA_", extra="ignore")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    # empty: SQLite at <state_dir>/hydria.db
+    database_url: str = ""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 9876
+    auth_strategy: str = "noauth"
+    max_body_bytes: int = 1024 * 1024
+
+    # amphorae
+    compute_driver: str = "local"
+    network_driver: str = "local"
+    mgmt_cidr: str = "127.43.0.0/16"
+    mgmt_range_start: str = "127.43.0.10"
+    mgmt_range_end: str = "127.43.255.250"
+    agent_port: int = 9443
+    amphora_max_connections: int = 0  # 0: derived from the open-file limit
+
+    # default VIP subnet that ``hydria up`` creates
+    default_subnet_name: str = "public"
+    default_subnet_cidr: str = "127.42.0.0/16"
+
+    # controller
+    controller_workers: int = 4
+    lease_seconds: float = 15.0
+    poll_interval: float = 2.0
+    max_attempts: int = 5
+    amphora_boot_timeout: float = 30.0
+
+    # health (heartbeats)
+    heartbeat_key: str = "insecure-hydria-heartbeat-key"
+    heartbeat_interval: float = 10.0
+    heartbeat_timeout: float = 60.0
+    health_bind: str = "127.0.0.1:5555"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'hydria.db'}"
+
+    @property
+    def amphorae_dir(self) -> Path:
+        return self.state_dir / "amphorae"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.state_dir / "pki"

@@ -1,0 +1,106 @@
+"""Every error Hydria raises on purpose, and what it means to a caller.
+
+    HydriaError
+    ├── APIError                  a request was refused; carries the HTTP status
+    │   ├── InvalidInput          400  body or query is wrong
+    │   ├── NotAuthorized         403  policy says no
+    │   ├── NotFound              404  no such object (in this project)
+    │   ├── Conflict              409  duplicate, or state forbids the change
+    │   │   └── ImmutableObject   409  the load balancer is PENDING_*
+    │   ├── PayloadTooLarge       413
+    │   └── ServiceUnavailable    503  the database is gone; retry after N s
+    ├── TemporaryError            the controller retries after ``retry_after`` s
+    │   └── AmphoraUnreachable    the agent did not answer (yet)
+    └── PermanentError            the controller gives up and marks ERROR
+        ├── ConfigRejected        ``haproxy -c`` refused the rendered config
+        └── AllocationFailed      no free address left in a subnet
+
+The API layer turns APIError into Octavia's ``{"faultcode", "faultstring",
+"debuginfo"}`` body in exactly one place (``hydria.api.errors``).
+"""
+
+from __future__ import annotations
+
+
+class HydriaError(Exception):
+    """Base of every deliberate Hydria error."""
+
+
+class APIError(HydriaError):
+    status_code = 500
+    faultcode = "Server"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(APIError):
+    status_code = 400
+    faultcode = "Client"
+
+
+class NotAuthorized(APIError):
+    status_code = 403
+    faultcode = "Client"
+
+    def __init__(self, message: str = "Policy does not allow this request to be performed.") -> None:
+        super().__init__(message)
+
+
+class NotFound(APIError):
+    status_code = 404
+    faultcode = "Client"
+
+    @classmethod
+    def of(cls, kind: str, object_id: str) -> "NotFound":
+        return cls(f"{kind} {object_id} not found.")
+
+
+class Conflict(APIError):
+    status_code = 409
+    faultcode = "Client"
+
+
+class ImmutableObject(Conflict):
+    @classmethod
+    def of(cls, kind: str, object_id: str) -> "ImmutableObject":
+        return cls(f"{kind} {object_id} is immutable and cannot be updated.")
+
+
+class PayloadTooLarge(APIError):
+    status_code = 413
+    faultcode = "Client"
+
+
+class ServiceUnavailable(APIError):
+    status_code = 503
+    faultcode = "Server"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TemporaryError(HydriaError):
+    """A step failed in a way that may heal by itself; try again later."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AmphoraUnreachable(TemporaryError):
+    pass
+
+
+class PermanentError(HydriaError):
+    """Retrying will not help; the object goes to ERROR with this reason."""
+
+
+class ConfigRejected(PermanentError):
+    pass
+
+
+class AllocationFailed(PermanentError):
+    pass

@@ -1,0 +1,111 @@
+"""A frozen snapshot of one load balancer's object graph.
+
+The controller reads the rows once (``hydria.db.snapshot``) and hands this value
+to everything downstream: the renderer is a pure function of it, and the plan of
+what to change is computed from it. Nothing here touches a database or a driver.
+Only what the data plane needs is carried; API-only fields (names, tags, times)
+stay in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class HealthMonitor:
+    id: str
+    type: str  # PING, TCP, HTTP, HTTPS, TLS-HELLO
+    delay: int  # seconds between checks
+    timeout: int  # seconds
+    max_retries: int  # successes to go up ("rise")
+    max_retries_down: int  # failures to go down ("fall")
+    http_method: str | None = None
+    url_path: str | None = None
+    expected_codes: str | None = None  # "200", "200,202", "200-204"
+    http_version: float | None = None
+    domain_name: str | None = None
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    address: str
+    protocol_port: int
+    weight: int = 1
+    backup: bool = False
+    admin_state_up: bool = True
+    monitor_address: str | None = None
+    monitor_port: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionPersistence:
+    type: str  # SOURCE_IP, HTTP_COOKIE, APP_COOKIE
+    cookie_name: str | None = None
+    persistence_timeout: int | None = None
+    persistence_granularity: str | None = None
+
+
+@dataclass(frozen=True)
+class Pool:
+    id: str
+    protocol: str
+    lb_algorithm: str
+    admin_state_up: bool = True
+    members: tuple[Member, ...] = ()
+    health_monitor: HealthMonitor | None = None
+    session_persistence: SessionPersistence | None = None
+
+
+@dataclass(frozen=True)
+class Listener:
+    id: str
+    protocol: str
+    protocol_port: int
+    admin_state_up: bool = True
+    connection_limit: int = -1  # -1: unlimited (bounded by the host, see RenderOptions)
+    default_pool_id: str | None = None
+    timeout_client_data: int = 50000  # milliseconds, as Octavia
+    timeout_member_connect: int = 5000
+    timeout_member_data: int = 50000
+    timeout_tcp_inspect: int = 0
+    insert_headers: tuple[tuple[str, str], ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    id: str
+    vip_address: str
+    admin_state_up: bool = True
+    topology: str = "SINGLE"
+    listeners: tuple[Listener, ...] = ()
+    pools: tuple[Pool, ...] = ()
+
+    def pool(self, pool_id: str | None) -> Pool | None:
+        return next((p for p in self.pools if p.id == pool_id), None)
+
+
+@dataclass(frozen=True)
+class Amphora:
+    """The amphora a configuration is rendered for."""
+
+    id: str
+    lb_network_ip: str
+    role: str = "STANDALONE"
+    vrrp_priority: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Host-level knobs the renderer needs; passed in, never read from globals."""
+
+    stats_socket: str = "/var/run/hydria/haproxy.sock"
+    # HAProxy refuses a global maxconn above what the open-file limit allows, so
+    # the caller derives these from the amphora's real limits.
+    max_connections: int = 8000
+    user_group: str | None = None
+    log_target: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

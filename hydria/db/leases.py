@@ -1,0 +1,103 @@
+"""Claiming load balancers for convergence, under leases that expire.
+
+A controller owns a load balancer while ``lease_owner`` is its id and
+``lease_expires_at`` is in the future; it renews the lease while it works. A
+controller that dies simply stops renewing, and the next claim after expiry
+takes the work over: nothing stays PENDING_* longer than a lease.
+
+On PostgreSQL the claim is ``SELECT ... FOR UPDATE SKIP LOCKED`` so controllers
+never queue behind each other; on SQLite the transaction already holds the
+write lock (``BEGIN IMMEDIATE``), and the ``UPDATE`` is conditional anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, exists, or_, select, update
+
+from hydria.core import constants as c
+from hydria.db.engine import Database
+from hydria.db.models import Amphora, LoadBalancer, utcnow
+
+
+def _lease_free(now: dt.datetime):  # type: ignore[no-untyped-def]
+    return or_(LoadBalancer.lease_expires_at.is_(None), LoadBalancer.lease_expires_at < now)
+
+
+def _needs_work(now: dt.datetime):  # type: ignore[no-untyped-def]
+    failover = exists().where(
+        and_(Amphora.load_balancer_id == LoadBalancer.id, Amphora.failover_requested.is_(True),
+             Amphora.status != c.DELETED)
+    )
+    return and_(
+        or_(LoadBalancer.provisioning_status.in_(sorted(c.PENDING_STATUSES)), failover),
+        or_(LoadBalancer.next_attempt_at.is_(None), LoadBalancer.next_attempt_at <= now),
+    )
+
+
+def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 8,
+                only: list[str] | None = None, include_settled: bool = False) -> list[str]:
+    """Claim up to ``limit`` load balancers that need work; return their ids.
+
+    ``only`` narrows the claim to given ids (a targeted wake-up);
+    ``include_settled`` also claims ones that need no work, for a resync.
+    """
+    now = utcnow()
+    expires = now + dt.timedelta(seconds=lease_seconds)
+    with db.session() as session:
+        cond = _lease_free(now)
+        if not include_settled:
+            cond = and_(cond, _needs_work(now))
+        else:
+            cond = and_(cond, LoadBalancer.provisioning_status != c.DELETED)
+        if only is not None:
+            cond = and_(cond, LoadBalancer.id.in_(only))
+        query = select(LoadBalancer.id).where(cond).order_by(LoadBalancer.updated_at).limit(limit)
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=LoadBalancer)
+        ids = list(session.scalars(query))
+        claimed = []
+        for lb_id in ids:
+            res = session.execute(
+                update(LoadBalancer)
+                .where(LoadBalancer.id == lb_id, _lease_free(now))
+                .values(lease_owner=owner, lease_expires_at=expires,
+                        updated_at=LoadBalancer.updated_at)
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount == 1:
+                claimed.append(lb_id)
+        return claimed
+
+
+def renew(db: Database, lb_id: str, owner: str, *, lease_seconds: float) -> bool:
+    """Extend a lease this owner still holds; False means it was lost."""
+    with db.session() as session:
+        res = session.execute(
+            update(LoadBalancer)
+            .where(LoadBalancer.id == lb_id, LoadBalancer.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
+                    updated_at=LoadBalancer.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        return res.rowcount == 1
+
+
+def release(db: Database, lb_id: str, owner: str, *, retry_at: dt.datetime | None = None,
+            attempts: int | None = None, error_reason: str | None = None) -> None:
+    """Give a claim back, optionally scheduling the next attempt."""
+    values: dict[str, object] = {"lease_owner": None, "lease_expires_at": None,
+                                 "next_attempt_at": retry_at,
+                                 "updated_at": LoadBalancer.updated_at}
+    if attempts is not None:
+        values["attempts"] = attempts
+    if error_reason is not None:
+        values["error_reason"] = error_reason
+    with db.session() as session:
+        session.execute(
+            update(LoadBalancer)
+            .where(LoadBalancer.id == lb_id, LoadBalancer.lease_owner == owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,272 @@
+"""The schema: one table per Octavia object, plus the controller's bookkeeping.
+
+Rows are the desired state. The controller's columns on ``load_balancers``
+(``generation``, ``applied_generation``, ``lease_owner``, ``lease_expires_at``,
+``attempts``, ``next_attempt_at``, ``error_reason``) make work claimable by any
+number of controllers (see ``hydria.db.leases``): every API write bumps
+``generation``; a controller that converged generation N records it, so an
+update that lands while it works is never lost.
+
+The schema is owned by Alembic (``hydria/db/migrations``); these classes must
+match the newest migration, which a test checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Naive UTC in the database, so SQLite and PostgreSQL compare alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Timestamps:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=None, onupdate=utcnow)
+
+
+class Network(Base, Timestamps):
+    """A VIP network, as the Neutron-compatible read API shows it."""
+
+    __tablename__ = "networks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    project_id: Mapped[str] = mapped_column(String(36), default="")
+    subnets: Mapped[list[Subnet]] = relationship(back_populates="network")
+
+
+class Subnet(Base, Timestamps):
+    """Operator data: where VIP addresses come from."""
+
+    __tablename__ = "subnets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="", index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"))
+    project_id: Mapped[str] = mapped_column(String(36), default="")
+    cidr: Mapped[str] = mapped_column(String(64))
+    ip_version: Mapped[int] = mapped_column(Integer, default=4)
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    allocation_start: Mapped[str] = mapped_column(String(64))
+    allocation_end: Mapped[str] = mapped_column(String(64))
+    network: Mapped[Network] = relationship(back_populates="subnets")
+
+
+class AddressAllocation(Base):
+    """One address handed out from a range: a VIP, or an amphora's management IP.
+
+    The primary key makes double allocation impossible, whichever process tries.
+    """
+
+    __tablename__ = "address_allocations"
+    pool: Mapped[str] = mapped_column(String(64), primary_key=True)  # subnet id or "lb-mgmt"
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(36), index=True)  # LB id or amphora id
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoadBalancer(Base, Timestamps):
+    __tablename__ = "load_balancers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    provisioning_status: Mapped[str] = mapped_column(String(16), index=True)
+    operating_status: Mapped[str] = mapped_column(String(16))
+    topology: Mapped[str] = mapped_column(String(16), default="SINGLE")
+    provider: Mapped[str] = mapped_column(String(64), default="amphora")
+    flavor_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), default=None)
+    vip_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    vip_subnet_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    vip_network_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    vip_port_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    vip_qos_policy_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    # controller bookkeeping (never shown by the API)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    applied_generation: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    error_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    listeners: Mapped[list[Listener]] = relationship(
+        back_populates="load_balancer", order_by="Listener.created_at"
+    )
+    pools: Mapped[list[Pool]] = relationship(
+        back_populates="load_balancer", order_by="Pool.created_at"
+    )
+    amphorae: Mapped[list[Amphora]] = relationship(back_populates="load_balancer")
+
+
+class Listener(Base, Timestamps):
+    __tablename__ = "listeners"
+    __table_args__ = (UniqueConstraint("load_balancer_id", "protocol_port", "protocol"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    protocol: Mapped[str] = mapped_column(String(32))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
+    default_pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pools.id", use_alter=True, name="fk_listener_default_pool"), default=None
+    )
+    timeout_client_data: Mapped[int] = mapped_column(Integer, default=50000)
+    timeout_member_connect: Mapped[int] = mapped_column(Integer, default=5000)
+    timeout_member_data: Mapped[int] = mapped_column(Integer, default=50000)
+    timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
+    insert_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    allowed_cidrs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+    load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
+
+
+class Pool(Base, Timestamps):
+    __tablename__ = "pools"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    protocol: Mapped[str] = mapped_column(String(32))
+    lb_algorithm: Mapped[str] = mapped_column(String(32))
+    session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+    load_balancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
+    members: Mapped[list[Member]] = relationship(
+        back_populates="pool", order_by="Member.created_at"
+    )
+    health_monitor: Mapped[HealthMonitor | None] = relationship(back_populates="pool")
+
+
+class Member(Base, Timestamps):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    address: Mapped[str] = mapped_column(String(64))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    backup: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    subnet_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    monitor_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    monitor_port: Mapped[int | None] = mapped_column(Integer, default=None)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+    pool: Mapped[Pool] = relationship(back_populates="members")
+
+
+class HealthMonitor(Base, Timestamps):
+    __tablename__ = "health_monitors"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    type: Mapped[str] = mapped_column(String(36))
+    delay: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    max_retries_down: Mapped[int] = mapped_column(Integer, default=3)
+    http_method: Mapped[str | None] = mapped_column(String(16), default=None)
+    url_path: Mapped[str | None] = mapped_column(String(2048), default=None)
+    expected_codes: Mapped[str | None] = mapped_column(String(64), default=None)
+    http_version: Mapped[float | None] = mapped_column(Float, default=None)
+    domain_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+    pool: Mapped[Pool] = relationship(back_populates="health_monitor")
+
+
+class Amphora(Base, Timestamps):
+    """An instance that runs HAProxy for one load balancer (or waits as a spare)."""
+
+    __tablename__ = "amphorae"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    load_balancer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("load_balancers.id"), default=None, index=True
+    )
+    compute_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(36), index=True)
+    role: Mapped[str | None] = mapped_column(String(36), default=None)
+    lb_network_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    vrrp_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    ha_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    vrrp_port_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    ha_port_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    vrrp_interface: Mapped[str | None] = mapped_column(String(16), default=None)
+    vrrp_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    vrrp_priority: Mapped[int | None] = mapped_column(Integer, default=None)
+    cert_expiration: Mapped[dt.datetime | None] = mapped_column(default=None)
+    cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    cached_zone: Mapped[str | None] = mapped_column(String(255), default=None)
+    image_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    compute_flavor: Mapped[str | None] = mapped_column(String(255), default=None)
+    # the generation of the load balancer whose configuration this amphora runs
+    config_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # set by the health manager or an operator; the controller replaces the amphora
+    failover_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    load_balancer: Mapped[LoadBalancer | None] = relationship(back_populates="amphorae")
+
+
+class AmphoraHealth(Base):
+    """Last heartbeat seen from an amphora (written by the health manager)."""
+
+    __tablename__ = "amphora_health"
+    amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    last_update: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    busy: Mapped[bool] = mapped_column(Boolean, default=False)

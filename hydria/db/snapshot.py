@@ -1,0 +1,109 @@
+"""Turn a load balancer's rows into the frozen graph of ``hydria.core.graph``.
+
+Objects marked PENDING_DELETE (or DELETED) are left out, as is anything
+reachable only through them: the snapshot is what the data plane should run.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from hydria.core import constants as c
+from hydria.core import graph
+from hydria.db import models as m
+
+_GONE = frozenset({c.PENDING_DELETE, c.DELETED})
+
+
+def _alive(row: object) -> bool:
+    return getattr(row, "provisioning_status") not in _GONE
+
+
+def load_lb_row(session: Session, lb_id: str) -> m.LoadBalancer | None:
+    return session.scalars(
+        select(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id)
+        .options(
+            selectinload(m.LoadBalancer.listeners),
+            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
+            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
+            selectinload(m.LoadBalancer.amphorae),
+        )
+    ).first()
+
+
+def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
+    pools = tuple(_pool(p) for p in lb.pools if _alive(p))
+    pool_ids = {p.id for p in pools}
+    listeners = tuple(
+        graph.Listener(
+            id=lst.id,
+            protocol=lst.protocol,
+            protocol_port=lst.protocol_port,
+            admin_state_up=lst.admin_state_up,
+            connection_limit=lst.connection_limit,
+            default_pool_id=lst.default_pool_id if lst.default_pool_id in pool_ids else None,
+            timeout_client_data=lst.timeout_client_data,
+            timeout_member_connect=lst.timeout_member_connect,
+            timeout_member_data=lst.timeout_member_data,
+            timeout_tcp_inspect=lst.timeout_tcp_inspect,
+            insert_headers=tuple(sorted((lst.insert_headers or {}).items())),
+            allowed_cidrs=tuple(lst.allowed_cidrs or ()),
+        )
+        for lst in lb.listeners
+        if _alive(lst)
+    )
+    return graph.LoadBalancer(
+        id=lb.id,
+        vip_address=lb.vip_address or "",
+        admin_state_up=lb.admin_state_up,
+        topology=lb.topology,
+        listeners=listeners,
+        pools=pools,
+    )
+
+
+def _pool(p: m.Pool) -> graph.Pool:
+    hm = p.health_monitor if p.health_monitor is not None and _alive(p.health_monitor) else None
+    sp = p.session_persistence
+    return graph.Pool(
+        id=p.id,
+        protocol=p.protocol,
+        lb_algorithm=p.lb_algorithm,
+        admin_state_up=p.admin_state_up,
+        members=tuple(
+            graph.Member(
+                id=mb.id,
+                address=mb.address,
+                protocol_port=mb.protocol_port,
+                weight=mb.weight,
+                backup=mb.backup,
+                admin_state_up=mb.admin_state_up,
+                monitor_address=mb.monitor_address,
+                monitor_port=mb.monitor_port,
+            )
+            for mb in p.members
+            if _alive(mb)
+        ),
+        health_monitor=None if hm is None else graph.HealthMonitor(
+            id=hm.id,
+            type=hm.type,
+            delay=hm.delay,
+            timeout=hm.timeout,
+            max_retries=hm.max_retries,
+            max_retries_down=hm.max_retries_down,
+            http_method=hm.http_method,
+            url_path=hm.url_path,
+            expected_codes=hm.expected_codes,
+            http_version=hm.http_version,
+            domain_name=hm.domain_name,
+            admin_state_up=hm.admin_state_up,
+        ),
+        session_persistence=None if not sp else graph.SessionPersistence(
+            type=sp["type"],
+            cookie_name=sp.get("cookie_name"),
+            persistence_timeout=sp.get("persistence_timeout"),
+            persistence_granularity=sp.get("persistence_granularity"),
+        ),
+    )

@@ -1,0 +1,35 @@
+"""The compute seam: where an amphora runs.
+
+The controller sees only this Protocol. ``local`` runs the agent and HAProxy as
+processes on this host; a Nova or Kubernetes driver would implement the same
+four calls. Every call is idempotent: create an amphora that exists and it is
+left alone, delete one that is gone and nothing happens.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hydria.wire.agent_api import AmphoraBoot
+
+
+class ComputeDriver(Protocol):
+    def create(self, boot: AmphoraBoot) -> str:
+        """Start the amphora (or find it running); return its compute id."""
+        ...
+
+    def is_running(self, amphora_id: str) -> bool:
+        """True while the amphora's agent process is alive."""
+        ...
+
+    def delete(self, amphora_id: str) -> None:
+        """Stop the amphora and remove what it left on the host."""
+        ...
+
+    def list_ids(self) -> list[str]:
+        """Ids of every amphora this driver knows on this host (for orphan sweeps)."""
+        ...
+
+    def stop_all(self) -> None:
+        """Stop every amphora but keep their state (a clean stop of ``hydria up``)."""
+        ...

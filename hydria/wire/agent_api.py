@@ -1,0 +1,48 @@
+"""The amphora agent's HTTPS API, as both sides see it.
+
+All paths are under ``/1.0``. Requests and answers are JSON unless noted.
+
+``GET  /1.0/info``
+    200 ``{"amphora_id", "api_version", "haproxy_version", "config_version",
+    "haproxy_running"}``. ``config_version`` is null before the first config.
+``PUT  /1.0/config?version=N`` (body: the HAProxy configuration, text/plain)
+    Validates with ``haproxy -c``, swaps atomically, reloads seamlessly.
+    200 ``{"config_version": N}``; 400 ``{"error": "...", "details": "<haproxy -c output>"}``
+    when HAProxy refuses it (the old config keeps running); 409 when N is older
+    than the running version (a stale controller); an equal N is a no-op 200.
+``DELETE /1.0/config``
+    Stops HAProxy and forgets the configuration. 200.
+``GET  /1.0/stats``
+    200 ``{"haproxy_running": bool, "rows": [ {HAProxy "show stat" row as a dict}, ...]}``.
+
+Versions are the load balancer's ``generation`` in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+API_VERSION: Final = "1.0"
+PREFIX: Final = "/1.0"
+DEFAULT_AGENT_PORT: Final = 9443
+MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AmphoraBoot:
+    """What an amphora is given when it is created (Octavia's config drive).
+
+    PEM strings: the agent's own certificate and key (SAN = ``lb_network_ip``)
+    and the controller CA that signed it and every controller's client cert.
+    """
+
+    amphora_id: str
+    lb_network_ip: str
+    agent_port: int
+    server_cert_pem: str
+    server_key_pem: str
+    ca_cert_pem: str
+    heartbeat_key: str = ""
+    controller_addresses: tuple[str, ...] = ()  # "host:port" for UDP heartbeats
+    heartbeat_interval: float = 10.0
