@@ -41,7 +41,8 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
     """Claim up to ``limit`` load balancers that need work; return their ids.
 
     ``only`` narrows the claim to given ids (a targeted wake-up);
-    ``include_settled`` also claims ones that need no work, for a resync.
+    ``include_settled`` also claims live ones that need no work (a resync);
+    ERROR ones wait for their user.
     """
     now = utcnow()
     expires = now + dt.timedelta(seconds=lease_seconds)
@@ -50,7 +51,7 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
         if not include_settled:
             cond = and_(cond, _needs_work(now))
         else:
-            cond = and_(cond, LoadBalancer.provisioning_status != c.DELETED)
+            cond = and_(cond, LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]))
         if only is not None:
             cond = and_(cond, LoadBalancer.id.in_(only))
         query = select(LoadBalancer.id).where(cond).order_by(LoadBalancer.updated_at).limit(limit)

@@ -1,0 +1,48 @@
+"""Amphora rows: created before the instance exists, so a successor resumes.
+
+The controller writes the row (with its management address reserved) and
+commits *before* it asks the compute driver for the instance. A controller
+that dies right after finds, or lets its successor find, the same row, the
+same id and the same address: the compute driver's idempotent ``create``
+then either finds the instance or starts it. No duplicate, no leak.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hydria.core import constants as c
+from hydria.db import addresses
+from hydria.db.models import Amphora, utcnow
+
+
+def live_amphorae(session: Session, lb_id: str) -> list[Amphora]:
+    return list(session.scalars(
+        select(Amphora)
+        .where(Amphora.load_balancer_id == lb_id, Amphora.status != c.DELETED)
+        .order_by(Amphora.created_at)
+    ))
+
+
+def new_amphora(session: Session, lb_id: str, role: str, *, mgmt_start: str,
+                mgmt_end: str) -> Amphora:
+    amp_id = str(uuid.uuid4())
+    ip = addresses.allocate(session, addresses.MGMT_POOL, mgmt_start, mgmt_end, amp_id)
+    amp = Amphora(id=amp_id, load_balancer_id=lb_id, status=c.AMPHORA_BOOTING, role=role,
+                  lb_network_ip=ip, compute_id=None)
+    session.add(amp)
+    session.flush()
+    return amp
+
+
+def mark_amphora_deleted(session: Session, amphora_id: str) -> None:
+    amp = session.get(Amphora, amphora_id)
+    if amp is None:
+        return
+    amp.status = c.DELETED
+    amp.failover_requested = False
+    amp.updated_at = utcnow()
+    addresses.release(session, amphora_id, pool=addresses.MGMT_POOL)

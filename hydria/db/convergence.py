@@ -1,0 +1,147 @@
+"""Writing back what the controller achieved, in one transaction each.
+
+``mark_converged`` only succeeds if the load balancer's ``generation`` is still
+the one the controller converged; if the API accepted a newer change in the
+meantime, nothing is marked and the newer change is claimed next. This is how
+no update is ever lost, whichever controller dies when.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hydria.core import constants as c
+from hydria.db import addresses
+from hydria.db import models as m
+
+_PENDING = sorted(c.PENDING_STATUSES)
+
+
+def _children(session: Session, lb_id: str):  # type: ignore[no-untyped-def]
+    listeners = list(session.scalars(select(m.Listener).where(m.Listener.load_balancer_id == lb_id)))
+    pools = list(session.scalars(select(m.Pool).where(m.Pool.load_balancer_id == lb_id)))
+    pool_ids = [p.id for p in pools]
+    members = list(session.scalars(select(m.Member).where(m.Member.pool_id.in_(pool_ids))))
+    monitors = list(session.scalars(
+        select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(pool_ids))))
+    return listeners, pools, members, monitors
+
+
+def _purge_deleted_children(session: Session, lb_id: str) -> None:
+    """Remove rows the user deleted (PENDING_DELETE), children before parents."""
+    listeners, pools, members, monitors = _children(session, lb_id)
+    gone_pools = {p.id for p in pools if p.provisioning_status == c.PENDING_DELETE}
+    for mon in monitors:
+        if mon.provisioning_status == c.PENDING_DELETE or mon.pool_id in gone_pools:
+            session.delete(mon)
+    for mem in members:
+        if mem.provisioning_status == c.PENDING_DELETE or mem.pool_id in gone_pools:
+            session.delete(mem)
+    for lst in listeners:
+        if lst.default_pool_id in gone_pools:
+            lst.default_pool_id = None
+    session.flush()
+    for lst in listeners:
+        if lst.provisioning_status == c.PENDING_DELETE:
+            session.delete(lst)
+    session.flush()
+    for pool in pools:
+        if pool.id in gone_pools:
+            session.delete(pool)
+    session.flush()
+
+
+def mark_converged(session: Session, lb_id: str, generation: int) -> bool:
+    """Everything pending of ``lb_id`` at ``generation`` is now live: settle it.
+
+    Returns False (and changes nothing) if the desired state moved on.
+    """
+    lb = session.get(m.LoadBalancer, lb_id)
+    if lb is None or lb.generation != generation:
+        return False
+    if lb.provisioning_status == c.PENDING_DELETE:
+        return mark_deleted(session, lb_id, generation)
+    _purge_deleted_children(session, lb_id)
+    listeners, pools, members, monitors = _children(session, lb_id)
+    has_monitor = {mon.pool_id for mon in monitors if mon.admin_state_up}
+    for mon in monitors:
+        mon.provisioning_status = c.ACTIVE
+        mon.operating_status = c.ONLINE if mon.admin_state_up else c.OFFLINE
+    for mem in members:
+        mem.provisioning_status = c.ACTIVE
+        if not mem.admin_state_up:
+            mem.operating_status = c.OFFLINE
+        elif mem.pool_id not in has_monitor:
+            mem.operating_status = c.NO_MONITOR
+        elif mem.operating_status in (c.OFFLINE, c.NO_MONITOR):
+            # health reports will refine this from HAProxy's own checks
+            mem.operating_status = c.ONLINE
+    for pool in pools:
+        pool.provisioning_status = c.ACTIVE
+        if pool.operating_status == c.OFFLINE or not pool.admin_state_up:
+            pool.operating_status = c.ONLINE if pool.admin_state_up else c.OFFLINE
+    for lst in listeners:
+        lst.provisioning_status = c.ACTIVE
+        lst.operating_status = c.ONLINE if lst.admin_state_up and lb.admin_state_up else c.OFFLINE
+    lb.provisioning_status = c.ACTIVE
+    if lb.operating_status == c.OFFLINE or not lb.admin_state_up:
+        lb.operating_status = c.ONLINE if lb.admin_state_up else c.OFFLINE
+    lb.applied_generation = generation
+    lb.attempts = 0
+    lb.next_attempt_at = None
+    lb.error_reason = None
+    lb.lease_owner = None
+    lb.lease_expires_at = None
+    return True
+
+
+def mark_deleted(session: Session, lb_id: str, generation: int) -> bool:
+    """The data plane of ``lb_id`` is gone: drop its children and free its VIP."""
+    lb = session.get(m.LoadBalancer, lb_id)
+    if lb is None or lb.generation != generation:
+        return False
+    listeners, pools, members, monitors = _children(session, lb_id)
+    for row in monitors + members:
+        session.delete(row)
+    for lst in listeners:
+        lst.default_pool_id = None
+    session.flush()
+    for row in listeners:
+        session.delete(row)
+    session.flush()
+    for row in pools:
+        session.delete(row)
+    addresses.release(session, lb_id)
+    lb.provisioning_status = c.DELETED
+    lb.operating_status = c.OFFLINE
+    lb.applied_generation = generation
+    lb.lease_owner = None
+    lb.lease_expires_at = None
+    lb.next_attempt_at = None
+    return True
+
+
+def mark_failed(session: Session, lb_id: str, generation: int, reason: str) -> bool:
+    """Give up on ``generation``: the load balancer and its pending objects go to ERROR."""
+    lb = session.get(m.LoadBalancer, lb_id)
+    if lb is None or lb.generation != generation:
+        return False
+    listeners, pools, members, monitors = _children(session, lb_id)
+    for row in [*listeners, *pools, *members, *monitors]:
+        if row.provisioning_status in c.PENDING_STATUSES:
+            row.provisioning_status = c.ERROR
+    lb.provisioning_status = c.ERROR
+    lb.operating_status = c.ERROR
+    lb.error_reason = reason[:4000]
+    lb.lease_owner = None
+    lb.lease_expires_at = None
+    lb.next_attempt_at = None
+    return True
+
+
+def pending_count(session: Session) -> int:
+    return len(list(session.scalars(
+        select(m.LoadBalancer.id).where(m.LoadBalancer.provisioning_status.in_(_PENDING)))))
+
+

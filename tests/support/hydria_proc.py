@@ -1,0 +1,123 @@
+"""Run ``hydria up`` as a real process for end-to-end tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.backends import free_port
+from tests.support.procs import kill_all_mentioning
+
+_octets = itertools.count(int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10")))
+BIN = Path(sys.executable).parent
+
+
+class HydriaUp:
+    """One ``hydria up`` with its own state dir, port, VIP subnet and mgmt range."""
+
+    def __init__(self, state_dir: Path, *, extra_env: dict[str, str] | None = None) -> None:
+        n = next(_octets) % 250 + 1
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.subnet_cidr = f"127.42.{n}.0/24"
+        self.env = {
+            **os.environ,
+            "HYDRIA_DEFAULT_SUBNET_CIDR": self.subnet_cidr,
+            "HYDRIA_MGMT_RANGE_START": f"127.43.{n}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.43.{n}.250",
+            "HYDRIA_POLL_INTERVAL": "0.5",
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = state_dir / "hydria-up.log"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "hydria"), "up", "--state-dir", str(self.state_dir), "--port",
+             str(self.port), "--no-clouds-yaml"],
+            stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hydria up exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.endpoint + "/", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"hydria up did not answer in {timeout}s:\n{self.log()}")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """A clean stop (SIGTERM): amphorae are stopped on purpose."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """A crash (SIGKILL): amphorae keep running."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cleanup(self) -> None:
+        self.stop()
+        kill_all_mentioning(str(self.state_dir))
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text()[-8000:]
+        except OSError:
+            return ""
+
+    # -- clients -------------------------------------------------------------
+
+    def openstack(self, *args: str, parse: bool = True) -> Any:
+        cmd = [str(BIN / "openstack"), "--os-auth-type", "none", "--os-endpoint", self.endpoint,
+               *args]
+        if parse:
+            cmd += ["-f", "json"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if res.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({res.returncode}):\n{res.stderr}"
+                                 f"\n--- hydria log ---\n{self.log()}")
+        return json.loads(res.stdout) if parse and res.stdout.strip() else res.stdout
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.endpoint + "/v2", timeout=30)
+
+    def wait_for(self, path: str, key: str, status: str, *, timeout: float = 60.0,
+                 absent_ok: bool = False) -> dict[str, Any]:
+        """Poll ``GET path`` until ``provisioning_status`` is ``status``."""
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        with self.api() as client:
+            while time.monotonic() < deadline:
+                res = client.get(path)
+                assert res.status_code < 500, res.text
+                if res.status_code == 404 and absent_ok:
+                    return {}
+                body = res.json().get(key, {})
+                if body.get("provisioning_status") == status:
+                    return body
+                assert body.get("provisioning_status") != "ERROR" or status == "ERROR", (
+                    f"{path} went to ERROR\n{self.log()}")
+                time.sleep(0.05)
+        raise AssertionError(f"{path} not {status} in {timeout}s: {body}\n{self.log()}")
