@@ -1,0 +1,31 @@
+"""Options every long-running command shares, turned into Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hydria.config import Settings
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+                        help="Where SQLite, certificates and amphorae live "
+                             "[default: $HYDRIA_STATE_DIR or ~/.hydria].")(func)
+    func = click.option("--database-url", default=None,
+                        help="SQLAlchemy URL [default: SQLite in the state dir; "
+                             "env HYDRIA_DATABASE_URL].")(func)
+    func = click.option("-v", "--verbose", is_flag=True, help="Debug logging.")(func)
+    return func
+
+
+def settings_from(state_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if state_dir is not None:
+        overrides["state_dir"] = state_dir.expanduser().resolve()
+    if database_url:
+        overrides["database_url"] = database_url
+    return Settings(**overrides)

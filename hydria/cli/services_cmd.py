@@ -1,0 +1,45 @@
+"""One command per service, for split deployments against one database."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from hydria.cli import wiring
+from hydria.cli.options import common_options, settings_from
+
+
+@click.command()
+@common_options
+@click.option("--host", default=None, help="Listen address [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Listen port [default: 9876].")
+def api(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
+        port: int | None) -> None:
+    """Serve the Octavia v2 API."""
+    import uvicorn
+
+    from hydria.db.notify import NullNotifier
+
+    settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
+    wiring.setup_logging(verbose)
+    db = wiring.database(settings)
+    app = wiring.api_app(settings, db, NullNotifier())
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning",
+                access_log=False)
+
+
+@click.command()
+@common_options
+def controller(state_dir: Path | None, database_url: str | None, verbose: bool) -> None:
+    """Converge load balancers: claim PENDING work, build amphorae, push configs."""
+    settings = settings_from(state_dir, database_url)
+    wiring.setup_logging(verbose)
+    db = wiring.database(settings)
+    loop = wiring.controller_loop(settings, db, notifier=None)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    loop.run(stop)

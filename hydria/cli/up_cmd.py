@@ -1,0 +1,73 @@
+"""``hydria up``: the whole service in one process on the embedded defaults.
+
+API, controller and local amphorae on SQLite in the state folder. A clean stop
+(Ctrl-C, SIGTERM) stops the amphorae too; a crash leaves them serving, as VMs
+outlive a crashed controller. Started again, it finds the same load balancers
+and brings back any amphora that is not running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import click
+
+from hydria.cli import wiring
+from hydria.cli.options import common_options, settings_from
+
+log = logging.getLogger("hydria.up")
+
+
+@click.command()
+@common_options
+@click.option("--host", default=None, help="API address [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="API port [default: 9876].")
+@click.option("--clouds-yaml/--no-clouds-yaml", default=True,
+              help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
+def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
+       port: int | None, clouds_yaml: bool) -> None:
+    """Run API, controller and local amphorae in one process."""
+    import uvicorn
+
+    from hydria.cli.clouds import user_clouds_yaml, write_cloud
+    from hydria.db.notify import InProcessNotifier
+    from hydria.db.subnets import ensure_default_subnet
+
+    settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
+    wiring.setup_logging(verbose)
+    db = wiring.database(settings)
+    subnet = ensure_default_subnet(db, settings.default_subnet_name, settings.default_subnet_cidr)
+    notifier = InProcessNotifier()
+    compute = wiring.compute(settings)
+    loop = wiring.controller_loop(settings, db, notifier=notifier, compute_driver=compute)
+    app = wiring.api_app(settings, db, notifier)
+
+    endpoint = f"http://{settings.api_host}:{settings.api_port}"
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
+                                           log_level="warning", access_log=False))
+    stop = threading.Event()
+    controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
+    controller.start()
+
+    click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
+    click.echo(f"  state:       {settings.state_dir}")
+    click.echo(f"  VIP subnet:  {subnet}")
+    if clouds_yaml:
+        path = user_clouds_yaml()
+        write_cloud(path, "hydria", endpoint)
+        click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
+        click.echo("  try:        openstack --os-cloud hydria loadbalancer list")
+    click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
+               "loadbalancer list")
+    try:
+        server.run()
+    finally:
+        click.echo("Stopping: controller and amphorae")
+        stop.set()
+        if loop.notifier is not None:
+            loop.notifier.notify("")
+        controller.join(timeout=60)
+        compute.stop_all()
+        db.dispose()

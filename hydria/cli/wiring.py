@@ -1,0 +1,89 @@
+"""The one place where settings become objects: drivers chosen by name,
+dependencies built once and handed down. Services never read settings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from hydria.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from hydria.controller.loop import ControllerLoop
+    from hydria.db.engine import Database
+    from hydria.db.notify import InProcessNotifier, Notifier
+    from hydria.drivers.compute.base import ComputeDriver
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def database(settings: Settings, *, migrate: bool = True) -> Database:
+    from hydria.db.engine import Database
+    from hydria.db.migrate import upgrade
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    if migrate:
+        upgrade(db)
+    return db
+
+
+def compute(settings: Settings) -> ComputeDriver:
+    if settings.compute_driver == "local":
+        from hydria.drivers.compute.local import LocalCompute
+
+        return LocalCompute(settings.amphorae_dir)
+    raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
+
+
+def network(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.network_driver == "local":
+        from hydria.drivers.network.local import LocalNetwork
+
+        return LocalNetwork()
+    raise SystemExit(f"unknown network driver {settings.network_driver!r}")
+
+
+def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
+    from hydria.api.app import create_app
+
+    return create_app(db, notifier, settings)
+
+
+def controller_loop(settings: Settings, db: Database, *,
+                    notifier: InProcessNotifier | None,
+                    compute_driver: ComputeDriver | None = None) -> ControllerLoop:
+    from hydria.controller.agent_client import AgentClient
+    from hydria.controller.loop import ControllerLoop
+    from hydria.controller.reconciler import Reconciler, ReconcilerOptions
+    from hydria.drivers.certs.local_ca import ControllerCA
+
+    ca = ControllerCA.load_or_create(settings.pki_dir)
+    client_cert, client_key = ca.client_cert_paths()
+    agent = AgentClient(ca.ca_cert_path, client_cert, client_key)
+    reconciler = Reconciler(
+        db, compute_driver or compute(settings), network(settings), agent, ca,
+        ReconcilerOptions(
+            mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
+            agent_port=settings.agent_port, boot_timeout=settings.amphora_boot_timeout,
+            heartbeat_key=settings.heartbeat_key,
+            controller_addresses=(settings.health_bind,),
+            heartbeat_interval=settings.heartbeat_interval,
+            max_connections=settings.amphora_max_connections,
+        ),
+    )
+    return ControllerLoop(
+        db, reconciler, notifier=notifier, workers=settings.controller_workers,
+        lease_seconds=settings.lease_seconds, poll_interval=settings.poll_interval,
+        max_attempts=settings.max_attempts,
+    )

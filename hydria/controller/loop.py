@@ -1,0 +1,205 @@
+"""The loop around ``Reconciler.reconcile``: claims, leases, retries, backoff.
+
+Level-triggered: a wake-up (in-process, or later LISTEN/NOTIFY) only says
+"look now"; the database says what to do. Every ``poll_interval`` the loop
+looks anyway, so a lost wake-up costs a poll, and a crashed controller costs
+a lease. At start-up it claims every live load balancer once (a resync), so
+amphorae that stopped while no controller ran are brought back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from hydria.controller.reconciler import Outcome, Reconciler
+from hydria.core.errors import PermanentError, TemporaryError
+from hydria.db import convergence, leases
+from hydria.db.engine import Database
+from hydria.db.models import LoadBalancer, utcnow
+from hydria.db.notify import InProcessNotifier
+
+log = logging.getLogger("hydria.controller")
+
+
+class LeaseLost(Exception):
+    """Another controller owns this load balancer now; stop touching it."""
+
+
+def backoff(attempt: int) -> float:
+    return min(0.5 * 2 ** max(attempt - 1, 0), 30.0)
+
+
+class ControllerLoop:
+    def __init__(self, db: Database, reconciler: Reconciler, *, owner: str | None = None,
+                 notifier: InProcessNotifier | None = None, workers: int = 4,
+                 lease_seconds: float = 15.0, poll_interval: float = 2.0,
+                 max_attempts: int = 5) -> None:
+        self.db = db
+        self.reconciler = reconciler
+        self.owner = owner or f"controller-{uuid.uuid4().hex[:12]}"
+        self.notifier = notifier
+        self.workers = workers
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self._inflight: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._lost: set[str] = set()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="reconcile")
+
+    # -- public -------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("event=controller_start owner=%s workers=%s", self.owner, self.workers)
+        renewer = threading.Thread(target=self._renew_leases, args=(stop,), daemon=True,
+                                   name="lease-renewer")
+        renewer.start()
+        self._claim_and_submit(include_settled=True, limit=10_000)
+        while not stop.is_set():
+            woken = self.notifier.wait(self.poll_interval) if self.notifier else set()
+            if not self.notifier:
+                stop.wait(self.poll_interval)
+            if stop.is_set():
+                break
+            if woken:
+                self._claim_and_submit(only=sorted(woken))
+            self._claim_and_submit()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Let running reconciles finish, then give back whatever we still hold."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            held = list(self._inflight)
+        for lb_id in held:
+            leases.release(self.db, lb_id, self.owner)
+        log.info("event=controller_stop owner=%s", self.owner)
+
+    def drain(self, timeout: float) -> bool:
+        """Testing and ``hydria up`` helper: wait until nothing is in flight."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._inflight:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    # -- claiming -----------------------------------------------------------
+
+    def _free_slots(self) -> int:
+        with self._lock:
+            return self.workers * 2 - len(self._inflight)
+
+    def _claim_and_submit(self, *, only: list[str] | None = None, include_settled: bool = False,
+                          limit: int | None = None) -> None:
+        while True:
+            slots = limit if limit is not None else self._free_slots()
+            if slots <= 0:
+                return
+            with self._lock:
+                busy = set(self._inflight)
+            candidates = None if only is None else [i for i in only if i not in busy]
+            if candidates == []:
+                return
+            try:
+                ids = leases.claim_batch(self.db, self.owner, lease_seconds=self.lease_seconds,
+                                         limit=slots, only=candidates,
+                                         include_settled=include_settled)
+            except Exception:  # the database may be away; the next poll tries again
+                log.exception("event=claim_failed owner=%s", self.owner)
+                return
+            for lb_id in ids:
+                with self._lock:
+                    self._inflight[lb_id] = self._pool.submit(self._work, lb_id)
+            if len(ids) < slots or limit is not None or only is not None:
+                return
+
+    def _renew_leases(self, stop: threading.Event) -> None:
+        while not stop.wait(self.lease_seconds / 3):
+            with self._lock:
+                held = list(self._inflight)
+            for lb_id in held:
+                try:
+                    if not leases.renew(self.db, lb_id, self.owner,
+                                        lease_seconds=self.lease_seconds):
+                        log.warning("event=lease_lost lb=%s owner=%s", lb_id, self.owner)
+                        self._lost.add(lb_id)
+                except Exception:
+                    log.exception("event=lease_renew_failed lb=%s", lb_id)
+
+    # -- one unit of work ---------------------------------------------------
+
+    def _work(self, lb_id: str) -> None:
+        rid = uuid.uuid4().hex[:8]
+        started = time.monotonic()
+
+        def checkpoint() -> None:
+            if lb_id in self._lost:
+                raise LeaseLost(lb_id)
+
+        try:
+            outcome = self._reconcile(lb_id, checkpoint)
+            log.info("event=reconciled lb=%s rid=%s outcome=%s took=%.3fs%s", lb_id, rid,
+                     outcome.kind, time.monotonic() - started,
+                     f" reason={outcome.reason!r}" if outcome.reason else "")
+            self._settle(lb_id, outcome)
+        except Exception:
+            log.exception("event=reconcile_crashed lb=%s rid=%s", lb_id, rid)
+            self._settle(lb_id, Outcome("retry", "internal error", backoff(1)))
+        finally:
+            self._lost.discard(lb_id)
+            with self._lock:
+                self._inflight.pop(lb_id, None)
+            if self.notifier is not None:
+                # the state may have moved while we worked: look again soon
+                self.notifier.notify(lb_id)
+
+    def _reconcile(self, lb_id: str, checkpoint) -> Outcome:  # type: ignore[no-untyped-def]
+        try:
+            return self.reconciler.reconcile(lb_id, checkpoint)
+        except LeaseLost:
+            return Outcome("superseded", "lease lost")
+        except PermanentError as exc:
+            return Outcome("failed", f"{type(exc).__name__}: {exc}")
+        except TemporaryError as exc:
+            return Outcome("retry", f"{type(exc).__name__}: {exc}", exc.retry_after)
+        except Exception as exc:  # unexpected: bounded retries, then ERROR
+            log.exception("event=reconcile_error lb=%s", lb_id)
+            return Outcome("retry", f"{type(exc).__name__}: {exc}", 1.0)
+
+    def _settle(self, lb_id: str, outcome: Outcome) -> None:
+        if outcome.kind in ("done", "gone"):
+            return  # mark_converged released the lease with the statuses
+        if outcome.kind == "superseded":
+            leases.release(self.db, lb_id, self.owner)
+            return
+        with self.db.session() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is None or lb.lease_owner != self.owner:
+                return
+            generation, attempts = lb.generation, lb.attempts + 1
+            settled = lb.applied_generation == generation
+        if outcome.kind == "retry" and attempts < self.max_attempts:
+            delay = max(outcome.retry_after, backoff(attempts))
+            log.warning("event=retry_scheduled lb=%s attempt=%s in=%.1fs reason=%r", lb_id,
+                        attempts, delay, outcome.reason)
+            leases.release(self.db, lb_id, self.owner, attempts=attempts,
+                           retry_at=utcnow() + dt.timedelta(seconds=delay),
+                           error_reason=outcome.reason)
+            return
+        if settled:
+            # a resync of a settled load balancer failed: it keeps its status
+            log.error("event=repair_failed lb=%s reason=%r", lb_id, outcome.reason)
+            leases.release(self.db, lb_id, self.owner, attempts=0, error_reason=outcome.reason)
+            return
+        log.error("event=failed lb=%s attempts=%s reason=%r", lb_id, attempts, outcome.reason)
+        with self.db.session() as session:
+            if not convergence.mark_failed(session, lb_id, generation, outcome.reason):
+                pass  # the desired state moved on: the next claim works on that
+        leases.release(self.db, lb_id, self.owner, attempts=attempts)

@@ -1,0 +1,206 @@
+"""Converge one load balancer to its desired generation.
+
+``reconcile`` reads the desired state once, then makes idempotent ``ensure``
+calls: the amphorae the topology needs exist and answer, each runs the
+configuration rendered from the graph, retired amphorae are gone. Only then
+does it write the outcome back, conditional on the generation it converged
+(``hydria.db.convergence``). Any step may be interrupted; the next claim,
+by this controller or another, repeats the steps and they find their work
+done. Retries, backoff and leases live in the loop (``hydria.controller.loop``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography import x509
+from sqlalchemy.orm import Session
+
+from hydria.controller.agent_client import AgentClient, StaleConfig
+from hydria.controller.plan import AmphoraView, plan_amphorae
+from hydria.core import constants as c
+from hydria.core import graph
+from hydria.core.errors import AmphoraUnreachable
+from hydria.db import amphorae as amp_db
+from hydria.db import convergence
+from hydria.db.engine import Database
+from hydria.db.models import Amphora, Subnet, utcnow
+from hydria.db.snapshot import load_lb_row, to_graph
+from hydria.drivers.certs.local_ca import ControllerCA
+from hydria.drivers.compute.base import ComputeDriver
+from hydria.drivers.network.base import NetworkDriver
+from hydria.render.haproxy import render
+from hydria.render.limits import max_connections_for
+from hydria.wire.agent_api import AmphoraBoot
+
+log = logging.getLogger("hydria.controller")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Literal["done", "retry", "failed", "superseded", "gone"]
+    reason: str = ""
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReconcilerOptions:
+    mgmt_start: str
+    mgmt_end: str
+    agent_port: int = 9443
+    boot_timeout: float = 30.0
+    cert_days: int = 365
+    heartbeat_key: str = ""
+    controller_addresses: tuple[str, ...] = ()
+    heartbeat_interval: float = 10.0
+    max_connections: int = 0  # 0: derive from this host's open-file limit
+
+
+class Reconciler:
+    def __init__(self, db: Database, compute: ComputeDriver, network: NetworkDriver,
+                 agent: AgentClient, ca: ControllerCA, options: ReconcilerOptions) -> None:
+        self.db = db
+        self.compute = compute
+        self.network = network
+        self.agent = agent
+        self.ca = ca
+        self.options = options
+        if options.max_connections:
+            self._maxconn = options.max_connections
+        else:
+            self._maxconn = max_connections_for(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+    # -- entry point --------------------------------------------------------
+
+    def reconcile(self, lb_id: str, checkpoint: Callable[[], None] = lambda: None) -> Outcome:
+        """Converge ``lb_id``; ``checkpoint`` raises if our lease was lost."""
+        with self.db.session() as session:
+            row = load_lb_row(session, lb_id)
+            if row is None or row.provisioning_status == c.DELETED:
+                return Outcome("gone")
+            generation = row.generation
+            status = row.provisioning_status
+            desired = to_graph(row)
+            views = [AmphoraView(a.id, a.role, a.failover_requested)
+                     for a in amp_db.live_amphorae(session, lb_id)]
+            vip_cidr = row_vip_cidr(session, row.vip_subnet_id)
+        deleting = status == c.PENDING_DELETE
+        plan = plan_amphorae(desired.topology, views, deleting=deleting)
+        log.debug("event=plan lb=%s gen=%s create=%s keep=%s retire=%s", lb_id, generation,
+                  plan.create_roles, plan.keep, plan.retire)
+
+        serving: list[str] = list(plan.keep)
+        for role in plan.create_roles:
+            with self.db.session() as session:
+                amp = amp_db.new_amphora(session, lb_id, role, mgmt_start=self.options.mgmt_start,
+                                         mgmt_end=self.options.mgmt_end)
+                serving.append(amp.id)
+            log.info("event=amphora_planned lb=%s amphora=%s role=%s", lb_id, amp.id, role)
+            checkpoint()
+
+        try:
+            for amp_id in serving:
+                self._ensure_serving(amp_id, desired, generation, vip_cidr)
+                checkpoint()
+        except Superseded as exc:
+            return Outcome("superseded", str(exc))
+
+        for amp_id in plan.retire:
+            self._retire(amp_id, desired.vip_address)
+            checkpoint()
+
+        with self.db.session() as session:
+            ok = convergence.mark_converged(session, lb_id, generation)
+            if ok:
+                for amp_id in serving:
+                    amp = session.get(Amphora, amp_id)
+                    if amp is not None:
+                        amp.config_generation = generation
+        return Outcome("done") if ok else Outcome("superseded")
+
+    # -- steps ---------------------------------------------------------------
+
+    def _amphora(self, amp_id: str) -> Amphora:
+        with self.db.session() as session:
+            amp = session.get(Amphora, amp_id)
+            assert amp is not None and amp.lb_network_ip is not None
+            return amp
+
+    def _ensure_running(self, amp: Amphora) -> dict[str, object]:
+        """Start the amphora unless it runs; wait until its agent answers."""
+        ip = amp.lb_network_ip or ""
+        if self.compute.is_running(amp.id):
+            try:
+                return self.agent.info(ip, self.options.agent_port)
+            except AmphoraUnreachable:
+                pass  # alive but not answering yet (or wedged): boot it again below
+        cert, key = self.ca.issue_server_cert(amp.id, ip, days=self.options.cert_days)
+        boot = AmphoraBoot(
+            amphora_id=amp.id, lb_network_ip=ip, agent_port=self.options.agent_port,
+            server_cert_pem=cert, server_key_pem=key, ca_cert_pem=self.ca.ca_cert_pem,
+            heartbeat_key=self.options.heartbeat_key,
+            controller_addresses=self.options.controller_addresses,
+            heartbeat_interval=self.options.heartbeat_interval,
+        )
+        compute_id = self.compute.create(boot)
+        info = self.agent.wait_ready(ip, self.options.agent_port, timeout=self.options.boot_timeout)
+        with self.db.session() as session:
+            row = session.get(Amphora, amp.id)
+            if row is not None:
+                row.compute_id = compute_id
+                row.cert_expiration = cert_expiry(cert)
+                if row.status == c.AMPHORA_BOOTING:
+                    row.status = c.AMPHORA_ALLOCATED
+                row.updated_at = utcnow()
+        log.info("event=amphora_up amphora=%s ip=%s", amp.id, ip)
+        return info
+
+    def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
+                        vip_cidr: str) -> None:
+        amp = self._amphora(amp_id)
+        info = self._ensure_running(amp)
+        self.network.plug_vip(amp.id, desired.vip_address, vip_cidr)
+        if info.get("config_version") == generation:
+            return
+        options = graph.RenderOptions(
+            stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
+            max_connections=self._maxconn,
+        )
+        text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",
+                                             role=amp.role or c.ROLE_STANDALONE,
+                                             vrrp_priority=amp.vrrp_priority),
+                      options, version=generation)
+        try:
+            self.agent.put_config(amp.lb_network_ip or "", self.options.agent_port, text,
+                                  generation)
+        except StaleConfig:
+            # Someone converged a newer generation already; ours is history.
+            raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
+        log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
+
+    def _retire(self, amp_id: str, vip_address: str) -> None:
+        self.network.unplug_vip(amp_id, vip_address)
+        self.compute.delete(amp_id)
+        with self.db.session() as session:
+            amp_db.mark_amphora_deleted(session, amp_id)
+        log.info("event=amphora_deleted amphora=%s", amp_id)
+
+
+def cert_expiry(cert_pem: str) -> dt.datetime:
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    return cert.not_valid_after_utc.replace(tzinfo=None)
+
+
+def row_vip_cidr(session: Session, subnet_id: str | None) -> str:
+    subnet = session.get(Subnet, subnet_id) if subnet_id else None
+    return subnet.cidr if subnet is not None else ""
+
+
+class Superseded(Exception):
+    """A newer generation is already live; this attempt has nothing to add."""
+
