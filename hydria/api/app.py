@@ -1,0 +1,43 @@
+"""The Octavia v2 API as a FastAPI application.
+
+``create_app(db, notifier, settings)`` wires everything once: services go on
+``app.state`` (handlers get them through ``hydria.api.deps``), every resource
+router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
+Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
+and ``hydria.api.errors`` turns every failure into Octavia's fault body.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from hydria.api import errors
+from hydria.api.routes import (
+    healthmonitors,
+    listeners,
+    loadbalancers,
+    members,
+    neutron,
+    pools,
+    root,
+)
+from hydria.config import Settings
+from hydria.db.engine import Database
+from hydria.db.notify import Notifier
+
+PREFIXES = ("/v2", "/v2.0")
+RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
+                    healthmonitors.router, neutron.router)
+
+
+def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
+    app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.db = db
+    app.state.notifier = notifier
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(root.router)
+    for prefix in PREFIXES:
+        for router in RESOURCE_ROUTERS:
+            app.include_router(router, prefix=prefix)
+    return app

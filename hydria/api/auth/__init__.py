@@ -1,0 +1,1 @@
+"""Who is calling: the request context (noauth for now; Keystone later)."""

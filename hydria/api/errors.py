@@ -1,0 +1,97 @@
+"""The one place where failures become HTTP answers.
+
+Every error answer has Octavia's body::
+
+    {"faultcode": "Client" | "Server", "faultstring": "...", "debuginfo": null}
+
+Mapping, in order of precedence:
+
+- ``hydria.core.errors.APIError`` and its subclasses: their own status code
+  (400 InvalidInput, 403 NotAuthorized, 404 NotFound, 409 Conflict /
+  ImmutableObject, 413 PayloadTooLarge, 503 ServiceUnavailable with
+  ``Retry-After``).
+- Starlette's own HTTP errors (unknown path 404, wrong method 405).
+- ``sqlalchemy.exc.OperationalError`` (the database is gone or locked for
+  too long): 503 with ``Retry-After``, so clients retry instead of failing.
+- Anything else is a bug: the traceback is logged and the caller gets a
+  ``Server`` fault with 500. Tests assert this never happens.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hydria.core.errors import APIError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+DB_RETRY_AFTER = 5
+
+
+def fault(status: int, faultcode: str, faultstring: str,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"faultcode": faultcode, "faultstring": faultstring, "debuginfo": None}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def api_error_response(exc: APIError) -> JSONResponse:
+    headers = None
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return fault(exc.status_code, exc.faultcode, exc.message, headers)
+
+
+async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    log.info("event=api_refused method=%s path=%s status=%s reason=%r",
+             request.method, request.url.path, exc.status_code, exc.message)
+    return api_error_response(exc)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        text = "The resource could not be found."
+    elif exc.status_code == 405:
+        text = f"The method {request.method} is not allowed for this resource."
+    else:
+        text = str(exc.detail)
+    code = "Client" if exc.status_code < 500 else "Server"
+    return fault(exc.status_code, code, text, dict(exc.headers or {}) or None)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    # Only path or query parameters reach this: bodies are validated by hand.
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
+        parts.append(f"{loc}: {err.get('msg')}")
+    return fault(400, "Client", "Invalid input: " + "; ".join(parts))
+
+
+async def _on_db_gone(request: Request, exc: Exception) -> JSONResponse:
+    log.error("event=db_unavailable method=%s path=%s error=%s",
+              request.method, request.url.path, exc)
+    return api_error_response(ServiceUnavailable(
+        "The database is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER))
+
+
+async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("event=api_internal_error method=%s path=%s", request.method,
+                  request.url.path)
+    return fault(500, "Server", "Internal server error. The failure was logged.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _on_api_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(OperationalError, _on_db_gone)
+    app.add_exception_handler(Exception, _on_bug)

@@ -1,0 +1,108 @@
+"""Finding objects the caller may see, and the one write pattern.
+
+An object is visible when it exists, is not DELETED, and belongs to the
+caller's project (an admin sees every project); anything else is "<Kind>
+<id> not found." (404), so other projects' ids leak nothing.
+
+Every write runs in ``write()``: one transaction; the load balancers it
+touched are notified only after the commit succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from hydria.api.auth.context import RequestContext
+from hydria.core import constants as c
+from hydria.core.errors import Conflict, ImmutableObject, NotFound
+from hydria.db.engine import Database
+from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.db.notify import Notifier
+from hydria.db.transitions import begin_change, require_lb
+
+T = TypeVar("T")
+
+
+class Unit:
+    """A transaction plus the load balancers to wake once it has committed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.touched: list[str] = []
+
+    def change(self, lb: LoadBalancer, to_status: str = c.PENDING_UPDATE) -> None:
+        """Lock ``lb`` for a change (409 if it is PENDING_*) and remember to notify."""
+        begin_change(self.session, lb, to_status)
+        if lb.id not in self.touched:
+            self.touched.append(lb.id)
+
+
+@contextmanager
+def write(db: Database, notifier: Notifier) -> Iterator[Unit]:
+    with db.session() as session:
+        unit = Unit(session)
+        yield unit
+    for lb_id in unit.touched:
+        notifier.notify(lb_id)
+
+
+@contextmanager
+def read(db: Database) -> Iterator[Session]:
+    with db.session() as session:
+        yield session
+
+
+def _visible(row: Any, ctx: RequestContext) -> bool:
+    return (row is not None and row.provisioning_status != c.DELETED
+            and ctx.can_see(row.project_id))
+
+
+def get_lb(session: Session, lb_id: str, ctx: RequestContext) -> LoadBalancer:
+    return require_lb(session, lb_id, ctx.scope)
+
+
+def get_listener(session: Session, listener_id: str, ctx: RequestContext) -> Listener:
+    row = session.get(Listener, listener_id)
+    if not _visible(row, ctx):
+        raise NotFound.of("Listener", listener_id)
+    assert row is not None
+    return row
+
+
+def get_pool(session: Session, pool_id: str, ctx: RequestContext) -> Pool:
+    row = session.get(Pool, pool_id)
+    if not _visible(row, ctx):
+        raise NotFound.of("Pool", pool_id)
+    assert row is not None
+    return row
+
+
+def get_member(session: Session, pool_id: str, member_id: str,
+               ctx: RequestContext) -> Member:
+    row = session.get(Member, member_id)
+    if not _visible(row, ctx) or row is None or row.pool_id != pool_id:
+        raise NotFound.of("Member", member_id)
+    return row
+
+
+def get_hm(session: Session, hm_id: str, ctx: RequestContext) -> HealthMonitor:
+    row = session.get(HealthMonitor, hm_id)
+    if not _visible(row, ctx):
+        raise NotFound.of("Health Monitor", hm_id)
+    assert row is not None
+    return row
+
+
+def require_mutable_pool(pool: Pool) -> None:
+    """A pool on its way out takes no new members or monitors (Octavia's rule)."""
+    if pool.provisioning_status in (c.PENDING_DELETE, c.DELETED):
+        raise ImmutableObject.of("Pool", pool.id)
+
+
+def lb_state_conflict(lb: LoadBalancer) -> Conflict:
+    """Octavia's wording when the load balancer itself is changed while PENDING_*."""
+    return Conflict(f"Invalid state {lb.provisioning_status} of loadbalancer resource {lb.id}")

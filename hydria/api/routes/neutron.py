@@ -1,0 +1,107 @@
+"""A read-only slice of Neutron's API: the VIP subnets and their networks.
+
+The ``openstack`` CLI and openstacksdk resolve ``--vip-subnet-id NAME`` and
+``--vip-network-id NAME`` through the network endpoint; with
+``--os-endpoint`` (noauth) that endpoint is this server. Subnets are operator
+data (``hydria subnet ...``) shared by every project, like a shared network.
+Bodies use Neutron's envelopes and attribute names; only equality filters on
+the listed attributes and ``fields`` are supported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from hydria.api.deps import DB
+from hydria.api.lookup import read
+from hydria.core.errors import NotFound
+from hydria.db.models import Network, Subnet
+
+router = APIRouter()
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+
+
+def subnet_view(s: Subnet) -> dict[str, Any]:
+    return {
+        "id": s.id, "name": s.name, "network_id": s.network_id,
+        "tenant_id": s.project_id, "project_id": s.project_id,
+        "ip_version": s.ip_version, "cidr": s.cidr, "gateway_ip": s.gateway_ip,
+        "allocation_pools": [{"start": s.allocation_start, "end": s.allocation_end}],
+        "enable_dhcp": False, "dns_nameservers": [], "host_routes": [],
+        "ipv6_ra_mode": None, "ipv6_address_mode": None, "subnetpool_id": None,
+        "segment_id": None, "service_types": [], "description": "", "tags": [],
+        "shared": True, "revision_number": 0,
+        "created_at": _time(s.created_at), "updated_at": _time(s.updated_at or s.created_at),
+    }
+
+
+def network_view(n: Network) -> dict[str, Any]:
+    return {
+        "id": n.id, "name": n.name, "tenant_id": n.project_id, "project_id": n.project_id,
+        "admin_state_up": True, "status": "ACTIVE", "shared": True, "mtu": 1500,
+        "subnets": [s.id for s in n.subnets], "router:external": False,
+        "availability_zone_hints": [], "availability_zones": [],
+        "ipv4_address_scope": None, "ipv6_address_scope": None,
+        "port_security_enabled": True, "description": "", "tags": [], "revision_number": 0,
+        "created_at": _time(n.created_at), "updated_at": _time(n.updated_at or n.created_at),
+    }
+
+
+def _matches(item: dict[str, Any], request: Request) -> bool:
+    for key in set(request.query_params) - {"fields", "limit", "marker", "sort_key",
+                                              "sort_dir", "page_reverse"}:
+        if key not in item:
+            continue
+        wanted = request.query_params.getlist(key)
+        if str(item[key]) not in wanted and not (
+                isinstance(item[key], bool) and str(item[key]).lower() in wanted):
+            return False
+    return True
+
+
+def _fields(item: dict[str, Any], request: Request) -> dict[str, Any]:
+    fields = [f for v in request.query_params.getlist("fields") for f in v.split(",") if f]
+    return {k: v for k, v in item.items() if k in fields} if fields else item
+
+
+@router.get("/subnets")
+def list_subnets(request: Request, db: DB) -> dict[str, Any]:
+    with read(db) as session:
+        rows = session.scalars(select(Subnet).order_by(Subnet.created_at, Subnet.id))
+        items = [subnet_view(s) for s in rows]
+    return {"subnets": [_fields(i, request) for i in items if _matches(i, request)]}
+
+
+@router.get("/subnets/{subnet_id}")
+def show_subnet(subnet_id: str, request: Request,
+                db: DB) -> dict[str, Any]:
+    with read(db) as session:
+        subnet = session.get(Subnet, subnet_id)
+        if subnet is None:
+            raise NotFound(f"Subnet {subnet_id} could not be found.")
+        return {"subnet": _fields(subnet_view(subnet), request)}
+
+
+@router.get("/networks")
+def list_networks(request: Request, db: DB) -> dict[str, Any]:
+    with read(db) as session:
+        rows = session.scalars(select(Network).order_by(Network.created_at, Network.id))
+        items = [network_view(n) for n in rows]
+    return {"networks": [_fields(i, request) for i in items if _matches(i, request)]}
+
+
+@router.get("/networks/{network_id}")
+def show_network(network_id: str, request: Request,
+                 db: DB) -> dict[str, Any]:
+    with read(db) as session:
+        network = session.get(Network, network_id)
+        if network is None:
+            raise NotFound(f"Network {network_id} could not be found.")
+        return {"network": _fields(network_view(network), request)}

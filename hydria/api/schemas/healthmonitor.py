@@ -1,0 +1,82 @@
+"""Health monitor bodies and view (Octavia's HealthMonitorPOST/PUT/Response)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, StrictFloat, StrictInt
+
+from hydria.api.schemas.common import iso, owned, text
+from hydria.api.validation import INT32_MAX, UUID, Body, Name, ProjectId, Tags
+from hydria.core import constants as c
+from hydria.db.models import HealthMonitor
+
+Seconds = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
+Retries = Annotated[StrictInt, Field(ge=c.MIN_HM_RETRIES, le=c.MAX_HM_RETRIES)]
+ExpectedCodes = Annotated[str, Field(pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")]
+DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=(
+    r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$"))]
+UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*$")]
+
+DEFAULT_HTTP_METHOD = "GET"
+DEFAULT_URL_PATH = "/"
+DEFAULT_EXPECTED_CODES = "200"
+HTTP_TYPES = frozenset({c.HEALTH_MONITOR_HTTP, c.HEALTH_MONITOR_HTTPS})
+
+
+class HealthMonitorPOST(Body):
+    name: Name | None = None
+    type: str
+    delay: Seconds
+    timeout: Seconds
+    max_retries_down: Retries = c.DEFAULT_MAX_RETRIES_DOWN
+    max_retries: Retries
+    http_method: str | None = None
+    url_path: UrlPath | None = None
+    expected_codes: ExpectedCodes | None = None
+    admin_state_up: bool = True
+    project_id: ProjectId | None = None
+    pool_id: UUID
+    tags: Tags | None = None
+    http_version: StrictFloat | None = None
+    domain_name: DomainName | None = None
+
+
+class HealthMonitorPUT(Body):
+    name: Name | None = None
+    delay: Seconds | None = None
+    timeout: Seconds | None = None
+    max_retries_down: Retries | None = None
+    max_retries: Retries | None = None
+    http_method: str | None = None
+    url_path: UrlPath | None = None
+    expected_codes: ExpectedCodes | None = None
+    admin_state_up: bool | None = None
+    tags: Tags | None = None
+    http_version: StrictFloat | None = None
+    domain_name: DomainName | None = None
+
+
+def view(hm: HealthMonitor) -> dict[str, Any]:
+    return {
+        "id": hm.id,
+        "name": text(hm.name),
+        "type": hm.type,
+        "delay": hm.delay,
+        "timeout": hm.timeout,
+        "max_retries": hm.max_retries,
+        "max_retries_down": hm.max_retries_down,
+        "http_method": hm.http_method,
+        "url_path": hm.url_path,
+        "expected_codes": hm.expected_codes,
+        "admin_state_up": hm.admin_state_up,
+        **owned(hm.project_id),
+        "pools": [{"id": hm.pool_id}],
+        "provisioning_status": hm.provisioning_status,
+        "operating_status": hm.operating_status,
+        "created_at": iso(hm.created_at),
+        "updated_at": iso(hm.updated_at),
+        "tags": list(hm.tags or []),
+        "http_version": hm.http_version,
+        "domain_name": hm.domain_name,
+    }

@@ -1,0 +1,125 @@
+"""Pool bodies and view (Octavia's PoolPOST/PUT/Response)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, StrictBool, StrictInt
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from hydria.api.schemas.common import ids, iso, owned, text
+from hydria.api.validation import UUID, Body, Description, IPAddress, Name, ProjectId, Tags
+from hydria.core import constants as c
+from hydria.db.models import Listener, Pool
+
+CookieName = Annotated[str, Field(max_length=255, pattern=r"^[^\s,;\\]+$")]
+
+UNSUPPORTED = {
+    "healthmonitor": (None,),
+    "members": (None, []),
+    "tls_container_ref": (None,),
+    "ca_tls_container_ref": (None,),
+    "crl_container_ref": (None,),
+    "tls_enabled": (None, False),
+    "tls_ciphers": (None,),
+    "tls_versions": (None, []),
+    "alpn_protocols": (None, []),
+}
+
+
+class SessionPersistence(Body):
+    type: str | None = None
+    cookie_name: CookieName | None = None
+    persistence_timeout: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] | None = None
+    persistence_granularity: IPAddress | None = None
+
+
+class _TLSOptions(Body):
+    tls_container_ref: Any = None
+    ca_tls_container_ref: Any = None
+    crl_container_ref: Any = None
+    tls_enabled: Any = None
+    tls_ciphers: Any = None
+    tls_versions: Any = None
+    alpn_protocols: Any = None
+
+
+class PoolPOST(_TLSOptions):
+    name: Name | None = None
+    description: Description | None = None
+    admin_state_up: StrictBool = True
+    listener_id: UUID | None = None
+    loadbalancer_id: UUID | None = None
+    protocol: str
+    lb_algorithm: str
+    session_persistence: SessionPersistence | None = None
+    project_id: ProjectId | None = None
+    healthmonitor: Any = None
+    members: Any = None
+    tags: Tags | None = None
+
+
+class PoolPUT(_TLSOptions):
+    name: Name | None = None
+    description: Description | None = None
+    admin_state_up: StrictBool | None = None
+    lb_algorithm: str | None = None
+    session_persistence: SessionPersistence | None = None
+    tags: Tags | None = None
+
+
+PUT_DEFAULTS: dict[str, Any] = {"admin_state_up": True, "tags": [],
+                                "session_persistence": None}
+
+
+def _persistence(sp: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not sp:
+        return None
+    return {
+        "type": sp.get("type"),
+        "cookie_name": sp.get("cookie_name"),
+        "persistence_timeout": sp.get("persistence_timeout"),
+        "persistence_granularity": sp.get("persistence_granularity"),
+    }
+
+
+def listeners_of(pool: Pool) -> list[Listener]:
+    session = object_session(pool)
+    if session is None:
+        return []
+    return list(session.scalars(
+        select(Listener).where(Listener.default_pool_id == pool.id,
+                               Listener.provisioning_status != c.DELETED)
+        .order_by(Listener.created_at)))
+
+
+def view(pool: Pool) -> dict[str, Any]:
+    hm = pool.health_monitor
+    return {
+        "id": pool.id,
+        "name": text(pool.name),
+        "description": text(pool.description),
+        "provisioning_status": pool.provisioning_status,
+        "operating_status": pool.operating_status,
+        "admin_state_up": pool.admin_state_up,
+        "protocol": pool.protocol,
+        "lb_algorithm": pool.lb_algorithm,
+        "session_persistence": _persistence(pool.session_persistence),
+        **owned(pool.project_id),
+        "loadbalancers": [{"id": pool.load_balancer_id}],
+        "listeners": ids(listeners_of(pool)),
+        "created_at": iso(pool.created_at),
+        "updated_at": iso(pool.updated_at),
+        "healthmonitor_id": hm.id if hm is not None and hm.provisioning_status != c.DELETED
+        else None,
+        "members": ids(pool.members),
+        "tags": list(pool.tags or []),
+        "tls_container_ref": None,
+        "ca_tls_container_ref": None,
+        "crl_container_ref": None,
+        "tls_enabled": pool.tls_enabled,
+        "tls_ciphers": None,
+        "tls_versions": None,
+        "alpn_protocols": None,
+    }
