@@ -1,0 +1,602 @@
+"""Render a load balancer's HAProxy configuration: a pure function of its graph.
+
+``render(lb, amphora, options, version=N)`` takes the frozen snapshot of
+``hydria.core.graph`` and returns the text of ``haproxy.cfg``. It reads no global
+configuration, no database and no clock; the only I/O is loading the Jinja2
+template beside this module (parsed once and cached). All decisions are taken here,
+in Python, while building a plain *view model* (frozen dataclasses of strings and
+ints); ``templates/haproxy.cfg.j2`` only lays that out.
+
+Shape of the output
+-------------------
+* ``global``: ``maxconn`` (``options.max_connections``, see
+  ``hydria.render.limits``), the stats socket at ``level admin`` with
+  ``expose-fd listeners`` (the agent passes the listening sockets from the old
+  worker to the new one, so a reload never refuses a connection), ``log`` only
+  when ``options.log_target`` is set, ``user``/``group`` only when
+  ``options.user_group`` is. ``master-worker`` is on the agent's command line.
+* one ``frontend`` per listener, named by the listener id;
+* one ``backend`` per pool that some listener uses as its default pool, named by
+  the pool id.
+
+Decisions
+---------
+* **Ordering.** Listeners are emitted by (port, id), backends by (pool id, mode),
+  servers by member id. The database returns rows in no promised order; sorting
+  makes the text depend on the graph as a set, so the same graph always gives the
+  same bytes.
+* **Disabled listener** (``admin_state_up`` false): the frontend is rendered with
+  ``disabled``. HAProxy still checks it, does not bind its port, takes no traffic,
+  and shows it as STOP on the stats socket, so heartbeats can report it OFFLINE
+  instead of it silently vanishing. **Disabled load balancer**: every frontend is
+  rendered ``disabled``. In both cases the backends stay, so health checks keep
+  member status current for when traffic comes back.
+* **Pools.** A pool that no listener uses as its default pool is not rendered (no
+  traffic can reach it; checking its members would only cost). A disabled pool is
+  not rendered either, and its listeners get no ``default_backend``: an HTTP
+  listener answers 503, a TCP one closes the connection. The same holds for a
+  listener without a default pool.
+* **Backend mode.** ``http`` when the listener is HTTP or the pool is HTTP (a TCP
+  listener in front of an HTTP pool is upgraded by HAProxy, as in Octavia),
+  ``tcp`` otherwise. A pool used in both modes (a PROXY pool behind an HTTP and a
+  TCP listener) is rendered twice, as ``<pool id>:http`` and ``<pool id>:tcp``;
+  otherwise the backend name is the bare pool id. Readers of the stats socket take
+  the pool id as the part before the first ``:``.
+* **Shared pools.** Backend ``timeout connect``/``timeout server`` are the largest
+  of the values of the listeners using the backend, so no listener's requests are
+  cut shorter than it asked for.
+* **Session persistence.** SOURCE_IP: an IPv6 stick table (IPv4 is stored mapped)
+  on ``src``. HTTP_COOKIE: ``cookie SRV insert indirect nocache`` and one cookie
+  per server (its member id). APP_COOKIE: a string stick table learning the
+  application's cookie from responses and matching it on requests. The two cookie
+  types need HTTP; in a ``tcp`` backend they are left out with a comment saying so.
+  ``persistence_timeout`` (seconds), when set, becomes the table's ``expire``.
+* **Health monitors.** HTTP/HTTPS: ``option httpchk`` with the HAProxy 2.2+
+  ``http-check send meth .. uri .. [ver ..] [hdr Host ..]`` and
+  ``http-check expect status <codes>`` (HAProxy takes Octavia's "200", "200,202"
+  and "200-204" forms natively; no regex is needed). HTTPS adds ``check-ssl
+  verify none`` on each server. TLS-HELLO: ``option ssl-hello-chk``. TCP: a
+  connect check. **PING**: HAProxy has no ICMP check; Octavia shells out to an
+  external ping script, which needs ``external-check`` and
+  ``insecure-fork-wanted``. We do not fork from HAProxy: a PING monitor becomes a
+  TCP connect check to the member's port (or monitor address/port). A member that
+  answers ping but has no listening port is therefore reported down; document
+  this to users. A disabled monitor renders no check at all.
+* **IPv6.** Addresses are written ``[addr]:port`` (bind, server) and ``[addr]``
+  (``addr`` of a check), which HAProxy 2.6 accepts. Bare ``addr:port`` is
+  ambiguous and bare ``addr`` is even misparsed (``addr fd00::2`` is read as host
+  ``fd00:`` port 2).
+* **Untrusted strings.** Names, descriptions and tags are never rendered; ids
+  must look like ids. Every other string that reaches the text is either checked
+  against a strict pattern (ids, IP addresses and networks, host names, cookie
+  names, HTTP methods, expected codes, socket paths) or, for a health monitor's
+  ``url_path``, percent-encoded so that no space, quote, ``#``, backslash or
+  control character survives. Anything else raises :class:`UnrenderableValue`,
+  a permanent error: the controller marks the load balancer ERROR with the reason
+  rather than push a configuration that could be read differently from what was
+  meant.
+* **Timeouts.** Listener timeouts are in milliseconds. A timeout of 0 would mean
+  "none" to HAProxy, which warns about it; it is rendered as the API's maximum
+  (``MAX_TIMEOUT``, 24 days), which behaves the same and keeps the configuration
+  free of warnings.
+* ``options.extra`` is not rendered (it has no defined meaning yet).
+* The amphora is not rendered yet; it is part of the signature for the
+  ACTIVE_STANDBY ``peers`` section (stick-table sync), which needs the peers' VRRP
+  addresses that the graph does not carry today.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import jinja2
+
+from hydria.core import constants as c
+from hydria.core import errors, graph
+
+TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
+TEMPLATE_NAME: Final = "haproxy.cfg.j2"
+
+#: Entries per stick table (Octavia's ``haproxy_stick_size`` default).
+STICK_TABLE_SIZE: Final = "10k"
+#: Name of the cookie HAProxy inserts for HTTP_COOKIE persistence (as Octavia).
+PERSISTENCE_COOKIE: Final = "SRV"
+#: syslog facility used with ``options.log_target``.
+LOG_FACILITY: Final = "local0"
+
+MODE_HTTP: Final = "http"
+MODE_TCP: Final = "tcp"
+
+_BALANCE: Final = {
+    c.LB_ALGORITHM_ROUND_ROBIN: "roundrobin",
+    c.LB_ALGORITHM_LEAST_CONNECTIONS: "leastconn",
+    c.LB_ALGORITHM_SOURCE_IP: "source",
+}
+_LISTENER_MODE: Final = {
+    c.PROTOCOL_HTTP: MODE_HTTP,
+    c.PROTOCOL_HTTPS: MODE_TCP,  # TLS passthrough
+    c.PROTOCOL_TCP: MODE_TCP,
+}
+_SEND_PROXY: Final = {c.PROTOCOL_PROXY: "send-proxy", c.PROTOCOL_PROXYV2: "send-proxy-v2"}
+
+_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_HOSTNAME_RE: Final = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+# A cookie name that is safe both as a config word and inside ``req.cook(...)``:
+# RFC 6265 token characters minus those HAProxy's parsers treat specially
+# (quotes, '#', '\', parentheses, comma).
+_COOKIE_RE: Final = re.compile(r"[A-Za-z0-9!$%&*+.^_`|~-]{1,255}")
+_CODES_RE: Final = re.compile(r"[1-5][0-9]{2}(?:-[1-5][0-9]{2})?(?:,[1-5][0-9]{2}(?:-[1-5][0-9]{2})?)*")
+_PATH_WORD_RE: Final = re.compile(r"[A-Za-z0-9 _./:@\[\]+,=~-]{1,1024}")
+_USER_GROUP_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_-]{0,31})(?::([A-Za-z_][A-Za-z0-9_-]{0,31}))?")
+# What may stay literal in a health-check URI: RFC 3986 path and query characters
+# minus the quote characters; '%' stays so an already-encoded path is kept as is.
+_URI_SAFE: Final = "/?&=:@!$()*+,;-._~%"
+
+
+class UnrenderableValue(errors.PermanentError):
+    """A graph value cannot be written into the configuration safely.
+
+    The API should have refused it; reaching the renderer means a bug or a row
+    written behind the API's back. Retrying will not help.
+    """
+
+
+# --------------------------------------------------------------------------- #
+# View model: what the template sees. Plain strings and ints, already checked. #
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class GlobalView:
+    maxconn: int
+    stats_socket: str
+    log_target: str | None
+    log_facility: str
+    user: str | None
+    group: str | None
+
+
+@dataclass(frozen=True)
+class FrontendView:
+    name: str
+    mode: str
+    bind: str
+    disabled: bool
+    maxconn: int
+    timeout_client: int
+    log_option: str | None
+    inspect_delay: int | None
+    allowed_cidrs: tuple[str, ...]
+    forwardfor: bool
+    set_headers: tuple[tuple[str, str], ...]
+    default_backend: str | None
+
+
+@dataclass(frozen=True)
+class ServerView:
+    name: str
+    address: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackendView:
+    name: str
+    mode: str
+    balance: str
+    persistence: tuple[str, ...]
+    timeout_connect: int
+    timeout_server: int
+    timeout_check: int | None
+    checks: tuple[str, ...]
+    servers: tuple[ServerView, ...]
+
+
+@dataclass(frozen=True)
+class ConfigView:
+    version: int
+    lb_id: str
+    global_: GlobalView
+    logging: bool
+    frontends: tuple[FrontendView, ...]
+    backends: tuple[BackendView, ...]
+
+
+# --------------------------------------------------------------------------- #
+# Public entry point                                                          #
+# --------------------------------------------------------------------------- #
+
+
+def render(
+    lb: graph.LoadBalancer,
+    amphora: graph.Amphora,
+    options: graph.RenderOptions,
+    *,
+    version: int,
+) -> str:
+    """Return the HAProxy configuration for ``lb`` as run on ``amphora``.
+
+    The text starts with ``# hydria config version <version> for load balancer
+    <id>`` and ends with a newline; the same arguments always give the same bytes.
+    Raises :class:`UnrenderableValue` when a value cannot be written safely.
+    """
+    view = build_view(lb, amphora, options, version=version)
+    text = _template().render(view=view)
+    return text.rstrip("\n") + "\n"
+
+
+def build_view(
+    lb: graph.LoadBalancer,
+    amphora: graph.Amphora,
+    options: graph.RenderOptions,
+    *,
+    version: int,
+) -> ConfigView:
+    """Everything :func:`render` decides, as a value (handy for tests and debugging)."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise UnrenderableValue(f"config version must be a non-negative int, not {version!r}")
+    lb_id = _ident(lb.id, "load balancer id")
+    _ident(amphora.id, "amphora id")
+    vip = _ip(lb.vip_address, f"load balancer {lb_id} vip_address")
+
+    listeners = sorted(lb.listeners, key=lambda lst: (
+        _port(lst.protocol_port, f"listener {_ident(lst.id, 'listener id')} protocol_port"),
+        lst.id,
+    ))
+
+    # Which (pool, mode) backends are needed, and by which listeners.
+    pools = {pool.id: pool for pool in lb.pools}
+    uses: dict[tuple[str, str], list[graph.Listener]] = {}
+    listener_backend: dict[str, tuple[str, str] | None] = {}
+    for lst in listeners:
+        key = None
+        if lst.default_pool_id is not None:
+            pool = pools.get(lst.default_pool_id)
+            if pool is None:
+                raise UnrenderableValue(
+                    f"listener {lst.id} refers to pool {lst.default_pool_id!r}, "
+                    "which is not in the graph"
+                )
+            if pool.admin_state_up:
+                key = (pool.id, _backend_mode(lst, pool))
+                uses.setdefault(key, []).append(lst)
+        listener_backend[lst.id] = key
+
+    modes_of: dict[str, set[str]] = {}
+    for pool_id, mode in uses:
+        modes_of.setdefault(pool_id, set()).add(mode)
+    names = {
+        key: key[0] if len(modes_of[key[0]]) == 1 else f"{key[0]}:{key[1]}" for key in uses
+    }
+
+    frontends = tuple(
+        _frontend(
+            lst,
+            vip=vip,
+            lb_enabled=lb.admin_state_up,
+            options=options,
+            default_backend=None if (key := listener_backend[lst.id]) is None else names[key],
+        )
+        for lst in listeners
+    )
+    backends = tuple(
+        _backend(pools[key[0]], key[1], uses[key], name=names[key]) for key in sorted(uses)
+    )
+    return ConfigView(
+        version=version,
+        lb_id=lb_id,
+        global_=_global(options),
+        logging=options.log_target is not None,
+        frontends=frontends,
+        backends=backends,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Sections                                                                    #
+# --------------------------------------------------------------------------- #
+
+
+def _global(options: graph.RenderOptions) -> GlobalView:
+    user = group = None
+    if options.user_group is not None:
+        m = _USER_GROUP_RE.fullmatch(options.user_group)
+        if m is None:
+            raise UnrenderableValue(f"user_group {options.user_group!r} is not 'user[:group]'")
+        user, group = m.group(1), m.group(2) or m.group(1)
+    log_target = None
+    if options.log_target is not None:
+        log_target = _word(options.log_target, "log_target")
+    return GlobalView(
+        maxconn=_int(options.max_connections, "max_connections", minimum=1),
+        stats_socket=_word(options.stats_socket, "stats_socket"),
+        log_target=log_target,
+        log_facility=LOG_FACILITY,
+        user=user,
+        group=group,
+    )
+
+
+def _frontend(
+    lst: graph.Listener,
+    *,
+    vip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    lb_enabled: bool,
+    options: graph.RenderOptions,
+    default_backend: str | None,
+) -> FrontendView:
+    what = f"listener {lst.id}"
+    mode = _listener_mode(lst)
+    limit = _int(lst.connection_limit, f"{what} connection_limit", minimum=-1)
+    inspect = _int(lst.timeout_tcp_inspect, f"{what} timeout_tcp_inspect")
+    headers = {name.lower(): str(value).strip().lower() == "true"
+               for name, value in lst.insert_headers}
+    set_headers: list[tuple[str, str]] = []
+    forwardfor = False
+    if mode == MODE_HTTP:
+        forwardfor = headers.get("x-forwarded-for", False)
+        if headers.get("x-forwarded-port", False):
+            set_headers.append(("X-Forwarded-Port", "%[dst_port]"))
+        if headers.get("x-forwarded-proto", False):
+            set_headers.append(("X-Forwarded-Proto", "http"))
+    return FrontendView(
+        name=lst.id,
+        mode=mode,
+        bind=_hostport(vip, _port(lst.protocol_port, f"{what} protocol_port")),
+        disabled=not (lb_enabled and lst.admin_state_up),
+        maxconn=limit if limit > 0 else options.max_connections,
+        timeout_client=_timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
+        log_option=None if options.log_target is None
+        else ("option httplog" if mode == MODE_HTTP else "option tcplog"),
+        inspect_delay=inspect if mode == MODE_TCP and inspect > 0 else None,
+        allowed_cidrs=tuple(_cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
+        forwardfor=forwardfor,
+        set_headers=tuple(set_headers),
+        default_backend=default_backend,
+    )
+
+
+def _backend(
+    pool: graph.Pool, mode: str, listeners: list[graph.Listener], *, name: str
+) -> BackendView:
+    what = f"pool {pool.id}"
+    balance = _BALANCE.get(pool.lb_algorithm)
+    if balance is None:
+        raise UnrenderableValue(f"{what}: lb_algorithm {pool.lb_algorithm!r} is not supported")
+    hm = pool.health_monitor if pool.health_monitor and pool.health_monitor.admin_state_up else None
+    checks, server_check = _health_check(hm, what) if hm else ((), ())
+    cookie_per_server = False
+    persistence: tuple[str, ...] = ()
+    if pool.session_persistence is not None:
+        persistence, cookie_per_server = _persistence(pool.session_persistence, mode, what)
+    send_proxy = _SEND_PROXY.get(pool.protocol)
+    servers = tuple(
+        _server(member, pool=pool, send_proxy=send_proxy, cookie=cookie_per_server,
+                check=server_check)
+        for member in sorted(pool.members, key=lambda mb: mb.id)
+    )
+    return BackendView(
+        name=name,
+        mode=mode,
+        balance=balance,
+        persistence=persistence,
+        timeout_connect=max(_timeout_ms(lst.timeout_member_connect, f"listener {lst.id} "
+                                        "timeout_member_connect") for lst in listeners),
+        timeout_server=max(_timeout_ms(lst.timeout_member_data, f"listener {lst.id} "
+                                       "timeout_member_data") for lst in listeners),
+        timeout_check=_int(hm.timeout, f"{what} health monitor timeout", minimum=1) if hm else None,
+        checks=checks,
+        servers=servers,
+    )
+
+
+def _server(
+    member: graph.Member,
+    *,
+    pool: graph.Pool,
+    send_proxy: str | None,
+    cookie: bool,
+    check: tuple[str, ...],
+) -> ServerView:
+    what = f"member {member.id} of pool {pool.id}"
+    name = _ident(member.id, "member id")
+    opts = [f"weight {_int(member.weight, f'{what} weight', maximum=c.MAX_WEIGHT)}"]
+    if cookie:
+        opts.append(f"cookie {name}")
+    if send_proxy:
+        opts.append(send_proxy)
+    if member.backup:
+        opts.append("backup")
+    if not member.admin_state_up:
+        opts.append("disabled")
+    if check:
+        opts.extend(check)
+        if member.monitor_address:
+            addr = _ip(member.monitor_address, f"{what} monitor_address")
+            opts.append(f"addr {_host(addr)}")
+        if member.monitor_port is not None:
+            opts.append(f"port {_port(member.monitor_port, f'{what} monitor_port')}")
+    address = _hostport(_ip(member.address, f"{what} address"),
+                        _port(member.protocol_port, f"{what} protocol_port"))
+    return ServerView(name=name, address=address, options=tuple(opts))
+
+
+def _health_check(hm: graph.HealthMonitor, what: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Backend directives and per-server ``check`` options for an enabled monitor."""
+    what = f"{what} health monitor"
+    server = ["check"]
+    directives: list[str] = []
+    if hm.type in (c.HEALTH_MONITOR_HTTP, c.HEALTH_MONITOR_HTTPS):
+        directives = ["option httpchk", _http_check_send(hm, what),
+                      f"http-check expect status {_expected_codes(hm.expected_codes, what)}"]
+        if hm.type == c.HEALTH_MONITOR_HTTPS:
+            server.append("check-ssl verify none")
+    elif hm.type == c.HEALTH_MONITOR_TLS_HELLO:
+        directives = ["option ssl-hello-chk"]
+    elif hm.type in (c.HEALTH_MONITOR_TCP, c.HEALTH_MONITOR_PING):
+        pass  # a TCP connect; PING has no ICMP equivalent in HAProxy (see module docstring)
+    else:
+        raise UnrenderableValue(f"{what}: type {hm.type!r} is not supported")
+    server.append(
+        f"inter {_int(hm.delay, f'{what} delay', minimum=1)}s"
+        f" fall {_int(hm.max_retries_down, f'{what} max_retries_down', minimum=1)}"
+        f" rise {_int(hm.max_retries, f'{what} max_retries', minimum=1)}"
+    )
+    return tuple(directives), tuple(server)
+
+
+def _http_check_send(hm: graph.HealthMonitor, what: str) -> str:
+    method = hm.http_method or "GET"
+    if method not in c.HTTP_METHODS:
+        raise UnrenderableValue(f"{what}: http_method {method!r} is not supported")
+    parts = ["http-check send", f"meth {method}", f"uri {_uri(hm.url_path or '/', what)}"]
+    if hm.http_version is not None:
+        if hm.http_version not in c.HTTP_VERSIONS:
+            raise UnrenderableValue(f"{what}: http_version {hm.http_version!r} is not supported")
+        parts.append(f"ver HTTP/{hm.http_version:.1f}")
+    if hm.domain_name:
+        if not _HOSTNAME_RE.fullmatch(hm.domain_name):
+            raise UnrenderableValue(f"{what}: domain_name {hm.domain_name!r} is not a host name")
+        parts.append(f"hdr Host {hm.domain_name}")
+    return " ".join(parts)
+
+
+def _persistence(
+    sp: graph.SessionPersistence, mode: str, what: str
+) -> tuple[tuple[str, ...], bool]:
+    """Backend directives for ``sp``, and whether servers carry a cookie."""
+    expire = ""
+    if sp.persistence_timeout:
+        expire = f" expire {_int(sp.persistence_timeout, f'{what} persistence_timeout')}s"
+    if sp.type == c.SESSION_PERSISTENCE_SOURCE_IP:
+        return (f"stick-table type ipv6 size {STICK_TABLE_SIZE}{expire}", "stick on src"), False
+    if sp.type not in (c.SESSION_PERSISTENCE_HTTP_COOKIE, c.SESSION_PERSISTENCE_APP_COOKIE):
+        raise UnrenderableValue(f"{what}: session persistence {sp.type!r} is not supported")
+    if mode != MODE_HTTP:
+        return (f"# session persistence {sp.type} needs HTTP; not applied in tcp mode",), False
+    if sp.type == c.SESSION_PERSISTENCE_HTTP_COOKIE:
+        return (f"cookie {PERSISTENCE_COOKIE} insert indirect nocache",), True
+    if sp.cookie_name is None or not _COOKIE_RE.fullmatch(sp.cookie_name):
+        raise UnrenderableValue(f"{what}: cookie_name {sp.cookie_name!r} is not a safe cookie name")
+    name = sp.cookie_name
+    return (
+        f"stick-table type string len 64 size {STICK_TABLE_SIZE}{expire}",
+        f"stick store-response res.cook({name})",
+        f"stick match req.cook({name})",
+    ), False
+
+
+# --------------------------------------------------------------------------- #
+# Small pure helpers                                                          #
+# --------------------------------------------------------------------------- #
+
+
+def _listener_mode(lst: graph.Listener) -> str:
+    mode = _LISTENER_MODE.get(lst.protocol)
+    if mode is None:
+        raise UnrenderableValue(f"listener {lst.id}: protocol {lst.protocol!r} is not supported")
+    return mode
+
+
+def _backend_mode(lst: graph.Listener, pool: graph.Pool) -> str:
+    if pool.protocol not in c.SUPPORTED_POOL_PROTOCOLS:
+        raise UnrenderableValue(f"pool {pool.id}: protocol {pool.protocol!r} is not supported")
+    _ident(pool.id, "pool id")
+    if _listener_mode(lst) == MODE_HTTP or pool.protocol == c.PROTOCOL_HTTP:
+        return MODE_HTTP
+    return MODE_TCP
+
+
+def _ident(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise UnrenderableValue(f"{what} {value!r} is not a valid id")
+    return value
+
+
+def _int(value: object, what: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnrenderableValue(f"{what} must be an integer, not {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise UnrenderableValue(f"{what} {value} is out of range")
+    return value
+
+
+def _timeout_ms(value: object, what: str) -> int:
+    """A listener timeout in ms; 0 ("no timeout") becomes the API's maximum."""
+    return _int(value, what, maximum=c.MAX_TIMEOUT) or c.MAX_TIMEOUT
+
+
+def _port(value: object, what: str) -> int:
+    return _int(value, what, minimum=c.MIN_PORT, maximum=c.MAX_PORT)
+
+
+def _ip(value: object, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        addr = ipaddress.ip_address(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise UnrenderableValue(f"{what} {value!r} is not an IP address") from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
+        raise UnrenderableValue(f"{what} {value!r}: scoped IPv6 addresses are not supported")
+    return addr
+
+
+def _cidr(value: object, what: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UnrenderableValue(f"{what}: {value!r} is not a CIDR") from None
+
+
+def _host(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    return f"[{addr}]" if addr.version == 6 else str(addr)
+
+
+def _hostport(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str:
+    return f"{_host(addr)}:{port}"
+
+
+def _word(value: object, what: str) -> str:
+    """A path or address that must read back as exactly one word of the configuration.
+
+    Plain characters only; a space is allowed (state directories may have one) and
+    then the word is single-quoted. Quotes, ``#``, ``$`` (HAProxy 2.6 expands it
+    even inside single quotes), backslashes and control characters are refused.
+    """
+    if not isinstance(value, str) or not _PATH_WORD_RE.fullmatch(value):
+        raise UnrenderableValue(f"{what} {value!r} contains characters HAProxy would misread")
+    return f"'{value}'" if " " in value else value
+
+
+def _uri(path: str, what: str) -> str:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise UnrenderableValue(f"{what}: url_path {path!r} must start with '/'")
+    return urllib.parse.quote(path, safe=_URI_SAFE)
+
+
+def _expected_codes(codes: str | None, what: str) -> str:
+    codes = codes or "200"
+    if not _CODES_RE.fullmatch(codes):
+        raise UnrenderableValue(f"{what}: expected_codes {codes!r} is not like 200, 200,202 or 200-204")
+    return codes
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # HAProxy config, not HTML: values are checked above
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template(TEMPLATE_NAME)

@@ -1,0 +1,246 @@
+"""The graphs the golden files are rendered from: one entry per case, by name.
+
+Each case is (load balancer, render options). Ids are short and readable on
+purpose; the renderer only requires that they look like ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hydria.core import graph as g
+from hydria.render.limits import max_connections_for
+
+AMPHORA = g.Amphora(id="amp-1", lb_network_ip="192.0.2.10")
+# haproxy -c does not bind the stats socket, but keep it somewhere harmless.
+OPTIONS = g.RenderOptions(stats_socket="/tmp/hydria-golden/haproxy.sock")
+VERSION = 7
+
+
+def lb(*, listeners=(), pools=(), vip="203.0.113.10", **kw) -> g.LoadBalancer:
+    return g.LoadBalancer(id="lb-1", vip_address=vip, listeners=tuple(listeners),
+                          pools=tuple(pools), **kw)
+
+
+def listener(id="listener-http", protocol="HTTP", port=80, pool="pool-1", **kw) -> g.Listener:
+    return g.Listener(id=id, protocol=protocol, protocol_port=port, default_pool_id=pool, **kw)
+
+
+def pool(id="pool-1", protocol="HTTP", algorithm="ROUND_ROBIN", members=None, **kw) -> g.Pool:
+    if members is None:
+        members = (member("member-a", "192.0.2.21"), member("member-b", "192.0.2.22"))
+    return g.Pool(id=id, protocol=protocol, lb_algorithm=algorithm, members=tuple(members), **kw)
+
+
+def member(id, address, port=8080, **kw) -> g.Member:
+    return g.Member(id=id, address=address, protocol_port=port, **kw)
+
+
+def hm(type="HTTP", **kw) -> g.HealthMonitor:
+    base: dict = {"id": "hm-1", "type": type, "delay": 5, "timeout": 3, "max_retries": 2,
+                  "max_retries_down": 3}
+    return g.HealthMonitor(**(base | kw))
+
+
+HTTP_HM = hm(http_method="GET", url_path="/healthz", expected_codes="200-204",
+             http_version=1.1, domain_name="app.example.com")
+
+CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
+    "http_roundrobin_http_monitor": (
+        lb(listeners=[listener()], pools=[pool(health_monitor=HTTP_HM)]),
+        OPTIONS,
+    ),
+    "http_monitor_defaults_http10": (
+        lb(listeners=[listener()],
+           pools=[pool(health_monitor=hm(http_version=1.0, expected_codes="200,202"))]),
+        OPTIONS,
+    ),
+    "tcp_leastconn_tcp_monitor_backup_disabled": (
+        lb(
+            listeners=[listener("listener-tcp", "TCP", 3306)],
+            pools=[pool(
+                protocol="TCP", algorithm="LEAST_CONNECTIONS", health_monitor=hm("TCP"),
+                members=[
+                    member("member-a", "192.0.2.21", 3306),
+                    member("member-b", "192.0.2.22", 3306, backup=True),
+                    member("member-c", "192.0.2.23", 3306, admin_state_up=False),
+                    member("member-d", "192.0.2.24", 3306, weight=0,
+                           monitor_address="192.0.2.124", monitor_port=9000),
+                    member("member-e", "192.0.2.25", 3306, weight=256, monitor_port=9001),
+                ],
+            )],
+        ),
+        OPTIONS,
+    ),
+    "https_passthrough_source_ip_ping": (
+        lb(
+            listeners=[listener("listener-https", "HTTPS", 443)],
+            pools=[pool(protocol="HTTPS", algorithm="SOURCE_IP",
+                        members=[member("member-a", "192.0.2.21", 443),
+                                 member("member-b", "192.0.2.22", 443)],
+                        health_monitor=hm("PING", delay=10, timeout=5, max_retries=3))],
+        ),
+        OPTIONS,
+    ),
+    "https_monitor_and_tls_hello": (
+        lb(
+            listeners=[listener("listener-https", "HTTPS", 443),
+                       listener("listener-tcp", "TCP", 8443, pool="pool-2")],
+            pools=[
+                pool(protocol="HTTPS", health_monitor=hm("HTTPS", url_path="/status",
+                                                         expected_codes="200")),
+                pool("pool-2", protocol="TCP", health_monitor=hm("TLS-HELLO")),
+            ],
+        ),
+        OPTIONS,
+    ),
+    "disabled_health_monitor": (
+        lb(listeners=[listener()],
+           pools=[pool(health_monitor=replace(HTTP_HM, admin_state_up=False))]),
+        OPTIONS,
+    ),
+    "listener_without_default_pool": (
+        lb(
+            listeners=[
+                listener("listener-http", pool=None),
+                listener("listener-tcp", "TCP", 9000, pool=None),
+                listener("listener-pool-down", "HTTP", 8080, pool="pool-down"),
+            ],
+            pools=[
+                pool("pool-unused"),
+                pool("pool-down", admin_state_up=False),
+            ],
+        ),
+        OPTIONS,
+    ),
+    "connection_limit_and_timeouts": (
+        lb(
+            listeners=[
+                listener(connection_limit=500, timeout_client_data=1000,
+                         timeout_member_connect=2000, timeout_member_data=3000),
+                listener("listener-tcp", "TCP", 5432, pool="pool-2", connection_limit=0,
+                         timeout_client_data=0, timeout_tcp_inspect=3000),
+            ],
+            pools=[pool(), pool("pool-2", protocol="TCP")],
+        ),
+        OPTIONS,
+    ),
+    "persistence_source_ip": (
+        lb(listeners=[listener()],
+           pools=[pool(session_persistence=g.SessionPersistence("SOURCE_IP"))]),
+        OPTIONS,
+    ),
+    "persistence_http_cookie": (
+        lb(listeners=[listener()],
+           pools=[pool(session_persistence=g.SessionPersistence("HTTP_COOKIE"),
+                       health_monitor=HTTP_HM)]),
+        OPTIONS,
+    ),
+    "persistence_app_cookie": (
+        lb(listeners=[listener()],
+           pools=[pool(session_persistence=g.SessionPersistence(
+               "APP_COOKIE", cookie_name="JSESSIONID", persistence_timeout=1800))]),
+        OPTIONS,
+    ),
+    "persistence_cookie_in_tcp_mode": (
+        lb(listeners=[listener("listener-tcp", "TCP", 9000)],
+           pools=[pool(protocol="TCP",
+                       session_persistence=g.SessionPersistence("HTTP_COOKIE"))]),
+        OPTIONS,
+    ),
+    "disabled_load_balancer": (
+        lb(
+            admin_state_up=False,
+            listeners=[listener(), listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[pool(), pool("pool-2", protocol="TCP")],
+        ),
+        OPTIONS,
+    ),
+    "disabled_listener": (
+        lb(
+            listeners=[listener(admin_state_up=False),
+                       listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[pool(), pool("pool-2", protocol="TCP")],
+        ),
+        OPTIONS,
+    ),
+    "ipv6_vip_and_members": (
+        lb(
+            vip="2001:db8::10",
+            listeners=[listener(), listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[
+                pool(members=[member("member-a", "2001:db8::21"),
+                              member("member-b", "2001:db8:0:0::22", monitor_address="2001:db8::122",
+                                     monitor_port=9000)],
+                     health_monitor=HTTP_HM),
+                pool("pool-2", protocol="TCP",
+                     members=[member("member-c", "192.0.2.23"), member("member-d", "::ffff:192.0.2.24")]),
+            ],
+        ),
+        OPTIONS,
+    ),
+    "shared_pools": (
+        lb(
+            listeners=[
+                listener("listener-http", timeout_member_data=10000),
+                listener("listener-tcp", "TCP", 8080, timeout_member_data=90000),
+                listener("listener-proxy-http", "HTTP", 81, pool="pool-proxy",
+                         timeout_member_connect=1000),
+                listener("listener-proxy-tcp", "TCP", 82, pool="pool-proxy"),
+                listener("listener-proxy-https", "HTTPS", 443, pool="pool-proxy",
+                         timeout_member_connect=7000),
+            ],
+            pools=[
+                pool(health_monitor=HTTP_HM),
+                pool("pool-proxy", protocol="PROXY", health_monitor=hm("TCP")),
+            ],
+        ),
+        OPTIONS,
+    ),
+    "proxy_protocol_pools": (
+        lb(
+            listeners=[listener("listener-tcp", "TCP", 9000, pool="pool-v1"),
+                       listener("listener-tcp-2", "TCP", 9001, pool="pool-v2")],
+            pools=[pool("pool-v1", protocol="PROXY"), pool("pool-v2", protocol="PROXYV2")],
+        ),
+        OPTIONS,
+    ),
+    "allowed_cidrs": (
+        lb(
+            listeners=[
+                listener(allowed_cidrs=("192.0.2.0/24", "10.1.2.3/8", "2001:db8::/32")),
+                listener("listener-tcp", "TCP", 9000, allowed_cidrs=("198.51.100.7/32",)),
+            ],
+            pools=[pool()],
+        ),
+        OPTIONS,
+    ),
+    "insert_headers": (
+        lb(
+            listeners=[
+                listener(insert_headers=(("X-Forwarded-For", "true"),
+                                         ("X-Forwarded-Port", "True"),
+                                         ("X-Forwarded-Proto", "TRUE"))),
+                listener("listener-http-2", "HTTP", 8080,
+                         insert_headers=(("X-Forwarded-For", "false"),
+                                         ("X-Forwarded-Port", "true"))),
+                # Headers mean nothing to a TCP listener: ignored.
+                listener("listener-tcp", "TCP", 9000, pool="pool-2",
+                         insert_headers=(("X-Forwarded-For", "true"),)),
+            ],
+            pools=[pool(), pool("pool-2", protocol="TCP")],
+        ),
+        OPTIONS,
+    ),
+    "logging_user_group_maxconn": (
+        lb(listeners=[listener()], pools=[pool()]),
+        replace(OPTIONS, log_target="127.0.0.1:514", user_group="nobody:nogroup",
+                max_connections=max_connections_for(20000)),
+    ),
+    "no_listeners": (lb(pools=[pool()]), OPTIONS),
+    "stats_socket_path_with_space": (
+        lb(listeners=[listener()], pools=[pool()]),
+        replace(OPTIONS, stats_socket="/tmp/hydria golden/haproxy.sock"),
+    ),
+    "empty_pool": (lb(listeners=[listener()], pools=[pool(members=[])]), OPTIONS),
+}
