@@ -9,7 +9,7 @@ stay in the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -108,4 +108,3 @@ class RenderOptions:
     max_connections: int = 8000
     user_group: str | None = None
     log_target: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)

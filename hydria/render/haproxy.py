@@ -79,7 +79,6 @@ Decisions
   "none" to HAProxy, which warns about it; it is rendered as the API's maximum
   (``MAX_TIMEOUT``, 24 days), which behaves the same and keeps the configuration
   free of warnings.
-* ``options.extra`` is not rendered (it has no defined meaning yet).
 * The amphora is not rendered yet; it is part of the signature for the
   ACTIVE_STANDBY ``peers`` section (stick-table sync), which needs the peers' VRRP
   addresses that the graph does not carry today.
