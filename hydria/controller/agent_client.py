@@ -1,0 +1,98 @@
+"""The controller's side of the amphora agent API (``hydria.wire.agent_api``).
+
+One ``httpx.Client`` with mutual TLS for every amphora: it presents the
+controller's client certificate and trusts only amphorae the controller CA
+signed. Transport failures become ``AmphoraUnreachable`` (temporary: the loop
+retries); a configuration HAProxy refuses becomes ``ConfigRejected``
+(permanent); an older version than the amphora runs becomes ``StaleConfig``.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hydria.core.errors import AmphoraUnreachable, ConfigRejected
+from hydria.wire.agent_api import PREFIX
+
+
+class StaleConfig(Exception):
+    """The amphora already runs a newer configuration version."""
+
+
+class AgentClient:
+    def __init__(self, ca_cert: Path, client_cert: Path, client_key: Path, *,
+                 timeout: float = 15.0) -> None:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
+        ctx.load_cert_chain(str(client_cert), str(client_key))
+        self._http = httpx.Client(verify=ctx, timeout=timeout,
+                                  limits=httpx.Limits(max_keepalive_connections=32))
+
+    def close(self) -> None:
+        self._http.close()
+
+    @staticmethod
+    def _url(ip: str, port: int, path: str) -> str:
+        host = f"[{ip}]" if ":" in ip else ip
+        return f"https://{host}:{port}{PREFIX}{path}"
+
+    def _request(self, method: str, ip: str, port: int, path: str, *,
+                 timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+        try:
+            if timeout is not None:
+                kwargs["timeout"] = timeout
+            return self._http.request(method, self._url(ip, port, path), **kwargs)
+        except httpx.HTTPError as exc:
+            raise AmphoraUnreachable(f"agent {ip}:{port}: {type(exc).__name__}: {exc}") from exc
+
+    # -- calls ---------------------------------------------------------------
+
+    def info(self, ip: str, port: int, *, timeout: float | None = None) -> dict[str, Any]:
+        res = self._request("GET", ip, port, "/info", timeout=timeout)
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} info: HTTP {res.status_code}")
+        body: dict[str, Any] = res.json()
+        return body
+
+    def wait_ready(self, ip: str, port: int, *, timeout: float) -> dict[str, Any]:
+        """Poll ``info`` until the agent answers; a fresh agent needs ~0.1 s."""
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                return self.info(ip, port, timeout=2.0)
+            except AmphoraUnreachable:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
+        res = self._request("PUT", ip, port, "/config", params={"version": version},
+                            content=text.encode(), headers={"Content-Type": "text/plain"})
+        if res.status_code == 409:
+            raise StaleConfig(res.text)
+        if res.status_code == 400:
+            body = res.json()
+            raise ConfigRejected(f"{body.get('error')}: {body.get('details', '')}".strip())
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} config: HTTP {res.status_code} "
+                                     f"{res.text[:300]}")
+        body: dict[str, Any] = res.json()
+        return body
+
+    def delete_config(self, ip: str, port: int) -> None:
+        res = self._request("DELETE", ip, port, "/config")
+        if res.status_code not in (200, 204):
+            raise AmphoraUnreachable(f"agent {ip}:{port} delete: HTTP {res.status_code}")
+
+    def stats(self, ip: str, port: int) -> dict[str, Any]:
+        res = self._request("GET", ip, port, "/stats")
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} stats: HTTP {res.status_code}")
+        body: dict[str, Any] = res.json()
+        return body
