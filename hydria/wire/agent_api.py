@@ -4,11 +4,14 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
 
 ``GET  /1.0/info``
     200 ``{"amphora_id", "api_version", "haproxy_version", "config_version",
-    "haproxy_running"}``. ``config_version`` is null before the first config.
+    "haproxy_running", "stats_socket"}``. ``config_version`` is null before the first
+    config.
 ``PUT  /1.0/config?version=N`` (body: the HAProxy configuration, text/plain)
     Validates with ``haproxy -c``, swaps atomically, reloads seamlessly.
     200 ``{"config_version": N}``; 400 ``{"error": "...", "details": "<haproxy -c output>"}``
-    when HAProxy refuses it (the old config keeps running); 409 when N is older
+    when HAProxy refuses it (the old config keeps running); 503 with the same body
+    when the checked config would not load (e.g. an address in use: the last good
+    one is restored and serves; worth a retry); 409 when N is older
     than the running version (a stale controller); an equal N is a no-op 200.
 ``DELETE /1.0/config``
     Stops HAProxy and forgets the configuration. 200.
@@ -20,7 +23,8 @@ Versions are the load balancer's ``generation`` in the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, fields
 from typing import Final
 
 API_VERSION: Final = "1.0"
@@ -46,3 +50,17 @@ class AmphoraBoot:
     heartbeat_key: str = ""
     controller_addresses: tuple[str, ...] = ()  # "host:port" for UDP heartbeats
     heartbeat_interval: float = 10.0
+
+
+def boot_to_json(boot: AmphoraBoot) -> str:
+    """The boot file the compute driver hands an amphora (its 'config drive')."""
+    data = asdict(boot)
+    data["controller_addresses"] = list(boot.controller_addresses)
+    return json.dumps(data, indent=1)
+
+
+def boot_from_json(text: str) -> AmphoraBoot:
+    data = json.loads(text)
+    data["controller_addresses"] = tuple(data.get("controller_addresses") or ())
+    known = {f.name for f in fields(AmphoraBoot)}
+    return AmphoraBoot(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,103 @@
+"""Applying a configuration safely, the way HAProxy's Data Plane API does.
+
+The new text is written beside the running file, checked with ``haproxy -c``,
+swapped in with an atomic rename, and HAProxy reloads. The last file that ran
+is kept; if the reload fails, it is put back and HAProxy reloads onto it, so a
+bad push never leaves an amphora without a working configuration.
+
+Every configuration carries a version (the load balancer's generation). An
+older version than the one running is refused (``StaleVersion``), an equal one
+is a no-op: two controllers can never make a configuration flap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.wire.amphora_layout import AmphoraLayout
+
+
+class StaleVersion(Exception):
+    def __init__(self, offered: int, running: int) -> None:
+        super().__init__(f"configuration version {offered} is older than the running {running}")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+class ConfigStore:
+    def __init__(self, layout: AmphoraLayout, haproxy: HAProxyProcess) -> None:
+        self.layout = layout
+        self.haproxy = haproxy
+        # one change at a time; a push that waited here and is now older is refused
+        self.lock = threading.Lock()
+
+    def version(self) -> int | None:
+        try:
+            value = json.loads(self.layout.version_file.read_text())["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return int(value) if isinstance(value, int) else None
+
+    def has_config(self) -> bool:
+        return self.layout.config.exists() and self.version() is not None
+
+    def apply(self, text: bytes, version: int) -> int:
+        """Make ``text`` the running configuration; return the running version."""
+        with self.lock:
+            running = self.version()
+            if running is not None and version < running:
+                raise StaleVersion(version, running)
+            if running == version and self.haproxy.running():
+                return version
+            candidate = self.layout.config.with_name("haproxy.cfg.new")
+            _atomic_write(candidate, text)
+            try:
+                self.haproxy.check(candidate)
+            except HAProxyError:
+                candidate.unlink(missing_ok=True)
+                raise
+            if self.layout.config.exists() and self.haproxy.running():
+                shutil.copyfile(self.layout.config, self.layout.good_config)
+            candidate.replace(self.layout.config)
+            try:
+                self.haproxy.reload()
+            except HAProxyError:
+                self._restore()
+                raise
+            _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
+            return version
+
+    def _restore(self) -> None:
+        """Put the last good file back and reload onto it (best effort)."""
+        if not self.layout.good_config.exists():
+            self.layout.config.unlink(missing_ok=True)
+            return
+        shutil.copyfile(self.layout.good_config, self.layout.config)
+        try:
+            self.haproxy.reload()
+        except HAProxyError:
+            pass
+
+    def resume(self) -> None:
+        """At agent start: run the configuration we had, if HAProxy is not running."""
+        with self.lock:
+            if self.has_config() and not self.haproxy.running():
+                self.haproxy.start()
+
+    def remove(self) -> None:
+        with self.lock:
+            self.haproxy.stop()
+            for path in (self.layout.config, self.layout.good_config, self.layout.version_file):
+                path.unlink(missing_ok=True)

@@ -1,0 +1,243 @@
+"""HAProxy as the agent runs it: master-worker mode, daemonised, seamless reloads.
+
+The master (``-W -D``) owns the workers; the agent talks to it through its
+pidfile, signals and the master CLI socket (``-S``). A reload is SIGUSR2: the
+master re-executes itself, re-reads the configuration file, and the new
+worker takes the listening sockets over from the old one (the stats socket is
+declared with ``expose-fd listeners``), so no connection is refused while the
+old worker finishes the ones it has.
+
+The master CLI's ``show proc`` says whether a reload worked: a new worker pid
+under ``# workers`` means yes; a higher ``failed`` count means the new
+configuration did not load and the old worker still serves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydria.wire.amphora_layout import AmphoraLayout
+
+
+class HAProxyError(Exception):
+    """HAProxy would not start or reload; ``details`` says why. May heal on retry."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class ConfigInvalid(HAProxyError):
+    """``haproxy -c`` refused the text: sending it again will not help."""
+
+
+def haproxy_binary() -> str:
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise HAProxyError("haproxy is not installed")
+    return found
+
+
+@dataclass(frozen=True)
+class ProcState:
+    """What ``show proc`` on the master CLI says."""
+
+    master_pid: int
+    reloads: int
+    failed: int
+    workers: tuple[int, ...]
+
+
+_MASTER_RE = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed:\s*(\d+)\]")
+_WORKER_RE = re.compile(r"^(\d+)\s+worker\s")
+
+
+def parse_show_proc(text: str) -> ProcState | None:
+    """Pure: ``show proc`` output to ``ProcState`` (only current workers count)."""
+    master = None
+    workers: list[int] = []
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("# "):
+            section = line[2:].strip()
+            continue
+        if m := _MASTER_RE.match(line):
+            master = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        elif section == "workers" and (m := _WORKER_RE.match(line)):
+            workers.append(int(m.group(1)))
+    if master is None:
+        return None
+    return ProcState(master[0], master[1], master[2], tuple(workers))
+
+
+def unix_query(path: Path, command: str, *, timeout: float = 2.0) -> str:
+    """Send one command to an HAProxy CLI socket and read the whole answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(command.encode() + b"\n")
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    except (OSError, IndexError):
+        return False
+
+
+class HAProxyProcess:
+    """One HAProxy master for one amphora folder."""
+
+    def __init__(self, layout: AmphoraLayout, *, binary: str | None = None) -> None:
+        self.layout = layout
+        self.binary = binary or haproxy_binary()
+
+    # -- observing -----------------------------------------------------------
+
+    def version(self) -> str:
+        out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, timeout=10)
+        first = out.stdout.splitlines()[0] if out.stdout else ""
+        m = re.search(r"version (\S+)", first)
+        return m.group(1) if m else first
+
+    def master_pid(self) -> int | None:
+        pid = None
+        for _ in range(5):  # the master rewrites its pidfile while it reloads
+            try:
+                pid = int(self.layout.haproxy_pid.read_text().split()[0])
+                break
+            except FileNotFoundError:
+                return None
+            except (OSError, ValueError, IndexError):
+                time.sleep(0.01)
+        if pid is None:
+            return None
+        if not pid_alive(pid):
+            return None
+        try:  # the pid may have been reused by something else
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if str(self.layout.config).encode() in cmdline else None
+
+    def running(self) -> bool:
+        return self.master_pid() is not None
+
+    def proc_state(self) -> ProcState | None:
+        try:
+            return parse_show_proc(unix_query(self.layout.master_socket, "show proc"))
+        except OSError:
+            return None
+
+    def show_stat(self) -> list[dict[str, str]]:
+        """HAProxy's ``show stat`` as a list of rows (empty when not running)."""
+        try:
+            text = unix_query(self.layout.stats_socket, "show stat")
+        except OSError:
+            return []
+        text = text.lstrip("# ")
+        return [dict(row) for row in csv.DictReader(io.StringIO(text)) if row.get("pxname")]
+
+    # -- acting --------------------------------------------------------------
+
+    def check(self, path: Path) -> None:
+        """``haproxy -c``: raise ``HAProxyError`` with its output if it refuses."""
+        res = subprocess.run([self.binary, "-c", "-q", "-f", str(path)], capture_output=True,
+                             text=True, timeout=60)
+        if res.returncode != 0:
+            raise ConfigInvalid("haproxy -c refused the configuration",
+                               (res.stdout + res.stderr).strip()[-4000:])
+
+    def start(self) -> None:
+        """Start the master on ``layout.config`` unless it already runs."""
+        if self.running():
+            return
+        self.layout.socket_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.layout.master_socket, self.layout.stats_socket):
+            stale.unlink(missing_ok=True)
+        cmd = [self.binary, "-W", "-D", "-S", f"{self.layout.master_socket},mode,600",
+               "-p", str(self.layout.haproxy_pid), "-f", str(self.layout.config)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                             stdin=subprocess.DEVNULL)
+        if res.returncode != 0:
+            raise HAProxyError("haproxy did not start", (res.stdout + res.stderr).strip()[-4000:])
+        pid = self.master_pid()
+        if pid is None:
+            raise HAProxyError("haproxy started but left no master process",
+                               (res.stdout + res.stderr).strip()[-4000:])
+        self._wait_for_worker(pid, None, timeout=10)
+
+    def reload(self, *, timeout: float = 15.0) -> None:
+        """Seamless reload; raise ``HAProxyError`` if the new config did not load."""
+        pid = self.master_pid()
+        if pid is None:
+            self.start()
+            return
+        before = self._wait_state(timeout=5)
+        os.kill(pid, signal.SIGUSR2)
+        self._wait_for_worker(pid, before, timeout=timeout)
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop the master and its workers; idempotent."""
+        pid = self.master_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self.layout.haproxy_pid.unlink(missing_ok=True)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _wait_state(self, *, timeout: float) -> ProcState | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.proc_state()
+            if state is not None:
+                return state
+            time.sleep(0.01)
+        return None
+
+    def _wait_for_worker(self, master: int, before: ProcState | None, *, timeout: float
+                         ) -> None:
+        old = set(before.workers) if before else set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.proc_state()
+            if state is not None:
+                if any(w not in old for w in state.workers):
+                    return
+                if before is not None and state.failed > before.failed:
+                    raise HAProxyError("haproxy could not load the new configuration",
+                                       "the master reported a failed reload; "
+                                       "the previous worker keeps serving")
+            elif not pid_alive(master):
+                raise HAProxyError("haproxy exited")
+            time.sleep(0.01)
+        raise HAProxyError(f"haproxy had no new worker after {timeout:.0f}s")

@@ -1,0 +1,108 @@
+"""``hydria amphora-agent``: the process at the heart of an amphora.
+
+It reads its boot file (what Nova's config drive gives an Octavia amphora),
+resumes the configuration it last ran, serves the agent API with mutual TLS on
+its management address, and supervises HAProxy: if the master dies while a
+configuration is in place, it is started again. SIGTERM stops HAProxy and the
+agent, as shutting down a VM would.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hydria.agent.config_store import ConfigStore
+from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.server import AgentServer, AgentState, server_tls_context
+from hydria.wire.agent_api import AmphoraBoot, boot_from_json
+from hydria.wire.amphora_layout import AmphoraLayout
+
+log = logging.getLogger("hydria.agent")
+
+
+def write_tls(layout: AmphoraLayout, boot: AmphoraBoot) -> tuple[Path, Path, Path]:
+    layout.tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths = (layout.tls_dir / "agent.pem", layout.tls_dir / "agent.key", layout.tls_dir / "ca.pem")
+    for path, text in zip(paths, (boot.server_cert_pem, boot.server_key_pem, boot.ca_cert_pem),
+                          strict=True):
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        path.with_suffix(".tmp").replace(path)
+    return paths
+
+
+def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) -> None:
+    """Bring HAProxy back if it died under a configuration we still hold."""
+    while not stop.wait(interval):
+        if not store.lock.acquire(timeout=0):
+            continue  # a change is in progress; it starts HAProxy itself
+        try:
+            if store.has_config() and not store.haproxy.running():
+                log.warning("event=haproxy_restart reason=master_gone")
+                store.haproxy.start()
+        except HAProxyError as exc:
+            log.error("event=haproxy_restart_failed reason=%s details=%s", exc, exc.details)
+        finally:
+            store.lock.release()
+
+
+def run(folder: Path) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    layout = AmphoraLayout(folder.resolve())
+    boot = boot_from_json(layout.boot_file.read_text())
+    cert, key, ca = write_tls(layout, boot)
+    haproxy = HAProxyProcess(layout)
+    store = ConfigStore(layout, haproxy)
+    try:
+        store.resume()
+    except HAProxyError as exc:
+        log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
+
+    server = AgentServer((boot.lb_network_ip, boot.agent_port),
+                         server_tls_context(cert, key, ca), AgentState(boot.amphora_id, store))
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("event=agent_stop signal=%s", signum)
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=supervise, args=(store, stop), daemon=True,
+                     name="supervisor").start()
+    extra = _start_extras(boot, store, stop)
+    log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
+             boot.agent_port)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        stop.set()
+        for thread in extra:
+            thread.join(timeout=2)
+        server.server_close()
+        haproxy.stop()
+    return 0
+
+
+def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event
+                  ) -> list[threading.Thread]:
+    """Threads that only some amphorae run (heartbeats when controllers are known)."""
+    threads: list[threading.Thread] = []
+    if boot.controller_addresses and boot.heartbeat_key:
+        try:
+            from hydria.agent.heartbeat import heartbeat_loop
+        except ImportError:
+            return threads
+        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop), daemon=True,
+                             name="heartbeat")
+        t.start()
+        threads.append(t)
+    return threads

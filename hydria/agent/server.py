@@ -1,0 +1,166 @@
+"""The agent's HTTPS API (``hydria.wire.agent_api``), with mutual TLS.
+
+The standard library's threading HTTP server is enough for a handful of
+requests a minute from controllers, and it keeps an amphora's start-up at a
+tenth of a second. The TLS handshake runs in the request's own thread, so a
+client that never finishes one cannot stall the others. Only clients whose
+certificate the controller CA signed get past the handshake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hydria.agent.config_store import ConfigStore, StaleVersion
+from hydria.agent.haproxy import ConfigInvalid, HAProxyError
+from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, PREFIX
+
+log = logging.getLogger("hydria.agent")
+
+
+def server_tls_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(cert), str(key))
+    ctx.load_verify_locations(cafile=str(ca))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class AgentState:
+    """What the handlers need: the amphora's id, its configuration, HAProxy."""
+
+    def __init__(self, amphora_id: str, store: ConfigStore) -> None:
+        self.amphora_id = amphora_id
+        self.store = store
+        self.haproxy_version = store.haproxy.version()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "amphora_id": self.amphora_id,
+            "api_version": API_VERSION,
+            "haproxy_version": self.haproxy_version,
+            "config_version": self.store.version(),
+            "haproxy_running": self.store.haproxy.running(),
+            "stats_socket": str(self.store.layout.stats_socket),
+        }
+
+
+class AgentServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], tls: ssl.SSLContext, state: AgentState) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.tls = tls
+        self.state = state
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(30)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("event=tls_refused peer=%s reason=%s", client_address, exc)
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: AgentServer
+    server_version = "hydria-agent"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("event=request %s", fmt % args)
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self) -> tuple[str, dict[str, list[str]]]:
+        parts = urlsplit(self.path)
+        path = parts.path
+        if not path.startswith(PREFIX + "/"):
+            return "", {}
+        return path[len(PREFIX):], parse_qs(parts.query)
+
+    def _body(self) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_CONFIG_BYTES:
+            self._send(413, {"error": "body too large or without a valid Content-Length"})
+            self.close_connection = True
+            return None
+        return self.rfile.read(length)
+
+    def do_GET(self) -> None:
+        path, _ = self._route()
+        state = self.server.state
+        if path == "/info":
+            self._send(200, state.info())
+        elif path == "/stats":
+            rows = state.store.haproxy.show_stat()
+            self._send(200, {"haproxy_running": state.store.haproxy.running(), "rows": rows})
+        else:
+            self._send(404, {"error": f"no such path {self.path}"})
+
+    def do_PUT(self) -> None:
+        path, query = self._route()
+        if path != "/config":
+            self._send(404, {"error": f"no such path {self.path}"})
+            return
+        body = self._body()
+        if body is None:
+            return
+        try:
+            version = int(query.get("version", [""])[0])
+        except ValueError:
+            self._send(400, {"error": "version must be an integer"})
+            return
+        store = self.server.state.store
+        try:
+            running = store.apply(body, version)
+        except StaleVersion as exc:
+            self._send(HTTPStatus.CONFLICT, {"error": str(exc),
+                                             "config_version": store.version()})
+            return
+        except ConfigInvalid as exc:
+            log.warning("event=config_refused version=%s reason=%s", version, exc)
+            self._send(400, {"error": str(exc), "details": exc.details})
+            return
+        except HAProxyError as exc:
+            log.error("event=config_apply_failed version=%s reason=%s details=%s", version, exc,
+                      exc.details)
+            self._send(503, {"error": str(exc), "details": exc.details})
+            return
+        log.info("event=config_applied version=%s", running)
+        self._send(200, {"config_version": running})
+
+    def do_DELETE(self) -> None:
+        path, _ = self._route()
+        if path != "/config":
+            self._send(404, {"error": f"no such path {self.path}"})
+            return
+        self.server.state.store.remove()
+        self._send(200, {"config_version": None})

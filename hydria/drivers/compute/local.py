@@ -1,0 +1,149 @@
+"""``local`` compute: an amphora is an agent process (and the HAProxy it
+supervises) on this host, in a folder of its own under ``<state>/amphorae``.
+
+Each agent starts in a new session, detached from whoever created it, as a VM
+is from Nova: a controller or ``hydria up`` that crashes leaves the data plane
+serving. The folder name is the amphora id and the agent's command line names
+the folder, so the driver can always find its processes again from the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hydria.wire.agent_api import AmphoraBoot, boot_to_json
+from hydria.wire.amphora_layout import AmphoraLayout
+
+log = logging.getLogger("hydria.compute.local")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _agent_command() -> list[str]:
+    exe = Path(sys.executable).parent / "hydria"
+    if exe.exists():
+        return [str(exe), "amphora-agent"]
+    return [sys.executable, "-m", "hydria.cli.main", "amphora-agent"]
+
+
+class LocalCompute:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def layout(self, amphora_id: str) -> AmphoraLayout:
+        return AmphoraLayout(self.root / amphora_id)
+
+    def _agent_pid(self, amphora_id: str) -> int | None:
+        layout = self.layout(amphora_id)
+        try:
+            pid = int(layout.agent_pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if _alive(pid) and str(layout.root).encode() in _cmdline(pid):
+            return pid
+        return None
+
+    # -- ComputeDriver ---------------------------------------------------------
+
+    def create(self, boot: AmphoraBoot) -> str:
+        layout = self.layout(boot.amphora_id)
+        pid = self._agent_pid(boot.amphora_id)
+        if pid is not None:
+            # running but asked again: the controller gave up waiting on it; restart it
+            # with the boot it has now (e.g. a fresh certificate)
+            self._stop_agent(pid)
+        layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(layout.boot_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(boot_to_json(boot))
+        with open(layout.agent_log, "ab") as out:
+            proc = subprocess.Popen([*_agent_command(), "--dir", str(layout.root)],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True, close_fds=True)
+        layout.agent_pid.write_text(str(proc.pid))
+        log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)
+        return f"local-{boot.amphora_id}"
+
+    def is_running(self, amphora_id: str) -> bool:
+        return self._agent_pid(amphora_id) is not None
+
+    def delete(self, amphora_id: str) -> None:
+        layout = self.layout(amphora_id)
+        pid = self._agent_pid(amphora_id)
+        if pid is not None:
+            self._stop_agent(pid)
+        self._kill_haproxy(layout)
+        shutil.rmtree(layout.root, ignore_errors=True)
+        sock_dir = layout.socket_dir
+        if sock_dir.exists() and not str(sock_dir).startswith(str(layout.root)):
+            shutil.rmtree(sock_dir, ignore_errors=True)
+
+    def list_ids(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if (p / "boot.json").exists())
+
+    def stop_all(self) -> None:
+        pids = [p for p in (self._agent_pid(i) for i in self.list_ids()) if p is not None]
+        for pid in pids:
+            self._signal(pid, signal.SIGTERM)
+        self._wait_gone(pids, timeout=15)
+        for amp_id in self.list_ids():
+            self._kill_haproxy(self.layout(amp_id))
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _signal(pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _wait_gone(self, pids: list[int], *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [p for p in pids if _alive(p)]
+            if not pids:
+                return
+            time.sleep(0.02)
+        for pid in pids:
+            self._signal(pid, signal.SIGKILL)
+
+    def _stop_agent(self, pid: int) -> None:
+        self._signal(pid, signal.SIGTERM)
+        self._wait_gone([pid], timeout=10)
+
+    def _kill_haproxy(self, layout: AmphoraLayout) -> None:
+        """HAProxy outlives a SIGKILLed agent; make sure it goes with the amphora."""
+        try:
+            pid = int(layout.haproxy_pid.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if _alive(pid) and str(layout.config).encode() in _cmdline(pid):
+            self._signal(pid, signal.SIGTERM)
+            self._wait_gone([pid], timeout=10)
