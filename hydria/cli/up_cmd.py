@@ -9,6 +9,7 @@ and brings back any amphora that is not running.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
 
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
-    click.echo(f"  VIP subnet:  {subnet}")
+    click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
     if clouds_yaml:
         path = user_clouds_yaml()
         write_cloud(path, "hydria", endpoint)
@@ -61,6 +62,10 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
         click.echo("  try:        openstack --os-cloud hydria loadbalancer list")
     click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
                "loadbalancer list")
+    # uvicorn re-raises SIGINT/SIGTERM once it has stopped serving; with these
+    # handlers that lands here instead of killing us before the amphorae stop.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         server.run()
     finally:

@@ -53,7 +53,7 @@ class NotFound(APIError):
     faultcode = "Client"
 
     @classmethod
-    def of(cls, kind: str, object_id: str) -> "NotFound":
+    def of(cls, kind: str, object_id: str) -> NotFound:
         return cls(f"{kind} {object_id} not found.")
 
 
@@ -64,7 +64,7 @@ class Conflict(APIError):
 
 class ImmutableObject(Conflict):
     @classmethod
-    def of(cls, kind: str, object_id: str) -> "ImmutableObject":
+    def of(cls, kind: str, object_id: str) -> ImmutableObject:
         return cls(f"{kind} {object_id} is immutable and cannot be updated.")
 
 

@@ -34,10 +34,17 @@ def allocate(session: Session, pool: str, start: str, end: str, owner_id: str,
     """
     first, size = _range(start, end)
     if address is not None:
-        candidates = [address]
-    else:
+        try:
+            with session.begin_nested():
+                session.add(AddressAllocation(pool=pool, address=address, owner_id=owner_id))
+        except IntegrityError:
+            raise Conflict(f"IP address {address} is already allocated.") from None
+        return address
+    lost: set[str] = set()
+    while True:
+        # Re-read what is taken after every lost race: other writers keep committing.
         used = set(session.scalars(
-            select(AddressAllocation.address).where(AddressAllocation.pool == pool)))
+            select(AddressAllocation.address).where(AddressAllocation.pool == pool))) | lost
         candidates = []
         for offset in range(size):
             cand = str(first + offset)
@@ -45,16 +52,16 @@ def allocate(session: Session, pool: str, start: str, end: str, owner_id: str,
                 candidates.append(cand)
             if len(candidates) >= 8:
                 break
-    for cand in candidates:
-        try:
-            with session.begin_nested():
-                session.add(AddressAllocation(pool=pool, address=cand, owner_id=owner_id))
-        except IntegrityError:
-            if address is not None:
-                raise Conflict(f"IP address {address} is already allocated.") from None
-            continue
-        return cand
-    raise AllocationFailed(f"No free address left in {pool} ({start} - {end}).")
+        if not candidates:
+            raise AllocationFailed(f"No free address left in {pool} ({start} - {end}).")
+        for cand in candidates:
+            try:
+                with session.begin_nested():
+                    session.add(AddressAllocation(pool=pool, address=cand, owner_id=owner_id))
+            except IntegrityError:
+                lost.add(cand)
+                continue
+            return cand
 
 
 def release(session: Session, owner_id: str, *, pool: str | None = None) -> None:

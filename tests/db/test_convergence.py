@@ -92,6 +92,5 @@ def test_addresses_are_never_handed_out_twice(any_db):
     for t in threads:
         t.join()
     assert len(got) == 20 and len(set(got)) == 20
-    with any_db.session() as s:
-        with pytest.raises(Exception, match="already allocated"):
-            addresses.allocate(s, "pool-x", "10.0.0.1", "10.0.0.100", "z", address=got[0])
+    with any_db.session() as s, pytest.raises(Exception, match="already allocated"):
+        addresses.allocate(s, "pool-x", "10.0.0.1", "10.0.0.100", "z", address=got[0])

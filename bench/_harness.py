@@ -1,0 +1,130 @@
+"""Shared bits of the benchmarks: a throwaway ``hydria up``, back-ends, stats."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(values: list[float]) -> str:
+    return (f"p50 {statistics.median(values) * 1000:7.1f} ms   "
+            f"p95 {percentile(values, 95) * 1000:7.1f} ms   n={len(values)}")
+
+
+class _Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = self.server.name.encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def backends(count: int) -> Iterator[list[tuple[str, int]]]:
+    servers = []
+    for i in range(count):
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+        srv.daemon_threads = True
+        srv.name = f"backend-{i}"  # type: ignore[attr-defined]
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+    try:
+        yield [s.server_address[:2] for s in servers]  # type: ignore[misc]
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+
+
+@contextlib.contextmanager
+def hydria_up(octet: int = 240, **env: str) -> Iterator[str]:
+    """Run ``hydria up`` in a temporary state dir; yield its endpoint."""
+    state = Path(tempfile.mkdtemp(prefix="hydria-bench-"))
+    port = free_port()
+    environ = {**os.environ, "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
+               "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
+               "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250", **env}
+    log = open(state / "up.log", "wb")
+    proc = subprocess.Popen([str(BIN / "hydria"), "up", "--state-dir", str(state), "--port",
+                             str(port), "--no-clouds-yaml"], stdout=log,
+                            stderr=subprocess.STDOUT, env=environ, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(endpoint + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((state / "up.log").read_text())
+            time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        subprocess.run(["pkill", "-f", str(state)], check=False)
+        log.close()
+
+
+def wait_status(client: httpx.Client, path: str, key: str, status: str = "ACTIVE",
+                timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(path).json()[key]
+        if body["provisioning_status"] == status:
+            return body
+        if body["provisioning_status"] == "ERROR":
+            raise RuntimeError(f"{path} went to ERROR")
+        time.sleep(0.005)
+    raise TimeoutError(path)
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.005)
+    raise TimeoutError(url)
