@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -270,3 +271,21 @@ class AmphoraHealth(Base):
     last_update: Mapped[dt.datetime] = mapped_column(default=utcnow)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     busy: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ListenerStatistics(Base):
+    """Counters per listener and amphora, from heartbeats (as Octavia keeps them).
+
+    Counters are the amphora's running totals; the API sums them over the
+    amphorae of a listener (and of a load balancer).
+    """
+
+    __tablename__ = "listener_statistics"
+    listener_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(Integer, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
