@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 60.0
     health_bind: str = "127.0.0.1:5555"
+    # how often the health manager looks for amphorae whose heartbeats stopped
+    health_check_interval: float = 1.0
+    # storm guard: if more than this share of a fleet of at least ``min_fleet``
+    # amphorae is silent at once, fail none over and raise an alarm instead
+    failover_storm_threshold: float = 0.5
+    failover_storm_min_fleet: int = 4
 
     @property
     def db_url(self) -> str:
