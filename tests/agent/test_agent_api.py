@@ -1,0 +1,174 @@
+"""The agent API on a real amphora: mutual TLS, checked and versioned configs,
+seamless reloads, supervision of HAProxy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import threading
+import time
+
+import httpx
+import pytest
+
+from hydria.agent.haproxy import pid_alive
+from hydria.controller.agent_client import AgentClient, StaleConfig
+from hydria.core.errors import AmphoraUnreachable, ConfigRejected
+from hydria.drivers.certs.local_ca import ControllerCA
+from hydria.wire.amphora_layout import AmphoraLayout
+from tests.support.backends import HTTPBackend, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _config(amphora, vip: str, port: int, backend: HTTPBackend, version: int,
+            *, extra: str = "") -> str:
+    layout = amphora.compute.layout(amphora.id)
+    return f"""# version {version}
+global
+    maxconn 1000
+    stats socket {layout.stats_socket} mode 0600 level admin expose-fd listeners
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+
+frontend web
+    bind {vip}:{port}
+    default_backend pool
+{extra}
+backend pool
+    server m1 {backend.host}:{backend.port}
+"""
+
+
+@pytest.fixture
+def backend():
+    b = HTTPBackend("b1")
+    yield b
+    b.stop()
+
+
+def _vip() -> tuple[str, int]:
+    vip = f"127.44.251.{os.getpid() % 200 + 10}"
+    return vip, free_port(vip)
+
+
+def test_client_without_certificate_is_refused(amphora):
+    ctx = ssl.create_default_context(cafile=str(amphora.ca.ca_cert_path))
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"https://{amphora.ip}:{amphora.port}/1.0/info", verify=ctx, timeout=5)
+
+
+def test_client_from_another_ca_is_refused(amphora, tmp_path):
+    other = ControllerCA.load_or_create(tmp_path / "other-pki")
+    # trusts the amphora's CA but presents a certificate the amphora's CA never signed
+    ctx = ssl.create_default_context(cafile=str(amphora.ca.ca_cert_path))
+    ctx.load_cert_chain(*(str(p) for p in other.client_cert_paths()))
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"https://{amphora.ip}:{amphora.port}/1.0/info", verify=ctx, timeout=5)
+
+
+def test_controller_refuses_an_amphora_from_another_ca(amphora, tmp_path):
+    other = ControllerCA.load_or_create(tmp_path / "other-pki")
+    client = AgentClient(other.ca_cert_path, *other.client_cert_paths())
+    try:
+        with pytest.raises(AmphoraUnreachable):
+            client.info(amphora.ip, amphora.port)
+    finally:
+        client.close()
+
+
+def test_info_before_any_config(amphora):
+    info = amphora.client.info(amphora.ip, amphora.port)
+    assert info["amphora_id"] == amphora.id
+    assert info["config_version"] is None
+    assert info["haproxy_running"] is False
+
+
+def test_config_versions_bad_configs_and_reloads(amphora, backend):
+    vip, port = _vip()
+    c = amphora.client
+    assert c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1) \
+        == {"config_version": 1}
+    assert httpx.get(f"http://{vip}:{port}/", timeout=5).text == "b1"
+
+    # HAProxy refuses it: 400 (permanent), and version 1 keeps serving
+    with pytest.raises(ConfigRejected, match="haproxy -c"):
+        c.put_config(amphora.ip, amphora.port, "global\n    no-such-keyword\n", 2)
+    assert c.info(amphora.ip, amphora.port)["config_version"] == 1
+    assert httpx.get(f"http://{vip}:{port}/", timeout=5).text == "b1"
+
+    # a newer version reloads; the same version again is a no-op; an older one is stale
+    cfg3 = _config(amphora, vip, port, backend, 3, extra="    http-response set-header X-V 3\n")
+    c.put_config(amphora.ip, amphora.port, cfg3, 3)
+    assert httpx.get(f"http://{vip}:{port}/", timeout=5).headers["x-v"] == "3"
+    c.put_config(amphora.ip, amphora.port, cfg3, 3)
+    with pytest.raises(StaleConfig):
+        c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 2), 2)
+    assert c.info(amphora.ip, amphora.port)["config_version"] == 3
+
+    rows = c.stats(amphora.ip, amphora.port)["rows"]
+    assert {r["pxname"] for r in rows} >= {"web", "pool"}
+
+    c.delete_config(amphora.ip, amphora.port)
+    assert c.info(amphora.ip, amphora.port)["haproxy_running"] is False
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://{vip}:{port}/", timeout=2)
+
+
+def test_reloads_under_load_refuse_no_connection(amphora, backend):
+    vip, port = _vip()
+    c = amphora.client
+    c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1)
+    errors: list[str] = []
+    done = threading.Event()
+    count = 0
+
+    def load() -> None:
+        nonlocal count
+        with httpx.Client(timeout=10) as http:
+            while not done.is_set() and count < 5000:
+                try:
+                    res = http.get(f"http://{vip}:{port}/", headers={"Connection": "close"})
+                    if res.status_code != 200:
+                        errors.append(f"HTTP {res.status_code}")
+                except httpx.HTTPError as exc:
+                    errors.append(repr(exc))
+                count += 1
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        for version in range(2, 22):
+            extra = f"    http-response set-header X-V {version}\n"
+            c.put_config(amphora.ip, amphora.port,
+                         _config(amphora, vip, port, backend, version, extra=extra), version)
+    finally:
+        done.set()
+        worker.join()
+    assert count > 0
+    assert errors == []
+
+
+def test_haproxy_killed_is_brought_back(amphora, backend):
+    vip, port = _vip()
+    amphora.client.put_config(amphora.ip, amphora.port,
+                              _config(amphora, vip, port, backend, 1), 1)
+    layout = AmphoraLayout(amphora.compute.root / amphora.id)
+    old = int(layout.haproxy_pid.read_text())
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://{vip}:{port}/", timeout=2).text == "b1":
+                new = int(layout.haproxy_pid.read_text())
+                if new != old and pid_alive(new):
+                    return
+        except (httpx.HTTPError, ValueError, OSError):
+            pass
+        time.sleep(0.1)
+    pytest.fail("HAProxy was not restarted by the agent")
