@@ -9,6 +9,7 @@ retries); a configuration HAProxy refuses becomes ``ConfigRejected``
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -29,8 +30,10 @@ class AgentClient:
                  timeout: float = 15.0) -> None:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
         ctx.load_cert_chain(str(client_cert), str(client_key))
-        self._http = httpx.Client(verify=ctx, timeout=timeout,
-                                  limits=httpx.Limits(max_keepalive_connections=32))
+        transport = httpx.HTTPTransport(
+            verify=ctx, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            limits=httpx.Limits(max_keepalive_connections=32))
+        self._http = httpx.Client(transport=transport, timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
