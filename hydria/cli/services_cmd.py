@@ -21,12 +21,13 @@ def api(state_dir: Path | None, database_url: str | None, verbose: bool, host: s
     """Serve the Octavia v2 API."""
     import uvicorn
 
-    from hydria.db.notify import NullNotifier
+    from hydria.db.notify import notifier_for
 
     settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
     wiring.setup_logging(verbose)
     db = wiring.database(settings)
-    app = wiring.api_app(settings, db, NullNotifier())
+    # on PostgreSQL, NOTIFY wakes the controllers at once; otherwise they poll
+    app = wiring.api_app(settings, db, notifier_for(settings.db_url))
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning",
                 access_log=False)
 
@@ -38,7 +39,12 @@ def controller(state_dir: Path | None, database_url: str | None, verbose: bool) 
     settings = settings_from(state_dir, database_url)
     wiring.setup_logging(verbose)
     db = wiring.database(settings)
-    loop = wiring.controller_loop(settings, db, notifier=None)
+    notifier = None
+    if settings.db_url.startswith("postgresql"):
+        from hydria.db.notify import PostgresListener
+
+        notifier = PostgresListener(settings.db_url)
+    loop = wiring.controller_loop(settings, db, notifier=notifier)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

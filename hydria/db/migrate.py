@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 from hydria.db.engine import Database
 
@@ -19,9 +20,17 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# any constant: every Hydria process that starts against one PostgreSQL takes it
+_MIGRATION_LOCK = 0x4879647269610001
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
+    """Upgrade in one transaction; on PostgreSQL under an advisory lock, so several
+    processes starting at once on an empty database migrate it exactly once."""
     cfg = alembic_config(db.url)
     with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -8,8 +8,11 @@ fallback, so a lost wake-up only costs ``poll_interval``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
+
+log = logging.getLogger("hydria.notify")
 
 
 class Notifier(Protocol):
@@ -42,3 +45,77 @@ class InProcessNotifier:
                 self._cond.wait(timeout)
             ids, self._pending = self._pending, set()
             return ids
+
+
+CHANNEL = "hydria_lb"
+
+
+class PostgresNotifier:
+    """``NOTIFY hydria_lb, '<lb id>'`` after a commit: wakes controllers anywhere.
+
+    Sent on its own short transaction (autocommit), after the API's commit, so a
+    controller that wakes always finds the committed rows.
+    """
+
+    def __init__(self, db_url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self._engine = create_engine(_psycopg_url(db_url), isolation_level="AUTOCOMMIT",
+                                     pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+    def notify(self, lb_id: str) -> None:
+        from sqlalchemy import text
+
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT pg_notify(:channel, :payload)"),
+                             {"channel": CHANNEL, "payload": lb_id})
+        except Exception:  # a lost wake-up costs one poll interval, never a request
+            log.warning("event=notify_failed lb=%s", lb_id, exc_info=True)
+
+
+class PostgresListener(InProcessNotifier):
+    """``LISTEN hydria_lb`` on a connection of its own, fed into the in-process set.
+
+    Reconnects with backoff when the database goes away; while it is away the
+    controller's poll finds the work anyway.
+    """
+
+    def __init__(self, db_url: str) -> None:
+        super().__init__()
+        self._url = _psycopg_url(db_url).replace("postgresql+psycopg://", "postgresql://", 1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="pg-listen")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        import psycopg
+
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    delay = 0.5
+                    self.notify("")  # we may have missed some while away: look now
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self.notify(note.payload)
+            except Exception as exc:
+                log.warning("event=listen_lost reason=%s retry_in=%.1fs", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def notifier_for(db_url: str) -> Notifier:
+    """What an API process uses to wake controllers in other processes."""
+    if db_url.startswith("postgresql"):
+        return PostgresNotifier(db_url)
+    return NullNotifier()
