@@ -113,3 +113,35 @@ def test_two_apis_two_controllers_share_the_work(tmp_path: Path, pg_url: str):
         split.cleanup()
         backend.stop()
     assert pids_mentioning(str(split.state_dir)) == []
+
+
+def test_sigterm_lets_a_controller_finish_and_release(tmp_path: Path, pg_url: str):
+    split = Split(tmp_path / "state", pg_url, octet=233, HYDRIA_LEASE_SECONDS="60")
+    try:
+        split.run("db", "upgrade")
+        split.run("subnet", "create", "public", "--cidr", split.subnet_cidr)
+        api = split.start_api("api")
+        split.start("controller-1", "controller")
+        subnet_id = httpx.get(api + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
+        with httpx.Client(base_url=api + "/v2", timeout=30) as c:
+            ids = [c.post("/lbaas/loadbalancers", json={"loadbalancer": {
+                "vip_subnet_id": subnet_id}}).json()["loadbalancer"]["id"] for _ in range(4)]
+            deadline = time.monotonic() + 30
+            while "event=amphora_planned" not in split.log("controller-1"):
+                assert time.monotonic() < deadline, split.log("controller-1")
+                time.sleep(0.02)
+            split.kill("controller-1", signal.SIGTERM)
+            assert split.procs["controller-1"].returncode == 0, split.log("controller-1")
+            engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+            with engine.connect() as conn:
+                owners = conn.execute(sa.text(
+                    "SELECT count(*) FROM load_balancers WHERE lease_owner IS NOT NULL")).scalar()
+            engine.dispose()
+            assert owners == 0, "a stopped controller holds no lease"
+            # a successor does not wait out the 60 s lease: the work is free at once
+            split.start("controller-2", "controller")
+            for lb_id in ids:
+                _wait_active(c, lb_id, timeout=30)
+    finally:
+        split.cleanup()
+    assert pids_mentioning(str(split.state_dir)) == []

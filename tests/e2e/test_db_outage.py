@@ -1,0 +1,87 @@
+"""The database goes away while everything runs: no process dies, the API
+answers 503 with Retry-After (never 500), and every write accepted with 2xx
+before the outage is converged once the database is back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.procs import pids_mentioning
+from tests.support.split import Split
+from tests.support.tcp_proxy import TCPProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+
+def _status(client: httpx.Client, lb_id: str) -> str:
+    res = client.get(f"/lbaas/loadbalancers/{lb_id}")
+    assert res.status_code < 500 or res.status_code == 503, res.text
+    return res.json()["loadbalancer"]["provisioning_status"] if res.status_code == 200 else ""
+
+
+def _wait(client: httpx.Client, lb_id: str, status: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _status(client, lb_id) == status:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{lb_id} not {status}")
+
+
+def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str):
+    host_port = pg_url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    proxy = TCPProxy((host, int(port)))
+    proxied = pg_url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    split = Split(tmp_path / "state", proxied, octet=232, HYDRIA_LEASE_SECONDS="3")
+    try:
+        split.run("db", "upgrade")
+        split.run("subnet", "create", "public", "--cidr", split.subnet_cidr)
+        api = split.start_api("api")
+        split.start("controller", "controller")
+        subnet_id = httpx.get(api + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
+        with httpx.Client(base_url=api + "/v2", timeout=30) as c:
+            before = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
+                "vip_subnet_id": subnet_id}})
+            assert before.status_code == 201, before.text
+            lb_id = before.json()["loadbalancer"]["id"]
+            _wait(c, lb_id, "ACTIVE")
+            accepted = c.post("/lbaas/listeners", json={"listener": {
+                "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}})
+            assert accepted.status_code == 201, accepted.text
+
+            proxy.cut()
+            seen = set()
+            for _ in range(10):
+                for res in (c.get("/lbaas/loadbalancers"),
+                            c.post("/lbaas/loadbalancers", json={"loadbalancer": {
+                                "vip_subnet_id": subnet_id}})):
+                    seen.add(res.status_code)
+                    assert res.status_code == 503, res.text
+                    assert int(res.headers["Retry-After"]) > 0
+                    body = res.json()
+                    assert body["faultcode"] == "Server" and body["faultstring"]
+                time.sleep(0.2)
+            assert seen == {503}
+            time.sleep(2)  # the controller's polls and lease renewals fail meanwhile
+            proxy.restore()
+
+            for name, proc in split.procs.items():
+                assert proc.poll() is None, f"{name} died:\n{split.log(name)}"
+            _wait(c, lb_id, "ACTIVE")
+            listener = c.get(f"/lbaas/listeners/{accepted.json()['listener']['id']}").json()
+            assert listener["listener"]["provisioning_status"] == "ACTIVE"
+            after = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
+                "vip_subnet_id": subnet_id}})
+            assert after.status_code == 201, after.text
+            _wait(c, after.json()["loadbalancer"]["id"], "ACTIVE")
+        assert "event=api_internal_error" not in split.log("api")
+        assert "event=db_unavailable" in split.log("api")
+    finally:
+        split.cleanup()
+        proxy.close()
+    assert pids_mentioning(str(split.state_dir)) == []
