@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     failover_storm_threshold: float = 0.5
     failover_storm_min_fleet: int = 4
 
+    # housekeeping
+    housekeeping_interval: float = 30.0
+    # DELETED load balancers and amphorae stay visible this long (Octavia: a week)
+    deleted_retention_days: float = 7.0
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'hydria.db'}"

@@ -1,0 +1,1 @@
+"""Housekeeping: orphan instances, leaked addresses, expired DELETED rows."""

@@ -1,0 +1,31 @@
+"""``hydria housekeeping``: orphan amphorae, leaked addresses, expired rows."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from hydria.cli import wiring
+from hydria.cli.options import common_options, settings_from
+
+
+@click.command()
+@common_options
+@click.option("--once", is_flag=True, help="Sweep once and print what was removed.")
+def housekeeping(state_dir: Path | None, database_url: str | None, verbose: bool,
+                 once: bool) -> None:
+    """Collect orphan amphorae and leaked addresses; purge expired DELETED rows."""
+    settings = settings_from(state_dir, database_url)
+    wiring.setup_logging(verbose)
+    db = wiring.database(settings)
+    keeper = wiring.housekeeper(settings, db)
+    if once:
+        click.echo(" ".join(f"{k}={v}" for k, v in keeper.sweep_once().items()))
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    keeper.run(stop)
