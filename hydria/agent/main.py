@@ -9,12 +9,14 @@ agent, as shutting down a VM would.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import IO
 
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
@@ -43,6 +45,8 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) 
         if not store.lock.acquire(timeout=0):
             continue  # a change is in progress; it starts HAProxy itself
         try:
+            if stop.is_set():
+                return
             if store.has_config() and not store.haproxy.running():
                 log.warning("event=haproxy_restart reason=master_gone")
                 store.haproxy.start()
@@ -56,6 +60,10 @@ def run(folder: Path) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     layout = AmphoraLayout(folder.resolve())
+    lock = hold_agent_lock(layout)
+    if lock is None:
+        log.info("event=agent_exit reason=another_agent_runs dir=%s", layout.root)
+        return 0
     boot = boot_from_json(layout.boot_file.read_text())
     cert, key, ca = write_tls(layout, boot)
     haproxy = HAProxyProcess(layout)
@@ -88,8 +96,29 @@ def run(folder: Path) -> int:
         for thread in extra:
             thread.join(timeout=2)
         server.server_close()
-        haproxy.stop()
+        with store.lock:  # after any change or restart in progress, never before
+            haproxy.stop()
+        lock.close()
     return 0
+
+
+def hold_agent_lock(layout: AmphoraLayout) -> IO[str] | None:
+    """One agent per amphora: hold ``agent.lock`` for life, or None if another does.
+
+    A controller that died between spawning an agent and recording it may spawn a
+    second one; the loser of this lock exits at once instead of fighting over the
+    address and HAProxy.
+    """
+    fh = open(layout.agent_lock, "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    tmp = layout.agent_pid.with_suffix(".tmp")
+    tmp.write_text(str(os.getpid()))
+    tmp.replace(layout.agent_pid)
+    return fh
 
 
 def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event

@@ -3,7 +3,8 @@ the agent lives in. Both sides read it from here so they never disagree.
 
     <amphora dir>/
         boot.json        what the amphora was given (written by the compute driver)
-        agent.pid        the agent process (written by the compute driver)
+        agent.lock       held (flock) by the one running agent: a second one exits
+        agent.pid        the agent process (written by the agent once it holds the lock)
         agent.log        the agent's and HAProxy's start-up output
         tls/             the agent's certificate, key and the controller CA
         haproxy.cfg      the running configuration
@@ -31,6 +32,10 @@ class AmphoraLayout:
     @property
     def boot_file(self) -> Path:
         return self.root / "boot.json"
+
+    @property
+    def agent_lock(self) -> Path:
+        return self.root / "agent.lock"
 
     @property
     def agent_pid(self) -> Path:

@@ -24,6 +24,15 @@ def pids_mentioning(text: str) -> list[int]:
 
 
 def kill_all_mentioning(text: str, *, grace: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL; again while anything new shows up (a supervisor may
+    have restarted a child in the meantime)."""
+    for _ in range(3):
+        if not pids_mentioning(text):
+            return
+        _kill_round(text, grace)
+
+
+def _kill_round(text: str, grace: float) -> None:
     pids = pids_mentioning(text)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:

@@ -9,6 +9,7 @@ the folder, so the driver can always find its processes again from the files.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -69,35 +70,45 @@ class LocalCompute:
             return pid
         return None
 
+    def _lock_held(self, amphora_id: str) -> bool:
+        """The running agent holds ``agent.lock``; if we can take it, none runs."""
+        path = self.layout(amphora_id).agent_lock
+        if not path.exists():
+            return False
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+
     # -- ComputeDriver ---------------------------------------------------------
 
     def create(self, boot: AmphoraBoot) -> str:
         layout = self.layout(boot.amphora_id)
-        pid = self._agent_pid(boot.amphora_id)
-        if pid is not None:
+        if self._lock_held(boot.amphora_id):
             # running but asked again: the controller gave up waiting on it; restart it
             # with the boot it has now (e.g. a fresh certificate)
-            self._stop_agent(pid)
+            self._stop_running(boot.amphora_id)
         layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(layout.boot_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(boot_to_json(boot))
         with open(layout.agent_log, "ab") as out:
+            # the agent records its own pid once it holds agent.lock
             proc = subprocess.Popen([*_agent_command(), "--dir", str(layout.root)],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                     start_new_session=True, close_fds=True)
-        layout.agent_pid.write_text(str(proc.pid))
         log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)
         return f"local-{boot.amphora_id}"
 
     def is_running(self, amphora_id: str) -> bool:
-        return self._agent_pid(amphora_id) is not None
+        return self._lock_held(amphora_id)
 
     def delete(self, amphora_id: str) -> None:
         layout = self.layout(amphora_id)
-        pid = self._agent_pid(amphora_id)
-        if pid is not None:
-            self._stop_agent(pid)
+        self._stop_running(amphora_id)
         self._kill_haproxy(layout)
         shutil.rmtree(layout.root, ignore_errors=True)
         sock_dir = layout.socket_dir
@@ -137,6 +148,16 @@ class LocalCompute:
     def _stop_agent(self, pid: int) -> None:
         self._signal(pid, signal.SIGTERM)
         self._wait_gone([pid], timeout=10)
+
+    def _stop_running(self, amphora_id: str) -> None:
+        """Stop the agent holding the lock (waiting for a starting one to say its pid)."""
+        deadline = time.monotonic() + 10
+        while self._lock_held(amphora_id) and time.monotonic() < deadline:
+            pid = self._agent_pid(amphora_id)
+            if pid is not None:
+                self._stop_agent(pid)
+            else:
+                time.sleep(0.02)
 
     def _kill_haproxy(self, layout: AmphoraLayout) -> None:
         """HAProxy outlives a SIGKILLed agent; make sure it goes with the amphora."""
