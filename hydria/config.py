@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     failover_storm_min_fleet: int = 4
 
     # housekeeping
+    amphora_cert_days: int = 365
+    # rotate an amphora's certificate when it expires within this many days
+    cert_renew_before_days: float = 30.0
     housekeeping_interval: float = 30.0
     # DELETED load balancers and amphorae stay visible this long (Octavia: a week)
     deleted_retention_days: float = 7.0

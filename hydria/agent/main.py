@@ -9,6 +9,7 @@ agent, as shutting down a VM would.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -21,7 +22,7 @@ from typing import IO
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
-from hydria.wire.agent_api import AmphoraBoot, boot_from_json
+from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
 log = logging.getLogger("hydria.agent")
@@ -37,6 +38,17 @@ def write_tls(layout: AmphoraLayout, boot: AmphoraBoot) -> tuple[Path, Path, Pat
             fh.write(text)
         path.with_suffix(".tmp").replace(path)
     return paths
+
+
+def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
+    """Keep a rotated certificate in the boot file, so a restart does not undo it."""
+    boot = boot_from_json(layout.boot_file.read_text())
+    boot = dataclasses.replace(boot, server_cert_pem=cert_pem, server_key_pem=key_pem)
+    tmp = layout.boot_file.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(boot_to_json(boot))
+    tmp.replace(layout.boot_file)
 
 
 def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) -> None:
@@ -74,7 +86,9 @@ def run(folder: Path) -> int:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
     server = AgentServer((boot.lb_network_ip, boot.agent_port),
-                         server_tls_context(cert, key, ca), AgentState(boot.amphora_id, store))
+                         server_tls_context(cert, key, ca),
+                         AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
+                                    on_rotated=lambda c, k: remember_cert(layout, c, k)))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

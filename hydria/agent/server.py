@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import ssl
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,12 +37,30 @@ def server_tls_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
     return ctx
 
 
-class AgentState:
-    """What the handlers need: the amphora's id, its configuration, HAProxy."""
+def _check_signed_by(cert_pem: str, ca_path: Path) -> None:
+    """Refuse a certificate our CA did not sign (a stray push must not lock us out)."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
 
-    def __init__(self, amphora_id: str, store: ConfigStore) -> None:
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise ValueError(f"not signed by this amphora's CA ({type(exc).__name__})") from exc
+
+
+class AgentState:
+    """What the handlers need: the amphora's id, its configuration, HAProxy, and
+    where its TLS material lives (for rotation)."""
+
+    def __init__(self, amphora_id: str, store: ConfigStore, *,
+                 tls_paths: tuple[Path, Path, Path] | None = None,
+                 on_rotated: Callable[[str, str], None] | None = None) -> None:
         self.amphora_id = amphora_id
         self.store = store
+        self.tls_paths = tls_paths
+        self.on_rotated = on_rotated
         self.haproxy_version = store.haproxy.version()
 
     def info(self) -> dict[str, Any]:
@@ -130,6 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         path, query = self._route()
+        if path == "/certificate":
+            self._put_certificate()
+            return
         if path != "/config":
             self._send(404, {"error": f"no such path {self.path}"})
             return
@@ -159,6 +182,43 @@ class _Handler(BaseHTTPRequestHandler):
             return
         log.info("event=config_applied version=%s", running)
         self._send(200, {"config_version": running})
+
+    def _put_certificate(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        paths = self.server.state.tls_paths
+        try:
+            doc = json.loads(body)
+            cert_pem, key_pem = str(doc["cert_pem"]), str(doc["key_pem"])
+        except (ValueError, KeyError, TypeError):
+            self._send(400, {"error": "body must be JSON with cert_pem and key_pem"})
+            return
+        if paths is None:
+            self._send(400, {"error": "this agent has no certificate files to rotate"})
+            return
+        cert_path, key_path, ca_path = paths
+        staged = (cert_path.with_name(cert_path.name + ".new"),
+                  key_path.with_name(key_path.name + ".new"))
+        for path, text in zip(staged, (cert_pem, key_pem), strict=True):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+        try:
+            ctx = server_tls_context(staged[0], staged[1], ca_path)
+            _check_signed_by(cert_pem, ca_path)
+        except (ssl.SSLError, ValueError, OSError) as exc:
+            for path in staged:
+                path.unlink(missing_ok=True)
+            self._send(400, {"error": f"certificate refused: {exc}"})
+            return
+        staged[0].replace(cert_path)
+        staged[1].replace(key_path)
+        self.server.tls = ctx  # new handshakes use it; open connections finish as they are
+        if self.server.state.on_rotated is not None:
+            self.server.state.on_rotated(cert_pem, key_pem)
+        log.info("event=certificate_rotated")
+        self._send(200, {"rotated": True})
 
     def do_DELETE(self) -> None:
         path, _ = self._route()

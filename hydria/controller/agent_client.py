@@ -88,6 +88,13 @@ class AgentClient:
         body: dict[str, Any] = res.json()
         return body
 
+    def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
+        res = self._request("PUT", ip, port, "/certificate",
+                            json={"cert_pem": cert_pem, "key_pem": key_pem})
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} certificate: HTTP {res.status_code} "
+                                     f"{res.text[:300]}")
+
     def delete_config(self, ip: str, port: int) -> None:
         res = self._request("DELETE", ip, port, "/config")
         if res.status_code not in (200, 204):

@@ -18,17 +18,20 @@ from hydria.db.engine import Database
 from hydria.db.models import AddressAllocation, Amphora, AmphoraHealth, LoadBalancer, utcnow
 from hydria.drivers.compute.base import ComputeDriver
 from hydria.housekeeping import sweep
+from hydria.housekeeping.certs import CertRotator
 
 log = logging.getLogger("hydria.housekeeping")
 
 
 class Housekeeper:
     def __init__(self, db: Database, compute: ComputeDriver, *, interval: float = 30.0,
-                 retention: dt.timedelta = dt.timedelta(days=7)) -> None:
+                 retention: dt.timedelta = dt.timedelta(days=7),
+                 certs: CertRotator | None = None) -> None:
         self.db = db
         self.compute = compute
         self.interval = interval
         self.retention = retention
+        self.certs = certs
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=housekeeping_start interval=%.0fs", self.interval)
@@ -43,6 +46,7 @@ class Housekeeper:
             "orphans": self.collect_orphans(),
             "addresses": self.release_leaked_addresses(),
             "purged": self.purge_expired(),
+            "certificates": self.certs.rotate_due() if self.certs else 0,
         }
 
     def collect_orphans(self) -> int:

@@ -15,6 +15,10 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
     than the running version (a stale controller); an equal N is a no-op 200.
 ``DELETE /1.0/config``
     Stops HAProxy and forgets the configuration. 200.
+``PUT  /1.0/certificate`` (body: ``{"cert_pem", "key_pem"}``)
+    Replaces the agent's own server certificate (rotation before expiry). New
+    connections get it at once; HAProxy is not touched. 200; 400 if the pair
+    does not load or the CA did not sign it.
 ``GET  /1.0/stats``
     200 ``{"haproxy_running": bool, "rows": [ {HAProxy "show stat" row as a dict}, ...]}``.
 

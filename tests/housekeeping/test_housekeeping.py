@@ -66,13 +66,15 @@ def test_sweeps_release_leaks_and_purge_expired_rows(any_db: Database):
         amp.updated_at = NOW - dt.timedelta(days=30)
         addresses.allocate(s, addresses.MGMT_POOL, "127.43.9.9", "127.43.9.9", amp.id)
     keeper = Housekeeper(any_db, NoInstances(), retention=dt.timedelta(days=7))  # type: ignore[arg-type]
-    assert keeper.sweep_once() == {"orphans": 0, "addresses": 2, "purged": 2}
+    assert keeper.sweep_once() == {"orphans": 0, "addresses": 2, "purged": 2,
+                                   "certificates": 0}
     with any_db.session() as s:
         assert s.get(m.LoadBalancer, gone) is None
         assert s.get(m.LoadBalancer, live) is not None
         owners = {a.owner_id for a in s.query(m.AddressAllocation)}
     assert owners == {live}
-    assert keeper.sweep_once() == {"orphans": 0, "addresses": 0, "purged": 0}
+    assert keeper.sweep_once() == {"orphans": 0, "addresses": 0, "purged": 0,
+                                   "certificates": 0}
 
 
 @pytest.mark.integration

@@ -1,0 +1,78 @@
+"""Rotating amphora certificates before they expire, without touching HAProxy.
+
+An amphora whose certificate expires within ``renew_before`` gets a new one
+from the controller CA through the agent API; the agent swaps its TLS context
+for new connections. ``cert_busy`` is taken with a conditional UPDATE, so two
+housekeepers never rotate the same amphora at once, and given back on failure
+so the next sweep tries again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from cryptography import x509
+from sqlalchemy import select, update
+
+from hydria.controller.agent_client import AgentClient
+from hydria.core import constants as c
+from hydria.core.errors import AmphoraUnreachable
+from hydria.db.engine import Database
+from hydria.db.models import Amphora, utcnow
+from hydria.drivers.certs.local_ca import ControllerCA
+
+log = logging.getLogger("hydria.housekeeping")
+
+
+class CertRotator:
+    def __init__(self, db: Database, ca: ControllerCA, agent: AgentClient, *, agent_port: int,
+                 cert_days: int = 365, renew_before: dt.timedelta = dt.timedelta(days=30)
+                 ) -> None:
+        self.db = db
+        self.ca = ca
+        self.agent = agent
+        self.agent_port = agent_port
+        self.cert_days = cert_days
+        self.renew_before = renew_before
+
+    def due(self) -> list[tuple[str, str]]:
+        """(id, management address) of serving amphorae whose certificate expires soon."""
+        horizon = utcnow() + self.renew_before
+        with self.db.session() as session:
+            rows = session.execute(select(Amphora.id, Amphora.lb_network_ip).where(
+                Amphora.status == c.AMPHORA_ALLOCATED, Amphora.cert_expiration.is_not(None),
+                Amphora.cert_expiration < horizon, Amphora.cert_busy.is_(False)))
+            return [(i, ip) for i, ip in rows if ip]
+
+    def rotate_due(self) -> int:
+        done = 0
+        for amp_id, ip in self.due():
+            if self._rotate(amp_id, ip):
+                done += 1
+        return done
+
+    def _rotate(self, amp_id: str, ip: str) -> bool:
+        with self.db.session() as session:
+            taken = session.execute(update(Amphora).where(
+                Amphora.id == amp_id, Amphora.cert_busy.is_(False)).values(cert_busy=True)
+            ).rowcount
+        if not taken:
+            return False
+        expires: dt.datetime | None = None
+        try:
+            cert, key = self.ca.issue_server_cert(amp_id, ip, days=self.cert_days)
+            self.agent.put_certificate(ip, self.agent_port, cert, key)
+            expires = x509.load_pem_x509_certificate(cert.encode()).not_valid_after_utc
+            log.info("event=certificate_rotated amphora=%s expires=%s", amp_id,
+                     expires.isoformat())
+            return True
+        except AmphoraUnreachable as exc:
+            log.warning("event=certificate_rotation_failed amphora=%s reason=%s", amp_id, exc)
+            return False
+        finally:
+            values: dict[str, object] = {"cert_busy": False}
+            if expires is not None:
+                values["cert_expiration"] = expires.replace(tzinfo=None)
+            with self.db.session() as session:
+                session.execute(update(Amphora).where(Amphora.id == amp_id).values(**values))
