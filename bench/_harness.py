@@ -76,7 +76,9 @@ def hydria_up(octet: int = 240, **env: str) -> Iterator[str]:
     port = free_port()
     environ = {**os.environ, "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
                "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-               "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250", **env}
+               "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+               # a UDP port of its own, so runs side by side never share a health manager
+               "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}", **env}
     log = open(state / "up.log", "wb")
     proc = subprocess.Popen([str(BIN / "hydria"), "up", "--state-dir", str(state), "--port",
                              str(port), "--no-clouds-yaml"], stdout=log,

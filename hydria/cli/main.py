@@ -12,8 +12,10 @@ COMMANDS = {
     "up": "hydria.cli.up_cmd:up",
     "api": "hydria.cli.services_cmd:api",
     "controller": "hydria.cli.services_cmd:controller",
+    "health": "hydria.cli.health_cmd:health",
     "amphora-agent": "hydria.cli.agent_cmd:amphora_agent",
     "subnet": "hydria.cli.subnet_cmd:subnet",
+    "housekeeping": "hydria.cli.housekeeping_cmd:housekeeping",
     "db": "hydria.cli.db_cmd:db",
 }
 

@@ -1,8 +1,8 @@
 """``hydria up``: the whole service in one process on the embedded defaults.
 
-API, controller and local amphorae on SQLite in the state folder. A clean stop
-(Ctrl-C, SIGTERM) stops the amphorae too; a crash leaves them serving, as VMs
-outlive a crashed controller. Started again, it finds the same load balancers
+API, controller, health manager, housekeeping and local amphorae on SQLite in
+the state folder. A clean stop (Ctrl-C, SIGTERM) stops the amphorae too; a
+crash leaves them serving, as VMs outlive a crashed controller. Started again, it finds the same load balancers
 and brings back any amphora that is not running.
 """
 
@@ -12,11 +12,16 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hydria.cli import wiring
 from hydria.cli.options import common_options, settings_from
+
+if TYPE_CHECKING:
+    from hydria.config import Settings
+    from hydria.db.engine import Database
 
 log = logging.getLogger("hydria.up")
 
@@ -29,7 +34,7 @@ log = logging.getLogger("hydria.up")
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
        port: int | None, clouds_yaml: bool) -> None:
-    """Run API, controller and local amphorae in one process."""
+    """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
     from hydria.cli.clouds import user_clouds_yaml, write_cloud
@@ -51,6 +56,11 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     stop = threading.Event()
     controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
     controller.start()
+    health = _start_health(settings, db, stop)
+    keeper = wiring.housekeeper(settings, db, compute_driver=compute)
+    housekeeping = threading.Thread(target=keeper.run, args=(stop,), name="housekeeping",
+                                    daemon=True)
+    housekeeping.start()
 
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
@@ -59,7 +69,7 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
         path = user_clouds_yaml()
         write_cloud(path, "hydria", endpoint)
         click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
-        click.echo("  try:        openstack --os-cloud hydria loadbalancer list")
+        click.echo("  try:         openstack --os-cloud hydria loadbalancer list")
     click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
                "loadbalancer list")
     # uvicorn re-raises SIGINT/SIGTERM once it has stopped serving; with these
@@ -74,5 +84,22 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
         if loop.notifier is not None:
             loop.notifier.notify("")
         controller.join(timeout=60)
+        if health is not None:
+            health.join(timeout=15)
         compute.stop_all()
         db.dispose()
+
+
+def _start_health(settings: Settings, db: Database, stop: threading.Event
+                  ) -> threading.Thread | None:
+    """The health manager in a thread; without it (UDP port taken) the rest still runs."""
+    try:
+        service = wiring.health_service(settings, db)
+    except OSError as exc:
+        log.error("event=health_bind_failed bind=%s reason=%s: no heartbeats, no failover",
+                  settings.health_bind, exc)
+        click.echo(f"  warning:     health manager not started: udp {settings.health_bind}: {exc}")
+        return None
+    thread = threading.Thread(target=service.run, args=(stop,), name="health")
+    thread.start()
+    return thread

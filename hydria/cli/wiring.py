@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
     from hydria.drivers.compute.base import ComputeDriver
+    from hydria.health.service import HealthService
+    from hydria.housekeeping.service import Housekeeper
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -80,6 +82,7 @@ def controller_loop(settings: Settings, db: Database, *,
             controller_addresses=(settings.health_bind,),
             heartbeat_interval=settings.heartbeat_interval,
             max_connections=settings.amphora_max_connections,
+            cert_days=settings.amphora_cert_days,
         ),
     )
     return ControllerLoop(
@@ -87,3 +90,35 @@ def controller_loop(settings: Settings, db: Database, *,
         lease_seconds=settings.lease_seconds, poll_interval=settings.poll_interval,
         max_attempts=settings.max_attempts,
     )
+
+
+def health_service(settings: Settings, db: Database) -> HealthService:
+    """The health manager; binds its UDP socket now (``OSError`` if it cannot)."""
+    from hydria.health.service import HealthOptions, HealthService
+
+    return HealthService(db, HealthOptions(
+        bind=settings.health_bind, heartbeat_key=settings.heartbeat_key,
+        heartbeat_timeout=settings.heartbeat_timeout,
+        check_interval=settings.health_check_interval,
+        storm_threshold=settings.failover_storm_threshold,
+        storm_min_fleet=settings.failover_storm_min_fleet,
+    ))
+
+
+def housekeeper(settings: Settings, db: Database, *,
+                compute_driver: ComputeDriver | None = None) -> Housekeeper:
+    import datetime as dt
+
+    from hydria.controller.agent_client import AgentClient
+    from hydria.drivers.certs.local_ca import ControllerCA
+    from hydria.housekeeping.certs import CertRotator
+    from hydria.housekeeping.service import Housekeeper
+
+    ca = ControllerCA.load_or_create(settings.pki_dir)
+    rotator = CertRotator(db, ca, AgentClient(ca.ca_cert_path, *ca.client_cert_paths()),
+                          agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
+                          renew_before=dt.timedelta(days=settings.cert_renew_before_days))
+    return Housekeeper(db, compute_driver or compute(settings),
+                       interval=settings.housekeeping_interval,
+                       retention=dt.timedelta(days=settings.deleted_retention_days),
+                       certs=rotator)

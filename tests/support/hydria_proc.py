@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,12 @@ _octets = itertools.count(int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10")))
 BIN = Path(sys.executable).parent
 
 
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 class HydriaUp:
     """One ``hydria up`` with its own state dir, port, VIP subnet and mgmt range."""
 
@@ -30,12 +37,16 @@ class HydriaUp:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.subnet_cidr = f"127.42.{n}.0/24"
+        # heartbeats: a UDP port of its own, so parallel runs never share 5555
+        self.health_port = free_udp_port()
+        self.health_bind = f"127.0.0.1:{self.health_port}"
         self.env = {
             **os.environ,
             "HYDRIA_DEFAULT_SUBNET_CIDR": self.subnet_cidr,
             "HYDRIA_MGMT_RANGE_START": f"127.43.{n}.10",
             "HYDRIA_MGMT_RANGE_END": f"127.43.{n}.250",
             "HYDRIA_POLL_INTERVAL": "0.5",
+            "HYDRIA_HEALTH_BIND": self.health_bind,
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,95 @@
+"""The health manager as one service: receiver, batch writer, failure detector.
+
+``HealthService(db, options).run(stop)`` binds the UDP socket (at construction,
+so a port in use is an error at start-up), then runs three threads until
+``stop`` is set: the receiver (``receiver.py``), the writer that flushes the
+verified heartbeats in batches (``writer.py``), and, when
+``hydria.health.failure_detector`` is present, the failure detector that marks
+silent amphorae for failover. Every ``counters_log_interval`` seconds it logs
+its counters as ``event=health_counters``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from hydria.db.engine import Database
+from hydria.health.counters import Counters
+from hydria.health.receiver import HeartbeatReceiver, bind_udp
+from hydria.health.writer import HeartbeatWriter, PendingHeartbeats, SeqTracker
+
+log = logging.getLogger("hydria.health")
+
+
+@dataclass(frozen=True)
+class HealthOptions:
+    bind: str
+    heartbeat_key: str
+    heartbeat_timeout: float = 60.0
+    check_interval: float = 1.0
+    storm_threshold: float = 0.5
+    storm_min_fleet: int = 4
+    flush_interval: float = 0.25
+    detect_failures: bool = True
+    counters_log_interval: float = 60.0
+
+
+def _failure_detector_class() -> Any:
+    try:
+        from hydria.health.failure_detector import FailureDetector
+    except ModuleNotFoundError as exc:
+        if exc.name != "hydria.health.failure_detector":
+            log.exception("event=failure_detector_unavailable")
+        return None
+    except ImportError:
+        log.exception("event=failure_detector_unavailable")
+        return None
+    return FailureDetector
+
+
+class HealthService:
+    def __init__(self, db: Database, options: HealthOptions) -> None:
+        self.db = db
+        self.options = options
+        self.counters = Counters()
+        self.seqs = SeqTracker()
+        self.pending = PendingHeartbeats()
+        self.sock = bind_udp(options.bind)
+        self.address = self.sock.getsockname()[:2]
+        self.receiver = HeartbeatReceiver(self.sock, options.heartbeat_key, self.pending,
+                                          self.seqs, self.counters)
+        self.writer = HeartbeatWriter(db, self.counters, seqs=self.seqs)
+
+    def run(self, stop: threading.Event) -> None:
+        o = self.options
+        threads = [
+            threading.Thread(target=self.receiver.run, args=(stop,), name="health-receiver",
+                             daemon=True),
+            threading.Thread(target=self.writer.run, args=(self.pending, stop),
+                             kwargs={"flush_interval": o.flush_interval},
+                             name="health-writer", daemon=True),
+        ]
+        detector_cls = _failure_detector_class() if o.detect_failures else None
+        if detector_cls is not None:
+            detector = detector_cls(self.db, heartbeat_timeout=o.heartbeat_timeout,
+                                    check_interval=o.check_interval,
+                                    storm_threshold=o.storm_threshold,
+                                    storm_min_fleet=o.storm_min_fleet)
+            threads.append(threading.Thread(target=detector.run, args=(stop,),
+                                            name="failure-detector", daemon=True))
+        for t in threads:
+            t.start()
+        log.info("event=health_start bind=%s:%s failure_detector=%s", *self.address,
+                 detector_cls is not None)
+        try:
+            while not stop.wait(o.counters_log_interval):
+                log.info("event=health_counters %s",
+                         " ".join(f"{k}={v}" for k, v in self.counters.snapshot().items() if v))
+        finally:
+            for t in threads:
+                t.join(timeout=10)
+            self.sock.close()
+            log.info("event=health_stop")

@@ -1,0 +1,117 @@
+"""The heartbeat envelope: round trip, and each way a packet is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import zlib
+
+import pytest
+
+from hydria.wire import heartbeat as hb
+
+KEY = "test-key"
+PAYLOAD = {
+    "id": "amp-1",
+    "listeners": {"lst-1": {"status": "OPEN", "bytes_in": 10, "bytes_out": 20,
+                            "active_connections": 1, "total_connections": 5,
+                            "request_errors": 2}},
+    "pools": {"pool-1": {"status": "UP", "members": {"mem-1": "UP", "mem-2": "DOWN 1/2"}}},
+}
+
+
+def _signed(body: bytes, version: int = hb.VERSION, key: str = KEY) -> bytes:
+    signed = bytes((version,)) + body
+    return hb.MAGIC + signed[:1] + hmac.new(key.encode(), signed, hashlib.sha256).digest() + body
+
+
+def test_round_trip() -> None:
+    got = hb.decode(hb.encode(PAYLOAD, KEY, 42), KEY)
+    assert got.amphora_id == "amp-1" and got.seq == 42 and got.version == hb.VERSION
+    assert got.listeners["lst-1"] == hb.ListenerReport("OPEN", 10, 20, 1, 5, 2)
+    assert got.pools["pool-1"].status == "UP"
+    assert dict(got.pools["pool-1"].members) == {"mem-1": "UP", "mem-2": "DOWN 1/2"}
+    assert got.config_version is None
+    assert hb.decode(hb.encode({**PAYLOAD, "config_version": 9}, KEY, 1), KEY).config_version == 9
+
+
+def test_empty_amphora_round_trip() -> None:
+    got = hb.decode(hb.encode({"id": "spare", "listeners": {}, "pools": {}}, KEY, 0), KEY)
+    assert (got.amphora_id, got.seq, dict(got.listeners), dict(got.pools)) == ("spare", 0, {}, {})
+
+
+def _corrupt(packet: bytes, i: int) -> bytes:
+    return packet[:i] + bytes((packet[i] ^ 0x01,)) + packet[i + 1:]
+
+
+GOOD = hb.encode(PAYLOAD, KEY, 7)
+
+
+@pytest.mark.parametrize(("packet", "error"), [
+    (hb.encode(PAYLOAD, "other-key", 7), hb.BadSignature),
+    (_corrupt(GOOD, len(GOOD) - 1), hb.BadSignature),  # body changed
+    (_corrupt(GOOD, 10), hb.BadSignature),  # digest changed
+    (GOOD[:-1], hb.BadSignature),  # truncated body: the signature no longer covers it
+    (GOOD[: hb.HEADER_SIZE], hb.Malformed),  # nothing after the header
+    (GOOD[:3], hb.Malformed),
+    (b"", hb.Malformed),
+    (b"XXXX" + GOOD[4:], hb.Malformed),
+    (GOOD[:4] + b"\x02" + GOOD[5:], hb.UnknownVersion),
+    (GOOD[:4] + b"\x00" + GOOD[5:], hb.UnknownVersion),
+    (GOOD + b"\0" * hb.MAX_PACKET_BYTES, hb.TooLarge),
+    (_signed(b"not zlib at all"), hb.Malformed),
+    (_signed(zlib.compress(b"{not json")), hb.Malformed),
+    (_signed(zlib.compress(b"[1, 2]")), hb.Malformed),
+    (_signed(zlib.compress(json.dumps({"id": "a"}).encode())), hb.Malformed),  # no seq
+    (_signed(zlib.compress(json.dumps({"id": "a", "seq": -1}).encode())), hb.Malformed),
+    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 2**31}).encode())), hb.Malformed),
+    (_signed(zlib.compress(json.dumps({"id": "a", "seq": True}).encode())), hb.Malformed),
+    (_signed(zlib.compress(json.dumps({"id": "", "seq": 1}).encode())), hb.Malformed),
+    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1, "config_version": "3"}).encode())),
+     hb.Malformed),
+    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1, "listeners": []}).encode())),
+     hb.Malformed),
+    (_signed(zlib.compress(json.dumps(
+        {"id": "a", "seq": 1, "listeners": {"l": {"status": 3}}}).encode())), hb.Malformed),
+    (_signed(zlib.compress(json.dumps(
+        {"id": "a", "seq": 1, "listeners": {"l": {"status": "OPEN", "bytes_in": "9"}}}
+    ).encode())), hb.Malformed),
+    (_signed(zlib.compress(json.dumps(
+        {"id": "a", "seq": 1, "pools": {"p": {"status": "UP", "members": {"m": None}}}}
+    ).encode())), hb.Malformed),
+    (_signed(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), hb.Malformed),  # deep nesting
+    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1}).encode())[:-3]), hb.Malformed),
+])
+def test_rejections(packet: bytes, error: type[hb.HeartbeatError]) -> None:
+    with pytest.raises(error) as info:
+        hb.decode(packet, KEY)
+    assert info.value.kind in hb.REJECTION_KINDS
+
+
+def test_zlib_bomb_is_too_large() -> None:
+    bomb = zlib.compress(b" " * (hb.MAX_PAYLOAD_BYTES * 4), 9)
+    assert len(bomb) < hb.MAX_PACKET_BYTES
+    with pytest.raises(hb.TooLarge):
+        hb.decode(_signed(bomb), KEY)
+
+
+def test_encode_refuses_what_decode_would() -> None:
+    with pytest.raises(ValueError):
+        hb.encode(PAYLOAD, KEY, hb.MAX_SEQ + 1)
+    big = {"id": "a", "listeners": {}, "pools": {"p": {"status": "UP", "members": {
+        f"{random.Random(i).getrandbits(128):032x}": "UP" for i in range(5000)}}}}
+    with pytest.raises(hb.TooLarge):
+        hb.encode(big, KEY, 1)
+
+
+def test_random_bytes_never_escape_as_other_errors() -> None:
+    rng = random.Random(4)
+    for _ in range(2000):
+        n = rng.choice((0, 1, 5, 37, 38, 100, 1500))
+        data = rng.randbytes(n)
+        if rng.random() < 0.5:
+            data = hb.MAGIC + bytes((1,)) + data
+        with pytest.raises(hb.HeartbeatError):
+            hb.decode(data, KEY)
