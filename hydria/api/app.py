@@ -13,7 +13,9 @@ from fastapi import FastAPI
 
 from hydria.api import errors
 from hydria.api.routes import (
+    amphorae,
     healthmonitors,
+    lb_actions,
     listeners,
     loadbalancers,
     members,
@@ -27,7 +29,8 @@ from hydria.db.notify import Notifier
 
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
-                    healthmonitors.router, neutron.router)
+                    healthmonitors.router, neutron.router, lb_actions.router,
+                    amphorae.router)
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:

@@ -6,12 +6,12 @@ handlers reach them through these small dependencies, never through globals.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from hydria.api.auth.context import RequestContext, context_from_request
+from hydria.api.jsonbody import decode
 from hydria.config import Settings
 from hydria.core.errors import APIError, InvalidInput, PayloadTooLarge
 from hydria.db.engine import Database
@@ -66,10 +66,7 @@ async def read_json_body(request: Request) -> Any:
             "The request body must be JSON (Content-Type: application/json).")
     if not raw.strip():
         raise InvalidInput("The request body is empty; a JSON object is required.")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The request body is not valid JSON: {exc}") from None
+    return decode(raw)
 
 
 # Parameter types for handlers: ``def handler(db: DB, ctx: Ctx, ...)``.

@@ -37,6 +37,7 @@ AUXILIARY = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "field
 TAG_FILTERS = frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})
 MAX_LIMIT = 1000
 DEFAULT_SORT = (("created_at", "asc"), ("id", "asc"))
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,15 @@ def _coerce(name: str, column: InstrumentedAttribute[Any], raw: str) -> Any:
                            "Value should be a boolean.")
     if python_type is int:
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise InvalidInput(f"Invalid input for field/attribute {name}. Value: '{raw}'. "
                                "Value should be an integer.") from None
+        # SQLite (and the drivers) cannot even bind an integer outside 64 bits.
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidInput(f"Invalid input for field/attribute {name}. Value: '{raw}'. "
+                               "Value is out of range.")
+        return value
     return raw
 
 

@@ -97,6 +97,19 @@ def get_hm(session: Session, hm_id: str, ctx: RequestContext) -> HealthMonitor:
     return row
 
 
+def mark_parents_pending(*rows: Any) -> None:
+    """Show a change on the objects it reconfigures too, as Octavia does.
+
+    A member or monitor change puts its pool and the pool's listeners in
+    PENDING_UPDATE, a pool change its listeners; the controller's write-back
+    (``mark_converged``) returns them to ACTIVE with everything else. Rows
+    already PENDING_* (a pool being deleted, say) keep their status.
+    """
+    for row in rows:
+        if row.provisioning_status not in c.PENDING_STATUSES | {c.DELETED}:
+            row.provisioning_status = c.PENDING_UPDATE
+
+
 def require_mutable_pool(pool: Pool) -> None:
     """A pool on its way out takes no new members or monitors (Octavia's rule)."""
     if pool.provisioning_status in (c.PENDING_DELETE, c.DELETED):

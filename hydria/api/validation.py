@@ -26,6 +26,8 @@ from hydria.core.errors import InvalidInput
 
 # Columns are 32-bit integers on PostgreSQL; never let a value overflow them.
 INT32_MAX = 2**31 - 1
+# How much of a refused value a fault string repeats.
+MAX_ECHO = 100
 
 
 class Body(BaseModel):
@@ -41,9 +43,14 @@ def _uuid(value: str) -> str:
 
 def _ip(value: str) -> str:
     try:
-        return str(ipaddress.ip_address(value))
+        ip = ipaddress.ip_address(value)
     except ValueError:
         raise ValueError("Value should be IPv4 or IPv6 format") from None
+    # Python accepts a scoped IPv6 address ("fe80::1%eth0"); Octavia's type does not,
+    # and a zone names an interface of the caller's host, meaningless in an amphora.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        raise ValueError("Value should be IPv4 or IPv6 format")
+    return str(ip)
 
 
 def _cidr(value: str) -> str:
@@ -73,14 +80,20 @@ def _describe(err: dict[str, Any], root: str) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         parent = loc[-2] if len(loc) > 1 else root
-        return f"Unknown attribute for argument {parent}: {loc[-1]}"
+        return f"Unknown attribute for argument {parent}: {shorten(loc[-1])}"
     field = ".".join(loc) if loc else root
-    value = err.get("input")
+    value = shorten(err.get("input"))
     if kind == "missing":
         return f"Invalid input for field/attribute {field}. Value: 'None'. Mandatory field missing."
     reason = str(err.get("msg", "invalid value"))
     reason = reason.removeprefix("Value error, ")
     return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"
+
+
+def shorten(value: Any) -> str:
+    """The offending value for a message, cut short: a 60 KB name is not echoed back."""
+    text = str(value)
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."
 
 
 def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
@@ -93,14 +106,15 @@ def parse(body: Any, root: str, model: type[M], *, nulls_are_unset: bool) -> M:
         raise InvalidInput("The request body must be a JSON object.")
     extra = sorted(set(body) - {root})
     if extra:
-        raise InvalidInput(f"Unknown attribute for argument {root}: {', '.join(extra)}")
+        raise InvalidInput(f"Unknown attribute for argument {root}: "
+                           f"{shorten(', '.join(extra))}")
     if root not in body:
         raise InvalidInput(f"Invalid input for field/attribute {root}. Value: 'None'. "
                            "Mandatory field missing.")
     inner = body[root]
     if not isinstance(inner, dict):
-        raise InvalidInput(f"Invalid input for field/attribute {root}. Value: '{inner}'. "
-                           "Value should be a JSON object.")
+        raise InvalidInput(f"Invalid input for field/attribute {root}. "
+                           f"Value: '{shorten(inner)}'. Value should be a JSON object.")
     return validate(inner, root, model, nulls_are_unset=nulls_are_unset)
 
 
@@ -130,8 +144,8 @@ def choice(field: str, value: str, known: frozenset[str] | set[str],
     """Refuse an unknown value (Octavia's enum error) or one this release cannot serve."""
     if value not in known:
         options = ", ".join(sorted(known))
-        raise InvalidInput(f"Invalid input for field/attribute {field}. Value: '{value}'. "
-                           f"Value should be one of: {options}")
+        raise InvalidInput(f"Invalid input for field/attribute {field}. "
+                           f"Value: '{shorten(value)}'. Value should be one of: {options}")
     if value not in supported:
         raise unsupported(f"{field} {value}")
     return value

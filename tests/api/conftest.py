@@ -7,6 +7,7 @@ the client with helpers that create objects and play the controller's part
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ from hydria.api.app import create_app
 from hydria.config import Settings
 from hydria.core import constants as c
 from hydria.db import models as m
+from hydria.db.convergence import mark_converged
 from hydria.db.engine import Database
+from hydria.db.migrate import upgrade
 from hydria.db.subnets import create_subnet, ensure_default_subnet
 
 with warnings.catch_warnings():
@@ -41,9 +44,23 @@ class RecordingNotifier:
         self.calls.append(lb_id)
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head; each test gets a copy (migrating is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "hydria.db"
+    template = Database(f"sqlite:///{path}")
+    upgrade(template)
+    template.dispose()
+    return path
+
+
 @pytest.fixture
-def db(sqlite_db: Database) -> Database:
-    return sqlite_db
+def db(migrated_template: Path, tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "hydria.db"
+    shutil.copyfile(migrated_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
 
 
 @pytest.fixture
@@ -110,8 +127,17 @@ class Api:
         self.subnet_id = subnet_id
 
     def settle(self) -> None:
-        """Do what the controller would: PENDING_DELETE -> DELETED, other PENDING -> ACTIVE."""
+        """Do what the controller would once it converged every pending load balancer.
+
+        The real write-back (``mark_converged``) runs first, so deleted children
+        disappear as they do in production (their ports and addresses become free
+        again); rows a test made PENDING_* by hand are then moved on directly.
+        """
         with self.db.session() as s:
+            pending = s.execute(select(m.LoadBalancer.id, m.LoadBalancer.generation).where(
+                m.LoadBalancer.provisioning_status.in_(c.PENDING_STATUSES))).all()
+            for lb_id, generation in pending:
+                mark_converged(s, lb_id, generation)
             for model in STATUS_TABLES:
                 s.execute(update(model).where(model.provisioning_status == c.PENDING_DELETE)
                           .values(provisioning_status=c.DELETED))

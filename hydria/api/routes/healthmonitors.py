@@ -11,8 +11,17 @@ from sqlalchemy.exc import IntegrityError
 
 from hydria.api.deps import DB, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
-from hydria.api.lookup import get_hm, get_lb, get_pool, read, require_mutable_pool, write
+from hydria.api.lookup import (
+    get_hm,
+    get_lb,
+    get_pool,
+    mark_parents_pending,
+    read,
+    require_mutable_pool,
+    write,
+)
 from hydria.api.schemas import healthmonitor as schema
+from hydria.api.schemas.pool import listeners_of
 from hydria.api.validation import choice, given, parse
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput
@@ -95,6 +104,7 @@ def create_healthmonitor(body: JsonBody,
         pool = get_pool(session, req.pool_id, ctx)
         require_mutable_pool(pool)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        mark_parents_pending(pool, *listeners_of(pool))
         current = pool.health_monitor
         if current is not None and current.provisioning_status != c.DELETED:
             raise Conflict("This pool already has a health monitor")
@@ -143,7 +153,9 @@ def update_healthmonitor(hm_id: str, body: JsonBody,
             after.update(dict.fromkeys(HTTP_FIELDS))
         after.update(changes)
         _check(after)
-        unit.change(get_lb(session, get_pool(session, hm.pool_id, ctx).load_balancer_id, ctx))
+        pool = get_pool(session, hm.pool_id, ctx)
+        unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        mark_parents_pending(pool, *listeners_of(pool))
         for name, value in changes.items():
             setattr(hm, name, value)
         hm.provisioning_status = c.PENDING_UPDATE
@@ -158,6 +170,8 @@ def delete_healthmonitor(hm_id: str, ctx: Ctx,
     with write(db, notifier) as unit:
         session = unit.session
         hm = get_hm(session, hm_id, ctx)
-        unit.change(get_lb(session, get_pool(session, hm.pool_id, ctx).load_balancer_id, ctx))
+        pool = get_pool(session, hm.pool_id, ctx)
+        unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        mark_parents_pending(pool, *listeners_of(pool))
         hm.provisioning_status = c.PENDING_DELETE
     return Response(status_code=204)

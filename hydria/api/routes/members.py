@@ -12,12 +12,22 @@ from sqlalchemy.orm import Session
 
 from hydria.api.deps import DB, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
-from hydria.api.lookup import get_lb, get_member, get_pool, read, require_mutable_pool, write
+from hydria.api.lookup import (
+    get_lb,
+    get_member,
+    get_pool,
+    mark_parents_pending,
+    read,
+    require_mutable_pool,
+    write,
+)
 from hydria.api.schemas import member as schema
-from hydria.api.validation import given, parse, truthy, validate
+from hydria.api.schemas.pool import listeners_of
+from hydria.api.validation import given, parse, shorten, truthy, validate
 from hydria.core import constants as c
-from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.core.errors import Conflict, ImmutableObject, InvalidInput, NotFound
 from hydria.db.models import Member, Pool, Subnet
+from hydria.db.transitions import MUTABLE
 
 router = APIRouter()
 PATH = "/lbaas/pools/{pool_id}/members"
@@ -27,9 +37,12 @@ FILTERS = {name: getattr(Member, name) for name in (
     "protocol_port", "weight", "backup", "subnet_id", "monitor_address", "monitor_port")}
 # Octavia refuses members on addresses its operators reserve (the metadata service).
 RESERVED_IPS = frozenset({"169.254.169.254"})
-# What a batch update takes from each entry for a member that already exists.
-BATCH_UPDATABLE = ("name", "admin_state_up", "weight", "backup", "monitor_address",
-                   "monitor_port", "tags")
+# What a batch update takes from each entry for a member that already exists. As
+# in Octavia, fields with a default (weight 1, backup false, admin_state_up true, no
+# monitor address or port) take it when an entry leaves them out; name and tags
+# have none there, so a member keeps its own unless the entry names them.
+BATCH_UPDATABLE = ("admin_state_up", "weight", "backup", "monitor_address", "monitor_port")
+BATCH_KEPT_UNLESS_GIVEN = ("name", "tags")
 
 
 def _duplicate(address: str, port: int) -> Conflict:
@@ -94,6 +107,7 @@ def create_member(pool_id: str, body: JsonBody,
         _check_new_member(session, req)
         require_mutable_pool(pool)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        mark_parents_pending(pool, *listeners_of(pool))
         if any((m.address, m.protocol_port) == (req.address, req.protocol_port)
                for m in _live_members(pool)):
             raise _duplicate(req.address, req.protocol_port)
@@ -124,6 +138,7 @@ def update_member(pool_id: str, member_id: str, body: JsonBody,
         pool = get_pool(session, pool_id, ctx)
         require_mutable_pool(pool)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        mark_parents_pending(pool, *listeners_of(pool))
         for name, value in changes.items():
             setattr(member, name, value)
         member.provisioning_status = c.PENDING_UPDATE
@@ -141,6 +156,7 @@ def delete_member(pool_id: str, member_id: str, ctx: Ctx,
         pool = get_pool(session, pool_id, ctx)
         require_mutable_pool(pool)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        mark_parents_pending(pool, *listeners_of(pool))
         member.provisioning_status = c.PENDING_DELETE
     return Response(status_code=204)
 
@@ -150,16 +166,18 @@ def _parse_batch(body: Any) -> list[schema.MemberPOST]:
         raise InvalidInput("The request body must be a JSON object.")
     extra = sorted(set(body) - {"members"})
     if extra:
-        raise InvalidInput(f"Unknown attribute for argument members: {', '.join(extra)}")
+        raise InvalidInput(f"Unknown attribute for argument members: "
+                           f"{shorten(', '.join(extra))}")
     entries = body.get("members")
     if not isinstance(entries, list):
-        raise InvalidInput(f"Invalid input for field/attribute members. Value: '{entries}'. "
-                           "Value should be a list of member objects.")
+        raise InvalidInput("Invalid input for field/attribute members. "
+                           f"Value: '{shorten(entries)}'. Value should be a list of member "
+                           "objects.")
     parsed = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise InvalidInput(f"Invalid input for field/attribute members[{i}]. "
-                               f"Value: '{entry}'. Value should be a JSON object.")
+                               f"Value: '{shorten(entry)}'. Value should be a JSON object.")
         parsed.append(validate(entry, "member", schema.MemberPOST, nulls_are_unset=True))
     return parsed
 
@@ -175,6 +193,8 @@ def batch_update_members(pool_id: str, request: Request, body: JsonBody,
     for req in wanted:
         ctx.owner_for_create(req.project_id)
     keys = [(m.address, m.protocol_port) for m in wanted]
+    # Octavia checks this only for members that already exist; two new entries with
+    # one address and port reach its database and fail there. Hydria refuses both.
     if len(set(keys)) != len(keys):
         raise InvalidInput("Validation failure: Member must be updated only once in the "
                            "same request.")
@@ -188,17 +208,25 @@ def batch_update_members(pool_id: str, request: Request, body: JsonBody,
             _check_new_member(session, req)
         gone = [] if additive_only else [
             m for key, m in existing.items() if key not in set(keys)]
+        lb = get_lb(session, pool.load_balancer_id, ctx)
         if not wanted and not gone:
+            # Nothing to do, but Octavia still refuses it while the load balancer is busy.
+            if lb.provisioning_status not in MUTABLE:
+                raise ImmutableObject.of("Load Balancer", lb.id)
             return Response(status_code=202)
-        unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        unit.change(lb)
+        mark_parents_pending(pool, *listeners_of(pool))
         for req in wanted:
             current = existing.get((req.address, req.protocol_port))
             if current is None:
                 session.add(_new_member(pool, req))
                 continue
             for name in BATCH_UPDATABLE:
-                value = getattr(req, name)
-                setattr(current, name, list(value or []) if name == "tags" else value)
+                setattr(current, name, getattr(req, name))
+            for name in BATCH_KEPT_UNLESS_GIVEN:
+                if name in req.model_fields_set:
+                    value = getattr(req, name)
+                    setattr(current, name, list(value or []) if name == "tags" else value)
             current.provisioning_status = c.PENDING_UPDATE
         for member in gone:
             member.provisioning_status = c.PENDING_DELETE

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from hydria.api.deps import DB, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
-from hydria.api.lookup import get_lb, get_listener, get_pool, read, write
+from hydria.api.lookup import get_lb, get_listener, get_pool, mark_parents_pending, read, write
 from hydria.api.routes.listeners import check_pool_protocol
 from hydria.api.schemas import pool as schema
 from hydria.api.validation import choice, given, parse, refuse_unsupported
@@ -114,6 +114,7 @@ def create_pool(body: JsonBody,
         session.flush()
         if listener is not None:
             listener.default_pool_id = pool.id
+            mark_parents_pending(listener)
             session.flush()
         return {"pool": schema.view(pool)}
 
@@ -144,6 +145,7 @@ def update_pool(pool_id: str, body: JsonBody,
         for name, value in changes.items():
             setattr(pool, name, value)
         pool.provisioning_status = c.PENDING_UPDATE
+        mark_parents_pending(*schema.listeners_of(pool))
         session.flush()
         return {"pool": schema.view(pool)}
 
@@ -156,4 +158,5 @@ def delete_pool(pool_id: str, ctx: Ctx,
         pool = get_pool(unit.session, pool_id, ctx)
         unit.change(get_lb(unit.session, pool.load_balancer_id, ctx))
         pool.provisioning_status = c.PENDING_DELETE
+        mark_parents_pending(*schema.listeners_of(pool))
     return Response(status_code=204)
