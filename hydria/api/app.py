@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from hydria.api import errors
 from hydria.api.routes import (
+    alarms,
     amphorae,
     healthmonitors,
     lb_actions,
@@ -30,7 +31,7 @@ from hydria.db.notify import Notifier
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
                     healthmonitors.router, neutron.router, lb_actions.router,
-                    amphorae.router)
+                    amphorae.router, alarms.router)
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:

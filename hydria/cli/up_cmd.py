@@ -22,6 +22,7 @@ from hydria.cli.options import common_options, settings_from
 if TYPE_CHECKING:
     from hydria.config import Settings
     from hydria.db.engine import Database
+    from hydria.db.notify import InProcessNotifier
 
 log = logging.getLogger("hydria.up")
 
@@ -56,7 +57,7 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     stop = threading.Event()
     controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
     controller.start()
-    health = _start_health(settings, db, stop)
+    health = _start_health(settings, db, stop, notifier)
     keeper = wiring.housekeeper(settings, db, compute_driver=compute)
     housekeeping = threading.Thread(target=keeper.run, args=(stop,), name="housekeeping",
                                     daemon=True)
@@ -90,11 +91,11 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
         db.dispose()
 
 
-def _start_health(settings: Settings, db: Database, stop: threading.Event
-                  ) -> threading.Thread | None:
+def _start_health(settings: Settings, db: Database, stop: threading.Event,
+                  notifier: InProcessNotifier) -> threading.Thread | None:
     """The health manager in a thread; without it (UDP port taken) the rest still runs."""
     try:
-        service = wiring.health_service(settings, db)
+        service = wiring.health_service(settings, db, notifier=notifier)
     except OSError as exc:
         log.error("event=health_bind_failed bind=%s reason=%s: no heartbeats, no failover",
                   settings.health_bind, exc)

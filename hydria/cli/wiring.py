@@ -92,8 +92,14 @@ def controller_loop(settings: Settings, db: Database, *,
     )
 
 
-def health_service(settings: Settings, db: Database) -> HealthService:
-    """The health manager; binds its UDP socket now (``OSError`` if it cannot)."""
+def health_service(settings: Settings, db: Database, *,
+                   notifier: Notifier | None = None) -> HealthService:
+    """The health manager; binds its UDP socket now (``OSError`` if it cannot).
+
+    ``notifier`` wakes controllers when an amphora is marked for failover: the
+    in-process one in ``hydria up``, else NOTIFY on PostgreSQL (else they poll).
+    """
+    from hydria.db.notify import notifier_for
     from hydria.health.service import HealthOptions, HealthService
 
     return HealthService(db, HealthOptions(
@@ -102,7 +108,7 @@ def health_service(settings: Settings, db: Database) -> HealthService:
         check_interval=settings.health_check_interval,
         storm_threshold=settings.failover_storm_threshold,
         storm_min_fleet=settings.failover_storm_min_fleet,
-    ))
+    ), notify=(notifier or notifier_for(settings.db_url)).notify)
 
 
 def housekeeper(settings: Settings, db: Database, *,

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from hydria.controller.reconciler import Outcome, Reconciler
 from hydria.core.errors import PermanentError, TemporaryError
+from hydria.db import amphorae as amp_db
 from hydria.db import convergence, leases
 from hydria.db.engine import Database
 from hydria.db.models import LoadBalancer, utcnow
@@ -30,8 +31,13 @@ class LeaseLost(Exception):
     """Another controller owns this load balancer now; stop touching it."""
 
 
+MAX_BACKOFF = 30.0
+# after a failed round of failover attempts, the next round starts this much later
+FAILOVER_RETRY = MAX_BACKOFF
+
+
 def backoff(attempt: int) -> float:
-    return min(0.5 * 2 ** max(attempt - 1, 0), 30.0)
+    return min(0.5 * 2 ** max(attempt - 1, 0), MAX_BACKOFF)
 
 
 class ControllerLoop:
@@ -193,13 +199,21 @@ class ControllerLoop:
                            retry_at=utcnow() + dt.timedelta(seconds=delay),
                            error_reason=outcome.reason)
             return
-        if settled:
+        with self.db.session() as session:
+            failing_over = amp_db.failover_pending(session, lb_id)
+        if settled and not failing_over:
             # a resync of a settled load balancer failed: it keeps its status
             log.error("event=repair_failed lb=%s reason=%r", lb_id, outcome.reason)
             leases.release(self.db, lb_id, self.owner, attempts=0, error_reason=outcome.reason)
             return
-        log.error("event=failed lb=%s attempts=%s reason=%r", lb_id, attempts, outcome.reason)
+        # A failover that cannot replace a dead amphora leaves the data plane down:
+        # ERROR says so, and a fresh round of attempts follows later (the amphora
+        # stays marked, so the load balancer would otherwise be claimed at once).
+        retry_at = utcnow() + dt.timedelta(seconds=FAILOVER_RETRY) if failing_over else None
+        log.error("event=failed lb=%s attempts=%s failover=%s reason=%r", lb_id, attempts,
+                  failing_over, outcome.reason)
         with self.db.session() as session:
-            if not convergence.mark_failed(session, lb_id, generation, outcome.reason):
+            if not convergence.mark_failed(session, lb_id, generation, outcome.reason,
+                                           retry_at=retry_at):
                 pass  # the desired state moved on: the next claim works on that
         leases.release(self.db, lb_id, self.owner, attempts=attempts)

@@ -22,7 +22,7 @@ from cryptography import x509
 from sqlalchemy.orm import Session
 
 from hydria.controller.agent_client import AgentClient, StaleConfig
-from hydria.controller.plan import AmphoraView, plan_amphorae
+from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable
@@ -93,6 +93,11 @@ class Reconciler:
         plan = plan_amphorae(desired.topology, views, deleting=deleting)
         log.debug("event=plan lb=%s gen=%s create=%s keep=%s retire=%s", lb_id, generation,
                   plan.create_roles, plan.keep, plan.retire)
+        failing = failovers(plan, views, deleting=deleting)
+        if failing:
+            with self.db.session() as session:
+                convergence.begin_failover(session, lb_id)
+            log.warning("event=failover_start lb=%s amphorae=%s", lb_id, ",".join(failing))
 
         serving: list[str] = list(plan.keep)
         for role in plan.create_roles:
@@ -113,6 +118,9 @@ class Reconciler:
         for amp_id in plan.retire:
             self._retire(amp_id, desired.vip_address)
             checkpoint()
+        if failing:
+            log.warning("event=failover_done lb=%s replaced=%s by=%s", lb_id, ",".join(failing),
+                        ",".join(serving))
 
         with self.db.session() as session:
             ok = convergence.mark_converged(session, lb_id, generation)
@@ -189,6 +197,14 @@ class Reconciler:
         with self.db.session() as session:
             amp_db.mark_amphora_deleted(session, amp_id)
         log.info("event=amphora_deleted amphora=%s", amp_id)
+
+
+def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) -> tuple[str, ...]:
+    """Amphorae this plan replaces because a failover was asked for (none when deleting)."""
+    if deleting:
+        return ()
+    marked = {v.id for v in views if v.failover_requested}
+    return tuple(i for i in plan.retire if i in marked)
 
 
 def cert_expiry(cert_pem: str) -> dt.datetime:

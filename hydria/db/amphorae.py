@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.db import addresses
-from hydria.db.models import Amphora, utcnow
+from hydria.db.models import Amphora, AmphoraHealth, utcnow
 
 
 def live_amphorae(session: Session, lb_id: str) -> list[Amphora]:
@@ -25,6 +25,13 @@ def live_amphorae(session: Session, lb_id: str) -> list[Amphora]:
         .where(Amphora.load_balancer_id == lb_id, Amphora.status != c.DELETED)
         .order_by(Amphora.created_at)
     ))
+
+
+def failover_pending(session: Session, lb_id: str) -> bool:
+    """True while a live amphora of ``lb_id`` is marked for failover."""
+    return bool(session.scalar(select(exists().where(
+        Amphora.load_balancer_id == lb_id, Amphora.failover_requested.is_(True),
+        Amphora.status != c.DELETED))))
 
 
 def new_amphora(session: Session, lb_id: str, role: str, *, mgmt_start: str,
@@ -39,6 +46,9 @@ def new_amphora(session: Session, lb_id: str, role: str, *, mgmt_start: str,
 
 
 def mark_amphora_deleted(session: Session, amphora_id: str) -> None:
+    """The instance is gone: the row stays (DELETED) for the API; its address
+    and its heartbeat record go, so no health check ever looks at it again."""
+    session.execute(delete(AmphoraHealth).where(AmphoraHealth.amphora_id == amphora_id))
     amp = session.get(Amphora, amphora_id)
     if amp is None:
         return

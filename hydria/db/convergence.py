@@ -8,7 +8,9 @@ no update is ever lost, whichever controller dies when.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
@@ -50,6 +52,24 @@ def _purge_deleted_children(session: Session, lb_id: str) -> None:
         if pool.id in gone_pools:
             session.delete(pool)
     session.flush()
+
+
+def begin_failover(session: Session, lb_id: str) -> bool:
+    """An amphora of ``lb_id`` is being replaced: show PENDING_UPDATE, as Octavia does.
+
+    Only an ACTIVE load balancer moves (one conditional UPDATE, like the API's
+    transitions), so the API answers 409 to changes while the failover runs.
+    ``generation`` stays: the desired state did not change, and
+    ``mark_converged`` at the same generation brings it back to ACTIVE. One in
+    ERROR stays ERROR until the replacement serves.
+    """
+    res = session.execute(
+        update(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.provisioning_status == c.ACTIVE)
+        .values(provisioning_status=c.PENDING_UPDATE)
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount == 1
 
 
 def mark_converged(session: Session, lb_id: str, generation: int) -> bool:
@@ -122,8 +142,13 @@ def mark_deleted(session: Session, lb_id: str, generation: int) -> bool:
     return True
 
 
-def mark_failed(session: Session, lb_id: str, generation: int, reason: str) -> bool:
-    """Give up on ``generation``: the load balancer and its pending objects go to ERROR."""
+def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
+                retry_at: dt.datetime | None = None) -> bool:
+    """Give up on ``generation``: the load balancer and its pending objects go to ERROR.
+
+    ``retry_at`` (a failover that could not replace a dead amphora) schedules a
+    fresh round of attempts then; otherwise an ERROR waits for its user.
+    """
     lb = session.get(m.LoadBalancer, lb_id)
     if lb is None or lb.generation != generation:
         return False
@@ -136,7 +161,9 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str) -> b
     lb.error_reason = reason[:4000]
     lb.lease_owner = None
     lb.lease_expires_at = None
-    lb.next_attempt_at = None
+    lb.next_attempt_at = retry_at
+    if retry_at is not None:
+        lb.attempts = 0
     return True
 
 

@@ -289,3 +289,14 @@ class ListenerStatistics(Base):
     total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
     request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Alarm(Base):
+    """A condition an operator must see, raised by one process and shown by every
+    API process (e.g. the health manager's failover storm guard)."""
+
+    __tablename__ = "alarms"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -3,9 +3,9 @@
 ``HealthService(db, options).run(stop)`` binds the UDP socket (at construction,
 so a port in use is an error at start-up), then runs three threads until
 ``stop`` is set: the receiver (``receiver.py``), the writer that flushes the
-verified heartbeats in batches (``writer.py``), and, when
-``hydria.health.failure_detector`` is present, the failure detector that marks
-silent amphorae for failover. Every ``counters_log_interval`` seconds it logs
+verified heartbeats in batches (``writer.py``), and the failure detector
+(``failure_detector.py``) that marks silent amphorae for failover and wakes the
+controllers. Every ``counters_log_interval`` seconds it logs
 its counters as ``event=health_counters``.
 """
 
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from hydria.db.engine import Database
 from hydria.health.counters import Counters
+from hydria.health.failure_detector import FailureDetector
 from hydria.health.receiver import HeartbeatReceiver, bind_udp
 from hydria.health.writer import HeartbeatWriter, PendingHeartbeats, SeqTracker
 
@@ -37,23 +38,13 @@ class HealthOptions:
     counters_log_interval: float = 60.0
 
 
-def _failure_detector_class() -> Any:
-    try:
-        from hydria.health.failure_detector import FailureDetector
-    except ModuleNotFoundError as exc:
-        if exc.name != "hydria.health.failure_detector":
-            log.exception("event=failure_detector_unavailable")
-        return None
-    except ImportError:
-        log.exception("event=failure_detector_unavailable")
-        return None
-    return FailureDetector
-
-
 class HealthService:
-    def __init__(self, db: Database, options: HealthOptions) -> None:
+    def __init__(self, db: Database, options: HealthOptions, *,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.db = db
         self.options = options
+        # wakes the controllers when an amphora is marked for failover
+        self.notify = notify
         self.counters = Counters()
         self.seqs = SeqTracker()
         self.pending = PendingHeartbeats()
@@ -72,18 +63,18 @@ class HealthService:
                              kwargs={"flush_interval": o.flush_interval},
                              name="health-writer", daemon=True),
         ]
-        detector_cls = _failure_detector_class() if o.detect_failures else None
-        if detector_cls is not None:
-            detector = detector_cls(self.db, heartbeat_timeout=o.heartbeat_timeout,
-                                    check_interval=o.check_interval,
-                                    storm_threshold=o.storm_threshold,
-                                    storm_min_fleet=o.storm_min_fleet)
+        detector = None
+        if o.detect_failures:
+            detector = FailureDetector(self.db, heartbeat_timeout=o.heartbeat_timeout,
+                                       check_interval=o.check_interval,
+                                       storm_threshold=o.storm_threshold,
+                                       storm_min_fleet=o.storm_min_fleet, notify=self.notify)
             threads.append(threading.Thread(target=detector.run, args=(stop,),
                                             name="failure-detector", daemon=True))
         for t in threads:
             t.start()
         log.info("event=health_start bind=%s:%s failure_detector=%s", *self.address,
-                 detector_cls is not None)
+                 detector is not None)
         try:
             while not stop.wait(o.counters_log_interval):
                 log.info("event=health_counters %s",

@@ -263,3 +263,17 @@ def test_status_tree_unknown_or_foreign_is_404(client, api):
     assert_fault(client.get(f"{BASE}/loadbalancers/{lb['id']}/status", headers=OTHER), 404)
     assert client.get(f"{BASE}/loadbalancers/{lb['id']}/status",
                       headers={**OTHER, **ADMIN}).status_code == 200
+
+
+def test_alarms_list_what_the_health_manager_raised(client, db):
+    from hydria.db.alarms import clear_alarm, raise_alarm
+
+    assert client.get("/v2/hydria/alarms").json() == {"alarms": []}
+    with db.session() as s:
+        raise_alarm(s, "failover_storm", {"silent_amphorae": ["a", "b", "c"], "fleet": 4})
+    body = client.get("/v2.0/hydria/alarms").json()
+    assert [a["name"] for a in body["alarms"]] == ["failover_storm"]
+    assert body["alarms"][0]["detail"]["fleet"] == 4
+    with db.session() as s:
+        clear_alarm(s, "failover_storm")
+    assert client.get("/v2/hydria/alarms").json() == {"alarms": []}

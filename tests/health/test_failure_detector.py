@@ -15,6 +15,7 @@ from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
 from hydria.db import leases
 from hydria.db import models as m
+from hydria.db.alarms import alarms
 from hydria.db.models import utcnow
 from hydria.health import failure_detector as fd
 from tests.support.factories import make_lb
@@ -136,6 +137,11 @@ def test_storm_marks_none_and_raises_then_clears_the_alarm(any_db, caplog):
         assert alarm is not None and alarm.fleet == 4 and sorted(alarm.silent) == sorted(silent)
         assert det.storm == alarm
         assert "event=failover_storm " in caplog.text
+        # every API process shows it: it is in the database too
+        with any_db.session() as s:
+            rows = alarms(s)
+            assert [r.name for r in rows] == ["failover_storm"]
+            assert sorted(rows[0].detail["silent_amphorae"]) == sorted(silent)
         # it persists as long as the condition holds, logged once per change
         caplog.clear()
         assert det.check_once().storm and "failover_storm" not in caplog.text
@@ -147,6 +153,8 @@ def test_storm_marks_none_and_raises_then_clears_the_alarm(any_db, caplog):
         d = det.check_once()
         assert not d.storm and d.failover == ()
         assert fd.current_storm() is None and "event=failover_storm_cleared" in caplog.text
+        with any_db.session() as s:
+            assert alarms(s) == []
     assert _marked(any_db) == set()
     assert healthy not in d.silent
 

@@ -45,6 +45,17 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _pids_naming(text: str) -> list[int]:
+    """Processes whose command line contains ``text`` (an amphora's folder)."""
+    needle = text.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() \
+                and needle in _cmdline(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def _agent_command() -> list[str]:
     exe = Path(sys.executable).parent / "hydria"
     if exe.exists():
@@ -110,6 +121,12 @@ class LocalCompute:
         layout = self.layout(amphora_id)
         self._stop_running(amphora_id)
         self._kill_haproxy(layout)
+        # anything else that names the folder: an agent still starting (no lock
+        # yet), or HAProxy whose pidfile was lost
+        stray = _pids_naming(str(layout.root))
+        for pid in stray:
+            self._signal(pid, signal.SIGTERM)
+        self._wait_gone(stray, timeout=5)
         shutil.rmtree(layout.root, ignore_errors=True)
         sock_dir = layout.socket_dir
         if sock_dir.exists() and not str(sock_dir).startswith(str(layout.root)):
