@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     failover_storm_min_fleet: int = 4
 
     # housekeeping
+    # amphorae booted ahead of need: a create or failover takes one and skips the boot
+    spare_amphora_pool_size: int = 0
     amphora_cert_days: int = 365
     # rotate an amphora's certificate when it expires within this many days
     cert_renew_before_days: float = 30.0

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from hydria.controller.loop import ControllerLoop
+    from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
     from hydria.drivers.compute.base import ComputeDriver
@@ -62,18 +63,16 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     return create_app(db, notifier, settings)
 
 
-def controller_loop(settings: Settings, db: Database, *,
-                    notifier: InProcessNotifier | None,
-                    compute_driver: ComputeDriver | None = None) -> ControllerLoop:
+def reconciler(settings: Settings, db: Database, *,
+               compute_driver: ComputeDriver | None = None) -> Reconciler:
     from hydria.controller.agent_client import AgentClient
-    from hydria.controller.loop import ControllerLoop
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
     from hydria.drivers.certs.local_ca import ControllerCA
 
     ca = ControllerCA.load_or_create(settings.pki_dir)
     client_cert, client_key = ca.client_cert_paths()
     agent = AgentClient(ca.ca_cert_path, client_cert, client_key)
-    reconciler = Reconciler(
+    return Reconciler(
         db, compute_driver or compute(settings), network(settings), agent, ca,
         ReconcilerOptions(
             mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
@@ -85,10 +84,17 @@ def controller_loop(settings: Settings, db: Database, *,
             cert_days=settings.amphora_cert_days,
         ),
     )
+
+
+def controller_loop(settings: Settings, db: Database, *,
+                    notifier: InProcessNotifier | None,
+                    compute_driver: ComputeDriver | None = None) -> ControllerLoop:
+    from hydria.controller.loop import ControllerLoop
+
     return ControllerLoop(
-        db, reconciler, notifier=notifier, workers=settings.controller_workers,
-        lease_seconds=settings.lease_seconds, poll_interval=settings.poll_interval,
-        max_attempts=settings.max_attempts,
+        db, reconciler(settings, db, compute_driver=compute_driver), notifier=notifier,
+        workers=settings.controller_workers, lease_seconds=settings.lease_seconds,
+        poll_interval=settings.poll_interval, max_attempts=settings.max_attempts,
     )
 
 
@@ -124,7 +130,15 @@ def housekeeper(settings: Settings, db: Database, *,
     rotator = CertRotator(db, ca, AgentClient(ca.ca_cert_path, *ca.client_cert_paths()),
                           agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
                           renew_before=dt.timedelta(days=settings.cert_renew_before_days))
-    return Housekeeper(db, compute_driver or compute(settings),
-                       interval=settings.housekeeping_interval,
+    computer = compute_driver or compute(settings)
+    spares = None
+    if settings.spare_amphora_pool_size > 0:
+        from hydria.housekeeping.spares import SparePool
+
+        booter = reconciler(settings, db, compute_driver=computer)
+        spares = SparePool(db, computer, booter.boot_spare,
+                           size=settings.spare_amphora_pool_size,
+                           boot_timeout=settings.amphora_boot_timeout)
+    return Housekeeper(db, computer, interval=settings.housekeeping_interval,
                        retention=dt.timedelta(days=settings.deleted_retention_days),
-                       certs=rotator)
+                       certs=rotator, spares=spares)

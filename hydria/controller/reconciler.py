@@ -102,10 +102,16 @@ class Reconciler:
         serving: list[str] = list(plan.keep)
         for role in plan.create_roles:
             with self.db.session() as session:
-                amp = amp_db.new_amphora(session, lb_id, role, mgmt_start=self.options.mgmt_start,
-                                         mgmt_end=self.options.mgmt_end)
+                # a warm spare first (its agent already runs), else a new row
+                amp = amp_db.claim_spare(session, lb_id, role)
+                spare = amp is not None
+                if amp is None:
+                    amp = amp_db.new_amphora(session, lb_id, role,
+                                             mgmt_start=self.options.mgmt_start,
+                                             mgmt_end=self.options.mgmt_end)
                 serving.append(amp.id)
-            log.info("event=amphora_planned lb=%s amphora=%s role=%s", lb_id, amp.id, role)
+            log.info("event=amphora_planned lb=%s amphora=%s role=%s spare=%s", lb_id, amp.id,
+                     role, spare)
             checkpoint()
 
         try:
@@ -139,7 +145,17 @@ class Reconciler:
             assert amp is not None and amp.lb_network_ip is not None
             return amp
 
-    def _ensure_running(self, amp: Amphora) -> dict[str, object]:
+    def boot_spare(self) -> str:
+        """Boot one spare amphora (no load balancer yet) and leave it READY."""
+        with self.db.session() as session:
+            amp = amp_db.new_spare(session, mgmt_start=self.options.mgmt_start,
+                                   mgmt_end=self.options.mgmt_end)
+        log.info("event=spare_planned amphora=%s", amp.id)
+        self._ensure_running(amp, booted=c.AMPHORA_READY)
+        return amp.id
+
+    def _ensure_running(self, amp: Amphora, *, booted: str = c.AMPHORA_ALLOCATED
+                        ) -> dict[str, object]:
         """Start the amphora unless it runs; wait until its agent answers."""
         ip = amp.lb_network_ip or ""
         if self.compute.is_running(amp.id):
@@ -163,7 +179,7 @@ class Reconciler:
                 row.compute_id = compute_id
                 row.cert_expiration = cert_expiry(cert)
                 if row.status == c.AMPHORA_BOOTING:
-                    row.status = c.AMPHORA_ALLOCATED
+                    row.status = booted
                 row.updated_at = utcnow()
         log.info("event=amphora_up amphora=%s ip=%s", amp.id, ip)
         return info

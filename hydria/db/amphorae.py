@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
@@ -43,6 +43,48 @@ def new_amphora(session: Session, lb_id: str, role: str, *, mgmt_start: str,
     session.add(amp)
     session.flush()
     return amp
+
+
+def new_spare(session: Session, *, mgmt_start: str, mgmt_end: str) -> Amphora:
+    """A spare's row: no load balancer, no role, BOOTING until its agent answers."""
+    amp_id = str(uuid.uuid4())
+    ip = addresses.allocate(session, addresses.MGMT_POOL, mgmt_start, mgmt_end, amp_id)
+    amp = Amphora(id=amp_id, load_balancer_id=None, status=c.AMPHORA_BOOTING, role=None,
+                  lb_network_ip=ip, compute_id=None)
+    session.add(amp)
+    session.flush()
+    return amp
+
+
+def spares(session: Session) -> list[Amphora]:
+    """Amphorae with no load balancer that are not gone (READY, BOOTING, ...)."""
+    return list(session.scalars(
+        select(Amphora).where(Amphora.load_balancer_id.is_(None),
+                              Amphora.status != c.DELETED).order_by(Amphora.created_at)))
+
+
+def claim_spare(session: Session, lb_id: str, role: str) -> Amphora | None:
+    """Give a READY spare to ``lb_id``, or None if there is none to have.
+
+    One conditional UPDATE per candidate: two controllers racing for the same
+    spare end with one owner, and the other tries the next or boots its own.
+    """
+    candidates = session.scalars(
+        select(Amphora.id).where(Amphora.load_balancer_id.is_(None),
+                                 Amphora.status == c.AMPHORA_READY,
+                                 Amphora.failover_requested.is_(False))
+        .order_by(Amphora.created_at).limit(4))
+    for amp_id in list(candidates):
+        res = session.execute(
+            update(Amphora)
+            .where(Amphora.id == amp_id, Amphora.load_balancer_id.is_(None),
+                   Amphora.status == c.AMPHORA_READY)
+            .values(load_balancer_id=lb_id, role=role, status=c.AMPHORA_ALLOCATED,
+                    updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+        if res.rowcount == 1:
+            return session.get(Amphora, amp_id, populate_existing=True)
+    return None
 
 
 def mark_amphora_deleted(session: Session, amphora_id: str) -> None:

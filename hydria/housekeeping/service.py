@@ -19,6 +19,7 @@ from hydria.db.models import AddressAllocation, Amphora, AmphoraHealth, LoadBala
 from hydria.drivers.compute.base import ComputeDriver
 from hydria.housekeeping import sweep
 from hydria.housekeeping.certs import CertRotator
+from hydria.housekeeping.spares import SparePool
 
 log = logging.getLogger("hydria.housekeeping")
 
@@ -26,15 +27,20 @@ log = logging.getLogger("hydria.housekeeping")
 class Housekeeper:
     def __init__(self, db: Database, compute: ComputeDriver, *, interval: float = 30.0,
                  retention: dt.timedelta = dt.timedelta(days=7),
-                 certs: CertRotator | None = None) -> None:
+                 certs: CertRotator | None = None, spares: SparePool | None = None) -> None:
         self.db = db
         self.compute = compute
         self.interval = interval
         self.retention = retention
         self.certs = certs
+        self.spares = spares
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=housekeeping_start interval=%.0fs", self.interval)
+        if self.spares is not None and self.spares.size > 0:
+            # spares are refilled at once after a claim, not on the slow sweep
+            threading.Thread(target=self.spares.run, args=(stop,), name="spare-pool",
+                             daemon=True).start()
         while not stop.wait(self.interval):
             try:
                 self.sweep_once()

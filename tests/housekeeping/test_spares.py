@@ -1,0 +1,82 @@
+"""The spare pool's bookkeeping on real databases (compute is a stand-in here;
+tests/e2e/test_spares.py runs real spare amphorae)."""
+
+from __future__ import annotations
+
+import threading
+
+from hydria.core import constants as c
+from hydria.db import amphorae as amp_db
+from hydria.db import models as m
+from hydria.db.engine import Database
+from hydria.housekeeping.spares import SparePool
+from tests.support.factories import make_lb
+
+
+class FakeCompute:
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+        self.deleted: list[str] = []
+
+    def is_running(self, amphora_id: str) -> bool:
+        return amphora_id in self.running
+
+    def delete(self, amphora_id: str) -> None:
+        self.running.discard(amphora_id)
+        self.deleted.append(amphora_id)
+
+
+def _pool(db: Database, size: int) -> tuple[SparePool, FakeCompute]:
+    compute = FakeCompute()
+
+    def boot() -> str:
+        with db.session() as s:
+            amp = amp_db.new_spare(s, mgmt_start="127.43.7.10", mgmt_end="127.43.7.250")
+            amp.status = c.AMPHORA_READY
+        compute.running.add(amp.id)
+        return amp.id
+
+    return SparePool(db, compute, boot, size=size), compute  # type: ignore[arg-type]
+
+
+def test_pool_fills_replaces_dead_and_deleted_and_shrinks(any_db: Database):
+    pool, compute = _pool(any_db, 2)
+    assert pool.maintain() == {"booted": 2, "removed": 0}
+    assert pool.maintain() == {"booted": 0, "removed": 0}
+    with any_db.session() as s:
+        first, second = (a.id for a in amp_db.spares(s))
+        s.get(m.Amphora, second).status = c.AMPHORA_PENDING_DELETE  # an operator's delete
+    compute.running.discard(first)  # and the other one's agent died
+    assert pool.maintain() == {"booted": 2, "removed": 2}
+    assert sorted(compute.deleted) == sorted([first, second])
+    with any_db.session() as s:
+        assert len([a for a in amp_db.spares(s) if a.status == c.AMPHORA_READY]) == 2
+        gone = s.get(m.Amphora, first)
+        assert gone is not None and gone.status == c.DELETED
+    pool.size = 1
+    assert pool.maintain() == {"booted": 0, "removed": 1}
+
+
+def test_a_spare_goes_to_exactly_one_load_balancer(any_db: Database):
+    pool, _ = _pool(any_db, 1)
+    pool.maintain()
+    lbs = [make_lb(any_db, status=c.PENDING_CREATE) for _ in range(4)]
+    won: list[str] = []
+
+    def claim(lb_id: str) -> None:
+        with any_db.session() as s:
+            amp = amp_db.claim_spare(s, lb_id, c.ROLE_STANDALONE)
+            if amp is not None:
+                won.append(lb_id)
+
+    threads = [threading.Thread(target=claim, args=(lb,)) for lb in lbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    with any_db.session() as s:
+        amp = s.scalars(amp_db.select(m.Amphora).where(m.Amphora.load_balancer_id == won[0])
+                        ).one()
+        assert (amp.status, amp.role) == (c.AMPHORA_ALLOCATED, c.ROLE_STANDALONE)
+        assert amp_db.spares(s) == []
