@@ -6,7 +6,10 @@ to the first 200 through the VIP. The baseline, taken in the same run, is the
 time HAProxy alone needs from ``exec`` to its first 200 with an equivalent
 configuration written by hand: the floor any load balancer service has.
 
-    .venv/bin/python bench/provision.py [--count 20]
+Hydria runs twice: booting each amphora on demand, then with a warm spare pool
+(``spare_amphora_pool_size``), waiting before each create until it has refilled.
+
+    .venv/bin/python bench/provision.py [--count 20] [--spares 2]
 """
 
 from __future__ import annotations
@@ -67,21 +70,47 @@ def one_load_balancer(client: httpx.Client, subnet_id: str, members: list[tuple[
     return time.perf_counter() - t0
 
 
+def run_hydria(members: list[tuple[str, int]], count: int, spares: int) -> list[float]:
+    env = {"HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares)}
+    with hydria_up(**env) as endpoint, httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
+        subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
+        samples = []
+        for i in range(count):
+            if spares:
+                wait_spares(c, spares)  # steady state: the pool has refilled
+            samples.append(one_load_balancer(c, subnet["id"], members, i))
+        for lb in c.get("/lbaas/loadbalancers").json()["loadbalancers"]:
+            c.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
+    return samples
+
+
+def wait_spares(c: httpx.Client, count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        amps = c.get("/octavia/amphorae", params={"status": "READY"}).json()["amphorae"]
+        if len([a for a in amps if a["loadbalancer_id"] is None]) >= count:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("spare pool did not fill")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--spares", type=int, default=2,
+                        help="spare pool size for the second Hydria run (0 skips it)")
     args = parser.parse_args()
     with backends(2) as members:
         baseline = haproxy_alone(members, args.count)
-        with hydria_up() as endpoint, httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
-            subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-            samples = [one_load_balancer(c, subnet["id"], members, i) for i in range(args.count)]
-            for lb in c.get("/lbaas/loadbalancers").json()["loadbalancers"]:
-                c.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
-    print(f"haproxy start alone (baseline):      {summary(baseline)}")
-    print(f"hydria POST LB -> first 200 via VIP: {summary(samples)}")
-    print(f"ratio p50 {percentile(samples, 50) / percentile(baseline, 50):.1f}x   "
-          f"ratio p95 {percentile(samples, 95) / percentile(baseline, 95):.1f}x")
+        cold = run_hydria(members, args.count, 0)
+        warm = run_hydria(members, args.count, args.spares) if args.spares else []
+    print(f"haproxy start alone (baseline):             {summary(baseline)}")
+    for name, samples in (("no spares", cold), (f"{args.spares} spare(s)", warm)):
+        if not samples:
+            continue
+        print(f"hydria POST LB -> first 200 via VIP, {name:>10}: {summary(samples)}   "
+              f"ratio p50 {percentile(samples, 50) / percentile(baseline, 50):.1f}x "
+              f"p95 {percentile(samples, 95) / percentile(baseline, 95):.1f}x")
 
 
 if __name__ == "__main__":
