@@ -17,6 +17,7 @@ COMMANDS = {
     "subnet": "hydria.cli.subnet_cmd:subnet",
     "housekeeping": "hydria.cli.housekeeping_cmd:housekeeping",
     "db": "hydria.cli.db_cmd:db",
+    "certs": "hydria.cli.certs_cmd:certs",
 }
 
 

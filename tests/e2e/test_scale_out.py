@@ -20,7 +20,7 @@ from tests.support.split import Split
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
-COUNT = 24
+COUNT = 50
 
 
 def _wait_active(client: httpx.Client, lb_id: str, timeout: float = 120) -> dict:

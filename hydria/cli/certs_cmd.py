@@ -1,0 +1,40 @@
+"""``hydria certs``: the controller CA, for deployments split over several hosts.
+
+``hydria up`` and every service create the CA on first use in their state
+folder; with several controller hosts, create it once with ``hydria certs
+init`` and copy the folder to each, so every controller presents a client
+certificate every amphora trusts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hydria.cli.options import settings_from
+
+
+@click.group()
+def certs() -> None:
+    """The controller CA that secures the agent API."""
+
+
+@certs.command()
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+              help="State folder; the CA goes in its pki/ [default: $HYDRIA_STATE_DIR or "
+                   "~/.hydria].")
+def init(state_dir: Path | None) -> None:
+    """Create the controller CA and client certificate (kept if they exist)."""
+    from cryptography import x509
+
+    from hydria.drivers.certs.local_ca import ControllerCA
+
+    settings = settings_from(state_dir, None)
+    ca = ControllerCA.load_or_create(settings.pki_dir)
+    cert_path, key_path = ca.client_cert_paths()
+    expires = x509.load_pem_x509_certificate(ca.ca_cert_pem.encode()).not_valid_after_utc
+    click.echo(f"CA certificate:     {ca.ca_cert_path} (expires {expires:%Y-%m-%d})")
+    click.echo(f"controller cert:    {cert_path}")
+    click.echo(f"controller key:     {key_path}")
+    click.echo(f"copy {settings.pki_dir} to every controller, health and housekeeping host")

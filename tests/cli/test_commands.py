@@ -1,0 +1,47 @@
+"""The ``hydria`` command: every subcommand is found, and the small admin
+commands work on a fresh state folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hydria.cli.main import COMMANDS, main
+
+
+def test_every_command_is_listed_and_loads():
+    res = CliRunner().invoke(main, ["--help"])
+    assert res.exit_code == 0, res.output
+    for name in COMMANDS:
+        assert name in res.output
+        sub = CliRunner().invoke(main, [name, "--help"])
+        assert sub.exit_code == 0, (name, sub.output)
+
+
+def test_certs_init_creates_once_and_keeps(tmp_path: Path):
+    runner = CliRunner()
+    first = runner.invoke(main, ["certs", "init", "--state-dir", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    ca = (tmp_path / "pki" / "ca.pem").read_text()
+    again = runner.invoke(main, ["certs", "init", "--state-dir", str(tmp_path)])
+    assert again.exit_code == 0
+    assert (tmp_path / "pki" / "ca.pem").read_text() == ca
+    assert oct((tmp_path / "pki" / "ca.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_housekeeping_once_on_a_fresh_state(tmp_path: Path):
+    res = CliRunner().invoke(main, ["housekeeping", "--state-dir", str(tmp_path), "--once"])
+    assert res.exit_code == 0, res.output
+    assert "orphans=0" in res.output and "purged=0" in res.output
+
+
+def test_subnet_create_list_delete(tmp_path: Path):
+    runner = CliRunner()
+    args = ["--state-dir", str(tmp_path)]
+    res = runner.invoke(main, ["subnet", "create", "lab", "--cidr", "127.42.77.0/24", *args])
+    assert res.exit_code == 0, res.output
+    listed = runner.invoke(main, ["subnet", "list", *args])
+    assert "lab" in listed.output and "127.42.77.0/24" in listed.output
+    assert runner.invoke(main, ["subnet", "delete", "lab", *args]).exit_code == 0
+    assert "lab" not in runner.invoke(main, ["subnet", "list", *args]).output
