@@ -81,8 +81,11 @@ def test_two_apis_two_controllers_share_the_work(tmp_path: Path, pg_url: str):
                    for i in range(COUNT)]
         for t in threads:
             t.start()
-        # in the middle of it all, one controller dies without a word
-        time.sleep(1.0)
+        # in the middle of it all, once it holds work, one controller dies without a word
+        deadline = time.monotonic() + 60
+        while "event=amphora_planned" not in split.log("controller-1"):
+            assert time.monotonic() < deadline, split.logs()
+            time.sleep(0.005)
         split.kill("controller-1", signal.SIGKILL)
         for t in threads:
             t.join()
