@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     # empty: SQLite at <state_dir>/hydria.db
     database_url: str = ""
+    # how long a starting service waits for an unreachable database before it gives up
+    db_wait_seconds: float = 300.0
 
     api_host: str = "127.0.0.1"
     api_port: int = 9876

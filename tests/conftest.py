@@ -43,9 +43,13 @@ def pg_url() -> Iterator[str]:
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
+        # a fresh engine: a test may have restarted the server under the old one
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                                 pool_pre_ping=True)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

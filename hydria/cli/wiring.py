@@ -31,14 +31,38 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The database, migrated; a service that starts while the database is away
+    waits for it (up to ``db_wait_seconds``) instead of dying."""
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+
     from hydria.db.engine import Database
     from hydria.db.migrate import upgrade
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
-    if migrate:
-        upgrade(db)
-    return db
+    deadline = time.monotonic() + settings.db_wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            if migrate:
+                upgrade(db)
+            else:
+                with db.engine.connect():
+                    pass
+            return db
+        except DBAPIError as exc:
+            if not exc.connection_invalidated and "connect" not in str(exc).lower() \
+                    and "shutting down" not in str(exc).lower():
+                raise
+            if time.monotonic() + delay > deadline:
+                raise SystemExit(f"database unavailable for {settings.db_wait_seconds:.0f}s: "
+                                 f"{exc.orig}") from None
+            logging.getLogger("hydria").warning(
+                "event=waiting_for_database retry_in=%.1fs reason=%s", delay, exc.orig)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def compute(settings: Settings) -> ComputeDriver:

@@ -85,3 +85,30 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
         split.cleanup()
         proxy.close()
     assert pids_mentioning(str(split.state_dir)) == []
+
+
+def test_a_service_started_while_the_database_is_away_waits_for_it(tmp_path: Path,
+                                                                   pg_url: str):
+    host_port = pg_url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    proxy = TCPProxy((host, int(port)))
+    proxied = pg_url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    split = Split(tmp_path / "state", proxied, octet=236)
+    try:
+        proxy.cut()
+        split.start("controller", "controller")
+        deadline = time.monotonic() + 60
+        while "event=waiting_for_database" not in split.log("controller"):
+            assert split.procs["controller"].poll() is None, split.log("controller")
+            assert time.monotonic() < deadline, split.log("controller")
+            time.sleep(0.1)
+        proxy.restore()
+        deadline = time.monotonic() + 60
+        while "event=controller_start" not in split.log("controller"):
+            assert split.procs["controller"].poll() is None, split.log("controller")
+            assert time.monotonic() < deadline, split.log("controller")
+            time.sleep(0.1)
+    finally:
+        split.cleanup()
+        proxy.close()
+    assert pids_mentioning(str(split.state_dir)) == []
