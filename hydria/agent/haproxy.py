@@ -182,7 +182,7 @@ class HAProxyProcess:
                              stdin=subprocess.DEVNULL)
         if res.returncode != 0:
             raise HAProxyError("haproxy did not start", (res.stdout + res.stderr).strip()[-4000:])
-        pid = self.master_pid()
+        pid = self._wait_master(timeout=10)
         if pid is None:
             raise HAProxyError("haproxy started but left no master process",
                                (res.stdout + res.stderr).strip()[-4000:])
@@ -214,6 +214,15 @@ class HAProxyProcess:
         self.layout.haproxy_pid.unlink(missing_ok=True)
 
     # -- helpers -------------------------------------------------------------
+
+    def _wait_master(self, *, timeout: float) -> int | None:
+        """The daemonised master writes its pidfile a moment after ``-D`` returns."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pid = self.master_pid()
+            if pid is not None or time.monotonic() > deadline:
+                return pid
+            time.sleep(0.005)
 
     def _wait_state(self, *, timeout: float) -> ProcState | None:
         deadline = time.monotonic() + timeout
