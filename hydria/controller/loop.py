@@ -16,6 +16,8 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from sqlalchemy.exc import DBAPIError
+
 from hydria.controller.reconciler import Outcome, Reconciler
 from hydria.core.errors import PermanentError, TemporaryError
 from hydria.db import amphorae as amp_db
@@ -117,7 +119,11 @@ class ControllerLoop:
                 ids = leases.claim_batch(self.db, self.owner, lease_seconds=self.lease_seconds,
                                          limit=slots, only=candidates,
                                          include_settled=include_settled)
-            except Exception:  # the database may be away; the next poll tries again
+            except DBAPIError as exc:  # the database is away: one line, the next poll retries
+                log.warning("event=claim_failed owner=%s reason=%s", self.owner,
+                            str(exc.orig or exc).splitlines()[0])
+                return
+            except Exception:  # anything else is a bug worth its traceback
                 log.exception("event=claim_failed owner=%s", self.owner)
                 return
             for lb_id in ids:
@@ -136,6 +142,9 @@ class ControllerLoop:
                                         lease_seconds=self.lease_seconds):
                         log.warning("event=lease_lost lb=%s owner=%s", lb_id, self.owner)
                         self._lost.add(lb_id)
+                except DBAPIError as exc:
+                    log.warning("event=lease_renew_failed lb=%s reason=%s", lb_id,
+                                str(exc.orig or exc).splitlines()[0])
                 except Exception:
                     log.exception("event=lease_renew_failed lb=%s", lb_id)
 
