@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     default_subnet_name: str = "public"
     default_subnet_cidr: str = "127.42.0.0/16"
 
+    # Prometheus text for `hydria controller`, `health`, `housekeeping` on this port
+    # (0: off); `hydria api` and `hydria up` serve it at GET /metrics instead
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+
     # controller
     controller_workers: int = 4
     lease_seconds: float = 15.0

@@ -20,6 +20,7 @@ from hydria.api.routes import (
     listeners,
     loadbalancers,
     members,
+    metrics,
     neutron,
     pools,
     root,
@@ -41,6 +42,7 @@ def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(root.router)
+    app.include_router(metrics.router)
     for prefix in PREFIXES:
         for router in RESOURCE_ROUTERS:
             app.include_router(router, prefix=prefix)

@@ -29,6 +29,7 @@ def health(state_dir: Path | None, database_url: str | None, verbose: bool,
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    wiring.start_metrics(settings)
     host, port = service.address
     click.echo(f"Hydria health manager listening on udp {host}:{port}")
     try:

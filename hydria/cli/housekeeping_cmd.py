@@ -25,6 +25,7 @@ def housekeeping(state_dir: Path | None, database_url: str | None, verbose: bool
     if once:
         click.echo(" ".join(f"{k}={v}" for k, v in keeper.sweep_once().items()))
         return
+    wiring.start_metrics(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -45,6 +45,7 @@ def controller(state_dir: Path | None, database_url: str | None, verbose: bool) 
 
         notifier = PostgresListener(settings.db_url)
     loop = wiring.controller_loop(settings, db, notifier=notifier)
+    wiring.start_metrics(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

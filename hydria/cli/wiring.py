@@ -65,6 +65,14 @@ def database(settings: Settings, *, migrate: bool = True) -> Database:
             delay = min(delay * 2, 5.0)
 
 
+def start_metrics(settings: Settings) -> None:
+    """Serve Prometheus text on ``metrics_port`` (a daemon thread), if one is set."""
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+
+
 def compute(settings: Settings) -> ComputeDriver:
     if settings.compute_driver == "local":
         from hydria.drivers.compute.local import LocalCompute

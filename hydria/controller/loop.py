@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import DBAPIError
 
+from hydria.controller.metrics import RECONCILE_SECONDS, RECONCILES
 from hydria.controller.reconciler import Outcome, Reconciler
 from hydria.core.errors import PermanentError, TemporaryError
 from hydria.db import amphorae as amp_db
@@ -160,11 +161,14 @@ class ControllerLoop:
 
         try:
             outcome = self._reconcile(lb_id, checkpoint)
+            RECONCILES.labels(outcome=outcome.kind).inc()
+            RECONCILE_SECONDS.observe(time.monotonic() - started)
             log.info("event=reconciled lb=%s rid=%s outcome=%s took=%.3fs%s", lb_id, rid,
                      outcome.kind, time.monotonic() - started,
                      f" reason={outcome.reason!r}" if outcome.reason else "")
             self._settle(lb_id, outcome)
         except Exception:
+            RECONCILES.labels(outcome="crashed").inc()
             log.exception("event=reconcile_crashed lb=%s rid=%s", lb_id, rid)
             self._settle(lb_id, Outcome("retry", "internal error", backoff(1)))
         finally:

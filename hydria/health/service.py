@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from hydria.db.engine import Database
 from hydria.health.counters import Counters
 from hydria.health.failure_detector import FailureDetector
+from hydria.health.metrics import track
 from hydria.health.receiver import HeartbeatReceiver, bind_udp
 from hydria.health.writer import HeartbeatWriter, PendingHeartbeats, SeqTracker
 
@@ -46,6 +47,7 @@ class HealthService:
         # wakes the controllers when an amphora is marked for failover
         self.notify = notify
         self.counters = Counters()
+        track(self.counters)
         self.seqs = SeqTracker()
         self.pending = PendingHeartbeats()
         self.sock = bind_udp(options.bind)

@@ -32,3 +32,12 @@ def test_both_prefixes_serve_the_same_collections(client, api):
 def test_unknown_path_and_method_have_octavia_bodies(client):
     assert_fault(client.get("/v2/lbaas/nothing"), 404)
     assert_fault(client.patch("/v2/lbaas/loadbalancers"), 405)
+
+
+def test_metrics_are_prometheus_text(client):
+    import hydria.controller.metrics  # noqa: F401 - registers the controller's metrics
+
+    res = client.get("/metrics")
+    assert res.status_code == 200
+    assert res.headers["content-type"].startswith("text/plain")
+    assert "hydria_reconcile_seconds_bucket" in res.text
