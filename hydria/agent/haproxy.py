@@ -93,6 +93,25 @@ def unix_query(path: Path, command: str, *, timeout: float = 2.0) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+def private_dir(path: Path) -> None:
+    """Make ``path`` (and a missing parent) ours alone, or refuse to use it.
+
+    The sockets may live under /tmp (see ``AmphoraLayout.socket_dir``): a folder
+    someone else made first, or that others can enter, must not hold an admin
+    socket that hands out the VIP's listening sockets.
+    """
+    for folder in (path.parent, path):
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise HAProxyError(f"cannot create {folder}", str(exc)) from exc
+        info = folder.stat()
+        if info.st_uid != os.getuid():
+            raise HAProxyError(f"{folder} belongs to uid {info.st_uid}, not to us")
+        if info.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -163,8 +182,11 @@ class HAProxyProcess:
 
     def check(self, path: Path) -> None:
         """``haproxy -c``: raise ``HAProxyError`` with its output if it refuses."""
-        res = subprocess.run([self.binary, "-c", "-q", "-f", str(path)], capture_output=True,
-                             text=True, timeout=60)
+        try:
+            res = subprocess.run([self.binary, "-c", "-q", "-f", str(path)],
+                                 capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HAProxyError("haproxy -c could not run", str(exc)) from exc
         if res.returncode != 0:
             raise ConfigInvalid("haproxy -c refused the configuration",
                                (res.stdout + res.stderr).strip()[-4000:])
@@ -173,13 +195,16 @@ class HAProxyProcess:
         """Start the master on ``layout.config`` unless it already runs."""
         if self.running():
             return
-        self.layout.socket_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.layout.socket_dir)
         for stale in (self.layout.master_socket, self.layout.stats_socket):
             stale.unlink(missing_ok=True)
         cmd = [self.binary, "-W", "-D", "-S", f"{self.layout.master_socket},mode,600",
                "-p", str(self.layout.haproxy_pid), "-f", str(self.layout.config)]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                             stdin=subprocess.DEVNULL)
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                                 stdin=subprocess.DEVNULL, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HAProxyError("haproxy could not be started", str(exc)) from exc
         if res.returncode != 0:
             raise HAProxyError("haproxy did not start", (res.stdout + res.stderr).strip()[-4000:])
         pid = self._wait_master(timeout=10)
@@ -195,7 +220,12 @@ class HAProxyProcess:
             self.start()
             return
         before = self._wait_state(timeout=5)
-        os.kill(pid, signal.SIGUSR2)
+        if before is None:  # without a baseline, the old worker would pass for a new one
+            raise HAProxyError("haproxy's master CLI did not answer; reload not attempted")
+        try:
+            os.kill(pid, signal.SIGUSR2)
+        except ProcessLookupError as exc:
+            raise HAProxyError("haproxy exited before its reload") from exc
         self._wait_for_worker(pid, before, timeout=timeout)
 
     def stop(self, *, timeout: float = 10.0) -> None:

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO
 
@@ -64,6 +65,8 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) 
                 store.haproxy.start()
         except HAProxyError as exc:
             log.error("event=haproxy_restart_failed reason=%s details=%s", exc, exc.details)
+        except Exception:  # never let the supervisor die: try again next round
+            log.exception("event=haproxy_restart_failed")
         finally:
             store.lock.release()
 
@@ -124,11 +127,15 @@ def hold_agent_lock(layout: AmphoraLayout) -> IO[str] | None:
     address and HAProxy.
     """
     fh = open(layout.agent_lock, "a+")  # noqa: SIM115 - held for the process's life
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        return None
+    for attempt in range(20):  # a compute driver's probe may hold it for an instant
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt == 19:
+                fh.close()
+                return None
+            time.sleep(0.025)
     tmp = layout.agent_pid.with_suffix(".tmp")
     tmp.write_text(str(os.getpid()))
     tmp.replace(layout.agent_pid)

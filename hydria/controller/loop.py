@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hydria.controller.metrics import RECONCILE_SECONDS, RECONCILES
 from hydria.controller.reconciler import Outcome, Reconciler
+from hydria.core import constants as c
 from hydria.core.errors import PermanentError, TemporaryError
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence, leases
@@ -65,8 +66,10 @@ class ControllerLoop:
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=controller_start owner=%s workers=%s", self.owner, self.workers)
-        renewer = threading.Thread(target=self._renew_leases, args=(stop,), daemon=True,
-                                   name="lease-renewer")
+        # the renewer has its own stop: leases are kept while a shutdown drains
+        self._renewing = threading.Event()
+        renewer = threading.Thread(target=self._renew_leases, args=(self._renewing,),
+                                   daemon=True, name="lease-renewer")
         renewer.start()
         self._claim_and_submit(include_settled=True, limit=10_000)
         while not stop.is_set():
@@ -83,6 +86,8 @@ class ControllerLoop:
     def shutdown(self) -> None:
         """Let running reconciles finish, then give back whatever we still hold."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if getattr(self, "_renewing", None) is not None:
+            self._renewing.set()
         with self._lock:
             held = list(self._inflight)
         for lb_id in held:
@@ -203,7 +208,8 @@ class ControllerLoop:
             if lb is None or lb.lease_owner != self.owner:
                 return
             generation, attempts = lb.generation, lb.attempts + 1
-            settled = lb.applied_generation == generation
+            settled = (lb.applied_generation == generation
+                       and lb.provisioning_status in (c.ACTIVE, c.ERROR))
         if outcome.kind == "retry" and attempts < self.max_attempts:
             delay = max(outcome.retry_after, backoff(attempts))
             log.warning("event=retry_scheduled lb=%s attempt=%s in=%.1fs reason=%r", lb_id,

@@ -225,6 +225,9 @@ class HeartbeatWriter:
     def _write_updates(self, session: Session, updates: list[Updates]) -> None:
         if not updates:
             return
+        # rows are locked in key order, so two health managers writing overlapping
+        # batches on PostgreSQL queue behind each other instead of deadlocking
+        updates = sorted(updates, key=lambda u: u.amphora_id)
         session.execute(self._health, [
             {"amphora_id": u.amphora_id, "last_update": u.received_at, "seq": u.seq,
              "busy": False} for u in updates])
@@ -237,6 +240,7 @@ class HeartbeatWriter:
             for u in updates for s in u.listener_stats
         ]
         if stats:
+            stats.sort(key=lambda r: (r["listener_id"], r["amphora_id"]))
             session.execute(self._stats, stats)
         by_table: dict[str, list[dict[str, str]]] = {}
         for u in updates:
@@ -244,7 +248,7 @@ class HeartbeatWriter:
                 by_table.setdefault(table, []).append({"b_id": obj_id, "b_status": status})
         for table, rows in sorted(by_table.items()):
             # one row once: two amphorae of one load balancer agree, the last one wins
-            unique = list({r["b_id"]: r for r in rows}.values())
+            unique = sorted({r["b_id"]: r for r in rows}.values(), key=lambda r: r["b_id"])
             session.execute(self._status[table], unique)
 
     def run(self, pending: PendingHeartbeats, stop: threading.Event, *,

@@ -18,6 +18,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy import update
+
 from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
 from hydria.db.engine import Database
@@ -80,11 +82,18 @@ class SparePool:
         return removed
 
     def _remove(self, amp_id: str, reason: str) -> None:
-        # claimed meanwhile? then it is a load balancer's now: leave it alone
+        # take it out of the pool first, conditionally: a spare a controller has just
+        # claimed belongs to a load balancer now and is left alone
         with self.db.session() as session:
-            row = session.get(Amphora, amp_id)
-            if row is None or row.load_balancer_id is not None:
-                return
+            taken = session.execute(
+                update(Amphora)
+                .where(Amphora.id == amp_id, Amphora.load_balancer_id.is_(None),
+                       Amphora.status.in_([c.AMPHORA_READY, c.AMPHORA_BOOTING,
+                                           c.AMPHORA_PENDING_DELETE]))
+                .values(status=c.AMPHORA_PENDING_DELETE, updated_at=utcnow())
+                .execution_options(synchronize_session=False)).rowcount
+        if not taken:
+            return
         self.compute.delete(amp_id)
         with self.db.session() as session:
             amp_db.mark_amphora_deleted(session, amp_id)

@@ -80,3 +80,18 @@ def test_a_spare_goes_to_exactly_one_load_balancer(any_db: Database):
                         ).one()
         assert (amp.status, amp.role) == (c.AMPHORA_ALLOCATED, c.ROLE_STANDALONE)
         assert amp_db.spares(s) == []
+
+
+def test_a_spare_claimed_while_being_removed_is_left_alone(any_db: Database):
+    pool, compute = _pool(any_db, 1)
+    pool.maintain()
+    with any_db.session() as s:
+        spare_id = amp_db.spares(s)[0].id
+    lb = make_lb(any_db, status=c.PENDING_CREATE)
+    with any_db.session() as s:  # a controller takes it just before the removal
+        assert amp_db.claim_spare(s, lb, c.ROLE_STANDALONE) is not None
+    pool._remove(spare_id, "agent_gone")
+    assert compute.deleted == []
+    with any_db.session() as s:
+        row = s.get(m.Amphora, spare_id)
+        assert row is not None and (row.status, row.load_balancer_id) == (c.AMPHORA_ALLOCATED, lb)

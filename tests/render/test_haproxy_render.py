@@ -158,7 +158,7 @@ def test_no_user_group_log_unless_asked() -> None:
 
 def test_a_path_with_a_space_is_quoted() -> None:
     text = _render(lb(), replace(OPTIONS, stats_socket="/srv/my state/haproxy.sock"))
-    assert "    stats socket '/srv/my state/haproxy.sock' mode 0666" in text
+    assert "    stats socket '/srv/my state/haproxy.sock' mode 0600" in text
 
 
 def test_user_alone_means_group_of_the_same_name() -> None:

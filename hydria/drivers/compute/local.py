@@ -67,6 +67,11 @@ class LocalCompute:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # agents we spawned: polled now and then so exited ones leave no zombie
+        self._children: list[subprocess.Popen[bytes]] = []
+
+    def _reap(self) -> None:
+        self._children = [p for p in self._children if p.poll() is None]
 
     def layout(self, amphora_id: str) -> AmphoraLayout:
         return AmphoraLayout(self.root / amphora_id)
@@ -111,6 +116,8 @@ class LocalCompute:
             proc = subprocess.Popen([*_agent_command(), "--dir", str(layout.root)],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                     start_new_session=True, close_fds=True)
+        self._reap()
+        self._children.append(proc)
         log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)
         return f"local-{boot.amphora_id}"
 
@@ -118,6 +125,7 @@ class LocalCompute:
         return self._lock_held(amphora_id)
 
     def delete(self, amphora_id: str) -> None:
+        self._reap()
         layout = self.layout(amphora_id)
         self._stop_running(amphora_id)
         self._kill_haproxy(layout)
@@ -128,6 +136,7 @@ class LocalCompute:
             self._signal(pid, signal.SIGTERM)
         self._wait_gone(stray, timeout=5)
         shutil.rmtree(layout.root, ignore_errors=True)
+        self._reap()
         sock_dir = layout.socket_dir
         if sock_dir.exists() and not str(sock_dir).startswith(str(layout.root)):
             shutil.rmtree(sock_dir, ignore_errors=True)
