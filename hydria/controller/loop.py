@@ -186,7 +186,7 @@ class ControllerLoop:
 
     def _reconcile(self, lb_id: str, checkpoint) -> Outcome:  # type: ignore[no-untyped-def]
         try:
-            return self.reconciler.reconcile(lb_id, checkpoint)
+            return self.reconciler.reconcile(lb_id, checkpoint, owner=self.owner)
         except LeaseLost:
             return Outcome("superseded", "lease lost")
         except PermanentError as exc:
@@ -233,6 +233,6 @@ class ControllerLoop:
                   failing_over, outcome.reason)
         with self.db.session() as session:
             if not convergence.mark_failed(session, lb_id, generation, outcome.reason,
-                                           retry_at=retry_at):
+                                           retry_at=retry_at, owner=self.owner):
                 pass  # the desired state moved on: the next claim works on that
         leases.release(self.db, lb_id, self.owner, attempts=attempts)

@@ -77,7 +77,8 @@ class Reconciler:
 
     # -- entry point --------------------------------------------------------
 
-    def reconcile(self, lb_id: str, checkpoint: Callable[[], None] = lambda: None) -> Outcome:
+    def reconcile(self, lb_id: str, checkpoint: Callable[[], None] = lambda: None, *,
+                  owner: str | None = None) -> Outcome:
         """Converge ``lb_id``; ``checkpoint`` raises if our lease was lost."""
         with self.db.session() as session:
             row = load_lb_row(session, lb_id)
@@ -129,7 +130,7 @@ class Reconciler:
                         ",".join(serving))
 
         with self.db.session() as session:
-            ok = convergence.mark_converged(session, lb_id, generation)
+            ok = convergence.mark_converged(session, lb_id, generation, owner=owner)
             if ok:
                 for amp_id in serving:
                     amp = session.get(Amphora, amp_id)

@@ -72,13 +72,28 @@ def begin_failover(session: Session, lb_id: str) -> bool:
     return res.rowcount == 1
 
 
-def mark_converged(session: Session, lb_id: str, generation: int) -> bool:
+def _own_lb(session: Session, lb_id: str, generation: int,
+            owner: str | None) -> m.LoadBalancer | None:
+    """The load balancer row, locked, if it is still at ``generation`` and (when
+    ``owner`` is given) still leased by ``owner``: a controller whose lease ran out
+    and was taken over must not write its outcome over its successor's work."""
+    lb = session.get(m.LoadBalancer, lb_id, with_for_update=True, populate_existing=True)
+    if lb is None or lb.generation != generation:
+        return None
+    if owner is not None and lb.lease_owner != owner:
+        return None
+    return lb
+
+
+def mark_converged(session: Session, lb_id: str, generation: int, *,
+                   owner: str | None = None) -> bool:
     """Everything pending of ``lb_id`` at ``generation`` is now live: settle it.
 
-    Returns False (and changes nothing) if the desired state moved on.
+    Returns False (and changes nothing) if the desired state moved on, or if
+    ``owner`` no longer holds the lease.
     """
-    lb = session.get(m.LoadBalancer, lb_id)
-    if lb is None or lb.generation != generation:
+    lb = _own_lb(session, lb_id, generation, owner)
+    if lb is None:
         return False
     if lb.provisioning_status == c.PENDING_DELETE:
         return mark_deleted(session, lb_id, generation)
@@ -143,14 +158,14 @@ def mark_deleted(session: Session, lb_id: str, generation: int) -> bool:
 
 
 def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
-                retry_at: dt.datetime | None = None) -> bool:
+                retry_at: dt.datetime | None = None, owner: str | None = None) -> bool:
     """Give up on ``generation``: the load balancer and its pending objects go to ERROR.
 
     ``retry_at`` (a failover that could not replace a dead amphora) schedules a
     fresh round of attempts then; otherwise an ERROR waits for its user.
     """
-    lb = session.get(m.LoadBalancer, lb_id)
-    if lb is None or lb.generation != generation:
+    lb = _own_lb(session, lb_id, generation, owner)
+    if lb is None:
         return False
     listeners, pools, members, monitors = _children(session, lb_id)
     for row in [*listeners, *pools, *members, *monitors]:

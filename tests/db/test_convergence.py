@@ -94,3 +94,17 @@ def test_addresses_are_never_handed_out_twice(any_db):
     assert len(got) == 20 and len(set(got)) == 20
     with any_db.session() as s, pytest.raises(Exception, match="already allocated"):
         addresses.allocate(s, "pool-x", "10.0.0.1", "10.0.0.100", "z", address=got[0])
+
+
+def test_a_controller_that_lost_its_lease_writes_nothing_back(any_db):
+    from hydria.db import leases
+
+    lb = make_lb(any_db, with_children=True)
+    assert leases.claim_batch(any_db, "successor", lease_seconds=30) == [lb]
+    with any_db.session() as s:
+        assert not convergence.mark_converged(s, lb, 1, owner="stale")
+        assert not convergence.mark_failed(s, lb, 1, "late", owner="stale")
+    with any_db.session() as s:
+        row = s.get(m.LoadBalancer, lb)
+        assert (row.provisioning_status, row.lease_owner) == (c.PENDING_CREATE, "successor")
+        assert convergence.mark_converged(s, lb, 1, owner="successor")
