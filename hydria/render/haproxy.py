@@ -89,7 +89,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -97,7 +96,9 @@ from typing import Final
 import jinja2
 
 from hydria.core import constants as c
-from hydria.core import errors, graph
+from hydria.core import graph
+from hydria.render import values as v
+from hydria.render.values import UnrenderableValue
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 TEMPLATE_NAME: Final = "haproxy.cfg.j2"
@@ -124,7 +125,6 @@ _LISTENER_MODE: Final = {
 }
 _SEND_PROXY: Final = {c.PROTOCOL_PROXY: "send-proxy", c.PROTOCOL_PROXYV2: "send-proxy-v2"}
 
-_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _HOSTNAME_RE: Final = re.compile(
     r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
@@ -133,20 +133,7 @@ _HOSTNAME_RE: Final = re.compile(
 # RFC 6265 token characters minus those HAProxy's parsers treat specially
 # (quotes, '#', '\', parentheses, comma).
 _COOKIE_RE: Final = re.compile(r"[A-Za-z0-9!$%&*+.^_`|~-]{1,255}")
-_CODES_RE: Final = re.compile(r"[1-5][0-9]{2}(?:-[1-5][0-9]{2})?(?:,[1-5][0-9]{2}(?:-[1-5][0-9]{2})?)*")
-_PATH_WORD_RE: Final = re.compile(r"[A-Za-z0-9 _./:@\[\]+,=~-]{1,1024}")
 _USER_GROUP_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_-]{0,31})(?::([A-Za-z_][A-Za-z0-9_-]{0,31}))?")
-# What may stay literal in a health-check URI: RFC 3986 path and query characters
-# minus the quote characters; '%' stays so an already-encoded path is kept as is.
-_URI_SAFE: Final = "/?&=:@!$()*+,;-._~%"
-
-
-class UnrenderableValue(errors.PermanentError):
-    """A graph value cannot be written into the configuration safely.
-
-    The API should have refused it; reaching the renderer means a bug or a row
-    written behind the API's back. Retrying will not help.
-    """
 
 
 # --------------------------------------------------------------------------- #
@@ -243,12 +230,12 @@ def build_view(
     """Everything :func:`render` decides, as a value (handy for tests and debugging)."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise UnrenderableValue(f"config version must be a non-negative int, not {version!r}")
-    lb_id = _ident(lb.id, "load balancer id")
-    _ident(amphora.id, "amphora id")
-    vip = _ip(lb.vip_address, f"load balancer {lb_id} vip_address")
+    lb_id = v.ident(lb.id, "load balancer id")
+    v.ident(amphora.id, "amphora id")
+    vip = v.ip(lb.vip_address, f"load balancer {lb_id} vip_address")
 
     listeners = sorted(lb.listeners, key=lambda lst: (
-        _port(lst.protocol_port, f"listener {_ident(lst.id, 'listener id')} protocol_port"),
+        v.port(lst.protocol_port, f"listener {v.ident(lst.id, 'listener id')} protocol_port"),
         lst.id,
     ))
 
@@ -314,10 +301,10 @@ def _global(options: graph.RenderOptions) -> GlobalView:
         user, group = m.group(1), m.group(2) or m.group(1)
     log_target = None
     if options.log_target is not None:
-        log_target = _word(options.log_target, "log_target")
+        log_target = v.word(options.log_target, "log_target")
     return GlobalView(
-        maxconn=_int(options.max_connections, "max_connections", minimum=1),
-        stats_socket=_word(options.stats_socket, "stats_socket"),
+        maxconn=v.integer(options.max_connections, "max_connections", minimum=1),
+        stats_socket=v.word(options.stats_socket, "stats_socket"),
         log_target=log_target,
         log_facility=LOG_FACILITY,
         user=user,
@@ -335,8 +322,8 @@ def _frontend(
 ) -> FrontendView:
     what = f"listener {lst.id}"
     mode = _listener_mode(lst)
-    limit = _int(lst.connection_limit, f"{what} connection_limit", minimum=-1)
-    inspect = _int(lst.timeout_tcp_inspect, f"{what} timeout_tcp_inspect")
+    limit = v.integer(lst.connection_limit, f"{what} connection_limit", minimum=-1)
+    inspect = v.integer(lst.timeout_tcp_inspect, f"{what} timeout_tcp_inspect")
     headers = {name.lower(): str(value).strip().lower() == "true"
                for name, value in lst.insert_headers}
     set_headers: list[tuple[str, str]] = []
@@ -350,14 +337,14 @@ def _frontend(
     return FrontendView(
         name=lst.id,
         mode=mode,
-        bind=_hostport(vip, _port(lst.protocol_port, f"{what} protocol_port")),
+        bind=v.hostport(vip, v.port(lst.protocol_port, f"{what} protocol_port")),
         disabled=not (lb_enabled and lst.admin_state_up),
         maxconn=limit if limit > 0 else options.max_connections,
-        timeout_client=_timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
+        timeout_client=v.timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
         log_option=None if options.log_target is None
         else ("option httplog" if mode == MODE_HTTP else "option tcplog"),
         inspect_delay=inspect if mode == MODE_TCP and inspect > 0 else None,
-        allowed_cidrs=tuple(_cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
+        allowed_cidrs=tuple(v.cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
         forwardfor=forwardfor,
         set_headers=tuple(set_headers),
         default_backend=default_backend,
@@ -388,11 +375,11 @@ def _backend(
         mode=mode,
         balance=balance,
         persistence=persistence,
-        timeout_connect=max(_timeout_ms(lst.timeout_member_connect, f"listener {lst.id} "
+        timeout_connect=max(v.timeout_ms(lst.timeout_member_connect, f"listener {lst.id} "
                                         "timeout_member_connect") for lst in listeners),
-        timeout_server=max(_timeout_ms(lst.timeout_member_data, f"listener {lst.id} "
+        timeout_server=max(v.timeout_ms(lst.timeout_member_data, f"listener {lst.id} "
                                        "timeout_member_data") for lst in listeners),
-        timeout_check=_int(hm.timeout, f"{what} health monitor timeout", minimum=1) if hm else None,
+        timeout_check=v.integer(hm.timeout, f"{what} health monitor timeout", minimum=1) if hm else None,
         checks=checks,
         servers=servers,
     )
@@ -407,8 +394,8 @@ def _server(
     check: tuple[str, ...],
 ) -> ServerView:
     what = f"member {member.id} of pool {pool.id}"
-    name = _ident(member.id, "member id")
-    opts = [f"weight {_int(member.weight, f'{what} weight', maximum=c.MAX_WEIGHT)}"]
+    name = v.ident(member.id, "member id")
+    opts = [f"weight {v.integer(member.weight, f'{what} weight', maximum=c.MAX_WEIGHT)}"]
     if cookie:
         opts.append(f"cookie {name}")
     if send_proxy:
@@ -420,12 +407,12 @@ def _server(
     if check:
         opts.extend(check)
         if member.monitor_address:
-            addr = _ip(member.monitor_address, f"{what} monitor_address")
-            opts.append(f"addr {_host(addr)}")
+            addr = v.ip(member.monitor_address, f"{what} monitor_address")
+            opts.append(f"addr {v.host(addr)}")
         if member.monitor_port is not None:
-            opts.append(f"port {_port(member.monitor_port, f'{what} monitor_port')}")
-    address = _hostport(_ip(member.address, f"{what} address"),
-                        _port(member.protocol_port, f"{what} protocol_port"))
+            opts.append(f"port {v.port(member.monitor_port, f'{what} monitor_port')}")
+    address = v.hostport(v.ip(member.address, f"{what} address"),
+                        v.port(member.protocol_port, f"{what} protocol_port"))
     return ServerView(name=name, address=address, options=tuple(opts))
 
 
@@ -436,7 +423,7 @@ def _health_check(hm: graph.HealthMonitor, what: str) -> tuple[tuple[str, ...], 
     directives: list[str] = []
     if hm.type in (c.HEALTH_MONITOR_HTTP, c.HEALTH_MONITOR_HTTPS):
         directives = ["option httpchk", _http_check_send(hm, what),
-                      f"http-check expect status {_expected_codes(hm.expected_codes, what)}"]
+                      f"http-check expect status {v.expected_codes(hm.expected_codes, what)}"]
         if hm.type == c.HEALTH_MONITOR_HTTPS:
             server.append("check-ssl verify none")
     elif hm.type == c.HEALTH_MONITOR_TLS_HELLO:
@@ -446,9 +433,9 @@ def _health_check(hm: graph.HealthMonitor, what: str) -> tuple[tuple[str, ...], 
     else:
         raise UnrenderableValue(f"{what}: type {hm.type!r} is not supported")
     server.append(
-        f"inter {_int(hm.delay, f'{what} delay', minimum=1)}s"
-        f" fall {_int(hm.max_retries_down, f'{what} max_retries_down', minimum=1)}"
-        f" rise {_int(hm.max_retries, f'{what} max_retries', minimum=1)}"
+        f"inter {v.integer(hm.delay, f'{what} delay', minimum=1)}s"
+        f" fall {v.integer(hm.max_retries_down, f'{what} max_retries_down', minimum=1)}"
+        f" rise {v.integer(hm.max_retries, f'{what} max_retries', minimum=1)}"
     )
     return tuple(directives), tuple(server)
 
@@ -457,7 +444,7 @@ def _http_check_send(hm: graph.HealthMonitor, what: str) -> str:
     method = hm.http_method or "GET"
     if method not in c.HTTP_METHODS:
         raise UnrenderableValue(f"{what}: http_method {method!r} is not supported")
-    parts = ["http-check send", f"meth {method}", f"uri {_uri(hm.url_path or '/', what)}"]
+    parts = ["http-check send", f"meth {method}", f"uri {v.uri(hm.url_path or '/', what)}"]
     if hm.http_version is not None:
         if hm.http_version not in c.HTTP_VERSIONS:
             raise UnrenderableValue(f"{what}: http_version {hm.http_version!r} is not supported")
@@ -475,7 +462,7 @@ def _persistence(
     """Backend directives for ``sp``, and whether servers carry a cookie."""
     expire = ""
     if sp.persistence_timeout:
-        expire = f" expire {_int(sp.persistence_timeout, f'{what} persistence_timeout')}s"
+        expire = f" expire {v.integer(sp.persistence_timeout, f'{what} persistence_timeout')}s"
     if sp.type == c.SESSION_PERSISTENCE_SOURCE_IP:
         return (f"stick-table type ipv6 size {STICK_TABLE_SIZE}{expire}", "stick on src"), False
     if sp.type not in (c.SESSION_PERSISTENCE_HTTP_COOKIE, c.SESSION_PERSISTENCE_APP_COOKIE):
@@ -509,83 +496,10 @@ def _listener_mode(lst: graph.Listener) -> str:
 def _backend_mode(lst: graph.Listener, pool: graph.Pool) -> str:
     if pool.protocol not in c.SUPPORTED_POOL_PROTOCOLS:
         raise UnrenderableValue(f"pool {pool.id}: protocol {pool.protocol!r} is not supported")
-    _ident(pool.id, "pool id")
+    v.ident(pool.id, "pool id")
     if _listener_mode(lst) == MODE_HTTP or pool.protocol == c.PROTOCOL_HTTP:
         return MODE_HTTP
     return MODE_TCP
-
-
-def _ident(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise UnrenderableValue(f"{what} {value!r} is not a valid id")
-    return value
-
-
-def _int(value: object, what: str, *, minimum: int = 0, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UnrenderableValue(f"{what} must be an integer, not {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        raise UnrenderableValue(f"{what} {value} is out of range")
-    return value
-
-
-def _timeout_ms(value: object, what: str) -> int:
-    """A listener timeout in ms; 0 ("no timeout") becomes the API's maximum."""
-    return _int(value, what, maximum=c.MAX_TIMEOUT) or c.MAX_TIMEOUT
-
-
-def _port(value: object, what: str) -> int:
-    return _int(value, what, minimum=c.MIN_PORT, maximum=c.MAX_PORT)
-
-
-def _ip(value: object, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    try:
-        addr = ipaddress.ip_address(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise UnrenderableValue(f"{what} {value!r} is not an IP address") from None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
-        raise UnrenderableValue(f"{what} {value!r}: scoped IPv6 addresses are not supported")
-    return addr
-
-
-def _cidr(value: object, what: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=False))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise UnrenderableValue(f"{what}: {value!r} is not a CIDR") from None
-
-
-def _host(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    return f"[{addr}]" if addr.version == 6 else str(addr)
-
-
-def _hostport(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str:
-    return f"{_host(addr)}:{port}"
-
-
-def _word(value: object, what: str) -> str:
-    """A path or address that must read back as exactly one word of the configuration.
-
-    Plain characters only; a space is allowed (state directories may have one) and
-    then the word is single-quoted. Quotes, ``#``, ``$`` (HAProxy 2.6 expands it
-    even inside single quotes), backslashes and control characters are refused.
-    """
-    if not isinstance(value, str) or not _PATH_WORD_RE.fullmatch(value):
-        raise UnrenderableValue(f"{what} {value!r} contains characters HAProxy would misread")
-    return f"'{value}'" if " " in value else value
-
-
-def _uri(path: str, what: str) -> str:
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise UnrenderableValue(f"{what}: url_path {path!r} must start with '/'")
-    return urllib.parse.quote(path, safe=_URI_SAFE)
-
-
-def _expected_codes(codes: str | None, what: str) -> str:
-    codes = codes or "200"
-    if not _CODES_RE.fullmatch(codes):
-        raise UnrenderableValue(f"{what}: expected_codes {codes!r} is not like 200, 200,202 or 200-204")
-    return codes
 
 
 @functools.lru_cache(maxsize=1)
