@@ -10,26 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 from tests.support.tcp_proxy import TCPProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
-
-
-def _status(client: httpx.Client, lb_id: str) -> str:
-    res = client.get(f"/lbaas/loadbalancers/{lb_id}")
-    assert res.status_code < 500 or res.status_code == 503, res.text
-    return res.json()["loadbalancer"]["provisioning_status"] if res.status_code == 200 else ""
-
-
-def _wait(client: httpx.Client, lb_id: str, status: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _status(client, lb_id) == status:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{lb_id} not {status}")
 
 
 def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str):
@@ -49,7 +35,7 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
                 "vip_subnet_id": subnet_id}})
             assert before.status_code == 201, before.text
             lb_id = before.json()["loadbalancer"]["id"]
-            _wait(c, lb_id, "ACTIVE")
+            wait_lb(c, lb_id, outage_ok=True)
             accepted = c.post("/lbaas/listeners", json={"listener": {
                 "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}})
             assert accepted.status_code == 201, accepted.text
@@ -72,13 +58,13 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
 
             for name, proc in split.procs.items():
                 assert proc.poll() is None, f"{name} died:\n{split.log(name)}"
-            _wait(c, lb_id, "ACTIVE")
+            wait_lb(c, lb_id, outage_ok=True)
             listener = c.get(f"/lbaas/listeners/{accepted.json()['listener']['id']}").json()
             assert listener["listener"]["provisioning_status"] == "ACTIVE"
             after = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
                 "vip_subnet_id": subnet_id}})
             assert after.status_code == 201, after.text
-            _wait(c, after.json()["loadbalancer"]["id"], "ACTIVE")
+            wait_lb(c, after.json()["loadbalancer"]["id"], outage_ok=True)
         assert "event=api_internal_error" not in split.log("api")
         assert "event=db_unavailable" in split.log("api")
     finally:

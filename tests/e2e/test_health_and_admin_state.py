@@ -7,36 +7,16 @@ import time
 import httpx
 import pytest
 
+from tests.support.lbs import build_http_lb, public_subnet_id
+
 pytestmark = pytest.mark.integration
 
 
 def _lb_with_pool(hydria, backends, *, monitor: bool):
     with hydria.api() as api:
-        subnet = httpx.get(hydria.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-        lb = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]
-        path = f"/lbaas/loadbalancers/{lb['id']}"
-        hydria.wait_for(path, "loadbalancer", "ACTIVE")
-        listener = api.post("/lbaas/listeners", json={"listener": {
-            "loadbalancer_id": lb["id"], "protocol": "HTTP",
-            "protocol_port": 80}}).json()["listener"]
-        hydria.wait_for(path, "loadbalancer", "ACTIVE")
-        pool = api.post("/lbaas/pools", json={"pool": {
-            "listener_id": listener["id"], "protocol": "HTTP",
-            "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
-        hydria.wait_for(path, "loadbalancer", "ACTIVE")
-        members = []
-        for b in backends:
-            members.append(api.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-                "address": b.host, "protocol_port": b.port}}).json()["member"])
-            hydria.wait_for(path, "loadbalancer", "ACTIVE")
-        if monitor:
-            res = api.post("/lbaas/healthmonitors", json={"healthmonitor": {
-                "pool_id": pool["id"], "type": "HTTP", "delay": 1, "timeout": 1,
-                "max_retries": 1, "max_retries_down": 1}})
-            assert res.status_code == 201, res.text
-            hydria.wait_for(path, "loadbalancer", "ACTIVE")
-    return lb, pool, members
+        built = build_http_lb(api, public_subnet_id(hydria.endpoint),
+                              [(b.host, b.port) for b in backends], monitor=monitor)
+    return built.lb, built.pool, built.members
 
 
 def _served_by(vip: str, n: int = 10) -> list[str]:

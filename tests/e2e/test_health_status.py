@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp
+from tests.support.lbs import build_http_lb, public_subnet_id
 from tests.support.procs import pids_mentioning
 
 pytestmark = pytest.mark.integration
@@ -53,32 +53,10 @@ def test_member_status_follows_the_backend(hydria: HydriaUp) -> None:
     backends = [HTTPBackend(f"web-{i}") for i in range(2)]
     try:
         with hydria.api() as api:
-            subnet = httpx.get(hydria.endpoint + "/v2.0/subnets?name=public").json()[
-                "subnets"][0]
-            lb = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]
-            lb_path = f"/lbaas/loadbalancers/{lb['id']}"
-            hydria.wait_for(lb_path, "loadbalancer", "ACTIVE")
-            listener = api.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb["id"], "protocol": "HTTP",
-                "protocol_port": 80}}).json()["listener"]
-            hydria.wait_for(lb_path, "loadbalancer", "ACTIVE")
-            pool = api.post("/lbaas/pools", json={"pool": {
-                "listener_id": listener["id"], "protocol": "HTTP",
-                "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
-            hydria.wait_for(lb_path, "loadbalancer", "ACTIVE")
-            members = []
-            for b in backends:
-                res = api.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-                    "address": b.host, "protocol_port": b.port}})
-                assert res.status_code == 201, res.text
-                members.append(res.json()["member"])
-                hydria.wait_for(lb_path, "loadbalancer", "ACTIVE")
-            res = api.post("/lbaas/healthmonitors", json={"healthmonitor": {
-                "pool_id": pool["id"], "type": "HTTP", "delay": 1, "timeout": 1,
-                "max_retries": 1, "max_retries_down": 1}})
-            assert res.status_code == 201, res.text
-            hydria.wait_for(lb_path, "loadbalancer", "ACTIVE")
+            built = build_http_lb(api, public_subnet_id(hydria.endpoint),
+                                  [(b.host, b.port) for b in backends], monitor=True)
+        lb, listener, pool, members = built.lb, built.listener, built.pool, built.members
+        lb_path = f"/lbaas/loadbalancers/{lb['id']}"
 
         pool_path = f"/lbaas/pools/{pool['id']}"
         m0, m1 = (f"{pool_path}/members/{m['id']}" for m in members)

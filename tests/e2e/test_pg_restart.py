@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 
@@ -50,19 +51,6 @@ def _pg_up(timeout: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _status(c: httpx.Client, lb_id: str) -> str:
-    res = c.get(f"/lbaas/loadbalancers/{lb_id}")
-    assert res.status_code in (200, 503), res.text
-    return res.json()["loadbalancer"]["provisioning_status"] if res.status_code == 200 else ""
-
-
-def _wait(c: httpx.Client, lb_id: str, status: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while _status(c, lb_id) != status:
-        assert time.monotonic() < deadline, f"{lb_id} not {status}"
-        time.sleep(0.1)
 
 
 def test_postgresql_restart_loses_nothing(tmp_path: Path, pg_url: str):
@@ -103,12 +91,12 @@ def test_postgresql_restart_loses_nothing(tmp_path: Path, pg_url: str):
             _pg_up()
             for name, proc in split.procs.items():
                 assert proc.poll() is None, f"{name} died:\n{split.log(name)}"
-            _wait(c, lb_id, "ACTIVE")
-            _wait(c, accepted.json()["loadbalancer"]["id"], "ACTIVE")
+            wait_lb(c, lb_id, outage_ok=True)
+            wait_lb(c, accepted.json()["loadbalancer"]["id"], outage_ok=True)
             after = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
                 "vip_subnet_id": subnet_id}})
             assert after.status_code == 201, after.text
-            _wait(c, after.json()["loadbalancer"]["id"], "ACTIVE")
+            wait_lb(c, after.json()["loadbalancer"]["id"], outage_ok=True)
         for name in split.procs:
             assert "event=api_internal_error" not in split.log(name)
     finally:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.backends import HTTPBackend
+from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 
@@ -23,42 +24,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 COUNT = 50
 
 
-def _wait_active(client: httpx.Client, lb_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
-        res = client.get(f"/lbaas/loadbalancers/{lb_id}")
-        assert res.status_code < 500, res.text
-        body = res.json()["loadbalancer"]
-        assert body["provisioning_status"] != "ERROR", body
-        if body["provisioning_status"] == "ACTIVE":
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"{lb_id} not ACTIVE: {body}")
-
-
 def _build(endpoint: str, subnet_id: str, backend: HTTPBackend, out: list, errors: list) -> None:
     try:
         with httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
             lb = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
                 "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
-            _wait_active(c, lb["id"])
+            wait_lb(c, lb["id"], timeout=120)
             listener = c.post("/lbaas/listeners", json={"listener": {
                 "loadbalancer_id": lb["id"], "protocol": "HTTP",
                 "protocol_port": 80}}).json()["listener"]
-            _wait_active(c, lb["id"])
+            wait_lb(c, lb["id"], timeout=120)
             pool = c.post("/lbaas/pools", json={"pool": {
                 "listener_id": listener["id"], "protocol": "HTTP",
                 "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
-            _wait_active(c, lb["id"])
+            wait_lb(c, lb["id"], timeout=120)
             res = c.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
                 "address": backend.host, "protocol_port": backend.port}})
             assert res.status_code == 201, res.text
-            _wait_active(c, lb["id"])
+            wait_lb(c, lb["id"], timeout=120)
             res = c.put(f"/lbaas/pools/{pool['id']}", json={"pool": {
                 "lb_algorithm": "LEAST_CONNECTIONS"}})
             assert res.status_code == 200, res.text
-            out.append(_wait_active(c, lb["id"]))
+            wait_lb(c, lb["id"], timeout=120)
+            out.append(c.get(f"/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"])
     except BaseException as exc:  # reported by the test thread
         errors.append(exc)
 
@@ -144,7 +132,7 @@ def test_sigterm_lets_a_controller_finish_and_release(tmp_path: Path, pg_url: st
             # a successor does not wait out the 60 s lease: the work is free at once
             split.start("controller-2", "controller")
             for lb_id in ids:
-                _wait_active(c, lb_id, timeout=30)
+                wait_lb(c, lb_id, timeout=30)
     finally:
         split.cleanup()
     assert pids_mentioning(str(split.state_dir)) == []
