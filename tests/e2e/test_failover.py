@@ -71,7 +71,7 @@ def eventually(what: str, probe: Callable[[], T | None], *, timeout: float = 90.
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"not true within {timeout}s: {what}\n{up.log() if up else ''}")
+    raise AssertionError(f"not true within {timeout}s: {what}\n{up.log(tail=8000) if up else ''}")
 
 
 def holds_for(seconds: float, probe: Callable[[], bool], *, up: HydriaUp | None = None
@@ -79,7 +79,7 @@ def holds_for(seconds: float, probe: Callable[[], bool], *, up: HydriaUp | None 
     """``probe`` stays true for ``seconds`` (a property over time, not a speed limit)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert probe(), up.log() if up else "no longer true"
+        assert probe(), up.log(tail=8000) if up else "no longer true"
         time.sleep(0.2)
 
 

@@ -46,7 +46,7 @@ def _wait_operating(hydria: HydriaUp, want: dict[str, str], *, timeout: float = 
             if seen == want:
                 return
             time.sleep(0.1)
-    raise AssertionError(f"operating status {seen}, wanted {want}\n{hydria.log()}")
+    raise AssertionError(f"operating status {seen}, wanted {want}\n{hydria.log(tail=8000)}")
 
 
 def test_member_status_follows_the_backend(hydria: HydriaUp) -> None:

@@ -28,7 +28,7 @@ def _wait_spares(up: HydriaUp, count: int, exclude: set[str] = frozenset()) -> l
         if len(ready) >= count:
             return ready
         time.sleep(0.1)
-    raise AssertionError(f"no {count} spare(s) ready:\n{up.log()}")
+    raise AssertionError(f"no {count} spare(s) ready:\n{up.log(tail=8000)}")
 
 
 def test_create_takes_a_warm_spare_and_the_pool_refills(tmp_path):

@@ -63,14 +63,14 @@ class HydriaUp:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hydria up exited {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"hydria up exited {self.proc.returncode}:\n{self.log(tail=8000)}")
             try:
                 if httpx.get(self.endpoint + "/", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"hydria up did not answer in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"hydria up did not answer in {timeout}s:\n{self.log(tail=8000)}")
 
     def stop(self, timeout: float = 60.0) -> None:
         """A clean stop (SIGTERM): amphorae are stopped on purpose."""
@@ -92,11 +92,13 @@ class HydriaUp:
         self.stop()
         kill_all_mentioning(str(self.state_dir))
 
-    def log(self) -> str:
+    def log(self, tail: int | None = None) -> str:
+        """The whole log (searching a tail can miss a line a burst pushed out)."""
         try:
-            return self.log_path.read_text()[-8000:]
+            text = self.log_path.read_text()
         except OSError:
             return ""
+        return text[-tail:] if tail else text
 
     # -- clients -------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class HydriaUp:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if res.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({res.returncode}):\n{res.stderr}"
-                                 f"\n--- hydria log ---\n{self.log()}")
+                                 f"\n--- hydria log ---\n{self.log(tail=8000)}")
         return json.loads(res.stdout) if parse and res.stdout.strip() else res.stdout
 
     def api(self) -> httpx.Client:
@@ -129,6 +131,6 @@ class HydriaUp:
                 if body.get("provisioning_status") == status:
                     return body
                 assert body.get("provisioning_status") != "ERROR" or status == "ERROR", (
-                    f"{path} went to ERROR\n{self.log()}")
+                    f"{path} went to ERROR\n{self.log(tail=8000)}")
                 time.sleep(0.05)
-        raise AssertionError(f"{path} not {status} in {timeout}s: {body}\n{self.log()}")
+        raise AssertionError(f"{path} not {status} in {timeout}s: {body}\n{self.log(tail=8000)}")

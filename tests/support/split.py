@@ -70,14 +70,16 @@ class Split:
             proc.send_signal(sig)
             proc.wait(60)
 
-    def log(self, name: str) -> str:
+    def log(self, name: str, tail: int | None = None) -> str:
+        """The whole log (searching a tail can miss a line a burst pushed out)."""
         try:
-            return (self.state_dir / f"{name}.log").read_text()[-6000:]
+            text = (self.state_dir / f"{name}.log").read_text()
         except OSError:
             return ""
+        return text[-tail:] if tail else text
 
     def logs(self) -> str:
-        return "\n".join(f"--- {n} ---\n{self.log(n)}" for n in self.procs)
+        return "\n".join(f"--- {n} ---\n{self.log(n, tail=6000)}" for n in self.procs)
 
     def cleanup(self) -> None:
         for name in list(self.procs):
