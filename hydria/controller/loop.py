@@ -3,8 +3,11 @@
 Level-triggered: a wake-up (in-process, or later LISTEN/NOTIFY) only says
 "look now"; the database says what to do. Every ``poll_interval`` the loop
 looks anyway, so a lost wake-up costs a poll, and a crashed controller costs
-a lease. At start-up it claims every live load balancer once (a resync), so
-amphorae that stopped while no controller ran are brought back.
+a lease. At start-up it also looks once at every live load balancer (a
+resync), so amphorae that stopped while no controller ran are brought back;
+the resync only fills slots that pending work leaves free, a few at a time,
+so a controller starting next to a large fleet neither hoards leases nor
+delays a user's change behind thousands of checks.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import DBAPIError
@@ -61,6 +65,7 @@ class ControllerLoop:
         self._lock = threading.Lock()
         self._lost: set[str] = set()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="reconcile")
+        self._resync: deque[str] = deque()
 
     # -- public -------------------------------------------------------------
 
@@ -71,7 +76,9 @@ class ControllerLoop:
         renewer = threading.Thread(target=self._renew_leases, args=(self._renewing,),
                                    daemon=True, name="lease-renewer")
         renewer.start()
-        self._claim_and_submit(include_settled=True, limit=10_000)
+        self._start_resync()
+        self._claim_and_submit()
+        self._resync_some()
         while not stop.is_set():
             woken = self.notifier.wait(self.poll_interval) if self.notifier else set()
             if not self.notifier:
@@ -81,6 +88,7 @@ class ControllerLoop:
             if woken:
                 self._claim_and_submit(only=sorted(woken))
             self._claim_and_submit()
+            self._resync_some()
         self.shutdown()
 
     def shutdown(self) -> None:
@@ -137,6 +145,32 @@ class ControllerLoop:
                     self._inflight[lb_id] = self._pool.submit(self._work, lb_id)
             if len(ids) < slots or limit is not None or only is not None:
                 return
+
+    def _start_resync(self) -> None:
+        try:
+            self._resync = deque(leases.live_ids(self.db))
+        except DBAPIError as exc:  # the pollers and the health manager still find work
+            log.warning("event=resync_skipped owner=%s reason=%s", self.owner,
+                        str(exc.orig or exc).splitlines()[0])
+            return
+        log.info("event=resync_start owner=%s count=%s", self.owner, len(self._resync))
+
+    def _resync_some(self) -> None:
+        """Check the next few live load balancers, in the slots pending work left free.
+
+        One that another controller holds is skipped: its holder is converging it.
+        """
+        while self._resync:
+            slots = self._free_slots()
+            if slots <= 0:
+                return
+            batch = [self._resync.popleft() for _ in range(min(slots, len(self._resync)))]
+            with self._lock:
+                batch = [i for i in batch if i not in self._inflight]
+            if batch:
+                self._claim_and_submit(only=batch, include_settled=True)
+            if not self._resync:
+                log.info("event=resync_done owner=%s", self.owner)
 
     def _renew_leases(self, stop: threading.Event) -> None:
         while not stop.wait(self.lease_seconds / 3):

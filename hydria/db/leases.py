@@ -72,6 +72,15 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
         return claimed
 
 
+def live_ids(db: Database) -> list[str]:
+    """Every load balancer a resync should look at, least recently touched first."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(LoadBalancer.id)
+            .where(LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]))
+            .order_by(LoadBalancer.updated_at)))
+
+
 def renew(db: Database, lb_id: str, owner: str, *, lease_seconds: float) -> bool:
     """Extend a lease this owner still holds; False means it was lost."""
     with db.session() as session:
