@@ -252,6 +252,9 @@ class Amphora(Base, Timestamps):
     vrrp_priority: Mapped[int | None] = mapped_column(Integer, default=None)
     cert_expiration: Mapped[dt.datetime | None] = mapped_column(default=None)
     cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a rotation's claim ends by itself, so a housekeeper killed mid-rotation
+    # does not leave the amphora unrotatable
+    cert_busy_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     cached_zone: Mapped[str | None] = mapped_column(String(255), default=None)
     image_id: Mapped[str | None] = mapped_column(String(36), default=None)
     compute_flavor: Mapped[str | None] = mapped_column(String(255), default=None)

@@ -4,7 +4,8 @@ An amphora whose certificate expires within ``renew_before`` gets a new one
 from the controller CA through the agent API; the agent swaps its TLS context
 for new connections. ``cert_busy`` is taken with a conditional UPDATE, so two
 housekeepers never rotate the same amphora at once, and given back on failure
-so the next sweep tries again.
+so the next sweep tries again; the claim lapses after ``CLAIM`` by itself, so a
+housekeeper killed in the middle does not leave it taken for ever.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 import logging
 
 from cryptography import x509
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from hydria.controller.agent_client import AgentClient
 from hydria.core import constants as c
@@ -23,6 +24,14 @@ from hydria.db.models import Amphora, utcnow
 from hydria.drivers.certs.local_ca import ControllerCA
 
 log = logging.getLogger("hydria.housekeeping")
+
+# far longer than one PUT /1.0/certificate takes, short enough to retry the same day
+CLAIM = dt.timedelta(minutes=5)
+
+
+def _free(now: dt.datetime):  # type: ignore[no-untyped-def]
+    return or_(Amphora.cert_busy.is_(False), Amphora.cert_busy_until.is_(None),
+               Amphora.cert_busy_until < now)
 
 
 class CertRotator:
@@ -42,7 +51,7 @@ class CertRotator:
         with self.db.session() as session:
             rows = session.execute(select(Amphora.id, Amphora.lb_network_ip).where(
                 Amphora.status == c.AMPHORA_ALLOCATED, Amphora.cert_expiration.is_not(None),
-                Amphora.cert_expiration < horizon, Amphora.cert_busy.is_(False)))
+                Amphora.cert_expiration < horizon, _free(utcnow())))
             return [(i, ip) for i, ip in rows if ip]
 
     def rotate_due(self) -> int:
@@ -53,9 +62,11 @@ class CertRotator:
         return done
 
     def _rotate(self, amp_id: str, ip: str) -> bool:
+        now = utcnow()
         with self.db.session() as session:
             taken = session.execute(update(Amphora).where(
-                Amphora.id == amp_id, Amphora.cert_busy.is_(False)).values(cert_busy=True)
+                Amphora.id == amp_id, _free(now)).values(cert_busy=True,
+                                                         cert_busy_until=now + CLAIM)
             ).rowcount
         if not taken:
             return False
@@ -71,7 +82,7 @@ class CertRotator:
             log.warning("event=certificate_rotation_failed amphora=%s reason=%s", amp_id, exc)
             return False
         finally:
-            values: dict[str, object] = {"cert_busy": False}
+            values: dict[str, object] = {"cert_busy": False, "cert_busy_until": None}
             if expires is not None:
                 values["cert_expiration"] = expires.replace(tzinfo=None)
             with self.db.session() as session:
