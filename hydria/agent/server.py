@@ -3,8 +3,11 @@
 The standard library's threading HTTP server is enough for a handful of
 requests a minute from controllers, and it keeps an amphora's start-up at a
 tenth of a second. The TLS handshake runs in the request's own thread, so a
-client that never finishes one cannot stall the others. Only clients whose
-certificate the controller CA signed get past the handshake.
+client that never finishes one cannot stall the others; it gets
+``HANDSHAKE_SECONDS`` to finish, and at most ``MAX_CONNECTIONS`` connections
+are served at once, so a flood of idle peers on the management network costs
+bounded threads, not the agent. Only clients whose certificate the controller
+CA signed get past the handshake.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +30,11 @@ from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, PREFIX
 
 log = logging.getLogger("hydria.agent")
+
+HANDSHAKE_SECONDS = 5
+REQUEST_SECONDS = 30
+# controllers make a few calls at a time; this is room for many of them
+MAX_CONNECTIONS = 64
 
 
 def server_tls_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
@@ -82,10 +91,28 @@ class AgentServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.tls = tls
         self.state = state
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning("event=connection_refused peer=%s reason=busy", client_address)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # the thread did not start: its slot is ours to give back
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
     def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(30)
+        request.settimeout(HANDSHAKE_SECONDS)
         # headers and body go out in separate writes: without this, Nagle and the
         # peer's delayed ACK add 40 ms to every answer
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -94,6 +121,7 @@ class AgentServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError) as exc:
             log.warning("event=tls_refused peer=%s reason=%s", client_address, exc)
             return
+        conn.settimeout(REQUEST_SECONDS)
         try:
             self.RequestHandlerClass(conn, client_address, self)
         finally:

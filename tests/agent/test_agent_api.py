@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import ssl
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -80,6 +82,34 @@ def test_controller_refuses_an_amphora_from_another_ca(amphora, tmp_path):
             client.info(amphora.ip, amphora.port)
     finally:
         client.close()
+
+
+def test_a_flood_of_idle_peers_costs_bounded_threads(amphora):
+    """Peers that connect and never handshake: past the cap they are turned away at
+    once instead of each holding a thread, and the agent serves again when they go."""
+    import select
+
+    from hydria.agent.server import MAX_CONNECTIONS
+
+    idle = [socket.create_connection((amphora.ip, amphora.port), timeout=10)
+            for _ in range(MAX_CONNECTIONS + 20)]
+    try:
+        turned_away = 0
+        deadline = time.monotonic() + 10
+        while not turned_away and time.monotonic() < deadline:
+            readable, _, _ = select.select(idle, [], [], 0.5)
+            turned_away = sum(1 for sock in readable if sock.recv(1) == b"")
+        assert turned_away >= 1, "every idle peer was given a thread"
+        agent_pid = int(amphora.compute.layout(amphora.id).agent_pid.read_text())
+        threads = int(next(line.split()[1] for line in
+                           Path(f"/proc/{agent_pid}/status").read_text().splitlines()
+                           if line.startswith("Threads:")))
+        assert threads <= MAX_CONNECTIONS + 8
+    finally:
+        for sock in idle:
+            sock.close()
+    assert amphora.client.wait_ready(amphora.ip, amphora.port, timeout=30)["amphora_id"] \
+        == amphora.id
 
 
 def test_info_before_any_config(amphora):
