@@ -33,6 +33,8 @@ from pathlib import Path
 import httpx
 from _harness import backends, hydria_up, percentile, wait_status
 
+from hydria.core.procs import pids_mentioning
+
 INTERVAL, TIMEOUT = 1.0, 3.0
 
 
@@ -40,18 +42,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def pids_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 def state_dir_of(amp_id: str) -> Path:

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydria.core.procs import pid_alive
 from hydria.wire.amphora_layout import AmphoraLayout
 
 
@@ -110,19 +111,6 @@ def private_dir(path: Path) -> None:
             raise HAProxyError(f"{folder} belongs to uid {info.st_uid}, not to us")
         if info.st_mode & 0o077:
             os.chmod(folder, 0o700)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
-    except (OSError, IndexError):
-        return False
 
 
 class HAProxyProcess:

@@ -6,8 +6,10 @@ leases matter, so it records what it was asked and does nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -42,23 +44,29 @@ class Recorder:
         return Outcome("superseded", "test")  # releases the lease, changes nothing
 
 
-def test_startup_resync_is_paced_and_pending_work_goes_first(any_db):
-    settled = [make_lb(any_db, status=c.ACTIVE) for _ in range(40)]
-    pending = make_lb(any_db)  # the newest: a resync ordered by age would reach it last
-    recorder = Recorder(any_db)
-    loop = ControllerLoop(any_db, recorder, notifier=InProcessNotifier(), workers=2,
+@contextlib.contextmanager
+def running(db, recorder: Recorder) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    loop = ControllerLoop(db, recorder, notifier=InProcessNotifier(), workers=2,
                           lease_seconds=30, poll_interval=0.05)  # type: ignore[arg-type]
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop,))
     runner.start()
     try:
+        yield
+    finally:
+        stop.set()
+        runner.join(30)
+
+
+def test_startup_resync_is_paced_and_pending_work_goes_first(any_db):
+    settled = [make_lb(any_db, status=c.ACTIVE) for _ in range(40)]
+    pending = make_lb(any_db)  # the newest: a resync ordered by age would reach it last
+    recorder = Recorder(any_db)
+    with running(any_db, recorder):
         deadline = time.monotonic() + 60
         while len(set(recorder.seen)) < 41:
             assert time.monotonic() < deadline, f"resync stalled at {len(recorder.seen)}"
             time.sleep(0.02)
-    finally:
-        stop.set()
-        runner.join(30)
     assert recorder.seen[0] == pending
     assert set(recorder.seen) == {pending, *settled}
     # never more than the loop's own slots (2 workers x 2), not the whole fleet
@@ -75,18 +83,10 @@ def test_resync_skips_what_another_controller_holds(any_db):
     assert leases.claim_batch(any_db, "other", lease_seconds=60, only=[theirs],
                               include_settled=True) == [theirs]
     recorder = Recorder(any_db)
-    loop = ControllerLoop(any_db, recorder, notifier=InProcessNotifier(), workers=2,
-                          lease_seconds=30, poll_interval=0.05)  # type: ignore[arg-type]
-    stop = threading.Event()
-    runner = threading.Thread(target=loop.run, args=(stop,))
-    runner.start()
-    try:
+    with running(any_db, recorder):
         deadline = time.monotonic() + 30
         while mine not in recorder.seen:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         time.sleep(0.3)  # a few more polls: the held one must stay untouched
-    finally:
-        stop.set()
-        runner.join(30)
     assert theirs not in recorder.seen

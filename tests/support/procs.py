@@ -7,20 +7,9 @@ import signal
 import time
 from pathlib import Path
 
+from hydria.core.procs import pids_mentioning
 
-def pids_mentioning(text: str) -> list[int]:
-    """Processes whose command line contains ``text`` (e.g. a test's state dir)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(int(entry.name))
-    return found
+__all__ = ["pids_mentioning", "kill_all_mentioning"]
 
 
 def kill_all_mentioning(text: str, *, grace: float = 3.0) -> None:

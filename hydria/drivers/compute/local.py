@@ -19,41 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+from hydria.core.procs import cmdline, pid_alive, pids_mentioning
 from hydria.wire.agent_api import AmphoraBoot, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
 log = logging.getLogger("hydria.compute.local")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _pids_naming(text: str) -> list[int]:
-    """Processes whose command line contains ``text`` (an amphora's folder)."""
-    needle = text.encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid() \
-                and needle in _cmdline(int(entry.name)):
-            found.append(int(entry.name))
-    return found
 
 
 def _agent_command() -> list[str]:
@@ -82,7 +52,7 @@ class LocalCompute:
             pid = int(layout.agent_pid.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _alive(pid) and str(layout.root).encode() in _cmdline(pid):
+        if pid_alive(pid) and str(layout.root).encode() in cmdline(pid):
             return pid
         return None
 
@@ -131,7 +101,7 @@ class LocalCompute:
         self._kill_haproxy(layout)
         # anything else that names the folder: an agent still starting (no lock
         # yet), or HAProxy whose pidfile was lost
-        stray = _pids_naming(str(layout.root))
+        stray = pids_mentioning(str(layout.root))
         for pid in stray:
             self._signal(pid, signal.SIGTERM)
         self._wait_gone(stray, timeout=5)
@@ -164,7 +134,7 @@ class LocalCompute:
     def _wait_gone(self, pids: list[int], *, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = [p for p in pids if _alive(p)]
+            pids = [p for p in pids if pid_alive(p)]
             if not pids:
                 return
             time.sleep(0.02)
@@ -191,6 +161,6 @@ class LocalCompute:
             pid = int(layout.haproxy_pid.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return
-        if _alive(pid) and str(layout.config).encode() in _cmdline(pid):
+        if pid_alive(pid) and str(layout.config).encode() in cmdline(pid):
             self._signal(pid, signal.SIGTERM)
             self._wait_gone([pid], timeout=10)

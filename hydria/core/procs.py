@@ -1,0 +1,41 @@
+"""Looking at this host's processes through /proc (Linux only, as the local driver is).
+
+Local amphorae are plain processes, found again by the folder their command line
+names; that is how a restarted ``hydria up`` or housekeeping recognises its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def pid_alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) is not alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def cmdline(pid: int) -> bytes:
+    """The raw command line (arguments separated by NUL), empty if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def pids_mentioning(text: str) -> list[int]:
+    """Other processes whose command line contains ``text`` (e.g. an amphora's folder)."""
+    needle = text.encode()
+    me = os.getpid()
+    return [int(entry.name) for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and int(entry.name) != me
+            and needle in cmdline(int(entry.name))]
