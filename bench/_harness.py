@@ -130,3 +130,26 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
                 pass
             time.sleep(0.005)
     raise TimeoutError(url)
+
+
+def build_http_lb(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]],
+                  name: str) -> dict:
+    """LB, HTTP listener on 80, round-robin pool, members: each step waits for ACTIVE,
+    as a user of the API (or Terraform) would."""
+    lb = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
+        "name": name, "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
+    path = f"/lbaas/loadbalancers/{lb['id']}"
+    wait_status(client, path, "loadbalancer")
+    listener = client.post("/lbaas/listeners", json={"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}).json()["listener"]
+    wait_status(client, path, "loadbalancer")
+    pool = client.post("/lbaas/pools", json={"pool": {
+        "listener_id": listener["id"], "protocol": "HTTP",
+        "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+    wait_status(client, path, "loadbalancer")
+    for host, port in members:
+        res = client.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
+            "address": host, "protocol_port": port}})
+        assert res.status_code == 201, res.text
+        wait_status(client, path, "loadbalancer")
+    return lb

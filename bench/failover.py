@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _harness import backends, hydria_up, percentile, wait_status
+from _harness import backends, build_http_lb, hydria_up, percentile, wait_status
 
 from hydria.core.procs import pids_mentioning
 
@@ -66,24 +66,6 @@ def serves(url: str, client: httpx.Client) -> bool:
         return client.get(url).status_code == 200
     except httpx.TransportError:
         return False
-
-
-def create_lb(client: httpx.Client, subnet_id: str, member: tuple[str, int]) -> dict:
-    lb = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-        "name": "failover-bench", "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
-    path = f"/lbaas/loadbalancers/{lb['id']}"
-    wait_status(client, path, "loadbalancer")
-    listener = client.post("/lbaas/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}).json()["listener"]
-    wait_status(client, path, "loadbalancer")
-    pool = client.post("/lbaas/pools", json={"pool": {
-        "listener_id": listener["id"], "protocol": "HTTP",
-        "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
-    wait_status(client, path, "loadbalancer")
-    client.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-        "address": member[0], "protocol_port": member[1]}})
-    wait_status(client, path, "loadbalancer")
-    return lb
 
 
 def settle(client: httpx.Client, lb_id: str, old_amp: str, timeout: float = 60.0) -> str:
@@ -162,7 +144,7 @@ def main() -> None:
             httpx.Client(base_url=endpoint + "/v2", timeout=30) as client, \
             httpx.Client(timeout=0.5) as web:
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-        lb = create_lb(client, subnet["id"], members[0])
+        lb = build_http_lb(client, subnet["id"], [members[0]], "failover-bench")
         vip_url = f"http://{lb['vip_address']}:80/"
         time.sleep(3 * INTERVAL)  # a few heartbeats first
         requested = [replace_on_request(client, lb["id"]) for _ in range(args.runs)]

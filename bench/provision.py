@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _harness import backends, free_port, hydria_up, percentile, summary, wait_http, wait_status
+from _harness import backends, build_http_lb, free_port, hydria_up, percentile, summary, wait_http
 
 
 def haproxy_alone(members: list[tuple[str, int]], runs: int) -> list[float]:
@@ -50,22 +50,7 @@ def haproxy_alone(members: list[tuple[str, int]], runs: int) -> list[float]:
 def one_load_balancer(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]],
                       i: int) -> float:
     t0 = time.perf_counter()
-    lb = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-        "name": f"bench-{i}", "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
-    lb_path = f"/lbaas/loadbalancers/{lb['id']}"
-    wait_status(client, lb_path, "loadbalancer")
-    listener = client.post("/lbaas/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}).json()["listener"]
-    wait_status(client, lb_path, "loadbalancer")
-    pool = client.post("/lbaas/pools", json={"pool": {
-        "listener_id": listener["id"], "protocol": "HTTP",
-        "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
-    wait_status(client, lb_path, "loadbalancer")
-    for host, port in members:
-        res = client.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-            "address": host, "protocol_port": port}})
-        assert res.status_code == 201, res.text
-        wait_status(client, lb_path, "loadbalancer")
+    lb = build_http_lb(client, subnet_id, members, f"bench-{i}")
     wait_http(f"http://{lb['vip_address']}:80/")
     return time.perf_counter() - t0
 

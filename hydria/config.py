@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     poll_interval: float = 2.0
     max_attempts: int = 5
     amphora_boot_timeout: float = 30.0
+    # a failover of an amphora that still serves lets its requests in flight
+    # finish for up to this long before it goes (0: cut them)
+    retire_drain_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # health (heartbeats)
     heartbeat_key: str = "insecure-hydria-heartbeat-key"

@@ -96,8 +96,8 @@ class ConfigStore:
             if self.has_config() and not self.haproxy.running():
                 self.haproxy.start()
 
-    def remove(self) -> None:
+    def remove(self, *, drain: float = 0.0) -> None:
         with self.lock:
-            self.haproxy.stop()
+            self.haproxy.stop(drain=drain)
             for path in (self.layout.config, self.layout.good_config, self.layout.version_file):
                 path.unlink(missing_ok=True)

@@ -216,9 +216,21 @@ class HAProxyProcess:
             raise HAProxyError("haproxy exited before its reload") from exc
         self._wait_for_worker(pid, before, timeout=timeout)
 
-    def stop(self, *, timeout: float = 10.0) -> None:
-        """Stop the master and its workers; idempotent."""
+    def stop(self, *, timeout: float = 10.0, drain: float = 0.0) -> None:
+        """Stop the master and its workers; idempotent.
+
+        With ``drain``, a soft stop first (SIGUSR1: listeners close, connections
+        in flight finish), for at most that long; then the hard stop.
+        """
         pid = self.master_pid()
+        if pid is not None and drain > 0:
+            try:
+                os.kill(pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + drain
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGTERM)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hydria.agent.config_store import ConfigStore, StaleVersion
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
-from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, PREFIX
+from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, MAX_DRAIN_SECONDS, PREFIX
 
 log = logging.getLogger("hydria.agent")
 
@@ -249,9 +249,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"rotated": True})
 
     def do_DELETE(self) -> None:
-        path, _ = self._route()
+        path, query = self._route()
         if path != "/config":
             self._send(404, {"error": f"no such path {self.path}"})
             return
-        self.server.state.store.remove()
+        try:
+            drain = float(query.get("drain", ["0"])[0])
+        except ValueError:
+            drain = -1.0
+        if not 0 <= drain <= MAX_DRAIN_SECONDS:  # also refuses nan and inf
+            self._send(400, {"error": f"drain must be 0 to {MAX_DRAIN_SECONDS:g} seconds"})
+            return
+        self.server.state.store.remove(drain=drain)
         self._send(200, {"config_version": None})

@@ -114,6 +114,7 @@ def reconciler(settings: Settings, db: Database, *,
             heartbeat_interval=settings.heartbeat_interval,
             max_connections=settings.amphora_max_connections,
             cert_days=settings.amphora_cert_days,
+            retire_drain_seconds=settings.retire_drain_seconds,
         ),
     )
 

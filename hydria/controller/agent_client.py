@@ -44,7 +44,7 @@ class AgentClient:
         return f"https://{host}:{port}{PREFIX}{path}"
 
     def _request(self, method: str, ip: str, port: int, path: str, *,
-                 timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+                 timeout: float | httpx.Timeout | None = None, **kwargs: Any) -> httpx.Response:
         try:
             if timeout is not None:
                 kwargs["timeout"] = timeout
@@ -95,8 +95,14 @@ class AgentClient:
             raise AmphoraUnreachable(f"agent {ip}:{port} certificate: HTTP {res.status_code} "
                                      f"{res.text[:300]}")
 
-    def delete_config(self, ip: str, port: int) -> None:
-        res = self._request("DELETE", ip, port, "/config")
+    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
+                      connect_timeout: float | None = None) -> None:
+        """Stop HAProxy; with ``drain``, let requests in flight finish first."""
+        timeout = None
+        if drain or connect_timeout:
+            timeout = httpx.Timeout(drain + 15.0, connect=connect_timeout or 5.0)
+        res = self._request("DELETE", ip, port, "/config", timeout=timeout,
+                            params={"drain": f"{drain:g}"} if drain else None)
         if res.status_code not in (200, 204):
             raise AmphoraUnreachable(f"agent {ip}:{port} delete: HTTP {res.status_code}")
 

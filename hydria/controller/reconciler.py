@@ -59,6 +59,9 @@ class ReconcilerOptions:
     controller_addresses: tuple[str, ...] = ()
     heartbeat_interval: float = 10.0
     max_connections: int = 0  # 0: derive from this host's open-file limit
+    # an amphora retired while it still serves (an operator's failover) lets its
+    # requests in flight finish for up to this long; a dead one costs nothing
+    retire_drain_seconds: float = 5.0
 
 
 class Reconciler:
@@ -123,7 +126,8 @@ class Reconciler:
             return Outcome("superseded", str(exc))
 
         for amp_id in plan.retire:
-            self._retire(amp_id, desired.vip_address)
+            self._retire(amp_id, desired.vip_address,
+                         drain=0.0 if deleting else self.options.retire_drain_seconds)
             checkpoint()
         if failing:
             log.warning("event=failover_done lb=%s replaced=%s by=%s", lb_id, ",".join(failing),
@@ -208,12 +212,33 @@ class Reconciler:
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
         log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
 
-    def _retire(self, amp_id: str, vip_address: str) -> None:
+    def _retire(self, amp_id: str, vip_address: str, *, drain: float = 0.0) -> None:
+        if drain > 0:
+            self._drain(amp_id, drain)
         self.network.unplug_vip(amp_id, vip_address)
         self.compute.delete(amp_id)
         with self.db.session() as session:
             amp_db.mark_amphora_deleted(session, amp_id)
         log.info("event=amphora_deleted amphora=%s", amp_id)
+
+
+    def _drain(self, amp_id: str, seconds: float) -> None:
+        """Best effort: a live amphora stops accepting and finishes what it serves.
+
+        Its replacement already serves the VIP, so new connections go there. An
+        amphora that does not answer (the usual failover: it died) is not waited for.
+        """
+        with self.db.session() as session:
+            amp = session.get(Amphora, amp_id)
+            ip = amp.lb_network_ip if amp is not None else None
+        if not ip:
+            return
+        try:
+            self.agent.delete_config(ip, self.options.agent_port, drain=seconds,
+                                     connect_timeout=2.0)
+            log.info("event=amphora_drained amphora=%s", amp_id)
+        except AmphoraUnreachable as exc:
+            log.info("event=amphora_not_drained amphora=%s reason=%s", amp_id, exc)
 
 
 def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) -> tuple[str, ...]:

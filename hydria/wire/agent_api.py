@@ -13,8 +13,11 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
     when the checked config would not load (e.g. an address in use: the last good
     one is restored and serves; worth a retry); 409 when N is older
     than the running version (a stale controller); an equal N is a no-op 200.
-``DELETE /1.0/config``
-    Stops HAProxy and forgets the configuration. 200.
+``DELETE /1.0/config[?drain=SECONDS]``
+    Stops HAProxy and forgets the configuration. 200. With ``drain`` (0 to
+    ``MAX_DRAIN_SECONDS``), HAProxy first stops accepting and lets the requests
+    in flight finish for up to that long (an amphora retired by a failover while
+    it still serves); 400 for a drain that is not such a number.
 ``PUT  /1.0/certificate`` (body: ``{"cert_pem", "key_pem"}``)
     Replaces the agent's own server certificate (rotation before expiry). New
     connections get it at once; HAProxy is not touched. 200; 400 if the pair
@@ -35,6 +38,7 @@ API_VERSION: Final = "1.0"
 PREFIX: Final = "/1.0"
 DEFAULT_AGENT_PORT: Final = 9443
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
+MAX_DRAIN_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,35 @@ def test_config_versions_bad_configs_and_reloads(amphora, backend):
         httpx.get(f"http://{vip}:{port}/", timeout=2)
 
 
+def test_a_drained_stop_lets_the_request_in_flight_finish(amphora, backend):
+    vip, port = _vip()
+    c = amphora.client
+    c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1)
+    answer: dict[str, object] = {}
+
+    def slow() -> None:
+        try:
+            res = httpx.get(f"http://{vip}:{port}/slow/1500", timeout=30)
+            answer["status"] = res.status_code
+        except httpx.HTTPError as exc:
+            answer["error"] = repr(exc)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    assert backend.slow_started.wait(30)
+    c.delete_config(amphora.ip, amphora.port, drain=20)
+    thread.join(30)
+    assert answer == {"status": 200}
+    assert c.info(amphora.ip, amphora.port)["haproxy_running"] is False
+
+
+@pytest.mark.parametrize("drain", ["-1", "61", "nan", "inf", "soon"])
+def test_a_drain_out_of_range_is_refused(amphora, drain):
+    res = amphora.client._request("DELETE", amphora.ip, amphora.port, "/config",
+                                  params={"drain": drain})
+    assert res.status_code == 400
+
+
 def test_reloads_under_load_refuse_no_connection(amphora, backend):
     vip, port = _vip()
     c = amphora.client

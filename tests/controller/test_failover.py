@@ -31,6 +31,7 @@ class World:
         self.configs: dict[str, tuple[int, str]] = {}  # mgmt ip -> (version, text)
         self.vips: dict[str, str] = {}  # amphora id -> VIP plugged
         self.deleted: list[str] = []
+        self.drained: list[str] = []  # mgmt ips asked to drain before their delete
         self.lb_status_at_create: list[str] = []
         self.fail_boots = 0  # that many next creates start nothing that answers
 
@@ -79,6 +80,14 @@ class World:
     def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
         self.configs[ip] = (version, text)
         return {}
+
+    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
+                      connect_timeout: float | None = None) -> None:
+        if ip not in self.running.values():
+            raise AmphoraUnreachable(f"nobody at {ip}")
+        if drain:
+            self.drained.append(ip)
+        self.configs.pop(ip, None)
 
     def kill(self, amphora_id: str) -> None:
         """What SIGKILL does: the processes are gone, the folder is not."""
@@ -157,6 +166,15 @@ def test_failover_of_a_live_amphora_stops_it(sqlite_db, world, reconciler):
     _request_failover(sqlite_db, old.id)
     assert reconciler.reconcile(lb).kind == "done"
     assert old.id not in world.running and len(world.running) == 1
+    assert world.drained == [old.lb_network_ip]  # it finished its requests first
+
+
+def test_a_deleted_load_balancer_is_not_drained(sqlite_db, world, reconciler):
+    lb, old = _serving_lb(sqlite_db, reconciler)
+    with sqlite_db.session() as s:
+        s.get(m.LoadBalancer, lb).provisioning_status = c.PENDING_DELETE
+    assert reconciler.reconcile(lb).kind == "done"
+    assert world.drained == [] and old.id in world.deleted
 
 
 def test_an_interrupted_failover_resumes_with_the_same_replacement(sqlite_db, world,

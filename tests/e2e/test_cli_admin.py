@@ -56,7 +56,7 @@ def _poll(what: str, probe: Any, *, timeout: float = POLL_TIMEOUT, log: Any = No
             return last
         time.sleep(0.2)
     raise AssertionError(f"{what}: still not so after {timeout}s (last: {last!r})\n"
-                         f"{log() if log else ''}")
+                         f"{log(tail=8000) if log else ''}")
 
 
 def _get(url: str) -> str | None:
@@ -243,6 +243,39 @@ def test_loadbalancer_failover_replaces_the_amphora(hydria, stack):
             assert api.get(f"/octavia/amphorae/{amp_id}").status_code == 404
     listed = _amphorae(hydria, lb_id)
     assert {a["id"] for a in listed} == new
+
+
+def test_a_request_in_flight_finishes_through_a_failover(hydria, stack):
+    """The retired amphora still served: it stops accepting and lets the request it
+    holds finish (a drain) instead of cutting it."""
+    lb_id = stack["lb"]["id"]
+    old = _live_amphora_ids(hydria, lb_id)
+    for backend in stack["backends"]:
+        backend.slow_started.clear()
+    answer: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        try:
+            # 4 s: longer than a failover takes, shorter than the 5 s drain allowed
+            res = httpx.get(stack["url"] + "slow/4000", timeout=30)
+            answer["status"], answer["text"] = res.status_code, res.text
+        except httpx.HTTPError as exc:
+            answer["error"] = repr(exc)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    try:
+        _poll("the slow request reached a back-end",
+              lambda: any(b.slow_started.is_set() for b in stack["backends"]) or None,
+              log=hydria.log)
+        with hydria.api() as api:  # the API, not the CLI: its start-up alone takes a second
+            assert api.put(f"/lbaas/loadbalancers/{lb_id}/failover").status_code == 202
+        _failed_over(hydria, lb_id, old)
+    finally:
+        thread.join(60)
+    assert answer.get("status") == 200, f"{answer}\n{hydria.log(tail=8000)}"
+    assert answer["text"] in {"admin-0", "admin-1"}
+    assert "event=amphora_drained" in hydria.log()
 
 
 def test_amphora_failover_replaces_that_amphora(hydria, stack):

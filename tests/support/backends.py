@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -14,6 +15,9 @@ class _NamedHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         body = self.server.name.encode()  # type: ignore[attr-defined]
+        if self.path.startswith("/slow/"):  # /slow/<ms>: a request that stays in flight
+            self.server.slow_started.set()  # type: ignore[attr-defined]
+            time.sleep(int(self.path.rsplit("/", 1)[1]) / 1000)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -27,13 +31,15 @@ class _NamedHandler(BaseHTTPRequestHandler):
 
 
 class HTTPBackend:
-    """``GET /anything`` answers 200 with the backend's name."""
+    """``GET /anything`` answers 200 with the backend's name; ``GET /slow/<ms>`` too,
+    that much later (``slow_started`` is set when one arrives)."""
 
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.name = name
         self.server = ThreadingHTTPServer((host, port), _NamedHandler)
         self.server.daemon_threads = True
         self.server.name = name  # type: ignore[attr-defined]
+        self.slow_started = self.server.slow_started = threading.Event()  # type: ignore[attr-defined]
         self.host, self.port = self.server.server_address[:2]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
