@@ -37,6 +37,7 @@ def database(settings: Settings, *, migrate: bool = True) -> Database:
 
     from sqlalchemy.exc import DBAPIError
 
+    from hydria.db.availability import database_away
     from hydria.db.engine import Database
     from hydria.db.migrate import upgrade
 
@@ -53,9 +54,8 @@ def database(settings: Settings, *, migrate: bool = True) -> Database:
                     pass
             return db
         except DBAPIError as exc:
-            if not exc.connection_invalidated and "connect" not in str(exc).lower() \
-                    and "shutting down" not in str(exc).lower():
-                raise
+            if not database_away(exc):  # a wrong name, role or path: say so and stop
+                raise SystemExit(f"cannot use the database: {exc.orig}") from None
             if time.monotonic() + delay > deadline:
                 raise SystemExit(f"database unavailable for {settings.db_wait_seconds:.0f}s: "
                                  f"{exc.orig}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hydria.cli.main import COMMANDS, main
@@ -45,3 +46,17 @@ def test_subnet_create_list_delete(tmp_path: Path):
     assert "lab" in listed.output and "127.42.77.0/24" in listed.output
     assert runner.invoke(main, ["subnet", "delete", "lab", *args]).exit_code == 0
     assert "lab" not in runner.invoke(main, ["subnet", "list", *args]).output
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_stops_a_command_with_the_reason(tmp_path: Path,
+                                                                        monkeypatch):
+    """A wrong name is not an outage: no waiting, one clear line."""
+    monkeypatch.setenv("HYDRIA_DATABASE_URL",
+                       "postgresql://postgres@127.0.0.1:5432/hydria_no_such_database")
+    monkeypatch.setenv("HYDRIA_DB_WAIT_SECONDS", "2")  # the old rule waited, then gave up
+    res = CliRunner().invoke(main, ["db", "upgrade", "--state-dir", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "cannot use the database" in str(res.exception) or \
+        "cannot use the database" in res.output
+    assert "does not exist" in str(res.exception) + res.output
