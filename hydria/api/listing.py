@@ -10,7 +10,8 @@ Query parameters:
 - ``sort=key[:dir],...`` or ``sort_key``/``sort_dir``; the default order is
   ``created_at, id`` ascending, as Octavia's.
 - ``limit``/``marker``/``page_reverse``: keyset pages with ``*_links``
-  ``next``/``previous`` hrefs built like Octavia's.
+  ``next``/``previous`` hrefs built like Octavia's, except that they repeat
+  the caller's filters, ``fields`` and ``sort_dir`` (Octavia's drop them).
 
 The SQL query applies the equality filters; tags, order and paging are done
 on the (already filtered, project-scoped) rows in Python, which keeps one
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from sqlalchemy import Select
@@ -34,6 +36,10 @@ from hydria.core.errors import InvalidInput, NotAuthorized
 
 AUXILIARY = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "fields",
                        "page_reverse"})
+# Parameters a page link sets itself rather than repeating from the request.
+PAGING = frozenset({"limit", "marker", "page_reverse"})
+# Left as they are in link queries, so ``sort=name:desc,id`` reads as in Octavia's.
+SAFE = ":,"
 TAG_FILTERS = frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})
 MAX_LIMIT = 1000
 DEFAULT_SORT = (("created_at", "asc"), ("id", "asc"))
@@ -203,23 +209,30 @@ def list_page(
 
     fields = fields_param(request)
     items = [select_fields(render(r), fields) for r in rows]
-    return Page(items=items, links=_links(request, params, rows, limit, marker))
+    return Page(items=items, links=_links(request, rows, limit, marker))
 
 
-def _links(request: Request, params: dict[str, list[str]], rows: list[Any],
-           limit: int | None, marker: str | None) -> list[dict[str, str]]:
+def _links(request: Request, rows: list[Any], limit: int | None,
+           marker: str | None) -> list[dict[str, str]]:
+    """``previous``/``next`` hrefs that repeat the caller's query.
+
+    Octavia's links keep only ``limit``, ``sort`` and ``sort_key``, so following
+    them loses the filters, ``fields`` and ``sort_dir``: the next page of a
+    filtered or descending list is another list. Here every parameter but the
+    paging ones is carried over, so a client that follows ``next`` (openstacksdk,
+    gophercloud) walks the same list it asked for.
+    """
     if not rows:
         return []
     base = str(request.url.replace(query=""))
-    common = [f"limit={limit}"] if limit is not None else []
-    for key in ("sort", "sort_key"):
-        if params.get(key):
-            common.append(f"{key}={params[key][-1]}")
+    common = [("limit", str(limit))] if limit is not None else []
+    common += [(k, v) for k, v in request.query_params.multi_items()
+               if k not in PAGING]
     links = []
     if marker is not None:
-        prev = common + [f"marker={rows[0].id}", "page_reverse=True"]
-        links.append({"href": f"{base}?{'&'.join(prev)}", "rel": "previous"})
+        prev = common + [("marker", rows[0].id), ("page_reverse", "True")]
+        links.append({"href": f"{base}?{urlencode(prev, safe=SAFE)}", "rel": "previous"})
     if limit is not None and len(rows) >= limit:
-        nxt = common + [f"marker={rows[-1].id}"]
-        links.append({"href": f"{base}?{'&'.join(nxt)}", "rel": "next"})
+        nxt = common + [("marker", rows[-1].id)]
+        links.append({"href": f"{base}?{urlencode(nxt, safe=SAFE)}", "rel": "next"})
     return links
