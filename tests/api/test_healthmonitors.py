@@ -121,6 +121,16 @@ def test_a_new_monitor_after_the_old_one_is_gone(client, api, pool):
     assert api.hm(pool["id"])["id"] != hm["id"]
 
 
+def test_expected_codes_are_stored_as_haproxy_reads_them(client, api, pool):
+    # Octavia's pattern allows spaces after the commas; HAProxy's list does not.
+    hm = api.hm(pool["id"], expected_codes="200, 202 ,204")
+    assert hm["expected_codes"] == "200,202,204"
+    r = client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {
+        "expected_codes": "\u0662\u0660\u0660-\u0662\u0660\u0664"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["healthmonitor"]["expected_codes"] == "200-204"
+
+
 def test_update_sets_pending_update_and_keeps_unsent_fields(client, api, pool, notifier):
     hm = api.hm(pool["id"], name="a", url_path="/ping", tags=["t"])
     r = client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {
@@ -186,6 +196,16 @@ def test_delete_lifecycle(client, api, pool, notifier):
     ({"expected_codes": "2xx"}, "expected_codes"),
     ({"expected_codes": "200-"}, "expected_codes"),
     ({"delay": -1}, "delay"),
+    # Octavia takes these; HAProxy (and Hydria's renderer) cannot, so a 201 here
+    # would be followed by a load balancer in ERROR.
+    ({"delay": 0, "timeout": 0}, "delay"),
+    ({"timeout": 0}, "timeout"),
+    ({"expected_codes": "600"}, "from 100 to 599"),
+    ({"expected_codes": "099"}, "from 100 to 599"),
+    ({"expected_codes": "300-200"}, "lower code to the higher"),
+    ({"url_path": "/x\n"}, "url_path"),
+    ({"domain_name": "_srv.example.com", "http_version": 1.1}, "host name"),
+    ({"domain_name": "example.com\n", "http_version": 1.1}, "host name"),
     ({"delay": "5"}, "delay"),
     ({"timeout": 6}, "timeout (6) must not be greater than delay (5)"),
     ({"max_retries": 0}, "max_retries"),

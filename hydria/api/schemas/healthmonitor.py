@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import Field, StrictFloat, StrictInt
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt
 
 from hydria.api.schemas.common import iso, owned, text
 from hydria.api.validation import INT32_MAX, UUID, Body, Name, ProjectId, Tags
 from hydria.core import constants as c
 from hydria.db.models import HealthMonitor
 
-Seconds = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
+# Octavia takes 0 for both; HAProxy cannot check every 0 s or wait 0 s for an
+# answer, and the renderer refuses such a monitor (the load balancer would go to
+# ERROR after a 201), so the API asks for at least one second.
+Seconds = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
 Retries = Annotated[StrictInt, Field(ge=c.MIN_HM_RETRIES, le=c.MAX_HM_RETRIES)]
-ExpectedCodes = Annotated[str, Field(pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")]
+HOST_NAME_CHARS = re.compile(r"[A-Za-z0-9.-]+")
+
+
+def _status_codes(value: str) -> str:
+    """Octavia's forms ("200", "200, 202", "200-204") written as HAProxy reads them.
+
+    Spaces after commas are dropped (HAProxy's list takes none) and digits are
+    written in ASCII (the pattern's ``\\d`` also matches other scripts' digits);
+    every code must be an HTTP status (100-599), a range must not run backwards.
+    """
+    if "-" in value:
+        low, high = (int(code) for code in value.split("-"))
+        codes = [low, high]
+        if low > high:
+            raise ValueError("Value should be a range from the lower code to the higher")
+    else:
+        codes = [int(code) for code in value.split(",")]
+    if any(not 100 <= code <= 599 for code in codes):
+        raise ValueError("Value should be HTTP status codes from 100 to 599")
+    return "-".join(map(str, codes)) if "-" in value else ",".join(map(str, codes))
+
+
+def _host_name(value: str) -> str:
+    # Octavia's pattern lets a label start with "_" and, ending in "$", a trailing
+    # newline through; HAProxy sends the name as the Host header, and the renderer
+    # takes plain host names only (letters, digits, hyphens, dots).
+    if not HOST_NAME_CHARS.fullmatch(value):
+        raise ValueError("Value should be a host name (letters, digits, hyphens, dots)")
+    return value
+
+
+ExpectedCodes = Annotated[str, Field(pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$"),
+                          AfterValidator(_status_codes)]
 DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=(
-    r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$"))]
-UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*$")]
+    r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$")),
+    AfterValidator(_host_name)]
+UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*\Z")]
 
 DEFAULT_HTTP_METHOD = "GET"
 DEFAULT_URL_PATH = "/"
