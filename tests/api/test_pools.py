@@ -137,6 +137,10 @@ def test_session_persistence_rules(client, api, db):
         ({"type": "STICKY"}, "Value should be one of"),
         ({"type": "SOURCE_IP", "persistence_timeout": 5}, "only for UDP and SCTP"),
         ({"type": "APP_COOKIE", "cookie_name": "a b"}, "cookie_name"),
+        # Written into req.cook(...): characters HAProxy reads specially are refused.
+        ({"type": "APP_COOKIE", "cookie_name": "a)b"}, "cookie_name"),
+        ({"type": "APP_COOKIE", "cookie_name": "a#b"}, "cookie_name"),
+        ({"type": "APP_COOKIE", "cookie_name": "SID\n"}, "cookie_name"),
         ({"cookie_name": "c"}, "type"),
         ("HTTP_COOKIE", "session_persistence"),
     ]

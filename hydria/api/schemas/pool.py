@@ -13,7 +13,12 @@ from hydria.api.validation import UUID, Body, Description, IPAddress, Name, Proj
 from hydria.core import constants as c
 from hydria.db.models import Listener, Pool
 
-CookieName = Annotated[str, Field(max_length=255, pattern=r"^[^\s,;\\]+$")]
+# RFC 6265 token characters minus those HAProxy reads specially (quotes, '#',
+# parentheses, backslash): the name is written into ``req.cook(...)``. Octavia also
+# takes '#', "'" and non-ASCII letters, which the renderer would refuse later
+# (the load balancer going to ERROR after a 201). ``\Z``, not ``$``, which
+# would let a trailing newline through.
+CookieName = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9!$%&*+.^_`|~-]+\Z")]
 
 UNSUPPORTED = {
     "healthmonitor": (None,),
