@@ -29,7 +29,7 @@ from hydria.core.errors import AmphoraUnreachable
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence
 from hydria.db.engine import Database
-from hydria.db.models import Amphora, Subnet, utcnow
+from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.drivers.compute.base import ComputeDriver
@@ -226,12 +226,16 @@ class Reconciler:
         """Best effort: a live amphora stops accepting and finishes what it serves.
 
         Its replacement already serves the VIP, so new connections go there. An
-        amphora that does not answer (the usual failover: it died) is not waited for.
+        amphora whose heartbeats stopped (the usual failover: it died or froze) is
+        not asked at all, so a failover never waits on it.
         """
+        recent = utcnow() - dt.timedelta(seconds=3 * self.options.heartbeat_interval)
         with self.db.session() as session:
             amp = session.get(Amphora, amp_id)
             ip = amp.lb_network_ip if amp is not None else None
-        if not ip:
+            health = session.get(AmphoraHealth, amp_id)
+            alive = health is not None and health.last_update >= recent
+        if not ip or not alive:
             return
         try:
             self.agent.delete_config(ip, self.options.agent_port, drain=seconds,

@@ -169,6 +169,17 @@ def test_failover_of_a_live_amphora_stops_it(sqlite_db, world, reconciler):
     assert world.drained == [old.lb_network_ip]  # it finished its requests first
 
 
+def test_a_silent_amphora_is_not_asked_to_drain(sqlite_db, world, reconciler):
+    """Its heartbeats stopped (a frozen instance may still accept a connection and
+    then never answer): the failover does not wait on it."""
+    lb, old = _serving_lb(sqlite_db, reconciler)
+    with sqlite_db.session() as s:
+        s.get(m.AmphoraHealth, old.id).last_update = utcnow() - dt.timedelta(minutes=5)
+    _request_failover(sqlite_db, old.id)
+    assert reconciler.reconcile(lb).kind == "done"
+    assert world.drained == [] and old.id in world.deleted
+
+
 def test_a_deleted_load_balancer_is_not_drained(sqlite_db, world, reconciler):
     lb, old = _serving_lb(sqlite_db, reconciler)
     with sqlite_db.session() as s:
