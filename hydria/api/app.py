@@ -4,7 +4,8 @@
 ``app.state`` (handlers get them through ``hydria.api.deps``), every resource
 router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
 Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
-and ``hydria.api.errors`` turns every failure into Octavia's fault body.
+and ``hydria.api.errors`` turns every failure into Octavia's fault body
+(``hydria.api.requestline`` refuses a NUL in the URL before routing).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from hydria.api import errors
+from hydria.api.requestline import RefuseNul
 from hydria.api.routes import (
     alarms,
     amphorae,
@@ -41,6 +43,7 @@ def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
     app.state.notifier = notifier
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(RefuseNul)
     app.include_router(root.router)
     app.include_router(metrics.router)
     for prefix in PREFIXES:

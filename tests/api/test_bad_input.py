@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.api.conftest import BASE, assert_fault, snapshot
 
@@ -286,6 +287,40 @@ def test_invalid_ids_in_paths_are_404(client, db, world, path):
         if path.endswith("{bad}"):
             assert_fault(client.delete(url), 404)
     assert snapshot(db) == before
+
+
+@pytest.fixture
+def postgres_like(db):
+    """Make the test database refuse NUL in text parameters, as PostgreSQL does."""
+    def refuse_nul(conn, cursor, statement, parameters, context, executemany):
+        rows = parameters if executemany else [parameters]
+        for row in rows:
+            values = row.values() if isinstance(row, dict) else row
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValueError("text fields cannot contain NUL (0x00) bytes")
+
+    event.listen(db.engine, "before_cursor_execute", refuse_nul)
+    yield
+    event.remove(db.engine, "before_cursor_execute", refuse_nul)
+
+
+@pytest.mark.parametrize("path", [
+    "loadbalancers/%00", "listeners/a%00b", "pools/%00/members", "healthmonitors/%00",
+    "loadbalancers/%00/status",
+])
+def test_nul_in_a_path_is_404_on_every_database(client, db, world, postgres_like, path):
+    before = snapshot(db)
+    for method in ("get", "delete"):
+        assert_fault(getattr(client, method)(f"{BASE}/{path}"), 404, "not found")
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("query", [
+    "name=%00", "id=a%00", "tags=%00", "marker=%00", "sort_key=%00", "fields=%00",
+])
+def test_nul_in_a_query_is_400_on_every_database(client, world, postgres_like, query):
+    for path in ("loadbalancers", "listeners", "pools", "healthmonitors"):
+        assert_fault(client.get(f"{BASE}/{path}?{query}"), 400, "NUL")
 
 
 @pytest.mark.parametrize(("method", "path"), [
