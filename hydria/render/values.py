@@ -98,7 +98,8 @@ def uri(path: str, what: str) -> str:
 
 
 def expected_codes(codes: str | None, what: str) -> str:
-    codes = codes or "200"
+    """Octavia's "200, 202" as HAProxy's list "200,202" (no spaces)."""
+    codes = "".join((codes or "200").split())
     if not _CODES_RE.fullmatch(codes):
         raise UnrenderableValue(f"{what}: expected_codes {codes!r} is not like 200, 200,202 or 200-204")
     return codes

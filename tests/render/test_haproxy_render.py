@@ -220,10 +220,15 @@ def test_http_method_is_checked(bad: str) -> None:
         _render(_with_hm(http_method=bad))
 
 
-@pytest.mark.parametrize("bad", ["2OO", "200 ", "200,,202", "200-", "600", "200\n", "20", "200|201"])
+@pytest.mark.parametrize("bad", ["2OO", "200,,202", "200-", "600", "20", "200|201", "200;x"])
 def test_expected_codes_are_checked(bad: str) -> None:
     with pytest.raises(UnrenderableValue, match="expected_codes"):
         _render(_with_hm(expected_codes=bad))
+
+
+def test_expected_codes_lose_the_spaces_octavia_allows() -> None:
+    assert "http-check expect status 200,202,204\n" in _render(
+        _with_hm(expected_codes="200, 202 ,204"))
 
 
 def test_http_version_is_checked() -> None:

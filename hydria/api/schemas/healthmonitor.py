@@ -21,12 +21,16 @@ HOST_NAME_CHARS = re.compile(r"[A-Za-z0-9.-]+")
 
 
 def _status_codes(value: str) -> str:
-    """Octavia's forms ("200", "200, 202", "200-204") written as HAProxy reads them.
+    """Octavia's forms ("200", "200, 202", "200-204"), kept as the user wrote them.
 
-    Spaces after commas are dropped (HAProxy's list takes none) and digits are
-    written in ASCII (the pattern's ``\\d`` also matches other scripts' digits);
-    every code must be an HTTP status (100-599), a range must not run backwards.
+    Stored as sent, as Octavia does (a client that compares what it sent with
+    what it reads back, such as Terraform, sees no change); the renderer drops the
+    spaces HAProxy's list does not take. Every code must be an HTTP status
+    (100-599), a range must not run backwards, and digits must be ASCII (the
+    pattern's ``\\d`` also matches other scripts' digits).
     """
+    if not value.isascii():
+        raise ValueError("Value should be written with the digits 0-9")
     if "-" in value:
         low, high = (int(code) for code in value.split("-"))
         codes = [low, high]
@@ -36,7 +40,7 @@ def _status_codes(value: str) -> str:
         codes = [int(code) for code in value.split(",")]
     if any(not 100 <= code <= 599 for code in codes):
         raise ValueError("Value should be HTTP status codes from 100 to 599")
-    return "-".join(map(str, codes)) if "-" in value else ",".join(map(str, codes))
+    return value
 
 
 def _host_name(value: str) -> str:
