@@ -79,6 +79,24 @@ class Settings(BaseSettings):
     # DELETED load balancers and amphorae stay visible this long (Octavia: a week)
     deleted_retention_days: float = 7.0
 
+    # per-project quotas a project has unless an operator sets its own (-1: unlimited,
+    # as Octavia's defaults); `openstack loadbalancer quota set` overrides them
+    quota_load_balancer: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_listener: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_pool: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_health_monitor: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_member: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_l7policy: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_l7rule: int = Field(default=-1, ge=-1, le=2_000_000_000)
+
+    @property
+    def quota_defaults(self) -> dict[str, int]:
+        """The default limit of every quota resource, by its ``hydria.db.quotas`` name."""
+        return {"load_balancer": self.quota_load_balancer, "listener": self.quota_listener,
+                "pool": self.quota_pool, "health_monitor": self.quota_health_monitor,
+                "member": self.quota_member, "l7policy": self.quota_l7policy,
+                "l7rule": self.quota_l7rule}
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'hydria.db'}"

@@ -4,6 +4,7 @@
     ├── APIError                  a request was refused; carries the HTTP status
     │   ├── InvalidInput          400  body or query is wrong
     │   ├── NotAuthorized         403  policy says no
+    │   ├── QuotaExceeded         403  the project's quota is used up
     │   ├── NotFound              404  no such object (in this project)
     │   ├── Conflict              409  duplicate, or state forbids the change
     │   │   └── ImmutableObject   409  the load balancer is PENDING_*
@@ -46,6 +47,17 @@ class NotAuthorized(APIError):
 
     def __init__(self, message: str = "Policy does not allow this request to be performed.") -> None:
         super().__init__(message)
+
+
+class QuotaExceeded(APIError):
+    """Octavia answers a create past the project's quota with 403 and this text."""
+
+    status_code = 403
+    faultcode = "Client"
+
+    @classmethod
+    def of(cls, kind: str) -> QuotaExceeded:
+        return cls(f"Quota has been met for resources: {kind}")
 
 
 class NotFound(APIError):

@@ -303,3 +303,75 @@ class Alarm(Base):
     raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Quota(Base, Timestamps):
+    """A project's own limits; a NULL column means "the configured default".
+
+    The row is also what concurrent creates in one project queue on
+    (``hydria.db.quotas``), so it exists for every project that created
+    something under a limit, whether or not an operator set a value.
+    """
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    load_balancer: Mapped[int | None] = mapped_column(Integer, default=None)
+    listener: Mapped[int | None] = mapped_column(Integer, default=None)
+    pool: Mapped[int | None] = mapped_column(Integer, default=None)
+    health_monitor: Mapped[int | None] = mapped_column(Integer, default=None)
+    member: Mapped[int | None] = mapped_column(Integer, default=None)
+    l7policy: Mapped[int | None] = mapped_column(Integer, default=None)
+    l7rule: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    @property
+    def id(self) -> str:
+        """Quotas are keyed by project; listing pages use it as their marker."""
+        return self.project_id
+
+
+class FlavorProfile(Base, Timestamps):
+    """Operator data: provider settings (``flavor_data``, a JSON text) flavors point to."""
+
+    __tablename__ = "flavor_profiles"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    flavor_data: Mapped[str] = mapped_column(String(4096))
+
+
+class Flavor(Base, Timestamps):
+    """What users pick at load balancer create (``flavor_id``)."""
+
+    __tablename__ = "flavors"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profiles.id"),
+                                                   index=True)
+
+
+class AvailabilityZoneProfile(Base, Timestamps):
+    """Operator data: provider settings (``availability_zone_data``, a JSON text)."""
+
+    __tablename__ = "availability_zone_profiles"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    availability_zone_data: Mapped[str] = mapped_column(String(4096))
+
+
+class AvailabilityZone(Base, Timestamps):
+    """What users pick at load balancer create (``availability_zone``, by name)."""
+
+    __tablename__ = "availability_zones"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("availability_zone_profiles.id"), index=True)
+
+    @property
+    def id(self) -> str:
+        """Zones are keyed by name; listing pages use it as their marker."""
+        return self.name

@@ -60,6 +60,9 @@ def test_upgrade_from_the_first_schema_keeps_the_data(empty_db: Database):
         # tables of later revisions are there and usable
         conn.execute(sa.text("SELECT count(*) FROM listener_statistics")).scalar()
         conn.execute(sa.text("SELECT count(*) FROM alarms")).scalar()
+        for table in ("quotas", "flavor_profiles", "flavors", "availability_zone_profiles",
+                      "availability_zones"):
+            conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
     assert tuple(lb) == ("kept", 3) and seq == 7
 
 
