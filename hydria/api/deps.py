@@ -73,4 +73,5 @@ async def read_json_body(request: Request) -> Any:
 DB = Annotated[Database, Depends(get_db)]
 Notify = Annotated[Notifier, Depends(get_notifier)]
 Ctx = Annotated[RequestContext, Depends(get_context)]
+Config = Annotated[Settings, Depends(get_settings)]
 JsonBody = Annotated[Any, Depends(read_json_body)]

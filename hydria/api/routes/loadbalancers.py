@@ -10,14 +10,15 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from hydria.api.deps import DB, Ctx, JsonBody, Notify
+from hydria.api import catalog
+from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import get_lb, lb_state_conflict, read, write
 from hydria.api.schemas.loadbalancer import LoadBalancerPOST, LoadBalancerPUT, view
 from hydria.api.validation import given, parse, truthy, unsupported
 from hydria.core import constants as c
 from hydria.core.errors import AllocationFailed, Conflict, ImmutableObject, InvalidInput
-from hydria.db import addresses
+from hydria.db import addresses, quotas
 from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Network, Pool, Subnet
 
 router = APIRouter()
@@ -97,10 +98,6 @@ def _refuse_unsupported(req: LoadBalancerPOST) -> None:
     if req.listeners or req.pools:
         raise unsupported("creating listeners and pools with the load balancer "
                           "(single-call create)")
-    if req.flavor_id is not None:
-        raise InvalidInput("Validation failure: Invalid flavor_id.")
-    if req.availability_zone is not None:
-        raise InvalidInput("Validation failure: Invalid availability zone.")
 
 
 WITH_CHILDREN = (selectinload(LoadBalancer.listeners), selectinload(LoadBalancer.pools))
@@ -127,13 +124,18 @@ def show_loadbalancer(lb_id: str, request: Request, ctx: Ctx,
 def create_loadbalancer(body: JsonBody,
                         ctx: Ctx,
                         db: DB,
-                        notifier: Notify) -> dict[str, Any]:
+                        notifier: Notify,
+                        settings: Config) -> dict[str, Any]:
     req = parse(body, "loadbalancer", LoadBalancerPOST, nulls_are_unset=True)
     project_id = ctx.owner_for_create(req.project_id)
     _refuse_unsupported(req)
     with write(db, notifier) as unit:
         session = unit.session
         subnet = _subnet_for_vip(session, req)
+        catalog.check_lb_choices(session, flavor_id=req.flavor_id,
+                                 availability_zone=req.availability_zone, provider=req.provider)
+        quotas.check_and_reserve(session, project_id, quotas.LOAD_BALANCER,
+                                 defaults=settings.quota_defaults)
         lb_id = str(uuid.uuid4())
         vip_address = _allocate_vip(session, subnet, lb_id, req.vip_address)
         lb = LoadBalancer(
@@ -142,7 +144,8 @@ def create_loadbalancer(body: JsonBody,
             provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
             topology=c.TOPOLOGY_SINGLE, provider=c.PROVIDER_NAME,
             vip_subnet_id=subnet.id, vip_network_id=subnet.network_id,
-            vip_address=vip_address, vip_port_id=str(uuid.uuid4()), tags=list(req.tags or []))
+            vip_address=vip_address, vip_port_id=str(uuid.uuid4()), tags=list(req.tags or []),
+            flavor_id=req.flavor_id, availability_zone=req.availability_zone)
         session.add(lb)
         session.flush()
         unit.touched.append(lb.id)
