@@ -231,6 +231,7 @@ class HAProxyProcess:
             deadline = time.monotonic() + drain
             while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
+            pid = self.master_pid()  # gone already, its pid maybe reused: look again
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGTERM)

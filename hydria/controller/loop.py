@@ -65,7 +65,10 @@ class ControllerLoop:
         self._lock = threading.Lock()
         self._lost: set[str] = set()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="reconcile")
-        self._resync: deque[str] = deque()
+        # the start-up resync: (id, not before) in order; None until it is loaded
+        self._resync: deque[tuple[str, float]] | None = None
+        self._resync_retried: set[str] = set()
+        self._resyncing: set[str] = set()
 
     # -- public -------------------------------------------------------------
 
@@ -76,7 +79,6 @@ class ControllerLoop:
         renewer = threading.Thread(target=self._renew_leases, args=(self._renewing,),
                                    daemon=True, name="lease-renewer")
         renewer.start()
-        self._start_resync()
         self._claim_and_submit()
         self._resync_some()
         while not stop.is_set():
@@ -118,57 +120,101 @@ class ControllerLoop:
         with self._lock:
             return self.workers * 2 - len(self._inflight)
 
-    def _claim_and_submit(self, *, only: list[str] | None = None, include_settled: bool = False,
-                          limit: int | None = None) -> None:
+    def _claim_and_submit(self, *, only: list[str] | None = None) -> None:
+        """Claim pending work (all of it, or the ``only`` ids) into the free slots."""
         while True:
-            slots = limit if limit is not None else self._free_slots()
-            if slots <= 0:
-                return
-            with self._lock:
-                busy = set(self._inflight)
-            candidates = None if only is None else [i for i in only if i not in busy]
-            if candidates == []:
-                return
-            try:
-                ids = leases.claim_batch(self.db, self.owner, lease_seconds=self.lease_seconds,
-                                         limit=slots, only=candidates,
-                                         include_settled=include_settled)
-            except DBAPIError as exc:  # the database is away: one line, the next poll retries
-                log.warning("event=claim_failed owner=%s reason=%s", self.owner,
-                            str(exc.orig or exc).splitlines()[0])
-                return
-            except Exception:  # anything else is a bug worth its traceback
-                log.exception("event=claim_failed owner=%s", self.owner)
-                return
-            for lb_id in ids:
-                with self._lock:
-                    self._inflight[lb_id] = self._pool.submit(self._work, lb_id)
-            if len(ids) < slots or limit is not None or only is not None:
-                return
-
-    def _start_resync(self) -> None:
-        try:
-            self._resync = deque(leases.live_ids(self.db))
-        except DBAPIError as exc:  # the pollers and the health manager still find work
-            log.warning("event=resync_skipped owner=%s reason=%s", self.owner,
-                        str(exc.orig or exc).splitlines()[0])
-            return
-        log.info("event=resync_start owner=%s count=%s", self.owner, len(self._resync))
-
-    def _resync_some(self) -> None:
-        """Check the next few live load balancers, in the slots pending work left free.
-
-        One that another controller holds is skipped: its holder is converging it.
-        """
-        while self._resync:
             slots = self._free_slots()
             if slots <= 0:
                 return
-            batch = [self._resync.popleft() for _ in range(min(slots, len(self._resync)))]
             with self._lock:
-                batch = [i for i in batch if i not in self._inflight]
-            if batch:
-                self._claim_and_submit(only=batch, include_settled=True)
+                busy = sorted(self._inflight)
+            candidates = None if only is None else [i for i in only if i not in busy]
+            if candidates == []:
+                return
+            ids = self._claim(slots, only=candidates, exclude=busy)
+            if ids is None:
+                return
+            self._submit(ids)
+            if len(ids) < slots or only is not None:
+                return
+
+    def _claim(self, limit: int, *, only: list[str] | None = None, exclude: list[str] = (),
+               include_settled: bool = False) -> list[str] | None:
+        """The claimed ids, or None when the claim failed (logged; the next poll retries).
+
+        Ids still in flight here are excluded: between a reconcile giving its lease
+        back and leaving ``_inflight`` it must not be claimed a second time.
+        """
+        try:
+            return leases.claim_batch(self.db, self.owner, lease_seconds=self.lease_seconds,
+                                      limit=limit, only=only, exclude=list(exclude),
+                                      include_settled=include_settled)
+        except DBAPIError as exc:  # the database is away: one line, the next poll retries
+            log.warning("event=claim_failed owner=%s reason=%s", self.owner,
+                        str(exc.orig or exc).splitlines()[0])
+        except Exception:  # anything else is a bug worth its traceback
+            log.exception("event=claim_failed owner=%s", self.owner)
+        return None
+
+    def _submit(self, ids: list[str], *, resync: bool = False) -> None:
+        for lb_id in ids:
+            with self._lock:
+                if resync:
+                    self._resyncing.add(lb_id)
+                self._inflight[lb_id] = self._pool.submit(self._work, lb_id)
+
+    # -- the start-up resync -------------------------------------------------
+
+    def _resync_room(self) -> int:
+        """Slots the resync may take now: never all workers, so a user's change
+        claimed next never waits queued behind resync checks."""
+        with self._lock:
+            free = self.workers * 2 - len(self._inflight)
+            mine = max(1, self.workers - 1) - len(self._resyncing)
+        return min(free, mine)
+
+    def _resync_some(self) -> None:
+        """Check the next few live load balancers, in the room pending work leaves.
+
+        One that another controller holds (perhaps this controller's own previous
+        run, killed, whose lease has not run out yet) is tried once more after a
+        lease. A failed claim puts its batch back: nothing is skipped for good.
+        """
+        if self._resync is None:
+            try:
+                self._resync = deque((i, 0.0) for i in leases.live_ids(self.db))
+            except DBAPIError as exc:  # tried again at the next poll
+                log.warning("event=resync_deferred owner=%s reason=%s", self.owner,
+                            str(exc.orig or exc).splitlines()[0])
+                return
+            log.info("event=resync_start owner=%s count=%s", self.owner, len(self._resync))
+            if not self._resync:
+                log.info("event=resync_done owner=%s", self.owner)
+        while self._resync:
+            room = self._resync_room()
+            if room <= 0:
+                return
+            now = time.monotonic()
+            with self._lock:
+                busy = set(self._inflight)
+            batch: list[str] = []
+            while self._resync and len(batch) < room and self._resync[0][1] <= now:
+                lb_id, _ = self._resync.popleft()
+                if lb_id not in busy:  # in flight already: being converged right now
+                    batch.append(lb_id)
+            if not batch:
+                if self._resync and self._resync[0][1] <= now:
+                    continue
+                return
+            claimed = self._claim(len(batch), only=batch, include_settled=True)
+            if claimed is None:
+                self._resync.extendleft(reversed([(i, 0.0) for i in batch]))
+                return
+            self._submit(claimed, resync=True)
+            for lb_id in batch:
+                if lb_id not in claimed and lb_id not in self._resync_retried:
+                    self._resync_retried.add(lb_id)
+                    self._resync.append((lb_id, now + self.lease_seconds))
             if not self._resync:
                 log.info("event=resync_done owner=%s", self.owner)
 
@@ -214,6 +260,7 @@ class ControllerLoop:
             self._lost.discard(lb_id)
             with self._lock:
                 self._inflight.pop(lb_id, None)
+                self._resyncing.discard(lb_id)
             if self.notifier is not None:
                 # the state may have moved while we worked: look again soon
                 self.notifier.notify(lb_id)

@@ -221,7 +221,6 @@ class Reconciler:
             amp_db.mark_amphora_deleted(session, amp_id)
         log.info("event=amphora_deleted amphora=%s", amp_id)
 
-
     def _drain(self, amp_id: str, seconds: float) -> None:
         """Best effort: a live amphora stops accepting and finishes what it serves.
 
@@ -229,7 +228,9 @@ class Reconciler:
         amphora whose heartbeats stopped (the usual failover: it died or froze) is
         not asked at all, so a failover never waits on it.
         """
-        recent = utcnow() - dt.timedelta(seconds=3 * self.options.heartbeat_interval)
+        # three intervals, and never less than the health writer's batching needs
+        silence = max(3 * self.options.heartbeat_interval, self.options.heartbeat_interval + 2)
+        recent = utcnow() - dt.timedelta(seconds=silence)
         with self.db.session() as session:
             amp = session.get(Amphora, amp_id)
             ip = amp.lb_network_ip if amp is not None else None
@@ -237,6 +238,7 @@ class Reconciler:
             alive = health is not None and health.last_update >= recent
         if not ip or not alive:
             return
+        log.info("event=amphora_draining amphora=%s up_to=%.0fs", amp_id, seconds)
         try:
             self.agent.delete_config(ip, self.options.agent_port, drain=seconds,
                                      connect_timeout=2.0)

@@ -2,7 +2,9 @@
 
 A service that starts during a PostgreSQL restart should wait for it; one given
 a wrong database name, user or an unwritable SQLite path should stop at once
-with the reason.
+with the reason. (The FATAL texts below are PostgreSQL's English ones: with
+``lc_messages`` set to another language a wrong name is waited out, up to
+``db_wait_seconds``, instead of stopping at once.)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ _AWAY_CODES = frozenset({"57P01", "57P02", "57P03"})
 # FATAL text; these FATALs pass by themselves, every other one (no such
 # database, role or password) does not
 _PASSING_FATALS = ("starting up", "shutting down", "in recovery mode", "too many clients",
-                   "not yet accepting connections", "remaining connection slots")
+                   "accepting connections", "remaining connection slots")
 
 
 def database_away(exc: DBAPIError) -> bool:

@@ -37,12 +37,14 @@ def _needs_work(now: dt.datetime):  # type: ignore[no-untyped-def]
 
 
 def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 8,
-                only: list[str] | None = None, include_settled: bool = False) -> list[str]:
+                only: list[str] | None = None, exclude: list[str] | None = None,
+                include_settled: bool = False) -> list[str]:
     """Claim up to ``limit`` load balancers that need work; return their ids.
 
-    ``only`` narrows the claim to given ids (a targeted wake-up);
-    ``include_settled`` also claims live ones that need no work (a resync);
-    ERROR ones wait for their user.
+    ``only`` narrows the claim to given ids (a targeted wake-up); ``exclude``
+    leaves out ids (the caller's own in flight); ``include_settled`` also claims
+    live ones that need no work (a resync), but not one waiting out a retry's
+    backoff; ERROR ones wait for their user.
     """
     now = utcnow()
     expires = now + dt.timedelta(seconds=lease_seconds)
@@ -51,9 +53,13 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
         if not include_settled:
             cond = and_(cond, _needs_work(now))
         else:
-            cond = and_(cond, LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]))
+            cond = and_(cond, LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]),
+                        or_(LoadBalancer.next_attempt_at.is_(None),
+                            LoadBalancer.next_attempt_at <= now))
         if only is not None:
             cond = and_(cond, LoadBalancer.id.in_(only))
+        if exclude:
+            cond = and_(cond, LoadBalancer.id.notin_(exclude))
         query = select(LoadBalancer.id).where(cond).order_by(LoadBalancer.updated_at).limit(limit)
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=LoadBalancer)

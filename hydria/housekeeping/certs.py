@@ -63,10 +63,10 @@ class CertRotator:
 
     def _rotate(self, amp_id: str, ip: str) -> bool:
         now = utcnow()
+        until = now + CLAIM
         with self.db.session() as session:
             taken = session.execute(update(Amphora).where(
-                Amphora.id == amp_id, _free(now)).values(cert_busy=True,
-                                                         cert_busy_until=now + CLAIM)
+                Amphora.id == amp_id, _free(now)).values(cert_busy=True, cert_busy_until=until)
             ).rowcount
         if not taken:
             return False
@@ -85,5 +85,7 @@ class CertRotator:
             values: dict[str, object] = {"cert_busy": False, "cert_busy_until": None}
             if expires is not None:
                 values["cert_expiration"] = expires.replace(tzinfo=None)
+            # only our own claim: one that overran it may have been taken by another
             with self.db.session() as session:
-                session.execute(update(Amphora).where(Amphora.id == amp_id).values(**values))
+                session.execute(update(Amphora).where(
+                    Amphora.id == amp_id, Amphora.cert_busy_until == until).values(**values))

@@ -100,6 +100,12 @@ def test_a_flood_of_idle_peers_costs_bounded_threads(amphora):
             readable, _, _ = select.select(idle, [], [], 0.5)
             turned_away = sum(1 for sock in readable if sock.recv(1) == b"")
         assert turned_away >= 1, "every idle peer was given a thread"
+        # turned away by the cap, not merely timed out waiting for a handshake
+        agent_log = amphora.compute.layout(amphora.id).agent_log
+        while "event=connection_refused" not in agent_log.read_text():
+            assert time.monotonic() < deadline + 20, agent_log.read_text()[-3000:]
+            time.sleep(0.05)
+        assert "reason=busy" in agent_log.read_text()
         agent_pid = int(amphora.compute.layout(amphora.id).agent_pid.read_text())
         threads = int(next(line.split()[1] for line in
                            Path(f"/proc/{agent_pid}/status").read_text().splitlines()

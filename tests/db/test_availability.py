@@ -61,3 +61,38 @@ def test_a_server_shutting_down_is_waited_for(pg_url: str):
     finally:
         engine.dispose()
         admin.dispose()
+
+
+@pytest.mark.parametrize(("sqlstate", "away"), [
+    ("57P01", True),   # admin_shutdown: the server is stopping
+    ("57P03", True),   # cannot_connect_now: starting up or in recovery
+    ("08006", True),   # connection_failure
+    ("3D000", False),  # invalid_catalog_name: no such database
+    ("28000", False),  # invalid_authorization_specification
+    ("42P01", False),  # undefined_table: a bug, not an outage
+])
+def test_sqlstates_of_a_live_session(sqlstate: str, away: bool):
+    import psycopg.errors
+
+    orig = psycopg.errors.lookup(sqlstate)("from the server")
+    assert orig.sqlstate == sqlstate
+    exc = sa.exc.OperationalError("SELECT 1", {}, orig)
+    assert not exc.connection_invalidated
+    assert database_away(exc) is away
+
+
+@pytest.mark.parametrize(("fatal", "away"), [
+    ("the database system is starting up", True),
+    ("the database system is not accepting connections", True),
+    ("the database system is shutting down", True),
+    ("sorry, too many clients already", True),
+    ('database "x" does not exist', False),
+    ('role "x" does not exist', False),
+])
+def test_fatals_at_connect(fatal: str, away: bool):
+    import psycopg
+
+    orig = psycopg.OperationalError(
+        f'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+        f"FATAL:  {fatal}")
+    assert database_away(sa.exc.OperationalError("connect", {}, orig)) is away

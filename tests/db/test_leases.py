@@ -73,3 +73,18 @@ def test_concurrent_claimers_never_share(any_db):
     claimed = [i for v in got.values() for i in v]
     assert len(claimed) == len(set(claimed))
     assert set(claimed) == ids
+
+
+def test_excluded_ids_are_not_claimed(any_db):
+    """A controller's own in-flight ids: released a moment before they leave its
+    books, they must not be claimed by it a second time."""
+    a, b = make_lb(any_db), make_lb(any_db)
+    assert leases.claim_batch(any_db, "x", lease_seconds=30, exclude=[a]) == [b]
+    assert leases.claim_batch(any_db, "x", lease_seconds=30, exclude=[a]) == []
+
+
+def test_a_resync_leaves_a_retry_to_its_backoff(any_db):
+    lb = make_lb(any_db)
+    leases.claim_batch(any_db, "a", lease_seconds=30)
+    leases.release(any_db, lb, "a", retry_at=utcnow() + dt.timedelta(hours=1), attempts=1)
+    assert leases.claim_batch(any_db, "a", lease_seconds=30, include_settled=True) == []

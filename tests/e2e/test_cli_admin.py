@@ -249,33 +249,39 @@ def test_a_request_in_flight_finishes_through_a_failover(hydria, stack):
     """The retired amphora still served: it stops accepting and lets the request it
     holds finish (a drain) instead of cutting it."""
     lb_id = stack["lb"]["id"]
-    old = _live_amphora_ids(hydria, lb_id)
+    [old] = _live_amphora_ids(hydria, lb_id)
     for backend in stack["backends"]:
-        backend.slow_started.clear()
+        backend.held_started.clear()
+        backend.release_held.clear()
     answer: dict[str, Any] = {}
 
-    def slow_request() -> None:
+    def held_request() -> None:
         try:
-            # 4 s: longer than a failover takes, shorter than the 5 s drain allowed
-            res = httpx.get(stack["url"] + "slow/4000", timeout=30)
+            res = httpx.get(stack["url"] + "held", timeout=60)
             answer["status"], answer["text"] = res.status_code, res.text
         except httpx.HTTPError as exc:
             answer["error"] = repr(exc)
 
-    thread = threading.Thread(target=slow_request)
+    thread = threading.Thread(target=held_request)
     thread.start()
     try:
-        _poll("the slow request reached a back-end",
-              lambda: any(b.slow_started.is_set() for b in stack["backends"]) or None,
+        _poll("the request reached a back-end",
+              lambda: any(b.held_started.is_set() for b in stack["backends"]) or None,
               log=hydria.log)
-        with hydria.api() as api:  # the API, not the CLI: its start-up alone takes a second
+        with hydria.api() as api:
             assert api.put(f"/lbaas/loadbalancers/{lb_id}/failover").status_code == 202
-        _failed_over(hydria, lb_id, old)
+        # the replacement serves and the old amphora is draining, our request still in it
+        _poll("the old amphora drains",
+              lambda: f"event=amphora_draining amphora={old}" in hydria.log(), log=hydria.log)
+        time.sleep(0.5)  # let the soft stop reach HAProxy: not an assertion, only a pause
     finally:
+        for backend in stack["backends"]:
+            backend.release_held.set()
         thread.join(60)
     assert answer.get("status") == 200, f"{answer}\n{hydria.log(tail=8000)}"
     assert answer["text"] in {"admin-0", "admin-1"}
-    assert "event=amphora_drained" in hydria.log()
+    _failed_over(hydria, lb_id, {old})
+    assert f"event=amphora_drained amphora={old}" in hydria.log()
 
 
 def test_amphora_failover_replaces_that_amphora(hydria, stack):

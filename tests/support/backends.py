@@ -18,6 +18,9 @@ class _NamedHandler(BaseHTTPRequestHandler):
         if self.path.startswith("/slow/"):  # /slow/<ms>: a request that stays in flight
             self.server.slow_started.set()  # type: ignore[attr-defined]
             time.sleep(int(self.path.rsplit("/", 1)[1]) / 1000)
+        elif self.path == "/held":  # answered when the test says so (30 s at most)
+            self.server.held_started.set()  # type: ignore[attr-defined]
+            self.server.release_held.wait(30)  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -32,7 +35,8 @@ class _NamedHandler(BaseHTTPRequestHandler):
 
 class HTTPBackend:
     """``GET /anything`` answers 200 with the backend's name; ``GET /slow/<ms>`` too,
-    that much later (``slow_started`` is set when one arrives)."""
+    that much later (``slow_started`` is set when one arrives); ``GET /held`` when
+    ``release_held`` is set (``held_started`` says one arrived)."""
 
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.name = name
@@ -40,11 +44,14 @@ class HTTPBackend:
         self.server.daemon_threads = True
         self.server.name = name  # type: ignore[attr-defined]
         self.slow_started = self.server.slow_started = threading.Event()  # type: ignore[attr-defined]
+        self.held_started = self.server.held_started = threading.Event()  # type: ignore[attr-defined]
+        self.release_held = self.server.release_held = threading.Event()  # type: ignore[attr-defined]
         self.host, self.port = self.server.server_address[:2]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        self.release_held.set()
         self.server.shutdown()
         self.server.server_close()
 
