@@ -25,6 +25,7 @@ from hydria.api.routes import (
     metrics,
     neutron,
     pools,
+    quotas,
     root,
 )
 from hydria.config import Settings
@@ -34,7 +35,7 @@ from hydria.db.notify import Notifier
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
                     healthmonitors.router, neutron.router, lb_actions.router,
-                    amphorae.router, alarms.router)
+                    amphorae.router, alarms.router, quotas.router)
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:

@@ -157,21 +157,30 @@ def list_page(
     filters: dict[str, InstrumentedAttribute[Any]],
     render: Callable[[Any], dict[str, Any]],
     project_column: InstrumentedAttribute[Any] | None = None,
+    per_project: bool = True,
+    with_status: bool = True,
 ) -> Page:
-    """Run ``stmt`` (already scoped to a parent) with the caller's filters."""
+    """Run ``stmt`` (already scoped to a parent) with the caller's filters.
+
+    Rows of operator catalogues (flavors, zones and their profiles) belong to no
+    project (``per_project=False``); rows without a provisioning status
+    (``with_status=False``: quotas, catalogues) have no DELETED rows to hide.
+    """
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
 
-    project_column = project_column if project_column is not None else model.project_id
-    stmt = stmt.where(model.provisioning_status != c.DELETED)
-    wanted_project = params.pop("project_id", None)
-    if wanted_project is not None:
-        if not ctx.is_admin and any(p != ctx.project_id for p in wanted_project):
-            raise NotAuthorized()
-        stmt = stmt.where(project_column.in_(wanted_project))
-    if not ctx.is_admin:
-        stmt = stmt.where(project_column == ctx.project_id)
+    if with_status:
+        stmt = stmt.where(model.provisioning_status != c.DELETED)
+    if per_project:
+        project_column = project_column if project_column is not None else model.project_id
+        wanted_project = params.pop("project_id", None)
+        if wanted_project is not None:
+            if not ctx.is_admin and any(p != ctx.project_id for p in wanted_project):
+                raise NotAuthorized()
+            stmt = stmt.where(project_column.in_(wanted_project))
+        if not ctx.is_admin:
+            stmt = stmt.where(project_column == ctx.project_id)
 
     for key, values in params.items():
         if key in AUXILIARY or key in TAG_FILTERS:

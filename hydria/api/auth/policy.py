@@ -20,10 +20,15 @@ from hydria.core.errors import NotAuthorized
 NOAUTH = "noauth"
 
 
+def acts_as_admin(request: Request, ctx: RequestContext) -> bool:
+    """Whether the caller may use admin operations (any caller under noauth)."""
+    return ctx.is_admin or get_settings(request).auth_strategy == NOAUTH
+
+
 def admin_context(request: Request) -> RequestContext:
     """The caller, if it may use admin operations; 403 otherwise."""
     ctx = context_from_request(request)
-    if not ctx.is_admin and get_settings(request).auth_strategy != NOAUTH:
+    if not acts_as_admin(request, ctx):
         raise NotAuthorized()
     return ctx
 

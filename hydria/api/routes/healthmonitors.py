@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hydria.api.deps import DB, Ctx, JsonBody, Notify
+from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import (
     get_hm,
@@ -25,6 +25,7 @@ from hydria.api.schemas.pool import listeners_of
 from hydria.api.validation import choice, given, parse
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput
+from hydria.db import quotas
 from hydria.db.models import HealthMonitor
 
 router = APIRouter()
@@ -89,7 +90,8 @@ def show_healthmonitor(hm_id: str, request: Request,
 def create_healthmonitor(body: JsonBody,
                          ctx: Ctx,
                          db: DB,
-                         notifier: Notify) -> dict[str, Any]:
+                         notifier: Notify,
+                         settings: Config) -> dict[str, Any]:
     req = parse(body, "healthmonitor", schema.HealthMonitorPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
     kind = choice("type", req.type, c.HEALTH_MONITOR_TYPES, c.SUPPORTED_HEALTH_MONITOR_TYPES)
@@ -108,6 +110,8 @@ def create_healthmonitor(body: JsonBody,
         current = pool.health_monitor
         if current is not None and current.provisioning_status != c.DELETED:
             raise Conflict("This pool already has a health monitor")
+        quotas.check_and_reserve(session, pool.project_id, quotas.HEALTH_MONITOR,
+                                 defaults=settings.quota_defaults)
         hm = HealthMonitor(
             id=str(uuid.uuid4()), project_id=pool.project_id, pool_id=pool.id, name=req.name,
             type=kind, delay=req.delay, timeout=req.timeout, max_retries=req.max_retries,

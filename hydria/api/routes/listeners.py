@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hydria.api.deps import DB, Ctx, JsonBody, Notify
+from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import get_lb, get_listener, read, write
 from hydria.api.schemas import listener as schema
 from hydria.api.validation import choice, given, parse, refuse_unsupported
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
 
 router = APIRouter()
@@ -104,7 +105,8 @@ def show_listener(listener_id: str, request: Request,
 def create_listener(body: JsonBody,
                     ctx: Ctx,
                     db: DB,
-                    notifier: Notify) -> dict[str, Any]:
+                    notifier: Notify,
+                    settings: Config) -> dict[str, Any]:
     req = parse(body, "listener", schema.ListenerPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
     refuse_unsupported(req, schema.UNSUPPORTED)
@@ -118,6 +120,8 @@ def create_listener(body: JsonBody,
             _default_pool(session, lb.id, req.default_pool_id, protocol)
         _check_cidrs(req.allowed_cidrs, lb)
         unit.change(lb)
+        quotas.check_and_reserve(session, lb.project_id, quotas.LISTENER,
+                                 defaults=settings.quota_defaults)
         _check_port_free(session, lb.id, protocol, req.protocol_port)
         listener = Listener(
             id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,

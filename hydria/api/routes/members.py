@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hydria.api.deps import DB, Ctx, JsonBody, Notify
+from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import (
     get_lb,
@@ -26,6 +26,7 @@ from hydria.api.schemas.pool import listeners_of
 from hydria.api.validation import given, parse, shorten, truthy, validate
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, ImmutableObject, InvalidInput, NotFound
+from hydria.db import quotas
 from hydria.db.models import Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
 
@@ -98,7 +99,8 @@ def show_member(pool_id: str, member_id: str, request: Request,
 def create_member(pool_id: str, body: JsonBody,
                   ctx: Ctx,
                   db: DB,
-                  notifier: Notify) -> dict[str, Any]:
+                  notifier: Notify,
+                  settings: Config) -> dict[str, Any]:
     req = parse(body, "member", schema.MemberPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
     with write(db, notifier) as unit:
@@ -108,6 +110,8 @@ def create_member(pool_id: str, body: JsonBody,
         require_mutable_pool(pool)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         mark_parents_pending(pool, *listeners_of(pool))
+        quotas.check_and_reserve(session, pool.project_id, quotas.MEMBER,
+                                 defaults=settings.quota_defaults)
         if any((m.address, m.protocol_port) == (req.address, req.protocol_port)
                for m in _live_members(pool)):
             raise _duplicate(req.address, req.protocol_port)
@@ -186,7 +190,8 @@ def _parse_batch(body: Any) -> list[schema.MemberPOST]:
 def batch_update_members(pool_id: str, request: Request, body: JsonBody,
                          ctx: Ctx,
                          db: DB,
-                         notifier: Notify) -> Response:
+                         notifier: Notify,
+                         settings: Config) -> Response:
     """Make the pool's members exactly the listed ones (or add to them, additive_only)."""
     wanted = _parse_batch(body)
     additive_only = truthy(request.query_params.get("additive_only"))
@@ -216,6 +221,8 @@ def batch_update_members(pool_id: str, request: Request, body: JsonBody,
             return Response(status_code=202)
         unit.change(lb)
         mark_parents_pending(pool, *listeners_of(pool))
+        quotas.check_and_reserve(session, pool.project_id, quotas.MEMBER, len(new),
+                                 defaults=settings.quota_defaults)
         for req in wanted:
             current = existing.get((req.address, req.protocol_port))
             if current is None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hydria.api.deps import DB, Ctx, JsonBody, Notify
+from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import get_lb, get_listener, get_pool, mark_parents_pending, read, write
 from hydria.api.routes.listeners import check_pool_protocol
@@ -17,6 +17,7 @@ from hydria.api.schemas import pool as schema
 from hydria.api.validation import choice, given, parse, refuse_unsupported
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput
+from hydria.db import quotas
 from hydria.db.models import Pool
 
 router = APIRouter()
@@ -78,7 +79,8 @@ def show_pool(pool_id: str, request: Request, ctx: Ctx,
 def create_pool(body: JsonBody,
                 ctx: Ctx,
                 db: DB,
-                notifier: Notify) -> dict[str, Any]:
+                notifier: Notify,
+                settings: Config) -> dict[str, Any]:
     req = parse(body, "pool", schema.PoolPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
     refuse_unsupported(req, schema.UNSUPPORTED)
@@ -104,6 +106,8 @@ def create_pool(body: JsonBody,
             if listener.default_pool_id is not None:
                 raise Conflict("This listener already has a default pool")
         unit.change(lb)
+        quotas.check_and_reserve(session, lb.project_id, quotas.POOL,
+                                 defaults=settings.quota_defaults)
         pool = Pool(
             id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
             name=req.name, description=req.description, admin_state_up=req.admin_state_up,
