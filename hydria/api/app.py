@@ -4,6 +4,7 @@
 ``app.state`` (handlers get them through ``hydria.api.deps``), every resource
 router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
 Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
+Keystone's project look-ups are refused (``routes/identity.py``, for the CLI),
 and ``hydria.api.errors`` turns every failure into Octavia's fault body
 (``hydria.api.requestline`` refuses a NUL in the URL before routing).
 """
@@ -17,7 +18,10 @@ from hydria.api.requestline import RefuseNul
 from hydria.api.routes import (
     alarms,
     amphorae,
+    availability_zones,
+    flavors,
     healthmonitors,
+    identity,
     lb_actions,
     listeners,
     loadbalancers,
@@ -25,6 +29,7 @@ from hydria.api.routes import (
     metrics,
     neutron,
     pools,
+    providers,
     quotas,
     root,
 )
@@ -35,7 +40,8 @@ from hydria.db.notify import Notifier
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
                     healthmonitors.router, neutron.router, lb_actions.router,
-                    amphorae.router, alarms.router, quotas.router)
+                    amphorae.router, alarms.router, providers.router, quotas.router,
+                    flavors.router, availability_zones.router)
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
@@ -47,6 +53,7 @@ def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
     app.add_middleware(RefuseNul)
     app.include_router(root.router)
     app.include_router(metrics.router)
+    app.include_router(identity.router)
     for prefix in PREFIXES:
         for router in RESOURCE_ROUTERS:
             app.include_router(router, prefix=prefix)

@@ -1,4 +1,4 @@
-"""The version document at ``/`` and the health check."""
+"""The version document at ``/``, the version roots (``/v2``...) and the health check."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def versions(request: Request) -> dict[str, Any]:
          "links": [{"href": base + "v2", "rel": "self"}]}
         for i, (vid, updated) in enumerate(VERSIONS)
     ]}
+
+
+@router.get("/v2")
+@router.get("/v2.0")
+@router.get("/v2/lbaas")
+@router.get("/v2.0/lbaas")
+@router.get("/v2/octavia")
+@router.get("/v2.0/octavia")
+def version_root() -> str:
+    """Octavia answers its version roots with the JSON string ``"v2"``."""
+    return "v2"
 
 
 @router.api_route("/healthcheck", methods=["GET", "HEAD"])

@@ -1,0 +1,79 @@
+"""Providers and their flavor / availability zone capabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hydria.api.app import create_app
+from hydria.config import Settings
+from tests.api.conftest import ADMIN, BASE, TestClient, assert_fault
+
+PROVIDERS = f"{BASE}/providers"
+
+
+def test_providers_list_amphora_and_its_alias(client):
+    r = client.get(PROVIDERS)
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"providers"}
+    assert [p["name"] for p in body["providers"]] == ["amphora", "octavia"]
+    assert all(set(p) == {"name", "description"} and p["description"]
+               for p in body["providers"])
+    assert client.get(PROVIDERS, params={"fields": "name"}).json() == {
+        "providers": [{"name": "amphora"}, {"name": "octavia"}]}
+    assert client.get("/v2.0/lbaas/providers").json() == body
+
+
+@pytest.mark.parametrize("name", ["amphora", "octavia"])
+def test_flavor_capabilities_are_what_hydria_applies(client, name):
+    r = client.get(f"{PROVIDERS}/{name}/flavor_capabilities")
+    assert r.status_code == 200
+    caps = r.json()["flavor_capabilities"]
+    assert [c["name"] for c in caps] == ["loadbalancer_topology"]
+    assert "SINGLE" in caps[0]["description"]
+    assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
+                      params={"name": "compute_flavor"}).json() == {"flavor_capabilities": []}
+    assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
+                      params={"fields": "name"}).json() == {
+        "flavor_capabilities": [{"name": "loadbalancer_topology"}]}
+
+
+def test_availability_zone_capabilities_are_empty(client):
+    r = client.get(f"{PROVIDERS}/amphora/availability_zone_capabilities")
+    assert r.status_code == 200
+    assert r.json() == {"availability_zone_capabilities": []}
+
+
+@pytest.mark.parametrize("tail", ["flavor_capabilities", "availability_zone_capabilities"])
+def test_unknown_provider_is_400(client, tail):
+    assert_fault(client.get(f"{PROVIDERS}/noop_driver/{tail}"), 400,
+                 "Provider 'noop_driver' is not enabled.")
+
+
+def test_unknown_provider_path_is_404(client):
+    assert_fault(client.get(f"{PROVIDERS}/amphora"), 404)
+    assert_fault(client.get(f"{PROVIDERS}/amphora/colours"), 404)
+
+
+def test_capabilities_need_an_admin_outside_noauth(db, notifier, tmp_path: Path):
+    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
+    with TestClient(create_app(db, notifier, settings)) as client:
+        assert client.get(PROVIDERS).status_code == 200
+        for tail in ("flavor_capabilities", "availability_zone_capabilities"):
+            assert_fault(client.get(f"{PROVIDERS}/amphora/{tail}"), 403)
+            assert client.get(f"{PROVIDERS}/amphora/{tail}", headers=ADMIN).status_code == 200
+
+
+def test_version_roots_answer_v2(client):
+    for path in ("/v2", "/v2.0", "/v2/lbaas", "/v2.0/lbaas", "/v2/octavia"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert r.json() == "v2"
+
+
+def test_keystone_project_lookups_are_forbidden(client):
+    """The CLI's project look-up (auth_type none) gets Keystone's 403 and uses the name."""
+    assert_fault(client.get("/projects/some-project"), 403)
+    assert_fault(client.get("/projects", params={"name": "some-project"}), 403)
