@@ -10,7 +10,10 @@ turns its errors into Octavia's wording:
 
 On POST an explicit ``null`` means "not given" (the default applies, a
 mandatory field is reported missing); on PUT it is kept, and the handler
-resets the field to its default, as Octavia does.
+resets the field to its default, as Octavia does. Objects nested in a body
+(the listeners and pools of a fully populated load balancer) are ``Nested``
+bodies, where a ``null`` means "not given" too; a fault in one is reported
+with its path: ``listeners[0].default_pool.members[1].address``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ import ipaddress
 import uuid
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from hydria.core import constants as c
 from hydria.core.errors import InvalidInput
@@ -32,6 +43,15 @@ MAX_ECHO = 100
 
 class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", regex_engine="python-re")
+
+
+class Nested(Body):
+    """An object inside a POST body: an explicit ``null`` means "not given" there too."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_unset(cls, data: Any) -> Any:
+        return _drop_nulls(data) if isinstance(data, dict) else data
 
 
 def _uuid(value: str) -> str:
@@ -75,16 +95,27 @@ Weight = Annotated[StrictInt, Field(ge=c.MIN_WEIGHT, le=c.MAX_WEIGHT)]
 M = TypeVar("M", bound=BaseModel)
 
 
+def _path(loc: tuple[Any, ...]) -> str:
+    """``("listeners", 0, "protocol_port")`` as ``listeners[0].protocol_port``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def _describe(err: dict[str, Any], root: str) -> str:
-    loc = [str(p) for p in err.get("loc", ())]
+    loc = tuple(err.get("loc", ()))
     kind = err.get("type", "")
     if kind == "extra_forbidden":
-        parent = loc[-2] if len(loc) > 1 else root
+        parent = _path(loc[:-1]) or root
         return f"Unknown attribute for argument {parent}: {shorten(loc[-1])}"
-    field = ".".join(loc) if loc else root
+    field = _path(loc) or root
     value = shorten(err.get("input"))
     if kind == "missing":
         return f"Invalid input for field/attribute {field}. Value: 'None'. Mandatory field missing."
+    if kind in ("model_type", "dict_type"):
+        return (f"Invalid input for field/attribute {field}. Value: '{value}'. "
+                "Value should be a JSON object.")
     reason = str(err.get("msg", "invalid value"))
     reason = reason.removeprefix("Value error, ")
     return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"

@@ -1,4 +1,4 @@
-"""Health monitor bodies and view (Octavia's HealthMonitorPOST/PUT/Response)."""
+"""Health monitor bodies and view (Octavia's HealthMonitorPOST/SingleCreate/PUT/Response)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StrictFloat, StrictInt
 
 from hydria.api.schemas.common import iso, owned, text
-from hydria.api.validation import INT32_MAX, UUID, Body, Name, ProjectId, Tags
+from hydria.api.validation import INT32_MAX, UUID, Body, Name, Nested, ProjectId, Tags
 from hydria.core import constants as c
 from hydria.db.models import HealthMonitor
 
@@ -65,7 +65,7 @@ DEFAULT_EXPECTED_CODES = "200"
 HTTP_TYPES = frozenset({c.HEALTH_MONITOR_HTTP, c.HEALTH_MONITOR_HTTPS})
 
 
-class HealthMonitorPOST(Body):
+class _HealthMonitorFields(Body):
     name: Name | None = None
     type: str
     delay: Seconds
@@ -76,11 +76,18 @@ class HealthMonitorPOST(Body):
     url_path: UrlPath | None = None
     expected_codes: ExpectedCodes | None = None
     admin_state_up: bool = True
-    project_id: ProjectId | None = None
-    pool_id: UUID
     tags: Tags | None = None
     http_version: StrictFloat | None = None
     domain_name: DomainName | None = None
+
+
+class HealthMonitorPOST(_HealthMonitorFields):
+    project_id: ProjectId | None = None
+    pool_id: UUID
+
+
+class HealthMonitorSingleCreate(Nested, _HealthMonitorFields):
+    """The monitor inside a pool of a fully populated load balancer."""
 
 
 class HealthMonitorPUT(Body):
@@ -121,3 +128,10 @@ def view(hm: HealthMonitor) -> dict[str, Any]:
         "http_version": hm.http_version,
         "domain_name": hm.domain_name,
     }
+
+
+def full_view(hm: HealthMonitor) -> dict[str, Any]:
+    """The monitor inside its pool's full view: no ``pools`` (Octavia's FullResponse)."""
+    out = view(hm)
+    del out["pools"]
+    return out

@@ -1,4 +1,4 @@
-"""Listener bodies and view (Octavia's ListenerPOST/PUT/Response)."""
+"""Listener bodies and views (Octavia's ListenerPOST/SingleCreate/PUT/Response/FullResponse)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, StrictBool
 
 from hydria.api.schemas.common import iso, owned, text
+from hydria.api.schemas.pool import PoolSingleCreate
 from hydria.api.validation import (
     CIDR,
     UUID,
@@ -14,6 +15,7 @@ from hydria.api.validation import (
     ConnectionLimit,
     Description,
     Name,
+    Nested,
     Port,
     ProjectId,
     Tags,
@@ -59,25 +61,38 @@ class _TLSOptions(Body):
     hsts_preload: Any = None
 
 
-class ListenerPOST(_TLSOptions):
+class _ListenerFields(_TLSOptions):
     name: Name | None = None
     description: Description | None = None
     admin_state_up: StrictBool = True
     protocol: str
     protocol_port: Port
     connection_limit: ConnectionLimit = c.DEFAULT_CONNECTION_LIMIT
-    project_id: ProjectId | None = None
     default_pool_id: UUID | None = None
-    default_pool: Any = None
     l7policies: Any = None
     insert_headers: dict[str, HeaderValue] | None = None
-    loadbalancer_id: UUID
     timeout_client_data: Timeout | None = None
     timeout_member_connect: Timeout | None = None
     timeout_member_data: Timeout | None = None
     timeout_tcp_inspect: Timeout | None = None
     tags: Tags | None = None
     allowed_cidrs: list[CIDR] | None = None
+
+
+class ListenerPOST(_ListenerFields):
+    project_id: ProjectId | None = None
+    default_pool: Any = None
+    loadbalancer_id: UUID
+
+
+class ListenerSingleCreate(Nested, _ListenerFields):
+    """A listener of a fully populated load balancer; its default pool inline or by name."""
+
+    default_pool: PoolSingleCreate | None = None
+
+
+# What a listener inside a fully populated load balancer may carry beyond ListenerPOST.
+SINGLE_CREATE_UNSUPPORTED = {k: v for k, v in UNSUPPORTED.items() if k != "default_pool"}
 
 
 class ListenerPUT(_TLSOptions):
@@ -107,6 +122,14 @@ PUT_DEFAULTS: dict[str, Any] = {
     "tags": [],
     "allowed_cidrs": [],
 }
+
+
+def full_view(li: Listener) -> dict[str, Any]:
+    """A listener as a fully populated create answers it: without ``loadbalancers``,
+    as Octavia's ListenerFullResponse (the listener sits inside its load balancer)."""
+    out = view(li)
+    del out["loadbalancers"]
+    return out
 
 
 def view(li: Listener) -> dict[str, Any]:

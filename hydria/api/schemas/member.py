@@ -1,4 +1,4 @@
-"""Member bodies and view (Octavia's MemberPOST/PUT/Response, MembersRootPUT)."""
+"""Member bodies and view (Octavia's MemberPOST/SingleCreate/PUT/Response, MembersRootPUT)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,21 @@ from typing import Any
 from pydantic import StrictBool
 
 from hydria.api.schemas.common import iso, owned
-from hydria.api.validation import UUID, Body, IPAddress, Name, Port, ProjectId, Tags, Weight
+from hydria.api.validation import (
+    UUID,
+    Body,
+    IPAddress,
+    Name,
+    Nested,
+    Port,
+    ProjectId,
+    Tags,
+    Weight,
+)
 from hydria.db.models import Member
 
 
-class MemberPOST(Body):
+class _MemberFields(Body):
     name: Name | None = None
     admin_state_up: StrictBool = True
     address: IPAddress
@@ -19,11 +29,18 @@ class MemberPOST(Body):
     weight: Weight = 1
     backup: StrictBool = False
     subnet_id: UUID | None = None
-    project_id: ProjectId | None = None
     monitor_port: Port | None = None
     monitor_address: IPAddress | None = None
     tags: Tags | None = None
     request_sriov: StrictBool = False
+
+
+class MemberPOST(_MemberFields):
+    project_id: ProjectId | None = None
+
+
+class MemberSingleCreate(Nested, _MemberFields):
+    """A member inside a pool of a fully populated load balancer."""
 
 
 class MemberPUT(Body):

@@ -1,4 +1,4 @@
-"""Pool bodies and view (Octavia's PoolPOST/PUT/Response)."""
+"""Pool bodies and views (Octavia's PoolPOST/SingleCreate/PUT/Response/FullResponse)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,21 @@ from pydantic import Field, StrictBool, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
+from hydria.api.schemas import healthmonitor as hm_schema
+from hydria.api.schemas import member as member_schema
 from hydria.api.schemas.common import ids, iso, owned, text
-from hydria.api.validation import UUID, Body, Description, IPAddress, Name, ProjectId, Tags
+from hydria.api.validation import (
+    UUID,
+    Body,
+    Description,
+    IPAddress,
+    Name,
+    Nested,
+    ProjectId,
+    Tags,
+)
 from hydria.core import constants as c
-from hydria.db.models import Listener, Pool
+from hydria.db.models import HealthMonitor, Listener, Member, Pool
 
 # RFC 6265 token characters minus those HAProxy reads specially (quotes, '#',
 # parentheses, backslash): the name is written into ``req.cook(...)``. Octavia also
@@ -50,19 +61,41 @@ class _TLSOptions(Body):
     alpn_protocols: Any = None
 
 
-class PoolPOST(_TLSOptions):
+class _PoolFields(_TLSOptions):
     name: Name | None = None
     description: Description | None = None
     admin_state_up: StrictBool = True
+    session_persistence: SessionPersistence | None = None
+    tags: Tags | None = None
+
+
+class PoolPOST(_PoolFields):
     listener_id: UUID | None = None
     loadbalancer_id: UUID | None = None
     protocol: str
     lb_algorithm: str
-    session_persistence: SessionPersistence | None = None
     project_id: ProjectId | None = None
     healthmonitor: Any = None
     members: Any = None
-    tags: Tags | None = None
+
+
+class PoolSingleCreate(Nested, _PoolFields):
+    """A pool of a fully populated load balancer, with its members and monitor.
+
+    Given as a listener's ``default_pool`` with nothing but a ``name``, it refers
+    to a pool defined elsewhere in the request, so protocol and algorithm may be
+    missing here; the graph create asks for them where the pool is defined.
+    """
+
+    protocol: str | None = None
+    lb_algorithm: str | None = None
+    healthmonitor: hm_schema.HealthMonitorSingleCreate | None = None
+    members: list[member_schema.MemberSingleCreate] | None = None
+
+
+# What a pool inside a fully populated load balancer may carry beyond PoolPOST.
+SINGLE_CREATE_UNSUPPORTED = {k: v for k, v in UNSUPPORTED.items()
+                             if k not in ("healthmonitor", "members")}
 
 
 class PoolPUT(_TLSOptions):
@@ -97,6 +130,19 @@ def listeners_of(pool: Pool) -> list[Listener]:
         select(Listener).where(Listener.default_pool_id == pool.id,
                                Listener.provisioning_status != c.DELETED)
         .order_by(Listener.created_at)))
+
+
+def full_view(pool: Pool, members: list[Member], hm: HealthMonitor | None) -> dict[str, Any]:
+    """A pool as a fully populated create answers it: members and monitor in full.
+
+    Like Octavia's PoolFullResponse it has no ``loadbalancers`` (the pool sits
+    inside its load balancer) and no ``healthmonitor_id``.
+    """
+    out = view(pool)
+    del out["loadbalancers"], out["healthmonitor_id"]
+    out["members"] = [member_schema.view(m) for m in members]
+    out["healthmonitor"] = hm_schema.full_view(hm) if hm is not None else None
+    return out
 
 
 def view(pool: Pool) -> dict[str, Any]:
