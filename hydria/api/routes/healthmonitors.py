@@ -26,7 +26,7 @@ from hydria.api.validation import choice, given, parse
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.db import quotas
-from hydria.db.models import HealthMonitor
+from hydria.db.models import HealthMonitor, Pool
 
 router = APIRouter()
 PATH = "/lbaas/healthmonitors"
@@ -68,6 +68,35 @@ def _check(values: dict[str, Any]) -> None:
                            f"greater than delay ({values['delay']}).")
 
 
+def check_healthmonitor(
+        req: schema.HealthMonitorPOST | schema.HealthMonitorSingleCreate) -> dict[str, Any]:
+    """The checks that need no database; returns the monitor's values, defaults filled."""
+    kind = choice("type", req.type, c.HEALTH_MONITOR_TYPES, c.SUPPORTED_HEALTH_MONITOR_TYPES)
+    values = req.model_dump()
+    values["type"] = kind
+    if kind in schema.HTTP_TYPES:
+        for name, default in HTTP_DEFAULTS.items():
+            if values.get(name) is None:
+                values[name] = default
+    _check(values)
+    return values
+
+
+def new_healthmonitor(pool: Pool,
+                      req: schema.HealthMonitorPOST | schema.HealthMonitorSingleCreate,
+                      values: dict[str, Any]) -> HealthMonitor:
+    """The row of ``pool``'s new monitor, in PENDING_CREATE (``values``: check_healthmonitor)."""
+    return HealthMonitor(
+        id=str(uuid.uuid4()), project_id=pool.project_id, pool_id=pool.id, name=req.name,
+        type=values["type"], delay=req.delay, timeout=req.timeout,
+        max_retries=req.max_retries, max_retries_down=req.max_retries_down,
+        http_method=values["http_method"], url_path=values["url_path"],
+        expected_codes=values["expected_codes"], http_version=req.http_version,
+        domain_name=req.domain_name, admin_state_up=req.admin_state_up,
+        tags=list(req.tags or []), provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE)
+
+
 @router.get(PATH)
 def list_healthmonitors(request: Request, ctx: Ctx,
                         db: DB) -> dict[str, Any]:
@@ -94,13 +123,7 @@ def create_healthmonitor(body: JsonBody,
                          settings: Config) -> dict[str, Any]:
     req = parse(body, "healthmonitor", schema.HealthMonitorPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
-    kind = choice("type", req.type, c.HEALTH_MONITOR_TYPES, c.SUPPORTED_HEALTH_MONITOR_TYPES)
-    values = req.model_dump()
-    if kind in schema.HTTP_TYPES:
-        for name, default in HTTP_DEFAULTS.items():
-            if values.get(name) is None:
-                values[name] = default
-    _check(values)
+    values = check_healthmonitor(req)
     with write(db, notifier) as unit:
         session = unit.session
         pool = get_pool(session, req.pool_id, ctx)
@@ -112,14 +135,7 @@ def create_healthmonitor(body: JsonBody,
             raise Conflict("This pool already has a health monitor")
         quotas.check_and_reserve(session, pool.project_id, quotas.HEALTH_MONITOR,
                                  defaults=settings.quota_defaults)
-        hm = HealthMonitor(
-            id=str(uuid.uuid4()), project_id=pool.project_id, pool_id=pool.id, name=req.name,
-            type=kind, delay=req.delay, timeout=req.timeout, max_retries=req.max_retries,
-            max_retries_down=req.max_retries_down, http_method=values["http_method"],
-            url_path=values["url_path"], expected_codes=values["expected_codes"],
-            http_version=req.http_version, domain_name=req.domain_name,
-            admin_state_up=req.admin_state_up, tags=list(req.tags or []),
-            provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+        hm = new_healthmonitor(pool, req, values)
         session.add(hm)
         try:
             session.flush()

@@ -43,7 +43,7 @@ def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:
                            f"invalid while the listener protocol is '{listener_protocol}'.")
 
 
-def _default_pool(session: Session, lb_id: str, pool_id: str, protocol: str) -> Pool:
+def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str) -> Pool:
     pool = session.get(Pool, pool_id)
     if (pool is None or pool.load_balancer_id != lb_id
             or pool.provisioning_status in (c.DELETED, c.PENDING_DELETE)):
@@ -73,14 +73,52 @@ def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
                                f"with all VIPs: ['{lb.vip_address}']")
 
 
+def port_in_use(protocol: str, port: int) -> Conflict:
+    return Conflict(f"Another Listener on this Load Balancer is already using "
+                    f"protocol {protocol} and protocol_port {port}")
+
+
+def same_transport(a: str, b: str) -> bool:
+    """Two listener protocols that would collide on one port."""
+    return L4.get(a) == L4.get(b)
+
+
 def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> None:
     others = session.scalars(select(Listener).where(
         Listener.load_balancer_id == lb_id, Listener.protocol_port == port,
         Listener.provisioning_status != c.DELETED))
     for other in others:
-        if L4.get(other.protocol) == L4.get(protocol):
-            raise Conflict(f"Another Listener on this Load Balancer is already using "
-                           f"protocol {other.protocol} and protocol_port {port}")
+        if same_transport(other.protocol, protocol):
+            raise port_in_use(other.protocol, port)
+
+
+def check_listener(req: schema.ListenerPOST | schema.ListenerSingleCreate, *,
+                   unsupported: dict[str, tuple[Any, ...]] = schema.UNSUPPORTED) -> str:
+    """The checks that need no database; returns the listener's protocol."""
+    refuse_unsupported(req, unsupported)
+    protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
+                      c.SUPPORTED_LISTENER_PROTOCOLS)
+    _check_headers(req.insert_headers, protocol)
+    return protocol
+
+
+def new_listener(lb: LoadBalancer, req: schema.ListenerPOST | schema.ListenerSingleCreate,
+                 protocol: str, *, default_pool_id: str | None) -> Listener:
+    """The row of a new listener on ``lb``, in PENDING_CREATE, Octavia's defaults filled."""
+    _check_cidrs(req.allowed_cidrs, lb)
+    return Listener(
+        id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
+        name=req.name, description=req.description, admin_state_up=req.admin_state_up,
+        protocol=protocol, protocol_port=req.protocol_port,
+        connection_limit=req.connection_limit, default_pool_id=default_pool_id,
+        timeout_client_data=_or(req.timeout_client_data, c.DEFAULT_TIMEOUT_CLIENT_DATA),
+        timeout_member_connect=_or(req.timeout_member_connect,
+                                   c.DEFAULT_TIMEOUT_MEMBER_CONNECT),
+        timeout_member_data=_or(req.timeout_member_data, c.DEFAULT_TIMEOUT_MEMBER_DATA),
+        timeout_tcp_inspect=_or(req.timeout_tcp_inspect, c.DEFAULT_TIMEOUT_TCP_INSPECT),
+        insert_headers=dict(req.insert_headers or {}),
+        allowed_cidrs=list(req.allowed_cidrs or []), tags=list(req.tags or []),
+        provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
 
 
 @router.get(PATH)
@@ -109,39 +147,22 @@ def create_listener(body: JsonBody,
                     settings: Config) -> dict[str, Any]:
     req = parse(body, "listener", schema.ListenerPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
-    refuse_unsupported(req, schema.UNSUPPORTED)
-    protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
-                      c.SUPPORTED_LISTENER_PROTOCOLS)
-    _check_headers(req.insert_headers, protocol)
+    protocol = check_listener(req)
     with write(db, notifier) as unit:
         session = unit.session
         lb = get_lb(session, req.loadbalancer_id, ctx)
         if req.default_pool_id is not None:
-            _default_pool(session, lb.id, req.default_pool_id, protocol)
-        _check_cidrs(req.allowed_cidrs, lb)
+            check_default_pool(session, lb.id, req.default_pool_id, protocol)
+        listener = new_listener(lb, req, protocol, default_pool_id=req.default_pool_id)
         unit.change(lb)
         quotas.check_and_reserve(session, lb.project_id, quotas.LISTENER,
                                  defaults=settings.quota_defaults)
         _check_port_free(session, lb.id, protocol, req.protocol_port)
-        listener = Listener(
-            id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
-            name=req.name, description=req.description, admin_state_up=req.admin_state_up,
-            protocol=protocol, protocol_port=req.protocol_port,
-            connection_limit=req.connection_limit, default_pool_id=req.default_pool_id,
-            timeout_client_data=_or(req.timeout_client_data, c.DEFAULT_TIMEOUT_CLIENT_DATA),
-            timeout_member_connect=_or(req.timeout_member_connect,
-                                       c.DEFAULT_TIMEOUT_MEMBER_CONNECT),
-            timeout_member_data=_or(req.timeout_member_data, c.DEFAULT_TIMEOUT_MEMBER_DATA),
-            timeout_tcp_inspect=_or(req.timeout_tcp_inspect, c.DEFAULT_TIMEOUT_TCP_INSPECT),
-            insert_headers=dict(req.insert_headers or {}),
-            allowed_cidrs=list(req.allowed_cidrs or []), tags=list(req.tags or []),
-            provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
         session.add(listener)
         try:
             session.flush()
         except IntegrityError:
-            raise Conflict(f"Another Listener on this Load Balancer is already using "
-                           f"protocol {protocol} and protocol_port {req.protocol_port}") from None
+            raise port_in_use(protocol, req.protocol_port) from None
         return {"listener": schema.view(listener)}
 
 
@@ -169,7 +190,7 @@ def update_listener(listener_id: str, body: JsonBody,
         _check_headers(changes.get("insert_headers"), listener.protocol)
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
-            _default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
+            check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
         unit.change(lb)
         for name, value in changes.items():
             setattr(listener, name, value)

@@ -46,12 +46,13 @@ BATCH_UPDATABLE = ("admin_state_up", "weight", "backup", "monitor_address", "mon
 BATCH_KEPT_UNLESS_GIVEN = ("name", "tags")
 
 
-def _duplicate(address: str, port: int) -> Conflict:
+def duplicate_member(address: str, port: int) -> Conflict:
     return Conflict(f"Another member on this pool is already using ip {address} "
                     f"on protocol_port {port}")
 
 
-def _check_new_member(session: Session, req: schema.MemberPOST) -> None:
+def check_new_member(session: Session,
+                     req: schema.MemberPOST | schema.MemberSingleCreate) -> None:
     if req.address in RESERVED_IPS:
         raise InvalidInput(f"The IP Address {req.address} is invalid.")
     if req.request_sriov:
@@ -60,16 +61,21 @@ def _check_new_member(session: Session, req: schema.MemberPOST) -> None:
         raise NotFound.of("Subnet", req.subnet_id)
 
 
-def _new_member(pool: Pool, req: schema.MemberPOST) -> Member:
-    has_monitor = (pool.health_monitor is not None
-                   and pool.health_monitor.provisioning_status != c.DELETED)
+def has_monitor(pool: Pool) -> bool:
+    return (pool.health_monitor is not None
+            and pool.health_monitor.provisioning_status != c.DELETED)
+
+
+def new_member(pool: Pool, req: schema.MemberPOST | schema.MemberSingleCreate, *,
+               monitored: bool) -> Member:
+    """The row of a new member of ``pool``: OFFLINE until checked if ``monitored``."""
     return Member(
         id=str(uuid.uuid4()), project_id=pool.project_id, pool_id=pool.id, name=req.name,
         address=req.address, protocol_port=req.protocol_port, weight=req.weight,
         backup=req.backup, admin_state_up=req.admin_state_up, subnet_id=req.subnet_id,
         monitor_address=req.monitor_address, monitor_port=req.monitor_port,
         tags=list(req.tags or []), provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE if has_monitor else c.NO_MONITOR)
+        operating_status=c.OFFLINE if monitored else c.NO_MONITOR)
 
 
 def _live_members(pool: Pool) -> list[Member]:
@@ -106,7 +112,7 @@ def create_member(pool_id: str, body: JsonBody,
     with write(db, notifier) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
-        _check_new_member(session, req)
+        check_new_member(session, req)
         require_mutable_pool(pool)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         mark_parents_pending(pool, *listeners_of(pool))
@@ -114,13 +120,13 @@ def create_member(pool_id: str, body: JsonBody,
                                  defaults=settings.quota_defaults)
         if any((m.address, m.protocol_port) == (req.address, req.protocol_port)
                for m in _live_members(pool)):
-            raise _duplicate(req.address, req.protocol_port)
-        member = _new_member(pool, req)
+            raise duplicate_member(req.address, req.protocol_port)
+        member = new_member(pool, req, monitored=has_monitor(pool))
         session.add(member)
         try:
             session.flush()
         except IntegrityError:
-            raise _duplicate(req.address, req.protocol_port) from None
+            raise duplicate_member(req.address, req.protocol_port) from None
         return {"member": schema.view(member)}
 
 
@@ -210,7 +216,7 @@ def batch_update_members(pool_id: str, request: Request, body: JsonBody,
         existing = {(m.address, m.protocol_port): m for m in _live_members(pool)}
         new = [m for m in wanted if (m.address, m.protocol_port) not in existing]
         for req in new:
-            _check_new_member(session, req)
+            check_new_member(session, req)
         gone = [] if additive_only else [
             m for key, m in existing.items() if key not in set(keys)]
         lb = get_lb(session, pool.load_balancer_id, ctx)
@@ -226,7 +232,7 @@ def batch_update_members(pool_id: str, request: Request, body: JsonBody,
         for req in wanted:
             current = existing.get((req.address, req.protocol_port))
             if current is None:
-                session.add(_new_member(pool, req))
+                session.add(new_member(pool, req, monitored=has_monitor(pool)))
                 continue
             for name in BATCH_UPDATABLE:
                 setattr(current, name, getattr(req, name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -18,7 +19,7 @@ from hydria.api.validation import choice, given, parse, refuse_unsupported
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.db import quotas
-from hydria.db.models import Pool
+from hydria.db.models import LoadBalancer, Pool
 
 router = APIRouter()
 PATH = "/lbaas/pools"
@@ -58,6 +59,38 @@ def _persistence(sp: schema.SessionPersistence | None,
             "persistence_granularity": None}
 
 
+@dataclass(frozen=True)
+class CheckedPool:
+    """What ``check_pool`` made of a request: the values a new pool row takes."""
+
+    protocol: str
+    lb_algorithm: str
+    session_persistence: dict[str, Any] | None
+
+
+def check_pool(req: schema.PoolPOST | schema.PoolSingleCreate, *,
+               unsupported: dict[str, tuple[Any, ...]] = schema.UNSUPPORTED) -> CheckedPool:
+    """The checks that need no database (``protocol`` and ``lb_algorithm`` given)."""
+    refuse_unsupported(req, unsupported)
+    assert req.protocol is not None and req.lb_algorithm is not None
+    return CheckedPool(
+        protocol=choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS),
+        lb_algorithm=_algorithm(req.lb_algorithm),
+        session_persistence=_persistence(req.session_persistence))
+
+
+def new_pool(lb: LoadBalancer, req: schema.PoolPOST | schema.PoolSingleCreate,
+             checked: CheckedPool) -> Pool:
+    """The row of a new pool on ``lb``, in PENDING_CREATE."""
+    return Pool(
+        id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
+        name=req.name, description=req.description, admin_state_up=req.admin_state_up,
+        protocol=checked.protocol, lb_algorithm=checked.lb_algorithm,
+        session_persistence=checked.session_persistence, tls_enabled=False,
+        tags=list(req.tags or []), provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE)
+
+
 @router.get(PATH)
 def list_pools(request: Request, ctx: Ctx,
                db: DB) -> dict[str, Any]:
@@ -83,10 +116,7 @@ def create_pool(body: JsonBody,
                 settings: Config) -> dict[str, Any]:
     req = parse(body, "pool", schema.PoolPOST, nulls_are_unset=True)
     ctx.owner_for_create(req.project_id)
-    refuse_unsupported(req, schema.UNSUPPORTED)
-    protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
-    algorithm = _algorithm(req.lb_algorithm)
-    persistence = _persistence(req.session_persistence)
+    checked = check_pool(req)
     if req.loadbalancer_id is None and req.listener_id is None:
         raise InvalidInput("Validation failure: Must provide at least one of: "
                            "loadbalancer_id, listener_id")
@@ -102,18 +132,13 @@ def create_pool(body: JsonBody,
         assert lb_id is not None
         lb = get_lb(session, lb_id, ctx)
         if listener is not None:
-            check_pool_protocol(listener.protocol, protocol)
+            check_pool_protocol(listener.protocol, checked.protocol)
             if listener.default_pool_id is not None:
                 raise Conflict("This listener already has a default pool")
         unit.change(lb)
         quotas.check_and_reserve(session, lb.project_id, quotas.POOL,
                                  defaults=settings.quota_defaults)
-        pool = Pool(
-            id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
-            name=req.name, description=req.description, admin_state_up=req.admin_state_up,
-            protocol=protocol, lb_algorithm=algorithm, session_persistence=persistence,
-            tls_enabled=False, tags=list(req.tags or []),
-            provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+        pool = new_pool(lb, req, checked)
         session.add(pool)
         session.flush()
         if listener is not None:
