@@ -1,4 +1,5 @@
-"""/lbaas/loadbalancers: create (with its VIP), show, list, update, delete."""
+"""/lbaas/loadbalancers: create (with its VIP, and maybe its children), show, list,
+update, delete. A create with nested listeners and pools is ``lb_graph``'s."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from hydria.api import catalog
 from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import get_lb, lb_state_conflict, read, write
-from hydria.api.schemas.loadbalancer import LoadBalancerPOST, LoadBalancerPUT, view
+from hydria.api.routes import lb_graph
+from hydria.api.schemas.loadbalancer import LoadBalancerPOST, LoadBalancerPUT, full_view, view
 from hydria.api.validation import given, parse, truthy, unsupported
 from hydria.core import constants as c
 from hydria.core.errors import AllocationFailed, Conflict, ImmutableObject, InvalidInput
@@ -95,9 +97,6 @@ def _refuse_unsupported(req: LoadBalancerPOST) -> None:
         raise unsupported("vip_sg_ids")
     if req.additional_vips:
         raise unsupported("additional_vips")
-    if req.listeners or req.pools:
-        raise unsupported("creating listeners and pools with the load balancer "
-                          "(single-call create)")
 
 
 WITH_CHILDREN = (selectinload(LoadBalancer.listeners), selectinload(LoadBalancer.pools))
@@ -129,6 +128,7 @@ def create_loadbalancer(body: JsonBody,
     req = parse(body, "loadbalancer", LoadBalancerPOST, nulls_are_unset=True)
     project_id = ctx.owner_for_create(req.project_id)
     _refuse_unsupported(req)
+    graph = lb_graph.plan(req)
     with write(db, notifier) as unit:
         session = unit.session
         subnet = _subnet_for_vip(session, req)
@@ -148,8 +148,10 @@ def create_loadbalancer(body: JsonBody,
             flavor_id=req.flavor_id, availability_zone=req.availability_zone)
         session.add(lb)
         session.flush()
+        listeners, pools = lb_graph.create(session, lb, graph,
+                                           quota_defaults=settings.quota_defaults)
         unit.touched.append(lb.id)
-        return {"loadbalancer": view(lb)}
+        return {"loadbalancer": full_view(lb, listeners, pools)}
 
 
 @router.put(PATH + "/{lb_id}")

@@ -1,4 +1,4 @@
-"""Load balancer bodies and view (Octavia's LoadBalancerPOST/PUT/Response)."""
+"""Load balancer bodies and views (Octavia's LoadBalancerPOST/PUT/Response/FullResponse)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any
 
 from pydantic import StrictBool
 
+from hydria.api.schemas import listener as listener_schema
+from hydria.api.schemas import pool as pool_schema
 from hydria.api.schemas.common import ids, iso, owned, text
 from hydria.api.validation import UUID, Body, Description, IPAddress, Name, ProjectId, Tags
-from hydria.db.models import LoadBalancer
+from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
 
 
 class LoadBalancerPOST(Body):
@@ -23,8 +25,8 @@ class LoadBalancerPOST(Body):
     vip_sg_ids: list[UUID] | None = None
     additional_vips: list[dict[str, Any]] | None = None
     project_id: ProjectId | None = None
-    listeners: list[dict[str, Any]] | None = None
-    pools: list[dict[str, Any]] | None = None
+    listeners: list[listener_schema.ListenerSingleCreate] | None = None
+    pools: list[pool_schema.PoolSingleCreate] | None = None
     provider: str | None = None
     tags: Tags | None = None
     flavor_id: UUID | None = None
@@ -38,6 +40,19 @@ class LoadBalancerPUT(Body):
     admin_state_up: StrictBool | None = None
     vip_sg_ids: list[UUID] | None = None
     tags: Tags | None = None
+
+
+def full_view(lb: LoadBalancer, listeners: list[Listener],
+              pools: list[tuple[Pool, list[Member], HealthMonitor | None]]) -> dict[str, Any]:
+    """The answer to a create: listeners and pools as full objects, not ids.
+
+    Octavia answers its create with LoadBalancerFullResponse; GET shows ids.
+    The children are passed in the order the request gave them.
+    """
+    out = view(lb)
+    out["listeners"] = [listener_schema.full_view(li) for li in listeners]
+    out["pools"] = [pool_schema.full_view(p, members, hm) for p, members, hm in pools]
+    return out
 
 
 def view(lb: LoadBalancer) -> dict[str, Any]:
