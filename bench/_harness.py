@@ -52,12 +52,18 @@ class _Hello(BaseHTTPRequestHandler):
         pass
 
 
+class _Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A HAProxy stopped mid keep-alive resets its connection: not worth a traceback."""
+
+
 @contextlib.contextmanager
 def backends(count: int) -> Iterator[list[tuple[str, int]]]:
     servers = []
     for i in range(count):
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-        srv.daemon_threads = True
+        srv = _Quiet(("127.0.0.1", 0), _Hello)
         srv.name = f"backend-{i}"  # type: ignore[attr-defined]
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
