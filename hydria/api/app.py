@@ -6,7 +6,8 @@ router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
 Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
 Keystone's project look-ups are refused (``routes/identity.py``, for the CLI),
 and ``hydria.api.errors`` turns every failure into Octavia's fault body
-(``hydria.api.requestline`` refuses a NUL in the URL before routing).
+(``hydria.api.requestline`` refuses a NUL in the URL before routing;
+``hydria.api.request_metrics`` counts every request for ``GET /metrics``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from hydria.api import errors
+from hydria.api.request_metrics import RequestMetrics
 from hydria.api.requestline import RefuseNul
 from hydria.api.routes import (
     alarms,
@@ -51,6 +53,7 @@ def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RefuseNul)
+    app.add_middleware(RequestMetrics)  # added last: outermost, so it sees every answer
     app.include_router(root.router)
     app.include_router(metrics.router)
     app.include_router(identity.router)
