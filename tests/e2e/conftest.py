@@ -8,19 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.backends import HTTPBackend, TCPEchoBackend
-from tests.support.hydria_proc import HydriaUp
-from tests.support.procs import pids_mentioning
+from tests.support.hydria_proc import HydriaUp, running
 
 
 @pytest.fixture(scope="module")
 def hydria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
-    up = HydriaUp(tmp_path_factory.mktemp("hydria") / "state")
-    try:
-        up.start()
+    with running(tmp_path_factory.mktemp("hydria") / "state") as up:
         yield up
-    finally:
-        up.cleanup()
-    assert pids_mentioning(str(up.state_dir)) == [], "processes left behind"
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import httpx
 import openstack
 import pytest
 
-from tests.support.hydria_proc import HydriaUp
-from tests.support.procs import pids_mentioning
+from tests.support.hydria_proc import HydriaUp, running
 
 pytestmark = pytest.mark.integration
 
@@ -21,14 +20,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def hydria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
     # Sub-second heartbeats, so the members' ONLINE status shows the monitor at work.
-    up = HydriaUp(tmp_path_factory.mktemp("hydria-graph") / "state",
-                  extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"})
-    try:
-        up.start()
+    with running(tmp_path_factory.mktemp("hydria-graph") / "state",
+                 extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"}) as up:
         yield up
-    finally:
-        up.cleanup()
-    assert pids_mentioning(str(up.state_dir)) == [], "processes left behind"
 
 
 @pytest.fixture

@@ -13,23 +13,17 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.backends import HTTPBackend
-from tests.support.hydria_proc import HydriaUp
+from tests.support.hydria_proc import HydriaUp, running
 from tests.support.lbs import build_http_lb, public_subnet_id
-from tests.support.procs import pids_mentioning
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def hydria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
-    up = HydriaUp(tmp_path_factory.mktemp("hydria-health") / "state",
-                  extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"})
-    try:
-        up.start()
+    with running(tmp_path_factory.mktemp("hydria-health") / "state",
+                 extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"}) as up:
         yield up
-    finally:
-        up.cleanup()
-    assert pids_mentioning(str(up.state_dir)) == [], "processes left behind"
 
 
 def _wait_operating(hydria: HydriaUp, want: dict[str, str], *, timeout: float = 60.0) -> None:

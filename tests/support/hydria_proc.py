@@ -10,13 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.support.backends import free_port
-from tests.support.procs import kill_all_mentioning
+from tests.support.procs import kill_all_mentioning, pids_mentioning
 
 _octets = itertools.count(int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10")))
 BIN = Path(sys.executable).parent
@@ -134,3 +136,15 @@ class HydriaUp:
                     f"{path} went to ERROR\n{self.log(tail=8000)}")
                 time.sleep(0.05)
         raise AssertionError(f"{path} not {status} in {timeout}s: {body}\n{self.log(tail=8000)}")
+
+
+@contextmanager
+def running(state_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[HydriaUp]:
+    """A started ``hydria up``, cleaned up afterwards; fails if it left processes behind."""
+    up = HydriaUp(state_dir, extra_env=extra_env)
+    try:
+        up.start()
+        yield up
+    finally:
+        up.cleanup()
+    assert pids_mentioning(str(up.state_dir)) == [], "processes left behind"
