@@ -21,9 +21,9 @@ when it did not:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from hydria.api.jsonbody import decode
 from hydria.core import constants as c
 from hydria.core.errors import InvalidInput
 
@@ -50,9 +50,9 @@ def require_provider(name: str) -> str:
 
 
 def _object(text: str, option: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
+    try:  # the same decoding as request bodies: depth, NaN, NUL and surrogates refused
+        value = decode(text.encode("utf-8", "surrogatepass"))
+    except InvalidInput:
         value = None
     if not isinstance(value, dict):
         shown = text if len(text) <= 100 else text[:100] + "..."

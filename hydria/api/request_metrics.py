@@ -2,7 +2,8 @@
 and how long they took.
 
 The route is the template (``/v2/lbaas/loadbalancers/{lb_id}``), never the path
-itself, so a scan of random ids cannot grow the label set without bound. A plain
+itself, and a method outside HTTP's usual ones is ``OTHER``, so a scan of random
+ids or invented methods cannot grow the label set without bound. A plain
 ASGI middleware: it sees the status as the response starts and the route the
 router chose, and adds no work to the request beyond two metric updates.
 """
@@ -20,6 +21,15 @@ REQUESTS = Counter("hydria_api_requests", "API requests by method, route and sta
 REQUEST_SECONDS = Histogram(
     "hydria_api_request_seconds", "Time the API took to answer, by method and route",
     ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+
+
+# any other token is one label: a client inventing methods must not grow the set
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(scope: Scope) -> str:
+    method = str(scope.get("method", ""))
+    return method if method in METHODS else "OTHER"
 
 
 def route_template(scope: Scope) -> str:
@@ -52,6 +62,6 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            method, route = scope["method"], route_template(scope)
+            method, route = method_label(scope), route_template(scope)
             REQUESTS.labels(method, route, str(status[0])).inc()
             REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)

@@ -87,6 +87,8 @@ def test_flavor_profile_crud(client):
 @pytest.mark.parametrize(("fields", "fragment"), [
     ({"flavor_data": "{not json"}, "is not a valid option for flavor_data"),
     ({"flavor_data": "[1, 2]"}, "is not a valid option for flavor_data"),
+    ({"flavor_data": "[" * 4000}, "is not a valid option for flavor_data"),  # too deep
+    ({"flavor_data": '{"loadbalancer_topology": NaN}'}, "is not a valid option"),
     ({"flavor_data": json.dumps({"compute_flavor": "x"})},
      "compute_flavor are not supported by this release of Hydria; supported keys: "
      "loadbalancer_topology"),
@@ -266,6 +268,8 @@ def test_bad_zones(client, db):
              "compute_zone are not supported by this release of Hydria; supported keys: "
              "none"),
             ({"availability_zone_data": "nope"},
+             "is not a valid option for availability_zone_data"),
+            ({"availability_zone_data": "{" * 4000},
              "is not a valid option for availability_zone_data"),
             ({"provider_name": "x"}, "Provider 'x' is not enabled.")]:
         body = {"name": "p", "provider_name": "amphora", "availability_zone_data": "{}",

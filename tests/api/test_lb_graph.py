@@ -264,7 +264,7 @@ BAD = [
      "IPv4 or IPv6"),
     (f"{WEB}.members.1.address", "169.254.169.254", 400, "169.254.169.254 is invalid"),
     (f"{WEB}.members.1.protocol_port", 8080, 400, None),  # replaced below: a duplicate
-    (f"{WEB}.members.0.subnet_id", str(uuid.uuid4()), 404, "Subnet", "not found"),
+    (f"{WEB}.members.0.subnet_id", str(uuid.uuid4()), 400, "Subnet", "not found"),
     (f"{WEB}.members.0.request_sriov", True, 400, "SR-IOV"),
     (f"{WEB}.healthmonitor.type", "UDP-CONNECT", 400, "not supported"),
     (f"{WEB}.healthmonitor.timeout", 9, 400, "timeout (9) must not be greater than delay"),
@@ -305,7 +305,7 @@ def test_a_fault_deep_in_a_long_list_writes_nothing(client, api, notifier):
     members[-1]["subnet_id"] = str(uuid.uuid4())  # found out only while writing rows
     body["loadbalancer"]["pools"][0]["members"] = members
     before = snapshot(api.db)
-    assert_fault(post(client, body), 404, "Subnet")
+    assert_fault(post(client, body), 400, "Subnet")
     assert snapshot(api.db) == before and notifier.calls == []
     del members[-1]["subnet_id"]
     lb = post(client, body).json()["loadbalancer"]

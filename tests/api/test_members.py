@@ -172,7 +172,7 @@ def test_duplicate_address_and_port_is_409(client, api, pool, db):
     ({"monitor_port": 0}, 400, "monitor_port"),
     ({"monitor_address": "nowhere"}, 400, "monitor_address"),
     ({"subnet_id": "not-a-uuid"}, 400, "subnet_id"),
-    ({"subnet_id": "0e4b6a3c-9d7f-4f0e-8a43-3f2b0c1d0001"}, 404, "Subnet"),
+    ({"subnet_id": "0e4b6a3c-9d7f-4f0e-8a43-3f2b0c1d0001"}, 400, "Subnet"),
     ({"request_sriov": True}, 400, "SR-IOV"),
     ({"colour": "red"}, 400, "Unknown attribute for argument member: colour"),
 ])

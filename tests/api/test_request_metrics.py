@@ -30,3 +30,13 @@ def test_a_path_no_route_matches_is_one_label(client):
     before = _count("GET", "unmatched", "404")
     client.get(f"/v2/no/such/{uuid.uuid4()}")
     assert _count("GET", "unmatched", "404") == before + 1
+
+
+def test_invented_methods_share_one_label(client):
+    before = _count("OTHER", "unmatched", "405") + _count("OTHER", "/lbaas/loadbalancers", "405")
+    for i in range(5):
+        client.request(f"RND{i:06d}", "/v2/lbaas/loadbalancers")
+    after = _count("OTHER", "unmatched", "405") + _count("OTHER", "/lbaas/loadbalancers", "405")
+    assert after == before + 5
+    text = client.get("/metrics").text
+    assert "RND000001" not in text

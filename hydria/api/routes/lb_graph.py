@@ -131,12 +131,14 @@ def _plan_listeners(listeners: list[listener_schema.ListenerSingleCreate],
                     refs: list[str | None], index: dict[str | None, int],
                     pools: tuple[PoolPlan, ...]) -> tuple[ListenerPlan, ...]:
     plans: list[ListenerPlan] = []
+    by_port: dict[int, list[str]] = {}  # port -> protocols of the listeners on it so far
     for li, ref in zip(listeners, refs, strict=True):
         protocol = check_listener(li, unsupported=listener_schema.SINGLE_CREATE_UNSUPPORTED)
-        for other in plans:
-            if (other.req.protocol_port == li.protocol_port
-                    and same_transport(other.protocol, protocol)):
-                raise port_in_use(other.protocol, li.protocol_port)
+        taken = by_port.setdefault(li.protocol_port, [])
+        for other in taken:
+            if same_transport(other, protocol):
+                raise port_in_use(other, li.protocol_port)
+        taken.append(protocol)
         pool = index[ref] if ref is not None else None
         if pool is not None:
             check_pool_protocol(protocol, pools[pool].checked.protocol)

@@ -25,7 +25,7 @@ from hydria.api.schemas import member as schema
 from hydria.api.schemas.pool import listeners_of
 from hydria.api.validation import given, parse, shorten, truthy, validate
 from hydria.core import constants as c
-from hydria.core.errors import Conflict, ImmutableObject, InvalidInput, NotFound
+from hydria.core.errors import Conflict, ImmutableObject, InvalidInput
 from hydria.db import quotas
 from hydria.db.models import Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
@@ -58,7 +58,8 @@ def check_new_member(session: Session,
     if req.request_sriov:
         raise InvalidInput("The load balancer flavor does not allow SR-IOV member ports.")
     if req.subnet_id is not None and session.get(Subnet, req.subnet_id) is None:
-        raise NotFound.of("Subnet", req.subnet_id)
+        # a sub-resource named in the body: Octavia answers 400, not 404
+        raise InvalidInput(f"Subnet {req.subnet_id} not found.")
 
 
 def has_monitor(pool: Pool) -> bool:
@@ -217,8 +218,8 @@ def batch_update_members(pool_id: str, request: Request, body: JsonBody,
         new = [m for m in wanted if (m.address, m.protocol_port) not in existing]
         for req in new:
             check_new_member(session, req)
-        gone = [] if additive_only else [
-            m for key, m in existing.items() if key not in set(keys)]
+        kept = set(keys)
+        gone = [] if additive_only else [m for key, m in existing.items() if key not in kept]
         lb = get_lb(session, pool.load_balancer_id, ctx)
         if not wanted and not gone:
             # Nothing to do, but Octavia still refuses it while the load balancer is busy.
