@@ -78,8 +78,9 @@ def test_set_show_list_and_reset(client, db):
     assert client.get(f"{QUOTAS}/{PROJECT}").json()["quota"] == {"project_id": PROJECT,
                                                                    **_limits()}
     assert [q["project_id"] for q in client.get(QUOTAS).json()["quotas"]] == ["p2"]
-    # resetting a project that never had a quota is fine
-    assert client.delete(f"{QUOTAS}/never-seen").status_code == 202
+    # as in Octavia, nothing to reset is a 404: never set, or reset already
+    assert_fault(client.delete(f"{QUOTAS}/never-seen"), 404, "Quotas never-seen not found.")
+    assert_fault(client.delete(f"{QUOTAS}/{PROJECT}"), 404)
 
 
 def test_list_pages(client):

@@ -31,7 +31,7 @@ from hydria.api.listing import list_page
 from hydria.api.lookup import read
 from hydria.api.schemas import quota as schema
 from hydria.api.validation import parse
-from hydria.core.errors import InvalidInput, NotAuthorized
+from hydria.core.errors import InvalidInput, NotAuthorized, NotFound
 from hydria.db import quotas
 from hydria.db.models import Quota
 
@@ -53,12 +53,17 @@ def _may_read(request: Request, ctx: RequestContext, project_id: str) -> None:
         raise NotAuthorized()
 
 
+def _any_set():  # type: ignore[no-untyped-def]
+    """A project has a quota of its own while any limit is set (a reset clears them all)."""
+    return or_(*[getattr(Quota, name).is_not(None) for name in quotas.NAMES])
+
+
 @router.get(PATH)
 def list_quotas(request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
     defaults = get_settings(request).quota_defaults
     if acts_as_admin(request, ctx):
         ctx = RequestContext(project_id=ctx.project_id, is_admin=True, roles=ctx.roles)
-    own = or_(*[getattr(Quota, name).is_not(None) for name in quotas.NAMES])
+    own = _any_set()
     with read(db) as session:
         page = list_page(request, session, select(Quota).where(own), Quota, ctx=ctx,
                          filters={}, with_status=False,
@@ -107,6 +112,8 @@ def reset_quota(project_id: str, ctx: AdminCtx, db: DB) -> Response:
     _project(project_id)
     with db.session() as session:
         # The row stays (creates in the project lock it); every limit is the default again.
-        session.execute(update(Quota).where(Quota.project_id == project_id)
-                        .values(**dict.fromkeys(quotas.NAMES)))
+        reset = session.execute(update(Quota).where(Quota.project_id == project_id, _any_set())
+                                .values(**dict.fromkeys(quotas.NAMES))).rowcount
+    if not reset:  # never set, or reset already: Octavia has nothing to delete either
+        raise NotFound.of("Quotas", project_id)
     return Response(status_code=202)
