@@ -3,7 +3,9 @@
 1,000 simulated amphorae (each with a load balancer, a listener, a pool and two
 members in a real SQLite database) send real, signed UDP heartbeats to
 127.0.0.1. A sender process, on another core, sends a fixed number of
-pre-encoded packets as fast as it can (or at ``--rate``); the health manager (receiver and batch writer
+pre-encoded packets at ``--rate`` (60,000/s: more than the receiver takes, for
+about three seconds; 0 sends them in one burst, which a fraction of a second of
+start-up and one batch write then dominate); the health manager (receiver and batch writer
 threads, as ``hydria health`` runs them) is pinned to one core. The figure is
 heartbeats verified per CPU second that process spent (robust to other load
 on the machine), with the wall-clock rate beside it; every verified heartbeat
@@ -14,7 +16,7 @@ The baseline, from the same run and the same sender, is a bare socket loop
 that only reads the datagrams: the ceiling any Python receiver has here. A
 second reference is ``decode`` alone over the same packets, in memory.
 
-    .venv/bin/python bench/heartbeats.py [--amphorae 1000] [--packets 200000] [--rate 0]
+    .venv/bin/python bench/heartbeats.py [--amphorae 1000] [--packets 200000] [--rate 60000]
 
 Packets the receiver cannot take in time are dropped by the kernel, as they
 would be in production; the rates count what was read while the input lasted.
@@ -187,8 +189,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--amphorae", type=int, default=1000)
     parser.add_argument("--packets", type=int, default=200_000, help="heartbeats sent per run")
-    parser.add_argument("--rate", type=float, default=0,
-                        help="packets/s the sender offers [default: 0, as fast as it can]")
+    parser.add_argument("--rate", type=float, default=60_000,
+                        help="packets/s the sender offers (0: as fast as it can) [default: "
+                             "60,000, above the health manager's ceiling, so it measures that "
+                             "ceiling over a few seconds instead of a burst of a fraction of one]")
     args = parser.parse_args()
 
     from hydria.db import models as m
@@ -257,7 +261,7 @@ def main() -> int:
           f"rejected {rejected}, write errors {snap['write_errors']}")
     print(f"ratio to the bare receive loop (CPU): {v_cpu / base_cpu if base_cpu else 0:.2f}")
     print(f"database check: {len(rows)} amphorae recorded, {behind} not at their last seq")
-    if args.rate and rate >= args.rate * 0.95:
+    if args.rate and rate >= args.rate * 0.9:
         print("note: the health manager kept up with the offered rate; raise --rate to find "
               "its ceiling")
     return 0 if behind == 0 and verified > 0 else 1
