@@ -1,8 +1,10 @@
 """How fast does a new load balancer serve?
 
 Measures, over N load balancers, the time from ``POST /loadbalancers`` (then a
-listener, a pool and two members, each created as soon as the API accepts it)
-to the first 200 through the VIP. The baseline, taken in the same run, is the
+listener, a pool and two members, each created as soon as the load balancer is
+ACTIVE again, as a client must: five converged changes) to the first 200
+through the VIP; and the same load balancer as one fully populated ``POST``
+(one change, as Kubernetes' cloud-provider-openstack sends it). The baseline, taken in the same run, is the
 time HAProxy alone needs from ``exec`` to its first 200 with an equivalent
 configuration written by hand: the floor any load balancer service has.
 
@@ -21,7 +23,16 @@ import time
 from pathlib import Path
 
 import httpx
-from _harness import backends, build_http_lb, free_port, hydria_up, percentile, summary, wait_http
+from _harness import (
+    backends,
+    build_http_lb,
+    free_port,
+    hydria_up,
+    percentile,
+    summary,
+    wait_http,
+    wait_status,
+)
 
 
 def haproxy_alone(members: list[tuple[str, int]], runs: int) -> list[float]:
@@ -55,18 +66,41 @@ def one_load_balancer(client: httpx.Client, subnet_id: str, members: list[tuple[
     return time.perf_counter() - t0
 
 
-def run_hydria(members: list[tuple[str, int]], count: int, spares: int) -> list[float]:
+def one_populated_load_balancer(client: httpx.Client, subnet_id: str,
+                                members: list[tuple[str, int]], i: int) -> float:
+    t0 = time.perf_counter()
+    res = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
+        "name": f"bench-graph-{i}", "vip_subnet_id": subnet_id,
+        "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "web",
+            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+            "members": [{"address": h, "protocol_port": p} for h, p in members]}}]}})
+    assert res.status_code == 201, res.text
+    lb = res.json()["loadbalancer"]
+    wait_status(client, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
+    wait_http(f"http://{lb['vip_address']}:80/")
+    return time.perf_counter() - t0
+
+
+def run_hydria(members: list[tuple[str, int]], count: int, spares: int
+               ) -> tuple[list[float], list[float]]:
+    """(step by step, fully populated) samples from one ``hydria up``."""
     env = {"HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares)}
     with hydria_up(**env) as endpoint, httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-        samples = []
+        steps, graphs = [], []
         for i in range(count):
             if spares:
                 wait_spares(c, spares)  # steady state: the pool has refilled
-            samples.append(one_load_balancer(c, subnet["id"], members, i))
+            steps.append(one_load_balancer(c, subnet["id"], members, i))
         for lb in c.get("/lbaas/loadbalancers").json()["loadbalancers"]:
             c.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
-    return samples
+        for i in range(count):
+            if spares:
+                wait_spares(c, spares)
+            graphs.append(one_populated_load_balancer(c, subnet["id"], members, i))
+        for lb in c.get("/lbaas/loadbalancers").json()["loadbalancers"]:
+            c.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
+    return steps, graphs
 
 
 def wait_spares(c: httpx.Client, count: int, timeout: float = 60.0) -> None:
@@ -88,12 +122,14 @@ def main() -> None:
     with backends(2) as members:
         baseline = haproxy_alone(members, args.count)
         cold = run_hydria(members, args.count, 0)
-        warm = run_hydria(members, args.count, args.spares) if args.spares else []
-    print(f"haproxy start alone (baseline):             {summary(baseline)}")
-    for name, samples in (("no spares", cold), (f"{args.spares} spare(s)", warm)):
+        warm = run_hydria(members, args.count, args.spares) if args.spares else ([], [])
+    print(f"haproxy start alone (baseline):                        {summary(baseline)}")
+    spared = f"{args.spares} spare(s)"
+    for name, samples in (("5 steps, no spares", cold[0]), (f"5 steps, {spared}", warm[0]),
+                          ("1 POST, no spares", cold[1]), (f"1 POST, {spared}", warm[1])):
         if not samples:
             continue
-        print(f"hydria POST LB -> first 200 via VIP, {name:>10}: {summary(samples)}   "
+        print(f"hydria -> first 200 via VIP, {name:>20}: {summary(samples)}   "
               f"ratio p50 {percentile(samples, 50) / percentile(baseline, 50):.1f}x "
               f"p95 {percentile(samples, 95) / percentile(baseline, 95):.1f}x")
 
