@@ -16,7 +16,12 @@ transaction:
    the ``operating_status`` values that change.
 
 A fleet of thousands of amphorae therefore costs a few transactions per second,
-whatever the heartbeat rate.
+whatever the heartbeat rate. A batch costs about one row per amphora however
+many heartbeats it coalesced, so a writer whose flushes grow slow flushes less
+often (``next_flush_interval``: at most an eighth of its time spent writing, and
+never more than ``MAX_FLUSH_INTERVAL`` apart, so statuses and ``last_update``
+stay fresh well inside any heartbeat timeout): under a flood, the receiver keeps
+the CPU.
 """
 
 from __future__ import annotations
@@ -112,6 +117,16 @@ class PendingHeartbeats:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+MAX_FLUSH_INTERVAL = 1.0
+# a flush may take this share of the writer's time, at most
+_WRITE_SHARE = 1 / 8
+
+
+def next_flush_interval(took: float, base: float) -> float:
+    """The pause before the next flush, after one that took ``took`` seconds."""
+    return min(MAX_FLUSH_INTERVAL, max(base, took / _WRITE_SHARE))
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -253,10 +268,13 @@ class HeartbeatWriter:
 
     def run(self, pending: PendingHeartbeats, stop: threading.Event, *,
             flush_interval: float = 0.25) -> None:
-        """Flush ``pending`` every ``flush_interval`` until ``stop``, then once more."""
+        """Flush ``pending`` every ``flush_interval`` (longer while flushes are slow,
+        see ``next_flush_interval``) until ``stop``, then once more."""
+        interval = flush_interval
         while True:
-            stopping = stop.wait(flush_interval)
+            stopping = stop.wait(interval)
             batch = pending.take()
+            interval = flush_interval
             if batch:
                 t0 = time.perf_counter()
                 try:
@@ -267,5 +285,6 @@ class HeartbeatWriter:
                 else:
                     log.debug("event=heartbeat_batch size=%d seconds=%.3f", len(batch),
                               time.perf_counter() - t0)
+                interval = next_flush_interval(time.perf_counter() - t0, flush_interval)
             if stopping:
                 return

@@ -246,3 +246,15 @@ def test_health_service_runs_and_stops(sqlite_db: Database) -> None:
         stop.set()
         thread.join(timeout=20)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize(("took", "expected"), [
+    (0.0, 0.25),    # a quick flush: the base interval
+    (0.02, 0.25),   # an eighth of the base or less: still the base
+    (0.075, 0.6),   # a 1,000-amphora batch: flush less often, the receiver keeps the CPU
+    (0.5, 1.0),     # however slow, never more than a second apart
+])
+def test_a_slow_flush_spaces_the_next_one(took: float, expected: float) -> None:
+    from hydria.health.writer import next_flush_interval
+
+    assert next_flush_interval(took, 0.25) == pytest.approx(expected)
