@@ -21,7 +21,7 @@ from hydria.health.counters import Counters
 from hydria.health.failure_detector import FailureDetector
 from hydria.health.metrics import track
 from hydria.health.receiver import HeartbeatReceiver, bind_udp
-from hydria.health.writer import HeartbeatWriter, PendingHeartbeats, SeqTracker
+from hydria.health.writer import HeartbeatWriter, PendingHeartbeats, SeqTracker, flush_ceiling
 
 log = logging.getLogger("hydria.health")
 
@@ -62,7 +62,9 @@ class HealthService:
             threading.Thread(target=self.receiver.run, args=(stop,), name="health-receiver",
                              daemon=True),
             threading.Thread(target=self.writer.run, args=(self.pending, stop),
-                             kwargs={"flush_interval": o.flush_interval},
+                             kwargs={"flush_interval": o.flush_interval,
+                                     "max_flush_interval": flush_ceiling(
+                                         o.flush_interval, o.heartbeat_timeout)},
                              name="health-writer", daemon=True),
         ]
         detector = None

@@ -18,10 +18,10 @@ transaction:
 A fleet of thousands of amphorae therefore costs a few transactions per second,
 whatever the heartbeat rate. A batch costs about one row per amphora however
 many heartbeats it coalesced, so a writer whose flushes grow slow flushes less
-often (``next_flush_interval``: at most an eighth of its time spent writing, and
-never more than ``MAX_FLUSH_INTERVAL`` apart, so statuses and ``last_update``
-stay fresh well inside any heartbeat timeout): under a flood, the receiver keeps
-the CPU.
+often (``next_flush_interval``: at most an eighth of its time spent writing,
+and never further apart than a tenth of the heartbeat timeout or
+``MAX_FLUSH_INTERVAL``, so what the failure detector reads is never staler than
+that): under a flood, the receiver keeps the CPU.
 """
 
 from __future__ import annotations
@@ -124,9 +124,15 @@ MAX_FLUSH_INTERVAL = 1.0
 _WRITE_SHARE = 1 / 8
 
 
-def next_flush_interval(took: float, base: float) -> float:
+def flush_ceiling(base: float, heartbeat_timeout: float) -> float:
+    """The longest pause between flushes: small next to the heartbeat timeout."""
+    return max(base, min(MAX_FLUSH_INTERVAL, heartbeat_timeout / 10))
+
+
+def next_flush_interval(took: float, base: float, ceiling: float = MAX_FLUSH_INTERVAL
+                        ) -> float:
     """The pause before the next flush, after one that took ``took`` seconds."""
-    return min(MAX_FLUSH_INTERVAL, max(base, took / _WRITE_SHARE))
+    return min(ceiling, max(base, took / _WRITE_SHARE))
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -267,7 +273,8 @@ class HeartbeatWriter:
             session.execute(self._status[table], unique)
 
     def run(self, pending: PendingHeartbeats, stop: threading.Event, *,
-            flush_interval: float = 0.25) -> None:
+            flush_interval: float = 0.25, max_flush_interval: float = MAX_FLUSH_INTERVAL
+            ) -> None:
         """Flush ``pending`` every ``flush_interval`` (longer while flushes are slow,
         see ``next_flush_interval``) until ``stop``, then once more."""
         interval = flush_interval
@@ -285,6 +292,7 @@ class HeartbeatWriter:
                 else:
                     log.debug("event=heartbeat_batch size=%d seconds=%.3f", len(batch),
                               time.perf_counter() - t0)
-                interval = next_flush_interval(time.perf_counter() - t0, flush_interval)
+                interval = next_flush_interval(time.perf_counter() - t0, flush_interval,
+                                               max_flush_interval)
             if stopping:
                 return

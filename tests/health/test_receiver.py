@@ -258,3 +258,12 @@ def test_a_slow_flush_spaces_the_next_one(took: float, expected: float) -> None:
     from hydria.health.writer import next_flush_interval
 
     assert next_flush_interval(took, 0.25) == pytest.approx(expected)
+
+
+def test_flushes_stay_close_together_next_to_a_short_heartbeat_timeout() -> None:
+    from hydria.health.writer import flush_ceiling, next_flush_interval
+
+    assert flush_ceiling(0.25, 60.0) == 1.0    # Octavia's default timeout: up to a second
+    assert flush_ceiling(0.25, 3.0) == pytest.approx(0.3)  # a 3 s timeout: 0.3 s at most
+    assert flush_ceiling(0.25, 1.0) == 0.25    # never below the base interval
+    assert next_flush_interval(0.5, 0.25, flush_ceiling(0.25, 3.0)) == pytest.approx(0.3)
