@@ -25,7 +25,9 @@ from typing import Any
 
 from hydria.api.jsonbody import decode
 from hydria.core import constants as c
+from hydria.core import host
 from hydria.core.errors import InvalidInput
+from hydria.core.protocols import Served
 
 PROVIDERS = {
     c.PROVIDER_NAME: "The Hydria amphora driver: HAProxy amphorae managed by Hydria.",
@@ -40,6 +42,13 @@ FLAVOR_CAPABILITIES = {
 FLAVOR_VALUES = {TOPOLOGY: (c.TOPOLOGY_SINGLE,)}
 
 AVAILABILITY_ZONE_CAPABILITIES: dict[str, str] = {}
+
+
+def served() -> Served:
+    """What this host's amphorae can serve (UDP engine, SCTP, PROMETHEUS), looked up once."""
+    found = host.detect()
+    return Served(udp_engine=found.udp_engine, sctp=found.sctp_served,
+                  prometheus=found.haproxy_prometheus)
 
 
 def require_provider(name: str) -> str:

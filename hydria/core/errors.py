@@ -9,6 +9,7 @@
     │   ├── Conflict              409  duplicate, or state forbids the change
     │   │   └── ImmutableObject   409  the load balancer is PENDING_*
     │   ├── PayloadTooLarge       413
+    │   ├── UnsupportedOption     501  the provider cannot serve this option (here)
     │   └── ServiceUnavailable    503  the database is gone; retry after N s
     ├── TemporaryError            the controller retries after ``retry_after`` s
     │   └── AmphoraUnreachable    the agent did not answer (yet)
@@ -83,6 +84,17 @@ class ImmutableObject(Conflict):
 class PayloadTooLarge(APIError):
     status_code = 413
     faultcode = "Client"
+
+
+class UnsupportedOption(APIError):
+    """Octavia's ProviderUnsupportedOptionError: valid input this provider cannot serve."""
+
+    status_code = 501
+    faultcode = "Server"
+
+    @classmethod
+    def of(cls, provider: str, detail: str) -> UnsupportedOption:
+        return cls(f"Provider '{provider}' does not support a requested option: {detail}")
 
 
 class ServiceUnavailable(APIError):

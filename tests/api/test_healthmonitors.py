@@ -192,7 +192,8 @@ def test_delete_lifecycle(client, api, pool, notifier):
     ({"type": "PING", "url_path": "/"}, "url_path is not a valid option"),
     ({"type": "TCP", "expected_codes": "200"}, "expected_codes is not a valid option"),
     ({"type": "BOGUS"}, "Value should be one of"),
-    ({"type": "UDP-CONNECT"}, "not supported"),
+    ({"type": "UDP-CONNECT"}, "The UDP-CONNECT type is only supported for pools of type "
+                              "UDP/SCTP."),
     ({"http_method": "FETCH"}, "Value should be one of"),
     ({"url_path": "health"}, "url_path"),
     ({"url_path": "/a b"}, "url_path"),

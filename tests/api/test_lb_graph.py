@@ -258,7 +258,8 @@ BAD = [
     (f"{WEB}.lb_algorithm", None, 400, "pool 'web' is defined without lb_algorithm"),
     (f"{WEB}.lb_algorithm", "SOURCE_IP_PORT", 400, "not supported"),
     (f"{SHARED}.tls_enabled", True, 400, "tls_enabled"),
-    (f"{SHARED}.protocol", "UDP", 400, "not supported"),
+    (f"{SHARED}.protocol", "UDP", 400, "pool protocol 'UDP' is invalid while the listener "
+     "protocol is 'TCP'"),
     # members and monitors
     (f"{WEB}.members.1.address", "10.0.0.300", 400, "members[1].address",
      "IPv4 or IPv6"),
@@ -266,7 +267,8 @@ BAD = [
     (f"{WEB}.members.1.protocol_port", 8080, 400, None),  # replaced below: a duplicate
     (f"{WEB}.members.0.subnet_id", str(uuid.uuid4()), 400, "Subnet", "not found"),
     (f"{WEB}.members.0.request_sriov", True, 400, "SR-IOV"),
-    (f"{WEB}.healthmonitor.type", "UDP-CONNECT", 400, "not supported"),
+    (f"{WEB}.healthmonitor.type", "UDP-CONNECT", 400,
+     "url_path is not a valid option for health monitors of type UDP-CONNECT"),
     (f"{WEB}.healthmonitor.timeout", 9, 400, "timeout (9) must not be greater than delay"),
     (f"{WEB}.healthmonitor.http_method", "FETCH", 400, "http_method"),
 ]

@@ -286,7 +286,6 @@ def test_allowed_cidrs_must_match_the_vip_family(client, api, db):
 
 @pytest.mark.parametrize(("protocol", "fragment"), [
     ("FTP", "Value should be one of"),
-    ("UDP", "not supported"),
     ("TERMINATED_HTTPS", "not supported"),
 ])
 def test_unknown_or_unsupported_protocols_are_400(client, api, db, protocol, fragment):

@@ -244,7 +244,6 @@ def test_listener_pool_protocol_matrix(client, api, db, listener, pool, ok):
 
 @pytest.mark.parametrize(("fields", "fragment"), [
     ({"protocol": "FTP"}, "Value should be one of"),
-    ({"protocol": "UDP"}, "not supported"),
     ({"lb_algorithm": "RANDOM"}, "Value should be one of"),
     ({"lb_algorithm": "SOURCE_IP_PORT"}, "not supported"),
     ({"tls_enabled": True}, "does not support a requested option"),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hydria.api import provider
 from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import (
@@ -24,6 +25,7 @@ from hydria.api.schemas import healthmonitor as schema
 from hydria.api.schemas.pool import listeners_of
 from hydria.api.validation import choice, given, parse
 from hydria.core import constants as c
+from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, Pool
@@ -72,6 +74,7 @@ def check_healthmonitor(
         req: schema.HealthMonitorPOST | schema.HealthMonitorSingleCreate) -> dict[str, Any]:
     """The checks that need no database; returns the monitor's values, defaults filled."""
     kind = choice("type", req.type, c.HEALTH_MONITOR_TYPES, c.SUPPORTED_HEALTH_MONITOR_TYPES)
+    protocols.check_served(kind, provider.served(), what="type")
     values = req.model_dump()
     values["type"] = kind
     if kind in schema.HTTP_TYPES:
@@ -128,6 +131,7 @@ def create_healthmonitor(body: JsonBody,
         session = unit.session
         pool = get_pool(session, req.pool_id, ctx)
         require_mutable_pool(pool)
+        protocols.check_monitor(pool.protocol, values["type"], req.delay)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         mark_parents_pending(pool, *listeners_of(pool))
         current = pool.health_monitor
@@ -174,6 +178,8 @@ def update_healthmonitor(hm_id: str, body: JsonBody,
         after.update(changes)
         _check(after)
         pool = get_pool(session, hm.pool_id, ctx)
+        if pool.protocol in protocols.L4_PROTOCOLS:
+            protocols.check_monitor(pool.protocol, hm.type, changes.get("delay"))
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         mark_parents_pending(pool, *listeners_of(pool))
         for name, value in changes.items():

@@ -50,6 +50,7 @@ from hydria.api.routes.pools import CheckedPool, check_pool, new_pool
 from hydria.api.schemas import listener as listener_schema
 from hydria.api.schemas import pool as pool_schema
 from hydria.api.schemas.loadbalancer import LoadBalancerPOST
+from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
@@ -118,6 +119,8 @@ def _plan_pool(req: pool_schema.PoolSingleCreate) -> PoolPlan:
             raise InvalidInput(f"Validation failure: {label} is defined without {field}.")
     checked = check_pool(req, unsupported=pool_schema.SINGLE_CREATE_UNSUPPORTED)
     monitor = check_healthmonitor(req.healthmonitor) if req.healthmonitor else None
+    if monitor is not None:
+        protocols.check_monitor(checked.protocol, monitor["type"], monitor["delay"])
     seen: set[tuple[str, int]] = set()
     for member in req.members or []:
         key = (member.address, member.protocol_port)

@@ -11,12 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hydria.api import provider
 from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import get_lb, get_listener, read, write
 from hydria.api.schemas import listener as schema
 from hydria.api.validation import choice, given, parse, refuse_unsupported
 from hydria.core import constants as c
+from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput, NotFound
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
@@ -31,16 +33,8 @@ FILTERS = {name: getattr(Listener, name) for name in (
     "timeout_tcp_inspect")}
 FILTERS["loadbalancer_id"] = Listener.load_balancer_id
 
-# Listeners whose protocols share a transport collide on the same port.
-L4 = {c.PROTOCOL_HTTP: "TCP", c.PROTOCOL_HTTPS: "TCP", c.PROTOCOL_TCP: "TCP",
-      c.PROTOCOL_TERMINATED_HTTPS: "TCP", c.PROTOCOL_PROXY: "TCP", c.PROTOCOL_PROXYV2: "TCP",
-      c.PROTOCOL_UDP: "UDP", c.PROTOCOL_SCTP: "SCTP"}
-
-
 def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:
-    if pool_protocol not in c.VALID_LISTENER_POOL_PROTOCOLS.get(listener_protocol, ()):
-        raise InvalidInput(f"Validation failure: The pool protocol '{pool_protocol}' is "
-                           f"invalid while the listener protocol is '{listener_protocol}'.")
+    protocols.check_listener_pool(listener_protocol, pool_protocol)
 
 
 def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str) -> Pool:
@@ -80,7 +74,7 @@ def port_in_use(protocol: str, port: int) -> Conflict:
 
 def same_transport(a: str, b: str) -> bool:
     """Two listener protocols that would collide on one port."""
-    return L4.get(a) == L4.get(b)
+    return protocols.transport(a) == protocols.transport(b)
 
 
 def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> None:
@@ -98,6 +92,11 @@ def check_listener(req: schema.ListenerPOST | schema.ListenerSingleCreate, *,
     refuse_unsupported(req, unsupported)
     protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
                       c.SUPPORTED_LISTENER_PROTOCOLS)
+    protocols.check_served(protocol, provider.served())
+    protocols.check_listener_create(
+        protocol, insert_headers=req.insert_headers, tls_refs=False,
+        default_pool=req.default_pool_id is not None or req.default_pool is not None,
+        l7policies=bool(req.l7policies))
     _check_headers(req.insert_headers, protocol)
     return protocol
 
@@ -187,6 +186,9 @@ def update_listener(listener_id: str, body: JsonBody,
         session = unit.session
         listener = get_listener(session, listener_id, ctx)
         lb = get_lb(session, listener.load_balancer_id, ctx)
+        protocols.check_listener_update(
+            listener.protocol, insert_headers=changes.get("insert_headers"), tls_refs=False,
+            default_pool=changes.get("default_pool_id") is not None)
         _check_headers(changes.get("insert_headers"), listener.protocol)
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:

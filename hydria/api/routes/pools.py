@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from hydria.api import provider
 from hydria.api.deps import DB, Config, Ctx, JsonBody, Notify
 from hydria.api.listing import fields_param, list_page, select_fields
 from hydria.api.lookup import get_lb, get_listener, get_pool, mark_parents_pending, read, write
@@ -17,6 +18,7 @@ from hydria.api.routes.listeners import check_pool_protocol
 from hydria.api.schemas import pool as schema
 from hydria.api.validation import choice, given, parse, refuse_unsupported
 from hydria.core import constants as c
+from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
@@ -35,7 +37,7 @@ def _algorithm(value: str) -> str:
     return choice("lb_algorithm", value, c.LB_ALGORITHMS, c.SUPPORTED_LB_ALGORITHMS)
 
 
-def _persistence(sp: schema.SessionPersistence | None,
+def _persistence(sp: schema.SessionPersistence | None, protocol: str,
                  current: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Validate session persistence as Octavia does; None clears it."""
     if sp is None:
@@ -46,9 +48,12 @@ def _persistence(sp: schema.SessionPersistence | None,
                            "Mandatory field missing.")
     choice("session_persistence.type", kind, c.SESSION_PERSISTENCE_TYPES,
            c.SESSION_PERSISTENCE_TYPES)
-    if sp.persistence_timeout is not None or sp.persistence_granularity is not None:
-        raise InvalidInput("Validation failure: persistence_timeout and "
-                           "persistence_granularity is only for UDP and SCTP protocol pools.")
+    protocols.check_persistence(protocol, {**sp.model_dump(), "type": kind},
+                                update=current is not None)
+    if protocol in protocols.L4_PROTOCOLS:
+        return {"type": kind, "cookie_name": None,
+                "persistence_timeout": sp.persistence_timeout,
+                "persistence_granularity": sp.persistence_granularity}
     if sp.cookie_name and kind != c.SESSION_PERSISTENCE_APP_COOKIE:
         raise InvalidInput('Validation failure: Field "cookie_name" can only be specified '
                            'with session persistence of type "APP_COOKIE".')
@@ -73,10 +78,12 @@ def check_pool(req: schema.PoolPOST | schema.PoolSingleCreate, *,
     """The checks that need no database (``protocol`` and ``lb_algorithm`` given)."""
     refuse_unsupported(req, unsupported)
     assert req.protocol is not None and req.lb_algorithm is not None
+    protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
+    protocols.check_served(protocol, provider.served())
     return CheckedPool(
-        protocol=choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS),
+        protocol=protocol,
         lb_algorithm=_algorithm(req.lb_algorithm),
-        session_persistence=_persistence(req.session_persistence))
+        session_persistence=_persistence(req.session_persistence, protocol))
 
 
 def new_pool(lb: LoadBalancer, req: schema.PoolPOST | schema.PoolSingleCreate,
@@ -169,7 +176,8 @@ def update_pool(pool_id: str, body: JsonBody,
         pool = get_pool(session, pool_id, ctx)
         if "session_persistence" in changes:
             changes["session_persistence"] = _persistence(req.session_persistence,
-                                                          pool.session_persistence)
+                                                          pool.protocol,
+                                                          pool.session_persistence or {})
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         for name, value in changes.items():
             setattr(pool, name, value)
