@@ -169,7 +169,17 @@ class HeartbeatSender:
             sock.close()
 
 
-def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event) -> None:
+def merge_udp(payload: dict[str, Any], udp: dict[str, Any]) -> dict[str, Any]:
+    """Pure: the UDP engine's listeners and pools beside HAProxy's, and its health."""
+    payload["listeners"].update(udp.get("listeners", {}))
+    payload["pools"].update(udp.get("pools", {}))
+    if udp.get("engine") is not None:
+        payload["udp_engine"] = udp["engine"]
+    return payload
+
+
+def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event, *,
+                   udp: Any = None) -> None:
     """Send a heartbeat every ``boot.heartbeat_interval`` until ``stop`` is set."""
     interval = max(float(boot.heartbeat_interval), 0.05)
     seqs = SeqCounter(Path(store.layout.root) / "heartbeat_seq.json")
@@ -184,6 +194,8 @@ def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event) -> N
                 version = store.version()
                 payload = payload_from_stats(boot.amphora_id, store.haproxy.show_stat(),
                                              config_version=version)
+                if udp is not None:
+                    merge_udp(payload, udp.report())
                 sender.send(wire.encode(payload, boot.heartbeat_key, seqs.next()))
             except Exception:  # a bad moment must not end the heartbeats
                 log.exception("event=heartbeat_failed amphora=%s", boot.amphora_id)

@@ -23,6 +23,7 @@ from typing import IO
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
+from hydria.agent.udp import UdpStore
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -52,9 +53,16 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
-def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) -> None:
-    """Bring HAProxy back if it died under a configuration we still hold."""
+def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
+              udp: UdpStore | None = None) -> None:
+    """Bring HAProxy (and nginx) back if it died under a configuration we still hold."""
     while not stop.wait(interval):
+        if udp is not None and udp.has_config() and not udp.nginx.running():
+            log.warning("event=nginx_restart reason=master_gone")
+            try:
+                udp.resume()
+            except Exception:  # never let the supervisor die: try again next round
+                log.exception("event=nginx_restart_failed")
         if not store.lock.acquire(timeout=0):
             continue  # a change is in progress; it starts HAProxy itself
         try:
@@ -83,15 +91,18 @@ def run(folder: Path) -> int:
     cert, key, ca = write_tls(layout, boot)
     haproxy = HAProxyProcess(layout)
     store = ConfigStore(layout, haproxy)
+    udp = UdpStore(layout.root / "udp")
     try:
         store.resume()
+        udp.resume()
     except HAProxyError as exc:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
     server = AgentServer((boot.lb_network_ip, boot.agent_port),
                          server_tls_context(cert, key, ca),
                          AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
-                                    on_rotated=lambda c, k: remember_cert(layout, c, k)))
+                                    on_rotated=lambda c, k: remember_cert(layout, c, k),
+                                    udp=udp))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -101,9 +112,9 @@ def run(folder: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=supervise, args=(store, stop), daemon=True,
+    threading.Thread(target=supervise, args=(store, stop), kwargs={"udp": udp}, daemon=True,
                      name="supervisor").start()
-    extra = _start_extras(boot, store, stop)
+    extra = _start_extras(boot, store, stop, udp)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
              boot.agent_port)
     try:
@@ -115,6 +126,9 @@ def run(folder: Path) -> int:
         server.server_close()
         with store.lock:  # after any change or restart in progress, never before
             haproxy.stop()
+        udp.prober.stop()
+        with udp.lock:
+            udp.nginx.stop()
         lock.close()
     return 0
 
@@ -142,8 +156,8 @@ def hold_agent_lock(layout: AmphoraLayout) -> IO[str] | None:
     return fh
 
 
-def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event
-                  ) -> list[threading.Thread]:
+def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event,
+                  udp: UdpStore | None = None) -> list[threading.Thread]:
     """Threads that only some amphorae run (heartbeats when controllers are known)."""
     threads: list[threading.Thread] = []
     if boot.controller_addresses and boot.heartbeat_key:
@@ -151,8 +165,8 @@ def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event
             from hydria.agent.heartbeat import heartbeat_loop
         except ImportError:
             return threads
-        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop), daemon=True,
-                             name="heartbeat")
+        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop),
+                             kwargs={"udp": udp}, daemon=True, name="heartbeat")
         t.start()
         threads.append(t)
     return threads

@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from hydria.agent.config_store import ConfigStore, StaleVersion
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
+from hydria.agent.udp import StaleUdpVersion, UdpStore
+from hydria.core.udp import UdpConfig
 from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, MAX_DRAIN_SECONDS, PREFIX
 
 log = logging.getLogger("hydria.agent")
@@ -65,8 +67,10 @@ class AgentState:
 
     def __init__(self, amphora_id: str, store: ConfigStore, *,
                  tls_paths: tuple[Path, Path, Path] | None = None,
-                 on_rotated: Callable[[str, str], None] | None = None) -> None:
+                 on_rotated: Callable[[str, str], None] | None = None,
+                 udp: UdpStore | None = None) -> None:
         self.amphora_id = amphora_id
+        self.udp = udp
         self.store = store
         self.tls_paths = tls_paths
         self.on_rotated = on_rotated
@@ -80,6 +84,7 @@ class AgentState:
             "config_version": self.store.version(),
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
+            **(self.udp.info() if self.udp is not None else {}),
         }
 
 
@@ -181,6 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/certificate":
             self._put_certificate()
             return
+        if path == "/udp":
+            self._put_udp(query)
+            return
         if path != "/config":
             self._send(404, {"error": f"no such path {self.path}"})
             return
@@ -210,6 +218,39 @@ class _Handler(BaseHTTPRequestHandler):
             return
         log.info("event=config_applied version=%s", running)
         self._send(200, {"config_version": running})
+
+    def _put_udp(self, query: dict[str, list[str]]) -> None:
+        body = self._body()
+        if body is None:
+            return
+        udp = self.server.state.udp
+        try:
+            version = int(query.get("version", [""])[0])
+            doc = UdpConfig.from_dict(json.loads(body))
+        except (ValueError, TypeError, KeyError) as exc:
+            self._send(400, {"error": f"version and a UDP configuration are needed: {exc}"})
+            return
+        if udp is None or (doc.text is not None and not udp.nginx.available):
+            self._send(400, {"error": "this amphora has no UDP engine",
+                             "details": "nginx with its stream module is not installed"})
+            return
+        try:
+            running = udp.apply(doc, version)
+        except StaleUdpVersion as exc:
+            self._send(HTTPStatus.CONFLICT, {"error": str(exc),
+                                             "config_version": udp.version()})
+            return
+        except ConfigInvalid as exc:
+            log.warning("event=udp_config_refused version=%s reason=%s", version, exc)
+            self._send(400, {"error": str(exc), "details": exc.details})
+            return
+        except HAProxyError as exc:
+            log.error("event=udp_config_apply_failed version=%s reason=%s details=%s",
+                      version, exc, exc.details)
+            self._send(503, {"error": str(exc), "details": exc.details})
+            return
+        log.info("event=udp_config_applied version=%s", running)
+        self._send(200, {"udp_config_version": running})
 
     def _put_certificate(self) -> None:
         body = self._body()
@@ -261,4 +302,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": f"drain must be 0 to {MAX_DRAIN_SECONDS:g} seconds"})
             return
         self.server.state.store.remove(drain=drain)
+        if self.server.state.udp is not None:
+            self.server.state.udp.remove()
         self._send(200, {"config_version": None})

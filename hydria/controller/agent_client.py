@@ -88,6 +88,20 @@ class AgentClient:
         body: dict[str, Any] = res.json()
         return body
 
+    def put_udp(self, ip: str, port: int, doc: dict[str, Any], version: int) -> dict[str, Any]:
+        """The UDP listeners' part (``PUT /1.0/udp``); answers as ``put_config``."""
+        res = self._request("PUT", ip, port, "/udp", params={"version": version}, json=doc)
+        if res.status_code == 409:
+            raise StaleConfig(res.text)
+        if res.status_code == 400:
+            body = res.json()
+            raise ConfigRejected(f"{body.get('error')}: {body.get('details', '')}".strip())
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} udp: HTTP {res.status_code} "
+                                     f"{res.text[:300]}")
+        body: dict[str, Any] = res.json()
+        return body
+
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         res = self._request("PUT", ip, port, "/certificate",
                             json={"cert_pem": cert_pem, "key_pem": key_pem})

@@ -36,6 +36,7 @@ from hydria.drivers.compute.base import ComputeDriver
 from hydria.drivers.network.base import NetworkDriver
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
+from hydria.render.nginx import NginxOptions, render_udp
 from hydria.wire.agent_api import AmphoraBoot
 
 log = logging.getLogger("hydria.controller")
@@ -204,7 +205,15 @@ class Reconciler:
                                              role=amp.role or c.ROLE_STANDALONE,
                                              vrrp_priority=amp.vrrp_priority),
                       options, version=generation)
+        udp = render_udp(desired, NginxOptions(
+            run_dir=str(info.get("udp_dir") or "/var/lib/hydria/udp"),
+            stream_module=info.get("udp_stream_module"), max_sessions=self._maxconn),
+            version=generation)
         try:
+            # UDP first: an agent at this generation in config_version has both parts
+            if udp.text is not None or info.get("udp_config_version") is not None:
+                self.agent.put_udp(amp.lb_network_ip or "", self.options.agent_port,
+                                   udp.to_dict(), generation)
             self.agent.put_config(amp.lb_network_ip or "", self.options.agent_port, text,
                                   generation)
         except StaleConfig:

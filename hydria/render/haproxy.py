@@ -15,7 +15,8 @@ Shape of the output
   worker to the new one, so a reload never refuses a connection), ``log`` only
   when ``options.log_target`` is set, ``user``/``group`` only when
   ``options.user_group`` is. ``master-worker`` is on the agent's command line.
-* one ``frontend`` per listener, named by the listener id;
+* one ``frontend`` per listener, named by the listener id (UDP and SCTP listeners
+  are left to the amphora's L4 engine, ``hydria.render.nginx``);
 * one ``backend`` per pool that some listener uses as its default pool, named by
   the pool id.
 
@@ -234,7 +235,9 @@ def build_view(
     v.ident(amphora.id, "amphora id")
     vip = v.ip(lb.vip_address, f"load balancer {lb_id} vip_address")
 
-    listeners = sorted(lb.listeners, key=lambda lst: (
+    # UDP (and SCTP) listeners are the L4 engine's (hydria.render.nginx), not HAProxy's.
+    served = [lst for lst in lb.listeners if lst.protocol not in c.L4_ENGINE_PROTOCOLS]
+    listeners = sorted(served, key=lambda lst: (
         v.port(lst.protocol_port, f"listener {v.ident(lst.id, 'listener id')} protocol_port"),
         lst.id,
     ))
@@ -494,7 +497,7 @@ def _listener_mode(lst: graph.Listener) -> str:
 
 
 def _backend_mode(lst: graph.Listener, pool: graph.Pool) -> str:
-    if pool.protocol not in c.SUPPORTED_POOL_PROTOCOLS:
+    if pool.protocol not in c.SUPPORTED_POOL_PROTOCOLS or pool.protocol in c.L4_ENGINE_PROTOCOLS:
         raise UnrenderableValue(f"pool {pool.id}: protocol {pool.protocol!r} is not supported")
     v.ident(pool.id, "pool id")
     if _listener_mode(lst) == MODE_HTTP or pool.protocol == c.PROTOCOL_HTTP:

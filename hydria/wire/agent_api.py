@@ -18,6 +18,14 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
     ``MAX_DRAIN_SECONDS``), HAProxy first stops accepting and lets the requests
     in flight finish for up to that long (an amphora retired by a failover while
     it still serves); 400 for a drain that is not such a number.
+``PUT  /1.0/udp?version=N`` (body: ``hydria.core.udp.UdpConfig`` as JSON)
+    The UDP listeners' engine configuration (nginx's stream module), the members
+    to probe and what to report. Checked with ``nginx -t``, swapped, reloaded with
+    SIGHUP; a null ``text`` stops the engine. Same answers as ``/config``
+    (``{"udp_config_version": N}``). Pushed before ``/config``, so an agent at
+    the generation in ``config_version`` holds that generation's UDP part too.
+    ``GET /1.0/info`` adds ``udp_engine``, ``udp_dir``, ``udp_stream_module``,
+    ``udp_config_version`` and ``udp_running``.
 ``PUT  /1.0/certificate`` (body: ``{"cert_pem", "key_pem"}``)
     Replaces the agent's own server certificate (rotation before expiry). New
     connections get it at once; HAProxy is not touched. 200; 400 if the pair

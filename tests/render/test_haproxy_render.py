@@ -329,7 +329,6 @@ def test_version_is_checked(version: object) -> None:
 
 
 @pytest.mark.parametrize(("balancer", "match"), [
-    (lb(listeners=[listener(protocol="UDP")], pools=[pool()]), "protocol"),
     (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "protocol"),
     (lb(listeners=[listener()], pools=[pool(protocol="UDP")]), "protocol"),
     (lb(listeners=[listener()], pools=[pool(algorithm="SOURCE_IP_PORT")]), "lb_algorithm"),

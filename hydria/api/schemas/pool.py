@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
@@ -44,10 +44,19 @@ UNSUPPORTED = {
 }
 
 
+def _digits_to_int(value: Any) -> Any:
+    # The octavia client sends --session-persistence values as strings
+    # ("persistence_timeout=60"), which Octavia's WSME integer type converts.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
 class SessionPersistence(Body):
     type: str | None = None
     cookie_name: CookieName | None = None
-    persistence_timeout: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] | None = None
+    persistence_timeout: Annotated[StrictInt, Field(ge=0, le=2**31 - 1),
+                                   BeforeValidator(_digits_to_int)] | None = None
     persistence_granularity: IPAddress | None = None
 
 

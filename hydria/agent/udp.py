@@ -1,0 +1,230 @@
+"""The amphora's UDP listeners: the configuration nginx runs, its probes, its report.
+
+``PUT /1.0/udp?version=N`` hands the agent a ``hydria.core.udp.UdpConfig``.
+``UdpStore.apply`` keeps it (``udp/udp.json``), writes the text with the members
+the probes found dead marked ``down``, checks it with ``nginx -t``, swaps it
+in and reloads (``hydria.agent.nginx``); the last good file is put back if the
+reload fails. Versions work as for HAProxy: older is refused, equal is a no-op.
+When a probe flips a member, ``refresh`` redoes the same with the stored text.
+
+``report`` is what heartbeats carry, in HAProxy's words so the health manager
+rolls UDP up exactly like TCP: listeners ``OPEN``/``STOP`` with the counters
+summed from nginx's session logs (one line per ended session: bytes both
+ways), pools ``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/
+``DRAIN``. Nothing is reported while nginx is not running, so its listeners
+turn ERROR, which is how a dead engine shows in the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from hydria.agent.nginx import NginxProcess
+from hydria.agent.probe import Prober
+from hydria.core.udp import UdpConfig, mark_down
+
+log = logging.getLogger("hydria.agent.udp")
+
+#: A session log is rotated (renamed, nginx told to reopen) past this size.
+MAX_LOG_BYTES = 1024 * 1024
+
+
+class StaleUdpVersion(Exception):
+    def __init__(self, offered: int, running: int) -> None:
+        super().__init__(f"UDP configuration version {offered} is older than the running "
+                         f"{running}")
+
+
+def _write(path: Path, data: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+class SessionCounters:
+    """Per listener sums of nginx's session log lines, read incrementally."""
+
+    def __init__(self, folder: Path, nginx: NginxProcess) -> None:
+        self.folder = folder
+        self.nginx = nginx
+        self._offsets: dict[str, int] = {}
+        self.totals: dict[str, dict[str, int]] = {}
+
+    def _add(self, listener_id: str, lines: list[str]) -> None:
+        total = self.totals.setdefault(listener_id, {"bytes_in": 0, "bytes_out": 0,
+                                                     "total_connections": 0})
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            try:
+                received, sent = int(parts[2]), int(parts[3])
+            except ValueError:
+                continue
+            total["bytes_in"] += received
+            total["bytes_out"] += sent
+            total["total_connections"] += 1
+
+    def read(self, listener_id: str) -> dict[str, int]:
+        path = self.folder / f"udp-{listener_id}.log"
+        offset = self._offsets.get(listener_id, 0)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                if size < offset:
+                    offset = 0
+                fh.seek(offset)
+                data = fh.read()
+        except OSError:
+            data, size = b"", offset
+        complete = data.rsplit(b"\n", 1)[0] if b"\n" in data else b""
+        consumed = len(complete) + 1 if complete else 0
+        self._add(listener_id, complete.decode(errors="replace").splitlines())
+        self._offsets[listener_id] = offset + consumed
+        if size > MAX_LOG_BYTES and offset + consumed == size:
+            path.rename(path.with_name(path.name + ".old"))
+            self.nginx.reopen_logs()
+            self._offsets[listener_id] = 0
+            path.with_name(path.name + ".old").unlink(missing_ok=True)
+        return dict(self.totals.get(listener_id, {"bytes_in": 0, "bytes_out": 0,
+                                                  "total_connections": 0}))
+
+
+class UdpStore:
+    def __init__(self, folder: Path, nginx: NginxProcess | None = None) -> None:
+        self.folder = folder
+        self.nginx = nginx or NginxProcess(folder)
+        self.lock = threading.Lock()
+        self.prober = Prober(self.refresh)
+        self.counters = SessionCounters(folder, self.nginx)
+        self._doc: UdpConfig | None = None
+
+    @property
+    def doc_file(self) -> Path:
+        return self.folder / "udp.json"
+
+    @property
+    def good_config(self) -> Path:
+        return self.folder / "nginx.conf.good"
+
+    def version(self) -> int | None:
+        try:
+            value = json.loads(self.doc_file.read_text())["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return value if isinstance(value, int) else None
+
+    def _load(self) -> UdpConfig | None:
+        if self._doc is None:
+            try:
+                self._doc = UdpConfig.from_dict(json.loads(self.doc_file.read_text())["config"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+        return self._doc
+
+    def has_config(self) -> bool:
+        doc = self._load()
+        return doc is not None and doc.text is not None
+
+    def info(self) -> dict[str, Any]:
+        return {"udp_engine": "nginx-stream" if self.nginx.available else None,
+                "udp_dir": str(self.folder), "udp_stream_module": self.nginx.module,
+                "udp_config_version": self.version(), "udp_running": self.nginx.running()}
+
+    def apply(self, doc: UdpConfig, version: int) -> int:
+        with self.lock:
+            running = self.version()
+            if running is not None and version < running:
+                raise StaleUdpVersion(version, running)
+            if running == version and (doc.text is None or self.nginx.running()):
+                return version
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if doc.text is None:
+                self.prober.stop()
+                self.nginx.stop()
+            else:
+                self._swap(mark_down(doc.text, self.prober.down()))
+            self._doc = doc
+            _write(self.doc_file, json.dumps({"version": version, "config": doc.to_dict()}))
+        if doc.text is not None:
+            self.prober.set_probes(doc.probes)
+        return version
+
+    def _swap(self, text: str) -> None:
+        """Check, swap in and (re)load ``text``; the last good file back on failure."""
+        candidate = self.folder / "nginx.conf.new"
+        _write(candidate, text)
+        try:
+            self.nginx.check(candidate)
+        except Exception:
+            candidate.unlink(missing_ok=True)
+            raise
+        if self.nginx.config.exists() and self.nginx.running():
+            shutil.copyfile(self.nginx.config, self.good_config)
+        candidate.replace(self.nginx.config)
+        try:
+            self.nginx.reload()
+        except Exception:
+            if self.good_config.exists():
+                shutil.copyfile(self.good_config, self.nginx.config)
+                try:
+                    self.nginx.reload()
+                except Exception:
+                    log.exception("event=udp_restore_failed")
+            raise
+
+    def refresh(self) -> None:
+        """A probe flipped a member: render its mark into the running text and reload."""
+        with self.lock:
+            doc = self._load()
+            if doc is None or doc.text is None:
+                return
+            self._swap(mark_down(doc.text, self.prober.down()))
+            log.info("event=udp_members_marked down=%s", ",".join(sorted(self.prober.down())))
+
+    def resume(self) -> None:
+        """At agent start, or when nginx died: run the configuration we hold."""
+        with self.lock:
+            doc = self._load()
+            if doc is None or doc.text is None or self.nginx.running():
+                return
+            _write(self.nginx.config, mark_down(doc.text, self.prober.down()))
+            self.nginx.start()
+        self.prober.set_probes(doc.probes)
+
+    def remove(self) -> None:
+        with self.lock:
+            self.prober.stop()
+            self.nginx.stop()
+            self._doc = None
+            for path in (self.doc_file, self.nginx.config, self.good_config):
+                path.unlink(missing_ok=True)
+
+    def report(self) -> dict[str, Any]:
+        """Heartbeat fields: ``listeners``, ``pools`` (HAProxy's words) and ``engine``."""
+        doc = self._load()
+        if doc is None or doc.text is None:
+            return {"listeners": {}, "pools": {}, "engine": None}
+        if not self.nginx.running():
+            return {"listeners": {}, "pools": {}, "engine": "DOWN"}
+        listeners = {lid: {"status": "OPEN" if enabled else "STOP", "active_connections": 0,
+                           "request_errors": 0, **self.counters.read(lid)}
+                     for lid, enabled in doc.listeners.items()}
+        probed = self.prober.statuses()
+        pools: dict[str, Any] = {}
+        for pool_id, members in doc.pools.items():
+            words = {mid: probed.get((pool_id, mid), word) for mid, word in members.items()}
+            serving = [w for w in words.values() if w in ("UP", "no check")]
+            pools[pool_id] = {"status": "UP" if serving or not words else "DOWN",
+                              "members": words}
+        return {"listeners": listeners, "pools": pools, "engine": "UP"}

@@ -1,0 +1,96 @@
+"""What an amphora is told about its UDP listeners, as a value both sides share.
+
+The controller renders it (``hydria.render.nginx``) and pushes it as JSON
+(``PUT /1.0/udp``, see ``hydria.wire.agent_api``); the agent runs the engine on
+``text``, probes the members in ``probes`` and reports ``listeners`` and
+``pools`` in its heartbeats like HAProxy's frontends and backends.
+
+nginx OSS has no active health checks, so the agent takes a member out itself:
+every member's ``server`` line in ``text`` ends with the marker
+``# member <id>``, and ``mark_down(text, ids)`` adds ``down`` to the lines of
+the members its probes found dead. That is the whole contract between the
+renderer and the agent's edit, tested from both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+MARK: Final = "# member "
+_LINE_RE: Final = re.compile(r"^(?P<head>\s*server\s+\S+(?:\s+[^;#\s]+)*?)(?P<tail>;\s*# member "
+                             r"(?P<id>[A-Za-z0-9-]{1,64}))\s*$")
+
+
+def member_mark(member_id: str) -> str:
+    return MARK + member_id
+
+
+def mark_down(text: str, down: Iterable[str]) -> str:
+    """Pure: ``text`` with ``down`` added to the server lines of the ``down`` members.
+
+    A line already ``down`` (an admin-disabled member) stays as it is; lines of
+    members not named are untouched, so marking nothing returns ``text`` itself.
+    """
+    wanted = set(down)
+    if not wanted:
+        return text
+    out = []
+    for line in text.split("\n"):
+        m = _LINE_RE.match(line)
+        if m and m.group("id") in wanted and " down" not in m.group("head"):
+            line = f"{m.group('head')} down{m.group('tail')}"
+        out.append(line)
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One member to check, with its monitor's settings (seconds, counts)."""
+
+    pool_id: str
+    member_id: str
+    address: str
+    port: int
+    type: str  # UDP-CONNECT, TCP, HTTP
+    delay: int
+    timeout: int
+    rise: int  # max_retries: successes to come back up
+    fall: int  # max_retries_down: failures to go down
+    http_method: str = "GET"
+    url_path: str = "/"
+    expected_codes: str = "200"
+
+
+@dataclass(frozen=True)
+class UdpConfig:
+    """The UDP part of one load balancer's configuration on one amphora.
+
+    ``text`` is None when the load balancer has no UDP listener (the engine is
+    stopped). ``listeners``: listener id -> enabled. ``pools``: pool id -> member
+    id -> the status to report when no probe decides (``no check``, ``MAINT`` for
+    an admin-disabled member, ``DRAIN`` for weight 0).
+    """
+
+    text: str | None
+    listeners: Mapping[str, bool] = field(default_factory=dict)
+    pools: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    probes: tuple[Probe, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "listeners": dict(self.listeners),
+                "pools": {k: dict(v) for k, v in self.pools.items()},
+                "probes": [asdict(p) for p in self.probes]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UdpConfig:
+        text = data.get("text")
+        if text is not None and not isinstance(text, str):
+            raise ValueError("text must be a string or null")
+        listeners = {str(k): bool(v) for k, v in dict(data.get("listeners") or {}).items()}
+        pools = {str(k): {str(m): str(s) for m, s in dict(v).items()}
+                 for k, v in dict(data.get("pools") or {}).items()}
+        probes = tuple(Probe(**dict(p)) for p in data.get("probes") or ())
+        return cls(text=text, listeners=listeners, pools=pools, probes=probes)
