@@ -41,6 +41,30 @@ FLAVOR_CAPABILITIES = {
 }
 FLAVOR_VALUES = {TOPOLOGY: (c.TOPOLOGY_SINGLE,)}
 
+
+def provider_description() -> str:
+    """The amphora provider's line, with what this host's amphorae serve beyond HAProxy."""
+    found = host.detect()
+    udp = f"UDP through {found.udp_engine}" if found.udp_engine else "no UDP (no engine)"
+    sctp = "SCTP" if found.sctp_served else "no SCTP (no kernel support)"
+    return f"{PROVIDERS[c.PROVIDER_NAME]} Protocols: TCP, HTTP, HTTPS, PROMETHEUS, {udp}, {sctp}."
+
+
+def flavor_capabilities() -> dict[str, str]:
+    """The settings a flavor can carry, and the protocols its load balancers can serve."""
+    served_now = served()
+    protocols = ["HTTP", "HTTPS", "TCP"]
+    if served_now.prometheus:
+        protocols.append("PROMETHEUS")
+    if served_now.udp_engine:
+        protocols.append(f"UDP ({served_now.udp_engine})")
+    if served_now.sctp:
+        protocols.append("SCTP")
+    missing = "" if served_now.sctp else " SCTP is not available: this host's kernel has no SCTP."
+    return {**FLAVOR_CAPABILITIES,
+            "listener_protocols": "Not a setting: the listener protocols this provider "
+                                  f"serves here: {', '.join(protocols)}.{missing}"}
+
 AVAILABILITY_ZONE_CAPABILITIES: dict[str, str] = {}
 
 

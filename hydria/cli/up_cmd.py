@@ -66,6 +66,7 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
+    click.echo(f"  protocols:   TCP HTTP HTTPS PROMETHEUS, {_l4_line()}")
     if clouds_yaml:
         path = user_clouds_yaml()
         write_cloud(path, "hydria", endpoint)
@@ -104,3 +105,14 @@ def _start_health(settings: Settings, db: Database, stop: threading.Event,
     thread = threading.Thread(target=service.run, args=(stop,), name="health")
     thread.start()
     return thread
+
+
+def _l4_line() -> str:
+    """What serves UDP and SCTP here (docs/udp.md): the engine found at start-up."""
+    from hydria.core import host
+
+    found = host.detect()
+    udp = f"UDP on {found.udp_engine}" if found.udp_engine else "no UDP (no engine)"
+    ipvs = "ip_vs present" if found.ip_vs else "no ip_vs"
+    sctp = "SCTP" if found.sctp_served else "no SCTP (kernel)" if not found.sctp else "no SCTP"
+    return f"{udp}, {sctp}, {ipvs}"

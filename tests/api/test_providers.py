@@ -21,6 +21,7 @@ def test_providers_list_amphora_and_its_alias(client):
     assert [p["name"] for p in body["providers"]] == ["amphora", "octavia"]
     assert all(set(p) == {"name", "description"} and p["description"]
                for p in body["providers"])
+    assert "UDP through nginx-stream" in body["providers"][0]["description"]
     assert client.get(PROVIDERS, params={"fields": "name"}).json() == {
         "providers": [{"name": "amphora"}, {"name": "octavia"}]}
     assert client.get("/v2.0/lbaas/providers").json() == body
@@ -31,13 +32,17 @@ def test_flavor_capabilities_are_what_hydria_applies(client, name):
     r = client.get(f"{PROVIDERS}/{name}/flavor_capabilities")
     assert r.status_code == 200
     caps = r.json()["flavor_capabilities"]
-    assert [c["name"] for c in caps] == ["loadbalancer_topology"]
+    assert [c["name"] for c in caps] == ["loadbalancer_topology", "listener_protocols"]
     assert "SINGLE" in caps[0]["description"]
+    # what this host serves beyond HAProxy, SCTP's absence said plainly (no kernel SCTP here)
+    assert "UDP (nginx-stream)" in caps[1]["description"]
+    assert "SCTP is not available" in caps[1]["description"]
     assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
                       params={"name": "compute_flavor"}).json() == {"flavor_capabilities": []}
     assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
                       params={"fields": "name"}).json() == {
-        "flavor_capabilities": [{"name": "loadbalancer_topology"}]}
+        "flavor_capabilities": [{"name": "loadbalancer_topology"},
+                                {"name": "listener_protocols"}]}
 
 
 def test_availability_zone_capabilities_are_empty(client):

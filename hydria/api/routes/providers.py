@@ -20,6 +20,7 @@ from hydria.api import provider
 from hydria.api.auth.policy import AdminCtx
 from hydria.api.deps import Ctx
 from hydria.api.listing import fields_param, select_fields
+from hydria.core import constants as c
 
 router = APIRouter()
 PATH = "/lbaas/providers"
@@ -37,14 +38,15 @@ def _entries(request: Request, pairs: dict[str, str]) -> list[dict[str, Any]]:
 @router.get(PATH)
 def list_providers(request: Request, ctx: Ctx) -> dict[str, Any]:
     fields = fields_param(request)
+    described = {**provider.PROVIDERS, c.PROVIDER_NAME: provider.provider_description()}
     return {"providers": [select_fields({"name": key, "description": text}, fields)
-                          for key, text in provider.PROVIDERS.items()]}
+                          for key, text in described.items()]}
 
 
 @router.get(PATH + "/{name}/flavor_capabilities")
 def flavor_capabilities(name: str, request: Request, ctx: AdminCtx) -> dict[str, Any]:
     provider.require_provider(name)
-    return {"flavor_capabilities": _entries(request, provider.FLAVOR_CAPABILITIES)}
+    return {"flavor_capabilities": _entries(request, provider.flavor_capabilities())}
 
 
 @router.get(PATH + "/{name}/availability_zone_capabilities")
