@@ -19,6 +19,11 @@ Shape of the output
   are left to the amphora's L4 engine, ``hydria.render.nginx``);
 * one ``backend`` per pool that some listener uses as its default pool, named by
   the pool id.
+* a PROMETHEUS listener is an ``http`` frontend that hands ``GET /metrics`` to
+  HAProxy's built-in ``prometheus-exporter`` service (every frontend, backend and
+  server of this HAProxy: the load balancer's listeners, pools and members) and
+  refuses other paths (403); it has no pool, as in Octavia, and its
+  ``allowed_cidrs`` apply like any listener's.
 
 Decisions
 ---------
@@ -123,6 +128,7 @@ _LISTENER_MODE: Final = {
     c.PROTOCOL_HTTP: MODE_HTTP,
     c.PROTOCOL_HTTPS: MODE_TCP,  # TLS passthrough
     c.PROTOCOL_TCP: MODE_TCP,
+    c.PROTOCOL_PROMETHEUS: MODE_HTTP,
 }
 _SEND_PROXY: Final = {c.PROTOCOL_PROXY: "send-proxy", c.PROTOCOL_PROXYV2: "send-proxy-v2"}
 
@@ -166,6 +172,7 @@ class FrontendView:
     forwardfor: bool
     set_headers: tuple[tuple[str, str], ...]
     default_backend: str | None
+    prometheus: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,7 @@ def build_view(
                     f"listener {lst.id} refers to pool {lst.default_pool_id!r}, "
                     "which is not in the graph"
                 )
-            if pool.admin_state_up:
+            if pool.admin_state_up and lst.protocol != c.PROTOCOL_PROMETHEUS:
                 key = (pool.id, _backend_mode(lst, pool))
                 uses.setdefault(key, []).append(lst)
         listener_backend[lst.id] = key
@@ -350,7 +357,8 @@ def _frontend(
         allowed_cidrs=tuple(v.cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
         forwardfor=forwardfor,
         set_headers=tuple(set_headers),
-        default_backend=default_backend,
+        default_backend=None if lst.protocol == c.PROTOCOL_PROMETHEUS else default_backend,
+        prometheus=lst.protocol == c.PROTOCOL_PROMETHEUS,
     )
 
 

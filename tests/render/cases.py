@@ -46,6 +46,12 @@ HTTP_HM = hm(http_method="GET", url_path="/healthz", expected_codes="200-204",
              http_version=1.1, domain_name="app.example.com")
 
 CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
+    "prometheus_listener_allowed_cidrs": (
+        lb(listeners=[listener("listener-prom", "PROMETHEUS", 9100, None,
+                               allowed_cidrs=("192.0.2.0/24",)), listener()],
+           pools=[pool()]),
+        OPTIONS,
+    ),
     "http_roundrobin_http_monitor": (
         lb(listeners=[listener()], pools=[pool(health_monitor=HTTP_HM)]),
         OPTIONS,

@@ -79,6 +79,7 @@ def test_mark_down_edits_only_the_named_members() -> None:
 NGINX, MODULE = find_nginx()
 
 
+@pytest.mark.nginx
 @pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_nginx_accepts_golden_and_marked_down(case: str, tmp_path: Path) -> None:
