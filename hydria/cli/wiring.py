@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
     from hydria.drivers.compute.base import ComputeDriver
+    from hydria.drivers.network.base import NetworkDriver
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -81,7 +82,7 @@ def compute(settings: Settings) -> ComputeDriver:
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
-def network(settings: Settings):  # type: ignore[no-untyped-def]
+def network(settings: Settings) -> NetworkDriver:
     if settings.network_driver == "local":
         from hydria.drivers.network.local import LocalNetwork
 

@@ -28,7 +28,7 @@ def _hosts_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
         first = first + 1
         if net.version == 4:
             last = last - 1
-    if gateway is not None and ipaddress.ip_address(gateway) == first and first < last:
+    if gateway is not None and ipaddress.ip_address(gateway) == first and int(first) < int(last):
         first = first + 1
     return str(first), str(last)
 
