@@ -16,12 +16,12 @@ import logging
 from cryptography import x509
 from sqlalchemy import ColumnElement, or_, select, update
 
-from hydria.controller.agent_client import AgentClient
 from hydria.core import constants as c
 from hydria.core.errors import AmphoraUnreachable
 from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, utcnow
-from hydria.drivers.certs.local_ca import ControllerCA
+from hydria.drivers.amphora.base import AmphoraAgent
+from hydria.drivers.certs.base import CertificateAuthority
 
 log = logging.getLogger("hydria.housekeeping")
 
@@ -35,7 +35,7 @@ def _free(now: dt.datetime) -> ColumnElement[bool]:
 
 
 class CertRotator:
-    def __init__(self, db: Database, ca: ControllerCA, agent: AgentClient, *, agent_port: int,
+    def __init__(self, db: Database, ca: CertificateAuthority, agent: AmphoraAgent, *, agent_port: int,
                  cert_days: int = 365, renew_before: dt.timedelta = dt.timedelta(days=30)
                  ) -> None:
         self.db = db
