@@ -36,7 +36,7 @@ from hydria.drivers.compute.base import ComputeDriver
 from hydria.drivers.network.base import NetworkDriver
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
-from hydria.wire.agent_api import AmphoraBoot
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
 
 log = logging.getLogger("hydria.controller")
 
@@ -52,7 +52,7 @@ class Outcome:
 class ReconcilerOptions:
     mgmt_start: str
     mgmt_end: str
-    agent_port: int = 9443
+    agent_port: int = DEFAULT_AGENT_PORT
     boot_timeout: float = 30.0
     cert_days: int = 365
     heartbeat_key: str = ""

@@ -186,8 +186,3 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
     return True
 
 
-def pending_count(session: Session) -> int:
-    return len(list(session.scalars(
-        select(m.LoadBalancer.id).where(m.LoadBalancer.provisioning_status.in_(_PENDING)))))
-
-

@@ -85,10 +85,6 @@ def list_subnets(session: Session) -> list[Subnet]:
     return list(session.scalars(select(Subnet).order_by(Subnet.created_at, Subnet.id)))
 
 
-def get_subnet(session: Session, subnet_id: str) -> Subnet | None:
-    return session.get(Subnet, subnet_id)
-
-
 def find_subnet(session: Session, name_or_id: str) -> Subnet:
     subnet = session.get(Subnet, name_or_id)
     if subnet is not None:
