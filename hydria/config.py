@@ -6,11 +6,12 @@ entry points reads them on its own.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hydria.wire.agent_api import DEFAULT_AGENT_PORT
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT, DEFAULT_USER_LOG_FORMAT, LogOffload
 
 
 def default_state_dir() -> Path:
@@ -58,6 +59,16 @@ class Settings(BaseSettings):
     # finish for up to this long before it goes (0: cut them)
     retire_drain_seconds: float = Field(default=5.0, ge=0, le=60)
 
+    # log offloading, Octavia's option names ([amphora_agent], [haproxy_amphora]):
+    # comma-separated "host:port" syslog targets; docs/operations.md
+    tenant_log_targets: str = ""
+    admin_log_targets: str = ""
+    log_protocol: Literal["UDP", "TCP"] = "UDP"
+    log_retry_count: int = Field(default=5, ge=0, le=100)
+    disable_local_log_storage: bool = False
+    connection_logging: bool = True
+    user_log_format: str = DEFAULT_USER_LOG_FORMAT
+
     # health (heartbeats)
     heartbeat_key: str = "insecure-hydria-heartbeat-key"
     heartbeat_interval: float = 10.0
@@ -101,6 +112,17 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'hydria.db'}"
+
+    @property
+    def log_offload(self) -> LogOffload:
+        def targets(text: str) -> tuple[str, ...]:
+            return tuple(t.strip() for t in text.split(",") if t.strip())
+        return LogOffload(
+            tenant_log_targets=targets(self.tenant_log_targets),
+            admin_log_targets=targets(self.admin_log_targets),
+            log_protocol=self.log_protocol, log_retry_count=self.log_retry_count,
+            disable_local_log_storage=self.disable_local_log_storage,
+            connection_logging=self.connection_logging, user_log_format=self.user_log_format)
 
     @property
     def amphorae_dir(self) -> Path:

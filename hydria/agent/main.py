@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO
 
 from hydria.agent.config_store import ConfigStore
-from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.haproxy import HAProxyError, HAProxyProcess, private_dir
+from hydria.agent.logs import LocalLogReceiver, admin_handlers
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
@@ -88,6 +89,16 @@ def run(folder: Path) -> int:
         log.info("event=agent_exit reason=another_agent_runs dir=%s", layout.root)
         return 0
     boot = boot_from_json(layout.boot_file.read_text())
+    for handler in admin_handlers(boot, layout.root):
+        logging.getLogger().addHandler(handler)
+    flow_logs = None
+    if not boot.disable_local_log_storage:
+        try:
+            private_dir(layout.socket_dir)
+            flow_logs = LocalLogReceiver(layout.socket_dir / "log.sock",
+                                         layout.root / "logs" / "haproxy.log")
+        except (OSError, HAProxyError) as exc:
+            log.error("event=flow_log_receiver_failed reason=%s", exc)
     cert, key, ca = write_tls(layout, boot)
     haproxy = HAProxyProcess(layout)
     store = ConfigStore(layout, haproxy)
@@ -102,7 +113,9 @@ def run(folder: Path) -> int:
                          server_tls_context(cert, key, ca),
                          AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
                                     on_rotated=lambda c, k: remember_cert(layout, c, k),
-                                    udp=udp))
+                                    udp=udp,
+                                    log_socket=None if flow_logs is None
+                                    else str(flow_logs.socket_path)))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -129,6 +142,8 @@ def run(folder: Path) -> int:
         udp.prober.stop()
         with udp.lock:
             udp.nginx.stop()
+        if flow_logs is not None:
+            flow_logs.close()
         lock.close()
     return 0
 

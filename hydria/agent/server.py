@@ -68,9 +68,10 @@ class AgentState:
     def __init__(self, amphora_id: str, store: ConfigStore, *,
                  tls_paths: tuple[Path, Path, Path] | None = None,
                  on_rotated: Callable[[str, str], None] | None = None,
-                 udp: UdpStore | None = None) -> None:
+                 udp: UdpStore | None = None, log_socket: str | None = None) -> None:
         self.amphora_id = amphora_id
         self.udp = udp
+        self.log_socket = log_socket
         self.store = store
         self.tls_paths = tls_paths
         self.on_rotated = on_rotated
@@ -85,6 +86,7 @@ class AgentState:
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
             **(self.udp.info() if self.udp is not None else {}),
+            "log_socket": self.log_socket,
         }
 
 

@@ -116,6 +116,7 @@ def reconciler(settings: Settings, db: Database, *,
             max_connections=settings.amphora_max_connections,
             cert_days=settings.amphora_cert_days,
             retire_drain_seconds=settings.retire_drain_seconds,
+            logs=settings.log_offload,
         ),
     )
 

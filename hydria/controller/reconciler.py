@@ -37,7 +37,7 @@ from hydria.drivers.network.base import NetworkDriver
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
 from hydria.render.nginx import NginxOptions, render_udp
-from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot, LogOffload
 
 log = logging.getLogger("hydria.controller")
 
@@ -63,6 +63,7 @@ class ReconcilerOptions:
     # an amphora retired while it still serves (an operator's failover) lets its
     # requests in flight finish for up to this long; a dead one costs nothing
     retire_drain_seconds: float = 5.0
+    logs: LogOffload = LogOffload()
 
 
 class Reconciler:
@@ -176,6 +177,10 @@ class Reconciler:
             heartbeat_key=self.options.heartbeat_key,
             controller_addresses=self.options.controller_addresses,
             heartbeat_interval=self.options.heartbeat_interval,
+            admin_log_targets=self.options.logs.admin_log_targets,
+            log_protocol=self.options.logs.log_protocol,
+            log_retry_count=self.options.logs.log_retry_count,
+            disable_local_log_storage=self.options.logs.disable_local_log_storage,
         )
         compute_id = self.compute.create(boot)
         info = self.agent.wait_ready(ip, self.options.agent_port, timeout=self.options.boot_timeout)
@@ -197,9 +202,16 @@ class Reconciler:
         self.network.plug_vip(amp.id, desired.vip_address, vip_cidr)
         if info.get("config_version") == generation:
             return
+        logs = self.options.logs
+        local = () if logs.disable_local_log_storage or not info.get("log_socket") \
+            else (str(info["log_socket"]),)
+        tcp = logs.log_protocol == "TCP"
         options = graph.RenderOptions(
             stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
             max_connections=self._maxconn,
+            log_targets=(() if tcp else logs.tenant_log_targets) + local,
+            log_tcp_targets=logs.tenant_log_targets if tcp else (),
+            log_format=logs.user_log_format, connection_logging=logs.connection_logging,
         )
         text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",
                                              role=amp.role or c.ROLE_STANDALONE,

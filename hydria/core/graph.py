@@ -82,6 +82,7 @@ class LoadBalancer:
     admin_state_up: bool = True
     topology: str = "SINGLE"
     listeners: tuple[Listener, ...] = ()
+    project_id: str = ""  # for the tenant flow log format
     pools: tuple[Pool, ...] = ()
 
     def pool(self, pool_id: str | None) -> Pool | None:
@@ -108,3 +109,12 @@ class RenderOptions:
     max_connections: int = 8000
     user_group: str | None = None
     log_target: str | None = None
+    # Log offloading (Octavia's tenant flow logs): where connection/HTTP logs go
+    # ("host:port" over UDP, or a Unix socket path the agent reads), over TCP to
+    # ``log_tcp_targets`` (a ring), in ``log_format`` (Octavia's user_log_format,
+    # ``{{ project_id }}`` and ``{{ lb_id }}`` filled in); ``connection_logging``
+    # False logs nothing (Octavia's ``no log``).
+    log_targets: tuple[str, ...] = ()
+    log_tcp_targets: tuple[str, ...] = ()
+    log_format: str | None = None
+    connection_logging: bool = True

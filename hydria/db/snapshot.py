@@ -59,6 +59,7 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
         vip_address=lb.vip_address or "",
         admin_state_up=lb.admin_state_up,
         topology=lb.topology,
+        project_id=lb.project_id or "",
         listeners=listeners,
         pools=pools,
     )

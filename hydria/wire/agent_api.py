@@ -66,17 +66,50 @@ class AmphoraBoot:
     heartbeat_key: str = ""
     controller_addresses: tuple[str, ...] = ()  # "host:port" for UDP heartbeats
     heartbeat_interval: float = 10.0
+    # the amphora's own (admin) logs: to these syslog targets, and under its folder
+    admin_log_targets: tuple[str, ...] = ()
+    log_protocol: str = "UDP"
+    log_retry_count: int = 5
+    disable_local_log_storage: bool = False
+
+
+#: Octavia's default [haproxy_amphora] user_log_format (the tenant flow log format).
+DEFAULT_USER_LOG_FORMAT: Final = (
+    "{{ project_id }} {{ lb_id }} %f %ci %cp %t %{+Q}r %ST %B %U %[ssl_c_verify] "
+    "%{+Q}[ssl_c_s_dn] %b %s %Tt %tsc")
+
+
+@dataclass(frozen=True)
+class LogOffload:
+    """Octavia's log offloading options, as the controller applies them.
+
+    Tenant flow logs (HAProxy's connection/HTTP log lines, ``user_log_format``)
+    go to ``tenant_log_targets`` and, unless ``disable_local_log_storage``, to
+    the agent, which writes them under the amphora's folder with rotation;
+    ``connection_logging`` False logs none. Admin logs (the agent's own) go to
+    ``admin_log_targets`` and the same folder. ``log_protocol``: UDP or TCP.
+    """
+
+    tenant_log_targets: tuple[str, ...] = ()
+    admin_log_targets: tuple[str, ...] = ()
+    log_protocol: str = "UDP"
+    log_retry_count: int = 5
+    disable_local_log_storage: bool = False
+    connection_logging: bool = True
+    user_log_format: str = DEFAULT_USER_LOG_FORMAT
 
 
 def boot_to_json(boot: AmphoraBoot) -> str:
     """The boot file the compute driver hands an amphora (its 'config drive')."""
     data = asdict(boot)
     data["controller_addresses"] = list(boot.controller_addresses)
+    data["admin_log_targets"] = list(boot.admin_log_targets)
     return json.dumps(data, indent=1)
 
 
 def boot_from_json(text: str) -> AmphoraBoot:
     data = json.loads(text)
     data["controller_addresses"] = tuple(data.get("controller_addresses") or ())
+    data["admin_log_targets"] = tuple(data.get("admin_log_targets") or ())
     known = {f.name for f in fields(AmphoraBoot)}
     return AmphoraBoot(**{k: v for k, v in data.items() if k in known})

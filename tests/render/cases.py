@@ -45,7 +45,21 @@ def hm(type="HTTP", **kw) -> g.HealthMonitor:
 HTTP_HM = hm(http_method="GET", url_path="/healthz", expected_codes="200-204",
              http_version=1.1, domain_name="app.example.com")
 
+# Octavia's default [haproxy_amphora] user_log_format
+OCTAVIA_LOG_FORMAT = ("{{ project_id }} {{ lb_id }} %f %ci %cp %t %{+Q}r %ST %B %U "
+                      "%[ssl_c_verify] %{+Q}[ssl_c_s_dn] %b %s %Tt %tsc")
+
 CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
+    "tenant_flow_logs_udp_tcp_local": (
+        lb(listeners=[listener(), listener("listener-tcp", "TCP", 3306, "pool-tcp")],
+           pools=[pool(), pool("pool-tcp", "TCP")], project_id="project-1"),
+        replace(OPTIONS, log_targets=("192.0.2.5:514", "/tmp/hydria-golden/log.sock"),
+                log_tcp_targets=("192.0.2.6:6514",), log_format=OCTAVIA_LOG_FORMAT),
+    ),
+    "connection_logging_off": (
+        lb(listeners=[listener()], pools=[pool()]),
+        replace(OPTIONS, log_targets=("192.0.2.5:514",), connection_logging=False),
+    ),
     "prometheus_listener_allowed_cidrs": (
         lb(listeners=[listener("listener-prom", "PROMETHEUS", 9100, None,
                                allowed_cidrs=("192.0.2.0/24",)), listener()],
