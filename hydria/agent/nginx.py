@@ -100,9 +100,31 @@ class NginxProcess:
             raise ConfigInvalid("nginx -t refused the configuration",
                                 (res.stdout + res.stderr).strip()[-4000:])
 
+    @property
+    def workers_file(self) -> Path:
+        return self.folder / "nginx.workers"
+
+    def _remember_workers(self, master: int) -> None:
+        self.workers_file.write_text(" ".join(str(p) for p in sorted(self.workers(master))))
+
+    def _kill_orphans(self) -> None:
+        """Workers outlive a SIGKILLed master and keep the UDP port: end the ones we saw."""
+        try:
+            pids = [int(p) for p in self.workers_file.read_text().split()]
+        except (OSError, ValueError):
+            return
+        for pid in pids:
+            if pid_alive(pid) and cmdline(pid).startswith(b"nginx: worker process"):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.workers_file.unlink(missing_ok=True)
+
     def start(self) -> None:
         if self.running():
             return
+        self._kill_orphans()
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             res = subprocess.run(self._cmd(self.config), capture_output=True, text=True,
@@ -116,6 +138,7 @@ class NginxProcess:
             if time.monotonic() > deadline:
                 raise EngineError("nginx started but left no master or worker")
             time.sleep(0.005)
+        self._remember_workers(pid)
 
     def reload(self, *, timeout: float = 10.0) -> None:
         """SIGHUP, then wait for a new worker; raise if the master kept the old ones."""
@@ -128,6 +151,7 @@ class NginxProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.workers(pid) - before:
+                self._remember_workers(pid)
                 return
             if not pid_alive(pid):
                 raise EngineError("nginx exited during its reload")
@@ -149,6 +173,7 @@ class NginxProcess:
                 time.sleep(0.01)
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        self._kill_orphans()
         self.pid_file.unlink(missing_ok=True)
 
     def _log_tail(self) -> str:

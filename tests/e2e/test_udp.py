@@ -118,3 +118,51 @@ def test_udp_source_ip_persistence_sticks(hydria: HydriaUp,
     # every new session from this address (new source ports) lands on the same member
     assert _names(vip, 5354, 20) == first
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+
+
+def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp,
+                                          echoes: list[UDPEchoBackend]) -> None:
+    """The CLI makes a PROMETHEUS listener that answers a scrape through the VIP; SCTP
+    is Octavia's 501; nginx killed in the amphora comes back by itself."""
+    import os
+    import signal
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hydria.core.procs import pid_alive
+
+    os_ = hydria.openstack
+    lb = os_("loadbalancer", "create", "--name", "mixed", "--vip-subnet-id", "public", "--wait")
+    vip = lb["vip_address"]
+    prom = os_("loadbalancer", "listener", "create", "--protocol", "PROMETHEUS",
+               "--protocol-port", "9100", "--allowed-cidr", "127.0.0.0/8", "--wait", lb["id"])
+    udp = os_("loadbalancer", "listener", "create", "--protocol", "UDP", "--protocol-port",
+              "9100", "--wait", lb["id"])  # the same port: UDP beside PROMETHEUS (TCP)
+    pool = os_("loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
+               "SOURCE_IP", "--listener", udp["id"], "--wait")
+    os_("loadbalancer", "member", "create", "--address", echoes[0].host, "--protocol-port",
+        str(echoes[0].port), "--wait", pool["id"])
+
+    with urllib.request.urlopen(f"http://{vip}:9100/metrics", timeout=10) as res:
+        families = {f.name: f for f in text_string_to_metric_families(res.read().decode())}
+    proxies = {s.labels.get("proxy") for s in families["haproxy_frontend_status"].samples}
+    assert prom["id"] in proxies
+
+    with hydria.api() as api:
+        res = api.post("/lbaas/listeners", json={"listener": {
+            "loadbalancer_id": lb["id"], "protocol": "SCTP", "protocol_port": 9}})
+    assert res.status_code == 501, res.text
+    assert res.json()["faultstring"].startswith(
+        "Provider 'amphora' does not support a requested option: protocol SCTP")
+
+    assert _until("UDP answers", lambda: udp_ask(vip, 9100, timeout=1.0), hydria) == "echo-0:hi"
+    amp = next((hydria.state_dir / "amphorae").glob("*/udp/nginx.pid"))
+    master = int(amp.read_text().split()[0])
+    os.kill(master, signal.SIGKILL)
+    _until("nginx master gone", lambda: not pid_alive(master), hydria)
+    _until("a new nginx master", lambda: amp.exists() and (
+        new := int(amp.read_text().split()[0])) != master and pid_alive(new), hydria)
+    assert _until("UDP answers again", lambda: udp_ask(vip, 9100, timeout=1.0), hydria) \
+        == "echo-0:hi"
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)

@@ -1,0 +1,105 @@
+"""The agent's UDP pieces without an amphora: rise/fall counting, the UDP-CONNECT
+check against real sockets, session counters, and nginx managed for real."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from hydria.agent.nginx import NginxProcess
+from hydria.agent.probe import DOWN, UP, Health, step, udp_connect
+from hydria.agent.udp import UdpStore
+from hydria.core import graph as g
+from hydria.core.host import find_nginx
+from hydria.render.nginx import NginxOptions, render_udp
+from tests.support.udp_echo import UDPEchoBackend, udp_ask
+
+
+@pytest.mark.parametrize(("results", "rise", "fall", "status"), [
+    ([True, True], 2, 3, UP),
+    ([False, False], 2, 3, UP),
+    ([False, False, False], 2, 3, DOWN),
+    ([False, True, False], 2, 2, UP),  # a success breaks the streak
+    ([False, False, True], 2, 2, DOWN),
+    ([False, False, True, True], 2, 2, UP),
+    ([False], 1, 1, DOWN),
+])
+def test_rise_and_fall(results: list[bool], rise: int, fall: int, status: str) -> None:
+    state = Health()
+    for ok in results:
+        state = step(state, ok, rise=rise, fall=fall)
+    assert state.status == status
+
+
+def test_udp_connect_sees_port_unreachable() -> None:
+    echo = UDPEchoBackend("e")
+    try:
+        assert udp_connect(echo.host, echo.port, 1.0)
+    finally:
+        echo.stop()
+    # nothing listens there any more: the kernel answers ICMP port-unreachable
+    assert not udp_connect("127.0.0.1", echo.port, 1.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        assert udp_connect("127.0.0.1", silent.getsockname()[1], 0.2)
+
+
+NGINX, _ = find_nginx()
+
+
+@pytest.mark.integration
+@pytest.mark.nginx
+@pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
+def test_store_applies_reloads_marks_and_counts(tmp_path: Path) -> None:
+    echoes = [UDPEchoBackend("a"), UDPEchoBackend("b")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = UdpStore(tmp_path / "udp")
+    nginx: NginxProcess = store.nginx
+
+    def config(*members: g.Member, timeout: int = 200) -> g.LoadBalancer:
+        return g.LoadBalancer(id="lb-1", vip_address="127.0.0.1", listeners=(
+            g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1",
+                       timeout_client_data=timeout),), pools=(
+            g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", members=members),))
+
+    a = g.Member(id="m-a", address="127.0.0.1", protocol_port=echoes[0].port)
+    b = g.Member(id="m-b", address="127.0.0.1", protocol_port=echoes[1].port)
+    options = NginxOptions(run_dir=str(store.folder), stream_module=nginx.module)
+    try:
+        store.apply(render_udp(config(a), options, version=1), 1)
+        assert udp_ask("127.0.0.1", port) == "a:hi"
+        master = nginx.master_pid()
+        store.apply(render_udp(config(a, b), options, version=2), 2)
+        assert nginx.master_pid() == master  # a reload, not a restart
+        seen = {udp_ask("127.0.0.1", port) for _ in range(6)}
+        assert seen == {"a:hi", "b:hi"}
+        # a stale version is refused; the same one is a no-op
+        with pytest.raises(Exception, match="older"):
+            store.apply(render_udp(config(a), options, version=1), 1)
+        assert store.apply(render_udp(config(a, b), options, version=2), 2) == 2
+        # sessions end after 200 ms idle, then nginx logs them and the counters move
+        deadline = time.monotonic() + 10
+        while (totals := store.counters.read("li-1"))["total_connections"] < 7:
+            assert time.monotonic() < deadline, totals
+            time.sleep(0.1)
+        assert totals["bytes_in"] == 2 * totals["total_connections"]  # "hi" each
+        report = store.report()
+        assert report["listeners"]["li-1"]["status"] == "OPEN"
+        assert report["pools"]["p-1"]["members"] == {"m-a": "no check", "m-b": "no check"}
+        # nginx killed: nothing reported (its listeners turn ERROR), resume brings it back
+        nginx.stop()
+        assert store.report()["listeners"] == {}
+        store.resume()
+        assert udp_ask("127.0.0.1", port) in {"a:hi", "b:hi"}
+        store.apply(render_udp(g.LoadBalancer(id="lb-1", vip_address="127.0.0.1"), options,
+                               version=3), 3)
+        assert not nginx.running()
+    finally:
+        store.remove()
+        for e in echoes:
+            e.stop()
