@@ -37,6 +37,7 @@ from hydria.drivers.network.base import NetworkDriver
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
 from hydria.wire.agent_api import AmphoraBoot
+from hydria.wire.heartbeat_keys import amphora_key
 
 log = logging.getLogger("hydria.controller")
 
@@ -55,7 +56,9 @@ class ReconcilerOptions:
     agent_port: int = 9443
     boot_timeout: float = 30.0
     cert_days: int = 365
-    heartbeat_key: str = ""
+    # the deployment's heartbeat key: each amphora gets a key derived from it
+    # (``hydria.wire.heartbeat_keys``), never the key itself
+    heartbeat_key: bytes = b""
     controller_addresses: tuple[str, ...] = ()
     heartbeat_interval: float = 10.0
     max_connections: int = 0  # 0: derive from this host's open-file limit
@@ -172,7 +175,8 @@ class Reconciler:
         boot = AmphoraBoot(
             amphora_id=amp.id, lb_network_ip=ip, agent_port=self.options.agent_port,
             server_cert_pem=cert, server_key_pem=key, ca_cert_pem=self.ca.ca_cert_pem,
-            heartbeat_key=self.options.heartbeat_key,
+            heartbeat_key=(amphora_key(self.options.heartbeat_key, amp.id).hex()
+                           if self.options.heartbeat_key else ""),
             controller_addresses=self.options.controller_addresses,
             heartbeat_interval=self.options.heartbeat_interval,
         )
