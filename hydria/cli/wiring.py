@@ -217,6 +217,7 @@ def health_service(settings: Settings, db: Database, *,
         check_interval=settings.health_check_interval,
         storm_threshold=settings.failover_storm_threshold,
         storm_min_fleet=settings.failover_storm_min_fleet,
+        boot_timeout=settings.amphora_boot_timeout,
     ), notify=(notifier or notifier_for(settings.db_url)).notify, ask_agent=ask_agent)
 
 

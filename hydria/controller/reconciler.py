@@ -164,9 +164,14 @@ class Reconciler:
 
     def _ensure_running(self, amp: Amphora, *, booted: str = c.AMPHORA_ALLOCATED
                         ) -> dict[str, object]:
-        """Start the amphora unless it runs; wait until its agent answers."""
+        """Start the amphora unless it runs; wait until its agent answers.
+
+        A running amphora counts only once its row has its compute id: one
+        without (a controller died between starting it and recording it) is
+        booted again, so its row ends ALLOCATED with a compute id and a
+        certificate this controller knows, not BOOTING forever."""
         ip = amp.lb_network_ip or ""
-        if self.compute.is_running(amp.id):
+        if amp.compute_id is not None and self.compute.is_running(amp.id):
             try:
                 return self.agent.info(ip, self.options.agent_port)
             except AmphoraUnreachable:

@@ -41,6 +41,8 @@ class HealthOptions:
     storm_min_fleet: int = 4
     flush_interval: float = 0.25
     detect_failures: bool = True
+    # an amphora BOOTING longer than this is failed over (None: not watched)
+    boot_timeout: float | None = None
     counters_log_interval: float = 60.0
     directory_refresh: float = 2.0
 
@@ -96,7 +98,8 @@ class HealthService:
             detector = FailureDetector(self.db, heartbeat_timeout=o.heartbeat_timeout,
                                        check_interval=o.check_interval,
                                        storm_threshold=o.storm_threshold,
-                                       storm_min_fleet=o.storm_min_fleet, notify=self.notify)
+                                       storm_min_fleet=o.storm_min_fleet,
+                                       boot_timeout=o.boot_timeout, notify=self.notify)
             threads.append(threading.Thread(target=detector.run, args=(stop,),
                                             name="failure-detector", daemon=True))
         for t in threads:
