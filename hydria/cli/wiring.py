@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hydria.db.notify import InProcessNotifier, Notifier
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
+    from hydria.drivers.network.base import NetworkDriver
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -139,7 +140,7 @@ def compute(settings: Settings) -> ComputeDriver:
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
-def network(settings: Settings):  # type: ignore[no-untyped-def]
+def network(settings: Settings) -> NetworkDriver:
     if settings.network_driver == "local":
         from hydria.drivers.network.local import LocalNetwork
 
@@ -155,8 +156,8 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
 
 def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
-    from hydria.controller.agent_client import AgentClient
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
+    from hydria.drivers.amphora.agent_client import AgentClient
 
     ca = controller_ca(settings)
     client_cert, client_key = ca.client_cert_paths()
@@ -195,7 +196,7 @@ def health_service(settings: Settings, db: Database, *,
     ``notifier`` wakes controllers when an amphora is marked for failover: the
     in-process one in ``hydria up``, else NOTIFY on PostgreSQL (else they poll).
     """
-    from hydria.controller.agent_client import AgentClient
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.db.notify import notifier_for
     from hydria.health.service import HealthOptions, HealthService
 
@@ -225,7 +226,7 @@ def housekeeper(settings: Settings, db: Database, *,
                 compute_driver: ComputeDriver | None = None) -> Housekeeper:
     import datetime as dt
 
-    from hydria.controller.agent_client import AgentClient
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper
 
