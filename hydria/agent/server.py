@@ -80,6 +80,7 @@ class AgentState:
             "config_version": self.store.version(),
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
+            "ping_check": str(self.store.layout.ping_check),
         }
 
 

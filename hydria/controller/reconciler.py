@@ -198,6 +198,7 @@ class Reconciler:
             return
         options = graph.RenderOptions(
             stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
+            ping_check=str(info.get("ping_check") or graph.RenderOptions.ping_check),
             max_connections=self._maxconn,
         )
         text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",

@@ -4,8 +4,9 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
 
 ``GET  /1.0/info``
     200 ``{"amphora_id", "api_version", "haproxy_version", "config_version",
-    "haproxy_running", "stats_socket"}``. ``config_version`` is null before the first
-    config.
+    "haproxy_running", "stats_socket", "ping_check"}``. ``config_version`` is null
+    before the first config; ``ping_check`` is the script a PING monitor's external
+    check runs (an older agent leaves it out).
 ``PUT  /1.0/config?version=N`` (body: the HAProxy configuration, text/plain)
     Validates with ``haproxy -c``, swaps atomically, reloads seamlessly.
     200 ``{"config_version": N}``; 400 ``{"error": "...", "details": "<haproxy -c output>"}``

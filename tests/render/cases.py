@@ -13,7 +13,8 @@ from hydria.render.limits import max_connections_for
 
 AMPHORA = g.Amphora(id="amp-1", lb_network_ip="192.0.2.10")
 # haproxy -c does not bind the stats socket, but keep it somewhere harmless.
-OPTIONS = g.RenderOptions(stats_socket="/tmp/hydria-golden/haproxy.sock")
+OPTIONS = g.RenderOptions(stats_socket="/tmp/hydria-golden/haproxy.sock",
+                          ping_check="/tmp/hydria-golden/ping-check")
 VERSION = 7
 
 
@@ -241,6 +242,28 @@ CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
     "stats_socket_path_with_space": (
         lb(listeners=[listener()], pools=[pool()]),
         replace(OPTIONS, stats_socket="/tmp/hydria golden/haproxy.sock"),
+    ),
+    "source_ip_port_tcp_and_http": (
+        lb(
+            listeners=[listener(), listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[pool(algorithm="SOURCE_IP_PORT", health_monitor=HTTP_HM),
+                   pool("pool-2", protocol="TCP", algorithm="SOURCE_IP_PORT")],
+        ),
+        OPTIONS,
+    ),
+    "ping_monitor_only_where_enabled": (
+        lb(
+            listeners=[listener(), listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[pool(health_monitor=hm("PING", admin_state_up=False)),
+                   pool("pool-2", protocol="TCP",
+                        members=[member("member-c", "2001:db8::23", monitor_port=9100)],
+                        health_monitor=hm("PING", delay=2, timeout=1))],
+        ),
+        OPTIONS,
+    ),
+    "disabled_ping_monitor_no_fork": (
+        lb(listeners=[listener()], pools=[pool(health_monitor=hm("PING", admin_state_up=False))]),
+        OPTIONS,
     ),
     "empty_pool": (lb(listeners=[listener()], pools=[pool(members=[])]), OPTIONS),
 }

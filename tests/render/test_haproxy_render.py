@@ -332,7 +332,7 @@ def test_version_is_checked(version: object) -> None:
     (lb(listeners=[listener(protocol="UDP")], pools=[pool()]), "protocol"),
     (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "protocol"),
     (lb(listeners=[listener()], pools=[pool(protocol="UDP")]), "protocol"),
-    (lb(listeners=[listener()], pools=[pool(algorithm="SOURCE_IP_PORT")]), "lb_algorithm"),
+    (lb(listeners=[listener()], pools=[pool(algorithm="LEAST_TIME")]), "lb_algorithm"),
     (lb(listeners=[listener()], pools=[pool(health_monitor=hm("UDP-CONNECT"))]), "type"),
     (lb(listeners=[listener()],
         pools=[pool(session_persistence=g.SessionPersistence("NONE"))]), "persistence"),
