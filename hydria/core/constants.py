@@ -55,6 +55,18 @@ VALID_LISTENER_POOL_PROTOCOLS: Final = {
     PROTOCOL_SCTP: frozenset({PROTOCOL_SCTP}),
 }
 
+# insert_headers (octavia-lib's SUPPORTED_HTTP_HEADERS and SUPPORTED_SSL_HEADERS)
+SUPPORTED_HTTP_HEADERS: Final = (
+    "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Forwarded-IP",
+    "X-Client-IP", "X-Real-IP",
+)
+SUPPORTED_SSL_HEADERS: Final = (
+    "X-SSL-Client-Verify", "X-SSL-Client-Has-Cert", "X-SSL-Client-DN", "X-SSL-Client-CN",
+    "X-SSL-Issuer", "X-SSL-Client-SHA1", "X-SSL-Client-Not-Before", "X-SSL-Client-Not-After",
+)
+LISTENER_PROTOCOLS_WITH_HEADERS: Final = frozenset({PROTOCOL_HTTP, PROTOCOL_TERMINATED_HTTPS})
+MAX_HEADER_VALUE_LENGTH: Final = 255
+
 # pool algorithms
 LB_ALGORITHM_ROUND_ROBIN: Final = "ROUND_ROBIN"
 LB_ALGORITHM_LEAST_CONNECTIONS: Final = "LEAST_CONNECTIONS"

@@ -85,6 +85,12 @@ Decisions
   a permanent error: the controller marks the load balancer ERROR with the reason
   rather than push a configuration that could be read differently from what was
   meant.
+* **Listener options.** ``timeout_tcp_inspect`` (ms), when not 0, is the
+  frontend's ``tcp-request inspect-delay`` in every mode, as Octavia writes it.
+  ``insert_headers`` apply to HTTP listeners (the API refuses them elsewhere):
+  X-Forwarded-For (``option forwardfor``), -Port, -Proto, and the client
+  address in X-Forwarded-IP, X-Client-IP and X-Real-IP (which Octavia accepts
+  but does not apply).
 * **Timeouts.** Listener timeouts are in milliseconds. A timeout of 0 would mean
   "none" to HAProxy, which warns about it; it is rendered as the API's maximum
   (``MAX_TIMEOUT``, 24 days), which behaves the same and keeps the configuration
@@ -142,6 +148,9 @@ _LISTENER_MODE: Final = {
     c.PROTOCOL_HTTPS: MODE_TCP,  # TLS passthrough
     c.PROTOCOL_TCP: MODE_TCP,
 }
+# insert_headers that carry the client's address; Octavia accepts them but its
+# amphora driver writes nothing for them.
+_CLIENT_ADDRESS_HEADERS: Final = ("X-Forwarded-IP", "X-Client-IP", "X-Real-IP")
 _SEND_PROXY: Final = {c.PROTOCOL_PROXY: "send-proxy", c.PROTOCOL_PROXYV2: "send-proxy-v2"}
 
 _HOSTNAME_RE: Final = re.compile(
@@ -362,6 +371,9 @@ def _frontend(
             set_headers.append(("X-Forwarded-Port", "%[dst_port]"))
         if headers.get("x-forwarded-proto", False):
             set_headers.append(("X-Forwarded-Proto", "http"))
+        for name in _CLIENT_ADDRESS_HEADERS:
+            if headers.get(name.lower(), False):
+                set_headers.append((name, "%[src]"))
     return FrontendView(
         name=lst.id,
         mode=mode,
@@ -371,7 +383,7 @@ def _frontend(
         timeout_client=v.timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
         log_option=None if options.log_target is None
         else ("option httplog" if mode == MODE_HTTP else "option tcplog"),
-        inspect_delay=inspect if mode == MODE_TCP and inspect > 0 else None,
+        inspect_delay=inspect if inspect > 0 else None,
         allowed_cidrs=tuple(v.cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
         forwardfor=forwardfor,
         set_headers=tuple(set_headers),

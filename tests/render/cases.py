@@ -225,6 +225,9 @@ CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
                 listener("listener-http-2", "HTTP", 8080,
                          insert_headers=(("X-Forwarded-For", "false"),
                                          ("X-Forwarded-Port", "true"))),
+                listener("listener-http-3", "HTTP", 8081,
+                         insert_headers=(("X-Client-IP", "true"), ("X-Forwarded-IP", "false"),
+                                         ("X-Real-IP", "True"))),
                 # Headers mean nothing to a TCP listener: ignored.
                 listener("listener-tcp", "TCP", 9000, pool="pool-2",
                          insert_headers=(("X-Forwarded-For", "true"),)),
@@ -242,6 +245,16 @@ CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
     "stats_socket_path_with_space": (
         lb(listeners=[listener()], pools=[pool()]),
         replace(OPTIONS, stats_socket="/tmp/hydria golden/haproxy.sock"),
+    ),
+    "tcp_inspect_delay_every_mode": (
+        lb(
+            listeners=[listener(timeout_tcp_inspect=2500),
+                       listener("listener-tcp", "TCP", 9000, timeout_tcp_inspect=1),
+                       listener("listener-https", "HTTPS", 443, pool=None,
+                                timeout_tcp_inspect=0)],
+            pools=[pool()],
+        ),
+        OPTIONS,
     ),
     "source_ip_port_tcp_and_http": (
         lb(

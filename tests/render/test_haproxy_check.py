@@ -184,7 +184,8 @@ def test_live_ipv4(tmp_path: Path) -> None:
             listeners=[
                 listener(port=ports["http"], insert_headers=(
                     ("X-Forwarded-For", "true"), ("X-Forwarded-Port", "true"),
-                    ("X-Forwarded-Proto", "true"))),
+                    ("X-Forwarded-Proto", "true"), ("X-Real-IP", "true")),
+                    timeout_tcp_inspect=1000),
                 listener("listener-nopool", port=ports["nopool"], pool=None),
                 listener("listener-disabled", port=ports["disabled"], admin_state_up=False),
                 listener("listener-cidr", "TCP", ports["cidr"],
@@ -211,6 +212,7 @@ def test_live_ipv4(tmp_path: Path) -> None:
             assert headers["x-forwarded-for"] == "127.0.0.1"
             assert headers["x-forwarded-port"] == str(ports["http"])
             assert headers["x-forwarded-proto"] == "http"
+            assert headers["x-real-ip"] == "127.0.0.1"
 
             assert _get("127.0.0.1", ports["nopool"])[0] == 503
 
