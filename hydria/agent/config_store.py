@@ -18,6 +18,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from hydria.agent.counters import CounterStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -42,6 +43,12 @@ class ConfigStore:
         self.haproxy = haproxy
         # one change at a time; a push that waited here and is now older is refused
         self.lock = threading.Lock()
+        self.counters = CounterStore(layout.counters_file)
+
+    def listener_stats(self) -> list[dict[str, str]]:
+        """``show stat`` rows whose frontend counters add up every HAProxy worker
+        this amphora ran (see ``hydria.agent.counters``)."""
+        return self.counters.observe(*self.haproxy.worker_stats())
 
     def version(self) -> int | None:
         try:
@@ -71,6 +78,8 @@ class ConfigStore:
             if self.layout.config.exists() and self.haproxy.running():
                 shutil.copyfile(self.layout.config, self.layout.good_config)
             candidate.replace(self.layout.config)
+            # the old worker's last counters, so its traffic is kept after the reload
+            self.listener_stats()
             try:
                 self.haproxy.reload()
             except HAProxyError:

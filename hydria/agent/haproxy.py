@@ -81,6 +81,20 @@ def parse_show_proc(text: str) -> ProcState | None:
     return ProcState(master[0], master[1], master[2], tuple(workers))
 
 
+_PID_RE = re.compile(r"^Pid:\s*(\d+)\s*$", re.MULTILINE)
+
+
+def parse_info_and_stat(text: str) -> tuple[int | None, list[dict[str, str]]]:
+    """Pure: the answer to ``show info;show stat`` -> (worker pid, stat rows)."""
+    pid_match = _PID_RE.search(text)
+    start = text.find("# pxname")
+    if start < 0:
+        return (int(pid_match.group(1)) if pid_match else None), []
+    table = text[start:].lstrip("# ")
+    rows = [dict(row) for row in csv.DictReader(io.StringIO(table)) if row.get("pxname")]
+    return (int(pid_match.group(1)) if pid_match else None), rows
+
+
 def unix_query(path: Path, command: str, *, timeout: float = 2.0) -> str:
     """Send one command to an HAProxy CLI socket and read the whole answer."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -159,12 +173,16 @@ class HAProxyProcess:
 
     def show_stat(self) -> list[dict[str, str]]:
         """HAProxy's ``show stat`` as a list of rows (empty when not running)."""
+        return self.worker_stats()[1]
+
+    def worker_stats(self) -> tuple[int | None, list[dict[str, str]]]:
+        """The worker's pid (``show info``) and its ``show stat`` rows, asked in one
+        go so both come from the same worker; ``(None, [])`` when none answers."""
         try:
-            text = unix_query(self.layout.stats_socket, "show stat")
+            text = unix_query(self.layout.stats_socket, "show info;show stat")
         except OSError:
-            return []
-        text = text.lstrip("# ")
-        return [dict(row) for row in csv.DictReader(io.StringIO(text)) if row.get("pxname")]
+            return None, []
+        return parse_info_and_stat(text)
 
     # -- acting --------------------------------------------------------------
 

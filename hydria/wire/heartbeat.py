@@ -21,7 +21,7 @@ counter.
 
 Payload (JSON object)::
 
-    {"id": "<amphora id>", "seq": 17, "config_version": 4,
+    {"id": "<amphora id>", "seq": 17, "schema": 2, "config_version": 4,
      "listeners": {"<listener id>": {"status": "OPEN", "bytes_in": 0, "bytes_out": 0,
                                      "active_connections": 0, "total_connections": 0,
                                      "request_errors": 0}},
@@ -33,6 +33,13 @@ configuration than the database last converged says nothing about objects it
 does not mention. Statuses are HAProxy's own words (``OPEN``/``FULL`` for a frontend, ``UP``/``DOWN``
 for a backend, ``UP``, ``DOWN 1/2``, ``MAINT``, ``DRAIN``, ``no check``... for a
 server); the health manager turns them into Octavia's operating statuses.
+
+``schema`` says what the listener counters mean (absent means 1). Schema 1:
+the counters of HAProxy's current worker, which a reload sets back to zero.
+Schema 2: totals over every HAProxy worker the amphora ran (``hydria.agent.counters``),
+so they only grow. Both are running totals per (listener, amphora), stored and
+summed the same way; a health manager takes any schema it does not know as the
+newest it knows (later schemas only add meaning, never change a field).
 
 ``seq`` grows with every heartbeat of an amphora, across agent restarts; the
 health manager drops a heartbeat whose ``seq`` is not above the last one it
@@ -61,6 +68,9 @@ MAX_SEQ: Final = 2**31 - 1
 MAX_COUNTER: Final = 2**63 - 1
 MAX_ID_CHARS: Final = 64
 MAX_STATUS_CHARS: Final = 32
+#: The payload schema this side writes (see the module docstring); 1 when absent.
+PAYLOAD_SCHEMA: Final = 2
+MAX_PAYLOAD_SCHEMA: Final = 255
 
 
 class HeartbeatError(ValueError):
@@ -126,6 +136,7 @@ class Heartbeat:
     pools: Mapping[str, PoolReport]
     config_version: int | None = None
     version: int = VERSION
+    schema: int = 1
 
 
 _COUNTERS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
@@ -184,6 +195,7 @@ def _parse(data: object, version: int) -> Heartbeat:
     obj = _obj(data, "payload")
     amphora_id = _id(obj.get("id"), "id")
     seq = _int(obj.get("seq"), "seq", MAX_SEQ)
+    schema = _int(obj.get("schema", 1), "schema", MAX_PAYLOAD_SCHEMA) or 1
     raw_version = obj.get("config_version")
     config_version = (None if raw_version is None
                       else _int(raw_version, "config_version", MAX_COUNTER))
@@ -201,7 +213,7 @@ def _parse(data: object, version: int) -> Heartbeat:
                    for mid, st in _obj(entry.get("members", {}), f"pool {pid} members").items()}
         pools[_id(pid, "pool id")] = PoolReport(_status(entry.get("status"),
                                                         f"pool {pid} status"), members)
-    return Heartbeat(amphora_id, seq, listeners, pools, config_version, version)
+    return Heartbeat(amphora_id, seq, listeners, pools, config_version, version, schema)
 
 
 def _obj(value: object, what: str) -> dict[str, Any]:

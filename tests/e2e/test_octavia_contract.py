@@ -98,3 +98,80 @@ def test_listener_options_reach_haproxy(hydria: HydriaUp) -> None:
                      "--protocol-port", "81", "--insert-headers", "X-SSL-Client-CN=true",
                      lb["id"])
     assert "['X-SSL-Client-CN'] is not a valid option for HTTP protocol listener." in err
+
+
+def _wait_stats(hydria: HydriaUp, lb_id: str, listener_id: str, connections: int,
+                timeout: float = 60.0) -> dict[str, int]:
+    """Wait until both the load balancer's and the listener's total_connections reach
+    ``connections`` (the CLI's ``stats show``), and return the load balancer's."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        seen = _stats_of(hydria, "loadbalancer", "stats", "show", lb_id)
+        listener = _stats_of(hydria, "loadbalancer", "listener", "stats", "show", listener_id)
+        if seen["total_connections"] >= connections and \
+                listener["total_connections"] >= connections:
+            return seen
+        time.sleep(0.2)
+    raise AssertionError(f"stats {seen}, wanted {connections} connections")
+
+
+def _stats_of(hydria: HydriaUp, *args: str) -> dict[str, int]:
+    shown = hydria.openstack(*args)
+    if isinstance(shown, list):  # -f json of a "show" with columns: a list of pairs
+        shown = {row["Field"]: row["Value"] for row in shown}
+    return {key: int(value) for key, value in shown.items()}
+
+
+def _get_n(url: str, n: int) -> int:
+    """``n`` requests, each on a connection of its own; returns the bytes received."""
+    import httpx
+
+    received = 0
+    for _ in range(n):
+        with httpx.Client(timeout=5) as client:
+            res = client.get(url)
+            assert res.status_code == 200
+            received += len(res.content)
+    return received
+
+
+def test_statistics_add_up_across_reloads_and_failovers(hydria: HydriaUp) -> None:
+    os_ = hydria.openstack
+    backend = HTTPBackend("web-0")
+    try:
+        lb = os_("loadbalancer", "create", "--vip-subnet-id", "public", "--wait")
+        listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
+                       "--protocol-port", "8088", "--wait", lb["id"])
+        pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
+                   "ROUND_ROBIN", "--listener", listener["id"], "--wait")
+        os_("loadbalancer", "member", "create", "--address", backend.host, "--protocol-port",
+            str(backend.port), "--wait", pool["id"])
+        url = f"http://{lb['vip_address']}:8088/"
+
+        _get_n(url, 5)
+        first = _wait_stats(hydria, lb["id"], listener["id"], 5)
+        assert first["total_connections"] == 5
+
+        # a change reloads HAProxy: its new worker counts from zero
+        os_("loadbalancer", "listener", "set", "--name", "renamed", "--wait",
+            listener["id"], parse=False)
+        _get_n(url, 3)
+        second = _wait_stats(hydria, lb["id"], listener["id"], 8)
+        assert second["total_connections"] == 8
+        assert second["bytes_out"] > first["bytes_out"]
+
+        # a failover replaces the amphora: the new one counts from zero too
+        amp_before = {a["id"] for a in os_("loadbalancer", "amphora", "list",
+                                           "--loadbalancer", lb["id"])}
+        os_("loadbalancer", "failover", "--wait", lb["id"], parse=False)
+        amp_after = {a["id"] for a in os_("loadbalancer", "amphora", "list",
+                                          "--loadbalancer", lb["id"], "--status", "ALLOCATED")}
+        assert amp_after and not amp_after & amp_before
+        _get_n(url, 4)
+        third = _wait_stats(hydria, lb["id"], listener["id"], 12)
+        assert third["total_connections"] == 12
+        assert third["bytes_out"] > second["bytes_out"]
+        assert third["active_connections"] == 0
+    finally:
+        backend.stop()
