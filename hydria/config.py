@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT
+
 
 def default_state_dir() -> Path:
     return Path.home() / ".hydria"
@@ -32,10 +34,9 @@ class Settings(BaseSettings):
     # amphorae
     compute_driver: str = "local"
     network_driver: str = "local"
-    mgmt_cidr: str = "127.43.0.0/16"
     mgmt_range_start: str = "127.43.0.10"
     mgmt_range_end: str = "127.43.255.250"
-    agent_port: int = 9443
+    agent_port: int = DEFAULT_AGENT_PORT
     amphora_max_connections: int = 0  # 0: derived from the open-file limit
 
     # default VIP subnet that ``hydria up`` creates

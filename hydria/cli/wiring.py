@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
     from hydria.drivers.compute.base import ComputeDriver
+    from hydria.drivers.network.base import NetworkDriver
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -81,7 +82,7 @@ def compute(settings: Settings) -> ComputeDriver:
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
-def network(settings: Settings):  # type: ignore[no-untyped-def]
+def network(settings: Settings) -> NetworkDriver:
     if settings.network_driver == "local":
         from hydria.drivers.network.local import LocalNetwork
 
@@ -97,8 +98,8 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
 
 def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
-    from hydria.controller.agent_client import AgentClient
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.drivers.certs.local_ca import ControllerCA
 
     ca = ControllerCA.load_or_create(settings.pki_dir)
@@ -154,7 +155,7 @@ def housekeeper(settings: Settings, db: Database, *,
                 compute_driver: ComputeDriver | None = None) -> Housekeeper:
     import datetime as dt
 
-    from hydria.controller.agent_client import AgentClient
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper

@@ -21,7 +21,6 @@ from typing import Literal
 from cryptography import x509
 from sqlalchemy.orm import Session
 
-from hydria.controller.agent_client import AgentClient, StaleConfig
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
@@ -31,12 +30,13 @@ from hydria.db import convergence
 from hydria.db.engine import Database
 from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
-from hydria.drivers.certs.local_ca import ControllerCA
+from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
+from hydria.drivers.certs.base import CertificateAuthority
 from hydria.drivers.compute.base import ComputeDriver
 from hydria.drivers.network.base import NetworkDriver
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
-from hydria.wire.agent_api import AmphoraBoot
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
 
 log = logging.getLogger("hydria.controller")
 
@@ -52,7 +52,7 @@ class Outcome:
 class ReconcilerOptions:
     mgmt_start: str
     mgmt_end: str
-    agent_port: int = 9443
+    agent_port: int = DEFAULT_AGENT_PORT
     boot_timeout: float = 30.0
     cert_days: int = 365
     heartbeat_key: str = ""
@@ -66,7 +66,7 @@ class ReconcilerOptions:
 
 class Reconciler:
     def __init__(self, db: Database, compute: ComputeDriver, network: NetworkDriver,
-                 agent: AgentClient, ca: ControllerCA, options: ReconcilerOptions) -> None:
+                 agent: AmphoraAgent, ca: CertificateAuthority, options: ReconcilerOptions) -> None:
         self.db = db
         self.compute = compute
         self.network = network
