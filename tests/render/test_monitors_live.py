@@ -25,7 +25,7 @@ from hydria.wire.amphora_layout import AmphoraLayout
 from .cases import AMPHORA, hm, lb, listener, member, pool
 from .test_haproxy_check import _free_port, _haproxy, _member, _server_status, _stats, _wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def _options(tmp_path: Path) -> g.RenderOptions:
