@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from hydria.agent.counters import CounterStore
-from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.haproxy import HAProxyError, HAProxyProcess, diagnose_binds
 from hydria.wire.amphora_layout import AmphoraLayout
 
 
@@ -75,15 +75,20 @@ class ConfigStore:
             except HAProxyError:
                 candidate.unlink(missing_ok=True)
                 raise
+            old_text = ""
             if self.layout.config.exists() and self.haproxy.running():
                 shutil.copyfile(self.layout.config, self.layout.good_config)
+                old_text = self.layout.good_config.read_text(errors="replace")
             candidate.replace(self.layout.config)
             # the old worker's last counters, so its traffic is kept after the reload
             self.listener_stats()
             try:
                 self.haproxy.reload()
-            except HAProxyError:
+            except HAProxyError as exc:
                 self._restore()
+                found = diagnose_binds(text.decode(errors="replace"), old_text)
+                if found:
+                    raise HAProxyError(str(exc), "; ".join([*found, exc.details])) from exc
                 raise
             _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
             return version

@@ -175,3 +175,35 @@ def test_statistics_add_up_across_reloads_and_failovers(hydria: HydriaUp) -> Non
         assert third["active_connections"] == 0
     finally:
         backend.stop()
+
+
+def test_why_a_load_balancer_failed_is_shown_to_admins(hydria: HydriaUp) -> None:
+    """A listener whose port another process holds on the VIP: HAProxy cannot bind
+    it; after the retries the load balancer is ERROR, and admins read why."""
+    import socket
+
+    os_ = hydria.openstack
+    lb = os_("loadbalancer", "create", "--vip-subnet-id", "public", "--wait")
+    with socket.socket() as squatter:
+        squatter.bind((lb["vip_address"], 8443))
+        squatter.listen()
+        os_("loadbalancer", "listener", "create", "--protocol", "TCP", "--protocol-port",
+            "8443", lb["id"])
+        hydria.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ERROR",
+                        timeout=180)
+        admin = {"X-Roles": "admin"}
+        with hydria.api() as api:
+            shown = api.get(f"/lbaas/loadbalancers/{lb['id']}", headers=admin).json()
+            reason = shown["loadbalancer"]["hydria_error_reason"]
+            assert f"cannot bind {lb['vip_address']}:8443: Address already in use" in reason
+            assert reason.startswith("ConfigNotLoaded: ")
+            # a project member does not see it
+            plain = api.get(f"/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
+            assert "hydria_error_reason" not in plain
+            amps = api.get("/octavia/amphorae", headers=admin,
+                           params={"loadbalancer_id": lb["id"]}).json()["amphorae"]
+            assert any("Address already in use" in (a["hydria_error_reason"] or "")
+                       for a in amps), amps
+        assert "event=amphora_step_failed" in hydria.log()
+        assert "Address already in use" in hydria.log()
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
