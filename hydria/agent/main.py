@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import importlib.resources
 import logging
 import os
 import signal
@@ -40,6 +41,23 @@ def write_tls(layout: AmphoraLayout, boot: AmphoraBoot) -> tuple[Path, Path, Pat
             fh.write(text)
         path.with_suffix(".tmp").replace(path)
     return paths
+
+
+def install_ping_check(layout: AmphoraLayout) -> Path:
+    """Put the PING monitor's script in the amphora folder (replaced at every start,
+    so an upgraded agent brings its own), executable by this user only.
+
+    HAProxy runs it as an external check; a configuration names it by the path
+    the agent reports in ``/1.0/info``.
+    """
+    script = importlib.resources.files("hydria.agent").joinpath("scripts/ping-check")
+    tmp = layout.ping_check.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(script.read_bytes())
+    os.chmod(tmp, 0o700)  # an older tmp may have had another mode
+    tmp.replace(layout.ping_check)
+    return layout.ping_check
 
 
 def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
@@ -82,6 +100,7 @@ def run(folder: Path) -> int:
         return 0
     boot = boot_from_json(layout.boot_file.read_text())
     cert, key, ca = write_tls(layout, boot)
+    install_ping_check(layout)
     haproxy = HAProxyProcess(layout)
     store = ConfigStore(layout, haproxy)
     try:

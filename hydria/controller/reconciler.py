@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
-from hydria.core.errors import AmphoraUnreachable
+from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence
 from hydria.db.engine import Database
@@ -123,7 +123,7 @@ class Reconciler:
 
         try:
             for amp_id in serving:
-                self._ensure_serving(amp_id, desired, generation, vip_cidr)
+                self._serve(amp_id, desired, generation, vip_cidr)
                 checkpoint()
         except Superseded as exc:
             return Outcome("superseded", str(exc))
@@ -143,6 +143,7 @@ class Reconciler:
                     amp = session.get(Amphora, amp_id)
                     if amp is not None:
                         amp.config_generation = generation
+                        amp.error_reason = None
         return Outcome("done") if ok else Outcome("superseded")
 
     # -- steps ---------------------------------------------------------------
@@ -198,6 +199,20 @@ class Reconciler:
         log.info("event=amphora_up amphora=%s ip=%s", amp.id, ip)
         return info
 
+    def _serve(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
+               vip_cidr: str) -> None:
+        """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
+        (an operator reads it in the amphora API), before the loop retries or gives up."""
+        try:
+            self._ensure_serving(amp_id, desired, generation, vip_cidr)
+        except (TemporaryError, PermanentError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
+                      amp_id, desired.id, generation, reason)
+            with self.db.session() as session:
+                amp_db.record_error(session, amp_id, reason)
+            raise
+
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
                         vip_cidr: str) -> None:
         amp = self._amphora(amp_id)
@@ -207,6 +222,7 @@ class Reconciler:
             return
         options = graph.RenderOptions(
             stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
+            ping_check=str(info.get("ping_check") or graph.RenderOptions.ping_check),
             max_connections=self._maxconn,
         )
         text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",
