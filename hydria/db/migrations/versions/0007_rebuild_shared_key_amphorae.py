@@ -8,14 +8,14 @@ controller replaces them one load balancer at a time, the VIP moving to the
 new amphora), spares go to PENDING_DELETE (housekeeping removes them and boots
 new ones). A new database has no rows, so nothing happens there.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
