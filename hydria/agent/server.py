@@ -68,8 +68,12 @@ class AgentState:
     def __init__(self, amphora_id: str, store: ConfigStore, *,
                  tls_paths: tuple[Path, Path, Path] | None = None,
                  on_rotated: Callable[[str, str], None] | None = None,
+                 heartbeat_seq: Callable[[], int] | None = None,
                  udp: UdpStore | None = None, log_socket: str | None = None) -> None:
         self.amphora_id = amphora_id
+        # the last heartbeat sequence number sent: the health manager asks for it
+        # before it believes a heartbeat far ahead of the last one it saw
+        self.heartbeat_seq = heartbeat_seq
         self.udp = udp
         self.log_socket = log_socket
         self.store = store
@@ -85,6 +89,8 @@ class AgentState:
             "config_version": self.store.version(),
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
+            "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
+            "ping_check": str(self.store.layout.ping_check),
             **(self.udp.info() if self.udp is not None else {}),
             "log_socket": self.log_socket,
         }

@@ -63,6 +63,18 @@ VALID_LISTENER_POOL_PROTOCOLS: Final = {
     PROTOCOL_PROMETHEUS: frozenset(),
 }
 
+# insert_headers (octavia-lib's SUPPORTED_HTTP_HEADERS and SUPPORTED_SSL_HEADERS)
+SUPPORTED_HTTP_HEADERS: Final = (
+    "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Forwarded-IP",
+    "X-Client-IP", "X-Real-IP",
+)
+SUPPORTED_SSL_HEADERS: Final = (
+    "X-SSL-Client-Verify", "X-SSL-Client-Has-Cert", "X-SSL-Client-DN", "X-SSL-Client-CN",
+    "X-SSL-Issuer", "X-SSL-Client-SHA1", "X-SSL-Client-Not-Before", "X-SSL-Client-Not-After",
+)
+LISTENER_PROTOCOLS_WITH_HEADERS: Final = frozenset({PROTOCOL_HTTP, PROTOCOL_TERMINATED_HTTPS})
+MAX_HEADER_VALUE_LENGTH: Final = 255
+
 # pool algorithms
 LB_ALGORITHM_ROUND_ROBIN: Final = "ROUND_ROBIN"
 LB_ALGORITHM_LEAST_CONNECTIONS: Final = "LEAST_CONNECTIONS"
@@ -72,9 +84,7 @@ LB_ALGORITHMS: Final = frozenset(
     {LB_ALGORITHM_ROUND_ROBIN, LB_ALGORITHM_LEAST_CONNECTIONS, LB_ALGORITHM_SOURCE_IP,
      LB_ALGORITHM_SOURCE_IP_PORT}
 )
-SUPPORTED_LB_ALGORITHMS: Final = frozenset(
-    {LB_ALGORITHM_ROUND_ROBIN, LB_ALGORITHM_LEAST_CONNECTIONS, LB_ALGORITHM_SOURCE_IP}
-)
+SUPPORTED_LB_ALGORITHMS: Final = LB_ALGORITHMS  # SOURCE_IP_PORT: HAProxy's balance hash
 
 # session persistence
 SESSION_PERSISTENCE_SOURCE_IP: Final = "SOURCE_IP"

@@ -19,8 +19,8 @@ Decisions
   ``timeout_client_data``), as IPVS does with its UDP connection table.
 * **Algorithms.** ROUND_ROBIN: nginx's default; LEAST_CONNECTIONS:
   ``least_conn`` (fewest live sessions); SOURCE_IP: ``hash $remote_addr
-  consistent``. SOURCE_IP_PORT is refused by the API, as by Octavia's amphora
-  driver.
+  consistent``; SOURCE_IP_PORT (which Hydria serves for TCP too, and Octavia's
+  amphora driver refuses): ``hash $remote_addr:$remote_port consistent``.
 * **SOURCE_IP persistence** becomes a consistent hash on the client address,
   whatever the algorithm: a client sticks to its member as long as the member
   set does not change. ``persistence_granularity`` is honoured for the IPv4
@@ -227,6 +227,8 @@ def _upstream(pool: graph.Pool, index: int) -> tuple[UpstreamView, MapView | Non
         if sticky and pool.session_persistence and pool.session_persistence.persistence_timeout:
             notes.append("persistence_timeout is not honoured: the hash sticks for as long as "
                          "the member set does not change")
+    elif pool.lb_algorithm == c.LB_ALGORITHM_SOURCE_IP_PORT:
+        method = "hash $remote_addr:$remote_port consistent"
     elif pool.lb_algorithm == c.LB_ALGORITHM_LEAST_CONNECTIONS:
         method = "least_conn"
     elif pool.lb_algorithm == c.LB_ALGORITHM_ROUND_ROBIN:

@@ -39,6 +39,8 @@ CASES: dict[str, g.LoadBalancer] = {
                                 allowed_cidrs=("10.0.0.0/8", "192.0.2.0/24"))],
         pools=[udp_pool(algorithm="LEAST_CONNECTIONS")]),
     "udp_source_ip": lb(listeners=[udp_listener()], pools=[udp_pool(algorithm="SOURCE_IP")]),
+    "udp_source_ip_port": lb(listeners=[udp_listener()],
+                             pools=[udp_pool(algorithm="SOURCE_IP_PORT")]),
     "udp_persistence_granularity": lb(
         listeners=[udp_listener(), udp_listener("listener-udp2", 5060, "pool-udp2")],
         pools=[udp_pool(session_persistence=g.SessionPersistence(
