@@ -186,8 +186,10 @@ def test_run_survives_database_errors_and_stops(sqlite_db, caplog):
     with _flaky(sqlite_db, failures=3), caplog.at_level(logging.INFO):
         thread = threading.Thread(target=det.run, args=(stop,))
         thread.start()
-        wait_for(lambda: "event=failure_detector_start" in caplog.text, what="run() started")
-        # run() started watching now: give it the timeout by moving its start back
+        # the database is away for its first checks; once they recover, run() has been
+        # watching since it started: give it the timeout by moving its start back
+        wait_for(lambda: "event=failure_check_recovered" in caplog.text,
+                 what="the detector's checks failed, then recovered")
         det.watching_since = utcnow() - LONG_AGO
         deadline = time.monotonic() + 10
         while amp not in _marked(sqlite_db) and time.monotonic() < deadline:
