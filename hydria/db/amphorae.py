@@ -99,3 +99,10 @@ def mark_amphora_deleted(session: Session, amphora_id: str) -> None:
     amp.failover_requested = False
     amp.updated_at = utcnow()
     addresses.release(session, amphora_id, pool=addresses.MGMT_POOL)
+
+
+def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
+    """Keep (or, with None, clear) why the controller's last step on an amphora failed."""
+    amp = session.get(Amphora, amphora_id)
+    if amp is not None and amp.error_reason != reason:
+        amp.error_reason = None if reason is None else reason[:4000]
