@@ -68,7 +68,8 @@ COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
 }
 
 # fixtures that reach a component -> the marker a test using them must carry
-_FIXTURE_NEEDS = {"pg_url": "postgres", "pg_db": "postgres", "amphora": "haproxy"}
+_FIXTURE_NEEDS = {"pg_url": "postgres", "pg_db": "postgres", "amphora": "haproxy",
+                  "hydria": "haproxy"}  # hydria: a real `hydria up` (tests/e2e)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
