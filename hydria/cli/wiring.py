@@ -12,11 +12,14 @@ from hydria.config import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from hydria.controller.agent_client import AgentApi
     from hydria.controller.loop import ControllerLoop
     from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
+    from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
+    from hydria.drivers.network.base import NetworkDriver
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -73,20 +76,45 @@ def start_metrics(settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
 
 
+# ``hydria up --driver NAME``: one name that sets both the compute and the network driver
+AMPHORA_DRIVERS = ("local", "noop")
+
+
 def compute(settings: Settings) -> ComputeDriver:
     if settings.compute_driver == "local":
         from hydria.drivers.compute.local import LocalCompute
 
         return LocalCompute(settings.amphorae_dir)
+    if settings.compute_driver == "noop":
+        from hydria.drivers.compute.noop import NoopCompute
+
+        return NoopCompute()
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
-def network(settings: Settings):  # type: ignore[no-untyped-def]
+def network(settings: Settings) -> NetworkDriver:
     if settings.network_driver == "local":
         from hydria.drivers.network.local import LocalNetwork
 
         return LocalNetwork()
+    if settings.network_driver == "noop":
+        from hydria.drivers.network.noop import NoopNetwork
+
+        return NoopNetwork()
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
+
+
+def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) -> AgentApi:
+    """Mutual TLS to real agents; with the no-op compute driver, its in-memory agents."""
+    from hydria.drivers.compute.noop import NoopCompute
+
+    if isinstance(computer, NoopCompute):
+        from hydria.controller.noop_agent import NoopAgentClient
+
+        return NoopAgentClient(computer)
+    from hydria.controller.agent_client import AgentClient
+
+    return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
 
 
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
@@ -97,15 +125,13 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
 
 def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
-    from hydria.controller.agent_client import AgentClient
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
     from hydria.drivers.certs.local_ca import ControllerCA
 
     ca = ControllerCA.load_or_create(settings.pki_dir)
-    client_cert, client_key = ca.client_cert_paths()
-    agent = AgentClient(ca.ca_cert_path, client_cert, client_key)
+    computer = compute_driver or compute(settings)
     return Reconciler(
-        db, compute_driver or compute(settings), network(settings), agent, ca,
+        db, computer, network(settings), agent_client(settings, ca, computer), ca,
         ReconcilerOptions(
             mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
             agent_port=settings.agent_port, boot_timeout=settings.amphora_boot_timeout,
@@ -147,6 +173,9 @@ def health_service(settings: Settings, db: Database, *,
         check_interval=settings.health_check_interval,
         storm_threshold=settings.failover_storm_threshold,
         storm_min_fleet=settings.failover_storm_min_fleet,
+        # no-op amphorae send no heartbeats: judged by silence they would all be
+        # failed over (and replaced by more silent ones) one timeout after boot
+        detect_failures=settings.compute_driver != "noop",
     ), notify=(notifier or notifier_for(settings.db_url)).notify)
 
 
@@ -154,16 +183,15 @@ def housekeeper(settings: Settings, db: Database, *,
                 compute_driver: ComputeDriver | None = None) -> Housekeeper:
     import datetime as dt
 
-    from hydria.controller.agent_client import AgentClient
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper
 
     ca = ControllerCA.load_or_create(settings.pki_dir)
-    rotator = CertRotator(db, ca, AgentClient(ca.ca_cert_path, *ca.client_cert_paths()),
+    computer = compute_driver or compute(settings)
+    rotator = CertRotator(db, ca, agent_client(settings, ca, computer),
                           agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
                           renew_before=dt.timedelta(days=settings.cert_renew_before_days))
-    computer = compute_driver or compute(settings)
     spares = None
     if settings.spare_amphora_pool_size > 0:
         from hydria.housekeeping.spares import SparePool

@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -23,6 +23,28 @@ from hydria.wire.agent_api import PREFIX
 
 class StaleConfig(Exception):
     """The amphora already runs a newer configuration version."""
+
+
+class AgentApi(Protocol):
+    """What the controller and housekeeping ask of an amphora's agent.
+
+    ``AgentClient`` speaks it over mutual TLS; ``hydria.drivers.amphora.noop``
+    answers it in memory (no processes, no network), so the whole control plane
+    can run and be measured without a data plane.
+    """
+
+    def info(self, ip: str, port: int, *, timeout: float | None = None) -> dict[str, Any]: ...
+
+    def wait_ready(self, ip: str, port: int, *, timeout: float) -> dict[str, Any]: ...
+
+    def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]: ...
+
+    def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None: ...
+
+    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
+                      connect_timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class AgentClient:

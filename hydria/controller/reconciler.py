@@ -21,7 +21,7 @@ from typing import Literal
 from cryptography import x509
 from sqlalchemy.orm import Session
 
-from hydria.controller.agent_client import AgentClient, StaleConfig
+from hydria.controller.agent_client import AgentApi, StaleConfig
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
@@ -66,7 +66,7 @@ class ReconcilerOptions:
 
 class Reconciler:
     def __init__(self, db: Database, compute: ComputeDriver, network: NetworkDriver,
-                 agent: AgentClient, ca: ControllerCA, options: ReconcilerOptions) -> None:
+                 agent: AgentApi, ca: ControllerCA, options: ReconcilerOptions) -> None:
         self.db = db
         self.compute = compute
         self.network = network

@@ -16,7 +16,7 @@ import logging
 from cryptography import x509
 from sqlalchemy import or_, select, update
 
-from hydria.controller.agent_client import AgentClient
+from hydria.controller.agent_client import AgentApi
 from hydria.core import constants as c
 from hydria.core.errors import AmphoraUnreachable
 from hydria.db.engine import Database
@@ -35,7 +35,7 @@ def _free(now: dt.datetime):  # type: ignore[no-untyped-def]
 
 
 class CertRotator:
-    def __init__(self, db: Database, ca: ControllerCA, agent: AgentClient, *, agent_port: int,
+    def __init__(self, db: Database, ca: ControllerCA, agent: AgentApi, *, agent_port: int,
                  cert_days: int = 365, renew_before: dt.timedelta = dt.timedelta(days=30)
                  ) -> None:
         self.db = db
