@@ -28,12 +28,12 @@ from sqlalchemy import update
 from hydria.api.app import create_app
 from hydria.cli import wiring
 from hydria.config import Settings
-from hydria.controller.noop_agent import NoopAgentClient
 from hydria.db.engine import Database
 from hydria.db.migrate import upgrade
 from hydria.db.models import LoadBalancer
 from hydria.db.notify import InProcessNotifier
 from hydria.db.subnets import ensure_default_subnet
+from hydria.drivers.amphora.noop import NoopAgentClient
 from hydria.drivers.compute.noop import NoopCompute
 
 with warnings.catch_warnings():
@@ -74,7 +74,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     db = Database(f"sqlite:///{tmp_path / 'hydria.db'}")
     upgrade(db)
     subnet = ensure_default_subnet(db, "public", "127.42.0.0/16")
-    settings = Settings(state_dir=tmp_path, compute_driver="noop", network_driver="noop")
+    settings = Settings(state_dir=tmp_path, compute_driver="noop", network_driver="noop",
+                        heartbeat_key="k" * 64)
     notifier = InProcessNotifier()
     fleet = NoopCompute()
     loop = wiring.controller_loop(settings, db, notifier=notifier, compute_driver=fleet)

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from hydria.cli import wiring
 from hydria.config import Settings
-from hydria.controller.agent_client import StaleConfig
-from hydria.controller.noop_agent import NoopAgentClient
 from hydria.controller.reconciler import Reconciler
 from hydria.core import constants as c
 from hydria.db import models as m
 from hydria.db.engine import Database
+from hydria.drivers.amphora.base import StaleConfig
+from hydria.drivers.amphora.noop import NoopAgentClient
 from hydria.drivers.compute.noop import NoopCompute
 from hydria.drivers.network.noop import NoopNetwork
 from hydria.wire.agent_api import AmphoraBoot
@@ -25,7 +25,7 @@ from tests.support.factories import make_lb, make_subnet
 
 def _settings(tmp_path: Path) -> Settings:
     return Settings(state_dir=tmp_path, compute_driver="noop", network_driver="noop",
-                    health_bind="127.0.0.1:0")
+                    health_bind="127.0.0.1:0", heartbeat_key="k" * 64)
 
 
 def _reconciler(db: Database, tmp_path: Path) -> tuple[Reconciler, NoopCompute]:
@@ -49,7 +49,7 @@ def test_health_manager_does_not_judge_silent_noop_amphorae(sqlite_db: Database,
         assert service.options.detect_failures is False
     finally:
         service.sock.close()
-    local = Settings(state_dir=tmp_path, health_bind="127.0.0.1:0")
+    local = Settings(state_dir=tmp_path, health_bind="127.0.0.1:0", heartbeat_key="k" * 64)
     service = wiring.health_service(local, sqlite_db)
     try:
         assert service.options.detect_failures is True

@@ -5,7 +5,7 @@ controller, health manager, housekeeping) run with no data plane behind it, so
 the cost of the control plane can be measured apart from HAProxy and so API
 conformance tests run fast. The fleet lives in memory only: a restarted
 ``hydria up`` finds no amphora running and boots them again, which costs
-nothing here. The no-op agent client (``hydria.controller.noop_agent``) reads
+nothing here. The no-op agent client (``hydria.drivers.amphora.noop``) reads
 and writes the configuration versions kept here, so an amphora booted again,
 or a management address given to a new amphora, starts with no configuration,
 as a fresh VM would.

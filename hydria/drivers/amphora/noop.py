@@ -1,6 +1,6 @@
 """The no-op side of the agent API: every call succeeds in memory, no network.
 
-It stands in for ``AgentClient`` (the same ``AgentApi`` Protocol) when
+It stands in for ``AgentClient`` (the same ``AmphoraAgent`` Protocol) when
 amphorae come from the no-op compute driver, whose in-memory fleet it reads
 and writes: ``info`` answers at once, ``put_config`` records the version and,
 like a real agent, refuses an older one with ``StaleConfig`` (so the
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from hydria.controller.agent_client import StaleConfig
+from hydria.drivers.amphora.base import StaleConfig
 from hydria.drivers.compute.noop import NoopCompute
 
 
@@ -46,6 +46,9 @@ class NoopAgentClient:
 
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         return None
+
+    def stats(self, ip: str, port: int) -> dict[str, Any]:
+        return {"haproxy_running": False, "rows": []}
 
     def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
                       connect_timeout: float | None = None) -> None:
