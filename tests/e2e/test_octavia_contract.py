@@ -236,3 +236,29 @@ def test_why_a_load_balancer_failed_is_shown_to_admins(hydria: HydriaUp) -> None
         assert "event=amphora_step_failed" in hydria.log()
         assert "Address already in use" in hydria.log()
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+
+
+def test_octavias_flavor_and_zone_profiles(hydria: HydriaUp) -> None:
+    """Octavia's capabilities through the CLI; an ACTIVE_STANDBY profile is accepted,
+    a load balancer of it is the provider's 501; a zone profile with compute_zone."""
+    import json
+
+    os_ = hydria.openstack
+    caps = os_("loadbalancer", "provider", "capability", "list", "amphora")
+    names = {c["name"] for c in caps}
+    assert {"loadbalancer_topology", "compute_flavor", "amp_image_tag", "sriov_vip",
+            "compute_zone", "management_network", "valid_vip_networks"} <= names
+    os_("loadbalancer", "flavorprofile", "create", "--name", "ha", "--provider", "amphora",
+        "--flavor-data", json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY",
+                                     "compute_flavor": "m1.amphora"}))
+    os_("loadbalancer", "flavor", "create", "--name", "ha", "--flavorprofile", "ha",
+        "--enable")
+    err = _cli_fails(hydria, "loadbalancer", "create", "--vip-subnet-id", "public",
+                     "--flavor", "ha")
+    assert "Provider 'amphora' does not support a requested option: loadbalancer_topology " \
+           "ACTIVE_STANDBY" in err and "HTTP 501" in err
+    os_("loadbalancer", "availabilityzoneprofile", "create", "--name", "zp", "--provider",
+        "amphora", "--availability-zone-data", json.dumps({"compute_zone": "nova"}))
+    zone = os_("loadbalancer", "availabilityzone", "create", "--name", "az1",
+               "--availabilityzoneprofile", "zp", "--enable")
+    assert zone["name"] == "az1"
