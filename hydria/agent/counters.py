@@ -72,11 +72,11 @@ def fold(state: FoldState, worker: int | None, rows: Iterable[Mapping[str, str]]
     base; so does a counter that went down under the same pid (a restart that
     reused it). ``worker`` None (HAProxy not answering) changes nothing.
     """
-    rows = [dict(row) for row in rows]
+    out_rows: list[dict[str, str]] = [dict(row) for row in rows]
     if worker is None:
-        return state, rows
+        return state, out_rows
     raw = {row["pxname"]: {name: _int(row.get(name)) for name in CUMULATIVE}
-           for row in rows if row.get("svname") == "FRONTEND" and row.get("pxname")}
+           for row in out_rows if row.get("svname") == "FRONTEND" and row.get("pxname")}
     base: Mapping[str, Mapping[str, int]] = state.base
     if state.worker is not None and worker != state.worker:
         base = _added(base, state.last)
@@ -87,12 +87,12 @@ def fold(state: FoldState, worker: int | None, rows: Iterable[Mapping[str, str]]
             base = _added(base, went_down)
     # a listener the old worker knew but this one does not stays in the base
     last = {**({} if state.worker not in (None, worker) else state.last), **raw}
-    for row in rows:
+    for row in out_rows:
         lid = row.get("pxname", "")
         if row.get("svname") == "FRONTEND" and lid in raw:
             for name in CUMULATIVE:
                 row[name] = str(raw[lid][name] + base.get(lid, {}).get(name, 0))
-    return FoldState(worker, last, base), rows
+    return FoldState(worker, last, base), out_rows
 
 
 class CounterStore:

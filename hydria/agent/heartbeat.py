@@ -85,7 +85,7 @@ def payload_from_stats(amphora_id: str, rows: Iterable[dict[str, str]], *,
 class SeqCounter:
     """Heartbeat sequence numbers that keep growing across restarts."""
 
-    BLOCK = 1000
+    BLOCK = wire.SEQ_BLOCK
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -109,6 +109,11 @@ class SeqCounter:
         tmp.replace(self.path)
         self._reserved = top
 
+    def last(self) -> int:
+        """The last number handed out (0 before the first)."""
+        with self._lock:
+            return self._next - 1
+
     def next(self) -> int:
         with self._lock:
             if self._next > self._reserved:
@@ -127,7 +132,8 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 class HeartbeatSender:
-    """One UDP socket per address family, bound to the management address if it can be."""
+    """One UDP socket per address family, bound to the management address: the
+    health manager drops a heartbeat that comes from any other address."""
 
     def __init__(self, addresses: Iterable[str], source_ip: str = "") -> None:
         self.targets: list[tuple[socket.socket, Any]] = []
@@ -145,8 +151,9 @@ class HeartbeatSender:
                 if source_ip:
                     try:
                         sock.bind((source_ip, 0))
-                    except OSError:
-                        pass  # another family, or not ours: let the kernel choose
+                    except OSError as exc:  # another family: its heartbeats will be dropped
+                        log.error("event=heartbeat_bind_failed source=%s family=%s reason=%s",
+                                  source_ip, family, exc)
                 sockets[family] = sock
             self.targets.append((sockets[family], sockaddr))
         self._sockets = list(sockets.values())
@@ -166,10 +173,22 @@ class HeartbeatSender:
             sock.close()
 
 
-def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event) -> None:
+def seq_counter(store: _Store) -> SeqCounter:
+    return SeqCounter(Path(store.layout.root) / "heartbeat_seq.json")
+
+
+def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event,
+                   seqs: SeqCounter | None = None) -> None:
     """Send a heartbeat every ``boot.heartbeat_interval`` until ``stop`` is set."""
     interval = max(float(boot.heartbeat_interval), 0.05)
-    seqs = SeqCounter(Path(store.layout.root) / "heartbeat_seq.json")
+    try:
+        key = wire.SigningKey(bytes.fromhex(boot.heartbeat_key))
+    except ValueError:
+        # a boot file from before per-amphora keys (one shared text key): this
+        # amphora cannot speak for itself any more and is to be rebuilt
+        log.error("event=heartbeat_key_unusable amphora=%s: no heartbeats", boot.amphora_id)
+        return
+    seqs = seqs or seq_counter(store)
     sender = HeartbeatSender(boot.controller_addresses, boot.lb_network_ip)
     log.info("event=heartbeat_start amphora=%s interval=%s targets=%s", boot.amphora_id,
              interval, ",".join(boot.controller_addresses))
@@ -181,7 +200,7 @@ def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event) -> N
                 version = store.version()
                 payload = payload_from_stats(boot.amphora_id, store.listener_stats(),
                                              config_version=version)
-                sender.send(wire.encode(payload, boot.heartbeat_key, seqs.next()))
+                sender.send(wire.encode(payload, key, seqs.next()))
             except Exception:  # a bad moment must not end the heartbeats
                 log.exception("event=heartbeat_failed amphora=%s", boot.amphora_id)
             due += interval

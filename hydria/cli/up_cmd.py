@@ -45,6 +45,7 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
 
     settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
     wiring.setup_logging(verbose)
+    wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
     try:
         subnet = ensure_default_subnet(

@@ -39,6 +39,7 @@ from hydria.drivers.network.base import NetworkDriver
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
+from hydria.wire.heartbeat_keys import amphora_key
 
 log = logging.getLogger("hydria.controller")
 
@@ -57,7 +58,9 @@ class ReconcilerOptions:
     agent_port: int = DEFAULT_AGENT_PORT
     boot_timeout: float = 30.0
     cert_days: int = 365
-    heartbeat_key: str = ""
+    # the deployment's heartbeat key: each amphora gets a key derived from it
+    # (``hydria.wire.heartbeat_keys``), never the key itself
+    heartbeat_key: bytes = b""
     controller_addresses: tuple[str, ...] = ()
     heartbeat_interval: float = 10.0
     max_connections: int = 0  # 0: derive from this host's open-file limit
@@ -167,9 +170,14 @@ class Reconciler:
 
     def _ensure_running(self, amp: Amphora, *, booted: str = c.AMPHORA_ALLOCATED
                         ) -> dict[str, object]:
-        """Start the amphora unless it runs; wait until its agent answers."""
+        """Start the amphora unless it runs; wait until its agent answers.
+
+        A running amphora counts only once its row has its compute id: one
+        without (a controller died between starting it and recording it) is
+        booted again, so its row ends ALLOCATED with a compute id and a
+        certificate this controller knows, not BOOTING forever."""
         ip = amp.lb_network_ip or ""
-        if self.compute.is_running(amp.id):
+        if amp.compute_id is not None and self.compute.is_running(amp.id):
             try:
                 return self.agent.info(ip, self.options.agent_port)
             except AmphoraUnreachable:
@@ -178,7 +186,8 @@ class Reconciler:
         boot = AmphoraBoot(
             amphora_id=amp.id, lb_network_ip=ip, agent_port=self.options.agent_port,
             server_cert_pem=cert, server_key_pem=key, ca_cert_pem=self.ca.ca_cert_pem,
-            heartbeat_key=self.options.heartbeat_key,
+            heartbeat_key=(amphora_key(self.options.heartbeat_key, amp.id).hex()
+                           if self.options.heartbeat_key else ""),
             controller_addresses=self.options.controller_addresses,
             heartbeat_interval=self.options.heartbeat_interval,
         )
