@@ -127,7 +127,8 @@ def test_payload_schema_is_optional_and_compatible() -> None:
     """An agent of schema 1 (no ``schema`` field) and a later one both decode."""
     old = hb.decode(hb.encode({"id": "amp", "listeners": {}, "pools": {}}, KEY, 1), KEY)
     assert old.schema == 1
-    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, KEY, 2), KEY)
+    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, KEY, 2),
+                    KEY)
     assert new.schema == 2
     later = hb.decode(hb.encode({"id": "amp", "schema": 3, "extra": 1}, KEY, 3), KEY)
     assert later.schema == 3
