@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hydria.api.provider import check_buildable, check_flavor_data
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput, NotFound
-from hydria.db.models import AvailabilityZone, Flavor, FlavorProfile, LoadBalancer
+from hydria.db.models import AvailabilityZone, Flavor, FlavorProfile, LoadBalancer, Network
 
 
 def get_or_404(session: Session, model: Any, key: str, kind: str) -> Any:
@@ -85,5 +86,14 @@ def check_lb_choices(session: Session, *, flavor_id: str | None,
         if provider is not None and profile is not None and profile.provider_name != provider:
             raise InvalidInput(f"Flavor '{flavor_id}' is not compatible with provider "
                                f"'{provider}'")
+        if profile is not None:  # a valid profile this release cannot build: 501
+            check_buildable(check_flavor_data(profile.flavor_data))
     if availability_zone is not None:
         live_zone(session, availability_zone)
+
+
+def check_zone_networks(session: Session, network_ids: list[str]) -> None:
+    """The networks a zone profile names are ones the networking API lists (400)."""
+    for network_id in network_ids:
+        if session.get(Network, network_id) is None:
+            raise InvalidInput(f"Network {network_id} could not be found.")

@@ -1,7 +1,9 @@
 """/octavia/amphorae: Octavia's amphora admin API.
 
 - ``GET`` list (filters, ``fields``, sorting, pages as every collection) and
-  show, with Octavia's fields; DELETED amphorae are not shown.
+  show, with Octavia's fields; DELETED amphorae are not shown, as in Octavia,
+  unless the list asks for them (``status=DELETED``, a Hydria extension: a
+  replaced amphora stays there for ``deleted_retention_days``).
 - ``GET .../{id}/stats``: the amphora's counters, one entry per listener of
   its load balancer (zeros until a heartbeat reports them). Octavia answers
   404 while nothing is reported; an empty or zero answer is more useful.
@@ -107,8 +109,12 @@ def list_amphorae(request: Request, ctx: AdminCtx, db: DB) -> dict[str, Any]:
     fleet = RequestContext(project_id=ctx.project_id, is_admin=True, roles=ctx.roles)
     with read(db) as session:
         stmt = select(Amphora).outerjoin(LoadBalancer, Amphora.load_balancer_id == LoadBalancer.id)
+        # Octavia hides DELETED amphorae; asked for by status, Hydria lists them
+        # (replaced ones are kept for deleted_retention_days, then purged)
+        deleted = c.DELETED in request.query_params.getlist("status")
         page = list_page(request, session, stmt, _Listed, ctx=fleet, filters=FILTERS,
-                         render=schema.view, project_column=LoadBalancer.project_id)
+                         render=schema.view, project_column=LoadBalancer.project_id,
+                         with_status=not deleted)
     return {"amphorae": page.items, "amphorae_links": page.links}
 
 

@@ -76,9 +76,10 @@ def show_zone_profile(profile_id: str, request: Request, ctx: AdminCtx,
 def create_zone_profile(body: JsonBody, ctx: AdminCtx, db: DB) -> dict[str, Any]:
     req = parse(body, "availability_zone_profile", schema.AvailabilityZoneProfilePOST,
                 nulls_are_unset=True)
-    provider.check_availability_zone_data(req.availability_zone_data)
+    data = provider.check_availability_zone_data(req.availability_zone_data)
     provider.require_provider(req.provider_name)
     with db.session() as session:
+        catalog.check_zone_networks(session, provider.zone_networks(data))
         row = AvailabilityZoneProfile(
             id=str(uuid.uuid4()), name=req.name, provider_name=req.provider_name,
             availability_zone_data=req.availability_zone_data)
@@ -94,11 +95,13 @@ def update_zone_profile(profile_id: str, body: JsonBody, ctx: AdminCtx,
                 nulls_are_unset=False)
     changes = given(req)
     catalog.no_nulls(changes, "name", "provider_name", "availability_zone_data")
+    data: dict[str, Any] = {}
     if "availability_zone_data" in changes:
-        provider.check_availability_zone_data(changes["availability_zone_data"])
+        data = provider.check_availability_zone_data(changes["availability_zone_data"])
     if "provider_name" in changes:
         provider.require_provider(changes["provider_name"])
     with db.session() as session:
+        catalog.check_zone_networks(session, provider.zone_networks(data))
         row = catalog.get_or_404(session, AvailabilityZoneProfile, profile_id, PROFILE)
         if ({"availability_zone_data", "provider_name"} & set(changes)
                 and _zones_of(session, row.id)):
