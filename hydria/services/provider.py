@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydria.api.jsonbody import decode
 from hydria.core import constants as c
 from hydria.core.errors import InvalidInput
+from hydria.core.jsonbody import decode
 
 PROVIDERS = {
     c.PROVIDER_NAME: "The Hydria amphora driver: HAProxy amphorae managed by Hydria.",
@@ -37,7 +37,7 @@ FLAVOR_CAPABILITIES = {
     TOPOLOGY: "The load balancer topology. One of: SINGLE - One amphora per load "
               "balancer (ACTIVE_STANDBY is not supported by this release).",
 }
-FLAVOR_VALUES = {TOPOLOGY: (c.TOPOLOGY_SINGLE,)}
+FLAVOR_VALUES: dict[str, tuple[str, ...]] = {TOPOLOGY: (c.TOPOLOGY_SINGLE,)}
 
 AVAILABILITY_ZONE_CAPABILITIES: dict[str, str] = {}
 
@@ -64,32 +64,28 @@ def _supported(keys: dict[str, str]) -> str:
     return ", ".join(sorted(keys)) if keys else "none"
 
 
-def check_flavor_data(text: str) -> dict[str, Any]:
-    """The settings in ``flavor_data``; 400 for bad JSON or a setting Hydria does not apply."""
-    data = _object(text, "flavor_data")
-    unknown = sorted(set(data) - set(FLAVOR_CAPABILITIES))
+# A profile's data field -> (the settings it may hold, the values each may take).
+PROFILE_SETTINGS: dict[str, tuple[dict[str, str], dict[str, tuple[str, ...]]]] = {
+    "flavor_data": (FLAVOR_CAPABILITIES, FLAVOR_VALUES),
+    "availability_zone_data": (AVAILABILITY_ZONE_CAPABILITIES, {}),
+}
+
+
+def check_profile_data(option: str, text: str) -> dict[str, Any]:
+    """The settings in a profile's ``option`` (``flavor_data``, ``availability_zone_data``);
+    400 for bad JSON or a setting (or value) Hydria does not apply."""
+    capabilities, values = PROFILE_SETTINGS[option]
+    data = _object(text, option)
+    unknown = sorted(set(data) - set(capabilities))
     if unknown:
         raise InvalidInput(
-            f"Provider '{c.PROVIDER_NAME}' does not support a requested option: flavor_data "
+            f"Provider '{c.PROVIDER_NAME}' does not support a requested option: {option} "
             f"key(s) {', '.join(unknown)} are not supported by this release of Hydria; "
-            f"supported keys: {_supported(FLAVOR_CAPABILITIES)}.")
-    for key, allowed in FLAVOR_VALUES.items():
+            f"supported keys: {_supported(capabilities)}.")
+    for key, allowed in values.items():
         if key in data and data[key] not in allowed:
             raise InvalidInput(
                 f"Provider '{c.PROVIDER_NAME}' does not support a requested option: "
-                f"flavor_data {key} {data[key]!r} is not supported; supported values: "
+                f"{option} {key} {data[key]!r} is not supported; supported values: "
                 f"{', '.join(allowed)}.")
-    return data
-
-
-def check_availability_zone_data(text: str) -> dict[str, Any]:
-    """The settings in ``availability_zone_data``; 400 for bad JSON or any setting."""
-    data = _object(text, "availability_zone_data")
-    unknown = sorted(set(data) - set(AVAILABILITY_ZONE_CAPABILITIES))
-    if unknown:
-        raise InvalidInput(
-            f"Provider '{c.PROVIDER_NAME}' does not support a requested option: "
-            f"availability_zone_data key(s) {', '.join(unknown)} are not supported by this "
-            f"release of Hydria; supported keys: "
-            f"{_supported(AVAILABILITY_ZONE_CAPABILITIES)}.")
     return data

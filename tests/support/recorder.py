@@ -19,7 +19,12 @@ from typing import Any
 import httpx
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Test ids carry (maybe cut) random uuids in their parameters.
+TEST_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f-]+")
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+COMPUTE_ID = re.compile(r"local-[0-9a-f]{8}")
+# Answers that differ from run to run whatever the code: process metrics.
+UNSTABLE = ("GET /metrics",)
 
 
 class Recorder:
@@ -34,7 +39,8 @@ class Recorder:
         return self.tokens.setdefault(match.group(0), f"<id{len(self.tokens)}>")
 
     def normalise(self, text: str) -> str:
-        return TIME.sub("<time>", UUID.sub(self._token, text))
+        text = COMPUTE_ID.sub("<compute>", UUID.sub(self._token, text))
+        return TIME.sub("<time>", text)
 
     def __call__(self, response: httpx.Response) -> None:
         response.read()
@@ -43,7 +49,8 @@ class Recorder:
             "test": self.test,
             "request": self.normalise(f"{request.method} {request.url.raw_path.decode()}"),
             "status": response.status_code,
-            "body": self.normalise(response.text),
+            "body": ("<unstable>" if request.url.path in [u.split()[1] for u in UNSTABLE]
+                     else self.normalise(response.text)),
         }
         with open(self.path, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
@@ -59,7 +66,7 @@ def _load(path: str) -> dict[str, list[Any]]:
     with open(path, encoding="utf-8") as f:
         for raw in f:
             line = json.loads(raw)
-            by_test.setdefault(line["test"], []).append(
+            by_test.setdefault(TEST_UUID.sub("<id>", line["test"]), []).append(
                 (line["request"], line["status"], line["body"]))
     return by_test
 
