@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.core.listener_options import check_insert_headers
 from hydria.core.resources import LISTENER
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
@@ -26,9 +26,6 @@ from hydria.services.validation import choice, given, refuse_unsupported
 SCOPE = listing.Scope(Listener, LISTENER.filters(), LISTENER.sorts(),
                       status_column=Listener.provisioning_status,
                       project_column=Listener.project_id)
-# Headers HAProxy can add on an HTTP listener (Octavia's SUPPORTED_HTTP_HEADERS).
-INSERT_HEADERS = frozenset({"X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"})
-HEADER_PROTOCOLS = frozenset({c.PROTOCOL_HTTP})
 # Listeners whose protocols share a transport collide on the same port.
 L4 = {c.PROTOCOL_HTTP: "TCP", c.PROTOCOL_HTTPS: "TCP", c.PROTOCOL_TCP: "TCP",
       c.PROTOCOL_TERMINATED_HTTPS: "TCP", c.PROTOCOL_PROXY: "TCP", c.PROTOCOL_PROXYV2: "TCP",
@@ -48,17 +45,6 @@ def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str
         raise NotFound.of("Pool", pool_id)
     check_pool_protocol(protocol, pool.protocol)
     return pool
-
-
-def _check_headers(headers: Mapping[str, str] | None, protocol: str) -> None:
-    if not headers:
-        return
-    if protocol not in HEADER_PROTOCOLS:
-        raise InvalidInput(f"insert-headers is not a valid option for a {protocol} "
-                           "protocol listener.")
-    bad = sorted(set(headers) - INSERT_HEADERS)
-    if bad:
-        raise InvalidInput(f"{bad} is not a valid option for insert_headers")
 
 
 def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
@@ -95,7 +81,7 @@ def check_listener(req: Any, *, nested: bool = False) -> str:
     refuse_unsupported(req, LISTENER.unsupported(nested=nested))
     protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
                       c.SUPPORTED_LISTENER_PROTOCOLS)
-    _check_headers(req.insert_headers, protocol)
+    check_insert_headers(req.insert_headers, protocol)
     return protocol
 
 
@@ -151,7 +137,7 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str,
         session = unit.session
         listener = get_listener(session, listener_id, ctx)
         lb = get_lb(session, listener.load_balancer_id, ctx)
-        _check_headers(changes.get("insert_headers"), listener.protocol)
+        check_insert_headers(changes.get("insert_headers"), listener.protocol)
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
             check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)

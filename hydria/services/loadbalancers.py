@@ -103,7 +103,11 @@ def list_loadbalancers(env: Env, ctx: RequestContext, params: listing.Params) ->
 
 def show_loadbalancer(env: Env, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return lb_view(get_lb(session, lb_id, ctx))
+        lb = get_lb(session, lb_id, ctx)
+        shown = lb_view(lb)
+        if ctx.is_admin:  # a Hydria extension: why the load balancer went to ERROR
+            shown["hydria_error_reason"] = lb.error_reason
+        return shown
 
 
 def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
