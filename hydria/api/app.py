@@ -48,9 +48,6 @@ RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, member
 
 def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
     app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.db = db
-    app.state.notifier = notifier
-    app.state.settings = settings
     app.state.env = Env(db=db, notifier=notifier, settings=settings)
     errors.install(app)
     app.add_middleware(RefuseNul)

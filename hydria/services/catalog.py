@@ -216,9 +216,15 @@ def delete_item(env: Env, kind: CatalogKind, key: str) -> None:
 
 # -- what a load balancer create asks for ---------------------------------------------
 
-def _shared(session: Session, model: Any, key_column: Any, key: str) -> Any:
-    return session.scalar(select(model).where(key_column == key)
-                          .with_for_update(read=True))
+def _live(session: Session, model: Any, key_column: Any, key: str, *, unknown: str,
+          disabled: str) -> Any:
+    """The enabled row a new load balancer names, read ``FOR SHARE``; Octavia's 400s."""
+    row = session.scalar(select(model).where(key_column == key).with_for_update(read=True))
+    if row is None:
+        raise InvalidInput(unknown)
+    if not row.enabled:
+        raise InvalidInput(disabled)
+    return row
 
 
 def check_lb_choices(session: Session, *, flavor_id: str | None,
@@ -226,20 +232,16 @@ def check_lb_choices(session: Session, *, flavor_id: str | None,
     """A new load balancer's flavor and zone exist and are enabled (Octavia's 400s
     otherwise); a provider named with a flavor must be the flavor profile's."""
     if flavor_id is not None:
-        flavor = _shared(session, Flavor, Flavor.id, flavor_id)
-        if flavor is None:
-            raise InvalidInput("Validation failure: Invalid flavor_id.")
-        if not flavor.enabled:
-            raise InvalidInput(f"The selected flavor is not allowed in this deployment: "
-                               f"{flavor_id}")
+        flavor = _live(session, Flavor, Flavor.id, flavor_id,
+                       unknown="Validation failure: Invalid flavor_id.",
+                       disabled=f"The selected flavor is not allowed in this deployment: "
+                                f"{flavor_id}")
         profile = session.get(FlavorProfile, flavor.flavor_profile_id)
         if provider is not None and profile is not None and profile.provider_name != provider:
             raise InvalidInput(f"Flavor '{flavor_id}' is not compatible with provider "
                                f"'{provider}'")
     if availability_zone is not None:
-        zone = _shared(session, AvailabilityZone, AvailabilityZone.name, availability_zone)
-        if zone is None:
-            raise InvalidInput("Validation failure: Invalid availability zone.")
-        if not zone.enabled:
-            raise InvalidInput(f"The selected availability_zone is not allowed in this "
-                               f"deployment: {availability_zone}")
+        _live(session, AvailabilityZone, AvailabilityZone.name, availability_zone,
+              unknown="Validation failure: Invalid availability zone.",
+              disabled=f"The selected availability_zone is not allowed in this "
+                       f"deployment: {availability_zone}")

@@ -5,17 +5,7 @@ from __future__ import annotations
 from pydantic import StrictFloat
 
 from hydria.core import constants as c
-from hydria.core.resources.common import (
-    CREATED,
-    ID,
-    NAME,
-    OPERATING,
-    PROJECT,
-    PROVISIONING,
-    TAGS,
-    TENANT,
-    UPDATED,
-)
+from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Field, Resource, Show
 from hydria.core.resources.types import UUID, DomainName, ExpectedCodes, Retries, Seconds, UrlPath
 
@@ -24,7 +14,7 @@ HTTP_DEFAULTS = {"http_method": "GET", "url_path": "/", "expected_codes": "200"}
 HTTP_TYPES = frozenset({c.HEALTH_MONITOR_HTTP, c.HEALTH_MONITOR_HTTPS})
 
 HEALTHMONITOR = Resource("Health Monitor", "healthmonitor", "healthmonitors", (
-    ID, NAME,
+    std.ID, std.NAME,
     Field("type", str, REQUIRED, create=True, filter=True),
     Field("delay", Seconds, REQUIRED, create=True, update=True, null="refuse", filter=True),
     Field("timeout", Seconds, REQUIRED, create=True, update=True, null="refuse",
@@ -38,11 +28,11 @@ HEALTHMONITOR = Resource("Health Monitor", "healthmonitor", "healthmonitors", (
     Field("expected_codes", ExpectedCodes, create=True, update=True, filter=True),
     Field("admin_state_up", bool, True, create=True, update=True, null="ignore",
           filter=True),
-    PROJECT, TENANT,
+    std.PROJECT, std.TENANT,
     Field("pool_id", UUID, REQUIRED, create=True, nested=False, filter=True, shown=False,
           stored=False),
     Field("pools", column="pool_id", show=Show.PARENT),
-    PROVISIONING, OPERATING, CREATED, UPDATED, TAGS,
+    std.PROVISIONING, std.OPERATING, std.CREATED, std.UPDATED, std.TAGS,
     Field("http_version", StrictFloat, create=True, update=True, filter=True),
     Field("domain_name", DomainName, create=True, update=True, filter=True),
 ), check_order=(

@@ -3,19 +3,7 @@
 from __future__ import annotations
 
 from hydria.core import constants as c
-from hydria.core.resources.common import (
-    ADMIN,
-    CREATED,
-    DESCRIPTION,
-    ID,
-    NAME,
-    OPERATING,
-    PROJECT,
-    PROVISIONING,
-    TAGS,
-    TENANT,
-    UPDATED,
-)
+from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
 from hydria.core.resources.types import (
     CIDR,
@@ -54,19 +42,19 @@ def _timeout(name: str, default: int) -> Field:
     return Field(name, Timeout, default, create=True, update=True, filter=True)
 
 LISTENER = Resource("Listener", "listener", "listeners", (
-    ID, NAME, DESCRIPTION, PROVISIONING, OPERATING, ADMIN,
+    std.ID, std.NAME, std.DESCRIPTION, std.PROVISIONING, std.OPERATING, std.ADMIN,
     Field("protocol", str, REQUIRED, create=True, filter=True),
     Field("protocol_port", Port, REQUIRED, create=True, filter=True),
     Field("connection_limit", ConnectionLimit, c.DEFAULT_CONNECTION_LIMIT, create=True,
           update=True, filter=True),
-    *_TLS, PROJECT, TENANT,
+    *_TLS, std.PROJECT, std.TENANT,
     Field("default_pool_id", UUID, create=True, update=True, filter=True),
     Field("default_pool", create=True, off=(None,), child=Child("pool"), shown=False,
           stored=False),
     Field("l7policies", default=[], create=True, off=(None, []), show=Show.CONST),
     Field("insert_headers", dict[str, HeaderValue], {}, create=True, update=True,
           show=Show.DICT),
-    CREATED, UPDATED,
+    std.CREATED, std.UPDATED,
     Field("loadbalancer_id", UUID, REQUIRED, create=True, nested=False, filter=True,
           column="load_balancer_id", shown=False, stored=False),
     Field("loadbalancers", column="load_balancer_id", show=Show.PARENT),
@@ -74,7 +62,7 @@ LISTENER = Resource("Listener", "listener", "listeners", (
     _timeout("timeout_member_connect", c.DEFAULT_TIMEOUT_MEMBER_CONNECT),
     _timeout("timeout_member_data", c.DEFAULT_TIMEOUT_MEMBER_DATA),
     _timeout("timeout_tcp_inspect", c.DEFAULT_TIMEOUT_TCP_INSPECT),
-    TAGS, *_CLIENT_TLS,
+    std.TAGS, *_CLIENT_TLS,
     # Octavia shows null, not [], when a listener has no allowed CIDRs.
     Field("allowed_cidrs", list[CIDR], [], create=True, update=True, show=Show.LIST_OR_NULL),
     *_TLS_OPTIONS,

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydria.core.resources.common import (
-    ADMIN,
-    CREATED,
-    DESCRIPTION,
-    ID,
-    NAME,
-    OPERATING,
-    PROJECT,
-    PROVISIONING,
-    TAGS,
-    TENANT,
-    UPDATED,
-)
+from hydria.core.resources import common as std
 from hydria.core.resources.field import Child, Field, Resource, Show
 from hydria.core.resources.types import UUID, IPAddress, Name
 
 LOADBALANCER = Resource("Load Balancer", "loadbalancer", "loadbalancers", (
-    ID, NAME, DESCRIPTION, PROVISIONING, OPERATING, ADMIN, PROJECT, TENANT, CREATED, UPDATED,
+    std.ID, std.NAME, std.DESCRIPTION, std.PROVISIONING, std.OPERATING, std.ADMIN, std.PROJECT, std.TENANT, std.CREATED, std.UPDATED,
     Field("vip_address", IPAddress, create=True, filter=True),
     Field("vip_port_id", UUID, create=True, filter=True),
     Field("vip_subnet_id", UUID, create=True, filter=True),
@@ -37,7 +25,7 @@ LOADBALANCER = Resource("Load Balancer", "loadbalancer", "loadbalancers", (
     Field("provider", str, create=True, filter=True),
     Field("flavor_id", UUID, create=True, filter=True),
     Field("availability_zone", Name, create=True, filter=True),
-    TAGS,
+    std.TAGS,
 ), check_order=(
     "name", "description", "admin_state_up", "vip_address", "vip_port_id", "vip_subnet_id",
     "vip_network_id", "vip_qos_policy_id", "vip_sg_ids", "additional_vips", "project_id",

@@ -2,42 +2,30 @@
 
 from __future__ import annotations
 
-from hydria.core.resources.common import (
-    ADMIN,
-    CREATED,
-    DESCRIPTION,
-    ID,
-    NAME,
-    OPERATING,
-    PROJECT,
-    PROVISIONING,
-    TAGS,
-    TENANT,
-    UPDATED,
-)
+from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
 from hydria.core.resources.types import UUID, SessionPersistence
 
 POOL = Resource("Pool", "pool", "pools", (
-    ID, NAME, DESCRIPTION, PROVISIONING, OPERATING, ADMIN,
+    std.ID, std.NAME, std.DESCRIPTION, std.PROVISIONING, std.OPERATING, std.ADMIN,
     Field("protocol", str, REQUIRED, create=True, filter=True),
     Field("lb_algorithm", str, REQUIRED, create=True, update=True, null="refuse",
           filter=True),
     Field("session_persistence", SessionPersistence, create=True, update=True,
           show=Show.PERSISTENCE),
-    PROJECT, TENANT,
+    std.PROJECT, std.TENANT,
     Field("listener_id", UUID, create=True, nested=False, shown=False, stored=False),
     Field("loadbalancer_id", UUID, create=True, nested=False, filter=True,
           column="load_balancer_id", shown=False, stored=False),
     Field("loadbalancers", column="load_balancer_id", show=Show.PARENT),
     Field("listeners", show=Show.RELATED),
-    CREATED, UPDATED,
+    std.CREATED, std.UPDATED,
     Field("healthmonitor_id", show=Show.RELATED),
     Field("healthmonitor", create=True, off=(None,), child=Child("healthmonitor"),
           shown=False, stored=False),
     Field("members", create=True, off=(None, []), child=Child("member", many=True),
           show=Show.RELATED, stored=False),
-    TAGS,
+    std.TAGS,
     Field("tls_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
     Field("ca_tls_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
     Field("crl_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
