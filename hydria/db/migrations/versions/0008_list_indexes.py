@@ -4,13 +4,13 @@ Lists are keyset pages ordered by ``created_at, id`` (``hydria.services.listing`
 within the caller's project (or, for members, their pool): these indexes let the
 database walk straight to the page instead of sorting every row.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 """
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
