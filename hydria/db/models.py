@@ -179,6 +179,7 @@ class Pool(Base, Timestamps):
     lb_algorithm: Mapped[str] = mapped_column(String(32))
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tls_versions: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     provisioning_status: Mapped[str] = mapped_column(String(16))
     operating_status: Mapped[str] = mapped_column(String(16))

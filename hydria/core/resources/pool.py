@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
-from hydria.core.resources.types import UUID, SessionPersistence
+from hydria.core.resources.types import UUID, SessionPersistence, TlsVersions
 
 POOL = Resource("Pool", "pool", "pools", (
     std.ID, std.NAME, std.DESCRIPTION, std.PROVISIONING, std.OPERATING, std.ADMIN,
@@ -32,7 +32,7 @@ POOL = Resource("Pool", "pool", "pools", (
     Field("tls_enabled", default=False, create=True, update=True, off=(None, False),
           filter=True),
     Field("tls_ciphers", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("tls_versions", create=True, update=True, off=(None, []), show=Show.CONST),
+    Field("tls_versions", TlsVersions, create=True, update=True),
     Field("alpn_protocols", create=True, update=True, off=(None, []), show=Show.CONST),
 ), check_order=(
     "tls_container_ref", "ca_tls_container_ref", "crl_container_ref", "tls_enabled",

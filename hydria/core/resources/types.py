@@ -112,6 +112,22 @@ DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=(
     r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$")),
     AfterValidator(_host_name)]
 UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*\Z")]
+# Octavia's TLS version names, oldest first.
+TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def _tls_versions(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("Empty TLS version list. Either specify at least one TLS version "
+                         "or remove this parameter to use the default.")
+    invalid = [v for v in value if v not in TLS_VERSIONS]
+    if invalid:
+        raise ValueError(f"Invalid TLS versions: {', '.join(invalid)}")
+    return value
+
+
+TlsVersions = Annotated[list[Annotated[str, Field(max_length=32)]],
+                        AfterValidator(_tls_versions)]
 # A profile's data: a JSON object as a string, as in Octavia.
 ProfileData = Annotated[str, Field(max_length=4096)]
 ProviderName = Annotated[str, Field(max_length=255)]
