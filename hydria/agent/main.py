@@ -14,6 +14,7 @@ import fcntl
 import importlib.resources
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -73,10 +74,50 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
+def wait_exit(pids: list[int], timeout: float) -> None:
+    """Return when one of ``pids`` exits or ``timeout`` passes, whichever is first.
+
+    A pidfd (Linux 5.3+) becomes readable when the process exits, so an idle
+    agent sleeps here instead of reading pidfiles every second: a fleet of
+    idle amphorae costs no CPU for supervision. Without a pidfd (or a pid),
+    this is a plain sleep, i.e. polling.
+    """
+    if pids and hasattr(os, "pidfd_open"):
+        fds: list[int] = []
+        try:
+            for pid in pids:
+                fds.append(os.pidfd_open(pid))
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            return  # gone already (or not ours to watch): look at once
+        try:
+            select.select(fds, [], [], timeout)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
+    time.sleep(timeout)
+
+
 def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
-              udp: UdpStore | None = None) -> None:
-    """Bring HAProxy (and nginx) back if it died under a configuration we still hold."""
-    while not stop.wait(interval):
+              *, idle_check: float = 30.0, udp: UdpStore | None = None) -> None:
+    """Bring HAProxy (and nginx, for UDP) back if it died under a configuration we hold.
+
+    While the masters run, the supervisor waits for one of them to exit (or
+    ``idle_check`` seconds, a fallback look, which also finds an nginx started
+    during the wait); otherwise it looks every ``interval``. A reload keeps
+    each master's pid (HAProxy re-executes itself, nginx takes SIGHUP).
+    """
+    while not stop.is_set():
+        haproxy_pid = store.haproxy.master_pid()
+        nginx_pid = udp.nginx.master_pid() if udp is not None and udp.has_config() else None
+        missing = haproxy_pid is None or (
+            udp is not None and nginx_pid is None and udp.has_config())
+        wait_exit([p for p in (haproxy_pid, nginx_pid) if p is not None],
+                  interval if missing else idle_check)
+        if stop.is_set():
+            return
         if udp is not None and udp.has_config() and not udp.nginx.running():
             log.warning("event=nginx_restart reason=master_gone")
             try:
@@ -84,6 +125,7 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
             except Exception:  # never let the supervisor die: try again next round
                 log.exception("event=nginx_restart_failed")
         if not store.lock.acquire(timeout=0):
+            stop.wait(interval)
             continue  # a change is in progress; it starts HAProxy itself
         try:
             if stop.is_set():

@@ -6,7 +6,7 @@ messages, plus the host's part: a protocol the amphorae cannot serve here is
 Octavia's provider error (501), never a 400, because the request was valid.
 
 Each function takes plain values and raises ``InvalidInput`` (400),
-``UnsupportedOption`` (501) or returns; none reads a database, so the single
+``ProviderUnsupported`` (501) or returns; none reads a database, so the single
 creates, updates and the fully populated create share them, and the table-driven
 tests in ``tests/core/test_protocols.py`` cover them without I/O.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hydria.core import constants as c
-from hydria.core.errors import InvalidInput, UnsupportedOption
+from hydria.core.errors import InvalidInput, ProviderUnsupported
 
 L4_PROTOCOLS: Final = (c.PROTOCOL_UDP, c.PROTOCOL_SCTP)
 _UDP_SCTP: Final = "/".join(L4_PROTOCOLS)
@@ -61,8 +61,8 @@ class Served:
     prometheus: bool = True
 
 
-def _unsupported(detail: str) -> UnsupportedOption:
-    return UnsupportedOption.of(c.PROVIDER_NAME, detail)
+def _unsupported(detail: str) -> ProviderUnsupported:
+    return ProviderUnsupported.of(detail, c.PROVIDER_NAME)
 
 
 def check_served(protocol: str, served: Served, *, what: str = "protocol") -> None:

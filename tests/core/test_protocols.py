@@ -8,7 +8,7 @@ import pytest
 
 from hydria.core import host
 from hydria.core import protocols as p
-from hydria.core.errors import InvalidInput, UnsupportedOption
+from hydria.core.errors import InvalidInput, ProviderUnsupported
 
 HERE = p.Served(udp_engine=host.UDP_ENGINE_NGINX, sctp=False, prometheus=True)
 NOTHING = p.Served(udp_engine=None, sctp=False, prometheus=False)
@@ -18,7 +18,7 @@ UDP_ONLY = "Validation failure: The UDP-CONNECT type is only supported for pools
 def _outcome(call: Any) -> str:
     try:
         call()
-    except UnsupportedOption as exc:
+    except ProviderUnsupported as exc:
         assert exc.status_code == 501
         return "501: " + exc.message
     except InvalidInput as exc:

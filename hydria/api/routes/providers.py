@@ -6,7 +6,7 @@
   ``name`` and ``description`` filter by equality, ``fields`` selects; an
   unknown provider is Octavia's 400 "Provider 'x' is not enabled.".
 
-What the capabilities say is ``hydria.api.provider``: only the settings
+What the capabilities say is ``hydria.services.provider``: only the settings
 Hydria applies.
 """
 
@@ -16,11 +16,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from hydria.api import provider
 from hydria.api.auth.policy import AdminCtx
 from hydria.api.deps import Ctx
 from hydria.api.listing import fields_param, select_fields
-from hydria.core import constants as c
+from hydria.services import provider
 
 router = APIRouter()
 PATH = "/lbaas/providers"
@@ -38,9 +37,8 @@ def _entries(request: Request, pairs: dict[str, str]) -> list[dict[str, Any]]:
 @router.get(PATH)
 def list_providers(request: Request, ctx: Ctx) -> dict[str, Any]:
     fields = fields_param(request)
-    described = {**provider.PROVIDERS, c.PROVIDER_NAME: provider.provider_description()}
     return {"providers": [select_fields({"name": key, "description": text}, fields)
-                          for key, text in described.items()]}
+                          for key, text in provider.providers().items()]}
 
 
 @router.get(PATH + "/{name}/flavor_capabilities")
