@@ -17,7 +17,7 @@ import pytest
 from tests.support.backends import HTTPBackend, free_port
 from tests.support.hydria_proc import BIN, HydriaUp, running
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 @pytest.fixture(scope="module")

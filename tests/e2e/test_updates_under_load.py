@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.test_health_and_admin_state import _lb_with_pool
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 MAX_REQUESTS = 200_000  # bounded: the load stops by itself (it must outlast the updates)
 UPDATES = 24
