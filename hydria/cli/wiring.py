@@ -196,8 +196,8 @@ def health_service(settings: Settings, db: Database, *,
     ``notifier`` wakes controllers when an amphora is marked for failover: the
     in-process one in ``hydria up``, else NOTIFY on PostgreSQL (else they poll).
     """
-    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.db.notify import notifier_for
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.health.service import HealthOptions, HealthService
 
     key = heartbeat_key(settings)
