@@ -38,6 +38,7 @@ import argparse
 import multiprocessing as mp
 import os
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -269,6 +270,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--amphorae", type=int, default=1000)
     parser.add_argument("--packets", type=int, default=200_000, help="heartbeats sent per run")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of (single key, per-amphora keys), alternating which "
+                             "goes first; medians are compared [default: 3]")
     parser.add_argument("--rate", type=float, default=60_000,
                         help="packets/s the sender offers (0: as fast as it can) [default: "
                              "60,000, above the health manager's ceiling, so it measures that "
@@ -297,27 +301,42 @@ def main() -> int:
     decode_rate = len(sample) / (time.process_time() - t0)
 
     base_wall, base_cpu, base_n = bare_loop(fleet, args, theirs)
-    single = health_run(args, args.amphorae, theirs, shared=True)
-    per_amp = health_run(args, args.amphorae, theirs, shared=False)
+    runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for i in range(max(1, args.repeat)):
+        for shared in ((True, False) if i % 2 == 0 else (False, True)):
+            runs[shared].append(health_run(args, args.amphorae, theirs, shared=shared))
 
-    print("                                         per CPU second   per wall second")
-    print(f"baseline  bare UDP receive loop:        {base_cpu:12,.0f}   {base_wall:12,.0f}"
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    print("                                          per CPU second   per wall second")
+    print(f"baseline  bare UDP receive loop:         {base_cpu:12,.0f}   {base_wall:12,.0f}"
           f"   packets (n={base_n:,})")
-    for name, r in (("baseline  single shared key:          ", single),
-                    ("health manager, per-amphora keys:      ", per_amp)):
-        print(f"{name}{r['cpu']:12,.0f}   {r['wall']:12,.0f}   verified + recorded "
-              f"(n={r['verified']:,}; {r['snap']['batches']} transactions, rejected "
-              f"{r['rejected']}, write errors {r['snap']['write_errors']})")
+    cpu = {}
+    for shared, name in ((True, "baseline  single shared key, median:   "),
+                         (False, "health manager, per-amphora keys, med.:")):
+        rs = runs[shared]
+        cpu[shared] = median([r["cpu"] for r in rs])
+        each = ", ".join(f"{r['cpu']:,.0f}" for r in rs)
+        print(f"{name}{cpu[shared]:12,.0f}   {median([r['wall'] for r in rs]):12,.0f}"
+              f"   verified + recorded; runs (CPU): {each}")
     print(f"reference open_envelope + verify alone, in memory: {decode_rate:12,.0f}")
-    ratio_single = per_amp["cpu"] / single["cpu"] if single["cpu"] else 0.0
-    print(f"ratio per-amphora keys / single key (CPU): {ratio_single:.2f}")
+    ratios = [p["cpu"] / s["cpu"] for p, s in zip(runs[False], runs[True], strict=True)
+              if s["cpu"]]
+    print(f"ratio per-amphora keys / single key (CPU, medians): "
+          f"{cpu[False] / cpu[True] if cpu[True] else 0:.2f} (round by round: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
     print(f"ratio per-amphora keys / bare receive loop (CPU): "
-          f"{per_amp['cpu'] / base_cpu if base_cpu else 0:.2f}")
+          f"{cpu[False] / base_cpu if base_cpu else 0:.2f}")
     bad = 0
-    for name, r in (("single key", single), ("per-amphora keys", per_amp)):
-        print(f"database check ({name}): {r['rows']} amphorae recorded, {r['behind']} not at "
-              "their last seq")
-        bad += r["behind"] + (r["verified"] == 0)
+    for shared, name in ((True, "single key"), (False, "per-amphora keys")):
+        for r in runs[shared]:
+            bad += r["behind"] + (r["verified"] == 0) + r["rejected"] + r["snap"]["write_errors"]
+        print(f"database check ({name}): after every run all "
+              f"{min(r['rows'] for r in runs[shared])}+ amphorae recorded, "
+              f"{sum(r['behind'] for r in runs[shared])} not at their last seq, "
+              f"{sum(r['rejected'] for r in runs[shared])} rejected")
+    per_amp = runs[False][-1]
     if args.rate and per_amp["wall"] >= args.rate * 0.9:
         print("note: the health manager kept up with the offered rate; raise --rate to find "
               "its ceiling")
