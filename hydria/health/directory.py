@@ -64,7 +64,7 @@ class AmphoraDirectory:
         for amp_id, _, seq in rows:
             self.seqs.seed(amp_id, seq or 0)
         # one assignment: the receiver reads either the old dict or the new one
-        self._addresses = {amp_id: normal_address(ip) for amp_id, ip, _ in rows}
+        self._addresses = {amp_id: normal_address(ip) for amp_id, ip, _ in rows if ip}
         return len(rows)
 
     def run(self, stop: threading.Event) -> None:

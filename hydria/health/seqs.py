@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy import update
 
-from hydria.db.engine import Database
+from hydria.db.engine import Database, rows_matched
 from hydria.db.models import AmphoraHealth
 from hydria.health.counters import Counters
 from hydria.wire.heartbeat import SEQ_WINDOW
@@ -97,11 +97,10 @@ AskAgent = Callable[[str, str], "int | None"]
 def lower_recorded_seq(db: Database, amphora_id: str, seq: int) -> int:
     """Bring a recorded ``seq`` above what the agent really sent back down."""
     with db.session() as session:
-        res = session.execute(
+        return rows_matched(session, (
             update(AmphoraHealth)
             .where(AmphoraHealth.amphora_id == amphora_id, AmphoraHealth.seq > seq)
-            .values(seq=seq).execution_options(synchronize_session=False))
-        return int(res.rowcount or 0)
+            .values(seq=seq).execution_options(synchronize_session=False)))
 
 
 class SeqConfirmer:
