@@ -4,7 +4,9 @@ signed and sent over UDP to every controller, every ``heartbeat_interval``.
 HAProxy names things after the objects they serve (see ``hydria.render.haproxy``):
 a frontend is a listener id, a backend a pool id (``<pool id>:<mode>`` when one
 pool is rendered in two modes), a server a member id. ``payload_from_stats`` is
-the pure mapping from ``show stat`` rows to the heartbeat payload.
+the pure mapping from ``show stat`` rows to the heartbeat payload; the rows come
+from ``ConfigStore.listener_stats``, whose frontend counters are totals over
+every HAProxy worker of the amphora (payload schema 2, ``hydria.agent.counters``).
 
 Sequence numbers must grow across agent restarts, or the health manager would
 take the first heartbeats after a restart for replays. ``SeqCounter`` persists
@@ -31,13 +33,8 @@ from hydria.wire.agent_api import AmphoraBoot
 log = logging.getLogger("hydria.agent.heartbeat")
 
 
-class _Stats(Protocol):
-    def show_stat(self) -> list[dict[str, str]]: ...
-
-
 class _Store(Protocol):
-    @property
-    def haproxy(self) -> _Stats: ...
+    def listener_stats(self) -> list[dict[str, str]]: ...
 
     def version(self) -> int | None: ...
 
@@ -81,8 +78,8 @@ def payload_from_stats(amphora_id: str, rows: Iterable[dict[str, str]], *,
                 pool["status"] = status
         else:
             pool["members"].setdefault(svname, status)
-    return {"id": amphora_id, "config_version": config_version, "listeners": listeners,
-            "pools": pools}
+    return {"id": amphora_id, "schema": wire.PAYLOAD_SCHEMA, "config_version": config_version,
+            "listeners": listeners, "pools": pools}
 
 
 class SeqCounter:
@@ -201,7 +198,7 @@ def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event,
             try:
                 # the version first: stats taken after a reload are at least that new
                 version = store.version()
-                payload = payload_from_stats(boot.amphora_id, store.haproxy.show_stat(),
+                payload = payload_from_stats(boot.amphora_id, store.listener_stats(),
                                              config_version=version)
                 sender.send(wire.encode(payload, key, seqs.next()))
             except Exception:  # a bad moment must not end the heartbeats

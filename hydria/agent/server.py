@@ -85,6 +85,7 @@ class AgentState:
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
             "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
+            "ping_check": str(self.store.layout.ping_check),
         }
 
 

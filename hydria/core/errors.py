@@ -9,9 +9,12 @@
     │   ├── Conflict              409  duplicate, or state forbids the change
     │   │   └── ImmutableObject   409  the load balancer is PENDING_*
     │   ├── PayloadTooLarge       413
+    │   ├── ProviderUnsupported   501  the provider does not support an option
     │   └── ServiceUnavailable    503  the database is gone; retry after N s
     ├── TemporaryError            the controller retries after ``retry_after`` s
-    │   └── AmphoraUnreachable    the agent did not answer (yet)
+    │   ├── AmphoraUnreachable    the agent did not answer (yet)
+    │   └── ConfigNotLoaded       HAProxy checked the configuration but would not
+    │                             load it (a bind failure): the old one still serves
     └── PermanentError            the controller gives up and marks ERROR
         ├── ConfigRejected        ``haproxy -c`` refused the rendered config
         └── AllocationFailed      no free address left in a subnet
@@ -85,6 +88,18 @@ class PayloadTooLarge(APIError):
     faultcode = "Client"
 
 
+class ProviderUnsupported(APIError):
+    """Octavia's ProviderUnsupportedOptionError: a valid request the provider cannot
+    build (yet). Clients and Octavia's own tests read 501 as "skip this feature"."""
+
+    status_code = 501
+    faultcode = "Server"
+
+    @classmethod
+    def of(cls, detail: str, provider: str = "amphora") -> ProviderUnsupported:
+        return cls(f"Provider '{provider}' does not support a requested option: {detail}")
+
+
 class ServiceUnavailable(APIError):
     status_code = 503
     faultcode = "Server"
@@ -104,6 +119,11 @@ class TemporaryError(HydriaError):
 
 class AmphoraUnreachable(TemporaryError):
     pass
+
+
+class ConfigNotLoaded(TemporaryError):
+    """The agent's HAProxy refused to run a checked configuration (an address in use,
+    a resource limit); the message carries HAProxy's own words. May heal on retry."""
 
 
 class PermanentError(HydriaError):

@@ -102,14 +102,14 @@ def mark_boot_failed(db: Database, amphora_ids: tuple[str, ...], *,
     marked: list[tuple[str, str | None]] = []
     with db.session() as session:
         for amp_id in amphora_ids:
-            matched = rows_matched(session, (
-                update(Amphora)
+            matched = rows_matched(
+                session, update(Amphora)
                 .where(Amphora.id == amp_id, Amphora.status == c.AMPHORA_BOOTING,
                        Amphora.failover_requested.is_(False),
                        Amphora.created_at < booting_since,
                        or_(Amphora.updated_at.is_(None), Amphora.updated_at < booting_since))
                 .values(failover_requested=True, updated_at=Amphora.updated_at)
-                .execution_options(synchronize_session=False)))
+                .execution_options(synchronize_session=False))
             if matched == 1:
                 marked.append((amp_id, session.scalar(select(Amphora.load_balancer_id)
                                                       .where(Amphora.id == amp_id))))

@@ -97,10 +97,10 @@ AskAgent = Callable[[str, str], "int | None"]
 def lower_recorded_seq(db: Database, amphora_id: str, seq: int) -> int:
     """Bring a recorded ``seq`` above what the agent really sent back down."""
     with db.session() as session:
-        return rows_matched(session, (
-            update(AmphoraHealth)
+        return rows_matched(
+            session, update(AmphoraHealth)
             .where(AmphoraHealth.amphora_id == amphora_id, AmphoraHealth.seq > seq)
-            .values(seq=seq).execution_options(synchronize_session=False)))
+            .values(seq=seq).execution_options(synchronize_session=False))
 
 
 class SeqConfirmer:

@@ -34,7 +34,7 @@ parsed and checked field by field (``Malformed``).
 
 Payload (JSON object)::
 
-    {"id": "<amphora id>", "seq": 17, "config_version": 4,
+    {"id": "<amphora id>", "seq": 17, "schema": 2, "config_version": 4,
      "listeners": {"<listener id>": {"status": "OPEN", "bytes_in": 0, "bytes_out": 0,
                                      "active_connections": 0, "total_connections": 0,
                                      "request_errors": 0}},
@@ -46,6 +46,13 @@ configuration than the database last converged says nothing about objects it
 does not mention. Statuses are HAProxy's own words (``OPEN``/``FULL`` for a frontend, ``UP``/``DOWN``
 for a backend, ``UP``, ``DOWN 1/2``, ``MAINT``, ``DRAIN``, ``no check``... for a
 server); the health manager turns them into Octavia's operating statuses.
+
+``schema`` says what the listener counters mean (absent means 1). Schema 1:
+the counters of HAProxy's current worker, which a reload sets back to zero.
+Schema 2: totals over every HAProxy worker the amphora ran (``hydria.agent.counters``),
+so they only grow. Both are running totals per (listener, amphora), stored and
+summed the same way; a health manager takes any schema it does not know as the
+newest it knows (later schemas only add meaning, never change a field).
 
 ``seq`` grows with every heartbeat of an amphora, across agent restarts (the
 agent reserves ``SEQ_BLOCK`` numbers at a time on disk); the health manager
@@ -88,6 +95,9 @@ SEQ_BLOCK: Final = 1000
 # A larger jump is legitimate only after a longer silence, which the health
 # manager confirms with the agent over mutual TLS before it believes it.
 SEQ_WINDOW: Final = 2 * SEQ_BLOCK
+#: The payload schema this side writes (see the module docstring); 1 when absent.
+PAYLOAD_SCHEMA: Final = 2
+MAX_PAYLOAD_SCHEMA: Final = 255
 
 
 class HeartbeatError(ValueError):
@@ -195,6 +205,7 @@ class Heartbeat:
     pools: Mapping[str, PoolReport]
     config_version: int | None = None
     version: int = VERSION
+    schema: int = 1
 
 
 _COUNTERS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
@@ -299,6 +310,7 @@ def _parse(data: object, version: int) -> Heartbeat:
     obj = _obj(data, "payload")
     amphora_id = _id(obj.get("id"), "id")
     seq = _int(obj.get("seq"), "seq", MAX_SEQ)
+    schema = _int(obj.get("schema", 1), "schema", MAX_PAYLOAD_SCHEMA) or 1
     raw_version = obj.get("config_version")
     config_version = (None if raw_version is None
                       else _int(raw_version, "config_version", MAX_COUNTER))
@@ -316,7 +328,7 @@ def _parse(data: object, version: int) -> Heartbeat:
                    for mid, st in _obj(entry.get("members", {}), f"pool {pid} members").items()}
         pools[_id(pid, "pool id")] = PoolReport(_status(entry.get("status"),
                                                         f"pool {pid} status"), members)
-    return Heartbeat(amphora_id, seq, listeners, pools, config_version, version)
+    return Heartbeat(amphora_id, seq, listeners, pools, config_version, version, schema)
 
 
 def _obj(value: object, what: str) -> dict[str, Any]:

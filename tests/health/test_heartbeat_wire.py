@@ -130,3 +130,16 @@ def test_signing_key_is_hmac_sha256(key: bytes) -> None:
     message = b"version and id", b"the body"
     assert hb.SigningKey(key).sign(*message) == hmac.new(key, b"".join(message),
                                                          hashlib.sha256).digest()
+
+
+def test_payload_schema_is_optional_and_compatible() -> None:
+    """An agent of schema 1 (no ``schema`` field) and a later one both decode."""
+    old = hb.decode(hb.encode({"id": "amp", "listeners": {}, "pools": {}}, KEY, 1), KEY)
+    assert old.schema == 1
+    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, KEY, 2),
+                    KEY)
+    assert new.schema == 2
+    later = hb.decode(hb.encode({"id": "amp", "schema": 3, "extra": 1}, KEY, 3), KEY)
+    assert later.schema == 3
+    with pytest.raises(hb.Malformed):
+        hb.decode(hb.encode({"id": "amp", "schema": "2"}, KEY, 4), KEY)

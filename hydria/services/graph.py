@@ -1,0 +1,196 @@
+"""Fully populated load balancer create: listeners, pools, members and monitors in one POST.
+
+Octavia lets a client send a whole load balancer at once, and Kubernetes'
+cloud-provider-openstack does so by default::
+
+    {"loadbalancer": {"vip_subnet_id": "...",
+        "listeners": [{"protocol": "HTTP", "protocol_port": 80,
+                       "default_pool": {"name": "web", "protocol": "HTTP",
+                                        "lb_algorithm": "ROUND_ROBIN",
+                                        "members": [...], "healthmonitor": {...}}}],
+        "pools": [{"name": "spare", "protocol": "TCP", "lb_algorithm": "SOURCE_IP"}]}}
+
+Nested objects take the fields of their single creates, without the parent ids
+(they are implied) and without ``project_id`` (everything belongs to the load
+balancer's project). A listener's ``default_pool`` is either a whole pool or
+just ``{"name": ...}``, which points at a pool defined elsewhere in the same
+request (in ``pools``, or inline under another listener); so such pools need
+names, unique within the request.
+
+Two steps, so that a refused request writes nothing:
+
+- ``plan(req)`` runs every check that needs no database (the same functions
+  the single creates use, so a nested object is refused as it would be on its
+  own) and resolves the pool names;
+- ``create(session, lb, graph, quota_defaults=...)`` checks the project's quotas
+  for every object, then adds the rows, all PENDING_CREATE, in the transaction
+  that creates the load balancer; the caller notifies once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hydria.core.errors import Conflict, InvalidInput
+from hydria.db import quotas
+from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.services.healthmonitors import check_healthmonitor, new_healthmonitor
+from hydria.services.listeners import (
+    check_default_pool,
+    check_listener,
+    check_pool_protocol,
+    new_listener,
+    port_in_use,
+    same_transport,
+)
+from hydria.services.members import check_new_member, duplicate_member, new_member
+from hydria.services.pools import CheckedPool, check_pool, new_pool
+
+# (pool, its members, its monitor), as the create answer shows them.
+CreatedPool = tuple[Pool, list[Member], HealthMonitor | None]
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    req: Any  # a PoolSingleCreate body
+    checked: CheckedPool
+    monitor: dict[str, Any] | None  # check_healthmonitor's values
+
+
+@dataclass(frozen=True)
+class ListenerPlan:
+    req: Any  # a ListenerSingleCreate body
+    protocol: str
+    pool: int | None  # index of its default pool in Graph.pools
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The children of a load balancer about to be created, checked and resolved."""
+
+    listeners: tuple[ListenerPlan, ...] = ()
+    pools: tuple[PoolPlan, ...] = ()
+
+
+def plan(req: Any) -> Graph:
+    """Check the nested objects of a create (a LoadBalancerPOST) and resolve names."""
+    listeners = list(req.listeners or [])
+    pools = list(req.pools or [])
+    # Top-level pools first, then the ones given inline, in listener order (as Octavia).
+    refs: list[str | None] = []
+    for li in listeners:
+        inline = li.default_pool
+        if inline is None:
+            refs.append(None)
+            continue
+        if inline.name is None:
+            raise InvalidInput("Validation failure: a default_pool created with its load "
+                               "balancer needs a name.")
+        if inline.model_fields_set != {"name"}:
+            pools.append(inline)
+        refs.append(inline.name)
+    names = [p.name for p in pools]
+    if len(set(names)) != len(names):
+        raise InvalidInput("Validation failure: the pools created with a load balancer need "
+                           "names that differ from each other.")
+    index = {name: i for i, name in enumerate(names)}
+    for ref in refs:
+        if ref is not None and ref not in index:
+            raise InvalidInput(f"Validation failure: default_pool '{ref}' names no pool "
+                               "defined in this request.")
+    pool_plans = tuple(_plan_pool(p) for p in pools)
+    return Graph(listeners=_plan_listeners(listeners, refs, index, pool_plans),
+                 pools=pool_plans)
+
+
+def _plan_pool(req: Any) -> PoolPlan:
+    label = f"pool '{req.name}'" if req.name is not None else "an unnamed pool"
+    for field in ("protocol", "lb_algorithm"):
+        if getattr(req, field) is None:
+            raise InvalidInput(f"Validation failure: {label} is defined without {field}.")
+    checked = check_pool(req, nested=True)
+    monitor = check_healthmonitor(req.healthmonitor) if req.healthmonitor else None
+    seen: set[tuple[str, int]] = set()
+    for member in req.members or []:
+        key = (member.address, member.protocol_port)
+        if key in seen:
+            raise duplicate_member(*key)
+        seen.add(key)
+    return PoolPlan(req=req, checked=checked, monitor=monitor)
+
+
+def _plan_listeners(listeners: list[Any],
+                    refs: list[str | None], index: dict[str | None, int],
+                    pools: tuple[PoolPlan, ...]) -> tuple[ListenerPlan, ...]:
+    plans: list[ListenerPlan] = []
+    by_port: dict[int, list[str]] = {}  # port -> protocols of the listeners on it so far
+    for li, ref in zip(listeners, refs, strict=True):
+        protocol = check_listener(li, nested=True)
+        taken = by_port.setdefault(li.protocol_port, [])
+        for other in taken:
+            if same_transport(other, protocol):
+                raise port_in_use(other, li.protocol_port)
+        taken.append(protocol)
+        pool = index[ref] if ref is not None else None
+        if pool is not None:
+            check_pool_protocol(protocol, pools[pool].checked.protocol)
+        plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool))
+    return tuple(plans)
+
+
+def create(session: Session, lb: LoadBalancer, graph: Graph, *,
+           quota_defaults: Mapping[str, int]) -> tuple[list[Listener], list[CreatedPool]]:
+    """Add the planned children of the new ``lb`` to the session, in PENDING_CREATE.
+
+    Every object counts against the project's quotas (checked once per kind, for
+    all of the request's objects of that kind) before any row is added. Pools
+    (with their monitors and members) go first, listeners then point at them.
+    Returns the rows in request order, for the create's answer.
+    """
+    wanted = {
+        quotas.POOL: len(graph.pools),
+        quotas.HEALTH_MONITOR: sum(p.monitor is not None for p in graph.pools),
+        quotas.MEMBER: sum(len(p.req.members or []) for p in graph.pools),
+        quotas.LISTENER: len(graph.listeners),
+    }
+    for resource, count in wanted.items():
+        quotas.check_and_reserve(session, lb.project_id, resource, count,
+                                 defaults=quota_defaults)
+    pools: list[CreatedPool] = []
+    for p in graph.pools:
+        pool = new_pool(lb, p.req, p.checked)
+        hm = None
+        if p.monitor is not None:
+            hm = new_healthmonitor(pool, p.monitor)
+        members = []
+        for m in p.req.members or []:
+            check_new_member(session, m)
+            members.append(new_member(pool, m, monitored=hm is not None))
+        pools.append((pool, members, hm))
+    listeners = []
+    for li in graph.listeners:
+        default_pool_id = li.req.default_pool_id
+        if default_pool_id is not None:
+            # A pool of another load balancer: never valid here (404, as in Octavia).
+            check_default_pool(session, lb.id, default_pool_id, li.protocol)
+        if li.pool is not None:
+            default_pool_id = pools[li.pool][0].id
+        listeners.append(new_listener(lb, li.req, li.protocol, default_pool_id=default_pool_id))
+    for pool, members, hm in pools:
+        session.add(pool)
+        session.add_all(members)
+        if hm is not None:
+            session.add(hm)
+    try:
+        session.flush()
+        session.add_all(listeners)
+        session.flush()
+    except IntegrityError:
+        # plan() refuses duplicates already; this is the database agreeing.
+        raise Conflict("An object in the request collides with another one.") from None
+    return listeners, pools
