@@ -1,7 +1,7 @@
 """Fixtures shared by the whole suite: real databases, SQLite and PostgreSQL.
 
 Also the test tiers. A test that needs a component this machine may lack
-carries its marker (``postgres``, ``haproxy``, ``netns``, ``keystone``); when
+carries its marker (``postgres``, ``haproxy``, ``nginx``, ``netns``, ``keystone``); when
 the component is missing the test is skipped and says why, except under
 ``CI=true``, where a missing component fails it: CI must run everything.
 ``scripts/test --fast`` deselects those markers and ``integration`` (tests
@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hydria.core.host import find_nginx
 from hydria.db.engine import Database
 from hydria.db.migrate import upgrade
 
@@ -48,6 +49,11 @@ def _haproxy_available() -> bool:
 
 
 @functools.cache
+def _nginx_available() -> bool:
+    return find_nginx()[0] is not None
+
+
+@functools.cache
 def _netns_available() -> bool:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         return False
@@ -63,6 +69,7 @@ def _keystone_available() -> bool:
 COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
     "postgres": ("PostgreSQL on 127.0.0.1:5432", _pg_available),
     "haproxy": ("the haproxy binary", _haproxy_available),
+    "nginx": ("nginx with its stream module (UDP listeners)", _nginx_available),
     "netns": ("root and Linux network namespaces (ip netns)", _netns_available),
     "keystone": ("a Keystone server (the keystone package)", _keystone_available),
 }

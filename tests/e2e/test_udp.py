@@ -16,7 +16,7 @@ import pytest
 from tests.support.hydria_proc import HydriaUp, running
 from tests.support.udp_echo import UDPEchoBackend, udp_ask
 
-pytestmark = [pytest.mark.integration, pytest.mark.nginx]
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy, pytest.mark.nginx]
 
 
 @pytest.fixture(scope="module")
