@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydria.api.jsonbody import decode
 from hydria.core import constants as c
 from hydria.core.errors import InvalidInput, ProviderUnsupported
+from hydria.core.jsonbody import decode
 
 PROVIDERS = {
     c.PROVIDER_NAME: "The Hydria amphora driver: HAProxy amphorae managed by Hydria.",
@@ -147,3 +147,11 @@ def check_buildable(flavor_data: dict[str, Any]) -> None:
             "Hydria (one amphora per load balancer).")
     if flavor_data.get(SRIOV_VIP) is True:
         raise ProviderUnsupported.of(f"{SRIOV_VIP} is not supported by this release of Hydria.")
+
+
+def check_profile_data(option: str, text: str) -> dict[str, Any]:
+    """The settings in a profile's ``option`` (``flavor_data`` or
+    ``availability_zone_data``), checked as Octavia's amphora provider checks them."""
+    if option == "flavor_data":
+        return check_flavor_data(text)
+    return check_availability_zone_data(text)
