@@ -14,6 +14,7 @@ import fcntl
 import importlib.resources
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -71,10 +72,43 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
-def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) -> None:
-    """Bring HAProxy back if it died under a configuration we still hold."""
-    while not stop.wait(interval):
+def wait_exit(pid: int | None, timeout: float) -> None:
+    """Return when ``pid`` exits or ``timeout`` passes, whichever is first.
+
+    A pidfd (Linux 5.3+) becomes readable when the process exits, so an idle
+    agent sleeps here instead of reading pidfiles every second: a fleet of
+    idle amphorae costs no CPU for supervision. Without a pidfd (or a pid),
+    this is a plain sleep, i.e. polling.
+    """
+    if pid is not None and hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return  # gone already (or not ours to watch): look at once
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return
+    time.sleep(timeout)
+
+
+def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
+              *, idle_check: float = 30.0) -> None:
+    """Bring HAProxy back if it died under a configuration we still hold.
+
+    While a master runs, the supervisor waits for that process to exit (or
+    ``idle_check`` seconds, a fallback look); otherwise it looks every
+    ``interval``. A reload keeps the master's pid (it re-executes itself).
+    """
+    while not stop.is_set():
+        pid = store.haproxy.master_pid()
+        wait_exit(pid, idle_check if pid is not None else interval)
+        if stop.is_set():
+            return
         if not store.lock.acquire(timeout=0):
+            stop.wait(interval)
+            continue  # a change is in progress; it starts HAProxy itself
             continue  # a change is in progress; it starts HAProxy itself
         try:
             if stop.is_set():

@@ -34,8 +34,11 @@ log = logging.getLogger("hydria.up")
 @click.option("--port", type=int, default=None, help="API port [default: 9876].")
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
+@click.option("--driver", type=click.Choice(wiring.AMPHORA_DRIVERS), default=None,
+              help="Amphora compute and network driver: 'noop' runs the control plane "
+                   "with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-       port: int | None, clouds_yaml: bool) -> None:
+       port: int | None, clouds_yaml: bool, driver: str | None) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
@@ -43,7 +46,8 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.notify import InProcessNotifier
     from hydria.db.subnets import ensure_default_subnet
 
-    settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
+    settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
+                             compute_driver=driver, network_driver=driver)
     wiring.setup_logging(verbose)
     wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
@@ -73,6 +77,8 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
+    if settings.compute_driver == "noop":
+        click.echo("  amphorae:    noop (no data plane: nothing serves a VIP)")
     if clouds_yaml:
         path = user_clouds_yaml()
         write_cloud(path, "hydria", endpoint)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
+    from hydria.drivers.amphora.base import AmphoraAgent
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
     from hydria.drivers.network.base import NetworkDriver
@@ -132,11 +133,19 @@ def controller_ca(settings: Settings) -> ControllerCA:
         raise SystemExit(f"controller CA refused: {exc}") from None
 
 
+# ``hydria up --driver NAME``: one name that sets both the compute and the network driver
+AMPHORA_DRIVERS = ("local", "noop")
+
+
 def compute(settings: Settings) -> ComputeDriver:
     if settings.compute_driver == "local":
         from hydria.drivers.compute.local import LocalCompute
 
         return LocalCompute(settings.amphorae_dir)
+    if settings.compute_driver == "noop":
+        from hydria.drivers.compute.noop import NoopCompute
+
+        return NoopCompute()
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
@@ -145,7 +154,24 @@ def network(settings: Settings) -> NetworkDriver:
         from hydria.drivers.network.local import LocalNetwork
 
         return LocalNetwork()
+    if settings.network_driver == "noop":
+        from hydria.drivers.network.noop import NoopNetwork
+
+        return NoopNetwork()
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
+
+
+def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) -> AmphoraAgent:
+    """Mutual TLS to real agents; with the no-op compute driver, its in-memory agents."""
+    from hydria.drivers.compute.noop import NoopCompute
+
+    if isinstance(computer, NoopCompute):
+        from hydria.drivers.amphora.noop import NoopAgentClient
+
+        return NoopAgentClient(computer)
+    from hydria.drivers.amphora.agent_client import AgentClient
+
+    return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
 
 
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
@@ -157,13 +183,11 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
 def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
-    from hydria.drivers.amphora.agent_client import AgentClient
 
     ca = controller_ca(settings)
-    client_cert, client_key = ca.client_cert_paths()
-    agent = AgentClient(ca.ca_cert_path, client_cert, client_key)
+    computer = compute_driver or compute(settings)
     return Reconciler(
-        db, compute_driver or compute(settings), network(settings), agent, ca,
+        db, computer, network(settings), agent_client(settings, ca, computer), ca,
         ReconcilerOptions(
             mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
             agent_port=settings.agent_port, boot_timeout=settings.amphora_boot_timeout,
@@ -219,6 +243,9 @@ def health_service(settings: Settings, db: Database, *,
         storm_threshold=settings.failover_storm_threshold,
         storm_min_fleet=settings.failover_storm_min_fleet,
         boot_timeout=settings.amphora_boot_timeout,
+        # no-op amphorae send no heartbeats: judged by silence they would all be
+        # failed over (and replaced by more silent ones) one timeout after boot
+        detect_failures=settings.compute_driver != "noop",
     ), notify=(notifier or notifier_for(settings.db_url)).notify, ask_agent=ask_agent)
 
 
@@ -226,15 +253,14 @@ def housekeeper(settings: Settings, db: Database, *,
                 compute_driver: ComputeDriver | None = None) -> Housekeeper:
     import datetime as dt
 
-    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper
 
     ca = controller_ca(settings)
-    rotator = CertRotator(db, ca, AgentClient(ca.ca_cert_path, *ca.client_cert_paths()),
+    computer = compute_driver or compute(settings)
+    rotator = CertRotator(db, ca, agent_client(settings, ca, computer),
                           agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
                           renew_before=dt.timedelta(days=settings.cert_renew_before_days))
-    computer = compute_driver or compute(settings)
     spares = None
     if settings.spare_amphora_pool_size > 0:
         from hydria.housekeeping.spares import SparePool

@@ -35,7 +35,8 @@ FILTERS["loadbalancer_id"] = "load_balancer_id"
 FILTERS["load_balancer_id"] = "load_balancer_id"
 SCOPE = listing.Scope(Amphora, FILTERS, {**FILTERS, "created_at": "created_at",
                                          "updated_at": "updated_at"},
-                      status_column=Amphora.status, project_column=LoadBalancer.project_id)
+                      status_column=Amphora.status, project_column=LoadBalancer.project_id,
+                      deleted_on_request=True)
 SPARE = (Amphora.load_balancer_id.is_(None),)
 DELETABLE = (or_(Amphora.status == c.AMPHORA_ERROR,
                  and_(Amphora.status == c.AMPHORA_READY, *SPARE)),)

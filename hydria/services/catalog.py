@@ -41,9 +41,11 @@ from hydria.db.models import (
     Flavor,
     FlavorProfile,
     LoadBalancer,
+    Network,
 )
 from hydria.services import listing, provider
 from hydria.services.context import RequestContext
+from hydria.services.provider import check_buildable, check_flavor_data, zone_networks
 from hydria.services.shape import shape
 from hydria.services.unit import Env, read
 
@@ -104,9 +106,10 @@ def show_profile(env: Env, kind: CatalogKind, profile_id: str) -> dict[str, Any]
 
 
 def create_profile(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
-    provider.check_profile_data(kind.data, getattr(req, kind.data))
+    data = provider.check_profile_data(kind.data, getattr(req, kind.data))
     provider.require_provider(req.provider_name)
     with env.db.session() as session:
+        _check_networks(session, kind, data)
         row = _models(kind)[1](id=str(uuid.uuid4()), name=req.name,
                                provider_name=req.provider_name,
                                **{kind.data: getattr(req, kind.data)})
@@ -118,12 +121,14 @@ def create_profile(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
 def update_profile(env: Env, kind: CatalogKind, profile_id: str,
                    given: dict[str, Any]) -> dict[str, Any]:
     changes = kind.profile.update_changes(given)
+    data: dict[str, Any] = {}
     if kind.data in changes:
-        provider.check_profile_data(kind.data, changes[kind.data])
+        data = provider.check_profile_data(kind.data, changes[kind.data])
     if "provider_name" in changes:
         provider.require_provider(changes["provider_name"])
     label = PROFILE_IN_USE[kind.item.root]
     with env.db.session() as session:
+        _check_networks(session, kind, data)
         row = _get(session, _models(kind)[1], profile_id, kind.profile.kind)
         if {kind.data, "provider_name"} & set(changes) and _users_of_profile(
                 session, kind, row.id):
@@ -132,6 +137,15 @@ def update_profile(env: Env, kind: CatalogKind, profile_id: str,
             setattr(row, name, value)
         session.flush()
         return shape(kind.profile, row)
+
+
+def _check_networks(session: Session, kind: CatalogKind, data: dict[str, Any]) -> None:
+    """The networks a zone profile names are ones the networking API lists (400)."""
+    if kind.data != "availability_zone_data":
+        return
+    for network_id in zone_networks(data):
+        if session.get(Network, network_id) is None:
+            raise InvalidInput(f"Network {network_id} could not be found.")
 
 
 def delete_profile(env: Env, kind: CatalogKind, profile_id: str) -> None:
@@ -240,6 +254,8 @@ def check_lb_choices(session: Session, *, flavor_id: str | None,
         if provider is not None and profile is not None and profile.provider_name != provider:
             raise InvalidInput(f"Flavor '{flavor_id}' is not compatible with provider "
                                f"'{provider}'")
+        if profile is not None:  # a valid profile this release cannot build: 501
+            check_buildable(check_flavor_data(profile.flavor_data))
     if availability_zone is not None:
         _live(session, AvailabilityZone, AvailabilityZone.name, availability_zone,
               unknown="Validation failure: Invalid availability zone.",

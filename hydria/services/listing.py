@@ -51,6 +51,9 @@ class Scope:
     status_column: Any = None  # rows whose status is DELETED are hidden
     project_column: Any = None  # None: rows of no project (operator catalogues)
     key: str = "id"  # the column behind ``id`` (a zone's name, a quota's project)
+    # DELETED rows are listed when the ``status`` filter asks for them (amphorae:
+    # a replaced one is kept for ``deleted_retention_days``, a Hydria extension)
+    deleted_on_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def run(session: Session, stmt: Select[Any], scope: Scope, params: Params,
     """The page of ``stmt`` (already scoped to a parent) the caller's parameters ask for."""
     params = {k: list(v) for k, v in params.items()}
     model = scope.model
-    if scope.status_column is not None:
+    asked_deleted = scope.deleted_on_request and c.DELETED in params.get("status", [])
+    if scope.status_column is not None and not asked_deleted:
         stmt = stmt.where(scope.status_column != c.DELETED)
     if scope.project_column is not None:
         wanted_project = params.pop("project_id", None)

@@ -1,7 +1,9 @@
 """/octavia/amphorae: Octavia's amphora admin API.
 
 - ``GET`` list (filters, ``fields``, sorting, pages as every collection) and
-  show, with Octavia's fields; DELETED amphorae are not shown.
+  show, with Octavia's fields; DELETED amphorae are not shown, as in Octavia,
+  unless the list asks for them (``status=DELETED``, a Hydria extension: a
+  replaced amphora stays there for ``deleted_retention_days``).
 - ``GET .../{id}/stats``: the amphora's counters, one entry per listener of
   its load balancer (zeros until a heartbeat reports them). Octavia answers
   404 while nothing is reported; an empty or zero answer is more useful.
