@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hydria.api.auth.context import RequestContext, context_from_request
+from hydria.api.auth.context import RequestContext
+from hydria.api.auth.door import admit
 from hydria.api.jsonbody import decode
 from hydria.config import Settings
 from hydria.core.errors import APIError, InvalidInput, PayloadTooLarge
@@ -36,10 +37,6 @@ def get_notifier(request: Request) -> Notifier:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def get_context(request: Request) -> RequestContext:
-    return context_from_request(request)
 
 
 def _is_json(content_type: str) -> bool:
@@ -72,6 +69,6 @@ async def read_json_body(request: Request) -> Any:
 # Parameter types for handlers: ``def handler(db: DB, ctx: Ctx, ...)``.
 DB = Annotated[Database, Depends(get_db)]
 Notify = Annotated[Notifier, Depends(get_notifier)]
-Ctx = Annotated[RequestContext, Depends(get_context)]
+Ctx = Annotated[RequestContext, Depends(admit)]
 Config = Annotated[Settings, Depends(get_settings)]
 JsonBody = Annotated[Any, Depends(read_json_body)]

@@ -32,7 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from hydria.api.auth.context import RequestContext
 from hydria.core import constants as c
-from hydria.core.errors import InvalidInput, NotAuthorized
+from hydria.core.errors import InvalidInput
 
 AUXILIARY = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "fields",
                        "page_reverse"})
@@ -174,13 +174,9 @@ def list_page(
         stmt = stmt.where(model.provisioning_status != c.DELETED)
     if per_project:
         project_column = project_column if project_column is not None else model.project_id
-        wanted_project = params.pop("project_id", None)
-        if wanted_project is not None:
-            if not ctx.is_admin and any(p != ctx.project_id for p in wanted_project):
-                raise NotAuthorized()
-            stmt = stmt.where(project_column.in_(wanted_project))
-        if not ctx.is_admin:
-            stmt = stmt.where(project_column == ctx.project_id)
+        shown = ctx.list_projects(params.pop("project_id", None))
+        if shown is not None:
+            stmt = stmt.where(project_column.in_(shown))
 
     for key, values in params.items():
         if key in AUXILIARY or key in TAG_FILTERS:

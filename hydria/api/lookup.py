@@ -1,8 +1,9 @@
 """Finding objects the caller may see, and the one write pattern.
 
-An object is visible when it exists, is not DELETED, and belongs to the
-caller's project (an admin sees every project); anything else is "<Kind>
-<id> not found." (404), so other projects' ids leak nothing.
+An object that does not exist or is DELETED is "<Kind> <id> not found."
+(404). One of another project is the policy's to allow
+(``RequestContext.require_visible``): Octavia's 403 under Keystone when it
+does not, "not found" under noauth.
 
 Every write runs in ``write()``: one transaction; the load balancers it
 touched are notified only after the commit succeeded.
@@ -56,45 +57,41 @@ def read(db: Database) -> Iterator[Session]:
         yield session
 
 
-def _visible(row: Any, ctx: RequestContext) -> bool:
-    return (row is not None and row.provisioning_status != c.DELETED
-            and ctx.can_see(row.project_id))
+R = TypeVar("R", Listener, Pool, Member, HealthMonitor)
 
 
 def get_lb(session: Session, lb_id: str, ctx: RequestContext) -> LoadBalancer:
-    return require_lb(session, lb_id, ctx.scope)
+    lb = require_lb(session, lb_id, None)
+    ctx.require_visible("Load Balancer", lb_id, lb.project_id)
+    return lb
+
+
+def _get(session: Session, model: type[R], kind: str, key: str, ctx: RequestContext) -> R:
+    row = session.get(model, key)
+    if row is None or row.provisioning_status == c.DELETED:
+        raise NotFound.of(kind, key)
+    ctx.require_visible(kind, key, row.project_id)
+    return row
 
 
 def get_listener(session: Session, listener_id: str, ctx: RequestContext) -> Listener:
-    row = session.get(Listener, listener_id)
-    if not _visible(row, ctx):
-        raise NotFound.of("Listener", listener_id)
-    assert row is not None
-    return row
+    return _get(session, Listener, "Listener", listener_id, ctx)
 
 
 def get_pool(session: Session, pool_id: str, ctx: RequestContext) -> Pool:
-    row = session.get(Pool, pool_id)
-    if not _visible(row, ctx):
-        raise NotFound.of("Pool", pool_id)
-    assert row is not None
-    return row
+    return _get(session, Pool, "Pool", pool_id, ctx)
 
 
 def get_member(session: Session, pool_id: str, member_id: str,
                ctx: RequestContext) -> Member:
-    row = session.get(Member, member_id)
-    if not _visible(row, ctx) or row is None or row.pool_id != pool_id:
+    row = _get(session, Member, "Member", member_id, ctx)
+    if row.pool_id != pool_id:
         raise NotFound.of("Member", member_id)
     return row
 
 
 def get_hm(session: Session, hm_id: str, ctx: RequestContext) -> HealthMonitor:
-    row = session.get(HealthMonitor, hm_id)
-    if not _visible(row, ctx):
-        raise NotFound.of("Health Monitor", hm_id)
-    assert row is not None
-    return row
+    return _get(session, HealthMonitor, "Health Monitor", hm_id, ctx)
 
 
 def mark_parents_pending(*rows: Any) -> None:

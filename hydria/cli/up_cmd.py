@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import common_options, settings_from
+from hydria.cli.options import api_options, common_options, settings_from
 
 if TYPE_CHECKING:
     from hydria.config import Settings
@@ -29,12 +29,11 @@ log = logging.getLogger("hydria.up")
 
 @click.command()
 @common_options
-@click.option("--host", default=None, help="API address [default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="API port [default: 9876].")
+@api_options
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-       port: int | None, clouds_yaml: bool) -> None:
+       port: int | None, insecure_noauth_anywhere: bool | None, clouds_yaml: bool) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
@@ -42,8 +41,10 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.notify import InProcessNotifier
     from hydria.db.subnets import ensure_default_subnet
 
-    settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
+    settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
+                             insecure_noauth_anywhere=insecure_noauth_anywhere)
     wiring.setup_logging(verbose)
+    wiring.check_api_settings(settings)
     db = wiring.database(settings)
     subnet = ensure_default_subnet(db, settings.default_subnet_name, settings.default_subnet_cidr)
     notifier = InProcessNotifier()
@@ -66,13 +67,16 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
-    if clouds_yaml:
-        path = user_clouds_yaml()
-        write_cloud(path, "hydria", endpoint)
-        click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
-        click.echo("  try:         openstack --os-cloud hydria loadbalancer list")
-    click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
-               "loadbalancer list")
+    if settings.auth_strategy != "noauth":  # Keystone's catalog and users, not a noauth cloud
+        click.echo(f"  identity:    {settings.keystone_url} ({settings.auth_strategy})")
+    else:
+        if clouds_yaml:
+            path = user_clouds_yaml()
+            write_cloud(path, "hydria", endpoint)
+            click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
+            click.echo("  try:         openstack --os-cloud hydria loadbalancer list")
+        click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
+                   "loadbalancer list")
     # uvicorn re-raises SIGINT/SIGTERM once it has stopped serving; with these
     # handlers that lands here instead of killing us before the amphorae stop.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -89,6 +89,21 @@ def network(settings: Settings):  # type: ignore[no-untyped-def]
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
 
 
+def check_api_settings(settings: Settings) -> None:
+    """Refuse an API that would protect nothing, naming the setting (before any work)."""
+    import click
+
+    from hydria.api.auth.safety import UnsafeConfiguration, check
+
+    try:
+        warnings = check(settings)
+    except UnsafeConfiguration as exc:
+        raise click.ClickException(str(exc)) from None
+    for text in warnings:
+        logging.getLogger("hydria.api").warning("event=insecure_configuration %s", text)
+        click.echo(f"WARNING: {text}", err=True)
+
+
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     from hydria.api.app import create_app
 

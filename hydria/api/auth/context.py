@@ -1,24 +1,44 @@
-"""The caller's identity and what it may see.
+"""The caller's identity and what this request may touch.
 
-In ``noauth`` mode (the only strategy so far) the caller says who it is:
-``X-Project-Id`` names the project (default ``constants.DEFAULT_PROJECT_ID``)
-and ``X-Roles`` (comma separated) containing ``admin`` makes it an admin that
-sees and acts on every project, as Octavia's ``load-balancer_admin`` /
-``admin`` roles do. A Keystone strategy would fill the same context from a
-validated token.
+``RequestContext`` is what handlers and lookups see: the caller's project,
+roles and user, and ``access``, the decision of the policy for the one
+operation this request performs (``hydria.api.auth.door`` makes it). Its
+methods are the object half of Octavia's checks, made where objects are
+loaded:
+
+- ``require_visible``: an object of another project is Octavia's 403 if the
+  operation's rule does not allow that project (Keystone), or "not found"
+  under noauth as Hydria always answered there;
+- ``owner_for_create``: the project of a new object is the caller's; a
+  ``project_id`` in the body is honoured only if the rule allows that project
+  (an admin);
+- ``list_projects``: the projects a list may show, as Octavia's
+  ``_auth_get_all`` (the ``-global`` rule lets a caller see every project).
+
+A context without ``access`` (made by code, not by a request) is trusted:
+``is_admin`` alone decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from fastapi import Request
+from hydria.core.errors import APIError, NotAuthorized, NotFound
 
-from hydria.core import constants as c
-from hydria.core.errors import InvalidInput, NotAuthorized
 
-ADMIN_ROLES = frozenset({"admin", "load-balancer_admin"})
-MAX_PROJECT_ID_LENGTH = 36
+class Access(Protocol):
+    def allows(self, project_id: str | None) -> bool:
+        """May this request's operation act on objects of ``project_id``?"""
+        ...
+
+    def allows_global(self, project_id: str | None) -> bool:
+        """May this list show other projects' objects (Octavia's ``get_all-global``)?"""
+        ...
+
+    def refusal(self, kind: str, key: str) -> APIError:
+        """The answer for an object the caller may not touch."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -26,6 +46,8 @@ class RequestContext:
     project_id: str
     is_admin: bool = False
     roles: tuple[str, ...] = ()
+    user_id: str | None = None
+    access: Access | None = None
 
     @property
     def scope(self) -> str | None:
@@ -33,23 +55,36 @@ class RequestContext:
         return None if self.is_admin else self.project_id
 
     def can_see(self, project_id: str) -> bool:
-        return self.is_admin or project_id == self.project_id
+        if self.is_admin or project_id == self.project_id:
+            return True
+        return self.access is not None and self.access.allows(project_id)
+
+    def require_visible(self, kind: str, key: str, project_id: str) -> None:
+        if not self.can_see(project_id):
+            raise (self.access.refusal(kind, key) if self.access is not None
+                   else NotFound.of(kind, key))
 
     def owner_for_create(self, requested: str | None) -> str:
         """The project a new object belongs to; only an admin may name another."""
         if requested is None or requested == self.project_id:
             return self.project_id
-        if not self.is_admin:
+        if not self.can_see(requested):
             raise NotAuthorized()
         return requested
 
+    def list_projects(self, wanted: list[str] | None) -> list[str] | None:
+        """The projects a list shows (None: all), or 403 for a project not allowed."""
+        if self.is_admin:
+            return wanted
+        if self.access is not None and self.access.allows_global(
+                wanted[0] if wanted else None):
+            return wanted
+        wanted = wanted or [self.project_id]
+        if not all(self.can_see(p) for p in wanted):
+            raise NotAuthorized()
+        return wanted
 
-def context_from_request(request: Request) -> RequestContext:
-    project_id = (request.headers.get("x-project-id") or "").strip() or c.DEFAULT_PROJECT_ID
-    if len(project_id) > MAX_PROJECT_ID_LENGTH:
-        raise InvalidInput(
-            f"X-Project-Id must be at most {MAX_PROJECT_ID_LENGTH} characters long.")
-    roles = tuple(r.strip().lower() for r in request.headers.get("x-roles", "").split(",")
-                  if r.strip())
-    return RequestContext(project_id=project_id,
-                          is_admin=any(r in ADMIN_ROLES for r in roles), roles=roles)
+    def as_admin(self) -> RequestContext:
+        return RequestContext(project_id=self.project_id, is_admin=True, roles=self.roles,
+                              user_id=self.user_id)
+

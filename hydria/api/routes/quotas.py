@@ -6,7 +6,8 @@
 - ``GET /lbaas/quotas/defaults``: the configured defaults (``HYDRIA_QUOTA_*``).
 - ``GET /lbaas/quotas/{project_id}``: the project's limits;
   ``.../{project_id}/default``: the defaults it would have. Reading another
-  project's needs an admin (403 otherwise, as Octavia's policy).
+  project's needs the quota admin (403 otherwise): the policy checks the path's
+  project at the door (``hydria.api.auth.operations``).
 - ``PUT /lbaas/quotas/{project_id}`` (202): set some limits (``-1``:
   unlimited; ``null``: back to the default); ``DELETE`` (202): every limit back
   to the default. Admins only (Octavia's ``load-balancer:write-quota``).
@@ -24,14 +25,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import or_, select, update
 
-from hydria.api.auth.context import RequestContext
-from hydria.api.auth.policy import AdminCtx, acts_as_admin
+from hydria.api.auth.policy import AdminCtx
 from hydria.api.deps import DB, Ctx, JsonBody, get_settings
 from hydria.api.listing import list_page
 from hydria.api.lookup import read
 from hydria.api.schemas import quota as schema
 from hydria.api.validation import parse
-from hydria.core.errors import InvalidInput, NotAuthorized, NotFound
+from hydria.core.errors import InvalidInput, NotFound
 from hydria.db import quotas
 from hydria.db.models import Quota
 
@@ -48,11 +48,6 @@ def _project(project_id: str) -> str:
     return project_id
 
 
-def _may_read(request: Request, ctx: RequestContext, project_id: str) -> None:
-    if project_id != ctx.project_id and not acts_as_admin(request, ctx):
-        raise NotAuthorized()
-
-
 def _any_set():  # type: ignore[no-untyped-def]
     """A project has a quota of its own while any limit is set (a reset clears them all)."""
     return or_(*[getattr(Quota, name).is_not(None) for name in quotas.NAMES])
@@ -61,8 +56,6 @@ def _any_set():  # type: ignore[no-untyped-def]
 @router.get(PATH)
 def list_quotas(request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
     defaults = get_settings(request).quota_defaults
-    if acts_as_admin(request, ctx):
-        ctx = RequestContext(project_id=ctx.project_id, is_admin=True, roles=ctx.roles)
     own = _any_set()
     with read(db) as session:
         page = list_page(request, session, select(Quota).where(own), Quota, ctx=ctx,
@@ -79,7 +72,7 @@ def show_defaults(request: Request, ctx: Ctx) -> dict[str, Any]:
 
 @router.get(PATH + "/{project_id}")
 def show_quota(project_id: str, request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
-    _may_read(request, ctx, _project(project_id))
+    _project(project_id)
     defaults = get_settings(request).quota_defaults
     with read(db) as session:
         row = session.get(Quota, project_id)
@@ -88,7 +81,7 @@ def show_quota(project_id: str, request: Request, ctx: Ctx, db: DB) -> dict[str,
 
 @router.get(PATH + "/{project_id}/default")
 def show_project_defaults(project_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
-    _may_read(request, ctx, _project(project_id))
+    _project(project_id)
     return {"quota": schema.view(get_settings(request).quota_defaults, project_id)}
 
 
