@@ -145,7 +145,9 @@ def test_policy_outside_noauth(strict_client, db):
     # a project reads its own quota and the defaults, not another project's
     assert client.get(f"{QUOTAS}/someone-else", headers=OTHER).status_code == 200
     assert client.get(f"{QUOTAS}/someone-else/default", headers=OTHER).status_code == 200
-    assert client.get(f"{QUOTAS}/defaults").status_code == 200
+    # Octavia routes /quotas/defaults to the quota of a project called "defaults"
+    assert_fault(client.get(f"{QUOTAS}/defaults"), 403)
+    assert client.get(f"{QUOTAS}/defaults", headers=ADMIN).status_code == 200
     assert_fault(client.get(f"{QUOTAS}/someone-else"), 403)
     assert_fault(client.get(f"{QUOTAS}/someone-else/default"), 403)
     # and lists only its own
