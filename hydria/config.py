@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT
+
 
 def default_state_dir() -> Path:
     return Path.home() / ".hydria"
@@ -50,10 +52,9 @@ class Settings(BaseSettings):
     # amphorae
     compute_driver: str = "local"
     network_driver: str = "local"
-    mgmt_cidr: str = "127.43.0.0/16"
     mgmt_range_start: str = "127.43.0.10"
     mgmt_range_end: str = "127.43.255.250"
-    agent_port: int = 9443
+    agent_port: int = DEFAULT_AGENT_PORT
     amphora_max_connections: int = 0  # 0: derived from the open-file limit
 
     # default VIP subnet that ``hydria up`` creates
@@ -76,7 +77,12 @@ class Settings(BaseSettings):
     retire_drain_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # health (heartbeats)
-    heartbeat_key: str = "insecure-hydria-heartbeat-key"
+    # The deployment's heartbeat key (amphorae get keys derived from it). No
+    # built-in one: this text, else the file named here, else
+    # <state_dir>/heartbeat.key, which `hydria up` and `hydria certs init`
+    # generate (0600); split services refuse to start without one.
+    heartbeat_key: str = ""
+    heartbeat_key_file: Path | None = None
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 60.0
     health_bind: str = "127.0.0.1:5555"
@@ -122,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def amphorae_dir(self) -> Path:
         return self.state_dir / "amphorae"
+
+    @property
+    def default_heartbeat_key_file(self) -> Path:
+        return self.state_dir / "heartbeat.key"
 
     @property
     def pki_dir(self) -> Path:

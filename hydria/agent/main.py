@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import importlib.resources
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -22,6 +24,7 @@ from typing import IO
 
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, seq_counter
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
@@ -41,6 +44,23 @@ def write_tls(layout: AmphoraLayout, boot: AmphoraBoot) -> tuple[Path, Path, Pat
     return paths
 
 
+def install_ping_check(layout: AmphoraLayout) -> Path:
+    """Put the PING monitor's script in the amphora folder (replaced at every start,
+    so an upgraded agent brings its own), executable by this user only.
+
+    HAProxy runs it as an external check; a configuration names it by the path
+    the agent reports in ``/1.0/info``.
+    """
+    script = importlib.resources.files("hydria.agent").joinpath("scripts/ping-check")
+    tmp = layout.ping_check.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(script.read_bytes())
+    os.chmod(tmp, 0o700)  # an older tmp may have had another mode
+    tmp.replace(layout.ping_check)
+    return layout.ping_check
+
+
 def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     """Keep a rotated certificate in the boot file, so a restart does not undo it."""
     boot = boot_from_json(layout.boot_file.read_text())
@@ -52,10 +72,43 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
-def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) -> None:
-    """Bring HAProxy back if it died under a configuration we still hold."""
-    while not stop.wait(interval):
+def wait_exit(pid: int | None, timeout: float) -> None:
+    """Return when ``pid`` exits or ``timeout`` passes, whichever is first.
+
+    A pidfd (Linux 5.3+) becomes readable when the process exits, so an idle
+    agent sleeps here instead of reading pidfiles every second: a fleet of
+    idle amphorae costs no CPU for supervision. Without a pidfd (or a pid),
+    this is a plain sleep, i.e. polling.
+    """
+    if pid is not None and hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return  # gone already (or not ours to watch): look at once
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return
+    time.sleep(timeout)
+
+
+def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
+              *, idle_check: float = 30.0) -> None:
+    """Bring HAProxy back if it died under a configuration we still hold.
+
+    While a master runs, the supervisor waits for that process to exit (or
+    ``idle_check`` seconds, a fallback look); otherwise it looks every
+    ``interval``. A reload keeps the master's pid (it re-executes itself).
+    """
+    while not stop.is_set():
+        pid = store.haproxy.master_pid()
+        wait_exit(pid, idle_check if pid is not None else interval)
+        if stop.is_set():
+            return
         if not store.lock.acquire(timeout=0):
+            stop.wait(interval)
+            continue  # a change is in progress; it starts HAProxy itself
             continue  # a change is in progress; it starts HAProxy itself
         try:
             if stop.is_set():
@@ -81,6 +134,7 @@ def run(folder: Path) -> int:
         return 0
     boot = boot_from_json(layout.boot_file.read_text())
     cert, key, ca = write_tls(layout, boot)
+    install_ping_check(layout)
     haproxy = HAProxyProcess(layout)
     store = ConfigStore(layout, haproxy)
     try:
@@ -88,10 +142,12 @@ def run(folder: Path) -> int:
     except HAProxyError as exc:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
+    seqs = _heartbeat_seqs(boot, store)
     server = AgentServer((boot.lb_network_ip, boot.agent_port),
                          server_tls_context(cert, key, ca),
                          AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
-                                    on_rotated=lambda c, k: remember_cert(layout, c, k)))
+                                    on_rotated=lambda c, k: remember_cert(layout, c, k),
+                                    heartbeat_seq=None if seqs is None else seqs.last))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -103,7 +159,7 @@ def run(folder: Path) -> int:
     signal.signal(signal.SIGINT, on_signal)
     threading.Thread(target=supervise, args=(store, stop), daemon=True,
                      name="supervisor").start()
-    extra = _start_extras(boot, store, stop)
+    extra = _start_extras(boot, store, stop, seqs)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
              boot.agent_port)
     try:
@@ -142,16 +198,19 @@ def hold_agent_lock(layout: AmphoraLayout) -> IO[str] | None:
     return fh
 
 
-def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event
-                  ) -> list[threading.Thread]:
+def _heartbeat_seqs(boot: AmphoraBoot, store: ConfigStore) -> SeqCounter | None:
+    """The heartbeat sequence counter, if this amphora sends heartbeats."""
+    if not (boot.controller_addresses and boot.heartbeat_key):
+        return None
+    return seq_counter(store)
+
+
+def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event,
+                  seqs: SeqCounter | None) -> list[threading.Thread]:
     """Threads that only some amphorae run (heartbeats when controllers are known)."""
     threads: list[threading.Thread] = []
-    if boot.controller_addresses and boot.heartbeat_key:
-        try:
-            from hydria.agent.heartbeat import heartbeat_loop
-        except ImportError:
-            return threads
-        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop), daemon=True,
+    if seqs is not None:
+        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop, seqs), daemon=True,
                              name="heartbeat")
         t.start()
         threads.append(t)

@@ -65,8 +65,12 @@ class AgentState:
 
     def __init__(self, amphora_id: str, store: ConfigStore, *,
                  tls_paths: tuple[Path, Path, Path] | None = None,
-                 on_rotated: Callable[[str, str], None] | None = None) -> None:
+                 on_rotated: Callable[[str, str], None] | None = None,
+                 heartbeat_seq: Callable[[], int] | None = None) -> None:
         self.amphora_id = amphora_id
+        # the last heartbeat sequence number sent: the health manager asks for it
+        # before it believes a heartbeat far ahead of the last one it saw
+        self.heartbeat_seq = heartbeat_seq
         self.store = store
         self.tls_paths = tls_paths
         self.on_rotated = on_rotated
@@ -80,6 +84,8 @@ class AgentState:
             "config_version": self.store.version(),
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
+            "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
+            "ping_check": str(self.store.layout.ping_check),
         }
 
 
@@ -123,7 +129,7 @@ class AgentServer(ThreadingHTTPServer):
             return
         conn.settimeout(REQUEST_SECONDS)
         try:
-            self.RequestHandlerClass(conn, client_address, self)
+            _Handler(conn, client_address, self)  # the one handler this server is built with
         finally:
             try:
                 conn.close()

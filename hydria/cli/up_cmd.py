@@ -18,6 +18,7 @@ import click
 
 from hydria.cli import wiring
 from hydria.cli.options import api_options, common_options, settings_from
+from hydria.core.errors import APIError
 
 if TYPE_CHECKING:
     from hydria.config import Settings
@@ -32,8 +33,12 @@ log = logging.getLogger("hydria.up")
 @api_options
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
+@click.option("--driver", type=click.Choice(wiring.AMPHORA_DRIVERS), default=None,
+              help="Amphora compute and network driver: 'noop' runs the control plane "
+                   "with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-       port: int | None, insecure_noauth_anywhere: bool | None, clouds_yaml: bool) -> None:
+       port: int | None, insecure_noauth_anywhere: bool | None, clouds_yaml: bool,
+       driver: str | None) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
@@ -42,11 +47,18 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.subnets import ensure_default_subnet
 
     settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
+                             compute_driver=driver, network_driver=driver,
                              insecure_noauth_anywhere=insecure_noauth_anywhere)
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
+    wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
-    subnet = ensure_default_subnet(db, settings.default_subnet_name, settings.default_subnet_cidr)
+    try:
+        subnet = ensure_default_subnet(
+            db, settings.default_subnet_name, settings.default_subnet_cidr,
+            mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end))
+    except APIError as exc:  # e.g. HYDRIA_DEFAULT_SUBNET_CIDR overlaps the management range
+        raise click.ClickException(exc.message) from None
     notifier = InProcessNotifier()
     compute = wiring.compute(settings)
     loop = wiring.controller_loop(settings, db, notifier=notifier, compute_driver=compute)
@@ -67,6 +79,8 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
+    if settings.compute_driver == "noop":
+        click.echo("  amphorae:    noop (no data plane: nothing serves a VIP)")
     if settings.auth_strategy != "noauth":  # Keystone's catalog and users, not a noauth cloud
         click.echo(f"  identity:    {settings.keystone_url} ({settings.auth_strategy})")
     else:

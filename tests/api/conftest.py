@@ -138,11 +138,13 @@ class Api:
                 m.LoadBalancer.provisioning_status.in_(c.PENDING_STATUSES))).all()
             for lb_id, generation in pending:
                 mark_converged(s, lb_id, generation)
-            for model in STATUS_TABLES:
+            for model in STATUS_TABLES:  # plain UPDATEs: no ORM object is loaded here
                 s.execute(update(model).where(model.provisioning_status == c.PENDING_DELETE)
-                          .values(provisioning_status=c.DELETED))
+                          .values(provisioning_status=c.DELETED)
+                          .execution_options(synchronize_session=False))
                 s.execute(update(model).where(model.provisioning_status.in_(
-                    [c.PENDING_CREATE, c.PENDING_UPDATE])).values(provisioning_status=c.ACTIVE))
+                    [c.PENDING_CREATE, c.PENDING_UPDATE])).values(provisioning_status=c.ACTIVE)
+                    .execution_options(synchronize_session=False))
 
     def status(self, model: Any, object_id: str) -> str:
         with self.db.session() as s:

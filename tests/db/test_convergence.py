@@ -8,8 +8,6 @@ from hydria.db import addresses, convergence
 from hydria.db import models as m
 from tests.support.factories import make_lb, make_subnet
 
-pytestmark = pytest.mark.postgres
-
 
 def _count(db, model):
     with db.session() as s:

@@ -27,10 +27,9 @@ log = logging.getLogger("hydria.compute.local")
 
 
 def _agent_command() -> list[str]:
-    exe = Path(sys.executable).parent / "hydria"
-    if exe.exists():
-        return [str(exe), "amphora-agent"]
-    return [sys.executable, "-m", "hydria.cli.main", "amphora-agent"]
+    # the agent's own entry point: the same process as `hydria amphora-agent`
+    # without the CLI's imports (a fleet pays them once per amphora)
+    return [sys.executable, "-m", "hydria.agent", "amphora-agent"]
 
 
 class LocalCompute:
