@@ -172,8 +172,9 @@ def running_keystone(folder: Path, hydria_port: int) -> Iterator[Keystone]:
         "import sys\nsys.argv = sys.argv[:1]\nfrom keystone.wsgi.api import application\n")
     log = (folder / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
-        [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--threads", "8", "--timeout", "120", "--chdir", str(folder),
+        [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         # one thread per worker: Keystone on SQLite deadlocked with threads here
+         "--threads", "1", "--timeout", "120", "--chdir", str(folder),
          "keystone_app:application"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
