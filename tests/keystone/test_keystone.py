@@ -17,7 +17,7 @@ import pytest
 from tests.support.hydria_proc import HydriaUp
 from tests.support.keystone import Keystone
 
-pytestmark = [pytest.mark.keystone, pytest.mark.integration]
+pytestmark = [pytest.mark.keystone, pytest.mark.integration, pytest.mark.haproxy]
 
 BIN = Path(sys.executable).parent
 A, B = "project-a", "project-b"
