@@ -15,9 +15,10 @@ and ``hydria.api.errors`` turns every failure into Octavia's fault body
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 from hydria.api import errors
 from hydria.api.auth import safety
@@ -28,8 +29,7 @@ from hydria.api.requestline import RefuseNul
 from hydria.api.routes import (
     alarms,
     amphorae,
-    availability_zones,
-    flavors,
+    catalog,
     healthmonitors,
     identity,
     lb_actions,
@@ -46,25 +46,30 @@ from hydria.api.routes import (
 from hydria.config import Settings
 from hydria.db.engine import Database
 from hydria.db.notify import Notifier
+from hydria.services.unit import Env
 
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
                     healthmonitors.router, neutron.router, lb_actions.router,
                     amphorae.router, alarms.router, providers.router, quotas.router,
-                    flavors.router, availability_zones.router)
+                    catalog.flavors, catalog.availability_zones)
+
+
+class Authenticator(Protocol):
+    """ASGI middleware that puts the caller's ``Identity`` in the scope."""
+
+    def __call__(self, app: ASGIApp, /, settings: Settings) -> ASGIApp: ...
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings, *,
-               authenticator: type[Any] = KeystoneAuth) -> FastAPI:
+               authenticator: Authenticator = KeystoneAuth) -> FastAPI:
     """The API; under Keystone, ``authenticator`` (ASGI middleware taking ``settings``)
     puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
     safety.check(settings)
     # Every route runs the policy door first (``hydria.api.auth.door``).
     app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(admit)])
-    app.state.db = db
-    app.state.notifier = notifier
-    app.state.settings = settings
+    app.state.env = Env(db=db, notifier=notifier, settings=settings)
     app.state.guard = Guard(settings)
     errors.install(app)
     if settings.auth_strategy == KEYSTONE:

@@ -21,14 +21,16 @@ from typing import Literal
 from cryptography import x509
 from sqlalchemy.orm import Session
 
+from hydria import __version__
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
+from hydria.core.ids import derived_id
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence
 from hydria.db.engine import Database
-from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
+from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
 from hydria.drivers.certs.base import CertificateAuthority
@@ -65,6 +67,9 @@ class ReconcilerOptions:
     # an amphora retired while it still serves (an operator's failover) lets its
     # requests in flight finish for up to this long; a dead one costs nothing
     retire_drain_seconds: float = 5.0
+    # what the amphora API shows as the amphora's compute flavor and zone
+    compute_flavor: str = "local"
+    compute_zone: str = "local"
 
 
 class Reconciler:
@@ -192,6 +197,10 @@ class Reconciler:
             row = session.get(Amphora, amp.id)
             if row is not None:
                 row.compute_id = compute_id
+                # what Nova and Glance would have said: the image is this Hydria's build
+                row.image_id = derived_id("image", f"hydria-amphora-{__version__}")
+                row.compute_flavor = self.options.compute_flavor
+                row.cached_zone = self.options.compute_zone
                 row.cert_expiration = cert_expiry(cert)
                 if row.status == c.AMPHORA_BOOTING:
                     row.status = booted
@@ -218,6 +227,10 @@ class Reconciler:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
         self.network.plug_vip(amp.id, desired.vip_address, vip_cidr)
+        with self.db.session() as session:
+            lb_row = session.get(LoadBalancer, desired.id)
+            amp_db.record_vip_ports(session, amp.id, vip_address=desired.vip_address or None,
+                                    vip_port_id=lb_row.vip_port_id if lb_row else None)
         if info.get("config_version") == generation:
             return
         options = graph.RenderOptions(

@@ -27,13 +27,13 @@ from typing import Any
 
 from fastapi import Request
 
-from hydria.api.auth.context import RequestContext
 from hydria.api.auth.enforcer import ADMIN_ROLES, NoauthPolicy, OctaviaPolicy, Policy
 from hydria.api.auth.keystone import SCOPE_KEY, Identity
 from hydria.api.auth.operations import CALLER, PATH, Operation, operation_for
 from hydria.config import Settings
 from hydria.core import constants as c
 from hydria.core.errors import APIError, InvalidInput, NotAuthorized, NotFound
+from hydria.services.context import RequestContext
 
 log = logging.getLogger(__name__)
 

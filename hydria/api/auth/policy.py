@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from hydria.api.auth.context import RequestContext
 from hydria.api.auth.door import admit
+from hydria.services.context import RequestContext
 
 AdminCtx = Annotated[RequestContext, Depends(admit)]

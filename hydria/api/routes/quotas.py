@@ -6,8 +6,7 @@
 - ``GET /lbaas/quotas/defaults``: the configured defaults (``HYDRIA_QUOTA_*``).
 - ``GET /lbaas/quotas/{project_id}``: the project's limits;
   ``.../{project_id}/default``: the defaults it would have. Reading another
-  project's needs the quota admin (403 otherwise): the policy checks the path's
-  project at the door (``hydria.api.auth.operations``).
+  project's needs an admin (403 otherwise, as Octavia's policy).
 - ``PUT /lbaas/quotas/{project_id}`` (202): set some limits (``-1``:
   unlimited; ``null``: back to the default); ``DELETE`` (202): every limit back
   to the default. Admins only (Octavia's ``load-balancer:write-quota``).
@@ -23,17 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import or_, select, update
 
 from hydria.api.auth.policy import AdminCtx
-from hydria.api.deps import DB, Ctx, JsonBody, get_settings
-from hydria.api.listing import list_page
-from hydria.api.lookup import read
+from hydria.api.deps import Ctx, JsonBody, Services
+from hydria.api.listing import envelope, params
 from hydria.api.schemas import quota as schema
 from hydria.api.validation import parse
-from hydria.core.errors import InvalidInput, NotFound
-from hydria.db import quotas
-from hydria.db.models import Quota
+from hydria.core.errors import InvalidInput
+from hydria.services import quotas as service
 
 router = APIRouter()
 PATH = "/lbaas/quotas"
@@ -48,65 +44,41 @@ def _project(project_id: str) -> str:
     return project_id
 
 
-def _any_set():  # type: ignore[no-untyped-def]
-    """A project has a quota of its own while any limit is set (a reset clears them all)."""
-    return or_(*[getattr(Quota, name).is_not(None) for name in quotas.NAMES])
 
 
 @router.get(PATH)
-def list_quotas(request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
-    defaults = get_settings(request).quota_defaults
-    own = _any_set()
-    with read(db) as session:
-        page = list_page(request, session, select(Quota).where(own), Quota, ctx=ctx,
-                         filters={}, with_status=False,
-                         render=lambda row: schema.view(quotas.effective(row, defaults),
-                                                        row.project_id))
-    return {"quotas": page.items, "quotas_links": page.links}
+def list_quotas(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
+    page = service.list_quotas(env, ctx, params(request), schema.view)
+    return envelope(request, page, "quotas", "quotas_links")
 
 
 @router.get(PATH + "/defaults")
-def show_defaults(request: Request, ctx: Ctx) -> dict[str, Any]:
-    return {"quota": schema.view(get_settings(request).quota_defaults)}
+def show_defaults(ctx: Ctx, env: Services) -> dict[str, Any]:
+    return {"quota": schema.view(env.quota_defaults)}
 
 
 @router.get(PATH + "/{project_id}")
-def show_quota(project_id: str, request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
+def show_quota(project_id: str, request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
     _project(project_id)
-    defaults = get_settings(request).quota_defaults
-    with read(db) as session:
-        row = session.get(Quota, project_id)
-        return {"quota": schema.view(quotas.effective(row, defaults), project_id)}
+    return {"quota": schema.view(service.limits(env, project_id), project_id)}
 
 
 @router.get(PATH + "/{project_id}/default")
-def show_project_defaults(project_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+def show_project_defaults(project_id: str, request: Request, ctx: Ctx,
+                          env: Services) -> dict[str, Any]:
     _project(project_id)
-    return {"quota": schema.view(get_settings(request).quota_defaults, project_id)}
+    return {"quota": schema.view(env.quota_defaults, project_id)}
 
 
 @router.put(PATH + "/{project_id}", status_code=202)
-def set_quota(project_id: str, body: JsonBody, request: Request, ctx: AdminCtx,
-              db: DB) -> dict[str, Any]:
+def set_quota(project_id: str, body: JsonBody, ctx: AdminCtx,
+              env: Services) -> dict[str, Any]:
     _project(project_id)
     changes = schema.changes(parse(body, "quota", schema.QuotaPUT, nulls_are_unset=False))
-    defaults = get_settings(request).quota_defaults
-    with db.session() as session:
-        if changes:
-            quotas.ensure_row(session, project_id)
-            session.execute(update(Quota).where(Quota.project_id == project_id)
-                            .values(**changes))
-        row = session.get(Quota, project_id, populate_existing=True)
-        return {"quota": schema.view(quotas.effective(row, defaults), project_id)}
+    return {"quota": schema.view(service.set_limits(env, project_id, changes), project_id)}
 
 
 @router.delete(PATH + "/{project_id}", status_code=202)
-def reset_quota(project_id: str, ctx: AdminCtx, db: DB) -> Response:
-    _project(project_id)
-    with db.session() as session:
-        # The row stays (creates in the project lock it); every limit is the default again.
-        reset = session.execute(update(Quota).where(Quota.project_id == project_id, _any_set())
-                                .values(**dict.fromkeys(quotas.NAMES))).rowcount
-    if not reset:  # never set, or reset already: Octavia has nothing to delete either
-        raise NotFound.of("Quotas", project_id)
+def reset_quota(project_id: str, ctx: AdminCtx, env: Services) -> Response:
+    service.reset(env, _project(project_id))
     return Response(status_code=202)

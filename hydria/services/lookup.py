@@ -1,61 +1,23 @@
-"""Finding objects the caller may see, and the one write pattern.
+"""Finding the objects a caller may see, and the status rules around a change.
 
 An object that does not exist or is DELETED is "<Kind> <id> not found."
 (404). One of another project is the policy's to allow
 (``RequestContext.require_visible``): Octavia's 403 under Keystone when it
 does not, "not found" under noauth.
-
-Every write runs in ``write()``: one transaction; the load balancers it
-touched are notified only after the commit succeeded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
-from hydria.api.auth.context import RequestContext
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, ImmutableObject, NotFound
-from hydria.db.engine import Database
 from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
-from hydria.db.notify import Notifier
-from hydria.db.transitions import begin_change, require_lb
-
-T = TypeVar("T")
-
-
-class Unit:
-    """A transaction plus the load balancers to wake once it has committed."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.touched: list[str] = []
-
-    def change(self, lb: LoadBalancer, to_status: str = c.PENDING_UPDATE) -> None:
-        """Lock ``lb`` for a change (409 if it is PENDING_*) and remember to notify."""
-        begin_change(self.session, lb, to_status)
-        if lb.id not in self.touched:
-            self.touched.append(lb.id)
-
-
-@contextmanager
-def write(db: Database, notifier: Notifier) -> Iterator[Unit]:
-    with db.session() as session:
-        unit = Unit(session)
-        yield unit
-    for lb_id in unit.touched:
-        notifier.notify(lb_id)
-
-
-@contextmanager
-def read(db: Database) -> Iterator[Session]:
-    with db.session() as session:
-        yield session
-
+from hydria.db.transitions import require_lb
+from hydria.services.context import RequestContext
 
 R = TypeVar("R", Listener, Pool, Member, HealthMonitor)
 
@@ -94,6 +56,17 @@ def get_hm(session: Session, hm_id: str, ctx: RequestContext) -> HealthMonitor:
     return _get(session, HealthMonitor, "Health Monitor", hm_id, ctx)
 
 
+def listeners_of(pool: Pool) -> list[Listener]:
+    """The live listeners whose default pool is ``pool``, oldest first."""
+    session = object_session(pool)
+    if session is None:
+        return []
+    return list(session.scalars(
+        select(Listener).where(Listener.default_pool_id == pool.id,
+                               Listener.provisioning_status != c.DELETED)
+        .order_by(Listener.created_at)))
+
+
 def mark_parents_pending(*rows: Any) -> None:
     """Show a change on the objects it reconfigures too, as Octavia does.
 
@@ -116,3 +89,7 @@ def require_mutable_pool(pool: Pool) -> None:
 def lb_state_conflict(lb: LoadBalancer) -> Conflict:
     """Octavia's wording when the load balancer itself is changed while PENDING_*."""
     return Conflict(f"Invalid state {lb.provisioning_status} of loadbalancer resource {lb.id}")
+
+
+def live(rows: Any) -> list[Any]:
+    return [r for r in rows if r.provisioning_status != c.DELETED]

@@ -1,6 +1,8 @@
-"""The caller's identity and what this request may touch.
+"""Who is asking, and what this request may touch.
 
-``RequestContext`` is what handlers and lookups see: the caller's project,
+The API builds it (``hydria.api.auth.door``); services only read it, so any
+other entry point (a CLI, a test) can make one. ``RequestContext`` is what
+handlers and lookups see: the caller's project,
 roles and user, and ``access``, the decision of the policy for the one
 operation this request performs (``hydria.api.auth.door`` makes it). Its
 methods are the object half of Octavia's checks, made where objects are
