@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,7 +50,7 @@ from hydria.health.apply import (
 )
 from hydria.health.counters import Counters
 from hydria.health.seqs import SeqTracker
-from hydria.wire.heartbeat import Heartbeat
+from hydria.wire.heartbeat import Envelope, Heartbeat, HeartbeatError, unpack
 
 log = logging.getLogger("hydria.health.writer")
 
@@ -62,15 +62,24 @@ _TABLES: dict[str, Table] = {
 }
 
 
+class _Sequenced(Protocol):
+    @property
+    def amphora_id(self) -> str: ...
+
+    @property
+    def seq(self) -> int: ...
+
+
 class PendingHeartbeats:
-    """Newest verified heartbeat per amphora, waiting for the next flush."""
+    """Newest authenticated heartbeat per amphora (an ``Envelope`` whose body
+    is unpacked at the flush, or a ``Heartbeat``), waiting for the next flush."""
 
     def __init__(self, *, max_amphorae: int = 100_000) -> None:
-        self._items: dict[str, tuple[Heartbeat, float]] = {}
+        self._items: dict[str, tuple[_Sequenced, float]] = {}
         self._lock = threading.Lock()
         self.max_amphorae = max_amphorae
 
-    def put(self, hb: Heartbeat, received_at: float) -> str | None:
+    def put(self, hb: _Sequenced, received_at: float) -> str | None:
         """Queue ``hb``; return ``"superseded"`` or ``"overload"`` if one was dropped."""
         with self._lock:
             old = self._items.get(hb.amphora_id)
@@ -81,7 +90,7 @@ class PendingHeartbeats:
             self._items[hb.amphora_id] = (hb, received_at)
             return None if old is None else "superseded"
 
-    def take(self) -> list[tuple[Heartbeat, float]]:
+    def take(self) -> list[tuple[_Sequenced, float]]:
         with self._lock:
             items, self._items = self._items, {}
         return list(items.values())
@@ -204,6 +213,24 @@ class HeartbeatWriter:
             for name, t in _TABLES.items()
         }
 
+    def write_pending(self, batch: Sequence[tuple[_Sequenced, float]]
+                      ) -> list[Updates | Ignored]:
+        """Unpack what the receiver authenticated (counting bodies that are
+        malformed or too large), then ``write`` the good ones."""
+        good: list[tuple[Heartbeat, float]] = []
+        for item, at in batch:
+            if isinstance(item, Heartbeat):
+                good.append((item, at))
+                continue
+            assert isinstance(item, Envelope)
+            try:
+                good.append((unpack(item), at))
+            except HeartbeatError as exc:
+                self.counters.add(exc.kind)
+                log.info("event=heartbeat_rejected kind=%s amphora=%s reason=%s", exc.kind,
+                         item.amphora_id, exc)
+        return self.write(good)
+
     def write(self, batch: Sequence[tuple[Heartbeat, float]]) -> list[Updates | Ignored]:
         """Record ``batch`` in one transaction; return what became of each heartbeat."""
         if not batch:
@@ -266,7 +293,7 @@ class HeartbeatWriter:
             if batch:
                 t0 = time.perf_counter()
                 try:
-                    self.write(batch)
+                    self.write_pending(batch)
                 except Exception:  # the database may be away: drop, the next ones come
                     self.counters.add("write_errors")
                     log.exception("event=heartbeat_batch_failed size=%d", len(batch))

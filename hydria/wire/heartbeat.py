@@ -5,18 +5,22 @@ Pure functions, shared by the agent (``encode``) and the health manager
 
 Envelope (version 2)::
 
-    +------+---------+-------+------------+--------------------+-------------------+
-    | HYHB | version | n     | amphora id | HMAC-SHA256 (32 B) | zlib(JSON payload)|
-    | 4 B  | 1 B = 2 | 1 B   | n B, ASCII | over version..id   | the body          |
-    |      |         |       |            | and the body       |                   |
-    +------+---------+-------+------------+--------------------+-------------------+
+    +------+---------+-----+------------+--------+--------------------+------------------+
+    | HYHB | version | n   | amphora id | seq    | HMAC-SHA256 (32 B) | zlib(JSON)       |
+    | 4 B  | 1 B = 2 | 1 B | n B, ASCII | 4 B BE | over version..seq  | the body         |
+    |      |         |     |            |        | and the body       |                  |
+    +------+---------+-----+------------+--------+--------------------+------------------+
 
 Every amphora signs with a key of its own (``hydria.wire.heartbeat_keys``:
 derived from the deployment key and its id), so the id travels in clear
 before the signature: the health manager needs it to pick the key, and to
 drop a packet from an unknown amphora or from the wrong address before it
-does any cryptography. The signature covers the version, the id and the body,
-and the id inside the signed body must be the one in the header.
+does any cryptography. The sequence number travels in clear (signed) too, so
+the receiver authenticates a packet and judges replays without inflating or
+parsing anything: of the many heartbeats an amphora sends between two batch
+writes only the newest is unpacked (``unpack``). The signature covers the
+version, the id, the seq and the body; the id and seq inside the signed body
+must be the ones in the header.
 
 The checks run in this order, cheapest first, and each rejection is a
 ``HeartbeatError`` whose ``kind`` names a counter: the packet size
@@ -71,7 +75,7 @@ from typing import Any, Final
 MAGIC: Final = b"HYHB"
 VERSION: Final = 2
 DIGEST_SIZE: Final = 32
-# magic, version, id length; then the id, then the digest
+# magic, version, id length; then the id, the seq (4 bytes), the digest
 FIXED_HEADER: Final = len(MAGIC) + 2
 # A UDP datagram on IPv4 carries at most 65,507 bytes; keep clear of it.
 MAX_PACKET_BYTES: Final = 60_000
@@ -143,24 +147,34 @@ REJECTION_KINDS: Final = tuple(
 
 
 class SigningKey:
-    """An amphora's HMAC-SHA256 key with its inner and outer pads hashed once.
+    """An amphora's HMAC-SHA256 key (RFC 2104) with its inner and outer pads
+    hashed once.
 
-    ``sign`` copies that state and hashes only the message: the health manager
-    keeps one per amphora, so a heartbeat costs no key setup.
+    ``sign`` copies those two SHA-256 states and hashes only the message: the
+    health manager keeps one per amphora, so a heartbeat costs no key set-up
+    (measured: about a third of the time of ``hmac.digest`` with the key).
     """
 
-    __slots__ = ("_base",)
+    __slots__ = ("_inner", "_outer")
+
+    _BLOCK = 64  # SHA-256's block size
 
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("an empty heartbeat key")
-        self._base = hmac.new(key, digestmod=hashlib.sha256)
+        if len(key) > self._BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(self._BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(x ^ 0x36 for x in key))
+        self._outer = hashlib.sha256(bytes(x ^ 0x5C for x in key))
 
     def sign(self, *parts: bytes) -> bytes:
-        h = self._base.copy()
+        inner = self._inner.copy()
         for part in parts:
-            h.update(part)
-        return h.digest()
+            inner.update(part)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ def encode(payload: Mapping[str, Any], key: bytes | SigningKey, seq: int) -> byt
         raise ValueError(f"amphora id of {len(amphora_id)} characters")
     data = {**payload, "seq": seq}
     body = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
-    head = bytes((VERSION, len(amphora_id))) + amphora_id
+    head = bytes((VERSION, len(amphora_id))) + amphora_id + seq.to_bytes(4)
     packet = MAGIC + head + _signing_key(key).sign(head, body) + body
     if len(packet) > MAX_PACKET_BYTES:
         raise TooLarge(f"heartbeat of {len(packet)} bytes exceeds {MAX_PACKET_BYTES}")
@@ -224,7 +238,8 @@ class Envelope:
     """A packet whose envelope is sound; nothing in it is trusted yet."""
 
     amphora_id: str
-    signed_head: bytes  # version, id length, id: the signed part before the body
+    seq: int
+    signed_head: bytes  # version, id length, id, seq: the signed part before the body
     digest: bytes
     body: bytes
 
@@ -240,22 +255,33 @@ def open_envelope(packet: bytes) -> Envelope:
     if version != VERSION:
         raise UnknownVersion(f"envelope version {version} is not {VERSION}")
     n = packet[5]
-    digest_at = FIXED_HEADER + n
+    digest_at = FIXED_HEADER + n + 4
     if not 0 < n <= MAX_ID_CHARS or size <= digest_at + DIGEST_SIZE:
         raise BadHeader("bad amphora id length or truncated envelope")
     try:
-        amphora_id = packet[FIXED_HEADER:digest_at].decode("ascii")
+        amphora_id = packet[FIXED_HEADER:digest_at - 4].decode("ascii")
     except UnicodeDecodeError:
         raise BadHeader("amphora id is not ASCII") from None
-    return Envelope(amphora_id, packet[4:digest_at], packet[digest_at:digest_at + DIGEST_SIZE],
-                    packet[digest_at + DIGEST_SIZE:])
+    seq = int.from_bytes(packet[digest_at - 4:digest_at])
+    return Envelope(amphora_id, seq, packet[4:digest_at],
+                    packet[digest_at:digest_at + DIGEST_SIZE], packet[digest_at + DIGEST_SIZE:])
+
+
+def authenticate(envelope: Envelope, key: bytes | SigningKey) -> None:
+    """Check the signature with the claimed amphora's key (``BadSignature``)."""
+    if not hmac.compare_digest(envelope.digest,
+                               _signing_key(key).sign(envelope.signed_head, envelope.body)):
+        raise BadSignature("HMAC does not match")
 
 
 def verify(envelope: Envelope, key: bytes | SigningKey) -> Heartbeat:
     """Check the signature with the claimed amphora's key, then unpack the body."""
-    if not hmac.compare_digest(envelope.digest,
-                               _signing_key(key).sign(envelope.signed_head, envelope.body)):
-        raise BadSignature("HMAC does not match")
+    authenticate(envelope, key)
+    return unpack(envelope)
+
+
+def unpack(envelope: Envelope) -> Heartbeat:
+    """Inflate (with a cap), parse and check the body of an authenticated envelope."""
     inflater = zlib.decompressobj()
     try:
         raw = inflater.decompress(envelope.body, MAX_PAYLOAD_BYTES)
@@ -270,8 +296,8 @@ def verify(envelope: Envelope, key: bytes | SigningKey) -> Heartbeat:
     except (ValueError, RecursionError) as exc:
         raise Malformed(f"bad JSON: {exc}") from None
     hb = _parse(data, VERSION)
-    if hb.amphora_id != envelope.amphora_id:
-        raise Malformed("the signed body names another amphora than the envelope")
+    if hb.amphora_id != envelope.amphora_id or hb.seq != envelope.seq:
+        raise Malformed("the signed body disagrees with the envelope's id or seq")
     return hb
 
 

@@ -237,3 +237,54 @@ def test_haproxy_killed_is_brought_back(amphora, backend):
             pass
         time.sleep(0.1)
     pytest.fail("HAProxy was not restarted by the agent")
+
+
+def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouches_for_its_seq(
+        tmp_path, pki):
+    """A real agent with a derived key: its heartbeats come from its management
+    address, verify with its own key only, and over mutual TLS it tells the
+    last sequence number it sent (what the health manager asks before it
+    believes a jump)."""
+    import uuid
+
+    from hydria.drivers.compute.local import LocalCompute
+    from hydria.wire import heartbeat as wire
+    from hydria.wire.agent_api import AmphoraBoot
+    from hydria.wire.heartbeat_keys import amphora_key
+    from tests.agent.conftest import _hosts
+    from tests.support.procs import kill_all_mentioning
+
+    deployment = b"a deployment key for this test"
+    amp_id = str(uuid.uuid4())
+    ip = f"127.44.250.{next(_hosts) % 250 + 1}"
+    port = free_port(ip)
+    health = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    health.bind(("127.0.0.1", 0))
+    health.settimeout(20)
+    cert, key = pki.issue_server_cert(amp_id, ip)
+    compute = LocalCompute(tmp_path / "amphorae")
+    boot = AmphoraBoot(amphora_id=amp_id, lb_network_ip=ip, agent_port=port,
+                       server_cert_pem=cert, server_key_pem=key, ca_cert_pem=pki.ca_cert_pem,
+                       heartbeat_key=amphora_key(deployment, amp_id).hex(),
+                       controller_addresses=(f"127.0.0.1:{health.getsockname()[1]}",),
+                       heartbeat_interval=0.1)
+    client = AgentClient(pki.ca_cert_path, *pki.client_cert_paths())
+    compute.create(boot)
+    try:
+        client.wait_ready(ip, port, timeout=30)
+        seqs = []
+        for _ in range(3):
+            packet, source = health.recvfrom(65536)
+            assert source[0] == ip
+            env = wire.open_envelope(packet)
+            assert env.amphora_id == amp_id
+            with pytest.raises(wire.BadSignature):
+                wire.authenticate(env, amphora_key(deployment, "another-amphora"))
+            seqs.append(wire.verify(env, amphora_key(deployment, amp_id)).seq)
+        assert seqs == sorted(seqs)
+        assert client.info(ip, port)["heartbeat_seq"] >= seqs[-1]
+    finally:
+        client.close()
+        health.close()
+        compute.delete(amp_id)
+        kill_all_mentioning(str(tmp_path))

@@ -156,6 +156,10 @@ def test_sigkill_during_creates_loses_no_amphora(tmp_path, request, database):
                 time.sleep(rng.uniform(0, 1.5))  # amphorae booting, configs in flight
             up.kill()
         up.start()
+        for private in ("heartbeat.key", "hydria.db", "pki/ca.key"):
+            if database == "sqlite" or private != "hydria.db":  # generated on first start
+                assert (up.state_dir / private).stat().st_mode & 0o777 == 0o600, private
+        assert up.state_dir.stat().st_mode & 0o777 == 0o700
         deadline = time.monotonic() + 180  # generous: the condition, not a time, is tested
         with up.api() as api:
             while True:

@@ -149,7 +149,7 @@ class RunningReceiver:
         """Wait until every packet sent was read, then write the batch."""
         wait_until(lambda: self.counters.get("received") >= self.sent,
                    what=f"{self.sent} packets received: {self.counters.snapshot()}")
-        self.writer.write(self.pending.take())
+        self.writer.write_pending(self.pending.take())
 
     def close(self) -> None:
         self.stop.set()

@@ -104,11 +104,15 @@ def test_oversized_malformed_and_bad_headers(running: RunningReceiver) -> None:
     good = enc(f.payload(**DOWN), KEY, 11)
     running.send(good + b"\0" * wire.MAX_PACKET_BYTES)
     running.flush()
-    env = wire.open_envelope(good)
     signer = wire.SigningKey(amphora_key(KEY, f.amphora))
-    for body in (b"not zlib", wire.zlib.compress(b"{not json"),
-                 wire.zlib.compress(b'{"id": "someone-else", "seq": 11}')):
-        running.send(wire.MAGIC + env.signed_head + signer.sign(env.signed_head, body) + body)
+    bodies = (b"not zlib", wire.zlib.compress(b"{not json"),
+              wire.zlib.compress(b'{"id": "someone-else", "seq": 13}'))
+    for seq, body in enumerate(bodies, start=11):
+        # well signed (only the amphora could), but the body is rubbish; the
+        # writer unpacks the newest of each amphora, so one flush per packet
+        head = bytes((wire.VERSION, len(f.amphora))) + f.amphora.encode() + seq.to_bytes(4)
+        running.send(wire.MAGIC + head + signer.sign(head, body) + body)
+        running.flush()
     running.send(b"HYHB\x01" + good[5:])  # the old shared-key envelope
     running.send(b"XXXX" + good[4:])
     running.flush()
@@ -116,7 +120,7 @@ def test_oversized_malformed_and_bad_headers(running: RunningReceiver) -> None:
     assert (snap["too_large"], snap["malformed"], snap["unknown_version"],
             snap["bad_header"]) == (1, 3, 1, 1)
     _assert_untouched(running, f, 10)
-    _real(running, f, 11)
+    _real(running, f, 14)
     assert running.counters.get("recorded") == 2
 
 

@@ -22,9 +22,9 @@ PAYLOAD = {
 }
 
 
-def _signed(body: bytes, version: int = hb.VERSION, key: bytes = KEY, amphora_id: str = "a"
-            ) -> bytes:
-    head = bytes((version, len(amphora_id))) + amphora_id.encode()
+def _signed(body: bytes, version: int = hb.VERSION, key: bytes = KEY, amphora_id: str = "a",
+            seq: int = 1) -> bytes:
+    head = bytes((version, len(amphora_id))) + amphora_id.encode() + seq.to_bytes(4)
     return hb.MAGIC + head + hmac.new(key, head + body, hashlib.sha256).digest() + body
 
 
@@ -52,12 +52,14 @@ GOOD = hb.encode(PAYLOAD, KEY, 7)
 
 @pytest.mark.parametrize(("packet", "error"), [
     (hb.encode(PAYLOAD, b"another amphora's key", 7), hb.BadSignature),
-    (_signed(hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 32:], amphora_id="amp-2"),
-     hb.Malformed),  # signed for amp-2, but the body speaks for amp-1
+    (_signed(hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 4 + 32:], amphora_id="amp-2",
+             seq=7), hb.Malformed),  # signed for amp-2, but the body speaks for amp-1
+    (_signed(hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 4 + 32:], amphora_id="amp-1",
+             seq=8), hb.Malformed),  # the envelope says seq 8, the body 7
     (_corrupt(GOOD, len(GOOD) - 1), hb.BadSignature),  # body changed
     (_corrupt(GOOD, 10), hb.BadSignature),  # digest changed
     (GOOD[:-1], hb.BadSignature),  # truncated body: the signature no longer covers it
-    (GOOD[: hb.FIXED_HEADER + 5 + 32], hb.BadHeader),  # nothing after the header
+    (GOOD[: hb.FIXED_HEADER + 5 + 4 + 32], hb.BadHeader),  # nothing after the header
     (GOOD[:3], hb.BadHeader),
     (b"", hb.BadHeader),
     (b"XXXX" + GOOD[4:], hb.BadHeader),
@@ -121,6 +123,13 @@ def test_random_bytes_never_escape_as_other_errors() -> None:
             data = hb.MAGIC + bytes((hb.VERSION,)) + data
         with pytest.raises(hb.HeartbeatError):
             hb.decode(data, KEY)
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 32, b"y" * 64, b"z" * 65, bytes(range(200))])
+def test_signing_key_is_hmac_sha256(key: bytes) -> None:
+    message = b"version and id", b"the body"
+    assert hb.SigningKey(key).sign(*message) == hmac.new(key, b"".join(message),
+                                                         hashlib.sha256).digest()
 
 
 def test_payload_schema_is_optional_and_compatible() -> None:
