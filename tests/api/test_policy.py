@@ -202,3 +202,16 @@ def test_operator_policy_file_overrides(db, notifier, tmp_path: Path):
         assert client.get("/v2/octavia/amphorae", headers=member).status_code == 200
         assert client.get("/v2/lbaas/loadbalancers", headers=member).status_code == 403
         assert client.get("/v2/lbaas/pools", headers=member).status_code == 200
+
+
+def test_real_auth_token_refuses_a_missing_token_and_skips_version_documents(
+        db, notifier, tmp_path: Path):
+    """keystonemiddleware's own 401 (no token: Keystone is not asked), and no token for /."""
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings)) as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/metrics").status_code == 200
+        r = client.get("/v2/lbaas/loadbalancers", headers={"X-Project-Id": OWN,
+                                                           "X-Roles": "admin"})
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"] == f'Keystone uri="{settings.keystone_url}"'

@@ -107,6 +107,9 @@ class Guard:
         if operation is None:
             log.error("event=api_route_without_rule method=%s path=%s", request.method, path)
             raise NotAuthorized()
+        if operation.rule is None and request.scope.get(SCOPE_KEY) is None:
+            # version documents, health check, metrics: no token needed, nobody to name
+            return RequestContext(project_id="")
         project_id, roles, user_id, creds = self.caller(request)
         decision = Decision(policy=self.policy, operation=operation, creds=creds,
                             forbid_others=self.strategy == KEYSTONE)
