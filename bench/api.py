@@ -11,16 +11,19 @@ database (SQLite file; PostgreSQL when it answers):
 - ``POST /v2/lbaas/pools/{id}/members`` (each to another load balancer's pool,
   which the POST moves to PENDING_UPDATE).
 
-Printed: requests per second, and the ratio of the limit=100 page at 10,000 rows
-to the same page at 1,000 (the baseline, same run): keyset paging keeps it near 1.
+Printed: requests per second (the median of alternating rounds, so that a busy
+machine slows both sizes alike), and the ratio of the limit=100 page's time at
+10,000 rows to the same page at 1,000 (the baseline, same run): keyset paging
+keeps it near 1.
 
-    .venv/bin/python bench/api.py [--requests 200] [--members 200] [--no-postgres]
+    .venv/bin/python bench/api.py [--requests 50] [--rounds 5] [--members 200] [--no-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import tempfile
 import time
 import uuid
@@ -100,33 +103,49 @@ def rate(n: int, call: Callable[[int], Any]) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure(url: str, requests: int, members: int) -> dict[str, float]:
+@contextlib.contextmanager
+def serving(url: str, size: int, members: int) -> Iterator[tuple[TestClient, Database]]:
+    """An app on a fresh database holding ``size`` load balancers."""
     db = Database(url)
     upgrade(db)
     subnet = ensure_default_subnet(db, "public", "127.42.0.0/16")
+    add_load_balancers(db, subnet, size, with_pools=members + 1)
     settings = Settings(state_dir=Path(tempfile.gettempdir()))
-    out: dict[str, float] = {}
-    with TestClient(create_app(db, NoNotify(), settings)) as client:  # type: ignore[arg-type]
-        def get(path: str) -> Any:
-            r = client.get(path)
-            assert r.status_code == 200, r.text
-            return r.json()
+    try:
+        with TestClient(create_app(db, NoNotify(), settings)) as client:  # type: ignore[arg-type]
+            yield client, db
+    finally:
+        db.dispose()
 
-        add_load_balancers(db, subnet, 1000, with_pools=members + 1)
-        for size in (1000, 10000):
-            if size == 10000:
-                add_load_balancers(db, subnet, 9000)
-            first = get(f"{BASE}/loadbalancers?limit=100")
-            marker = get(f"{BASE}/loadbalancers?limit={size // 2}&fields=id")[
-                "loadbalancers"][-1]["id"]
-            assert len(first["loadbalancers"]) == 100
-            out[f"list first page, {size}"] = rate(
-                requests, lambda i: get(f"{BASE}/loadbalancers?limit=100"))
-            out[f"list middle page, {size}"] = rate(
-                requests, lambda i, marker=marker: get(
-                    f"{BASE}/loadbalancers?limit=100&marker={marker}"))
-        lb_id = first["loadbalancers"][0]["id"]
-        out["show"] = rate(requests, lambda i: get(f"{BASE}/loadbalancers/{lb_id}"))
+
+def _get(client: TestClient, path: str) -> Any:
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def measure(urls: dict[int, str], requests: int, rounds: int,
+            members: int) -> dict[str, float]:
+    """Median rates over ``rounds`` alternating rounds, so that a busy machine's drift
+    hits both sizes alike."""
+    samples: dict[str, list[float]] = {}
+    with contextlib.ExitStack() as stack:
+        apps = {size: stack.enter_context(serving(url, size, members))
+                for size, url in urls.items()}
+        markers = {size: _get(client, f"{BASE}/loadbalancers?limit={size // 2}&fields=id")[
+            "loadbalancers"][-1]["id"] for size, (client, _) in apps.items()}
+        for _ in range(rounds):
+            for size, (client, _) in apps.items():
+                page = f"{BASE}/loadbalancers?limit=100"
+                middle = f"{page}&marker={markers[size]}"
+                samples.setdefault(f"list first page, {size}", []).append(
+                    rate(requests, lambda i, c=client, p=page: _get(c, p)))
+                samples.setdefault(f"list middle page, {size}", []).append(
+                    rate(requests, lambda i, c=client, p=middle: _get(c, p)))
+        client, db = apps[max(apps)]
+        lb_id = _get(client, f"{BASE}/loadbalancers?limit=1")["loadbalancers"][0]["id"]
+        samples["show"] = [rate(requests, lambda i: _get(client,
+                                                         f"{BASE}/loadbalancers/{lb_id}"))]
         with db.session() as s:
             pool_ids = list(s.scalars(sa.select(m.Pool.id)))
 
@@ -135,9 +154,8 @@ def measure(url: str, requests: int, members: int) -> dict[str, float]:
                             json={"member": {"address": "10.0.0.1", "protocol_port": 80}})
             assert r.status_code == 201, r.text
 
-        out["member POST"] = rate(members, post_member)
-    db.dispose()
-    return out
+        samples["member POST"] = [rate(members, post_member)]
+    return {label: statistics.median(values) for label, values in samples.items()}
 
 
 def report(name: str, figures: dict[str, float]) -> None:
@@ -151,16 +169,19 @@ def report(name: str, figures: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=50, help="per round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    with sqlite_url() as url:
-        report("SQLite", measure(url, args.requests, args.members))
+    with sqlite_url() as small, sqlite_url() as large:
+        report("SQLite", measure({1000: small, 10000: large}, args.requests, args.rounds,
+                                 args.members))
     if not args.no_postgres:
         try:
-            with postgres_url() as url:
-                report("PostgreSQL", measure(url, args.requests, args.members))
+            with postgres_url() as small, postgres_url() as large:
+                report("PostgreSQL", measure({1000: small, 10000: large}, args.requests,
+                                             args.rounds, args.members))
         except sa.exc.OperationalError as exc:
             print(f"\nPostgreSQL: not reachable ({exc.orig}); skipped")
 

@@ -29,7 +29,25 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 9876
+    # "noauth" (the caller names its project: loopback only unless
+    # insecure_noauth_anywhere) or "keystone" (tokens validated by Keystone,
+    # Octavia's policy); checked at start by hydria.api.auth.safety
     auth_strategy: str = "noauth"
+    insecure_noauth_anywhere: bool = False
+    # keystone: the identity v3 URL and the service user that validates tokens
+    keystone_url: str = ""
+    keystone_username: str = ""
+    keystone_password: str = Field(default="", repr=False)
+    keystone_project: str = "service"
+    keystone_user_domain: str = "Default"
+    keystone_project_domain: str = "Default"
+    # how long a validated token is trusted without asking Keystone again
+    # (keystonemiddleware's token_cache_time): a revoked token works that long
+    keystone_token_cache_seconds: int = Field(default=300, ge=0)
+    # Octavia's policy: an operator's file (YAML or JSON) overrides the defaults;
+    # false brings back Octavia's deprecated load-balancer_* role defaults
+    policy_file: str = ""
+    policy_enforce_new_defaults: bool = True
     max_body_bytes: int = 1024 * 1024
 
     # amphorae

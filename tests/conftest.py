@@ -13,7 +13,6 @@ tier cannot quietly grow a dependency.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -62,7 +61,10 @@ def _netns_available() -> bool:
 
 @functools.cache
 def _keystone_available() -> bool:
-    return importlib.util.find_spec("keystone") is not None
+    # Keystone lives in a virtualenv of its own (scripts/install --test), not Hydria's
+    from tests.support.keystone import available
+
+    return available()
 
 
 # marker -> (what it needs, is it here)
@@ -71,7 +73,8 @@ COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
     "haproxy": ("the haproxy binary", _haproxy_available),
     "nginx": ("nginx with its stream module (UDP listeners)", _nginx_available),
     "netns": ("root and Linux network namespaces (ip netns)", _netns_available),
-    "keystone": ("a Keystone server (the keystone package)", _keystone_available),
+    "keystone": ("a Keystone server (.venv-keystone: scripts/install --test)",
+                 _keystone_available),
 }
 
 # fixtures that reach a component -> the marker a test using them must carry

@@ -5,6 +5,9 @@
 router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
 Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
 Keystone's project look-ups are refused (``routes/identity.py``, for the CLI),
+every route passes the policy door (``hydria.api.auth.door``: the caller, from
+a Keystone token validated by ``hydria.api.auth.keystone`` or noauth's headers,
+and Octavia's rule for the route),
 and ``hydria.api.errors`` turns every failure into Octavia's fault body
 (``hydria.api.requestline`` refuses a NUL in the URL before routing;
 ``hydria.api.request_metrics`` counts every request for ``GET /metrics``).
@@ -12,9 +15,15 @@ and ``hydria.api.errors`` turns every failure into Octavia's fault body
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Protocol
+
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 from hydria.api import errors
+from hydria.api.auth import safety
+from hydria.api.auth.door import KEYSTONE, Guard, admit
+from hydria.api.auth.keystone import KeystoneAuth
 from hydria.api.request_metrics import RequestMetrics
 from hydria.api.requestline import RefuseNul
 from hydria.api.routes import (
@@ -46,10 +55,25 @@ RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, member
                     catalog.flavors, catalog.availability_zones)
 
 
-def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
-    app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None)
+class Authenticator(Protocol):
+    """ASGI middleware that puts the caller's ``Identity`` in the scope."""
+
+    def __call__(self, app: ASGIApp, /, settings: Settings) -> ASGIApp: ...
+
+
+def create_app(db: Database, notifier: Notifier, settings: Settings, *,
+               authenticator: Authenticator = KeystoneAuth) -> FastAPI:
+    """The API; under Keystone, ``authenticator`` (ASGI middleware taking ``settings``)
+    puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
+    safety.check(settings)
+    # Every route runs the policy door first (``hydria.api.auth.door``).
+    app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(admit)])
     app.state.env = Env(db=db, notifier=notifier, settings=settings)
+    app.state.guard = Guard(settings)
     errors.install(app)
+    if settings.auth_strategy == KEYSTONE:
+        app.add_middleware(authenticator, settings=settings)
     app.add_middleware(RefuseNul)
     app.add_middleware(RequestMetrics)  # added last: outermost, so it sees every answer
     app.include_router(root.router)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hydria.api.auth.context import context_from_request
+from hydria.api.auth.door import admit
 from hydria.config import Settings
 from hydria.core.errors import APIError, InvalidInput, PayloadTooLarge
 from hydria.core.jsonbody import decode
@@ -32,10 +32,6 @@ def get_env(request: Request) -> Env:
 
 def get_settings(request: Request) -> Settings:
     return get_env(request).settings
-
-
-def get_context(request: Request) -> RequestContext:
-    return context_from_request(request)
 
 
 def _is_json(content_type: str) -> bool:
@@ -66,6 +62,6 @@ async def read_json_body(request: Request) -> Any:
 
 
 # Parameter types for handlers: ``def handler(env: Services, ctx: Ctx, ...)``.
-Ctx = Annotated[RequestContext, Depends(get_context)]
+Ctx = Annotated[RequestContext, Depends(admit)]
 JsonBody = Annotated[Any, Depends(read_json_body)]
 Services = Annotated[Env, Depends(get_env)]

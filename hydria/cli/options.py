@@ -22,6 +22,18 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What ``hydria up`` and ``hydria api`` share: where the API listens, and how openly."""
+    func = click.option("--insecure-noauth-anywhere", is_flag=True, default=None,
+                        help="Let noauth listen beyond loopback, where anyone who reaches "
+                             "it acts as any project [env HYDRIA_INSECURE_NOAUTH_ANYWHERE].")(func)
+    func = click.option("--port", type=int, default=None,
+                        help="API port [default: 9876].")(func)
+    func = click.option("--host", default=None,
+                        help="API address [default: 127.0.0.1; noauth: loopback only].")(func)
+    return func
+
+
 def settings_from(state_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
     overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if state_dir is not None:

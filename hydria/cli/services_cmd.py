@@ -9,22 +9,23 @@ from pathlib import Path
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import common_options, settings_from
+from hydria.cli.options import api_options, common_options, settings_from
 
 
 @click.command()
 @common_options
-@click.option("--host", default=None, help="Listen address [default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Listen port [default: 9876].")
+@api_options
 def api(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-        port: int | None) -> None:
+        port: int | None, insecure_noauth_anywhere: bool | None) -> None:
     """Serve the Octavia v2 API."""
     import uvicorn
 
     from hydria.db.notify import notifier_for
 
-    settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
+    settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
+                             insecure_noauth_anywhere=insecure_noauth_anywhere)
     wiring.setup_logging(verbose)
+    wiring.check_api_settings(settings)
     db = wiring.database(settings)
     # on PostgreSQL, NOTIFY wakes the controllers at once; otherwise they poll
     app = wiring.api_app(settings, db, notifier_for(settings.db_url))

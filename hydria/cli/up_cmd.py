@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import common_options, settings_from
+from hydria.cli.options import api_options, common_options, settings_from
 from hydria.core.errors import APIError
 
 if TYPE_CHECKING:
@@ -30,15 +30,15 @@ log = logging.getLogger("hydria.up")
 
 @click.command()
 @common_options
-@click.option("--host", default=None, help="API address [default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="API port [default: 9876].")
+@api_options
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
 @click.option("--driver", type=click.Choice(wiring.AMPHORA_DRIVERS), default=None,
               help="Amphora compute and network driver: 'noop' runs the control plane "
                    "with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-       port: int | None, clouds_yaml: bool, driver: str | None) -> None:
+       port: int | None, insecure_noauth_anywhere: bool | None, clouds_yaml: bool,
+       driver: str | None) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
@@ -47,8 +47,10 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.subnets import ensure_default_subnet
 
     settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
-                             compute_driver=driver, network_driver=driver)
+                             compute_driver=driver, network_driver=driver,
+                             insecure_noauth_anywhere=insecure_noauth_anywhere)
     wiring.setup_logging(verbose)
+    wiring.check_api_settings(settings)
     wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
     try:
@@ -80,13 +82,16 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"  protocols:   TCP HTTP HTTPS PROMETHEUS, {_l4_line()}")
     if settings.compute_driver == "noop":
         click.echo("  amphorae:    noop (no data plane: nothing serves a VIP)")
-    if clouds_yaml:
-        path = user_clouds_yaml()
-        write_cloud(path, "hydria", endpoint)
-        click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
-        click.echo("  try:         openstack --os-cloud hydria loadbalancer list")
-    click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
-               "loadbalancer list")
+    if settings.auth_strategy != "noauth":  # Keystone's catalog and users, not a noauth cloud
+        click.echo(f"  identity:    {settings.keystone_url} ({settings.auth_strategy})")
+    else:
+        if clouds_yaml:
+            path = user_clouds_yaml()
+            write_cloud(path, "hydria", endpoint)
+            click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
+            click.echo("  try:         openstack --os-cloud hydria loadbalancer list")
+        click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
+                   "loadbalancer list")
     # uvicorn re-raises SIGINT/SIGTERM once it has stopped serving; with these
     # handlers that lands here instead of killing us before the amphorae stop.
     for sig in (signal.SIGINT, signal.SIGTERM):

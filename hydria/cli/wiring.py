@@ -161,6 +161,21 @@ def network(settings: Settings) -> NetworkDriver:
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
 
 
+def check_api_settings(settings: Settings) -> None:
+    """Refuse an API that would protect nothing, naming the setting (before any work)."""
+    import click
+
+    from hydria.api.auth.safety import UnsafeConfiguration, check
+
+    try:
+        warnings = check(settings)
+    except UnsafeConfiguration as exc:
+        raise click.ClickException(str(exc)) from None
+    for text in warnings:
+        logging.getLogger("hydria.api").warning("event=insecure_configuration %s", text)
+        click.echo(f"WARNING: {text}", err=True)
+
+
 def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) -> AmphoraAgent:
     """Mutual TLS to real agents; with the no-op compute driver, its in-memory agents."""
     from hydria.drivers.compute.noop import NoopCompute

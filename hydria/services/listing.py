@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hydria.core import constants as c
-from hydria.core.errors import InvalidInput, NotAuthorized
+from hydria.core.errors import InvalidInput
 from hydria.services.context import RequestContext
 
 Params = dict[str, list[str]]
@@ -217,13 +217,9 @@ def run(session: Session, stmt: Select[Any], scope: Scope, params: Params,
     if scope.status_column is not None and not asked_deleted:
         stmt = stmt.where(scope.status_column != c.DELETED)
     if scope.project_column is not None:
-        wanted_project = params.pop("project_id", None)
-        if wanted_project is not None:
-            if not ctx.is_admin and any(p != ctx.project_id for p in wanted_project):
-                raise NotAuthorized()
-            stmt = stmt.where(scope.project_column.in_(wanted_project))
-        if not ctx.is_admin:
-            stmt = stmt.where(scope.project_column == ctx.project_id)
+        shown = ctx.list_projects(params.pop("project_id", None))
+        if shown is not None:
+            stmt = stmt.where(scope.project_column.in_(shown))
 
     for key, values in params.items():
         if key in AUXILIARY or key in TAG_FILTERS:

@@ -1,8 +1,9 @@
 """Finding the objects a caller may see, and the status rules around a change.
 
-An object is visible when it exists, is not DELETED, and belongs to the
-caller's project (an admin sees every project); anything else is "<Kind>
-<id> not found." (404), so other projects' ids leak nothing.
+An object that does not exist or is DELETED is "<Kind> <id> not found."
+(404). One of another project is the policy's to allow
+(``RequestContext.require_visible``): Octavia's 403 under Keystone when it
+does not, "not found" under noauth.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ R = TypeVar("R", Listener, Pool, Member, HealthMonitor)
 
 
 def get_lb(session: Session, lb_id: str, ctx: RequestContext) -> LoadBalancer:
-    return require_lb(session, lb_id, ctx.scope)
+    lb = require_lb(session, lb_id, None)
+    ctx.require_visible("Load Balancer", lb_id, lb.project_id)
+    return lb
 
 
 def _get(session: Session, model: type[R], kind: str, key: str, ctx: RequestContext) -> R:
     row = session.get(model, key)
-    if row is None or row.provisioning_status == c.DELETED or not ctx.can_see(
-            row.project_id):
+    if row is None or row.provisioning_status == c.DELETED:
         raise NotFound.of(kind, key)
+    ctx.require_visible(kind, key, row.project_id)
     return row
 
 

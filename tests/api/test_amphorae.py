@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from hydria.api.app import create_app
-from hydria.config import Settings
 from hydria.core import constants as c
 from tests.api.conftest import ADMIN, TestClient, assert_fault, snapshot
 from tests.api.rows import add_amphora, add_stats, amphora, lb_row, set_lb_status
+from tests.support.identity import HeaderIdentity, keystone_settings
 
 AMPS = "/v2/octavia/amphorae"
 # Octavia's AmphoraResponse attributes
@@ -287,8 +287,8 @@ def test_delete_unknown_is_404(client, db):
 
 @pytest.fixture
 def strict_client(db, notifier, tmp_path: Path):
-    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
-    with TestClient(create_app(db, notifier, settings)) as tc:
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as tc:
         yield tc
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from hydria.api.app import create_app
-from hydria.config import Settings
 from tests.api.conftest import ADMIN, BASE, Api, TestClient, assert_fault, snapshot
+from tests.support.identity import HeaderIdentity, keystone_settings
 
 FP = f"{BASE}/flavorprofiles"
 FLAVORS = f"{BASE}/flavors"
@@ -203,8 +203,8 @@ def test_bad_flavors(client, db):
 
 
 def test_flavor_policy_outside_noauth(db, notifier, tmp_path: Path):
-    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
-    with TestClient(create_app(db, notifier, settings)) as client:
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as client:
         r = client.post(FP, headers=ADMIN, json={"flavorprofile": {
             "name": "fp", "provider_name": "amphora", "flavor_data": "{}"}})
         fp_id = r.json()["flavorprofile"]["id"]
@@ -357,8 +357,8 @@ def test_load_balancer_in_a_zone(api: Api, client, db):
 
 
 def test_zone_policy_outside_noauth(db, notifier, tmp_path: Path):
-    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
-    with TestClient(create_app(db, notifier, settings)) as client:
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as client:
         r = client.post(AZP, headers=ADMIN, json={"availability_zone_profile": {
             "name": "p", "provider_name": "amphora", "availability_zone_data": "{}"}})
         azp_id = r.json()["availability_zone_profile"]["id"]

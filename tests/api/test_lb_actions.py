@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from hydria.api.app import create_app
-from hydria.config import Settings
 from hydria.core import constants as c
 from tests.api.conftest import ADMIN, BASE, Api, TestClient, assert_fault, snapshot
 from tests.api.rows import add_amphora, add_stats, amphora, lb_row, set_lb_status
+from tests.support.identity import HeaderIdentity, keystone_settings
 
 STATS_KEYS = {"bytes_in", "bytes_out", "active_connections", "total_connections",
               "request_errors"}
@@ -104,8 +104,8 @@ def test_admin_project_may_fail_over_any_lb(client, api, db):
 @pytest.fixture
 def strict_client(db, notifier, tmp_path: Path):
     """An API whose auth strategy is not noauth: admin operations need an admin."""
-    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
-    with TestClient(create_app(db, notifier, settings)) as tc:
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as tc:
         yield tc
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hydria.api.app import create_app
-from hydria.config import Settings
 from tests.api.conftest import ADMIN, BASE, TestClient, assert_fault
+from tests.support.identity import HeaderIdentity, keystone_settings
 
 PROVIDERS = f"{BASE}/providers"
 
@@ -73,8 +73,8 @@ def test_unknown_provider_path_is_404(client):
 
 
 def test_capabilities_need_an_admin_outside_noauth(db, notifier, tmp_path: Path):
-    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
-    with TestClient(create_app(db, notifier, settings)) as client:
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as client:
         assert client.get(PROVIDERS).status_code == 200
         for tail in ("flavor_capabilities", "availability_zone_capabilities"):
             assert_fault(client.get(f"{PROVIDERS}/amphora/{tail}"), 403)

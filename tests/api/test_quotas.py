@@ -10,6 +10,7 @@ from hydria.api.app import create_app
 from hydria.config import Settings
 from hydria.core import constants as c
 from tests.api.conftest import ADMIN, BASE, Api, TestClient, assert_fault, snapshot
+from tests.support.identity import HeaderIdentity, keystone_settings
 
 QUOTAS = f"{BASE}/quotas"
 PROJECT = c.DEFAULT_PROJECT_ID
@@ -48,7 +49,7 @@ def test_defaults_are_unlimited(client):
 
 def test_defaults_come_from_settings(db, notifier, tmp_path: Path):
     settings = Settings(state_dir=tmp_path, quota_load_balancer=5, quota_member=50)
-    with TestClient(create_app(db, notifier, settings)) as client:
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as client:
         assert client.get(f"{QUOTAS}/defaults").json()["quota"] == _limits(
             load_balancer=5, member=50)
         shown = client.get(f"{QUOTAS}/p1").json()["quota"]
@@ -126,8 +127,8 @@ def test_wrong_methods_are_405(client):
 @pytest.fixture
 def strict_client(db, notifier, tmp_path: Path):
     """Outside noauth: quota writes and other projects' quotas need an admin."""
-    settings = Settings(state_dir=tmp_path, auth_strategy="keystone")
-    with TestClient(create_app(db, notifier, settings)) as tc:
+    settings = keystone_settings(tmp_path)
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as tc:
         yield tc
 
 
@@ -144,7 +145,9 @@ def test_policy_outside_noauth(strict_client, db):
     # a project reads its own quota and the defaults, not another project's
     assert client.get(f"{QUOTAS}/someone-else", headers=OTHER).status_code == 200
     assert client.get(f"{QUOTAS}/someone-else/default", headers=OTHER).status_code == 200
-    assert client.get(f"{QUOTAS}/defaults").status_code == 200
+    # Octavia routes /quotas/defaults to the quota of a project called "defaults"
+    assert_fault(client.get(f"{QUOTAS}/defaults"), 403)
+    assert client.get(f"{QUOTAS}/defaults", headers=ADMIN).status_code == 200
     assert_fault(client.get(f"{QUOTAS}/someone-else"), 403)
     assert_fault(client.get(f"{QUOTAS}/someone-else/default"), 403)
     # and lists only its own
@@ -245,7 +248,7 @@ def test_batch_member_update_counts_only_new_members(api, client):
 
 def test_settings_default_is_enforced(db, notifier, tmp_path: Path, subnet_id):
     settings = Settings(state_dir=tmp_path, quota_load_balancer=1)
-    with TestClient(create_app(db, notifier, settings)) as client:
+    with TestClient(create_app(db, notifier, settings, authenticator=HeaderIdentity)) as client:
         api = Api(client, db, subnet_id)
         api.lb()
         _refused(api, "loadbalancers", "loadbalancer", "Load Balancer",

@@ -18,7 +18,11 @@ def test_cli_providers_quotas_and_flavors(hydria):
     providers = os_("loadbalancer", "provider", "list")
     assert {p["name"] for p in providers} == {"amphora", "octavia"}
     caps = os_("loadbalancer", "provider", "capability", "list", "amphora")
-    assert [c["name"] for c in caps] == ["loadbalancer_topology"]
+    # Octavia's amphora provider's flavor and zone capabilities (docs/compatibility.md)
+    assert {c["name"] for c in caps} == {
+        "loadbalancer_topology", "compute_flavor", "amp_image_tag", "sriov_vip",
+        "allow_member_sriov", "compute_zone", "volume_zone", "management_network",
+        "valid_vip_networks"}
 
     quota = os_("loadbalancer", "quota", "set", "--loadbalancer", "1", DEFAULT_PROJECT_ID)
     assert quota["load_balancer"] == 1

@@ -1,37 +1,20 @@
 """Operations Octavia keeps for administrators.
 
-Octavia's default policy gives load balancer failover and the whole amphora
-API to ``load-balancer:admin`` only. Under ``noauth`` nobody's identity is
-verified (the caller names its own roles), so there Hydria lets every caller
-use them, as the operator of a ``hydria up`` on their own machine expects;
-every other strategy requires an admin role.
+Which caller may use which operation is decided once, at the door
+(``hydria.api.auth.door``, by the rules of ``hydria.api.auth.operations``):
+amphorae, load balancer failover, the catalogue's writes and other projects'
+quotas need ``load-balancer:admin`` (or the quota admin) under Keystone; under
+``noauth`` every caller may use them, as the operator of a ``hydria up`` on
+their own machine expects. ``AdminCtx`` marks such handlers for the reader.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from hydria.api.auth.context import context_from_request
-from hydria.api.deps import get_settings
-from hydria.core.errors import NotAuthorized
+from hydria.api.auth.door import admit
 from hydria.services.context import RequestContext
 
-NOAUTH = "noauth"
-
-
-def acts_as_admin(request: Request, ctx: RequestContext) -> bool:
-    """Whether the caller may use admin operations (any caller under noauth)."""
-    return ctx.is_admin or get_settings(request).auth_strategy == NOAUTH
-
-
-def admin_context(request: Request) -> RequestContext:
-    """The caller, if it may use admin operations; 403 otherwise."""
-    ctx = context_from_request(request)
-    if not acts_as_admin(request, ctx):
-        raise NotAuthorized()
-    return ctx
-
-
-AdminCtx = Annotated[RequestContext, Depends(admin_context)]
+AdminCtx = Annotated[RequestContext, Depends(admit)]

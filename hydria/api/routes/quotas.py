@@ -23,14 +23,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from hydria.api.auth.policy import AdminCtx, acts_as_admin
+from hydria.api.auth.policy import AdminCtx
 from hydria.api.deps import Ctx, JsonBody, Services
 from hydria.api.listing import envelope, params
 from hydria.api.schemas import quota as schema
 from hydria.api.validation import parse
-from hydria.core.errors import InvalidInput, NotAuthorized
+from hydria.core.errors import InvalidInput
 from hydria.services import quotas as service
-from hydria.services.context import RequestContext
 
 router = APIRouter()
 PATH = "/lbaas/quotas"
@@ -45,15 +44,10 @@ def _project(project_id: str) -> str:
     return project_id
 
 
-def _may_read(request: Request, ctx: RequestContext, project_id: str) -> None:
-    if project_id != ctx.project_id and not acts_as_admin(request, ctx):
-        raise NotAuthorized()
 
 
 @router.get(PATH)
 def list_quotas(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-    if acts_as_admin(request, ctx):
-        ctx = ctx.as_admin()
     page = service.list_quotas(env, ctx, params(request), schema.view)
     return envelope(request, page, "quotas", "quotas_links")
 
@@ -65,14 +59,14 @@ def show_defaults(ctx: Ctx, env: Services) -> dict[str, Any]:
 
 @router.get(PATH + "/{project_id}")
 def show_quota(project_id: str, request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-    _may_read(request, ctx, _project(project_id))
+    _project(project_id)
     return {"quota": schema.view(service.limits(env, project_id), project_id)}
 
 
 @router.get(PATH + "/{project_id}/default")
 def show_project_defaults(project_id: str, request: Request, ctx: Ctx,
                           env: Services) -> dict[str, Any]:
-    _may_read(request, ctx, _project(project_id))
+    _project(project_id)
     return {"quota": schema.view(env.quota_defaults, project_id)}
 
 
