@@ -25,7 +25,7 @@ def certs() -> None:
               help="State folder; the CA goes in its pki/ [default: $HYDRIA_STATE_DIR or "
                    "~/.hydria].")
 def init(state_dir: Path | None) -> None:
-    """Create the controller CA and client certificate (kept if they exist)."""
+    """Create the controller CA, client certificate and amphora ssh key (kept if they exist)."""
     from cryptography import x509
 
     from hydria.drivers.certs.local_ca import ControllerCA
@@ -37,4 +37,10 @@ def init(state_dir: Path | None) -> None:
     click.echo(f"CA certificate:     {ca.ca_cert_path} (expires {expires:%Y-%m-%d})")
     click.echo(f"controller cert:    {cert_path}")
     click.echo(f"controller key:     {key_path}")
+    key = settings.amp_ssh_key
+    if key is not None and settings.amp_ssh_key_path is None:
+        from hydria.drivers.certs.ssh_keys import ensure_key_pair
+
+        ensure_key_pair(key)
+        click.echo(f"amphora ssh key:    {key} (public half in every netns amphora)")
     click.echo(f"copy {settings.pki_dir} to every controller, health and housekeeping host")

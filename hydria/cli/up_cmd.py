@@ -33,8 +33,12 @@ log = logging.getLogger("hydria.up")
 @click.option("--port", type=int, default=None, help="API port [default: 9876].")
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
+@click.option("--driver", type=click.Choice(["local", "netns"]), default=None,
+              help="Where amphorae run: 'local' processes on this host, or 'netns': "
+                   "a network namespace each, on bridges (root) [default: local; "
+                   "env HYDRIA_COMPUTE_DRIVER].")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-       port: int | None, clouds_yaml: bool) -> None:
+       port: int | None, clouds_yaml: bool, driver: str | None) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
@@ -42,7 +46,8 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.notify import InProcessNotifier
     from hydria.db.subnets import ensure_default_subnet
 
-    settings = settings_from(state_dir, database_url, api_host=host, api_port=port)
+    settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
+                             compute_driver=driver)
     wiring.setup_logging(verbose)
     db = wiring.database(settings)
     subnet = ensure_default_subnet(db, settings.default_subnet_name, settings.default_subnet_cidr)
@@ -66,6 +71,10 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
+    click.echo(f"  amphorae:    {settings.compute_driver} driver, management network "
+               f"{settings.mgmt_cidr}")
+    if settings.amp_ssh_key is not None and settings.compute_driver == "netns":
+        click.echo(f"  ssh key:     {settings.amp_ssh_key} (hydria amphora ssh ID)")
     if clouds_yaml:
         path = user_clouds_yaml()
         write_cloud(path, "hydria", endpoint)

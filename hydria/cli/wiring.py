@@ -4,6 +4,7 @@ dependencies built once and handed down. Services never read settings."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
     from hydria.drivers.compute.base import ComputeDriver
+    from hydria.drivers.network.base import NetworkDriver
+    from hydria.drivers.network.netns import ManagementNet
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -73,20 +76,58 @@ def start_metrics(settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
 
 
+def management(settings: Settings) -> ManagementNet:
+    """The netns management bridge, made (with the controllers' address) if missing."""
+    from hydria.drivers.network.netns import ManagementNet
+
+    if os.geteuid() != 0:
+        raise SystemExit("the netns drivers need root (network namespaces and bridges)")
+    mgmt = ManagementNet(settings.netns_mgmt_bridge, settings.mgmt_cidr, settings.mgmt_host_ip)
+    mgmt.ensure()
+    return mgmt
+
+
 def compute(settings: Settings) -> ComputeDriver:
     if settings.compute_driver == "local":
         from hydria.drivers.compute.local import LocalCompute
 
         return LocalCompute(settings.amphorae_dir)
+    if settings.compute_driver == "netns":
+        from hydria.drivers.compute.netns import NetnsCompute
+
+        return NetnsCompute(settings.amphorae_dir, management(settings),
+                            known_hosts_dir=settings.state_dir / "ssh" / "known_hosts.d")
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
-def network(settings: Settings):  # type: ignore[no-untyped-def]
+def network(settings: Settings) -> NetworkDriver:
     if settings.network_driver == "local":
         from hydria.drivers.network.local import LocalNetwork
 
         return LocalNetwork()
+    if settings.network_driver == "netns":
+        from hydria.drivers.network.netns import NetnsNetwork
+
+        return NetnsNetwork(management(settings))
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
+
+
+def amphora_ssh_public_key(settings: Settings) -> str:
+    """The public key amphorae authorise ("" when operator access is off).
+
+    Only amphorae that are instances of their own (netns) run sshd; the key
+    pair is made on first use when it is named but missing.
+    """
+    from hydria.drivers.certs.ssh_keys import ensure_key_pair, public_key_of
+
+    key = settings.amp_ssh_key
+    if key is None or settings.compute_driver != "netns":
+        return ""
+    if settings.amp_ssh_key_path is not None:
+        if not key.exists():
+            raise SystemExit(f"amp_ssh_key_path {key} does not exist")
+        return public_key_of(key)
+    return ensure_key_pair(key)
 
 
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
@@ -115,6 +156,8 @@ def reconciler(settings: Settings, db: Database, *,
             max_connections=settings.amphora_max_connections,
             cert_days=settings.amphora_cert_days,
             retire_drain_seconds=settings.retire_drain_seconds,
+            ssh_user=settings.amp_ssh_user,
+            ssh_public_key=amphora_ssh_public_key(settings),
         ),
     )
 

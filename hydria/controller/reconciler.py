@@ -27,13 +27,14 @@ from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable
 from hydria.db import amphorae as amp_db
-from hydria.db import convergence
+from hydria.db import convergence, ports
 from hydria.db.engine import Database
 from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.drivers.compute.base import ComputeDriver
-from hydria.drivers.network.base import NetworkDriver
+from hydria.drivers.network.base import NetworkDriver, SubnetPort
+from hydria.drivers.network.names import host_port_veth, inside_port
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
 from hydria.wire.agent_api import AmphoraBoot
@@ -62,6 +63,9 @@ class ReconcilerOptions:
     # an amphora retired while it still serves (an operator's failover) lets its
     # requests in flight finish for up to this long; a dead one costs nothing
     retire_drain_seconds: float = 5.0
+    # operator access: the public key every amphora authorises ("" = no sshd)
+    ssh_user: str = "ubuntu"
+    ssh_public_key: str = ""
 
 
 class Reconciler:
@@ -92,7 +96,7 @@ class Reconciler:
             desired = to_graph(row)
             views = [AmphoraView(a.id, a.role, a.failover_requested)
                      for a in amp_db.live_amphorae(session, lb_id)]
-            vip_cidr = row_vip_cidr(session, row.vip_subnet_id)
+            vip_subnet = row_vip_subnet(session, row.vip_subnet_id)
         deleting = status == c.PENDING_DELETE
         plan = plan_amphorae(desired.topology, views, deleting=deleting)
         log.debug("event=plan lb=%s gen=%s create=%s keep=%s retire=%s", lb_id, generation,
@@ -120,7 +124,7 @@ class Reconciler:
 
         try:
             for amp_id in serving:
-                self._ensure_serving(amp_id, desired, generation, vip_cidr)
+                self._ensure_serving(amp_id, desired, generation, vip_subnet)
                 checkpoint()
         except Superseded as exc:
             return Outcome("superseded", str(exc))
@@ -175,6 +179,9 @@ class Reconciler:
             heartbeat_key=self.options.heartbeat_key,
             controller_addresses=self.options.controller_addresses,
             heartbeat_interval=self.options.heartbeat_interval,
+            hostname=f"amphora-{amp.id}",
+            ssh_user=self.options.ssh_user if self.options.ssh_public_key else "",
+            ssh_authorized_keys=self.options.ssh_public_key,
         )
         compute_id = self.compute.create(boot)
         info = self.agent.wait_ready(ip, self.options.agent_port, timeout=self.options.boot_timeout)
@@ -190,10 +197,10 @@ class Reconciler:
         return info
 
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-                        vip_cidr: str) -> None:
+                        vip_subnet: SubnetPort) -> None:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
-        self.network.plug_vip(amp.id, desired.vip_address, vip_cidr)
+        self._plug_ports(amp.id, desired, vip_subnet)
         if info.get("config_version") == generation:
             return
         options = graph.RenderOptions(
@@ -211,6 +218,37 @@ class Reconciler:
             # Someone converged a newer generation already; ours is history.
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
         log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
+
+    def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer,
+                    vip_subnet: SubnetPort) -> None:
+        """The VIP port and one port per member subnet (Octavia's plug network).
+
+        Drivers that plug real ports get an address of the amphora's own on each
+        subnet (reserved here, before the plug, so a retry finds the same one);
+        ports on subnets no member uses any more are unplugged and their
+        addresses freed.
+        """
+        if not self.network.plugs_ports:
+            self.network.plug_vip(amp_id, desired.vip_address, vip_subnet)
+            return
+        with self.db.session() as session:
+            vip_port = vip_subnet
+            subnet = session.get(Subnet, vip_subnet.subnet_id) if vip_subnet.subnet_id else None
+            if subnet is not None:
+                vip_port = SubnetPort(subnet.id, subnet.cidr,
+                                      ports.port_address(session, amp_id, subnet))
+            members = [SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
+                       for s in ports.member_subnets(session, desired.id, subnet and subnet.id)]
+            row = session.get(Amphora, amp_id)
+            if row is not None and vip_port.address:
+                row.vrrp_ip, row.ha_ip = vip_port.address, desired.vip_address
+                row.vrrp_interface = inside_port(vip_port.subnet_id)
+                row.vrrp_port_id = row.ha_port_id = host_port_veth(amp_id, vip_port.subnet_id)
+        self.network.plug_vip(amp_id, desired.vip_address, vip_port)
+        self.network.plug_members(amp_id, members, vip_subnet_id=vip_port.subnet_id)
+        with self.db.session() as session:
+            ports.release_other_ports(session, amp_id,
+                                      {vip_port.subnet_id, *(m.subnet_id for m in members)})
 
     def _retire(self, amp_id: str, vip_address: str, *, drain: float = 0.0) -> None:
         if drain > 0:
@@ -260,9 +298,9 @@ def cert_expiry(cert_pem: str) -> dt.datetime:
     return cert.not_valid_after_utc.replace(tzinfo=None)
 
 
-def row_vip_cidr(session: Session, subnet_id: str | None) -> str:
+def row_vip_subnet(session: Session, subnet_id: str | None) -> SubnetPort:
     subnet = session.get(Subnet, subnet_id) if subnet_id else None
-    return subnet.cidr if subnet is not None else ""
+    return SubnetPort(subnet.id, subnet.cidr) if subnet is not None else SubnetPort("", "")
 
 
 class Superseded(Exception):

@@ -97,4 +97,33 @@ def mark_amphora_deleted(session: Session, amphora_id: str) -> None:
     amp.status = c.DELETED
     amp.failover_requested = False
     amp.updated_at = utcnow()
-    addresses.release(session, amphora_id, pool=addresses.MGMT_POOL)
+    # its management address and its ports' addresses on VIP and member subnets
+    addresses.release(session, amphora_id)
+
+
+def instance_addresses(session: Session, amps: list[Amphora]) -> dict[str, list[tuple[str, str]]]:
+    """Per amphora: (network, address) on every network, as ``server list`` shows them.
+
+    The management address is on ``lb-mgmt-net``; a port's address on a subnet
+    (and the VIP it holds) on the subnet's name.
+    """
+    from hydria.db.models import AddressAllocation, Subnet
+
+    ids = [a.id for a in amps]
+    names = dict(session.execute(select(Subnet.id, Subnet.name)).tuples().all())
+    out: dict[str, list[tuple[str, str]]] = {a.id: [] for a in amps}
+    for amp in amps:
+        if amp.lb_network_ip:
+            out[amp.id].append(("lb-mgmt-net", amp.lb_network_ip))
+    rows = session.execute(select(AddressAllocation.owner_id, AddressAllocation.pool,
+                                  AddressAllocation.address)
+                           .where(AddressAllocation.owner_id.in_(ids),
+                                  AddressAllocation.pool != addresses.MGMT_POOL)
+                           .order_by(AddressAllocation.address)).tuples().all()
+    for owner, pool, address in rows:
+        out[owner].append((names.get(pool, pool), address))
+    for amp in amps:
+        if amp.ha_ip and amp.vrrp_ip:
+            net = next((n for n, a in out[amp.id] if a == amp.vrrp_ip), "vip")
+            out[amp.id].append((net, f"{amp.ha_ip} (VIP)"))
+    return out

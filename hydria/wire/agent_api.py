@@ -47,6 +47,7 @@ class AmphoraBoot:
 
     PEM strings: the agent's own certificate and key (SAN = ``lb_network_ip``)
     and the controller CA that signed it and every controller's client cert.
+    The ``netns`` compute driver renders it as the instance's user data.
     """
 
     amphora_id: str
@@ -58,6 +59,12 @@ class AmphoraBoot:
     heartbeat_key: str = ""
     controller_addresses: tuple[str, ...] = ()  # "host:port" for UDP heartbeats
     heartbeat_interval: float = 10.0
+    # an instance of its own (the ``netns`` driver): its hostname, and operator
+    # access by ssh (off when ``ssh_authorized_keys`` is empty)
+    hostname: str = ""
+    ssh_user: str = ""
+    ssh_authorized_keys: str = ""
+    ssh_host_key: str = ""  # OpenSSH private key; the controller keeps the public half
 
 
 def boot_to_json(boot: AmphoraBoot) -> str:
