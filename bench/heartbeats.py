@@ -199,7 +199,7 @@ def main() -> int:
     from hydria.db.engine import Database
     from hydria.db.migrate import upgrade
     from hydria.health.service import HealthOptions, HealthService
-    from hydria.wire.heartbeat import REJECTION_KINDS, decode
+    from hydria.wire.heartbeat import decode
 
     cpus = sorted(os.sched_getaffinity(0))
     mine, theirs = cpus[0], (cpus[1] if len(cpus) > 1 else None)
@@ -240,8 +240,7 @@ def main() -> int:
             stop.set()
             runner.join(60)
         snap = c.snapshot()
-        rejected = sum(snap[k] for k in (*REJECTION_KINDS, "replay", "unknown_amphora",
-                                         "duplicate"))
+        rejected = c.rejected()
         verified = snap["received"] - rejected
         with db.session() as s:
             rows = {h.amphora_id: h.seq for h in s.query(m.AmphoraHealth)}

@@ -12,6 +12,8 @@ from typing import Final
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT
+
 # the management network of the ``netns`` driver (Octavia's lb-mgmt-net) and its
 # default VIP subnet: private ranges that exist only on the bridges Hydria makes
 NETNS_MGMT_CIDR: Final = "10.243.0.0/16"
@@ -39,10 +41,12 @@ class Settings(BaseSettings):
     # amphorae
     compute_driver: str = "local"
     network_driver: str = "local"
+    # the management network: with ``local``, loopback addresses; with ``netns``,
+    # a bridge whose host side holds its first address (see _netns_defaults)
     mgmt_cidr: str = "127.43.0.0/16"
     mgmt_range_start: str = "127.43.0.10"
     mgmt_range_end: str = "127.43.255.250"
-    agent_port: int = 9443
+    agent_port: int = DEFAULT_AGENT_PORT
     amphora_max_connections: int = 0  # 0: derived from the open-file limit
 
     # ``netns`` drivers: the management bridge (its host side holds the first

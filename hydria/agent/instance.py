@@ -183,8 +183,8 @@ class Init:
                 pid, _status = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
-            name = self.pids.pop(pid, None)
-            if name is not None and not self.stopping:
+            name = self.pids.pop(pid, "")
+            if name and not self.stopping:
                 time.sleep(0.5)  # a crash loop must not eat the CPU
                 self.start(name)
         return 0

@@ -123,7 +123,7 @@ class AgentServer(ThreadingHTTPServer):
             return
         conn.settimeout(REQUEST_SECONDS)
         try:
-            self.RequestHandlerClass(conn, client_address, self)
+            _Handler(conn, client_address, self)  # the one handler this server is built with
         finally:
             try:
                 conn.close()

@@ -32,7 +32,8 @@ class LazyGroup(click.Group):
             return None
         module, attr = target.split(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
         except ModuleNotFoundError as exc:
             if exc.name == module:
                 return None

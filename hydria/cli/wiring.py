@@ -138,8 +138,8 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
 
 def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
-    from hydria.controller.agent_client import AgentClient
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.drivers.certs.local_ca import ControllerCA
 
     ca = ControllerCA.load_or_create(settings.pki_dir)
@@ -197,7 +197,7 @@ def housekeeper(settings: Settings, db: Database, *,
                 compute_driver: ComputeDriver | None = None) -> Housekeeper:
     import datetime as dt
 
-    from hydria.controller.agent_client import AgentClient
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper

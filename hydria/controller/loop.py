@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import DBAPIError
@@ -45,7 +46,7 @@ FAILOVER_RETRY = MAX_BACKOFF
 
 
 def backoff(attempt: int) -> float:
-    return min(0.5 * 2 ** max(attempt - 1, 0), MAX_BACKOFF)
+    return min(0.5 * 2.0 ** max(attempt - 1, 0), MAX_BACKOFF)
 
 
 class ControllerLoop:
@@ -138,7 +139,7 @@ class ControllerLoop:
             if len(ids) < slots or only is not None:
                 return
 
-    def _claim(self, limit: int, *, only: list[str] | None = None, exclude: list[str] = (),
+    def _claim(self, limit: int, *, only: list[str] | None = None, exclude: Sequence[str] = (),
                include_settled: bool = False) -> list[str] | None:
         """The claimed ids, or None when the claim failed (logged; the next poll retries).
 
@@ -265,7 +266,7 @@ class ControllerLoop:
                 # the state may have moved while we worked: look again soon
                 self.notifier.notify(lb_id)
 
-    def _reconcile(self, lb_id: str, checkpoint) -> Outcome:  # type: ignore[no-untyped-def]
+    def _reconcile(self, lb_id: str, checkpoint: Callable[[], None]) -> Outcome:
         try:
             return self.reconciler.reconcile(lb_id, checkpoint, owner=self.owner)
         except LeaseLost:

@@ -21,7 +21,6 @@ from typing import Literal
 from cryptography import x509
 from sqlalchemy.orm import Session
 
-from hydria.controller.agent_client import AgentClient, StaleConfig
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
@@ -31,13 +30,14 @@ from hydria.db import convergence, ports
 from hydria.db.engine import Database
 from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
-from hydria.drivers.certs.local_ca import ControllerCA
+from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
+from hydria.drivers.certs.base import CertificateAuthority
 from hydria.drivers.compute.base import ComputeDriver
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
 from hydria.drivers.network.names import host_port_veth, inside_port
 from hydria.render.haproxy import render
 from hydria.render.limits import max_connections_for
-from hydria.wire.agent_api import AmphoraBoot
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
 
 log = logging.getLogger("hydria.controller")
 
@@ -53,7 +53,7 @@ class Outcome:
 class ReconcilerOptions:
     mgmt_start: str
     mgmt_end: str
-    agent_port: int = 9443
+    agent_port: int = DEFAULT_AGENT_PORT
     boot_timeout: float = 30.0
     cert_days: int = 365
     heartbeat_key: str = ""
@@ -70,7 +70,7 @@ class ReconcilerOptions:
 
 class Reconciler:
     def __init__(self, db: Database, compute: ComputeDriver, network: NetworkDriver,
-                 agent: AgentClient, ca: ControllerCA, options: ReconcilerOptions) -> None:
+                 agent: AmphoraAgent, ca: CertificateAuthority, options: ReconcilerOptions) -> None:
         self.db = db
         self.compute = compute
         self.network = network
@@ -238,7 +238,8 @@ class Reconciler:
                 vip_port = SubnetPort(subnet.id, subnet.cidr,
                                       ports.port_address(session, amp_id, subnet))
             members = [SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
-                       for s in ports.member_subnets(session, desired.id, subnet and subnet.id)]
+                       for s in ports.member_subnets(session, desired.id,
+                                                        subnet.id if subnet else None)]
             row = session.get(Amphora, amp_id)
             if row is not None and vip_port.address:
                 row.vrrp_ip, row.ha_ip = vip_port.address, desired.vip_address

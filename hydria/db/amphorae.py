@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.db import addresses
+from hydria.db.engine import rows_matched
 from hydria.db.models import Amphora, AmphoraHealth, utcnow
 
 
@@ -75,14 +76,14 @@ def claim_spare(session: Session, lb_id: str, role: str) -> Amphora | None:
                                  Amphora.failover_requested.is_(False))
         .order_by(Amphora.created_at).limit(4))
     for amp_id in list(candidates):
-        res = session.execute(
+        matched = rows_matched(session,
             update(Amphora)
             .where(Amphora.id == amp_id, Amphora.load_balancer_id.is_(None),
                    Amphora.status == c.AMPHORA_READY)
             .values(load_balancer_id=lb_id, role=role, status=c.AMPHORA_ALLOCATED,
                     updated_at=utcnow())
             .execution_options(synchronize_session=False))
-        if res.rowcount == 1:
+        if matched == 1:
             return session.get(Amphora, amp_id, populate_existing=True)
     return None
 

@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 from hydria.core import constants as c
 from hydria.db import addresses
 from hydria.db import models as m
+from hydria.db.engine import rows_matched
 
 _PENDING = sorted(c.PENDING_STATUSES)
 
 
-def _children(session: Session, lb_id: str):  # type: ignore[no-untyped-def]
+def _children(session: Session, lb_id: str) -> tuple[
+        list[m.Listener], list[m.Pool], list[m.Member], list[m.HealthMonitor]]:
     listeners = list(session.scalars(select(m.Listener).where(m.Listener.load_balancer_id == lb_id)))
     pools = list(session.scalars(select(m.Pool).where(m.Pool.load_balancer_id == lb_id)))
     pool_ids = [p.id for p in pools]
@@ -63,13 +65,13 @@ def begin_failover(session: Session, lb_id: str) -> bool:
     ``mark_converged`` at the same generation brings it back to ACTIVE. One in
     ERROR stays ERROR until the replacement serves.
     """
-    res = session.execute(
+    matched = rows_matched(session,
         update(m.LoadBalancer)
         .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.provisioning_status == c.ACTIVE)
         .values(provisioning_status=c.PENDING_UPDATE)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount == 1
+    return matched == 1
 
 
 def _own_lb(session: Session, lb_id: str, generation: int,
@@ -142,11 +144,11 @@ def mark_deleted(session: Session, lb_id: str, generation: int) -> bool:
     for lst in listeners:
         lst.default_pool_id = None
     session.flush()
-    for row in listeners:
-        session.delete(row)
+    for lst in listeners:
+        session.delete(lst)
     session.flush()
-    for row in pools:
-        session.delete(row)
+    for pool in pools:
+        session.delete(pool)
     addresses.release(session, lb_id)
     lb.provisioning_status = c.DELETED
     lb.operating_status = c.OFFLINE
@@ -168,7 +170,9 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
     if lb is None:
         return False
     listeners, pools, members, monitors = _children(session, lb_id)
-    for row in [*listeners, *pools, *members, *monitors]:
+    rows: list[m.Listener | m.Pool | m.Member | m.HealthMonitor] = [
+        *listeners, *pools, *members, *monitors]
+    for row in rows:
         if row.provisioning_status in c.PENDING_STATUSES:
             row.provisioning_status = c.ERROR
     lb.provisioning_status = c.ERROR
@@ -180,10 +184,5 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
     if retry_at is not None:
         lb.attempts = 0
     return True
-
-
-def pending_count(session: Session) -> int:
-    return len(list(session.scalars(
-        select(m.LoadBalancer.id).where(m.LoadBalancer.provisioning_status.in_(_PENDING)))))
 
 

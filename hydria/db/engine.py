@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -63,3 +63,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def rows_matched(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows its WHERE matched.
+
+    Conditional updates are how Hydria claims and moves things (a lease, a
+    status transition), and the count says who won. ``Session.execute`` is typed
+    to return a plain ``Result``; for these statements it is the
+    ``CursorResult`` that counts.
+    """
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult), "rows_matched runs UPDATE or DELETE statements"
+    return result.rowcount

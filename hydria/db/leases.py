@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 
 from hydria.core import constants as c
-from hydria.db.engine import Database
+from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, LoadBalancer, utcnow
 
 
-def _lease_free(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _lease_free(now: dt.datetime) -> ColumnElement[bool]:
     return or_(LoadBalancer.lease_expires_at.is_(None), LoadBalancer.lease_expires_at < now)
 
 
-def _needs_work(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _needs_work(now: dt.datetime) -> ColumnElement[bool]:
     failover = exists().where(
         and_(Amphora.load_balancer_id == LoadBalancer.id, Amphora.failover_requested.is_(True),
              Amphora.status != c.DELETED)
@@ -66,14 +66,14 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
         ids = list(session.scalars(query))
         claimed = []
         for lb_id in ids:
-            res = session.execute(
+            matched = rows_matched(session,
                 update(LoadBalancer)
                 .where(LoadBalancer.id == lb_id, _lease_free(now))
                 .values(lease_owner=owner, lease_expires_at=expires,
                         updated_at=LoadBalancer.updated_at)
                 .execution_options(synchronize_session=False)
             )
-            if res.rowcount == 1:
+            if matched == 1:
                 claimed.append(lb_id)
         return claimed
 
@@ -90,14 +90,14 @@ def live_ids(db: Database) -> list[str]:
 def renew(db: Database, lb_id: str, owner: str, *, lease_seconds: float) -> bool:
     """Extend a lease this owner still holds; False means it was lost."""
     with db.session() as session:
-        res = session.execute(
+        matched = rows_matched(session,
             update(LoadBalancer)
             .where(LoadBalancer.id == lb_id, LoadBalancer.lease_owner == owner)
             .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
                     updated_at=LoadBalancer.updated_at)
             .execution_options(synchronize_session=False)
         )
-        return res.rowcount == 1
+        return matched == 1
 
 
 def release(db: Database, lb_id: str, owner: str, *, retry_at: dt.datetime | None = None,

@@ -28,7 +28,7 @@ def _hosts_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
         first = first + 1
         if net.version == 4:
             last = last - 1
-    if gateway is not None and ipaddress.ip_address(gateway) == first and first < last:
+    if gateway is not None and ipaddress.ip_address(gateway) == first and int(first) < int(last):
         first = first + 1
     return str(first), str(last)
 
@@ -83,10 +83,6 @@ def create_subnet(session: Session, name: str, cidr: str, *, network_name: str |
 
 def list_subnets(session: Session) -> list[Subnet]:
     return list(session.scalars(select(Subnet).order_by(Subnet.created_at, Subnet.id)))
-
-
-def get_subnet(session: Session, subnet_id: str) -> Subnet | None:
-    return session.get(Subnet, subnet_id)
 
 
 def find_subnet(session: Session, name_or_id: str) -> Subnet:

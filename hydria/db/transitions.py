@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.errors import ImmutableObject, NotFound
+from hydria.db.engine import rows_matched
 from hydria.db.models import LoadBalancer
 
 MUTABLE = (c.ACTIVE, c.ERROR)
@@ -28,14 +29,14 @@ def begin_change(session: Session, lb: LoadBalancer, to_status: str = c.PENDING_
     Raises ImmutableObject (409) when the load balancer is PENDING_* (or DELETED).
     Bumps ``generation`` so the controller knows the desired state moved.
     """
-    res = session.execute(
+    matched = rows_matched(session,
         update(LoadBalancer)
         .where(LoadBalancer.id == lb.id, LoadBalancer.provisioning_status.in_(MUTABLE))
         .values(provisioning_status=to_status, generation=LoadBalancer.generation + 1,
                 attempts=0, next_attempt_at=None, error_reason=None)
         .execution_options(synchronize_session=False)
     )
-    if res.rowcount != 1:
+    if matched != 1:
         raise ImmutableObject.of("Load Balancer", lb.id)
     session.refresh(lb)
     return lb.generation

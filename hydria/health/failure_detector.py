@@ -33,7 +33,7 @@ from sqlalchemy import exists, or_, select, update
 
 from hydria.core import constants as c
 from hydria.db.alarms import clear_alarm, raise_alarm
-from hydria.db.engine import Database
+from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, utcnow
 from hydria.health.detect import Decision, Observed, decide
 
@@ -105,7 +105,7 @@ def mark_for_failover(db: Database, amphora_ids: list[str] | tuple[str, ...], *,
                              LoadBalancer.provisioning_status.notin_(_GONE_LB))
     with db.session() as session:
         for amp_id in amphora_ids:
-            res = session.execute(
+            matched = rows_matched(session,
                 update(Amphora)
                 .where(Amphora.id == amp_id, Amphora.status == c.AMPHORA_ALLOCATED,
                        Amphora.failover_requested.is_(False), ~heard_since, live_lb,
@@ -115,7 +115,7 @@ def mark_for_failover(db: Database, amphora_ids: list[str] | tuple[str, ...], *,
                 .values(failover_requested=True, updated_at=Amphora.updated_at)
                 .execution_options(synchronize_session=False)
             )
-            if res.rowcount == 1:
+            if matched == 1:
                 lb_id = session.scalar(select(Amphora.load_balancer_id)
                                        .where(Amphora.id == amp_id))
                 marked.append((amp_id, lb_id))

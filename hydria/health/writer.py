@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,10 +56,8 @@ log = logging.getLogger("hydria.health.writer")
 _CHUNK = 500
 _MAX_INT32 = 2**31 - 1
 _TABLES: dict[str, Table] = {
-    "load_balancers": m.LoadBalancer.__table__,  # type: ignore[dict-item]
-    "listeners": m.Listener.__table__,  # type: ignore[dict-item]
-    "pools": m.Pool.__table__,  # type: ignore[dict-item]
-    "members": m.Member.__table__,  # type: ignore[dict-item]
+    t.__tablename__: m.Base.metadata.tables[t.__tablename__]
+    for t in (m.LoadBalancer, m.Listener, m.Pool, m.Member)
 }
 
 
@@ -167,7 +165,7 @@ def load_known(session: Session, amphora_ids: Iterable[str]) -> dict[str, Amphor
         for row in session.execute(select(lst_t.c.load_balancer_id, *(lst_t.c[x] for x in cols))
                                    .where(lst_t.c.load_balancer_id.in_(part))
                                    .order_by(lst_t.c.id)):
-            listeners.setdefault(row.load_balancer_id, []).append(Known(*row[1:]))
+            listeners.setdefault(row.load_balancer_id, []).append(_known(row))
         for row in session.execute(select(pool_t.c.load_balancer_id, *(pool_t.c[x] for x in cols))
                                    .where(pool_t.c.load_balancer_id.in_(part))
                                    .order_by(pool_t.c.id)):
@@ -176,22 +174,32 @@ def load_known(session: Session, amphora_ids: Iterable[str]) -> dict[str, Amphor
                                    .join(pool_t, pool_t.c.id == mem_t.c.pool_id)
                                    .where(pool_t.c.load_balancer_id.in_(part))
                                    .order_by(mem_t.c.id)):
-            members.setdefault(row.pool_id, []).append(Known(*row[1:]))
+            members.setdefault(row.pool_id, []).append(_known(row))
 
     known = {}
     for a in amps:
         lb = None
-        row = lbs.get(a.load_balancer_id) if a.load_balancer_id else None
-        if row is not None:
+        lb_row = lbs.get(a.load_balancer_id) if a.load_balancer_id else None
+        if lb_row is not None:
             lb = LoadBalancerKnown(
-                *row[:4],
-                applied_generation=row.applied_generation,
-                listeners=tuple(listeners.get(row.id, ())),
-                pools=tuple(PoolKnown(*p[1:], members=tuple(members.get(p.id, ())))
-                            for p in pools.get(row.id, ())),
+                **_known_fields(lb_row),
+                applied_generation=lb_row.applied_generation,
+                listeners=tuple(listeners.get(lb_row.id, ())),
+                pools=tuple(PoolKnown(**_known_fields(p), members=tuple(members.get(p.id, ())))
+                            for p in pools.get(lb_row.id, ())),
             )
         known[a.id] = AmphoraKnown(a.id, a.status, seqs.get(a.id), lb)
     return known
+
+
+def _known_fields(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
+    """The columns ``Known`` holds, by name (a column added to a query cannot shift them)."""
+    return {"id": row.id, "provisioning_status": row.provisioning_status,
+            "operating_status": row.operating_status, "admin_state_up": row.admin_state_up}
+
+
+def _known(row: Row[*tuple[Any, ...]]) -> Known:
+    return Known(**_known_fields(row))
 
 
 def _upsert(db: Database, table: Table, keys: list[str], columns: list[str],
@@ -211,9 +219,9 @@ class HeartbeatWriter:
         self.db = db
         self.counters = counters
         self.seqs = seqs
-        self._health = _upsert(db, m.AmphoraHealth.__table__,  # type: ignore[arg-type]
+        self._health = _upsert(db, m.Base.metadata.tables[m.AmphoraHealth.__tablename__],
                                ["amphora_id"], ["last_update", "seq"], where_newer=True)
-        self._stats = _upsert(db, m.ListenerStatistics.__table__,  # type: ignore[arg-type]
+        self._stats = _upsert(db, m.Base.metadata.tables[m.ListenerStatistics.__tablename__],
                               ["listener_id", "amphora_id"],
                               ["bytes_in", "bytes_out", "active_connections",
                                "total_connections", "request_errors", "updated_at"])

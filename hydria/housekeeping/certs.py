@@ -14,14 +14,14 @@ import datetime as dt
 import logging
 
 from cryptography import x509
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
-from hydria.controller.agent_client import AgentClient
 from hydria.core import constants as c
 from hydria.core.errors import AmphoraUnreachable
-from hydria.db.engine import Database
+from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, utcnow
-from hydria.drivers.certs.local_ca import ControllerCA
+from hydria.drivers.amphora.base import AmphoraAgent
+from hydria.drivers.certs.base import CertificateAuthority
 
 log = logging.getLogger("hydria.housekeeping")
 
@@ -29,13 +29,13 @@ log = logging.getLogger("hydria.housekeeping")
 CLAIM = dt.timedelta(minutes=5)
 
 
-def _free(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _free(now: dt.datetime) -> ColumnElement[bool]:
     return or_(Amphora.cert_busy.is_(False), Amphora.cert_busy_until.is_(None),
                Amphora.cert_busy_until < now)
 
 
 class CertRotator:
-    def __init__(self, db: Database, ca: ControllerCA, agent: AgentClient, *, agent_port: int,
+    def __init__(self, db: Database, ca: CertificateAuthority, agent: AmphoraAgent, *, agent_port: int,
                  cert_days: int = 365, renew_before: dt.timedelta = dt.timedelta(days=30)
                  ) -> None:
         self.db = db
@@ -65,9 +65,9 @@ class CertRotator:
         now = utcnow()
         until = now + CLAIM
         with self.db.session() as session:
-            taken = session.execute(update(Amphora).where(
+            taken = rows_matched(session, update(Amphora).where(
                 Amphora.id == amp_id, _free(now)).values(cert_busy=True, cert_busy_until=until)
-            ).rowcount
+            )
         if not taken:
             return False
         expires: dt.datetime | None = None

@@ -70,12 +70,13 @@ class Housekeeper:
 
     def release_leaked_addresses(self) -> int:
         with self.db.session() as session:
-            allocations = [tuple(r) for r in session.execute(select(
-                AddressAllocation.pool, AddressAllocation.address, AddressAllocation.owner_id))]
+            allocations = list(session.execute(select(
+                AddressAllocation.pool, AddressAllocation.address, AddressAllocation.owner_id
+            )).tuples())
             live = set(session.scalars(select(LoadBalancer.id).where(
                 LoadBalancer.provisioning_status != c.DELETED)))
             live |= set(session.scalars(select(Amphora.id).where(Amphora.status != c.DELETED)))
-            leaked = sweep.leaked_allocations(allocations, live)  # type: ignore[arg-type]
+            leaked = sweep.leaked_allocations(allocations, live)
             for pool, address in leaked:
                 # conditional on the owner: an address re-allocated meanwhile stays
                 owner = next(o for p, a, o in allocations if (p, a) == (pool, address))

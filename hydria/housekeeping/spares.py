@@ -22,7 +22,7 @@ from sqlalchemy import update
 
 from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
-from hydria.db.engine import Database
+from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, utcnow
 from hydria.drivers.compute.base import ComputeDriver
 
@@ -85,13 +85,13 @@ class SparePool:
         # take it out of the pool first, conditionally: a spare a controller has just
         # claimed belongs to a load balancer now and is left alone
         with self.db.session() as session:
-            taken = session.execute(
+            taken = rows_matched(session,
                 update(Amphora)
                 .where(Amphora.id == amp_id, Amphora.load_balancer_id.is_(None),
                        Amphora.status.in_([c.AMPHORA_READY, c.AMPHORA_BOOTING,
                                            c.AMPHORA_PENDING_DELETE]))
                 .values(status=c.AMPHORA_PENDING_DELETE, updated_at=utcnow())
-                .execution_options(synchronize_session=False)).rowcount
+                .execution_options(synchronize_session=False))
         if not taken:
             return
         self.compute.delete(amp_id)

@@ -55,8 +55,10 @@ def port(value: object, what: str) -> int:
 
 
 def ip(value: object, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if not isinstance(value, str):
+        raise UnrenderableValue(f"{what} {value!r} is not an IP address")
     try:
-        addr = ipaddress.ip_address(value)  # type: ignore[arg-type]
+        addr = ipaddress.ip_address(value)
     except ValueError:
         raise UnrenderableValue(f"{what} {value!r} is not an IP address") from None
     if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
@@ -65,9 +67,11 @@ def ip(value: object, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addres
 
 
 def cidr(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise UnrenderableValue(f"{what}: {value!r} is not a CIDR")
     try:
-        return str(ipaddress.ip_network(value, strict=False))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
         raise UnrenderableValue(f"{what}: {value!r} is not a CIDR") from None
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hydria.controller.agent_client import AgentClient
+from hydria.drivers.amphora.agent_client import AgentClient
 from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.drivers.compute.local import LocalCompute
 from hydria.wire.agent_api import AmphoraBoot

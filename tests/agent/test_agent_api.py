@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hydria.controller.agent_client import AgentClient, StaleConfig
 from hydria.core.errors import AmphoraUnreachable, ConfigRejected
 from hydria.core.procs import pid_alive
+from hydria.drivers.amphora.agent_client import AgentClient, StaleConfig
 from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.wire.amphora_layout import AmphoraLayout
 from tests.support.backends import HTTPBackend, free_port

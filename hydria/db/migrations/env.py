@@ -1,7 +1,7 @@
 """Alembic environment: run by ``hydria db upgrade`` via ``hydria.db.migrate``."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
 from hydria.db.models import Base
 
@@ -22,7 +22,7 @@ def run_migrations() -> None:
         _run(conn)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -107,9 +107,9 @@ class ControllerCA:
             renew_after = cert.not_valid_after_utc - dt.timedelta(days=30)
             if cert.issuer == self._cert.subject and dt.datetime.now(dt.UTC) < renew_after:
                 return
-        cert, key = self.issue("hydria-controller", client=True, days=CLIENT_DAYS)
-        _write_private(key_path, key)
-        cert_path.write_text(cert)
+        cert_pem, key_pem = self.issue("hydria-controller", client=True, days=CLIENT_DAYS)
+        _write_private(key_path, key_pem)
+        cert_path.write_text(cert_pem)
 
     # -- issuing -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ namespace goes and its veths with it, then the folder.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -95,7 +96,7 @@ class NetnsCompute:
         layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         if boot.ssh_authorized_keys:
             private, public = ssh_host_key()
-            boot = _replace(boot, ssh_host_key=private)
+            boot = dataclasses.replace(boot, ssh_host_key=private)
             self._remember_host_key(boot, public)
         fd = os.open(layout.boot_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -213,8 +214,3 @@ def _signal(pid: int, sig: int) -> None:
     except ProcessLookupError:
         pass
 
-
-def _replace(boot: AmphoraBoot, **changes: str) -> AmphoraBoot:
-    import dataclasses
-
-    return dataclasses.replace(boot, **changes)

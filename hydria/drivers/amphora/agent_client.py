@@ -1,4 +1,4 @@
-"""The controller's side of the amphora agent API (``hydria.wire.agent_api``).
+"""The control plane's side of the amphora agent API (``hydria.wire.agent_api``).
 
 One ``httpx.Client`` with mutual TLS for every amphora: it presents the
 controller's client certificate and trusts only amphorae the controller CA
@@ -18,14 +18,15 @@ from typing import Any
 import httpx
 
 from hydria.core.errors import AmphoraUnreachable, ConfigRejected
+from hydria.drivers.amphora.base import StaleConfig
 from hydria.wire.agent_api import PREFIX
 
-
-class StaleConfig(Exception):
-    """The amphora already runs a newer configuration version."""
+__all__ = ["AgentClient", "StaleConfig"]
 
 
 class AgentClient:
+    """``AmphoraAgent`` over HTTPS with mutual TLS."""
+
     def __init__(self, ca_cert: Path, client_cert: Path, client_key: Path, *,
                  timeout: float = 15.0) -> None:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
@@ -80,8 +81,8 @@ class AgentClient:
         if res.status_code == 409:
             raise StaleConfig(res.text)
         if res.status_code == 400:
-            body = res.json()
-            raise ConfigRejected(f"{body.get('error')}: {body.get('details', '')}".strip())
+            fault = res.json()
+            raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
         if res.status_code != 200:
             raise AmphoraUnreachable(f"agent {ip}:{port} config: HTTP {res.status_code} "
                                      f"{res.text[:300]}")
