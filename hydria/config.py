@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # settings default to NETNS_MGMT_CIDR and NETNS_DEFAULT_SUBNET_CIDR, and
     # heartbeats go to the host side of the bridge)
     netns_mgmt_bridge: str = Field(default="hydbr-mgmt", max_length=15)
+    # housekeeping deletes a namespace of ours that lost its folder once this old
+    netns_orphan_grace_seconds: float = 60.0
     # operator access to amphorae by ssh (netns): the key pair <state>/ssh/<name>
     # (made 0600 if missing), or an existing private key at amp_ssh_key_path;
     # an empty name and no path: no sshd in amphorae

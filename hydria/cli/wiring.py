@@ -217,4 +217,5 @@ def housekeeper(settings: Settings, db: Database, *,
                            boot_timeout=settings.amphora_boot_timeout)
     return Housekeeper(db, computer, interval=settings.housekeeping_interval,
                        retention=dt.timedelta(days=settings.deleted_retention_days),
-                       certs=rotator, spares=spares)
+                       certs=rotator, spares=spares,
+                       stray_grace=settings.netns_orphan_grace_seconds)

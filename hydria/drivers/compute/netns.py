@@ -162,22 +162,26 @@ class NetnsCompute:
         for amp_id in self.list_ids():
             self._stop(names.namespace(amp_id), timeout=15)
 
-    def orphan_namespaces(self) -> list[str]:
-        """``hyd-`` namespaces of ours without a folder: a create or delete cut short.
+    def delete_strays(self, older_than: float) -> list[str]:
+        """``hyd-`` namespaces of ours without a folder (a delete cut short
+        between the two), older than ``older_than`` seconds, deleted.
 
-        Ours: its management veth is on our management bridge (a namespace of
-        another deployment on this host is left alone).
+        Ours: its management veth is on our management bridge, so a namespace
+        of another deployment on this host is left alone.
         """
         known = {names.namespace(i) for i in self.list_ids()}
         ours = {n for n, info in iproute.links().items()
                 if n.startswith("hym") and info.get("master") == self.management.bridge}
-        return [ns for ns in iproute.namespaces(names.NAMESPACE_PREFIX)
-                if ns not in known and "hym" + ns[len(names.NAMESPACE_PREFIX):] in ours]
-
-    def delete_namespace(self, ns: str) -> None:
-        self._stop(ns, timeout=3)
-        iproute.delete_ns(ns)
-        iproute.delete_link("hym" + ns[len(names.NAMESPACE_PREFIX):])
+        now = time.time()
+        strays = [ns for ns in iproute.namespaces(names.NAMESPACE_PREFIX)
+                  if ns not in known and "hym" + ns[len(names.NAMESPACE_PREFIX):] in ours
+                  and now - iproute.ns_created(ns) > older_than]
+        for ns in strays:
+            self._stop(ns, timeout=3)
+            iproute.delete_ns(ns)
+            iproute.delete_link("hym" + ns[len(names.NAMESPACE_PREFIX):])
+            log.warning("event=stray_namespace_deleted namespace=%s", ns)
+        return strays
 
     # -- helpers ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,14 @@ def ensure_ns(ns: str) -> None:
         if not ns_exists(ns):
             raise NetnsError(f"cannot create network namespace {ns}")
     ip("link", "set", "lo", "up", ns=ns)
+
+
+def ns_created(ns: str) -> float:
+    """When ``ns`` was made (its mount point's time), or now if it is gone."""
+    try:
+        return (NETNS_DIR / ns).stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 def ns_pids(ns: str) -> list[int]:
