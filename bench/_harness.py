@@ -76,9 +76,9 @@ def backends(count: int) -> Iterator[list[tuple[str, int]]]:
 
 
 @contextlib.contextmanager
-def hydria_up(octet: int = 240, **env: str) -> Iterator[str]:
-    """Run ``hydria up`` in a temporary state dir; yield its endpoint."""
-    state = Path(tempfile.mkdtemp(prefix="hydria-bench-"))
+def hydria_up(octet: int = 240, state: Path | None = None, **env: str) -> Iterator[str]:
+    """Run ``hydria up`` in ``state`` (a temporary dir by default); yield its endpoint."""
+    state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
     port = free_port()
     environ = {**os.environ, "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
                "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
