@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     amp_ssh_key_name: str = "amphora"
     amp_ssh_key_path: Path | None = None
     amp_ssh_user: str = "ubuntu"
+    # topology of a load balancer whose flavor does not set loadbalancer_topology
+    # (ACTIVE_STANDBY: two amphorae with VRRP, netns only); VRRP advert interval
+    default_topology: Literal["SINGLE", "ACTIVE_STANDBY"] = "SINGLE"
+    vrrp_advert_int: float = Field(default=0.05, ge=0.01, le=255)
     # the project amphorae, their ports and addresses belong to (never a tenant's)
     service_project: str = "octavia"
 

@@ -75,6 +75,20 @@ def live_zone(session: Session, name: str) -> AvailabilityZone:
     return zone
 
 
+def flavor_topology(session: Session, flavor_id: str | None) -> str | None:
+    """The ``loadbalancer_topology`` a flavor's profile sets, if it sets one."""
+    import json
+
+    if flavor_id is None:
+        return None
+    flavor = session.get(Flavor, flavor_id)
+    profile = session.get(FlavorProfile, flavor.flavor_profile_id) if flavor else None
+    if profile is None:
+        return None
+    value = json.loads(profile.flavor_data or "{}").get("loadbalancer_topology")
+    return str(value) if value else None
+
+
 def check_lb_choices(session: Session, *, flavor_id: str | None,
                      availability_zone: str | None, provider: str | None) -> None:
     """A new load balancer's flavor and zone exist and are enabled (400s otherwise); a

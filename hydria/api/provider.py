@@ -11,9 +11,9 @@ the settings it actually applies and refuses any other key when the profile
 is created or changed, so an operator never believes a setting took effect
 when it did not:
 
-- ``loadbalancer_topology``: ``SINGLE`` only, one amphora per load balancer,
-  which is what Hydria builds (``ACTIVE_STANDBY`` is refused: this release
-  has no VRRP between amphorae).
+- ``loadbalancer_topology``: ``SINGLE`` (one amphora per load balancer) or
+  ``ACTIVE_STANDBY`` (two, with keepalived VRRP between them; needs the
+  ``netns`` drivers: a load balancer create answers 501 with ``local``).
 - no availability zone setting yet: the ``local`` compute driver has no
   zones, so a zone profile must be ``{}``; a zone is a name users can pick
   and operators can disable, nothing more.
@@ -35,9 +35,9 @@ PROVIDERS = {
 TOPOLOGY = "loadbalancer_topology"
 FLAVOR_CAPABILITIES = {
     TOPOLOGY: "The load balancer topology. One of: SINGLE - One amphora per load "
-              "balancer (ACTIVE_STANDBY is not supported by this release).",
+              "balancer. ACTIVE_STANDBY - Two amphora per load balancer.",
 }
-FLAVOR_VALUES = {TOPOLOGY: (c.TOPOLOGY_SINGLE,)}
+FLAVOR_VALUES = {TOPOLOGY: (c.TOPOLOGY_SINGLE, c.TOPOLOGY_ACTIVE_STANDBY)}
 
 AVAILABILITY_ZONE_CAPABILITIES: dict[str, str] = {}
 

@@ -9,6 +9,7 @@
     │   ├── Conflict              409  duplicate, or state forbids the change
     │   │   └── ImmutableObject   409  the load balancer is PENDING_*
     │   ├── PayloadTooLarge       413
+    │   ├── NotImplementedHere    501  the option needs something this deployment lacks
     │   └── ServiceUnavailable    503  the database is gone; retry after N s
     ├── TemporaryError            the controller retries after ``retry_after`` s
     │   └── AmphoraUnreachable    the agent did not answer (yet)
@@ -83,6 +84,13 @@ class ImmutableObject(Conflict):
 class PayloadTooLarge(APIError):
     status_code = 413
     faultcode = "Client"
+
+
+class NotImplementedHere(APIError):
+    """Octavia's 501: a valid option this deployment's drivers cannot provide."""
+
+    status_code = 501
+    faultcode = "Server"
 
 
 class ServiceUnavailable(APIError):

@@ -88,7 +88,8 @@ def client(app: Any) -> Iterator[TestClient]:
     server_errors: list[str] = []
 
     def no_5xx(response: httpx.Response) -> None:
-        if response.status_code >= 500:
+        if response.status_code >= 500 and response.status_code != 501:  # 501: Octavia's
+            # "not implemented" for an option this deployment cannot provide
             response.read()
             server_errors.append(f"{response.request.method} {response.request.url} -> "
                                  f"{response.status_code} {response.text}")

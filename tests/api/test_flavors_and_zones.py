@@ -92,8 +92,8 @@ def test_flavor_profile_crud(client):
     ({"flavor_data": json.dumps({"compute_flavor": "x"})},
      "compute_flavor are not supported by this release of Hydria; supported keys: "
      "loadbalancer_topology"),
-    ({"flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"})},
-     "supported values: SINGLE"),
+    ({"flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_PASSIVE"})},
+     "supported values: SINGLE, ACTIVE_STANDBY"),
     ({"provider_name": "noop_driver"}, "Provider 'noop_driver' is not enabled."),
     ({"name": None}, "name"),
     ({"flavor_data": "x" * 4097}, "flavor_data"),
@@ -213,6 +213,15 @@ def test_load_balancer_with_a_flavor(api, client, db):
     api.settle()
     assert client.delete(f"{FLAVORS}/{fl['id']}").status_code == 204
     assert client.delete(f"{FP}/{fp['id']}").status_code == 204
+
+
+def test_active_standby_needs_the_netns_driver(api, client, db):
+    """Two amphorae with VRRP need networks of their own: 501 with ``local``."""
+    fl = flavor(client, profile(client, json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}))
+                ["id"])
+    refused(client, db, "post", f"{BASE}/loadbalancers", 501, "ACTIVE_STANDBY",
+            "--driver netns", json={"loadbalancer": {"vip_subnet_id": api.subnet_id,
+                                                     "flavor_id": fl["id"]}})
 
 
 def test_load_balancer_refuses_unknown_disabled_or_mismatched_flavors(api, client, db):

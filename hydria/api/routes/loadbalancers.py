@@ -18,8 +18,15 @@ from hydria.api.lookup import get_lb, lb_state_conflict, read, write
 from hydria.api.routes import lb_graph
 from hydria.api.schemas.loadbalancer import LoadBalancerPOST, LoadBalancerPUT, full_view, view
 from hydria.api.validation import given, parse, truthy, unsupported
+from hydria.config import Settings
 from hydria.core import constants as c
-from hydria.core.errors import AllocationFailed, Conflict, ImmutableObject, InvalidInput
+from hydria.core.errors import (
+    AllocationFailed,
+    Conflict,
+    ImmutableObject,
+    InvalidInput,
+    NotImplementedHere,
+)
 from hydria.db import addresses, quotas
 from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Network, Pool, Subnet
 
@@ -99,6 +106,18 @@ def _refuse_unsupported(req: LoadBalancerPOST) -> None:
         raise unsupported("additional_vips")
 
 
+def _topology(session: Session, flavor_id: str | None, settings: Settings) -> str:
+    """The flavor's ``loadbalancer_topology``, else the configured default;
+    ACTIVE_STANDBY needs amphorae with networks of their own (``netns``)."""
+    topology = catalog.flavor_topology(session, flavor_id) or settings.default_topology
+    if topology == c.TOPOLOGY_ACTIVE_STANDBY and settings.compute_driver != "netns":
+        raise NotImplementedHere(
+            f"Provider '{c.PROVIDER_NAME}' does not support a requested option: "
+            "loadbalancer_topology ACTIVE_STANDBY needs amphorae on networks of their own: "
+            "run Hydria with --driver netns (HYDRIA_COMPUTE_DRIVER=netns).")
+    return topology
+
+
 WITH_CHILDREN = (selectinload(LoadBalancer.listeners), selectinload(LoadBalancer.pools))
 
 
@@ -134,6 +153,7 @@ def create_loadbalancer(body: JsonBody,
         subnet = _subnet_for_vip(session, req)
         catalog.check_lb_choices(session, flavor_id=req.flavor_id,
                                  availability_zone=req.availability_zone, provider=req.provider)
+        topology = _topology(session, req.flavor_id, settings)
         quotas.check_and_reserve(session, project_id, quotas.LOAD_BALANCER,
                                  defaults=settings.quota_defaults)
         lb_id = str(uuid.uuid4())
@@ -142,7 +162,7 @@ def create_loadbalancer(body: JsonBody,
             id=lb_id, project_id=project_id, name=req.name,
             description=req.description, admin_state_up=req.admin_state_up,
             provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-            topology=c.TOPOLOGY_SINGLE, provider=c.PROVIDER_NAME,
+            topology=topology, provider=c.PROVIDER_NAME,
             vip_subnet_id=subnet.id, vip_network_id=subnet.network_id,
             vip_address=vip_address, vip_port_id=str(uuid.uuid4()), tags=list(req.tags or []),
             flavor_id=req.flavor_id, availability_zone=req.availability_zone)
