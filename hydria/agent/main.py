@@ -22,6 +22,7 @@ from typing import IO
 
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.keepalived import Keepalived
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
@@ -52,8 +53,9 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
-def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) -> None:
-    """Bring HAProxy back if it died under a configuration we still hold."""
+def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
+              vrrp: Keepalived | None = None) -> None:
+    """Bring HAProxy (and keepalived) back if it died under a configuration we still hold."""
     while not stop.wait(interval):
         if not store.lock.acquire(timeout=0):
             continue  # a change is in progress; it starts HAProxy itself
@@ -63,6 +65,9 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0) 
             if store.has_config() and not store.haproxy.running():
                 log.warning("event=haproxy_restart reason=master_gone")
                 store.haproxy.start()
+            if vrrp is not None and vrrp.configured() and not vrrp.running():
+                log.warning("event=keepalived_restart")
+                vrrp.start()
         except HAProxyError as exc:
             log.error("event=haproxy_restart_failed reason=%s details=%s", exc, exc.details)
         except Exception:  # never let the supervisor die: try again next round
@@ -88,10 +93,12 @@ def run(folder: Path) -> int:
     except HAProxyError as exc:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
+    vrrp = Keepalived(layout)
     server = AgentServer((boot.lb_network_ip, boot.agent_port),
                          server_tls_context(cert, key, ca),
                          AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
-                                    on_rotated=lambda c, k: remember_cert(layout, c, k)))
+                                    on_rotated=lambda c, k: remember_cert(layout, c, k),
+                                    vrrp=vrrp))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -101,7 +108,7 @@ def run(folder: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=supervise, args=(store, stop), daemon=True,
+    threading.Thread(target=supervise, args=(store, stop), kwargs={"vrrp": vrrp}, daemon=True,
                      name="supervisor").start()
     extra = _start_extras(boot, store, stop)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
@@ -114,6 +121,7 @@ def run(folder: Path) -> int:
             thread.join(timeout=2)
         server.server_close()
         with store.lock:  # after any change or restart in progress, never before
+            vrrp.stop()
             haproxy.stop()
         lock.close()
     return 0

@@ -158,6 +158,7 @@ def reconciler(settings: Settings, db: Database, *,
             retire_drain_seconds=settings.retire_drain_seconds,
             ssh_user=settings.amp_ssh_user,
             ssh_public_key=amphora_ssh_public_key(settings),
+            vrrp_advert_int=settings.vrrp_advert_int,
         ),
     )
 

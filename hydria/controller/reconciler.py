@@ -12,6 +12,7 @@ done. Retries, backoff and leases live in the loop (``hydria.controller.loop``).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import resource
 from collections.abc import Callable
@@ -32,10 +33,11 @@ from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
 from hydria.drivers.certs.base import CertificateAuthority
-from hydria.drivers.compute.base import ComputeDriver
+from hydria.drivers.compute.base import ComputeDriver, Fences
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
 from hydria.drivers.network.names import host_port_veth, inside_port
 from hydria.render.haproxy import render
+from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
 
@@ -66,6 +68,8 @@ class ReconcilerOptions:
     # operator access: the public key every amphora authorises ("" = no sshd)
     ssh_user: str = "ubuntu"
     ssh_public_key: str = ""
+    # ACTIVE_STANDBY: keepalived's VRRP advertisement interval (VRRPv3: >= 0.01 s)
+    vrrp_advert_int: float = 0.05
 
 
 class Reconciler:
@@ -103,6 +107,12 @@ class Reconciler:
                   plan.create_roles, plan.keep, plan.retire)
         failing = failovers(plan, views, deleting=deleting)
         if failing:
+            if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY and isinstance(self.compute, Fences):
+                # before anything else: a half-dead MASTER must not keep answering
+                # ARP for the VIP beside the survivor that took it over
+                for amp_id in failing:
+                    self.compute.fence(amp_id)
+                    log.warning("event=amphora_fenced lb=%s amphora=%s", lb_id, amp_id)
             with self.db.session() as session:
                 convergence.begin_failover(session, lb_id)
             log.warning("event=failover_start lb=%s amphorae=%s", lb_id, ",".join(failing))
@@ -123,9 +133,12 @@ class Reconciler:
             checkpoint()
 
         try:
+            infos = {}
             for amp_id in serving:
-                self._ensure_serving(amp_id, desired, generation, vip_subnet)
+                infos[amp_id] = self._ensure_serving(amp_id, desired, generation, vip_subnet)
                 checkpoint()
+            if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
+                self._ensure_vrrp(desired, vip_subnet, infos)
         except Superseded as exc:
             return Outcome("superseded", str(exc))
 
@@ -197,12 +210,12 @@ class Reconciler:
         return info
 
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-                        vip_subnet: SubnetPort) -> None:
+                        vip_subnet: SubnetPort) -> dict[str, object]:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
         self._plug_ports(amp.id, desired, vip_subnet)
         if info.get("config_version") == generation:
-            return
+            return info
         options = graph.RenderOptions(
             stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
             max_connections=self._maxconn,
@@ -218,6 +231,37 @@ class Reconciler:
             # Someone converged a newer generation already; ours is history.
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
         log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
+        return info
+
+    def _ensure_vrrp(self, desired: graph.LoadBalancer, vip_subnet: SubnetPort,
+                     infos: dict[str, dict[str, object]]) -> None:
+        """keepalived in each amphora, with the other one as its unicast peer.
+
+        Pushed every time (the agent reloads only a changed file), so a rebuilt
+        peer's new address reaches the survivor in the same convergence, and
+        reaches it before the rebuilt peer starts.
+        """
+        with self.db.session() as session:
+            rows = [session.get(Amphora, i) for i in infos]
+            amps = [(a.id, a.role or c.ROLE_BACKUP, a.vrrp_ip or "", a.lb_network_ip or "")
+                    for a in rows if a is not None]
+            for a in rows:
+                if a is not None:
+                    a.vrrp_id = 1
+                    a.vrrp_priority = vrrp_priority(a.role)
+        prefix = ipaddress.ip_network(vip_subnet.cidr, strict=False).prefixlen
+        # the survivor of a failover first: it must advertise to the new peer before
+        # that one's keepalived starts, or the newcomer, hearing nobody, takes the VIP
+        amps.sort(key=lambda a: not infos[a[0]].get("vrrp_running"))
+        for amp_id, role, own_ip, mgmt_ip in amps:
+            text = render_keepalived(VrrpPeerSet(
+                amphora_id=amp_id, lb_id=desired.id, interface=inside_port(vip_subnet.subnet_id),
+                vip=desired.vip_address, vip_prefixlen=prefix, own_ip=own_ip,
+                peer_ips=tuple(ip for i, _r, ip, _m in amps if i != amp_id),
+                priority=vrrp_priority(role), advert_int=self.options.vrrp_advert_int,
+                check_script=str(infos[amp_id].get("vrrp_check_script") or "")))
+            self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
+            log.info("event=vrrp_pushed amphora=%s role=%s", amp_id, role)
 
     def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer,
                     vip_subnet: SubnetPort) -> None:
@@ -245,7 +289,8 @@ class Reconciler:
                 row.vrrp_ip, row.ha_ip = vip_port.address, desired.vip_address
                 row.vrrp_interface = inside_port(vip_port.subnet_id)
                 row.vrrp_port_id = row.ha_port_id = host_port_veth(amp_id, vip_port.subnet_id)
-        self.network.plug_vip(amp_id, desired.vip_address, vip_port)
+        self.network.plug_vip(amp_id, desired.vip_address, vip_port,
+                              hold_vip=desired.topology != c.TOPOLOGY_ACTIVE_STANDBY)
         self.network.plug_members(amp_id, members, vip_subnet_id=vip_port.subnet_id)
         with self.db.session() as session:
             ports.release_other_ports(session, amp_id,
@@ -284,6 +329,11 @@ class Reconciler:
             log.info("event=amphora_drained amphora=%s", amp_id)
         except AmphoraUnreachable as exc:
             log.info("event=amphora_not_drained amphora=%s reason=%s", amp_id, exc)
+
+
+def vrrp_priority(role: str | None) -> int:
+    """MASTER wins the first election; with nopreempt the winner keeps the VIP."""
+    return 100 if role == c.ROLE_MASTER else 90
 
 
 def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) -> tuple[str, ...]:

@@ -65,6 +65,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
         "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
         "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
+        "HYDRIA_HEARTBEAT_TIMEOUT": "3",
     }
     bridges = [mgmt_bridge]
     try:
@@ -99,9 +100,10 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
             netns_lab.ip("link", "del", bridge, check=False)
 
 
-def _lb_with_members(net: Net, name: str) -> tuple[dict, str]:
+def _lb_with_members(net: Net, name: str, *extra: str) -> tuple[dict, str]:
     os_ = net.up.openstack
-    lb = os_("loadbalancer", "create", "--name", name, "--vip-subnet-id", "public", "--wait")
+    lb = os_("loadbalancer", "create", "--name", name, "--vip-subnet-id", "public", *extra,
+             "--wait")
     listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
                    "--protocol-port", "80", "--wait", lb["id"])
     pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
@@ -231,3 +233,71 @@ def test_operator_ssh_into_an_amphora(net: Net, tmp_path: Path):
 
     net.up.openstack("loadbalancer", "delete", "--wait", lb["id"], parse=False)
     _assert_nothing_left(net, amp["id"])
+
+
+def _holds_vip(net: Net, compute_id: str, vip: str) -> bool:
+    return f" {vip}/" in netns_lab.ip("-n", compute_id, "-o", "addr", "show", check=False)
+
+
+def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
+    os_ = net.up.openstack
+    os_("loadbalancer", "flavorprofile", "create", "--name", "ha", "--provider", "amphora",
+        "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
+    os_("loadbalancer", "flavor", "create", "--name", "ha", "--flavorprofile", "ha", "--enable")
+    lb, _pool = _lb_with_members(net, "netns-ha", "--flavor", "ha")
+    vip = lb["vip_address"]
+    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
+            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
+    for a in amps:
+        assert a["ha_ip"] == vip and a["vrrp_id"] == 1
+        assert a["vrrp_priority"] == (100 if a["role"] == "MASTER" else 90)
+        assert a["vrrp_ip"].startswith(f"10.251.{net.n}.") and a["vrrp_ip"] != vip
+    deadline = time.monotonic() + 30
+    while not [a for a in amps if _holds_vip(net, a["compute_id"], vip)]:
+        assert time.monotonic() < deadline, "no amphora took the VIP"
+        time.sleep(0.1)
+    holders = [a for a in amps if _holds_vip(net, a["compute_id"], vip)]
+    assert len(holders) == 1
+    master = holders[0]
+
+    client = net.lab.traffic(net.client, f"http://{vip}/")
+    assert client.stdout is not None
+    assert "ok" in client.stdout.readline()
+    # the instance dies: every process frozen, then killed (its kernel still has the VIP)
+    pids = netns_lab.ns_pids(master["compute_id"])
+    for sig in ("-STOP", "-KILL"):
+        subprocess.run(["kill", sig, *map(str, pids)], check=False)
+    killed_at = time.time()
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = [a for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+               if a["status"] != "DELETED"]
+        shown = os_("loadbalancer", "show", lb["id"])
+        if (len(now) == 2 and master["id"] not in {a["id"] for a in now}
+                and shown["provisioning_status"] == "ACTIVE"):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"not rebuilt: {now}\n{net.up.log(tail=6000)}")
+    # the dead one is fenced and gone; the survivor kept the VIP (nopreempt)
+    assert master["compute_id"] not in netns_lab.namespaces()
+    survivor = next(a for a in amps if a["id"] != master["id"])
+    assert _holds_vip(net, survivor["compute_id"], vip)
+    time.sleep(1)  # traffic keeps flowing after the rebuild
+    client.stdin.close()  # type: ignore[union-attr]
+    lines = client.stdout.read().splitlines()
+    client.wait(timeout=30)
+    failed = [line for line in lines if " fail" in line]
+    assert lines and not failed, (f"killed at {killed_at:.4f}; {len(failed)} of {len(lines)} "
+                                  f"failed: {failed[:3]} ... {failed[-2:]}")
+    after = [line.split() for line in lines if float(line.split()[0]) > killed_at]
+    assert after and {f[2] for f in after} == {"web-0", "web-1"}
+    back = float(after[0][3]) - killed_at
+    print(f"VIP answered again {back * 1000:.0f} ms after the MASTER was killed")
+
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    for a in now:
+        _assert_nothing_left(net, a["id"])
+    _assert_nothing_left(net, master["id"])

@@ -36,6 +36,34 @@ ThreadingHTTPServer((host, port), H).serve_forever()
 """
 
 
+# requests the VIP every 20 ms until stdin closes, retrying a failure once after
+# 0.3 s (as clients with a backoff do: the VRRP takeover must fit in it);
+# prints "<time> ok <body>" or "<time> fail" per request
+_TRAFFIC = """
+import sys, threading, time, urllib.request
+url = sys.argv[1]
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+def get():
+    with urllib.request.urlopen(url, timeout=1) as r:
+        return r.read().decode()
+while not stop.is_set():
+    t = time.time()
+    try:
+        body = get()
+    except OSError:
+        time.sleep(0.3)
+        try:
+            body = get()
+        except OSError as exc:
+            print(f"{t:.4f} fail {type(exc).__name__}:{exc}".replace(chr(10), " "), flush=True)
+            time.sleep(0.02)
+            continue
+    print(f"{t:.4f} ok {body} {time.time():.4f}", flush=True)
+    time.sleep(0.02)
+"""
+
+
 def can_use_netns() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
@@ -84,7 +112,7 @@ class Lab:
         self.tag = uuid.uuid4().hex[:4]
         self.namespaces: list[str] = []
         self.links: list[str] = []
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: list[subprocess.Popen[bytes]] = []  # killed in cleanup()
 
     def bridge(self, name: str) -> str:
         if name not in links():
@@ -121,6 +149,13 @@ class Lab:
         code = ("import socket,sys\ntry:\n socket.create_connection((sys.argv[1], "
                 "int(sys.argv[2])), timeout=3).close()\nexcept OSError:\n sys.exit(1)")
         return self.run(ns, sys.executable, "-c", code, address, str(port)).returncode == 0
+
+    def traffic(self, ns: str, url: str) -> subprocess.Popen[str]:
+        """A client in ``ns`` that requests ``url`` until its stdin is closed."""
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _TRAFFIC, url],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.procs.append(proc)  # type: ignore[arg-type]
+        return proc
 
     def http_backend(self, ns: str, name: str, address: str, port: int) -> None:
         proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _BACKEND,

@@ -44,3 +44,12 @@ class LeavesStrays(Protocol):
         """Delete this deployment's instances that have no folder and are older
         than ``older_than`` seconds; their names."""
         ...
+
+
+@runtime_checkable
+class Fences(Protocol):
+    """A driver that can cut an amphora off at once (links down, processes killed),
+    as a failover of an ACTIVE_STANDBY amphora needs before anything else."""
+
+    def fence(self, amphora_id: str) -> None:
+        ...

@@ -81,6 +81,9 @@ class NetnsNetwork:
         self._plug(amphora_id, port)
         if hold_vip:
             iproute.ensure_address(dev, with_prefix(vip_address, port.cidr), ns=ns)
+        else:  # keepalived holds it; HAProxy binds it either way
+            iproute.in_ns(ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
+                          "net.ipv6.ip_nonlocal_bind=1")
         log.info("event=vip_plugged amphora=%s vip=%s port=%s", amphora_id, vip_address,
                  port.address)
 
