@@ -89,7 +89,12 @@ class Settings(BaseSettings):
     retire_drain_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # health (heartbeats)
-    heartbeat_key: str = "insecure-hydria-heartbeat-key"
+    # The deployment's heartbeat key (amphorae get keys derived from it). No
+    # built-in one: this text, else the file named here, else
+    # <state_dir>/heartbeat.key, which `hydria up` and `hydria certs init`
+    # generate (0600); split services refuse to start without one.
+    heartbeat_key: str = ""
+    heartbeat_key_file: Path | None = None
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 60.0
     health_bind: str = "127.0.0.1:5555"
@@ -170,6 +175,10 @@ class Settings(BaseSettings):
     @property
     def amphorae_dir(self) -> Path:
         return self.state_dir / "amphorae"
+
+    @property
+    def default_heartbeat_key_file(self) -> Path:
+        return self.state_dir / "heartbeat.key"
 
     @property
     def pki_dir(self) -> Path:

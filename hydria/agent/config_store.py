@@ -18,7 +18,8 @@ import shutil
 import threading
 from pathlib import Path
 
-from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.counters import CounterStore
+from hydria.agent.haproxy import HAProxyError, HAProxyProcess, diagnose_binds
 from hydria.wire.amphora_layout import AmphoraLayout
 
 
@@ -42,6 +43,12 @@ class ConfigStore:
         self.haproxy = haproxy
         # one change at a time; a push that waited here and is now older is refused
         self.lock = threading.Lock()
+        self.counters = CounterStore(layout.counters_file)
+
+    def listener_stats(self) -> list[dict[str, str]]:
+        """``show stat`` rows whose frontend counters add up every HAProxy worker
+        this amphora ran (see ``hydria.agent.counters``)."""
+        return self.counters.observe(*self.haproxy.worker_stats())
 
     def version(self) -> int | None:
         try:
@@ -68,13 +75,20 @@ class ConfigStore:
             except HAProxyError:
                 candidate.unlink(missing_ok=True)
                 raise
+            old_text = ""
             if self.layout.config.exists() and self.haproxy.running():
                 shutil.copyfile(self.layout.config, self.layout.good_config)
+                old_text = self.layout.good_config.read_text(errors="replace")
             candidate.replace(self.layout.config)
+            # the old worker's last counters, so its traffic is kept after the reload
+            self.listener_stats()
             try:
                 self.haproxy.reload()
-            except HAProxyError:
+            except HAProxyError as exc:
                 self._restore()
+                found = diagnose_binds(text.decode(errors="replace"), old_text)
+                if found:
+                    raise HAProxyError(str(exc), "; ".join([*found, exc.details])) from exc
                 raise
             _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
             return version

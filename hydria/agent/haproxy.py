@@ -81,6 +81,50 @@ def parse_show_proc(text: str) -> ProcState | None:
     return ProcState(master[0], master[1], master[2], tuple(workers))
 
 
+_PID_RE = re.compile(r"^Pid:\s*(\d+)\s*$", re.MULTILINE)
+
+
+def parse_info_and_stat(text: str) -> tuple[int | None, list[dict[str, str]]]:
+    """Pure: the answer to ``show info;show stat`` -> (worker pid, stat rows)."""
+    pid_match = _PID_RE.search(text)
+    start = text.find("# pxname")
+    if start < 0:
+        return (int(pid_match.group(1)) if pid_match else None), []
+    table = text[start:].lstrip("# ")
+    rows = [dict(row) for row in csv.DictReader(io.StringIO(table)) if row.get("pxname")]
+    return (int(pid_match.group(1)) if pid_match else None), rows
+
+
+_BIND_RE = re.compile(r"^\s*bind\s+(\[[^\]]+\]|[^\s:]+):(\d+)\b", re.MULTILINE)
+
+
+def bind_addresses(config: str) -> set[tuple[str, int]]:
+    """Pure: the ``bind host:port`` addresses of a configuration's text."""
+    return {(m.group(1).strip("[]"), int(m.group(2))) for m in _BIND_RE.finditer(config)}
+
+
+def diagnose_binds(new_config: str, old_config: str) -> list[str]:
+    """Why a checked configuration may not have loaded: the addresses it binds that
+    the running one does not, and that this host refuses to bind right now.
+
+    A daemonised HAProxy master writes its own start-up errors nowhere the agent can
+    read, and ``haproxy -c`` does not bind; so the agent tries each new address
+    itself (a plain bind, never listened on, closed at once) and says what the
+    kernel answered, e.g. an address some other process holds.
+    """
+    problems = []
+    for host, port in sorted(bind_addresses(new_config) - bind_addresses(old_config)):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, port))
+        except OSError as exc:
+            where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+            problems.append(f"cannot bind {where}: {exc.strerror or exc}")
+    return problems
+
+
 def unix_query(path: Path, command: str, *, timeout: float = 2.0) -> str:
     """Send one command to an HAProxy CLI socket and read the whole answer."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -159,12 +203,16 @@ class HAProxyProcess:
 
     def show_stat(self) -> list[dict[str, str]]:
         """HAProxy's ``show stat`` as a list of rows (empty when not running)."""
+        return self.worker_stats()[1]
+
+    def worker_stats(self) -> tuple[int | None, list[dict[str, str]]]:
+        """The worker's pid (``show info``) and its ``show stat`` rows, asked in one
+        go so both come from the same worker; ``(None, [])`` when none answers."""
         try:
-            text = unix_query(self.layout.stats_socket, "show stat")
+            text = unix_query(self.layout.stats_socket, "show info;show stat")
         except OSError:
-            return []
-        text = text.lstrip("# ")
-        return [dict(row) for row in csv.DictReader(io.StringIO(text)) if row.get("pxname")]
+            return None, []
+        return parse_info_and_stat(text)
 
     # -- acting --------------------------------------------------------------
 

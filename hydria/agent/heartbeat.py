@@ -4,7 +4,9 @@ signed and sent over UDP to every controller, every ``heartbeat_interval``.
 HAProxy names things after the objects they serve (see ``hydria.render.haproxy``):
 a frontend is a listener id, a backend a pool id (``<pool id>:<mode>`` when one
 pool is rendered in two modes), a server a member id. ``payload_from_stats`` is
-the pure mapping from ``show stat`` rows to the heartbeat payload.
+the pure mapping from ``show stat`` rows to the heartbeat payload; the rows come
+from ``ConfigStore.listener_stats``, whose frontend counters are totals over
+every HAProxy worker of the amphora (payload schema 2, ``hydria.agent.counters``).
 
 Sequence numbers must grow across agent restarts, or the health manager would
 take the first heartbeats after a restart for replays. ``SeqCounter`` persists
@@ -31,13 +33,8 @@ from hydria.wire.agent_api import AmphoraBoot
 log = logging.getLogger("hydria.agent.heartbeat")
 
 
-class _Stats(Protocol):
-    def show_stat(self) -> list[dict[str, str]]: ...
-
-
 class _Store(Protocol):
-    @property
-    def haproxy(self) -> _Stats: ...
+    def listener_stats(self) -> list[dict[str, str]]: ...
 
     def version(self) -> int | None: ...
 
@@ -81,14 +78,14 @@ def payload_from_stats(amphora_id: str, rows: Iterable[dict[str, str]], *,
                 pool["status"] = status
         else:
             pool["members"].setdefault(svname, status)
-    return {"id": amphora_id, "config_version": config_version, "listeners": listeners,
-            "pools": pools}
+    return {"id": amphora_id, "schema": wire.PAYLOAD_SCHEMA, "config_version": config_version,
+            "listeners": listeners, "pools": pools}
 
 
 class SeqCounter:
     """Heartbeat sequence numbers that keep growing across restarts."""
 
-    BLOCK = 1000
+    BLOCK = wire.SEQ_BLOCK
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -112,6 +109,11 @@ class SeqCounter:
         tmp.replace(self.path)
         self._reserved = top
 
+    def last(self) -> int:
+        """The last number handed out (0 before the first)."""
+        with self._lock:
+            return self._next - 1
+
     def next(self) -> int:
         with self._lock:
             if self._next > self._reserved:
@@ -130,7 +132,8 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 class HeartbeatSender:
-    """One UDP socket per address family, bound to the management address if it can be."""
+    """One UDP socket per address family, bound to the management address: the
+    health manager drops a heartbeat that comes from any other address."""
 
     def __init__(self, addresses: Iterable[str], source_ip: str = "") -> None:
         self.targets: list[tuple[socket.socket, Any]] = []
@@ -148,8 +151,9 @@ class HeartbeatSender:
                 if source_ip:
                     try:
                         sock.bind((source_ip, 0))
-                    except OSError:
-                        pass  # another family, or not ours: let the kernel choose
+                    except OSError as exc:  # another family: its heartbeats will be dropped
+                        log.error("event=heartbeat_bind_failed source=%s family=%s reason=%s",
+                                  source_ip, family, exc)
                 sockets[family] = sock
             self.targets.append((sockets[family], sockaddr))
         self._sockets = list(sockets.values())
@@ -169,10 +173,22 @@ class HeartbeatSender:
             sock.close()
 
 
-def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event) -> None:
+def seq_counter(store: _Store) -> SeqCounter:
+    return SeqCounter(Path(store.layout.root) / "heartbeat_seq.json")
+
+
+def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event,
+                   seqs: SeqCounter | None = None) -> None:
     """Send a heartbeat every ``boot.heartbeat_interval`` until ``stop`` is set."""
     interval = max(float(boot.heartbeat_interval), 0.05)
-    seqs = SeqCounter(Path(store.layout.root) / "heartbeat_seq.json")
+    try:
+        key = wire.SigningKey(bytes.fromhex(boot.heartbeat_key))
+    except ValueError:
+        # a boot file from before per-amphora keys (one shared text key): this
+        # amphora cannot speak for itself any more and is to be rebuilt
+        log.error("event=heartbeat_key_unusable amphora=%s: no heartbeats", boot.amphora_id)
+        return
+    seqs = seqs or seq_counter(store)
     sender = HeartbeatSender(boot.controller_addresses, boot.lb_network_ip)
     log.info("event=heartbeat_start amphora=%s interval=%s targets=%s", boot.amphora_id,
              interval, ",".join(boot.controller_addresses))
@@ -182,9 +198,9 @@ def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event) -> N
             try:
                 # the version first: stats taken after a reload are at least that new
                 version = store.version()
-                payload = payload_from_stats(boot.amphora_id, store.haproxy.show_stat(),
+                payload = payload_from_stats(boot.amphora_id, store.listener_stats(),
                                              config_version=version)
-                sender.send(wire.encode(payload, boot.heartbeat_key, seqs.next()))
+                sender.send(wire.encode(payload, key, seqs.next()))
             except Exception:  # a bad moment must not end the heartbeats
                 log.exception("event=heartbeat_failed amphora=%s", boot.amphora_id)
             due += interval

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import importlib.resources
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ from typing import IO
 
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess
+from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, seq_counter
 from hydria.agent.keepalived import Keepalived
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
@@ -40,6 +42,23 @@ def write_tls(layout: AmphoraLayout, boot: AmphoraBoot) -> tuple[Path, Path, Pat
             fh.write(text)
         path.with_suffix(".tmp").replace(path)
     return paths
+
+
+def install_ping_check(layout: AmphoraLayout) -> Path:
+    """Put the PING monitor's script in the amphora folder (replaced at every start,
+    so an upgraded agent brings its own), executable by this user only.
+
+    HAProxy runs it as an external check; a configuration names it by the path
+    the agent reports in ``/1.0/info``.
+    """
+    script = importlib.resources.files("hydria.agent").joinpath("scripts/ping-check")
+    tmp = layout.ping_check.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(script.read_bytes())
+    os.chmod(tmp, 0o700)  # an older tmp may have had another mode
+    tmp.replace(layout.ping_check)
+    return layout.ping_check
 
 
 def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
@@ -86,6 +105,7 @@ def run(folder: Path) -> int:
         return 0
     boot = boot_from_json(layout.boot_file.read_text())
     cert, key, ca = write_tls(layout, boot)
+    install_ping_check(layout)
     haproxy = HAProxyProcess(layout)
     store = ConfigStore(layout, haproxy)
     try:
@@ -94,11 +114,13 @@ def run(folder: Path) -> int:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
     vrrp = Keepalived(layout)
+    seqs = _heartbeat_seqs(boot, store)
     server = AgentServer((boot.lb_network_ip, boot.agent_port),
                          server_tls_context(cert, key, ca),
                          AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
                                     on_rotated=lambda c, k: remember_cert(layout, c, k),
-                                    vrrp=vrrp))
+                                    vrrp=vrrp,
+                                    heartbeat_seq=None if seqs is None else seqs.last))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -110,7 +132,7 @@ def run(folder: Path) -> int:
     signal.signal(signal.SIGINT, on_signal)
     threading.Thread(target=supervise, args=(store, stop), kwargs={"vrrp": vrrp}, daemon=True,
                      name="supervisor").start()
-    extra = _start_extras(boot, store, stop)
+    extra = _start_extras(boot, store, stop, seqs)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
              boot.agent_port)
     try:
@@ -150,16 +172,19 @@ def hold_agent_lock(layout: AmphoraLayout) -> IO[str] | None:
     return fh
 
 
-def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event
-                  ) -> list[threading.Thread]:
+def _heartbeat_seqs(boot: AmphoraBoot, store: ConfigStore) -> SeqCounter | None:
+    """The heartbeat sequence counter, if this amphora sends heartbeats."""
+    if not (boot.controller_addresses and boot.heartbeat_key):
+        return None
+    return seq_counter(store)
+
+
+def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event,
+                  seqs: SeqCounter | None) -> list[threading.Thread]:
     """Threads that only some amphorae run (heartbeats when controllers are known)."""
     threads: list[threading.Thread] = []
-    if boot.controller_addresses and boot.heartbeat_key:
-        try:
-            from hydria.agent.heartbeat import heartbeat_loop
-        except ImportError:
-            return threads
-        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop), daemon=True,
+    if seqs is not None:
+        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop, seqs), daemon=True,
                              name="heartbeat")
         t.start()
         threads.append(t)

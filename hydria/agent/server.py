@@ -67,8 +67,12 @@ class AgentState:
     def __init__(self, amphora_id: str, store: ConfigStore, *,
                  tls_paths: tuple[Path, Path, Path] | None = None,
                  on_rotated: Callable[[str, str], None] | None = None,
-                 vrrp: Keepalived | None = None) -> None:
+                 vrrp: Keepalived | None = None,
+                 heartbeat_seq: Callable[[], int] | None = None) -> None:
         self.amphora_id = amphora_id
+        # the last heartbeat sequence number sent: the health manager asks for it
+        # before it believes a heartbeat far ahead of the last one it saw
+        self.heartbeat_seq = heartbeat_seq
         self.store = store
         self.vrrp = vrrp
         self.tls_paths = tls_paths
@@ -85,6 +89,8 @@ class AgentState:
             "stats_socket": str(self.store.layout.stats_socket),
             "vrrp_check_script": str(self.vrrp.check_script) if self.vrrp else None,
             "vrrp_running": self.vrrp.running() if self.vrrp else False,
+            "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
+            "ping_check": str(self.store.layout.ping_check),
         }
 
 

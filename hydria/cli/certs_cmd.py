@@ -25,12 +25,15 @@ def certs() -> None:
               help="State folder; the CA goes in its pki/ [default: $HYDRIA_STATE_DIR or "
                    "~/.hydria].")
 def init(state_dir: Path | None) -> None:
-    """Create the controller CA, client certificate and amphora ssh key (kept if they exist)."""
+    """Create the controller CA, client certificate, heartbeat key and amphora ssh key
+    (kept if they exist)."""
     from cryptography import x509
 
+    from hydria.cli.wiring import heartbeat_key
     from hydria.drivers.certs.local_ca import ControllerCA
 
     settings = settings_from(state_dir, None)
+    heartbeat_key(settings, create=True)
     ca = ControllerCA.load_or_create(settings.pki_dir)
     cert_path, key_path = ca.client_cert_paths()
     expires = x509.load_pem_x509_certificate(ca.ca_cert_pem.encode()).not_valid_after_utc
@@ -43,4 +46,8 @@ def init(state_dir: Path | None) -> None:
 
         ensure_key_pair(key)
         click.echo(f"amphora ssh key:    {key} (public half in every netns amphora)")
-    click.echo(f"copy {settings.pki_dir} to every controller, health and housekeeping host")
+    if not settings.heartbeat_key:
+        click.echo("heartbeat key:      "
+                   f"{settings.heartbeat_key_file or settings.default_heartbeat_key_file}")
+    click.echo(f"copy {settings.pki_dir} and the heartbeat key to every controller, health and "
+               "housekeeping host (keep both 0600)")

@@ -52,11 +52,13 @@ def create(name: str, cidr: str, gateway: str | None, allocation_start: str | No
     """Create subnet NAME (and its network)."""
     from hydria.db.subnets import create_subnet
 
+    settings = settings_from(state_dir, database_url)
     db = _db(state_dir, database_url)
     try:
         with db.session() as session:
             row = create_subnet(session, name, cidr, network_name=network_name,
-                                gateway=gateway, start=allocation_start, end=allocation_end)
+                                gateway=gateway, start=allocation_start, end=allocation_end,
+                                mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end))
             click.echo(f"{row.id}  {row.name}  {row.cidr}  "
                        f"{row.allocation_start}-{row.allocation_end}  network {row.network_id}")
     except APIError as exc:

@@ -18,6 +18,7 @@ import click
 
 from hydria.cli import wiring
 from hydria.cli.options import common_options, settings_from
+from hydria.core.errors import APIError
 
 if TYPE_CHECKING:
     from hydria.config import Settings
@@ -49,8 +50,14 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
                              compute_driver=driver)
     wiring.setup_logging(verbose)
+    wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
-    subnet = ensure_default_subnet(db, settings.default_subnet_name, settings.default_subnet_cidr)
+    try:
+        subnet = ensure_default_subnet(
+            db, settings.default_subnet_name, settings.default_subnet_cidr,
+            mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end))
+    except APIError as exc:  # e.g. HYDRIA_DEFAULT_SUBNET_CIDR overlaps the management range
+        raise click.ClickException(exc.message) from None
     notifier = InProcessNotifier()
     compute = wiring.compute(settings)
     loop = wiring.controller_loop(settings, db, notifier=notifier, compute_driver=compute)

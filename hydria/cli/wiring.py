@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
+    from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
     from hydria.drivers.network.base import NetworkDriver
     from hydria.drivers.network.netns import ManagementNet
@@ -33,6 +34,51 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def state_dir(settings: Settings) -> None:
+    """The state folder, 0700 (tightened if it was looser)."""
+    from hydria.core.private_files import ensure_private_dir
+
+    ensure_private_dir(settings.state_dir)
+
+
+def heartbeat_key(settings: Settings, *, create: bool = False) -> bytes:
+    """The deployment's heartbeat key: ``HYDRIA_HEARTBEAT_KEY``, else the file
+    ``HYDRIA_HEARTBEAT_KEY_FILE``, else ``<state_dir>/heartbeat.key``; that one is
+    generated (32 random bytes, hex, 0600) when ``create`` (``hydria up``,
+    ``hydria certs init``). Anything missing, short or readable by others stops
+    the process with a message that names the setting or the file."""
+    import secrets
+
+    from hydria.core.private_files import InsecureFile, read_private, write_private
+    from hydria.wire.heartbeat_keys import MIN_DEPLOYMENT_KEY_BYTES
+
+    log = logging.getLogger("hydria")
+    if settings.heartbeat_key:
+        key, source = settings.heartbeat_key.encode(), "HYDRIA_HEARTBEAT_KEY"
+    else:
+        path = settings.heartbeat_key_file or settings.default_heartbeat_key_file
+        named = (f"HYDRIA_HEARTBEAT_KEY_FILE ({path})" if settings.heartbeat_key_file
+                 else str(path))
+        if not path.exists():
+            if not create or settings.heartbeat_key_file:
+                raise SystemExit(
+                    f"no heartbeat key: {named} does not exist; set HYDRIA_HEARTBEAT_KEY or "
+                    "HYDRIA_HEARTBEAT_KEY_FILE (the same key on every controller and health "
+                    f"manager), or create {settings.default_heartbeat_key_file} with "
+                    "`hydria certs init` and copy it to each host")
+            state_dir(settings)
+            write_private(path, secrets.token_hex(32).encode() + b"\n")
+            log.info("event=heartbeat_key_created path=%s", path)
+        try:
+            key, source = read_private(path).strip(), named
+        except InsecureFile as exc:
+            raise SystemExit(f"heartbeat key refused: {exc}") from None
+    if len(key) < MIN_DEPLOYMENT_KEY_BYTES:
+        raise SystemExit(f"heartbeat key from {source} is shorter than "
+                         f"{MIN_DEPLOYMENT_KEY_BYTES} bytes")
+    return key
+
+
 def database(settings: Settings, *, migrate: bool = True) -> Database:
     """The database, migrated; a service that starts while the database is away
     waits for it (up to ``db_wait_seconds``) instead of dying."""
@@ -44,7 +90,7 @@ def database(settings: Settings, *, migrate: bool = True) -> Database:
     from hydria.db.engine import Database
     from hydria.db.migrate import upgrade
 
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir(settings)
     db = Database(settings.db_url)
     deadline = time.monotonic() + settings.db_wait_seconds
     delay = 0.5
@@ -85,6 +131,18 @@ def management(settings: Settings) -> ManagementNet:
     mgmt = ManagementNet(settings.netns_mgmt_bridge, settings.mgmt_cidr, settings.mgmt_host_ip)
     mgmt.ensure()
     return mgmt
+
+
+def controller_ca(settings: Settings) -> ControllerCA:
+    """The controller CA from ``pki_dir`` (made on first use); a key there that
+    others may read stops the process with a message naming the file."""
+    from hydria.core.private_files import InsecureFile
+    from hydria.drivers.certs.local_ca import ControllerCA
+
+    try:
+        return ControllerCA.load_or_create(settings.pki_dir)
+    except InsecureFile as exc:
+        raise SystemExit(f"controller CA refused: {exc}") from None
 
 
 def compute(settings: Settings) -> ComputeDriver:
@@ -140,9 +198,8 @@ def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
     from hydria.drivers.amphora.agent_client import AgentClient
-    from hydria.drivers.certs.local_ca import ControllerCA
 
-    ca = ControllerCA.load_or_create(settings.pki_dir)
+    ca = controller_ca(settings)
     client_cert, client_key = ca.client_cert_paths()
     agent = AgentClient(ca.ca_cert_path, client_cert, client_key)
     return Reconciler(
@@ -150,7 +207,7 @@ def reconciler(settings: Settings, db: Database, *,
         ReconcilerOptions(
             mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
             agent_port=settings.agent_port, boot_timeout=settings.amphora_boot_timeout,
-            heartbeat_key=settings.heartbeat_key,
+            heartbeat_key=heartbeat_key(settings),
             controller_addresses=(settings.health_bind,),
             heartbeat_interval=settings.heartbeat_interval,
             max_connections=settings.amphora_max_connections,
@@ -183,15 +240,29 @@ def health_service(settings: Settings, db: Database, *,
     in-process one in ``hydria up``, else NOTIFY on PostgreSQL (else they poll).
     """
     from hydria.db.notify import notifier_for
+    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.health.service import HealthOptions, HealthService
 
+    key = heartbeat_key(settings)
+    ca = controller_ca(settings)
+    agent = AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
+    port = settings.agent_port
+
+    def ask_agent(address: str, amphora_id: str) -> int | None:
+        info = agent.info(address, port, timeout=3.0)
+        seq = info.get("heartbeat_seq")
+        if info.get("amphora_id") != amphora_id or not isinstance(seq, int):
+            return None
+        return seq
+
     return HealthService(db, HealthOptions(
-        bind=settings.health_bind, heartbeat_key=settings.heartbeat_key,
+        bind=settings.health_bind, heartbeat_key=key,
         heartbeat_timeout=settings.heartbeat_timeout,
         check_interval=settings.health_check_interval,
         storm_threshold=settings.failover_storm_threshold,
         storm_min_fleet=settings.failover_storm_min_fleet,
-    ), notify=(notifier or notifier_for(settings.db_url)).notify)
+        boot_timeout=settings.amphora_boot_timeout,
+    ), notify=(notifier or notifier_for(settings.db_url)).notify, ask_agent=ask_agent)
 
 
 def housekeeper(settings: Settings, db: Database, *,
@@ -199,11 +270,10 @@ def housekeeper(settings: Settings, db: Database, *,
     import datetime as dt
 
     from hydria.drivers.amphora.agent_client import AgentClient
-    from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper
 
-    ca = ControllerCA.load_or_create(settings.pki_dir)
+    ca = controller_ca(settings)
     rotator = CertRotator(db, ca, AgentClient(ca.ca_cert_path, *ca.client_cert_paths()),
                           agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
                           renew_before=dt.timedelta(days=settings.cert_renew_before_days))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
-from hydria.core.errors import AmphoraUnreachable
+from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence, ports
 from hydria.db.engine import Database
@@ -40,6 +40,7 @@ from hydria.render.haproxy import render
 from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot
+from hydria.wire.heartbeat_keys import amphora_key
 
 log = logging.getLogger("hydria.controller")
 
@@ -58,7 +59,9 @@ class ReconcilerOptions:
     agent_port: int = DEFAULT_AGENT_PORT
     boot_timeout: float = 30.0
     cert_days: int = 365
-    heartbeat_key: str = ""
+    # the deployment's heartbeat key: each amphora gets a key derived from it
+    # (``hydria.wire.heartbeat_keys``), never the key itself
+    heartbeat_key: bytes = b""
     controller_addresses: tuple[str, ...] = ()
     heartbeat_interval: float = 10.0
     max_connections: int = 0  # 0: derive from this host's open-file limit
@@ -135,7 +138,7 @@ class Reconciler:
         try:
             infos = {}
             for amp_id in serving:
-                infos[amp_id] = self._ensure_serving(amp_id, desired, generation, vip_subnet)
+                infos[amp_id] = self._serve(amp_id, desired, generation, vip_subnet)
                 checkpoint()
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
                 self._ensure_vrrp(desired, vip_subnet, infos)
@@ -157,6 +160,7 @@ class Reconciler:
                     amp = session.get(Amphora, amp_id)
                     if amp is not None:
                         amp.config_generation = generation
+                        amp.error_reason = None
         return Outcome("done") if ok else Outcome("superseded")
 
     # -- steps ---------------------------------------------------------------
@@ -178,9 +182,14 @@ class Reconciler:
 
     def _ensure_running(self, amp: Amphora, *, booted: str = c.AMPHORA_ALLOCATED
                         ) -> dict[str, object]:
-        """Start the amphora unless it runs; wait until its agent answers."""
+        """Start the amphora unless it runs; wait until its agent answers.
+
+        A running amphora counts only once its row has its compute id: one
+        without (a controller died between starting it and recording it) is
+        booted again, so its row ends ALLOCATED with a compute id and a
+        certificate this controller knows, not BOOTING forever."""
         ip = amp.lb_network_ip or ""
-        if self.compute.is_running(amp.id):
+        if amp.compute_id is not None and self.compute.is_running(amp.id):
             try:
                 return self.agent.info(ip, self.options.agent_port)
             except AmphoraUnreachable:
@@ -189,7 +198,8 @@ class Reconciler:
         boot = AmphoraBoot(
             amphora_id=amp.id, lb_network_ip=ip, agent_port=self.options.agent_port,
             server_cert_pem=cert, server_key_pem=key, ca_cert_pem=self.ca.ca_cert_pem,
-            heartbeat_key=self.options.heartbeat_key,
+            heartbeat_key=(amphora_key(self.options.heartbeat_key, amp.id).hex()
+                           if self.options.heartbeat_key else ""),
             controller_addresses=self.options.controller_addresses,
             heartbeat_interval=self.options.heartbeat_interval,
             hostname=f"amphora-{amp.id}",
@@ -209,6 +219,20 @@ class Reconciler:
         log.info("event=amphora_up amphora=%s ip=%s", amp.id, ip)
         return info
 
+    def _serve(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
+               vip_subnet: SubnetPort) -> dict[str, object]:
+        """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
+        (an operator reads it in the amphora API), before the loop retries or gives up."""
+        try:
+            return self._ensure_serving(amp_id, desired, generation, vip_subnet)
+        except (TemporaryError, PermanentError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
+                      amp_id, desired.id, generation, reason)
+            with self.db.session() as session:
+                amp_db.record_error(session, amp_id, reason)
+            raise
+
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
                         vip_subnet: SubnetPort) -> dict[str, object]:
         amp = self._amphora(amp_id)
@@ -218,6 +242,7 @@ class Reconciler:
             return info
         options = graph.RenderOptions(
             stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
+            ping_check=str(info.get("ping_check") or graph.RenderOptions.ping_check),
             max_connections=self._maxconn,
         )
         text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",

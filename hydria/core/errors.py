@@ -12,7 +12,9 @@
     │   ├── NotImplementedHere    501  the option needs something this deployment lacks
     │   └── ServiceUnavailable    503  the database is gone; retry after N s
     ├── TemporaryError            the controller retries after ``retry_after`` s
-    │   └── AmphoraUnreachable    the agent did not answer (yet)
+    │   ├── AmphoraUnreachable    the agent did not answer (yet)
+    │   └── ConfigNotLoaded       HAProxy checked the configuration but would not
+    │                             load it (a bind failure): the old one still serves
     └── PermanentError            the controller gives up and marks ERROR
         ├── ConfigRejected        ``haproxy -c`` refused the rendered config
         └── AllocationFailed      no free address left in a subnet
@@ -112,6 +114,11 @@ class TemporaryError(HydriaError):
 
 class AmphoraUnreachable(TemporaryError):
     pass
+
+
+class ConfigNotLoaded(TemporaryError):
+    """The agent's HAProxy refused to run a checked configuration (an address in use,
+    a resource limit); the message carries HAProxy's own words. May heal on retry."""
 
 
 class PermanentError(HydriaError):

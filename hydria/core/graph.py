@@ -103,6 +103,8 @@ class RenderOptions:
     """Host-level knobs the renderer needs; passed in, never read from globals."""
 
     stats_socket: str = "/var/run/hydria/haproxy.sock"
+    # The PING monitor's external check script (the agent installs it and says where).
+    ping_check: str = "/var/lib/hydria/ping-check"
     # HAProxy refuses a global maxconn above what the open-file limit allows, so
     # the caller derives these from the amphora's real limits.
     max_connections: int = 8000

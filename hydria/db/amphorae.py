@@ -128,3 +128,10 @@ def instance_addresses(session: Session, amps: list[Amphora]) -> dict[str, list[
             net = next((n for n, a in out[amp.id] if a == amp.vrrp_ip), "vip")
             out[amp.id].append((net, f"{amp.ha_ip} (VIP)"))
     return out
+
+
+def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
+    """Keep (or, with None, clear) why the controller's last step on an amphora failed."""
+    amp = session.get(Amphora, amphora_id)
+    if amp is not None and amp.error_reason != reason:
+        amp.error_reason = None if reason is None else reason[:4000]

@@ -2,21 +2,39 @@
 
 SQLite runs in WAL mode with a busy timeout so the API threads and the
 controller can share one file; foreign keys are switched on as PostgreSQL has
-them. Everything else is dialect-neutral SQLAlchemy.
+them. Everything else is dialect-neutral SQLAlchemy. The SQLite file is
+created 0600 (tightened if it was looser).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from hydria.core.private_files import create_private
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for an in-memory database."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        path = _sqlite_path(url)
+        if path is not None and path.parent.is_dir():
+            # created 0600 before SQLite opens it: its -wal, -shm and -journal
+            # files take the database's mode
+            create_private(path)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -262,6 +262,9 @@ class Amphora(Base, Timestamps):
     config_generation: Mapped[int] = mapped_column(Integer, default=0)
     # set by the health manager or an operator; the controller replaces the amphora
     failover_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # why the controller's last step on this amphora failed (HAProxy's own words, a
+    # bind failure, a boot timeout); cleared when it serves its configuration again
+    error_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
     load_balancer: Mapped[LoadBalancer | None] = relationship(back_populates="amphorae")
 

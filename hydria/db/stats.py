@@ -1,9 +1,14 @@
 """Traffic counters as the API reports them, summed from ``listener_statistics``.
 
 The health manager keeps one row per (listener, amphora): the running totals
-that amphora's HAProxy counted. A listener's figures are the sum of its rows,
-including rows of amphorae since replaced, so the totals do not fall back to
-zero at a failover (Octavia sums the same way). Active connections are the
+that amphora counted, over every HAProxy worker it ran (the agent adds up the
+workers across reloads and restarts, ``hydria.agent.counters``; heartbeat payload
+schema 2), the newest heartbeat's values winning. A listener's figures are the
+sum of its rows, including rows of amphorae since replaced, so the totals do not
+fall back to zero at a reload or a failover and lag traffic by one heartbeat
+interval at most (plus the writer's batching). Octavia's amphora sends deltas
+that its controller adds; totals per amphora make a lost or twice-received UDP
+heartbeat harmless instead. Active connections are the
 exception: only amphorae that serve now (``ALLOCATED``) count, because the last
 report of a retired amphora is stale.
 """

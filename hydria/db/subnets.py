@@ -5,12 +5,20 @@ Each subnet lives in a network of its own unless a network name is given
 defaults to the CIDR minus the network address, the gateway (the first host
 unless given) and the broadcast address. A subnet with allocated VIPs cannot
 be deleted; deleting the last subnet of a network deletes the network too.
+
+A new subnet may not overlap another one (two load balancers could otherwise
+get the same VIP and port, and traffic would leak between them) nor the
+management range amphorae take their addresses from: both are a 409 that names
+what it overlaps. IPv6 subnets are refused for now (400): the ``local`` network
+driver plumbs IPv4 VIPs only, so a load balancer on one would fail every
+listener; IPv6 VIPs come with the ``netns`` driver.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,10 +41,39 @@ def _hosts_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
     return str(first), str(last)
 
 
+MgmtRange = tuple[str, str]
+
+
+def check_new_subnet(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+                     existing: Iterable[tuple[str, str]], *,
+                     mgmt_range: MgmtRange | None = None) -> None:
+    """Pure: refuse ``net`` if it is IPv6 (400), or overlaps one of ``existing``
+    ((name, cidr) pairs) or the management range ``(first, last)`` (409)."""
+    if net.version != 4:
+        raise InvalidInput(f"IPv6 subnets are not supported yet ({net}): the local network "
+                           "driver serves IPv4 VIPs only; IPv6 comes with the netns driver.")
+    for other_name, other_cidr in existing:
+        other = ipaddress.ip_network(other_cidr, strict=False)
+        if other.version == net.version and net.overlaps(other):
+            raise Conflict(f"Subnet {net} overlaps subnet {other_name!r} ({other}): two load "
+                           "balancers could get the same VIP.")
+    if mgmt_range is not None:
+        first, last = (ipaddress.ip_address(a) for a in mgmt_range)
+        if first.version == net.version and (
+                int(net.network_address) <= int(last) and int(net.broadcast_address) >= int(first)):
+            raise Conflict(f"Subnet {net} overlaps the management range {first} - {last} "
+                           "that amphorae take their addresses from.")
+
+
 def create_subnet(session: Session, name: str, cidr: str, *, network_name: str | None = None,
                   gateway: str | None = None, start: str | None = None,
-                  end: str | None = None, project_id: str = "") -> Subnet:
-    """Create a subnet (and its network, unless one named ``network_name`` exists)."""
+                  end: str | None = None, project_id: str = "",
+                  mgmt_range: MgmtRange | None = None) -> Subnet:
+    """Create a subnet (and its network, unless one named ``network_name`` exists).
+
+    ``mgmt_range`` is the management address range (settings) a subnet must keep
+    clear of; see ``check_new_subnet``.
+    """
     try:
         net = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
@@ -45,6 +82,8 @@ def create_subnet(session: Session, name: str, cidr: str, *, network_name: str |
         raise InvalidInput(f"CIDR {net} is too small to hold addresses.")
     if session.scalar(select(Subnet).where(Subnet.name == name)) is not None:
         raise Conflict(f"A subnet named {name!r} already exists.")
+    check_new_subnet(net, session.execute(select(Subnet.name, Subnet.cidr)).tuples(),
+                     mgmt_range=mgmt_range)
 
     def inside(label: str, value: str) -> str:
         try:
@@ -118,10 +157,11 @@ def delete_subnet(session: Session, name_or_id: str) -> Subnet:
     return subnet
 
 
-def ensure_default_subnet(db: Database, name: str, cidr: str) -> Subnet:
+def ensure_default_subnet(db: Database, name: str, cidr: str, *,
+                          mgmt_range: MgmtRange | None = None) -> Subnet:
     """The subnet ``name``, created with ``cidr`` if it does not exist (idempotent)."""
     with db.session() as session:
         existing = session.scalar(select(Subnet).where(Subnet.name == name))
         if existing is not None:
             return existing
-        return create_subnet(session, name, cidr)
+        return create_subnet(session, name, cidr, mgmt_range=mgmt_range)

@@ -4,8 +4,15 @@ Plain integers behind a lock, read with ``snapshot()``; the service logs them
 (``event=health_counters``) and an API or exporter may read them. Kinds:
 
 * ``received``: packets read from the socket;
-* rejections before the database (nothing written): ``too_large``,
-  ``malformed``, ``unknown_version``, ``bad_signature``, ``replay``;
+* rejections before the database (nothing written): ``too_large`` (the
+  packet), ``bad_header``, ``unknown_version``, ``unknown_amphora`` (no live
+  amphora has the id in the envelope), ``wrong_source`` (not from the
+  amphora's management address), ``bad_signature`` (not that amphora's key),
+  ``body_too_large`` (inflates past the cap), ``malformed`` (the signed body),
+  ``replay`` (not above the last ``seq``), ``future_seq`` (too far above it,
+  until the agent confirms);
+* ``seq_confirmed`` / ``seq_confirm_failed``: the agent was asked for its
+  ``seq`` over the agent API, and answered / did not;
 * after the database was asked (nothing written either): ``unknown_amphora``,
   ``deleted_amphora``, ``replay`` (older than the recorded ``seq``),
   ``duplicate`` (a peer health manager recorded the same one);
@@ -21,8 +28,12 @@ import threading
 
 from hydria.wire.heartbeat import REJECTION_KINDS
 
-KINDS = ("received", *REJECTION_KINDS, "replay", "unknown_amphora", "deleted_amphora",
-         "duplicate", "superseded", "overload", "recorded", "batches", "write_errors", "errors")
+# turned away by the receiver besides the envelope's own kinds
+RECEIVER_REJECTIONS = ("unknown_amphora", "wrong_source", "replay", "future_seq")
+REJECTED = (*REJECTION_KINDS, *RECEIVER_REJECTIONS, "deleted_amphora", "duplicate")
+KINDS = ("received", *REJECTION_KINDS, *RECEIVER_REJECTIONS, "deleted_amphora",
+         "duplicate", "superseded", "overload", "recorded", "batches", "write_errors", "errors",
+         "seq_confirmed", "seq_confirm_failed")
 
 
 class Counters:
@@ -45,5 +56,4 @@ class Counters:
     def rejected(self) -> int:
         """Packets that were turned away, for whatever reason."""
         snap = self.snapshot()
-        return sum(snap[k] for k in (*REJECTION_KINDS, "replay", "unknown_amphora",
-                                     "deleted_amphora", "duplicate"))
+        return sum(snap[k] for k in REJECTED)

@@ -28,6 +28,11 @@ The rules:
   If at least one amphora is silent, the fleet has at least ``min_fleet``
   amphorae and more than ``threshold`` of it is quiet, it is a storm: nothing is
   failed over. The guard is re-evaluated at every check; it does not latch.
+- *Boots that never finished*: an amphora still BOOTING (its agent never
+  answered, or the controller that booted it died before recording it) longer
+  than the boot timeout is failed, whatever the storm guard says: it is not a
+  heartbeat that is missing but an amphora that never came up
+  (``overdue_boots``), and its load balancer must not look served.
 - ``next_silence`` says when the next amphora that still counts as heard would
   become silent, so the detector can look right then instead of up to a whole
   ``check_interval`` later (detection is then the timeout, not timeout + interval).
@@ -93,3 +98,12 @@ def decide(now: dt.datetime, observed: Iterable[Observed], *, timeout: float, th
     return Decision(failover=failover, silent=tuple(o.amphora_id for o in silent),
                     quiet=tuple(quiet), storm=storm, fleet=len(fleet),
                     next_silence=next_silence)
+
+
+def overdue_boots(now: dt.datetime, booting: Iterable[Observed], *, boot_timeout: float
+                  ) -> tuple[str, ...]:
+    """BOOTING amphorae of live load balancers that have been booting for longer
+    than ``boot_timeout`` and are not marked yet: to be failed over."""
+    limit = dt.timedelta(seconds=boot_timeout)
+    return tuple(sorted(o.amphora_id for o in booting
+                        if not o.failover_requested and now - o.touched_at > limit))

@@ -13,6 +13,11 @@ amphora is still ALLOCATED, not yet marked and still silent (no heartbeat
 newer than the cut-off): several health managers on one database mark each
 amphora once, and a heartbeat that lands between the read and the write wins.
 
+An amphora of a live load balancer still BOOTING past ``boot_timeout`` (its
+booter died before recording it, or it never came up) is marked too, outside
+the storm guard: a load balancer must never look served by an amphora that
+never came up.
+
 Storm alarm: when ``decide`` reports a storm, nothing is marked, an
 ``event=failover_storm`` line is logged at ERROR (again whenever the set of
 silent amphorae changes) and ``event=failover_storm_cleared`` when it ends.
@@ -35,7 +40,7 @@ from hydria.core import constants as c
 from hydria.db.alarms import clear_alarm, raise_alarm
 from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, utcnow
-from hydria.health.detect import Decision, Observed, decide
+from hydria.health.detect import Decision, Observed, decide, overdue_boots
 
 log = logging.getLogger("hydria.health.failure_detector")
 
@@ -73,6 +78,42 @@ def _set_alarm(alarm: StormAlarm | None) -> None:
     global _alarm
     with _alarm_lock:
         _alarm = alarm
+
+
+def observe_boots(db: Database) -> list[Observed]:
+    """Every BOOTING amphora of a live load balancer, with when it was last touched."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Amphora.id, Amphora.created_at, Amphora.updated_at,
+                   Amphora.failover_requested)
+            .join(LoadBalancer, LoadBalancer.id == Amphora.load_balancer_id)
+            .where(Amphora.status == c.AMPHORA_BOOTING,
+                   LoadBalancer.provisioning_status.notin_(_GONE_LB))
+        ).all()
+    return [Observed(amphora_id=r.id, last_heartbeat=None,
+                     touched_at=max(r.created_at, r.updated_at or r.created_at),
+                     failover_requested=bool(r.failover_requested))
+            for r in rows]
+
+
+def mark_boot_failed(db: Database, amphora_ids: tuple[str, ...], *,
+                     booting_since: dt.datetime) -> list[tuple[str, str | None]]:
+    """Request failover of those still BOOTING since before ``booting_since``."""
+    marked: list[tuple[str, str | None]] = []
+    with db.session() as session:
+        for amp_id in amphora_ids:
+            matched = rows_matched(
+                session, update(Amphora)
+                .where(Amphora.id == amp_id, Amphora.status == c.AMPHORA_BOOTING,
+                       Amphora.failover_requested.is_(False),
+                       Amphora.created_at < booting_since,
+                       or_(Amphora.updated_at.is_(None), Amphora.updated_at < booting_since))
+                .values(failover_requested=True, updated_at=Amphora.updated_at)
+                .execution_options(synchronize_session=False))
+            if matched == 1:
+                marked.append((amp_id, session.scalar(select(Amphora.load_balancer_id)
+                                                      .where(Amphora.id == amp_id))))
+    return marked
 
 
 def observe(db: Database) -> list[Observed]:
@@ -132,8 +173,11 @@ class FailureDetector:
 
     def __init__(self, db: Database, *, heartbeat_timeout: float, check_interval: float = 1.0,
                  storm_threshold: float = 0.5, storm_min_fleet: int = 4,
+                 boot_timeout: float | None = None,
                  notify: Callable[[str], None] | None = None) -> None:
         self.db = db
+        # an amphora BOOTING longer than this is failed (None: not watched)
+        self.boot_timeout = boot_timeout
         self.heartbeat_timeout = heartbeat_timeout
         self.check_interval = check_interval
         self.storm_threshold = storm_threshold
@@ -173,6 +217,8 @@ class FailureDetector:
                           threshold=self.storm_threshold, min_fleet=self.storm_min_fleet,
                           watching_since=self.watching_since)
         self._alarm(now, decision)
+        if self.boot_timeout is not None:
+            self._fail_overdue_boots(now, self.boot_timeout)
         if decision.failover:
             cutoff = now - dt.timedelta(seconds=self.heartbeat_timeout)
             for amp_id, lb_id in mark_for_failover(self.db, decision.failover,
@@ -182,6 +228,17 @@ class FailureDetector:
                 if self.notify is not None and lb_id is not None:
                     self.notify(lb_id)
         return decision
+
+    def _fail_overdue_boots(self, now: dt.datetime, boot_timeout: float) -> None:
+        overdue = overdue_boots(now, observe_boots(self.db), boot_timeout=boot_timeout)
+        if not overdue:
+            return
+        since = now - dt.timedelta(seconds=boot_timeout)
+        for amp_id, lb_id in mark_boot_failed(self.db, overdue, booting_since=since):
+            log.warning("event=failover_requested amphora=%s lb=%s reason=boot_timeout "
+                        "timeout=%.1fs", amp_id, lb_id, boot_timeout)
+            if self.notify is not None and lb_id is not None:
+                self.notify(lb_id)
 
     def next_wait(self, decision: Decision, now: dt.datetime | None = None) -> float:
         """Seconds to the next check: ``check_interval``, or sooner if an amphora

@@ -1,9 +1,14 @@
-"""The UDP side of the health manager: a thin loop around ``decode``.
+"""The UDP side of the health manager: a thin loop around the wire checks.
 
 Each datagram is read into a buffer larger than any heartbeat (so an
-oversized one is seen whole enough to be refused), decoded and verified by
-``hydria.wire.heartbeat.decode``, checked against the last ``seq`` seen for
-its amphora (``SeqTracker``), and handed to ``PendingHeartbeats`` for the
+oversized one is seen whole enough to be refused), then checked, cheapest
+first: the envelope (``open_envelope``: size, header, version); the amphora
+it claims to be, which the database must know (``AmphoraDirectory``:
+``unknown_amphora``); the source address, which must be that amphora's
+management address (``wrong_source``); the signature, with that amphora's own
+derived key (``AmphoraKeys``, cached); the body; then the sequence number
+(``SeqTracker``: ``replay``, ``future_seq``, which also ask the agent through
+``SeqConfirmer``). A good heartbeat goes to ``PendingHeartbeats`` for the
 writer's next batch. A bad packet is counted by kind and dropped; nothing on
 this path writes to the database, and no packet can end the loop.
 """
@@ -16,8 +21,11 @@ import threading
 import time
 
 from hydria.health.counters import Counters
-from hydria.health.writer import PendingHeartbeats, SeqTracker
+from hydria.health.directory import AmphoraDirectory, normal_address
+from hydria.health.seqs import SeqConfirmer, SeqTracker
+from hydria.health.writer import PendingHeartbeats
 from hydria.wire import heartbeat as wire
+from hydria.wire.heartbeat_keys import AmphoraKeys
 
 log = logging.getLogger("hydria.health.receiver")
 
@@ -47,17 +55,21 @@ def bind_udp(address: str) -> socket.socket:
 
 
 class HeartbeatReceiver:
-    def __init__(self, sock: socket.socket, key: str, pending: PendingHeartbeats,
-                 seqs: SeqTracker, counters: Counters) -> None:
+    def __init__(self, sock: socket.socket, keys: AmphoraKeys, pending: PendingHeartbeats,
+                 seqs: SeqTracker, counters: Counters, directory: AmphoraDirectory, *,
+                 confirmer: SeqConfirmer | None = None) -> None:
         self.sock = sock
-        self.key = key
+        self.keys = keys
         self.pending = pending
         self.seqs = seqs
         self.counters = counters
+        self.directory = directory
+        self.confirmer = confirmer
 
-    def handle(self, packet: bytes, source: object = None, received_at: float | None = None
+    def handle(self, packet: bytes, source: tuple[str, int], received_at: float | None = None
                ) -> str | None:
-        """Take one datagram; return the rejection kind, or None if it was queued.
+        """Take one datagram from ``source``; return the rejection kind, or None if
+        it was queued.
 
         ``received`` is counted once the packet has been dealt with, so a reader
         that sees it also sees the packet's outcome."""
@@ -66,18 +78,35 @@ class HeartbeatReceiver:
         finally:
             self.counters.add("received")
 
-    def _handle(self, packet: bytes, source: object, received_at: float | None) -> str | None:
+    def _reject(self, kind: str, source: object, amphora_id: str, reason: object) -> str:
+        self.counters.add(kind)
+        log.debug("event=heartbeat_rejected kind=%s from=%s amphora=%s reason=%s", kind,
+                  source, amphora_id, reason)
+        return kind
+
+    def _handle(self, packet: bytes, source: tuple[str, int], received_at: float | None
+                ) -> str | None:
         try:
-            hb = wire.decode(packet, self.key)
+            env = wire.open_envelope(packet)
         except wire.HeartbeatError as exc:
-            self.counters.add(exc.kind)
-            log.debug("event=heartbeat_rejected kind=%s from=%s reason=%s", exc.kind, source, exc)
-            return exc.kind
-        if not self.seqs.accept(hb.amphora_id, hb.seq):
-            self.counters.add("replay")
-            log.debug("event=heartbeat_rejected kind=replay from=%s amphora=%s seq=%d",
-                      source, hb.amphora_id, hb.seq)
-            return "replay"
+            return self._reject(exc.kind, source, "", exc)
+        amp_id = env.amphora_id
+        address = self.directory.address(amp_id)
+        if address is None:
+            self.directory.wake()
+            return self._reject("unknown_amphora", source, amp_id, "not a live amphora")
+        if source[0] != address and normal_address(source[0]) != address:
+            return self._reject("wrong_source", source, amp_id,
+                                f"its management address is {address}")
+        try:
+            hb = wire.verify(env, self.keys.get(amp_id))
+        except wire.HeartbeatError as exc:
+            return self._reject(exc.kind, source, amp_id, exc)
+        verdict = self.seqs.check(amp_id, hb.seq)
+        if verdict is not None:
+            if self.confirmer is not None:
+                self.confirmer.request(amp_id, address)
+            return self._reject(verdict, source, amp_id, f"seq {hb.seq}")
         dropped = self.pending.put(hb, time.time() if received_at is None else received_at)
         if dropped:
             self.counters.add(dropped)

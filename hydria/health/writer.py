@@ -49,6 +49,7 @@ from hydria.health.apply import (
     apply,
 )
 from hydria.health.counters import Counters
+from hydria.health.seqs import SeqTracker
 from hydria.wire.heartbeat import Heartbeat
 
 log = logging.getLogger("hydria.health.writer")
@@ -59,34 +60,6 @@ _TABLES: dict[str, Table] = {
     t.__tablename__: m.Base.metadata.tables[t.__tablename__]
     for t in (m.LoadBalancer, m.Listener, m.Pool, m.Member)
 }
-
-
-class SeqTracker:
-    """The last ``seq`` seen per amphora, in memory: replays stop before the database."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def accept(self, amphora_id: str, seq: int) -> bool:
-        """True (and remember ``seq``) if it is above the last one seen."""
-        with self._lock:
-            if seq <= self._last.get(amphora_id, -1):
-                return False
-            self._last[amphora_id] = seq
-            return True
-
-    def raise_to(self, amphora_id: str, seq: int) -> None:
-        with self._lock:
-            if seq > self._last.get(amphora_id, -1):
-                self._last[amphora_id] = seq
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._last)
-
-    def __len__(self) -> int:
-        return len(self._last)
 
 
 class PendingHeartbeats:

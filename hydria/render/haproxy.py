@@ -56,12 +56,22 @@ Decisions
   ``http-check expect status <codes>`` (HAProxy takes Octavia's "200", "200,202"
   and "200-204" forms natively; no regex is needed). HTTPS adds ``check-ssl
   verify none`` on each server. TLS-HELLO: ``option ssl-hello-chk``. TCP: a
-  connect check. **PING**: HAProxy has no ICMP check; Octavia shells out to an
-  external ping script, which needs ``external-check`` and
-  ``insecure-fork-wanted``. We do not fork from HAProxy: a PING monitor becomes a
-  TCP connect check to the member's port (or monitor address/port). A member that
-  answers ping but has no listening port is therefore reported down; document
-  this to users. A disabled monitor renders no check at all.
+  connect check. **PING**: HAProxy has no ICMP check of its own; as Octavia's
+  amphora does, the backend runs an external check (``option external-check``)
+  whose command is the ``ping-check`` script the agent installs in the amphora
+  folder (``options.ping_check``): one echo to the member's address. The global
+  section then allows it (``external-check`` and ``insecure-fork-wanted``); a
+  configuration without a PING monitor never lets HAProxy fork. HAProxy gives the
+  script the member's address, not ``monitor_address``, so a PING monitor pings
+  the member itself (as in Octavia); ``monitor_port`` means nothing to ICMP.
+  HAProxy kills a check that outlives ``timeout check``.
+  A disabled monitor renders no check at all.
+* **SOURCE_IP_PORT** (beyond Octavia's amphora driver, which refuses it): a hash
+  of the client's address and port, ``balance hash src,concat(:,txn.src_port)``,
+  the port put in a transaction variable first by ``tcp-request content
+  set-var`` in the backend (HAProxy 2.6's ``concat`` takes variables, not sample
+  fetches). One client connection always lands on the same member for its life;
+  a client's connections spread over the members by their source ports.
 * **IPv6.** Addresses are written ``[addr]:port`` (bind, server) and ``[addr]``
   (``addr`` of a check), which HAProxy 2.6 accepts. Bare ``addr:port`` is
   ambiguous and bare ``addr`` is even misparsed (``addr fd00::2`` is read as host
@@ -75,6 +85,12 @@ Decisions
   a permanent error: the controller marks the load balancer ERROR with the reason
   rather than push a configuration that could be read differently from what was
   meant.
+* **Listener options.** ``timeout_tcp_inspect`` (ms), when not 0, is the
+  frontend's ``tcp-request inspect-delay`` in every mode, as Octavia writes it.
+  ``insert_headers`` apply to HTTP listeners (the API refuses them elsewhere):
+  X-Forwarded-For (``option forwardfor``), -Port, -Proto, and the client
+  address in X-Forwarded-IP, X-Client-IP and X-Real-IP (which Octavia accepts
+  but does not apply).
 * **Timeouts.** Listener timeouts are in milliseconds. A timeout of 0 would mean
   "none" to HAProxy, which warns about it; it is rendered as the API's maximum
   (``MAX_TIMEOUT``, 24 days), which behaves the same and keeps the configuration
@@ -113,16 +129,28 @@ LOG_FACILITY: Final = "local0"
 MODE_HTTP: Final = "http"
 MODE_TCP: Final = "tcp"
 
+#: The variable SOURCE_IP_PORT's hash reads the client's port from.
+SOURCE_PORT_VAR: Final = "txn.src_port"
+#: Where the PING check's ``ping`` is looked up (HAProxy clears PATH for external checks).
+EXTERNAL_CHECK_PATH: Final = "/usr/bin:/bin:/usr/sbin:/sbin"
+
 _BALANCE: Final = {
-    c.LB_ALGORITHM_ROUND_ROBIN: "roundrobin",
-    c.LB_ALGORITHM_LEAST_CONNECTIONS: "leastconn",
-    c.LB_ALGORITHM_SOURCE_IP: "source",
+    c.LB_ALGORITHM_ROUND_ROBIN: ("roundrobin", ()),
+    c.LB_ALGORITHM_LEAST_CONNECTIONS: ("leastconn", ()),
+    c.LB_ALGORITHM_SOURCE_IP: ("source", ()),
+    c.LB_ALGORITHM_SOURCE_IP_PORT: (
+        f"hash src,concat(:,{SOURCE_PORT_VAR})",
+        (f"tcp-request content set-var({SOURCE_PORT_VAR}) src_port",),
+    ),
 }
 _LISTENER_MODE: Final = {
     c.PROTOCOL_HTTP: MODE_HTTP,
     c.PROTOCOL_HTTPS: MODE_TCP,  # TLS passthrough
     c.PROTOCOL_TCP: MODE_TCP,
 }
+# insert_headers that carry the client's address; Octavia accepts them but its
+# amphora driver writes nothing for them.
+_CLIENT_ADDRESS_HEADERS: Final = ("X-Forwarded-IP", "X-Client-IP", "X-Real-IP")
 _SEND_PROXY: Final = {c.PROTOCOL_PROXY: "send-proxy", c.PROTOCOL_PROXYV2: "send-proxy-v2"}
 
 _HOSTNAME_RE: Final = re.compile(
@@ -149,6 +177,7 @@ class GlobalView:
     log_facility: str
     user: str | None
     group: str | None
+    external_check: bool
 
 
 @dataclass(frozen=True)
@@ -179,6 +208,7 @@ class BackendView:
     name: str
     mode: str
     balance: str
+    balance_rules: tuple[str, ...]
     persistence: tuple[str, ...]
     timeout_connect: int
     timeout_server: int
@@ -275,12 +305,18 @@ def build_view(
         for lst in listeners
     )
     backends = tuple(
-        _backend(pools[key[0]], key[1], uses[key], name=names[key]) for key in sorted(uses)
+        _backend(pools[key[0]], key[1], uses[key], name=names[key], options=options)
+        for key in sorted(uses)
+    )
+    external_check = any(
+        (hm := pools[pool_id].health_monitor) is not None and hm.admin_state_up
+        and hm.type == c.HEALTH_MONITOR_PING
+        for pool_id, _mode in uses
     )
     return ConfigView(
         version=version,
         lb_id=lb_id,
-        global_=_global(options),
+        global_=_global(options, external_check=external_check),
         logging=options.log_target is not None,
         frontends=frontends,
         backends=backends,
@@ -292,7 +328,7 @@ def build_view(
 # --------------------------------------------------------------------------- #
 
 
-def _global(options: graph.RenderOptions) -> GlobalView:
+def _global(options: graph.RenderOptions, *, external_check: bool) -> GlobalView:
     user = group = None
     if options.user_group is not None:
         m = _USER_GROUP_RE.fullmatch(options.user_group)
@@ -309,6 +345,7 @@ def _global(options: graph.RenderOptions) -> GlobalView:
         log_facility=LOG_FACILITY,
         user=user,
         group=group,
+        external_check=external_check,
     )
 
 
@@ -334,6 +371,9 @@ def _frontend(
             set_headers.append(("X-Forwarded-Port", "%[dst_port]"))
         if headers.get("x-forwarded-proto", False):
             set_headers.append(("X-Forwarded-Proto", "http"))
+        for name in _CLIENT_ADDRESS_HEADERS:
+            if headers.get(name.lower(), False):
+                set_headers.append((name, "%[src]"))
     return FrontendView(
         name=lst.id,
         mode=mode,
@@ -343,7 +383,7 @@ def _frontend(
         timeout_client=v.timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
         log_option=None if options.log_target is None
         else ("option httplog" if mode == MODE_HTTP else "option tcplog"),
-        inspect_delay=inspect if mode == MODE_TCP and inspect > 0 else None,
+        inspect_delay=inspect if inspect > 0 else None,
         allowed_cidrs=tuple(v.cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
         forwardfor=forwardfor,
         set_headers=tuple(set_headers),
@@ -352,14 +392,15 @@ def _frontend(
 
 
 def _backend(
-    pool: graph.Pool, mode: str, listeners: list[graph.Listener], *, name: str
+    pool: graph.Pool, mode: str, listeners: list[graph.Listener], *, name: str,
+    options: graph.RenderOptions,
 ) -> BackendView:
     what = f"pool {pool.id}"
-    balance = _BALANCE.get(pool.lb_algorithm)
-    if balance is None:
+    if pool.lb_algorithm not in _BALANCE:
         raise UnrenderableValue(f"{what}: lb_algorithm {pool.lb_algorithm!r} is not supported")
+    balance, balance_rules = _BALANCE[pool.lb_algorithm]
     hm = pool.health_monitor if pool.health_monitor and pool.health_monitor.admin_state_up else None
-    checks, server_check = _health_check(hm, what) if hm else ((), ())
+    checks, server_check = _health_check(hm, what, options) if hm else ((), ())
     cookie_per_server = False
     persistence: tuple[str, ...] = ()
     if pool.session_persistence is not None:
@@ -374,6 +415,7 @@ def _backend(
         name=name,
         mode=mode,
         balance=balance,
+        balance_rules=balance_rules,
         persistence=persistence,
         timeout_connect=max(v.timeout_ms(lst.timeout_member_connect, f"listener {lst.id} "
                                         "timeout_member_connect") for lst in listeners),
@@ -416,7 +458,9 @@ def _server(
     return ServerView(name=name, address=address, options=tuple(opts))
 
 
-def _health_check(hm: graph.HealthMonitor, what: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _health_check(
+    hm: graph.HealthMonitor, what: str, options: graph.RenderOptions
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Backend directives and per-server ``check`` options for an enabled monitor."""
     what = f"{what} health monitor"
     server = ["check"]
@@ -428,8 +472,12 @@ def _health_check(hm: graph.HealthMonitor, what: str) -> tuple[tuple[str, ...], 
             server.append("check-ssl verify none")
     elif hm.type == c.HEALTH_MONITOR_TLS_HELLO:
         directives = ["option ssl-hello-chk"]
-    elif hm.type in (c.HEALTH_MONITOR_TCP, c.HEALTH_MONITOR_PING):
-        pass  # a TCP connect; PING has no ICMP equivalent in HAProxy (see module docstring)
+    elif hm.type == c.HEALTH_MONITOR_PING:
+        directives = ["option external-check",
+                      f"external-check path \"{EXTERNAL_CHECK_PATH}\"",
+                      f"external-check command {v.word(options.ping_check, 'ping_check')}"]
+    elif hm.type == c.HEALTH_MONITOR_TCP:
+        pass  # a connect to the member's (or monitor's) port
     else:
         raise UnrenderableValue(f"{what}: type {hm.type!r} is not supported")
     server.append(

@@ -4,8 +4,12 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
 
 ``GET  /1.0/info``
     200 ``{"amphora_id", "api_version", "haproxy_version", "config_version",
-    "haproxy_running", "stats_socket"}``. ``config_version`` is null before the first
-    config.
+    "haproxy_running", "stats_socket", "heartbeat_seq", "ping_check"}``. ``config_version``
+    is null before the first config; ``heartbeat_seq`` is the last heartbeat sequence
+    number the agent sent (0 before the first; null if it sends none): the health
+    manager asks for it over this mutually authenticated channel before it trusts a
+    heartbeat far ahead of the last one it saw; ``ping_check`` is the script a PING
+    monitor's external check runs (an older agent leaves it out).
 ``PUT  /1.0/config?version=N`` (body: the HAProxy configuration, text/plain)
     Validates with ``haproxy -c``, swaps atomically, reloads seamlessly.
     200 ``{"config_version": N}``; 400 ``{"error": "...", "details": "<haproxy -c output>"}``
@@ -48,6 +52,9 @@ class AmphoraBoot:
     PEM strings: the agent's own certificate and key (SAN = ``lb_network_ip``)
     and the controller CA that signed it and every controller's client cert.
     The ``netns`` compute driver renders it as the instance's user data.
+    ``heartbeat_key`` is this amphora's own heartbeat key, in hex: derived from
+    the deployment's key and ``amphora_id`` (``hydria.wire.heartbeat_keys``), so
+    it signs for this amphora only. Heartbeats go out from ``lb_network_ip``.
     """
 
     amphora_id: str

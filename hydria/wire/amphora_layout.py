@@ -11,6 +11,9 @@ the agent lives in. Both sides read it from here so they never disagree.
         haproxy.cfg.good the last configuration that ran
         version.json     {"version": N}: the generation haproxy.cfg came from
         haproxy.pid      HAProxy's master process
+        counters.json    listener counters of earlier HAProxy workers (agent.counters)
+        ping-check       the PING health monitor's script (HAProxy's external check),
+                         installed by the agent at start
         run/             HAProxy's master and stats sockets (see ``socket_dir``)
 """
 
@@ -64,6 +67,14 @@ class AmphoraLayout:
     @property
     def haproxy_pid(self) -> Path:
         return self.root / "haproxy.pid"
+
+    @property
+    def counters_file(self) -> Path:
+        return self.root / "counters.json"
+
+    @property
+    def ping_check(self) -> Path:
+        return self.root / "ping-check"
 
     @property
     def socket_dir(self) -> Path:

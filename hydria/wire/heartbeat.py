@@ -1,27 +1,36 @@
 """Heartbeats: what an amphora tells the health manager, as bytes on UDP.
 
 Pure functions, shared by the agent (``encode``) and the health manager
-(``decode``). Only the standard library.
+(``open_envelope``, ``verify``; ``decode`` is both). Only the standard library.
 
-Envelope (version 1)::
+Envelope (version 2)::
 
-    +-------+---------+----------------------+--------------------------+
-    | HYHB  | version | HMAC-SHA256 (32 B)   | zlib(JSON payload)       |
-    | 4 B   | 1 B     | over version + body  | the body                 |
-    +-------+---------+----------------------+--------------------------+
+    +------+---------+-------+------------+--------------------+-------------------+
+    | HYHB | version | n     | amphora id | HMAC-SHA256 (32 B) | zlib(JSON payload)|
+    | 4 B  | 1 B = 2 | 1 B   | n B, ASCII | over version..id   | the body          |
+    |      |         |       |            | and the body       |                   |
+    +------+---------+-------+------------+--------------------+-------------------+
 
-The signature covers the version byte and the compressed body, so neither can
-be swapped. ``decode`` checks, in this order and before doing any costly work:
-the packet size (``TooLarge``), the header (``Malformed``), the version
-(``UnknownVersion``), the signature with ``hmac.compare_digest``
-(``BadSignature``); only a signed body is decompressed, into at most
-``MAX_PAYLOAD_BYTES`` (a bomb is ``TooLarge``), parsed and checked field by field
-(``Malformed``). Every rejection is a ``HeartbeatError`` whose ``kind`` names a
-counter.
+Every amphora signs with a key of its own (``hydria.wire.heartbeat_keys``:
+derived from the deployment key and its id), so the id travels in clear
+before the signature: the health manager needs it to pick the key, and to
+drop a packet from an unknown amphora or from the wrong address before it
+does any cryptography. The signature covers the version, the id and the body,
+and the id inside the signed body must be the one in the header.
+
+The checks run in this order, cheapest first, and each rejection is a
+``HeartbeatError`` whose ``kind`` names a counter: the packet size
+(``TooLarge``), the envelope (``BadHeader``: magic, id length, truncation),
+the version (``UnknownVersion``; version 1 was signed with one key shared by
+the whole deployment and is no longer spoken), then, by the caller, who the
+id is and where the packet came from, then the signature with
+``hmac.compare_digest`` (``BadSignature``); only a signed body is
+decompressed, into at most ``MAX_PAYLOAD_BYTES`` (a bomb is ``BodyTooLarge``),
+parsed and checked field by field (``Malformed``).
 
 Payload (JSON object)::
 
-    {"id": "<amphora id>", "seq": 17, "config_version": 4,
+    {"id": "<amphora id>", "seq": 17, "schema": 2, "config_version": 4,
      "listeners": {"<listener id>": {"status": "OPEN", "bytes_in": 0, "bytes_out": 0,
                                      "active_connections": 0, "total_connections": 0,
                                      "request_errors": 0}},
@@ -34,13 +43,24 @@ does not mention. Statuses are HAProxy's own words (``OPEN``/``FULL`` for a fron
 for a backend, ``UP``, ``DOWN 1/2``, ``MAINT``, ``DRAIN``, ``no check``... for a
 server); the health manager turns them into Octavia's operating statuses.
 
-``seq`` grows with every heartbeat of an amphora, across agent restarts; the
-health manager drops a heartbeat whose ``seq`` is not above the last one it
-recorded (a replay). It must fit the database column (``MAX_SEQ``).
+``schema`` says what the listener counters mean (absent means 1). Schema 1:
+the counters of HAProxy's current worker, which a reload sets back to zero.
+Schema 2: totals over every HAProxy worker the amphora ran (``hydria.agent.counters``),
+so they only grow. Both are running totals per (listener, amphora), stored and
+summed the same way; a health manager takes any schema it does not know as the
+newest it knows (later schemas only add meaning, never change a field).
+
+``seq`` grows with every heartbeat of an amphora, across agent restarts (the
+agent reserves ``SEQ_BLOCK`` numbers at a time on disk); the health manager
+drops a heartbeat whose ``seq`` is not above the last one it recorded (a
+replay), and does not trust one more than ``SEQ_WINDOW`` above it until the
+agent confirms it (see ``hydria.health.seqs``). It must fit the database
+column (``MAX_SEQ``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import zlib
@@ -49,9 +69,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 MAGIC: Final = b"HYHB"
-VERSION: Final = 1
+VERSION: Final = 2
 DIGEST_SIZE: Final = 32
-HEADER_SIZE: Final = len(MAGIC) + 1 + DIGEST_SIZE
+# magic, version, id length; then the id, then the digest
+FIXED_HEADER: Final = len(MAGIC) + 2
 # A UDP datagram on IPv4 carries at most 65,507 bytes; keep clear of it.
 MAX_PACKET_BYTES: Final = 60_000
 # The JSON a packet may inflate to: a zlib bomb stops here.
@@ -61,6 +82,18 @@ MAX_SEQ: Final = 2**31 - 1
 MAX_COUNTER: Final = 2**63 - 1
 MAX_ID_CHARS: Final = 64
 MAX_STATUS_CHARS: Final = 32
+# The agent reserves sequence numbers on disk this many at a time, so a
+# restarted agent skips at most this many.
+SEQ_BLOCK: Final = 1000
+# How far above the last seen ``seq`` a heartbeat is trusted without asking the
+# agent: one restart's skip (``SEQ_BLOCK``) plus as many heartbeats again lost
+# on the way (over 16 minutes at a 1 s interval, 2.7 hours at Octavia's 10 s).
+# A larger jump is legitimate only after a longer silence, which the health
+# manager confirms with the agent over mutual TLS before it believes it.
+SEQ_WINDOW: Final = 2 * SEQ_BLOCK
+#: The payload schema this side writes (see the module docstring); 1 when absent.
+PAYLOAD_SCHEMA: Final = 2
+MAX_PAYLOAD_SCHEMA: Final = 255
 
 
 class HeartbeatError(ValueError):
@@ -69,10 +102,12 @@ class HeartbeatError(ValueError):
     ::
 
         HeartbeatError
-         +-- TooLarge         packet or inflated payload over the limits
-         +-- Malformed        not our envelope, truncated, bad zlib/JSON/fields
+         +-- TooLarge         the packet is over MAX_PACKET_BYTES
+         +-- BadHeader        not our envelope, a bad id length, truncated
          +-- UnknownVersion   an envelope version this side does not speak
-         +-- BadSignature     HMAC does not match the shared key
+         +-- BadSignature     HMAC does not match the amphora's key
+         +-- BodyTooLarge     the signed body inflates past MAX_PAYLOAD_BYTES
+         +-- Malformed        signed, but bad zlib/JSON/fields, or another id inside
     """
 
     kind = "malformed"
@@ -82,8 +117,8 @@ class TooLarge(HeartbeatError):
     kind = "too_large"
 
 
-class Malformed(HeartbeatError):
-    kind = "malformed"
+class BadHeader(HeartbeatError):
+    kind = "bad_header"
 
 
 class UnknownVersion(HeartbeatError):
@@ -94,8 +129,38 @@ class BadSignature(HeartbeatError):
     kind = "bad_signature"
 
 
+class BodyTooLarge(HeartbeatError):
+    kind = "body_too_large"
+
+
+class Malformed(HeartbeatError):
+    kind = "malformed"
+
+
 REJECTION_KINDS: Final = tuple(
-    cls.kind for cls in (TooLarge, Malformed, UnknownVersion, BadSignature))
+    cls.kind for cls in (TooLarge, BadHeader, UnknownVersion, BadSignature, BodyTooLarge,
+                         Malformed))
+
+
+class SigningKey:
+    """An amphora's HMAC-SHA256 key with its inner and outer pads hashed once.
+
+    ``sign`` copies that state and hashes only the message: the health manager
+    keeps one per amphora, so a heartbeat costs no key setup.
+    """
+
+    __slots__ = ("_base",)
+
+    def __init__(self, key: bytes) -> None:
+        if not key:
+            raise ValueError("an empty heartbeat key")
+        self._base = hmac.new(key, digestmod=hashlib.sha256)
+
+    def sign(self, *parts: bytes) -> bytes:
+        h = self._base.copy()
+        for part in parts:
+            h.update(part)
+        return h.digest()
 
 
 @dataclass(frozen=True)
@@ -126,64 +191,100 @@ class Heartbeat:
     pools: Mapping[str, PoolReport]
     config_version: int | None = None
     version: int = VERSION
+    schema: int = 1
 
 
 _COUNTERS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
              "request_errors")
 
 
-def _sign(key: str, version_and_body: bytes) -> bytes:
-    return hmac.digest(key.encode(), version_and_body, "sha256")
+def _signing_key(key: bytes | SigningKey) -> SigningKey:
+    return key if isinstance(key, SigningKey) else SigningKey(key)
 
 
-def encode(payload: Mapping[str, Any], key: str, seq: int) -> bytes:
-    """Sign and pack ``payload`` (``id``, ``listeners``, ``pools``) with ``seq``."""
+def encode(payload: Mapping[str, Any], key: bytes | SigningKey, seq: int) -> bytes:
+    """Sign and pack ``payload`` (``id``, ``listeners``, ``pools``) with ``seq``
+    under the amphora's own key."""
     if not 0 <= seq <= MAX_SEQ:
         raise ValueError(f"seq {seq} is outside 0..{MAX_SEQ}")
+    amphora_id = str(payload["id"]).encode("ascii")
+    if not 0 < len(amphora_id) <= MAX_ID_CHARS:
+        raise ValueError(f"amphora id of {len(amphora_id)} characters")
     data = {**payload, "seq": seq}
     body = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
-    signed = bytes((VERSION,)) + body
-    packet = MAGIC + signed[:1] + _sign(key, signed) + body
+    head = bytes((VERSION, len(amphora_id))) + amphora_id
+    packet = MAGIC + head + _signing_key(key).sign(head, body) + body
     if len(packet) > MAX_PACKET_BYTES:
         raise TooLarge(f"heartbeat of {len(packet)} bytes exceeds {MAX_PACKET_BYTES}")
     return packet
 
 
-def decode(packet: bytes, key: str) -> Heartbeat:
-    """Check and unpack one packet; raise a ``HeartbeatError`` subclass if it is bad."""
-    if len(packet) > MAX_PACKET_BYTES:
-        raise TooLarge(f"packet of {len(packet)} bytes exceeds {MAX_PACKET_BYTES}")
-    if len(packet) <= HEADER_SIZE:
-        raise Malformed(f"packet of {len(packet)} bytes is shorter than a heartbeat")
-    if packet[:4] != MAGIC:
-        raise Malformed("not a heartbeat envelope")
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A packet whose envelope is sound; nothing in it is trusted yet."""
+
+    amphora_id: str
+    signed_head: bytes  # version, id length, id: the signed part before the body
+    digest: bytes
+    body: bytes
+
+
+def open_envelope(packet: bytes) -> Envelope:
+    """Check size, header and version; say which amphora the packet claims to be."""
+    size = len(packet)
+    if size > MAX_PACKET_BYTES:
+        raise TooLarge(f"packet of {size} bytes exceeds {MAX_PACKET_BYTES}")
+    if size <= FIXED_HEADER or packet[:4] != MAGIC:
+        raise BadHeader("not a heartbeat envelope")
     version = packet[4]
     if version != VERSION:
         raise UnknownVersion(f"envelope version {version} is not {VERSION}")
-    digest = packet[5:HEADER_SIZE]
-    body = packet[HEADER_SIZE:]
-    if not hmac.compare_digest(digest, _sign(key, packet[4:5] + body)):
+    n = packet[5]
+    digest_at = FIXED_HEADER + n
+    if not 0 < n <= MAX_ID_CHARS or size <= digest_at + DIGEST_SIZE:
+        raise BadHeader("bad amphora id length or truncated envelope")
+    try:
+        amphora_id = packet[FIXED_HEADER:digest_at].decode("ascii")
+    except UnicodeDecodeError:
+        raise BadHeader("amphora id is not ASCII") from None
+    return Envelope(amphora_id, packet[4:digest_at], packet[digest_at:digest_at + DIGEST_SIZE],
+                    packet[digest_at + DIGEST_SIZE:])
+
+
+def verify(envelope: Envelope, key: bytes | SigningKey) -> Heartbeat:
+    """Check the signature with the claimed amphora's key, then unpack the body."""
+    if not hmac.compare_digest(envelope.digest,
+                               _signing_key(key).sign(envelope.signed_head, envelope.body)):
         raise BadSignature("HMAC does not match")
     inflater = zlib.decompressobj()
     try:
-        raw = inflater.decompress(body, MAX_PAYLOAD_BYTES)
+        raw = inflater.decompress(envelope.body, MAX_PAYLOAD_BYTES)
     except zlib.error as exc:
         raise Malformed(f"bad zlib body: {exc}") from None
     if inflater.unconsumed_tail:
-        raise TooLarge(f"payload inflates past {MAX_PAYLOAD_BYTES} bytes")
+        raise BodyTooLarge(f"payload inflates past {MAX_PAYLOAD_BYTES} bytes")
     if not inflater.eof:
         raise Malformed("truncated zlib body")
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise Malformed(f"bad JSON: {exc}") from None
-    return _parse(data, version)
+    hb = _parse(data, VERSION)
+    if hb.amphora_id != envelope.amphora_id:
+        raise Malformed("the signed body names another amphora than the envelope")
+    return hb
+
+
+def decode(packet: bytes, key: bytes | SigningKey) -> Heartbeat:
+    """Check and unpack one packet; raise a ``HeartbeatError`` subclass if it is bad."""
+    return verify(open_envelope(packet), key)
 
 
 def _parse(data: object, version: int) -> Heartbeat:
     obj = _obj(data, "payload")
     amphora_id = _id(obj.get("id"), "id")
     seq = _int(obj.get("seq"), "seq", MAX_SEQ)
+    schema = _int(obj.get("schema", 1), "schema", MAX_PAYLOAD_SCHEMA) or 1
     raw_version = obj.get("config_version")
     config_version = (None if raw_version is None
                       else _int(raw_version, "config_version", MAX_COUNTER))
@@ -201,7 +302,7 @@ def _parse(data: object, version: int) -> Heartbeat:
                    for mid, st in _obj(entry.get("members", {}), f"pool {pid} members").items()}
         pools[_id(pid, "pool id")] = PoolReport(_status(entry.get("status"),
                                                         f"pool {pid} status"), members)
-    return Heartbeat(amphora_id, seq, listeners, pools, config_version, version)
+    return Heartbeat(amphora_id, seq, listeners, pools, config_version, version, schema)
 
 
 def _obj(value: object, what: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ AMP_KEYS = {
     "vrrp_port_id", "ha_port_id", "cert_expiration", "cert_busy", "role", "status",
     "vrrp_interface", "vrrp_id", "vrrp_priority", "cached_zone", "created_at", "updated_at",
     "image_id", "compute_flavor",
+    "hydria_error_reason",  # Hydria's extension (docs/compatibility.md)
 }
 AMP_STATS_KEYS = {"id", "listener_id", "loadbalancer_id", "active_connections", "bytes_in",
                   "bytes_out", "request_errors", "total_connections"}

@@ -256,7 +256,6 @@ BAD = [
     ("listeners.1.default_pool", {"name": "nowhere"}, 400, "default_pool 'nowhere'"),
     (f"{SHARED}.protocol", None, 400, "pool 'shared' is defined without protocol"),
     (f"{WEB}.lb_algorithm", None, 400, "pool 'web' is defined without lb_algorithm"),
-    (f"{WEB}.lb_algorithm", "SOURCE_IP_PORT", 400, "not supported"),
     (f"{SHARED}.tls_enabled", True, 400, "tls_enabled"),
     (f"{SHARED}.protocol", "UDP", 400, "not supported"),
     # members and monitors

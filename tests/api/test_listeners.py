@@ -269,7 +269,23 @@ def test_insert_headers_only_on_http_and_only_known_ones(client, api, db):
     r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80,
              insert_headers={"X-Forwarded-For": True})
     assert_fault(r, 400, "insert_headers")
+    r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80,
+             insert_headers={"X-SSL-Client-CN": "true"})
+    assert_fault(r, 400, "['X-SSL-Client-CN'] is not a valid option for HTTP protocol listener.")
     assert snapshot(db) == before
+
+
+def test_insert_headers_accept_octavias_client_address_headers(client, api):
+    lb = api.lb()
+    headers = {"X-Real-IP": "true", "X-Client-IP": "true", "X-Forwarded-IP": "false"}
+    r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80,
+             insert_headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["listener"]["insert_headers"] == headers
+    api.settle()
+    r = client.put(f"{URL}/{r.json()['listener']['id']}",
+                   json={"listener": {"insert_headers": {"X-SSL-Issuer": "true"}}})
+    assert_fault(r, 400, "['X-SSL-Issuer'] is not a valid option for HTTP protocol listener.")
 
 
 def test_allowed_cidrs_must_match_the_vip_family(client, api, db):

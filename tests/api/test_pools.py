@@ -246,7 +246,6 @@ def test_listener_pool_protocol_matrix(client, api, db, listener, pool, ok):
     ({"protocol": "FTP"}, "Value should be one of"),
     ({"protocol": "UDP"}, "not supported"),
     ({"lb_algorithm": "RANDOM"}, "Value should be one of"),
-    ({"lb_algorithm": "SOURCE_IP_PORT"}, "not supported"),
     ({"tls_enabled": True}, "does not support a requested option"),
     ({"members": [{"address": "10.0.0.1", "protocol_port": 80}]},
      "does not support a requested option"),
@@ -259,6 +258,14 @@ def test_bad_or_unsupported_options_are_400(client, api, db, fields, fragment):
     before = snapshot(db)
     assert_fault(post(client, **body), 400, fragment)
     assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("protocol", ["HTTP", "TCP"])
+def test_source_ip_port_is_accepted(client, api, protocol):
+    lb = api.lb()
+    r = post(client, loadbalancer_id=lb["id"], protocol=protocol, lb_algorithm="SOURCE_IP_PORT")
+    assert r.status_code == 201, r.text
+    assert r.json()["pool"]["lb_algorithm"] == "SOURCE_IP_PORT"
 
 
 def test_every_change_is_409_while_the_load_balancer_is_pending(client, api, db):

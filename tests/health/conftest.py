@@ -15,10 +15,27 @@ from hydria.core import constants as c
 from hydria.db import models as m
 from hydria.db.engine import Database
 from hydria.health.counters import Counters
+from hydria.health.directory import AmphoraDirectory
 from hydria.health.receiver import HeartbeatReceiver, bind_udp
-from hydria.health.writer import HeartbeatWriter, PendingHeartbeats, SeqTracker
+from hydria.health.seqs import SeqTracker
+from hydria.health.writer import HeartbeatWriter, PendingHeartbeats
+from hydria.wire import heartbeat as wire
+from hydria.wire.heartbeat_keys import AmphoraKeys, amphora_key
 
-KEY = "receiver-test-key"
+# the deployment's key; each amphora signs with a key derived from it
+KEY = b"receiver-test-deployment-key"
+# every test fleet's amphora has this management address; heartbeats come from it
+MGMT_IP = "127.43.0.10"
+
+
+def enc(payload: dict, key: bytes, seq: int) -> bytes:
+    """A heartbeat signed with the payload amphora's key derived from ``key``."""
+    return wire.encode(payload, amphora_key(key, payload["id"]), seq)
+
+
+def dec(packet: bytes, key: bytes) -> wire.Heartbeat:
+    env = wire.open_envelope(packet)
+    return wire.verify(env, amphora_key(key, env.amphora_id))
 
 
 def uid() -> str:
@@ -64,7 +81,7 @@ def make_fleet(db: Database, *, amphora_status: str = c.AMPHORA_ALLOCATED) -> Fl
                            protocol_port=8000 + i, provisioning_status=c.ACTIVE,
                            operating_status=c.ONLINE))
         s.add(m.Amphora(id=f.amphora, load_balancer_id=f.lb, status=amphora_status,
-                        lb_network_ip="127.43.0.10"))
+                        lb_network_ip=MGMT_IP))
     return f
 
 
@@ -100,24 +117,31 @@ def wait_until(check: Callable[[], bool], *, timeout: float = 20.0, what: str = 
 
 
 class RunningReceiver:
-    """A receiver on a real UDP socket in a thread; the test flushes the writer itself."""
+    """A receiver on a real UDP socket in a thread; the test flushes the writer itself.
 
-    def __init__(self, db: Database, key: str = KEY) -> None:
+    Packets go out from the fleets' management address; the amphora directory
+    is read again before each send (the test made its rows just before)."""
+
+    def __init__(self, db: Database, key: bytes = KEY) -> None:
         self.db = db
         self.counters = Counters()
         self.seqs = SeqTracker()
         self.pending = PendingHeartbeats()
         self.sock = bind_udp("127.0.0.1:0")
         self.address = self.sock.getsockname()[:2]
-        self.receiver = HeartbeatReceiver(self.sock, key, self.pending, self.seqs, self.counters)
+        self.directory = AmphoraDirectory(db, self.seqs)
+        self.receiver = HeartbeatReceiver(self.sock, AmphoraKeys(key), self.pending, self.seqs,
+                                          self.counters, self.directory)
         self.writer = HeartbeatWriter(db, self.counters, seqs=self.seqs)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.receiver.run, args=(self.stop,), daemon=True)
         self.thread.start()
         self.client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.client.bind((MGMT_IP, 0))
         self.sent = 0
 
     def send(self, packet: bytes) -> None:
+        self.directory.refresh()
         self.client.sendto(packet, self.address)
         self.sent += 1
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, payload_from_stats
 from hydria.wire import heartbeat as wire
 from hydria.wire.agent_api import AmphoraBoot
+from hydria.wire.heartbeat_keys import amphora_key
 
 ROWS = [
     {"pxname": "lst-1", "svname": "FRONTEND", "status": "OPEN", "bin": "10", "bout": "20",
@@ -31,6 +32,7 @@ def test_payload_from_stats() -> None:
     payload = payload_from_stats("amp", ROWS, config_version=4)
     assert payload == {
         "id": "amp",
+        "schema": 2,
         "config_version": 4,
         "listeners": {
             "lst-1": {"status": "OPEN", "bytes_in": 10, "bytes_out": 20,
@@ -44,13 +46,13 @@ def test_payload_from_stats() -> None:
         },
     }
     # and it survives the wire
-    hb = wire.decode(wire.encode(payload, "k", 1), "k")
+    hb = wire.decode(wire.encode(payload, b"k", 1), b"k")
     assert hb.pools["pool-1"].members["mem-2"] == "DOWN 1/2"
-    assert hb.config_version == 4
+    assert hb.config_version == 4 and hb.schema == 2
 
 
 def test_no_haproxy_is_an_empty_heartbeat() -> None:
-    assert payload_from_stats("amp", []) == {"id": "amp", "config_version": None,
+    assert payload_from_stats("amp", []) == {"id": "amp", "schema": 2, "config_version": None,
                                              "listeners": {}, "pools": {}}
 
 
@@ -68,17 +70,20 @@ def test_seq_keeps_growing_across_restarts(tmp_path: Path) -> None:
     assert SeqCounter(path).next() > run[-1]
 
 
+KEY = amphora_key(b"the deployment's own key", "amp-9")
+
+
 def test_loop_sends_signed_heartbeats_to_every_controller(tmp_path: Path) -> None:
     receivers = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
     for r in receivers:
         r.bind(("127.0.0.1", 0))
         r.settimeout(10)
     boot = AmphoraBoot(
-        amphora_id="amp-9", lb_network_ip="127.0.0.1", agent_port=0, server_cert_pem="",
-        server_key_pem="", ca_cert_pem="", heartbeat_key="hb-key",
+        amphora_id="amp-9", lb_network_ip="127.43.0.99", agent_port=0, server_cert_pem="",
+        server_key_pem="", ca_cert_pem="", heartbeat_key=KEY.hex(),
         controller_addresses=tuple(f"127.0.0.1:{r.getsockname()[1]}" for r in receivers),
         heartbeat_interval=0.05)
-    store = SimpleNamespace(haproxy=SimpleNamespace(show_stat=lambda: ROWS),
+    store = SimpleNamespace(listener_stats=lambda: ROWS,
                             layout=SimpleNamespace(root=tmp_path), version=lambda: 7)
     stop = threading.Event()
     thread = threading.Thread(target=heartbeat_loop, args=(boot, store, stop))
@@ -87,9 +92,11 @@ def test_loop_sends_signed_heartbeats_to_every_controller(tmp_path: Path) -> Non
         for r in receivers:
             seqs = []
             for _ in range(3):
-                hb = wire.decode(r.recv(65536), "hb-key")
+                packet, source = r.recvfrom(65536)
+                assert source[0] == "127.43.0.99"  # from its management address
+                hb = wire.decode(packet, KEY)
                 assert hb.amphora_id == "amp-9" and hb.listeners["lst-1"].bytes_in == 10
-                assert hb.config_version == 7
+                assert hb.config_version == 7 and hb.schema == wire.PAYLOAD_SCHEMA
                 seqs.append(hb.seq)
             assert seqs == sorted(seqs) and len(set(seqs)) == 3
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from hydria.wire import heartbeat as hb
 
-KEY = "test-key"
+KEY = b"an amphora's own key"
 PAYLOAD = {
     "id": "amp-1",
     "listeners": {"lst-1": {"status": "OPEN", "bytes_in": 10, "bytes_out": 20,
@@ -22,9 +22,10 @@ PAYLOAD = {
 }
 
 
-def _signed(body: bytes, version: int = hb.VERSION, key: str = KEY) -> bytes:
-    signed = bytes((version,)) + body
-    return hb.MAGIC + signed[:1] + hmac.new(key.encode(), signed, hashlib.sha256).digest() + body
+def _signed(body: bytes, version: int = hb.VERSION, key: bytes = KEY, amphora_id: str = "a"
+            ) -> bytes:
+    head = bytes((version, len(amphora_id))) + amphora_id.encode()
+    return hb.MAGIC + head + hmac.new(key, head + body, hashlib.sha256).digest() + body
 
 
 def test_round_trip() -> None:
@@ -50,15 +51,20 @@ GOOD = hb.encode(PAYLOAD, KEY, 7)
 
 
 @pytest.mark.parametrize(("packet", "error"), [
-    (hb.encode(PAYLOAD, "other-key", 7), hb.BadSignature),
+    (hb.encode(PAYLOAD, b"another amphora's key", 7), hb.BadSignature),
+    (_signed(hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 32:], amphora_id="amp-2"),
+     hb.Malformed),  # signed for amp-2, but the body speaks for amp-1
     (_corrupt(GOOD, len(GOOD) - 1), hb.BadSignature),  # body changed
     (_corrupt(GOOD, 10), hb.BadSignature),  # digest changed
     (GOOD[:-1], hb.BadSignature),  # truncated body: the signature no longer covers it
-    (GOOD[: hb.HEADER_SIZE], hb.Malformed),  # nothing after the header
-    (GOOD[:3], hb.Malformed),
-    (b"", hb.Malformed),
-    (b"XXXX" + GOOD[4:], hb.Malformed),
-    (GOOD[:4] + b"\x02" + GOOD[5:], hb.UnknownVersion),
+    (GOOD[: hb.FIXED_HEADER + 5 + 32], hb.BadHeader),  # nothing after the header
+    (GOOD[:3], hb.BadHeader),
+    (b"", hb.BadHeader),
+    (b"XXXX" + GOOD[4:], hb.BadHeader),
+    (GOOD[:5] + b"\x00" + GOOD[6:], hb.BadHeader),  # no id
+    (GOOD[:5] + b"\xff" + GOOD[6:], hb.BadHeader),  # an id too long
+    (GOOD[:6] + b"\xff" + GOOD[7:], hb.BadHeader),  # not ASCII
+    (GOOD[:4] + b"\x01" + GOOD[5:], hb.UnknownVersion),  # the old shared-key envelope
     (GOOD[:4] + b"\x00" + GOOD[5:], hb.UnknownVersion),
     (GOOD + b"\0" * hb.MAX_PACKET_BYTES, hb.TooLarge),
     (_signed(b"not zlib at all"), hb.Malformed),
@@ -93,7 +99,7 @@ def test_rejections(packet: bytes, error: type[hb.HeartbeatError]) -> None:
 def test_zlib_bomb_is_too_large() -> None:
     bomb = zlib.compress(b" " * (hb.MAX_PAYLOAD_BYTES * 4), 9)
     assert len(bomb) < hb.MAX_PACKET_BYTES
-    with pytest.raises(hb.TooLarge):
+    with pytest.raises(hb.BodyTooLarge):
         hb.decode(_signed(bomb), KEY)
 
 
@@ -112,6 +118,19 @@ def test_random_bytes_never_escape_as_other_errors() -> None:
         n = rng.choice((0, 1, 5, 37, 38, 100, 1500))
         data = rng.randbytes(n)
         if rng.random() < 0.5:
-            data = hb.MAGIC + bytes((1,)) + data
+            data = hb.MAGIC + bytes((hb.VERSION,)) + data
         with pytest.raises(hb.HeartbeatError):
             hb.decode(data, KEY)
+
+
+def test_payload_schema_is_optional_and_compatible() -> None:
+    """An agent of schema 1 (no ``schema`` field) and a later one both decode."""
+    old = hb.decode(hb.encode({"id": "amp", "listeners": {}, "pools": {}}, "k", 1), "k")
+    assert old.schema == 1
+    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, "k", 2),
+                    "k")
+    assert new.schema == 2
+    later = hb.decode(hb.encode({"id": "amp", "schema": 3, "extra": 1}, "k", 3), "k")
+    assert later.schema == 3
+    with pytest.raises(hb.Malformed):
+        hb.decode(hb.encode({"id": "amp", "schema": "2"}, "k", 4), "k")

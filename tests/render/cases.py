@@ -13,7 +13,8 @@ from hydria.render.limits import max_connections_for
 
 AMPHORA = g.Amphora(id="amp-1", lb_network_ip="192.0.2.10")
 # haproxy -c does not bind the stats socket, but keep it somewhere harmless.
-OPTIONS = g.RenderOptions(stats_socket="/tmp/hydria-golden/haproxy.sock")
+OPTIONS = g.RenderOptions(stats_socket="/tmp/hydria-golden/haproxy.sock",
+                          ping_check="/tmp/hydria-golden/ping-check")
 VERSION = 7
 
 
@@ -224,6 +225,9 @@ CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
                 listener("listener-http-2", "HTTP", 8080,
                          insert_headers=(("X-Forwarded-For", "false"),
                                          ("X-Forwarded-Port", "true"))),
+                listener("listener-http-3", "HTTP", 8081,
+                         insert_headers=(("X-Client-IP", "true"), ("X-Forwarded-IP", "false"),
+                                         ("X-Real-IP", "True"))),
                 # Headers mean nothing to a TCP listener: ignored.
                 listener("listener-tcp", "TCP", 9000, pool="pool-2",
                          insert_headers=(("X-Forwarded-For", "true"),)),
@@ -241,6 +245,38 @@ CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
     "stats_socket_path_with_space": (
         lb(listeners=[listener()], pools=[pool()]),
         replace(OPTIONS, stats_socket="/tmp/hydria golden/haproxy.sock"),
+    ),
+    "tcp_inspect_delay_every_mode": (
+        lb(
+            listeners=[listener(timeout_tcp_inspect=2500),
+                       listener("listener-tcp", "TCP", 9000, timeout_tcp_inspect=1),
+                       listener("listener-https", "HTTPS", 443, pool=None,
+                                timeout_tcp_inspect=0)],
+            pools=[pool()],
+        ),
+        OPTIONS,
+    ),
+    "source_ip_port_tcp_and_http": (
+        lb(
+            listeners=[listener(), listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[pool(algorithm="SOURCE_IP_PORT", health_monitor=HTTP_HM),
+                   pool("pool-2", protocol="TCP", algorithm="SOURCE_IP_PORT")],
+        ),
+        OPTIONS,
+    ),
+    "ping_monitor_only_where_enabled": (
+        lb(
+            listeners=[listener(), listener("listener-tcp", "TCP", 9000, pool="pool-2")],
+            pools=[pool(health_monitor=hm("PING", admin_state_up=False)),
+                   pool("pool-2", protocol="TCP",
+                        members=[member("member-c", "2001:db8::23", monitor_port=9100)],
+                        health_monitor=hm("PING", delay=2, timeout=1))],
+        ),
+        OPTIONS,
+    ),
+    "disabled_ping_monitor_no_fork": (
+        lb(listeners=[listener()], pools=[pool(health_monitor=hm("PING", admin_state_up=False))]),
+        OPTIONS,
     ),
     "empty_pool": (lb(listeners=[listener()], pools=[pool(members=[])]), OPTIONS),
 }

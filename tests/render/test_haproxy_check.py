@@ -92,14 +92,19 @@ def _free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def _haproxy(text: str, tmp_path: Path, *, nofile: int | None = None) -> Iterator[Path]:
-    """Run HAProxy (master-worker, as the agent does) until the stats socket answers."""
+def _haproxy(text: str, tmp_path: Path, *, nofile: int | None = None,
+             prefix: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Run HAProxy (master-worker, as the agent does) until the stats socket answers.
+
+    ``prefix`` runs it under another command (e.g. in a new network namespace).
+    """
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(text)
     sock = tmp_path / "stats.sock"
     argv = [str(HAPROXY), "-W", "-db", "-f", str(cfg)]
     if nofile:  # soft and hard limit, as on an amphora that allows no more
         argv = ["sh", "-c", f'ulimit -n {int(nofile)} && exec "$@"', "sh", *argv]
+    argv = [*prefix, *argv]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 15
@@ -179,7 +184,8 @@ def test_live_ipv4(tmp_path: Path) -> None:
             listeners=[
                 listener(port=ports["http"], insert_headers=(
                     ("X-Forwarded-For", "true"), ("X-Forwarded-Port", "true"),
-                    ("X-Forwarded-Proto", "true"))),
+                    ("X-Forwarded-Proto", "true"), ("X-Real-IP", "true")),
+                    timeout_tcp_inspect=1000),
                 listener("listener-nopool", port=ports["nopool"], pool=None),
                 listener("listener-disabled", port=ports["disabled"], admin_state_up=False),
                 listener("listener-cidr", "TCP", ports["cidr"],
@@ -206,6 +212,7 @@ def test_live_ipv4(tmp_path: Path) -> None:
             assert headers["x-forwarded-for"] == "127.0.0.1"
             assert headers["x-forwarded-port"] == str(ports["http"])
             assert headers["x-forwarded-proto"] == "http"
+            assert headers["x-real-ip"] == "127.0.0.1"
 
             assert _get("127.0.0.1", ports["nopool"])[0] == 503
 

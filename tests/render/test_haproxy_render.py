@@ -140,13 +140,14 @@ def test_connection_limit_falls_back_to_the_global_limit() -> None:
     assert view.global_.maxconn == 1234
 
 
-def test_inspect_delay_only_for_tcp_mode() -> None:
+def test_inspect_delay_in_every_mode_as_octavia() -> None:
     balancer = lb(listeners=[listener(timeout_tcp_inspect=500),
-                             listener("listener-tcp", "TCP", 81, timeout_tcp_inspect=500)],
+                             listener("listener-tcp", "TCP", 81, timeout_tcp_inspect=700),
+                             listener("listener-off", "TCP", 82, timeout_tcp_inspect=0)],
                   pools=[pool()])
     view = build_view(balancer, AMPHORA, OPTIONS, version=1)
     assert {f.name: f.inspect_delay for f in view.frontends} == {
-        "listener-http": None, "listener-tcp": 500}
+        "listener-http": 500, "listener-tcp": 700, "listener-off": None}
 
 
 def test_no_user_group_log_unless_asked() -> None:
@@ -332,7 +333,7 @@ def test_version_is_checked(version: object) -> None:
     (lb(listeners=[listener(protocol="UDP")], pools=[pool()]), "protocol"),
     (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "protocol"),
     (lb(listeners=[listener()], pools=[pool(protocol="UDP")]), "protocol"),
-    (lb(listeners=[listener()], pools=[pool(algorithm="SOURCE_IP_PORT")]), "lb_algorithm"),
+    (lb(listeners=[listener()], pools=[pool(algorithm="LEAST_TIME")]), "lb_algorithm"),
     (lb(listeners=[listener()], pools=[pool(health_monitor=hm("UDP-CONNECT"))]), "type"),
     (lb(listeners=[listener()],
         pools=[pool(session_persistence=g.SessionPersistence("NONE"))]), "persistence"),

@@ -4,6 +4,7 @@ database and one state folder, the way an operator scales out."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -28,6 +29,8 @@ class Split:
             "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
             "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}",
             "HYDRIA_POLL_INTERVAL": "0.5",
+            # split services get the deployment's heartbeat key from the operator
+            "HYDRIA_HEARTBEAT_KEY": secrets.token_hex(32),
             **env,
         }
         self.subnet_cidr = f"127.42.{octet}.0/24"

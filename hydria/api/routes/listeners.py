@@ -18,6 +18,7 @@ from hydria.api.schemas import listener as schema
 from hydria.api.validation import choice, given, parse, refuse_unsupported
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.core.listener_options import check_insert_headers
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
 
@@ -53,14 +54,7 @@ def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str
 
 
 def _check_headers(headers: dict[str, str] | None, protocol: str) -> None:
-    if not headers:
-        return
-    if protocol not in schema.HEADER_PROTOCOLS:
-        raise InvalidInput(f"insert-headers is not a valid option for a {protocol} "
-                           "protocol listener.")
-    bad = sorted(set(headers) - schema.INSERT_HEADERS)
-    if bad:
-        raise InvalidInput(f"{bad} is not a valid option for insert_headers")
+    check_insert_headers(headers, protocol)
 
 
 def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:

@@ -135,7 +135,10 @@ def show_loadbalancer(lb_id: str, request: Request, ctx: Ctx,
                       db: DB) -> dict[str, Any]:
     with read(db) as session:
         lb = get_lb(session, lb_id, ctx)
-        return {"loadbalancer": select_fields(view(lb), fields_param(request))}
+        shown = view(lb)
+        if ctx.is_admin:  # a Hydria extension: why the load balancer went to ERROR
+            shown["hydria_error_reason"] = lb.error_reason
+        return {"loadbalancer": select_fields(shown, fields_param(request))}
 
 
 @router.post(PATH, status_code=201)

@@ -32,6 +32,8 @@ def view(amp: Amphora) -> dict[str, Any]:
         "updated_at": iso(amp.updated_at),
         "image_id": amp.image_id,
         "compute_flavor": amp.compute_flavor,
+        # a Hydria extension: why the controller's last step on it failed
+        "hydria_error_reason": amp.error_reason,
     }
 
 

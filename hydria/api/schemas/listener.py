@@ -25,9 +25,6 @@ from hydria.core import constants as c
 from hydria.db.models import Listener
 
 HeaderValue = Annotated[str, Field(max_length=255)]
-# Headers HAProxy can add on an HTTP listener (Octavia's SUPPORTED_HTTP_HEADERS).
-INSERT_HEADERS = frozenset({"X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"})
-HEADER_PROTOCOLS = frozenset({c.PROTOCOL_HTTP})
 
 # Octavia attributes this release accepts only at their "off" value.
 UNSUPPORTED = {

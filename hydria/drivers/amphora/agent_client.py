@@ -17,11 +17,19 @@ from typing import Any
 
 import httpx
 
-from hydria.core.errors import AmphoraUnreachable, ConfigRejected
+from hydria.core.errors import AmphoraUnreachable, ConfigNotLoaded, ConfigRejected
 from hydria.drivers.amphora.base import StaleConfig
 from hydria.wire.agent_api import PREFIX
 
 __all__ = ["AgentClient", "StaleConfig"]
+
+
+def _json_or_text(res: httpx.Response) -> dict[str, Any]:
+    try:
+        body = res.json()
+    except ValueError:
+        return {"error": f"HTTP {res.status_code}", "details": res.text[:2000]}
+    return body if isinstance(body, dict) else {"error": str(body)[:2000]}
 
 
 class AgentClient:
@@ -69,9 +77,11 @@ class AgentClient:
         while True:
             try:
                 return self.info(ip, port, timeout=2.0)
-            except AmphoraUnreachable:
+            except AmphoraUnreachable as exc:
                 if time.monotonic() >= deadline:
-                    raise
+                    raise AmphoraUnreachable(
+                        f"the amphora's agent did not answer within {timeout:g} s of its "
+                        f"boot (last: {exc})") from exc
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
 
@@ -83,6 +93,10 @@ class AgentClient:
         if res.status_code == 400:
             fault = res.json()
             raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
+        if res.status_code == 503:
+            fault = _json_or_text(res)
+            raise ConfigNotLoaded(f"agent {ip}:{port}: {fault.get('error')}: "
+                                  f"{fault.get('details', '')}".strip())
         if res.status_code != 200:
             raise AmphoraUnreachable(f"agent {ip}:{port} config: HTTP {res.status_code} "
                                      f"{res.text[:300]}")

@@ -9,6 +9,9 @@ neither configure an amphora nor pose as one.
 
 Keys are ECDSA P-256: as strong as RSA-3072 for this use, and made in well
 under a millisecond, which matters when an amphora is booted per request.
+
+The folder is 0700 and every file in it 0600; a key found readable by others
+is refused (``InsecureFile``), since it may have leaked.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import ipaddress
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hydria.core.private_files import check_private, ensure_private_dir, read_private, write_private
 
 CA_DAYS = 3650
 CLIENT_DAYS = 730
@@ -44,17 +48,13 @@ def _cert_pem(cert: x509.Certificate) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    tmp.replace(path)
+    write_private(path, text.encode())
 
 
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """Several processes (api, controller, health) may start at once on one folder."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(folder)
     with open(folder / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -88,14 +88,14 @@ class ControllerCA:
         with _locked(folder):
             key_path, cert_path = folder / "ca.key", folder / "ca.pem"
             if key_path.exists() and cert_path.exists():
-                key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+                key = serialization.load_pem_private_key(read_private(key_path), None)
                 assert isinstance(key, ec.EllipticCurvePrivateKey), "CA key must be ECDSA"
                 ca = cls(folder, key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
             else:
                 key = _key()
                 cert = _self_signed(key)
                 _write_private(key_path, _key_pem(key))
-                cert_path.write_text(_cert_pem(cert))
+                _write_private(cert_path, _cert_pem(cert))
                 ca = cls(folder, key, cert)
             ca._ensure_client_cert()
         return ca
@@ -103,13 +103,14 @@ class ControllerCA:
     def _ensure_client_cert(self) -> None:
         cert_path, key_path = self.client_cert_paths()
         if cert_path.exists() and key_path.exists():
+            check_private(key_path)
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
             renew_after = cert.not_valid_after_utc - dt.timedelta(days=30)
             if cert.issuer == self._cert.subject and dt.datetime.now(dt.UTC) < renew_after:
                 return
         cert_pem, key_pem = self.issue("hydria-controller", client=True, days=CLIENT_DAYS)
         _write_private(key_path, key_pem)
-        cert_path.write_text(cert_pem)
+        _write_private(cert_path, cert_pem)
 
     # -- issuing -------------------------------------------------------------
 
