@@ -75,21 +75,49 @@ def backends(count: int) -> Iterator[list[tuple[str, int]]]:
             s.server_close()
 
 
+class Up(str):
+    """The endpoint of a running ``hydria up`` (a str), with its log file beside it."""
+
+    log: Path
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time ``hydria up`` has used so far (from /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextlib.contextmanager
-def hydria_up(octet: int = 240, state: Path | None = None, **env: str) -> Iterator[str]:
-    """Run ``hydria up`` in ``state`` (a temporary dir by default); yield its endpoint."""
+def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | None = None,
+              **env: str) -> Iterator[Up]:
+    """Run ``hydria up`` in ``state`` (a temporary dir by default); yield its endpoint.
+
+    ``octet`` picks a /24 of VIPs and management addresses of its own (240 load
+    balancers at most); ``None`` takes the whole /16s (bursts of hundreds).
+    """
     state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
     port = free_port()
-    environ = {**os.environ, "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
-               "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-               "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+    if octet is None:
+        ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
+                  "HYDRIA_MGMT_RANGE_START": "127.43.0.10",
+                  "HYDRIA_MGMT_RANGE_END": "127.43.255.250"}
+    else:
+        ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
+                  "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
+                  "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250"}
+    environ = {**os.environ, **ranges,
                # a UDP port of its own, so runs side by side never share a health manager
                "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}", **env}
     log = open(state / "up.log", "wb")
     proc = subprocess.Popen([str(BIN / "hydria"), "up", "--state-dir", str(state), "--port",
-                             str(port), "--no-clouds-yaml"], stdout=log,
+                             str(port), "--no-clouds-yaml", "--driver", driver], stdout=log,
                             stderr=subprocess.STDOUT, env=environ, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = Up(f"http://127.0.0.1:{port}")
+    endpoint.log = state / "up.log"
+    endpoint.pid = proc.pid
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -110,7 +110,7 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
     probe = None
     times: list[float] = []
     try:
-        with hydria_up(state=state, **env) as endpoint, \
+        with hydria_up(state=state, driver="netns", **env) as endpoint, \
                 httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
             made = subprocess.run(
                 [str(BIN / "hydria"), "subnet", "create", "members", "--cidr",

@@ -114,7 +114,7 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
            "HYDRIA_HEARTBEAT_TIMEOUT": "3", "HYDRIA_RETIRE_DRAIN_SECONDS": "0"}
     probes: list[subprocess.Popen[str]] = []
     try:
-        with hydria_up(state=state, **env) as endpoint, \
+        with hydria_up(state=state, driver="netns", **env) as endpoint, \
                 httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
             made = subprocess.run(
                 [str(BIN / "hydria"), "subnet", "create", "members", "--cidr",

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 from _harness import backends, build_http_lb, hydria_up, percentile, wait_status
+from provision import wait_spares
 
 from hydria.core.procs import pids_mentioning
 
@@ -136,11 +137,16 @@ def secs(values: list[float]) -> str:
 
 
 def main() -> None:
+    global INTERVAL, TIMEOUT  # the settings of this run; kill_and_time reads them
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--topology", choices=["SINGLE", "ACTIVE_STANDBY"], default="SINGLE",
                         help="ACTIVE_STANDBY: netns amphorae with VRRP, against netns SINGLE "
                              "in the same run (bench/_netns_failover.py)")
+    parser.add_argument("--interval", type=float, default=INTERVAL, help="heartbeat interval")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="heartbeat timeout")
+    parser.add_argument("--spares", type=int, default=0,
+                        help="spare amphorae: a replacement is taken warm, not booted")
     args = parser.parse_args()
     if args.topology == "ACTIVE_STANDBY":
         from _netns_failover import measure
@@ -157,7 +163,11 @@ def main() -> None:
               f"{percentile(standby, 50) / percentile(single, 50):.3f}x  p95 "
               f"{percentile(standby, 95) / percentile(single, 95):.3f}x")
         return
+    INTERVAL, TIMEOUT = args.interval, args.timeout
     env = {"HYDRIA_HEARTBEAT_INTERVAL": str(INTERVAL), "HYDRIA_HEARTBEAT_TIMEOUT": str(TIMEOUT),
+           "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(args.spares),
+           # the spare pool refills at each housekeeping round
+           "HYDRIA_HOUSEKEEPING_INTERVAL": "1" if args.spares else "30",
            "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_udp_port()}"}
     with backends(1) as members, hydria_up(octet=165, **env) as endpoint, \
             httpx.Client(base_url=endpoint + "/v2", timeout=30) as client, \
@@ -169,13 +179,16 @@ def main() -> None:
         requested = [replace_on_request(client, lb["id"]) for _ in range(args.runs)]
         samples, detections = [], []
         for _ in range(args.runs):
+            if args.spares:
+                wait_spares(client, args.spares)  # steady state: the pool has refilled
             elapsed, detected, _new = kill_and_time(client, web, vip_url, lb["id"])
             samples.append(elapsed)
             if detected is not None:
                 detections.append(detected)
         client.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
     floor = [TIMEOUT + r for r in requested]
-    print(f"settings: heartbeat_interval {INTERVAL:.0f} s, heartbeat_timeout {TIMEOUT:.0f} s, "
+    print(f"settings: heartbeat_interval {INTERVAL:g} s, heartbeat_timeout {TIMEOUT:g} s, "
+          f"spares {args.spares}, "
           f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}")
     print(f"baseline: heartbeat timeout                  {TIMEOUT:6.2f} s")
     print(f"baseline: replace on request (PUT failover)  {secs(requested)}")

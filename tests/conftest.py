@@ -1,9 +1,24 @@
-"""Fixtures shared by the whole suite: real databases, SQLite and PostgreSQL."""
+"""Fixtures shared by the whole suite: real databases, SQLite and PostgreSQL.
+
+Also the test tiers. A test that needs a component this machine may lack
+carries its marker (``postgres``, ``haproxy``, ``netns``, ``keystone``); when
+the component is missing the test is skipped and says why, except under
+``CI=true``, where a missing component fails it: CI must run everything.
+``scripts/test --fast`` deselects those markers and ``integration`` (tests
+that start processes). A test that uses PostgreSQL or a real amphora through
+the fixtures below without its marker is refused at collection, so the fast
+tier cannot quietly grow a dependency.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +30,7 @@ from hydria.db.migrate import upgrade
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+@functools.cache
 def _pg_available() -> bool:
     try:
         eng = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
@@ -24,6 +40,59 @@ def _pg_available() -> bool:
         return True
     except Exception:
         return False
+
+
+@functools.cache
+def _haproxy_available() -> bool:
+    return shutil.which("haproxy") is not None or os.access("/usr/sbin/haproxy", os.X_OK)
+
+
+@functools.cache
+def _netns_available() -> bool:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return False
+    return subprocess.run(["ip", "netns", "list"], capture_output=True).returncode == 0
+
+
+@functools.cache
+def _keystone_available() -> bool:
+    return importlib.util.find_spec("keystone") is not None
+
+
+# marker -> (what it needs, is it here)
+COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
+    "postgres": ("PostgreSQL on 127.0.0.1:5432", _pg_available),
+    "haproxy": ("the haproxy binary", _haproxy_available),
+    "netns": ("root and Linux network namespaces (ip netns)", _netns_available),
+    "keystone": ("a Keystone server (the keystone package)", _keystone_available),
+}
+
+# fixtures that reach a component -> the marker a test using them must carry
+_FIXTURE_NEEDS = {"pg_url": "postgres", "pg_db": "postgres", "amphora": "haproxy",
+                  "hydria": "haproxy"}  # hydria: a real `hydria up` (tests/e2e)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = sorted(
+        f"{item.nodeid} (uses {fixture}: mark it {marker})"
+        for item in items
+        for fixture, marker in _FIXTURE_NEEDS.items()
+        if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None
+    )
+    if unmarked:
+        raise pytest.UsageError("tests that need a component without its marker:\n  "
+                                + "\n  ".join(unmarked))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, (what, available) in COMPONENTS.items():
+        if item.get_closest_marker(marker) is None or available():
+            continue
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"needs {what}, which is missing (CI=true: every component must be here)",
+                        pytrace=False)
+        pytest.skip(f"needs {what}, which is missing")
 
 
 @pytest.fixture
@@ -37,8 +106,6 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database of its own, dropped afterwards."""
-    if not _pg_available():
-        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
     name = f"hydria_t_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -63,7 +130,7 @@ def pg_db(pg_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_db(request: pytest.FixtureRequest) -> Database:
     """The same test on both databases."""
     if request.param == "sqlite":

@@ -14,6 +14,7 @@ import fcntl
 import importlib.resources
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -72,11 +73,59 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
-def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
-              vrrp: Keepalived | None = None) -> None:
-    """Bring HAProxy (and keepalived) back if it died under a configuration we still hold."""
+def wait_exit(pid: int | None, timeout: float) -> None:
+    """Return when ``pid`` exits or ``timeout`` passes, whichever is first.
+
+    A pidfd (Linux 5.3+) becomes readable when the process exits, so an idle
+    agent sleeps here instead of reading pidfiles every second: a fleet of
+    idle amphorae costs no CPU for supervision. Without a pidfd (or a pid),
+    this is a plain sleep, i.e. polling.
+    """
+    if pid is not None and hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return  # gone already (or not ours to watch): look at once
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return
+    time.sleep(timeout)
+
+
+def supervise_vrrp(vrrp: Keepalived, store: ConfigStore, stop: threading.Event,
+                   interval: float = 1.0) -> None:
+    """Bring keepalived back if it died while it has a configuration (ACTIVE_STANDBY)."""
     while not stop.wait(interval):
+        if not vrrp.configured() or vrrp.running() or not store.lock.acquire(timeout=0):
+            continue
+        try:
+            if not stop.is_set():
+                log.warning("event=keepalived_restart")
+                vrrp.start()
+        except Exception:  # never let the supervisor die: try again next round
+            log.exception("event=keepalived_restart_failed")
+        finally:
+            store.lock.release()
+
+
+def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
+              *, idle_check: float = 30.0) -> None:
+    """Bring HAProxy back if it died under a configuration we still hold.
+
+    While a master runs, the supervisor waits for that process to exit (or
+    ``idle_check`` seconds, a fallback look); otherwise it looks every
+    ``interval``. A reload keeps the master's pid (it re-executes itself).
+    """
+    while not stop.is_set():
+        pid = store.haproxy.master_pid()
+        wait_exit(pid, idle_check if pid is not None else interval)
+        if stop.is_set():
+            return
         if not store.lock.acquire(timeout=0):
+            stop.wait(interval)
+            continue  # a change is in progress; it starts HAProxy itself
             continue  # a change is in progress; it starts HAProxy itself
         try:
             if stop.is_set():
@@ -84,9 +133,6 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
             if store.has_config() and not store.haproxy.running():
                 log.warning("event=haproxy_restart reason=master_gone")
                 store.haproxy.start()
-            if vrrp is not None and vrrp.configured() and not vrrp.running():
-                log.warning("event=keepalived_restart")
-                vrrp.start()
         except HAProxyError as exc:
             log.error("event=haproxy_restart_failed reason=%s details=%s", exc, exc.details)
         except Exception:  # never let the supervisor die: try again next round
@@ -130,8 +176,10 @@ def run(folder: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=supervise, args=(store, stop), kwargs={"vrrp": vrrp}, daemon=True,
+    threading.Thread(target=supervise, args=(store, stop), daemon=True,
                      name="supervisor").start()
+    threading.Thread(target=supervise_vrrp, args=(vrrp, store, stop), daemon=True,
+                     name="vrrp-supervisor").start()
     extra = _start_extras(boot, store, stop, seqs)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
              boot.agent_port)

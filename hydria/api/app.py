@@ -20,8 +20,7 @@ from hydria.api.requestline import RefuseNul
 from hydria.api.routes import (
     alarms,
     amphorae,
-    availability_zones,
-    flavors,
+    catalog,
     healthmonitors,
     identity,
     lb_actions,
@@ -38,19 +37,18 @@ from hydria.api.routes import (
 from hydria.config import Settings
 from hydria.db.engine import Database
 from hydria.db.notify import Notifier
+from hydria.services.unit import Env
 
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
                     healthmonitors.router, neutron.router, lb_actions.router,
                     amphorae.router, alarms.router, providers.router, quotas.router,
-                    flavors.router, availability_zones.router)
+                    catalog.flavors, catalog.availability_zones)
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings) -> FastAPI:
     app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.db = db
-    app.state.notifier = notifier
-    app.state.settings = settings
+    app.state.env = Env(db=db, notifier=notifier, settings=settings)
     errors.install(app)
     app.add_middleware(RefuseNul)
     app.add_middleware(RequestMetrics)  # added last: outermost, so it sees every answer

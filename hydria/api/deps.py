@@ -1,6 +1,7 @@
 """What every handler needs, injected once: services, caller and body.
 
-``create_app`` stores the Database, Notifier and Settings on ``app.state``;
+``create_app`` stores the services' ``Env`` (database, notifier, settings)
+on ``app.state``;
 handlers reach them through these small dependencies, never through globals.
 """
 
@@ -10,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hydria.api.auth.context import RequestContext, context_from_request
-from hydria.api.jsonbody import decode
+from hydria.api.auth.context import context_from_request
 from hydria.config import Settings
 from hydria.core.errors import APIError, InvalidInput, PayloadTooLarge
-from hydria.db.engine import Database
-from hydria.db.notify import Notifier
+from hydria.core.jsonbody import decode
+from hydria.services.context import RequestContext
+from hydria.services.unit import Env
 
 
 class UnsupportedMediaType(APIError):
@@ -23,19 +24,14 @@ class UnsupportedMediaType(APIError):
     faultcode = "Client"
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def get_notifier(request: Request) -> Notifier:
-    notifier: Notifier = request.app.state.notifier
-    return notifier
+def get_env(request: Request) -> Env:
+    """What the services need: made once per app (``create_app``)."""
+    env: Env = request.app.state.env
+    return env
 
 
 def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return get_env(request).settings
 
 
 def get_context(request: Request) -> RequestContext:
@@ -69,9 +65,7 @@ async def read_json_body(request: Request) -> Any:
     return decode(raw)
 
 
-# Parameter types for handlers: ``def handler(db: DB, ctx: Ctx, ...)``.
-DB = Annotated[Database, Depends(get_db)]
-Notify = Annotated[Notifier, Depends(get_notifier)]
+# Parameter types for handlers: ``def handler(env: Services, ctx: Ctx, ...)``.
 Ctx = Annotated[RequestContext, Depends(get_context)]
-Config = Annotated[Settings, Depends(get_settings)]
 JsonBody = Annotated[Any, Depends(read_json_body)]
+Services = Annotated[Env, Depends(get_env)]

@@ -3,7 +3,7 @@
 PostgreSQL cannot compare or store a text value that contains NUL (psycopg
 raises DataError, which would surface as a 500), while SQLite takes it, so
 ``GET /lbaas/loadbalancers/%00`` or ``?name=%00`` would answer 404 or 200 on
-one database and 500 on the other. As ``hydria.api.jsonbody`` does for bodies,
+one database and 500 on the other. As ``hydria.core.jsonbody`` does for bodies,
 this middleware answers the same on every database: 404 for a path (no id or
 name holds a NUL, so nothing there can be found) and 400 for a query.
 """

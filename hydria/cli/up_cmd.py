@@ -34,10 +34,10 @@ log = logging.getLogger("hydria.up")
 @click.option("--port", type=int, default=None, help="API port [default: 9876].")
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
-@click.option("--driver", type=click.Choice(["local", "netns"]), default=None,
-              help="Where amphorae run: 'local' processes on this host, or 'netns': "
-                   "a network namespace each, on bridges (root) [default: local; "
-                   "env HYDRIA_COMPUTE_DRIVER].")
+@click.option("--driver", type=click.Choice(wiring.AMPHORA_DRIVERS), default=None,
+              help="Amphora compute and network driver: 'local' processes on this host, "
+                   "'netns' a network namespace each on bridges (root), 'noop' the control "
+                   "plane with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
        port: int | None, clouds_yaml: bool, driver: str | None) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
@@ -48,7 +48,7 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.subnets import ensure_default_subnet
 
     settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
-                             compute_driver=driver)
+                             compute_driver=driver, network_driver=driver)
     wiring.setup_logging(verbose)
     wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
@@ -82,6 +82,8 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
                f"{settings.mgmt_cidr}")
     if settings.amp_ssh_key is not None and settings.compute_driver == "netns":
         click.echo(f"  ssh key:     {settings.amp_ssh_key} (hydria amphora ssh ID)")
+    if settings.compute_driver == "noop":
+        click.echo("  amphorae:    noop (no data plane: nothing serves a VIP)")
     if clouds_yaml:
         path = user_clouds_yaml()
         write_cloud(path, "hydria", endpoint)

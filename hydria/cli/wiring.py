@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
+    from hydria.drivers.amphora.base import AmphoraAgent
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
     from hydria.drivers.network.base import NetworkDriver
@@ -145,6 +146,10 @@ def controller_ca(settings: Settings) -> ControllerCA:
         raise SystemExit(f"controller CA refused: {exc}") from None
 
 
+# ``hydria up --driver NAME``: one name that sets both the compute and the network driver
+AMPHORA_DRIVERS = ("local", "netns", "noop")
+
+
 def compute(settings: Settings) -> ComputeDriver:
     if settings.compute_driver == "local":
         from hydria.drivers.compute.local import LocalCompute
@@ -155,6 +160,10 @@ def compute(settings: Settings) -> ComputeDriver:
 
         return NetnsCompute(settings.amphorae_dir, management(settings),
                             known_hosts_dir=settings.state_dir / "ssh" / "known_hosts.d")
+    if settings.compute_driver == "noop":
+        from hydria.drivers.compute.noop import NoopCompute
+
+        return NoopCompute()
     raise SystemExit(f"unknown compute driver {settings.compute_driver!r}")
 
 
@@ -167,6 +176,10 @@ def network(settings: Settings) -> NetworkDriver:
         from hydria.drivers.network.netns import NetnsNetwork
 
         return NetnsNetwork(management(settings))
+    if settings.network_driver == "noop":
+        from hydria.drivers.network.noop import NoopNetwork
+
+        return NoopNetwork()
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
 
 
@@ -188,6 +201,19 @@ def amphora_ssh_public_key(settings: Settings) -> str:
     return ensure_key_pair(key)
 
 
+def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) -> AmphoraAgent:
+    """Mutual TLS to real agents; with the no-op compute driver, its in-memory agents."""
+    from hydria.drivers.compute.noop import NoopCompute
+
+    if isinstance(computer, NoopCompute):
+        from hydria.drivers.amphora.noop import NoopAgentClient
+
+        return NoopAgentClient(computer)
+    from hydria.drivers.amphora.agent_client import AgentClient
+
+    return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
+
+
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     from hydria.api.app import create_app
 
@@ -197,13 +223,11 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
 def reconciler(settings: Settings, db: Database, *,
                compute_driver: ComputeDriver | None = None) -> Reconciler:
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
-    from hydria.drivers.amphora.agent_client import AgentClient
 
     ca = controller_ca(settings)
-    client_cert, client_key = ca.client_cert_paths()
-    agent = AgentClient(ca.ca_cert_path, client_cert, client_key)
+    computer = compute_driver or compute(settings)
     return Reconciler(
-        db, compute_driver or compute(settings), network(settings), agent, ca,
+        db, computer, network(settings), agent_client(settings, ca, computer), ca,
         ReconcilerOptions(
             mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
             agent_port=settings.agent_port, boot_timeout=settings.amphora_boot_timeout,
@@ -262,6 +286,9 @@ def health_service(settings: Settings, db: Database, *,
         storm_threshold=settings.failover_storm_threshold,
         storm_min_fleet=settings.failover_storm_min_fleet,
         boot_timeout=settings.amphora_boot_timeout,
+        # no-op amphorae send no heartbeats: judged by silence they would all be
+        # failed over (and replaced by more silent ones) one timeout after boot
+        detect_failures=settings.compute_driver != "noop",
     ), notify=(notifier or notifier_for(settings.db_url)).notify, ask_agent=ask_agent)
 
 
@@ -269,15 +296,14 @@ def housekeeper(settings: Settings, db: Database, *,
                 compute_driver: ComputeDriver | None = None) -> Housekeeper:
     import datetime as dt
 
-    from hydria.drivers.amphora.agent_client import AgentClient
     from hydria.housekeeping.certs import CertRotator
     from hydria.housekeeping.service import Housekeeper
 
     ca = controller_ca(settings)
-    rotator = CertRotator(db, ca, AgentClient(ca.ca_cert_path, *ca.client_cert_paths()),
+    computer = compute_driver or compute(settings)
+    rotator = CertRotator(db, ca, agent_client(settings, ca, computer),
                           agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
                           renew_before=dt.timedelta(days=settings.cert_renew_before_days))
-    computer = compute_driver or compute(settings)
     spares = None
     if settings.spare_amphora_pool_size > 0:
         from hydria.housekeeping.spares import SparePool

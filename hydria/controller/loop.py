@@ -221,19 +221,39 @@ class ControllerLoop:
 
     def _renew_leases(self, stop: threading.Event) -> None:
         while not stop.wait(self.lease_seconds / 3):
-            with self._lock:
-                held = list(self._inflight)
-            for lb_id in held:
-                try:
-                    if not leases.renew(self.db, lb_id, self.owner,
-                                        lease_seconds=self.lease_seconds):
-                        log.warning("event=lease_lost lb=%s owner=%s", lb_id, self.owner)
-                        self._lost.add(lb_id)
-                except DBAPIError as exc:
-                    log.warning("event=lease_renew_failed lb=%s reason=%s", lb_id,
-                                str(exc.orig or exc).splitlines()[0])
-                except Exception:
-                    log.exception("event=lease_renew_failed lb=%s", lb_id)
+            self.renew_once()
+
+    def renew_once(self) -> list[str]:
+        """Renew every lease in flight in one write; return the ones lost.
+
+        A lease is lost only if another controller holds it now. One that
+        nobody holds was given back by its own work, which finished between the
+        snapshot and the write (the usual case under a burst); and a claim that
+        finished and was claimed again meanwhile is a new claim: neither is
+        flagged, so a lost flag can never fall on the wrong claim.
+        """
+        with self._lock:
+            held = dict(self._inflight)
+        try:
+            missed = leases.renew_all(self.db, list(held), self.owner,
+                                      lease_seconds=self.lease_seconds)
+        except DBAPIError as exc:
+            log.warning("event=lease_renew_failed held=%d reason=%s", len(held),
+                        str(exc.orig or exc).splitlines()[0])
+            return []
+        except Exception:
+            log.exception("event=lease_renew_failed held=%d", len(held))
+            return []
+        lost = []
+        with self._lock:
+            for lb_id, holder in missed.items():
+                if holder is None or self._inflight.get(lb_id) is not held[lb_id]:
+                    continue
+                log.warning("event=lease_lost lb=%s owner=%s holder=%s", lb_id, self.owner,
+                            holder)
+                self._lost.add(lb_id)
+                lost.append(lb_id)
+        return lost
 
     # -- one unit of work ---------------------------------------------------
 
@@ -258,8 +278,8 @@ class ControllerLoop:
             log.exception("event=reconcile_crashed lb=%s rid=%s", lb_id, rid)
             self._settle(lb_id, Outcome("retry", "internal error", backoff(1)))
         finally:
-            self._lost.discard(lb_id)
             with self._lock:
+                self._lost.discard(lb_id)
                 self._inflight.pop(lb_id, None)
                 self._resyncing.discard(lb_id)
             if self.notifier is not None:

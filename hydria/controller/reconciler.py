@@ -22,20 +22,22 @@ from typing import Literal
 from cryptography import x509
 from sqlalchemy.orm import Session
 
+from hydria import __version__
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
+from hydria.core.ids import derived_id
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence, ports
 from hydria.db.engine import Database
-from hydria.db.models import Amphora, AmphoraHealth, Subnet, utcnow
+from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
 from hydria.drivers.certs.base import CertificateAuthority
 from hydria.drivers.compute.base import ComputeDriver, Fences
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
-from hydria.drivers.network.names import host_port_veth, inside_port
+from hydria.drivers.network.names import inside_port
 from hydria.render.haproxy import render
 from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
@@ -73,6 +75,9 @@ class ReconcilerOptions:
     ssh_public_key: str = ""
     # ACTIVE_STANDBY: keepalived's VRRP advertisement interval (VRRPv3: >= 0.01 s)
     vrrp_advert_int: float = 0.05
+    # what the amphora API shows as the amphora's compute flavor and zone
+    compute_flavor: str = "local"
+    compute_zone: str = "local"
 
 
 class Reconciler:
@@ -212,6 +217,10 @@ class Reconciler:
             row = session.get(Amphora, amp.id)
             if row is not None:
                 row.compute_id = compute_id
+                # what Nova and Glance would have said: the image is this Hydria's build
+                row.image_id = derived_id("image", f"hydria-amphora-{__version__}")
+                row.compute_flavor = self.options.compute_flavor
+                row.cached_zone = self.options.compute_zone
                 row.cert_expiration = cert_expiry(cert)
                 if row.status == c.AMPHORA_BOOTING:
                     row.status = booted
@@ -299,6 +308,10 @@ class Reconciler:
         """
         if not self.network.plugs_ports:
             self.network.plug_vip(amp_id, desired.vip_address, vip_subnet)
+            with self.db.session() as session:
+                lb_row = session.get(LoadBalancer, desired.id)
+                amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
+                                        vip_port_id=lb_row.vip_port_id if lb_row else None)
             return
         with self.db.session() as session:
             vip_port = vip_subnet
@@ -309,11 +322,13 @@ class Reconciler:
             members = [SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
                        for s in ports.member_subnets(session, desired.id,
                                                         subnet.id if subnet else None)]
+            lb_row = session.get(LoadBalancer, desired.id)
+            amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
+                                    vip_port_id=lb_row.vip_port_id if lb_row else None,
+                                    vrrp_ip=vip_port.address or None)
             row = session.get(Amphora, amp_id)
             if row is not None and vip_port.address:
-                row.vrrp_ip, row.ha_ip = vip_port.address, desired.vip_address
                 row.vrrp_interface = inside_port(vip_port.subnet_id)
-                row.vrrp_port_id = row.ha_port_id = host_port_veth(amp_id, vip_port.subnet_id)
         self.network.plug_vip(amp_id, desired.vip_address, vip_port,
                               hold_vip=desired.topology != c.TOPOLOGY_ACTIVE_STANDBY)
         self.network.plug_members(amp_id, members, vip_subnet_id=vip_port.subnet_id)

@@ -9,7 +9,7 @@
     │   ├── Conflict              409  duplicate, or state forbids the change
     │   │   └── ImmutableObject   409  the load balancer is PENDING_*
     │   ├── PayloadTooLarge       413
-    │   ├── NotImplementedHere    501  the option needs something this deployment lacks
+    │   ├── ProviderUnsupported   501  the provider does not support an option
     │   └── ServiceUnavailable    503  the database is gone; retry after N s
     ├── TemporaryError            the controller retries after ``retry_after`` s
     │   ├── AmphoraUnreachable    the agent did not answer (yet)
@@ -88,11 +88,16 @@ class PayloadTooLarge(APIError):
     faultcode = "Client"
 
 
-class NotImplementedHere(APIError):
-    """Octavia's 501: a valid option this deployment's drivers cannot provide."""
+class ProviderUnsupported(APIError):
+    """Octavia's ProviderUnsupportedOptionError: a valid request the provider cannot
+    build (yet). Clients and Octavia's own tests read 501 as "skip this feature"."""
 
     status_code = 501
     faultcode = "Server"
+
+    @classmethod
+    def of(cls, detail: str, provider: str = "amphora") -> ProviderUnsupported:
+        return cls(f"Provider '{provider}' does not support a requested option: {detail}")
 
 
 class ServiceUnavailable(APIError):

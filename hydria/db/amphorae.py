@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
+from hydria.core.ids import derived_id
 from hydria.db import addresses
 from hydria.db.engine import rows_matched
 from hydria.db.models import Amphora, AmphoraHealth, utcnow
@@ -135,3 +136,22 @@ def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
     amp = session.get(Amphora, amphora_id)
     if amp is not None and amp.error_reason != reason:
         amp.error_reason = None if reason is None else reason[:4000]
+
+
+def record_vip_ports(session: Session, amphora_id: str, *, vip_address: str | None,
+                     vip_port_id: str | None, vrrp_ip: str | None = None) -> None:
+    """The VIP side of an amphora, as Octavia's amphora API shows it: ``ha_ip`` and
+    ``ha_port_id`` are the load balancer's VIP and its port; ``vrrp_ip`` is the
+    amphora's own address on the VIP subnet (with the local network driver the VIP
+    itself: there is no base port; with ``netns``, ``vrrp_ip``, the address of its
+    port) and ``vrrp_port_id`` that port's derived UUID.
+    Written only when something changes."""
+    amp = session.get(Amphora, amphora_id)
+    if amp is None:
+        return
+    wanted = {"ha_ip": vip_address, "ha_port_id": vip_port_id,
+              "vrrp_ip": vrrp_ip or vip_address,
+              "vrrp_port_id": derived_id("vrrp-port", amphora_id) if vip_address else None}
+    for name, value in wanted.items():
+        if getattr(amp, name) != value:
+            setattr(amp, name, value)

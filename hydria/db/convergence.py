@@ -119,8 +119,14 @@ def mark_converged(session: Session, lb_id: str, generation: int, *,
         if pool.operating_status == c.OFFLINE or not pool.admin_state_up:
             pool.operating_status = c.ONLINE if pool.admin_state_up else c.OFFLINE
     for lst in listeners:
-        lst.provisioning_status = c.ACTIVE
-        lst.operating_status = c.ONLINE if lst.admin_state_up and lb.admin_state_up else c.OFFLINE
+        enabled = lst.admin_state_up and lb.admin_state_up
+        if lst.provisioning_status != c.ACTIVE:
+            lst.provisioning_status = c.ACTIVE
+            lst.operating_status = c.ONLINE if enabled else c.OFFLINE
+        elif not enabled:
+            lst.operating_status = c.OFFLINE
+        # else: a listener this change did not touch keeps what heartbeats said, and
+        # its updated_at (Octavia moves it only when the object itself changes)
     lb.provisioning_status = c.ACTIVE
     if lb.operating_status == c.OFFLINE or not lb.admin_state_up:
         lb.operating_status = c.ONLINE if lb.admin_state_up else c.OFFLINE

@@ -4,10 +4,20 @@ SQLite runs in WAL mode with a busy timeout so the API threads and the
 controller can share one file; foreign keys are switched on as PostgreSQL has
 them. Everything else is dialect-neutral SQLAlchemy. The SQLite file is
 created 0600 (tightened if it was looser).
+
+On SQLite every transaction takes the file's write lock at ``BEGIN
+IMMEDIATE``, so transactions run one at a time anyway. Left to SQLite, the
+threads of one process that wait for it poll: its busy handler sleeps 1, 2, 5
+... up to 100 ms between tries, so under a burst a waiter sleeps past many
+free moments and a short, periodic transaction (a lease renewal) can lose the
+race again and again. ``Database.session`` therefore queues the threads of
+this process on a lock of their own first: a waiter is woken the moment the
+lock is free, and SQLite's busy timeout is left for other processes.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +78,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: this process's threads take turns here rather than in SQLite's
+        # sleeping busy handler (see the module docstring); re-entrant, since a
+        # nested session in one thread must fail as it would without it
+        self._turn = threading.RLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,7 +90,11 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any error."""
-        with self._sessions() as session, session.begin():
+        if self._turn is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._turn, self._sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

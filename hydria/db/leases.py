@@ -100,6 +100,30 @@ def renew(db: Database, lb_id: str, owner: str, *, lease_seconds: float) -> bool
         return matched == 1
 
 
+def renew_all(db: Database, lb_ids: list[str], owner: str, *,
+              lease_seconds: float) -> dict[str, str | None]:
+    """Extend every lease of ``lb_ids`` this owner still holds, in one transaction.
+
+    One write however many leases are held, so a renewal waits for the write
+    lock once, not once per lease. Returns the ids *not* renewed, each with
+    the owner its row names now (``None``: nobody holds it, e.g. released by
+    the work that just finished); a missing row is left out.
+    """
+    if not lb_ids:
+        return {}
+    with db.session() as session:
+        session.execute(
+            update(LoadBalancer)
+            .where(LoadBalancer.id.in_(lb_ids), LoadBalancer.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
+                    updated_at=LoadBalancer.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(select(LoadBalancer.id, LoadBalancer.lease_owner)
+                               .where(LoadBalancer.id.in_(lb_ids))).all()
+    return {r.id: r.lease_owner for r in rows if r.lease_owner != owner}
+
+
 def release(db: Database, lb_id: str, owner: str, *, retry_at: dt.datetime | None = None,
             attempts: int | None = None, error_reason: str | None = None) -> None:
     """Give a claim back, optionally scheduling the next attempt."""

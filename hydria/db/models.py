@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -98,6 +99,8 @@ class AddressAllocation(Base):
 
 class LoadBalancer(Base, Timestamps):
     __tablename__ = "load_balancers"
+    __table_args__ = (Index("ix_load_balancers_list", "project_id", "created_at", "id"),
+                      Index("ix_load_balancers_order", "created_at", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -136,7 +139,8 @@ class LoadBalancer(Base, Timestamps):
 
 class Listener(Base, Timestamps):
     __tablename__ = "listeners"
-    __table_args__ = (UniqueConstraint("load_balancer_id", "protocol_port", "protocol"),)
+    __table_args__ = (UniqueConstraint("load_balancer_id", "protocol_port", "protocol"),
+                      Index("ix_listeners_list", "project_id", "created_at", "id"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
@@ -164,6 +168,7 @@ class Listener(Base, Timestamps):
 
 class Pool(Base, Timestamps):
     __tablename__ = "pools"
+    __table_args__ = (Index("ix_pools_list", "project_id", "created_at", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
@@ -174,6 +179,7 @@ class Pool(Base, Timestamps):
     lb_algorithm: Mapped[str] = mapped_column(String(32))
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tls_versions: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     provisioning_status: Mapped[str] = mapped_column(String(16))
     operating_status: Mapped[str] = mapped_column(String(16))
@@ -187,7 +193,8 @@ class Pool(Base, Timestamps):
 
 class Member(Base, Timestamps):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port"),)
+    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port"),
+                      Index("ix_members_list", "pool_id", "created_at", "id"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
@@ -209,6 +216,7 @@ class Member(Base, Timestamps):
 
 class HealthMonitor(Base, Timestamps):
     __tablename__ = "health_monitors"
+    __table_args__ = (Index("ix_health_monitors_list", "project_id", "created_at", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), unique=True)

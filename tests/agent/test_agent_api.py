@@ -21,7 +21,7 @@ from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.wire.amphora_layout import AmphoraLayout
 from tests.support.backends import HTTPBackend, free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def _config(amphora, vip: str, port: int, backend: HTTPBackend, version: int,

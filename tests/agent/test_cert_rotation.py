@@ -21,7 +21,7 @@ from tests.agent.test_agent_api import _config, _vip
 from tests.support.backends import HTTPBackend
 from tests.support.factories import make_lb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def _served_cert(amphora) -> x509.Certificate:

@@ -20,7 +20,7 @@ def add_amphora(db: Database, lb_id: str | None, *, status: str = c.AMPHORA_ALLO
                 role: str | None = c.ROLE_STANDALONE, **fields: Any) -> str:
     amp_id = str(uuid.uuid4())
     fields.setdefault("lb_network_ip", f"127.43.0.{next(_hosts) % 240 + 10}")
-    fields.setdefault("compute_id", f"local-{amp_id[:8]}")
+    fields.setdefault("compute_id", str(uuid.uuid4()))
     fields.setdefault("cert_expiration", dt.datetime(2030, 1, 2, 3, 4, 5))
     with db.session() as s:
         s.add(m.Amphora(id=amp_id, load_balancer_id=lb_id, status=status, role=role, **fields))

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from tests.api.conftest import BASE, assert_fault, snapshot
+from hydria.api.app import create_app
+from hydria.config import Settings
+from hydria.db.engine import Database
+from hydria.db.subnets import ensure_default_subnet
+from tests.api.conftest import (
+    BASE,
+    Api,
+    RecordingNotifier,
+    TestClient,
+    assert_fault,
+    snapshot,
+)
 
 JSON = {"content-type": "application/json"}
 
@@ -31,12 +45,50 @@ class Endpoint:
     wrong_types: tuple[tuple[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class Built:
+    path: Path
+    ids: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def built_world(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """An ACTIVE stack and a second pool without a monitor, built once through the API.
+
+    Every test starts from a copy of this file (the ``db`` below): building the
+    stack for each of the many cases was most of this module's time.
+    """
+    folder = tmp_path_factory.mktemp("world")
+    path = folder / "hydria.db"
+    shutil.copyfile(migrated_template, path)
+    database = Database(f"sqlite:///{path}")
+    try:
+        subnet = ensure_default_subnet(database, "public", "127.42.0.0/16").id
+        app = create_app(database, RecordingNotifier(),
+                         Settings(state_dir=folder, max_body_bytes=64 * 1024))
+        with TestClient(app) as tc:
+            api = Api(tc, database, subnet)
+            stack = api.stack()
+            bare_pool = api.pool(loadbalancer_id=stack["lb"]["id"])
+    finally:
+        database.dispose()
+    return Built(path, {**{k: v["id"] for k, v in stack.items()}, "bare_pool": bare_pool["id"]})
+
+
 @pytest.fixture
-def world(api) -> dict[str, Endpoint]:
-    """An ACTIVE stack, a second pool without a monitor, and every write endpoint."""
-    s = api.stack()
-    lb_id, li_id, pool_id = s["lb"]["id"], s["listener"]["id"], s["pool"]["id"]
-    bare_pool = api.pool(loadbalancer_id=lb_id)
+def db(built_world: Built, tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "hydria.db"
+    shutil.copyfile(built_world.path, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def world(api: Api, built_world: Built) -> dict[str, Endpoint]:
+    """Every write endpoint, on the built world."""
+    ids = built_world.ids
+    lb_id, li_id, pool_id = ids["lb"], ids["listener"], ids["pool"]
     endpoints = [
         Endpoint("lb-create", "POST", "loadbalancers", "loadbalancer",
                  {"vip_subnet_id": api.subnet_id},
@@ -62,15 +114,15 @@ def world(api) -> dict[str, Endpoint]:
                  {"address": "10.0.0.9", "protocol_port": 80},
                  (("protocol_port", "80"), ("weight", "1"), ("backup", 1),
                   ("address", 167772161), ("monitor_port", "9000"))),
-        Endpoint("member-update", "PUT", f"pools/{pool_id}/members/{s['member']['id']}",
+        Endpoint("member-update", "PUT", f"pools/{pool_id}/members/{ids['member']}",
                  "member", {"weight": 2},
                  (("weight", "2"), ("backup", 0), ("admin_state_up", "false"))),
         Endpoint("hm-create", "POST", "healthmonitors", "healthmonitor",
-                 {"pool_id": bare_pool["id"], "type": "HTTP", "delay": 5, "timeout": 3,
+                 {"pool_id": ids["bare_pool"], "type": "HTTP", "delay": 5, "timeout": 3,
                   "max_retries": 3},
                  (("delay", "5"), ("timeout", "3"), ("max_retries", 3.0),
                   ("admin_state_up", 1), ("type", 1))),
-        Endpoint("hm-update", "PUT", f"healthmonitors/{s['hm']['id']}", "healthmonitor",
+        Endpoint("hm-update", "PUT", f"healthmonitors/{ids['hm']}", "healthmonitor",
                  {"delay": 6},
                  (("delay", "6"), ("admin_state_up", 1), ("url_path", 1))),
     ]

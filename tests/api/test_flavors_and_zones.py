@@ -89,11 +89,6 @@ def test_flavor_profile_crud(client):
     ({"flavor_data": "[1, 2]"}, "is not a valid option for flavor_data"),
     ({"flavor_data": "[" * 4000}, "is not a valid option for flavor_data"),  # too deep
     ({"flavor_data": '{"loadbalancer_topology": NaN}'}, "is not a valid option"),
-    ({"flavor_data": json.dumps({"compute_flavor": "x"})},
-     "compute_flavor are not supported by this release of Hydria; supported keys: "
-     "loadbalancer_topology"),
-    ({"flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_PASSIVE"})},
-     "supported values: SINGLE, ACTIVE_STANDBY"),
     ({"provider_name": "noop_driver"}, "Provider 'noop_driver' is not enabled."),
     ({"name": None}, "name"),
     ({"flavor_data": "x" * 4097}, "flavor_data"),
@@ -105,6 +100,41 @@ def test_bad_flavor_profiles_are_400(client, db, fields, fragment):
     refused(client, db, "post", FP, 400, fragment, json={"flavorprofile": body})
 
 
+@pytest.mark.parametrize(("data", "fragment"), [
+    ({"colour": "red"}, "Additional properties are not allowed ('colour' was unexpected)"),
+    ({"loadbalancer_topology": "TRIPLE"},
+     "loadbalancer_topology 'TRIPLE' is not one of ['SINGLE', 'ACTIVE_STANDBY']"),
+    ({"sriov_vip": "yes"}, "sriov_vip 'yes' is not of type 'boolean'"),
+    ({"compute_flavor": 7}, "compute_flavor 7 is not of type 'string'"),
+    ({"amp_image_tag": True}, "amp_image_tag True is not of type 'string'"),
+])
+def test_flavor_profiles_checked_as_octavias_amphora_provider(client, db, data, fragment):
+    """A profile Octavia's amphora provider refuses is its 501, and nothing is written."""
+    body = {"name": "fp", "provider_name": "amphora", "flavor_data": json.dumps(data)}
+    refused(client, db, "post", FP, 501,
+            f"Provider 'amphora' does not support a requested option: {fragment}",
+            json={"flavorprofile": body})
+
+
+def test_octavias_flavor_profiles_are_accepted(client):
+    data = {"loadbalancer_topology": "ACTIVE_STANDBY", "compute_flavor": "m1.amphora",
+            "amp_image_tag": "amphora", "sriov_vip": False, "allow_member_sriov": True}
+    r = client.post(FP, json={"flavorprofile": {"name": "ha", "provider_name": "amphora",
+                                                "flavor_data": json.dumps(data)}})
+    assert r.status_code == 201, r.text
+
+
+def test_a_load_balancer_of_an_active_standby_flavor_is_501(api: Api, client, db):
+    fp = client.post(FP, json={"flavorprofile": {
+        "name": "ha", "provider_name": "amphora",
+        "flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"})}}).json()
+    fl = flavor(client, fp["flavorprofile"]["id"])
+    refused(client, db, "post", f"{BASE}/loadbalancers", 501,
+            "Provider 'amphora' does not support a requested option: loadbalancer_topology "
+            "ACTIVE_STANDBY", json={"loadbalancer": {"vip_subnet_id": api.subnet_id,
+                                                      "flavor_id": fl["id"]}})
+
+
 def test_flavor_profile_update_rules(client, db):
     fp = profile(client)
     flavor(client, fp["id"])
@@ -112,7 +142,7 @@ def test_flavor_profile_update_rules(client, db):
     for body, status, fragment in [
             ({"name": None}, 400, "None is not a valid option for name"),
             ({"flavor_data": None}, 400, "None is not a valid option for flavor_data"),
-            ({"flavor_data": '{"x": 1}'}, 400, "x are not supported"),
+            ({"flavor_data": '{"x": 1}'}, 501, "('x' was unexpected)"),
             ({"flavor_data": SINGLE}, 409, f"Flavor profile {fp['id']} is in use"),
             ({"provider_name": "octavia"}, 409, "is in use"),
             ({"provider_name": "nope"}, 400, "Provider 'nope' is not enabled.")]:
@@ -215,15 +245,6 @@ def test_load_balancer_with_a_flavor(api, client, db):
     assert client.delete(f"{FP}/{fp['id']}").status_code == 204
 
 
-def test_active_standby_needs_the_netns_driver(api, client, db):
-    """Two amphorae with VRRP need networks of their own: 501 with ``local``."""
-    fl = flavor(client, profile(client, json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}))
-                ["id"])
-    refused(client, db, "post", f"{BASE}/loadbalancers", 501, "ACTIVE_STANDBY",
-            "--driver netns", json={"loadbalancer": {"vip_subnet_id": api.subnet_id,
-                                                     "flavor_id": fl["id"]}})
-
-
 def test_load_balancer_refuses_unknown_disabled_or_mismatched_flavors(api, client, db):
     fp = profile(client, provider_name="octavia")
     off = flavor(client, fp["id"], name="off", enabled=False)
@@ -273,9 +294,10 @@ def test_zone_profile_and_zone_crud(client):
 
 def test_bad_zones(client, db):
     for fields, fragment in [
-            ({"availability_zone_data": json.dumps({"compute_zone": "nova"})},
-             "compute_zone are not supported by this release of Hydria; supported keys: "
-             "none"),
+            ({"availability_zone_data": json.dumps({"management_network": NIL})},
+             f"Network {NIL} could not be found."),
+            ({"availability_zone_data": json.dumps({"valid_vip_networks": [NIL]})},
+             f"Network {NIL} could not be found."),
             ({"availability_zone_data": "nope"},
              "is not a valid option for availability_zone_data"),
             ({"availability_zone_data": "{" * 4000},
@@ -285,6 +307,13 @@ def test_bad_zones(client, db):
                 **fields}
         refused(client, db, "post", AZP, 400, fragment,
                 json={"availability_zone_profile": body})
+    for data, fragment in [({"compute_zone": 1}, "compute_zone 1 is not of type 'string'"),
+                           ({"valid_vip_networks": "net"},
+                            "valid_vip_networks 'net' is not of type 'array'"),
+                           ({"region": "x"}, "('region' was unexpected)")]:
+        body = {"name": "p", "provider_name": "amphora",
+                "availability_zone_data": json.dumps(data)}
+        refused(client, db, "post", AZP, 501, fragment, json={"availability_zone_profile": body})
     azp = zone_profile(client)
     zone(client, azp["id"])
     for body, status, fragment in [

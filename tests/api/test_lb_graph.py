@@ -204,6 +204,8 @@ def _set(body: dict[str, Any], path: str, value: Any) -> None:
 
 WEB = "listeners.0.default_pool"
 SHARED = "pools.0"
+# an id that names nothing; fixed, so every process collects the same test ids
+UNKNOWN_ID = "5d1f6a3e-0c1b-4e8a-9a43-2b6f1c7d9e10"
 # (path to set, value, status, fragments of the faultstring)
 BAD = [
     # wrong types, at each level
@@ -221,20 +223,20 @@ BAD = [
     (f"{SHARED}.session_persistence", "x", 400, "pools[0].session_persistence"),
     # unknown fields, at each level (and the parent ids the nesting implies)
     ("listeners.0.colour", "red", 400, "Unknown attribute for argument listeners[0]: colour"),
-    ("listeners.0.loadbalancer_id", str(uuid.uuid4()), 400,
+    ("listeners.0.loadbalancer_id", UNKNOWN_ID, 400,
      "Unknown attribute for argument listeners[0]: loadbalancer_id"),
     ("listeners.0.project_id", "p", 400, "argument listeners[0]: project_id"),
     (f"{WEB}.colour", "red", 400,
      "Unknown attribute for argument listeners[0].default_pool: colour"),
-    (f"{WEB}.listener_id", str(uuid.uuid4()), 400, "default_pool: listener_id"),
+    (f"{WEB}.listener_id", UNKNOWN_ID, 400, "default_pool: listener_id"),
     (f"{WEB}.members.1.colour", 1, 400,
      "Unknown attribute for argument listeners[0].default_pool.members[1]: colour"),
     (f"{WEB}.members.0.project_id", "p", 400, "members[0]: project_id"),
     (f"{WEB}.healthmonitor.colour", 1, 400,
      "Unknown attribute for argument listeners[0].default_pool.healthmonitor: colour"),
-    (f"{WEB}.healthmonitor.pool_id", str(uuid.uuid4()), 400, "healthmonitor: pool_id"),
+    (f"{WEB}.healthmonitor.pool_id", UNKNOWN_ID, 400, "healthmonitor: pool_id"),
     (f"{SHARED}.colour", 1, 400, "Unknown attribute for argument pools[0]: colour"),
-    (f"{SHARED}.loadbalancer_id", str(uuid.uuid4()), 400, "pools[0]: loadbalancer_id"),
+    (f"{SHARED}.loadbalancer_id", UNKNOWN_ID, 400, "pools[0]: loadbalancer_id"),
     (f"{SHARED}.session_persistence", {"type": "SOURCE_IP", "x": 1}, 400,
      "argument pools[0].session_persistence: x"),
     # listeners: ports, protocols, options this release refuses on its own too
@@ -263,7 +265,7 @@ BAD = [
      "IPv4 or IPv6"),
     (f"{WEB}.members.1.address", "169.254.169.254", 400, "169.254.169.254 is invalid"),
     (f"{WEB}.members.1.protocol_port", 8080, 400, None),  # replaced below: a duplicate
-    (f"{WEB}.members.0.subnet_id", str(uuid.uuid4()), 400, "Subnet", "not found"),
+    (f"{WEB}.members.0.subnet_id", UNKNOWN_ID, 400, "Subnet", "not found"),
     (f"{WEB}.members.0.request_sriov", True, 400, "SR-IOV"),
     (f"{WEB}.healthmonitor.type", "UDP-CONNECT", 400, "not supported"),
     (f"{WEB}.healthmonitor.timeout", 9, 400, "timeout (9) must not be greater than delay"),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hydria.db import models as m
+from hydria.db.snapshot import load_lb_row, to_graph
+from hydria.render.haproxy import render
 from tests.api.conftest import BASE, assert_fault, snapshot
+from tests.render.cases import AMPHORA, OPTIONS
 
 URL = f"{BASE}/pools"
 # PoolResponse's attributes (plus tenant_id, which WSME adds).
@@ -322,3 +325,53 @@ def test_protocol_and_parents_cannot_change(client, api, db):
         r = client.put(f"{URL}/{pool['id']}", json={"pool": field})
         assert_fault(r, 400, "Unknown attribute for argument pool")
     assert snapshot(db) == before
+
+
+def test_tls_versions_are_stored_shown_and_changed_as_in_octavia(client, api, db):
+    """Octavia's pool ``tls_versions``: null unless given (a pool without TLS gets no
+    default), any of its version names, never an empty list; a PUT changes or clears it."""
+    lb = api.lb()
+    plain = api.pool(loadbalancer_id=lb["id"], protocol="TCP")
+    assert plain["tls_versions"] is None
+    r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", lb_algorithm="ROUND_ROBIN",
+             tls_versions=["TLSv1.2", "TLSv1.3"])
+    assert r.status_code == 201, r.text
+    pool = r.json()["pool"]
+    assert pool["tls_versions"] == ["TLSv1.2", "TLSv1.3"]
+    api.settle()
+    assert client.get(f"{URL}/{pool['id']}").json()["pool"]["tls_versions"] == [
+        "TLSv1.2", "TLSv1.3"]
+    listed = client.get(URL, params={"fields": "tls_versions", "id": pool["id"]}).json()
+    assert listed["pools"] == [{"tls_versions": ["TLSv1.2", "TLSv1.3"]}]
+
+    r = client.put(f"{URL}/{pool['id']}", json={"pool": {"tls_versions": ["TLSv1.3"]}})
+    assert r.status_code == 200, r.text
+    assert r.json()["pool"]["tls_versions"] == ["TLSv1.3"]
+    api.settle()
+    r = client.put(f"{URL}/{pool['id']}", json={"pool": {"tls_versions": None}})
+    assert r.json()["pool"]["tls_versions"] is None
+    api.settle()
+
+    before = snapshot(db)
+    for bad, fragment in (([], "Empty TLS version list"), (["TLSv9"], "Invalid TLS versions: TLSv9"),
+                          ("TLSv1.2", "Input should be a valid list")):
+        assert_fault(post(client, loadbalancer_id=lb["id"], protocol="HTTP",
+                          lb_algorithm="ROUND_ROBIN", tls_versions=bad), 400, fragment)
+        assert_fault(client.put(f"{URL}/{pool['id']}", json={"pool": {"tls_versions": bad}}),
+                     400, fragment)
+    assert snapshot(db) == before
+
+
+def test_tls_versions_leave_the_rendered_configuration_alone(api, db):
+    """HAProxy applies a pool's TLS versions to its servers' connections only when the
+    pool speaks TLS to them (Octavia's template); this release's pools do not
+    (``tls_enabled`` is refused), so the data plane's view of the pool is unchanged."""
+    lb = api.lb()
+    pool = api.pool(loadbalancer_id=lb["id"])
+    with db.session() as s:
+        without = render(to_graph(load_lb_row(s, lb["id"])), AMPHORA, OPTIONS, version=1)
+    api.client.put(f"{URL}/{pool['id']}", json={"pool": {"tls_versions": ["TLSv1.3"]}})
+    api.settle()
+    with db.session() as s:
+        assert render(to_graph(load_lb_row(s, lb["id"])), AMPHORA, OPTIONS,
+                      version=1) == without

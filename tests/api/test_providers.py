@@ -28,22 +28,31 @@ def test_providers_list_amphora_and_its_alias(client):
 
 @pytest.mark.parametrize("name", ["amphora", "octavia"])
 def test_flavor_capabilities_are_what_hydria_applies(client, name):
+    """Octavia's amphora provider's keys and descriptions."""
     r = client.get(f"{PROVIDERS}/{name}/flavor_capabilities")
     assert r.status_code == 200
-    caps = r.json()["flavor_capabilities"]
-    assert [c["name"] for c in caps] == ["loadbalancer_topology"]
-    assert "SINGLE" in caps[0]["description"]
+    caps = {c["name"]: c["description"] for c in r.json()["flavor_capabilities"]}
+    assert set(caps) == {"loadbalancer_topology", "compute_flavor", "amp_image_tag",
+                         "sriov_vip", "allow_member_sriov"}
+    assert caps["loadbalancer_topology"] == (
+        "The load balancer topology. One of: SINGLE - One amphora per load balancer. "
+        "ACTIVE_STANDBY - Two amphora per load balancer.")
+    assert caps["compute_flavor"] == "The compute driver flavor ID."
     assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
-                      params={"name": "compute_flavor"}).json() == {"flavor_capabilities": []}
+                      params={"name": "nothing"}).json() == {"flavor_capabilities": []}
     assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
-                      params={"fields": "name"}).json() == {
-        "flavor_capabilities": [{"name": "loadbalancer_topology"}]}
+                      params={"fields": "name", "name": "sriov_vip"}).json() == {
+        "flavor_capabilities": [{"name": "sriov_vip"}]}
 
 
-def test_availability_zone_capabilities_are_empty(client):
+def test_availability_zone_capabilities_are_octavias(client):
     r = client.get(f"{PROVIDERS}/amphora/availability_zone_capabilities")
     assert r.status_code == 200
-    assert r.json() == {"availability_zone_capabilities": []}
+    caps = {c["name"]: c["description"] for c in r.json()["availability_zone_capabilities"]}
+    assert set(caps) == {"compute_zone", "volume_zone", "management_network",
+                         "valid_vip_networks"}
+    assert caps["compute_zone"] == "The compute availability zone."
+    assert caps["management_network"] == "The management network ID for the amphora."
 
 
 @pytest.mark.parametrize("tail", ["flavor_capabilities", "availability_zone_capabilities"])

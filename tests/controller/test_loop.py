@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import func, select
 
 from hydria.controller.loop import ControllerLoop
@@ -20,8 +19,7 @@ from hydria.core import constants as c
 from hydria.db.models import LoadBalancer
 from hydria.db.notify import InProcessNotifier
 from tests.support.factories import make_lb
-
-pytestmark = pytest.mark.postgres
+from tests.support.wait import wait_for
 
 
 class Recorder:
@@ -123,7 +121,8 @@ def test_resync_skips_what_another_controller_holds(any_db):
     assert leases.claim_batch(any_db, "other", lease_seconds=60, only=[theirs],
                               include_settled=True) == [theirs]
     recorder = Recorder(any_db)
-    with running(any_db, recorder):
+    with running(any_db, recorder) as loop:
         _wait_seen(recorder, {mine})
-        time.sleep(0.3)  # a few more polls: the held one must stay untouched
+        # the resync has tried the held one and put it off for a lease
+        wait_for(lambda: theirs in loop._resync_retried, what="the resync tried the held one")
     assert theirs not in recorder.seen

@@ -11,8 +11,6 @@ from sqlalchemy.exc import DBAPIError
 
 from hydria.db.availability import database_away
 
-pytestmark = pytest.mark.postgres
-
 
 def _error(url: str) -> DBAPIError:
     engine = sa.create_engine(url)
@@ -36,6 +34,7 @@ def test_a_server_that_does_not_answer_is_waited_for():
     assert database_away(_error(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/x"))
 
 
+@pytest.mark.postgres
 def test_a_database_that_does_not_exist_is_not():
     assert not database_away(_error("postgresql+psycopg://postgres@127.0.0.1:5432/"
                                     "hydria_no_such_database"))
@@ -45,6 +44,7 @@ def test_an_unopenable_sqlite_file_is_not(tmp_path):
     assert not database_away(_error(f"sqlite:///{tmp_path}/missing/folder/hydria.db"))
 
 
+@pytest.mark.postgres
 def test_a_server_shutting_down_is_waited_for(pg_url: str):
     """57P01 (admin_shutdown) as a live session sees it when its backend is ended."""
     url = pg_url.replace("postgresql://", "postgresql+psycopg://")

@@ -6,10 +6,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pytest
+
 from hydria.api.app import create_app
 from hydria.config import Settings
 from hydria.db.engine import Database
 from hydria.db.subnets import ensure_default_subnet
+
+pytestmark = pytest.mark.postgres
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

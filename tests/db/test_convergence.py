@@ -8,8 +8,6 @@ from hydria.db import addresses, convergence
 from hydria.db import models as m
 from tests.support.factories import make_lb, make_subnet
 
-pytestmark = pytest.mark.postgres
-
 
 def _count(db, model):
     with db.session() as s:
@@ -108,3 +106,25 @@ def test_a_controller_that_lost_its_lease_writes_nothing_back(any_db):
         row = s.get(m.LoadBalancer, lb)
         assert (row.provisioning_status, row.lease_owner) == (c.PENDING_CREATE, "successor")
         assert convergence.mark_converged(s, lb, 1, owner="successor")
+
+
+def test_converging_leaves_untouched_siblings_alone(any_db):
+    """A sibling's create converges; an ACTIVE listener keeps its operating status
+    (the heartbeats' word) and its updated_at, as in Octavia."""
+    import datetime as dt
+
+    lb = make_lb(any_db, with_children=True)
+    with any_db.session() as s:
+        assert convergence.mark_converged(s, lb, 1)
+    then = dt.datetime(2026, 1, 1)
+    with any_db.session() as s:
+        listener = s.scalars(select(m.Listener)).one()
+        listener.operating_status = c.DEGRADED  # as the health manager found it
+        listener.updated_at = then
+        s.get(m.LoadBalancer, lb).generation = 2
+        s.get(m.LoadBalancer, lb).provisioning_status = c.PENDING_UPDATE
+    with any_db.session() as s:
+        assert convergence.mark_converged(s, lb, 2)
+    with any_db.session() as s:
+        listener = s.scalars(select(m.Listener)).one()
+        assert (listener.operating_status, listener.updated_at) == (c.DEGRADED, then)

@@ -2,16 +2,12 @@
 
 import datetime as dt
 
-import pytest
-
 from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
 from hydria.db import convergence, leases
 from hydria.db import models as m
 from hydria.db.models import utcnow
 from tests.support.factories import make_lb
-
-pytestmark = pytest.mark.postgres
 
 
 def _amphora(db, lb_id: str, *, failover: bool = False, status: str = c.AMPHORA_ALLOCATED

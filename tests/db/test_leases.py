@@ -3,15 +3,12 @@
 import datetime as dt
 import threading
 
-import pytest
 from sqlalchemy import update
 
 from hydria.core import constants as c
 from hydria.db import leases
 from hydria.db.models import LoadBalancer, utcnow
 from tests.support.factories import make_lb
-
-pytestmark = pytest.mark.postgres
 
 
 def test_only_pending_work_is_claimed(any_db):

@@ -13,7 +13,7 @@ from hydria.db.migrate import current, upgrade
 from hydria.db.models import Base
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path):
     url = (f"sqlite:///{tmp_path / 'm.db'}" if request.param == "sqlite"
            else request.getfixturevalue("pg_url"))

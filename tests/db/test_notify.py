@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 
 from hydria.db.notify import NullNotifier, PostgresListener, PostgresNotifier, notifier_for
 
-pytestmark = pytest.mark.postgres
 
-
+@pytest.mark.postgres
 def test_notify_reaches_listener(pg_url: str):
     listener = PostgresListener(pg_url)
     notifier = PostgresNotifier(pg_url)
@@ -31,8 +31,12 @@ def test_notify_reaches_listener(pg_url: str):
         listener.close()
 
 
-def test_notify_to_a_dead_database_is_only_a_warning():
-    PostgresNotifier("postgresql://postgres@127.0.0.1:1/none").notify("lb-1")
+def test_notify_to_a_dead_database_is_only_a_warning(caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.WARNING, logger="hydria"):
+        PostgresNotifier("postgresql://postgres@127.0.0.1:1/none").notify("lb-1")  # no raise
+    [record] = [r for r in caplog.records if "event=notify_failed" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "lb=lb-1" in record.getMessage() and record.exc_info is not None
 
 
 def test_sqlite_processes_poll():

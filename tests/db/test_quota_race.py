@@ -19,6 +19,8 @@ from hydria.db import quotas
 from hydria.db.engine import Database
 from hydria.db.models import LoadBalancer, Quota
 
+pytestmark = pytest.mark.postgres
+
 DEFAULTS = dict.fromkeys(quotas.NAMES, quotas.UNLIMITED)
 PROJECT = "racer"
 

@@ -18,7 +18,7 @@ from tests.support.backends import HTTPBackend
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.haproxy]
 
 KILLS = 30
 LEASE = 2.0

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.backends import HTTPBackend
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 STATS_KEYS = {"active_connections", "bytes_in", "bytes_out", "request_errors",
               "total_connections"}

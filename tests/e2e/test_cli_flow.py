@@ -11,7 +11,7 @@ import pytest
 from tests.support.backends import tcp_echo
 from tests.support.procs import pids_mentioning
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def _names(url: str, n: int) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from hydria.core.constants import DEFAULT_PROJECT_ID
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def test_cli_providers_quotas_and_flavors(hydria):

@@ -14,8 +14,9 @@ from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 from tests.support.tcp_proxy import TCPProxy
+from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.haproxy]
 
 
 def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str):
@@ -53,7 +54,10 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
                     assert body["faultcode"] == "Server" and body["faultstring"]
                 time.sleep(0.2)
             assert seen == {503}
-            time.sleep(2)  # the controller's polls and lease renewals fail meanwhile
+            # the controller's polls and lease renewals fail meanwhile
+            wait_for(lambda: "event=claim_failed" in split.log("controller")
+                     or "event=lease_renew_failed" in split.log("controller"),
+                     what="the controller sees the outage", details=split.logs)
             proxy.restore()
 
             for name, proc in split.procs.items():

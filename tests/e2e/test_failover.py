@@ -21,7 +21,7 @@ from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp
 from tests.support.procs import pids_mentioning
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 TIMEOUT = 3.0
 ENV = {"HYDRIA_HEARTBEAT_INTERVAL": "0.5", "HYDRIA_HEARTBEAT_TIMEOUT": str(int(TIMEOUT))}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.hydria_proc import HydriaUp, running
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 @pytest.fixture(scope="module")

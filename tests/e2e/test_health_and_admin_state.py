@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.lbs import build_http_lb, public_subnet_id
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def _lb_with_pool(hydria, backends, *, monitor: bool):

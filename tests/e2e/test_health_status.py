@@ -16,7 +16,7 @@ from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp, running
 from tests.support.lbs import build_http_lb, public_subnet_id
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from tests.support.backends import HTTPBackend, free_port
 from tests.support.hydria_proc import BIN, HydriaUp, running
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +136,34 @@ def _get_n(url: str, n: int) -> int:
     return received
 
 
+def _is_uuid(value: object) -> bool:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value))) == value
+    except ValueError:
+        return False
+
+
+def _check_amphora_fields(hydria: HydriaUp, lb: dict, serving: set[str],
+                          replaced: set[str]) -> None:
+    """Octavia's amphora fields, filled with values of Octavia's types; the replaced
+    amphora listed as DELETED when asked for (retention), hidden otherwise."""
+    for amp_id in serving:
+        amp = hydria.openstack("loadbalancer", "amphora", "show", amp_id)
+        for field in ("compute_id", "image_id", "vrrp_port_id", "ha_port_id"):
+            assert _is_uuid(amp[field]), (field, amp[field])
+        assert amp["ha_port_id"] == lb["vip_port_id"]
+        assert amp["ha_ip"] == amp["vrrp_ip"] == lb["vip_address"]
+        assert amp["compute_flavor"] and amp["cached_zone"]
+    deleted = hydria.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"],
+                               "--status", "DELETED")
+    assert {a["id"] for a in deleted} == replaced
+    assert all(a["status"] == "DELETED" for a in deleted)
+    listed = hydria.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+    assert {a["id"] for a in listed} == serving
+
+
 def test_statistics_add_up_across_reloads_and_failovers(hydria: HydriaUp) -> None:
     os_ = hydria.openstack
     backend = HTTPBackend("web-0")
@@ -168,6 +196,7 @@ def test_statistics_add_up_across_reloads_and_failovers(hydria: HydriaUp) -> Non
         amp_after = {a["id"] for a in os_("loadbalancer", "amphora", "list",
                                           "--loadbalancer", lb["id"], "--status", "ALLOCATED")}
         assert amp_after and not amp_after & amp_before
+        _check_amphora_fields(hydria, lb, amp_after, amp_before)
         _get_n(url, 4)
         third = _wait_stats(hydria, lb["id"], listener["id"], 12)
         assert third["total_connections"] == 12
@@ -207,3 +236,29 @@ def test_why_a_load_balancer_failed_is_shown_to_admins(hydria: HydriaUp) -> None
         assert "event=amphora_step_failed" in hydria.log()
         assert "Address already in use" in hydria.log()
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+
+
+def test_octavias_flavor_and_zone_profiles(hydria: HydriaUp) -> None:
+    """Octavia's capabilities through the CLI; an ACTIVE_STANDBY profile is accepted,
+    a load balancer of it is the provider's 501; a zone profile with compute_zone."""
+    import json
+
+    os_ = hydria.openstack
+    caps = os_("loadbalancer", "provider", "capability", "list", "amphora")
+    names = {c["name"] for c in caps}
+    assert {"loadbalancer_topology", "compute_flavor", "amp_image_tag", "sriov_vip",
+            "compute_zone", "management_network", "valid_vip_networks"} <= names
+    os_("loadbalancer", "flavorprofile", "create", "--name", "ha", "--provider", "amphora",
+        "--flavor-data", json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY",
+                                     "compute_flavor": "m1.amphora"}))
+    os_("loadbalancer", "flavor", "create", "--name", "ha", "--flavorprofile", "ha",
+        "--enable")
+    err = _cli_fails(hydria, "loadbalancer", "create", "--vip-subnet-id", "public",
+                     "--flavor", "ha")
+    assert "Provider 'amphora' does not support a requested option: loadbalancer_topology " \
+           "ACTIVE_STANDBY" in err and "HTTP 501" in err
+    os_("loadbalancer", "availabilityzoneprofile", "create", "--name", "zp", "--provider",
+        "amphora", "--availability-zone-data", json.dumps({"compute_zone": "nova"}))
+    zone = os_("loadbalancer", "availabilityzone", "create", "--name", "az1",
+               "--availabilityzoneprofile", "zp", "--enable")
+    assert zone["name"] == "az1"

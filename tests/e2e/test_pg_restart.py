@@ -20,7 +20,8 @@ from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.pg_restart]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.pg_restart,
+              pytest.mark.haproxy]
 
 
 def _cluster() -> tuple[str, str]:

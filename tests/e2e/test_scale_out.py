@@ -19,7 +19,7 @@ from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.haproxy]
 
 COUNT = 50
 

@@ -6,7 +6,7 @@ import httpx
 import openstack
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp
 from tests.support.procs import pids_mentioning
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
 def _spares(up: HydriaUp) -> list[dict]:

@@ -9,13 +9,19 @@ import pytest
 
 from tests.e2e.test_health_and_admin_state import _lb_with_pool
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
-MAX_REQUESTS = 4000  # bounded: the load stops by itself
+MAX_REQUESTS = 200_000  # bounded: the load stops by itself (it must outlast the updates)
 UPDATES = 24
 
 
-def test_updates_under_load_lose_nothing(hydria, http_backends):
+@pytest.mark.parametrize("keepalive", [False, True], ids=["new-connections", "keep-alive"])
+def test_updates_under_load_lose_nothing(hydria, http_backends, keepalive):
+    """Each client sends requests back to back, on a new connection each (every one
+    must be accepted across reloads) or on keep-alive connections (a reload must
+    not close one under a request in flight: HTTP frontends have
+    ``option idle-close-on-response``, so the old worker answers the next request
+    with ``Connection: close`` instead of dropping the idle connection)."""
     lb, pool, members = _lb_with_pool(hydria, http_backends, monitor=False)
     url = f"http://{lb['vip_address']}/"
     stop = threading.Event()
@@ -23,8 +29,9 @@ def test_updates_under_load_lose_nothing(hydria, http_backends):
     lock = threading.Lock()
 
     def load() -> None:
-        # a new connection per request: each one must be accepted across reloads
-        with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+        limits = httpx.Limits(max_keepalive_connections=1 if keepalive else 0)
+        # httpx retries nothing here: a connection closed under a request is an error
+        with httpx.Client(timeout=10, limits=limits) as c:
             for _ in range(MAX_REQUESTS // 4):
                 if stop.is_set():
                     return

@@ -19,8 +19,7 @@ from hydria.db.alarms import alarms
 from hydria.db.models import utcnow
 from hydria.health import failure_detector as fd
 from tests.support.factories import make_lb
-
-pytestmark = pytest.mark.postgres
+from tests.support.wait import wait_for
 
 TIMEOUT = 3.0
 LONG_AGO = dt.timedelta(minutes=10)
@@ -187,8 +186,10 @@ def test_run_survives_database_errors_and_stops(sqlite_db, caplog):
     with _flaky(sqlite_db, failures=3), caplog.at_level(logging.INFO):
         thread = threading.Thread(target=det.run, args=(stop,))
         thread.start()
-        time.sleep(0.2)
-        # run() started watching now: give it the timeout by moving its start back
+        # the database is away for its first checks; once they recover, run() has been
+        # watching since it started: give it the timeout by moving its start back
+        wait_for(lambda: "event=failure_check_recovered" in caplog.text,
+                 what="the detector's checks failed, then recovered")
         det.watching_since = utcnow() - LONG_AGO
         deadline = time.monotonic() + 10
         while amp not in _marked(sqlite_db) and time.monotonic() < deadline:

@@ -125,12 +125,12 @@ def test_random_bytes_never_escape_as_other_errors() -> None:
 
 def test_payload_schema_is_optional_and_compatible() -> None:
     """An agent of schema 1 (no ``schema`` field) and a later one both decode."""
-    old = hb.decode(hb.encode({"id": "amp", "listeners": {}, "pools": {}}, "k", 1), "k")
+    old = hb.decode(hb.encode({"id": "amp", "listeners": {}, "pools": {}}, KEY, 1), KEY)
     assert old.schema == 1
-    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, "k", 2),
-                    "k")
+    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, KEY, 2),
+                    KEY)
     assert new.schema == 2
-    later = hb.decode(hb.encode({"id": "amp", "schema": 3, "extra": 1}, "k", 3), "k")
+    later = hb.decode(hb.encode({"id": "amp", "schema": 3, "extra": 1}, KEY, 3), KEY)
     assert later.schema == 3
     with pytest.raises(hb.Malformed):
-        hb.decode(hb.encode({"id": "amp", "schema": "2"}, "k", 4), "k")
+        hb.decode(hb.encode({"id": "amp", "schema": "2"}, KEY, 4), KEY)

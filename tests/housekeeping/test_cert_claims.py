@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from hydria.core import constants as c
 from hydria.db import models as m
 from hydria.db.engine import Database
 from hydria.housekeeping.certs import CertRotator
 from tests.support.factories import make_lb, uid
-
-pytestmark = pytest.mark.postgres
 
 
 def _amphora(db: Database, *, busy: bool, busy_until: dt.datetime | None) -> str:

@@ -29,7 +29,7 @@ from hydria.render.limits import max_connections_for
 
 from .cases import AMPHORA, CASES, hm, lb, listener, member, pool
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 HAPROXY = Path("/usr/sbin/haproxy")
 GOLDEN = Path(__file__).parent / "golden"

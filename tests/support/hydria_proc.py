@@ -33,7 +33,8 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 class HydriaUp:
     """One ``hydria up`` with its own state dir, port, VIP subnet and mgmt range."""
 
-    def __init__(self, state_dir: Path, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, state_dir: Path, *, extra_env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         n = next(_octets) % 250 + 1
         self.state_dir = state_dir
         self.port = free_port()
@@ -51,6 +52,7 @@ class HydriaUp:
             "HYDRIA_HEALTH_BIND": self.health_bind,
             **(extra_env or {}),
         }
+        self.args = args  # more `hydria up` options, e.g. ("--driver", "noop")
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = state_dir / "hydria-up.log"
 
@@ -59,7 +61,7 @@ class HydriaUp:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(BIN / "hydria"), "up", "--state-dir", str(self.state_dir), "--port",
-             str(self.port), "--no-clouds-yaml"],
+             str(self.port), "--no-clouds-yaml", *self.args],
             stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -139,9 +141,10 @@ class HydriaUp:
 
 
 @contextmanager
-def running(state_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[HydriaUp]:
+def running(state_dir: Path, *, extra_env: dict[str, str] | None = None,
+            args: tuple[str, ...] = ()) -> Iterator[HydriaUp]:
     """A started ``hydria up``, cleaned up afterwards; fails if it left processes behind."""
-    up = HydriaUp(state_dir, extra_env=extra_env)
+    up = HydriaUp(state_dir, extra_env=extra_env, args=args)
     try:
         up.start()
         yield up

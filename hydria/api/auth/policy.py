@@ -13,9 +13,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from hydria.api.auth.context import RequestContext, context_from_request
+from hydria.api.auth.context import context_from_request
 from hydria.api.deps import get_settings
 from hydria.core.errors import NotAuthorized
+from hydria.services.context import RequestContext
 
 NOAUTH = "noauth"
 

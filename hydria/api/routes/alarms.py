@@ -13,19 +13,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from hydria.api.auth.policy import AdminCtx
-from hydria.api.deps import DB
-from hydria.db.alarms import alarms
+from hydria.api.deps import Services
+from hydria.services.alarms import list_alarms as alarms
 
 router = APIRouter()
 
 
 @router.get("/hydria/alarms")
-def list_alarms(db: DB, _ctx: AdminCtx) -> dict[str, Any]:
-    with db.session() as session:
-        rows = alarms(session)
-        return {"alarms": [{
-            "name": row.name,
-            "raised_at": row.raised_at.isoformat(timespec="seconds"),
-            "updated_at": row.updated_at.isoformat(timespec="seconds"),
-            "detail": row.detail,
-        } for row in rows]}
+def list_alarms(env: Services, _ctx: AdminCtx) -> dict[str, Any]:
+    return {"alarms": alarms(env)}

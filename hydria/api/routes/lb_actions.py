@@ -14,20 +14,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import update
 
 from hydria.api.auth.policy import AdminCtx
-from hydria.api.deps import DB, Ctx, Notify
-from hydria.api.lookup import get_lb, get_listener, lb_state_conflict, read, write
-from hydria.api.schemas import status as status_schema
-from hydria.core import constants as c
-from hydria.core.errors import ImmutableObject
-from hydria.db import stats, status_tree
-from hydria.db.models import Amphora
+from hydria.api.deps import Ctx, Services
+from hydria.services import loadbalancers as service
 
 router = APIRouter()
 LB_PATH = "/lbaas/loadbalancers/{lb_id}"
@@ -35,40 +28,22 @@ LISTENER_PATH = "/lbaas/listeners/{listener_id}"
 
 
 @router.put(LB_PATH + "/failover", status_code=202)
-def failover_loadbalancer(lb_id: str, ctx: AdminCtx, db: DB, notifier: Notify) -> Response:
-    with write(db, notifier) as unit:
-        lb = get_lb(unit.session, lb_id, ctx)
-        try:
-            unit.change(lb, c.PENDING_UPDATE)
-        except ImmutableObject:
-            unit.session.refresh(lb)
-            raise lb_state_conflict(lb) from None
-        unit.session.execute(
-            update(Amphora)
-            .where(Amphora.load_balancer_id == lb.id, Amphora.status != c.DELETED)
-            .values(failover_requested=True)
-            .execution_options(synchronize_session=False))
+def failover_loadbalancer(lb_id: str, ctx: AdminCtx, env: Services) -> Response:
+    service.failover(env, ctx, lb_id)
     return Response(status_code=202)
 
 
 @router.get(LB_PATH + "/stats")
-def loadbalancer_stats(lb_id: str, ctx: Ctx, db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        lb = get_lb(session, lb_id, ctx)
-        return {"stats": asdict(stats.loadbalancer_totals(session, lb.id))}
+def loadbalancer_stats(lb_id: str, ctx: Ctx, env: Services) -> dict[str, Any]:
+    return {"stats": service.loadbalancer_stats(env, ctx, lb_id)}
 
 
 @router.get(LB_PATH + "/status")
 @router.get(LB_PATH + "/statuses", include_in_schema=False)
-def loadbalancer_status(lb_id: str, ctx: Ctx, db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        lb = get_lb(session, lb_id, ctx)
-        return {"statuses": status_schema.view(status_tree.load(session, lb))}
+def loadbalancer_status(lb_id: str, ctx: Ctx, env: Services) -> dict[str, Any]:
+    return {"statuses": service.status(env, ctx, lb_id)}
 
 
 @router.get(LISTENER_PATH + "/stats")
-def listener_stats(listener_id: str, ctx: Ctx, db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        listener = get_listener(session, listener_id, ctx)
-        totals = stats.listener_totals(session, [listener.id])[listener.id]
-        return {"stats": asdict(totals)}
+def listener_stats(listener_id: str, ctx: Ctx, env: Services) -> dict[str, Any]:
+    return {"stats": service.listener_stats(env, ctx, listener_id)}

@@ -14,12 +14,9 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
-from hydria.api.deps import DB
-from hydria.api.lookup import read
-from hydria.core.errors import NotFound
-from hydria.db.models import Network, Subnet
+from hydria.api.deps import Services
+from hydria.services import subnets as service
 
 router = APIRouter()
 
@@ -28,7 +25,7 @@ def _time(value: dt.datetime | None) -> str | None:
     return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
 
 
-def subnet_view(s: Subnet) -> dict[str, Any]:
+def subnet_view(s: Any) -> dict[str, Any]:
     return {
         "id": s.id, "name": s.name, "network_id": s.network_id,
         "tenant_id": s.project_id, "project_id": s.project_id,
@@ -42,7 +39,7 @@ def subnet_view(s: Subnet) -> dict[str, Any]:
     }
 
 
-def network_view(n: Network) -> dict[str, Any]:
+def network_view(n: Any) -> dict[str, Any]:
     return {
         "id": n.id, "name": n.name, "tenant_id": n.project_id, "project_id": n.project_id,
         "admin_state_up": True, "status": "ACTIVE", "shared": True, "mtu": 1500,
@@ -71,37 +68,33 @@ def _fields(item: dict[str, Any], request: Request) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in fields} if fields else item
 
 
+VIEWS = {"subnet": subnet_view, "network": network_view}
+
+
+def _list(kind: str, request: Request, env: Services) -> dict[str, Any]:
+    items = service.list_all(env, kind, VIEWS[kind])
+    return {f"{kind}s": [_fields(i, request) for i in items if _matches(i, request)]}
+
+
+def _show(kind: str, key: str, request: Request, env: Services) -> dict[str, Any]:
+    return {kind: _fields(service.show(env, kind, key, VIEWS[kind]), request)}
+
+
 @router.get("/subnets")
-def list_subnets(request: Request, db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        rows = session.scalars(select(Subnet).order_by(Subnet.created_at, Subnet.id))
-        items = [subnet_view(s) for s in rows]
-    return {"subnets": [_fields(i, request) for i in items if _matches(i, request)]}
+def list_subnets(request: Request, env: Services) -> dict[str, Any]:
+    return _list("subnet", request, env)
 
 
 @router.get("/subnets/{subnet_id}")
-def show_subnet(subnet_id: str, request: Request,
-                db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        subnet = session.get(Subnet, subnet_id)
-        if subnet is None:
-            raise NotFound(f"Subnet {subnet_id} could not be found.")
-        return {"subnet": _fields(subnet_view(subnet), request)}
+def show_subnet(subnet_id: str, request: Request, env: Services) -> dict[str, Any]:
+    return _show("subnet", subnet_id, request, env)
 
 
 @router.get("/networks")
-def list_networks(request: Request, db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        rows = session.scalars(select(Network).order_by(Network.created_at, Network.id))
-        items = [network_view(n) for n in rows]
-    return {"networks": [_fields(i, request) for i in items if _matches(i, request)]}
+def list_networks(request: Request, env: Services) -> dict[str, Any]:
+    return _list("network", request, env)
 
 
 @router.get("/networks/{network_id}")
-def show_network(network_id: str, request: Request,
-                 db: DB) -> dict[str, Any]:
-    with read(db) as session:
-        network = session.get(Network, network_id)
-        if network is None:
-            raise NotFound(f"Network {network_id} could not be found.")
-        return {"network": _fields(network_view(network), request)}
+def show_network(network_id: str, request: Request, env: Services) -> dict[str, Any]:
+    return _show("network", network_id, request, env)

@@ -6,7 +6,7 @@
   ``name`` and ``description`` filter by equality, ``fields`` selects; an
   unknown provider is Octavia's 400 "Provider 'x' is not enabled.".
 
-What the capabilities say is ``hydria.api.provider``: only the settings
+What the capabilities say is ``hydria.services.provider``: only the settings
 Hydria applies.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from hydria.api import provider
 from hydria.api.auth.policy import AdminCtx
 from hydria.api.deps import Ctx
 from hydria.api.listing import fields_param, select_fields
+from hydria.services import provider
 
 router = APIRouter()
 PATH = "/lbaas/providers"

@@ -22,18 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import or_, select, update
 
-from hydria.api.auth.context import RequestContext
 from hydria.api.auth.policy import AdminCtx, acts_as_admin
-from hydria.api.deps import DB, Ctx, JsonBody, get_settings
-from hydria.api.listing import list_page
-from hydria.api.lookup import read
+from hydria.api.deps import Ctx, JsonBody, Services
+from hydria.api.listing import envelope, params
 from hydria.api.schemas import quota as schema
 from hydria.api.validation import parse
-from hydria.core.errors import InvalidInput, NotAuthorized, NotFound
-from hydria.db import quotas
-from hydria.db.models import Quota
+from hydria.core.errors import InvalidInput, NotAuthorized
+from hydria.services import quotas as service
+from hydria.services.context import RequestContext
 
 router = APIRouter()
 PATH = "/lbaas/quotas"
@@ -53,67 +50,41 @@ def _may_read(request: Request, ctx: RequestContext, project_id: str) -> None:
         raise NotAuthorized()
 
 
-def _any_set():  # type: ignore[no-untyped-def]
-    """A project has a quota of its own while any limit is set (a reset clears them all)."""
-    return or_(*[getattr(Quota, name).is_not(None) for name in quotas.NAMES])
-
-
 @router.get(PATH)
-def list_quotas(request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
-    defaults = get_settings(request).quota_defaults
+def list_quotas(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
     if acts_as_admin(request, ctx):
-        ctx = RequestContext(project_id=ctx.project_id, is_admin=True, roles=ctx.roles)
-    own = _any_set()
-    with read(db) as session:
-        page = list_page(request, session, select(Quota).where(own), Quota, ctx=ctx,
-                         filters={}, with_status=False,
-                         render=lambda row: schema.view(quotas.effective(row, defaults),
-                                                        row.project_id))
-    return {"quotas": page.items, "quotas_links": page.links}
+        ctx = ctx.as_admin()
+    page = service.list_quotas(env, ctx, params(request), schema.view)
+    return envelope(request, page, "quotas", "quotas_links")
 
 
 @router.get(PATH + "/defaults")
-def show_defaults(request: Request, ctx: Ctx) -> dict[str, Any]:
-    return {"quota": schema.view(get_settings(request).quota_defaults)}
+def show_defaults(ctx: Ctx, env: Services) -> dict[str, Any]:
+    return {"quota": schema.view(env.quota_defaults)}
 
 
 @router.get(PATH + "/{project_id}")
-def show_quota(project_id: str, request: Request, ctx: Ctx, db: DB) -> dict[str, Any]:
+def show_quota(project_id: str, request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
     _may_read(request, ctx, _project(project_id))
-    defaults = get_settings(request).quota_defaults
-    with read(db) as session:
-        row = session.get(Quota, project_id)
-        return {"quota": schema.view(quotas.effective(row, defaults), project_id)}
+    return {"quota": schema.view(service.limits(env, project_id), project_id)}
 
 
 @router.get(PATH + "/{project_id}/default")
-def show_project_defaults(project_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+def show_project_defaults(project_id: str, request: Request, ctx: Ctx,
+                          env: Services) -> dict[str, Any]:
     _may_read(request, ctx, _project(project_id))
-    return {"quota": schema.view(get_settings(request).quota_defaults, project_id)}
+    return {"quota": schema.view(env.quota_defaults, project_id)}
 
 
 @router.put(PATH + "/{project_id}", status_code=202)
-def set_quota(project_id: str, body: JsonBody, request: Request, ctx: AdminCtx,
-              db: DB) -> dict[str, Any]:
+def set_quota(project_id: str, body: JsonBody, ctx: AdminCtx,
+              env: Services) -> dict[str, Any]:
     _project(project_id)
     changes = schema.changes(parse(body, "quota", schema.QuotaPUT, nulls_are_unset=False))
-    defaults = get_settings(request).quota_defaults
-    with db.session() as session:
-        if changes:
-            quotas.ensure_row(session, project_id)
-            session.execute(update(Quota).where(Quota.project_id == project_id)
-                            .values(**changes))
-        row = session.get(Quota, project_id, populate_existing=True)
-        return {"quota": schema.view(quotas.effective(row, defaults), project_id)}
+    return {"quota": schema.view(service.set_limits(env, project_id, changes), project_id)}
 
 
 @router.delete(PATH + "/{project_id}", status_code=202)
-def reset_quota(project_id: str, ctx: AdminCtx, db: DB) -> Response:
-    _project(project_id)
-    with db.session() as session:
-        # The row stays (creates in the project lock it); every limit is the default again.
-        reset = session.execute(update(Quota).where(Quota.project_id == project_id, _any_set())
-                                .values(**dict.fromkeys(quotas.NAMES))).rowcount
-    if not reset:  # never set, or reset already: Octavia has nothing to delete either
-        raise NotFound.of("Quotas", project_id)
+def reset_quota(project_id: str, ctx: AdminCtx, env: Services) -> Response:
+    service.reset(env, _project(project_id))
     return Response(status_code=202)

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from hydria.core.ids import derived_id
 from hydria.core.procs import cmdline, pid_alive, pids_mentioning
 from hydria.wire.agent_api import AmphoraBoot, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
@@ -27,10 +28,9 @@ log = logging.getLogger("hydria.compute.local")
 
 
 def _agent_command() -> list[str]:
-    exe = Path(sys.executable).parent / "hydria"
-    if exe.exists():
-        return [str(exe), "amphora-agent"]
-    return [sys.executable, "-m", "hydria.cli.main", "amphora-agent"]
+    # the agent's own entry point: the same process as `hydria amphora-agent`
+    # without the CLI's imports (a fleet pays them once per amphora)
+    return [sys.executable, "-m", "hydria.agent", "amphora-agent"]
 
 
 class LocalCompute:
@@ -89,7 +89,7 @@ class LocalCompute:
         self._reap()
         self._children.append(proc)
         log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)
-        return f"local-{boot.amphora_id}"
+        return derived_id("compute", boot.amphora_id)  # a UUID, as Nova's server ids
 
     def is_running(self, amphora_id: str) -> bool:
         return self._lock_held(amphora_id)

@@ -36,8 +36,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hydria.api.routes.healthmonitors import check_healthmonitor, new_healthmonitor
-from hydria.api.routes.listeners import (
+from hydria.core.errors import Conflict, InvalidInput
+from hydria.db import quotas
+from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.services.healthmonitors import check_healthmonitor, new_healthmonitor
+from hydria.services.listeners import (
     check_default_pool,
     check_listener,
     check_pool_protocol,
@@ -45,14 +48,8 @@ from hydria.api.routes.listeners import (
     port_in_use,
     same_transport,
 )
-from hydria.api.routes.members import check_new_member, duplicate_member, new_member
-from hydria.api.routes.pools import CheckedPool, check_pool, new_pool
-from hydria.api.schemas import listener as listener_schema
-from hydria.api.schemas import pool as pool_schema
-from hydria.api.schemas.loadbalancer import LoadBalancerPOST
-from hydria.core.errors import Conflict, InvalidInput
-from hydria.db import quotas
-from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.services.members import check_new_member, duplicate_member, new_member
+from hydria.services.pools import CheckedPool, check_pool, new_pool
 
 # (pool, its members, its monitor), as the create answer shows them.
 CreatedPool = tuple[Pool, list[Member], HealthMonitor | None]
@@ -60,14 +57,14 @@ CreatedPool = tuple[Pool, list[Member], HealthMonitor | None]
 
 @dataclass(frozen=True)
 class PoolPlan:
-    req: pool_schema.PoolSingleCreate
+    req: Any  # a PoolSingleCreate body
     checked: CheckedPool
     monitor: dict[str, Any] | None  # check_healthmonitor's values
 
 
 @dataclass(frozen=True)
 class ListenerPlan:
-    req: listener_schema.ListenerSingleCreate
+    req: Any  # a ListenerSingleCreate body
     protocol: str
     pool: int | None  # index of its default pool in Graph.pools
 
@@ -80,8 +77,8 @@ class Graph:
     pools: tuple[PoolPlan, ...] = ()
 
 
-def plan(req: LoadBalancerPOST) -> Graph:
-    """Check the nested objects of a create and resolve ``default_pool`` names."""
+def plan(req: Any) -> Graph:
+    """Check the nested objects of a create (a LoadBalancerPOST) and resolve names."""
     listeners = list(req.listeners or [])
     pools = list(req.pools or [])
     # Top-level pools first, then the ones given inline, in listener order (as Octavia).
@@ -111,12 +108,12 @@ def plan(req: LoadBalancerPOST) -> Graph:
                  pools=pool_plans)
 
 
-def _plan_pool(req: pool_schema.PoolSingleCreate) -> PoolPlan:
+def _plan_pool(req: Any) -> PoolPlan:
     label = f"pool '{req.name}'" if req.name is not None else "an unnamed pool"
     for field in ("protocol", "lb_algorithm"):
         if getattr(req, field) is None:
             raise InvalidInput(f"Validation failure: {label} is defined without {field}.")
-    checked = check_pool(req, unsupported=pool_schema.SINGLE_CREATE_UNSUPPORTED)
+    checked = check_pool(req, nested=True)
     monitor = check_healthmonitor(req.healthmonitor) if req.healthmonitor else None
     seen: set[tuple[str, int]] = set()
     for member in req.members or []:
@@ -127,13 +124,13 @@ def _plan_pool(req: pool_schema.PoolSingleCreate) -> PoolPlan:
     return PoolPlan(req=req, checked=checked, monitor=monitor)
 
 
-def _plan_listeners(listeners: list[listener_schema.ListenerSingleCreate],
+def _plan_listeners(listeners: list[Any],
                     refs: list[str | None], index: dict[str | None, int],
                     pools: tuple[PoolPlan, ...]) -> tuple[ListenerPlan, ...]:
     plans: list[ListenerPlan] = []
     by_port: dict[int, list[str]] = {}  # port -> protocols of the listeners on it so far
     for li, ref in zip(listeners, refs, strict=True):
-        protocol = check_listener(li, unsupported=listener_schema.SINGLE_CREATE_UNSUPPORTED)
+        protocol = check_listener(li, nested=True)
         taken = by_port.setdefault(li.protocol_port, [])
         for other in taken:
             if same_transport(other, protocol):
@@ -168,8 +165,8 @@ def create(session: Session, lb: LoadBalancer, graph: Graph, *,
     for p in graph.pools:
         pool = new_pool(lb, p.req, p.checked)
         hm = None
-        if p.req.healthmonitor is not None and p.monitor is not None:
-            hm = new_healthmonitor(pool, p.req.healthmonitor, p.monitor)
+        if p.monitor is not None:
+            hm = new_healthmonitor(pool, p.monitor)
         members = []
         for m in p.req.members or []:
             check_new_member(session, m)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydria.api.schemas.common import text
+from hydria.core.resources.field import text
 from hydria.db.models import HealthMonitor, Listener, Member, Pool
 from hydria.db.status_tree import StatusTree
 

@@ -1,0 +1,146 @@
+"""The value types a resource's fields take in a request body (pydantic annotations).
+
+Strict, as Octavia's WSME types are: "80" is not 80, "true" is not true. The
+messages of the checks here end up in Octavia's "Invalid input for
+field/attribute ..." faults (``hydria.api.validation``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+from hydria.core import constants as c
+
+# Columns are 32-bit integers on PostgreSQL; never let a value overflow them.
+INT32_MAX = 2**31 - 1
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("Value should be UUID format") from None
+
+
+def _ip(value: str) -> str:
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("Value should be IPv4 or IPv6 format") from None
+    # Python accepts a scoped IPv6 address ("fe80::1%eth0"); Octavia's type does not,
+    # and a zone names an interface of the caller's host, meaningless in an amphora.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        raise ValueError("Value should be IPv4 or IPv6 format")
+    return str(ip)
+
+
+def _cidr(value: str) -> str:
+    try:
+        return ipaddress.ip_network(value, strict=False).with_prefixlen
+    except ValueError:
+        raise ValueError("Value should be IPv4 or IPv6 CIDR format") from None
+
+
+UUID = Annotated[str, AfterValidator(_uuid)]
+IPAddress = Annotated[str, AfterValidator(_ip)]
+CIDR = Annotated[str, AfterValidator(_cidr)]
+Name = Annotated[str, Field(max_length=c.MAX_NAME_LENGTH)]
+Description = Annotated[str, Field(max_length=c.MAX_DESCRIPTION_LENGTH)]
+ProjectId = Annotated[str, Field(max_length=36)]
+Tags = list[Annotated[str, Field(max_length=255)]]
+Port = Annotated[StrictInt, Field(ge=c.MIN_PORT, le=c.MAX_PORT)]
+Timeout = Annotated[StrictInt, Field(ge=c.MIN_TIMEOUT, le=c.MAX_TIMEOUT)]
+ConnectionLimit = Annotated[StrictInt, Field(ge=c.MIN_CONNECTION_LIMIT, le=INT32_MAX)]
+Weight = Annotated[StrictInt, Field(ge=c.MIN_WEIGHT, le=c.MAX_WEIGHT)]
+HeaderValue = Annotated[str, Field(max_length=255)]
+
+# RFC 6265 token characters minus those HAProxy reads specially (quotes, '#',
+# parentheses, backslash): the name is written into ``req.cook(...)``. Octavia also
+# takes '#', "'" and non-ASCII letters, which the renderer would refuse later
+# (the load balancer going to ERROR after a 201). ``\Z``, not ``$``, which
+# would let a trailing newline through.
+CookieName = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9!$%&*+.^_`|~-]+\Z")]
+
+# Octavia takes 0 for both; HAProxy cannot check every 0 s or wait 0 s for an
+# answer, and the renderer refuses such a monitor (the load balancer would go to
+# ERROR after a 201), so the API asks for at least one second.
+Seconds = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
+Retries = Annotated[StrictInt, Field(ge=c.MIN_HM_RETRIES, le=c.MAX_HM_RETRIES)]
+HOST_NAME_CHARS = re.compile(r"[A-Za-z0-9.-]+")
+
+
+def _status_codes(value: str) -> str:
+    """Octavia's forms ("200", "200, 202", "200-204"), kept as the user wrote them.
+
+    Stored as sent, as Octavia does (a client that compares what it sent with
+    what it reads back, such as Terraform, sees no change); the renderer drops the
+    spaces HAProxy's list does not take. Every code must be an HTTP status
+    (100-599), a range must not run backwards, and digits must be ASCII (the
+    pattern's ``\\d`` also matches other scripts' digits).
+    """
+    if not value.isascii():
+        raise ValueError("Value should be written with the digits 0-9")
+    if "-" in value:
+        low, high = (int(code) for code in value.split("-"))
+        codes = [low, high]
+        if low > high:
+            raise ValueError("Value should be a range from the lower code to the higher")
+    else:
+        codes = [int(code) for code in value.split(",")]
+    if any(not 100 <= code <= 599 for code in codes):
+        raise ValueError("Value should be HTTP status codes from 100 to 599")
+    return value
+
+
+def _host_name(value: str) -> str:
+    # Octavia's pattern lets a label start with "_" and, ending in "$", a trailing
+    # newline through; HAProxy sends the name as the Host header, and the renderer
+    # takes plain host names only (letters, digits, hyphens, dots).
+    if not HOST_NAME_CHARS.fullmatch(value):
+        raise ValueError("Value should be a host name (letters, digits, hyphens, dots)")
+    return value
+
+
+ExpectedCodes = Annotated[str, Field(pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$"),
+                          AfterValidator(_status_codes)]
+DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=(
+    r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$")),
+    AfterValidator(_host_name)]
+UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*\Z")]
+# Octavia's TLS version names, oldest first.
+TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def _tls_versions(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("Empty TLS version list. Either specify at least one TLS version "
+                         "or remove this parameter to use the default.")
+    invalid = [v for v in value if v not in TLS_VERSIONS]
+    if invalid:
+        raise ValueError(f"Invalid TLS versions: {', '.join(invalid)}")
+    return value
+
+
+TlsVersions = Annotated[list[Annotated[str, Field(max_length=32)]],
+                        AfterValidator(_tls_versions)]
+# A profile's data: a JSON object as a string, as in Octavia.
+ProfileData = Annotated[str, Field(max_length=4096)]
+ProviderName = Annotated[str, Field(max_length=255)]
+
+
+class StrictBody(BaseModel):
+    """A request body: unknown attributes and loosely typed values are refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", regex_engine="python-re")
+
+
+class SessionPersistence(StrictBody):
+    type: str | None = None
+    cookie_name: CookieName | None = None
+    persistence_timeout: Annotated[StrictInt, Field(ge=0, le=INT32_MAX)] | None = None
+    persistence_granularity: IPAddress | None = None

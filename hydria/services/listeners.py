@@ -1,0 +1,156 @@
+"""Listeners: a protocol and port on a load balancer's VIP."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hydria.core import constants as c
+from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.core.listener_options import check_insert_headers
+from hydria.core.resources import LISTENER
+from hydria.db import quotas
+from hydria.db.models import Listener, LoadBalancer, Pool
+from hydria.services import listing
+from hydria.services.context import RequestContext
+from hydria.services.lookup import get_lb, get_listener
+from hydria.services.shape import listener_view
+from hydria.services.unit import Env, read, write
+from hydria.services.validation import choice, given, refuse_unsupported
+
+SCOPE = listing.Scope(Listener, LISTENER.filters(), LISTENER.sorts(),
+                      status_column=Listener.provisioning_status,
+                      project_column=Listener.project_id)
+# Listeners whose protocols share a transport collide on the same port.
+L4 = {c.PROTOCOL_HTTP: "TCP", c.PROTOCOL_HTTPS: "TCP", c.PROTOCOL_TCP: "TCP",
+      c.PROTOCOL_TERMINATED_HTTPS: "TCP", c.PROTOCOL_PROXY: "TCP", c.PROTOCOL_PROXYV2: "TCP",
+      c.PROTOCOL_UDP: "UDP", c.PROTOCOL_SCTP: "SCTP"}
+
+
+def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:
+    if pool_protocol not in c.VALID_LISTENER_POOL_PROTOCOLS.get(listener_protocol, ()):
+        raise InvalidInput(f"Validation failure: The pool protocol '{pool_protocol}' is "
+                           f"invalid while the listener protocol is '{listener_protocol}'.")
+
+
+def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str) -> Pool:
+    pool = session.get(Pool, pool_id)
+    if (pool is None or pool.load_balancer_id != lb_id
+            or pool.provisioning_status in (c.DELETED, c.PENDING_DELETE)):
+        raise NotFound.of("Pool", pool_id)
+    check_pool_protocol(protocol, pool.protocol)
+    return pool
+
+
+def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
+    if not cidrs or lb.vip_address is None:
+        return
+    vip_version = ipaddress.ip_address(lb.vip_address).version
+    for cidr in cidrs:
+        if ipaddress.ip_network(cidr).version != vip_version:
+            raise InvalidInput(f"Validation failure: CIDR {cidr} IP version incompatible "
+                               f"with all VIPs: ['{lb.vip_address}']")
+
+
+def port_in_use(protocol: str, port: int) -> Conflict:
+    return Conflict(f"Another Listener on this Load Balancer is already using "
+                    f"protocol {protocol} and protocol_port {port}")
+
+
+def same_transport(a: str, b: str) -> bool:
+    """Two listener protocols that would collide on one port."""
+    return L4.get(a) == L4.get(b)
+
+
+def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> None:
+    others = session.scalars(select(Listener).where(
+        Listener.load_balancer_id == lb_id, Listener.protocol_port == port,
+        Listener.provisioning_status != c.DELETED))
+    for other in others:
+        if same_transport(other.protocol, protocol):
+            raise port_in_use(other.protocol, port)
+
+
+def check_listener(req: Any, *, nested: bool = False) -> str:
+    """The checks that need no database; returns the listener's protocol."""
+    refuse_unsupported(req, LISTENER.unsupported(nested=nested))
+    protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
+                      c.SUPPORTED_LISTENER_PROTOCOLS)
+    check_insert_headers(req.insert_headers, protocol)
+    return protocol
+
+
+def new_listener(lb: LoadBalancer, req: Any, protocol: str, *,
+                 default_pool_id: str | None) -> Listener:
+    """The row of a new listener on ``lb``, in PENDING_CREATE, Octavia's defaults filled."""
+    _check_cidrs(req.allowed_cidrs, lb)
+    values = LISTENER.create_columns(req.model_dump())
+    values.update(protocol=protocol, default_pool_id=default_pool_id)
+    return Listener(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
+                    provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
+                    **values)
+
+
+def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
+    with read(env) as session:
+        return listing.run(session, select(Listener), SCOPE, params, ctx, listener_view)
+
+
+def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, Any]:
+    with read(env) as session:
+        return listener_view(get_listener(session, listener_id, ctx))
+
+
+def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
+    """A new listener (``req``: a ``ListenerPOST``)."""
+    ctx.owner_for_create(req.project_id)
+    protocol = check_listener(req)
+    with write(env) as unit:
+        session = unit.session
+        lb = get_lb(session, req.loadbalancer_id, ctx)
+        if req.default_pool_id is not None:
+            check_default_pool(session, lb.id, req.default_pool_id, protocol)
+        listener = new_listener(lb, req, protocol, default_pool_id=req.default_pool_id)
+        unit.change(lb)
+        quotas.check_and_reserve(session, lb.project_id, quotas.LISTENER,
+                                 defaults=env.quota_defaults)
+        _check_port_free(session, lb.id, protocol, req.protocol_port)
+        session.add(listener)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise port_in_use(protocol, req.protocol_port) from None
+        return listener_view(listener)
+
+
+def update_listener(env: Env, ctx: RequestContext, listener_id: str,
+                    req: Any) -> dict[str, Any]:
+    """``req``: the update body; only the fields the caller sent change."""
+    refuse_unsupported(req, LISTENER.update_unsupported())
+    changes = LISTENER.update_changes(given(req))
+    with write(env) as unit:
+        session = unit.session
+        listener = get_listener(session, listener_id, ctx)
+        lb = get_lb(session, listener.load_balancer_id, ctx)
+        check_insert_headers(changes.get("insert_headers"), listener.protocol)
+        _check_cidrs(changes.get("allowed_cidrs"), lb)
+        if changes.get("default_pool_id") is not None:
+            check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
+        unit.change(lb)
+        for name, value in changes.items():
+            setattr(listener, name, value)
+        listener.provisioning_status = c.PENDING_UPDATE
+        session.flush()
+        return listener_view(listener)
+
+
+def delete_listener(env: Env, ctx: RequestContext, listener_id: str) -> None:
+    with write(env) as unit:
+        listener = get_listener(unit.session, listener_id, ctx)
+        unit.change(get_lb(unit.session, listener.load_balancer_id, ctx))
+        listener.provisioning_status = c.PENDING_DELETE

@@ -1,0 +1,163 @@
+"""Pools: a set of members behind a load balancer (and maybe a listener)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from hydria.core import constants as c
+from hydria.core.errors import Conflict, InvalidInput
+from hydria.core.resources import POOL
+from hydria.db import quotas
+from hydria.db.models import LoadBalancer, Pool
+from hydria.services import listing
+from hydria.services.context import RequestContext
+from hydria.services.listeners import check_pool_protocol
+from hydria.services.lookup import (
+    get_lb,
+    get_listener,
+    get_pool,
+    listeners_of,
+    mark_parents_pending,
+)
+from hydria.services.shape import pool_view
+from hydria.services.unit import Env, read, write
+from hydria.services.validation import choice, given, refuse_unsupported
+
+WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
+SCOPE = listing.Scope(Pool, POOL.filters(), POOL.sorts(),
+                      status_column=Pool.provisioning_status, project_column=Pool.project_id)
+
+
+def _algorithm(value: str) -> str:
+    return choice("lb_algorithm", value, c.LB_ALGORITHMS, c.SUPPORTED_LB_ALGORITHMS)
+
+
+def _persistence(sp: Any, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Validate session persistence as Octavia does; None clears it."""
+    if sp is None:
+        return None
+    kind = sp.type if sp.type is not None else (current or {}).get("type")
+    if kind is None:
+        raise InvalidInput("Invalid input for field/attribute type. Value: 'None'. "
+                           "Mandatory field missing.")
+    choice("session_persistence.type", kind, c.SESSION_PERSISTENCE_TYPES,
+           c.SESSION_PERSISTENCE_TYPES)
+    if sp.persistence_timeout is not None or sp.persistence_granularity is not None:
+        raise InvalidInput("Validation failure: persistence_timeout and "
+                           "persistence_granularity is only for UDP and SCTP protocol pools.")
+    if sp.cookie_name and kind != c.SESSION_PERSISTENCE_APP_COOKIE:
+        raise InvalidInput('Validation failure: Field "cookie_name" can only be specified '
+                           'with session persistence of type "APP_COOKIE".')
+    if not sp.cookie_name and kind == c.SESSION_PERSISTENCE_APP_COOKIE:
+        raise InvalidInput('Validation failure: Field "cookie_name" must be specified when '
+                           'using the "APP_COOKIE" session persistence type.')
+    return {"type": kind, "cookie_name": sp.cookie_name, "persistence_timeout": None,
+            "persistence_granularity": None}
+
+
+@dataclass(frozen=True)
+class CheckedPool:
+    """What ``check_pool`` made of a request: the values a new pool row takes."""
+
+    protocol: str
+    lb_algorithm: str
+    session_persistence: dict[str, Any] | None
+
+
+def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
+    """The checks that need no database (``protocol`` and ``lb_algorithm`` given)."""
+    refuse_unsupported(req, POOL.unsupported(nested=nested))
+    assert req.protocol is not None and req.lb_algorithm is not None
+    return CheckedPool(
+        protocol=choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS),
+        lb_algorithm=_algorithm(req.lb_algorithm),
+        session_persistence=_persistence(req.session_persistence))
+
+
+def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
+    """The row of a new pool on ``lb``, in PENDING_CREATE."""
+    values = POOL.create_columns(req.model_dump())
+    values.update(protocol=checked.protocol, lb_algorithm=checked.lb_algorithm,
+                  session_persistence=checked.session_persistence)
+    return Pool(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
+                provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE, **values)
+
+
+def list_pools(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
+    with read(env) as session:
+        return listing.run(session, select(Pool).options(*WITH_CHILDREN), SCOPE, params,
+                           ctx, pool_view)
+
+
+def show_pool(env: Env, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
+    with read(env) as session:
+        return pool_view(get_pool(session, pool_id, ctx))
+
+
+def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
+    """A new pool (``req``: a ``PoolPOST``), its listener's default pool if one is named."""
+    ctx.owner_for_create(req.project_id)
+    checked = check_pool(req)
+    if req.loadbalancer_id is None and req.listener_id is None:
+        raise InvalidInput("Validation failure: Must provide at least one of: "
+                           "loadbalancer_id, listener_id")
+    with write(env) as unit:
+        session = unit.session
+        listener = None
+        if req.listener_id is not None:
+            listener = get_listener(session, req.listener_id, ctx)
+            if req.loadbalancer_id not in (None, listener.load_balancer_id):
+                raise InvalidInput(f"Validation failure: Listener {listener.id} is not on "
+                                   f"load balancer {req.loadbalancer_id}.")
+        lb_id = listener.load_balancer_id if listener is not None else req.loadbalancer_id
+        assert lb_id is not None
+        lb = get_lb(session, lb_id, ctx)
+        if listener is not None:
+            check_pool_protocol(listener.protocol, checked.protocol)
+            if listener.default_pool_id is not None:
+                raise Conflict("This listener already has a default pool")
+        unit.change(lb)
+        quotas.check_and_reserve(session, lb.project_id, quotas.POOL,
+                                 defaults=env.quota_defaults)
+        pool = new_pool(lb, req, checked)
+        session.add(pool)
+        session.flush()
+        if listener is not None:
+            listener.default_pool_id = pool.id
+            mark_parents_pending(listener)
+            session.flush()
+        return pool_view(pool)
+
+
+def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[str, Any]:
+    """``req``: the update body; only the fields the caller sent change."""
+    refuse_unsupported(req, POOL.update_unsupported())
+    changes = POOL.update_changes(given(req))
+    if "lb_algorithm" in changes:
+        changes["lb_algorithm"] = _algorithm(changes["lb_algorithm"])
+    with write(env) as unit:
+        session = unit.session
+        pool = get_pool(session, pool_id, ctx)
+        if "session_persistence" in changes:
+            changes["session_persistence"] = _persistence(req.session_persistence,
+                                                          pool.session_persistence)
+        unit.change(get_lb(session, pool.load_balancer_id, ctx))
+        for name, value in changes.items():
+            setattr(pool, name, value)
+        pool.provisioning_status = c.PENDING_UPDATE
+        mark_parents_pending(*listeners_of(pool))
+        session.flush()
+        return pool_view(pool)
+
+
+def delete_pool(env: Env, ctx: RequestContext, pool_id: str) -> None:
+    with write(env) as unit:
+        pool = get_pool(unit.session, pool_id, ctx)
+        unit.change(get_lb(unit.session, pool.load_balancer_id, ctx))
+        pool.provisioning_status = c.PENDING_DELETE
+        mark_parents_pending(*listeners_of(pool))

@@ -1,0 +1,125 @@
+"""Rows as Octavia's responses show them, field by field from the descriptions.
+
+``shape(resource, row, related)`` walks the resource's shown fields in order
+and reads each from the row as its ``Show`` says; ``related`` gives what
+only the service knows (the ids of children). The ``*_view`` functions are
+the per-resource wrappers the services return.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from hydria.core import constants as c
+from hydria.core.resources import HEALTHMONITOR, LISTENER, LOADBALANCER, MEMBER, POOL
+from hydria.core.resources.field import Field, Resource, Show
+from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.services.lookup import listeners_of
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Octavia prints naive UTC times to the second: ``2024-05-01T12:00:00``."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0).isoformat()
+
+
+def ids(rows: Iterable[Any]) -> list[dict[str, str]]:
+    """``[{"id": ...}]`` of the rows that are not DELETED, as Octavia's IdOnlyType."""
+    return [{"id": r.id} for r in rows if r.provisioning_status != c.DELETED]
+
+
+def _persistence(sp: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not sp:
+        return None
+    return {name: sp.get(name) for name in (
+        "type", "cookie_name", "persistence_timeout", "persistence_granularity")}
+
+
+_READ: dict[Show, Callable[[Field, Any], Any]] = {
+    Show.VALUE: lambda f, row: getattr(row, f.attr),
+    Show.TEXT: lambda f, row: _or(getattr(row, f.attr), ""),
+    Show.TIME: lambda f, row: iso(getattr(row, f.attr)),
+    Show.LIST: lambda f, row: list(getattr(row, f.attr) or []),
+    Show.DICT: lambda f, row: dict(getattr(row, f.attr) or {}),
+    Show.LIST_OR_NULL: lambda f, row: list(getattr(row, f.attr) or []) or None,
+    Show.CONST: lambda f, row: f.default if not isinstance(f.default, list) else [],
+    Show.PARENT: lambda f, row: [{"id": getattr(row, f.attr)}],
+    Show.PERSISTENCE: lambda f, row: _persistence(getattr(row, f.attr)),
+}
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def shape(resource: Resource, row: Any, related: Mapping[str, Any] | None = None, *,
+          omit: Iterable[str] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    skip = set(omit)
+    for f in resource.fields:
+        if not f.shown or f.name in skip:
+            continue
+        if f.show is Show.RELATED:
+            out[f.name] = (related or {})[f.name]
+        else:
+            out[f.name] = _READ[f.show](f, row)
+    return out
+
+
+def lb_view(lb: LoadBalancer) -> dict[str, Any]:
+    return shape(LOADBALANCER, lb, {"listeners": ids(lb.listeners), "pools": ids(lb.pools)})
+
+
+def listener_view(li: Listener) -> dict[str, Any]:
+    return shape(LISTENER, li)
+
+
+def member_view(m: Member) -> dict[str, Any]:
+    return shape(MEMBER, m)
+
+
+def hm_view(hm: HealthMonitor) -> dict[str, Any]:
+    return shape(HEALTHMONITOR, hm)
+
+
+def pool_view(pool: Pool) -> dict[str, Any]:
+    hm = pool.health_monitor
+    return shape(POOL, pool, {
+        "listeners": ids(listeners_of(pool)),
+        "healthmonitor_id": hm.id if hm is not None and hm.provisioning_status != c.DELETED
+        else None,
+        "members": ids(pool.members),
+    })
+
+
+def pool_full_view(pool: Pool, members: list[Member],
+                   hm: HealthMonitor | None) -> dict[str, Any]:
+    """A pool as a fully populated create answers it: members and monitor in full.
+
+    Like Octavia's PoolFullResponse it has no ``loadbalancers`` (the pool sits
+    inside its load balancer) and no ``healthmonitor_id``.
+    """
+    out = shape(POOL, pool, {"listeners": ids(listeners_of(pool)),
+                             "members": [member_view(m) for m in members]},
+                omit=("loadbalancers", "healthmonitor_id"))
+    out["healthmonitor"] = (shape(HEALTHMONITOR, hm, omit=("pools",))
+                            if hm is not None else None)
+    return out
+
+
+def lb_full_view(lb: LoadBalancer, listeners: list[Listener],
+                 pools: list[tuple[Pool, list[Member], HealthMonitor | None]]) -> dict[str, Any]:
+    """The answer to a create: listeners and pools as full objects, not ids.
+
+    Octavia answers its create with LoadBalancerFullResponse; GET shows ids.
+    The children are passed in the order the request gave them.
+    """
+    return shape(LOADBALANCER, lb, {
+        "listeners": [shape(LISTENER, li, omit=("loadbalancers",)) for li in listeners],
+        "pools": [pool_full_view(p, members, hm) for p, members, hm in pools],
+    })

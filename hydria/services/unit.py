@@ -1,0 +1,64 @@
+"""The one write pattern, and what every service needs injected.
+
+``write(env)``: one transaction; the load balancers it touched are notified
+only after the commit succeeded. ``Env`` carries the database, the notifier
+and the settings (quota defaults), made once at start-up (``hydria.api.deps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from hydria.config import Settings
+from hydria.core import constants as c
+from hydria.db.engine import Database
+from hydria.db.models import LoadBalancer
+from hydria.db.notify import Notifier
+from hydria.db.transitions import begin_change
+
+
+@dataclass(frozen=True)
+class Env:
+    db: Database
+    notifier: Notifier
+    settings: Settings
+
+    @property
+    def quota_defaults(self) -> Mapping[str, int]:
+        return self.settings.quota_defaults
+
+
+class Unit:
+    """A transaction plus the load balancers to wake once it has committed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.touched: list[str] = []
+
+    def change(self, lb: LoadBalancer, to_status: str = c.PENDING_UPDATE) -> None:
+        """Lock ``lb`` for a change (409 if it is PENDING_*) and remember to notify."""
+        begin_change(self.session, lb, to_status)
+        self.touch(lb.id)
+
+    def touch(self, lb_id: str) -> None:
+        if lb_id not in self.touched:
+            self.touched.append(lb_id)
+
+
+@contextmanager
+def write(env: Env) -> Iterator[Unit]:
+    with env.db.session() as session:
+        unit = Unit(session)
+        yield unit
+    for lb_id in unit.touched:
+        env.notifier.notify(lb_id)
+
+
+@contextmanager
+def read(env: Env) -> Iterator[Session]:
+    with env.db.session() as session:
+        yield session

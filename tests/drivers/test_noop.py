@@ -1,0 +1,126 @@
+"""The no-op amphora driver: the real reconciler and loop converge load balancers
+with no process and no network behind them (compute, network and agent no-op)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hydria.cli import wiring
+from hydria.config import Settings
+from hydria.controller.reconciler import Reconciler
+from hydria.core import constants as c
+from hydria.db import models as m
+from hydria.db.engine import Database
+from hydria.drivers.amphora.base import StaleConfig
+from hydria.drivers.amphora.noop import NoopAgentClient
+from hydria.drivers.compute.noop import NoopCompute
+from hydria.drivers.network.noop import NoopNetwork
+from hydria.wire.agent_api import AmphoraBoot
+from tests.support.factories import make_lb, make_subnet
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(state_dir=tmp_path, compute_driver="noop", network_driver="noop",
+                    health_bind="127.0.0.1:0", heartbeat_key="k" * 64)
+
+
+def _reconciler(db: Database, tmp_path: Path) -> tuple[Reconciler, NoopCompute]:
+    fleet = NoopCompute()
+    return wiring.reconciler(_settings(tmp_path), db, compute_driver=fleet), fleet
+
+
+def test_wiring_picks_the_noop_drivers(sqlite_db: Database, tmp_path: Path) -> None:
+    rec, fleet = _reconciler(sqlite_db, tmp_path)
+    assert isinstance(rec.compute, NoopCompute) and rec.compute is fleet
+    assert isinstance(rec.network, NoopNetwork)
+    assert isinstance(rec.agent, NoopAgentClient)
+    assert not (tmp_path / "amphorae").exists() or not any((tmp_path / "amphorae").iterdir())
+
+
+def test_health_manager_does_not_judge_silent_noop_amphorae(sqlite_db: Database,
+                                                            tmp_path: Path) -> None:
+    """No-op amphorae never send heartbeats; the failure detector is off for them."""
+    service = wiring.health_service(_settings(tmp_path), sqlite_db)
+    try:
+        assert service.options.detect_failures is False
+    finally:
+        service.sock.close()
+    local = Settings(state_dir=tmp_path, health_bind="127.0.0.1:0", heartbeat_key="k" * 64)
+    service = wiring.health_service(local, sqlite_db)
+    try:
+        assert service.options.detect_failures is True
+    finally:
+        service.sock.close()
+
+
+def test_a_load_balancer_goes_active_with_nothing_behind_it(sqlite_db: Database,
+                                                            tmp_path: Path) -> None:
+    rec, fleet = _reconciler(sqlite_db, tmp_path)
+    lb_id = make_lb(sqlite_db, subnet_id=make_subnet(sqlite_db), with_children=True)
+    assert rec.reconcile(lb_id).kind == "done"
+    with sqlite_db.session() as s:
+        lb = s.get(m.LoadBalancer, lb_id)
+        assert lb is not None and lb.provisioning_status == c.ACTIVE
+        amps = list(s.scalars(select(m.Amphora).where(m.Amphora.load_balancer_id == lb_id,
+                                                      m.Amphora.status != c.DELETED)))
+    assert len(amps) == 1 and fleet.is_running(amps[0].id)
+    assert amps[0].compute_id == f"noop-{amps[0].id}"
+    agent = rec.agent
+    assert isinstance(agent, NoopAgentClient)
+    assert sum(agent.pushes.values()) == 1
+    # converged again at the same generation: the agent runs it already, no push
+    assert rec.reconcile(lb_id).kind == "done"
+    assert sum(agent.pushes.values()) == 1
+
+
+def test_delete_frees_the_amphora(sqlite_db: Database, tmp_path: Path) -> None:
+    rec, fleet = _reconciler(sqlite_db, tmp_path)
+    lb_id = make_lb(sqlite_db, subnet_id=make_subnet(sqlite_db))
+    assert rec.reconcile(lb_id).kind == "done"
+    with sqlite_db.session() as s:
+        lb = s.get(m.LoadBalancer, lb_id)
+        assert lb is not None
+        lb.provisioning_status = c.PENDING_DELETE
+        lb.generation += 1
+    assert rec.reconcile(lb_id).kind == "done"
+    assert fleet.list_ids() == []
+    with sqlite_db.session() as s:
+        lb = s.get(m.LoadBalancer, lb_id)
+        assert lb is not None and lb.provisioning_status == c.DELETED
+
+
+def test_noop_agent_refuses_an_older_version_and_forgets_a_deleted_amphora() -> None:
+    fleet = NoopCompute()
+    agent = NoopAgentClient(fleet)
+    boot = AmphoraBoot(amphora_id="a1", lb_network_ip="127.43.9.10", agent_port=9443,
+                       server_cert_pem="", server_key_pem="", ca_cert_pem="",
+                       heartbeat_key="k", controller_addresses=(), heartbeat_interval=1.0)
+    fleet.create(boot)
+    agent.put_config("127.43.9.10", 9443, "text", 5)
+    with pytest.raises(StaleConfig):
+        agent.put_config("127.43.9.10", 9443, "text", 4)
+    assert agent.info("127.43.9.10", 9443)["config_version"] == 5
+    fleet.delete("a1")
+    # the address may go to a new amphora: it starts with no configuration
+    assert agent.info("127.43.9.10", 9443)["config_version"] is None
+
+
+def test_concurrent_boots_are_counted_once_each() -> None:
+    fleet = NoopCompute()
+
+    def boot(i: int) -> None:
+        fleet.create(AmphoraBoot(amphora_id=f"a{i}", lb_network_ip=f"127.43.9.{i}",
+                                 agent_port=9443, server_cert_pem="", server_key_pem="",
+                                 ca_cert_pem="", heartbeat_key="k", controller_addresses=(),
+                                 heartbeat_interval=1.0))
+
+    threads = [threading.Thread(target=boot, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fleet.created == 50 and len(fleet.list_ids()) == 50
