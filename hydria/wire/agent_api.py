@@ -51,6 +51,7 @@ class AmphoraBoot:
 
     PEM strings: the agent's own certificate and key (SAN = ``lb_network_ip``)
     and the controller CA that signed it and every controller's client cert.
+    The ``netns`` compute driver renders it as the instance's user data.
     ``heartbeat_key`` is this amphora's own heartbeat key, in hex: derived from
     the deployment's key and ``amphora_id`` (``hydria.wire.heartbeat_keys``), so
     it signs for this amphora only. Heartbeats go out from ``lb_network_ip``.
@@ -65,6 +66,12 @@ class AmphoraBoot:
     heartbeat_key: str = ""
     controller_addresses: tuple[str, ...] = ()  # "host:port" for UDP heartbeats
     heartbeat_interval: float = 10.0
+    # an instance of its own (the ``netns`` driver): its hostname, and operator
+    # access by ssh (off when ``ssh_authorized_keys`` is empty)
+    hostname: str = ""
+    ssh_user: str = ""
+    ssh_authorized_keys: str = ""
+    ssh_host_key: str = ""  # OpenSSH private key; the controller keeps the public half
 
 
 def boot_to_json(boot: AmphoraBoot) -> str:

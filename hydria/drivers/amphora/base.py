@@ -30,6 +30,10 @@ class AmphoraAgent(Protocol):
         """Check, swap in and load HAProxy configuration ``version``."""
         ...
 
+    def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
+        """keepalived's configuration for an ACTIVE_STANDBY amphora."""
+        ...
+
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         """Replace the agent's server certificate (new handshakes use it)."""
         ...
