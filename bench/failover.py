@@ -16,6 +16,7 @@ hand-over add to it. (Detection can beat the timeout: the last heartbeat left
 up to one interval before the kill, and the silence counts from it.)
 
     .venv/bin/python bench/failover.py [--runs 5]
+    .venv/bin/python bench/failover.py --topology ACTIVE_STANDBY [--runs 20]   (root, netns)
 """
 
 from __future__ import annotations
@@ -139,11 +140,29 @@ def main() -> None:
     global INTERVAL, TIMEOUT  # the settings of this run; kill_and_time reads them
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--topology", choices=["SINGLE", "ACTIVE_STANDBY"], default="SINGLE",
+                        help="ACTIVE_STANDBY: netns amphorae with VRRP, against netns SINGLE "
+                             "in the same run (bench/_netns_failover.py)")
     parser.add_argument("--interval", type=float, default=INTERVAL, help="heartbeat interval")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="heartbeat timeout")
     parser.add_argument("--spares", type=int, default=0,
                         help="spare amphorae: a replacement is taken warm, not booted")
     args = parser.parse_args()
+    if args.topology == "ACTIVE_STANDBY":
+        from _netns_failover import measure
+
+        standby, single = measure(args.runs)
+        ms = [round(t * 1000) for t in standby]
+        print(f"ACTIVE_STANDBY: SIGKILL of the MASTER -> first 200 via the VIP: min "
+              f"{min(standby) * 1000:.0f} ms  p50 {percentile(standby, 50) * 1000:.0f} ms  "
+              f"p95 {percentile(standby, 95) * 1000:.0f} ms  n={len(standby)}  {ms}")
+        print(f"SINGLE (same run, baseline): SIGKILL -> first 200 via the VIP: min "
+              f"{min(single):.2f} s  p50 {percentile(single, 50):.2f} s  "
+              f"p95 {percentile(single, 95):.2f} s  n={len(single)}")
+        print(f"ratio ACTIVE_STANDBY/SINGLE: p50 "
+              f"{percentile(standby, 50) / percentile(single, 50):.3f}x  p95 "
+              f"{percentile(standby, 95) / percentile(single, 95):.3f}x")
+        return
     INTERVAL, TIMEOUT = args.interval, args.timeout
     env = {"HYDRIA_HEARTBEAT_INTERVAL": str(INTERVAL), "HYDRIA_HEARTBEAT_TIMEOUT": str(TIMEOUT),
            "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(args.spares),

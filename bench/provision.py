@@ -12,6 +12,7 @@ Hydria runs twice: booting each amphora on demand, then with a warm spare pool
 (``spare_amphora_pool_size``), waiting before each create until it has refilled.
 
     .venv/bin/python bench/provision.py [--count 20] [--spares 2]
+    .venv/bin/python bench/provision.py --driver netns [--count 20]   (root: see _netns.py)
 """
 
 from __future__ import annotations
@@ -118,7 +119,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--spares", type=int, default=2,
                         help="spare pool size for the second Hydria run (0 skips it)")
+    parser.add_argument("--driver", choices=["local", "netns"], default="local",
+                        help="netns: namespaces against local in the same run, and the "
+                             "memory of an idle amphora")
     args = parser.parse_args()
+    if args.driver == "netns":
+        from _netns import compare
+
+        compare(args.count)
+        return
     with backends(2) as members:
         baseline = haproxy_alone(members, args.count)
         cold = run_hydria(members, args.count, 0)

@@ -5,13 +5,19 @@ entry points reads them on its own.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, DEFAULT_USER_LOG_FORMAT, LogOffload
+
+# the management network of the ``netns`` driver (Octavia's lb-mgmt-net) and its
+# default VIP subnet: private ranges that exist only on the bridges Hydria makes
+NETNS_MGMT_CIDR: Final = "10.243.0.0/16"
+NETNS_DEFAULT_SUBNET_CIDR: Final = "10.242.0.0/16"
 
 
 def default_state_dir() -> Path:
@@ -53,10 +59,33 @@ class Settings(BaseSettings):
     # amphorae
     compute_driver: str = "local"
     network_driver: str = "local"
+    # the management network: with ``local``, loopback addresses; with ``netns``,
+    # a bridge whose host side holds its first address (see _netns_defaults)
+    mgmt_cidr: str = "127.43.0.0/16"
     mgmt_range_start: str = "127.43.0.10"
     mgmt_range_end: str = "127.43.255.250"
     agent_port: int = DEFAULT_AGENT_PORT
     amphora_max_connections: int = 0  # 0: derived from the open-file limit
+
+    # ``netns`` drivers: the management bridge (its host side holds the first
+    # address of ``mgmt_cidr``; with ``netns`` the mgmt_* and default subnet
+    # settings default to NETNS_MGMT_CIDR and NETNS_DEFAULT_SUBNET_CIDR, and
+    # heartbeats go to the host side of the bridge)
+    netns_mgmt_bridge: str = Field(default="hydbr-mgmt", max_length=15)
+    # housekeeping deletes a namespace of ours that lost its folder once this old
+    netns_orphan_grace_seconds: float = 60.0
+    # operator access to amphorae by ssh (netns): the key pair <state>/ssh/<name>
+    # (made 0600 if missing), or an existing private key at amp_ssh_key_path;
+    # an empty name and no path: no sshd in amphorae
+    amp_ssh_key_name: str = "amphora"
+    amp_ssh_key_path: Path | None = None
+    amp_ssh_user: str = "ubuntu"
+    # topology of a load balancer whose flavor does not set loadbalancer_topology
+    # (ACTIVE_STANDBY: two amphorae with VRRP, netns only); VRRP advert interval
+    default_topology: Literal["SINGLE", "ACTIVE_STANDBY"] = "SINGLE"
+    vrrp_advert_int: float = Field(default=0.05, ge=0.01, le=255)
+    # the project amphorae, their ports and addresses belong to (never a tenant's)
+    service_project: str = "octavia"
 
     # default VIP subnet that ``hydria up`` creates
     default_subnet_name: str = "public"
@@ -131,6 +160,41 @@ class Settings(BaseSettings):
                 "pool": self.quota_pool, "health_monitor": self.quota_health_monitor,
                 "member": self.quota_member, "l7policy": self.quota_l7policy,
                 "l7rule": self.quota_l7rule}
+
+    @model_validator(mode="after")
+    def _netns_defaults(self) -> Settings:
+        """With the ``netns`` driver, addresses that are not loopback ones."""
+        if self.compute_driver != "netns":
+            return self
+        given = self.model_fields_set
+        if "network_driver" not in given:
+            self.network_driver = "netns"
+        if "mgmt_cidr" not in given:
+            self.mgmt_cidr = NETNS_MGMT_CIDR
+        net = ipaddress.ip_network(self.mgmt_cidr, strict=False)
+        if "mgmt_range_start" not in given:
+            self.mgmt_range_start = str(net.network_address + 10)
+        if "mgmt_range_end" not in given:
+            self.mgmt_range_end = str(net.broadcast_address - 5)
+        if "default_subnet_cidr" not in given:
+            self.default_subnet_cidr = NETNS_DEFAULT_SUBNET_CIDR
+        if "health_bind" not in given:
+            self.health_bind = f"{self.mgmt_host_ip}:5555"
+        return self
+
+    @property
+    def mgmt_host_ip(self) -> str:
+        """The controllers' address on the management network (Octavia's o-hm0)."""
+        return str(ipaddress.ip_network(self.mgmt_cidr, strict=False).network_address + 1)
+
+    @property
+    def amp_ssh_key(self) -> Path | None:
+        """The private key of operator access to amphorae, or None when it is off."""
+        if self.amp_ssh_key_path is not None:
+            return self.amp_ssh_key_path
+        if self.amp_ssh_key_name:
+            return self.state_dir / "ssh" / self.amp_ssh_key_name
+        return None
 
     @property
     def db_url(self) -> str:

@@ -25,6 +25,7 @@ from typing import IO
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess, private_dir
 from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, seq_counter
+from hydria.agent.keepalived import Keepalived
 from hydria.agent.logs import LocalLogReceiver, admin_handlers
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
@@ -100,6 +101,22 @@ def wait_exit(pids: list[int], timeout: float) -> None:
     time.sleep(timeout)
 
 
+def supervise_vrrp(vrrp: Keepalived, store: ConfigStore, stop: threading.Event,
+                   interval: float = 1.0) -> None:
+    """Bring keepalived back if it died while it has a configuration (ACTIVE_STANDBY)."""
+    while not stop.wait(interval):
+        if not vrrp.configured() or vrrp.running() or not store.lock.acquire(timeout=0):
+            continue
+        try:
+            if not stop.is_set():
+                log.warning("event=keepalived_restart")
+                vrrp.start()
+        except Exception:  # never let the supervisor die: try again next round
+            log.exception("event=keepalived_restart_failed")
+        finally:
+            store.lock.release()
+
+
 def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
               *, idle_check: float = 30.0, udp: UdpStore | None = None) -> None:
     """Bring HAProxy (and nginx, for UDP) back if it died under a configuration we hold.
@@ -171,11 +188,13 @@ def run(folder: Path) -> int:
     except HAProxyError as exc:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
+    vrrp = Keepalived(layout)
     seqs = _heartbeat_seqs(boot, store)
     server = AgentServer((boot.lb_network_ip, boot.agent_port),
                          server_tls_context(cert, key, ca),
                          AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
                                     on_rotated=lambda c, k: remember_cert(layout, c, k),
+                                    vrrp=vrrp,
                                     heartbeat_seq=None if seqs is None else seqs.last,
                                     udp=udp,
                                     log_socket=None if flow_logs is None
@@ -191,6 +210,8 @@ def run(folder: Path) -> int:
     signal.signal(signal.SIGINT, on_signal)
     threading.Thread(target=supervise, args=(store, stop), kwargs={"udp": udp}, daemon=True,
                      name="supervisor").start()
+    threading.Thread(target=supervise_vrrp, args=(vrrp, store, stop), daemon=True,
+                     name="vrrp-supervisor").start()
     extra = _start_extras(boot, store, stop, seqs, udp)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
              boot.agent_port)
@@ -202,6 +223,7 @@ def run(folder: Path) -> int:
             thread.join(timeout=2)
         server.server_close()
         with store.lock:  # after any change or restart in progress, never before
+            vrrp.stop()
             haproxy.stop()
         udp.prober.stop()
         with udp.lock:

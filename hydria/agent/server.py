@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hydria.agent.config_store import ConfigStore, StaleVersion
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
+from hydria.agent.keepalived import Keepalived, KeepalivedError
 from hydria.agent.udp import StaleUdpVersion, UdpStore
 from hydria.core.udp import UdpConfig
 from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, MAX_DRAIN_SECONDS, PREFIX
@@ -68,6 +69,7 @@ class AgentState:
     def __init__(self, amphora_id: str, store: ConfigStore, *,
                  tls_paths: tuple[Path, Path, Path] | None = None,
                  on_rotated: Callable[[str, str], None] | None = None,
+                 vrrp: Keepalived | None = None,
                  heartbeat_seq: Callable[[], int] | None = None,
                  udp: UdpStore | None = None, log_socket: str | None = None) -> None:
         self.amphora_id = amphora_id
@@ -77,6 +79,7 @@ class AgentState:
         self.udp = udp
         self.log_socket = log_socket
         self.store = store
+        self.vrrp = vrrp
         self.tls_paths = tls_paths
         self.on_rotated = on_rotated
         self.haproxy_version = store.haproxy.version()
@@ -89,6 +92,8 @@ class AgentState:
             "config_version": self.store.version(),
             "haproxy_running": self.store.haproxy.running(),
             "stats_socket": str(self.store.layout.stats_socket),
+            "vrrp_check_script": str(self.vrrp.check_script) if self.vrrp else None,
+            "vrrp_running": self.vrrp.running() if self.vrrp else False,
             "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
             "ping_check": str(self.store.layout.ping_check),
             **(self.udp.info() if self.udp is not None else {}),
@@ -197,6 +202,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/udp":
             self._put_udp(query)
             return
+        if path == "/vrrp":
+            self._put_vrrp()
+            return
         if path != "/config":
             self._send(404, {"error": f"no such path {self.path}"})
             return
@@ -259,6 +267,25 @@ class _Handler(BaseHTTPRequestHandler):
             return
         log.info("event=udp_config_applied version=%s", running)
         self._send(200, {"udp_config_version": running})
+
+    def _put_vrrp(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        vrrp = self.server.state.vrrp
+        if vrrp is None:
+            self._send(400, {"error": "this amphora runs no keepalived"})
+            return
+        try:
+            with self.server.state.store.lock:  # never beside a HAProxy change or restart
+                changed = vrrp.apply(body.decode("utf-8"))
+        except (UnicodeDecodeError, KeepalivedError) as exc:
+            details = exc.details if isinstance(exc, KeepalivedError) else ""
+            log.warning("event=vrrp_refused reason=%s", exc)
+            self._send(400, {"error": str(exc), "details": details})
+            return
+        log.info("event=vrrp_applied changed=%s", changed)
+        self._send(200, {"vrrp_running": vrrp.running(), "changed": changed})
 
     def _put_certificate(self) -> None:
         body = self._body()

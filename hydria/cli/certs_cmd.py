@@ -25,7 +25,8 @@ def certs() -> None:
               help="State folder; the CA goes in its pki/ [default: $HYDRIA_STATE_DIR or "
                    "~/.hydria].")
 def init(state_dir: Path | None) -> None:
-    """Create the controller CA, client certificate and heartbeat key (kept if they exist)."""
+    """Create the controller CA, client certificate, heartbeat key and amphora ssh key
+    (kept if they exist)."""
     from cryptography import x509
 
     from hydria.cli.wiring import heartbeat_key
@@ -39,6 +40,12 @@ def init(state_dir: Path | None) -> None:
     click.echo(f"CA certificate:     {ca.ca_cert_path} (expires {expires:%Y-%m-%d})")
     click.echo(f"controller cert:    {cert_path}")
     click.echo(f"controller key:     {key_path}")
+    key = settings.amp_ssh_key
+    if key is not None and settings.amp_ssh_key_path is None:
+        from hydria.drivers.certs.ssh_keys import ensure_key_pair
+
+        ensure_key_pair(key)
+        click.echo(f"amphora ssh key:    {key} (public half in every netns amphora)")
     if not settings.heartbeat_key:
         click.echo("heartbeat key:      "
                    f"{settings.heartbeat_key_file or settings.default_heartbeat_key_file}")

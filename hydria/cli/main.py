@@ -18,6 +18,7 @@ COMMANDS = {
     "housekeeping": "hydria.cli.housekeeping_cmd:housekeeping",
     "db": "hydria.cli.db_cmd:db",
     "certs": "hydria.cli.certs_cmd:certs",
+    "amphora": "hydria.cli.amphora_cmd:amphora",
 }
 
 

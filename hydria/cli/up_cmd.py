@@ -34,8 +34,9 @@ log = logging.getLogger("hydria.up")
 @click.option("--clouds-yaml/--no-clouds-yaml", default=True,
               help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
 @click.option("--driver", type=click.Choice(wiring.AMPHORA_DRIVERS), default=None,
-              help="Amphora compute and network driver: 'noop' runs the control plane "
-                   "with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
+              help="Amphora compute and network driver: 'local' processes on this host, "
+                   "'netns' a network namespace each on bridges (root), 'noop' the control "
+                   "plane with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
 def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
        port: int | None, insecure_noauth_anywhere: bool | None, clouds_yaml: bool,
        driver: str | None) -> None:
@@ -80,6 +81,10 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
     click.echo(f"  protocols:   TCP HTTP HTTPS PROMETHEUS, {_l4_line()}")
+    click.echo(f"  amphorae:    {settings.compute_driver} driver, management network "
+               f"{settings.mgmt_cidr}")
+    if settings.amp_ssh_key is not None and settings.compute_driver == "netns":
+        click.echo(f"  ssh key:     {settings.amp_ssh_key} (hydria amphora ssh ID)")
     if settings.compute_driver == "noop":
         click.echo("  amphorae:    noop (no data plane: nothing serves a VIP)")
     if settings.auth_strategy != "noauth":  # Keystone's catalog and users, not a noauth cloud

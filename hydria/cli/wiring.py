@@ -4,6 +4,7 @@ dependencies built once and handed down. Services never read settings."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
     from hydria.drivers.network.base import NetworkDriver
+    from hydria.drivers.network.netns import ManagementNet
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -121,6 +123,17 @@ def start_metrics(settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
 
 
+def management(settings: Settings) -> ManagementNet:
+    """The netns management bridge, made (with the controllers' address) if missing."""
+    from hydria.drivers.network.netns import ManagementNet
+
+    if os.geteuid() != 0:
+        raise SystemExit("the netns drivers need root (network namespaces and bridges)")
+    mgmt = ManagementNet(settings.netns_mgmt_bridge, settings.mgmt_cidr, settings.mgmt_host_ip)
+    mgmt.ensure()
+    return mgmt
+
+
 def controller_ca(settings: Settings) -> ControllerCA:
     """The controller CA from ``pki_dir`` (made on first use); a key there that
     others may read stops the process with a message naming the file."""
@@ -134,7 +147,7 @@ def controller_ca(settings: Settings) -> ControllerCA:
 
 
 # ``hydria up --driver NAME``: one name that sets both the compute and the network driver
-AMPHORA_DRIVERS = ("local", "noop")
+AMPHORA_DRIVERS = ("local", "netns", "noop")
 
 
 def compute(settings: Settings) -> ComputeDriver:
@@ -142,6 +155,11 @@ def compute(settings: Settings) -> ComputeDriver:
         from hydria.drivers.compute.local import LocalCompute
 
         return LocalCompute(settings.amphorae_dir)
+    if settings.compute_driver == "netns":
+        from hydria.drivers.compute.netns import NetnsCompute
+
+        return NetnsCompute(settings.amphorae_dir, management(settings),
+                            known_hosts_dir=settings.state_dir / "ssh" / "known_hosts.d")
     if settings.compute_driver == "noop":
         from hydria.drivers.compute.noop import NoopCompute
 
@@ -154,6 +172,10 @@ def network(settings: Settings) -> NetworkDriver:
         from hydria.drivers.network.local import LocalNetwork
 
         return LocalNetwork()
+    if settings.network_driver == "netns":
+        from hydria.drivers.network.netns import NetnsNetwork
+
+        return NetnsNetwork(management(settings))
     if settings.network_driver == "noop":
         from hydria.drivers.network.noop import NoopNetwork
 
@@ -174,6 +196,24 @@ def check_api_settings(settings: Settings) -> None:
     for text in warnings:
         logging.getLogger("hydria.api").warning("event=insecure_configuration %s", text)
         click.echo(f"WARNING: {text}", err=True)
+
+
+def amphora_ssh_public_key(settings: Settings) -> str:
+    """The public key amphorae authorise ("" when operator access is off).
+
+    Only amphorae that are instances of their own (netns) run sshd; the key
+    pair is made on first use when it is named but missing.
+    """
+    from hydria.drivers.certs.ssh_keys import ensure_key_pair, public_key_of
+
+    key = settings.amp_ssh_key
+    if key is None or settings.compute_driver != "netns":
+        return ""
+    if settings.amp_ssh_key_path is not None:
+        if not key.exists():
+            raise SystemExit(f"amp_ssh_key_path {key} does not exist")
+        return public_key_of(key)
+    return ensure_key_pair(key)
 
 
 def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) -> AmphoraAgent:
@@ -213,6 +253,9 @@ def reconciler(settings: Settings, db: Database, *,
             cert_days=settings.amphora_cert_days,
             retire_drain_seconds=settings.retire_drain_seconds,
             logs=settings.log_offload,
+            ssh_user=settings.amp_ssh_user,
+            ssh_public_key=amphora_ssh_public_key(settings),
+            vrrp_advert_int=settings.vrrp_advert_int,
         ),
     )
 
@@ -287,4 +330,5 @@ def housekeeper(settings: Settings, db: Database, *,
                            boot_timeout=settings.amphora_boot_timeout)
     return Housekeeper(db, computer, interval=settings.housekeeping_interval,
                        retention=dt.timedelta(days=settings.deleted_retention_days),
-                       certs=rotator, spares=spares)
+                       certs=rotator, spares=spares,
+                       stray_grace=settings.netns_orphan_grace_seconds)

@@ -12,6 +12,7 @@ done. Retries, backoff and leases live in the loop (``hydria.controller.loop``).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import resource
 from collections.abc import Callable
@@ -28,15 +29,17 @@ from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
 from hydria.core.ids import derived_id
 from hydria.db import amphorae as amp_db
-from hydria.db import convergence
+from hydria.db import convergence, ports
 from hydria.db.engine import Database
 from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, Subnet, utcnow
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
 from hydria.drivers.certs.base import CertificateAuthority
-from hydria.drivers.compute.base import ComputeDriver
-from hydria.drivers.network.base import NetworkDriver
+from hydria.drivers.compute.base import ComputeDriver, Fences
+from hydria.drivers.network.base import NetworkDriver, SubnetPort
+from hydria.drivers.network.names import inside_port
 from hydria.render.haproxy import render
+from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
 from hydria.render.nginx import NginxOptions, render_udp
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot, LogOffload
@@ -69,6 +72,11 @@ class ReconcilerOptions:
     # requests in flight finish for up to this long; a dead one costs nothing
     retire_drain_seconds: float = 5.0
     logs: LogOffload = LogOffload()
+    # operator access: the public key every amphora authorises ("" = no sshd)
+    ssh_user: str = "ubuntu"
+    ssh_public_key: str = ""
+    # ACTIVE_STANDBY: keepalived's VRRP advertisement interval (VRRPv3: >= 0.01 s)
+    vrrp_advert_int: float = 0.05
     # what the amphora API shows as the amphora's compute flavor and zone
     compute_flavor: str = "local"
     compute_zone: str = "local"
@@ -102,13 +110,19 @@ class Reconciler:
             desired = to_graph(row)
             views = [AmphoraView(a.id, a.role, a.failover_requested)
                      for a in amp_db.live_amphorae(session, lb_id)]
-            vip_cidr = row_vip_cidr(session, row.vip_subnet_id)
+            vip_subnet = row_vip_subnet(session, row.vip_subnet_id)
         deleting = status == c.PENDING_DELETE
         plan = plan_amphorae(desired.topology, views, deleting=deleting)
         log.debug("event=plan lb=%s gen=%s create=%s keep=%s retire=%s", lb_id, generation,
                   plan.create_roles, plan.keep, plan.retire)
         failing = failovers(plan, views, deleting=deleting)
         if failing:
+            if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY and isinstance(self.compute, Fences):
+                # before anything else: a half-dead MASTER must not keep answering
+                # ARP for the VIP beside the survivor that took it over
+                for amp_id in failing:
+                    self.compute.fence(amp_id)
+                    log.warning("event=amphora_fenced lb=%s amphora=%s", lb_id, amp_id)
             with self.db.session() as session:
                 convergence.begin_failover(session, lb_id)
             log.warning("event=failover_start lb=%s amphorae=%s", lb_id, ",".join(failing))
@@ -129,9 +143,12 @@ class Reconciler:
             checkpoint()
 
         try:
+            infos = {}
             for amp_id in serving:
-                self._serve(amp_id, desired, generation, vip_cidr)
+                infos[amp_id] = self._serve(amp_id, desired, generation, vip_subnet)
                 checkpoint()
+            if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
+                self._ensure_vrrp(desired, vip_subnet, infos)
         except Superseded as exc:
             return Outcome("superseded", str(exc))
 
@@ -196,6 +213,9 @@ class Reconciler:
             log_protocol=self.options.logs.log_protocol,
             log_retry_count=self.options.logs.log_retry_count,
             disable_local_log_storage=self.options.logs.disable_local_log_storage,
+            hostname=f"amphora-{amp.id}",
+            ssh_user=self.options.ssh_user if self.options.ssh_public_key else "",
+            ssh_authorized_keys=self.options.ssh_public_key,
         )
         compute_id = self.compute.create(boot)
         info = self.agent.wait_ready(ip, self.options.agent_port, timeout=self.options.boot_timeout)
@@ -215,11 +235,11 @@ class Reconciler:
         return info
 
     def _serve(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-               vip_cidr: str) -> None:
+               vip_subnet: SubnetPort) -> dict[str, object]:
         """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
         (an operator reads it in the amphora API), before the loop retries or gives up."""
         try:
-            self._ensure_serving(amp_id, desired, generation, vip_cidr)
+            return self._ensure_serving(amp_id, desired, generation, vip_subnet)
         except (TemporaryError, PermanentError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
@@ -229,16 +249,12 @@ class Reconciler:
             raise
 
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-                        vip_cidr: str) -> None:
+                        vip_subnet: SubnetPort) -> dict[str, object]:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
-        self.network.plug_vip(amp.id, desired.vip_address, vip_cidr)
-        with self.db.session() as session:
-            lb_row = session.get(LoadBalancer, desired.id)
-            amp_db.record_vip_ports(session, amp.id, vip_address=desired.vip_address or None,
-                                    vip_port_id=lb_row.vip_port_id if lb_row else None)
+        self._plug_ports(amp.id, desired, vip_subnet)
         if info.get("config_version") == generation:
-            return
+            return info
         logs = self.options.logs
         local = () if logs.disable_local_log_storage or not info.get("log_socket") \
             else (str(info["log_socket"]),)
@@ -271,6 +287,76 @@ class Reconciler:
             # Someone converged a newer generation already; ours is history.
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
         log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
+        return info
+
+    def _ensure_vrrp(self, desired: graph.LoadBalancer, vip_subnet: SubnetPort,
+                     infos: dict[str, dict[str, object]]) -> None:
+        """keepalived in each amphora, with the other one as its unicast peer.
+
+        Pushed every time (the agent reloads only a changed file), so a rebuilt
+        peer's new address reaches the survivor in the same convergence, and
+        reaches it before the rebuilt peer starts.
+        """
+        with self.db.session() as session:
+            rows = [session.get(Amphora, i) for i in infos]
+            amps = [(a.id, a.role or c.ROLE_BACKUP, a.vrrp_ip or "", a.lb_network_ip or "")
+                    for a in rows if a is not None]
+            for a in rows:
+                if a is not None:
+                    a.vrrp_id = 1
+                    a.vrrp_priority = vrrp_priority(a.role)
+        prefix = ipaddress.ip_network(vip_subnet.cidr, strict=False).prefixlen
+        # the survivor of a failover first: it must advertise to the new peer before
+        # that one's keepalived starts, or the newcomer, hearing nobody, takes the VIP
+        amps.sort(key=lambda a: not infos[a[0]].get("vrrp_running"))
+        for amp_id, role, own_ip, mgmt_ip in amps:
+            text = render_keepalived(VrrpPeerSet(
+                amphora_id=amp_id, lb_id=desired.id, interface=inside_port(vip_subnet.subnet_id),
+                vip=desired.vip_address, vip_prefixlen=prefix, own_ip=own_ip,
+                peer_ips=tuple(ip for i, _r, ip, _m in amps if i != amp_id),
+                priority=vrrp_priority(role), advert_int=self.options.vrrp_advert_int,
+                check_script=str(infos[amp_id].get("vrrp_check_script") or "")))
+            self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
+            log.info("event=vrrp_pushed amphora=%s role=%s", amp_id, role)
+
+    def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer,
+                    vip_subnet: SubnetPort) -> None:
+        """The VIP port and one port per member subnet (Octavia's plug network).
+
+        Drivers that plug real ports get an address of the amphora's own on each
+        subnet (reserved here, before the plug, so a retry finds the same one);
+        ports on subnets no member uses any more are unplugged and their
+        addresses freed.
+        """
+        if not self.network.plugs_ports:
+            self.network.plug_vip(amp_id, desired.vip_address, vip_subnet)
+            with self.db.session() as session:
+                lb_row = session.get(LoadBalancer, desired.id)
+                amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
+                                        vip_port_id=lb_row.vip_port_id if lb_row else None)
+            return
+        with self.db.session() as session:
+            vip_port = vip_subnet
+            subnet = session.get(Subnet, vip_subnet.subnet_id) if vip_subnet.subnet_id else None
+            if subnet is not None:
+                vip_port = SubnetPort(subnet.id, subnet.cidr,
+                                      ports.port_address(session, amp_id, subnet))
+            members = [SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
+                       for s in ports.member_subnets(session, desired.id,
+                                                        subnet.id if subnet else None)]
+            lb_row = session.get(LoadBalancer, desired.id)
+            amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
+                                    vip_port_id=lb_row.vip_port_id if lb_row else None,
+                                    vrrp_ip=vip_port.address or None)
+            row = session.get(Amphora, amp_id)
+            if row is not None and vip_port.address:
+                row.vrrp_interface = inside_port(vip_port.subnet_id)
+        self.network.plug_vip(amp_id, desired.vip_address, vip_port,
+                              hold_vip=desired.topology != c.TOPOLOGY_ACTIVE_STANDBY)
+        self.network.plug_members(amp_id, members, vip_subnet_id=vip_port.subnet_id)
+        with self.db.session() as session:
+            ports.release_other_ports(session, amp_id,
+                                      {vip_port.subnet_id, *(m.subnet_id for m in members)})
 
     def _retire(self, amp_id: str, vip_address: str, *, drain: float = 0.0) -> None:
         if drain > 0:
@@ -307,6 +393,11 @@ class Reconciler:
             log.info("event=amphora_not_drained amphora=%s reason=%s", amp_id, exc)
 
 
+def vrrp_priority(role: str | None) -> int:
+    """MASTER wins the first election; with nopreempt the winner keeps the VIP."""
+    return 100 if role == c.ROLE_MASTER else 90
+
+
 def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) -> tuple[str, ...]:
     """Amphorae this plan replaces because a failover was asked for (none when deleting)."""
     if deleting:
@@ -320,9 +411,9 @@ def cert_expiry(cert_pem: str) -> dt.datetime:
     return cert.not_valid_after_utc.replace(tzinfo=None)
 
 
-def row_vip_cidr(session: Session, subnet_id: str | None) -> str:
+def row_vip_subnet(session: Session, subnet_id: str | None) -> SubnetPort:
     subnet = session.get(Subnet, subnet_id) if subnet_id else None
-    return subnet.cidr if subnet is not None else ""
+    return SubnetPort(subnet.id, subnet.cidr) if subnet is not None else SubnetPort("", "")
 
 
 class Superseded(Exception):

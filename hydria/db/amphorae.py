@@ -99,7 +99,36 @@ def mark_amphora_deleted(session: Session, amphora_id: str) -> None:
     amp.status = c.DELETED
     amp.failover_requested = False
     amp.updated_at = utcnow()
-    addresses.release(session, amphora_id, pool=addresses.MGMT_POOL)
+    # its management address and its ports' addresses on VIP and member subnets
+    addresses.release(session, amphora_id)
+
+
+def instance_addresses(session: Session, amps: list[Amphora]) -> dict[str, list[tuple[str, str]]]:
+    """Per amphora: (network, address) on every network, as ``server list`` shows them.
+
+    The management address is on ``lb-mgmt-net``; a port's address on a subnet
+    (and the VIP it holds) on the subnet's name.
+    """
+    from hydria.db.models import AddressAllocation, Subnet
+
+    ids = [a.id for a in amps]
+    names = dict(session.execute(select(Subnet.id, Subnet.name)).tuples().all())
+    out: dict[str, list[tuple[str, str]]] = {a.id: [] for a in amps}
+    for amp in amps:
+        if amp.lb_network_ip:
+            out[amp.id].append(("lb-mgmt-net", amp.lb_network_ip))
+    rows = session.execute(select(AddressAllocation.owner_id, AddressAllocation.pool,
+                                  AddressAllocation.address)
+                           .where(AddressAllocation.owner_id.in_(ids),
+                                  AddressAllocation.pool != addresses.MGMT_POOL)
+                           .order_by(AddressAllocation.address)).tuples().all()
+    for owner, pool, address in rows:
+        out[owner].append((names.get(pool, pool), address))
+    for amp in amps:
+        if amp.ha_ip and amp.vrrp_ip:
+            net = next((n for n, a in out[amp.id] if a == amp.vrrp_ip), "vip")
+            out[amp.id].append((net, f"{amp.ha_ip} (VIP)"))
+    return out
 
 
 def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
@@ -110,16 +139,18 @@ def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
 
 
 def record_vip_ports(session: Session, amphora_id: str, *, vip_address: str | None,
-                     vip_port_id: str | None) -> None:
+                     vip_port_id: str | None, vrrp_ip: str | None = None) -> None:
     """The VIP side of an amphora, as Octavia's amphora API shows it: ``ha_ip`` and
     ``ha_port_id`` are the load balancer's VIP and its port; ``vrrp_ip`` is the
     amphora's own address on the VIP subnet (with the local network driver the VIP
-    itself: there is no base port) and ``vrrp_port_id`` that port's derived UUID.
+    itself: there is no base port; with ``netns``, ``vrrp_ip``, the address of its
+    port) and ``vrrp_port_id`` that port's derived UUID.
     Written only when something changes."""
     amp = session.get(Amphora, amphora_id)
     if amp is None:
         return
-    wanted = {"ha_ip": vip_address, "ha_port_id": vip_port_id, "vrrp_ip": vip_address,
+    wanted = {"ha_ip": vip_address, "ha_port_id": vip_port_id,
+              "vrrp_ip": vrrp_ip or vip_address,
               "vrrp_port_id": derived_id("vrrp-port", amphora_id) if vip_address else None}
     for name, value in wanted.items():
         if getattr(amp, name) != value:

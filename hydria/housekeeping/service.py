@@ -16,7 +16,7 @@ from sqlalchemy import and_, delete, select
 from hydria.core import constants as c
 from hydria.db.engine import Database
 from hydria.db.models import AddressAllocation, Amphora, AmphoraHealth, LoadBalancer, utcnow
-from hydria.drivers.compute.base import ComputeDriver
+from hydria.drivers.compute.base import ComputeDriver, LeavesStrays
 from hydria.housekeeping import sweep
 from hydria.housekeeping.certs import CertRotator
 from hydria.housekeeping.spares import SparePool
@@ -27,13 +27,15 @@ log = logging.getLogger("hydria.housekeeping")
 class Housekeeper:
     def __init__(self, db: Database, compute: ComputeDriver, *, interval: float = 30.0,
                  retention: dt.timedelta = dt.timedelta(days=7),
-                 certs: CertRotator | None = None, spares: SparePool | None = None) -> None:
+                 certs: CertRotator | None = None, spares: SparePool | None = None,
+                 stray_grace: float = 60.0) -> None:
         self.db = db
         self.compute = compute
         self.interval = interval
         self.retention = retention
         self.certs = certs
         self.spares = spares
+        self.stray_grace = stray_grace
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=housekeeping_start interval=%.0fs", self.interval)
@@ -56,9 +58,14 @@ class Housekeeper:
         }
 
     def collect_orphans(self) -> int:
+        """Instances without a live amphora row, and (``netns``) namespaces that
+        lost their folder, once older than ``stray_grace``."""
+        strays = 0
+        if isinstance(self.compute, LeavesStrays):
+            strays = len(self.compute.delete_strays(self.stray_grace))
         ids = self.compute.list_ids()
         if not ids:
-            return 0
+            return strays
         with self.db.session() as session:
             status = dict(session.execute(
                 select(Amphora.id, Amphora.status).where(Amphora.id.in_(ids))).all())
@@ -66,7 +73,7 @@ class Housekeeper:
         for amp_id in orphans:
             log.warning("event=orphan_amphora_deleted amphora=%s", amp_id)
             self.compute.delete(amp_id)
-        return len(orphans)
+        return len(orphans) + strays
 
     def release_leaked_addresses(self) -> int:
         with self.db.session() as session:

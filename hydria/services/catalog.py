@@ -45,7 +45,7 @@ from hydria.db.models import (
 )
 from hydria.services import listing, provider
 from hydria.services.context import RequestContext
-from hydria.services.provider import check_buildable, check_flavor_data, zone_networks
+from hydria.services.provider import TOPOLOGY, check_buildable, check_flavor_data, zone_networks
 from hydria.services.shape import shape
 from hydria.services.unit import Env, read
 
@@ -242,9 +242,12 @@ def _live(session: Session, model: Any, key_column: Any, key: str, *, unknown: s
 
 
 def check_lb_choices(session: Session, *, flavor_id: str | None,
-                     availability_zone: str | None, provider: str | None) -> None:
+                     availability_zone: str | None, provider: str | None,
+                     vrrp: bool = False) -> str | None:
     """A new load balancer's flavor and zone exist and are enabled (Octavia's 400s
-    otherwise); a provider named with a flavor must be the flavor profile's."""
+    otherwise); a provider named with a flavor must be the flavor profile's.
+    The flavor's ``loadbalancer_topology``, if it sets one."""
+    topology = None
     if flavor_id is not None:
         flavor = _live(session, Flavor, Flavor.id, flavor_id,
                        unknown="Validation failure: Invalid flavor_id.",
@@ -254,10 +257,13 @@ def check_lb_choices(session: Session, *, flavor_id: str | None,
         if provider is not None and profile is not None and profile.provider_name != provider:
             raise InvalidInput(f"Flavor '{flavor_id}' is not compatible with provider "
                                f"'{provider}'")
-        if profile is not None:  # a valid profile this release cannot build: 501
-            check_buildable(check_flavor_data(profile.flavor_data))
+        if profile is not None:  # a valid profile this deployment cannot build: 501
+            data = check_flavor_data(profile.flavor_data)
+            check_buildable(data, vrrp=vrrp)
+            topology = data.get(TOPOLOGY)
     if availability_zone is not None:
         _live(session, AvailabilityZone, AvailabilityZone.name, availability_zone,
               unknown="Validation failure: Invalid availability zone.",
               disabled=f"The selected availability_zone is not allowed in this "
                        f"deployment: {availability_zone}")
+    return str(topology) if topology else None

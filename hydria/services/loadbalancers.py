@@ -28,6 +28,7 @@ from hydria.db.models import (
 from hydria.services import catalog, graph, listing
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener, lb_state_conflict, live
+from hydria.services.provider import active_standby_unsupported
 from hydria.services.shape import lb_full_view, lb_view
 from hydria.services.status import view as status_view
 from hydria.services.unit import Env, Unit, read, write
@@ -120,8 +121,12 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
     with write(env) as unit:
         session = unit.session
         subnet = _subnet_for_vip(session, req)
-        catalog.check_lb_choices(session, flavor_id=req.flavor_id,
-                                 availability_zone=req.availability_zone, provider=req.provider)
+        vrrp = env.settings.compute_driver == "netns"
+        topology = catalog.check_lb_choices(
+            session, flavor_id=req.flavor_id, availability_zone=req.availability_zone,
+            provider=req.provider, vrrp=vrrp) or env.settings.default_topology
+        if topology == c.TOPOLOGY_ACTIVE_STANDBY and not vrrp:
+            raise active_standby_unsupported()
         quotas.check_and_reserve(session, project_id, quotas.LOAD_BALANCER,
                                  defaults=env.quota_defaults)
         lb_id = str(uuid.uuid4())
@@ -130,7 +135,7 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
             id=lb_id, project_id=project_id, name=req.name,
             description=req.description, admin_state_up=req.admin_state_up,
             provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-            topology=c.TOPOLOGY_SINGLE, provider=c.PROVIDER_NAME,
+            topology=topology, provider=c.PROVIDER_NAME,
             vip_subnet_id=subnet.id, vip_network_id=subnet.network_id,
             vip_address=vip_address, vip_port_id=str(uuid.uuid4()), tags=list(req.tags or []),
             flavor_id=req.flavor_id, availability_zone=req.availability_zone)

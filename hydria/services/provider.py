@@ -12,9 +12,10 @@ that provider checks it (each key's JSON type, the topology's values, no other
 key): a profile written for Octavia is accepted here. What Hydria does with
 each setting (docs/compatibility.md):
 
-- ``loadbalancer_topology``: ``SINGLE`` is built; a load balancer whose flavor
-  asks for ``ACTIVE_STANDBY`` is refused at create with Octavia's 501 (no VRRP
-  pair in this release), as is ``sriov_vip: true``.
+- ``loadbalancer_topology``: ``SINGLE`` is built; ``ACTIVE_STANDBY`` too with
+  the ``netns`` drivers (two amphorae, keepalived VRRP); with ``local`` a load
+  balancer whose flavor asks for it is refused at create with Octavia's 501
+  naming ``--driver netns``, as is ``sriov_vip: true`` everywhere.
 - ``compute_flavor``, ``amp_image_tag``, ``allow_member_sriov``: accepted and
   kept; the local compute driver has no flavors, images or SR-IOV to choose.
 - zones: ``compute_zone``, ``volume_zone``, ``management_network`` and
@@ -185,14 +186,22 @@ def zone_networks(data: dict[str, Any]) -> list[str]:
     return nets
 
 
-def check_buildable(flavor_data: dict[str, Any]) -> None:
-    """What a valid profile asks that this release cannot build: Octavia's 501."""
-    if flavor_data.get(TOPOLOGY) == c.TOPOLOGY_ACTIVE_STANDBY:
-        raise ProviderUnsupported.of(
-            f"{TOPOLOGY} {c.TOPOLOGY_ACTIVE_STANDBY} is not supported by this release of "
-            "Hydria (one amphora per load balancer).")
+def check_buildable(flavor_data: dict[str, Any], *, vrrp: bool = False) -> None:
+    """What a valid profile asks that this deployment cannot build: Octavia's 501.
+
+    ``vrrp``: amphorae have networks of their own (``netns``), so two of them can
+    share a VIP by VRRP; on loopback (``local``) they cannot.
+    """
+    if flavor_data.get(TOPOLOGY) == c.TOPOLOGY_ACTIVE_STANDBY and not vrrp:
+        raise active_standby_unsupported()
     if flavor_data.get(SRIOV_VIP) is True:
         raise ProviderUnsupported.of(f"{SRIOV_VIP} is not supported by this release of Hydria.")
+
+
+def active_standby_unsupported() -> ProviderUnsupported:
+    return ProviderUnsupported.of(
+        f"{TOPOLOGY} {c.TOPOLOGY_ACTIVE_STANDBY} needs amphorae on networks of their own: "
+        "run Hydria with --driver netns (HYDRIA_COMPUTE_DRIVER=netns).")
 
 
 def check_profile_data(option: str, text: str) -> dict[str, Any]:

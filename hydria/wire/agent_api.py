@@ -59,6 +59,7 @@ class AmphoraBoot:
 
     PEM strings: the agent's own certificate and key (SAN = ``lb_network_ip``)
     and the controller CA that signed it and every controller's client cert.
+    The ``netns`` compute driver renders it as the instance's user data.
     ``heartbeat_key`` is this amphora's own heartbeat key, in hex: derived from
     the deployment's key and ``amphora_id`` (``hydria.wire.heartbeat_keys``), so
     it signs for this amphora only. Heartbeats go out from ``lb_network_ip``.
@@ -78,6 +79,12 @@ class AmphoraBoot:
     log_protocol: str = "UDP"
     log_retry_count: int = 5
     disable_local_log_storage: bool = False
+    # an instance of its own (the ``netns`` driver): its hostname, and operator
+    # access by ssh (off when ``ssh_authorized_keys`` is empty)
+    hostname: str = ""
+    ssh_user: str = ""
+    ssh_authorized_keys: str = ""
+    ssh_host_key: str = ""  # OpenSSH private key; the controller keeps the public half
 
 
 #: Octavia's default [haproxy_amphora] user_log_format (the tenant flow log format).

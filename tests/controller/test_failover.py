@@ -61,8 +61,14 @@ class World:
         self.running.clear()
 
     # network
-    def plug_vip(self, amphora_id: str, vip_address: str, subnet_cidr: str) -> None:
+    plugs_ports = False
+
+    def plug_vip(self, amphora_id: str, vip_address: str, port: object, *,
+                 hold_vip: bool = True) -> None:
         self.vips[amphora_id] = vip_address
+
+    def plug_members(self, amphora_id: str, ports: object, *, vip_subnet_id: str) -> None:
+        return None
 
     def unplug_vip(self, amphora_id: str, vip_address: str) -> None:
         self.vips.pop(amphora_id, None)

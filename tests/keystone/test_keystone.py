@@ -34,7 +34,10 @@ def cli(keystone: Keystone, project: str, role: str, *args: str,
                 "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
                 "OS_REGION_NAME": "RegionOne", "OS_IDENTITY_API_VERSION": "3",
                 "OS_INTERFACE": "public"})
-    res = subprocess.run([str(BIN / "openstack"), *args, "-f", "json"], capture_output=True,
+    # commands that print nothing (delete, set, unset) take no output format
+    quiet = len(args) > 1 and args[1] in ("delete", "set", "unset")
+    fmt = [] if quiet else ["-f", "json"]
+    res = subprocess.run([str(BIN / "openstack"), *args, *fmt], capture_output=True,
                          text=True, env=env, timeout=180)
     if ok:
         assert res.returncode == 0, f"{args}: {res.stderr}"

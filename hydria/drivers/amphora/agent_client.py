@@ -117,6 +117,19 @@ class AgentClient:
         answer: dict[str, Any] = res.json()
         return answer
 
+    def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
+        """keepalived's configuration (ACTIVE_STANDBY); reloaded only if it changed."""
+        res = self._request("PUT", ip, port, "/vrrp", content=text.encode(),
+                            headers={"Content-Type": "text/plain"})
+        if res.status_code == 400:
+            fault = res.json()
+            raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} vrrp: HTTP {res.status_code} "
+                                     f"{res.text[:300]}")
+        body: dict[str, Any] = res.json()
+        return body
+
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         res = self._request("PUT", ip, port, "/certificate",
                             json={"cert_pem": cert_pem, "key_pem": key_pem})

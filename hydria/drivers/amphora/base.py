@@ -34,6 +34,10 @@ class AmphoraAgent(Protocol):
         """Hand over the UDP listeners' part (``PUT /1.0/udp``), before ``put_config``."""
         ...
 
+    def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
+        """keepalived's configuration for an ACTIVE_STANDBY amphora."""
+        ...
+
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         """Replace the agent's server certificate (new handshakes use it)."""
         ...

@@ -38,6 +38,9 @@ class NoopAgentClient:
     def wait_ready(self, ip: str, port: int, *, timeout: float) -> dict[str, Any]:
         return self.info(ip, port)
 
+    def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
+        return {"vrrp_running": False, "changed": False}
+
     def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
         with self.fleet.lock:
             current = self.fleet.versions.get(ip)

@@ -8,7 +8,7 @@ left alone, delete one that is gone and nothing happens.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hydria.wire.agent_api import AmphoraBoot
 
@@ -32,4 +32,24 @@ class ComputeDriver(Protocol):
 
     def stop_all(self) -> None:
         """Stop every amphora but keep their state (a clean stop of ``hydria up``)."""
+        ...
+
+
+@runtime_checkable
+class LeavesStrays(Protocol):
+    """A driver whose instances can outlive their folder (``netns``: a namespace
+    whose folder went while the namespace stayed, after a crash in between)."""
+
+    def delete_strays(self, older_than: float) -> list[str]:
+        """Delete this deployment's instances that have no folder and are older
+        than ``older_than`` seconds; their names."""
+        ...
+
+
+@runtime_checkable
+class Fences(Protocol):
+    """A driver that can cut an amphora off at once (links down, processes killed),
+    as a failover of an ACTIVE_STANDBY amphora needs before anything else."""
+
+    def fence(self, amphora_id: str) -> None:
         ...

@@ -1,0 +1,128 @@
+"""Thin, idempotent calls of iproute2 (``ip``) for the ``netns`` drivers.
+
+Each function makes one thing true (a bridge exists, a veth joins it, an
+address is on an interface) and does nothing when it already is, so a
+controller that died half-way through a plug repeats the plug and finishes it.
+Errors from ``ip`` become ``NetnsError`` with its message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("hydria.netns")
+
+NETNS_DIR = Path("/run/netns")
+
+
+class NetnsError(RuntimeError):
+    """An ``ip`` command failed; the text is its error output."""
+
+
+def ip(*args: str, ns: str | None = None, check: bool = True) -> str:
+    cmd = ["ip", *(["-n", ns] if ns else []), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise NetnsError(f"{' '.join(cmd)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def in_ns(ns: str, *cmd: str) -> None:
+    """Run ``cmd`` inside namespace ``ns`` (sysctl and the like)."""
+    proc = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise NetnsError(f"in {ns}: {' '.join(cmd)}: {proc.stderr.strip()}")
+
+
+def links(ns: str | None = None) -> dict[str, dict[str, Any]]:
+    """Interfaces by name, as ``ip -j link`` describes them."""
+    out = ip("-j", "link", "show", ns=ns)
+    return {item["ifname"]: item for item in json.loads(out or "[]")}
+
+
+def link_exists(name: str, ns: str | None = None) -> bool:
+    return ip("link", "show", "dev", name, ns=ns, check=False) != ""
+
+
+def addresses(dev: str, ns: str | None = None) -> set[str]:
+    """``address/prefix`` strings on ``dev`` (empty if it does not exist)."""
+    out = ip("-j", "addr", "show", "dev", dev, ns=ns, check=False)
+    found: set[str] = set()
+    for item in json.loads(out or "[]"):
+        for info in item.get("addr_info", []):
+            found.add(f"{info['local']}/{info['prefixlen']}")
+    return found
+
+
+def ensure_address(dev: str, cidr_address: str, ns: str | None = None) -> None:
+    if cidr_address not in addresses(dev, ns):
+        ip("addr", "replace", cidr_address, "dev", dev, ns=ns)
+
+
+def remove_address(dev: str, cidr_address: str, ns: str | None = None) -> None:
+    if cidr_address in addresses(dev, ns):
+        ip("addr", "del", cidr_address, "dev", dev, ns=ns, check=False)
+
+
+def ensure_bridge(name: str) -> None:
+    if not link_exists(name):
+        ip("link", "add", name, "type", "bridge", check=False)
+        log.info("event=bridge_created bridge=%s", name)
+    ip("link", "set", name, "up")
+
+
+def delete_link(name: str, ns: str | None = None) -> None:
+    ip("link", "del", name, ns=ns, check=False)
+
+
+def namespaces(prefix: str) -> list[str]:
+    try:
+        return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
+    except FileNotFoundError:
+        return []
+
+
+def ns_exists(ns: str) -> bool:
+    return (NETNS_DIR / ns).exists()
+
+
+def ensure_ns(ns: str) -> None:
+    if not ns_exists(ns):
+        ip("netns", "add", ns, check=False)
+        if not ns_exists(ns):
+            raise NetnsError(f"cannot create network namespace {ns}")
+    ip("link", "set", "lo", "up", ns=ns)
+
+
+def ns_created(ns: str) -> float:
+    """When ``ns`` was made (its mount point's time), or now if it is gone."""
+    try:
+        return (NETNS_DIR / ns).stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def ns_pids(ns: str) -> list[int]:
+    out = ip("netns", "pids", ns, check=False)
+    return [int(p) for p in out.split() if p.isdigit()]
+
+
+def delete_ns(ns: str) -> None:
+    if ns_exists(ns):
+        ip("netns", "del", ns, check=False)
+
+
+def ensure_veth(host_name: str, ns: str, inside_name: str, bridge: str) -> None:
+    """A veth pair: ``host_name`` on ``bridge``, ``inside_name`` in ``ns``, both up."""
+    if not link_exists(inside_name, ns):
+        if link_exists(host_name):  # a half-made pair from an interrupted plug
+            delete_link(host_name)
+        ip("link", "add", host_name, "type", "veth", "peer", "name", inside_name, "netns", ns)
+    ip("link", "set", host_name, "master", bridge, "up")
+    ip("link", "set", inside_name, "up", ns=ns)

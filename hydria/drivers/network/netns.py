@@ -1,0 +1,118 @@
+"""``netns`` network: Linux bridges as networks, veths as ports.
+
+The management network (Octavia's ``lb-mgmt-net``) is one bridge with the
+controllers' address on its host side (as Octavia's ``o-hm0``): agents are
+reached there and heartbeats arrive there. Every VIP or member subnet is a
+bridge of its own with no host address, so tenant traffic never reaches the
+host and the host never routes between subnets (nothing is forwarded).
+
+An amphora's port on a subnet is a veth: one end on the subnet's bridge, the
+other in the amphora's namespace with its own address (Octavia's
+``vrrp_ip``) and, for the VIP port, the VIP as a second address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hydria.drivers.network import iproute, names
+from hydria.drivers.network.base import SubnetPort
+
+log = logging.getLogger("hydria.netns")
+
+
+def with_prefix(address: str, cidr: str) -> str:
+    return f"{address}/{ipaddress.ip_network(cidr, strict=False).prefixlen}"
+
+
+@dataclass(frozen=True)
+class ManagementNet:
+    """The management bridge and its host-side address (``host_ip`` in ``cidr``)."""
+
+    bridge: str
+    cidr: str
+    host_ip: str
+
+    def ensure(self) -> None:
+        iproute.ensure_bridge(self.bridge)
+        iproute.ensure_address(self.bridge, with_prefix(self.host_ip, self.cidr))
+
+    def plug(self, amphora_id: str, address: str) -> None:
+        """The amphora's management port, and its agent and sshd reachable there only.
+
+        Linux accepts a packet for any local address on any interface (the weak
+        host model), so a client on a VIP subnet that routes the management
+        address through the VIP port would reach the agent. Policy rules in the
+        amphora's namespace let packets for the management address in through
+        the management port (and from the amphora itself) and refuse the rest.
+        """
+        ns = names.namespace(amphora_id)
+        self.ensure()
+        iproute.ensure_veth(names.host_mgmt_veth(amphora_id), ns, names.INSIDE_MGMT, self.bridge)
+        iproute.ensure_address(names.INSIDE_MGMT, with_prefix(address, self.cidr), ns=ns)
+        rules = iproute.ip("rule", "show", ns=ns)
+        if "prohibit" not in rules:
+            host = f"{address}/{ipaddress.ip_address(address).max_prefixlen}"
+            iproute.ip("rule", "add", "pref", "10", "to", host, "iif", names.INSIDE_MGMT,
+                       "lookup", "local", ns=ns)
+            iproute.ip("rule", "add", "pref", "11", "to", host, "iif", "lo", "lookup", "local",
+                       ns=ns)
+            iproute.ip("rule", "add", "pref", "12", "to", host, "prohibit", ns=ns)
+            iproute.ip("rule", "add", "pref", "100", "lookup", "local", ns=ns)
+            iproute.ip("rule", "del", "pref", "0", ns=ns, check=False)
+        # answer ARP only for addresses of the interface asked on
+        iproute.in_ns(ns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
+                      "net.ipv4.conf.all.arp_announce=2", "net.ipv4.ip_forward=0")
+
+
+class NetnsNetwork:
+    plugs_ports = True
+
+    def __init__(self, management: ManagementNet) -> None:
+        self.management = management
+
+    def plug_vip(self, amphora_id: str, vip_address: str, port: SubnetPort, *,
+                 hold_vip: bool = True) -> None:
+        ns = names.namespace(amphora_id)
+        dev = names.inside_port(port.subnet_id)
+        self._plug(amphora_id, port)
+        if hold_vip:
+            iproute.ensure_address(dev, with_prefix(vip_address, port.cidr), ns=ns)
+        else:  # keepalived holds it; HAProxy binds it either way
+            iproute.in_ns(ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
+                          "net.ipv6.ip_nonlocal_bind=1")
+        log.info("event=vip_plugged amphora=%s vip=%s port=%s", amphora_id, vip_address,
+                 port.address)
+
+    def unplug_vip(self, amphora_id: str, vip_address: str) -> None:
+        ns = names.namespace(amphora_id)
+        if not iproute.ns_exists(ns):
+            return
+        for dev in iproute.links(ns):
+            for addr in iproute.addresses(dev, ns):
+                if addr.split("/")[0] == vip_address:
+                    iproute.remove_address(dev, addr, ns=ns)
+
+    def plug_members(self, amphora_id: str, ports: Sequence[SubnetPort], *,
+                     vip_subnet_id: str) -> None:
+        for port in ports:
+            self._plug(amphora_id, port)
+        wanted = {names.host_port_veth(amphora_id, p.subnet_id) for p in ports}
+        wanted.add(names.host_port_veth(amphora_id, vip_subnet_id))
+        prefix = names.host_port_veth(amphora_id, "")
+        for name in iproute.links():
+            if name.startswith(prefix) and name not in wanted:
+                iproute.delete_link(name)  # its peer in the namespace goes with it
+                log.info("event=member_port_unplugged amphora=%s port=%s", amphora_id, name)
+
+    def _plug(self, amphora_id: str, port: SubnetPort) -> None:
+        ns = names.namespace(amphora_id)
+        bridge = names.subnet_bridge(port.subnet_id)
+        iproute.ensure_bridge(bridge)
+        dev = names.inside_port(port.subnet_id)
+        iproute.ensure_veth(names.host_port_veth(amphora_id, port.subnet_id), ns, dev, bridge)
+        if port.address:
+            iproute.ensure_address(dev, with_prefix(port.address, port.cidr), ns=ns)

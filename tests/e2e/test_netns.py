@@ -1,0 +1,303 @@
+"""Amphorae as instances (``netns`` driver): the real ``openstack`` CLI, real
+namespaces, bridges and veths, real traffic from a client namespace on the VIP
+subnet to members in namespaces on another subnet, operator ssh.
+
+Every namespace, bridge and veth is the test's (or the ``hydria up`` it runs)
+and is removed in the fixture's ``finally``; addresses live only on them.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import netns_lab
+from tests.support.hydria_proc import BIN, HydriaUp, running
+from tests.support.netns_lab import Lab
+
+pytestmark = [
+    pytest.mark.integration, pytest.mark.netns,
+    pytest.mark.skipif(not netns_lab.can_use_netns(), reason="needs root and iproute2"),
+]
+
+
+@dataclass
+class Net:
+    up: HydriaUp
+    lab: Lab
+    n: int
+    mgmt_bridge: str
+    vip_bridge: str
+    member_bridge: str
+    member_subnet_id: str
+    client: str  # namespace on the VIP subnet
+    members: tuple[str, str]  # back-end addresses on the member subnet
+
+    @property
+    def key(self) -> Path:
+        return self.up.state_dir / "ssh" / "amphora"
+
+    def hydria(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**self.up.env, "HYDRIA_STATE_DIR": str(self.up.state_dir)}
+        return subprocess.run([str(BIN / "hydria"), *args], capture_output=True, text=True,
+                              timeout=60, env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    n = random.randint(1, 250)
+    lab = Lab()
+    mgmt_bridge = f"hydbr-t{lab.tag}"
+    state = tmp_path_factory.mktemp("netns") / "state"
+    env = {
+        "HYDRIA_COMPUTE_DRIVER": "netns",
+        "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
+        "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24",
+        "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
+        "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
+        "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
+        "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
+        "HYDRIA_HEARTBEAT_TIMEOUT": "3",
+    }
+    bridges = [mgmt_bridge]
+    try:
+        # the health manager listens on the management bridge's host side
+        probe = HydriaUp(state, extra_env=env)
+        env["HYDRIA_HEALTH_BIND"] = f"10.250.{n}.1:{probe.health_port}"
+        with running(state, extra_env=env) as up:
+            made = subprocess.run(
+                [str(BIN / "hydria"), "subnet", "create", "members", "--cidr",
+                 f"10.252.{n}.0/24", "--allocation-start", f"10.252.{n}.100",
+                 "--allocation-end", f"10.252.{n}.199"],
+                env={**up.env, "HYDRIA_STATE_DIR": str(state)}, capture_output=True,
+                text=True, check=True)
+            member_subnet = made.stdout.split()[0]
+            public = httpx.get(up.endpoint + "/v2.0/subnets", params={"name": "public"}).json()
+            vip_bridge = "hydbr" + public["subnets"][0]["id"].replace("-", "")[:8]
+            member_bridge = "hydbr" + member_subnet.replace("-", "")[:8]
+            bridges += [vip_bridge, member_bridge]
+            lab.bridge(vip_bridge)
+            lab.bridge(member_bridge)
+            client_ns = lab.host("c", vip_bridge, f"10.251.{n}.250/24")
+            members = (f"10.252.{n}.11", f"10.252.{n}.12")
+            for i, address in enumerate(members):
+                ns = lab.host(f"m{i}", member_bridge, f"{address}/24")
+                lab.http_backend(ns, f"web-{i}", address, 8080)
+            yield Net(up, lab, n, mgmt_bridge, vip_bridge, member_bridge, member_subnet,
+                      client_ns, members)
+    finally:
+        netns_lab.remove_hydria_leftovers(mgmt_bridge, state / "amphorae")
+        lab.cleanup()
+        for bridge in bridges:
+            netns_lab.ip("link", "del", bridge, check=False)
+
+
+def _lb_with_members(net: Net, name: str, *extra: str) -> tuple[dict, str]:
+    os_ = net.up.openstack
+    lb = os_("loadbalancer", "create", "--name", name, "--vip-subnet-id", "public", *extra,
+             "--wait")
+    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
+                   "--protocol-port", "80", "--wait", lb["id"])
+    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
+               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
+    os_("loadbalancer", "healthmonitor", "create", "--delay", "1", "--timeout", "1",
+        "--max-retries", "1", "--type", "HTTP", "--wait", pool["id"])
+    for address in net.members:
+        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
+            "members", "--protocol-port", "8080", "--wait", pool["id"])
+    return lb, pool["id"]
+
+
+def _answers(net: Net, vip: str, count: int = 6) -> set[str]:
+    return {net.lab.curl(net.client, f"http://{vip}/").stdout for _ in range(count)}
+
+
+def _amphora(net: Net, lb_id: str) -> dict:
+    amps = net.up.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb_id)
+    assert len(amps) == 1, amps
+    return net.up.openstack("loadbalancer", "amphora", "show", amps[0]["id"])
+
+
+def _assert_nothing_left(net: Net, amphora_id: str) -> None:
+    """No namespace, veth or address of the amphora: only the test's own ports."""
+    namespaces, veths = netns_lab.hydria_leftovers(net.mgmt_bridge)
+    assert namespaces == [] and veths == []
+    assert "hyd-" + amphora_id.replace("-", "")[:8] not in netns_lab.namespaces()
+    assert not [link for link in netns_lab.links() if link.startswith(("hym", "hyp"))
+                and link[3:11] == amphora_id.replace("-", "")[:8]]
+    for bridge in (net.vip_bridge, net.member_bridge):
+        out = netns_lab.ip("-o", "link", "show", "master", bridge, check=False)
+        ports = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+        assert all(p.startswith(f"ht{net.lab.tag}") for p in ports), f"{bridge} keeps {ports}"
+    assert not (net.up.state_dir / "amphorae" / amphora_id).exists()
+
+
+def test_cli_lb_serves_members_on_another_subnet_and_agent_is_management_only(net: Net):
+    lb, pool_id = _lb_with_members(net, "netns-web")
+    vip = lb["vip_address"]
+    assert vip.startswith(f"10.251.{net.n}.")
+    assert _answers(net, vip) == {"web-0", "web-1"}
+
+    amp = _amphora(net, lb["id"])
+    mgmt = amp["lb_network_ip"]
+    assert mgmt.startswith(f"10.250.{net.n}.")
+    assert amp["ha_ip"] == vip and amp["vrrp_ip"].startswith(f"10.251.{net.n}.")
+    assert amp["compute_id"] == "hyd-" + amp["id"].replace("-", "")[:8]
+
+    # heartbeats cross the management bridge: members go ONLINE from HAProxy's checks
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        members = net.up.openstack("loadbalancer", "member", "list", pool_id)
+        if {m["operating_status"] for m in members} == {"ONLINE"}:
+            break
+        time.sleep(0.5)
+    assert {m["operating_status"] for m in members} == {"ONLINE"}, members
+
+    # the agent and sshd listen on the management address only ...
+    listening = net.lab.run(amp["compute_id"], "ss", "-ltnH").stdout
+    for port in (9443, 22):
+        binds = {line.split()[3] for line in listening.splitlines()
+                 if line.split()[3].endswith(f":{port}")}
+        assert binds == {f"{mgmt}:{port}"}, listening
+    # ... and not even a client that routes the management network through the
+    # VIP (Linux would accept it on any interface) reaches them
+    net.lab.run(net.client, "ip", "route", "add", f"10.250.{net.n}.0/24", "via", vip)
+    assert net.lab.can_connect(net.client, vip, 80)
+    assert not net.lab.can_connect(net.client, mgmt, 9443)
+    assert not net.lab.can_connect(net.client, mgmt, 22)
+    assert net.lab.curl(net.client, f"https://{mgmt}:9443/1.0/info", "-k").returncode != 0
+
+    # from the controller side: only with a client certificate the CA signed
+    pki = net.up.state_dir / "pki"
+    no_cert = ssl.create_default_context(cafile=str(pki / "ca.pem"))  # the controller CA
+    no_cert.check_hostname = False
+    with pytest.raises((httpx.TransportError, ssl.SSLError)):
+        httpx.get(f"https://{mgmt}:9443/1.0/info", verify=no_cert, timeout=5).raise_for_status()
+    with_cert = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    with_cert.check_hostname = False
+    with_cert.load_cert_chain(*_client_cert(pki))
+    info = httpx.get(f"https://{mgmt}:9443/1.0/info", verify=with_cert, timeout=5).json()
+    assert info["amphora_id"] == amp["id"]
+
+    shell = net.hydria("amphora", "shell", amp["id"], "--", "hostname")
+    assert shell.stdout.strip() == f"amphora-{amp['id']}", shell.stderr
+
+    net.up.openstack("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    assert not net.lab.can_connect(net.client, vip, 80)
+    _assert_nothing_left(net, amp["id"])
+
+
+def _client_cert(pki: Path) -> tuple[str, str]:
+    from hydria.drivers.certs.local_ca import ControllerCA
+
+    cert, key = ControllerCA.load_or_create(pki).client_cert_paths()
+    return str(cert), str(key)
+
+
+def test_operator_ssh_into_an_amphora(net: Net, tmp_path: Path):
+    lb = net.up.openstack("loadbalancer", "create", "--vip-subnet-id", "public", "--wait")
+    amp = _amphora(net, lb["id"])
+    name = f"amphora-{amp['id']}"
+    mgmt = amp["lb_network_ip"]
+    assert (net.key.stat().st_mode & 0o777) == 0o600
+
+    res = net.hydria("amphora", "ssh", amp["id"], "--", "hostname")
+    assert res.stdout.strip() == name, res.stderr
+    plain = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+             "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes"]
+    res = subprocess.run([*plain, "-i", str(net.key), f"ubuntu@{mgmt}", "hostname"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert res.stdout.strip() == name, res.stderr
+    sudo = net.hydria("amphora", "ssh", amp["id"], "--", "sudo", "-n", "id", "-u")
+    assert sudo.stdout.strip() == "0", sudo.stderr
+
+    # any other key is refused
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    res = subprocess.run([*plain, "-i", str(other), f"ubuntu@{mgmt}", "hostname"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert res.returncode == 255 and "Permission denied" in res.stderr
+
+    listing = net.hydria("amphora", "list").stdout
+    row = next(line for line in listing.splitlines() if line.startswith(name))
+    assert f"lb-mgmt-net={mgmt}" in row and f"{lb['vip_address']} (VIP)" in row
+    assert "octavia" in row
+
+    net.up.openstack("loadbalancer", "delete", "--wait", lb["id"], parse=False)
+    _assert_nothing_left(net, amp["id"])
+
+
+def _holds_vip(net: Net, compute_id: str, vip: str) -> bool:
+    return f" {vip}/" in netns_lab.ip("-n", compute_id, "-o", "addr", "show", check=False)
+
+
+def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
+    os_ = net.up.openstack
+    os_("loadbalancer", "flavorprofile", "create", "--name", "ha", "--provider", "amphora",
+        "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
+    os_("loadbalancer", "flavor", "create", "--name", "ha", "--flavorprofile", "ha", "--enable")
+    lb, _pool = _lb_with_members(net, "netns-ha", "--flavor", "ha")
+    vip = lb["vip_address"]
+    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
+            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
+    for a in amps:
+        assert a["ha_ip"] == vip and a["vrrp_id"] == 1
+        assert a["vrrp_priority"] == (100 if a["role"] == "MASTER" else 90)
+        assert a["vrrp_ip"].startswith(f"10.251.{net.n}.") and a["vrrp_ip"] != vip
+    deadline = time.monotonic() + 30
+    while not [a for a in amps if _holds_vip(net, a["compute_id"], vip)]:
+        assert time.monotonic() < deadline, "no amphora took the VIP"
+        time.sleep(0.1)
+    holders = [a for a in amps if _holds_vip(net, a["compute_id"], vip)]
+    assert len(holders) == 1
+    master = holders[0]
+
+    client = net.lab.traffic(net.client, f"http://{vip}/")
+    assert client.stdout is not None
+    assert "ok" in client.stdout.readline()
+    # the instance dies: every process frozen, then killed (its kernel still has the VIP)
+    pids = netns_lab.ns_pids(master["compute_id"])
+    for sig in ("-STOP", "-KILL"):
+        subprocess.run(["kill", sig, *map(str, pids)], check=False)
+    killed_at = time.time()
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = [a for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+               if a["status"] != "DELETED"]
+        shown = os_("loadbalancer", "show", lb["id"])
+        if (len(now) == 2 and master["id"] not in {a["id"] for a in now}
+                and shown["provisioning_status"] == "ACTIVE"):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"not rebuilt: {now}\n{net.up.log(tail=6000)}")
+    # the dead one is fenced and gone; the survivor kept the VIP (nopreempt)
+    assert master["compute_id"] not in netns_lab.namespaces()
+    survivor = next(a for a in amps if a["id"] != master["id"])
+    assert _holds_vip(net, survivor["compute_id"], vip)
+    time.sleep(1)  # traffic keeps flowing after the rebuild
+    client.stdin.close()  # type: ignore[union-attr]
+    lines = client.stdout.read().splitlines()
+    client.wait(timeout=30)
+    failed = [line for line in lines if " fail" in line]
+    assert lines and not failed, (f"killed at {killed_at:.4f}; {len(failed)} of {len(lines)} "
+                                  f"failed: {failed[:3]} ... {failed[-2:]}")
+    after = [line.split() for line in lines if float(line.split()[0]) > killed_at]
+    assert after and {f[2] for f in after} == {"web-0", "web-1"}
+    back = float(after[0][3]) - killed_at
+    print(f"VIP answered again {back * 1000:.0f} ms after the MASTER was killed")
+
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    for a in now:
+        _assert_nothing_left(net, a["id"])
+    _assert_nothing_left(net, master["id"])
