@@ -22,12 +22,10 @@ each setting (docs/compatibility.md):
   ``valid_vip_networks`` are accepted; the networks must be ones the networking
   API lists (``catalog.check_zone_networks``); the local driver places nothing.
 
-Beside the settings, ``flavor_capabilities()`` lists ``listener_protocols``,
-which is not a setting (a profile naming it is refused like any unknown key):
-it tells an operator which listener protocols this host's amphorae serve, as
-the provider's description does (``served()``, from ``hydria.core.host``: the
-UDP engine, SCTP only where the kernel has it, PROMETHEUS where HAProxy has
-its exporter).
+Flavor capabilities are exactly Octavia's amphora keys (clients compare them);
+which listener protocols this host's amphorae serve is said in the provider's
+description instead (``served()``, from ``hydria.core.host``: the UDP engine,
+SCTP only where the kernel has it, PROMETHEUS where HAProxy has its exporter).
 
 A profile that breaks these rules is Octavia's 501 "Provider 'amphora' does not
 support a requested option: ..."; text that is not a JSON object is a 400.
@@ -85,9 +83,6 @@ _ZONE_TYPES: dict[str, tuple[type, tuple[Any, ...]]] = {
     VALID_VIP_NETWORKS: (list, ()),
 }
 _JSON_TYPE = {str: "string", bool: "boolean", list: "array"}
-LISTENER_PROTOCOLS = "listener_protocols"
-
-
 def served() -> Served:
     """What this host's amphorae can serve (UDP engine, SCTP, PROMETHEUS), looked up once."""
     found = host.detect()
@@ -109,19 +104,8 @@ def providers() -> dict[str, str]:
 
 
 def flavor_capabilities() -> dict[str, str]:
-    """The settings a flavor can carry, and (informational) the protocols served here."""
-    here = served()
-    protocols = ["HTTP", "HTTPS", "TCP"]
-    if here.prometheus:
-        protocols.append("PROMETHEUS")
-    if here.udp_engine:
-        protocols.append(f"UDP ({here.udp_engine})")
-    if here.sctp:
-        protocols.append("SCTP")
-    missing = "" if here.sctp else " SCTP is not available: this host's kernel has no SCTP."
-    return {**FLAVOR_CAPABILITIES,
-            LISTENER_PROTOCOLS: "Not a setting: the listener protocols this provider "
-                                f"serves here: {', '.join(protocols)}.{missing}"}
+    """The settings a flavor can carry: Octavia's amphora provider's keys."""
+    return dict(FLAVOR_CAPABILITIES)
 
 
 def require_provider(name: str) -> str:

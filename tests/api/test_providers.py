@@ -34,16 +34,17 @@ def test_flavor_capabilities_are_what_hydria_applies(client, name):
     assert r.status_code == 200
     caps = {c["name"]: c["description"] for c in r.json()["flavor_capabilities"]}
     assert set(caps) == {"loadbalancer_topology", "compute_flavor", "amp_image_tag",
-                         "sriov_vip", "allow_member_sriov", "listener_protocols"}
+                         "sriov_vip", "allow_member_sriov"}
     assert caps["loadbalancer_topology"] == (
         "The load balancer topology. One of: SINGLE - One amphora per load balancer. "
         "ACTIVE_STANDBY - Two amphora per load balancer.")
     assert caps["compute_flavor"] == "The compute driver flavor ID."
-    # not a setting: what this host serves beyond HAProxy, SCTP's absence said plainly
+    # what this host serves beyond HAProxy is in the provider's description instead
     # (no kernel SCTP here)
-    assert caps["listener_protocols"].startswith("Not a setting")
-    assert "UDP (nginx-stream)" in caps["listener_protocols"]
-    assert "SCTP is not available" in caps["listener_protocols"]
+    amphora = {p["name"]: p["description"]
+               for p in client.get(PROVIDERS).json()["providers"]}["amphora"]
+    assert "UDP through nginx-stream" in amphora
+    assert "no SCTP (no kernel support)" in amphora
     assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
                       params={"name": "nothing"}).json() == {"flavor_capabilities": []}
     assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
