@@ -120,6 +120,7 @@ import jinja2
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.render import values as v
+from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
 from hydria.render.values import UnrenderableValue
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
@@ -129,12 +130,7 @@ TEMPLATE_NAME: Final = "haproxy.cfg.j2"
 STICK_TABLE_SIZE: Final = "10k"
 #: Name of the cookie HAProxy inserts for HTTP_COOKIE persistence (as Octavia).
 PERSISTENCE_COOKIE: Final = "SRV"
-#: syslog facility used with ``options.log_target``.
-LOG_FACILITY: Final = "local0"
 
-#: The ring that carries logs to TCP syslog targets.
-LOG_RING: Final = "hydria-logs"
-_LOG_FORMAT_RE: Final = re.compile(r"[^\"\\\x00-\x1f\x7f]{1,2048}")
 
 MODE_HTTP: Final = "http"
 MODE_TCP: Final = "tcp"
@@ -358,7 +354,7 @@ def _global(options: graph.RenderOptions, *, external_check: bool) -> GlobalView
     log_target = None
     if options.log_target is not None:
         log_target = v.word(options.log_target, "log_target")
-    ring = tuple(f"server t{i} {_log_address(t, tcp=True)}"
+    ring = tuple(f"server t{i} {log_address(t, tcp=True)}"
                  for i, t in enumerate(options.log_tcp_targets))
     return GlobalView(
         log_ring=ring if options.connection_logging else (),
@@ -406,8 +402,9 @@ def _frontend(
         disabled=not (lb_enabled and lst.admin_state_up),
         maxconn=limit if limit > 0 else options.max_connections,
         timeout_client=v.timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
-        log_option=_log_option(options, mode, lb_id=lb_id, project_id=project_id),
-        log_lines=_flow_log_lines(options),
+        log_option=log_option(options, http=mode == MODE_HTTP, lb_id=lb_id,
+                              project_id=project_id),
+        log_lines=flow_log_lines(options),
         inspect_delay=inspect if inspect > 0 else None,
         allowed_cidrs=tuple(v.cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),
         forwardfor=forwardfor,
@@ -558,51 +555,6 @@ def _persistence(
 # --------------------------------------------------------------------------- #
 # Small pure helpers                                                          #
 # --------------------------------------------------------------------------- #
-
-
-def _logs(options: graph.RenderOptions) -> bool:
-    return bool(options.log_target or options.log_targets or options.log_tcp_targets)
-
-
-def _flow_log_lines(options: graph.RenderOptions) -> tuple[str, ...]:
-    """A frontend's own ``log`` lines: its flow logs go there, HAProxy's process
-    notices (a proxy stopped at a reload) do not."""
-    if not options.connection_logging:
-        return ()
-    lines = [f"log {_log_address(t)} len 8192 {LOG_FACILITY}" for t in options.log_targets]
-    if options.log_tcp_targets:
-        lines.append(f"log ring@{LOG_RING} len 8192 {LOG_FACILITY}")
-    if options.log_target is not None and lines:
-        lines.insert(0, "log global")
-    return tuple(lines)
-
-
-def _log_address(target: str, *, tcp: bool = False) -> str:
-    """``host:port`` (IPv6 as ``[addr]:port``) or, over UDP only, a Unix socket path."""
-    if target.startswith("/") and not tcp:
-        return v.word(target, "log target")
-    host, sep, port = target.rpartition(":")
-    if not sep:
-        raise UnrenderableValue(f"log target {target!r} is not host:port")
-    return v.hostport(v.ip(host.strip("[]"), "log target"), v.port(int(port), "log target"))
-
-
-def _log_option(options: graph.RenderOptions, mode: str, *, lb_id: str,
-                project_id: str) -> str | None:
-    """``option httplog``/``tcplog``, or Octavia's tenant flow log format, if logging."""
-    if not _logs(options) or not options.connection_logging:
-        return None
-    if options.log_format is None:
-        return "option httplog" if mode == MODE_HTTP else "option tcplog"
-    text = options.log_format.replace("{{ project_id }}", project_id or "-")
-    text = text.replace("{{ lb_id }}", lb_id)
-    if mode != MODE_HTTP:  # HAProxy refuses HTTP fields in tcp mode; Octavia drops them too
-        for field in ("%{+Q}r", "%r", "%{+Q}ST", "%ST"):
-            text = text.replace(field, "-")
-    if not _LOG_FORMAT_RE.fullmatch(text):
-        raise UnrenderableValue(f"log format {options.log_format!r} has characters HAProxy "
-                                "would misread (quotes, backslashes, control characters)")
-    return f'log-format "{text}"'
 
 
 def _listener_mode(lst: graph.Listener) -> str:
