@@ -16,6 +16,7 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -80,6 +81,36 @@ COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
 # fixtures that reach a component -> the marker a test using them must carry
 _FIXTURE_NEEDS = {"pg_url": "postgres", "pg_db": "postgres", "amphora": "haproxy",
                   "hydria": "haproxy"}  # hydria: a real `hydria up` (tests/e2e)
+
+
+_CONFIG_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the machine's OpenStack client settings out of the tests.
+
+    A ``clouds.yaml`` in the user's home (``hydria up`` writes one) or ``OS_*``
+    variables would otherwise reach every openstacksdk and CLI call the tests
+    make: with a single cloud in that file, ``openstack.connect(...)`` merges it
+    in, and its ``auth_type: none`` turned the Keystone tests' password logins
+    into noauth ones. Each test process gets an empty client configuration and
+    a config home of its own, so a test that runs ``hydria up`` cannot write to
+    the user's either.
+    """
+    for name in [n for n in os.environ if n.startswith("OS_")]:
+        del os.environ[name]
+    home = Path(tempfile.mkdtemp(prefix="hydria-test-config-"))
+    clouds = home / "clouds.yaml"
+    clouds.write_text("clouds: {}\n")
+    os.environ["OS_CLIENT_CONFIG_FILE"] = str(clouds)
+    os.environ["XDG_CONFIG_HOME"] = str(home)
+    config.stash[_CONFIG_HOME] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_CONFIG_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

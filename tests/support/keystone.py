@@ -79,13 +79,13 @@ class Keystone:
 
     def connect(self, project: str, role: str) -> openstack.connection.Connection:
         return openstack.connect(**self.auth(project, role), region_name="RegionOne",
-                                 identity_interface="public")
+                                 identity_interface="public", **_ONLY_THESE)
 
     def admin(self) -> openstack.connection.Connection:
         return openstack.connect(auth_url=self.url, username="admin",
                                  password=self.admin_password, project_name="admin",
                                  user_domain_name="Default", project_domain_name="Default",
-                                 region_name="RegionOne")
+                                 region_name="RegionOne", **_ONLY_THESE)
 
     def token(self, project: str, role: str) -> str:
         return str(self.connect(project, role).auth_token)
@@ -95,6 +95,10 @@ class Keystone:
                 "HYDRIA_KEYSTONE_USERNAME": self.service_user,
                 "HYDRIA_KEYSTONE_PASSWORD": self.service_password,
                 "HYDRIA_KEYSTONE_PROJECT": "service"}
+
+
+# the connection is made of the arguments alone: no clouds.yaml, no OS_* variables
+_ONLY_THESE: dict[str, bool] = {"load_yaml_config": False, "load_envvars": False}
 
 
 def available() -> bool:

@@ -1,0 +1,1 @@
+"""The secret-store seam: where listener and pool TLS material comes from."""
