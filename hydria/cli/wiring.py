@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hydria.drivers.compute.base import ComputeDriver
     from hydria.drivers.network.base import NetworkDriver
     from hydria.drivers.network.netns import ManagementNet
+    from hydria.drivers.secrets.base import SecretStore
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -229,10 +230,17 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
     return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
 
 
+def secret_store(settings: Settings, db: Database) -> SecretStore | None:
+    """Where listener and pool TLS references are read (the API checks them, the
+    controller sends them to amphorae). None until a store is configured: TLS
+    references are then refused with a 400 that says so."""
+    return None
+
+
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     from hydria.api.app import create_app
 
-    return create_app(db, notifier, settings)
+    return create_app(db, notifier, settings, secrets=secret_store(settings, db))
 
 
 def reconciler(settings: Settings, db: Database, *,
@@ -257,6 +265,7 @@ def reconciler(settings: Settings, db: Database, *,
             ssh_public_key=amphora_ssh_public_key(settings),
             vrrp_advert_int=settings.vrrp_advert_int,
         ),
+        secrets=secret_store(settings, db),
     )
 
 

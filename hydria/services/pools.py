@@ -13,9 +13,10 @@ from hydria.core import constants as c
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.resources import POOL
+from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
-from hydria.services import listing, provider
+from hydria.services import listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.listeners import check_pool_protocol
 from hydria.services.lookup import (
@@ -27,7 +28,7 @@ from hydria.services.lookup import (
 )
 from hydria.services.shape import pool_view
 from hydria.services.unit import Env, read, write
-from hydria.services.validation import choice, given, refuse_unsupported
+from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
 WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
 SCOPE = listing.Scope(Pool, POOL.filters(), POOL.sorts(),
@@ -85,6 +86,10 @@ def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
     assert req.protocol is not None and req.lb_algorithm is not None
     protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
     protocols.check_served(protocol, provider.served())
+    values = req.model_dump()
+    if nested and any(values.get(name) for name in tls.POOL_FIELDS):
+        raise unsupported("tls_enabled and TLS references in a fully populated create")
+    tls.check_pool_rules(values)
     return CheckedPool(
         protocol=protocol,
         lb_algorithm=_algorithm(req.lb_algorithm),
@@ -96,6 +101,7 @@ def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
     values = POOL.create_columns(req.model_dump())
     values.update(protocol=checked.protocol, lb_algorithm=checked.lb_algorithm,
                   session_persistence=checked.session_persistence)
+    tls.pool_defaults(values, tls_enabled=bool(values.get("tls_enabled")))
     return Pool(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
                 provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE, **values)
 
@@ -133,6 +139,8 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
             check_pool_protocol(listener.protocol, checked.protocol)
             if listener.default_pool_id is not None:
                 raise Conflict("This listener already has a default pool")
+        tls.check_pool_material(env.secrets, req.model_dump(),
+                                SecretAccess(project_id=lb.project_id))
         unit.change(lb)
         quotas.check_and_reserve(session, lb.project_id, quotas.POOL,
                                  defaults=env.quota_defaults)
@@ -159,6 +167,15 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             changes["session_persistence"] = _persistence(req.session_persistence,
                                                           pool.protocol,
                                                           pool.session_persistence or {})
+        current = {name: getattr(pool, name) for name in tls.POOL_FIELDS}
+        merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
+        tls.check_pool_rules(merged, current=current, given=changes)
+        tls.check_pool_material(env.secrets, merged, SecretAccess(project_id=pool.project_id),
+                                changed=set(changes))
+        if merged.get("tls_enabled"):
+            filled = dict(merged)
+            tls.pool_defaults(filled, tls_enabled=True)
+            changes.update((k, v) for k, v in filled.items() if merged.get(k) != v)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         for name, value in changes.items():
             setattr(pool, name, value)
