@@ -5,6 +5,7 @@
 router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
 Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
 Keystone's project look-ups are refused (``routes/identity.py``, for the CLI),
+the embedded secret store serves Barbican's ``/v1`` (``routes/secrets.py``),
 every route passes the policy door (``hydria.api.auth.door``: the caller, from
 a Keystone token validated by ``hydria.api.auth.keystone`` or noauth's headers,
 and Octavia's rule for the route),
@@ -42,6 +43,7 @@ from hydria.api.routes import (
     providers,
     quotas,
     root,
+    secrets,
 )
 from hydria.config import Settings
 from hydria.db.engine import Database
@@ -81,6 +83,7 @@ def create_app(db: Database, notifier: Notifier, settings: Settings, *,
     app.include_router(root.router)
     app.include_router(metrics.router)
     app.include_router(identity.router)
+    app.include_router(secrets.router)  # the embedded secret store, Barbican's /v1
     for prefix in PREFIXES:
         for router in RESOURCE_ROUTERS:
             app.include_router(router, prefix=prefix)
