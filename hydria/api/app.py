@@ -66,14 +66,14 @@ class Authenticator(Protocol):
 
 def create_app(db: Database, notifier: Notifier, settings: Settings, *,
                authenticator: Authenticator = KeystoneAuth,
-               secrets: SecretReader | None = None) -> FastAPI:
+               secret_store: SecretReader | None = None) -> FastAPI:
     """The API; under Keystone, ``authenticator`` (ASGI middleware taking ``settings``)
     puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
     safety.check(settings)
     # Every route runs the policy door first (``hydria.api.auth.door``).
     app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(admit)])
-    app.state.env = Env(db=db, notifier=notifier, settings=settings, secrets=secrets)
+    app.state.env = Env(db=db, notifier=notifier, settings=settings, secrets=secret_store)
     app.state.guard = Guard(settings)
     errors.install(app)
     if settings.auth_strategy == KEYSTONE:

@@ -232,15 +232,20 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
 
 def secret_store(settings: Settings, db: Database) -> SecretStore | None:
     """Where listener and pool TLS references are read (the API checks them, the
-    controller sends them to amphorae). None until a store is configured: TLS
-    references are then refused with a 400 that says so."""
+    controller sends them to amphorae): the embedded store's reader, or None for
+    a store this build cannot reach (TLS references are then refused with a 400
+    that says so)."""
+    if settings.secret_store == "embedded":
+        from hydria.services.secrets import embedded_store
+
+        return embedded_store(settings, db)
     return None
 
 
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     from hydria.api.app import create_app
 
-    return create_app(db, notifier, settings, secrets=secret_store(settings, db))
+    return create_app(db, notifier, settings, secret_store=secret_store(settings, db))
 
 
 def reconciler(settings: Settings, db: Database, *,

@@ -27,7 +27,7 @@ def store() -> MemorySecretStore:
 
 @pytest.fixture
 def app(db: Any, notifier: Any, settings: Any, store: MemorySecretStore) -> Any:
-    return create_app(db, notifier, settings, secrets=store)
+    return create_app(db, notifier, settings, secret_store=store)
 
 
 def good_cert(store: MemorySecretStore, project: str = PROJECT) -> str:

@@ -1,13 +1,13 @@
 """TERMINATED_HTTPS listeners and TLS pools: certificate references and TLS options
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
