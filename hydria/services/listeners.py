@@ -118,13 +118,18 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new listener (``req``: a ``ListenerPOST``)."""
     ctx.owner_for_create(req.project_id)
     protocol = check_listener(req)
+    if tls.has_refs(req.model_dump()):
+        # the store is read outside the write transaction (the embedded one is in
+        # this database: a read inside it would wait for its own lock)
+        with read(env) as session:
+            project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
+        tls.check_listener_material(env.secrets, req.model_dump(),
+                                    SecretAccess(project_id=project_id))
     with write(env) as unit:
         session = unit.session
         lb = get_lb(session, req.loadbalancer_id, ctx)
         if req.default_pool_id is not None:
             check_default_pool(session, lb.id, req.default_pool_id, protocol)
-        tls.check_listener_material(env.secrets, req.model_dump(),
-                                    SecretAccess(project_id=lb.project_id))
         listener = new_listener(lb, req, protocol, default_pool_id=req.default_pool_id)
         unit.change(lb)
         quotas.check_and_reserve(session, lb.project_id, quotas.LISTENER,
@@ -143,22 +148,18 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str,
     """``req``: the update body; only the fields the caller sent change."""
     refuse_unsupported(req, LISTENER.update_unsupported())
     changes = LISTENER.update_changes(given(req))
+    if any(name in changes for name in tls.LISTENER_REFS):
+        with read(env) as session:  # outside the write transaction, as on create
+            listener = get_listener(session, listener_id, ctx)
+            merged = _check_update(listener, changes)
+        tls.check_listener_material(env.secrets, merged,
+                                    SecretAccess(project_id=listener.project_id),
+                                    changed=set(changes))
     with write(env) as unit:
         session = unit.session
         listener = get_listener(session, listener_id, ctx)
         lb = get_lb(session, listener.load_balancer_id, ctx)
-        protocols.check_listener_update(
-            listener.protocol, insert_headers=changes.get("insert_headers"),
-            tls_refs=tls.has_refs(changes),
-            default_pool=changes.get("default_pool_id") is not None)
-        check_insert_headers(changes.get("insert_headers"), listener.protocol)
-        tls.listener_defaults(listener.protocol, changes, only_given=True)
-        merged = {name: getattr(listener, name) for name in tls.LISTENER_FIELDS}
-        merged.update((k, v) for k, v in changes.items() if k in tls.LISTENER_FIELDS)
-        tls.check_listener_rules(listener.protocol, merged, update=True)
-        tls.check_listener_material(env.secrets, merged,
-                                    SecretAccess(project_id=listener.project_id),
-                                    changed=set(changes))
+        _check_update(listener, changes)
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
             check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
@@ -168,6 +169,21 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str,
         listener.provisioning_status = c.PENDING_UPDATE
         session.flush()
         return listener_view(listener)
+
+
+def _check_update(listener: Listener, changes: dict[str, Any]) -> dict[str, Any]:
+    """The checks of an update that need the row but not the store; the TLS fields
+    as they will be. Fills Octavia's defaults into ``changes`` for a null."""
+    protocols.check_listener_update(
+        listener.protocol, insert_headers=changes.get("insert_headers"),
+        tls_refs=tls.has_refs(changes),
+        default_pool=changes.get("default_pool_id") is not None)
+    check_insert_headers(changes.get("insert_headers"), listener.protocol)
+    tls.listener_defaults(listener.protocol, changes, only_given=True)
+    merged = {name: getattr(listener, name) for name in tls.LISTENER_FIELDS}
+    merged.update((k, v) for k, v in changes.items() if k in tls.LISTENER_FIELDS)
+    tls.check_listener_rules(listener.protocol, merged, update=True)
+    return merged
 
 
 def delete_listener(env: Env, ctx: RequestContext, listener_id: str) -> None:

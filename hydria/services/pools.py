@@ -124,6 +124,16 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     if req.loadbalancer_id is None and req.listener_id is None:
         raise InvalidInput("Validation failure: Must provide at least one of: "
                            "loadbalancer_id, listener_id")
+    if any(req.model_dump().get(name) for name in tls.POOL_REFS):
+        # the store is read outside the write transaction (the embedded one is in
+        # this database: a read inside it would wait for its own lock)
+        with read(env) as session:
+            if req.listener_id is not None:
+                project_id = get_listener(session, req.listener_id, ctx).project_id
+            else:
+                project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
+        tls.check_pool_material(env.secrets, req.model_dump(),
+                                SecretAccess(project_id=project_id))
     with write(env) as unit:
         session = unit.session
         listener = None
@@ -139,8 +149,6 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
             check_pool_protocol(listener.protocol, checked.protocol)
             if listener.default_pool_id is not None:
                 raise Conflict("This listener already has a default pool")
-        tls.check_pool_material(env.secrets, req.model_dump(),
-                                SecretAccess(project_id=lb.project_id))
         unit.change(lb)
         quotas.check_and_reserve(session, lb.project_id, quotas.POOL,
                                  defaults=env.quota_defaults)
@@ -160,6 +168,15 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
     changes = POOL.update_changes(given(req))
     if "lb_algorithm" in changes:
         changes["lb_algorithm"] = _algorithm(changes["lb_algorithm"])
+    if any(name in changes for name in tls.POOL_REFS):
+        with read(env) as session:  # outside the write transaction, as on create
+            pool = get_pool(session, pool_id, ctx)
+            current = {name: getattr(pool, name) for name in tls.POOL_FIELDS}
+            merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
+            tls.check_pool_rules(merged, current=current, given=changes)
+            project_id = pool.project_id
+        tls.check_pool_material(env.secrets, merged, SecretAccess(project_id=project_id),
+                                changed=set(changes))
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
@@ -170,8 +187,6 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
         current = {name: getattr(pool, name) for name in tls.POOL_FIELDS}
         merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
         tls.check_pool_rules(merged, current=current, given=changes)
-        tls.check_pool_material(env.secrets, merged, SecretAccess(project_id=pool.project_id),
-                                changed=set(changes))
         if merged.get("tls_enabled"):
             filled = dict(merged)
             tls.pool_defaults(filled, tls_enabled=True)

@@ -247,3 +247,38 @@ def test_refs_on_other_protocols(client, api, store, protocol):
     assert r.status_code in (400, 501), r.text
     if r.status_code == 400:
         assert fragment in r.json()["faultstring"]
+
+
+def test_with_the_embedded_store_in_the_same_database(db, notifier, settings, api):
+    """The embedded store lives in Hydria's database: the API reads it outside its
+    write transaction (inside, SQLite's one writer would wait for itself)."""
+    from fastapi.testclient import TestClient
+
+    from hydria.services.secrets import embedded_store
+
+    app = create_app(db, notifier, settings, secret_store=embedded_store(settings, db))
+    lb = api.lb()
+    with TestClient(app) as tc:
+        def secret(payload: bytes) -> str:
+            r = tc.post("/v1/secrets", json={"name": "s", "payload": payload.decode(),
+                                              "payload_content_type": "text/plain"})
+            assert r.status_code == 201, r.text
+            return str(r.json()["secret_ref"])
+
+        r = tc.post("/v1/containers", json={"type": "certificate", "name": "c", "secret_refs": [
+            {"name": "certificate", "secret_ref": secret(SERVER.cert_pem)},
+            {"name": "private_key", "secret_ref": secret(SERVER.key_pem())}]})
+        assert r.status_code == 201, r.text
+        container = r.json()["container_ref"]
+        r = post_listener(tc, lb["id"], default_tls_container_ref=container)
+        assert r.status_code == 201, r.text
+        api.settle()
+        li = r.json()["listener"]
+        r = tc.put(f"{BASE}/listeners/{li['id']}", json={"listener": {
+            "client_ca_tls_container_ref": secret(CA_ONE.cert_pem),
+            "client_authentication": "OPTIONAL"}})
+        assert r.status_code == 200, r.text
+        r = tc.post(f"{BASE}/pools", json={"pool": {
+            "listener_id": li["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+            "tls_enabled": True, "ca_tls_container_ref": secret(CA_ONE.cert_pem)}})
+        assert r.status_code in (201, 409), r.text  # 409: the listener is still pending
