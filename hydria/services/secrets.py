@@ -303,14 +303,16 @@ def get_secret(env: Env, ctx: RequestContext, secret_id: str, base: str) -> dict
         return shape_secret(row, base)
 
 
-def choose_media_type(accept: str | None) -> str:
-    """The payload's media type for an ``Accept`` header, as Barbican picks it
-    (none or ``*/*``: octets)."""
+def choose_media_type(accept: str | None, stored: str) -> str:
+    """The payload's media type for an ``Accept`` header, as Barbican picks it:
+    none at all means octets, ``*/*`` the type it was stored with."""
     if accept is None or not accept.strip():
         return "application/octet-stream"
     for item in accept.split(","):
         media = item.split(";", 1)[0].strip().lower()
-        if media in ("*/*", "application/*"):
+        if media == "*/*":
+            return stored
+        if media == "application/*":
             return "application/octet-stream"
         if media == "text/*":
             return PLAIN_TEXT
@@ -329,9 +331,10 @@ def get_payload(env: Env, ctx: RequestContext, secret_id: str,
         if row is None:
             raise _secret_not_found()
         payload = store.payload_of(row)
+        stored = row.content_type or "application/octet-stream"
     if payload is None:
         raise NotFound("No secret payload to retrieve found.")
-    media = choose_media_type(accept)
+    media = choose_media_type(accept, stored)
     if media == PLAIN_TEXT:
         try:
             payload.decode()

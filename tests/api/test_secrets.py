@@ -93,6 +93,7 @@ def test_binary_payloads_der_and_pkcs12(client: Any) -> None:
                        headers={**A, "Accept": "application/octet-stream"})
         assert r.status_code == 200 and r.content == data
         assert client.get(ref + "/payload", headers=A).content == data  # no Accept: octets
+        assert client.get(ref + "/payload", headers={**A, "Accept": "*/*"}).content == data
         assert_barbican_fault(client.get(ref + "/payload",
                                          headers={**A, "Accept": "text/plain"}), 406)
         assert_barbican_fault(client.get(ref + "/payload",
