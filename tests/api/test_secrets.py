@@ -282,3 +282,36 @@ def test_put_payload_to_a_secret_made_without_one(client: Any) -> None:
                                      headers={**A, "Content-Type": "text/plain"}), 409)
     assert_barbican_fault(client.put(ref, content=b"x",
                                      headers={**A, "Content-Type": "image/png"}), 415)
+
+
+def test_keystone_mode_token_project_and_barbicans_roles(db: Database, notifier: Any,
+                                                         tmp_path: Any) -> None:
+    """Under Keystone the token's project scopes everything; readers list and show,
+    members (and admins) store, decrypt and delete; an admin of another project
+    (even with ``admin``) still finds nothing of A's, as Barbican's defaults."""
+    from fastapi.testclient import TestClient
+
+    from hydria.api.app import create_app
+    from tests.support.identity import HeaderIdentity, keystone_settings
+
+    app = create_app(db, notifier, keystone_settings(tmp_path), authenticator=HeaderIdentity)
+    member = {"X-Project-Id": "pa", "X-Roles": "member,reader", "X-User-Id": "alice"}
+    reader = {"X-Project-Id": "pa", "X-Roles": "reader"}
+    nobody = {"X-Project-Id": "pa", "X-Roles": ""}
+    admin_b = {"X-Project-Id": "pb", "X-Roles": "admin,member,reader"}
+    with TestClient(app) as c:
+        r = c.post("/v1/secrets", headers=member,
+                   json={"payload": "k", "payload_content_type": "text/plain"})
+        assert r.status_code == 201, r.text
+        ref = r.json()["secret_ref"]
+        assert c.get(ref, headers=member).json()["creator_id"] == "alice"
+        assert c.get(ref, headers=reader).status_code == 200
+        assert c.get("/v1/secrets", headers=reader).json()["total"] == 1
+        assert_barbican_fault(c.get(ref + "/payload", headers=reader), 403)
+        assert_barbican_fault(c.post("/v1/secrets", headers=reader, json={}), 403)
+        assert_barbican_fault(c.get("/v1/secrets", headers=nobody), 403)
+        assert_barbican_fault(c.get(ref, headers=admin_b), 404)
+        assert_barbican_fault(c.get(ref + "/payload", headers=admin_b), 404)
+        assert c.get("/v1/secrets", headers=admin_b).json()["total"] == 0
+        assert c.get(ref + "/payload", headers=member).content == b"k"
+        assert c.delete(ref, headers=member).status_code == 204
