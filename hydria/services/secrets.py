@@ -46,6 +46,7 @@ BINARY = ("application/octet-stream", "application/pkcs8")
 MAX_PAYLOAD_BYTES = 20_000  # Barbican's max_allowed_secret_in_bytes
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100  # Barbican's default and max paging
 SMALLINT_MAX = 32767
+MAX_OFFSET = 2**31 - 1  # past any real list; keeps SQL's OFFSET within 64 bits
 _ROLE_NAMES = {
     "certificate": ({"certificate"}, {"private_key", "private_key_passphrase", "intermediates"}),
     "rsa": ({"public_key", "private_key"}, {"private_key_passphrase"}),
@@ -138,10 +139,10 @@ def _expiration(body: Mapping[str, Any], schema: str) -> dt.datetime | None:
         return None
     try:
         when = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise _invalid(schema, "Invalid date for 'expiration'", "expiration") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC).replace(tzinfo=None)
     if when <= utcnow():
         raise _invalid(schema, "'expiration' is before current time", "expiration")
     return when
@@ -358,7 +359,7 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int]:
             return int(query.get(key, default))
         except ValueError:
             return default
-    offset = max(number("offset", 0), 0)
+    offset = min(max(number("offset", 0), 0), MAX_OFFSET)
     limit = number("limit", DEFAULT_LIMIT)
     limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
     return offset, limit

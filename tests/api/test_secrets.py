@@ -158,6 +158,8 @@ def test_listing_pages_and_name_filter(client: Any) -> None:
     assert named["total"] == 2 and all(s["name"] == "s1" for s in named["secrets"])
     # Barbican's lenient paging: nonsense falls back to the defaults, never a 5xx
     assert client.get("/v1/secrets?limit=x&offset=-4", headers=A).json()["total"] == 7
+    huge = client.get(f"/v1/secrets?limit={10**30}&offset={10**30}", headers=A).json()
+    assert huge["secrets"] == [] and huge["total"] == 7
 
 
 def test_certificate_container_read_by_the_store(client: Any, db: Database,
@@ -218,6 +220,10 @@ def test_certificate_container_read_by_the_store(client: Any, db: Database,
     ({"bit_length": True}, 400, "bit_length"),
     ({"expiration": "yesterday"}, 400, "Invalid date"),
     ({"expiration": "2001-01-01T00:00:00Z"}, 400, "before current time"),
+    ({"expiration": "9999-12-31T23:59:59-05:00"}, 400, "Invalid date"),
+    ({"algorithm": None}, 400, "algorithm"),
+    ({"payload": "x", "payload_content_type": "text/plain; charset=latin1"}, 400,
+     "payload_content_type"),
     ({"payload": "x" * 20_001, "payload_content_type": "text/plain"}, 413, "too large"),
     ([], 400, "JSON object"),
 ])
@@ -257,6 +263,19 @@ def test_bad_containers_are_refused(client: Any, db: Database) -> None:
     for body, status, fragment in cases:
         assert_barbican_fault(client.post("/v1/containers", json=body, headers=A),
                               status, fragment)
+    assert snapshot(db) == before
+
+
+def test_bodies_that_are_not_json(client: Any, db: Database) -> None:
+    before = snapshot(db)
+    assert_barbican_fault(client.post("/v1/secrets", content=b"{nope", headers={
+        **A, "Content-Type": "application/json"}), 400)
+    assert_barbican_fault(client.post("/v1/secrets", content=b"x", headers={
+        **A, "Content-Type": "text/plain"}), 415)
+    assert_barbican_fault(client.post("/v1/containers", content=b"", headers={
+        **A, "Content-Type": "application/json"}), 400)
+    assert_barbican_fault(client.post("/v1/secrets", content=b"x" * 70_000, headers={
+        **A, "Content-Type": "application/json"}), 413)
     assert snapshot(db) == before
 
 
