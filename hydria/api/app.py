@@ -83,7 +83,9 @@ def create_app(db: Database, notifier: Notifier, settings: Settings, *,
     app.include_router(root.router)
     app.include_router(metrics.router)
     app.include_router(identity.router)
-    app.include_router(secrets.router)  # the embedded secret store, Barbican's /v1
+    app.include_router(secrets.versions)  # the embedded secret store, Barbican's /v1
+    for prefix in secrets.PREFIXES:
+        app.include_router(secrets.router, prefix=prefix)
     for prefix in PREFIXES:
         for router in RESOURCE_ROUTERS:
             app.include_router(router, prefix=prefix)

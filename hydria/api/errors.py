@@ -13,9 +13,9 @@ Mapping, in order of precedence:
 - Starlette's own HTTP errors (unknown path 404, wrong method 405).
 - ``sqlalchemy.exc.OperationalError`` (the database is gone or locked for
   too long): 503 with ``Retry-After``, so clients retry instead of failing.
-- Under ``/v1`` (the embedded secret store, Barbican's API) the same
-  failures get Barbican's body instead, ``{"code": 404, "title": "Not Found",
-  "description": "..."}``, which its clients read.
+- Under ``/v1``, ``/secrets`` and ``/containers`` (the embedded secret store,
+  Barbican's API) the same failures get Barbican's body instead, ``{"code":
+  404, "title": "Not Found", "description": "..."}``, which its clients read.
 - Anything else is a bug: the traceback is logged and the caller gets a
   ``Server`` fault with 500. Tests assert this never happens.
 """
@@ -57,7 +57,7 @@ def barbican_fault(status: int, description: str,
 def is_barbican(request: Request) -> bool:
     """A request to the embedded secret store (Barbican's ``/v1``)."""
     path = request.url.path
-    return path == "/v1" or path.startswith("/v1/")
+    return path == "/v1" or path.startswith(("/v1/", "/secrets", "/containers"))
 
 
 def answer(request: Request, status: int, faultcode: str, text: str,

@@ -184,6 +184,34 @@ def network(settings: Settings) -> NetworkDriver:
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
 
 
+def secret_store(settings: Settings, db: Database) -> SecretStore:
+    """Where listeners' and pools' TLS references are read (``HYDRIA_SECRET_STORE``):
+    the embedded store in Hydria's database (its key made 0600 on first use), or
+    a real Barbican read as the ``keystone_*`` service user."""
+    if settings.secret_store == "barbican":
+        from hydria.drivers.secrets.barbican import BarbicanOptions, BarbicanStore
+
+        if not (settings.keystone_url and settings.keystone_username):
+            raise SystemExit("HYDRIA_SECRET_STORE=barbican needs the service user: set "
+                             "HYDRIA_KEYSTONE_URL, HYDRIA_KEYSTONE_USERNAME and "
+                             "HYDRIA_KEYSTONE_PASSWORD")
+        return BarbicanStore(BarbicanOptions(
+            auth_url=settings.keystone_url, username=settings.keystone_username,
+            password=settings.keystone_password, project=settings.keystone_project,
+            user_domain=settings.keystone_user_domain,
+            project_domain=settings.keystone_project_domain,
+            endpoint=settings.barbican_endpoint, interface=settings.barbican_interface,
+            region=settings.barbican_region))
+    from hydria.db.secret_box import SecretBox, SecretKeyError, load_or_create_key
+    from hydria.db.secrets import EmbeddedSecretStore
+
+    try:
+        key = load_or_create_key(settings.secret_key_path)
+    except SecretKeyError as exc:
+        raise SystemExit(f"secret-store key refused: {exc}") from None
+    return EmbeddedSecretStore(db, SecretBox(key))
+
+
 def check_api_settings(settings: Settings) -> None:
     """Refuse an API that would protect nothing, naming the setting (before any work)."""
     import click
@@ -230,21 +258,10 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
     return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
 
 
-def secret_store(settings: Settings, db: Database) -> SecretStore | None:
-    """Where listener and pool TLS references are read (the API checks them, the
-    controller sends them to amphorae): the embedded store's reader, or None for
-    a store this build cannot reach (TLS references are then refused with a 400
-    that says so)."""
-    if settings.secret_store == "embedded":
-        from hydria.services.secrets import embedded_store
-
-        return embedded_store(settings, db)
-    return None
-
-
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     from hydria.api.app import create_app
 
+    # the store's key is made now (0600), or refused at start
     return create_app(db, notifier, settings, secret_store=secret_store(settings, db))
 
 

@@ -46,6 +46,7 @@ BINARY = ("application/octet-stream", "application/pkcs8")
 MAX_PAYLOAD_BYTES = 20_000  # Barbican's max_allowed_secret_in_bytes
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100  # Barbican's default and max paging
 SMALLINT_MAX = 32767
+MAX_OFFSET = 2**31 - 1  # past any real list; keeps SQL's OFFSET within 64 bits
 _ROLE_NAMES = {
     "certificate": ({"certificate"}, {"private_key", "private_key_passphrase", "intermediates"}),
     "rsa": ({"public_key", "private_key"}, {"private_key_passphrase"}),
@@ -138,10 +139,10 @@ def _expiration(body: Mapping[str, Any], schema: str) -> dt.datetime | None:
         return None
     try:
         when = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise _invalid(schema, "Invalid date for 'expiration'", "expiration") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC).replace(tzinfo=None)
     if when <= utcnow():
         raise _invalid(schema, "'expiration' is before current time", "expiration")
     return when
@@ -303,14 +304,16 @@ def get_secret(env: Env, ctx: RequestContext, secret_id: str, base: str) -> dict
         return shape_secret(row, base)
 
 
-def choose_media_type(accept: str | None) -> str:
-    """The payload's media type for an ``Accept`` header, as Barbican picks it
-    (none or ``*/*``: octets)."""
+def choose_media_type(accept: str | None, stored: str) -> str:
+    """The payload's media type for an ``Accept`` header, as Barbican picks it:
+    none at all means octets, ``*/*`` the type it was stored with."""
     if accept is None or not accept.strip():
         return "application/octet-stream"
     for item in accept.split(","):
         media = item.split(";", 1)[0].strip().lower()
-        if media in ("*/*", "application/*"):
+        if media == "*/*":
+            return stored
+        if media == "application/*":
             return "application/octet-stream"
         if media == "text/*":
             return PLAIN_TEXT
@@ -329,9 +332,10 @@ def get_payload(env: Env, ctx: RequestContext, secret_id: str,
         if row is None:
             raise _secret_not_found()
         payload = store.payload_of(row)
+        stored = row.content_type or "application/octet-stream"
     if payload is None:
         raise NotFound("No secret payload to retrieve found.")
-    media = choose_media_type(accept)
+    media = choose_media_type(accept, stored)
     if media == PLAIN_TEXT:
         try:
             payload.decode()
@@ -355,7 +359,7 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int]:
             return int(query.get(key, default))
         except ValueError:
             return default
-    offset = max(number("offset", 0), 0)
+    offset = min(max(number("offset", 0), 0), MAX_OFFSET)
     limit = number("limit", DEFAULT_LIMIT)
     limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
     return offset, limit

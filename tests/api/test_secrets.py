@@ -93,6 +93,7 @@ def test_binary_payloads_der_and_pkcs12(client: Any) -> None:
                        headers={**A, "Accept": "application/octet-stream"})
         assert r.status_code == 200 and r.content == data
         assert client.get(ref + "/payload", headers=A).content == data  # no Accept: octets
+        assert client.get(ref + "/payload", headers={**A, "Accept": "*/*"}).content == data
         assert_barbican_fault(client.get(ref + "/payload",
                                          headers={**A, "Accept": "text/plain"}), 406)
         assert_barbican_fault(client.get(ref + "/payload",
@@ -157,6 +158,8 @@ def test_listing_pages_and_name_filter(client: Any) -> None:
     assert named["total"] == 2 and all(s["name"] == "s1" for s in named["secrets"])
     # Barbican's lenient paging: nonsense falls back to the defaults, never a 5xx
     assert client.get("/v1/secrets?limit=x&offset=-4", headers=A).json()["total"] == 7
+    huge = client.get(f"/v1/secrets?limit={10**30}&offset={10**30}", headers=A).json()
+    assert huge["secrets"] == [] and huge["total"] == 7
 
 
 def test_certificate_container_read_by_the_store(client: Any, db: Database,
@@ -217,6 +220,10 @@ def test_certificate_container_read_by_the_store(client: Any, db: Database,
     ({"bit_length": True}, 400, "bit_length"),
     ({"expiration": "yesterday"}, 400, "Invalid date"),
     ({"expiration": "2001-01-01T00:00:00Z"}, 400, "before current time"),
+    ({"expiration": "9999-12-31T23:59:59-05:00"}, 400, "Invalid date"),
+    ({"algorithm": None}, 400, "algorithm"),
+    ({"payload": "x", "payload_content_type": "text/plain; charset=latin1"}, 400,
+     "payload_content_type"),
     ({"payload": "x" * 20_001, "payload_content_type": "text/plain"}, 413, "too large"),
     ([], 400, "JSON object"),
 ])
@@ -259,6 +266,19 @@ def test_bad_containers_are_refused(client: Any, db: Database) -> None:
     assert snapshot(db) == before
 
 
+def test_bodies_that_are_not_json(client: Any, db: Database) -> None:
+    before = snapshot(db)
+    assert_barbican_fault(client.post("/v1/secrets", content=b"{nope", headers={
+        **A, "Content-Type": "application/json"}), 400)
+    assert_barbican_fault(client.post("/v1/secrets", content=b"x", headers={
+        **A, "Content-Type": "text/plain"}), 415)
+    assert_barbican_fault(client.post("/v1/containers", content=b"", headers={
+        **A, "Content-Type": "application/json"}), 400)
+    assert_barbican_fault(client.post("/v1/secrets", content=b"x" * 70_000, headers={
+        **A, "Content-Type": "application/json"}), 413)
+    assert snapshot(db) == before
+
+
 def test_unknown_ids_and_version_documents(client: Any) -> None:
     assert_barbican_fault(client.get("/v1/secrets/not-a-uuid", headers=A), 404)
     assert_barbican_fault(client.delete("/v1/containers/nope", headers=A), 404)
@@ -281,3 +301,36 @@ def test_put_payload_to_a_secret_made_without_one(client: Any) -> None:
                                      headers={**A, "Content-Type": "text/plain"}), 409)
     assert_barbican_fault(client.put(ref, content=b"x",
                                      headers={**A, "Content-Type": "image/png"}), 415)
+
+
+def test_keystone_mode_token_project_and_barbicans_roles(db: Database, notifier: Any,
+                                                         tmp_path: Any) -> None:
+    """Under Keystone the token's project scopes everything; readers list and show,
+    members (and admins) store, decrypt and delete; an admin of another project
+    (even with ``admin``) still finds nothing of A's, as Barbican's defaults."""
+    from fastapi.testclient import TestClient
+
+    from hydria.api.app import create_app
+    from tests.support.identity import HeaderIdentity, keystone_settings
+
+    app = create_app(db, notifier, keystone_settings(tmp_path), authenticator=HeaderIdentity)
+    member = {"X-Project-Id": "pa", "X-Roles": "member,reader", "X-User-Id": "alice"}
+    reader = {"X-Project-Id": "pa", "X-Roles": "reader"}
+    nobody = {"X-Project-Id": "pa", "X-Roles": ""}
+    admin_b = {"X-Project-Id": "pb", "X-Roles": "admin,member,reader"}
+    with TestClient(app) as c:
+        r = c.post("/v1/secrets", headers=member,
+                   json={"payload": "k", "payload_content_type": "text/plain"})
+        assert r.status_code == 201, r.text
+        ref = r.json()["secret_ref"]
+        assert c.get(ref, headers=member).json()["creator_id"] == "alice"
+        assert c.get(ref, headers=reader).status_code == 200
+        assert c.get("/v1/secrets", headers=reader).json()["total"] == 1
+        assert_barbican_fault(c.get(ref + "/payload", headers=reader), 403)
+        assert_barbican_fault(c.post("/v1/secrets", headers=reader, json={}), 403)
+        assert_barbican_fault(c.get("/v1/secrets", headers=nobody), 403)
+        assert_barbican_fault(c.get(ref, headers=admin_b), 404)
+        assert_barbican_fault(c.get(ref + "/payload", headers=admin_b), 404)
+        assert c.get("/v1/secrets", headers=admin_b).json()["total"] == 0
+        assert c.get(ref + "/payload", headers=member).content == b"k"
+        assert c.delete(ref, headers=member).status_code == 204

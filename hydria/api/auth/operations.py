@@ -98,14 +98,15 @@ TABLE: dict[tuple[str, str], Operation] = {
     ("GET", "/networks/{}"): Operation(hydria_rule_name("network", "get_one")),
     ("GET", "/hydria/alarms"): Operation(hydria_rule_name("alarm", "get_all")),
     # The embedded secret store (Barbican's v1 paths; always the caller's project).
-    **{(method, path + tail): Operation(hydria_rule_name(kind, action))
+    **{(method, prefix + path + tail): Operation(hydria_rule_name(kind, action))
+       for prefix in ("/v1", "")
        for kind, path, tail_actions in (
-           ("secret", "/v1/secrets", (("GET", "", "get_all"), ("GET", "/", "get_all"),
+           ("secret", "/secrets", (("GET", "", "get_all"), ("GET", "/", "get_all"),
                                       ("POST", "", "post"), ("POST", "/", "post"),
                                       ("GET", "/{}", "get_one"), ("PUT", "/{}", "put"),
                                       ("GET", "/{}/payload", "decrypt"),
                                       ("DELETE", "/{}", "delete"))),
-           ("container", "/v1/containers", (("GET", "", "get_all"), ("GET", "/", "get_all"),
+           ("container", "/containers", (("GET", "", "get_all"), ("GET", "/", "get_all"),
                                             ("POST", "", "post"), ("POST", "/", "post"),
                                             ("GET", "/{}", "get_one"),
                                             ("DELETE", "/{}", "delete"))))

@@ -5,7 +5,11 @@
 document; ``GET /`` answers Barbican's version list to a client that asks for
 ``key-manager`` (``routes/root.py``). Routes parse and shape; the work and
 the checks are ``hydria.services.secrets``. Both paths with and without a
-trailing slash are served, as python-barbicanclient posts to ``secrets/``.
+trailing slash are served, as python-barbicanclient posts to ``secrets/``, and
+both under ``/v1`` and at the root: the ``openstack`` CLI with keystoneauth's
+``none`` plugin (``--os-endpoint``, the ``hydria`` cloud) sends its requests
+to the endpoint as given, without Barbican's version path. References are
+always written ``<endpoint>/v1/secrets/<id>``, as Barbican writes them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from hydria.api.deps import Ctx, JsonBody, Services, get_settings
 from hydria.core.errors import PayloadTooLarge
 from hydria.services import secrets
 
-router = APIRouter(prefix="/v1")
+# the secrets and containers, mounted under ``/v1`` and at the root (a client with
+# keystoneauth's ``none`` plugin uses the endpoint as it is given, without ``/v1``)
+router = APIRouter()
+versions = APIRouter(prefix="/v1")
+PREFIXES = ("/v1", "")
 
 MIN_VERSION, MAX_VERSION = "1.0", "1.0"
 
@@ -51,8 +59,8 @@ def _wants_microversions(request: Request) -> bool:
     return header.lower().startswith("key-manager") and not header.strip().endswith(" 1.0")
 
 
-@router.get("")
-@router.get("/")
+@versions.get("")
+@versions.get("/")
 def version(request: Request) -> dict[str, Any]:
     return {"version": version_info(base_url(request),
                                     microversions=_wants_microversions(request))}
