@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     policy_enforce_new_defaults: bool = True
     max_body_bytes: int = 1024 * 1024
 
+    # where listeners' and pools' TLS references are read (docs/operations.md):
+    # "embedded" (Hydria's own Barbican-compatible /v1/secrets, payloads sealed
+    # with the key in secret_key_file, default <state_dir>/secrets.key, 0600) or
+    # "barbican" (a real Barbican through keystoneauth, as the keystone_* service
+    # user; barbican_endpoint empty: Keystone's catalogue, type key-manager)
+    secret_store: Literal["embedded", "barbican"] = "embedded"
+    secret_key_file: Path | None = None
+    barbican_endpoint: str = ""
+    barbican_interface: str = "public"
+    barbican_region: str = ""
+
     # amphorae
     compute_driver: str = "local"
     network_driver: str = "local"
@@ -218,6 +229,10 @@ class Settings(BaseSettings):
     @property
     def default_heartbeat_key_file(self) -> Path:
         return self.state_dir / "heartbeat.key"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.state_dir / "secrets.key"
 
     @property
     def pki_dir(self) -> Path:

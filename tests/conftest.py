@@ -1,7 +1,8 @@
 """Fixtures shared by the whole suite: real databases, SQLite and PostgreSQL.
 
 Also the test tiers. A test that needs a component this machine may lack
-carries its marker (``postgres``, ``haproxy``, ``nginx``, ``netns``, ``keystone``); when
+carries its marker (``postgres``, ``haproxy``, ``nginx``, ``netns``, ``keystone``,
+``barbican``); when
 the component is missing the test is skipped and says why, except under
 ``CI=true``, where a missing component fails it: CI must run everything.
 ``scripts/test --fast`` deselects those markers and ``integration`` (tests
@@ -68,6 +69,14 @@ def _keystone_available() -> bool:
     return available()
 
 
+@functools.cache
+def _barbican_available() -> bool:
+    # Barbican too has a virtualenv of its own (scripts/install --test)
+    from tests.support.barbican import available
+
+    return available() and _keystone_available()
+
+
 # marker -> (what it needs, is it here)
 COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
     "postgres": ("PostgreSQL on 127.0.0.1:5432", _pg_available),
@@ -76,6 +85,8 @@ COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
     "netns": ("root and Linux network namespaces (ip netns)", _netns_available),
     "keystone": ("a Keystone server (.venv-keystone: scripts/install --test)",
                  _keystone_available),
+    "barbican": ("a Barbican server behind Keystone (.venv-barbican and .venv-keystone: "
+                 "scripts/install --test)", _barbican_available),
 }
 
 # fixtures that reach a component -> the marker a test using them must carry

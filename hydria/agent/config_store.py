@@ -18,6 +18,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from hydria.agent import tls_files
 from hydria.agent.counters import CounterStore
 from hydria.agent.haproxy import HAProxyError, HAProxyProcess, diagnose_binds
 from hydria.wire.amphora_layout import AmphoraLayout
@@ -91,6 +92,9 @@ class ConfigStore:
                     raise HAProxyError(str(exc), "; ".join([*found, exc.details])) from exc
                 raise
             _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
+            # TLS material the new configuration no longer names (the last good one
+            # is replaced by this one now, so nothing falls back onto those files)
+            tls_files.prune(self.layout.certs_dir, keep_named_in=text.decode(errors="replace"))
             return version
 
     def _restore(self) -> None:
@@ -115,3 +119,4 @@ class ConfigStore:
             self.haproxy.stop(drain=drain)
             for path in (self.layout.config, self.layout.good_config, self.layout.version_file):
                 path.unlink(missing_ok=True)
+            tls_files.prune(self.layout.certs_dir)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from hydria.agent import tls_files
 from hydria.agent.config_store import ConfigStore, StaleVersion
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.agent.keepalived import Keepalived, KeepalivedError
@@ -96,6 +97,7 @@ class AgentState:
             "vrrp_running": self.vrrp.running() if self.vrrp else False,
             "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
             "ping_check": str(self.store.layout.ping_check),
+            "tls_material_dir": str(self.store.layout.certs_dir),
             **(self.udp.info() if self.udp is not None else {}),
             "log_socket": self.log_socket,
         }
@@ -205,6 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/vrrp":
             self._put_vrrp()
             return
+        if path == "/tls":
+            self._put_tls()
+            return
         if path != "/config":
             self._send(404, {"error": f"no such path {self.path}"})
             return
@@ -267,6 +272,24 @@ class _Handler(BaseHTTPRequestHandler):
             return
         log.info("event=udp_config_applied version=%s", running)
         self._send(200, {"udp_config_version": running})
+
+    def _put_tls(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        try:
+            doc = json.loads(body)
+            files = doc["files"]
+            if not isinstance(files, dict):
+                raise TypeError("files must be an object")
+            with self.server.state.store.lock:  # never beside a configuration swap
+                written = tls_files.write(self.server.state.store.layout.certs_dir, files)
+        except (ValueError, KeyError, TypeError) as exc:
+            # the message names a file at most, never its content
+            self._send(400, {"error": f"TLS material refused: {exc}"[:300]})
+            return
+        log.info("event=tls_material_written files=%d new=%d", len(files), written)
+        self._send(200, {"written": written})
 
     def _put_vrrp(self) -> None:
         body = self._body()

@@ -5,6 +5,7 @@
 router is mounted under both ``/v2`` and ``/v2.0`` (Octavia serves both), the
 Neutron-compatible read API sits under ``/v2.0`` (and ``/v2``) next to it,
 Keystone's project look-ups are refused (``routes/identity.py``, for the CLI),
+the embedded secret store serves Barbican's ``/v1`` (``routes/secrets.py``),
 every route passes the policy door (``hydria.api.auth.door``: the caller, from
 a Keystone token validated by ``hydria.api.auth.keystone`` or noauth's headers,
 and Octavia's rule for the route),
@@ -42,10 +43,12 @@ from hydria.api.routes import (
     providers,
     quotas,
     root,
+    secrets,
 )
 from hydria.config import Settings
 from hydria.db.engine import Database
 from hydria.db.notify import Notifier
+from hydria.services.tls import SecretReader
 from hydria.services.unit import Env
 
 PREFIXES = ("/v2", "/v2.0")
@@ -62,14 +65,15 @@ class Authenticator(Protocol):
 
 
 def create_app(db: Database, notifier: Notifier, settings: Settings, *,
-               authenticator: Authenticator = KeystoneAuth) -> FastAPI:
+               authenticator: Authenticator = KeystoneAuth,
+               secret_store: SecretReader | None = None) -> FastAPI:
     """The API; under Keystone, ``authenticator`` (ASGI middleware taking ``settings``)
     puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
     safety.check(settings)
     # Every route runs the policy door first (``hydria.api.auth.door``).
     app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(admit)])
-    app.state.env = Env(db=db, notifier=notifier, settings=settings)
+    app.state.env = Env(db=db, notifier=notifier, settings=settings, secrets=secret_store)
     app.state.guard = Guard(settings)
     errors.install(app)
     if settings.auth_strategy == KEYSTONE:
@@ -79,6 +83,9 @@ def create_app(db: Database, notifier: Notifier, settings: Settings, *,
     app.include_router(root.router)
     app.include_router(metrics.router)
     app.include_router(identity.router)
+    app.include_router(secrets.versions)  # the embedded secret store, Barbican's /v1
+    for prefix in secrets.PREFIXES:
+        app.include_router(secrets.router, prefix=prefix)
     for prefix in PREFIXES:
         for router in RESOURCE_ROUTERS:
             app.include_router(router, prefix=prefix)

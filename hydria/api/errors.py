@@ -13,6 +13,9 @@ Mapping, in order of precedence:
 - Starlette's own HTTP errors (unknown path 404, wrong method 405).
 - ``sqlalchemy.exc.OperationalError`` (the database is gone or locked for
   too long): 503 with ``Retry-After``, so clients retry instead of failing.
+- Under ``/v1``, ``/secrets`` and ``/containers`` (the embedded secret store,
+  Barbican's API) the same failures get Barbican's body instead, ``{"code":
+  404, "title": "Not Found", "description": "..."}``, which its clients read.
 - Anything else is a bug: the traceback is logged and the caller gets a
   ``Server`` fault with 500. Tests assert this never happens.
 """
@@ -20,6 +23,7 @@ Mapping, in order of precedence:
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,10 +44,35 @@ def fault(status: int, faultcode: str, faultstring: str,
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def api_error_response(exc: APIError) -> JSONResponse:
+def barbican_fault(status: int, description: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body = {"code": status, "title": title, "description": description}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def is_barbican(request: Request) -> bool:
+    """A request to the embedded secret store (Barbican's ``/v1``)."""
+    path = request.url.path
+    return path == "/v1" or path.startswith(("/v1/", "/secrets", "/containers"))
+
+
+def answer(request: Request, status: int, faultcode: str, text: str,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    if is_barbican(request):
+        return barbican_fault(status, text, headers)
+    return fault(status, faultcode, text, headers)
+
+
+def api_error_response(exc: APIError, request: Request | None = None) -> JSONResponse:
     headers = None
     if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
+    if request is not None:
+        return answer(request, exc.status_code, exc.faultcode, exc.message, headers)
     return fault(exc.status_code, exc.faultcode, exc.message, headers)
 
 
@@ -51,7 +80,7 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     log.info("event=api_refused method=%s path=%s status=%s reason=%r",
              request.method, request.url.path, exc.status_code, exc.message)
-    return api_error_response(exc)
+    return api_error_response(exc, request)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -63,7 +92,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         text = str(exc.detail)
     code = "Client" if exc.status_code < 500 else "Server"
-    return fault(exc.status_code, code, text, dict(exc.headers or {}) or None)
+    return answer(request, exc.status_code, code, text, dict(exc.headers or {}) or None)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -73,20 +102,21 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
         parts.append(f"{loc}: {err.get('msg')}")
-    return fault(400, "Client", "Invalid input: " + "; ".join(parts))
+    return answer(request, 400, "Client", "Invalid input: " + "; ".join(parts))
 
 
 async def _on_db_gone(request: Request, exc: Exception) -> JSONResponse:
     log.error("event=db_unavailable method=%s path=%s error=%s",
               request.method, request.url.path, exc)
     return api_error_response(ServiceUnavailable(
-        "The database is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER))
+        "The database is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER),
+        request)
 
 
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
     log.exception("event=api_internal_error method=%s path=%s", request.method,
                   request.url.path)
-    return fault(500, "Server", "Internal server error. The failure was logged.")
+    return answer(request, 500, "Server", "Internal server error. The failure was logged.")
 
 
 def install(app: FastAPI) -> None:

@@ -11,8 +11,12 @@ import yaml
 
 def cloud_entry(endpoint: str) -> dict[str, Any]:
     # auth_type "none" is keystoneauth's noauth plugin; its endpoint serves
-    # every service the clients ask for (load-balancer and the network API).
-    return {"auth_type": "none", "auth": {"endpoint": endpoint}}
+    # every service the clients ask for (load-balancer, the network API, and the
+    # embedded secret store's Barbican API, which the `openstack secret` commands
+    # reach at the root too). openstacksdk's key-manager proxy reads the named
+    # endpoint, with Barbican's version path, as a catalogue would give it.
+    return {"auth_type": "none", "auth": {"endpoint": endpoint},
+            "key_manager_endpoint_override": endpoint.rstrip("/") + "/v1"}
 
 
 def user_clouds_yaml() -> Path:

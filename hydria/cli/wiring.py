@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hydria.drivers.compute.base import ComputeDriver
     from hydria.drivers.network.base import NetworkDriver
     from hydria.drivers.network.netns import ManagementNet
+    from hydria.drivers.secrets.base import SecretStore
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
 
@@ -183,6 +184,34 @@ def network(settings: Settings) -> NetworkDriver:
     raise SystemExit(f"unknown network driver {settings.network_driver!r}")
 
 
+def secret_store(settings: Settings, db: Database) -> SecretStore:
+    """Where listeners' and pools' TLS references are read (``HYDRIA_SECRET_STORE``):
+    the embedded store in Hydria's database (its key made 0600 on first use), or
+    a real Barbican read as the ``keystone_*`` service user."""
+    if settings.secret_store == "barbican":
+        from hydria.drivers.secrets.barbican import BarbicanOptions, BarbicanStore
+
+        if not (settings.keystone_url and settings.keystone_username):
+            raise SystemExit("HYDRIA_SECRET_STORE=barbican needs the service user: set "
+                             "HYDRIA_KEYSTONE_URL, HYDRIA_KEYSTONE_USERNAME and "
+                             "HYDRIA_KEYSTONE_PASSWORD")
+        return BarbicanStore(BarbicanOptions(
+            auth_url=settings.keystone_url, username=settings.keystone_username,
+            password=settings.keystone_password, project=settings.keystone_project,
+            user_domain=settings.keystone_user_domain,
+            project_domain=settings.keystone_project_domain,
+            endpoint=settings.barbican_endpoint, interface=settings.barbican_interface,
+            region=settings.barbican_region))
+    from hydria.db.secret_box import SecretBox, SecretKeyError, load_or_create_key
+    from hydria.db.secrets import EmbeddedSecretStore
+
+    try:
+        key = load_or_create_key(settings.secret_key_path)
+    except SecretKeyError as exc:
+        raise SystemExit(f"secret-store key refused: {exc}") from None
+    return EmbeddedSecretStore(db, SecretBox(key))
+
+
 def check_api_settings(settings: Settings) -> None:
     """Refuse an API that would protect nothing, naming the setting (before any work)."""
     import click
@@ -232,7 +261,8 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     from hydria.api.app import create_app
 
-    return create_app(db, notifier, settings)
+    # the store's key is made now (0600), or refused at start
+    return create_app(db, notifier, settings, secret_store=secret_store(settings, db))
 
 
 def reconciler(settings: Settings, db: Database, *,
@@ -257,6 +287,7 @@ def reconciler(settings: Settings, db: Database, *,
             ssh_public_key=amphora_ssh_public_key(settings),
             vrrp_advert_int=settings.vrrp_advert_int,
         ),
+        secrets=secret_store(settings, db),
     )
 
 

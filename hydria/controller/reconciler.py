@@ -23,6 +23,7 @@ from cryptography import x509
 from sqlalchemy.orm import Session
 
 from hydria import __version__
+from hydria.controller import tls
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.core import constants as c
 from hydria.core import graph
@@ -38,6 +39,7 @@ from hydria.drivers.certs.base import CertificateAuthority
 from hydria.drivers.compute.base import ComputeDriver, Fences
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
 from hydria.drivers.network.names import inside_port
+from hydria.drivers.secrets.base import SecretStore
 from hydria.render.haproxy import render
 from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
@@ -84,8 +86,10 @@ class ReconcilerOptions:
 
 class Reconciler:
     def __init__(self, db: Database, compute: ComputeDriver, network: NetworkDriver,
-                 agent: AmphoraAgent, ca: CertificateAuthority, options: ReconcilerOptions) -> None:
+                 agent: AmphoraAgent, ca: CertificateAuthority, options: ReconcilerOptions,
+                 *, secrets: SecretStore | None = None) -> None:
         self.db = db
+        self.secrets = secrets
         self.compute = compute
         self.network = network
         self.agent = agent
@@ -112,6 +116,8 @@ class Reconciler:
                      for a in amp_db.live_amphorae(session, lb_id)]
             vip_subnet = row_vip_subnet(session, row.vip_subnet_id)
         deleting = status == c.PENDING_DELETE
+        # TLS material first: a reference that no longer reads fails before any step
+        desired, tls_files = (desired, {}) if deleting else tls.resolve(desired, self.secrets)
         plan = plan_amphorae(desired.topology, views, deleting=deleting)
         log.debug("event=plan lb=%s gen=%s create=%s keep=%s retire=%s", lb_id, generation,
                   plan.create_roles, plan.keep, plan.retire)
@@ -145,7 +151,8 @@ class Reconciler:
         try:
             infos = {}
             for amp_id in serving:
-                infos[amp_id] = self._serve(amp_id, desired, generation, vip_subnet)
+                infos[amp_id] = self._serve(amp_id, desired, generation, vip_subnet,
+                                            tls_files)
                 checkpoint()
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
                 self._ensure_vrrp(desired, vip_subnet, infos)
@@ -235,11 +242,13 @@ class Reconciler:
         return info
 
     def _serve(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-               vip_subnet: SubnetPort) -> dict[str, object]:
+               vip_subnet: SubnetPort, tls_files: dict[str, str] | None = None
+               ) -> dict[str, object]:
         """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
         (an operator reads it in the amphora API), before the loop retries or gives up."""
         try:
-            return self._ensure_serving(amp_id, desired, generation, vip_subnet)
+            return self._ensure_serving(amp_id, desired, generation, vip_subnet,
+                                        tls_files or {})
         except (TemporaryError, PermanentError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
@@ -249,7 +258,8 @@ class Reconciler:
             raise
 
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-                        vip_subnet: SubnetPort) -> dict[str, object]:
+                        vip_subnet: SubnetPort, tls_files: dict[str, str]
+                        ) -> dict[str, object]:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
         self._plug_ports(amp.id, desired, vip_subnet)
@@ -266,6 +276,7 @@ class Reconciler:
             log_targets=(() if tcp else logs.tenant_log_targets) + local,
             log_tcp_targets=logs.tenant_log_targets if tcp else (),
             log_format=logs.user_log_format, connection_logging=logs.connection_logging,
+            tls_dir=str(info.get("tls_material_dir") or graph.RenderOptions.tls_dir),
         )
         text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",
                                              role=amp.role or c.ROLE_STANDALONE,
@@ -281,6 +292,8 @@ class Reconciler:
             if udp.text is not None or info.get("udp_config_version") is not None:
                 self.agent.put_udp(amp.lb_network_ip or "", self.options.agent_port,
                                    udp.to_dict(), generation)
+            if tls_files:  # the material before the configuration that names it
+                self.agent.put_tls(amp.lb_network_ip or "", self.options.agent_port, tls_files)
             self.agent.put_config(amp.lb_network_ip or "", self.options.agent_port, text,
                                   generation)
         except StaleConfig:

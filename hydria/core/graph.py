@@ -57,6 +57,14 @@ class Pool:
     members: tuple[Member, ...] = ()
     health_monitor: HealthMonitor | None = None
     session_persistence: SessionPersistence | None = None
+    # TLS to members: references into the secret store (see LoadBalancer.tls_files)
+    tls_enabled: bool = False
+    tls_container_ref: str | None = None  # Hydria's client certificate
+    ca_tls_container_ref: str | None = None
+    crl_container_ref: str | None = None
+    tls_ciphers: str | None = None
+    tls_versions: tuple[str, ...] = ()
+    alpn_protocols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,18 @@ class Listener:
     timeout_tcp_inspect: int = 0
     insert_headers: tuple[tuple[str, str], ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
+    # TERMINATED_HTTPS: references into the secret store (see LoadBalancer.tls_files)
+    default_tls_container_ref: str | None = None
+    sni_container_refs: tuple[str, ...] = ()
+    client_authentication: str = "NONE"
+    client_ca_tls_container_ref: str | None = None
+    client_crl_container_ref: str | None = None
+    tls_ciphers: str | None = None
+    tls_versions: tuple[str, ...] = ()
+    alpn_protocols: tuple[str, ...] = ()
+    hsts_max_age: int | None = None
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,9 +104,41 @@ class LoadBalancer:
     listeners: tuple[Listener, ...] = ()
     project_id: str = ""  # for the tenant flow log format
     pools: tuple[Pool, ...] = ()
+    # What the controller made of the TLS references, once read and checked:
+    # (kind, reference, file name in the amphora's certificate folder); kind is
+    # "cert" (certificate, intermediates and key), "ca" or "crl". The snapshot of
+    # the rows leaves it empty; the renderer refuses a reference not in it.
+    tls_files: tuple[tuple[str, str, str], ...] = ()
 
     def pool(self, pool_id: str | None) -> Pool | None:
         return next((p for p in self.pools if p.id == pool_id), None)
+
+    def tls_file(self, kind: str, ref: str) -> str | None:
+        return next((f for k, r, f in self.tls_files if k == kind and r == ref), None)
+
+    def tls_refs(self) -> tuple[tuple[str, str], ...]:
+        """Every (kind, reference) the served listeners and pools name, in order, once."""
+        wanted: list[tuple[str, str]] = []
+        for lst in self.listeners:
+            if lst.protocol != "TERMINATED_HTTPS":
+                continue
+            if lst.default_tls_container_ref:
+                wanted.append(("cert", lst.default_tls_container_ref))
+            wanted.extend(("cert", ref) for ref in lst.sni_container_refs)
+            if lst.client_ca_tls_container_ref:
+                wanted.append(("ca", lst.client_ca_tls_container_ref))
+                if lst.client_crl_container_ref:
+                    wanted.append(("crl", lst.client_crl_container_ref))
+        for pool in self.pools:
+            if not pool.tls_enabled:
+                continue
+            if pool.tls_container_ref:
+                wanted.append(("cert", pool.tls_container_ref))
+            if pool.ca_tls_container_ref:
+                wanted.append(("ca", pool.ca_tls_container_ref))
+                if pool.crl_container_ref:
+                    wanted.append(("crl", pool.crl_container_ref))
+        return tuple(dict.fromkeys(wanted))
 
 
 @dataclass(frozen=True)
@@ -120,3 +172,5 @@ class RenderOptions:
     log_tcp_targets: tuple[str, ...] = ()
     log_format: str | None = None
     connection_logging: bool = True
+    # the amphora's folder for listener and pool TLS material (the agent says where)
+    tls_dir: str = "/var/lib/hydria/certs"

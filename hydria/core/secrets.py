@@ -61,6 +61,11 @@ class SecretForbidden(HydriaError):
     """The secret exists but this caller may not read it."""
 
 
+class SecretStoreUnavailable(HydriaError):
+    """The store could not be asked (Barbican away, or Keystone): try again later,
+    never the user's fault."""
+
+
 def parse_ref(href: str) -> SecretRef | None:
     """Take ``.../v1/containers/<id>`` or ``.../v1/secrets/<id>`` apart; ``None``
     for anything else (a bare id counts as a container, as Octavia's Barbican

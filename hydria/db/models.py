@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -159,6 +160,18 @@ class Listener(Base, Timestamps):
     timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
     insert_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     allowed_cidrs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # TERMINATED_HTTPS (references into the secret store, and the TLS options)
+    default_tls_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    sni_container_refs: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    client_ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    client_authentication: Mapped[str | None] = mapped_column(String(16), default="NONE")
+    client_crl_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), default=None)
+    tls_versions: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    alpn_protocols: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    hsts_max_age: Mapped[int | None] = mapped_column(Integer, default=None)
+    hsts_include_subdomains: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    hsts_preload: Mapped[bool | None] = mapped_column(Boolean, default=False)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     provisioning_status: Mapped[str] = mapped_column(String(16))
     operating_status: Mapped[str] = mapped_column(String(16))
@@ -180,6 +193,12 @@ class Pool(Base, Timestamps):
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     tls_versions: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # TLS to members: Hydria's client certificate, the CA and CRL members are checked with
+    tls_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    crl_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), default=None)
+    alpn_protocols: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     provisioning_status: Mapped[str] = mapped_column(String(16))
     operating_status: Mapped[str] = mapped_column(String(16))
@@ -386,3 +405,41 @@ class AvailabilityZone(Base, Timestamps):
     def id(self) -> str:
         """Zones are keyed by name; listing pages use it as their marker."""
         return self.name
+
+
+class StoredSecret(Base, Timestamps):
+    """A secret of the embedded, Barbican-compatible store (``/v1/secrets``).
+
+    The payload is AES-GCM ciphertext (``hydria.db.secret_box``), bound to the
+    row's id; nothing else here is secret. ``content_type`` is the payload's
+    normalised media type (``None``: no payload yet).
+    """
+
+    __tablename__ = "secrets"
+    __table_args__ = (Index("ix_secrets_project_created", "project_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36))
+    creator_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    secret_type: Mapped[str] = mapped_column(String(80), default="opaque")
+    algorithm: Mapped[str | None] = mapped_column(String(255), default=None)
+    bit_length: Mapped[int | None] = mapped_column(Integer, default=None)
+    mode: Mapped[str | None] = mapped_column(String(255), default=None)
+    expiration: Mapped[dt.datetime | None] = mapped_column(default=None)
+    content_type: Mapped[str | None] = mapped_column(String(255), default=None)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class SecretContainer(Base, Timestamps):
+    """A container of the embedded store (``/v1/containers``): named references
+    to secrets of the same project (``secret_refs``: ``[{"name", "secret_id"}]``)."""
+
+    __tablename__ = "secret_containers"
+    __table_args__ = (Index("ix_secret_containers_project_created",
+                            "project_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36))
+    creator_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    type: Mapped[str] = mapped_column(String(20))
+    secret_refs: Mapped[list[Any]] = mapped_column(default=list)

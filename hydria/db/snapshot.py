@@ -50,6 +50,17 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
             timeout_tcp_inspect=lst.timeout_tcp_inspect,
             insert_headers=tuple(sorted((lst.insert_headers or {}).items())),
             allowed_cidrs=tuple(lst.allowed_cidrs or ()),
+            default_tls_container_ref=lst.default_tls_container_ref,
+            sni_container_refs=tuple(lst.sni_container_refs or ()),
+            client_authentication=lst.client_authentication or c.CLIENT_AUTH_NONE,
+            client_ca_tls_container_ref=lst.client_ca_tls_container_ref,
+            client_crl_container_ref=lst.client_crl_container_ref,
+            tls_ciphers=lst.tls_ciphers,
+            tls_versions=tuple(lst.tls_versions or ()),
+            alpn_protocols=tuple(lst.alpn_protocols or ()),
+            hsts_max_age=lst.hsts_max_age,
+            hsts_include_subdomains=bool(lst.hsts_include_subdomains),
+            hsts_preload=bool(lst.hsts_preload),
         )
         for lst in lb.listeners
         if _alive(lst)
@@ -107,4 +118,11 @@ def _pool(p: m.Pool) -> graph.Pool:
             persistence_timeout=sp.get("persistence_timeout"),
             persistence_granularity=sp.get("persistence_granularity"),
         ),
+        tls_enabled=p.tls_enabled,
+        tls_container_ref=p.tls_container_ref,
+        ca_tls_container_ref=p.ca_tls_container_ref,
+        crl_container_ref=p.crl_container_ref,
+        tls_ciphers=p.tls_ciphers,
+        tls_versions=tuple(p.tls_versions or ()),
+        alpn_protocols=tuple(p.alpn_protocols or ()),
     )

@@ -119,6 +119,7 @@ import jinja2
 
 from hydria.core import constants as c
 from hydria.core import graph
+from hydria.render import haproxy_tls
 from hydria.render import values as v
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
 from hydria.render.values import UnrenderableValue
@@ -154,6 +155,7 @@ _LISTENER_MODE: Final = {
     c.PROTOCOL_HTTPS: MODE_TCP,  # TLS passthrough
     c.PROTOCOL_TCP: MODE_TCP,
     c.PROTOCOL_PROMETHEUS: MODE_HTTP,
+    c.PROTOCOL_TERMINATED_HTTPS: MODE_HTTP,
 }
 # insert_headers that carry the client's address; Octavia accepts them but its
 # amphora driver writes nothing for them.
@@ -204,6 +206,7 @@ class FrontendView:
     default_backend: str | None
     prometheus: bool = False
     log_lines: tuple[str, ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ def build_view(
     frontends = tuple(
         _frontend(
             lst,
+            lb=lb,
             vip=vip,
             lb_enabled=lb.admin_state_up,
             options=options,
@@ -320,7 +324,7 @@ def build_view(
         for lst in listeners
     )
     backends = tuple(
-        _backend(pools[key[0]], key[1], uses[key], name=names[key], options=options)
+        _backend(pools[key[0]], key[1], uses[key], name=names[key], options=options, lb=lb)
         for key in sorted(uses)
     )
     external_check = any(
@@ -371,6 +375,7 @@ def _global(options: graph.RenderOptions, *, external_check: bool) -> GlobalView
 def _frontend(
     lst: graph.Listener,
     *,
+    lb: graph.LoadBalancer,
     vip: ipaddress.IPv4Address | ipaddress.IPv6Address,
     lb_enabled: bool,
     options: graph.RenderOptions,
@@ -391,14 +396,18 @@ def _frontend(
         if headers.get("x-forwarded-port", False):
             set_headers.append(("X-Forwarded-Port", "%[dst_port]"))
         if headers.get("x-forwarded-proto", False):
-            set_headers.append(("X-Forwarded-Proto", "http"))
+            tls = lst.protocol == c.PROTOCOL_TERMINATED_HTTPS
+            set_headers.append(("X-Forwarded-Proto", "https" if tls else "http"))
         for name in _CLIENT_ADDRESS_HEADERS:
             if headers.get(name.lower(), False):
                 set_headers.append((name, "%[src]"))
+        set_headers.extend(haproxy_tls.request_headers(lst, headers))
     return FrontendView(
         name=lst.id,
         mode=mode,
-        bind=v.hostport(vip, v.port(lst.protocol_port, f"{what} protocol_port")),
+        bind=v.hostport(vip, v.port(lst.protocol_port, f"{what} protocol_port"))
+        + haproxy_tls.bind_options(lst, lb, options),
+        response_headers=haproxy_tls.response_headers(lst),
         disabled=not (lb_enabled and lst.admin_state_up),
         maxconn=limit if limit > 0 else options.max_connections,
         timeout_client=v.timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
@@ -416,14 +425,16 @@ def _frontend(
 
 def _backend(
     pool: graph.Pool, mode: str, listeners: list[graph.Listener], *, name: str,
-    options: graph.RenderOptions,
+    options: graph.RenderOptions, lb: graph.LoadBalancer,
 ) -> BackendView:
     what = f"pool {pool.id}"
     if pool.lb_algorithm not in _BALANCE:
         raise UnrenderableValue(f"{what}: lb_algorithm {pool.lb_algorithm!r} is not supported")
     balance, balance_rules = _BALANCE[pool.lb_algorithm]
     hm = pool.health_monitor if pool.health_monitor and pool.health_monitor.admin_state_up else None
-    checks, server_check = _health_check(hm, what, options) if hm else ((), ())
+    checks, server_check = _health_check(hm, what, options, tls=pool.tls_enabled) if hm \
+        else ((), ())
+    server_tls = haproxy_tls.server_options(pool, lb, options)
     cookie_per_server = False
     persistence: tuple[str, ...] = ()
     if pool.session_persistence is not None:
@@ -431,7 +442,7 @@ def _backend(
     send_proxy = _SEND_PROXY.get(pool.protocol)
     servers = tuple(
         _server(member, pool=pool, send_proxy=send_proxy, cookie=cookie_per_server,
-                check=server_check)
+                check=server_check, tls=server_tls)
         for member in sorted(pool.members, key=lambda mb: mb.id)
     )
     return BackendView(
@@ -457,6 +468,7 @@ def _server(
     send_proxy: str | None,
     cookie: bool,
     check: tuple[str, ...],
+    tls: tuple[str, ...] = (),
 ) -> ServerView:
     what = f"member {member.id} of pool {pool.id}"
     name = v.ident(member.id, "member id")
@@ -465,6 +477,7 @@ def _server(
         opts.append(f"cookie {name}")
     if send_proxy:
         opts.append(send_proxy)
+    opts.extend(tls)
     if member.backup:
         opts.append("backup")
     if not member.admin_state_up:
@@ -482,9 +495,12 @@ def _server(
 
 
 def _health_check(
-    hm: graph.HealthMonitor, what: str, options: graph.RenderOptions
+    hm: graph.HealthMonitor, what: str, options: graph.RenderOptions, *, tls: bool = False
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Backend directives and per-server ``check`` options for an enabled monitor."""
+    """Backend directives and per-server ``check`` options for an enabled monitor.
+
+    In a ``tls_enabled`` pool, HTTPS and TLS-HELLO checks run over the servers' own
+    TLS settings (``check-ssl``: Hydria's certificate, the CA, verification)."""
     what = f"{what} health monitor"
     server = ["check"]
     directives: list[str] = []
@@ -492,9 +508,12 @@ def _health_check(
         directives = ["option httpchk", _http_check_send(hm, what),
                       f"http-check expect status {v.expected_codes(hm.expected_codes, what)}"]
         if hm.type == c.HEALTH_MONITOR_HTTPS:
-            server.append("check-ssl verify none")
+            server.append("check-ssl" if tls else "check-ssl verify none")
     elif hm.type == c.HEALTH_MONITOR_TLS_HELLO:
-        directives = ["option ssl-hello-chk"]
+        if tls:
+            server.append("check-ssl")
+        else:
+            directives = ["option ssl-hello-chk"]
     elif hm.type == c.HEALTH_MONITOR_PING:
         directives = ["option external-check",
                       f"external-check path \"{EXTERNAL_CHECK_PATH}\"",

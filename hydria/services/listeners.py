@@ -15,14 +15,15 @@ from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput, NotFound
 from hydria.core.listener_options import check_insert_headers
 from hydria.core.resources import LISTENER
+from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
-from hydria.services import listing, provider
+from hydria.services import listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener
 from hydria.services.shape import listener_view
 from hydria.services.unit import Env, read, write
-from hydria.services.validation import choice, given, refuse_unsupported
+from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
 SCOPE = listing.Scope(Listener, LISTENER.filters(), LISTENER.sorts(),
                       status_column=Listener.provisioning_status,
@@ -78,12 +79,16 @@ def check_listener(req: Any, *, nested: bool = False) -> str:
     protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
                       c.SUPPORTED_LISTENER_PROTOCOLS)
     protocols.check_served(protocol, provider.served())
+    values = req.model_dump()
+    if nested and protocol == c.PROTOCOL_TERMINATED_HTTPS:
+        raise unsupported("protocol TERMINATED_HTTPS in a fully populated create")
     protocols.check_listener_create(
-        protocol, insert_headers=req.insert_headers, tls_refs=False,
+        protocol, insert_headers=req.insert_headers, tls_refs=tls.has_refs(values),
         default_pool=(getattr(req, "default_pool_id", None) is not None
                       or getattr(req, "default_pool", None) is not None),
         l7policies=bool(req.l7policies))
     check_insert_headers(req.insert_headers, protocol)
+    tls.check_listener_rules(protocol, values, update=False)
     return protocol
 
 
@@ -93,6 +98,7 @@ def new_listener(lb: LoadBalancer, req: Any, protocol: str, *,
     _check_cidrs(req.allowed_cidrs, lb)
     values = LISTENER.create_columns(req.model_dump())
     values.update(protocol=protocol, default_pool_id=default_pool_id)
+    tls.listener_defaults(protocol, values)
     return Listener(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
                     provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
                     **values)
@@ -112,6 +118,13 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new listener (``req``: a ``ListenerPOST``)."""
     ctx.owner_for_create(req.project_id)
     protocol = check_listener(req)
+    if tls.has_refs(req.model_dump()):
+        # the store is read outside the write transaction (the embedded one is in
+        # this database: a read inside it would wait for its own lock)
+        with read(env) as session:
+            project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
+        tls.check_listener_material(env.secrets, req.model_dump(),
+                                    SecretAccess(project_id=project_id))
     with write(env) as unit:
         session = unit.session
         lb = get_lb(session, req.loadbalancer_id, ctx)
@@ -135,14 +148,18 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str,
     """``req``: the update body; only the fields the caller sent change."""
     refuse_unsupported(req, LISTENER.update_unsupported())
     changes = LISTENER.update_changes(given(req))
+    if any(name in changes for name in tls.LISTENER_REFS):
+        with read(env) as session:  # outside the write transaction, as on create
+            listener = get_listener(session, listener_id, ctx)
+            merged = _check_update(listener, changes)
+        tls.check_listener_material(env.secrets, merged,
+                                    SecretAccess(project_id=listener.project_id),
+                                    changed=set(changes))
     with write(env) as unit:
         session = unit.session
         listener = get_listener(session, listener_id, ctx)
         lb = get_lb(session, listener.load_balancer_id, ctx)
-        protocols.check_listener_update(
-            listener.protocol, insert_headers=changes.get("insert_headers"), tls_refs=False,
-            default_pool=changes.get("default_pool_id") is not None)
-        check_insert_headers(changes.get("insert_headers"), listener.protocol)
+        _check_update(listener, changes)
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
             check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
@@ -152,6 +169,21 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str,
         listener.provisioning_status = c.PENDING_UPDATE
         session.flush()
         return listener_view(listener)
+
+
+def _check_update(listener: Listener, changes: dict[str, Any]) -> dict[str, Any]:
+    """The checks of an update that need the row but not the store; the TLS fields
+    as they will be. Fills Octavia's defaults into ``changes`` for a null."""
+    protocols.check_listener_update(
+        listener.protocol, insert_headers=changes.get("insert_headers"),
+        tls_refs=tls.has_refs(changes),
+        default_pool=changes.get("default_pool_id") is not None)
+    check_insert_headers(changes.get("insert_headers"), listener.protocol)
+    tls.listener_defaults(listener.protocol, changes, only_given=True)
+    merged = {name: getattr(listener, name) for name in tls.LISTENER_FIELDS}
+    merged.update((k, v) for k, v in changes.items() if k in tls.LISTENER_FIELDS)
+    tls.check_listener_rules(listener.protocol, merged, update=True)
+    return merged
 
 
 def delete_listener(env: Env, ctx: RequestContext, listener_id: str) -> None:

@@ -13,9 +13,10 @@ from hydria.core import constants as c
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.resources import POOL
+from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
-from hydria.services import listing, provider
+from hydria.services import listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.listeners import check_pool_protocol
 from hydria.services.lookup import (
@@ -27,7 +28,7 @@ from hydria.services.lookup import (
 )
 from hydria.services.shape import pool_view
 from hydria.services.unit import Env, read, write
-from hydria.services.validation import choice, given, refuse_unsupported
+from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
 WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
 SCOPE = listing.Scope(Pool, POOL.filters(), POOL.sorts(),
@@ -85,6 +86,10 @@ def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
     assert req.protocol is not None and req.lb_algorithm is not None
     protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
     protocols.check_served(protocol, provider.served())
+    values = req.model_dump()
+    if nested and any(values.get(name) for name in tls.POOL_FIELDS):
+        raise unsupported("tls_enabled and TLS references in a fully populated create")
+    tls.check_pool_rules(values)
     return CheckedPool(
         protocol=protocol,
         lb_algorithm=_algorithm(req.lb_algorithm),
@@ -96,6 +101,7 @@ def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
     values = POOL.create_columns(req.model_dump())
     values.update(protocol=checked.protocol, lb_algorithm=checked.lb_algorithm,
                   session_persistence=checked.session_persistence)
+    tls.pool_defaults(values, tls_enabled=bool(values.get("tls_enabled")))
     return Pool(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
                 provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE, **values)
 
@@ -118,6 +124,16 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     if req.loadbalancer_id is None and req.listener_id is None:
         raise InvalidInput("Validation failure: Must provide at least one of: "
                            "loadbalancer_id, listener_id")
+    if any(req.model_dump().get(name) for name in tls.POOL_REFS):
+        # the store is read outside the write transaction (the embedded one is in
+        # this database: a read inside it would wait for its own lock)
+        with read(env) as session:
+            if req.listener_id is not None:
+                project_id = get_listener(session, req.listener_id, ctx).project_id
+            else:
+                project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
+        tls.check_pool_material(env.secrets, req.model_dump(),
+                                SecretAccess(project_id=project_id))
     with write(env) as unit:
         session = unit.session
         listener = None
@@ -152,6 +168,15 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
     changes = POOL.update_changes(given(req))
     if "lb_algorithm" in changes:
         changes["lb_algorithm"] = _algorithm(changes["lb_algorithm"])
+    if any(name in changes for name in tls.POOL_REFS):
+        with read(env) as session:  # outside the write transaction, as on create
+            pool = get_pool(session, pool_id, ctx)
+            current = {name: getattr(pool, name) for name in tls.POOL_FIELDS}
+            merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
+            tls.check_pool_rules(merged, current=current, given=changes)
+            project_id = pool.project_id
+        tls.check_pool_material(env.secrets, merged, SecretAccess(project_id=project_id),
+                                changed=set(changes))
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
@@ -159,6 +184,13 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             changes["session_persistence"] = _persistence(req.session_persistence,
                                                           pool.protocol,
                                                           pool.session_persistence or {})
+        current = {name: getattr(pool, name) for name in tls.POOL_FIELDS}
+        merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
+        tls.check_pool_rules(merged, current=current, given=changes)
+        if merged.get("tls_enabled"):
+            filled = dict(merged)
+            tls.pool_defaults(filled, tls_enabled=True)
+            changes.update((k, v) for k, v in filled.items() if merged.get(k) != v)
         unit.change(get_lb(session, pool.load_balancer_id, ctx))
         for name, value in changes.items():
             setattr(pool, name, value)

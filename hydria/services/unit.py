@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,8 @@ class Env:
     db: Database
     notifier: Notifier
     settings: Settings
+    # where TLS references are read (hydria.services.tls.SecretReader); None: nowhere
+    secrets: Any = None
 
     @property
     def quota_defaults(self) -> Mapping[str, int]:

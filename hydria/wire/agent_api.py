@@ -34,6 +34,14 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
     Replaces the agent's own server certificate (rotation before expiry). New
     connections get it at once; HAProxy is not touched. 200; 400 if the pair
     does not load or the CA did not sign it.
+``PUT  /1.0/tls`` (body: ``{"files": {"<sha256>.pem": "<PEM text>", ...}}``)
+    Listener and pool TLS material (certificate with its key, CA, CRL), each file
+    named by the SHA-256 of its content. Written 0600 in the amphora's
+    ``certs/`` folder before the ``/config`` that names them; a file no running
+    configuration names any more is removed once a new one has loaded (and all of
+    them by ``DELETE /1.0/config``). 200 ``{"written": N}``; 400 for a name
+    that is not such a digest or content that does not match it. The agent never
+    logs the content. ``GET /1.0/info`` adds ``tls_material_dir``.
 ``GET  /1.0/stats``
     200 ``{"haproxy_running": bool, "rows": [ {HAProxy "show stat" row as a dict}, ...]}``.
 
@@ -51,6 +59,8 @@ PREFIX: Final = "/1.0"
 DEFAULT_AGENT_PORT: Final = 9443
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
 MAX_DRAIN_SECONDS: Final = 60.0
+#: How the agent names a piece of TLS material: the SHA-256 of its content.
+TLS_FILE_PATTERN: Final = r"[0-9a-f]{64}\.pem"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ the agent lives in. Both sides read it from here so they never disagree.
         agent.pid        the agent process (written by the agent once it holds the lock)
         agent.log        the agent's and HAProxy's start-up output
         tls/             the agent's certificate, key and the controller CA
+        certs/           listener and pool TLS material (0700; files 0600, named by
+                         their SHA-256), pushed over the agent API, pruned when no
+                         running configuration names them
         haproxy.cfg      the running configuration
         haproxy.cfg.good the last configuration that ran
         version.json     {"version": N}: the generation haproxy.cfg came from
@@ -51,6 +54,10 @@ class AmphoraLayout:
     @property
     def tls_dir(self) -> Path:
         return self.root / "tls"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.root / "certs"
 
     @property
     def config(self) -> Path:

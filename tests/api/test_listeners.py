@@ -302,7 +302,8 @@ def test_allowed_cidrs_must_match_the_vip_family(client, api, db):
 
 @pytest.mark.parametrize(("protocol", "fragment"), [
     ("FTP", "Value should be one of"),
-    ("TERMINATED_HTTPS", "not supported"),
+    ("TERMINATED_HTTPS", "An SNI or default certificate container reference must be "
+                         "provided for TERMINATED_HTTPS protocol listeners"),
 ])
 def test_unknown_or_unsupported_protocols_are_400(client, api, db, protocol, fragment):
     lb = api.lb()
@@ -312,18 +313,23 @@ def test_unknown_or_unsupported_protocols_are_400(client, api, db, protocol, fra
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize("field", [
-    {"default_tls_container_ref": "https://barbican/secret"},
-    {"sni_container_refs": ["https://barbican/secret"]},
-    {"l7policies": [{"action": "REJECT"}]},
-    {"tls_versions": ["TLSv1.3"]},
-    {"hsts_max_age": 10},
+@pytest.mark.parametrize(("field", "fragment"), [
+    ({"default_tls_container_ref": "https://barbican/secret"},
+     "Certificate container references are not allowed on HTTP protocol listeners"),
+    ({"sni_container_refs": ["https://barbican/secret"]},
+     "Certificate container references are not allowed on HTTP protocol listeners"),
+    ({"l7policies": [{"action": "REJECT"}]}, "does not support a requested option"),
+    ({"hsts_max_age": 10}, "The HSTS feature can only be used for listeners using the "
+                           "TERMINATED_HTTPS protocol"),
+    ({"hsts_preload": True}, "only make sense if hsts_max_age is set"),
+    ({"client_authentication": "MANDATORY"}, "requires a client CA container reference"),
 ])
-def test_tls_and_l7_options_are_refused_until_supported(client, api, db, field):
+def test_tls_options_on_a_plain_listener_are_refused_as_in_octavia(client, api, db, field,
+                                                                    fragment):
     lb = api.lb()
     before = snapshot(db)
     r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80, **field)
-    assert_fault(r, 400, "does not support a requested option")
+    assert_fault(r, 400, fragment)
     assert snapshot(db) == before
 
 

@@ -248,7 +248,8 @@ def test_listener_pool_protocol_matrix(client, api, db, listener, pool, ok):
 @pytest.mark.parametrize(("fields", "fragment"), [
     ({"protocol": "FTP"}, "Value should be one of"),
     ({"lb_algorithm": "RANDOM"}, "Value should be one of"),
-    ({"tls_enabled": True}, "does not support a requested option"),
+    ({"crl_container_ref": "https://barbican/v1/secrets/x"},
+     "A CA certificate reference is required to specify a revocation list"),
     ({"members": [{"address": "10.0.0.1", "protocol_port": 80}]},
      "does not support a requested option"),
     ({"healthmonitor": {"type": "PING"}}, "does not support a requested option"),

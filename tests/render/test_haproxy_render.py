@@ -330,7 +330,7 @@ def test_version_is_checked(version: object) -> None:
 
 
 @pytest.mark.parametrize(("balancer", "match"), [
-    (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "protocol"),
+    (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "certificate"),
     (lb(listeners=[listener()], pools=[pool(protocol="UDP")]), "protocol"),
     (lb(listeners=[listener()], pools=[pool(algorithm="LEAST_TIME")]), "lb_algorithm"),
     (lb(listeners=[listener()], pools=[pool(health_monitor=hm("UDP-CONNECT"))]), "type"),

@@ -35,6 +35,9 @@ READ_QUOTA = "rule:load-balancer:read-quota"
 READ_QUOTA_GLOBAL = "rule:load-balancer:read-quota-global"
 WRITE_QUOTA = "rule:load-balancer:write-quota"
 
+SECRET_READ = "rule:project-reader or rule:project-member or rule:load-balancer:admin"
+SECRET_WRITE = "rule:project-member or rule:load-balancer:admin"
+
 _OLD = "deprecated by Octavia in Wallaby for Keystone's default roles (reader, member, admin)"
 
 
@@ -121,6 +124,13 @@ HYDRIA_OPERATIONS: dict[str, dict[str, str]] = {
     "subnet": {"get_all": READ, "get_one": READ},
     "network": {"get_all": READ, "get_one": READ},
     "alarm": {"get_all": ADMIN},
+    # the embedded secret store, as Barbican's defaults: readers of the project see
+    # what exists, members (and admins) store, decrypt and delete; objects are only
+    # ever looked for in the caller's own project (hydria.services.secrets)
+    "secret": {"get_all": SECRET_READ, "get_one": SECRET_READ, "post": SECRET_WRITE,
+               "put": SECRET_WRITE, "decrypt": SECRET_WRITE, "delete": SECRET_WRITE},
+    "container": {"get_all": SECRET_READ, "get_one": SECRET_READ, "post": SECRET_WRITE,
+                  "delete": SECRET_WRITE},
 }
 
 

@@ -97,11 +97,25 @@ TABLE: dict[tuple[str, str], Operation] = {
     ("GET", "/networks"): Operation(hydria_rule_name("network", "get_all")),
     ("GET", "/networks/{}"): Operation(hydria_rule_name("network", "get_one")),
     ("GET", "/hydria/alarms"): Operation(hydria_rule_name("alarm", "get_all")),
+    # The embedded secret store (Barbican's v1 paths; always the caller's project).
+    **{(method, prefix + path + tail): Operation(hydria_rule_name(kind, action))
+       for prefix in ("/v1", "")
+       for kind, path, tail_actions in (
+           ("secret", "/secrets", (("GET", "", "get_all"), ("GET", "/", "get_all"),
+                                      ("POST", "", "post"), ("POST", "/", "post"),
+                                      ("GET", "/{}", "get_one"), ("PUT", "/{}", "put"),
+                                      ("GET", "/{}/payload", "decrypt"),
+                                      ("DELETE", "/{}", "delete"))),
+           ("container", "/containers", (("GET", "", "get_all"), ("GET", "/", "get_all"),
+                                            ("POST", "", "post"), ("POST", "/", "post"),
+                                            ("GET", "/{}", "get_one"),
+                                            ("DELETE", "/{}", "delete"))))
+       for method, tail, action in tail_actions},
 }
 
 # Paths served without a version prefix, and the version documents themselves.
 UNPREFIXED_PUBLIC = frozenset({"/", "/healthcheck", "/metrics", "/projects", "/projects/{}",
-                               "", "/lbaas", "/octavia"})
+                               "", "/lbaas", "/octavia", "/v1", "/v1/"})
 
 _PREFIX = re.compile(r"^/v2(?:\.0)?(?=/|$)")
 _PARAM = re.compile(r"\{[^}]*\}")

@@ -1,11 +1,17 @@
-"""The version document at ``/``, the version roots (``/v2``...) and the health check."""
+"""The version document at ``/``, the version roots (``/v2``...) and the health check.
+
+``/`` is Octavia's version list, except for a client that asks for Barbican's
+microversions (``OpenStack-API-Version: key-manager ...``, as
+python-barbicanclient does): it gets Barbican's list (300), whose ``v1`` is the
+embedded secret store on the same endpoint.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 router = APIRouter()
 
@@ -30,11 +36,21 @@ VERSIONS = (
 )
 
 
-@router.get("/")
-def versions(request: Request) -> dict[str, Any]:
+def _key_manager_versions(base: str) -> JSONResponse:
+    version = {"id": "v1", "status": "CURRENT", "min_version": "1.0", "max_version": "1.0",
+               "links": [{"rel": "self", "href": base + "v1/"},
+                         {"rel": "describedby", "type": "text/html",
+                          "href": "https://docs.openstack.org/"}]}
+    return JSONResponse({"versions": [version]}, status_code=300)
+
+
+@router.get("/", response_model=None)
+def versions(request: Request) -> dict[str, Any] | JSONResponse:
     base = str(request.base_url)
     if not base.endswith("/"):
         base += "/"
+    if request.headers.get("openstack-api-version", "").lower().startswith("key-manager"):
+        return _key_manager_versions(base)
     last = len(VERSIONS) - 1
     return {"versions": [
         {"id": vid, "status": "CURRENT" if i == last else "SUPPORTED", "updated": updated,

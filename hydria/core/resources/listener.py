@@ -8,34 +8,38 @@ from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
 from hydria.core.resources.types import (
     CIDR,
     UUID,
+    AlpnProtocols,
+    Ciphers,
+    ClientAuthentication,
     ConnectionLimit,
     HeaderValue,
+    HstsMaxAge,
     Port,
+    SecretRef,
     Timeout,
+    TlsVersions,
 )
 
-# Octavia options this release takes only at their "off" value, shown as such.
+# TERMINATED_HTTPS: certificates by reference (checked against the secret store by
+# hydria.services.tls) and the TLS options; null where a listener has none.
 _TLS = (
-    Field("default_tls_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("sni_container_refs", default=[], create=True, update=True, off=(None, []),
-          show=Show.CONST),
+    Field("default_tls_container_ref", SecretRef, create=True, update=True),
+    Field("sni_container_refs", list[SecretRef], [], create=True, update=True,
+          show=Show.LIST),
 )
 _CLIENT_TLS = (
-    Field("client_ca_tls_container_ref", create=True, update=True, off=(None,),
-          show=Show.CONST),
-    Field("client_authentication", default="NONE", create=True, update=True,
-          off=(None, "NONE"), show=Show.CONST),
-    Field("client_crl_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
+    Field("client_ca_tls_container_ref", SecretRef, create=True, update=True),
+    Field("client_authentication", ClientAuthentication, c.CLIENT_AUTH_NONE, create=True,
+          update=True),
+    Field("client_crl_container_ref", SecretRef, create=True, update=True),
 )
 _TLS_OPTIONS = (
-    Field("tls_ciphers", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("tls_versions", create=True, update=True, off=(None, []), show=Show.CONST),
-    Field("alpn_protocols", create=True, update=True, off=(None, []), show=Show.CONST),
-    Field("hsts_max_age", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("hsts_include_subdomains", default=False, create=True, update=True,
-          off=(None, False), show=Show.CONST),
-    Field("hsts_preload", default=False, create=True, update=True, off=(None, False),
-          show=Show.CONST),
+    Field("tls_ciphers", Ciphers, create=True, update=True),
+    Field("tls_versions", TlsVersions, create=True, update=True),
+    Field("alpn_protocols", AlpnProtocols, create=True, update=True),
+    Field("hsts_max_age", HstsMaxAge, create=True, update=True),
+    Field("hsts_include_subdomains", bool, False, create=True, update=True),
+    Field("hsts_preload", bool, False, create=True, update=True),
 )
 
 def _timeout(name: str, default: int) -> Field:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
-from hydria.core.resources.types import UUID, SessionPersistence, TlsVersions
+from hydria.core.resources.types import (
+    UUID,
+    AlpnProtocols,
+    Ciphers,
+    SecretRef,
+    SessionPersistence,
+    TlsVersions,
+)
 
 POOL = Resource("Pool", "pool", "pools", (
     std.ID, std.NAME, std.DESCRIPTION, std.PROVISIONING, std.OPERATING, std.ADMIN,
@@ -26,14 +33,13 @@ POOL = Resource("Pool", "pool", "pools", (
     Field("members", create=True, off=(None, []), child=Child("member", many=True),
           show=Show.RELATED, stored=False),
     std.TAGS,
-    Field("tls_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("ca_tls_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("crl_container_ref", create=True, update=True, off=(None,), show=Show.CONST),
-    Field("tls_enabled", default=False, create=True, update=True, off=(None, False),
-          filter=True),
-    Field("tls_ciphers", create=True, update=True, off=(None,), show=Show.CONST),
+    Field("tls_container_ref", SecretRef, create=True, update=True),
+    Field("ca_tls_container_ref", SecretRef, create=True, update=True),
+    Field("crl_container_ref", SecretRef, create=True, update=True),
+    Field("tls_enabled", bool, False, create=True, update=True, filter=True),
+    Field("tls_ciphers", Ciphers, create=True, update=True),
     Field("tls_versions", TlsVersions, create=True, update=True),
-    Field("alpn_protocols", create=True, update=True, off=(None, []), show=Show.CONST),
+    Field("alpn_protocols", AlpnProtocols, create=True, update=True),
 ), check_order=(
     "tls_container_ref", "ca_tls_container_ref", "crl_container_ref", "tls_enabled",
     "tls_ciphers", "tls_versions", "alpn_protocols", "name", "description", "admin_state_up",

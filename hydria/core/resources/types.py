@@ -128,6 +128,41 @@ def _tls_versions(value: list[str]) -> list[str]:
 
 TlsVersions = Annotated[list[Annotated[str, Field(max_length=32)]],
                         AfterValidator(_tls_versions)]
+# Octavia's ALPN protocol names and its check of a cipher string.
+ALPN_PROTOCOLS = ("h2", "http/1.1", "http/1.0")
+CLIENT_AUTH_MODES = ("NONE", "OPTIONAL", "MANDATORY")
+_CIPHERS_RE = re.compile(r"[A-Za-z0-9\-+!:@=_.]+\Z")
+
+
+def _alpn(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("Empty ALPN protocol list. Either specify at least one ALPN "
+                         "protocol or remove this parameter to use the default.")
+    invalid = [p for p in value if p not in ALPN_PROTOCOLS]
+    if invalid:
+        raise ValueError(f"Invalid ALPN protocol: {', '.join(invalid)}")
+    return value
+
+
+def _ciphers(value: str) -> str:
+    if not _CIPHERS_RE.match(value):
+        raise ValueError("Invalid characters in cipher string. Only alphanumeric, -, +, !, "
+                         ":, @, =, _, and . are allowed.")
+    return value
+
+
+def _client_auth(value: str) -> str:
+    if value not in CLIENT_AUTH_MODES:
+        raise ValueError(f"Value should be one of: {', '.join(CLIENT_AUTH_MODES)}")
+    return value
+
+
+AlpnProtocols = Annotated[list[Annotated[str, Field(max_length=32)]], AfterValidator(_alpn)]
+Ciphers = Annotated[str, Field(max_length=2048), AfterValidator(_ciphers)]
+ClientAuthentication = Annotated[str, AfterValidator(_client_auth)]
+# A secret store reference (Octavia: a string of at most 255 characters).
+SecretRef = Annotated[str, Field(min_length=1, max_length=255)]
+HstsMaxAge = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
 # A profile's data: a JSON object as a string, as in Octavia.
 ProfileData = Annotated[str, Field(max_length=4096)]
 ProviderName = Annotated[str, Field(max_length=255)]

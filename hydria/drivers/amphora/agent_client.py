@@ -117,6 +117,14 @@ class AgentClient:
         answer: dict[str, Any] = res.json()
         return answer
 
+    def put_tls(self, ip: str, port: int, files: dict[str, str]) -> None:
+        """Listener and pool TLS material, before the configuration naming it."""
+        res = self._request("PUT", ip, port, "/tls", json={"files": files})
+        if res.status_code == 400:
+            raise ConfigRejected(str(_json_or_text(res).get("error")))
+        if res.status_code != 200:
+            raise AmphoraUnreachable(f"agent {ip}:{port} tls: HTTP {res.status_code}")
+
     def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
         """keepalived's configuration (ACTIVE_STANDBY); reloaded only if it changed."""
         res = self._request("PUT", ip, port, "/vrrp", content=text.encode(),

@@ -34,6 +34,11 @@ class AmphoraAgent(Protocol):
         """Hand over the UDP listeners' part (``PUT /1.0/udp``), before ``put_config``."""
         ...
 
+    def put_tls(self, ip: str, port: int, files: dict[str, str]) -> None:
+        """Hand over listener and pool TLS material (``PUT /1.0/tls``), before the
+        configuration that names it. The content is never logged."""
+        ...
+
     def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
         """keepalived's configuration for an ACTIVE_STANDBY amphora."""
         ...

@@ -38,6 +38,9 @@ class NoopAgentClient:
     def wait_ready(self, ip: str, port: int, *, timeout: float) -> dict[str, Any]:
         return self.info(ip, port)
 
+    def put_tls(self, ip: str, port: int, files: dict[str, str]) -> None:
+        return None
+
     def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
         return {"vrrp_running": False, "changed": False}
 
