@@ -17,12 +17,12 @@ from hydria.core.listener_options import check_insert_headers
 from hydria.core.resources import LISTENER
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
-from hydria.services import listing, provider
+from hydria.services import l7policies, listing, provider
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener
 from hydria.services.shape import listener_view
 from hydria.services.unit import Env, read, write
-from hydria.services.validation import choice, given, refuse_unsupported
+from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
 SCOPE = listing.Scope(Listener, LISTENER.filters(), LISTENER.sorts(),
                       status_column=Listener.provisioning_status,
@@ -84,6 +84,12 @@ def check_listener(req: Any, *, nested: bool = False) -> str:
                       or getattr(req, "default_pool", None) is not None),
         l7policies=bool(req.l7policies))
     check_insert_headers(req.insert_headers, protocol)
+    if req.l7policies:
+        if not nested:
+            # Octavia's single create takes the attribute and makes nothing of it;
+            # Hydria says so (policies are created on their own, or with the LB).
+            raise unsupported("l7policies")
+        l7policies.check_listener_takes_policies(protocol)
     return protocol
 
 
@@ -159,3 +165,4 @@ def delete_listener(env: Env, ctx: RequestContext, listener_id: str) -> None:
         listener = get_listener(unit.session, listener_id, ctx)
         unit.change(get_lb(unit.session, listener.load_balancer_id, ctx))
         listener.provisioning_status = c.PENDING_DELETE
+        l7policies.mark_deleted_with_listener(unit.session, [listener.id])
