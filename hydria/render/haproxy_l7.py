@@ -107,9 +107,11 @@ def _acl(rule: graph.L7Rule) -> str:
 
 
 def _condition(policy: graph.L7Policy, guarded: bool) -> str:
+    # The rules first: most requests match none, and HAProxy stops at the first
+    # false term, so the variable is only looked up for requests that match.
     terms = [("!" if r.invert else "") + r.id for r in policy.rules]
     if guarded:
-        terms.insert(0, _NOT_DECIDED)
+        terms.append(_NOT_DECIDED)
     return "if " + " ".join(terms)
 
 
