@@ -338,3 +338,37 @@ def test_filters_sort_and_paging(client, api, stack):
     assert page["l7policies_links"][0]["rel"] == "next"
     assert [p["name"] for p in client.get(URL, params={"name": "p1"}).json()["l7policies"]] \
         == ["p1"]
+
+
+def test_update_follows_octavias_redirect_rules(client, api, stack):
+    p = policy(api, stack["listener"]["id"])
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {
+        "redirect_url": "http://new.example/"}})
+    assert r.status_code == 200, r.text
+    shown = r.json()["l7policy"]
+    assert (shown["action"], shown["redirect_http_code"]) == ("REDIRECT_TO_URL", 302)
+    assert shown["provisioning_status"] == "PENDING_UPDATE"
+    api.settle()
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"action": "REDIRECT_TO_POOL"}})
+    assert_fault(r, 400, "redirect_pool_id or redirect_pool must not be None")
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {
+        "redirect_pool_id": stack["pool"]["id"]}})
+    shown = r.json()["l7policy"]
+    assert (shown["action"], shown["redirect_url"], shown["redirect_http_code"]) == (
+        "REDIRECT_TO_POOL", None, None)
+    api.settle()
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"action": None}})
+    assert_fault(r, 400, "action")
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"position": None, "name": "x"}})
+    assert r.status_code == 200 and r.json()["l7policy"]["position"] == 1
+
+
+def test_changes_wait_for_the_load_balancer(client, api, stack):
+    p = policy(api, stack["listener"]["id"])
+    api.post(f"l7policies/{p['id']}/rules", "rule", type="PATH", compare_type="EQUAL_TO",
+             value="/a")
+    # the load balancer is PENDING_UPDATE until the controller converges it
+    r = client.post(f"{URL}/{p['id']}/rules", json={"rule": {
+        "type": "PATH", "compare_type": "EQUAL_TO", "value": "/b"}})
+    assert r.status_code == 409, r.text
+    assert client.delete(f"{URL}/{p['id']}").status_code == 409
