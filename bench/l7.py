@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -128,6 +129,7 @@ http {{
         proc.terminate()
         proc.wait(10)
         time.sleep(0.1)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
