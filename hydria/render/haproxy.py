@@ -303,11 +303,9 @@ def build_view(
                 uses.setdefault(key, []).append(lst)
         listener_backend[lst.id] = key
         for policy in haproxy_l7.active_policies(lst, pools):
-            policy_key = (policy.redirect_pool_id or "", MODE_HTTP)
-            if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:
-                v.ident(policy_key[0], "pool id")
-                if lst not in uses.setdefault(policy_key, []):
-                    uses[policy_key].append(lst)
+            if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:  # an http backend
+                users = uses.setdefault((v.ident(policy.redirect_pool_id, "pool id"), MODE_HTTP), [])
+                users.extend([] if lst in users else [lst])
 
     modes_of: dict[str, set[str]] = {}
     for pool_id, mode in uses:
