@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hydria.core import constants as c
 from hydria.core import protocols
@@ -106,7 +106,8 @@ def new_listener(lb: LoadBalancer, req: Any, protocol: str, *,
 
 def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(Listener), SCOPE, params, ctx, listener_view)
+        return listing.run(session, select(Listener).options(selectinload(Listener.l7policies)),
+                           SCOPE, params, ctx, listener_view)
 
 
 def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, Any]:
