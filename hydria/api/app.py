@@ -33,6 +33,7 @@ from hydria.api.routes import (
     catalog,
     healthmonitors,
     identity,
+    l7policies,
     lb_actions,
     listeners,
     loadbalancers,
@@ -53,7 +54,7 @@ from hydria.services.unit import Env
 
 PREFIXES = ("/v2", "/v2.0")
 RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
-                    healthmonitors.router, neutron.router, lb_actions.router,
+                    healthmonitors.router, l7policies.router, neutron.router, lb_actions.router,
                     amphorae.router, alarms.router, providers.router, quotas.router,
                     catalog.flavors, catalog.availability_zones)
 

@@ -68,6 +68,32 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class L7Rule:
+    id: str
+    type: str  # HOST_NAME, PATH, FILE_TYPE, HEADER, COOKIE, SSL_*
+    compare_type: str  # EQUAL_TO, STARTS_WITH, ENDS_WITH, CONTAINS, REGEX
+    value: str
+    key: str | None = None
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class L7Policy:
+    """A listener's policy; only enabled rules are carried (a disabled one matches
+    nothing and is left out, as in Octavia)."""
+
+    id: str
+    action: str  # REJECT, REDIRECT_TO_URL, REDIRECT_TO_POOL, REDIRECT_PREFIX
+    position: int
+    admin_state_up: bool = True
+    redirect_pool_id: str | None = None
+    redirect_url: str | None = None
+    redirect_prefix: str | None = None
+    redirect_http_code: int | None = None
+    rules: tuple[L7Rule, ...] = ()
+
+
+@dataclass(frozen=True)
 class Listener:
     id: str
     protocol: str
@@ -93,6 +119,7 @@ class Listener:
     hsts_max_age: int | None = None
     hsts_include_subdomains: bool = False
     hsts_preload: bool = False
+    l7policies: tuple[L7Policy, ...] = ()  # in position order
 
 
 @dataclass(frozen=True)

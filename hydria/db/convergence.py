@@ -32,10 +32,39 @@ def _children(session: Session, lb_id: str) -> tuple[
     return listeners, pools, members, monitors
 
 
+def _l7(session: Session, listener_ids: list[str]) -> tuple[list[m.L7Policy], list[m.L7Rule]]:
+    policies = list(session.scalars(
+        select(m.L7Policy).where(m.L7Policy.listener_id.in_(listener_ids))))
+    rules = list(session.scalars(
+        select(m.L7Rule).where(m.L7Rule.l7policy_id.in_([p.id for p in policies]))))
+    return policies, rules
+
+
+def _purge_deleted_l7(session: Session, listeners: list[m.Listener],
+                      gone_pools: set[str]) -> None:
+    """Remove deleted rules and policies (and those of deleted listeners) first."""
+    gone_listeners = {li.id for li in listeners if li.provisioning_status == c.PENDING_DELETE}
+    policies, rules = _l7(session, [li.id for li in listeners])
+    gone_policies = {p.id for p in policies
+                     if p.provisioning_status == c.PENDING_DELETE
+                     or p.listener_id in gone_listeners}
+    for rule in rules:
+        if rule.provisioning_status == c.PENDING_DELETE or rule.l7policy_id in gone_policies:
+            session.delete(rule)
+    session.flush()
+    for policy in policies:
+        if policy.id in gone_policies:
+            session.delete(policy)
+        elif policy.redirect_pool_id in gone_pools:  # the API refuses this; never dangle
+            policy.redirect_pool_id = None
+    session.flush()
+
+
 def _purge_deleted_children(session: Session, lb_id: str) -> None:
     """Remove rows the user deleted (PENDING_DELETE), children before parents."""
     listeners, pools, members, monitors = _children(session, lb_id)
     gone_pools = {p.id for p in pools if p.provisioning_status == c.PENDING_DELETE}
+    _purge_deleted_l7(session, listeners, gone_pools)
     for mon in monitors:
         if mon.provisioning_status == c.PENDING_DELETE or mon.pool_id in gone_pools:
             session.delete(mon)
@@ -101,6 +130,11 @@ def mark_converged(session: Session, lb_id: str, generation: int, *,
         return mark_deleted(session, lb_id, generation)
     _purge_deleted_children(session, lb_id)
     listeners, pools, members, monitors = _children(session, lb_id)
+    policies, rules = _l7(session, [li.id for li in listeners])
+    l7_rows: list[m.L7Policy | m.L7Rule] = [*policies, *rules]
+    for row in l7_rows:
+        row.provisioning_status = c.ACTIVE
+        row.operating_status = c.ONLINE if row.admin_state_up else c.OFFLINE
     has_monitor = {mon.pool_id for mon in monitors if mon.admin_state_up}
     for mon in monitors:
         mon.provisioning_status = c.ACTIVE
@@ -145,6 +179,13 @@ def mark_deleted(session: Session, lb_id: str, generation: int) -> bool:
     if lb is None or lb.generation != generation:
         return False
     listeners, pools, members, monitors = _children(session, lb_id)
+    policies, rules = _l7(session, [li.id for li in listeners])
+    for rule in rules:
+        session.delete(rule)
+    session.flush()
+    for policy in policies:
+        session.delete(policy)
+    session.flush()
     for row in monitors + members:
         session.delete(row)
     for lst in listeners:
@@ -176,8 +217,9 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
     if lb is None:
         return False
     listeners, pools, members, monitors = _children(session, lb_id)
-    rows: list[m.Listener | m.Pool | m.Member | m.HealthMonitor] = [
-        *listeners, *pools, *members, *monitors]
+    policies, rules = _l7(session, [li.id for li in listeners])
+    rows: list[m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule] = [
+        *listeners, *pools, *members, *monitors, *policies, *rules]
     for row in rows:
         if row.provisioning_status in c.PENDING_STATUSES:
             row.provisioning_status = c.ERROR

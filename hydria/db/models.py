@@ -177,6 +177,9 @@ class Listener(Base, Timestamps):
     operating_status: Mapped[str] = mapped_column(String(16))
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
+    l7policies: Mapped[list[L7Policy]] = relationship(
+        back_populates="listener", order_by="L7Policy.position"
+    )
 
 
 class Pool(Base, Timestamps):
@@ -256,6 +259,54 @@ class HealthMonitor(Base, Timestamps):
     operating_status: Mapped[str] = mapped_column(String(16))
 
     pool: Mapped[Pool] = relationship(back_populates="health_monitor")
+
+
+class L7Policy(Base, Timestamps):
+    """A listener's rule-driven action; ``position`` orders a listener's policies (1..n)."""
+
+    __tablename__ = "l7policies"
+    __table_args__ = (Index("ix_l7policies_list", "project_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    listener_id: Mapped[str] = mapped_column(ForeignKey("listeners.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    action: Mapped[str] = mapped_column(String(36))
+    redirect_pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pools.id"), default=None, index=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(255), default=None)
+    redirect_prefix: Mapped[str | None] = mapped_column(String(255), default=None)
+    redirect_http_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    position: Mapped[int] = mapped_column(Integer)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+    listener: Mapped[Listener] = relationship(back_populates="l7policies")
+    rules: Mapped[list[L7Rule]] = relationship(
+        back_populates="policy", order_by="L7Rule.created_at")
+
+
+class L7Rule(Base, Timestamps):
+    """One condition of a policy; a policy matches when all its enabled rules do."""
+
+    __tablename__ = "l7rules"
+    __table_args__ = (Index("ix_l7rules_list", "l7policy_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    l7policy_id: Mapped[str] = mapped_column(ForeignKey("l7policies.id"))
+    type: Mapped[str] = mapped_column(String(36))
+    compare_type: Mapped[str] = mapped_column(String(36))
+    key: Mapped[str | None] = mapped_column(String(255), default=None)
+    value: Mapped[str] = mapped_column(String(255))
+    invert: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+    policy: Mapped[L7Policy] = relationship(back_populates="rules")
 
 
 class Amphora(Base, Timestamps):

@@ -13,7 +13,7 @@ if they fit and raises ``QuotaExceeded`` (403, Octavia's "Quota has been met
 for resources: Member") if not; the caller's transaction then rolls back and
 nothing is written. ``resource`` is one of ``RESOURCES`` (Octavia's quota
 field names: ``load_balancer``, ``listener``, ``pool``, ``member``,
-``health_monitor``).
+``health_monitor``, ``l7policy``, ``l7rule``).
 
 What counts: the project's objects of that kind that are not DELETED
 (PENDING_DELETE still counts, as in Octavia, until the controller is done).
@@ -47,7 +47,16 @@ from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.errors import QuotaExceeded
-from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool, Quota
+from hydria.db.models import (
+    HealthMonitor,
+    L7Policy,
+    L7Rule,
+    Listener,
+    LoadBalancer,
+    Member,
+    Pool,
+    Quota,
+)
 
 UNLIMITED = -1
 MAX_QUOTA = 2_000_000_000
@@ -60,8 +69,7 @@ HEALTH_MONITOR = "health_monitor"
 L7POLICY = "l7policy"
 L7RULE = "l7rule"
 
-# Every quota Octavia's API shows, in its order; Hydria has no L7 objects yet, so
-# their limits can be set and shown but nothing is counted against them.
+# Every quota Octavia's API shows, in its order.
 NAMES = (LOAD_BALANCER, LISTENER, MEMBER, POOL, HEALTH_MONITOR, L7POLICY, L7RULE)
 
 # The resources a create is checked for: the model counted, and the name in the fault.
@@ -71,6 +79,8 @@ RESOURCES: Mapping[str, tuple[Any, str]] = {
     POOL: (Pool, "Pool"),
     MEMBER: (Member, "Member"),
     HEALTH_MONITOR: (HealthMonitor, "Health Monitor"),
+    L7POLICY: (L7Policy, "L7 Policy"),
+    L7RULE: (L7Rule, "L7 Rule"),
 }
 
 

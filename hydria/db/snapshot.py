@@ -25,7 +25,8 @@ def load_lb_row(session: Session, lb_id: str) -> m.LoadBalancer | None:
         select(m.LoadBalancer)
         .where(m.LoadBalancer.id == lb_id)
         .options(
-            selectinload(m.LoadBalancer.listeners),
+            selectinload(m.LoadBalancer.listeners).selectinload(m.Listener.l7policies)
+            .selectinload(m.L7Policy.rules),
             selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
             selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
             selectinload(m.LoadBalancer.amphorae),
@@ -61,6 +62,7 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
             hsts_max_age=lst.hsts_max_age,
             hsts_include_subdomains=bool(lst.hsts_include_subdomains),
             hsts_preload=bool(lst.hsts_preload),
+            l7policies=_policies(lst, pool_ids),
         )
         for lst in lb.listeners
         if _alive(lst)
@@ -73,6 +75,29 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
         project_id=lb.project_id or "",
         listeners=listeners,
         pools=pools,
+    )
+
+
+def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]:
+    live = sorted((p for p in lst.l7policies if _alive(p)),
+                  key=lambda p: (p.position, p.created_at, p.id))
+    return tuple(
+        graph.L7Policy(
+            id=p.id,
+            action=p.action,
+            position=p.position,
+            admin_state_up=p.admin_state_up,
+            redirect_pool_id=p.redirect_pool_id if p.redirect_pool_id in pool_ids else None,
+            redirect_url=p.redirect_url,
+            redirect_prefix=p.redirect_prefix,
+            redirect_http_code=p.redirect_http_code,
+            rules=tuple(
+                graph.L7Rule(id=r.id, type=r.type, compare_type=r.compare_type,
+                             value=r.value, key=r.key, invert=r.invert)
+                for r in sorted(p.rules, key=lambda r: (r.created_at, r.id))
+                if _alive(r) and r.admin_state_up),
+        )
+        for p in live
     )
 
 

@@ -17,8 +17,9 @@ Shape of the output
   ``options.user_group`` is. ``master-worker`` is on the agent's command line.
 * one ``frontend`` per listener, named by the listener id (UDP and SCTP listeners
   are left to the amphora's L4 engine, ``hydria.render.nginx``);
-* one ``backend`` per pool that some listener uses as its default pool, named by
-  the pool id.
+* one ``backend`` per pool that some listener uses as its default pool or
+  through an L7 policy (``hydria.render.haproxy_l7``: ACLs and ``http-request``
+  rules in policy position order), named by the pool id.
 * a PROMETHEUS listener is an ``http`` frontend that hands ``GET /metrics`` to
   HAProxy's built-in ``prometheus-exporter`` service (every frontend, backend and
   server of this HAProxy: the load balancer's listeners, pools and members) and
@@ -119,7 +120,7 @@ import jinja2
 
 from hydria.core import constants as c
 from hydria.core import graph
-from hydria.render import haproxy_tls
+from hydria.render import haproxy_l7, haproxy_tls
 from hydria.render import values as v
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
 from hydria.render.values import UnrenderableValue
@@ -207,6 +208,7 @@ class FrontendView:
     prometheus: bool = False
     log_lines: tuple[str, ...] = ()
     response_headers: tuple[tuple[str, str], ...] = ()
+    l7_lines: tuple[str, ...] = ()  # ACLs, http-request rules, use_backend
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,10 @@ def build_view(
                 key = (pool.id, _backend_mode(lst, pool))
                 uses.setdefault(key, []).append(lst)
         listener_backend[lst.id] = key
+        for policy in haproxy_l7.active_policies(lst, pools):
+            if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:  # an http backend
+                users = uses.setdefault((v.ident(policy.redirect_pool_id, "pool id"), MODE_HTTP), [])
+                users.extend([] if lst in users else [lst])
 
     modes_of: dict[str, set[str]] = {}
     for pool_id, mode in uses:
@@ -310,10 +316,15 @@ def build_view(
         key: key[0] if len(modes_of[key[0]]) == 1 else f"{key[0]}:{key[1]}" for key in uses
     }
 
+    def l7_lines(lst: graph.Listener) -> tuple[str, ...]:
+        return haproxy_l7.frontend_lines(haproxy_l7.active_policies(lst, pools),
+                                         lambda pool_id: names[(pool_id, MODE_HTTP)])
+
     frontends = tuple(
         _frontend(
             lst,
             lb=lb,
+            l7_lines=l7_lines(lst),
             vip=vip,
             lb_enabled=lb.admin_state_up,
             options=options,
@@ -382,6 +393,7 @@ def _frontend(
     default_backend: str | None,
     lb_id: str = "",
     project_id: str = "",
+    l7_lines: tuple[str, ...] = (),
 ) -> FrontendView:
     what = f"listener {lst.id}"
     mode = _listener_mode(lst)
@@ -420,6 +432,7 @@ def _frontend(
         set_headers=tuple(set_headers),
         default_backend=None if lst.protocol == c.PROTOCOL_PROMETHEUS else default_backend,
         prometheus=lst.protocol == c.PROTOCOL_PROMETHEUS,
+        l7_lines=l7_lines,
     )
 
 

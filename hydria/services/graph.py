@@ -39,8 +39,9 @@ from sqlalchemy.orm import Session
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.db import quotas
-from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 from hydria.services.healthmonitors import check_healthmonitor, new_healthmonitor
+from hydria.services.l7policies import check_policy_body, new_policy, new_rule, place
 from hydria.services.listeners import (
     check_default_pool,
     check_listener,
@@ -64,10 +65,19 @@ class PoolPlan:
 
 
 @dataclass(frozen=True)
+class PolicyPlan:
+    values: dict[str, Any]  # check_policy_body's row values
+    rules: list[dict[str, Any]]
+    position: int
+    pool: int | None  # index of its redirect pool in Graph.pools
+
+
+@dataclass(frozen=True)
 class ListenerPlan:
     req: Any  # a ListenerSingleCreate body
     protocol: str
     pool: int | None  # index of its default pool in Graph.pools
+    policies: tuple[PolicyPlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,29 +94,36 @@ def plan(req: Any) -> Graph:
     pools = list(req.pools or [])
     # Top-level pools first, then the ones given inline, in listener order (as Octavia).
     refs: list[str | None] = []
+    policy_refs: list[list[str | None]] = []
     for li in listeners:
-        inline = li.default_pool
-        if inline is None:
-            refs.append(None)
-            continue
-        if inline.name is None:
-            raise InvalidInput("Validation failure: a default_pool created with its load "
-                               "balancer needs a name.")
-        if inline.model_fields_set != {"name"}:
-            pools.append(inline)
-        refs.append(inline.name)
+        policy_refs.append([_pool_ref(p.redirect_pool, pools, "redirect_pool")
+                            for p in li.l7policies or []])
+        refs.append(_pool_ref(li.default_pool, pools, "default_pool"))
     names = [p.name for p in pools]
     if len(set(names)) != len(names):
         raise InvalidInput("Validation failure: the pools created with a load balancer need "
                            "names that differ from each other.")
     index = {name: i for i, name in enumerate(names)}
-    for ref in refs:
+    for ref, what in [*((r, "default_pool") for r in refs),
+                      *((r, "redirect_pool") for rs in policy_refs for r in rs)]:
         if ref is not None and ref not in index:
-            raise InvalidInput(f"Validation failure: default_pool '{ref}' names no pool "
+            raise InvalidInput(f"Validation failure: {what} '{ref}' names no pool "
                                "defined in this request.")
     pool_plans = tuple(_plan_pool(p) for p in pools)
-    return Graph(listeners=_plan_listeners(listeners, refs, index, pool_plans),
+    return Graph(listeners=_plan_listeners(listeners, refs, policy_refs, index, pool_plans),
                  pools=pool_plans)
+
+
+def _pool_ref(inline: Any, pools: list[Any], what: str) -> str | None:
+    """The name of a listener's or policy's pool; a whole definition joins ``pools``."""
+    if inline is None:
+        return None
+    if inline.name is None:
+        raise InvalidInput(f"Validation failure: a {what} created with its load "
+                           "balancer needs a name.")
+    if inline.model_fields_set != {"name"}:
+        pools.append(inline)
+    return str(inline.name)
 
 
 def _plan_pool(req: Any) -> PoolPlan:
@@ -128,11 +145,12 @@ def _plan_pool(req: Any) -> PoolPlan:
 
 
 def _plan_listeners(listeners: list[Any],
-                    refs: list[str | None], index: dict[str | None, int],
+                    refs: list[str | None], policy_refs: list[list[str | None]],
+                    index: dict[str | None, int],
                     pools: tuple[PoolPlan, ...]) -> tuple[ListenerPlan, ...]:
     plans: list[ListenerPlan] = []
     by_port: dict[int, list[str]] = {}  # port -> protocols of the listeners on it so far
-    for li, ref in zip(listeners, refs, strict=True):
+    for li, ref, prefs in zip(listeners, refs, policy_refs, strict=True):
         protocol = check_listener(li, nested=True)
         taken = by_port.setdefault(li.protocol_port, [])
         for other in taken:
@@ -142,7 +160,16 @@ def _plan_listeners(listeners: list[Any],
         pool = index[ref] if ref is not None else None
         if pool is not None:
             check_pool_protocol(protocol, pools[pool].checked.protocol)
-        plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool))
+        policies = []
+        for policy, pref in zip(li.l7policies or [], prefs, strict=True):
+            values, rules = check_policy_body(policy)
+            target = index[pref] if pref is not None else None
+            if target is not None:
+                check_pool_protocol(protocol, pools[target].checked.protocol)
+            policies.append(PolicyPlan(values=values, rules=rules, position=policy.position,
+                                       pool=target))
+        plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool,
+                                  policies=tuple(policies)))
     return tuple(plans)
 
 
@@ -160,6 +187,8 @@ def create(session: Session, lb: LoadBalancer, graph: Graph, *,
         quotas.HEALTH_MONITOR: sum(p.monitor is not None for p in graph.pools),
         quotas.MEMBER: sum(len(p.req.members or []) for p in graph.pools),
         quotas.LISTENER: len(graph.listeners),
+        quotas.L7POLICY: sum(len(li.policies) for li in graph.listeners),
+        quotas.L7RULE: sum(len(p.rules) for li in graph.listeners for p in li.policies),
     }
     for resource, count in wanted.items():
         quotas.check_and_reserve(session, lb.project_id, resource, count,
@@ -192,6 +221,22 @@ def create(session: Session, lb: LoadBalancer, graph: Graph, *,
     try:
         session.flush()
         session.add_all(listeners)
+        session.flush()
+        policies: list[L7Policy] = []
+        rules: list[L7Rule] = []
+        for row, li in zip(listeners, graph.listeners, strict=True):
+            order: list[L7Policy] = []
+            for pp in li.policies:
+                values = dict(pp.values)
+                if pp.pool is not None:
+                    values["redirect_pool_id"] = pools[pp.pool][0].id
+                policy = new_policy(row, values)
+                order = place(order, policy, pp.position)
+                policies.append(policy)
+                rules.extend(new_rule(policy, r) for r in pp.rules)
+        session.add_all(policies)
+        session.flush()
+        session.add_all(rules)
         session.flush()
     except IntegrityError:
         # plan() refuses duplicates already; this is the database agreeing.

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hydria.core import constants as c
 from hydria.core import protocols
@@ -18,7 +18,7 @@ from hydria.core.resources import LISTENER
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
-from hydria.services import listing, provider, tls
+from hydria.services import l7policies, listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener
 from hydria.services.shape import listener_view
@@ -89,6 +89,12 @@ def check_listener(req: Any, *, nested: bool = False) -> str:
         l7policies=bool(req.l7policies))
     check_insert_headers(req.insert_headers, protocol)
     tls.check_listener_rules(protocol, values, update=False)
+    if req.l7policies:
+        if not nested:
+            # Octavia's single create takes the attribute and makes nothing of it;
+            # Hydria says so (policies are created on their own, or with the LB).
+            raise unsupported("l7policies")
+        l7policies.check_listener_takes_policies(protocol)
     return protocol
 
 
@@ -106,7 +112,8 @@ def new_listener(lb: LoadBalancer, req: Any, protocol: str, *,
 
 def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(Listener), SCOPE, params, ctx, listener_view)
+        return listing.run(session, select(Listener).options(selectinload(Listener.l7policies)),
+                           SCOPE, params, ctx, listener_view)
 
 
 def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, Any]:
@@ -191,3 +198,4 @@ def delete_listener(env: Env, ctx: RequestContext, listener_id: str) -> None:
         listener = get_listener(unit.session, listener_id, ctx)
         unit.change(get_lb(unit.session, listener.load_balancer_id, ctx))
         listener.provisioning_status = c.PENDING_DELETE
+        l7policies.mark_deleted_with_listener(unit.session, [listener.id])

@@ -25,7 +25,7 @@ from hydria.db.models import (
     Pool,
     Subnet,
 )
-from hydria.services import catalog, graph, listing
+from hydria.services import catalog, graph, l7policies, listing
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener, lb_state_conflict, live
 from hydria.services.provider import active_standby_unsupported
@@ -189,6 +189,8 @@ def _mark_children_deleted(session: Session, lb_id: str) -> None:
     rows += session.scalars(select(HealthMonitor).where(HealthMonitor.pool_id.in_(pool_ids)))
     for row in live(rows):
         row.provisioning_status = c.PENDING_DELETE
+    l7policies.mark_deleted_with_listener(session, list(session.scalars(
+        select(Listener.id).where(Listener.load_balancer_id == lb_id))))
 
 
 def failover(env: Env, ctx: RequestContext, lb_id: str) -> None:

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, object_session
 
 from hydria.core import constants as c
 from hydria.core.errors import Conflict, ImmutableObject, NotFound
-from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 from hydria.db.transitions import require_lb
 from hydria.services.context import RequestContext
 
-R = TypeVar("R", Listener, Pool, Member, HealthMonitor)
+R = TypeVar("R", Listener, Pool, Member, HealthMonitor, L7Policy, L7Rule)
 
 
 def get_lb(session: Session, lb_id: str, ctx: RequestContext) -> LoadBalancer:
@@ -56,15 +56,43 @@ def get_hm(session: Session, hm_id: str, ctx: RequestContext) -> HealthMonitor:
     return _get(session, HealthMonitor, "Health Monitor", hm_id, ctx)
 
 
+def get_l7policy(session: Session, policy_id: str, ctx: RequestContext) -> L7Policy:
+    return _get(session, L7Policy, "L7 Policy", policy_id, ctx)
+
+
+def get_l7rule(session: Session, policy_id: str, rule_id: str,
+               ctx: RequestContext) -> L7Rule:
+    row = _get(session, L7Rule, "L7 Rule", rule_id, ctx)
+    if row.l7policy_id != policy_id:
+        raise NotFound.of("L7 Rule", rule_id)
+    return row
+
+
 def listeners_of(pool: Pool) -> list[Listener]:
-    """The live listeners whose default pool is ``pool``, oldest first."""
+    """The live listeners that use ``pool``, oldest first, as Octavia's ``pool.listeners``:
+    as their default pool, or through an enabled L7 policy with a rule that redirects
+    to it."""
     session = object_session(pool)
     if session is None:
         return []
-    return list(session.scalars(
+    direct = list(session.scalars(
         select(Listener).where(Listener.default_pool_id == pool.id,
                                Listener.provisioning_status != c.DELETED)
         .order_by(Listener.created_at)))
+    through = session.scalars(
+        select(Listener).join(L7Policy, L7Policy.listener_id == Listener.id)
+        .where(L7Policy.redirect_pool_id == pool.id, L7Policy.admin_state_up.is_(True),
+               L7Policy.provisioning_status != c.DELETED,
+               Listener.provisioning_status != c.DELETED,
+               select(L7Rule.id).where(L7Rule.l7policy_id == L7Policy.id,
+                                       L7Rule.provisioning_status != c.DELETED).exists())
+        .order_by(Listener.created_at))
+    seen = {li.id for li in direct}
+    for li in through:
+        if li.id not in seen:
+            seen.add(li.id)
+            direct.append(li)
+    return direct
 
 
 def mark_parents_pending(*rows: Any) -> None:

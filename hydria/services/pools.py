@@ -16,7 +16,7 @@ from hydria.core.resources import POOL
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
-from hydria.services import listing, provider, tls
+from hydria.services import l7policies, listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.listeners import check_pool_protocol
 from hydria.services.lookup import (
@@ -203,6 +203,9 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
 def delete_pool(env: Env, ctx: RequestContext, pool_id: str) -> None:
     with write(env) as unit:
         pool = get_pool(unit.session, pool_id, ctx)
+        policy = l7policies.policy_using(unit.session, pool.id)
+        if policy is not None:
+            raise Conflict(f"Pool {pool.id} is in use by L7 policy {policy.id}")
         unit.change(get_lb(unit.session, pool.load_balancer_id, ctx))
         pool.provisioning_status = c.PENDING_DELETE
         mark_parents_pending(*listeners_of(pool))

@@ -13,9 +13,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hydria.core import constants as c
-from hydria.core.resources import HEALTHMONITOR, LISTENER, LOADBALANCER, MEMBER, POOL
+from hydria.core.resources import (
+    HEALTHMONITOR,
+    L7POLICY,
+    L7RULE,
+    LISTENER,
+    LOADBALANCER,
+    MEMBER,
+    POOL,
+)
 from hydria.core.resources.field import Field, Resource, Show
-from hydria.db.models import HealthMonitor, Listener, LoadBalancer, Member, Pool
+from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 from hydria.services.lookup import listeners_of
 
 
@@ -76,7 +84,21 @@ def lb_view(lb: LoadBalancer) -> dict[str, Any]:
 
 
 def listener_view(li: Listener) -> dict[str, Any]:
-    return shape(LISTENER, li)
+    return shape(LISTENER, li, {"l7policies": ids(li.l7policies)})
+
+
+def l7rule_view(rule: L7Rule) -> dict[str, Any]:
+    return shape(L7RULE, rule)
+
+
+def l7policy_view(policy: L7Policy) -> dict[str, Any]:
+    return shape(L7POLICY, policy, {"rules": ids(policy.rules)})
+
+
+def l7policy_full_view(policy: L7Policy) -> dict[str, Any]:
+    """A policy as a fully populated create answers it: its rules in full."""
+    return shape(L7POLICY, policy, {"rules": [
+        l7rule_view(r) for r in policy.rules if r.provisioning_status != c.DELETED]})
 
 
 def member_view(m: Member) -> dict[str, Any]:
@@ -120,6 +142,8 @@ def lb_full_view(lb: LoadBalancer, listeners: list[Listener],
     The children are passed in the order the request gave them.
     """
     return shape(LOADBALANCER, lb, {
-        "listeners": [shape(LISTENER, li, omit=("loadbalancers",)) for li in listeners],
+        "listeners": [shape(LISTENER, li, {"l7policies": [
+            l7policy_full_view(p) for p in li.l7policies]}, omit=("loadbalancers",))
+            for li in listeners],
         "pools": [pool_full_view(p, members, hm) for p, members, hm in pools],
     })

@@ -3,7 +3,9 @@
 Each node carries id, name, provisioning_status and operating_status; members
 add address and protocol_port, health monitors their type. A pool without a
 health monitor has no ``health_monitor`` key at all: Octavia leaves unset
-attributes out of the body rather than sending null.
+attributes out of the body rather than sending null. Listeners also show their
+L7 policies (id, name, statuses, action) and rules (id, type, statuses), which
+Octavia's tree leaves out.
 """
 
 from __future__ import annotations
@@ -39,7 +41,21 @@ def _pool(tree: StatusTree, pool: Pool) -> dict[str, Any]:
 
 
 def _listener(tree: StatusTree, listener: Listener) -> dict[str, Any]:
-    return {**_node(listener), "pools": [_pool(tree, p) for p in tree.pools_of(listener)]}
+    """Octavia's listener node has its pools only; Hydria adds the L7 policies and
+    their rules, and only where there are some, so a tree without L7 is Octavia's
+    to the key."""
+    node: dict[str, Any] = {**_node(listener),
+                            "pools": [_pool(tree, p) for p in tree.pools_of(listener)]}
+    policies = tree.policies.get(listener.id, ())
+    if policies:
+        node["l7policies"] = [
+            {**_node(p), "action": p.action,
+             "rules": [{"id": r.id, "type": r.type,
+                        "provisioning_status": r.provisioning_status,
+                        "operating_status": r.operating_status}
+                       for r in tree.rules.get(p.id, ())]}
+            for p in policies]
+    return node
 
 
 def view(tree: StatusTree) -> dict[str, Any]:

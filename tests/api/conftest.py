@@ -34,7 +34,8 @@ with warnings.catch_warnings():
 
 BASE = "/v2/lbaas"
 ADMIN = {"X-Roles": "admin"}
-STATUS_TABLES = (m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor)
+STATUS_TABLES = (m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor, m.L7Policy,
+                 m.L7Rule)
 
 
 class RecordingNotifier:

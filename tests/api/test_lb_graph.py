@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from hydria.db import models as m
-from tests.api.conftest import ADMIN, BASE, STATUS_TABLES, assert_fault, snapshot
+from tests.api.conftest import ADMIN, BASE, assert_fault, snapshot
 from tests.api.test_loadbalancers import LB_KEYS
 
 URL = f"{BASE}/loadbalancers"
@@ -114,7 +114,7 @@ def test_graph_create_answers_the_children_in_full(client, api, notifier):
     # One transaction, one wake-up of the controller.
     assert notifier.calls == [lb["id"]]
     with api.db.session() as s:
-        for model in STATUS_TABLES:
+        for model in (m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor):
             assert set(s.scalars(select(model.provisioning_status))) == {"PENDING_CREATE"}
         assert s.scalar(select(m.LoadBalancer.generation)) == 1
 
@@ -245,7 +245,8 @@ BAD = [
     ("listeners.0.protocol", "TERMINATED_HTTPS", 400, "protocol TERMINATED_HTTPS",
      "not supported"),
     ("listeners.0.protocol", "SPDY", 400, "Value should be one of"),
-    ("listeners.0.l7policies", [{"action": "REJECT"}], 400, "l7policies", "not supported"),
+    ("listeners.0.l7policies", [{"action": "REDIRECT_TO_POOL"}], 400,
+     "redirect_pool_id or redirect_pool must not be None"),
     ("listeners.0.default_tls_container_ref", "ref", 400,
      "Certificate container references are not allowed on HTTP protocol listeners"),
     ("listeners.0.insert_headers", {"X-Bogus": "1"}, 400, "insert_headers"),

@@ -136,4 +136,4 @@ def test_a_default_limit_locks_through_a_new_row(any_db: Database):
 
 def test_unknown_resource_is_a_programming_error(sqlite_db: Database):
     with pytest.raises(ValueError), sqlite_db.session() as s:
-        quotas.check_and_reserve(s, PROJECT, quotas.L7POLICY, defaults=DEFAULTS)
+        quotas.check_and_reserve(s, PROJECT, "amphora", defaults=DEFAULTS)

@@ -299,4 +299,46 @@ CASES: dict[str, tuple[g.LoadBalancer, g.RenderOptions]] = {
         OPTIONS,
     ),
     "empty_pool": (lb(listeners=[listener()], pools=[pool(members=[])]), OPTIONS),
+    "l7_policies_in_position_order": (
+        lb(listeners=[listener(l7policies=(
+            g.L7Policy("pol-api", "REDIRECT_TO_POOL", 1, redirect_pool_id="pool-api", rules=(
+                g.L7Rule("rule-api", "PATH", "STARTS_WITH", "/api"),)),
+            g.L7Policy("pol-host", "REDIRECT_TO_POOL", 2, redirect_pool_id="pool-b", rules=(
+                g.L7Rule("rule-host", "HOST_NAME", "EQUAL_TO", "b.example"),)),
+            g.L7Policy("pol-png", "REDIRECT_TO_POOL", 3, redirect_pool_id="pool-api", rules=(
+                g.L7Rule("rule-png", "FILE_TYPE", "EQUAL_TO", "png"),
+                g.L7Rule("rule-not-admin", "COOKIE", "REGEX", "^a d\\d#'\"$", key="role",
+                         invert=True))),
+            g.L7Policy("pol-reject", "REJECT", 4, rules=(
+                g.L7Rule("rule-header", "HEADER", "CONTAINS", '"bad value"', key="X-Env"),)),
+            g.L7Policy("pol-https", "REDIRECT_PREFIX", 5, redirect_prefix="https://b.example",
+                       redirect_http_code=301, rules=(
+                           g.L7Rule("rule-secure", "PATH", "EQUAL_TO", "/secure"),)),
+            g.L7Policy("pol-url", "REDIRECT_TO_URL", 6,
+                       redirect_url="https://c.example/a%20b?x=1#top", rules=(
+                           g.L7Rule("rule-old", "PATH", "ENDS_WITH", "/old"),)),
+            # left out: disabled, no rules, disabled pool
+            g.L7Policy("pol-off", "REJECT", 7, admin_state_up=False, rules=(
+                g.L7Rule("rule-off", "PATH", "EQUAL_TO", "/off"),)),
+            g.L7Policy("pol-empty", "REJECT", 8),
+            g.L7Policy("pol-dead-pool", "REDIRECT_TO_POOL", 9, redirect_pool_id="pool-off",
+                       rules=(g.L7Rule("rule-dead", "PATH", "EQUAL_TO", "/dead"),)),
+        ))],
+           pools=[pool(), pool("pool-api", members=[member("member-api", "192.0.2.31")]),
+                  pool("pool-b", members=[member("member-b2", "192.0.2.32")]),
+                  pool("pool-off", admin_state_up=False)]),
+        OPTIONS,
+    ),
+    "l7_ssl_rules_and_tcp_listener_ignored": (
+        lb(listeners=[
+            listener(l7policies=(g.L7Policy("pol-ssl", "REJECT", 1, rules=(
+                g.L7Rule("rule-cert", "SSL_CONN_HAS_CERT", "EQUAL_TO", "True"),
+                g.L7Rule("rule-verify", "SSL_VERIFY_RESULT", "EQUAL_TO", "0", invert=True),
+                g.L7Rule("rule-dn", "SSL_DN_FIELD", "STARTS_WITH", "admin", key="CN"))),)),
+            listener("listener-tcp", "TCP", 3306, "pool-tcp", l7policies=(
+                g.L7Policy("pol-tcp", "REJECT", 1, rules=(
+                    g.L7Rule("rule-tcp", "PATH", "EQUAL_TO", "/x"),)),)),
+        ], pools=[pool(), pool("pool-tcp", "TCP")]),
+        OPTIONS,
+    ),
 }

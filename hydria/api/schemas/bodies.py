@@ -30,6 +30,8 @@ from hydria.core.resources import (
     FLAVOR,
     FLAVOR_PROFILE,
     HEALTHMONITOR,
+    L7POLICY,
+    L7RULE,
     LISTENER,
     LOADBALANCER,
     MEMBER,
@@ -97,6 +99,8 @@ def update_body(resource: Resource) -> type[Body]:
 MemberSingleCreate = nested_body(MEMBER)
 HealthMonitorSingleCreate = nested_body(HEALTHMONITOR)
 PoolSingleCreate = nested_body(POOL)
+L7RuleSingleCreate = nested_body(L7RULE)
+L7PolicySingleCreate = nested_body(L7POLICY)
 ListenerSingleCreate = nested_body(LISTENER)
 
 LoadBalancerPOST = create_body(LOADBALANCER)
@@ -109,6 +113,10 @@ MemberPOST = create_body(MEMBER)
 MemberPUT = update_body(MEMBER)
 HealthMonitorPOST = create_body(HEALTHMONITOR)
 HealthMonitorPUT = update_body(HEALTHMONITOR)
+L7PolicyPOST = create_body(L7POLICY)
+L7PolicyPUT = update_body(L7POLICY)
+L7RulePOST = create_body(L7RULE)
+L7RulePUT = update_body(L7RULE)
 FlavorProfilePOST = create_body(FLAVOR_PROFILE)
 FlavorProfilePUT = update_body(FLAVOR_PROFILE)
 FlavorPOST = create_body(FLAVOR)

@@ -1,0 +1,162 @@
+"""A listener's L7 policies as HAProxy frontend lines (pure; used by ``haproxy.py``).
+
+What is rendered, as in Octavia's amphora: only on HTTP (and TERMINATED_HTTPS)
+frontends; a policy with ``admin_state_up`` false, without an enabled rule, or
+redirecting to a pool that is disabled or gone, is left out. Each rule is one
+``acl <rule id> <fetch> [-m <match>] <value>`` (HOST_NAME ``req.hdr(host) -i``,
+PATH ``path``, FILE_TYPE ``path_end``, HEADER ``req.hdr(<key>)``, COOKIE
+``req.cook(<key>)``, SSL_CONN_HAS_CERT ``ssl_c_used``, SSL_VERIFY_RESULT
+``ssl_c_verify eq <n>``, SSL_DN_FIELD ``ssl_c_s_dn(<key>)``); a policy matches
+when all of its rules do (``!`` for an inverted one).
+
+Order. HAProxy runs every ``http-request`` rule before any ``use_backend``, so
+Octavia's mix of ``http-request deny``, ``redirect`` and ``use_backend`` lets a
+REJECT at position 2 win over a REDIRECT_TO_POOL at position 1. Here every
+policy is an ``http-request`` rule, in position order: REDIRECT_TO_POOL records
+its backend in ``txn.hydria_l7`` (only if no earlier policy did), REJECT is
+``http-request deny`` (403), the redirects are ``http-request redirect
+[code N] location|prefix <target>``; a policy after a pool policy only acts
+when no earlier one matched. One ``use_backend %[var(txn.hydria_l7)]`` then
+sends the request to the recorded backend; otherwise ``default_backend``.
+
+Values are written as ``hydria.core.l7`` escapes them (one word each; ``%``
+doubled in redirect targets, which HAProxy reads as log-format strings); the
+API refused everything else, so anything unwritable here is a permanent
+``UnrenderableValue``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from hydria.core import constants as c
+from hydria.core import graph, l7
+from hydria.core.errors import InvalidInput
+from hydria.render import values as v
+from hydria.render.values import UnrenderableValue
+
+VAR: Final = "txn.hydria_l7"
+_NOT_DECIDED: Final = f"!{{ var({VAR}) -m found }}"
+_MATCH: Final = {
+    c.L7RULE_COMPARE_REGEX: "-m reg",
+    c.L7RULE_COMPARE_STARTS_WITH: "-m beg",
+    c.L7RULE_COMPARE_ENDS_WITH: "-m end",
+    c.L7RULE_COMPARE_CONTAINS: "-m sub",
+    c.L7RULE_COMPARE_EQUAL_TO: "-m str",
+}
+
+
+def active_policies(lst: graph.Listener,
+                    pools: Mapping[str, graph.Pool]) -> tuple[graph.L7Policy, ...]:
+    """The policies of ``lst`` that render (see the module docstring), in order."""
+    if lst.protocol not in c.L7_LISTENER_PROTOCOLS:
+        return ()
+    out = []
+    for policy in sorted(lst.l7policies, key=lambda p: (p.position, p.id)):
+        if not policy.admin_state_up or not policy.rules:
+            continue
+        if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:
+            pool = pools.get(policy.redirect_pool_id or "")
+            if pool is None or not pool.admin_state_up:
+                continue
+        out.append(policy)
+    return tuple(out)
+
+
+def _acl(rule: graph.L7Rule) -> str:
+    what = f"l7 rule {rule.id}"
+    name = v.ident(rule.id, "l7 rule id")
+    match = _MATCH.get(rule.compare_type)
+    if match is None:
+        raise UnrenderableValue(f"{what}: compare_type {rule.compare_type!r} is not supported")
+    if rule.compare_type == c.L7RULE_COMPARE_REGEX:
+        try:
+            re.compile(rule.value)
+        except re.error:
+            raise UnrenderableValue(f"{what}: value is not a regular expression") from None
+    try:
+        value = l7.haproxy_word(l7.match_text(rule.compare_type, rule.value))
+    except ValueError:
+        raise UnrenderableValue(f"{what}: value cannot be written safely") from None
+    kind = rule.type
+    if kind == c.L7RULE_TYPE_SSL_CONN_HAS_CERT:
+        return f"acl {name} ssl_c_used"
+    if kind == c.L7RULE_TYPE_SSL_VERIFY_RESULT:
+        if not (rule.value.isascii() and rule.value.isdigit()):
+            raise UnrenderableValue(f"{what}: SSL_VERIFY_RESULT needs a number")
+        return f"acl {name} ssl_c_verify eq {int(rule.value)}"
+    if kind == c.L7RULE_TYPE_HOST_NAME:
+        fetch = "req.hdr(host) -i"
+    elif kind == c.L7RULE_TYPE_PATH:
+        fetch = "path"
+    elif kind == c.L7RULE_TYPE_FILE_TYPE:
+        fetch = "path_end"
+        if rule.compare_type == c.L7RULE_COMPARE_EQUAL_TO:
+            match = ""  # path_end is already a suffix match; "-m str" would undo it
+    elif kind in (c.L7RULE_TYPE_HEADER, c.L7RULE_TYPE_COOKIE, c.L7RULE_TYPE_SSL_DN_FIELD):
+        pattern = l7.DN_FIELD_RE if kind == c.L7RULE_TYPE_SSL_DN_FIELD else l7.HEADER_NAME_RE
+        if rule.key is None or not pattern.match(rule.key):
+            raise UnrenderableValue(f"{what}: key {rule.key!r} cannot be written safely")
+        fetch = {c.L7RULE_TYPE_HEADER: "req.hdr", c.L7RULE_TYPE_COOKIE: "req.cook",
+                 c.L7RULE_TYPE_SSL_DN_FIELD: "ssl_c_s_dn"}[kind] + f"({rule.key})"
+    else:
+        raise UnrenderableValue(f"{what}: type {kind!r} is not supported")
+    return " ".join(part for part in ("acl", name, fetch, match, value) if part)
+
+
+def _condition(policy: graph.L7Policy, guarded: bool) -> str:
+    # The rules first: most requests match none, and HAProxy stops at the first
+    # false term, so the variable is only looked up for requests that match.
+    terms = [("!" if r.invert else "") + r.id for r in policy.rules]
+    if guarded:
+        terms.append(_NOT_DECIDED)
+    return "if " + " ".join(terms)
+
+
+def _redirect(policy: graph.L7Policy, kind: str, target: str | None) -> str:
+    what = f"l7 policy {policy.id}"
+    if not target:
+        raise UnrenderableValue(f"{what}: {kind} redirect without a target")
+    try:
+        l7.check_url(target)
+        written = l7.haproxy_logformat(target)
+    except (ValueError, InvalidInput):
+        raise UnrenderableValue(f"{what}: redirect target cannot be written safely") from None
+    code = ""
+    if policy.redirect_http_code is not None:
+        if policy.redirect_http_code not in c.L7POLICY_REDIRECT_HTTP_CODES:
+            raise UnrenderableValue(f"{what}: redirect_http_code "
+                                    f"{policy.redirect_http_code!r} is not supported")
+        code = f" code {policy.redirect_http_code}"
+    return f"http-request redirect{code} {kind} {written}"
+
+
+def frontend_lines(policies: tuple[graph.L7Policy, ...],
+                   backend: Callable[[str], str]) -> tuple[str, ...]:
+    """The ACL, ``http-request`` and ``use_backend`` lines of ``policies`` (already
+    filtered by ``active_policies``); ``backend(pool_id)`` names a pool's backend."""
+    acls: list[str] = []
+    actions: list[str] = []
+    decided = False  # an earlier policy may have chosen a backend
+    for policy in policies:
+        v.ident(policy.id, "l7 policy id")
+        acls.extend(_acl(rule) for rule in policy.rules)
+        cond = _condition(policy, decided)
+        if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:
+            name = backend(policy.redirect_pool_id or "")
+            actions.append(f"http-request set-var({VAR}) str({name}) {cond}")
+            decided = True
+        elif policy.action == c.L7POLICY_ACTION_REJECT:
+            actions.append(f"http-request deny {cond}")
+        elif policy.action == c.L7POLICY_ACTION_REDIRECT_TO_URL:
+            actions.append(f"{_redirect(policy, 'location', policy.redirect_url)} {cond}")
+        elif policy.action == c.L7POLICY_ACTION_REDIRECT_PREFIX:
+            actions.append(f"{_redirect(policy, 'prefix', policy.redirect_prefix)} {cond}")
+        else:
+            raise UnrenderableValue(f"l7 policy {policy.id}: action {policy.action!r} "
+                                    "is not supported")
+    if decided:
+        actions.append(f"use_backend %[var({VAR})] if {{ var({VAR}) -m found }}")
+    return (*acls, *actions)
