@@ -170,8 +170,16 @@ def test_admin_sees_every_project(hydria: HydriaUp, keystone: Keystone,
     with api(hydria, keystone.token(B, "admin")) as c:
         ids = [x["id"] for x in c.get("/lbaas/loadbalancers").json()["loadbalancers"]]
         assert tree_a["lb"] in ids
-        assert c.get(f"/lbaas/loadbalancers/{tree_a['lb']}").status_code == 200
-        assert c.get("/octavia/amphorae").status_code == 200
+        r = c.get(f"/lbaas/loadbalancers/{tree_a['lb']}")
+        assert r.status_code == 200
+        # Octavia's context_is_admin: an admin sees the admin-only failure reason
+        assert "hydria_error_reason" in r.json()["loadbalancer"], r.text
+        amps = c.get("/octavia/amphorae").json()["amphorae"]
+        assert any(a["loadbalancer_id"] == tree_a["lb"] for a in amps)
+        assert all("hydria_error_reason" in a for a in amps)
+    with api(hydria, keystone.token(A, "member")) as c:
+        r = c.get(f"/lbaas/loadbalancers/{tree_a['lb']}")
+        assert r.status_code == 200 and "hydria_error_reason" not in r.json()["loadbalancer"]
 
 
 def test_project_of_a_create_comes_from_the_token(hydria: HydriaUp, keystone: Keystone,
