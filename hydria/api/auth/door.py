@@ -97,6 +97,8 @@ class Guard:
         if len(project_id) > MAX_PROJECT_ID_LENGTH:
             raise InvalidInput(
                 f"X-Project-Id must be at most {MAX_PROJECT_ID_LENGTH} characters long.")
+        if not project_id.isprintable():
+            raise InvalidInput("X-Project-Id must be printable text (no control characters).")
         roles = tuple(r.strip().lower() for r in request.headers.get("x-roles", "").split(",")
                       if r.strip())
         is_admin = any(r in ADMIN_ROLES for r in roles)
@@ -117,7 +119,7 @@ class Guard:
         decision = Decision(policy=self.policy, operation=operation, creds=creds,
                             forbid_others=self.strategy == KEYSTONE)
         if not decision.allows(self._target(operation, request, project_id)):
-            log.info("event=api_policy_refused rule=%s user=%s project=%s",
+            log.info("event=api_policy_refused rule=%s user=%r project=%r",
                      operation.rule, user_id, project_id)
             raise NotAuthorized()
         # Octavia's context.is_admin: ``context_is_admin`` under Keystone (an admin sees
