@@ -107,7 +107,7 @@ class AmphoraDirectory:
 
     def run(self, stop: threading.Event) -> None:
         failing = False
-        last_full = retained = 0
+        last_full, retained = 0.0, 0
         while not stop.is_set():
             try:
                 now = time.monotonic()
