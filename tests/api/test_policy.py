@@ -243,3 +243,17 @@ def test_keystone_admins_see_what_octavia_shows_admins(api, db, notifier, tmp_pa
             assert r.status_code in (200, 403), r.text
             if r.status_code == 200:
                 assert "hydria_error_reason" not in r.json()["loadbalancer"], roles
+
+
+def test_an_admin_is_still_subject_to_the_operators_policy(api, db, notifier, tmp_path: Path):
+    """``is_admin`` shows admin-only fields; which projects an admin reaches is still the
+    policy's answer, as in Octavia (here: no listing of other projects)."""
+    lb = api.lb()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"os_load-balancer_api:loadbalancer:get_all-global": "!"\n')
+    admin = {"X-Project-Id": "project-b", "X-Roles": "admin,member,reader"}
+    with client_for(db, notifier, tmp_path, policy_file=str(policy)) as client:
+        assert client.get("/v2/lbaas/loadbalancers", headers=admin).json()[
+            "loadbalancers"] == []
+        shown = client.get(f"/v2/lbaas/loadbalancers/{lb['id']}", headers=admin).json()
+        assert "hydria_error_reason" in shown["loadbalancer"]
