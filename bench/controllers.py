@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -56,7 +57,9 @@ class Deployment:
                     "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
                     "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
                     "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}",
-                    "HYDRIA_LEASE_SECONDS": str(lease), "HYDRIA_POLL_INTERVAL": "0.5"}
+                    "HYDRIA_LEASE_SECONDS": str(lease), "HYDRIA_POLL_INTERVAL": "0.5",
+                    # split services take the deployment's key and CA from the operator
+                    "HYDRIA_HEARTBEAT_KEY": secrets.token_hex(32)}
         self.cidr = f"127.42.{octet}.0/24"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -138,6 +141,7 @@ def throughput(controllers: int, changes: int, lbs: int, lease: float) -> float:
     with database() as url:
         dep = Deployment(url, lease)
         try:
+            dep.hydria("certs", "init")
             dep.hydria("db", "upgrade")
             dep.hydria("subnet", "create", "public", "--cidr", dep.cidr)
             port = free_port()
@@ -163,6 +167,7 @@ def takeover(runs: int, lease: float) -> list[float]:
     with database() as url:
         dep = Deployment(url, lease, octet=246)
         try:
+            dep.hydria("certs", "init")
             dep.hydria("db", "upgrade")
             dep.hydria("subnet", "create", "public", "--cidr", dep.cidr)
             port = free_port()

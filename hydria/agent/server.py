@@ -84,6 +84,14 @@ class AgentState:
         self.tls_paths = tls_paths
         self.on_rotated = on_rotated
         self.haproxy_version = store.haproxy.version()
+        # peers turned away at the TLS handshake (no certificate, or one this
+        # amphora's CA did not sign): counted, and shown in /1.0/info
+        self.tls_refused = 0
+        self._count_lock = threading.Lock()
+
+    def count_tls_refused(self) -> None:
+        with self._count_lock:
+            self.tls_refused += 1
 
     def info(self) -> dict[str, Any]:
         return {
@@ -96,6 +104,7 @@ class AgentState:
             "vrrp_check_script": str(self.vrrp.check_script) if self.vrrp else None,
             "vrrp_running": self.vrrp.running() if self.vrrp else False,
             "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
+            "tls_refused": self.tls_refused,
             "ping_check": str(self.store.layout.ping_check),
             "tls_material_dir": str(self.store.layout.certs_dir),
             **(self.udp.info() if self.udp is not None else {}),
@@ -139,6 +148,7 @@ class AgentServer(ThreadingHTTPServer):
         try:
             conn = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
+            self.state.count_tls_refused()
             log.warning("event=tls_refused peer=%s reason=%s", client_address, exc)
             return
         conn.settimeout(REQUEST_SECONDS)

@@ -78,7 +78,7 @@ def api_error_response(exc: APIError, request: Request | None = None) -> JSONRes
 
 async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
-    log.info("event=api_refused method=%s path=%s status=%s reason=%r",
+    log.info("event=api_refused method=%s path=%r status=%s reason=%r",
              request.method, request.url.path, exc.status_code, exc.message)
     return api_error_response(exc, request)
 
@@ -106,7 +106,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_db_gone(request: Request, exc: Exception) -> JSONResponse:
-    log.error("event=db_unavailable method=%s path=%s error=%s",
+    log.error("event=db_unavailable method=%s path=%r error=%s",
               request.method, request.url.path, exc)
     return api_error_response(ServiceUnavailable(
         "The database is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER),
@@ -114,7 +114,7 @@ async def _on_db_gone(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("event=api_internal_error method=%s path=%s", request.method,
+    log.exception("event=api_internal_error method=%s path=%r", request.method,
                   request.url.path)
     return answer(request, 500, "Server", "Internal server error. The failure was logged.")
 

@@ -1,9 +1,10 @@
 """``hydria certs``: the controller CA, for deployments split over several hosts.
 
-``hydria up`` and every service create the CA on first use in their state
-folder; with several controller hosts, create it once with ``hydria certs
-init`` and copy the folder to each, so every controller presents a client
-certificate every amphora trusts.
+``hydria up`` creates the CA on first use in its state folder. The split
+services (``hydria controller``, ``health``, ``housekeeping``) never do: they
+refuse to start without one (``wiring.require_pki``). Create it once with
+``hydria certs init`` and copy the folder to each host, so every controller
+presents a client certificate every amphora trusts.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ def health(state_dir: Path | None, database_url: str | None, verbose: bool,
     """Receive amphora heartbeats, record status and statistics, detect failures."""
     settings = settings_from(state_dir, database_url, health_bind=bind)
     wiring.setup_logging(verbose)
+    wiring.require_pki(settings, "health")
     db = wiring.database(settings)
     try:
         service = wiring.health_service(settings, db)

@@ -20,6 +20,7 @@ def housekeeping(state_dir: Path | None, database_url: str | None, verbose: bool
     """Collect orphan amphorae and leaked addresses; purge expired DELETED rows."""
     settings = settings_from(state_dir, database_url)
     wiring.setup_logging(verbose)
+    wiring.require_pki(settings, "housekeeping")
     db = wiring.database(settings)
     keeper = wiring.housekeeper(settings, db)
     if once:

@@ -39,6 +39,7 @@ def controller(state_dir: Path | None, database_url: str | None, verbose: bool) 
     """Converge load balancers: claim PENDING work, build amphorae, push configs."""
     settings = settings_from(state_dir, database_url)
     wiring.setup_logging(verbose)
+    wiring.require_pki(settings, "controller")
     db = wiring.database(settings)
     notifier = None
     if settings.db_url.startswith("postgresql"):

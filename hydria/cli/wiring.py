@@ -147,6 +147,21 @@ def controller_ca(settings: Settings) -> ControllerCA:
         raise SystemExit(f"controller CA refused: {exc}") from None
 
 
+def require_pki(settings: Settings, service: str) -> None:
+    """A split service (``hydria controller``, ``health``, ``housekeeping``) never makes
+    its own controller CA: one made on one host would not be the one the amphorae of
+    another trust, so pushes, certificate rotations and the health manager's sequence
+    checks over mutual TLS would all fail, quietly. Without ``ca.key`` and ``ca.pem`` in
+    ``pki_dir`` the process stops, naming the folder and what to do."""
+    missing = [name for name in ("ca.key", "ca.pem") if not (settings.pki_dir / name).exists()]
+    if missing:
+        raise SystemExit(
+            f"hydria {service}: no controller CA in {settings.pki_dir} (missing "
+            f"{', '.join(missing)}): a split deployment shares one CA; create it once with "
+            "`hydria certs init` and copy that folder (HYDRIA_STATE_DIR/pki, 0600 files) "
+            "to every controller, health and housekeeping host")
+
+
 # ``hydria up --driver NAME``: one name that sets both the compute and the network driver
 AMPHORA_DRIVERS = ("local", "netns", "noop")
 

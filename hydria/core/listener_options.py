@@ -42,3 +42,7 @@ def check_insert_headers(headers: Mapping[str, object] | None, protocol: str) ->
                 f"Invalid input for field/attribute insert_headers. Value: '{dict(headers)}'. "
                 f"The value of {name} must be a string of at most "
                 f"{c.MAX_HEADER_VALUE_LENGTH} characters.")
+        if not value.isprintable():  # CR, LF and other controls: never near a header
+            raise InvalidInput(
+                f"Invalid input for field/attribute insert_headers. The value of {name} "
+                "must be printable text (no CR, LF or other control characters).")

@@ -18,7 +18,9 @@ loaded:
   ``_auth_get_all`` (the ``-global`` rule lets a caller see every project).
 
 A context without ``access`` (made by code, not by a request) is trusted:
-``is_admin`` alone decides.
+``is_admin`` alone decides. With ``access``, the policy decides which
+projects a request may touch, for admins too; ``is_admin`` (Octavia's
+``context_is_admin``) then only says whether admin-only fields are shown.
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ class RequestContext:
         return None if self.is_admin else self.project_id
 
     def can_see(self, project_id: str) -> bool:
-        if self.is_admin or project_id == self.project_id:
+        if project_id == self.project_id:
             return True
-        return self.access is not None and self.access.allows(project_id)
+        # a request's policy decides, for admins too (as Octavia asks its policy with
+        # the object's project); ``is_admin`` alone only for contexts made by code
+        return self.access.allows(project_id) if self.access is not None else self.is_admin
 
     def require_visible(self, kind: str, key: str, project_id: str) -> None:
         if not self.can_see(project_id):
@@ -76,7 +80,7 @@ class RequestContext:
 
     def list_projects(self, wanted: list[str] | None) -> list[str] | None:
         """The projects a list shows (None: all), or 403 for a project not allowed."""
-        if self.is_admin:
+        if self.access is None and self.is_admin:
             return wanted
         if self.access is not None and self.access.allows_global(
                 wanted[0] if wanted else None):

@@ -262,6 +262,8 @@ def open_envelope(packet: bytes) -> Envelope:
         amphora_id = packet[FIXED_HEADER:digest_at - 4].decode("ascii")
     except UnicodeDecodeError:
         raise BadHeader("amphora id is not ASCII") from None
+    if not amphora_id.isprintable():  # an id goes into logs: no CR, LF or controls
+        raise BadHeader("amphora id has control characters")
     seq = int.from_bytes(packet[digest_at - 4:digest_at])
     return Envelope(amphora_id, seq, packet[4:digest_at],
                     packet[digest_at:digest_at + DIGEST_SIZE], packet[digest_at + DIGEST_SIZE:])

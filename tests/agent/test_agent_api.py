@@ -70,8 +70,11 @@ def test_client_from_another_ca_is_refused(amphora, tmp_path):
     # trusts the amphora's CA but presents a certificate the amphora's CA never signed
     ctx = ssl.create_default_context(cafile=str(amphora.ca.ca_cert_path))
     ctx.load_cert_chain(*(str(p) for p in other.client_cert_paths()))
+    before = amphora.client.info(amphora.ip, amphora.port)["tls_refused"]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"https://{amphora.ip}:{amphora.port}/1.0/info", verify=ctx, timeout=5)
+    # counted (the count is read over a trusted connection)
+    assert amphora.client.info(amphora.ip, amphora.port)["tls_refused"] == before + 1
 
 
 def test_controller_refuses_an_amphora_from_another_ca(amphora, tmp_path):

@@ -215,3 +215,45 @@ def test_real_auth_token_refuses_a_missing_token_and_skips_version_documents(
                                                            "X-Roles": "admin"})
         assert r.status_code == 401
         assert r.headers["WWW-Authenticate"] == f'Keystone uri="{settings.keystone_url}"'
+
+
+@pytest.mark.parametrize("new_defaults", [True, False], ids=["secure-rbac", "legacy-roles"])
+def test_keystone_admins_see_what_octavia_shows_admins(api, db, notifier, tmp_path: Path,
+                                                       new_defaults: bool):
+    """``context_is_admin`` makes the context an admin's, as Octavia's: the failure reason
+    of a load balancer (an admin-only extension) shows for admins, not for members."""
+    from sqlalchemy import update
+
+    from hydria.db.models import LoadBalancer
+
+    lb = api.lb()
+    with db.session() as session:
+        session.execute(update(LoadBalancer).where(LoadBalancer.id == lb["id"])
+                        .values(error_reason="agent never answered"))
+    path = f"/v2/lbaas/loadbalancers/{lb['id']}"
+    admins = ["admin,member,reader"] + ([] if new_defaults else ["load-balancer_admin"])
+    with client_for(db, notifier, tmp_path,
+                    policy_enforce_new_defaults=new_defaults) as client:
+        for roles in admins:
+            shown = client.get(path, headers={"X-Project-Id": "project-b",
+                                              "X-Roles": roles}).json()["loadbalancer"]
+            assert shown["hydria_error_reason"] == "agent never answered", roles
+        for roles in ("member,reader", "load-balancer_member", "load-balancer_global_observer"):
+            r = client.get(path, headers={"X-Project-Id": OWN, "X-Roles": roles})
+            assert r.status_code in (200, 403), r.text
+            if r.status_code == 200:
+                assert "hydria_error_reason" not in r.json()["loadbalancer"], roles
+
+
+def test_an_admin_is_still_subject_to_the_operators_policy(api, db, notifier, tmp_path: Path):
+    """``is_admin`` shows admin-only fields; which projects an admin reaches is still the
+    policy's answer, as in Octavia (here: no listing of other projects)."""
+    lb = api.lb()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"os_load-balancer_api:loadbalancer:get_all-global": "!"\n')
+    admin = {"X-Project-Id": "project-b", "X-Roles": "admin,member,reader"}
+    with client_for(db, notifier, tmp_path, policy_file=str(policy)) as client:
+        assert client.get("/v2/lbaas/loadbalancers", headers=admin).json()[
+            "loadbalancers"] == []
+        shown = client.get(f"/v2/lbaas/loadbalancers/{lb['id']}", headers=admin).json()
+        assert "hydria_error_reason" in shown["loadbalancer"]

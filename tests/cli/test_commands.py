@@ -32,6 +32,8 @@ def test_certs_init_creates_once_and_keeps(tmp_path: Path):
 
 
 def test_housekeeping_once_on_a_fresh_state(tmp_path: Path):
+    # a split service takes the deployment's CA (and key): made once by certs init
+    assert CliRunner().invoke(main, ["certs", "init", "--state-dir", str(tmp_path)]).exit_code == 0
     res = CliRunner().invoke(main, ["housekeeping", "--state-dir", str(tmp_path), "--once"])
     assert res.exit_code == 0, res.output
     assert "orphans=0" in res.output and "purged=0" in res.output

@@ -16,6 +16,7 @@ from hydria.cli.main import main
 from hydria.config import Settings
 from hydria.db.engine import Database
 from hydria.db.migrate import upgrade
+from hydria.drivers.certs.local_ca import ControllerCA
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +50,35 @@ def test_certs_init_generates_a_private_heartbeat_key_once(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("command", ["health", "controller"])
 def test_a_split_service_without_a_key_refuses_to_start(tmp_path: Path, command: str) -> None:
+    ControllerCA.load_or_create(tmp_path / "pki")  # the CA is there: the key is not
     res = CliRunner().invoke(main, [command, "--state-dir", str(tmp_path)])
     assert res.exit_code != 0
     assert "HYDRIA_HEARTBEAT_KEY" in str(res.exception) or "HYDRIA_HEARTBEAT_KEY" in res.output
     assert not (tmp_path / "heartbeat.key").exists()  # only up and certs init make one
+
+
+@pytest.mark.parametrize("command", ["health", "controller", "housekeeping"])
+def test_a_split_service_without_the_ca_refuses_to_start(tmp_path: Path, command: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A split service never makes a CA of its own (the amphorae would not trust it)."""
+    monkeypatch.setenv("HYDRIA_HEARTBEAT_KEY", "k" * 64)
+    res = CliRunner().invoke(main, [command, "--state-dir", str(tmp_path)])
+    assert res.exit_code != 0
+    message = str(res.exception) + res.output
+    assert str(tmp_path / "pki") in message and "hydria certs init" in message, message
+    assert not (tmp_path / "pki" / "ca.key").exists()
+    assert not (tmp_path / "hydria.db").exists()  # refused before anything was made
+
+
+def test_a_split_service_starts_with_the_shared_ca(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYDRIA_HEARTBEAT_KEY", "k" * 64)
+    runner = CliRunner()
+    assert runner.invoke(main, ["certs", "init", "--state-dir", str(tmp_path)]).exit_code == 0
+    ca_key = (tmp_path / "pki" / "ca.key").read_bytes()
+    res = runner.invoke(main, ["housekeeping", "--once", "--state-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "pki" / "ca.key").read_bytes() == ca_key
 
 
 def test_a_loose_key_file_is_refused_with_its_name(tmp_path: Path) -> None:

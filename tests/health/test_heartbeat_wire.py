@@ -143,3 +143,10 @@ def test_payload_schema_is_optional_and_compatible() -> None:
     assert later.schema == 3
     with pytest.raises(hb.Malformed):
         hb.decode(hb.encode({"id": "amp", "schema": "2"}, KEY, 4), KEY)
+
+
+@pytest.mark.parametrize("amphora_id", ["amp\nevent=forged", "a\rb", "\x1b[2J", "a\x00"])
+def test_an_id_with_control_characters_is_a_bad_header(amphora_id: str) -> None:
+    """The id in the envelope goes into logs before anything is trusted: no controls."""
+    with pytest.raises(hb.BadHeader, match="control"):
+        hb.open_envelope(_signed(zlib.compress(b"{}"), amphora_id=amphora_id))

@@ -3,6 +3,7 @@ projects kept apart, tokens refused when they should be."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -170,8 +171,16 @@ def test_admin_sees_every_project(hydria: HydriaUp, keystone: Keystone,
     with api(hydria, keystone.token(B, "admin")) as c:
         ids = [x["id"] for x in c.get("/lbaas/loadbalancers").json()["loadbalancers"]]
         assert tree_a["lb"] in ids
-        assert c.get(f"/lbaas/loadbalancers/{tree_a['lb']}").status_code == 200
-        assert c.get("/octavia/amphorae").status_code == 200
+        r = c.get(f"/lbaas/loadbalancers/{tree_a['lb']}")
+        assert r.status_code == 200
+        # Octavia's context_is_admin: an admin sees the admin-only failure reason
+        assert "hydria_error_reason" in r.json()["loadbalancer"], r.text
+        amps = c.get("/octavia/amphorae").json()["amphorae"]
+        assert any(a["loadbalancer_id"] == tree_a["lb"] for a in amps)
+        assert all("hydria_error_reason" in a for a in amps)
+    with api(hydria, keystone.token(A, "member")) as c:
+        r = c.get(f"/lbaas/loadbalancers/{tree_a['lb']}")
+        assert r.status_code == 200 and "hydria_error_reason" not in r.json()["loadbalancer"]
 
 
 def test_project_of_a_create_comes_from_the_token(hydria: HydriaUp, keystone: Keystone,
@@ -213,3 +222,38 @@ def test_revoked_token_is_refused(hydria: HydriaUp, keystone: Keystone) -> None:
     admin.session.delete(keystone.url + "/auth/tokens", headers={"X-Subject-Token": fresh})
     with api(hydria, fresh) as c:
         assert c.get("/lbaas/loadbalancers").status_code == 401
+
+
+def test_expired_token_is_refused(hydria: HydriaUp, keystone: Keystone) -> None:
+    """A token past its expiry is a 401 (auth_token also checks the expiry of a token
+    it holds in its cache). A short-lived token from this Keystone: one issued for an application
+    credential that expires in a few seconds lives no longer than it (Keystone's
+    CVE-2022-2447 rule), so no second Keystone with a short ``[token] expiration``."""
+    life = 8
+    member = keystone.token(A, "member")
+    with httpx.Client(base_url=keystone.url, timeout=30,
+                      headers={"X-Auth-Token": member}) as ks_api:
+        who = ks_api.get("/auth/tokens", headers={"X-Subject-Token": member})
+        user_id = who.json()["token"]["user"]["id"]
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=life)
+        cred = ks_api.post(f"/users/{user_id}/application_credentials", json={
+            "application_credential": {"name": f"short-{time.monotonic_ns()}",
+                                       "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S")}})
+        assert cred.status_code == 201, cred.text
+        cred_id, secret = (cred.json()["application_credential"][k] for k in ("id", "secret"))
+        issued = ks_api.post("/auth/tokens", headers={"X-Auth-Token": ""}, json={"auth": {
+            "identity": {"methods": ["application_credential"], "application_credential": {
+                "id": cred_id, "secret": secret}}}})
+        assert issued.status_code == 201, issued.text
+    token = issued.headers["X-Subject-Token"]
+    token_expires = dt.datetime.fromisoformat(
+        issued.json()["token"]["expires_at"].replace("Z", "+00:00"))
+    assert token_expires <= expires.replace(microsecond=0) + dt.timedelta(seconds=1)
+    with api(hydria, token) as c:
+        if dt.datetime.now(dt.UTC) < token_expires - dt.timedelta(seconds=1):
+            assert c.get("/lbaas/loadbalancers").status_code == 200  # valid, now cached
+        while dt.datetime.now(dt.UTC) <= token_expires:
+            time.sleep(0.2)
+        r = c.get("/lbaas/loadbalancers")
+        assert r.status_code == 401, r.text
+        assert r.headers["WWW-Authenticate"].startswith("Keystone uri=")

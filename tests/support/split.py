@@ -37,6 +37,8 @@ class Split:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.endpoints: list[str] = []
         state_dir.mkdir(parents=True, exist_ok=True)
+        # split services refuse to start without the deployment's CA: made once, shared
+        self.run("certs", "init")
 
     def run(self, *args: str) -> str:
         res = subprocess.run([str(BIN / "hydria"), *args], env=self.env, capture_output=True,

@@ -10,7 +10,10 @@ refused, so a new route cannot slip in unguarded.
 Who the caller is depends on ``HYDRIA_AUTH_STRATEGY``:
 
 - ``keystone``: the identity ``KeystoneAuth`` took from a validated token;
-  the policy is Octavia's (``OctaviaPolicy``).
+  the policy is Octavia's (``OctaviaPolicy``), and the caller is an admin
+  (``RequestContext.is_admin``: every project, admin-only fields) when
+  Octavia's ``context_is_admin`` rule says so, as Octavia sets its
+  context's ``is_admin`` (an operator's policy file may redefine it).
 - ``noauth``: ``X-Project-Id`` (default ``constants.DEFAULT_PROJECT_ID``) and
   ``X-Roles`` (``admin`` or ``load-balancer_admin`` make an admin), as in
   Octavia's noauth, with Hydria's noauth rules (``NoauthPolicy``).
@@ -94,6 +97,8 @@ class Guard:
         if len(project_id) > MAX_PROJECT_ID_LENGTH:
             raise InvalidInput(
                 f"X-Project-Id must be at most {MAX_PROJECT_ID_LENGTH} characters long.")
+        if not project_id.isprintable():
+            raise InvalidInput("X-Project-Id must be printable text (no control characters).")
         roles = tuple(r.strip().lower() for r in request.headers.get("x-roles", "").split(",")
                       if r.strip())
         is_admin = any(r in ADMIN_ROLES for r in roles)
@@ -114,12 +119,13 @@ class Guard:
         decision = Decision(policy=self.policy, operation=operation, creds=creds,
                             forbid_others=self.strategy == KEYSTONE)
         if not decision.allows(self._target(operation, request, project_id)):
-            log.info("event=api_policy_refused rule=%s user=%s project=%s",
+            log.info("event=api_policy_refused rule=%s user=%r project=%r",
                      operation.rule, user_id, project_id)
             raise NotAuthorized()
+        # Octavia's context.is_admin: ``context_is_admin`` under Keystone (an admin sees
+        # what Octavia shows admins, e.g. ``hydria_error_reason``), the roles under noauth
         return RequestContext(project_id=project_id, roles=roles, user_id=user_id,
-                              is_admin=self.strategy == NOAUTH and bool(creds["is_admin"]),
-                              access=decision)
+                              is_admin=bool(creds["is_admin"]), access=decision)
 
     @staticmethod
     def _target(operation: Operation, request: Request, own: str) -> str | None:

@@ -165,7 +165,8 @@ class KeystoneAuth:
             scope[SCOPE_KEY] = identity_from_environ(outcome.environ)
             await self.app(scope, receive, send)
             return
-        log.info("event=api_unauthenticated method=%s path=%s status=%s",
+        # %r: a path is the caller's text (decoded %0d%0a would start a forged log line)
+        log.info("event=api_unauthenticated method=%s path=%r status=%s",
                  scope["method"], scope["path"], outcome.status)
         headers = [h for h in outcome.headers if h[0] != b"content-length"]
         headers.append((b"content-length", str(len(outcome.body)).encode()))
