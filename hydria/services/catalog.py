@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
-from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.core.errors import Conflict, InvalidInput, NotFound, ProviderUnsupported
 from hydria.core.resources.catalog import FLAVORS, ZONES, CatalogKind
 from hydria.db.models import (
     AvailabilityZone,
@@ -140,12 +140,16 @@ def update_profile(env: Env, kind: CatalogKind, profile_id: str,
 
 
 def _check_networks(session: Session, kind: CatalogKind, data: dict[str, Any]) -> None:
-    """The networks a zone profile names are ones the networking API lists (400)."""
+    """The networks a zone profile names are ones the networking API lists.
+
+    Octavia's amphora provider looks them up through its network driver and
+    answers a missing one with its unsupported-option fault (501).
+    """
     if kind.data != "availability_zone_data":
         return
     for network_id in zone_networks(data):
         if session.get(Network, network_id) is None:
-            raise InvalidInput(f"Network {network_id} could not be found.")
+            raise ProviderUnsupported.of(f"Network {network_id} could not be found.")
 
 
 def delete_profile(env: Env, kind: CatalogKind, profile_id: str) -> None:

@@ -189,7 +189,7 @@ def test_bad_flavors(client, db):
             ({"name": "x", "flavor_profile_id": "nope"}, 400, "flavor_profile_id"),
             ({"name": "x"}, 400, "flavor_profile_id"),
             ({"flavor_profile_id": fp["id"]}, 400, "name"),
-            ({"name": "x", "flavor_profile_id": fp["id"], "enabled": "yes"}, 400, "enabled"),
+            ({"name": "x", "flavor_profile_id": fp["id"], "enabled": "sure"}, 400, "enabled"),
             ({"name": "x" * 256, "flavor_profile_id": fp["id"]}, 400, "name")]:
         refused(client, db, "post", FLAVORS, status, fragment, json={"flavor": body})
     other = flavor(client, fp["id"], name="other")
@@ -296,11 +296,11 @@ def test_zone_profile_and_zone_crud(client):
 
 
 def test_bad_zones(client, db):
+    for data in ({"management_network": NIL}, {"valid_vip_networks": [NIL]}):
+        body = {"name": "p", "provider_name": "amphora", "availability_zone_data": json.dumps(data)}
+        refused(client, db, "post", AZP, 501, f"Network {NIL} could not be found.",
+                json={"availability_zone_profile": body})
     for fields, fragment in [
-            ({"availability_zone_data": json.dumps({"management_network": NIL})},
-             f"Network {NIL} could not be found."),
-            ({"availability_zone_data": json.dumps({"valid_vip_networks": [NIL]})},
-             f"Network {NIL} could not be found."),
             ({"availability_zone_data": "nope"},
              "is not a valid option for availability_zone_data"),
             ({"availability_zone_data": "{" * 4000},

@@ -210,7 +210,7 @@ def test_delete_lifecycle(client, api, pool, notifier):
     ({"url_path": "/x\n"}, "url_path"),
     ({"domain_name": "_srv.example.com", "http_version": 1.1}, "host name"),
     ({"domain_name": "example.com\n", "http_version": 1.1}, "host name"),
-    ({"delay": "5"}, "delay"),
+    ({"delay": "5s"}, "delay"),
     ({"timeout": 6}, "timeout (6) must not be greater than delay (5)"),
     ({"max_retries": 0}, "max_retries"),
     ({"max_retries": 11}, "max_retries"),
@@ -220,7 +220,7 @@ def test_delete_lifecycle(client, api, pool, notifier):
     ({"domain_name": "example.com"}, "'http_version' must be specified"),
     ({"domain_name": "example.com", "http_version": 1.0}, "http_version 1.0"),
     ({"domain_name": "-bad-.com", "http_version": 1.1}, "domain_name"),
-    ({"admin_state_up": "yes"}, "admin_state_up"),
+    ({"admin_state_up": "sure"}, "admin_state_up"),
     ({"pool_id": "not-a-uuid"}, "pool_id"),
     ({"colour": "red"}, "Unknown attribute for argument healthmonitor: colour"),
 ])

@@ -300,15 +300,16 @@ def test_allowed_cidrs_must_match_the_vip_family(client, api, db):
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize(("protocol", "fragment"), [
-    ("FTP", "Value should be one of"),
-    ("TERMINATED_HTTPS", "not supported"),
+@pytest.mark.parametrize(("protocol", "status", "fragment"), [
+    ("FTP", 400, "Value should be one of"),
+    ("TERMINATED_HTTPS", 501, "not supported"),
 ])
-def test_unknown_or_unsupported_protocols_are_400(client, api, db, protocol, fragment):
+def test_unknown_protocols_are_400_unsupported_ones_501(client, api, db, protocol, status,
+                                                        fragment):
     lb = api.lb()
     before = snapshot(db)
     r = post(client, loadbalancer_id=lb["id"], protocol=protocol, protocol_port=80)
-    assert_fault(r, 400, fragment)
+    assert_fault(r, status, fragment)
     assert snapshot(db) == before
 
 
@@ -323,7 +324,7 @@ def test_tls_and_l7_options_are_refused_until_supported(client, api, db, field):
     lb = api.lb()
     before = snapshot(db)
     r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80, **field)
-    assert_fault(r, 400, "does not support a requested option")
+    assert_fault(r, 501, "does not support a requested option")
     assert snapshot(db) == before
 
 
