@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hydria.core.ids import derived_id
 from hydria.core.procs import pids_mentioning
 from tests.support.hydria_proc import HydriaUp, running
 from tests.support.lbs import build_http_lb, public_subnet_id, wait_lb
@@ -50,7 +51,7 @@ def test_load_balancers_go_active_with_no_processes(noop_up: HydriaUp) -> None:
     allocated = {a["loadbalancer_id"]: a for a in _amphorae(noop_up)
                  if a["status"] == "ALLOCATED"}
     assert {lb.lb["id"] for lb in lbs} <= set(allocated)
-    assert all(str(a["compute_id"]).startswith("noop-") for a in allocated.values())
+    assert all(a["compute_id"] == derived_id("compute", a["id"]) for a in allocated.values())
     # nothing runs but hydria up itself, and no amphora folder was made
     assert len(pids_mentioning(str(noop_up.state_dir))) == 1
     amph_dir = Path(noop_up.state_dir) / "amphorae"
