@@ -372,3 +372,15 @@ def test_zone_policy_outside_noauth(db, notifier, tmp_path: Path):
         refused(client, db, "delete", f"{AZS}/az1", 403)
         refused(client, db, "post", AZS, 403, json={"availability_zone": {
             "name": "az2", "availability_zone_profile_id": azp_id}})
+
+
+def test_with_the_noop_network_driver_every_network_exists(db, notifier, tmp_path: Path):
+    """As Octavia's noop network driver: the API conformance tests name random networks."""
+    from hydria.config import Settings
+
+    settings = Settings(state_dir=tmp_path, network_driver="noop", compute_driver="noop")
+    with TestClient(create_app(db, notifier, settings)) as tc:
+        data = json.dumps({"compute_zone": "az", "management_network": NIL})
+        r = tc.post(AZP, json={"availability_zone_profile": {
+            "name": "p", "provider_name": "amphora", "availability_zone_data": data}})
+        assert r.status_code == 201, r.text
