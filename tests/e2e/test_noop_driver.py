@@ -77,3 +77,15 @@ def test_silent_noop_amphorae_are_not_failed_over(noop_up: HydriaUp) -> None:
     after = [a["id"] for a in _amphorae(noop_up) if a["loadbalancer_id"] == lb_id]
     assert before == after and len(after) == 1
     assert "failover_start" not in noop_up.log()
+
+
+def test_the_cli_sends_numbers_as_strings_and_they_are_integers(noop_up: HydriaUp) -> None:
+    """``openstack loadbalancer listener create --connection-limit 100`` sends "100"
+    (issue 13, item 4): Octavia's WSME types take it, and so does Hydria."""
+    lb = noop_up.openstack("loadbalancer", "create", "--name", "wsme",
+                           "--vip-subnet-id", public_subnet_id(noop_up.endpoint), "--wait")
+    li = noop_up.openstack("loadbalancer", "listener", "create", "--name", "wsme",
+                           "--protocol", "HTTP", "--protocol-port", "8080",
+                           "--connection-limit", "100", "--timeout-client-data", "5000",
+                           lb["id"], "--wait")
+    assert (li["connection_limit"], li["timeout_client_data"]) == (100, 5000)
