@@ -270,7 +270,6 @@ BAD = [
     (f"{WEB}.members.0.request_sriov", True, 400, "SR-IOV"),
     (f"{WEB}.healthmonitor.type", "UDP-CONNECT", 400,
      "url_path is not a valid option for health monitors of type UDP-CONNECT"),
-    (f"{WEB}.healthmonitor.timeout", 9, 400, "timeout (9) must not be greater than delay"),
     (f"{WEB}.healthmonitor.http_method", "FETCH", 400, "http_method"),
 ]
 # A duplicate member: the second one takes the first one's address and port.
