@@ -86,7 +86,8 @@ def _load_balancers_using(session: Session, kind: CatalogKind, key: str) -> int:
 
 def _list(env: Env, ctx: RequestContext, params: listing.Params, model: Any,
           resource: Any, key: str) -> listing.Page:
-    scope = listing.Scope(model, resource.filters(), resource.sorts(), key=key)
+    scope = listing.Scope(model, resource.filters(), resource.sorts(), key=key,
+                          default_sort=(("id", "asc"),) if key == "id" else listing.DEFAULT_SORT)
     with read(env) as session:
         return listing.run(session, select(model), scope, params, ctx,
                            lambda row: shape(resource, row))

@@ -70,7 +70,7 @@ def test_flavor_profile_crud(client):
     other = profile(client, name="empty", provider_name="octavia")
     listed = client.get(FP).json()
     assert set(listed) == {"flavorprofiles", "flavorprofile_links"}
-    assert [p["id"] for p in listed["flavorprofiles"]] == [fp["id"], other["id"]]
+    assert [p["id"] for p in listed["flavorprofiles"]] == sorted([fp["id"], other["id"]])
     assert [p["name"] for p in client.get(FP, params={"provider_name": "octavia"}).json()[
         "flavorprofiles"]] == ["empty"]
 
@@ -167,7 +167,7 @@ def test_flavor_crud(client):
     assert bare["description"] is None and bare["enabled"] is False
     listed = client.get(FLAVORS).json()
     assert set(listed) == {"flavors", "flavors_links"}
-    assert [f["name"] for f in listed["flavors"]] == ["small", "bare"]
+    assert [f["id"] for f in listed["flavors"]] == sorted([fl["id"], bare["id"]])
     assert [f["name"] for f in client.get(FLAVORS, params={"enabled": "false"}).json()[
         "flavors"]] == ["bare"]
     r = client.put(f"{FLAVORS}/{fl['id']}", json={"flavor": {
@@ -384,3 +384,14 @@ def test_with_the_noop_network_driver_every_network_exists(db, notifier, tmp_pat
         r = tc.post(AZP, json={"availability_zone_profile": {
             "name": "p", "provider_name": "amphora", "availability_zone_data": data}})
         assert r.status_code == 201, r.text
+
+
+def test_catalogue_lists_default_to_id_order_as_octavias(client):
+    """Octavia's flavor and profile tables have no created_at: its lists come in id
+    order, and its conformance tests check that order."""
+    profiles = [profile(client, name=f"p{i}") for i in range(4)]
+    flavors = [flavor(client, profiles[0]["id"], name=f"f{i}") for i in range(4)]
+    listed = [p["id"] for p in client.get(FP).json()["flavorprofiles"]]
+    assert listed == sorted(p["id"] for p in profiles)
+    listed = [f["id"] for f in client.get(FLAVORS).json()["flavors"]]
+    assert listed == sorted(f["id"] for f in flavors)
