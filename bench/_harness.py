@@ -92,14 +92,14 @@ class Up(str):
 
 @contextlib.contextmanager
 def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | None = None,
-              **env: str) -> Iterator[Up]:
+              port: int | None = None, **env: str) -> Iterator[Up]:
     """Run ``hydria up`` in ``state`` (a temporary dir by default); yield its endpoint.
 
     ``octet`` picks a /24 of VIPs and management addresses of its own (240 load
     balancers at most); ``None`` takes the whole /16s (bursts of hundreds).
     """
     state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
-    port = free_port()
+    port = port or free_port()
     if octet is None:
         ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
                   "HYDRIA_MGMT_RANGE_START": "127.43.0.10",

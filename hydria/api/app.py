@@ -21,7 +21,7 @@ from typing import Protocol
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
-from hydria.api import errors
+from hydria.api import errors, openapi
 from hydria.api.auth import safety
 from hydria.api.auth.door import KEYSTONE, Guard, admit
 from hydria.api.auth.keystone import KeystoneAuth
@@ -72,7 +72,9 @@ def create_app(db: Database, notifier: Notifier, settings: Settings, *,
     puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
     safety.check(settings)
     # Every route runs the policy door first (``hydria.api.auth.door``).
-    app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url=None,
+    # FastAPI's OpenAPI document at /openapi.json (bodies: hydria.api.openapi); no docs UI
+    app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  generate_unique_id_function=openapi.operation_id,
                   dependencies=[Depends(admit)])
     app.state.env = Env(db=db, notifier=notifier, settings=settings, secrets=secret_store)
     app.state.guard = Guard(settings)

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from hydria.api import openapi
 from hydria.api.deps import Ctx, JsonBody, Services
 from hydria.api.listing import envelope, fields_param, params, select_fields
 from hydria.api.validation import parse
@@ -70,8 +71,10 @@ def add_crud(router: APIRouter, path: str, key: str, resource: Resource, ops: Op
     router.add_api_route(path, list_all, methods=["GET"], name=f"list_{name}")
     router.add_api_route(one, show, methods=["GET"], name=f"show_{name}")
     router.add_api_route(path, create, methods=["POST"], status_code=201,
-                         name=f"create_{name}")
-    router.add_api_route(one, update, methods=["PUT"], name=f"update_{name}")
+                         name=f"create_{name}",
+                         openapi_extra=openapi.body(root, ops.create_body))
+    router.add_api_route(one, update, methods=["PUT"], name=f"update_{name}",
+                         openapi_extra=openapi.body(root, ops.update_body))
     if ops.delete is not None:
         router.add_api_route(one, delete, methods=["DELETE"], status_code=204,
                              name=f"delete_{name}")

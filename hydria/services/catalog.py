@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
-from hydria.core.errors import Conflict, InvalidInput, NotFound
+from hydria.core.errors import Conflict, InvalidInput, NotFound, ProviderUnsupported
 from hydria.core.resources.catalog import FLAVORS, ZONES, CatalogKind
 from hydria.db.models import (
     AvailabilityZone,
@@ -86,7 +86,8 @@ def _load_balancers_using(session: Session, kind: CatalogKind, key: str) -> int:
 
 def _list(env: Env, ctx: RequestContext, params: listing.Params, model: Any,
           resource: Any, key: str) -> listing.Page:
-    scope = listing.Scope(model, resource.filters(), resource.sorts(), key=key)
+    scope = listing.Scope(model, resource.filters(), resource.sorts(), key=key,
+                          default_sort=(("id", "asc"),) if key == "id" else listing.DEFAULT_SORT)
     with read(env) as session:
         return listing.run(session, select(model), scope, params, ctx,
                            lambda row: shape(resource, row))
@@ -109,7 +110,7 @@ def create_profile(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
     data = provider.check_profile_data(kind.data, getattr(req, kind.data))
     provider.require_provider(req.provider_name)
     with env.db.session() as session:
-        _check_networks(session, kind, data)
+        _check_networks(env, session, kind, data)
         row = _models(kind)[1](id=str(uuid.uuid4()), name=req.name,
                                provider_name=req.provider_name,
                                **{kind.data: getattr(req, kind.data)})
@@ -128,7 +129,7 @@ def update_profile(env: Env, kind: CatalogKind, profile_id: str,
         provider.require_provider(changes["provider_name"])
     label = PROFILE_IN_USE[kind.item.root]
     with env.db.session() as session:
-        _check_networks(session, kind, data)
+        _check_networks(env, session, kind, data)
         row = _get(session, _models(kind)[1], profile_id, kind.profile.kind)
         if {kind.data, "provider_name"} & set(changes) and _users_of_profile(
                 session, kind, row.id):
@@ -139,13 +140,19 @@ def update_profile(env: Env, kind: CatalogKind, profile_id: str,
         return shape(kind.profile, row)
 
 
-def _check_networks(session: Session, kind: CatalogKind, data: dict[str, Any]) -> None:
-    """The networks a zone profile names are ones the networking API lists (400)."""
-    if kind.data != "availability_zone_data":
+def _check_networks(env: Env, session: Session, kind: CatalogKind,
+                    data: dict[str, Any]) -> None:
+    """The networks a zone profile names are ones the networking API lists.
+
+    Octavia's amphora provider looks them up through its network driver and
+    answers a missing one with its unsupported-option fault (501); with the
+    ``noop`` network driver, as with Octavia's, every network exists.
+    """
+    if kind.data != "availability_zone_data" or env.settings.network_driver == "noop":
         return
     for network_id in zone_networks(data):
         if session.get(Network, network_id) is None:
-            raise InvalidInput(f"Network {network_id} could not be found.")
+            raise ProviderUnsupported.of(f"Network {network_id} could not be found.")
 
 
 def delete_profile(env: Env, kind: CatalogKind, profile_id: str) -> None:

@@ -56,11 +56,9 @@ def _check(values: Mapping[str, Any]) -> None:
         if version < 1.1:
             raise InvalidInput(f"http_version {version} is not a valid option for health "
                                "monitors HTTP 1.1 domain name health check")
-    # Hydria's own rule (Octavia's docs ask for it, its API does not check it): a
-    # check that may take longer than the interval between checks makes no sense.
-    if values["timeout"] > values["delay"]:
-        raise InvalidInput(f"Validation failure: timeout ({values['timeout']}) must not be "
-                           f"greater than delay ({values['delay']}).")
+    # A timeout longer than the delay is accepted, as Octavia's API accepts it (its
+    # conformance tests create such monitors): HAProxy waits for the check
+    # (``timeout check``) and starts the next one ``inter`` after it ends.
 
 
 def check_healthmonitor(req: Any) -> dict[str, Any]:

@@ -54,6 +54,10 @@ class Scope:
     # DELETED rows are listed when the ``status`` filter asks for them (amphorae:
     # a replaced one is kept for ``deleted_retention_days``, a Hydria extension)
     deleted_on_request: bool = False
+    # the order when the caller gives none (then after the keys the caller gives);
+    # Octavia's catalogue tables have no created_at, so its flavors and profiles
+    # come in id order, which its conformance tests check
+    default_sort: tuple[tuple[str, str], ...] = DEFAULT_SORT
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,8 @@ def _parse_limit(raw: str | None) -> int | None:
     return None if limit < 1 else min(limit, MAX_LIMIT)
 
 
-def _parse_sort(params: Params, sortable: Iterable[str]) -> list[tuple[str, str]]:
+def _parse_sort(params: Params, sortable: Iterable[str],
+                defaults: tuple[tuple[str, str], ...] = DEFAULT_SORT) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
     if params.get("sort"):
         for item in split(params["sort"]):
@@ -132,7 +137,7 @@ def _parse_sort(params: Params, sortable: Iterable[str]) -> list[tuple[str, str]
             raise InvalidInput(f"Supplied sort key '{name}' is not valid.")
         if direction not in ("asc", "desc"):
             raise InvalidInput(f"Supplied sort direction '{direction}' is not valid.")
-    for default in DEFAULT_SORT:
+    for default in defaults:
         if default[0] not in [k for k, _ in keys]:
             keys.append(default)
     return keys
@@ -232,7 +237,7 @@ def run(session: Session, stmt: Select[Any], scope: Scope, params: Params,
         stmt = stmt.where(column.in_(coerced)) if len(coerced) > 1 else stmt.where(
             column == coerced[0])
 
-    sort_keys = _parse_sort(params, scope.sorts)
+    sort_keys = _parse_sort(params, scope.sorts, scope.default_sort)
     keys: list[Key] = [(getattr(model, _attr(scope, name)), direction == "desc")
                        for name, direction in sort_keys]
     key_column = getattr(model, scope.key)

@@ -91,11 +91,16 @@ def served() -> Served:
 
 
 def provider_description() -> str:
-    """The amphora provider's line, with what this host's amphorae serve beyond HAProxy."""
+    """The amphora provider's line, with what this host's amphorae serve beyond HAProxy.
+
+    No commas: Octavia's descriptions come from a comma-separated option
+    (``enabled_provider_drivers``), so clients and Octavia's tests configured
+    the same way cannot expect one with a comma.
+    """
     here = served()
     udp = f"UDP through {here.udp_engine}" if here.udp_engine else "no UDP (no engine)"
     sctp = "SCTP" if here.sctp else "no SCTP (no kernel support)"
-    return f"{PROVIDERS[c.PROVIDER_NAME]} Protocols: TCP, HTTP, HTTPS, PROMETHEUS, {udp}, {sctp}."
+    return f"{PROVIDERS[c.PROVIDER_NAME]} Protocols: TCP; HTTP; HTTPS; PROMETHEUS; {udp}; {sctp}."
 
 
 def providers() -> dict[str, str]:

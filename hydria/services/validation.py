@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hydria.core import constants as c
-from hydria.core.errors import InvalidInput
+from hydria.core.errors import InvalidInput, ProviderUnsupported
 
 # How much of a refused value a fault string repeats.
 MAX_ECHO = 100
@@ -22,10 +22,10 @@ def shorten(value: Any) -> str:
     return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."
 
 
-def unsupported(option: str) -> InvalidInput:
-    return InvalidInput(
-        f"Provider '{c.PROVIDER_NAME}' does not support a requested option: "
-        f"{option} is not supported by this release of Hydria.")
+def unsupported(option: str) -> ProviderUnsupported:
+    """Octavia's provider fault (501, faultcode "Server"): valid, but not served here."""
+    return ProviderUnsupported.of(f"{option} is not supported by this release of Hydria.",
+                                  c.PROVIDER_NAME)
 
 
 def choice(field: str, value: str, known: frozenset[str] | set[str],

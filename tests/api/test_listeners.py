@@ -300,36 +300,41 @@ def test_allowed_cidrs_must_match_the_vip_family(client, api, db):
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize(("protocol", "fragment"), [
-    ("FTP", "Value should be one of"),
-    ("TERMINATED_HTTPS", "An SNI or default certificate container reference must be "
-                         "provided for TERMINATED_HTTPS protocol listeners"),
+@pytest.mark.parametrize(("protocol", "status", "fragment"), [
+    ("FTP", 400, "Value should be one of"),
+    ("TERMINATED_HTTPS", 400, "An SNI or default certificate container reference must be "
+                              "provided for TERMINATED_HTTPS protocol listeners"),
 ])
-def test_unknown_or_unsupported_protocols_are_400(client, api, db, protocol, fragment):
+def test_unknown_protocols_are_400_unsupported_ones_501(client, api, db, protocol, status,
+                                                        fragment):
     lb = api.lb()
     before = snapshot(db)
     r = post(client, loadbalancer_id=lb["id"], protocol=protocol, protocol_port=80)
-    assert_fault(r, 400, fragment)
+    assert_fault(r, status, fragment)
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize(("field", "fragment"), [
-    ({"default_tls_container_ref": "https://barbican/secret"},
+@pytest.mark.parametrize(("field", "status", "fragment"), [
+    ({"default_tls_container_ref": "https://barbican/secret"}, 400,
      "Certificate container references are not allowed on HTTP protocol listeners"),
-    ({"sni_container_refs": ["https://barbican/secret"]},
+    ({"sni_container_refs": ["https://barbican/secret"]}, 400,
      "Certificate container references are not allowed on HTTP protocol listeners"),
-    ({"l7policies": [{"action": "REJECT"}]}, "does not support a requested option"),
-    ({"hsts_max_age": 10}, "The HSTS feature can only be used for listeners using the "
-                           "TERMINATED_HTTPS protocol"),
-    ({"hsts_preload": True}, "only make sense if hsts_max_age is set"),
-    ({"client_authentication": "MANDATORY"}, "requires a client CA container reference"),
+    ({"l7policies": [{"action": "REJECT"}]}, 501,
+     "does not support a requested option"),
+    ({"hsts_max_age": 10}, 400,
+     "The HSTS feature can only be used for listeners using the "
+     "TERMINATED_HTTPS protocol"),
+    ({"hsts_preload": True}, 400,
+     "only make sense if hsts_max_age is set"),
+    ({"client_authentication": "MANDATORY"}, 400,
+     "requires a client CA container reference"),
 ])
 def test_tls_options_on_a_plain_listener_are_refused_as_in_octavia(client, api, db, field,
-                                                                    fragment):
+                                                                    status, fragment):
     lb = api.lb()
     before = snapshot(db)
     r = post(client, loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80, **field)
-    assert_fault(r, 400, fragment)
+    assert_fault(r, status, fragment)
     assert snapshot(db) == before
 
 

@@ -97,7 +97,7 @@ def test_list_pages(client):
 @pytest.mark.parametrize(("body", "fragment"), [
     ({"quota": {"load_balancer": -2}}, "load_balancer"),
     ({"quota": {"listener": 2_000_000_001}}, "listener"),
-    ({"quota": {"member": "5"}}, "member"),
+    ({"quota": {"member": "5x"}}, "member"),
     ({"quota": {"pool": True}}, "pool"),
     ({"quota": {"colour": 1}}, "Unknown attribute for argument quota: colour"),
     ({"quota": {"loadbalancer": 1, "load_balancer": 2}}, "same quota"),

@@ -13,6 +13,7 @@ from hydria.cli import wiring
 from hydria.config import Settings
 from hydria.controller.reconciler import Reconciler
 from hydria.core import constants as c
+from hydria.core.ids import derived_id
 from hydria.db import models as m
 from hydria.db.engine import Database
 from hydria.drivers.amphora.base import StaleConfig
@@ -68,7 +69,7 @@ def test_a_load_balancer_goes_active_with_nothing_behind_it(sqlite_db: Database,
         amps = list(s.scalars(select(m.Amphora).where(m.Amphora.load_balancer_id == lb_id,
                                                       m.Amphora.status != c.DELETED)))
     assert len(amps) == 1 and fleet.is_running(amps[0].id)
-    assert amps[0].compute_id == f"noop-{amps[0].id}"
+    assert amps[0].compute_id == derived_id("compute", amps[0].id)
     agent = rec.agent
     assert isinstance(agent, NoopAgentClient)
     assert sum(agent.pushes.values()) == 1

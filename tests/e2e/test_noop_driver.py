@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hydria.core.ids import derived_id
 from hydria.core.procs import pids_mentioning
 from tests.support.hydria_proc import HydriaUp, running
 from tests.support.lbs import build_http_lb, public_subnet_id, wait_lb
@@ -50,7 +51,7 @@ def test_load_balancers_go_active_with_no_processes(noop_up: HydriaUp) -> None:
     allocated = {a["loadbalancer_id"]: a for a in _amphorae(noop_up)
                  if a["status"] == "ALLOCATED"}
     assert {lb.lb["id"] for lb in lbs} <= set(allocated)
-    assert all(str(a["compute_id"]).startswith("noop-") for a in allocated.values())
+    assert all(a["compute_id"] == derived_id("compute", a["id"]) for a in allocated.values())
     # nothing runs but hydria up itself, and no amphora folder was made
     assert len(pids_mentioning(str(noop_up.state_dir))) == 1
     amph_dir = Path(noop_up.state_dir) / "amphorae"
@@ -76,3 +77,15 @@ def test_silent_noop_amphorae_are_not_failed_over(noop_up: HydriaUp) -> None:
     after = [a["id"] for a in _amphorae(noop_up) if a["loadbalancer_id"] == lb_id]
     assert before == after and len(after) == 1
     assert "failover_start" not in noop_up.log()
+
+
+def test_the_cli_sends_numbers_as_strings_and_they_are_integers(noop_up: HydriaUp) -> None:
+    """``openstack loadbalancer listener create --connection-limit 100`` sends "100"
+    (issue 13, item 4): Octavia's WSME types take it, and so does Hydria."""
+    lb = noop_up.openstack("loadbalancer", "create", "--name", "wsme",
+                           "--vip-subnet-id", public_subnet_id(noop_up.endpoint), "--wait")
+    li = noop_up.openstack("loadbalancer", "listener", "create", "--name", "wsme",
+                           "--protocol", "HTTP", "--protocol-port", "8080",
+                           "--connection-limit", "100", "--timeout-client-data", "5000",
+                           lb["id"], "--wait")
+    assert (li["connection_limit"], li["timeout_client_data"]) == (100, 5000)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from hydria.api.validation import Body
 from hydria.core.errors import InvalidInput
+from hydria.core.resources.types import WsmeInt
 from hydria.db.quotas import MAX_QUOTA, NAMES, UNLIMITED
 
-Limit = Annotated[StrictInt, Field(ge=UNLIMITED, le=MAX_QUOTA)]
+Limit = Annotated[WsmeInt, Field(ge=UNLIMITED, le=MAX_QUOTA)]
 # the spelling clients may use -> the quota it names
 ALIASES = {"loadbalancer": "load_balancer", "healthmonitor": "health_monitor"}
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import StrictBool
-
 from hydria.core.resources.field import REQUIRED, Field, Resource
-from hydria.core.resources.types import UUID, Description, Name, ProfileData, ProviderName
+from hydria.core.resources.types import (
+    UUID,
+    Description,
+    Name,
+    ProfileData,
+    ProviderName,
+    WsmeBool,
+)
 
 
 def _profile(kind: str, root: str, data: str) -> Resource:
@@ -34,14 +39,14 @@ FLAVOR = Resource("Flavor", "flavor", "flavors", (
     Field("id", filter=True),
     Field("name", Name, REQUIRED, create=True, update=True, null="refuse", filter=True),
     Field("description", Description, create=True, update=True, filter=True),
-    Field("enabled", StrictBool, True, create=True, update=True, null="refuse", filter=True),
+    Field("enabled", WsmeBool, True, create=True, update=True, null="refuse", filter=True),
     Field("flavor_profile_id", UUID, REQUIRED, create=True, filter=True),
 ))
 
 ZONE = Resource("Availability Zone", "availability_zone", "availability_zones", (
     Field("name", Name, REQUIRED, create=True, filter=True),
     Field("description", Description, create=True, update=True, filter=True),
-    Field("enabled", StrictBool, True, create=True, update=True, null="refuse", filter=True),
+    Field("enabled", WsmeBool, True, create=True, update=True, null="refuse", filter=True),
     Field("availability_zone_profile_id", UUID, REQUIRED, create=True, filter=True),
 ))
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import StrictBool
-
 from hydria.core.resources.field import Field, Show
-from hydria.core.resources.types import Description, Name, ProjectId, Tags
+from hydria.core.resources.types import Description, Name, ProjectId, Tags, WsmeBool
 
 ID = Field("id", filter=True)
 NAME = Field("name", Name, create=True, update=True, filter=True, show=Show.TEXT)
@@ -13,7 +11,7 @@ DESCRIPTION = Field("description", Description, create=True, update=True, filter
                     show=Show.TEXT)
 PROVISIONING = Field("provisioning_status", filter=True)
 OPERATING = Field("operating_status", filter=True)
-ADMIN = Field("admin_state_up", StrictBool, True, create=True, update=True, null="ignore",
+ADMIN = Field("admin_state_up", WsmeBool, True, create=True, update=True, null="ignore",
               filter=True)
 PROJECT = Field("project_id", ProjectId, create=True, nested=False, stored=False)
 TENANT = Field("tenant_id", column="project_id", stored=False)

@@ -7,7 +7,15 @@ from pydantic import StrictFloat
 from hydria.core import constants as c
 from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Field, Resource, Show
-from hydria.core.resources.types import UUID, DomainName, ExpectedCodes, Retries, Seconds, UrlPath
+from hydria.core.resources.types import (
+    UUID,
+    DomainName,
+    ExpectedCodes,
+    Retries,
+    Seconds,
+    UrlPath,
+    WsmeBool,
+)
 
 # What an HTTP(S) monitor checks when the request leaves it out (Octavia's defaults).
 HTTP_DEFAULTS = {"http_method": "GET", "url_path": "/", "expected_codes": "200"}
@@ -26,7 +34,7 @@ HEALTHMONITOR = Resource("Health Monitor", "healthmonitor", "healthmonitors", (
     Field("http_method", str, create=True, update=True, filter=True),
     Field("url_path", UrlPath, create=True, update=True, filter=True),
     Field("expected_codes", ExpectedCodes, create=True, update=True, filter=True),
-    Field("admin_state_up", bool, True, create=True, update=True, null="ignore",
+    Field("admin_state_up", WsmeBool, True, create=True, update=True, null="ignore",
           filter=True),
     std.PROJECT, std.TENANT,
     Field("pool_id", UUID, REQUIRED, create=True, nested=False, filter=True, shown=False,

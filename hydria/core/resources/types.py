@@ -1,7 +1,11 @@
 """The value types a resource's fields take in a request body (pydantic annotations).
 
-Strict, as Octavia's WSME types are: "80" is not 80, "true" is not true. The
-messages of the checks here end up in Octavia's "Invalid input for
+Typed as Octavia's WSME types read JSON: an integer field takes a number or a
+string of one (``"80"``, as the ``openstack`` CLI sends ``--connection-limit``)
+and stores an integer; a boolean field takes true/false, 0/1 or WSME's
+unambiguous strings (``"true"``, ``"off"``, ...); anything else is refused.
+Unlike WSME, a fractional number is refused rather than truncated (80.5 is not
+80). The messages of the checks here end up in Octavia's "Invalid input for
 field/attribute ..." faults (``hydria.api.validation``).
 """
 
@@ -12,12 +16,54 @@ import re
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from hydria.core import constants as c
 
 # Columns are 32-bit integers on PostgreSQL; never let a value overflow them.
 INT32_MAX = 2**31 - 1
+
+# WSME's unambiguous boolean strings.
+TRUE_STRINGS = frozenset({"true", "t", "yes", "y", "on", "1"})
+FALSE_STRINGS = frozenset({"false", "f", "no", "n", "off", "0"})
+INT_STRING = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _wsme_int(value: object) -> object:
+    """A number or a string of one, as an int; anything else is left to be refused."""
+    if isinstance(value, str):
+        if INT_STRING.fullmatch(value) is None:
+            raise ValueError("Value should be an integer")
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _wsme_bool(value: object) -> object:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in TRUE_STRINGS:
+            return True
+        if lowered in FALSE_STRINGS:
+            return False
+        raise ValueError(f"Value not an unambiguous boolean: {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    return value
+
+
+# An integer or a boolean as WSME reads one from JSON (module docstring).
+WsmeInt = Annotated[StrictInt, BeforeValidator(_wsme_int)]
+WsmeBool = Annotated[StrictBool, BeforeValidator(_wsme_bool)]
 
 
 def _uuid(value: str) -> str:
@@ -53,10 +99,10 @@ Name = Annotated[str, Field(max_length=c.MAX_NAME_LENGTH)]
 Description = Annotated[str, Field(max_length=c.MAX_DESCRIPTION_LENGTH)]
 ProjectId = Annotated[str, Field(max_length=36)]
 Tags = list[Annotated[str, Field(max_length=255)]]
-Port = Annotated[StrictInt, Field(ge=c.MIN_PORT, le=c.MAX_PORT)]
-Timeout = Annotated[StrictInt, Field(ge=c.MIN_TIMEOUT, le=c.MAX_TIMEOUT)]
-ConnectionLimit = Annotated[StrictInt, Field(ge=c.MIN_CONNECTION_LIMIT, le=INT32_MAX)]
-Weight = Annotated[StrictInt, Field(ge=c.MIN_WEIGHT, le=c.MAX_WEIGHT)]
+Port = Annotated[WsmeInt, Field(ge=c.MIN_PORT, le=c.MAX_PORT)]
+Timeout = Annotated[WsmeInt, Field(ge=c.MIN_TIMEOUT, le=c.MAX_TIMEOUT)]
+ConnectionLimit = Annotated[WsmeInt, Field(ge=c.MIN_CONNECTION_LIMIT, le=INT32_MAX)]
+Weight = Annotated[WsmeInt, Field(ge=c.MIN_WEIGHT, le=c.MAX_WEIGHT)]
 HeaderValue = Annotated[str, Field(max_length=255)]
 
 # RFC 6265 token characters minus those HAProxy reads specially (quotes, '#',
@@ -69,8 +115,8 @@ CookieName = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9!$%&*+.^_
 # Octavia takes 0 for both; HAProxy cannot check every 0 s or wait 0 s for an
 # answer, and the renderer refuses such a monitor (the load balancer would go to
 # ERROR after a 201), so the API asks for at least one second.
-Seconds = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
-Retries = Annotated[StrictInt, Field(ge=c.MIN_HM_RETRIES, le=c.MAX_HM_RETRIES)]
+Seconds = Annotated[WsmeInt, Field(ge=1, le=INT32_MAX)]
+Retries = Annotated[WsmeInt, Field(ge=c.MIN_HM_RETRIES, le=c.MAX_HM_RETRIES)]
 HOST_NAME_CHARS = re.compile(r"[A-Za-z0-9.-]+")
 
 
@@ -174,17 +220,8 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", regex_engine="python-re")
 
 
-def _digits_to_int(value: object) -> object:
-    # The openstack CLI sends --session-persistence values as strings
-    # ("persistence_timeout=60"), which Octavia's WSME integer type converts.
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return value
-
-
 class SessionPersistence(StrictBody):
     type: str | None = None
     cookie_name: CookieName | None = None
-    persistence_timeout: Annotated[StrictInt, Field(ge=0, le=INT32_MAX),
-                                   BeforeValidator(_digits_to_int)] | None = None
+    persistence_timeout: Annotated[WsmeInt, Field(ge=0, le=INT32_MAX)] | None = None
     persistence_granularity: IPAddress | None = None

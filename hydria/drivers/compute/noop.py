@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 
+from hydria.core.ids import derived_id
 from hydria.wire.agent_api import AmphoraBoot
 
 
@@ -31,7 +32,7 @@ class NoopCompute:
             self._running[boot.amphora_id] = boot.lb_network_ip
             self.versions.pop(boot.lb_network_ip, None)
             self.created += 1
-        return f"noop-{boot.amphora_id}"
+        return derived_id("compute", boot.amphora_id)  # a UUID, as Nova's (and Octavia's noop)
 
     def is_running(self, amphora_id: str) -> bool:
         with self.lock:
