@@ -88,7 +88,9 @@ def create_app(db: Database, notifier: Notifier, settings: Settings, *,
     app.include_router(identity.router)
     app.include_router(secrets.versions)  # the embedded secret store, Barbican's /v1
     for prefix in secrets.PREFIXES:
-        app.include_router(secrets.router, prefix=prefix)
+        # one copy in the OpenAPI document: the /v1 one (the bare one is for clients
+        # that take the endpoint as given)
+        app.include_router(secrets.router, prefix=prefix, include_in_schema=prefix == "/v1")
     for prefix in PREFIXES:
         for router in RESOURCE_ROUTERS:
             app.include_router(router, prefix=prefix)

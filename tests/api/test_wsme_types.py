@@ -92,9 +92,7 @@ def test_uuids_in_any_form_uuid_reads_are_stored_canonical(client, api):
 
 
 @pytest.mark.parametrize(("path", "root", "fields"), [
-    ("listeners", "listener", {"protocol": "TERMINATED_HTTPS", "protocol_port": 443}),
-    ("listeners", "listener", {"protocol": "HTTP", "protocol_port": 82,
-                               "tls_versions": ["TLSv1.3"]}),
+    ("listeners", "listener", {"protocol": "SCTP", "protocol_port": 82}),
     ("loadbalancers", "loadbalancer", {"vip_qos_policy_id":
                                        "5d1f6a3e-0c1b-4e8a-9a43-2b6f1c7d9e10"}),
 ])

@@ -60,7 +60,7 @@ def _wants_microversions(request: Request) -> bool:
 
 
 @versions.get("")
-@versions.get("/")
+@versions.get("/", include_in_schema=False)
 def version(request: Request) -> dict[str, Any]:
     return {"version": version_info(base_url(request),
                                     microversions=_wants_microversions(request))}
@@ -71,13 +71,13 @@ def _query(request: Request) -> dict[str, str]:
 
 
 @router.get("/secrets")
-@router.get("/secrets/")
+@router.get("/secrets/", include_in_schema=False)
 def list_secrets(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]:
     return secrets.list_secrets(env, ctx, _query(request), base_url(request))
 
 
 @router.post("/secrets", status_code=201)
-@router.post("/secrets/", status_code=201)
+@router.post("/secrets/", status_code=201, include_in_schema=False)
 def create_secret(request: Request, env: Services, ctx: Ctx, body: JsonBody) -> JSONResponse:
     ref = secrets.create_secret(env, ctx, body, base_url(request))
     return JSONResponse({"secret_ref": ref}, status_code=201, headers={"Location": ref})
@@ -126,13 +126,13 @@ def delete_secret(env: Services, ctx: Ctx, secret_id: str) -> Response:
 
 
 @router.get("/containers")
-@router.get("/containers/")
+@router.get("/containers/", include_in_schema=False)
 def list_containers(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]:
     return secrets.list_containers(env, ctx, _query(request), base_url(request))
 
 
 @router.post("/containers", status_code=201)
-@router.post("/containers/", status_code=201)
+@router.post("/containers/", status_code=201, include_in_schema=False)
 def create_container(request: Request, env: Services, ctx: Ctx,
                      body: JsonBody) -> JSONResponse:
     ref = secrets.create_container(env, ctx, body, base_url(request))
