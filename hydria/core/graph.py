@@ -97,6 +97,19 @@ class Amphora:
     lb_network_ip: str
     role: str = "STANDALONE"
     vrrp_priority: int | None = None
+    # ACTIVE_STANDBY: both amphorae of the pair (this one included), whose HAProxy
+    # processes share stick tables (a ``peers`` section); empty for SINGLE
+    peers: tuple[Peer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One HAProxy of an ACTIVE_STANDBY pair: a name that survives a rebuild (the
+    role) and the address its peers listener binds (the amphora's ``vrrp_ip``)."""
+
+    name: str
+    address: str
+    amphora_id: str
 
 
 @dataclass(frozen=True)
