@@ -84,6 +84,8 @@ class LoadBalancer:
     listeners: tuple[Listener, ...] = ()
     project_id: str = ""  # for the tenant flow log format
     pools: tuple[Pool, ...] = ()
+    # Octavia's additional_vips: more addresses every listener binds (dual stack)
+    additional_vips: tuple[str, ...] = ()
 
     def pool(self, pool_id: str | None) -> Pool | None:
         return next((p for p in self.pools if p.id == pool_id), None)

@@ -110,7 +110,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -121,6 +121,7 @@ from hydria.core import graph
 from hydria.render import values as v
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
 from hydria.render.haproxy_peers import PeersView, peers_view, with_peers
+from hydria.render.haproxy_vips import additional_binds
 from hydria.render.values import UnrenderableValue
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
@@ -204,6 +205,7 @@ class FrontendView:
     default_backend: str | None
     prometheus: bool = False
     log_lines: tuple[str, ...] = ()
+    extra_binds: tuple[str, ...] = ()  # the same bind on each additional VIP
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,9 @@ def build_view(
         )
         for lst in listeners
     )
+    if lb.additional_vips:
+        frontends = tuple(replace(f, extra_binds=additional_binds(f.bind, lb.additional_vips))
+                          for f in frontends)
     peers = peers_view(amphora)
     backends = tuple(
         _backend(pools[key[0]], key[1], uses[key], name=names[key], options=options,
