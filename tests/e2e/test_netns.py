@@ -1,6 +1,8 @@
 """Amphorae as instances (``netns`` driver): the real ``openstack`` CLI, real
 namespaces, bridges and veths, real traffic from a client namespace on the VIP
-subnet to members in namespaces on another subnet, operator ssh.
+subnet to members in namespaces on another subnet, operator ssh, ACTIVE_STANDBY
+(VRRP takeover, stick tables kept through HAProxy peers), IPv6 VIPs and members,
+and a dual-stack load balancer (an IPv6 additional VIP beside the IPv4 VIP).
 
 Every namespace, bridge and veth is the test's (or the ``hydria up`` it runs)
 and is removed in the fixture's ``finally``; addresses live only on them.
