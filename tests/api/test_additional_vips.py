@@ -48,3 +48,15 @@ def test_octavia_refusals_write_nothing(client, api, db):
             "vip_subnet_id": api.subnet_id, "additional_vips": body}})
         assert_fault(r, 400, words)
     assert snapshot(db) == before
+
+
+def test_allowed_cidrs_may_be_of_any_vips_family(client, api, db):
+    v6 = _subnet(db, "v6", "fd70:1::/64")
+    dual = api.lb(additional_vips=[{"subnet_id": v6}])
+    li = api.listener(dual["id"], allowed_cidrs=["192.0.2.0/24", "fd70:1::/64"])
+    assert sorted(li["allowed_cidrs"]) == ["192.0.2.0/24", "fd70:1::/64"]
+    single = api.lb()
+    r = client.post(f"{BASE}/listeners", json={"listener": {
+        "loadbalancer_id": single["id"], "protocol": "HTTP", "protocol_port": 81,
+        "allowed_cidrs": ["fd70:1::/64"]}})
+    assert_fault(r, 400, "IP version incompatible with all VIPs")

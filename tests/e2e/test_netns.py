@@ -503,5 +503,10 @@ def test_dual_stack_lb_answers_on_both_vips(net: Net, v6: V6):
         assert time.monotonic() < deadline, f"IPv4 VIP answered {v4}, IPv6 VIP {v6_seen}"
         time.sleep(0.5)
     amp = _amphora(net, lb["id"])
+    # what an operator reads (server list): both VIPs, on their subnets' networks
+    listed = net.hydria("amphora", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if amp["id"] in line)
+    assert f"{lb['vip_address']} (VIP)" in row and f"{extra['ip_address']} (VIP)" in row, row
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
     _assert_nothing_left(net, amp["id"])
