@@ -4,7 +4,9 @@ Pure checks of the rendered section, ``haproxy -c`` in zero-warning mode, and a
 live pair: two real HAProxy processes on loopback addresses, each with the
 other as its peer. A client stuck to a member by the first one (SOURCE_IP) is
 sent to the same member by the second after the first is killed, although the
-second, on its own, would have picked the other member.
+second, on its own, would have picked the other member; a replacement of the
+first, at a new address the survivor's configuration does not know, learns
+the survivor's entries by name.
 """
 
 from __future__ import annotations
@@ -128,3 +130,13 @@ def test_stick_table_survives_the_loss_of_the_peer(tmp_path: Path) -> None:
                           "the entry to reach the peer")
             # A is gone: B sends our client where A did, every time
             assert {get(vip_b) for _ in range(4)} == {b"member-2"}
+            # A's replacement (same role, a new address) joins B, whose configuration
+            # still names the old address, and learns B's entries at start
+            new_a = replace(amp_a, peers=(g.Peer("MASTER", f"{net}.3", "amp-a"),
+                                          g.Peer("BACKUP", b_ip, "amp-b")))
+            run_c = tmp_path / "c"
+            run_c.mkdir()
+            with _haproxy(config(new_a, vip_a, run_c), run_c) as sock_c:
+                _wait_for(lambda: "key=::ffff:127.0.0.1 " in _stats(sock_c, "show table pool-1"),
+                          "the replacement to learn the survivor's entries")
+                assert get(vip_a) == b"member-2"
