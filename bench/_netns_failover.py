@@ -28,18 +28,26 @@ from tests.support import netns_lab  # noqa: E402  (the namespaces the tests use
 
 BIN = Path(sys.executable).parent
 
-# waits for "go" on stdin, then polls the URL; prints the time of the first 200
+#: seconds a probe waits for the VIP before the run is reported as a failure
+PROBE_DEADLINE = 60.0
+
+# waits for "go" on stdin, then polls the URL; prints the time of the first 200,
+# or "timeout" once the deadline (argv[2] seconds) passed without one
 _PROBE = """
 import sys, time, urllib.request
-url = sys.argv[1]
+url, deadline = sys.argv[1], float(sys.argv[2])
 for line in sys.stdin:
+    give_up = time.monotonic() + deadline
     while True:
         try:
             if urllib.request.urlopen(url, timeout=0.2).status == 200:
+                print(f"{time.time():.6f}", flush=True)
                 break
         except OSError:
             time.sleep(0.002)
-    print(f"{time.time():.6f}", flush=True)
+        if time.monotonic() > give_up:
+            print("timeout", flush=True)
+            break
 """
 
 
@@ -62,11 +70,31 @@ def _live(c: httpx.Client, lb_id: str) -> list[dict]:
     return [a for a in amps if a["status"] == "ALLOCATED"]
 
 
-def _holder(amps: list[dict], vip: str) -> dict:
+def _holder(c: httpx.Client, lb_id: str, vip: str) -> dict:
+    """The amphora that holds the VIP (keepalived may still be electing one just
+    after the load balancer went ACTIVE: waits up to ``PROBE_DEADLINE``)."""
+    deadline = time.monotonic() + PROBE_DEADLINE
+    while time.monotonic() < deadline:
+        for a in _live(c, lb_id):
+            if f" {vip}/" in netns_lab.ip("-n", a["compute_id"], "-o", "addr", "show",
+                                          check=False):
+                return a
+        time.sleep(0.05)
+    raise RuntimeError(f"nobody holds the VIP {vip}")
+
+
+def _diagnose(c: httpx.Client, lb: dict) -> str:
+    """Who holds the VIP now, and what the API says, for a failed run's message."""
+    amps = c.get("/octavia/amphorae", params={"loadbalancer_id": lb["id"]}).json()["amphorae"]
+    seen = []
     for a in amps:
-        if f" {vip}/" in netns_lab.ip("-n", a["compute_id"], "-o", "addr", "show", check=False):
-            return a
-    raise RuntimeError("nobody holds the VIP")
+        ns = a.get("compute_id") or ""
+        held = ns and f" {lb['vip_address']}/" in netns_lab.ip("-n", ns, "-o", "addr", "show",
+                                                                 check=False)
+        seen.append(f"{a['id'][:8]} {a['role']} {a['status']} ns={ns or '-'} "
+                    f"pids={len(netns_lab.ns_pids(ns)) if ns else 0} holds_vip={bool(held)}")
+    status = c.get(f"/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
+    return f"lb {status['provisioning_status']}; " + "; ".join(seen)
 
 
 def _settle(c: httpx.Client, lb_id: str, want: int, gone: str) -> None:
@@ -87,14 +115,19 @@ def _runs(c: httpx.Client, probe: subprocess.Popen[str], lb: dict, want: int, ru
     assert probe.stdin is not None and probe.stdout is not None
     times = []
     for _ in range(runs):
-        victim = _holder(_live(c, lb["id"]), lb["vip_address"])
+        victim = _holder(c, lb["id"], lb["vip_address"])
         pids = netns_lab.ns_pids(victim["compute_id"])
         subprocess.run(["kill", "-STOP", *map(str, pids)], check=False)
         subprocess.run(["kill", "-KILL", *map(str, pids)], check=False)
         killed = time.time()
         probe.stdin.write("go\n")
         probe.stdin.flush()
-        times.append(float(probe.stdout.readline()) - killed)
+        answer = probe.stdout.readline().strip()
+        if answer != "timeout" and answer:
+            times.append(float(answer) - killed)
+        else:
+            raise TimeoutError(f"the VIP did not answer {PROBE_DEADLINE:g} s after the kill "
+                               f"of {victim['id']} ({victim['role']}): {_diagnose(c, lb)}")
         _settle(c, lb["id"], want, victim["id"])
     return times
 
@@ -139,7 +172,7 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
                 lb = _lb(c, subnet["id"], member, flavor_id)
                 probe = subprocess.Popen(
                     ["ip", "netns", "exec", client_ns, sys.executable, "-c", _PROBE,
-                     f"http://{lb['vip_address']}/"], stdin=subprocess.PIPE,
+                     f"http://{lb['vip_address']}/", str(PROBE_DEADLINE)], stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, text=True)
                 probes.append(probe)
                 results.append(_runs(c, probe, lb, want, runs))

@@ -58,7 +58,8 @@ def create(name: str, cidr: str, gateway: str | None, allocation_start: str | No
         with db.session() as session:
             row = create_subnet(session, name, cidr, network_name=network_name,
                                 gateway=gateway, start=allocation_start, end=allocation_end,
-                                mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end))
+                                mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end),
+                                ipv6=settings.compute_driver == "netns")
             click.echo(f"{row.id}  {row.name}  {row.cidr}  "
                        f"{row.allocation_start}-{row.allocation_end}  network {row.network_id}")
     except APIError as exc:

@@ -150,9 +150,11 @@ class Reconciler:
 
         try:
             infos = {}
+            peers = (self._haproxy_peers(serving, vip_subnet)
+                     if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY else ())
             for amp_id in serving:
                 infos[amp_id] = self._serve(amp_id, desired, generation, vip_subnet,
-                                            tls_files)
+                                            tls_files, peers=peers)
                 checkpoint()
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
                 self._ensure_vrrp(desired, vip_subnet, infos)
@@ -241,14 +243,33 @@ class Reconciler:
         log.info("event=amphora_up amphora=%s ip=%s", amp.id, ip)
         return info
 
+    def _haproxy_peers(self, serving: list[str], vip_subnet: SubnetPort
+                       ) -> tuple[graph.Peer, ...]:
+        """The pair's HAProxy peers: each amphora by role, at its VIP-subnet address
+        (reserved here if its port is not plugged yet, as ``_plug_ports`` would)."""
+        if not self.network.plugs_ports or not vip_subnet.subnet_id:
+            return ()
+        with self.db.session() as session:
+            subnet = session.get(Subnet, vip_subnet.subnet_id)
+            if subnet is None:
+                return ()
+            found = []
+            for amp_id in serving:
+                row = session.get(Amphora, amp_id)
+                if row is not None:
+                    found.append(graph.Peer(row.role or c.ROLE_BACKUP,
+                                            ports.port_address(session, amp_id, subnet), amp_id))
+        return tuple(found)
+
     def _serve(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-               vip_subnet: SubnetPort, tls_files: dict[str, str] | None = None
+               vip_subnet: SubnetPort, tls_files: dict[str, str] | None = None, *,
+               peers: tuple[graph.Peer, ...] = ()
                ) -> dict[str, object]:
         """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
         (an operator reads it in the amphora API), before the loop retries or gives up."""
         try:
             return self._ensure_serving(amp_id, desired, generation, vip_subnet,
-                                        tls_files or {})
+                                        tls_files or {}, peers=peers)
         except (TemporaryError, PermanentError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
@@ -258,7 +279,8 @@ class Reconciler:
             raise
 
     def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-                        vip_subnet: SubnetPort, tls_files: dict[str, str]
+                        vip_subnet: SubnetPort, tls_files: dict[str, str], *,
+                        peers: tuple[graph.Peer, ...] = ()
                         ) -> dict[str, object]:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
@@ -280,7 +302,7 @@ class Reconciler:
         )
         text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",
                                              role=amp.role or c.ROLE_STANDALONE,
-                                             vrrp_priority=amp.vrrp_priority),
+                                             vrrp_priority=amp.vrrp_priority, peers=peers),
                       options, version=generation)
         udp = render_udp(desired, NginxOptions(
             run_dir=str(info.get("udp_dir") or "/var/lib/hydria/udp"),
@@ -318,6 +340,14 @@ class Reconciler:
                 if a is not None:
                     a.vrrp_id = 1
                     a.vrrp_priority = vrrp_priority(a.role)
+            lb_row = session.get(LoadBalancer, desired.id)
+            extra_vips = []
+            for item in (lb_row.additional_vips or []) if lb_row is not None else []:
+                extra_subnet = session.get(Subnet, item["subnet_id"])
+                if extra_subnet is not None:
+                    extra_vips.append((str(item["ip_address"]), ipaddress.ip_network(
+                        extra_subnet.cidr, strict=False).prefixlen,
+                        inside_port(extra_subnet.id)))
         prefix = ipaddress.ip_network(vip_subnet.cidr, strict=False).prefixlen
         # the survivor of a failover first: it must advertise to the new peer before
         # that one's keepalived starts, or the newcomer, hearing nobody, takes the VIP
@@ -328,7 +358,8 @@ class Reconciler:
                 vip=desired.vip_address, vip_prefixlen=prefix, own_ip=own_ip,
                 peer_ips=tuple(ip for i, _r, ip, _m in amps if i != amp_id),
                 priority=vrrp_priority(role), advert_int=self.options.vrrp_advert_int,
-                check_script=str(infos[amp_id].get("vrrp_check_script") or "")))
+                check_script=str(infos[amp_id].get("vrrp_check_script") or ""),
+                extra_vips=tuple(extra_vips)))
             self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
             log.info("event=vrrp_pushed amphora=%s role=%s", amp_id, role)
 
@@ -354,22 +385,36 @@ class Reconciler:
             if subnet is not None:
                 vip_port = SubnetPort(subnet.id, subnet.cidr,
                                       ports.port_address(session, amp_id, subnet))
+            lb_row = session.get(LoadBalancer, desired.id)
+            # additional VIPs (dual stack): a port of the amphora's own on each subnet
+            extra: list[tuple[str, SubnetPort]] = []
+            for item in (lb_row.additional_vips or []) if lb_row is not None else []:
+                extra_subnet = session.get(Subnet, item["subnet_id"])
+                if extra_subnet is not None:
+                    extra.append((str(item["ip_address"]), SubnetPort(
+                        extra_subnet.id, extra_subnet.cidr,
+                        ports.port_address(session, amp_id, extra_subnet))))
+            taken = {vip_port.subnet_id, *(p.subnet_id for _ip, p in extra)}
             members = [SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
                        for s in ports.member_subnets(session, desired.id,
-                                                        subnet.id if subnet else None)]
-            lb_row = session.get(LoadBalancer, desired.id)
+                                                        subnet.id if subnet else None)
+                       if s.id not in taken]
             amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
                                     vip_port_id=lb_row.vip_port_id if lb_row else None,
                                     vrrp_ip=vip_port.address or None)
             row = session.get(Amphora, amp_id)
             if row is not None and vip_port.address:
                 row.vrrp_interface = inside_port(vip_port.subnet_id)
-        self.network.plug_vip(amp_id, desired.vip_address, vip_port,
-                              hold_vip=desired.topology != c.TOPOLOGY_ACTIVE_STANDBY)
-        self.network.plug_members(amp_id, members, vip_subnet_id=vip_port.subnet_id)
+        hold = desired.topology != c.TOPOLOGY_ACTIVE_STANDBY
+        self.network.plug_vip(amp_id, desired.vip_address, vip_port, hold_vip=hold)
+        for address, port in extra:
+            self.network.plug_vip(amp_id, address, port, hold_vip=hold)
+        self.network.plug_members(amp_id, [*members, *(p for _ip, p in extra)],
+                                  vip_subnet_id=vip_port.subnet_id)
         with self.db.session() as session:
-            ports.release_other_ports(session, amp_id,
-                                      {vip_port.subnet_id, *(m.subnet_id for m in members)})
+            ports.release_other_ports(session, amp_id, {
+                vip_port.subnet_id, *(m.subnet_id for m in members),
+                *(p.subnet_id for _ip, p in extra)})
 
     def _retire(self, amp_id: str, vip_address: str, *, drain: float = 0.0) -> None:
         if drain > 0:

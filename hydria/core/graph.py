@@ -136,6 +136,8 @@ class LoadBalancer:
     # "cert" (certificate, intermediates and key), "ca" or "crl". The snapshot of
     # the rows leaves it empty; the renderer refuses a reference not in it.
     tls_files: tuple[tuple[str, str, str], ...] = ()
+    # Octavia's additional_vips: more addresses every listener binds (dual stack)
+    additional_vips: tuple[str, ...] = ()
 
     def pool(self, pool_id: str | None) -> Pool | None:
         return next((p for p in self.pools if p.id == pool_id), None)
@@ -176,6 +178,19 @@ class Amphora:
     lb_network_ip: str
     role: str = "STANDALONE"
     vrrp_priority: int | None = None
+    # ACTIVE_STANDBY: both amphorae of the pair (this one included), whose HAProxy
+    # processes share stick tables (a ``peers`` section); empty for SINGLE
+    peers: tuple[Peer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One HAProxy of an ACTIVE_STANDBY pair: a name that survives a rebuild (the
+    role) and the address its peers listener binds (the amphora's ``vrrp_ip``)."""
+
+    name: str
+    address: str
+    amphora_id: str
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,16 @@ def instance_addresses(session: Session, amps: list[Amphora]) -> dict[str, list[
                            .order_by(AddressAllocation.address)).tuples().all()
     for owner, pool, address in rows:
         out[owner].append((names.get(pool, pool), address))
+    from hydria.db.models import LoadBalancer
+
     for amp in amps:
         if amp.ha_ip and amp.vrrp_ip:
             net = next((n for n, a in out[amp.id] if a == amp.vrrp_ip), "vip")
             out[amp.id].append((net, f"{amp.ha_ip} (VIP)"))
+            lb = session.get(LoadBalancer, amp.load_balancer_id) if amp.load_balancer_id else None
+            for extra in (lb.additional_vips or []) if lb is not None else []:
+                out[amp.id].append((names.get(extra["subnet_id"], extra["subnet_id"]),
+                                    f"{extra['ip_address']} (VIP)"))
     return out
 
 

@@ -118,6 +118,8 @@ class LoadBalancer(Base, Timestamps):
     vip_network_id: Mapped[str | None] = mapped_column(String(36), default=None)
     vip_port_id: Mapped[str | None] = mapped_column(String(36), default=None)
     vip_qos_policy_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # Octavia's additional_vips: [{"subnet_id", "ip_address"}], addresses owned by the LB
+    additional_vips: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     # controller bookkeeping (never shown by the API)

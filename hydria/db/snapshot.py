@@ -75,6 +75,7 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
         project_id=lb.project_id or "",
         listeners=listeners,
         pools=pools,
+        additional_vips=tuple(str(v["ip_address"]) for v in lb.additional_vips or ()),
     )
 
 

@@ -9,9 +9,9 @@ be deleted; deleting the last subnet of a network deletes the network too.
 A new subnet may not overlap another one (two load balancers could otherwise
 get the same VIP and port, and traffic would leak between them) nor the
 management range amphorae take their addresses from: both are a 409 that names
-what it overlaps. IPv6 subnets are refused for now (400): the ``local`` network
-driver plumbs IPv4 VIPs only, so a load balancer on one would fail every
-listener; IPv6 VIPs come with the ``netns`` driver.
+what it overlaps. IPv6 subnets need the ``netns`` driver (``ipv6=True``), where
+each subnet is a bridge of its own; the ``local`` network driver has only the
+one IPv6 loopback address, so there an IPv6 subnet is refused (400).
 """
 
 from __future__ import annotations
@@ -46,12 +46,13 @@ MgmtRange = tuple[str, str]
 
 def check_new_subnet(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
                      existing: Iterable[tuple[str, str]], *,
-                     mgmt_range: MgmtRange | None = None) -> None:
-    """Pure: refuse ``net`` if it is IPv6 (400), or overlaps one of ``existing``
-    ((name, cidr) pairs) or the management range ``(first, last)`` (409)."""
-    if net.version != 4:
-        raise InvalidInput(f"IPv6 subnets are not supported yet ({net}): the local network "
-                           "driver serves IPv4 VIPs only; IPv6 comes with the netns driver.")
+                     mgmt_range: MgmtRange | None = None, ipv6: bool = False) -> None:
+    """Pure: refuse ``net`` if it is IPv6 and ``ipv6`` is not allowed (400), or
+    overlaps one of ``existing`` ((name, cidr) pairs) or the management range
+    ``(first, last)`` (409)."""
+    if net.version != 4 and not ipv6:
+        raise InvalidInput(f"IPv6 subnets are not supported yet ({net}) by the local network "
+                           "driver, which serves IPv4 VIPs only: use --driver netns.")
     for other_name, other_cidr in existing:
         other = ipaddress.ip_network(other_cidr, strict=False)
         if other.version == net.version and net.overlaps(other):
@@ -68,7 +69,7 @@ def check_new_subnet(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
 def create_subnet(session: Session, name: str, cidr: str, *, network_name: str | None = None,
                   gateway: str | None = None, start: str | None = None,
                   end: str | None = None, project_id: str = "",
-                  mgmt_range: MgmtRange | None = None) -> Subnet:
+                  mgmt_range: MgmtRange | None = None, ipv6: bool = False) -> Subnet:
     """Create a subnet (and its network, unless one named ``network_name`` exists).
 
     ``mgmt_range`` is the management address range (settings) a subnet must keep
@@ -83,7 +84,7 @@ def create_subnet(session: Session, name: str, cidr: str, *, network_name: str |
     if session.scalar(select(Subnet).where(Subnet.name == name)) is not None:
         raise Conflict(f"A subnet named {name!r} already exists.")
     check_new_subnet(net, session.execute(select(Subnet.name, Subnet.cidr)).tuples(),
-                     mgmt_range=mgmt_range)
+                     mgmt_range=mgmt_range, ipv6=ipv6)
 
     def inside(label: str, value: str) -> str:
         try:

@@ -102,9 +102,8 @@ Decisions
   "none" to HAProxy, which warns about it; it is rendered as the API's maximum
   (``MAX_TIMEOUT``, 24 days), which behaves the same and keeps the configuration
   free of warnings.
-* The amphora is not rendered yet; it is part of the signature for the
-  ACTIVE_STANDBY ``peers`` section (stick-table sync), which needs the peers' VRRP
-  addresses that the graph does not carry today.
+* **Peers.** An ACTIVE_STANDBY amphora's stick tables are shared with its peer
+  (``haproxy_peers.py``: the ``peers`` section, ``localpeer``); SINGLE has none.
 """
 
 from __future__ import annotations
@@ -112,7 +111,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -123,6 +122,8 @@ from hydria.core import graph
 from hydria.render import haproxy_l7, haproxy_tls
 from hydria.render import values as v
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
+from hydria.render.haproxy_peers import PeersView, peers_view, with_peers
+from hydria.render.haproxy_vips import additional_binds
 from hydria.render.values import UnrenderableValue
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
@@ -209,6 +210,7 @@ class FrontendView:
     log_lines: tuple[str, ...] = ()
     response_headers: tuple[tuple[str, str], ...] = ()
     l7_lines: tuple[str, ...] = ()  # ACLs, http-request rules, use_backend
+    extra_binds: tuple[str, ...] = ()  # the same bind on each additional VIP
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,7 @@ class ConfigView:
     no_log: bool
     frontends: tuple[FrontendView, ...]
     backends: tuple[BackendView, ...]
+    peers: PeersView | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -334,8 +337,13 @@ def build_view(
         )
         for lst in listeners
     )
+    if lb.additional_vips:
+        frontends = tuple(replace(f, extra_binds=additional_binds(f.bind, lb.additional_vips))
+                          for f in frontends)
+    peers = peers_view(amphora)
     backends = tuple(
-        _backend(pools[key[0]], key[1], uses[key], name=names[key], options=options, lb=lb)
+        _backend(pools[key[0]], key[1], uses[key], name=names[key], options=options, lb=lb,
+                 peers=peers)
         for key in sorted(uses)
     )
     external_check = any(
@@ -351,6 +359,7 @@ def build_view(
         no_log=not options.connection_logging,
         frontends=frontends,
         backends=backends,
+        peers=peers,
     )
 
 
@@ -438,7 +447,7 @@ def _frontend(
 
 def _backend(
     pool: graph.Pool, mode: str, listeners: list[graph.Listener], *, name: str,
-    options: graph.RenderOptions, lb: graph.LoadBalancer,
+    options: graph.RenderOptions, lb: graph.LoadBalancer, peers: PeersView | None = None,
 ) -> BackendView:
     what = f"pool {pool.id}"
     if pool.lb_algorithm not in _BALANCE:
@@ -452,6 +461,7 @@ def _backend(
     persistence: tuple[str, ...] = ()
     if pool.session_persistence is not None:
         persistence, cookie_per_server = _persistence(pool.session_persistence, mode, what)
+        persistence = with_peers(persistence, peers)
     send_proxy = _SEND_PROXY.get(pool.protocol)
     servers = tuple(
         _server(member, pool=pool, send_proxy=send_proxy, cookie=cookie_per_server,

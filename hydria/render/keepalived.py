@@ -5,7 +5,9 @@ election keeps the VIP until it fails, so a rebuilt amphora never takes the
 VIP back from a healthy survivor. VRRPv3 over unicast between the two ports'
 own addresses (no multicast on the VIP subnet), a sub-second ``advert_int``,
 and a check script that asks HAProxy's stats socket whether it answers: an
-amphora whose HAProxy is gone gives the VIP up.
+amphora whose HAProxy is gone gives the VIP up. Additional VIPs (Octavia's
+``additional_vips``, maybe of the other address family) move with the VIP, as
+``virtual_ipaddress_excluded`` (not in the adverts, which hold one family).
 """
 
 from __future__ import annotations
@@ -33,13 +35,18 @@ class VrrpPeerSet:
     vrrp_id: int = 1
     advert_int: float = 0.05
     check_script: str = ""
+    # additional VIPs: (address, prefix length, interface) each
+    extra_vips: tuple[tuple[str, int, str], ...] = ()
 
 
 def render_keepalived(v: VrrpPeerSet) -> str:
     if not _NAME.match(v.interface):
         raise ValueError(f"bad interface name {v.interface!r}")
-    for ip in (v.vip, v.own_ip, *v.peer_ips):
+    for ip in (v.vip, v.own_ip, *v.peer_ips, *(e[0] for e in v.extra_vips)):
         ipaddress.ip_address(ip)
+    for _ip, _len, dev in v.extra_vips:
+        if not _NAME.match(dev):
+            raise ValueError(f"bad interface name {dev!r}")
     if not 1 <= v.priority <= 254 or not 1 <= v.vrrp_id <= 255:
         raise ValueError("priority 1-254 and vrrp_id 1-255")
     if v.check_script and not _PATH.match(v.check_script):
@@ -81,6 +88,10 @@ def render_keepalived(v: VrrpPeerSet) -> str:
         f"        {v.vip}/{v.vip_prefixlen} dev {v.interface}",
         "    }",
     ]
+    if v.extra_vips:
+        lines += ["    virtual_ipaddress_excluded {",
+                  *(f"        {ip}/{int(n)} dev {dev}" for ip, n, dev in v.extra_vips),
+                  "    }"]
     if v.check_script:
         lines += ["    track_script {", "        check_haproxy", "    }"]
     lines += ["}", ""]

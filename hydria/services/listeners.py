@@ -47,11 +47,13 @@ def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str
 def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
     if not cidrs or lb.vip_address is None:
         return
-    vip_version = ipaddress.ip_address(lb.vip_address).version
+    # the VIP and the additional VIPs: a CIDR must match the family of one of them
+    vips = [lb.vip_address, *(str(v["ip_address"]) for v in lb.additional_vips or [])]
+    versions = {ipaddress.ip_address(v).version for v in vips}
     for cidr in cidrs:
-        if ipaddress.ip_network(cidr).version != vip_version:
+        if ipaddress.ip_network(cidr).version not in versions:
             raise InvalidInput(f"Validation failure: CIDR {cidr} IP version incompatible "
-                               f"with all VIPs: ['{lb.vip_address}']")
+                               f"with all VIPs: {vips}")
 
 
 def port_in_use(protocol: str, port: int) -> Conflict:

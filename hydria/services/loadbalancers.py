@@ -73,6 +73,48 @@ def _subnet_for_vip(session: Session, req: Any) -> Subnet:
                        "vip_network_id, vip_subnet_id.")
 
 
+_ADDITIONAL_VIP_KEYS = {"subnet_id", "ip_address", "port_id"}
+
+
+def _additional_vip_subnets(session: Session, vip_subnet: Subnet, given: list[Any]
+                            ) -> list[tuple[Subnet, str | None]]:
+    """Octavia's rules for ``additional_vips``: each names a subnet (and maybe its
+    address), one VIP per subnet (the primary's included), every subnet in the
+    primary VIP's network."""
+    found: list[tuple[Subnet, str | None]] = []
+    used = {vip_subnet.id}
+    for item in given:
+        if not isinstance(item, dict) or not set(item) <= _ADDITIONAL_VIP_KEYS:
+            raise InvalidInput("Invalid input for field/attribute additional_vips: each is "
+                               "{\"subnet_id\": ..., \"ip_address\": ...}.")
+        if item.get("port_id") is not None:
+            raise InvalidInput(f"Port {item['port_id']} not found.")
+        subnet_id, address = item.get("subnet_id"), item.get("ip_address")
+        if not isinstance(subnet_id, str):
+            raise InvalidInput("Invalid input for field/attribute additional_vips: "
+                               "subnet_id is mandatory.")
+        if address is not None:
+            try:
+                if not isinstance(address, str):
+                    raise ValueError
+                address = str(ipaddress.ip_address(address))
+            except ValueError:
+                raise InvalidInput(f"Invalid input for field/attribute additional_vips: "
+                                   f"{address!r} is not an IP address.") from None
+        if subnet_id in used:
+            raise InvalidInput("Validation failure: Duplicate VIP subnet(s) specified. Only "
+                               "one IP can be bound per subnet.")
+        used.add(subnet_id)
+        subnet = session.get(Subnet, subnet_id)
+        if subnet is None:
+            raise InvalidInput(f"Validation failure: Subnet {subnet_id} not found")
+        if subnet.network_id != vip_subnet.network_id:
+            raise InvalidInput("Validation failure: All VIP subnets must belong to the same "
+                               "network.")
+        found.append((subnet, address))
+    return found
+
+
 def _allocate_vip(session: Session, subnet: Subnet, lb_id: str, wanted: str | None) -> str:
     if wanted is not None:
         ip = ipaddress.ip_address(wanted)
@@ -131,6 +173,9 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
                                  defaults=env.quota_defaults)
         lb_id = str(uuid.uuid4())
         vip_address = _allocate_vip(session, subnet, lb_id, req.vip_address)
+        extra_vips = [{"subnet_id": s.id, "ip_address": _allocate_vip(session, s, lb_id, ip)}
+                      for s, ip in _additional_vip_subnets(session, subnet,
+                                                           req.additional_vips or [])]
         lb = LoadBalancer(
             id=lb_id, project_id=project_id, name=req.name,
             description=req.description, admin_state_up=req.admin_state_up,
@@ -138,7 +183,8 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
             topology=topology, provider=c.PROVIDER_NAME,
             vip_subnet_id=subnet.id, vip_network_id=subnet.network_id,
             vip_address=vip_address, vip_port_id=str(uuid.uuid4()), tags=list(req.tags or []),
-            flavor_id=req.flavor_id, availability_zone=req.availability_zone)
+            flavor_id=req.flavor_id, availability_zone=req.availability_zone,
+            additional_vips=extra_vips)
         session.add(lb)
         session.flush()
         listeners, pools = graph.create(session, lb, plan, quota_defaults=env.quota_defaults)

@@ -50,3 +50,22 @@ def test_create_subnet_writes_nothing_when_refused(tmp_path) -> None:
     with db.session() as session:
         assert [s.name for s in session.query(Subnet)] == ["public"]
     db.dispose()
+
+
+def test_ipv6_subnets_with_the_netns_driver() -> None:
+    """``ipv6=True`` (the netns driver): IPv6 subnets pass, overlaps are still refused,
+    and an IPv4 subnet never counts as overlapping an IPv6 one."""
+    v6 = [*EXISTING, ("v6", "fd00:1::/64")]
+    check_new_subnet(ipaddress.ip_network("fd00:2::/64"), v6, mgmt_range=MGMT, ipv6=True)
+    with pytest.raises(Conflict, match="overlaps subnet 'v6'"):
+        check_new_subnet(ipaddress.ip_network("fd00:1::/96"), v6, mgmt_range=MGMT, ipv6=True)
+
+
+def test_create_ipv6_subnet_and_its_range(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(db)
+    with db.session() as session:
+        row = create_subnet(session, "v6", "fd00:1::/64", mgmt_range=MGMT, ipv6=True)
+        assert (row.ip_version, row.gateway_ip, row.allocation_start) == (
+            6, "fd00:1::1", "fd00:1::2")
+    db.dispose()

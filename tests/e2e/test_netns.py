@@ -1,6 +1,8 @@
 """Amphorae as instances (``netns`` driver): the real ``openstack`` CLI, real
 namespaces, bridges and veths, real traffic from a client namespace on the VIP
-subnet to members in namespaces on another subnet, operator ssh.
+subnet to members in namespaces on another subnet, operator ssh, ACTIVE_STANDBY
+(VRRP takeover, stick tables kept through HAProxy peers), IPv6 VIPs and members,
+and a dual-stack load balancer (an IPv6 additional VIP beside the IPv4 VIP).
 
 Every namespace, bridge and veth is the test's (or the ``hydria up`` it runs)
 and is removed in the fixture's ``finally``; addresses live only on them.
@@ -301,3 +303,210 @@ def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
     for a in now:
         _assert_nothing_left(net, a["id"])
     _assert_nothing_left(net, master["id"])
+
+
+def test_active_standby_stick_table_survives_failover(net: Net):
+    """SOURCE_IP persistence through a MASTER's death: the BACKUP learnt every entry
+    from it (HAProxy peers), so a client stays on its member after VRRP moves the VIP."""
+    os_ = net.up.openstack
+    os_("loadbalancer", "flavorprofile", "create", "--name", "ha-peers", "--provider",
+        "amphora", "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
+    os_("loadbalancer", "flavor", "create", "--name", "ha-peers", "--flavorprofile",
+        "ha-peers", "--enable")
+    lb = os_("loadbalancer", "create", "--name", "netns-peers", "--vip-subnet-id", "public",
+             "--flavor", "ha-peers", "--wait")
+    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
+                   "--protocol-port", "80", "--wait", lb["id"])
+    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
+               "ROUND_ROBIN", "--listener", listener["id"], "--session-persistence",
+               "type=SOURCE_IP", "--wait")
+    for address in net.members:
+        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
+            "members", "--protocol-port", "8080", "--wait", pool["id"])
+    vip = lb["vip_address"]
+    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
+            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    deadline = time.monotonic() + 30
+    while not (holders := [a for a in amps if _holds_vip(net, a["compute_id"], vip)]):
+        assert time.monotonic() < deadline, "no amphora took the VIP"
+        time.sleep(0.1)
+    master = holders[0]
+    # another client first: the MASTER's round robin then gives ours the member
+    # that a HAProxy which never saw either client would not pick first
+    other = net.lab.host("c2", net.vip_bridge, f"10.251.{net.n}.249/24")
+    first = net.lab.curl(other, f"http://{vip}/").stdout
+    ours = net.lab.curl(net.client, f"http://{vip}/").stdout
+    assert {first, ours} == {"web-0", "web-1"}
+    assert _answers(net, vip) == {ours}
+
+    pids = netns_lab.ns_pids(master["compute_id"])
+    for sig in ("-STOP", "-KILL"):
+        subprocess.run(["kill", sig, *map(str, pids)], check=False)
+    survivor = next(a for a in amps if a["id"] != master["id"])
+    deadline = time.monotonic() + 60
+    while not _holds_vip(net, survivor["compute_id"], vip):
+        assert time.monotonic() < deadline, "the BACKUP did not take the VIP"
+        time.sleep(0.05)
+    answers: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(answers) < 6:
+        assert time.monotonic() < deadline, f"the VIP did not answer again: {answers}"
+        res = net.lab.curl(net.client, f"http://{vip}/")
+        if res.returncode == 0:
+            answers.append(res.stdout)
+    assert set(answers) == {ours}, f"the survivor moved the client off {ours}: {answers}"
+    _wait_active_again(net, lb["id"], master["id"])
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+
+
+def _wait_active_again(net: Net, lb_id: str, dead: str) -> None:
+    """The controller rebuilt ``dead``'s replacement and the load balancer is ACTIVE."""
+    os_ = net.up.openstack
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = [a for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb_id)
+               if a["status"] != "DELETED"]
+        if (len(now) == 2 and dead not in {a["id"] for a in now}
+                and os_("loadbalancer", "show", lb_id)["provisioning_status"] == "ACTIVE"):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not rebuilt: {net.up.log(tail=3000)}")
+
+
+@dataclass
+class V6:
+    vip_subnet: str
+    member_subnet: str
+    client: str
+    members: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def v6(net: Net) -> V6:
+    """An IPv6 VIP subnet with a client namespace, an IPv6 member subnet with two
+    back-ends (the namespaces and bridges are the lab's, removed with it)."""
+    n = f"{net.n:x}"
+    made = {}
+    for name, cidr, extra in (
+            ("v6vip", f"fd70:{n}::/64", ()),
+            ("v6mem", f"fd71:{n}::/64", ("--allocation-start", f"fd71:{n}::100",
+                                         "--allocation-end", f"fd71:{n}::1ff"))):
+        res = net.hydria("subnet", "create", name, "--cidr", cidr, *extra)
+        assert res.returncode == 0, res.stderr
+        made[name] = res.stdout.split()[0]
+        net.lab.bridge("hydbr" + made[name].replace("-", "")[:8])
+    vip_bridge = "hydbr" + made["v6vip"].replace("-", "")[:8]
+    member_bridge = "hydbr" + made["v6mem"].replace("-", "")[:8]
+    client = net.lab.host("c6", vip_bridge, f"fd70:{n}::fa/64")
+    members = (f"fd71:{n}::11", f"fd71:{n}::12")
+    for i, address in enumerate(members):
+        ns = net.lab.host(f"m6{i}", member_bridge, f"{address}/64")
+        net.lab.http_backend(ns, f"web6-{i}", address, 8080)
+    return V6(made["v6vip"], made["v6mem"], client, members)
+
+
+def _v6_lb(net: Net, v6: V6, name: str, *extra: str) -> dict:
+    os_ = net.up.openstack
+    lb = os_("loadbalancer", "create", "--name", name, "--vip-subnet-id", v6.vip_subnet,
+             *extra, "--wait")
+    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
+                   "--protocol-port", "80", "--wait", lb["id"])
+    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
+               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
+    os_("loadbalancer", "healthmonitor", "create", "--delay", "1", "--timeout", "1",
+        "--max-retries", "1", "--type", "HTTP", "--wait", pool["id"])
+    for address in v6.members:
+        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
+            v6.member_subnet, "--protocol-port", "8080", "--wait", pool["id"])
+    return lb
+
+
+def _v6_answers(net: Net, v6: V6, vip: str, count: int = 6) -> set[str]:
+    return {net.lab.curl(v6.client, f"http://[{vip}]/").stdout for _ in range(count)}
+
+
+def test_ipv6_vip_and_members(net: Net, v6: V6):
+    lb = _v6_lb(net, v6, "netns-v6")
+    vip = lb["vip_address"]
+    assert vip.startswith(f"fd70:{net.n:x}::")
+    deadline = time.monotonic() + 30
+    while (seen := _v6_answers(net, v6, vip)) != {"web6-0", "web6-1"}:
+        assert time.monotonic() < deadline, f"the IPv6 VIP answered {seen}"
+        time.sleep(0.5)
+    amp = _amphora(net, lb["id"])
+    assert amp["vrrp_ip"].startswith(f"fd70:{net.n:x}::")
+    net.up.openstack("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    _assert_nothing_left(net, amp["id"])
+
+
+def test_ipv6_active_standby_moves_the_vip(net: Net, v6: V6):
+    os_ = net.up.openstack
+    os_("loadbalancer", "flavorprofile", "create", "--name", "ha6", "--provider", "amphora",
+        "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
+    os_("loadbalancer", "flavor", "create", "--name", "ha6", "--flavorprofile", "ha6",
+        "--enable")
+    lb = _v6_lb(net, v6, "netns-v6-ha", "--flavor", "ha6")
+    vip = lb["vip_address"]
+    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
+            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    deadline = time.monotonic() + 30
+    while not (holders := [a for a in amps if _holds_vip(net, a["compute_id"], vip)]):
+        assert time.monotonic() < deadline, "no amphora took the IPv6 VIP"
+        time.sleep(0.1)
+    assert len(holders) == 1
+    assert _v6_answers(net, v6, vip) == {"web6-0", "web6-1"}
+    pids = netns_lab.ns_pids(holders[0]["compute_id"])
+    for sig in ("-STOP", "-KILL"):
+        subprocess.run(["kill", sig, *map(str, pids)], check=False)
+    survivor = next(a for a in amps if a["id"] != holders[0]["id"])
+    deadline = time.monotonic() + 60
+    while not _holds_vip(net, survivor["compute_id"], vip):
+        assert time.monotonic() < deadline, "the BACKUP did not take the IPv6 VIP"
+        time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while (seen := _v6_answers(net, v6, vip, 4)) != {"web6-0", "web6-1"}:
+        assert time.monotonic() < deadline, f"after the takeover the IPv6 VIP answered {seen}"
+        time.sleep(0.2)
+    _wait_active_again(net, lb["id"], holders[0]["id"])
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+
+
+def test_dual_stack_lb_answers_on_both_vips(net: Net, v6: V6):
+    """An IPv4 VIP on ``public`` plus an IPv6 additional VIP on a subnet of the same
+    network (Octavia's additional_vips): a client on each answers through both."""
+    n = f"{net.n:x}"
+    res = net.hydria("subnet", "create", "dual6", "--cidr", f"fd72:{n}::/64", "--network",
+                     "public")
+    assert res.returncode == 0, res.stderr
+    dual6 = res.stdout.split()[0]
+    bridge6 = net.lab.bridge("hydbr" + dual6.replace("-", "")[:8])
+    client6 = net.lab.host("c62", bridge6, f"fd72:{n}::fa/64")
+    os_ = net.up.openstack
+    lb = os_("loadbalancer", "create", "--name", "netns-dual", "--vip-subnet-id", "public",
+             "--additional-vip", f"subnet-id={dual6}", "--wait")
+    (extra,) = lb["additional_vips"]
+    assert extra["subnet_id"] == dual6 and extra["ip_address"].startswith(f"fd72:{n}::")
+    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
+                   "--protocol-port", "80", "--wait", lb["id"])
+    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
+               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
+    for address in net.members:  # IPv4 members behind both VIPs
+        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
+            "members", "--protocol-port", "8080", "--wait", pool["id"])
+    deadline = time.monotonic() + 30
+    while True:
+        v4 = _answers(net, lb["vip_address"])
+        v6_seen = {net.lab.curl(client6, f"http://[{extra['ip_address']}]/").stdout
+                   for _ in range(6)}
+        if v4 == v6_seen == {"web-0", "web-1"}:
+            break
+        assert time.monotonic() < deadline, f"IPv4 VIP answered {v4}, IPv6 VIP {v6_seen}"
+        time.sleep(0.5)
+    amp = _amphora(net, lb["id"])
+    # what an operator reads (server list): both VIPs, on their subnets' networks
+    listed = net.hydria("amphora", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if amp["id"] in line)
+    assert f"{lb['vip_address']} (VIP)" in row and f"{extra['ip_address']} (VIP)" in row, row
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    _assert_nothing_left(net, amp["id"])

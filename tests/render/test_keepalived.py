@@ -54,3 +54,38 @@ def test_keepalived_accepts_it(tmp_path: Path):
                           'ip link add s-1234abcd type veth peer name p0 && exec "$0" -t -f "$1"',
                           str(binary), str(cfg)], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+IPV6_DUAL = VrrpPeerSet(amphora_id="0f3c1a2b-aaaa-bbbb-cccc-000000000001",
+                        lb_id="5e6f7a8b-aaaa-bbbb-cccc-000000000002", interface="s-1234abcd",
+                        vip="fd70:3::2", vip_prefixlen=64, own_ip="fd70:3::3",
+                        peer_ips=("fd70:3::4",), priority=90, advert_int=0.05,
+                        check_script="/bin/true",
+                        extra_vips=(("10.251.3.2", 24, "s-5678abcd"),))
+
+
+def test_ipv6_vip_with_an_ipv4_additional_vip():
+    text = render_keepalived(IPV6_DUAL)
+    for line in ("unicast_src_ip fd70:3::3", "        fd70:3::4",
+                 "        fd70:3::2/64 dev s-1234abcd",
+                 "    virtual_ipaddress_excluded {\n        10.251.3.2/24 dev s-5678abcd\n    }"):
+        assert line in text
+    import dataclasses
+
+    with pytest.raises(ValueError):
+        render_keepalived(dataclasses.replace(IPV6_DUAL, extra_vips=(("10.0.0.1", 24, "a b"),)))
+
+
+@pytest.mark.integration
+@pytest.mark.netns
+@pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None
+                    or os.geteuid() != 0, reason="keepalived and root (a namespace)")
+def test_keepalived_accepts_ipv6_and_additional_vips(tmp_path: Path):
+    cfg = tmp_path / "keepalived.conf"
+    cfg.write_text(render_keepalived(IPV6_DUAL))
+    binary = shutil.which("keepalived", path="/usr/sbin:/usr/bin")
+    res = subprocess.run(["unshare", "-n", "sh", "-c",
+                          "ip link add s-1234abcd type veth peer name p0 && "
+                          'ip link add s-5678abcd type veth peer name p1 && exec "$0" -t -f "$1"',
+                          str(binary), str(cfg)], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -19,9 +19,11 @@ from pathlib import Path
 
 # a back-end that answers every GET with its name (run inside a namespace)
 _BACKEND = """
-import sys
+import socket, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 name, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+class Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
@@ -32,7 +34,7 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a):
         pass
-ThreadingHTTPServer((host, port), H).serve_forever()
+Server((host, port), H).serve_forever()
 """
 
 
@@ -62,6 +64,11 @@ while not stop.is_set():
     print(f"{t:.4f} ok {body} {time.time():.4f}", flush=True)
     time.sleep(0.02)
 """
+
+
+def url_host(address: str) -> str:
+    """``address`` as the host part of a URL (IPv6 in brackets)."""
+    return f"[{address}]" if ":" in address else address
 
 
 def can_use_netns() -> bool:
@@ -132,7 +139,8 @@ class Lab:
         ip("link", "set", veth, "master", bridge, "up")
         ip("-n", ns, "link", "set", "lo", "up")
         ip("-n", ns, "link", "set", "eth0", "up")
-        ip("-n", ns, "addr", "add", address, "dev", "eth0")
+        # IPv6: usable at once (no duplicate address detection on the test's own bridges)
+        ip("-n", ns, "addr", "add", address, "dev", "eth0", *(("nodad",) if ":" in address else ()))
         if gateway:
             ip("-n", ns, "route", "add", "default", "via", gateway)
         return ns
@@ -142,7 +150,7 @@ class Lab:
                               text=True, timeout=timeout, check=False)
 
     def curl(self, ns: str, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return self.run(ns, "curl", "-sS", "--connect-timeout", "3", "-m", "10", *extra, url)
+        return self.run(ns, "curl", "-gsS", "--connect-timeout", "3", "-m", "10", *extra, url)
 
     def can_connect(self, ns: str, address: str, port: int) -> bool:
         """Does a TCP connection from inside ``ns`` get through (3 s at most)?"""
@@ -164,7 +172,7 @@ class Lab:
         self.procs.append(proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.curl(ns, f"http://{address}:{port}/").stdout == name:
+            if self.curl(ns, f"http://{url_host(address)}:{port}/").stdout == name:
                 return
             time.sleep(0.05)
         raise RuntimeError(f"back-end {name} did not start")

@@ -61,8 +61,12 @@ def addresses(dev: str, ns: str | None = None) -> set[str]:
 
 
 def ensure_address(dev: str, cidr_address: str, ns: str | None = None) -> None:
+    """``cidr_address`` on ``dev``; an IPv6 one without duplicate address detection
+    (``nodad``: usable at once, so HAProxy and keepalived bind it at once; the
+    controller hands out every address on the subnet, so none is a duplicate)."""
     if cidr_address not in addresses(dev, ns):
-        ip("addr", "replace", cidr_address, "dev", dev, ns=ns)
+        extra = ("nodad",) if ":" in cidr_address else ()
+        ip("addr", "replace", cidr_address, "dev", dev, *extra, ns=ns)
 
 
 def remove_address(dev: str, cidr_address: str, ns: str | None = None) -> None:

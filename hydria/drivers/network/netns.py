@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,6 +69,17 @@ class ManagementNet:
                       "net.ipv4.conf.all.arp_announce=2", "net.ipv4.ip_forward=0")
 
 
+def announce_vip(ns: str, dev: str, vip_address: str) -> None:
+    """Tell the VIP subnet the VIP's new MAC address (a rebuilt SINGLE amphora's
+    port is a new one): gratuitous ARP from inside the amphora, best effort."""
+    if ipaddress.ip_address(vip_address).version != 4:
+        return
+    try:
+        iproute.in_ns(ns, sys.executable, "-m", "hydria.drivers.network.garp", dev, vip_address)
+    except iproute.NetnsError as exc:
+        log.warning("event=garp_failed namespace=%s vip=%s reason=%s", ns, vip_address, exc)
+
+
 class NetnsNetwork:
     plugs_ports = True
 
@@ -80,7 +92,10 @@ class NetnsNetwork:
         dev = names.inside_port(port.subnet_id)
         self._plug(amphora_id, port)
         if hold_vip:
-            iproute.ensure_address(dev, with_prefix(vip_address, port.cidr), ns=ns)
+            vip = with_prefix(vip_address, port.cidr)
+            if vip not in iproute.addresses(dev, ns):
+                iproute.ensure_address(dev, vip, ns=ns)
+                announce_vip(ns, dev, vip_address)
         else:  # keepalived holds it; HAProxy binds it either way
             iproute.in_ns(ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
                           "net.ipv6.ip_nonlocal_bind=1")
