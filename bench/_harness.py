@@ -100,6 +100,9 @@ def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | N
     """
     state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
     port = free_port()
+    if octet is not None and os.environ.get("HYDRIA_TEST_OCTET_BASE"):
+        # engineers sharing a machine each have a base: keep to it
+        octet = int(os.environ["HYDRIA_TEST_OCTET_BASE"])
     if octet is None:
         ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
                   "HYDRIA_MGMT_RANGE_START": "127.43.0.10",

@@ -1,9 +1,17 @@
 """Applying a configuration safely, the way HAProxy's Data Plane API does.
 
-The new text is written beside the running file, checked with ``haproxy -c``,
-swapped in with an atomic rename, and HAProxy reloads. The last file that ran
-is kept; if the reload fails, it is put back and HAProxy reloads onto it, so a
-bad push never leaves an amphora without a working configuration.
+The new text is written beside the running file, swapped in with an atomic
+rename, and HAProxy reloads. The last file that ran is kept; if the reload
+fails, it is put back and HAProxy reloads onto it, so a bad push never leaves
+an amphora without a working configuration.
+
+``haproxy -c`` runs before a first start only. When a master already runs,
+the reload is the check: a master-worker HAProxy that cannot load the new file
+counts a failed reload and its old worker keeps serving, so a separate check
+would parse every good configuration twice (about a third of a change's time
+in the amphora). Only after a failed reload is the refused text checked, to
+tell a configuration HAProxy cannot parse (``ConfigInvalid``: permanent) from
+one it parsed but could not bind.
 
 Every configuration carries a version (the load balancer's generation). An
 older version than the one running is refused (``StaleVersion``), an equal one
@@ -70,13 +78,16 @@ class ConfigStore:
                 return version
             candidate = self.layout.config.with_name("haproxy.cfg.new")
             _atomic_write(candidate, text)
-            try:
-                self.haproxy.check(candidate)
-            except HAProxyError:
-                candidate.unlink(missing_ok=True)
-                raise
+            running_before = self.layout.config.exists() and self.haproxy.running()
+            if not running_before:
+                # a first start has no old worker to fall back on: check first
+                try:
+                    self.haproxy.check(candidate)
+                except HAProxyError:
+                    candidate.unlink(missing_ok=True)
+                    raise
             old_text = ""
-            if self.layout.config.exists() and self.haproxy.running():
+            if running_before:
                 shutil.copyfile(self.layout.config, self.layout.good_config)
                 old_text = self.layout.good_config.read_text(errors="replace")
             candidate.replace(self.layout.config)
@@ -86,12 +97,25 @@ class ConfigStore:
                 self.haproxy.reload()
             except HAProxyError as exc:
                 self._restore()
+                if running_before:
+                    self._classify(text)  # raises ConfigInvalid if the text is at fault
                 found = diagnose_binds(text.decode(errors="replace"), old_text)
                 if found:
                     raise HAProxyError(str(exc), "; ".join([*found, exc.details])) from exc
                 raise
             _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
             return version
+
+    def _classify(self, text: bytes) -> None:
+        """After a failed reload: ``haproxy -c`` on the refused text, so a configuration
+        HAProxy cannot parse is ``ConfigInvalid`` (permanent) as when it was checked
+        first; anything else (a bind the kernel refused) is left to the caller."""
+        refused = self.layout.config.with_name("haproxy.cfg.refused")
+        _atomic_write(refused, text)
+        try:
+            self.haproxy.check(refused)
+        finally:
+            refused.unlink(missing_ok=True)
 
     def _restore(self) -> None:
         """Put the last good file back and reload onto it (best effort)."""
