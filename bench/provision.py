@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--driver", choices=["local", "netns"], default="local",
                         help="netns: namespaces against local in the same run, and the "
                              "memory of an idle amphora")
+    parser.add_argument("--warm-only", action="store_true",
+                        help="skip the run without spares (the target is with spares)")
     args = parser.parse_args()
     if args.driver == "netns":
         from _netns import compare
@@ -131,7 +133,7 @@ def main() -> None:
         return
     with backends(2) as members:
         baseline = haproxy_alone(members, args.count)
-        cold = run_hydria(members, args.count, 0)
+        cold = ([], []) if args.warm_only else run_hydria(members, args.count, 0)
         warm = run_hydria(members, args.count, args.spares) if args.spares else ([], [])
     print(f"haproxy start alone (baseline):                        {summary(baseline)}")
     spared = f"{args.spares} spare(s)"
