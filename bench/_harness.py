@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -100,6 +102,9 @@ def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | N
     """
     state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
     port = port or free_port()
+    if octet is not None and os.environ.get("HYDRIA_TEST_OCTET_BASE"):
+        # engineers sharing a machine each have a base: keep to it
+        octet = int(os.environ["HYDRIA_TEST_OCTET_BASE"])
     if octet is None:
         ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
                   "HYDRIA_MGMT_RANGE_START": "127.43.0.10",
@@ -154,15 +159,22 @@ def wait_status(client: httpx.Client, path: str, key: str, status: str = "ACTIVE
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Until ``url`` (plain HTTP) answers 200. The standard library's client: an
+    ``httpx.Client`` loads a CA bundle when it is made (tens of ms on a busy
+    machine), which would be counted against the load balancer."""
+    parts = urlsplit(url)
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=1) as client:
-        while time.monotonic() < deadline:
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.005)
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=1)
+        try:
+            conn.request("GET", parts.path or "/")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.005)
     raise TimeoutError(url)
 
 

@@ -1,9 +1,17 @@
 """Applying a configuration safely, the way HAProxy's Data Plane API does.
 
-The new text is written beside the running file, checked with ``haproxy -c``,
-swapped in with an atomic rename, and HAProxy reloads. The last file that ran
-is kept; if the reload fails, it is put back and HAProxy reloads onto it, so a
-bad push never leaves an amphora without a working configuration.
+The new text is written beside the running file, swapped in with an atomic
+rename, and HAProxy reloads. The last file that ran is kept; if the reload
+fails, it is put back and HAProxy reloads onto it, so a bad push never leaves
+an amphora without a working configuration.
+
+The start or reload is the check: a master-worker HAProxy that cannot load a
+new file counts a failed reload and its old worker keeps serving, and a
+first start that cannot load it exits before it daemonises; so a separate
+``haproxy -c`` first would parse every good configuration twice (about a
+third of a change's time in the amphora). Only after a failed start or
+reload is the refused text checked, to tell a configuration HAProxy cannot
+parse (``ConfigInvalid``: permanent) from one it parsed but could not bind.
 
 Every configuration carries a version (the load balancer's generation). An
 older version than the one running is refused (``StaleVersion``), an equal one
@@ -71,15 +79,14 @@ class ConfigStore:
                 return version
             candidate = self.layout.config.with_name("haproxy.cfg.new")
             _atomic_write(candidate, text)
-            try:
-                self.haproxy.check(candidate)
-            except HAProxyError:
-                candidate.unlink(missing_ok=True)
-                raise
             old_text = ""
-            if self.layout.config.exists() and self.haproxy.running():
+            if self.layout.config.exists():
+                # what a failed start or reload puts back: the file this agent holds
                 shutil.copyfile(self.layout.config, self.layout.good_config)
-                old_text = self.layout.good_config.read_text(errors="replace")
+                if self.haproxy.running():  # its addresses are bound already
+                    old_text = self.layout.good_config.read_text(errors="replace")
+            else:
+                self.layout.good_config.unlink(missing_ok=True)
             candidate.replace(self.layout.config)
             # the old worker's last counters, so its traffic is kept after the reload
             self.listener_stats()
@@ -87,6 +94,7 @@ class ConfigStore:
                 self.haproxy.reload()
             except HAProxyError as exc:
                 self._restore()
+                self._classify(text)  # raises ConfigInvalid if the text is at fault
                 found = diagnose_binds(text.decode(errors="replace"), old_text)
                 if found:
                     raise HAProxyError(str(exc), "; ".join([*found, exc.details])) from exc
@@ -96,6 +104,17 @@ class ConfigStore:
             # is replaced by this one now, so nothing falls back onto those files)
             tls_files.prune(self.layout.certs_dir, keep_named_in=text.decode(errors="replace"))
             return version
+
+    def _classify(self, text: bytes) -> None:
+        """After a failed start or reload: ``haproxy -c`` on the refused text, so a configuration
+        HAProxy cannot parse is ``ConfigInvalid`` (permanent) as when it was checked
+        first; anything else (a bind the kernel refused) is left to the caller."""
+        refused = self.layout.config.with_name("haproxy.cfg.refused")
+        _atomic_write(refused, text)
+        try:
+            self.haproxy.check(refused)
+        finally:
+            refused.unlink(missing_ok=True)
 
     def _restore(self) -> None:
         """Put the last good file back and reload onto it (best effort)."""

@@ -105,7 +105,7 @@ class Reconciler:
     def reconcile(self, lb_id: str, checkpoint: Callable[[], None] = lambda: None, *,
                   owner: str | None = None) -> Outcome:
         """Converge ``lb_id``; ``checkpoint`` raises if our lease was lost."""
-        with self.db.session() as session:
+        with self.db.read() as session:  # no write lock: API writes go on meanwhile
             row = load_lb_row(session, lb_id)
             if row is None or row.provisioning_status == c.DELETED:
                 return Outcome("gone")
@@ -182,7 +182,7 @@ class Reconciler:
     # -- steps ---------------------------------------------------------------
 
     def _amphora(self, amp_id: str) -> Amphora:
-        with self.db.session() as session:
+        with self.db.read() as session:
             amp = session.get(Amphora, amp_id)
             assert amp is not None and amp.lb_network_ip is not None
             return amp

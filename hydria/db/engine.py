@@ -13,6 +13,12 @@ free moments and a short, periodic transaction (a lease renewal) can lose the
 race again and again. ``Database.session`` therefore queues the threads of
 this process on a lock of their own first: a waiter is woken the moment the
 lock is free, and SQLite's busy timeout is left for other processes.
+
+Reads do not queue. ``Database.read`` opens a read-only unit: on SQLite a
+deferred ``BEGIN``, which in WAL mode reads a snapshot and takes no lock a
+writer waits for, outside the turn lock; so an API answering GETs (a client
+polling for ACTIVE, a list of 500) neither waits behind the controller's
+writes nor makes them wait. A flush inside it is a bug and raises.
 """
 
 from __future__ import annotations
@@ -28,6 +34,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from hydria.core.private_files import create_private
+
+_READ_ONLY = "hydria_read_only"
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only session (Database.read) was asked to write")
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -62,9 +75,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         # Take the write lock at BEGIN, not at the first write: otherwise two
         # read-then-write transactions deadlock into "database is locked".
+        # A read-only unit (``Database.read``) begins deferred: a WAL snapshot, no lock.
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(_READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -78,6 +93,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}),
+                                   expire_on_commit=False)
+        event.listen(self._reads, "before_flush", _refuse_flush)
         # SQLite: this process's threads take turns here rather than in SQLite's
         # sleeping busy handler (see the module docstring); re-entrant, since a
         # nested session in one thread must fail as it would without it
@@ -95,6 +113,12 @@ class Database:
                 yield session
             return
         with self._turn, self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: one snapshot, no write lock, no turn (SQLite)."""
+        with self._reads() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

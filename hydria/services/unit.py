@@ -63,5 +63,6 @@ def write(env: Env) -> Iterator[Unit]:
 
 @contextmanager
 def read(env: Env) -> Iterator[Session]:
-    with env.db.session() as session:
+    """A read-only unit: it takes no write lock (see ``Database.read``)."""
+    with env.db.read() as session:
         yield session

@@ -291,3 +291,24 @@ def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouche
         health.close()
         compute.delete(amp_id)
         kill_all_mentioning(str(tmp_path))
+
+
+def test_haproxy_runs_with_the_agents_base_section(amphora, backend):
+    """The agent's own global section (``BASE_CONFIG``: no CA bundle for HAProxy's
+    unused HTTP client) is given before the pushed file, and a reload keeps it."""
+    from hydria.agent.haproxy import BASE_CONFIG, HAProxyProcess
+
+    layout = amphora.compute.layout(amphora.id)
+    vip, port = _vip()
+    c = amphora.client
+    for version in (1, 2):
+        c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, version),
+                     version)
+        proc = HAProxyProcess(layout)
+        pid = proc.master_pid()
+        assert pid is not None
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        base = layout.config.with_name("haproxy-base.cfg")
+        assert args.index(str(base).encode()) < args.index(str(layout.config).encode())
+        assert base.read_text() == BASE_CONFIG
+    assert httpx.get(f"http://{vip}:{port}/", timeout=5).text == "b1"

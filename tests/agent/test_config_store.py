@@ -1,0 +1,63 @@
+"""``ConfigStore`` with the real HAProxy: the start or reload is the check, and a
+configuration HAProxy cannot parse is still refused as ``ConfigInvalid``
+(permanent) with nothing of it left running."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from hydria.agent.config_store import ConfigStore
+from hydria.agent.haproxy import ConfigInvalid, HAProxyProcess
+from hydria.wire.amphora_layout import AmphoraLayout
+
+pytestmark = pytest.mark.haproxy
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(layout: AmphoraLayout, port: int) -> bytes:
+    return (f"global\n    stats socket {layout.stats_socket} mode 600 level admin "
+            "expose-fd listeners\ndefaults\n    mode tcp\n    timeout connect 1s\n"
+            "    timeout client 1s\n    timeout server 1s\n"
+            f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
+            "backend b\n    server s 127.0.0.1:9\n").encode()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    layout = AmphoraLayout(tmp_path / "amp")
+    layout.root.mkdir()
+    proc = HAProxyProcess(layout)
+    yield ConfigStore(layout, proc)
+    proc.stop()
+
+
+def test_a_bad_first_config_is_invalid_and_starts_nothing(store: ConfigStore) -> None:
+    with pytest.raises(ConfigInvalid):
+        store.apply(b"global\n    no-such-keyword\n", 1)
+    assert not store.haproxy.running()
+    assert store.version() is None
+    assert not store.layout.config.exists()
+
+
+def test_a_bad_reload_is_invalid_and_the_held_config_keeps_running(store: ConfigStore) -> None:
+    port = _port()
+    good = _config(store.layout, port)
+    assert store.apply(good, 1) == 1
+    pid = store.haproxy.master_pid()
+    with pytest.raises(ConfigInvalid):
+        store.apply(b"global\n    no-such-keyword\n", 2)
+    assert store.version() == 1
+    assert store.layout.config.read_bytes() == good
+    assert store.haproxy.master_pid() == pid
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+    assert not store.layout.config.with_name("haproxy.cfg.refused").exists()
+    assert store.apply(_config(store.layout, port), 3) == 3  # and the next good one loads
