@@ -5,7 +5,8 @@ sockets for its whole life. A reload is SIGHUP: the master re-reads the file,
 starts new workers on the same sockets and asks the old ones to finish
 gracefully, so datagrams queued on a listening socket are read by the new
 worker and replies to sessions in flight still reach their clients through the
-old one (for at most ``worker_shutdown_timeout``). If the new file does not
+old one (for at most ``worker_shutdown_timeout``). ``reload`` returns once a
+new worker runs and no old one still opens sessions with the old file. If the new file does not
 load, the master keeps its old workers; the agent sees no new worker and says
 so. ``nginx -t`` runs before every swap.
 """
@@ -150,7 +151,7 @@ class NginxProcess:
         os.kill(pid, signal.SIGHUP)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.workers(pid) - before:
+            if self.workers(pid) - before and not self._serving(before):
                 self._remember_workers(pid)
                 return
             if not pid_alive(pid):
@@ -158,6 +159,19 @@ class NginxProcess:
             time.sleep(0.005)
         raise EngineError("nginx had no new worker after its reload",
                           self._log_tail())
+
+    @staticmethod
+    def _serving(old: set[int]) -> set[int]:
+        """The old workers still reading the listening sockets (new sessions go to them).
+
+        The master starts the new workers first and only then tells the old ones to quit;
+        until an old worker takes that in, it goes on opening sessions with the old
+        configuration. It retitles itself "is shutting down" in the same step as it
+        closes its listening sockets, so a reload is complete once none is left untitled.
+        """
+        return {pid for pid in old
+                if (title := cmdline(pid)).startswith(b"nginx: worker process")
+                and b"shutting down" not in title}
 
     def reopen_logs(self) -> None:
         pid = self.master_pid()

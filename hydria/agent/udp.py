@@ -21,7 +21,10 @@ import json
 import logging
 import os
 import shutil
+import socket
+import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +101,62 @@ class SessionCounters:
             path.with_name(path.name + ".old").unlink(missing_ok=True)
         return dict(self.totals.get(listener_id, {"bytes_in": 0, "bytes_out": 0,
                                                   "total_connections": 0}))
+
+
+def _proc_address(field: str) -> str | None:
+    """``/proc/net/udp``'s ``HEX:PORT`` (host byte order words) as ``ip:port``."""
+    hexaddr, _, hexport = field.partition(":")
+    try:
+        raw, port = bytes.fromhex(hexaddr), int(hexport, 16)
+    except ValueError:
+        return None
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(raw) == 16 and raw[:12] == b"\0" * 10 + b"\xff" * 2:
+        raw = raw[12:]  # an IPv4-mapped peer of a dual-stack socket
+    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+    try:
+        return f"{socket.inet_ntop(family, raw)}:{port}"
+    except (OSError, ValueError):
+        return None
+
+
+def upstream_sessions(pids: set[int]) -> Counter[str]:
+    """Connected UDP sockets the processes ``pids`` hold, counted by peer ``ip:port``.
+
+    nginx opens one connected socket to the member for each live UDP session and
+    closes it when the session ends, so this is the engine's session table, read
+    from the kernel in the processes' own network namespace.
+    """
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found: Counter[str] = Counter()
+    if not pids or not inodes:
+        return found
+    pid = min(pids)
+    for table in ("udp", "udp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "01" and parts[9] in inodes:  # ESTABLISHED
+                peer = _proc_address(parts[2])
+                if peer is not None:
+                    found[peer] += 1
+    return found
 
 
 class UdpStore:
@@ -210,6 +269,19 @@ class UdpStore:
             for path in (self.doc_file, self.nginx.config, self.good_config):
                 path.unlink(missing_ok=True)
 
+    def active_sessions(self, doc: UdpConfig) -> dict[str, int]:
+        """Live sessions per listener: nginx's sockets to that listener's members.
+
+        Old workers finishing their sessions after a reload are counted too. Two
+        UDP listeners whose pools share a member ``ip:port`` both count its sessions.
+        """
+        master = self.nginx.master_pid()
+        if master is None or not doc.upstreams:
+            return {}
+        peers = upstream_sessions(self.nginx.workers(master))
+        return {lid: sum(peers.get(a, 0) for a in addresses)
+                for lid, addresses in doc.upstreams.items()}
+
     def report(self) -> dict[str, Any]:
         """Heartbeat fields: ``listeners``, ``pools`` (HAProxy's words) and ``engine``."""
         doc = self._load()
@@ -217,7 +289,9 @@ class UdpStore:
             return {"listeners": {}, "pools": {}, "engine": None}
         if not self.nginx.running():
             return {"listeners": {}, "pools": {}, "engine": "DOWN"}
-        listeners = {lid: {"status": "OPEN" if enabled else "STOP", "active_connections": 0,
+        live = self.active_sessions(doc)
+        listeners = {lid: {"status": "OPEN" if enabled else "STOP",
+                           "active_connections": live.get(lid, 0),
                            "request_errors": 0, **self.counters.read(lid)}
                      for lid, enabled in doc.listeners.items()}
         probed = self.prober.statuses()

@@ -71,18 +71,22 @@ class UdpConfig:
     ``text`` is None when the load balancer has no UDP listener (the engine is
     stopped). ``listeners``: listener id -> enabled. ``pools``: pool id -> member
     id -> the status to report when no probe decides (``no check``, ``MAINT`` for
-    an admin-disabled member, ``DRAIN`` for weight 0).
+    an admin-disabled member, ``DRAIN`` for weight 0). ``upstreams``: listener id ->
+    the ``ip:port`` of each member its datagrams can go to, so the agent counts a
+    listener's live sessions (``active_connections``) from the engine's sockets.
     """
 
     text: str | None
     listeners: Mapping[str, bool] = field(default_factory=dict)
     pools: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     probes: tuple[Probe, ...] = ()
+    upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "listeners": dict(self.listeners),
                 "pools": {k: dict(v) for k, v in self.pools.items()},
-                "probes": [asdict(p) for p in self.probes]}
+                "probes": [asdict(p) for p in self.probes],
+                "upstreams": {k: list(v) for k, v in self.upstreams.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UdpConfig:
@@ -93,4 +97,7 @@ class UdpConfig:
         pools = {str(k): {str(m): str(s) for m, s in dict(v).items()}
                  for k, v in dict(data.get("pools") or {}).items()}
         probes = tuple(Probe(**dict(p)) for p in data.get("probes") or ())
-        return cls(text=text, listeners=listeners, pools=pools, probes=probes)
+        upstreams = {str(k): tuple(str(a) for a in v)
+                     for k, v in dict(data.get("upstreams") or {}).items()}
+        return cls(text=text, listeners=listeners, pools=pools, probes=probes,
+                   upstreams=upstreams)

@@ -145,7 +145,18 @@ def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -
     enabled = {li.id: lb.admin_state_up and li.admin_state_up for li in listeners}
     reported = {pool.id: {m.id: _member_word(m, pool) for m in pool.members} for pool in pools}
     probes = tuple(p for pool in pools for p in _probes(pool))
-    return UdpConfig(text=text, listeners=enabled, pools=reported, probes=probes)
+    upstreams = {s.listener_id: _addresses(lb.pool(li.default_pool_id))
+                 for s in view.servers for li in listeners if li.id == s.listener_id}
+    return UdpConfig(text=text, listeners=enabled, pools=reported, probes=probes,
+                     upstreams=upstreams)
+
+
+def _addresses(pool: graph.Pool | None) -> tuple[str, ...]:
+    """Where a listener's sessions go: its members' ``ip:port`` (IPv6 unbracketed)."""
+    if pool is None:
+        return ()
+    return tuple(sorted({f"{ipaddress.ip_address(m.address)}:{m.protocol_port}"
+                         for m in pool.members}))
 
 
 def build_view(lb: graph.LoadBalancer, listeners: list[graph.Listener], options: NginxOptions,
