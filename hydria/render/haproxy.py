@@ -20,10 +20,12 @@ Shape of the output
 * one ``backend`` per pool that some listener uses as its default pool, named by
   the pool id.
 * a PROMETHEUS listener is an ``http`` frontend that hands ``GET /metrics`` to
-  HAProxy's built-in ``prometheus-exporter`` service (every frontend, backend and
-  server of this HAProxy: the load balancer's listeners, pools and members) and
-  refuses other paths (403); it has no pool, as in Octavia, and its
-  ``allowed_cidrs`` apply like any listener's.
+  the agent's metrics proxy (backend ``hydria-prom``, a unix socket), which reads
+  HAProxy's built-in ``prometheus-exporter`` (frontend ``hydria-prom-in``, another
+  unix socket: every frontend, backend and server of this HAProxy) and answers
+  under Octavia's ``octavia_*`` names (``hydria.core.prometheus``); other paths
+  are refused (403); it has no pool, as in Octavia, and its ``allowed_cidrs``
+  apply like any listener's.
 
 Decisions
 ---------
@@ -118,7 +120,7 @@ from typing import Final
 import jinja2
 
 from hydria.core import constants as c
-from hydria.core import graph
+from hydria.core import graph, prometheus
 from hydria.render import values as v
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
 from hydria.render.values import UnrenderableValue
@@ -236,6 +238,8 @@ class ConfigView:
     no_log: bool
     frontends: tuple[FrontendView, ...]
     backends: tuple[BackendView, ...]
+    # (HAProxy's exporter socket, the agent's metrics proxy socket) with a PROMETHEUS listener
+    prometheus_sockets: tuple[str, str] | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -336,7 +340,14 @@ def build_view(
         no_log=not options.connection_logging,
         frontends=frontends,
         backends=backends,
+        prometheus_sockets=_prometheus_sockets(options) if any(f.prometheus for f in frontends)
+        else None,
     )
+
+
+def _prometheus_sockets(options: graph.RenderOptions) -> tuple[str, str]:
+    exporter, proxy = prometheus.sockets(options.stats_socket)
+    return v.word(exporter, "prometheus exporter socket"), v.word(proxy, "metrics proxy socket")
 
 
 # --------------------------------------------------------------------------- #
