@@ -30,7 +30,7 @@ from typing import Any
 
 from hydria.agent.nginx import NginxProcess
 from hydria.agent.probe import Prober
-from hydria.core.udp import UdpConfig, mark_down
+from hydria.core.udp import UdpConfig, effective
 
 log = logging.getLogger("hydria.agent.udp")
 
@@ -212,7 +212,7 @@ class UdpStore:
                 self.prober.stop()
                 self.nginx.stop()
             else:
-                self._swap(mark_down(doc.text, self.prober.down()))
+                self._swap(effective(doc.text, self.prober.down()))
             self._doc = doc
             _write(self.doc_file, json.dumps({"version": version, "config": doc.to_dict()}))
         if doc.text is not None:
@@ -248,7 +248,7 @@ class UdpStore:
             doc = self._load()
             if doc is None or doc.text is None:
                 return
-            self._swap(mark_down(doc.text, self.prober.down()))
+            self._swap(effective(doc.text, self.prober.down()))
             log.info("event=udp_members_marked down=%s", ",".join(sorted(self.prober.down())))
 
     def resume(self) -> None:
@@ -257,7 +257,7 @@ class UdpStore:
             doc = self._load()
             if doc is None or doc.text is None or self.nginx.running():
                 return
-            _write(self.nginx.config, mark_down(doc.text, self.prober.down()))
+            _write(self.nginx.config, effective(doc.text, self.prober.down()))
             self.nginx.start()
         self.prober.set_probes(doc.probes)
 

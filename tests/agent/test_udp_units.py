@@ -164,3 +164,52 @@ def test_report_counts_live_sessions(tmp_path: Path) -> None:
             sock.close()
         store.remove()
         echo.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.nginx
+@pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
+def test_backup_member_under_source_ip(tmp_path: Path) -> None:
+    """SOURCE_IP persistence (a hash, where nginx has no backup): the backup member gets
+    no datagram while the primary serves, takes every client once UDP-CONNECT finds the
+    primary dead, and gives them back when it returns."""
+    primary, backup = UDPEchoBackend("a"), UDPEchoBackend("b")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = UdpStore(tmp_path / "udp")
+    monitor = g.HealthMonitor(id="hm-1", type="UDP-CONNECT", delay=1, timeout=1,
+                              max_retries=1, max_retries_down=1)
+    lb = g.LoadBalancer(id="lb-1", vip_address="127.0.0.1", listeners=(
+        g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1",
+                   timeout_client_data=100),), pools=(
+        g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", health_monitor=monitor,
+               session_persistence=g.SessionPersistence("SOURCE_IP", persistence_timeout=60),
+               members=(g.Member(id="m-a", address="127.0.0.1", protocol_port=primary.port),
+                        g.Member(id="m-b", address="127.0.0.1", protocol_port=backup.port,
+                                 backup=True))),))
+    options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
+    sources = [f"127.0.0.{i}" for i in range(1, 6)]
+
+    def answers() -> set[str | None]:
+        return {udp_ask("127.0.0.1", port, source=src, timeout=1.0) for src in sources}
+
+    def until(expected: set[str | None]) -> None:
+        deadline = time.monotonic() + 15
+        while (seen := answers()) != expected:
+            assert time.monotonic() < deadline, (seen, store.prober.statuses())
+            time.sleep(0.2)
+
+    try:
+        store.apply(render_udp(lb, options, version=1), 1)
+        assert answers() == {"a:hi"}  # five clients, none on the backup (only probes are)
+        primary_port = primary.port
+        primary.stop()
+        until({"b:hi"})
+        assert store.report()["pools"]["p-1"]["members"]["m-a"] == "DOWN"
+        primary = UDPEchoBackend("a", port=primary_port)
+        until({"a:hi"})
+    finally:
+        store.remove()
+        primary.stop()
+        backup.stop()
