@@ -6,11 +6,13 @@ the probes found dead marked ``down``, checks it with ``nginx -t``, swaps it
 in and reloads (``hydria.agent.nginx``); the last good file is put back if the
 reload fails. Versions work as for HAProxy: older is refused, equal is a no-op.
 When a probe flips a member, ``refresh`` redoes the same with the stored text.
+Backup members of hashed upstreams stay ``down`` while a primary can serve
+(``hydria.core.udp.effective``).
 
 ``report`` is what heartbeats carry, in HAProxy's words so the health manager
 rolls UDP up exactly like TCP: listeners ``OPEN``/``STOP`` with the counters
 summed from nginx's session logs (one line per ended session: bytes both
-ways), pools ``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/
+ways) and ``active_connections`` from nginx's live upstream sockets, pools ``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/
 ``DRAIN``. Nothing is reported while nginx is not running, so its listeners
 turn ERROR, which is how a dead engine shows in the API.
 """
