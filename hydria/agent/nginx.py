@@ -13,6 +13,7 @@ so. ``nginx -t`` runs before every swap.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.core.host import find_nginx
 from hydria.core.procs import cmdline, pid_alive
+
+log = logging.getLogger("hydria.agent.nginx")
 
 
 class EngineError(HAProxyError):
@@ -151,14 +154,20 @@ class NginxProcess:
         os.kill(pid, signal.SIGHUP)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.workers(pid) - before and not self._serving(before):
+            if self.workers(pid) - before:
                 self._remember_workers(pid)
-                return
+                break
             if not pid_alive(pid):
                 raise EngineError("nginx exited during its reload")
             time.sleep(0.005)
-        raise EngineError("nginx had no new worker after its reload",
-                          self._log_tail())
+        else:
+            raise EngineError("nginx had no new worker after its reload",
+                              self._log_tail())
+        # the new file runs; wait (bounded) until the old workers stop opening sessions
+        while (serving := self._serving(before)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if serving:
+            log.warning("event=nginx_old_workers_still_serving pids=%s", sorted(serving))
 
     @staticmethod
     def _serving(old: set[int]) -> set[int]:
