@@ -27,8 +27,10 @@ from hydria.agent.haproxy import HAProxyError, HAProxyProcess, private_dir
 from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, seq_counter
 from hydria.agent.keepalived import Keepalived
 from hydria.agent.logs import LocalLogReceiver, admin_handlers
+from hydria.agent.prometheus import MetricsProxy
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
+from hydria.core.prometheus import sockets as prometheus_sockets
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -158,6 +160,17 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
             store.lock.release()
 
 
+def _start_metrics_proxy(layout: AmphoraLayout) -> MetricsProxy | None:
+    """PROMETHEUS listeners' scrapes under Octavia's names (HAProxy's backend points here)."""
+    exporter, proxy = prometheus_sockets(str(layout.stats_socket))
+    try:
+        private_dir(layout.socket_dir)
+        return MetricsProxy(proxy, exporter).start()
+    except OSError as exc:
+        log.error("event=metrics_proxy_failed reason=%s", exc)
+        return None
+
+
 def run(folder: Path) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -213,6 +226,7 @@ def run(folder: Path) -> int:
     threading.Thread(target=supervise_vrrp, args=(vrrp, store, stop), daemon=True,
                      name="vrrp-supervisor").start()
     extra = _start_extras(boot, store, stop, seqs, udp)
+    metrics = _start_metrics_proxy(layout)
     log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
              boot.agent_port)
     try:
@@ -222,6 +236,8 @@ def run(folder: Path) -> int:
         for thread in extra:
             thread.join(timeout=2)
         server.server_close()
+        if metrics is not None:
+            metrics.stop()
         with store.lock:  # after any change or restart in progress, never before
             vrrp.stop()
             haproxy.stop()

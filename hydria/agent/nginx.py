@@ -5,13 +5,15 @@ sockets for its whole life. A reload is SIGHUP: the master re-reads the file,
 starts new workers on the same sockets and asks the old ones to finish
 gracefully, so datagrams queued on a listening socket are read by the new
 worker and replies to sessions in flight still reach their clients through the
-old one (for at most ``worker_shutdown_timeout``). If the new file does not
+old one (for at most ``worker_shutdown_timeout``). ``reload`` returns once a
+new worker runs and no old one still opens sessions with the old file. If the new file does not
 load, the master keeps its old workers; the agent sees no new worker and says
 so. ``nginx -t`` runs before every swap.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +23,8 @@ from pathlib import Path
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.core.host import find_nginx
 from hydria.core.procs import cmdline, pid_alive
+
+log = logging.getLogger("hydria.agent.nginx")
 
 
 class EngineError(HAProxyError):
@@ -152,12 +156,31 @@ class NginxProcess:
         while time.monotonic() < deadline:
             if self.workers(pid) - before:
                 self._remember_workers(pid)
-                return
+                break
             if not pid_alive(pid):
                 raise EngineError("nginx exited during its reload")
             time.sleep(0.005)
-        raise EngineError("nginx had no new worker after its reload",
-                          self._log_tail())
+        else:
+            raise EngineError("nginx had no new worker after its reload",
+                              self._log_tail())
+        # the new file runs; wait (bounded) until the old workers stop opening sessions
+        while (serving := self._serving(before)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if serving:
+            log.warning("event=nginx_old_workers_still_serving pids=%s", sorted(serving))
+
+    @staticmethod
+    def _serving(old: set[int]) -> set[int]:
+        """The old workers still reading the listening sockets (new sessions go to them).
+
+        The master starts the new workers first and only then tells the old ones to quit;
+        until an old worker takes that in, it goes on opening sessions with the old
+        configuration. It retitles itself "is shutting down" in the same step as it
+        closes its listening sockets, so a reload is complete once none is left untitled.
+        """
+        return {pid for pid in old
+                if (title := cmdline(pid)).startswith(b"nginx: worker process")
+                and b"shutting down" not in title}
 
     def reopen_logs(self) -> None:
         pid = self.master_pid()

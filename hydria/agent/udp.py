@@ -6,11 +6,13 @@ the probes found dead marked ``down``, checks it with ``nginx -t``, swaps it
 in and reloads (``hydria.agent.nginx``); the last good file is put back if the
 reload fails. Versions work as for HAProxy: older is refused, equal is a no-op.
 When a probe flips a member, ``refresh`` redoes the same with the stored text.
+Backup members of hashed upstreams stay ``down`` while a primary can serve
+(``hydria.core.udp.effective``).
 
 ``report`` is what heartbeats carry, in HAProxy's words so the health manager
 rolls UDP up exactly like TCP: listeners ``OPEN``/``STOP`` with the counters
 summed from nginx's session logs (one line per ended session: bytes both
-ways), pools ``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/
+ways) and ``active_connections`` from nginx's live upstream sockets, pools ``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/
 ``DRAIN``. Nothing is reported while nginx is not running, so its listeners
 turn ERROR, which is how a dead engine shows in the API.
 """
@@ -21,13 +23,16 @@ import json
 import logging
 import os
 import shutil
+import socket
+import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hydria.agent.nginx import NginxProcess
 from hydria.agent.probe import Prober
-from hydria.core.udp import UdpConfig, mark_down
+from hydria.core.udp import UdpConfig, effective
 
 log = logging.getLogger("hydria.agent.udp")
 
@@ -100,6 +105,62 @@ class SessionCounters:
                                                   "total_connections": 0}))
 
 
+def _proc_address(field: str) -> str | None:
+    """``/proc/net/udp``'s ``HEX:PORT`` (host byte order words) as ``ip:port``."""
+    hexaddr, _, hexport = field.partition(":")
+    try:
+        raw, port = bytes.fromhex(hexaddr), int(hexport, 16)
+    except ValueError:
+        return None
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(raw) == 16 and raw[:12] == b"\0" * 10 + b"\xff" * 2:
+        raw = raw[12:]  # an IPv4-mapped peer of a dual-stack socket
+    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+    try:
+        return f"{socket.inet_ntop(family, raw)}:{port}"
+    except (OSError, ValueError):
+        return None
+
+
+def upstream_sessions(pids: set[int]) -> Counter[str]:
+    """Connected UDP sockets the processes ``pids`` hold, counted by peer ``ip:port``.
+
+    nginx opens one connected socket to the member for each live UDP session and
+    closes it when the session ends, so this is the engine's session table, read
+    from the kernel in the processes' own network namespace.
+    """
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found: Counter[str] = Counter()
+    if not pids or not inodes:
+        return found
+    pid = min(pids)
+    for table in ("udp", "udp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "01" and parts[9] in inodes:  # ESTABLISHED
+                peer = _proc_address(parts[2])
+                if peer is not None:
+                    found[peer] += 1
+    return found
+
+
 class UdpStore:
     def __init__(self, folder: Path, nginx: NginxProcess | None = None) -> None:
         self.folder = folder
@@ -153,7 +214,7 @@ class UdpStore:
                 self.prober.stop()
                 self.nginx.stop()
             else:
-                self._swap(mark_down(doc.text, self.prober.down()))
+                self._swap(effective(doc.text, self.prober.down()))
             self._doc = doc
             _write(self.doc_file, json.dumps({"version": version, "config": doc.to_dict()}))
         if doc.text is not None:
@@ -189,7 +250,7 @@ class UdpStore:
             doc = self._load()
             if doc is None or doc.text is None:
                 return
-            self._swap(mark_down(doc.text, self.prober.down()))
+            self._swap(effective(doc.text, self.prober.down()))
             log.info("event=udp_members_marked down=%s", ",".join(sorted(self.prober.down())))
 
     def resume(self) -> None:
@@ -198,7 +259,7 @@ class UdpStore:
             doc = self._load()
             if doc is None or doc.text is None or self.nginx.running():
                 return
-            _write(self.nginx.config, mark_down(doc.text, self.prober.down()))
+            _write(self.nginx.config, effective(doc.text, self.prober.down()))
             self.nginx.start()
         self.prober.set_probes(doc.probes)
 
@@ -210,6 +271,19 @@ class UdpStore:
             for path in (self.doc_file, self.nginx.config, self.good_config):
                 path.unlink(missing_ok=True)
 
+    def active_sessions(self, doc: UdpConfig) -> dict[str, int]:
+        """Live sessions per listener: nginx's sockets to that listener's members.
+
+        Old workers finishing their sessions after a reload are counted too. Two
+        UDP listeners whose pools share a member ``ip:port`` both count its sessions.
+        """
+        master = self.nginx.master_pid()
+        if master is None or not doc.upstreams:
+            return {}
+        peers = upstream_sessions(self.nginx.workers(master))
+        return {lid: sum(peers.get(a, 0) for a in addresses)
+                for lid, addresses in doc.upstreams.items()}
+
     def report(self) -> dict[str, Any]:
         """Heartbeat fields: ``listeners``, ``pools`` (HAProxy's words) and ``engine``."""
         doc = self._load()
@@ -217,7 +291,9 @@ class UdpStore:
             return {"listeners": {}, "pools": {}, "engine": None}
         if not self.nginx.running():
             return {"listeners": {}, "pools": {}, "engine": "DOWN"}
-        listeners = {lid: {"status": "OPEN" if enabled else "STOP", "active_connections": 0,
+        live = self.active_sessions(doc)
+        listeners = {lid: {"status": "OPEN" if enabled else "STOP",
+                           "active_connections": live.get(lid, 0),
                            "request_errors": 0, **self.counters.read(lid)}
                      for lid, enabled in doc.listeners.items()}
         probed = self.prober.statuses()

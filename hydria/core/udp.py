@@ -20,12 +20,56 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 MARK: Final = "# member "
+#: Ends the marker of a backup member in a hashed upstream (nginx has no ``backup``
+#: with ``hash``): the agent keeps such a line ``down`` while a primary can serve.
+STANDBY: Final = " standby"
 _LINE_RE: Final = re.compile(r"^(?P<head>\s*server\s+\S+(?:\s+[^;#\s]+)*?)(?P<tail>;\s*# member "
-                             r"(?P<id>[A-Za-z0-9-]{1,64}))\s*$")
+                             r"(?P<id>[A-Za-z0-9-]{1,64})(?P<standby> standby)?)\s*$")
 
 
-def member_mark(member_id: str) -> str:
-    return MARK + member_id
+def member_mark(member_id: str, *, standby: bool = False) -> str:
+    return MARK + member_id + (STANDBY if standby else "")
+
+
+def effective(text: str, down: Iterable[str]) -> str:
+    """Pure: what nginx runs: ``mark_down`` then ``standby_backups``."""
+    return standby_backups(mark_down(text, down))
+
+
+def standby_backups(text: str) -> str:
+    """Pure: in each upstream, the ``standby`` lines ``down`` while any other line is not.
+
+    This is ``backup`` for hashed upstreams, done by the agent: backups take
+    traffic only once every primary member is down (admin, weight 0 or probe).
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    block: list[str] = []
+    inside = False
+    for line in lines:
+        if line.strip().startswith("upstream ") and line.rstrip().endswith("{"):
+            inside, block = True, [line]
+            continue
+        if not inside:
+            out.append(line)
+            continue
+        block.append(line)
+        if line.strip() == "}":
+            out.extend(_standby_block(block))
+            inside, block = False, []
+    out.extend(block)
+    return "\n".join(out)
+
+
+def _standby_block(block: list[str]) -> list[str]:
+    matches = [(line, _LINE_RE.match(line)) for line in block]
+    primary_up = any(m is not None and not m.group("standby") and " down" not in m.group("head")
+                     for _, m in matches)
+    if not primary_up:
+        return block
+    return [f"{m.group('head')} down{m.group('tail')}"
+            if m is not None and m.group("standby") and " down" not in m.group("head") else line
+            for line, m in matches]
 
 
 def mark_down(text: str, down: Iterable[str]) -> str:
@@ -71,18 +115,22 @@ class UdpConfig:
     ``text`` is None when the load balancer has no UDP listener (the engine is
     stopped). ``listeners``: listener id -> enabled. ``pools``: pool id -> member
     id -> the status to report when no probe decides (``no check``, ``MAINT`` for
-    an admin-disabled member, ``DRAIN`` for weight 0).
+    an admin-disabled member, ``DRAIN`` for weight 0). ``upstreams``: listener id ->
+    the ``ip:port`` of each member its datagrams can go to, so the agent counts a
+    listener's live sessions (``active_connections``) from the engine's sockets.
     """
 
     text: str | None
     listeners: Mapping[str, bool] = field(default_factory=dict)
     pools: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     probes: tuple[Probe, ...] = ()
+    upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "listeners": dict(self.listeners),
                 "pools": {k: dict(v) for k, v in self.pools.items()},
-                "probes": [asdict(p) for p in self.probes]}
+                "probes": [asdict(p) for p in self.probes],
+                "upstreams": {k: list(v) for k, v in self.upstreams.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UdpConfig:
@@ -93,4 +141,7 @@ class UdpConfig:
         pools = {str(k): {str(m): str(s) for m, s in dict(v).items()}
                  for k, v in dict(data.get("pools") or {}).items()}
         probes = tuple(Probe(**dict(p)) for p in data.get("probes") or ())
-        return cls(text=text, listeners=listeners, pools=pools, probes=probes)
+        upstreams = {str(k): tuple(str(a) for a in v)
+                     for k, v in dict(data.get("upstreams") or {}).items()}
+        return cls(text=text, listeners=listeners, pools=pools, probes=probes,
+                   upstreams=upstreams)

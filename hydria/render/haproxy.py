@@ -21,10 +21,12 @@ Shape of the output
   through an L7 policy (``hydria.render.haproxy_l7``: ACLs and ``http-request``
   rules in policy position order), named by the pool id.
 * a PROMETHEUS listener is an ``http`` frontend that hands ``GET /metrics`` to
-  HAProxy's built-in ``prometheus-exporter`` service (every frontend, backend and
-  server of this HAProxy: the load balancer's listeners, pools and members) and
-  refuses other paths (403); it has no pool, as in Octavia, and its
-  ``allowed_cidrs`` apply like any listener's.
+  the agent's metrics proxy (backend ``hydria-prom``, a unix socket), which reads
+  HAProxy's built-in ``prometheus-exporter`` (frontend ``hydria-prom-in``, another
+  unix socket: every frontend, backend and server of this HAProxy) and answers
+  under Octavia's ``octavia_*`` names (``hydria.core.prometheus``); other paths
+  are refused (403); it has no pool, as in Octavia, and its ``allowed_cidrs``
+  apply like any listener's.
 
 Decisions
 ---------
@@ -118,7 +120,7 @@ from typing import Final
 import jinja2
 
 from hydria.core import constants as c
-from hydria.core import graph
+from hydria.core import graph, prometheus
 from hydria.render import haproxy_l7, haproxy_tls
 from hydria.render import values as v
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
@@ -244,6 +246,8 @@ class ConfigView:
     frontends: tuple[FrontendView, ...]
     backends: tuple[BackendView, ...]
     peers: PeersView | None = None
+    # (HAProxy's exporter socket, the agent's metrics proxy socket) with a PROMETHEUS listener
+    prometheus_sockets: tuple[str, str] | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -360,7 +364,14 @@ def build_view(
         frontends=frontends,
         backends=backends,
         peers=peers,
+        prometheus_sockets=_prometheus_sockets(options) if any(f.prometheus for f in frontends)
+        else None,
     )
+
+
+def _prometheus_sockets(options: graph.RenderOptions) -> tuple[str, str]:
+    exporter, proxy = prometheus.sockets(options.stats_socket)
+    return v.word(exporter, "prometheus exporter socket"), v.word(proxy, "metrics proxy socket")
 
 
 # --------------------------------------------------------------------------- #

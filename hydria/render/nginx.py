@@ -31,8 +31,9 @@ Decisions
   ``sticky``); the hash sticks for ever instead.
 * **Members.** ``weight=N``; weight 0 (Octavia: take no new sessions) and an
   admin-disabled member render ``down``; ``backup`` members serve only when no
-  other member can, except with a hash (nginx refuses ``backup`` there), where
-  they are left out with a comment. ``max_fails=0``: only the agent's probes
+  other member can: nginx's ``backup``, or with a hash (where nginx refuses
+  ``backup``) a ``standby`` marker the agent turns into ``down`` while any primary
+  member can serve (``hydria.core.udp.standby_backups``). ``max_fails=0``: only the agent's probes
   take a member out (``hydria.core.udp.mark_down``), so the API shows exactly
   what traffic sees. A pool without members gets a placeholder that is
   ``down`` (nginx wants at least one server): datagrams are dropped, as IPVS
@@ -145,7 +146,18 @@ def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -
     enabled = {li.id: lb.admin_state_up and li.admin_state_up for li in listeners}
     reported = {pool.id: {m.id: _member_word(m, pool) for m in pool.members} for pool in pools}
     probes = tuple(p for pool in pools for p in _probes(pool))
-    return UdpConfig(text=text, listeners=enabled, pools=reported, probes=probes)
+    upstreams = {s.listener_id: _addresses(lb.pool(li.default_pool_id))
+                 for s in view.servers for li in listeners if li.id == s.listener_id}
+    return UdpConfig(text=text, listeners=enabled, pools=reported, probes=probes,
+                     upstreams=upstreams)
+
+
+def _addresses(pool: graph.Pool | None) -> tuple[str, ...]:
+    """Where a listener's sessions go: its members' ``ip:port`` (IPv6 unbracketed)."""
+    if pool is None:
+        return ()
+    return tuple(sorted({f"{ipaddress.ip_address(m.address)}:{m.protocol_port}"
+                         for m in pool.members}))
 
 
 def build_view(lb: graph.LoadBalancer, listeners: list[graph.Listener], options: NginxOptions,
@@ -240,18 +252,19 @@ def _upstream(pool: graph.Pool, index: int) -> tuple[UpstreamView, MapView | Non
     for member in sorted(pool.members, key=lambda m: m.id):
         mwhat = f"member {v.ident(member.id, 'member id')} of {what}"
         weight = v.integer(member.weight, f"{mwhat} weight", maximum=c.MAX_WEIGHT)
-        if member.backup and hashed:
-            notes.append(f"backup member {member.id} left out: nginx has no backup with hash")
-            continue
+        standby = member.backup and hashed
         params = [f"weight={max(weight, 1)}", "max_fails=0"]
-        if member.backup:
+        if member.backup and not hashed:
             params.append("backup")
         if not member.admin_state_up or weight == 0:
             params.append("down")
         address = v.hostport(v.ip(member.address, f"{mwhat} address"),
                              v.port(member.protocol_port, f"{mwhat} protocol_port"))
         lines.append(ServerLine(address=address, params=tuple(params),
-                                comment=member_mark(member.id)))
+                                comment=member_mark(member.id, standby=standby)))
+    if any(m.backup for m in pool.members) and hashed:
+        notes.append("backup members are marked standby: the agent keeps them down while "
+                     "a primary member can serve (nginx has no backup with hash)")
     if not lines:
         lines.append(ServerLine(address=PLACEHOLDER, params=("down",),
                                 comment="# no member can serve"))

@@ -146,8 +146,10 @@ def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp,
 
     with urllib.request.urlopen(f"http://{vip}:9100/metrics", timeout=10) as res:
         families = {f.name: f for f in text_string_to_metric_families(res.read().decode())}
-    proxies = {s.labels.get("proxy") for s in families["haproxy_frontend_status"].samples}
-    assert prom["id"] in proxies
+    # Octavia's names (the agent's metrics proxy), labelled by listener id
+    listeners = {s.labels.get("listener") for s in families["octavia_listener_status"].samples}
+    assert prom["id"] in listeners
+    assert "octavia_loadbalancer_cpu" in families
 
     with hydria.api() as api:
         res = api.post("/lbaas/listeners", json={"listener": {
@@ -157,6 +159,10 @@ def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp,
         "Provider 'amphora' does not support a requested option: protocol SCTP")
 
     assert _until("UDP answers", lambda: udp_ask(vip, 9100, timeout=1.0), hydria) == "echo-0:hi"
+    # the session lives for timeout_client_data: the heartbeat carries it to the API
+    _until("a live UDP session in the listener's stats", lambda: os_(
+        "loadbalancer", "listener", "stats", "show", udp["id"])["active_connections"] >= 1,
+        hydria)
     amp = next((hydria.state_dir / "amphorae").glob("*/udp/nginx.pid"))
     master = int(amp.read_text().split()[0])
     os.kill(master, signal.SIGKILL)

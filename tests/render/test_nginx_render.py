@@ -105,3 +105,19 @@ def test_udp_pool_behind_tcp_listener_is_refused() -> None:
         render_udp(lb(listeners=[udp_listener(pool="pool-1")], pools=[pool()]), OPTIONS,
                    version=1)
     assert udp_pool  # the helpers stay importable for other tests
+
+
+def test_standby_backups_serve_only_when_no_primary_can() -> None:
+    from hydria.core.udp import effective, standby_backups
+
+    text = _text(CASES["udp_persistence_granularity"])
+    y = "server 192.0.2.32:5060 weight=1 max_fails=0"
+    assert f"{y}; # member member-y standby" in text  # as rendered: the agent decides
+    running = standby_backups(text)
+    assert f"{y} down; # member member-y standby" in running  # member-x can serve
+    # member-x probed dead: the backup takes over; the other upstream is untouched
+    assert f"{y}; # member member-y standby" in effective(text, ["member-x"])
+    assert effective(text, ["member-x"]).count(" down;") == 1
+    # the backup dead too: it stays down whatever the primaries do
+    assert f"{y} down; # member member-y standby" in effective(text, ["member-x", "member-y"])
+    assert standby_backups(running) == running
