@@ -64,9 +64,10 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 def _load_certs(data: bytes) -> list[x509.Certificate]:
     """PEM (one or more) or one DER certificate; ValueError if neither."""
-    data = data.strip() if data else b""
+    data = data or b""
     if _PEM_CERT in data:
-        return x509.load_pem_x509_certificates(data)
+        return x509.load_pem_x509_certificates(data.strip())
+    # DER is binary: a last byte that happens to be 0x20 or 0x0a is part of it
     return [x509.load_der_x509_certificate(data)]
 
 
@@ -85,8 +86,9 @@ _KeyTypes = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519Priva
 
 
 def _load_key(data: bytes, passphrase: bytes | None, field: str, ref: str) -> object:
-    data = data.strip()
-    loader = (serialization.load_pem_private_key if b"-----BEGIN" in data
+    pem = b"-----BEGIN" in data
+    data = data.strip() if pem else data  # DER is binary: never strip it
+    loader = (serialization.load_pem_private_key if pem
               else serialization.load_der_private_key)
     try:
         return loader(data, password=passphrase or None)
@@ -204,10 +206,10 @@ def ca_bundle(data: bytes, *, field: str, ref: str, now: dt.datetime | None = No
 
 def crl(data: bytes, *, field: str, ref: str) -> bytes:
     """Check a certificate revocation list; its PEM text."""
-    raw = (data or b"").strip()
+    raw = data or b""
     try:
         if b"-----BEGIN X509 CRL-----" in raw:
-            parsed = x509.load_pem_x509_crl(raw)
+            parsed = x509.load_pem_x509_crl(raw.strip())
         else:
             parsed = x509.load_der_x509_crl(raw)
     except ValueError as exc:
