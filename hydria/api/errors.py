@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hydria.core.errors import APIError, ServiceUnavailable
+from hydria.core.secrets import SecretStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,16 @@ async def _on_db_gone(request: Request, exc: Exception) -> JSONResponse:
         request)
 
 
+async def _on_store_gone(request: Request, exc: Exception) -> JSONResponse:
+    # a Barbican that does not answer, or a payload this deployment's key cannot open:
+    # nothing the caller did wrong, and nothing to show of the material
+    log.error("event=secret_store_unavailable method=%s path=%r error=%s",
+              request.method, request.url.path, type(exc).__name__)
+    return api_error_response(ServiceUnavailable(
+        "The secret store is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER),
+        request)
+
+
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
     log.exception("event=api_internal_error method=%s path=%r", request.method,
                   request.url.path)
@@ -124,4 +135,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(OperationalError, _on_db_gone)
+    app.add_exception_handler(SecretStoreUnavailable, _on_store_gone)
     app.add_exception_handler(Exception, _on_bug)

@@ -19,14 +19,17 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hydria.core.private_files import ensure_private_dir, read_private, write_private
+from hydria.core.secrets import SecretStoreUnavailable
 
 KEY_BYTES = 32
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
 
 
-class SecretKeyError(Exception):
-    """The key file is unreadable, malformed, or open to others."""
+class SecretKeyError(SecretStoreUnavailable):
+    """The key file is unreadable, malformed, or open to others, or a stored payload
+    does not open with it (another deployment's key): the store is unavailable, which
+    the API answers with a 503, never the material."""
 
 
 class SecretBox:

@@ -334,3 +334,24 @@ def test_keystone_mode_token_project_and_barbicans_roles(db: Database, notifier:
         assert c.get("/v1/secrets", headers=admin_b).json()["total"] == 0
         assert c.get(ref + "/payload", headers=member).content == b"k"
         assert c.delete(ref, headers=member).status_code == 204
+
+
+def test_a_payload_another_key_sealed_is_503_not_500(client: Any, db: Database, notifier: Any,
+                                                     settings: Settings) -> None:
+    """An API process with another deployment's key file cannot open the payload:
+    the store is unavailable to it (503), which is not the caller's fault."""
+    import warnings
+
+    from hydria.api.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    ref = store(client, payload="sealed with the first key", payload_content_type="text/plain")
+    other = settings.model_copy(update={"state_dir": settings.state_dir / "other"})
+    other.state_dir.mkdir()
+    with TestClient(create_app(db, notifier, other)) as second:
+        r = second.get(ref + "/payload", headers=A)
+    assert r.status_code == 503, r.text
+    assert "sealed with the first key" not in r.text
