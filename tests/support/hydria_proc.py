@@ -20,7 +20,12 @@ import httpx
 from tests.support.backends import free_port
 from tests.support.procs import kill_all_mentioning, pids_mentioning
 
-_octets = itertools.count(int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10")))
+# Each `hydria up` takes the next octet for its VIP subnet and management range.
+# pytest-xdist workers (gw0, gw1, ...) start 60 apart, so parallel workers never
+# hand two load balancers the same VIP address.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+_octets = itertools.count(int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10"))
+                          + 60 * (int(_worker) if _worker.isdigit() else 0))
 BIN = Path(sys.executable).parent
 
 
