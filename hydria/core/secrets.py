@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from hydria.core.errors import HydriaError
 
 RefKind = Literal["containers", "secrets"]
+#: The names of a certificate container's secrets (Barbican's)
+CERTIFICATE_PARTS = ("certificate", "private_key", "intermediates", "private_key_passphrase")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,15 @@ class CertificateContainer:
     intermediates: bytes | None = None
     private_key_passphrase: bytes | None = None
     pkcs12: bool = False
+
+    @classmethod
+    def from_parts(cls, parts: dict[str, bytes], ref: str) -> CertificateContainer:
+        """A container from its named secrets' payloads, as any store reads them."""
+        if "certificate" not in parts:
+            raise SecretNotFound(f"Container {ref} holds no certificate.")
+        return cls(certificate=parts["certificate"], private_key=parts.get("private_key"),
+                   intermediates=parts.get("intermediates"),
+                   private_key_passphrase=parts.get("private_key_passphrase"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hydria.core.secrets import (
+    CERTIFICATE_PARTS,
     CertificateContainer,
     SecretAccess,
     SecretNotFound,
@@ -29,7 +30,6 @@ from hydria.db.models import SecretContainer, StoredSecret, utcnow
 from hydria.db.secret_box import SecretBox
 
 # the parts of a ``certificate`` container, as Barbican names them
-CERTIFICATE_PARTS = ("certificate", "private_key", "intermediates", "private_key_passphrase")
 
 
 def is_uuid(text: str) -> bool:
@@ -85,12 +85,7 @@ class EmbeddedSecretStore:
             for item in container.secret_refs:
                 if item["name"] in CERTIFICATE_PARTS:
                     parts[item["name"]] = self._payload(session, item["secret_id"], access, ref)
-            if "certificate" not in parts:
-                raise SecretNotFound(f"Container {ref} holds no certificate.")
-            return CertificateContainer(
-                certificate=parts["certificate"], private_key=parts.get("private_key"),
-                intermediates=parts.get("intermediates"),
-                private_key_passphrase=parts.get("private_key_passphrase"))
+            return CertificateContainer.from_parts(parts, ref)
 
     def secret(self, ref: str, access: SecretAccess) -> bytes:
         parsed = _parse(ref)

@@ -28,6 +28,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from hydria.core.secrets import (
+    CERTIFICATE_PARTS,
     CertificateContainer,
     SecretAccess,
     SecretForbidden,
@@ -39,7 +40,6 @@ from hydria.core.secrets import (
 
 log = logging.getLogger(__name__)
 
-CERTIFICATE_PARTS = ("certificate", "private_key", "intermediates", "private_key_passphrase")
 _OCTETS = {"Accept": "application/octet-stream"}
 _JSON = {"Accept": "application/json"}
 
@@ -84,12 +84,7 @@ class BarbicanStore:
             name, secret = item.get("name"), parse_ref(str(item.get("secret_ref", "")))
             if name in CERTIFICATE_PARTS and secret is not None:
                 parts[name] = self._payload(secret.uuid, access)
-        if "certificate" not in parts:
-            raise SecretNotFound(f"Container {ref} holds no certificate.")
-        return CertificateContainer(
-            certificate=parts["certificate"], private_key=parts.get("private_key"),
-            intermediates=parts.get("intermediates"),
-            private_key_passphrase=parts.get("private_key_passphrase"))
+        return CertificateContainer.from_parts(parts, ref)
 
     def secret(self, ref: str, access: SecretAccess) -> bytes:
         parsed = _parse(ref)
