@@ -36,8 +36,10 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def summary(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values) * 1000:7.1f} ms   "
-            f"p95 {percentile(values, 95) * 1000:7.1f} ms   n={len(values)}")
+    return (
+        f"p50 {statistics.median(values) * 1000:7.1f} ms   "
+        f"p95 {percentile(values, 95) * 1000:7.1f} ms   n={len(values)}"
+    )
 
 
 class _Hello(BaseHTTPRequestHandler):
@@ -93,8 +95,14 @@ class Up(str):
 
 
 @contextlib.contextmanager
-def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | None = None,
-              port: int | None = None, **env: str) -> Iterator[Up]:
+def hydria_up(
+    octet: int | None = 240,
+    *,
+    driver: str = "local",
+    state: Path | None = None,
+    port: int | None = None,
+    **env: str,
+) -> Iterator[Up]:
     """Run ``hydria up`` in ``state`` (a temporary dir by default); yield its endpoint.
 
     ``octet`` picks a /24 of VIPs and management addresses of its own (240 load
@@ -106,20 +114,42 @@ def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | N
         # engineers sharing a machine each have a base: keep to it
         octet = int(os.environ["HYDRIA_TEST_OCTET_BASE"])
     if octet is None:
-        ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
-                  "HYDRIA_MGMT_RANGE_START": "127.43.0.10",
-                  "HYDRIA_MGMT_RANGE_END": "127.43.255.250"}
+        ranges = {
+            "HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
+            "HYDRIA_MGMT_RANGE_START": "127.43.0.10",
+            "HYDRIA_MGMT_RANGE_END": "127.43.255.250",
+        }
     else:
-        ranges = {"HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
-                  "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-                  "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250"}
-    environ = {**os.environ, **ranges,
-               # a UDP port of its own, so runs side by side never share a health manager
-               "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}", **env}
+        ranges = {
+            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
+            "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+        }
+    environ = {
+        **os.environ,
+        **ranges,
+        # a UDP port of its own, so runs side by side never share a health manager
+        "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}",
+        **env,
+    }
     log = open(state / "up.log", "wb")
-    proc = subprocess.Popen([str(BIN / "hydria"), "up", "--state-dir", str(state), "--port",
-                             str(port), "--no-clouds-yaml", "--driver", driver], stdout=log,
-                            stderr=subprocess.STDOUT, env=environ, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "hydria"),
+            "up",
+            "--state-dir",
+            str(state),
+            "--port",
+            str(port),
+            "--no-clouds-yaml",
+            "--driver",
+            driver,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environ,
+        start_new_session=True,
+    )
     endpoint = Up(f"http://127.0.0.1:{port}")
     endpoint.log = state / "up.log"
     endpoint.pid = proc.pid
@@ -145,8 +175,9 @@ def hydria_up(octet: int | None = 240, *, driver: str = "local", state: Path | N
         log.close()
 
 
-def wait_status(client: httpx.Client, path: str, key: str, status: str = "ACTIVE",
-                timeout: float = 60.0) -> dict:
+def wait_status(
+    client: httpx.Client, path: str, key: str, status: str = "ACTIVE", timeout: float = 60.0
+) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(path).json()[key]
@@ -178,24 +209,37 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(url)
 
 
-def build_http_lb(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]],
-                  name: str) -> dict:
+def build_http_lb(
+    client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], name: str
+) -> dict:
     """LB, HTTP listener on 80, round-robin pool, members: each step waits for ACTIVE,
     as a user of the API (or Terraform) would."""
-    lb = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-        "name": name, "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
+    lb = client.post(
+        "/lbaas/loadbalancers", json={"loadbalancer": {"name": name, "vip_subnet_id": subnet_id}}
+    ).json()["loadbalancer"]
     path = f"/lbaas/loadbalancers/{lb['id']}"
     wait_status(client, path, "loadbalancer")
-    listener = client.post("/lbaas/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}).json()["listener"]
+    listener = client.post(
+        "/lbaas/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}},
+    ).json()["listener"]
     wait_status(client, path, "loadbalancer")
-    pool = client.post("/lbaas/pools", json={"pool": {
-        "listener_id": listener["id"], "protocol": "HTTP",
-        "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+    pool = client.post(
+        "/lbaas/pools",
+        json={
+            "pool": {
+                "listener_id": listener["id"],
+                "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN",
+            }
+        },
+    ).json()["pool"]
     wait_status(client, path, "loadbalancer")
     for host, port in members:
-        res = client.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-            "address": host, "protocol_port": port}})
+        res = client.post(
+            f"/lbaas/pools/{pool['id']}/members",
+            json={"member": {"address": host, "protocol_port": port}},
+        )
         assert res.status_code == 201, res.text
         wait_status(client, path, "loadbalancer")
     return lb

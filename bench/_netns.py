@@ -41,13 +41,28 @@ for line in sys.stdin:
 """
 
 
-def _post(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], name: str
-          ) -> dict:
-    res = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-        "name": name, "vip_subnet_id": subnet_id,
-        "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {
-            "name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-            "members": [{"address": h, "protocol_port": p} for h, p in members]}}]}})
+def _post(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], name: str) -> dict:
+    res = client.post(
+        "/lbaas/loadbalancers",
+        json={
+            "loadbalancer": {
+                "name": name,
+                "vip_subnet_id": subnet_id,
+                "listeners": [
+                    {
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                        "default_pool": {
+                            "name": "web",
+                            "protocol": "HTTP",
+                            "lb_algorithm": "ROUND_ROBIN",
+                            "members": [{"address": h, "protocol_port": p} for h, p in members],
+                        },
+                    }
+                ],
+            }
+        },
+    )
     assert res.status_code == 201, res.text
     return res.json()["loadbalancer"]
 
@@ -56,15 +71,19 @@ def _delete_all(client: httpx.Client) -> None:
     for lb in client.get("/lbaas/loadbalancers").json()["loadbalancers"]:
         client.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and client.get("/lbaas/loadbalancers").json()[
-            "loadbalancers"]:
+    while (
+        time.monotonic() < deadline and client.get("/lbaas/loadbalancers").json()["loadbalancers"]
+    ):
         time.sleep(0.2)
 
 
 def run_local(count: int) -> list[float]:
     times = []
-    with backends(2) as members, hydria_up() as endpoint, \
-            httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
+    with (
+        backends(2) as members,
+        hydria_up() as endpoint,
+        httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
+    ):
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
         for i in range(count):
             t0 = time.perf_counter()
@@ -86,13 +105,15 @@ def amphora_memory(ns: str) -> tuple[int, int, list[str]]:
             name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        fields = {k: int(v.split()[0]) for k, v in
-                  (line.split(":", 1) for line in roll.splitlines()[1:])}
+        fields = {
+            k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in roll.splitlines()[1:])
+        }
         rss += fields.get("Rss", 0)
         pss += fields.get("Pss", 0)
         label = " ".join(p.decode() for p in name[:3])[:70]
-        lines.append(f"    {fields.get('Rss', 0):7d} KiB RSS {fields.get('Pss', 0):7d} KiB PSS  "
-                     f"{label}")
+        lines.append(
+            f"    {fields.get('Rss', 0):7d} KiB RSS {fields.get('Pss', 0):7d} KiB PSS  {label}"
+        )
     return rss, pss, lines
 
 
@@ -102,20 +123,39 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
     mgmt_bridge = f"hydbr-b{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-netns-"))
     bridges = [mgmt_bridge]
-    env = {"HYDRIA_COMPUTE_DRIVER": "netns", "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
-           "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24", "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
-           "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
-           "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
-           "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555"}
+    env = {
+        "HYDRIA_COMPUTE_DRIVER": "netns",
+        "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
+        "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24",
+        "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
+        "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
+        "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
+        "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555",
+    }
     probe = None
     times: list[float] = []
     try:
-        with hydria_up(state=state, driver="netns", **env) as endpoint, \
-                httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
+        with (
+            hydria_up(state=state, driver="netns", **env) as endpoint,
+            httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
+        ):
             made = subprocess.run(
-                [str(BIN / "hydria"), "subnet", "create", "members", "--cidr",
-                 f"10.252.{n}.0/24", "--allocation-start", f"10.252.{n}.100",
-                 "--state-dir", str(state)], capture_output=True, text=True, check=True)
+                [
+                    str(BIN / "hydria"),
+                    "subnet",
+                    "create",
+                    "members",
+                    "--cidr",
+                    f"10.252.{n}.0/24",
+                    "--allocation-start",
+                    f"10.252.{n}.100",
+                    "--state-dir",
+                    str(state),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             member_bridge = "hydbr" + made.stdout.split()[0].replace("-", "")[:8]
             subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
             vip_bridge = "hydbr" + subnet["id"].replace("-", "")[:8]
@@ -126,12 +166,16 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
             members = []
             for i in range(2):
                 address = f"10.252.{n}.{11 + i}"
-                lab.http_backend(lab.host(f"m{i}", member_bridge, f"{address}/24"), f"web-{i}",
-                                 address, 8080)
+                lab.http_backend(
+                    lab.host(f"m{i}", member_bridge, f"{address}/24"), f"web-{i}", address, 8080
+                )
                 members.append((address, 8080))
-            probe = subprocess.Popen(["ip", "netns", "exec", client_ns, sys.executable, "-c",
-                                      _PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+            probe = subprocess.Popen(
+                ["ip", "netns", "exec", client_ns, sys.executable, "-c", _PROBE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             assert probe.stdin is not None and probe.stdout is not None
             for i in range(count):
                 t0 = time.perf_counter()
@@ -160,9 +204,11 @@ def compare(count: int) -> None:
     local = run_local(count)
     netns, (rss, pss, lines) = run_netns(count)
     print(f"local: 1 POST -> first 200 via VIP (baseline): {summary(local)}")
-    print(f"netns: 1 POST -> first 200 via VIP:            {summary(netns)}   "
-          f"ratio p50 {percentile(netns, 50) / percentile(local, 50):.2f}x "
-          f"p95 {percentile(netns, 95) / percentile(local, 95):.2f}x")
+    print(
+        f"netns: 1 POST -> first 200 via VIP:            {summary(netns)}   "
+        f"ratio p50 {percentile(netns, 50) / percentile(local, 50):.2f}x "
+        f"p95 {percentile(netns, 95) / percentile(local, 95):.2f}x"
+    )
     print(f"one idle netns amphora: {rss / 1024:.1f} MiB RSS, {pss / 1024:.1f} MiB PSS")
     for line in lines:
         print(line)

@@ -52,10 +52,22 @@ for line in sys.stdin:
 
 
 def _lb(c: httpx.Client, subnet_id: str, member: tuple[str, int], flavor: str | None) -> dict:
-    body = {"name": "fo", "vip_subnet_id": subnet_id, "listeners": [{
-        "protocol": "HTTP", "protocol_port": 80, "default_pool": {
-            "name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-            "members": [{"address": member[0], "protocol_port": member[1]}]}}]}
+    body = {
+        "name": "fo",
+        "vip_subnet_id": subnet_id,
+        "listeners": [
+            {
+                "protocol": "HTTP",
+                "protocol_port": 80,
+                "default_pool": {
+                    "name": "web",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": member[0], "protocol_port": member[1]}],
+                },
+            }
+        ],
+    }
     if flavor:
         body["flavor_id"] = flavor
     res = c.post("/lbaas/loadbalancers", json={"loadbalancer": body})
@@ -76,8 +88,7 @@ def _holder(c: httpx.Client, lb_id: str, vip: str) -> dict:
     deadline = time.monotonic() + PROBE_DEADLINE
     while time.monotonic() < deadline:
         for a in _live(c, lb_id):
-            if f" {vip}/" in netns_lab.ip("-n", a["compute_id"], "-o", "addr", "show",
-                                          check=False):
+            if f" {vip}/" in netns_lab.ip("-n", a["compute_id"], "-o", "addr", "show", check=False):
                 return a
         time.sleep(0.05)
     raise RuntimeError(f"nobody holds the VIP {vip}")
@@ -89,10 +100,13 @@ def _diagnose(c: httpx.Client, lb: dict) -> str:
     seen = []
     for a in amps:
         ns = a.get("compute_id") or ""
-        held = ns and f" {lb['vip_address']}/" in netns_lab.ip("-n", ns, "-o", "addr", "show",
-                                                                 check=False)
-        seen.append(f"{a['id'][:8]} {a['role']} {a['status']} ns={ns or '-'} "
-                    f"pids={len(netns_lab.ns_pids(ns)) if ns else 0} holds_vip={bool(held)}")
+        held = ns and f" {lb['vip_address']}/" in netns_lab.ip(
+            "-n", ns, "-o", "addr", "show", check=False
+        )
+        seen.append(
+            f"{a['id'][:8]} {a['role']} {a['status']} ns={ns or '-'} "
+            f"pids={len(netns_lab.ns_pids(ns)) if ns else 0} holds_vip={bool(held)}"
+        )
     status = c.get(f"/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
     return f"lb {status['provisioning_status']}; " + "; ".join(seen)
 
@@ -102,16 +116,20 @@ def _settle(c: httpx.Client, lb_id: str, want: int, gone: str) -> None:
     while time.monotonic() < deadline:
         lb = c.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
         amps = _live(c, lb_id)
-        if (lb["provisioning_status"] == "ACTIVE" and len(amps) == want
-                and gone not in {a["id"] for a in amps}):
+        if (
+            lb["provisioning_status"] == "ACTIVE"
+            and len(amps) == want
+            and gone not in {a["id"] for a in amps}
+        ):
             time.sleep(2)  # heartbeats of the new amphora flowing, VRRP settled
             return
         time.sleep(0.2)
     raise TimeoutError("load balancer did not recover")
 
 
-def _runs(c: httpx.Client, probe: subprocess.Popen[str], lb: dict, want: int, runs: int
-          ) -> list[float]:
+def _runs(
+    c: httpx.Client, probe: subprocess.Popen[str], lb: dict, want: int, runs: int
+) -> list[float]:
     assert probe.stdin is not None and probe.stdout is not None
     times = []
     for _ in range(runs):
@@ -126,8 +144,10 @@ def _runs(c: httpx.Client, probe: subprocess.Popen[str], lb: dict, want: int, ru
         if answer != "timeout" and answer:
             times.append(float(answer) - killed)
         else:
-            raise TimeoutError(f"the VIP did not answer {PROBE_DEADLINE:g} s after the kill "
-                               f"of {victim['id']} ({victim['role']}): {_diagnose(c, lb)}")
+            raise TimeoutError(
+                f"the VIP did not answer {PROBE_DEADLINE:g} s after the kill "
+                f"of {victim['id']} ({victim['role']}): {_diagnose(c, lb)}"
+            )
         _settle(c, lb["id"], want, victim["id"])
     return times
 
@@ -139,20 +159,41 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
     mgmt_bridge = f"hydbr-f{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-failover-"))
     bridges = [mgmt_bridge]
-    env = {"HYDRIA_COMPUTE_DRIVER": "netns", "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
-           "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24", "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
-           "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
-           "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
-           "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555", "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
-           "HYDRIA_HEARTBEAT_TIMEOUT": "3", "HYDRIA_RETIRE_DRAIN_SECONDS": "0"}
+    env = {
+        "HYDRIA_COMPUTE_DRIVER": "netns",
+        "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
+        "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24",
+        "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
+        "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
+        "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
+        "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555",
+        "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
+        "HYDRIA_HEARTBEAT_TIMEOUT": "3",
+        "HYDRIA_RETIRE_DRAIN_SECONDS": "0",
+    }
     probes: list[subprocess.Popen[str]] = []
     try:
-        with hydria_up(state=state, driver="netns", **env) as endpoint, \
-                httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
+        with (
+            hydria_up(state=state, driver="netns", **env) as endpoint,
+            httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
+        ):
             made = subprocess.run(
-                [str(BIN / "hydria"), "subnet", "create", "members", "--cidr",
-                 f"10.252.{n}.0/24", "--allocation-start", f"10.252.{n}.100",
-                 "--state-dir", str(state)], capture_output=True, text=True, check=True)
+                [
+                    str(BIN / "hydria"),
+                    "subnet",
+                    "create",
+                    "members",
+                    "--cidr",
+                    f"10.252.{n}.0/24",
+                    "--allocation-start",
+                    f"10.252.{n}.100",
+                    "--state-dir",
+                    str(state),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             member_bridge = "hydbr" + made.stdout.split()[0].replace("-", "")[:8]
             subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
             vip_bridge = "hydbr" + subnet["id"].replace("-", "")[:8]
@@ -162,26 +203,51 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
             client_ns = lab.host("c", vip_bridge, f"10.251.{n}.250/24")
             member = (f"10.252.{n}.11", 8080)
             lab.http_backend(lab.host("m", member_bridge, f"{member[0]}/24"), "web", *member)
-            profile = c.post("/lbaas/flavorprofiles", json={"flavorprofile": {
-                "name": "ha", "provider_name": "amphora",
-                "flavor_data": '{"loadbalancer_topology": "ACTIVE_STANDBY"}'}}).json()
-            flavor = c.post("/lbaas/flavors", json={"flavor": {
-                "name": "ha", "flavor_profile_id": profile["flavorprofile"]["id"]}}).json()
+            profile = c.post(
+                "/lbaas/flavorprofiles",
+                json={
+                    "flavorprofile": {
+                        "name": "ha",
+                        "provider_name": "amphora",
+                        "flavor_data": '{"loadbalancer_topology": "ACTIVE_STANDBY"}',
+                    }
+                },
+            ).json()
+            flavor = c.post(
+                "/lbaas/flavors",
+                json={
+                    "flavor": {"name": "ha", "flavor_profile_id": profile["flavorprofile"]["id"]}
+                },
+            ).json()
             results = []
             for flavor_id, want in ((flavor["flavor"]["id"], 2), (None, 1)):
                 lb = _lb(c, subnet["id"], member, flavor_id)
                 probe = subprocess.Popen(
-                    ["ip", "netns", "exec", client_ns, sys.executable, "-c", _PROBE,
-                     f"http://{lb['vip_address']}/", str(PROBE_DEADLINE)], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, text=True)
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        client_ns,
+                        sys.executable,
+                        "-c",
+                        _PROBE,
+                        f"http://{lb['vip_address']}/",
+                        str(PROBE_DEADLINE),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
                 probes.append(probe)
                 results.append(_runs(c, probe, lb, want, runs))
                 c.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline:
                     res = c.get(f"/lbaas/loadbalancers/{lb['id']}")
-                    if res.status_code == 404 or res.json()["loadbalancer"][
-                            "provisioning_status"] == "DELETED":
+                    if (
+                        res.status_code == 404
+                        or res.json()["loadbalancer"]["provisioning_status"] == "DELETED"
+                    ):
                         break
                     time.sleep(0.2)
     finally:

@@ -80,17 +80,35 @@ def add_load_balancers(db: Database, subnet: Any, count: int, *, with_pools: int
     with db.session() as s:
         for i in range(count):
             lb_id = str(uuid.uuid4())
-            s.add(m.LoadBalancer(
-                id=lb_id, project_id=c.DEFAULT_PROJECT_ID, name=f"lb-{i}",
-                provisioning_status=c.ACTIVE, operating_status=c.ONLINE,
-                topology=c.TOPOLOGY_SINGLE, provider=c.PROVIDER_NAME,
-                vip_subnet_id=subnet.id, vip_network_id=subnet.network_id,
-                vip_address=f"127.42.{i // 250}.{i % 250 + 2}", vip_port_id=str(uuid.uuid4()), tags=[]))
+            s.add(
+                m.LoadBalancer(
+                    id=lb_id,
+                    project_id=c.DEFAULT_PROJECT_ID,
+                    name=f"lb-{i}",
+                    provisioning_status=c.ACTIVE,
+                    operating_status=c.ONLINE,
+                    topology=c.TOPOLOGY_SINGLE,
+                    provider=c.PROVIDER_NAME,
+                    vip_subnet_id=subnet.id,
+                    vip_network_id=subnet.network_id,
+                    vip_address=f"127.42.{i // 250}.{i % 250 + 2}",
+                    vip_port_id=str(uuid.uuid4()),
+                    tags=[],
+                )
+            )
             if i < with_pools:
-                s.add(m.Pool(id=str(uuid.uuid4()), project_id=c.DEFAULT_PROJECT_ID,
-                             load_balancer_id=lb_id, protocol="HTTP",
-                             lb_algorithm="ROUND_ROBIN", provisioning_status=c.ACTIVE,
-                             operating_status=c.ONLINE, tags=[]))
+                s.add(
+                    m.Pool(
+                        id=str(uuid.uuid4()),
+                        project_id=c.DEFAULT_PROJECT_ID,
+                        load_balancer_id=lb_id,
+                        protocol="HTTP",
+                        lb_algorithm="ROUND_ROBIN",
+                        provisioning_status=c.ACTIVE,
+                        operating_status=c.ONLINE,
+                        tags=[],
+                    )
+                )
             if i % 1000 == 999:
                 s.flush()
 
@@ -124,34 +142,41 @@ def _get(client: TestClient, path: str) -> Any:
     return r.json()
 
 
-def measure(urls: dict[int, str], requests: int, rounds: int,
-            members: int) -> dict[str, float]:
+def measure(urls: dict[int, str], requests: int, rounds: int, members: int) -> dict[str, float]:
     """Median rates over ``rounds`` alternating rounds, so that a busy machine's drift
     hits both sizes alike."""
     samples: dict[str, list[float]] = {}
     with contextlib.ExitStack() as stack:
-        apps = {size: stack.enter_context(serving(url, size, members))
-                for size, url in urls.items()}
-        markers = {size: _get(client, f"{BASE}/loadbalancers?limit={size // 2}&fields=id")[
-            "loadbalancers"][-1]["id"] for size, (client, _) in apps.items()}
+        apps = {
+            size: stack.enter_context(serving(url, size, members)) for size, url in urls.items()
+        }
+        markers = {
+            size: _get(client, f"{BASE}/loadbalancers?limit={size // 2}&fields=id")[
+                "loadbalancers"
+            ][-1]["id"]
+            for size, (client, _) in apps.items()
+        }
         for _ in range(rounds):
             for size, (client, _) in apps.items():
                 page = f"{BASE}/loadbalancers?limit=100"
                 middle = f"{page}&marker={markers[size]}"
                 samples.setdefault(f"list first page, {size}", []).append(
-                    rate(requests, lambda i, c=client, p=page: _get(c, p)))
+                    rate(requests, lambda i, c=client, p=page: _get(c, p))
+                )
                 samples.setdefault(f"list middle page, {size}", []).append(
-                    rate(requests, lambda i, c=client, p=middle: _get(c, p)))
+                    rate(requests, lambda i, c=client, p=middle: _get(c, p))
+                )
         client, db = apps[max(apps)]
         lb_id = _get(client, f"{BASE}/loadbalancers?limit=1")["loadbalancers"][0]["id"]
-        samples["show"] = [rate(requests, lambda i: _get(client,
-                                                         f"{BASE}/loadbalancers/{lb_id}"))]
+        samples["show"] = [rate(requests, lambda i: _get(client, f"{BASE}/loadbalancers/{lb_id}"))]
         with db.session() as s:
             pool_ids = list(s.scalars(sa.select(m.Pool.id)))
 
         def post_member(i: int) -> None:
-            r = client.post(f"{BASE}/pools/{pool_ids[i]}/members",
-                            json={"member": {"address": "10.0.0.1", "protocol_port": 80}})
+            r = client.post(
+                f"{BASE}/pools/{pool_ids[i]}/members",
+                json={"member": {"address": "10.0.0.1", "protocol_port": 80}},
+            )
             assert r.status_code == 201, r.text
 
         samples["member POST"] = [rate(members, post_member)]
@@ -175,13 +200,16 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     with sqlite_url() as small, sqlite_url() as large:
-        report("SQLite", measure({1000: small, 10000: large}, args.requests, args.rounds,
-                                 args.members))
+        report(
+            "SQLite", measure({1000: small, 10000: large}, args.requests, args.rounds, args.members)
+        )
     if not args.no_postgres:
         try:
             with postgres_url() as small, postgres_url() as large:
-                report("PostgreSQL", measure({1000: small, 10000: large}, args.requests,
-                                             args.rounds, args.members))
+                report(
+                    "PostgreSQL",
+                    measure({1000: small, 10000: large}, args.requests, args.rounds, args.members),
+                )
         except sa.exc.OperationalError as exc:
             print(f"\nPostgreSQL: not reachable ({exc.orig}); skipped")
 

@@ -38,8 +38,9 @@ def rate(client: httpx.Client, path: str, n: int) -> float:
 
 def make_lb(client: httpx.Client) -> str:
     subnet = client.get("/v2.0/subnets", params={"name": "public"}).json()["subnets"][0]["id"]
-    r = client.post("/v2/lbaas/loadbalancers",
-                    json={"loadbalancer": {"name": "bench", "vip_subnet_id": subnet}})
+    r = client.post(
+        "/v2/lbaas/loadbalancers", json={"loadbalancer": {"name": "bench", "vip_subnet_id": subnet}}
+    )
     r.raise_for_status()
     return str(r.json()["loadbalancer"]["id"])
 
@@ -52,17 +53,18 @@ def main() -> None:
     from tests.support.backends import free_port
 
     keystone_port = free_port()
-    with running_keystone(Path(tempfile.mkdtemp(prefix="hydria-bench-ks-")),
-                          keystone_port) as ks, \
-            hydria_up(241, driver="noop") as noauth, \
-            hydria_up(242, driver="noop", **ks.hydria_env()) as keystone:
+    with (
+        running_keystone(Path(tempfile.mkdtemp(prefix="hydria-bench-ks-")), keystone_port) as ks,
+        hydria_up(241, driver="noop") as noauth,
+        hydria_up(242, driver="noop", **ks.hydria_env()) as keystone,
+    ):
         project = ks.project_ids["project-a"]
         token = ks.token("project-a", "member")
         sides = {
-            "noauth": httpx.Client(base_url=noauth, headers={"X-Project-Id": project},
-                                   timeout=30),
-            "keystone": httpx.Client(base_url=keystone, headers={"X-Auth-Token": token},
-                                     timeout=30),
+            "noauth": httpx.Client(base_url=noauth, headers={"X-Project-Id": project}, timeout=30),
+            "keystone": httpx.Client(
+                base_url=keystone, headers={"X-Auth-Token": token}, timeout=30
+            ),
         }
         lbs = {name: make_lb(client) for name, client in sides.items()}
         for name, client in sides.items():  # warm: the token is validated and cached here
@@ -74,16 +76,20 @@ def main() -> None:
             for what in ratios:
                 got = {}
                 for name, client in sides.items():
-                    path = (f"/v2/lbaas/loadbalancers/{lbs[name]}" if what == "GET one"
-                            else "/v2/lbaas/loadbalancers")
+                    path = (
+                        f"/v2/lbaas/loadbalancers/{lbs[name]}"
+                        if what == "GET one"
+                        else "/v2/lbaas/loadbalancers"
+                    )
                     got[name] = rate(client, path, args.requests)
                 ratio = got["keystone"] / got["noauth"]
                 ratios[what].append(ratio)
-                print(f"{n:>5} {what:<10} {got['noauth']:>10.0f} {got['keystone']:>11.0f} "
-                      f"{ratio:>6.2f}")
+                print(
+                    f"{n:>5} {what:<10} {got['noauth']:>10.0f} {got['keystone']:>11.0f} "
+                    f"{ratio:>6.2f}"
+                )
         for what, values in ratios.items():
-            print(f"{what}: keystone/noauth {min(values):.2f}..{max(values):.2f} "
-                  "(target >= 0.9)")
+            print(f"{what}: keystone/noauth {min(values):.2f}..{max(values):.2f} (target >= 0.9)")
         for client in sides.values():
             client.close()
 

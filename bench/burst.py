@@ -32,19 +32,32 @@ from _harness import backends, hydria_up, percentile
 CLIENTS = 8
 
 
-def post_all(endpoint: str, subnet_id: str, members: list[tuple[str, int]], count: int,
-             clients: int) -> tuple[list[dict], float]:
-    body = {"vip_subnet_id": subnet_id, "listeners": [{
-        "protocol": "HTTP", "protocol_port": 80, "default_pool": {
-            "name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-            "members": [{"address": h, "protocol_port": p} for h, p in members]}}]}
+def post_all(
+    endpoint: str, subnet_id: str, members: list[tuple[str, int]], count: int, clients: int
+) -> tuple[list[dict], float]:
+    body = {
+        "vip_subnet_id": subnet_id,
+        "listeners": [
+            {
+                "protocol": "HTTP",
+                "protocol_port": 80,
+                "default_pool": {
+                    "name": "web",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": h, "protocol_port": p} for h, p in members],
+                },
+            }
+        ],
+    }
     local = threading.local()
 
     def post(i: int) -> dict:
         if not hasattr(local, "c"):
             local.c = httpx.Client(base_url=endpoint + "/v2", timeout=120)
-        res = local.c.post("/lbaas/loadbalancers",
-                           json={"loadbalancer": {**body, "name": f"burst-{i}"}})
+        res = local.c.post(
+            "/lbaas/loadbalancers", json={"loadbalancer": {**body, "name": f"burst-{i}"}}
+        )
         assert res.status_code == 201, res.text
         return dict(res.json()["loadbalancer"])
 
@@ -58,8 +71,9 @@ def wait_all_active(endpoint: str, ids: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=endpoint + "/v2", timeout=60) as c:
         while True:
-            lbs = c.get("/lbaas/loadbalancers", params={"fields": "id,provisioning_status"}
-                        ).json()["loadbalancers"]
+            lbs = c.get("/lbaas/loadbalancers", params={"fields": "id,provisioning_status"}).json()[
+                "loadbalancers"
+            ]
             status = {lb["id"]: lb["provisioning_status"] for lb in lbs if lb["id"] in ids}
             bad = [i for i, s in status.items() if s == "ERROR"]
             if bad:
@@ -88,8 +102,9 @@ def wait_all_serving(lbs: list[dict], timeout: float) -> None:
             time.sleep(0.01)
 
 
-def one_round(driver: str, count: int, clients: int, members: list[tuple[str, int]],
-              env: dict[str, str]) -> dict[str, float]:
+def one_round(
+    driver: str, count: int, clients: int, members: list[tuple[str, int]], env: dict[str, str]
+) -> dict[str, float]:
     # a burst that fits a /24 keeps to one (and to HYDRIA_TEST_OCTET_BASE when set)
     with hydria_up(240 if count <= 230 else None, driver=driver, **env) as endpoint:
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
@@ -103,11 +118,15 @@ def one_round(driver: str, count: int, clients: int, members: list[tuple[str, in
         cpu = endpoint.cpu_seconds() - cpu0
         log = endpoint.log_text()
     took = [float(t) for t in re.findall(r"event=reconciled .* took=([0-9.]+)s", log)]
-    return {"per_lb": total / count, "cpu_per_lb": cpu / count, "post_per_lb": posting / count,
-            "lease_lost": float(log.count("event=lease_lost")),
-            "renew_failed": float(log.count("event=lease_renew_failed")),
-            "reconcile_p95": percentile(took, 95) if took else 0.0,
-            "reconcile_max": max(took, default=0.0)}
+    return {
+        "per_lb": total / count,
+        "cpu_per_lb": cpu / count,
+        "post_per_lb": posting / count,
+        "lease_lost": float(log.count("event=lease_lost")),
+        "renew_failed": float(log.count("event=lease_renew_failed")),
+        "reconcile_p95": percentile(took, 95) if took else 0.0,
+        "reconcile_max": max(took, default=0.0),
+    }
 
 
 def main() -> None:
@@ -116,8 +135,9 @@ def main() -> None:
     parser.add_argument("--driver", default="noop")
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--env", action="append", default=[],
-                        help="NAME=VALUE for hydria up (repeatable)")
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for hydria up (repeatable)"
+    )
     args = parser.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
     rounds = []
@@ -125,17 +145,21 @@ def main() -> None:
         for _ in range(args.rounds):
             rounds.append(one_round(args.driver, args.count, args.clients, members, env))
     for r in rounds:
-        print(f"burst of {args.count} ({args.driver}): {r['per_lb'] * 1000:6.1f} ms per LB "
-              f"until all {'ACTIVE' if args.driver == 'noop' else 'serving'} "
-              f"(hydria up CPU {r['cpu_per_lb'] * 1000:.1f} ms per LB); "
-              f"POSTs alone (baseline) {r['post_per_lb'] * 1000:5.1f} ms per LB, "
-              f"ratio {r['per_lb'] / r['post_per_lb']:.2f}x; "
-              f"reconcile p95 {r['reconcile_p95']:.2f} s max {r['reconcile_max']:.2f} s; "
-              f"lease_lost {r['lease_lost']:.0f} renew_failed {r['renew_failed']:.0f}")
+        print(
+            f"burst of {args.count} ({args.driver}): {r['per_lb'] * 1000:6.1f} ms per LB "
+            f"until all {'ACTIVE' if args.driver == 'noop' else 'serving'} "
+            f"(hydria up CPU {r['cpu_per_lb'] * 1000:.1f} ms per LB); "
+            f"POSTs alone (baseline) {r['post_per_lb'] * 1000:5.1f} ms per LB, "
+            f"ratio {r['per_lb'] / r['post_per_lb']:.2f}x; "
+            f"reconcile p95 {r['reconcile_p95']:.2f} s max {r['reconcile_max']:.2f} s; "
+            f"lease_lost {r['lease_lost']:.0f} renew_failed {r['renew_failed']:.0f}"
+        )
     if len(rounds) > 1:
         per = [r["per_lb"] * 1000 for r in rounds]
-        print(f"per LB over {len(rounds)} rounds: {min(per):.1f}-{max(per):.1f} ms "
-              f"(median {statistics.median(per):.1f})")
+        print(
+            f"per LB over {len(rounds)} rounds: {min(per):.1f}-{max(per):.1f} ms "
+            f"(median {statistics.median(per):.1f})"
+        )
 
 
 if __name__ == "__main__":

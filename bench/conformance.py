@@ -142,14 +142,21 @@ def make_accounts(ks: Keystone, sets: int) -> list[dict[str, object]]:
         for i, role in enumerate(ACCOUNT_ROLES):
             name = f"conformance-{n}-{i}-{role}"
             project = admin.identity.create_project(name=name, domain_id="default")
-            user = admin.identity.create_user(name=name, password=ks.password,
-                                              domain_id="default",
-                                              default_project_id=project.id)
+            user = admin.identity.create_user(
+                name=name, password=ks.password, domain_id="default", default_project_id=project.id
+            )
             admin.identity.assign_project_role_to_user(project, user, roles[role])
-            accounts.append({"username": name, "project_name": name,
-                             "password": ks.password, "domain_name": "Default",
-                             "user_domain_name": "Default",
-                             "project_domain_name": "Default", "roles": [role]})
+            accounts.append(
+                {
+                    "username": name,
+                    "project_name": name,
+                    "password": ks.password,
+                    "domain_name": "Default",
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
+                    "roles": [role],
+                }
+            )
     return accounts
 
 
@@ -162,11 +169,14 @@ def write_conf(work: Path, ks: Keystone, endpoint: str, sets: int) -> Path:
     conf.parent.mkdir(parents=True, exist_ok=True)
     (conf.parent / "accounts.yaml").write_text(json.dumps(make_accounts(ks, sets), indent=1))
     (work / "locks").mkdir(exist_ok=True)
-    conf.write_text(CONF.format(
-        work=work, keystone=ks.url,
-        network=subnet["network_id"],
-        providers=",".join(f"{p['name']}:{p['description']}"
-                           for p in providers)))
+    conf.write_text(
+        CONF.format(
+            work=work,
+            keystone=ks.url,
+            network=subnet["network_id"],
+            providers=",".join(f"{p['name']}:{p['description']}" for p in providers),
+        )
+    )
     return conf
 
 
@@ -174,18 +184,27 @@ def _admin_token(ks: Keystone) -> str:
     return str(ks.admin().auth_token)
 
 
-def run_tempest(work: Path, conf: Path, regex: str | None, exclude: str | None,
-                concurrency: int) -> Path:
+def run_tempest(
+    work: Path, conf: Path, regex: str | None, exclude: str | None, concurrency: int
+) -> Path:
     site = next((TEMPEST / "lib").glob("python3*/site-packages"))
-    env = {**os.environ, "TEMPEST_CONFIG_DIR": str(conf.parent),
-           "TEMPEST_CONFIG": conf.name, "OS_TEST_TIMEOUT": "600"}
+    env = {
+        **os.environ,
+        "TEMPEST_CONFIG_DIR": str(conf.parent),
+        "TEMPEST_CONFIG": conf.name,
+        "OS_TEST_TIMEOUT": "600",
+    }
     for key in [k for k in env if k.startswith("OS_") and k != "OS_TEST_TIMEOUT"]:
         del env[key]
-    stestr = [str(TEMPEST / "bin" / "stestr"), "--test-path", str(site / API_TESTS),
-              "--top-dir", str(site)]
+    stestr = [
+        str(TEMPEST / "bin" / "stestr"),
+        "--test-path",
+        str(site / API_TESTS),
+        "--top-dir",
+        str(site),
+    ]
     if not (work / ".stestr").exists():
-        subprocess.run([*stestr, "init"], cwd=work, env=env, check=True,
-                       capture_output=True)
+        subprocess.run([*stestr, "init"], cwd=work, env=env, check=True, capture_output=True)
     cmd = [*stestr, "run", "--concurrency", str(concurrency), "--subunit"]
     if exclude:
         cmd += ["--exclude-regex", exclude]
@@ -214,16 +233,25 @@ json.dump(rows, sys.stdout)
 
 
 def summarize(work: Path, subunit: Path) -> int:
-    res = subprocess.run([str(TEMPEST / "bin" / "python"), "-c", PARSE, str(subunit)],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [str(TEMPEST / "bin" / "python"), "-c", PARSE, str(subunit)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = json.loads(res.stdout)
     per_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     failures = []
     for row in rows:
         test_id = re.sub(r"\[.*\]$", "", row["id"])
-        status = {"success": "passed", "skip": "skipped", "fail": "failed",
-                  "xfail": "passed", "uxsuccess": "failed"}.get(row["status"])
+        status = {
+            "success": "passed",
+            "skip": "skipped",
+            "fail": "failed",
+            "xfail": "passed",
+            "uxsuccess": "failed",
+        }.get(row["status"])
         if status is None:
             continue
         if test_id.startswith(("setUpClass", "tearDownClass")):
@@ -238,19 +266,28 @@ def summarize(work: Path, subunit: Path) -> int:
         totals[group_of(test_id)][status] += 1
         if status == "failed":
             failures.append((row["id"], row["text"]))
-    width = max((len(c) for c in per_class), default=10) - len("octavia_tempest_plugin.tests.api.v2.")
+    width = max((len(c) for c in per_class), default=10) - len(
+        "octavia_tempest_plugin.tests.api.v2."
+    )
     print(f"{'class':<{width}} {'passed':>6} {'failed':>6} {'skipped':>7}")
     for cls in sorted(per_class):
         counts = per_class[cls]
-        extra = ", ".join(f"{k}" for k in counts if k.startswith(("setUp", "tearDown"))
-                          and not k.endswith("passed"))
-        print(f"{cls.removeprefix('octavia_tempest_plugin.tests.api.v2.'):<{width}} "
-              f"{counts['passed']:>6} {counts['failed']:>6} {counts['skipped']:>7}"
-              f"{'  (' + extra + ')' if extra else ''}")
+        extra = ", ".join(
+            f"{k}"
+            for k in counts
+            if k.startswith(("setUp", "tearDown")) and not k.endswith("passed")
+        )
+        print(
+            f"{cls.removeprefix('octavia_tempest_plugin.tests.api.v2.'):<{width}} "
+            f"{counts['passed']:>6} {counts['failed']:>6} {counts['skipped']:>7}"
+            f"{'  (' + extra + ')' if extra else ''}"
+        )
     print()
-    for group, label in (("core", "core (LB, listener, pool, member, HM, amphora, flavor, AZ,"
-                                  " provider)"),
-                         ("tls", "TLS (another branch)"), ("l7", "L7 (another branch)")):
+    for group, label in (
+        ("core", "core (LB, listener, pool, member, HM, amphora, flavor, AZ, provider)"),
+        ("tls", "TLS (another branch)"),
+        ("l7", "L7 (another branch)"),
+    ):
         t = totals[group]
         print(f"{label}: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped")
     all_ = {s: sum(t[s] for t in totals.values()) for s in ("passed", "failed", "skipped")}
@@ -268,9 +305,12 @@ def main() -> int:
     parser.add_argument("--filter", default=None, help="a regex of test ids (stestr's)")
     parser.add_argument("--exclude", default=None, help="a regex of test ids to leave out")
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--octet", type=int,
-                        default=int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "239")) % 250 + 1,
-                        help="the /24 of VIPs of this run (127.42.<octet>.0/24)")
+    parser.add_argument(
+        "--octet",
+        type=int,
+        default=int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "239")) % 250 + 1,
+        help="the /24 of VIPs of this run (127.42.<octet>.0/24)",
+    )
     args = parser.parse_args()
     if not (TEMPEST / "bin" / "stestr").exists():
         print(".venv-tempest is missing: run scripts/install --test", file=sys.stderr)
@@ -281,9 +321,12 @@ def main() -> int:
     for old in ("keystone", "hydria", "etc", ".stestr"):  # a run starts from nothing
         shutil.rmtree(work / old, ignore_errors=True)
     port = free_port()
-    with running_keystone(work / "keystone", port) as ks, \
-            hydria_up(args.octet, driver="noop", port=port, state=_state(work),
-                      **ks.hydria_env()) as endpoint:
+    with (
+        running_keystone(work / "keystone", port) as ks,
+        hydria_up(
+            args.octet, driver="noop", port=port, state=_state(work), **ks.hydria_env()
+        ) as endpoint,
+    ):
         conf = write_conf(work, ks, endpoint, args.concurrency + 1)
         subunit = run_tempest(work, conf, args.filter, args.exclude, args.concurrency)
     return summarize(work, subunit)

@@ -52,26 +52,33 @@ class Deployment:
 
     def __init__(self, db_url: str, lease: float, octet: int = 245) -> None:
         self.state = Path(tempfile.mkdtemp(prefix="hydria-bench-ctl-"))
-        self.env = {**os.environ, "HYDRIA_DATABASE_URL": db_url,
-                    "HYDRIA_STATE_DIR": str(self.state),
-                    "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-                    "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
-                    "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}",
-                    "HYDRIA_LEASE_SECONDS": str(lease), "HYDRIA_POLL_INTERVAL": "0.5",
-                    # split services take the deployment's key and CA from the operator
-                    "HYDRIA_HEARTBEAT_KEY": secrets.token_hex(32)}
+        self.env = {
+            **os.environ,
+            "HYDRIA_DATABASE_URL": db_url,
+            "HYDRIA_STATE_DIR": str(self.state),
+            "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+            "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}",
+            "HYDRIA_LEASE_SECONDS": str(lease),
+            "HYDRIA_POLL_INTERVAL": "0.5",
+            # split services take the deployment's key and CA from the operator
+            "HYDRIA_HEARTBEAT_KEY": secrets.token_hex(32),
+        }
         self.cidr = f"127.42.{octet}.0/24"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def hydria(self, *args: str) -> None:
-        subprocess.run([str(BIN / "hydria"), *args], env=self.env, check=True,
-                       capture_output=True)
+        subprocess.run([str(BIN / "hydria"), *args], env=self.env, check=True, capture_output=True)
 
     def start(self, name: str, *args: str) -> None:
         log = open(self.state / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen([str(BIN / "hydria"), *args], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            [str(BIN / "hydria"), *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
 
     def log(self, name: str) -> str:
@@ -115,8 +122,9 @@ def statuses(c: httpx.Client) -> dict[str, str]:
 
 def converge_changes(c: httpx.Client, ids: list[str], changes: int) -> float:
     """Send ``changes`` updates spread over ``ids``; time until all are converged."""
-    left = {i: changes // len(ids) + (1 if n < changes % len(ids) else 0)
-            for n, i in enumerate(ids)}
+    left = {
+        i: changes // len(ids) + (1 if n < changes % len(ids) else 0) for n, i in enumerate(ids)
+    }
     t0 = time.perf_counter()
     sent = 0
     while True:
@@ -127,8 +135,10 @@ def converge_changes(c: httpx.Client, ids: list[str], changes: int) -> float:
             if now[lb_id] == "ERROR":
                 raise RuntimeError(f"{lb_id} went to ERROR")
             if left[lb_id] and now[lb_id] == "ACTIVE":
-                res = c.put(f"/lbaas/loadbalancers/{lb_id}", json={"loadbalancer": {
-                    "description": f"change {sent}"}})
+                res = c.put(
+                    f"/lbaas/loadbalancers/{lb_id}",
+                    json={"loadbalancer": {"description": f"change {sent}"}},
+                )
                 if res.status_code == 200:
                     left[lb_id] -= 1
                     sent += 1
@@ -152,9 +162,13 @@ def throughput(controllers: int, changes: int, lbs: int, lease: float) -> float:
                 dep.start(f"c{n}", "controller")
             subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
             with httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
-                ids = [c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                    "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]["id"]
-                    for _ in range(lbs)]
+                ids = [
+                    c.post(
+                        "/lbaas/loadbalancers",
+                        json={"loadbalancer": {"vip_subnet_id": subnet["id"]}},
+                    ).json()["loadbalancer"]["id"]
+                    for _ in range(lbs)
+                ]
                 while any(status(c, i) != "ACTIVE" for i in ids):
                     time.sleep(0.1)
                 return converge_changes(c, ids, changes)
@@ -179,8 +193,10 @@ def takeover(runs: int, lease: float) -> list[float]:
                 for n in range(runs):
                     dep.start("victim", "controller")
                     time.sleep(1.0)  # let it start listening before the work arrives
-                    lb_id = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                        "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]["id"]
+                    lb_id = c.post(
+                        "/lbaas/loadbalancers",
+                        json={"loadbalancer": {"vip_subnet_id": subnet["id"]}},
+                    ).json()["loadbalancer"]["id"]
                     deadline = time.monotonic() + 30
                     while f"lb={lb_id}" not in dep.log("victim"):
                         if time.monotonic() > deadline:

@@ -94,8 +94,9 @@ def marked_at(log: Path, amp_id: str) -> float | None:
     return None
 
 
-def kill_and_time(client: httpx.Client, web: httpx.Client, vip_url: str, lb_id: str
-                  ) -> tuple[float, float | None, str]:
+def kill_and_time(
+    client: httpx.Client, web: httpx.Client, vip_url: str, lb_id: str
+) -> tuple[float, float | None, str]:
     amp = the_amphora(client, lb_id)
     log = state_dir_of(amp) / "up.log"
     pids = pids_mentioning(amp)
@@ -132,46 +133,68 @@ def replace_on_request(client: httpx.Client, lb_id: str) -> float:
 
 
 def secs(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
-            f"n={len(values)}")
+    return (
+        f"p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
+        f"n={len(values)}"
+    )
 
 
 def main() -> None:
     global INTERVAL, TIMEOUT  # the settings of this run; kill_and_time reads them
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--topology", choices=["SINGLE", "ACTIVE_STANDBY"], default="SINGLE",
-                        help="ACTIVE_STANDBY: netns amphorae with VRRP, against netns SINGLE "
-                             "in the same run (bench/_netns_failover.py)")
+    parser.add_argument(
+        "--topology",
+        choices=["SINGLE", "ACTIVE_STANDBY"],
+        default="SINGLE",
+        help="ACTIVE_STANDBY: netns amphorae with VRRP, against netns SINGLE "
+        "in the same run (bench/_netns_failover.py)",
+    )
     parser.add_argument("--interval", type=float, default=INTERVAL, help="heartbeat interval")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="heartbeat timeout")
-    parser.add_argument("--spares", type=int, default=0,
-                        help="spare amphorae: a replacement is taken warm, not booted")
+    parser.add_argument(
+        "--spares",
+        type=int,
+        default=0,
+        help="spare amphorae: a replacement is taken warm, not booted",
+    )
     args = parser.parse_args()
     if args.topology == "ACTIVE_STANDBY":
         from _netns_failover import measure
 
         standby, single = measure(args.runs)
         ms = [round(t * 1000) for t in standby]
-        print(f"ACTIVE_STANDBY: SIGKILL of the MASTER -> first 200 via the VIP: min "
-              f"{min(standby) * 1000:.0f} ms  p50 {percentile(standby, 50) * 1000:.0f} ms  "
-              f"p95 {percentile(standby, 95) * 1000:.0f} ms  n={len(standby)}  {ms}")
-        print(f"SINGLE (same run, baseline): SIGKILL -> first 200 via the VIP: min "
-              f"{min(single):.2f} s  p50 {percentile(single, 50):.2f} s  "
-              f"p95 {percentile(single, 95):.2f} s  n={len(single)}")
-        print(f"ratio ACTIVE_STANDBY/SINGLE: p50 "
-              f"{percentile(standby, 50) / percentile(single, 50):.3f}x  p95 "
-              f"{percentile(standby, 95) / percentile(single, 95):.3f}x")
+        print(
+            f"ACTIVE_STANDBY: SIGKILL of the MASTER -> first 200 via the VIP: min "
+            f"{min(standby) * 1000:.0f} ms  p50 {percentile(standby, 50) * 1000:.0f} ms  "
+            f"p95 {percentile(standby, 95) * 1000:.0f} ms  n={len(standby)}  {ms}"
+        )
+        print(
+            f"SINGLE (same run, baseline): SIGKILL -> first 200 via the VIP: min "
+            f"{min(single):.2f} s  p50 {percentile(single, 50):.2f} s  "
+            f"p95 {percentile(single, 95):.2f} s  n={len(single)}"
+        )
+        print(
+            f"ratio ACTIVE_STANDBY/SINGLE: p50 "
+            f"{percentile(standby, 50) / percentile(single, 50):.3f}x  p95 "
+            f"{percentile(standby, 95) / percentile(single, 95):.3f}x"
+        )
         return
     INTERVAL, TIMEOUT = args.interval, args.timeout
-    env = {"HYDRIA_HEARTBEAT_INTERVAL": str(INTERVAL), "HYDRIA_HEARTBEAT_TIMEOUT": str(TIMEOUT),
-           "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(args.spares),
-           # the spare pool refills at each housekeeping round
-           "HYDRIA_HOUSEKEEPING_INTERVAL": "1" if args.spares else "30",
-           "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_udp_port()}"}
-    with backends(1) as members, hydria_up(octet=165, **env) as endpoint, \
-            httpx.Client(base_url=endpoint + "/v2", timeout=30) as client, \
-            httpx.Client(timeout=0.5) as web:
+    env = {
+        "HYDRIA_HEARTBEAT_INTERVAL": str(INTERVAL),
+        "HYDRIA_HEARTBEAT_TIMEOUT": str(TIMEOUT),
+        "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(args.spares),
+        # the spare pool refills at each housekeeping round
+        "HYDRIA_HOUSEKEEPING_INTERVAL": "1" if args.spares else "30",
+        "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_udp_port()}",
+    }
+    with (
+        backends(1) as members,
+        hydria_up(octet=165, **env) as endpoint,
+        httpx.Client(base_url=endpoint + "/v2", timeout=30) as client,
+        httpx.Client(timeout=0.5) as web,
+    ):
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
         lb = build_http_lb(client, subnet["id"], [members[0]], "failover-bench")
         vip_url = f"http://{lb['vip_address']}:80/"
@@ -187,17 +210,21 @@ def main() -> None:
                 detections.append(detected)
         client.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
     floor = [TIMEOUT + r for r in requested]
-    print(f"settings: heartbeat_interval {INTERVAL:g} s, heartbeat_timeout {TIMEOUT:g} s, "
-          f"spares {args.spares}, "
-          f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}")
+    print(
+        f"settings: heartbeat_interval {INTERVAL:g} s, heartbeat_timeout {TIMEOUT:g} s, "
+        f"spares {args.spares}, "
+        f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}"
+    )
     print(f"baseline: heartbeat timeout                  {TIMEOUT:6.2f} s")
     print(f"baseline: replace on request (PUT failover)  {secs(requested)}")
     print(f"baseline: timeout + replace on request       {secs(floor)}")
     if detections:
         print(f"SIGKILL -> marked for failover (detection)   {secs(detections)}")
     print(f"SIGKILL -> first 200 through the VIP         {secs(samples)}")
-    print(f"ratio to the floor: p50 {percentile(samples, 50) / percentile(floor, 50):.2f}x   "
-          f"p95 {percentile(samples, 95) / percentile(floor, 95):.2f}x")
+    print(
+        f"ratio to the floor: p50 {percentile(samples, 50) / percentile(floor, 50):.2f}x   "
+        f"p95 {percentile(samples, 95) / percentile(floor, 95):.2f}x"
+    )
 
 
 if __name__ == "__main__":

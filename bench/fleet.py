@@ -72,15 +72,28 @@ def fleet_pids(state: Path) -> tuple[list[int], list[int]]:
 
 def populate(endpoint: str, count: int, members: list[tuple[str, int]]) -> None:
     subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
-    body = {"vip_subnet_id": subnet, "listeners": [{
-        "protocol": "HTTP", "protocol_port": 80, "default_pool": {
-            "name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-            "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 2, "max_retries": 2},
-            "members": [{"address": h, "protocol_port": p} for h, p in members]}}]}
+    body = {
+        "vip_subnet_id": subnet,
+        "listeners": [
+            {
+                "protocol": "HTTP",
+                "protocol_port": 80,
+                "default_pool": {
+                    "name": "web",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 2, "max_retries": 2},
+                    "members": [{"address": h, "protocol_port": p} for h, p in members],
+                },
+            }
+        ],
+    }
     with httpx.Client(base_url=endpoint + "/v2", timeout=120) as c:
+
         def post(i: int) -> str:
-            res = c.post("/lbaas/loadbalancers", json={"loadbalancer": {**body,
-                                                                         "name": f"fleet-{i}"}})
+            res = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {**body, "name": f"fleet-{i}"}}
+            )
             assert res.status_code == 201, res.text
             return str(res.json()["loadbalancer"]["id"])
 
@@ -89,8 +102,9 @@ def populate(endpoint: str, count: int, members: list[tuple[str, int]]) -> None:
         deadline = time.monotonic() + 120 + count * 3
         while True:
             lbs = c.get("/lbaas/loadbalancers").json()["loadbalancers"]
-            if sum(lb["provisioning_status"] == "ACTIVE" for lb in lbs if lb["id"] in ids) \
-                    == len(ids):
+            if sum(lb["provisioning_status"] == "ACTIVE" for lb in lbs if lb["id"] in ids) == len(
+                ids
+            ):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError("fleet not ACTIVE")
@@ -114,8 +128,7 @@ def measure(count: int, idle: float, members: list[tuple[str, int]]) -> dict[str
             "agent_mb": sum(pss_kb(p) for p in agents) / 1024 / n,
             "haproxy_mb": sum(pss_kb(p) for p in haproxies) / 1024 / n,
             "agent_cpu_ms_per_min": sum(cpu[p] for p in agents) / TICK * 1000 / n / idle * 60,
-            "haproxy_cpu_ms_per_min": sum(cpu[p] for p in haproxies) / TICK * 1000 / n / idle
-            * 60,
+            "haproxy_cpu_ms_per_min": sum(cpu[p] for p in haproxies) / TICK * 1000 / n / idle * 60,
             "agent_threads": sum(threads(p) for p in agents) / n,
         }
 
@@ -127,14 +140,18 @@ def main() -> None:
     args = parser.parse_args()
     with backends(2) as members:
         rows = [(int(n), measure(int(n), args.idle, members)) for n in args.sizes.split(",")]
-    print("per amphora, idle            | agent PSS | HAProxy PSS (baseline) | ratio "
-          "| agent CPU | HAProxy CPU (baseline) | ratio | agent threads")
+    print(
+        "per amphora, idle            | agent PSS | HAProxy PSS (baseline) | ratio "
+        "| agent CPU | HAProxy CPU (baseline) | ratio | agent threads"
+    )
     for n, r in rows:
-        print(f"N={n:<4} ({r['amphorae']:.0f} running)      | {r['agent_mb']:6.1f} MB | "
-              f"{r['haproxy_mb']:6.1f} MB              | {r['agent_mb'] / r['haproxy_mb']:4.2f}x "
-              f"| {r['agent_cpu_ms_per_min']:5.0f} ms/min | {r['haproxy_cpu_ms_per_min']:5.0f} "
-              f"ms/min           | {r['agent_cpu_ms_per_min'] / max(r['haproxy_cpu_ms_per_min'], 0.01):4.2f}x "
-              f"| {r['agent_threads']:.0f}")
+        print(
+            f"N={n:<4} ({r['amphorae']:.0f} running)      | {r['agent_mb']:6.1f} MB | "
+            f"{r['haproxy_mb']:6.1f} MB              | {r['agent_mb'] / r['haproxy_mb']:4.2f}x "
+            f"| {r['agent_cpu_ms_per_min']:5.0f} ms/min | {r['haproxy_cpu_ms_per_min']:5.0f} "
+            f"ms/min           | {r['agent_cpu_ms_per_min'] / max(r['haproxy_cpu_ms_per_min'], 0.01):4.2f}x "
+            f"| {r['agent_threads']:.0f}"
+        )
 
 
 if __name__ == "__main__":

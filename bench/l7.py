@@ -42,32 +42,60 @@ def _rule(i: int) -> dict[str, str]:
     if kind == 1:
         return {"type": "HOST_NAME", "compare_type": "EQUAL_TO", "value": f"h{i}.example"}
     if kind == 2:
-        return {"type": "HEADER", "key": f"X-Route-{i}", "compare_type": "EQUAL_TO",
-                "value": "yes"}
+        return {"type": "HEADER", "key": f"X-Route-{i}", "compare_type": "EQUAL_TO", "value": "yes"}
     if kind == 3:
-        return {"type": "COOKIE", "key": "tenant", "compare_type": "EQUAL_TO",
-                "value": f"t{i}"}
+        return {"type": "COOKIE", "key": "tenant", "compare_type": "EQUAL_TO", "value": f"t{i}"}
     return {"type": "PATH", "compare_type": "REGEX", "value": f"^/v{i}/[a-z]+/[0-9]+$"}
 
 
 def _body(subnet: str, members: list[tuple[str, int]], name: str, rules: int) -> dict:
     member_list = [{"address": h, "protocol_port": p} for h, p in members]
-    policies = [{"action": "REJECT" if i % 2 else "REDIRECT_TO_POOL",
-                 **({} if i % 2 else {"redirect_pool": {"name": "other"}}),
-                 "rules": [_rule(i)]} for i in range(rules)]
-    return {"loadbalancer": {"name": name, "vip_subnet_id": subnet, "listeners": [{
-        "protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "web"},
-        "l7policies": policies}],
-        "pools": [{"name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                   "members": member_list},
-                  {"name": "other", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                   "members": member_list}]}}
+    policies = [
+        {
+            "action": "REJECT" if i % 2 else "REDIRECT_TO_POOL",
+            **({} if i % 2 else {"redirect_pool": {"name": "other"}}),
+            "rules": [_rule(i)],
+        }
+        for i in range(rules)
+    ]
+    return {
+        "loadbalancer": {
+            "name": name,
+            "vip_subnet_id": subnet,
+            "listeners": [
+                {
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "default_pool": {"name": "web"},
+                    "l7policies": policies,
+                }
+            ],
+            "pools": [
+                {
+                    "name": "web",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": member_list,
+                },
+                {
+                    "name": "other",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": member_list,
+                },
+            ],
+        }
+    }
 
 
 def _wrk(url: str, seconds: int, connections: int) -> tuple[float, int]:
     """Requests per second and requests done."""
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{url}: {errors.group(1)} non-2xx answers\n{out}")
@@ -107,7 +135,8 @@ def nginx_backends(count: int) -> Iterator[list[tuple[str, int]]]:
     ports = [free_port() for _ in range(count)]
     servers = "\n".join(
         f"server {{ listen 127.0.0.1:{p}; access_log off; location / {{ return 200 ok; }} }}"
-        for p in ports)
+        for p in ports
+    )
     conf = folder / "nginx.conf"
     conf.write_text(f"""worker_processes 1;
 pid {folder}/nginx.pid;
@@ -119,8 +148,7 @@ http {{
     {servers}
 }}
 """)
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(folder), "-g",
-                             "daemon off;"])
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(folder), "-g", "daemon off;"])
     try:
         for p in ports:
             wait_http(f"http://127.0.0.1:{p}/")
@@ -139,8 +167,11 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--octet", type=int, default=21)
     args = ap.parse_args()
-    with nginx_backends(2) as members, hydria_up(args.octet) as endpoint, \
-            httpx.Client(base_url=endpoint + "/v2", timeout=60) as c:
+    with (
+        nginx_backends(2) as members,
+        hydria_up(args.octet) as endpoint,
+        httpx.Client(base_url=endpoint + "/v2", timeout=60) as c,
+    ):
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
         urls, vips = {}, {}
         for name, rules in (("plain", 0), ("l7", RULES)):
@@ -163,12 +194,16 @@ def main() -> None:
                 rates[name] += rps
                 done[name] += requests
                 cpu[name] += used
-                print(f"round {i + 1} {name:5s} {rps:10.0f} req/s   HAProxy "
-                      f"{requests / max(used, 1e-9):10.0f} req per CPU second")
+                print(
+                    f"round {i + 1} {name:5s} {rps:10.0f} req/s   HAProxy "
+                    f"{requests / max(used, 1e-9):10.0f} req per CPU second"
+                )
         ratio = rates["l7"] / rates["plain"]
         per_cpu = (done["l7"] / max(cpu["l7"], 1e-9)) / (done["plain"] / max(cpu["plain"], 1e-9))
-        print(f"ratio l7 ({RULES} rules) / plain, requests per second: {ratio:.3f}; "
-              f"requests per HAProxy CPU second: {per_cpu:.3f} (target >= 0.9)")
+        print(
+            f"ratio l7 ({RULES} rules) / plain, requests per second: {ratio:.3f}; "
+            f"requests per HAProxy CPU second: {per_cpu:.3f} (target >= 0.9)"
+        )
 
 
 if __name__ == "__main__":

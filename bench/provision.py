@@ -48,7 +48,8 @@ def haproxy_alone(members: list[tuple[str, int]], runs: int) -> list[float]:
                 "global\n    maxconn 1000\n    httpclient.ssl.verify none\ndefaults\n    mode http\n    timeout connect 5s\n"
                 "    timeout client 50s\n    timeout server 50s\n"
                 f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
-                f"backend b\n    balance roundrobin\n{servers}\n")
+                f"backend b\n    balance roundrobin\n{servers}\n"
+            )
             t0 = time.perf_counter()
             proc = subprocess.Popen(["haproxy", "-W", "-f", str(cfg)])
             try:
@@ -60,22 +61,40 @@ def haproxy_alone(members: list[tuple[str, int]], runs: int) -> list[float]:
     return times
 
 
-def one_load_balancer(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]],
-                      i: int) -> float:
+def one_load_balancer(
+    client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], i: int
+) -> float:
     t0 = time.perf_counter()
     lb = build_http_lb(client, subnet_id, members, f"bench-{i}")
     wait_http(f"http://{lb['vip_address']}:80/")
     return time.perf_counter() - t0
 
 
-def one_populated_load_balancer(client: httpx.Client, subnet_id: str,
-                                members: list[tuple[str, int]], i: int) -> float:
+def one_populated_load_balancer(
+    client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], i: int
+) -> float:
     t0 = time.perf_counter()
-    res = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-        "name": f"bench-graph-{i}", "vip_subnet_id": subnet_id,
-        "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "web",
-            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-            "members": [{"address": h, "protocol_port": p} for h, p in members]}}]}})
+    res = client.post(
+        "/lbaas/loadbalancers",
+        json={
+            "loadbalancer": {
+                "name": f"bench-graph-{i}",
+                "vip_subnet_id": subnet_id,
+                "listeners": [
+                    {
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                        "default_pool": {
+                            "name": "web",
+                            "protocol": "HTTP",
+                            "lb_algorithm": "ROUND_ROBIN",
+                            "members": [{"address": h, "protocol_port": p} for h, p in members],
+                        },
+                    }
+                ],
+            }
+        },
+    )
     assert res.status_code == 201, res.text
     lb = res.json()["loadbalancer"]
     wait_status(client, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
@@ -83,8 +102,9 @@ def one_populated_load_balancer(client: httpx.Client, subnet_id: str,
     return time.perf_counter() - t0
 
 
-def run_hydria(members: list[tuple[str, int]], count: int, spares: int
-               ) -> tuple[list[float], list[float]]:
+def run_hydria(
+    members: list[tuple[str, int]], count: int, spares: int
+) -> tuple[list[float], list[float]]:
     """(step by step, fully populated) samples from one ``hydria up``."""
     env = {"HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares)}
     with hydria_up(**env) as endpoint, httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
@@ -118,13 +138,23 @@ def wait_spares(c: httpx.Client, count: int, timeout: float = 60.0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--spares", type=int, default=2,
-                        help="spare pool size for the second Hydria run (0 skips it)")
-    parser.add_argument("--driver", choices=["local", "netns"], default="local",
-                        help="netns: namespaces against local in the same run, and the "
-                             "memory of an idle amphora")
-    parser.add_argument("--warm-only", action="store_true",
-                        help="skip the run without spares (the target is with spares)")
+    parser.add_argument(
+        "--spares",
+        type=int,
+        default=2,
+        help="spare pool size for the second Hydria run (0 skips it)",
+    )
+    parser.add_argument(
+        "--driver",
+        choices=["local", "netns"],
+        default="local",
+        help="netns: namespaces against local in the same run, and the memory of an idle amphora",
+    )
+    parser.add_argument(
+        "--warm-only",
+        action="store_true",
+        help="skip the run without spares (the target is with spares)",
+    )
     args = parser.parse_args()
     if args.driver == "netns":
         from _netns import compare
@@ -137,13 +167,19 @@ def main() -> None:
         warm = run_hydria(members, args.count, args.spares) if args.spares else ([], [])
     print(f"haproxy start alone (baseline):                        {summary(baseline)}")
     spared = f"{args.spares} spare(s)"
-    for name, samples in (("5 steps, no spares", cold[0]), (f"5 steps, {spared}", warm[0]),
-                          ("1 POST, no spares", cold[1]), (f"1 POST, {spared}", warm[1])):
+    for name, samples in (
+        ("5 steps, no spares", cold[0]),
+        (f"5 steps, {spared}", warm[0]),
+        ("1 POST, no spares", cold[1]),
+        (f"1 POST, {spared}", warm[1]),
+    ):
         if not samples:
             continue
-        print(f"hydria -> first 200 via VIP, {name:>20}: {summary(samples)}   "
-              f"ratio p50 {percentile(samples, 50) / percentile(baseline, 50):.1f}x "
-              f"p95 {percentile(samples, 95) / percentile(baseline, 95):.1f}x")
+        print(
+            f"hydria -> first 200 via VIP, {name:>20}: {summary(samples)}   "
+            f"ratio p50 {percentile(samples, 50) / percentile(baseline, 50):.1f}x "
+            f"p95 {percentile(samples, 95) / percentile(baseline, 95):.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -53,21 +53,35 @@ class Side:
 
 # -- sides -----------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def octavia() -> Iterator[Side]:
     conf = OCTAVIA_DIR / "octavia.conf"
     venv = OCTAVIA_DIR / "venv" / "bin"
     if not (venv / "octavia-api").exists() or not conf.exists():
         raise RuntimeError(f"Octavia 19 is not set up in {OCTAVIA_DIR}: run bench/octavia/setup")
-    subprocess.run([str(HERE / "octavia" / "setup")], check=True, capture_output=True,
-                   env={**os.environ, "OCTAVIA_BENCH_DIR": str(OCTAVIA_DIR)})  # a fresh db
+    subprocess.run(
+        [str(HERE / "octavia" / "setup")],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "OCTAVIA_BENCH_DIR": str(OCTAVIA_DIR)},
+    )  # a fresh db
     # its local certificate generator reads the CA from the environment, not the file
-    env = {**os.environ, "OS_OCTAVIA_TLS_CA_CERT": str(OCTAVIA_DIR / "ca.pem"),
-           "OS_OCTAVIA_TLS_CA_KEY": str(OCTAVIA_DIR / "ca.key")}
-    procs = [subprocess.Popen([str(venv / cmd), "--config-file", str(conf)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-             for cmd in ("octavia-api", "octavia-worker")]
+    env = {
+        **os.environ,
+        "OS_OCTAVIA_TLS_CA_CERT": str(OCTAVIA_DIR / "ca.pem"),
+        "OS_OCTAVIA_TLS_CA_KEY": str(OCTAVIA_DIR / "ca.key"),
+    }
+    procs = [
+        subprocess.Popen(
+            [str(venv / cmd), "--config-file", str(conf)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for cmd in ("octavia-api", "octavia-worker")
+    ]
     base = f"http://127.0.0.1:{OCTAVIA_PORT}"
     try:
         deadline = time.monotonic() + 180  # its imports take a while on a busy machine
@@ -78,8 +92,7 @@ def octavia() -> Iterator[Side]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError("octavia-api did not answer (see its log in "
-                                   f"{OCTAVIA_DIR})")
+                raise RuntimeError(f"octavia-api did not answer (see its log in {OCTAVIA_DIR})")
             time.sleep(0.5)
         time.sleep(3)  # the worker connects to RabbitMQ after the API answers
         # the no-op network driver accepts any subnet id
@@ -105,16 +118,17 @@ def hydria() -> Iterator[Side]:
 
 # -- the client -------------------------------------------------------------------
 
+
 def client(side: Side) -> httpx.Client:
-    return httpx.Client(base_url=side.base + "/v2", timeout=120,
-                        headers={"X-Project-Id": "bench"})
+    return httpx.Client(base_url=side.base + "/v2", timeout=120, headers={"X-Project-Id": "bench"})
 
 
 def wait_active(c: httpx.Client, lb_id: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while True:
         status = c.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"][
-            "provisioning_status"]
+            "provisioning_status"
+        ]
         if status == "ACTIVE":
             return
         if status == "ERROR" or time.monotonic() > deadline:
@@ -129,8 +143,16 @@ def burst(side: Side, count: int) -> float:
     def post(i: int) -> str:
         if not hasattr(local, "c"):
             local.c = client(side)
-        res = local.c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "name": f"bench-{i}", "vip_subnet_id": side.subnet_id, "project_id": "bench"}})
+        res = local.c.post(
+            "/lbaas/loadbalancers",
+            json={
+                "loadbalancer": {
+                    "name": f"bench-{i}",
+                    "vip_subnet_id": side.subnet_id,
+                    "project_id": "bench",
+                }
+            },
+        )
         assert res.status_code == 201, res.text
         return str(res.json()["loadbalancer"]["id"])
 
@@ -155,13 +177,25 @@ def add_pools(side: Side, n: int) -> None:
     """A listener and a pool on ``n`` load balancers, for the member writes."""
     with client(side) as c:
         for lb_id in side.lbs[:n]:
-            res = c.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}})
+            res = c.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {"loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}
+                },
+            )
             assert res.status_code == 201, res.text
             listener = res.json()["listener"]["id"]
             wait_active(c, lb_id)
-            res = c.post("/lbaas/pools", json={"pool": {
-                "listener_id": listener, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})
+            res = c.post(
+                "/lbaas/pools",
+                json={
+                    "pool": {
+                        "listener_id": listener,
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                    }
+                },
+            )
             assert res.status_code == 201, res.text
             side.pools.append(res.json()["pool"]["id"])
             wait_active(c, lb_id)
@@ -191,8 +225,10 @@ def member_writes(side: Side, seconds: float) -> float:
             port = 1000
             while time.perf_counter() < stop:
                 port += 1
-                res = c.post(f"/lbaas/pools/{pool}/members", json={"member": {
-                    "address": "192.0.2.10", "protocol_port": port}})
+                res = c.post(
+                    f"/lbaas/pools/{pool}/members",
+                    json={"member": {"address": "192.0.2.10", "protocol_port": port}},
+                )
                 assert res.status_code == 201, res.text
                 wait_active(c, lb_id)
                 res = c.delete(f"/lbaas/pools/{pool}/members/{res.json()['member']['id']}")
@@ -254,8 +290,10 @@ def main() -> None:
             why_not = f"{type(exc).__name__}: {exc}"
         print(f"round {r + 1}/{args.rounds} done", flush=True)
     h, o = results["hydria"], results["octavia"]
-    print(f"\n{args.lbs} load balancers, {args.rounds} round(s), same client; "
-          "Hydria: hydria up --driver noop (SQLite); Octavia 19: API + worker, no-op drivers")
+    print(
+        f"\n{args.lbs} load balancers, {args.rounds} round(s), same client; "
+        "Hydria: hydria up --driver noop (SQLite); Octavia 19: API + worker, no-op drivers"
+    )
     if o and len(o) == len(h):
         print("| figure | Octavia 19 | Hydria | Hydria ahead by |\n| --- | --- | --- | --- |")
         for key, name, unit, fmt in ROWS:
@@ -263,8 +301,10 @@ def main() -> None:
                 ratios = [b[key] / a[key] for a, b in zip(h, o, strict=True)]
             else:
                 ratios = [a[key] / b[key] for a, b in zip(h, o, strict=True)]
-            print(f"| {name} ({unit}) | {spread([x[key] for x in o], fmt)} | "
-                  f"{spread([x[key] for x in h], fmt)} | {spread(ratios, lambda v: f'{v:.2f}')}x |")
+            print(
+                f"| {name} ({unit}) | {spread([x[key] for x in o], fmt)} | "
+                f"{spread([x[key] for x in h], fmt)} | {spread(ratios, lambda v: f'{v:.2f}')}x |"
+            )
     else:
         print(f"Octavia 19 not measured: {why_not}")
         print("| figure | Hydria | baseline (same run) | ratio |\n| --- | --- | --- | --- |")
@@ -272,9 +312,11 @@ def main() -> None:
             base = [x["root"] for x in h]
             ratios = [x[key] / x["root"] for x in h] if key != "burst" else []
             label = "GET /v2 of the API" if key != "burst" else "-"
-            print(f"| {name} ({unit}) | {spread([x[key] for x in h], fmt)} | "
-                  f"{label + ' ' + spread(base, fmt) if ratios else '-'} | "
-                  f"{spread(ratios, lambda v: f'{v:.2f}') + 'x' if ratios else '-'} |")
+            print(
+                f"| {name} ({unit}) | {spread([x[key] for x in h], fmt)} | "
+                f"{label + ' ' + spread(base, fmt) if ratios else '-'} | "
+                f"{spread(ratios, lambda v: f'{v:.2f}') + 'x' if ratios else '-'} |"
+            )
 
 
 if __name__ == "__main__":

@@ -48,16 +48,21 @@ def make_cert(folder: Path) -> tuple[bytes, bytes, Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench.example")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=7))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("bench.example")]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("bench.example")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     crt, keyf = folder / "bench.crt", folder / "bench.key"
     crt.write_bytes(cert_pem)
     keyf.write_bytes(key_pem)
@@ -97,8 +102,11 @@ http {{
     }}
 }}
 """)
-    proc = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(folder), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     if proc.poll() is not None:
         raise RuntimeError((folder / "nginx.err").read_text())
@@ -121,17 +129,28 @@ def wrk(url: str, seconds: float, connections: int, *, close: bool) -> float:
 
 def store_certificate(client: httpx.Client, cert_pem: bytes, key_pem: bytes) -> str:
     def secret(payload: bytes) -> str:
-        r = client.post("/v1/secrets", json={"name": "bench", "payload": payload.decode(),
-                                             "payload_content_type": "text/plain"})
+        r = client.post(
+            "/v1/secrets",
+            json={
+                "name": "bench",
+                "payload": payload.decode(),
+                "payload_content_type": "text/plain",
+            },
+        )
         r.raise_for_status()
         return str(r.json()["secret_ref"])
 
-    r = client.post("/v1/containers", json={"type": "certificate", "name": "bench",
-                                            "secret_refs": [
-                                                {"name": "certificate",
-                                                 "secret_ref": secret(cert_pem)},
-                                                {"name": "private_key",
-                                                 "secret_ref": secret(key_pem)}]})
+    r = client.post(
+        "/v1/containers",
+        json={
+            "type": "certificate",
+            "name": "bench",
+            "secret_refs": [
+                {"name": "certificate", "secret_ref": secret(cert_pem)},
+                {"name": "private_key", "secret_ref": secret(key_pem)},
+            ],
+        },
+    )
     r.raise_for_status()
     return str(r.json()["container_ref"])
 
@@ -148,35 +167,61 @@ def main() -> None:
     cert_pem, key_pem, crt, key = make_cert(folder)
     nginx, tls_port, plain_port = start_nginx(folder, crt, key)
     try:
-        with hydria_up(args.octet) as endpoint, httpx.Client(base_url=endpoint,
-                                                             timeout=30) as root:
+        with hydria_up(args.octet) as endpoint, httpx.Client(base_url=endpoint, timeout=30) as root:
             api = httpx.Client(base_url=endpoint + "/v2", timeout=30)
             ref = store_certificate(root, cert_pem, key_pem)
             subnets = root.get("/v2.0/subnets").json()["subnets"]
             subnet = next(s["id"] for s in subnets if s["name"] == "public")
-            lb = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "name": "bench-tls", "vip_subnet_id": subnet}}).json()["loadbalancer"]
+            lb = api.post(
+                "/lbaas/loadbalancers",
+                json={"loadbalancer": {"name": "bench-tls", "vip_subnet_id": subnet}},
+            ).json()["loadbalancer"]
             path = f"/lbaas/loadbalancers/{lb['id']}"
             wait_status(api, path, "loadbalancer")
-            res = api.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb["id"], "protocol": "TERMINATED_HTTPS",
-                "protocol_port": 443, "default_tls_container_ref": ref,
-                "alpn_protocols": ["http/1.1"]}})
+            res = api.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {
+                        "loadbalancer_id": lb["id"],
+                        "protocol": "TERMINATED_HTTPS",
+                        "protocol_port": 443,
+                        "default_tls_container_ref": ref,
+                        "alpn_protocols": ["http/1.1"],
+                    }
+                },
+            )
             res.raise_for_status()
             listener = res.json()["listener"]
             wait_status(api, path, "loadbalancer")
-            pool = api.post("/lbaas/pools", json={"pool": {
-                "listener_id": listener["id"], "protocol": "HTTP",
-                "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+            pool = api.post(
+                "/lbaas/pools",
+                json={
+                    "pool": {
+                        "listener_id": listener["id"],
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                    }
+                },
+            ).json()["pool"]
             wait_status(api, path, "loadbalancer")
-            api.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-                "address": "127.0.0.1", "protocol_port": plain_port}}).raise_for_status()
+            api.post(
+                f"/lbaas/pools/{pool['id']}/members",
+                json={"member": {"address": "127.0.0.1", "protocol_port": plain_port}},
+            ).raise_for_status()
             wait_status(api, path, "loadbalancer")
             # the same pool behind a plain HTTP listener: what the proxy hop costs
             # without TLS, to tell TLS termination from the rest
-            api.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80,
-                "default_pool_id": pool["id"]}}).raise_for_status()
+            api.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {
+                        "loadbalancer_id": lb["id"],
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                        "default_pool_id": pool["id"],
+                    }
+                },
+            ).raise_for_status()
             wait_status(api, path, "loadbalancer")
             plain_vip = f"http://{lb['vip_address']}:80/"
             vip = f"https://{lb['vip_address']}:443/"
@@ -192,19 +237,25 @@ def main() -> None:
                         results.setdefault((kind, side), []).append(rate)
                 rate = wrk(plain_vip, args.seconds, args.connections, close=False)
                 results.setdefault(("requests/s", "http-vip"), []).append(rate)
-            print(f"TLS through a TERMINATED_HTTPS VIP vs nginx TLS directly "
-                  f"({args.rounds} rounds x {args.seconds:g} s, {args.connections} "
-                  f"connections, wrk, same run)")
+            print(
+                f"TLS through a TERMINATED_HTTPS VIP vs nginx TLS directly "
+                f"({args.rounds} rounds x {args.seconds:g} s, {args.connections} "
+                f"connections, wrk, same run)"
+            )
             for kind in ("handshakes/s", "requests/s"):
                 d = statistics.median(results[(kind, "direct")])
                 v = statistics.median(results[(kind, "vip")])
-                print(f"  {kind:13s} direct {d:9.0f}   via VIP {v:9.0f}   ratio {v / d:5.2f}"
-                      f"   (runs: direct {[round(x) for x in results[(kind, 'direct')]]}, "
-                      f"vip {[round(x) for x in results[(kind, 'vip')]]})")
+                print(
+                    f"  {kind:13s} direct {d:9.0f}   via VIP {v:9.0f}   ratio {v / d:5.2f}"
+                    f"   (runs: direct {[round(x) for x in results[(kind, 'direct')]]}, "
+                    f"vip {[round(x) for x in results[(kind, 'vip')]]})"
+                )
             h = statistics.median(results[("requests/s", "http-vip")])
             v = statistics.median(results[("requests/s", "vip")])
-            print(f"  plain HTTP requests/s via the same VIP and pool {h:9.0f}: TLS via VIP / "
-                  f"HTTP via VIP = {v / h:5.2f}")
+            print(
+                f"  plain HTTP requests/s via the same VIP and pool {h:9.0f}: TLS via VIP / "
+                f"HTTP via VIP = {v / h:5.2f}"
+            )
             api.delete(path, params={"cascade": "true"})
             api.close()
     finally:

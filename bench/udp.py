@@ -101,20 +101,39 @@ def paced(host: str, port: int, rate: float, seconds: float) -> tuple[int, int]:
 
 def build(client: httpx.Client, endpoint: str, member_port: int) -> str:
     subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
-    lb = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-        "name": "udp-bench", "vip_subnet_id": subnet}}).json()["loadbalancer"]
+    lb = client.post(
+        "/lbaas/loadbalancers",
+        json={"loadbalancer": {"name": "udp-bench", "vip_subnet_id": subnet}},
+    ).json()["loadbalancer"]
     path = f"/lbaas/loadbalancers/{lb['id']}"
     wait_status(client, path, "loadbalancer")
-    listener = client.post("/lbaas/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 5300,
-        "timeout_client_data": 5000}}).json()["listener"]
+    listener = client.post(
+        "/lbaas/listeners",
+        json={
+            "listener": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "UDP",
+                "protocol_port": 5300,
+                "timeout_client_data": 5000,
+            }
+        },
+    ).json()["listener"]
     wait_status(client, path, "loadbalancer")
-    pool = client.post("/lbaas/pools", json={"pool": {
-        "listener_id": listener["id"], "protocol": "UDP",
-        "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+    pool = client.post(
+        "/lbaas/pools",
+        json={
+            "pool": {
+                "listener_id": listener["id"],
+                "protocol": "UDP",
+                "lb_algorithm": "ROUND_ROBIN",
+            }
+        },
+    ).json()["pool"]
     wait_status(client, path, "loadbalancer")
-    res = client.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-        "address": "127.0.0.1", "protocol_port": member_port}})
+    res = client.post(
+        f"/lbaas/pools/{pool['id']}/members",
+        json={"member": {"address": "127.0.0.1", "protocol_port": member_port}},
+    )
     assert res.status_code == 201, res.text
     wait_status(client, path, "loadbalancer")
     return str(lb["vip_address"])
@@ -130,8 +149,10 @@ def main() -> None:
     echo.start()
     member_port = receive_port.recv()
     try:
-        with hydria_up(octet=238) as endpoint, \
-                httpx.Client(base_url=endpoint + "/v2", timeout=30) as client:
+        with (
+            hydria_up(octet=238) as endpoint,
+            httpx.Client(base_url=endpoint + "/v2", timeout=30) as client,
+        ):
             vip = build(client, endpoint, member_port)
             deadline = time.monotonic() + 30
             while closed_loop(vip, 5300, 0.2, 1)[0] == 0:  # nginx serves the VIP
@@ -140,16 +161,22 @@ def main() -> None:
             base, base_lost = closed_loop("127.0.0.1", member_port, args.seconds, args.window)
             via, via_lost = closed_loop(vip, 5300, args.seconds, args.window)
             print(f"closed loop, window {args.window}, {args.seconds:g} s each, 64-byte datagrams")
-            print(f"  baseline, straight to the back-end: {base:10,.0f} answers/s "
-                  f"(unanswered {base_lost})")
-            print(f"  through the VIP (nginx stream):     {via:10,.0f} answers/s "
-                  f"(unanswered {via_lost})")
+            print(
+                f"  baseline, straight to the back-end: {base:10,.0f} answers/s "
+                f"(unanswered {base_lost})"
+            )
+            print(
+                f"  through the VIP (nginx stream):     {via:10,.0f} answers/s "
+                f"(unanswered {via_lost})"
+            )
             print(f"  ratio VIP / baseline: {via / base:.2f}")
             rate = via / 2
             sent, answered = paced(vip, 5300, rate, args.seconds)
-            print(f"paced at 50 % of the VIP's rate ({rate:,.0f}/s) for {args.seconds:g} s: "
-                  f"sent {sent}, answered {answered}, lost {sent - answered} "
-                  f"({(sent - answered) / max(sent, 1):.4%})")
+            print(
+                f"paced at 50 % of the VIP's rate ({rate:,.0f}/s) for {args.seconds:g} s: "
+                f"sent {sent}, answered {answered}, lost {sent - answered} "
+                f"({(sent - answered) / max(sent, 1):.4%})"
+            )
     finally:
         echo.terminate()
         echo.join()

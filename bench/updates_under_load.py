@@ -27,25 +27,33 @@ from _harness import backends, build_http_lb, free_port, hydria_up, wait_http, w
 
 
 def wrk(url: str, seconds: float, connections: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(["wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def parse(out: str) -> dict[str, int]:
     got = {"requests": 0, "connect": 0, "read": 0, "write": 0, "timeout": 0, "non2xx": 0}
     if m := re.search(r"(\d+) requests in", out):
         got["requests"] = int(m.group(1))
-    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                      out):
-        got.update(connect=int(m.group(1)), read=int(m.group(2)), write=int(m.group(3)),
-                   timeout=int(m.group(4)))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        got.update(
+            connect=int(m.group(1)),
+            read=int(m.group(2)),
+            write=int(m.group(3)),
+            timeout=int(m.group(4)),
+        )
     if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         got["non2xx"] = int(m.group(1))
     return got
 
 
-def hydria_run(members: list[tuple[str, int]], changes: int, connections: int
-               ) -> tuple[dict[str, int], float]:
+def hydria_run(
+    members: list[tuple[str, int]], changes: int, connections: int
+) -> tuple[dict[str, int], float]:
     with hydria_up(None) as endpoint, httpx.Client(base_url=endpoint + "/v2", timeout=60) as c:
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
         lb = build_http_lb(c, subnet, members, "under-load")
@@ -61,11 +69,19 @@ def hydria_run(members: list[tuple[str, int]], changes: int, connections: int
         t0 = time.perf_counter()
         for i in range(changes):
             if i % 2:
-                res = c.put(f"/lbaas/pools/{pool}", json={"pool": {
-                    "lb_algorithm": "LEAST_CONNECTIONS" if i % 4 == 1 else "ROUND_ROBIN"}})
+                res = c.put(
+                    f"/lbaas/pools/{pool}",
+                    json={
+                        "pool": {
+                            "lb_algorithm": "LEAST_CONNECTIONS" if i % 4 == 1 else "ROUND_ROBIN"
+                        }
+                    },
+                )
             else:
-                res = c.put(f"/lbaas/listeners/{listener}", json={"listener": {
-                    "timeout_client_data": 50000 + i}})
+                res = c.put(
+                    f"/lbaas/listeners/{listener}",
+                    json={"listener": {"timeout_client_data": 50000 + i}},
+                )
             assert res.status_code == 200, res.text
             wait_status(c, path, "loadbalancer")
         pace = (time.perf_counter() - t0) / changes
@@ -75,8 +91,9 @@ def hydria_run(members: list[tuple[str, int]], changes: int, connections: int
     return parse(out), pace
 
 
-def haproxy_run(members: list[tuple[str, int]], changes: int, connections: int,
-                pace: float) -> dict[str, int]:
+def haproxy_run(
+    members: list[tuple[str, int]], changes: int, connections: int, pace: float
+) -> dict[str, int]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cfg, sock = Path(tmp) / "haproxy.cfg", Path(tmp) / "stats.sock"
@@ -87,7 +104,8 @@ def haproxy_run(members: list[tuple[str, int]], changes: int, connections: int,
             "defaults\n    mode http\n    timeout connect 5s\n"
             "    timeout client 50s\n    timeout server 50s\n"
             f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
-            f"backend b\n    balance roundrobin\n{servers}\n")
+            f"backend b\n    balance roundrobin\n{servers}\n"
+        )
         master = subprocess.Popen(["haproxy", "-W", "-q", "-f", str(cfg)])
         try:
             url = f"http://127.0.0.1:{port}/"
@@ -108,9 +126,11 @@ def haproxy_run(members: list[tuple[str, int]], changes: int, connections: int,
 
 def line(name: str, r: dict[str, int]) -> str:
     errors = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["non2xx"]
-    return (f"{name:<46} requests {r['requests']:>8}  errors {errors:>5} "
-            f"(connect {r['connect']}, read {r['read']}, write {r['write']}, "
-            f"timeout {r['timeout']}, non-2xx {r['non2xx']})")
+    return (
+        f"{name:<46} requests {r['requests']:>8}  errors {errors:>5} "
+        f"(connect {r['connect']}, read {r['read']}, write {r['write']}, "
+        f"timeout {r['timeout']}, non-2xx {r['non2xx']})"
+    )
 
 
 def main() -> None:
@@ -124,8 +144,11 @@ def main() -> None:
     print(line(f"hydria, {args.changes} changes ({pace:.2f} s apart)", hyd))
     print(line(f"bare master-worker haproxy, {args.changes} reloads (baseline)", base))
     if base["requests"] and hyd["requests"]:
-        rate = lambda r: sum(r[k] for k in ("connect", "read", "write", "timeout", "non2xx")) \
-            / r["requests"] * 1e6  # noqa: E731
+
+        def rate(r: dict[str, int]) -> float:
+            errors = sum(r[k] for k in ("connect", "read", "write", "timeout", "non2xx"))
+            return errors / r["requests"] * 1e6
+
         print(f"errors per million requests: hydria {rate(hyd):.1f}, baseline {rate(base):.1f}")
 
 

@@ -167,10 +167,15 @@ class Settings(BaseSettings):
     @property
     def quota_defaults(self) -> dict[str, int]:
         """The default limit of every quota resource, by its ``hydria.db.quotas`` name."""
-        return {"load_balancer": self.quota_load_balancer, "listener": self.quota_listener,
-                "pool": self.quota_pool, "health_monitor": self.quota_health_monitor,
-                "member": self.quota_member, "l7policy": self.quota_l7policy,
-                "l7rule": self.quota_l7rule}
+        return {
+            "load_balancer": self.quota_load_balancer,
+            "listener": self.quota_listener,
+            "pool": self.quota_pool,
+            "health_monitor": self.quota_health_monitor,
+            "member": self.quota_member,
+            "l7policy": self.quota_l7policy,
+            "l7rule": self.quota_l7rule,
+        }
 
     @model_validator(mode="after")
     def _netns_defaults(self) -> Settings:
@@ -215,12 +220,16 @@ class Settings(BaseSettings):
     def log_offload(self) -> LogOffload:
         def targets(text: str) -> tuple[str, ...]:
             return tuple(t.strip() for t in text.split(",") if t.strip())
+
         return LogOffload(
             tenant_log_targets=targets(self.tenant_log_targets),
             admin_log_targets=targets(self.admin_log_targets),
-            log_protocol=self.log_protocol, log_retry_count=self.log_retry_count,
+            log_protocol=self.log_protocol,
+            log_retry_count=self.log_retry_count,
             disable_local_log_storage=self.disable_local_log_storage,
-            connection_logging=self.connection_logging, user_log_format=self.user_log_format)
+            connection_logging=self.connection_logging,
+            user_log_format=self.user_log_format,
+        )
 
     @property
     def amphorae_dir(self) -> Path:

@@ -83,15 +83,21 @@ COMPONENTS: dict[str, tuple[str, Callable[[], bool]]] = {
     "haproxy": ("the haproxy binary", _haproxy_available),
     "nginx": ("nginx with its stream module (UDP listeners)", _nginx_available),
     "netns": ("root and Linux network namespaces (ip netns)", _netns_available),
-    "keystone": ("a Keystone server (.venv-keystone: scripts/install --test)",
-                 _keystone_available),
-    "barbican": ("a Barbican server behind Keystone (.venv-barbican and .venv-keystone: "
-                 "scripts/install --test)", _barbican_available),
+    "keystone": ("a Keystone server (.venv-keystone: scripts/install --test)", _keystone_available),
+    "barbican": (
+        "a Barbican server behind Keystone (.venv-barbican and .venv-keystone: "
+        "scripts/install --test)",
+        _barbican_available,
+    ),
 }
 
 # fixtures that reach a component -> the marker a test using them must carry
-_FIXTURE_NEEDS = {"pg_url": "postgres", "pg_db": "postgres", "amphora": "haproxy",
-                  "hydria": "haproxy"}  # hydria: a real `hydria up` (tests/e2e)
+_FIXTURE_NEEDS = {
+    "pg_url": "postgres",
+    "pg_db": "postgres",
+    "amphora": "haproxy",
+    "hydria": "haproxy",
+}  # hydria: a real `hydria up` (tests/e2e)
 
 
 _CONFIG_HOME = pytest.StashKey[Path]()
@@ -132,8 +138,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None
     )
     if unmarked:
-        raise pytest.UsageError("tests that need a component without its marker:\n  "
-                                + "\n  ".join(unmarked))
+        raise pytest.UsageError(
+            "tests that need a component without its marker:\n  " + "\n  ".join(unmarked)
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -142,8 +149,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if item.get_closest_marker(marker) is None or available():
             continue
         if os.environ.get("CI") == "true":
-            pytest.fail(f"needs {what}, which is missing (CI=true: every component must be here)",
-                        pytrace=False)
+            pytest.fail(
+                f"needs {what}, which is missing (CI=true: every component must be here)",
+                pytrace=False,
+            )
         pytest.skip(f"needs {what}, which is missing")
 
 
@@ -167,8 +176,7 @@ def pg_url() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         # a fresh engine: a test may have restarted the server under the old one
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                                 pool_pre_ping=True)
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

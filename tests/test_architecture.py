@@ -29,8 +29,9 @@ def _contract(contract_id: str) -> dict:
 def test_the_floors_drawn_are_the_contract_lint_imports_enforces():
     drawn = [{name.strip() for name in line.split("·")} for line in _block("floors")]
     contract = _contract("floors")
-    enforced = [{name.strip().strip("()") for name in layer.split("|")}
-                for layer in contract["layers"]]
+    enforced = [
+        {name.strip().strip("()") for name in layer.split("|")} for layer in contract["layers"]
+    ]
     assert drawn == enforced
     assert contract["containers"] == ["hydria"] and contract["exhaustive"] is True
 
@@ -50,7 +51,7 @@ def _imports_by_package() -> dict[str, set[str]]:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
-                    base = module[:len(module) - node.level + (parts[-1] == "__init__")]
+                    base = module[: len(module) - node.level + (parts[-1] == "__init__")]
                     names = [".".join([*base, *([node.module] if node.module else [])])]
                 else:
                     names = [node.module or ""]
@@ -62,10 +63,13 @@ def _imports_by_package() -> dict[str, set[str]]:
 
 
 def test_the_package_table_lists_every_import():
-    table = {m.group(1): m.group(2) for m in
-             re.finditer(r"^\| `hydria\.(\w+)` \|.*\| ([^|]+) \|$", DOC, re.M)}
-    packages = {p.name for p in (ROOT / "hydria").iterdir()
-                if p.is_dir() and (p / "__init__.py").exists()} | {"config"}
+    table = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `hydria\.(\w+)` \|.*\| ([^|]+) \|$", DOC, re.M)
+    }
+    packages = {
+        p.name for p in (ROOT / "hydria").iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    } | {"config"}
     assert set(table) == packages, "every package has its row"
     for package, imported in _imports_by_package().items():
         allowed = table[package]

@@ -16,10 +16,14 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hydria.agent")
-    parser.add_argument("command", nargs="?", choices=["amphora-agent"],
-                        default="amphora-agent")
-    parser.add_argument("--dir", dest="folder", type=Path, required=True,
-                        help="The amphora's folder (boot.json, TLS material, HAProxy files).")
+    parser.add_argument("command", nargs="?", choices=["amphora-agent"], default="amphora-agent")
+    parser.add_argument(
+        "--dir",
+        dest="folder",
+        type=Path,
+        required=True,
+        help="The amphora's folder (boot.json, TLS material, HAProxy files).",
+    )
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"--dir {args.folder}: not a folder")

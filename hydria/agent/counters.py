@@ -53,8 +53,9 @@ def _int(text: object) -> int:
         return 0
 
 
-def _added(base: Mapping[str, Mapping[str, int]], extra: Mapping[str, Mapping[str, int]]
-           ) -> dict[str, dict[str, int]]:
+def _added(
+    base: Mapping[str, Mapping[str, int]], extra: Mapping[str, Mapping[str, int]]
+) -> dict[str, dict[str, int]]:
     out = {lid: dict(counters) for lid, counters in base.items()}
     for lid, counters in extra.items():
         mine = out.setdefault(lid, {})
@@ -63,8 +64,9 @@ def _added(base: Mapping[str, Mapping[str, int]], extra: Mapping[str, Mapping[st
     return out
 
 
-def fold(state: FoldState, worker: int | None, rows: Iterable[Mapping[str, str]]
-         ) -> tuple[FoldState, list[dict[str, str]]]:
+def fold(
+    state: FoldState, worker: int | None, rows: Iterable[Mapping[str, str]]
+) -> tuple[FoldState, list[dict[str, str]]]:
     """Pure: ``show stat`` rows of ``worker`` -> (new state, rows whose frontend
     counters are totals over every worker this amphora ran).
 
@@ -75,14 +77,20 @@ def fold(state: FoldState, worker: int | None, rows: Iterable[Mapping[str, str]]
     out_rows: list[dict[str, str]] = [dict(row) for row in rows]
     if worker is None:
         return state, out_rows
-    raw = {row["pxname"]: {name: _int(row.get(name)) for name in CUMULATIVE}
-           for row in out_rows if row.get("svname") == "FRONTEND" and row.get("pxname")}
+    raw = {
+        row["pxname"]: {name: _int(row.get(name)) for name in CUMULATIVE}
+        for row in out_rows
+        if row.get("svname") == "FRONTEND" and row.get("pxname")
+    }
     base: Mapping[str, Mapping[str, int]] = state.base
     if state.worker is not None and worker != state.worker:
         base = _added(base, state.last)
     else:
-        went_down = {lid: state.last[lid] for lid, now in raw.items() if lid in state.last
-                     and any(now[n] < state.last[lid].get(n, 0) for n in CUMULATIVE)}
+        went_down = {
+            lid: state.last[lid]
+            for lid, now in raw.items()
+            if lid in state.last and any(now[n] < state.last[lid].get(n, 0) for n in CUMULATIVE)
+        }
         if went_down:
             base = _added(base, went_down)
     # a listener the old worker knew but this one does not stays in the base
@@ -110,8 +118,9 @@ class CounterStore:
         except (OSError, ValueError, AttributeError):
             return FoldState()
 
-    def observe(self, worker: int | None, rows: Iterable[Mapping[str, str]]
-                ) -> list[dict[str, str]]:
+    def observe(
+        self, worker: int | None, rows: Iterable[Mapping[str, str]]
+    ) -> list[dict[str, str]]:
         with self._lock:
             state, out = fold(self._state, worker, rows)
             if state != self._state:

@@ -229,13 +229,19 @@ class HAProxyProcess:
     def check(self, path: Path) -> None:
         """``haproxy -c``: raise ``HAProxyError`` with its output if it refuses."""
         try:
-            res = subprocess.run([self.binary, "-c", "-q", *self._base_args(), "-f", str(path)],
-                                 capture_output=True, text=True, timeout=60, check=False)
+            res = subprocess.run(
+                [self.binary, "-c", "-q", *self._base_args(), "-f", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise HAProxyError("haproxy -c could not run", str(exc)) from exc
         if res.returncode != 0:
-            raise ConfigInvalid("haproxy -c refused the configuration",
-                               (res.stdout + res.stderr).strip()[-4000:])
+            raise ConfigInvalid(
+                "haproxy -c refused the configuration", (res.stdout + res.stderr).strip()[-4000:]
+            )
 
     def start(self) -> None:
         """Start the master on ``layout.config`` unless it already runs."""
@@ -244,20 +250,37 @@ class HAProxyProcess:
         private_dir(self.layout.socket_dir)
         for stale in (self.layout.master_socket, self.layout.stats_socket):
             stale.unlink(missing_ok=True)
-        cmd = [self.binary, "-W", "-D", "-S", f"{self.layout.master_socket},mode,600",
-               "-p", str(self.layout.haproxy_pid), *self._base_args(),
-               "-f", str(self.layout.config)]
+        cmd = [
+            self.binary,
+            "-W",
+            "-D",
+            "-S",
+            f"{self.layout.master_socket},mode,600",
+            "-p",
+            str(self.layout.haproxy_pid),
+            *self._base_args(),
+            "-f",
+            str(self.layout.config),
+        ]
         try:
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                                 stdin=subprocess.DEVNULL, check=False)
+            res = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise HAProxyError("haproxy could not be started", str(exc)) from exc
         if res.returncode != 0:
             raise HAProxyError("haproxy did not start", (res.stdout + res.stderr).strip()[-4000:])
         pid = self._wait_master(timeout=10)
         if pid is None:
-            raise HAProxyError("haproxy started but left no master process",
-                               (res.stdout + res.stderr).strip()[-4000:])
+            raise HAProxyError(
+                "haproxy started but left no master process",
+                (res.stdout + res.stderr).strip()[-4000:],
+            )
         self._wait_for_worker(pid, None, timeout=10)
 
     def reload(self, *, timeout: float = 15.0) -> None:
@@ -339,8 +362,7 @@ class HAProxyProcess:
             time.sleep(0.01)
         return None
 
-    def _wait_for_worker(self, master: int, before: ProcState | None, *, timeout: float
-                         ) -> None:
+    def _wait_for_worker(self, master: int, before: ProcState | None, *, timeout: float) -> None:
         old = set(before.workers) if before else set()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -349,9 +371,10 @@ class HAProxyProcess:
                 if any(w not in old for w in state.workers):
                     return
                 if before is not None and state.failed > before.failed:
-                    raise HAProxyError("haproxy could not load the new configuration",
-                                       "the master reported a failed reload; "
-                                       "the previous worker keeps serving")
+                    raise HAProxyError(
+                        "haproxy could not load the new configuration",
+                        "the master reported a failed reload; the previous worker keeps serving",
+                    )
             elif not pid_alive(master):
                 raise HAProxyError("haproxy exited")
             time.sleep(0.005)  # a reload takes tens of ms: look often

@@ -50,8 +50,9 @@ def _counter(row: dict[str, str], name: str) -> int:
     return min(max(value, 0), wire.MAX_COUNTER)
 
 
-def payload_from_stats(amphora_id: str, rows: Iterable[dict[str, str]], *,
-                       config_version: int | None = None) -> dict[str, Any]:
+def payload_from_stats(
+    amphora_id: str, rows: Iterable[dict[str, str]], *, config_version: int | None = None
+) -> dict[str, Any]:
     """Pure: HAProxy ``show stat`` rows to the heartbeat payload (without ``seq``)."""
     listeners: dict[str, dict[str, Any]] = {}
     pools: dict[str, dict[str, Any]] = {}
@@ -78,8 +79,13 @@ def payload_from_stats(amphora_id: str, rows: Iterable[dict[str, str]], *,
                 pool["status"] = status
         else:
             pool["members"].setdefault(svname, status)
-    return {"id": amphora_id, "schema": wire.PAYLOAD_SCHEMA, "config_version": config_version,
-            "listeners": listeners, "pools": pools}
+    return {
+        "id": amphora_id,
+        "schema": wire.PAYLOAD_SCHEMA,
+        "config_version": config_version,
+        "listeners": listeners,
+        "pools": pools,
+    }
 
 
 class SeqCounter:
@@ -141,8 +147,9 @@ class HeartbeatSender:
         for text in addresses:
             try:
                 host, port = parse_address(text)
-                family, _, _, _, sockaddr = socket.getaddrinfo(
-                    host, port, type=socket.SOCK_DGRAM)[0]
+                family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[
+                    0
+                ]
             except (ValueError, OSError) as exc:
                 log.error("event=heartbeat_bad_address address=%s reason=%s", text, exc)
                 continue
@@ -152,8 +159,12 @@ class HeartbeatSender:
                     try:
                         sock.bind((source_ip, 0))
                     except OSError as exc:  # another family: its heartbeats will be dropped
-                        log.error("event=heartbeat_bind_failed source=%s family=%s reason=%s",
-                                  source_ip, family, exc)
+                        log.error(
+                            "event=heartbeat_bind_failed source=%s family=%s reason=%s",
+                            source_ip,
+                            family,
+                            exc,
+                        )
                 sockets[family] = sock
             self.targets.append((sockets[family], sockaddr))
         self._sockets = list(sockets.values())
@@ -186,8 +197,14 @@ def seq_counter(store: _Store) -> SeqCounter:
     return SeqCounter(Path(store.layout.root) / "heartbeat_seq.json")
 
 
-def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event,
-                   seqs: SeqCounter | None = None, *, udp: Any = None) -> None:
+def heartbeat_loop(
+    boot: AmphoraBoot,
+    store: _Store,
+    stop: threading.Event,
+    seqs: SeqCounter | None = None,
+    *,
+    udp: Any = None,
+) -> None:
     """Send a heartbeat every ``boot.heartbeat_interval`` until ``stop`` is set."""
     interval = max(float(boot.heartbeat_interval), 0.05)
     try:
@@ -199,16 +216,21 @@ def heartbeat_loop(boot: AmphoraBoot, store: _Store, stop: threading.Event,
         return
     seqs = seqs or seq_counter(store)
     sender = HeartbeatSender(boot.controller_addresses, boot.lb_network_ip)
-    log.info("event=heartbeat_start amphora=%s interval=%s targets=%s", boot.amphora_id,
-             interval, ",".join(boot.controller_addresses))
+    log.info(
+        "event=heartbeat_start amphora=%s interval=%s targets=%s",
+        boot.amphora_id,
+        interval,
+        ",".join(boot.controller_addresses),
+    )
     due = time.monotonic()
     try:
         while not stop.is_set():
             try:
                 # the version first: stats taken after a reload are at least that new
                 version = store.version()
-                payload = payload_from_stats(boot.amphora_id, store.listener_stats(),
-                                             config_version=version)
+                payload = payload_from_stats(
+                    boot.amphora_id, store.listener_stats(), config_version=version
+                )
                 if udp is not None:
                     merge_udp(payload, udp.report())
                 sender.send(wire.encode(payload, key, seqs.next()))

@@ -40,27 +40,32 @@ SSHD = "/usr/sbin/sshd"
 
 def sshd_config(address: str, user: str, host_key: Path) -> str:
     """sshd on the management address only, keys only, one user: pure."""
-    return "\n".join([
-        f"ListenAddress {address}:22",
-        f"HostKey {host_key}",
-        "PidFile /run/sshd.pid",
-        "AuthorizedKeysFile .ssh/authorized_keys",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "PermitRootLogin no",
-        f"AllowUsers {user}",
-        "UsePAM no",
-        "PrintMotd no",
-        "X11Forwarding no",
-        "Subsystem sftp internal-sftp",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"ListenAddress {address}:22",
+            f"HostKey {host_key}",
+            "PidFile /run/sshd.pid",
+            "AuthorizedKeysFile .ssh/authorized_keys",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin no",
+            f"AllowUsers {user}",
+            "UsePAM no",
+            "PrintMotd no",
+            "X11Forwarding no",
+            "Subsystem sftp internal-sftp",
+            "",
+        ]
+    )
 
 
 def free_uid(passwd_text: str, start: int = 1000) -> int:
-    used = {int(f[2]) for f in (line.split(":") for line in passwd_text.splitlines())
-            if len(f) > 3 and f[2].isdigit()}
+    used = {
+        int(f[2])
+        for f in (line.split(":") for line in passwd_text.splitlines())
+        if len(f) > 3 and f[2].isdigit()
+    }
     uid = start
     while uid in used:
         uid += 1
@@ -74,7 +79,9 @@ def with_user(passwd: str, group: str, shadow: str, user: str) -> tuple[str, str
         if fields[0] == user and len(fields) > 3:
             return passwd, group, shadow, int(fields[2])
     uid = free_uid(passwd)
-    passwd = passwd.rstrip("\n") + f"\n{user}:x:{uid}:{uid}:amphora operator:/home/{user}:/bin/bash\n"
+    passwd = (
+        passwd.rstrip("\n") + f"\n{user}:x:{uid}:{uid}:amphora operator:/home/{user}:/bin/bash\n"
+    )
     group = group.rstrip("\n") + f"\n{user}:x:{uid}:\n"
     # '*': no password can ever match; key logins are not locked out by it
     shadow = shadow.rstrip("\n") + f"\n{user}:*:20000:0:99999:7:::\n"
@@ -115,10 +122,16 @@ def private_etc(boot: AmphoraBoot, hostname: str) -> None:
         return
     user = boot.ssh_user
     passwd, group, shadow, uid = with_user(
-        Path("/etc/passwd").read_text(), Path("/etc/group").read_text(),
-        Path("/etc/shadow").read_text() if Path("/etc/shadow").exists() else "", user)
-    for name, text, mode in (("passwd", passwd, 0o644), ("group", group, 0o644),
-                             ("shadow", shadow, 0o640)):
+        Path("/etc/passwd").read_text(),
+        Path("/etc/group").read_text(),
+        Path("/etc/shadow").read_text() if Path("/etc/shadow").exists() else "",
+        user,
+    )
+    for name, text, mode in (
+        ("passwd", passwd, 0o644),
+        ("group", group, 0o644),
+        ("shadow", shadow, 0o640),
+    ):
         _write(PRIVATE_ETC / name, text, mode)
         _bind(PRIVATE_ETC / name, f"/etc/{name}")
     sudoers = PRIVATE_ETC / "sudoers.d"
@@ -134,8 +147,9 @@ def private_etc(boot: AmphoraBoot, hostname: str) -> None:
 
 
 def sshd_command(boot: AmphoraBoot) -> list[str] | None:
-    if not (boot.ssh_authorized_keys and boot.ssh_user and boot.ssh_host_key
-            and Path(SSHD).exists()):
+    if not (
+        boot.ssh_authorized_keys and boot.ssh_user and boot.ssh_host_key and Path(SSHD).exists()
+    ):
         return None
     ssh_dir = Path("/run/amphora/ssh")
     key = ssh_dir / "ssh_host_ed25519_key"
@@ -163,8 +177,13 @@ class Init:
         self.stopping = False
 
     def start(self, name: str) -> None:
-        proc = subprocess.Popen(self.services[name], stdin=subprocess.DEVNULL, stdout=self.log,
-                                stderr=self.log, close_fds=True)
+        proc = subprocess.Popen(
+            self.services[name],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            close_fds=True,
+        )
         self.pids[proc.pid] = name
 
     def stop(self, *_: object) -> None:

@@ -31,8 +31,10 @@ class KeepalivedError(Exception):
 
 
 def check_script_text(stats_socket: Path) -> str:
-    return ("#!/bin/sh\n# is HAProxy answering on its stats socket?\n"
-            f"echo 'show info' | socat -t 1 - UNIX-CONNECT:{stats_socket} | grep -q '^Pid:'\n")
+    return (
+        "#!/bin/sh\n# is HAProxy answering on its stats socket?\n"
+        f"echo 'show info' | socat -t 1 - UNIX-CONNECT:{stats_socket} | grep -q '^Pid:'\n"
+    )
 
 
 class Keepalived:
@@ -68,12 +70,14 @@ class Keepalived:
         staged = self.config.with_suffix(".new")
         staged.write_text(text)
         os.chmod(staged, 0o600)
-        res = subprocess.run([self.binary(), "-t", "-f", str(staged)], capture_output=True,
-                             text=True, check=False)
+        res = subprocess.run(
+            [self.binary(), "-t", "-f", str(staged)], capture_output=True, text=True, check=False
+        )
         if res.returncode != 0:
             staged.unlink(missing_ok=True)
-            raise KeepalivedError("keepalived refused the configuration",
-                                  (res.stdout + res.stderr)[-2000:])
+            raise KeepalivedError(
+                "keepalived refused the configuration", (res.stdout + res.stderr)[-2000:]
+            )
         staged.replace(self.config)
         if self.running():
             assert self.proc is not None
@@ -86,10 +90,24 @@ class Keepalived:
     def start(self) -> None:
         out = open(self.layout.root / "keepalived.log", "ab")  # noqa: SIM115 - child holds it
         self.proc = subprocess.Popen(
-            [self.binary(), "-n", "-l", "-D", "-P", "-f", str(self.config),
-             "-p", str(self.layout.root / "keepalived.pid"),
-             "-r", str(self.layout.root / "vrrp.pid")],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
+            [
+                self.binary(),
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+                str(self.config),
+                "-p",
+                str(self.layout.root / "keepalived.pid"),
+                "-r",
+                str(self.layout.root / "vrrp.pid"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            close_fds=True,
+        )
         out.close()
         log.info("event=keepalived_started pid=%s", self.proc.pid)
 

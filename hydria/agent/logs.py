@@ -35,8 +35,7 @@ BACKUPS = 5
 
 def _rotating(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES,
-                                                   backupCount=BACKUPS)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS)
     return handler
 
 
@@ -56,17 +55,23 @@ def admin_handlers(boot: AmphoraBoot, folder: Path) -> list[logging.Handler]:
         for attempt in range(max(boot.log_retry_count, 0) + 1):
             try:
                 handler = logging.handlers.SysLogHandler(
-                    _address(target), facility=logging.handlers.SysLogHandler.LOG_LOCAL1,
-                    socktype=socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+                    _address(target),
+                    facility=logging.handlers.SysLogHandler.LOG_LOCAL1,
+                    socktype=socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM,
+                )
             except (OSError, ValueError) as exc:
                 if attempt >= boot.log_retry_count:
-                    log.warning("event=admin_log_target_unreachable target=%s reason=%s",
-                                target, exc)
+                    log.warning(
+                        "event=admin_log_target_unreachable target=%s reason=%s", target, exc
+                    )
                     break
                 time.sleep(min(2.0, 0.2 * (attempt + 1)))
                 continue
-            handler.setFormatter(logging.Formatter(
-                f"hydria-amphora[{boot.amphora_id}]: %(levelname)s %(name)s %(message)s"))
+            handler.setFormatter(
+                logging.Formatter(
+                    f"hydria-amphora[{boot.amphora_id}]: %(levelname)s %(name)s %(message)s"
+                )
+            )
             handlers.append(handler)
             break
     for each in handlers:

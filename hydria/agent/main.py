@@ -40,8 +40,9 @@ log = logging.getLogger("hydria.agent")
 def write_tls(layout: AmphoraLayout, boot: AmphoraBoot) -> tuple[Path, Path, Path]:
     layout.tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = (layout.tls_dir / "agent.pem", layout.tls_dir / "agent.key", layout.tls_dir / "ca.pem")
-    for path, text in zip(paths, (boot.server_cert_pem, boot.server_key_pem, boot.ca_cert_pem),
-                          strict=True):
+    for path, text in zip(
+        paths, (boot.server_cert_pem, boot.server_key_pem, boot.ca_cert_pem), strict=True
+    ):
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
@@ -103,8 +104,9 @@ def wait_exit(pids: list[int], timeout: float) -> None:
     time.sleep(timeout)
 
 
-def supervise_vrrp(vrrp: Keepalived, store: ConfigStore, stop: threading.Event,
-                   interval: float = 1.0) -> None:
+def supervise_vrrp(
+    vrrp: Keepalived, store: ConfigStore, stop: threading.Event, interval: float = 1.0
+) -> None:
     """Bring keepalived back if it died while it has a configuration (ACTIVE_STANDBY)."""
     while not stop.wait(interval):
         if not vrrp.configured() or vrrp.running() or not store.lock.acquire(timeout=0):
@@ -119,8 +121,14 @@ def supervise_vrrp(vrrp: Keepalived, store: ConfigStore, stop: threading.Event,
             store.lock.release()
 
 
-def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
-              *, idle_check: float = 30.0, udp: UdpStore | None = None) -> None:
+def supervise(
+    store: ConfigStore,
+    stop: threading.Event,
+    interval: float = 1.0,
+    *,
+    idle_check: float = 30.0,
+    udp: UdpStore | None = None,
+) -> None:
     """Bring HAProxy (and nginx, for UDP) back if it died under a configuration we hold.
 
     While the masters run, the supervisor waits for one of them to exit (or
@@ -132,9 +140,12 @@ def supervise(store: ConfigStore, stop: threading.Event, interval: float = 1.0,
         haproxy_pid = store.haproxy.master_pid()
         nginx_pid = udp.nginx.master_pid() if udp is not None and udp.has_config() else None
         missing = haproxy_pid is None or (
-            udp is not None and nginx_pid is None and udp.has_config())
-        wait_exit([p for p in (haproxy_pid, nginx_pid) if p is not None],
-                  interval if missing else idle_check)
+            udp is not None and nginx_pid is None and udp.has_config()
+        )
+        wait_exit(
+            [p for p in (haproxy_pid, nginx_pid) if p is not None],
+            interval if missing else idle_check,
+        )
         if stop.is_set():
             return
         if udp is not None and udp.has_config() and not udp.nginx.running():
@@ -172,8 +183,11 @@ def _start_metrics_proxy(layout: AmphoraLayout) -> MetricsProxy | None:
 
 
 def run(folder: Path) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     layout = AmphoraLayout(folder.resolve())
     lock = hold_agent_lock(layout)
     if lock is None:
@@ -186,8 +200,9 @@ def run(folder: Path) -> int:
     if not boot.disable_local_log_storage:
         try:
             private_dir(layout.socket_dir)
-            flow_logs = LocalLogReceiver(layout.socket_dir / "log.sock",
-                                         layout.root / "logs" / "haproxy.log")
+            flow_logs = LocalLogReceiver(
+                layout.socket_dir / "log.sock", layout.root / "logs" / "haproxy.log"
+            )
         except (OSError, HAProxyError) as exc:
             log.error("event=flow_log_receiver_failed reason=%s", exc)
     cert, key, ca = write_tls(layout, boot)
@@ -203,15 +218,20 @@ def run(folder: Path) -> int:
 
     vrrp = Keepalived(layout)
     seqs = _heartbeat_seqs(boot, store)
-    server = AgentServer((boot.lb_network_ip, boot.agent_port),
-                         server_tls_context(cert, key, ca),
-                         AgentState(boot.amphora_id, store, tls_paths=(cert, key, ca),
-                                    on_rotated=lambda c, k: remember_cert(layout, c, k),
-                                    vrrp=vrrp,
-                                    heartbeat_seq=None if seqs is None else seqs.last,
-                                    udp=udp,
-                                    log_socket=None if flow_logs is None
-                                    else str(flow_logs.socket_path)))
+    server = AgentServer(
+        (boot.lb_network_ip, boot.agent_port),
+        server_tls_context(cert, key, ca),
+        AgentState(
+            boot.amphora_id,
+            store,
+            tls_paths=(cert, key, ca),
+            on_rotated=lambda c, k: remember_cert(layout, c, k),
+            vrrp=vrrp,
+            heartbeat_seq=None if seqs is None else seqs.last,
+            udp=udp,
+            log_socket=None if flow_logs is None else str(flow_logs.socket_path),
+        ),
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -221,14 +241,20 @@ def run(folder: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=supervise, args=(store, stop), kwargs={"udp": udp}, daemon=True,
-                     name="supervisor").start()
-    threading.Thread(target=supervise_vrrp, args=(vrrp, store, stop), daemon=True,
-                     name="vrrp-supervisor").start()
+    threading.Thread(
+        target=supervise, args=(store, stop), kwargs={"udp": udp}, daemon=True, name="supervisor"
+    ).start()
+    threading.Thread(
+        target=supervise_vrrp, args=(vrrp, store, stop), daemon=True, name="vrrp-supervisor"
+    ).start()
     extra = _start_extras(boot, store, stop, seqs, udp)
     metrics = _start_metrics_proxy(layout)
-    log.info("event=agent_start amphora=%s listen=%s:%s", boot.amphora_id, boot.lb_network_ip,
-             boot.agent_port)
+    log.info(
+        "event=agent_start amphora=%s listen=%s:%s",
+        boot.amphora_id,
+        boot.lb_network_ip,
+        boot.agent_port,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
@@ -280,14 +306,23 @@ def _heartbeat_seqs(boot: AmphoraBoot, store: ConfigStore) -> SeqCounter | None:
     return seq_counter(store)
 
 
-def _start_extras(boot: AmphoraBoot, store: ConfigStore, stop: threading.Event,
-                  seqs: SeqCounter | None, udp: UdpStore | None = None
-                  ) -> list[threading.Thread]:
+def _start_extras(
+    boot: AmphoraBoot,
+    store: ConfigStore,
+    stop: threading.Event,
+    seqs: SeqCounter | None,
+    udp: UdpStore | None = None,
+) -> list[threading.Thread]:
     """Threads that only some amphorae run (heartbeats when controllers are known)."""
     threads: list[threading.Thread] = []
     if seqs is not None:
-        t = threading.Thread(target=heartbeat_loop, args=(boot, store, stop, seqs),
-                             kwargs={"udp": udp}, daemon=True, name="heartbeat")
+        t = threading.Thread(
+            target=heartbeat_loop,
+            args=(boot, store, stop, seqs),
+            kwargs={"udp": udp},
+            daemon=True,
+            name="heartbeat",
+        )
         t.start()
         threads.append(t)
     return threads

@@ -34,8 +34,9 @@ class EngineError(HAProxyError):
 class NginxProcess:
     """One nginx master for one amphora's UDP listeners."""
 
-    def __init__(self, folder: Path, *, binary: str | None = None,
-                 module: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, binary: str | None = None, module: str | None = None
+    ) -> None:
         self.folder = folder
         if binary is None:
             binary, module = find_nginx()
@@ -96,13 +97,19 @@ class NginxProcess:
     def check(self, path: Path) -> None:
         """``nginx -t``: raise ``ConfigInvalid`` with its output if it refuses."""
         try:
-            res = subprocess.run([*self._cmd(path), "-t", "-q"], capture_output=True, text=True,
-                                 timeout=60, check=False)
+            res = subprocess.run(
+                [*self._cmd(path), "-t", "-q"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EngineError("nginx -t could not run", str(exc)) from exc
         if res.returncode != 0:
-            raise ConfigInvalid("nginx -t refused the configuration",
-                                (res.stdout + res.stderr).strip()[-4000:])
+            raise ConfigInvalid(
+                "nginx -t refused the configuration", (res.stdout + res.stderr).strip()[-4000:]
+            )
 
     @property
     def workers_file(self) -> Path:
@@ -131,8 +138,14 @@ class NginxProcess:
         self._kill_orphans()
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
-            res = subprocess.run(self._cmd(self.config), capture_output=True, text=True,
-                                 timeout=60, stdin=subprocess.DEVNULL, check=False)
+            res = subprocess.run(
+                self._cmd(self.config),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EngineError("nginx could not be started", str(exc)) from exc
         if res.returncode != 0:
@@ -161,8 +174,7 @@ class NginxProcess:
                 raise EngineError("nginx exited during its reload")
             time.sleep(0.005)
         else:
-            raise EngineError("nginx had no new worker after its reload",
-                              self._log_tail())
+            raise EngineError("nginx had no new worker after its reload", self._log_tail())
         # the new file runs; wait (bounded) until the old workers stop opening sessions
         while (serving := self._serving(before)) and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -178,9 +190,12 @@ class NginxProcess:
         configuration. It retitles itself "is shutting down" in the same step as it
         closes its listening sockets, so a reload is complete once none is left untitled.
         """
-        return {pid for pid in old
-                if (title := cmdline(pid)).startswith(b"nginx: worker process")
-                and b"shutting down" not in title}
+        return {
+            pid
+            for pid in old
+            if (title := cmdline(pid)).startswith(b"nginx: worker process")
+            and b"shutting down" not in title
+        }
 
     def reopen_logs(self) -> None:
         pid = self.master_pid()

@@ -65,8 +65,7 @@ def udp_connect(address: str, port: int, timeout: float) -> bool:
         except ConnectionRefusedError:
             return False
         except OSError as exc:
-            return exc.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH,
-                                     errno.ENETUNREACH)
+            return exc.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
     return True
 
 
@@ -109,8 +108,9 @@ def check(probe: Probe) -> bool:
 class Prober:
     """Runs the probes of the current configuration; keeps states across changes."""
 
-    def __init__(self, on_change: Callable[[], None],
-                 checker: Callable[[Probe], bool] = check) -> None:
+    def __init__(
+        self, on_change: Callable[[], None], checker: Callable[[Probe], bool] = check
+    ) -> None:
         self.on_change = on_change
         self.checker = checker
         self._lock = threading.Lock()
@@ -129,8 +129,12 @@ class Prober:
             for probe in probes:
                 if probe not in self._threads:
                     stop = threading.Event()
-                    thread = threading.Thread(target=self._run, args=(probe, stop), daemon=True,
-                                              name=f"probe-{probe.member_id[:8]}")
+                    thread = threading.Thread(
+                        target=self._run,
+                        args=(probe, stop),
+                        daemon=True,
+                        name=f"probe-{probe.member_id[:8]}",
+                    )
                     self._threads[probe] = (thread, stop)
                     thread.start()
 
@@ -157,9 +161,15 @@ class Prober:
                 after = step(before, ok, rise=probe.rise, fall=probe.fall)
                 self._states[key] = after
             if after.status != before.status:
-                log.info("event=member_%s pool=%s member=%s address=%s:%s type=%s",
-                         after.status.lower(), probe.pool_id, probe.member_id, probe.address,
-                         probe.port, probe.type)
+                log.info(
+                    "event=member_%s pool=%s member=%s address=%s:%s type=%s",
+                    after.status.lower(),
+                    probe.pool_id,
+                    probe.member_id,
+                    probe.address,
+                    probe.port,
+                    probe.type,
+                )
                 try:
                     self.on_change()
                 except Exception:  # never let a probe thread die

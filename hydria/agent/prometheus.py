@@ -63,8 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the base class's name)
         try:
             cpu, memory = host_usage()
-            body = octavia_metrics(read_exporter(self.server.exporter_socket),
-                                   cpu=cpu, memory=memory).encode()
+            body = octavia_metrics(
+                read_exporter(self.server.exporter_socket), cpu=cpu, memory=memory
+            ).encode()
             status, kind = 200, "text/plain; version=0.0.4; charset=utf-8"
         except (OSError, http.client.HTTPException) as exc:
             log.warning("event=metrics_exporter_unreadable reason=%s", exc)
@@ -90,8 +91,12 @@ class MetricsProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self._thread: threading.Thread | None = None
 
     def start(self) -> MetricsProxy:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
-                                        daemon=True, name="metrics-proxy")
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            daemon=True,
+            name="metrics-proxy",
+        )
         self._thread.start()
         return self
 

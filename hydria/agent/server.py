@@ -67,12 +67,18 @@ class AgentState:
     """What the handlers need: the amphora's id, its configuration, HAProxy, and
     where its TLS material lives (for rotation)."""
 
-    def __init__(self, amphora_id: str, store: ConfigStore, *,
-                 tls_paths: tuple[Path, Path, Path] | None = None,
-                 on_rotated: Callable[[str, str], None] | None = None,
-                 vrrp: Keepalived | None = None,
-                 heartbeat_seq: Callable[[], int] | None = None,
-                 udp: UdpStore | None = None, log_socket: str | None = None) -> None:
+    def __init__(
+        self,
+        amphora_id: str,
+        store: ConfigStore,
+        *,
+        tls_paths: tuple[Path, Path, Path] | None = None,
+        on_rotated: Callable[[str, str], None] | None = None,
+        vrrp: Keepalived | None = None,
+        heartbeat_seq: Callable[[], int] | None = None,
+        udp: UdpStore | None = None,
+        log_socket: str | None = None,
+    ) -> None:
         self.amphora_id = amphora_id
         # the last heartbeat sequence number sent: the health manager asks for it
         # before it believes a heartbeat far ahead of the last one it saw
@@ -182,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         if not path.startswith(PREFIX + "/"):
             return "", {}
-        return path[len(PREFIX):], parse_qs(parts.query)
+        return path[len(PREFIX) :], parse_qs(parts.query)
 
     def _body(self) -> bytes | None:
         try:
@@ -235,16 +241,19 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             running = store.apply(body, version)
         except StaleVersion as exc:
-            self._send(HTTPStatus.CONFLICT, {"error": str(exc),
-                                             "config_version": store.version()})
+            self._send(HTTPStatus.CONFLICT, {"error": str(exc), "config_version": store.version()})
             return
         except ConfigInvalid as exc:
             log.warning("event=config_refused version=%s reason=%s", version, exc)
             self._send(400, {"error": str(exc), "details": exc.details})
             return
         except HAProxyError as exc:
-            log.error("event=config_apply_failed version=%s reason=%s details=%s", version, exc,
-                      exc.details)
+            log.error(
+                "event=config_apply_failed version=%s reason=%s details=%s",
+                version,
+                exc,
+                exc.details,
+            )
             self._send(503, {"error": str(exc), "details": exc.details})
             return
         log.info("event=config_applied version=%s", running)
@@ -262,22 +271,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": f"version and a UDP configuration are needed: {exc}"})
             return
         if udp is None or (doc.text is not None and not udp.nginx.available):
-            self._send(400, {"error": "this amphora has no UDP engine",
-                             "details": "nginx with its stream module is not installed"})
+            self._send(
+                400,
+                {
+                    "error": "this amphora has no UDP engine",
+                    "details": "nginx with its stream module is not installed",
+                },
+            )
             return
         try:
             running = udp.apply(doc, version)
         except StaleUdpVersion as exc:
-            self._send(HTTPStatus.CONFLICT, {"error": str(exc),
-                                             "config_version": udp.version()})
+            self._send(HTTPStatus.CONFLICT, {"error": str(exc), "config_version": udp.version()})
             return
         except ConfigInvalid as exc:
             log.warning("event=udp_config_refused version=%s reason=%s", version, exc)
             self._send(400, {"error": str(exc), "details": exc.details})
             return
         except HAProxyError as exc:
-            log.error("event=udp_config_apply_failed version=%s reason=%s details=%s",
-                      version, exc, exc.details)
+            log.error(
+                "event=udp_config_apply_failed version=%s reason=%s details=%s",
+                version,
+                exc,
+                exc.details,
+            )
             self._send(503, {"error": str(exc), "details": exc.details})
             return
         log.info("event=udp_config_applied version=%s", running)
@@ -335,8 +352,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": "this agent has no certificate files to rotate"})
             return
         cert_path, key_path, ca_path = paths
-        staged = (cert_path.with_name(cert_path.name + ".new"),
-                  key_path.with_name(key_path.name + ".new"))
+        staged = (
+            cert_path.with_name(cert_path.name + ".new"),
+            key_path.with_name(key_path.name + ".new"),
+        )
         for path, text in zip(staged, (cert_pem, key_pem), strict=True):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:

@@ -35,7 +35,7 @@ def write(folder: Path, files: Mapping[str, str]) -> int:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or not isinstance(text, str):
             raise BadTlsFile(f"not a TLS material file name: {str(name)[:80]!r}")
         data = text.encode()
-        if hashlib.sha256(data).hexdigest() != name[:-len(".pem")]:
+        if hashlib.sha256(data).hexdigest() != name[: -len(".pem")]:
             raise BadTlsFile(f"{name}: the content does not match its name")
         checked.append((name, data))
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)

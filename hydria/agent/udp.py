@@ -42,8 +42,7 @@ MAX_LOG_BYTES = 1024 * 1024
 
 class StaleUdpVersion(Exception):
     def __init__(self, offered: int, running: int) -> None:
-        super().__init__(f"UDP configuration version {offered} is older than the running "
-                         f"{running}")
+        super().__init__(f"UDP configuration version {offered} is older than the running {running}")
 
 
 def _write(path: Path, data: str) -> None:
@@ -65,8 +64,9 @@ class SessionCounters:
         self.totals: dict[str, dict[str, int]] = {}
 
     def _add(self, listener_id: str, lines: list[str]) -> None:
-        total = self.totals.setdefault(listener_id, {"bytes_in": 0, "bytes_out": 0,
-                                                     "total_connections": 0})
+        total = self.totals.setdefault(
+            listener_id, {"bytes_in": 0, "bytes_out": 0, "total_connections": 0}
+        )
         for line in lines:
             parts = line.split()
             if len(parts) < 4:
@@ -101,8 +101,9 @@ class SessionCounters:
             self.nginx.reopen_logs()
             self._offsets[listener_id] = 0
             path.with_name(path.name + ".old").unlink(missing_ok=True)
-        return dict(self.totals.get(listener_id, {"bytes_in": 0, "bytes_out": 0,
-                                                  "total_connections": 0}))
+        return dict(
+            self.totals.get(listener_id, {"bytes_in": 0, "bytes_out": 0, "total_connections": 0})
+        )
 
 
 def _proc_address(field: str) -> str | None:
@@ -113,7 +114,7 @@ def _proc_address(field: str) -> str | None:
     except ValueError:
         return None
     if sys.byteorder == "little":
-        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     if len(raw) == 16 and raw[:12] == b"\0" * 10 + b"\xff" * 2:
         raw = raw[12:]  # an IPv4-mapped peer of a dual-stack socket
     family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
@@ -198,9 +199,13 @@ class UdpStore:
         return doc is not None and doc.text is not None
 
     def info(self) -> dict[str, Any]:
-        return {"udp_engine": "nginx-stream" if self.nginx.available else None,
-                "udp_dir": str(self.folder), "udp_stream_module": self.nginx.module,
-                "udp_config_version": self.version(), "udp_running": self.nginx.running()}
+        return {
+            "udp_engine": "nginx-stream" if self.nginx.available else None,
+            "udp_dir": str(self.folder),
+            "udp_stream_module": self.nginx.module,
+            "udp_config_version": self.version(),
+            "udp_running": self.nginx.running(),
+        }
 
     def apply(self, doc: UdpConfig, version: int) -> int:
         with self.lock:
@@ -281,8 +286,9 @@ class UdpStore:
         if master is None or not doc.upstreams:
             return {}
         peers = upstream_sessions(self.nginx.workers(master))
-        return {lid: sum(peers.get(a, 0) for a in addresses)
-                for lid, addresses in doc.upstreams.items()}
+        return {
+            lid: sum(peers.get(a, 0) for a in addresses) for lid, addresses in doc.upstreams.items()
+        }
 
     def report(self) -> dict[str, Any]:
         """Heartbeat fields: ``listeners``, ``pools`` (HAProxy's words) and ``engine``."""
@@ -292,15 +298,19 @@ class UdpStore:
         if not self.nginx.running():
             return {"listeners": {}, "pools": {}, "engine": "DOWN"}
         live = self.active_sessions(doc)
-        listeners = {lid: {"status": "OPEN" if enabled else "STOP",
-                           "active_connections": live.get(lid, 0),
-                           "request_errors": 0, **self.counters.read(lid)}
-                     for lid, enabled in doc.listeners.items()}
+        listeners = {
+            lid: {
+                "status": "OPEN" if enabled else "STOP",
+                "active_connections": live.get(lid, 0),
+                "request_errors": 0,
+                **self.counters.read(lid),
+            }
+            for lid, enabled in doc.listeners.items()
+        }
         probed = self.prober.statuses()
         pools: dict[str, Any] = {}
         for pool_id, members in doc.pools.items():
             words = {mid: probed.get((pool_id, mid), word) for mid, word in members.items()}
             serving = [w for w in words.values() if w in ("UP", "no check")]
-            pools[pool_id] = {"status": "UP" if serving or not words else "DOWN",
-                              "members": words}
+            pools[pool_id] = {"status": "UP" if serving or not words else "DOWN", "members": words}
         return {"listeners": listeners, "pools": pools, "engine": "UP"}

@@ -53,10 +53,22 @@ from hydria.services.tls import SecretReader
 from hydria.services.unit import Env
 
 PREFIXES = ("/v2", "/v2.0")
-RESOURCE_ROUTERS = (loadbalancers.router, listeners.router, pools.router, members.router,
-                    healthmonitors.router, l7policies.router, neutron.router, lb_actions.router,
-                    amphorae.router, alarms.router, providers.router, quotas.router,
-                    catalog.flavors, catalog.availability_zones)
+RESOURCE_ROUTERS = (
+    loadbalancers.router,
+    listeners.router,
+    pools.router,
+    members.router,
+    healthmonitors.router,
+    l7policies.router,
+    neutron.router,
+    lb_actions.router,
+    amphorae.router,
+    alarms.router,
+    providers.router,
+    quotas.router,
+    catalog.flavors,
+    catalog.availability_zones,
+)
 
 
 class Authenticator(Protocol):
@@ -65,17 +77,27 @@ class Authenticator(Protocol):
     def __call__(self, app: ASGIApp, /, settings: Settings) -> ASGIApp: ...
 
 
-def create_app(db: Database, notifier: Notifier, settings: Settings, *,
-               authenticator: Authenticator = KeystoneAuth,
-               secret_store: SecretReader | None = None) -> FastAPI:
+def create_app(
+    db: Database,
+    notifier: Notifier,
+    settings: Settings,
+    *,
+    authenticator: Authenticator = KeystoneAuth,
+    secret_store: SecretReader | None = None,
+) -> FastAPI:
     """The API; under Keystone, ``authenticator`` (ASGI middleware taking ``settings``)
     puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
     safety.check(settings)
     # Every route runs the policy door first (``hydria.api.auth.door``).
     # FastAPI's OpenAPI document at /openapi.json (bodies: hydria.api.openapi); no docs UI
-    app = FastAPI(title="Hydria", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
-                  generate_unique_id_function=openapi.operation_id,
-                  dependencies=[Depends(admit)])
+    app = FastAPI(
+        title="Hydria",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        generate_unique_id_function=openapi.operation_id,
+        dependencies=[Depends(admit)],
+    )
     app.state.env = Env(db=db, notifier=notifier, settings=settings, secrets=secret_store)
     app.state.guard = Guard(settings)
     errors.install(app)

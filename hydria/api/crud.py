@@ -51,8 +51,7 @@ def add_crud(router: APIRouter, path: str, key: str, resource: Resource, ops: Op
         return envelope(request, page, resource.collection, resource.links_key)
 
     def show(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        return {root: select_fields(ops.show(env, ctx, *_ids(request)),
-                                    fields_param(request))}
+        return {root: select_fields(ops.show(env, ctx, *_ids(request)), fields_param(request))}
 
     def create(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:
         req = parse(body, root, ops.create_body, nulls_are_unset=True)
@@ -70,11 +69,22 @@ def add_crud(router: APIRouter, path: str, key: str, resource: Resource, ops: Op
     name = resource.collection
     router.add_api_route(path, list_all, methods=["GET"], name=f"list_{name}")
     router.add_api_route(one, show, methods=["GET"], name=f"show_{name}")
-    router.add_api_route(path, create, methods=["POST"], status_code=201,
-                         name=f"create_{name}",
-                         openapi_extra=openapi.body(root, ops.create_body))
-    router.add_api_route(one, update, methods=["PUT"], name=f"update_{name}",
-                         openapi_extra=openapi.body(root, ops.update_body))
+    router.add_api_route(
+        path,
+        create,
+        methods=["POST"],
+        status_code=201,
+        name=f"create_{name}",
+        openapi_extra=openapi.body(root, ops.create_body),
+    )
+    router.add_api_route(
+        one,
+        update,
+        methods=["PUT"],
+        name=f"update_{name}",
+        openapi_extra=openapi.body(root, ops.update_body),
+    )
     if ops.delete is not None:
-        router.add_api_route(one, delete, methods=["DELETE"], status_code=204,
-                             name=f"delete_{name}")
+        router.add_api_route(
+            one, delete, methods=["DELETE"], status_code=204, name=f"delete_{name}"
+        )

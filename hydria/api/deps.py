@@ -55,7 +55,8 @@ async def read_json_body(request: Request) -> Any:
     raw = b"".join(chunks)
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType(
-            "The request body must be JSON (Content-Type: application/json).")
+            "The request body must be JSON (Content-Type: application/json)."
+        )
     if not raw.strip():
         raise InvalidInput("The request body is empty; a JSON object is required.")
     return decode(raw)

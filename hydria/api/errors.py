@@ -39,14 +39,16 @@ log = logging.getLogger(__name__)
 DB_RETRY_AFTER = 5
 
 
-def fault(status: int, faultcode: str, faultstring: str,
-          headers: dict[str, str] | None = None) -> JSONResponse:
+def fault(
+    status: int, faultcode: str, faultstring: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"faultcode": faultcode, "faultstring": faultstring, "debuginfo": None}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def barbican_fault(status: int, description: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def barbican_fault(
+    status: int, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
@@ -61,8 +63,9 @@ def is_barbican(request: Request) -> bool:
     return path == "/v1" or path.startswith(("/v1/", "/secrets", "/containers"))
 
 
-def answer(request: Request, status: int, faultcode: str, text: str,
-           headers: dict[str, str] | None = None) -> JSONResponse:
+def answer(
+    request: Request, status: int, faultcode: str, text: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     if is_barbican(request):
         return barbican_fault(status, text, headers)
     return fault(status, faultcode, text, headers)
@@ -79,8 +82,13 @@ def api_error_response(exc: APIError, request: Request | None = None) -> JSONRes
 
 async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
-    log.info("event=api_refused method=%s path=%r status=%s reason=%r",
-             request.method, request.url.path, exc.status_code, exc.message)
+    log.info(
+        "event=api_refused method=%s path=%r status=%s reason=%r",
+        request.method,
+        request.url.path,
+        exc.status_code,
+        exc.message,
+    )
     return api_error_response(exc, request)
 
 
@@ -107,26 +115,36 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_db_gone(request: Request, exc: Exception) -> JSONResponse:
-    log.error("event=db_unavailable method=%s path=%r error=%s",
-              request.method, request.url.path, exc)
-    return api_error_response(ServiceUnavailable(
-        "The database is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER),
-        request)
+    log.error(
+        "event=db_unavailable method=%s path=%r error=%s", request.method, request.url.path, exc
+    )
+    return api_error_response(
+        ServiceUnavailable(
+            "The database is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER
+        ),
+        request,
+    )
 
 
 async def _on_store_gone(request: Request, exc: Exception) -> JSONResponse:
     # a Barbican that does not answer, or a payload this deployment's key cannot open:
     # nothing the caller did wrong, and nothing to show of the material
-    log.error("event=secret_store_unavailable method=%s path=%r error=%s",
-              request.method, request.url.path, type(exc).__name__)
-    return api_error_response(ServiceUnavailable(
-        "The secret store is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER),
-        request)
+    log.error(
+        "event=secret_store_unavailable method=%s path=%r error=%s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return api_error_response(
+        ServiceUnavailable(
+            "The secret store is unavailable; try again shortly.", retry_after=DB_RETRY_AFTER
+        ),
+        request,
+    )
 
 
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("event=api_internal_error method=%s path=%r", request.method,
-                  request.url.path)
+    log.exception("event=api_internal_error method=%s path=%r", request.method, request.url.path)
     return answer(request, 500, "Server", "Internal server error. The failure was logged.")
 
 

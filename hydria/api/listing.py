@@ -41,12 +41,13 @@ def fields_param(request: Request) -> list[str] | None:
     return split(request.query_params.getlist("fields")) or None
 
 
-def envelope(request: Request, page: Page, collection: str,
-             links_key: str) -> dict[str, Any]:
+def envelope(request: Request, page: Page, collection: str, links_key: str) -> dict[str, Any]:
     """``{collection: [...], links_key: [...]}`` with the caller's ``fields``."""
     fields = fields_param(request)
-    return {collection: [select_fields(item, fields) for item in page.items],
-            links_key: _links(request, page)}
+    return {
+        collection: [select_fields(item, fields) for item in page.items],
+        links_key: _links(request, page),
+    }
 
 
 def _links(request: Request, page: Page) -> list[dict[str, str]]:

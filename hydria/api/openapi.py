@@ -41,7 +41,12 @@ def body(root: str, model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` for a route whose JSON body is ``{root: model}``."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
-    envelope = {"type": "object", "properties": {root: _inline(schema, defs)},
-                "required": [root], "additionalProperties": False}
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": envelope}}}}
+    envelope = {
+        "type": "object",
+        "properties": {root: _inline(schema, defs)},
+        "required": [root],
+        "additionalProperties": False,
+    }
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": envelope}}}
+    }

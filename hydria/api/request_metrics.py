@@ -16,11 +16,15 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUESTS = Counter("hydria_api_requests", "API requests by method, route and status",
-                   ["method", "route", "status"])
+REQUESTS = Counter(
+    "hydria_api_requests", "API requests by method, route and status", ["method", "route", "status"]
+)
 REQUEST_SECONDS = Histogram(
-    "hydria_api_request_seconds", "Time the API took to answer, by method and route",
-    ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+    "hydria_api_request_seconds",
+    "Time the API took to answer, by method and route",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
 
 
 # any other token is one label: a client inventing methods must not grow the set
@@ -39,7 +43,7 @@ def route_template(scope: Scope) -> str:
     template = str(getattr(route, "path", None) or "unmatched")
     for prefix in ("/v2.0/", "/v2/"):
         if template.startswith(prefix):
-            return template[len(prefix) - 1:]
+            return template[len(prefix) - 1 :]
     return template
 
 

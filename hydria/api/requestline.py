@@ -22,11 +22,15 @@ class RefuseNul:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if "\x00" in scope.get("path", ""):
-                await fault(404, "Client", "Resource not found: the path contains a NUL "
-                            "character.")(scope, receive, send)
+                await fault(
+                    404, "Client", "Resource not found: the path contains a NUL character."
+                )(scope, receive, send)
                 return
             if b"%00" in scope.get("query_string", b""):
-                await fault(400, "Client", "The query string contains a NUL character, "
-                            "which is not allowed.")(scope, receive, send)
+                await fault(
+                    400,
+                    "Client",
+                    "The query string contains a NUL character, which is not allowed.",
+                )(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -60,8 +60,10 @@ def _describe(err: dict[str, Any], root: str) -> str:
     if kind == "missing":
         return f"Invalid input for field/attribute {field}. Value: 'None'. Mandatory field missing."
     if kind in ("model_type", "dict_type"):
-        return (f"Invalid input for field/attribute {field}. Value: '{value}'. "
-                "Value should be a JSON object.")
+        return (
+            f"Invalid input for field/attribute {field}. Value: '{value}'. "
+            "Value should be a JSON object."
+        )
     reason = str(err.get("msg", "invalid value"))
     reason = reason.removeprefix("Value error, ")
     return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"
@@ -77,20 +79,21 @@ def parse(body: Any, root: str, model: type[M], *, nulls_are_unset: bool) -> M:
         raise InvalidInput("The request body must be a JSON object.")
     extra = sorted(set(body) - {root})
     if extra:
-        raise InvalidInput(f"Unknown attribute for argument {root}: "
-                           f"{shorten(', '.join(extra))}")
+        raise InvalidInput(f"Unknown attribute for argument {root}: {shorten(', '.join(extra))}")
     if root not in body:
-        raise InvalidInput(f"Invalid input for field/attribute {root}. Value: 'None'. "
-                           "Mandatory field missing.")
+        raise InvalidInput(
+            f"Invalid input for field/attribute {root}. Value: 'None'. Mandatory field missing."
+        )
     inner = body[root]
     if not isinstance(inner, dict):
-        raise InvalidInput(f"Invalid input for field/attribute {root}. "
-                           f"Value: '{shorten(inner)}'. Value should be a JSON object.")
+        raise InvalidInput(
+            f"Invalid input for field/attribute {root}. "
+            f"Value: '{shorten(inner)}'. Value should be a JSON object."
+        )
     return validate(inner, root, model, nulls_are_unset=nulls_are_unset)
 
 
-def validate(data: dict[str, Any], root: str, model: type[M], *,
-             nulls_are_unset: bool) -> M:
+def validate(data: dict[str, Any], root: str, model: type[M], *, nulls_are_unset: bool) -> M:
     if nulls_are_unset:
         data = _drop_nulls(data)
     try:

@@ -22,10 +22,15 @@ from hydria.config import Settings
 
 
 def _state_option(func: click.decorators.FC) -> click.decorators.FC:
-    func = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-                        help="State folder [default: $HYDRIA_STATE_DIR or ~/.hydria].")(func)
-    return click.option("--database-url", default=None,
-                        help="SQLAlchemy URL [default: SQLite in the state dir].")(func)
+    func = click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="State folder [default: $HYDRIA_STATE_DIR or ~/.hydria].",
+    )(func)
+    return click.option(
+        "--database-url", default=None, help="SQLAlchemy URL [default: SQLite in the state dir]."
+    )(func)
 
 
 @click.group()
@@ -44,13 +49,21 @@ def _find(settings: Settings, prefix: str) -> tuple[str, str]:
     db = Database(settings.db_url)
     try:
         with db.session() as session:
-            rows = session.execute(select(Amphora.id, Amphora.lb_network_ip).where(
-                Amphora.id.startswith(prefix), Amphora.status != c.DELETED)).tuples().all()
+            rows = (
+                session.execute(
+                    select(Amphora.id, Amphora.lb_network_ip).where(
+                        Amphora.id.startswith(prefix), Amphora.status != c.DELETED
+                    )
+                )
+                .tuples()
+                .all()
+            )
     finally:
         db.dispose()
     if len(rows) != 1:
-        raise click.ClickException(f"{'no' if not rows else 'more than one'} live amphora "
-                                   f"matches {prefix!r}")
+        raise click.ClickException(
+            f"{'no' if not rows else 'more than one'} live amphora matches {prefix!r}"
+        )
     amp_id, ip = rows[0]
     return amp_id, ip or ""
 
@@ -70,14 +83,19 @@ def list_(state_dir: Path | None, database_url: str | None) -> None:
     db = Database(settings.db_url)
     try:
         with db.session() as session:
-            amps = list(session.scalars(select(Amphora).where(Amphora.status != c.DELETED)
-                                        .order_by(Amphora.created_at)))
+            amps = list(
+                session.scalars(
+                    select(Amphora).where(Amphora.status != c.DELETED).order_by(Amphora.created_at)
+                )
+            )
             nets = amp_db.instance_addresses(session, amps)
             click.echo(f"{'NAME':44}  {'STATUS':10}  {'ROLE':10}  {'PROJECT':10}  NETWORKS")
             for amp in amps:
                 shown = "; ".join(f"{n}={a}" for n, a in nets[amp.id])
-                click.echo(f"amphora-{amp.id:36}  {amp.status:10}  {amp.role or '-':10}  "
-                           f"{settings.service_project:10}  {shown}")
+                click.echo(
+                    f"amphora-{amp.id:36}  {amp.status:10}  {amp.role or '-':10}  "
+                    f"{settings.service_project:10}  {shown}"
+                )
     finally:
         db.dispose()
 
@@ -86,22 +104,36 @@ def list_(state_dir: Path | None, database_url: str | None) -> None:
 @click.argument("amphora_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @_state_option
-def ssh(amphora_id: str, command: tuple[str, ...], state_dir: Path | None,
-        database_url: str | None) -> None:
+def ssh(
+    amphora_id: str, command: tuple[str, ...], state_dir: Path | None, database_url: str | None
+) -> None:
     """Log into amphora ID (or run COMMAND there) with the amphora ssh key."""
     settings = settings_from(state_dir, database_url, compute_driver="netns")
     key = settings.amp_ssh_key
     if key is None or not key.exists():
-        raise click.ClickException("operator access is off: no amphora ssh key "
-                                   "(amp_ssh_key_name / amp_ssh_key_path)")
+        raise click.ClickException(
+            "operator access is off: no amphora ssh key (amp_ssh_key_name / amp_ssh_key_path)"
+        )
     amp_id, ip = _find(settings, amphora_id)
     known = settings.state_dir / "ssh" / "known_hosts.d" / amp_id
     binary = shutil.which("ssh")
     if binary is None:
         raise click.ClickException("ssh is not installed (openssh-client)")
-    args = [binary, "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-            "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
-            f"{settings.amp_ssh_user}@{ip}", *command]
+    args = [
+        binary,
+        "-i",
+        str(key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={known}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        f"{settings.amp_ssh_user}@{ip}",
+        *command,
+    ]
     os.execv(binary, args)
 
 
@@ -109,8 +141,9 @@ def ssh(amphora_id: str, command: tuple[str, ...], state_dir: Path | None,
 @click.argument("amphora_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @_state_option
-def shell(amphora_id: str, command: tuple[str, ...], state_dir: Path | None,
-          database_url: str | None) -> None:
+def shell(
+    amphora_id: str, command: tuple[str, ...], state_dir: Path | None, database_url: str | None
+) -> None:
     """Enter amphora ID's namespaces (network, mount, PID, UTS) as root, without ssh."""
     from hydria.drivers.compute.netns import init_pid
     from hydria.drivers.network.names import namespace
@@ -121,5 +154,7 @@ def shell(amphora_id: str, command: tuple[str, ...], state_dir: Path | None,
     if pid is None:
         raise click.ClickException(f"amphora {amp_id} is not running on this host")
     binary = shutil.which("nsenter") or "/usr/bin/nsenter"
-    os.execv(binary, [binary, "-t", str(pid), "-n", "-m", "-u", "-p", "--",
-                      *(command or ("/bin/bash", "-l"))])
+    os.execv(
+        binary,
+        [binary, "-t", str(pid), "-n", "-m", "-u", "-p", "--", *(command or ("/bin/bash", "-l"))],
+    )

@@ -22,9 +22,12 @@ def certs() -> None:
 
 
 @certs.command()
-@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-              help="State folder; the CA goes in its pki/ [default: $HYDRIA_STATE_DIR or "
-                   "~/.hydria].")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="State folder; the CA goes in its pki/ [default: $HYDRIA_STATE_DIR or ~/.hydria].",
+)
 def init(state_dir: Path | None) -> None:
     """Create the controller CA, client certificate, heartbeat key and amphora ssh key
     (kept if they exist)."""
@@ -48,7 +51,11 @@ def init(state_dir: Path | None) -> None:
         ensure_key_pair(key)
         click.echo(f"amphora ssh key:    {key} (public half in every netns amphora)")
     if not settings.heartbeat_key:
-        click.echo("heartbeat key:      "
-                   f"{settings.heartbeat_key_file or settings.default_heartbeat_key_file}")
-    click.echo(f"copy {settings.pki_dir} and the heartbeat key to every controller, health and "
-               "housekeeping host (keep both 0600)")
+        click.echo(
+            "heartbeat key:      "
+            f"{settings.heartbeat_key_file or settings.default_heartbeat_key_file}"
+        )
+    click.echo(
+        f"copy {settings.pki_dir} and the heartbeat key to every controller, health and "
+        "housekeeping host (keep both 0600)"
+    )

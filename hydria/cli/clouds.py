@@ -15,8 +15,11 @@ def cloud_entry(endpoint: str) -> dict[str, Any]:
     # embedded secret store's Barbican API, which the `openstack secret` commands
     # reach at the root too). openstacksdk's key-manager proxy reads the named
     # endpoint, with Barbican's version path, as a catalogue would give it.
-    return {"auth_type": "none", "auth": {"endpoint": endpoint},
-            "key_manager_endpoint_override": endpoint.rstrip("/") + "/v1"}
+    return {
+        "auth_type": "none",
+        "auth": {"endpoint": endpoint},
+        "key_manager_endpoint_override": endpoint.rstrip("/") + "/v1",
+    }
 
 
 def user_clouds_yaml() -> Path:

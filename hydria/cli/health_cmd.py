@@ -14,10 +14,14 @@ from hydria.cli.options import common_options, settings_from
 
 @click.command()
 @common_options
-@click.option("--bind", default=None,
-              help="UDP address for heartbeats [default: 127.0.0.1:5555; env HYDRIA_HEALTH_BIND].")
-def health(state_dir: Path | None, database_url: str | None, verbose: bool,
-           bind: str | None) -> None:
+@click.option(
+    "--bind",
+    default=None,
+    help="UDP address for heartbeats [default: 127.0.0.1:5555; env HYDRIA_HEALTH_BIND].",
+)
+def health(
+    state_dir: Path | None, database_url: str | None, verbose: bool, bind: str | None
+) -> None:
     """Receive amphora heartbeats, record status and statistics, detect failures."""
     settings = settings_from(state_dir, database_url, health_bind=bind)
     wiring.setup_logging(verbose)

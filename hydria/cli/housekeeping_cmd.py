@@ -15,8 +15,9 @@ from hydria.cli.options import common_options, settings_from
 @click.command()
 @common_options
 @click.option("--once", is_flag=True, help="Sweep once and print what was removed.")
-def housekeeping(state_dir: Path | None, database_url: str | None, verbose: bool,
-                 once: bool) -> None:
+def housekeeping(
+    state_dir: Path | None, database_url: str | None, verbose: bool, once: bool
+) -> None:
     """Collect orphan amphorae and leaked addresses; purge expired DELETED rows."""
     settings = settings_from(state_dir, database_url)
     wiring.setup_logging(verbose)

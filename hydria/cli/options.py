@@ -12,25 +12,35 @@ from hydria.config import Settings
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-                        help="Where SQLite, certificates and amphorae live "
-                             "[default: $HYDRIA_STATE_DIR or ~/.hydria].")(func)
-    func = click.option("--database-url", default=None,
-                        help="SQLAlchemy URL [default: SQLite in the state dir; "
-                             "env HYDRIA_DATABASE_URL].")(func)
+    func = click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Where SQLite, certificates and amphorae live "
+        "[default: $HYDRIA_STATE_DIR or ~/.hydria].",
+    )(func)
+    func = click.option(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL [default: SQLite in the state dir; env HYDRIA_DATABASE_URL].",
+    )(func)
     func = click.option("-v", "--verbose", is_flag=True, help="Debug logging.")(func)
     return func
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """What ``hydria up`` and ``hydria api`` share: where the API listens, and how openly."""
-    func = click.option("--insecure-noauth-anywhere", is_flag=True, default=None,
-                        help="Let noauth listen beyond loopback, where anyone who reaches "
-                             "it acts as any project [env HYDRIA_INSECURE_NOAUTH_ANYWHERE].")(func)
-    func = click.option("--port", type=int, default=None,
-                        help="API port [default: 9876].")(func)
-    func = click.option("--host", default=None,
-                        help="API address [default: 127.0.0.1; noauth: loopback only].")(func)
+    func = click.option(
+        "--insecure-noauth-anywhere",
+        is_flag=True,
+        default=None,
+        help="Let noauth listen beyond loopback, where anyone who reaches "
+        "it acts as any project [env HYDRIA_INSECURE_NOAUTH_ANYWHERE].",
+    )(func)
+    func = click.option("--port", type=int, default=None, help="API port [default: 9876].")(func)
+    func = click.option(
+        "--host", default=None, help="API address [default: 127.0.0.1; noauth: loopback only]."
+    )(func)
     return func
 
 

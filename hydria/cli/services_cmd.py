@@ -15,22 +15,34 @@ from hydria.cli.options import api_options, common_options, settings_from
 @click.command()
 @common_options
 @api_options
-def api(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-        port: int | None, insecure_noauth_anywhere: bool | None) -> None:
+def api(
+    state_dir: Path | None,
+    database_url: str | None,
+    verbose: bool,
+    host: str | None,
+    port: int | None,
+    insecure_noauth_anywhere: bool | None,
+) -> None:
     """Serve the Octavia v2 API."""
     import uvicorn
 
     from hydria.db.notify import notifier_for
 
-    settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
-                             insecure_noauth_anywhere=insecure_noauth_anywhere)
+    settings = settings_from(
+        state_dir,
+        database_url,
+        api_host=host,
+        api_port=port,
+        insecure_noauth_anywhere=insecure_noauth_anywhere,
+    )
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
     db = wiring.database(settings)
     # on PostgreSQL, NOTIFY wakes the controllers at once; otherwise they poll
     app = wiring.api_app(settings, db, notifier_for(settings.db_url))
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
+    )
 
 
 @click.command()

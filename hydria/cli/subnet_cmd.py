@@ -24,11 +24,17 @@ def _db(state_dir: Path | None, database_url: str | None) -> Database:
 
 
 def _db_options(func: F) -> F:
-    func = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-                        help="State folder [default: $HYDRIA_STATE_DIR or ~/.hydria].")(func)
-    func = click.option("--database-url", default=None,
-                        help="SQLAlchemy URL [default: SQLite in the state dir; "
-                             "env HYDRIA_DATABASE_URL].")(func)
+    func = click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="State folder [default: $HYDRIA_STATE_DIR or ~/.hydria].",
+    )(func)
+    func = click.option(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL [default: SQLite in the state dir; env HYDRIA_DATABASE_URL].",
+    )(func)
     return func
 
 
@@ -43,12 +49,23 @@ def subnet() -> None:
 @click.option("--gateway", default=None, help="Gateway address [default: first host].")
 @click.option("--allocation-start", default=None, help="First address handed out to VIPs.")
 @click.option("--allocation-end", default=None, help="Last address handed out to VIPs.")
-@click.option("--network", "network_name", default=None,
-              help="Put the subnet in this network (created if missing) [default: NAME].")
+@click.option(
+    "--network",
+    "network_name",
+    default=None,
+    help="Put the subnet in this network (created if missing) [default: NAME].",
+)
 @_db_options
-def create(name: str, cidr: str, gateway: str | None, allocation_start: str | None,
-           allocation_end: str | None, network_name: str | None, state_dir: Path | None,
-           database_url: str | None) -> None:
+def create(
+    name: str,
+    cidr: str,
+    gateway: str | None,
+    allocation_start: str | None,
+    allocation_end: str | None,
+    network_name: str | None,
+    state_dir: Path | None,
+    database_url: str | None,
+) -> None:
     """Create subnet NAME (and its network)."""
     from hydria.db.subnets import create_subnet
 
@@ -56,12 +73,21 @@ def create(name: str, cidr: str, gateway: str | None, allocation_start: str | No
     db = _db(state_dir, database_url)
     try:
         with db.session() as session:
-            row = create_subnet(session, name, cidr, network_name=network_name,
-                                gateway=gateway, start=allocation_start, end=allocation_end,
-                                mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end),
-                                ipv6=settings.compute_driver == "netns")
-            click.echo(f"{row.id}  {row.name}  {row.cidr}  "
-                       f"{row.allocation_start}-{row.allocation_end}  network {row.network_id}")
+            row = create_subnet(
+                session,
+                name,
+                cidr,
+                network_name=network_name,
+                gateway=gateway,
+                start=allocation_start,
+                end=allocation_end,
+                mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end),
+                ipv6=settings.compute_driver == "netns",
+            )
+            click.echo(
+                f"{row.id}  {row.name}  {row.cidr}  "
+                f"{row.allocation_start}-{row.allocation_end}  network {row.network_id}"
+            )
     except APIError as exc:
         raise click.ClickException(exc.message) from None
     finally:
@@ -80,8 +106,10 @@ def list_(state_dir: Path | None, database_url: str | None) -> None:
             click.echo(f"{'ID':36}  {'NAME':16}  {'CIDR':18}  {'RANGE':33}  USED")
             for row in list_subnets(session):
                 span = f"{row.allocation_start}-{row.allocation_end}"
-                click.echo(f"{row.id:36}  {row.name:16}  {row.cidr:18}  {span:33}  "
-                           f"{allocated_count(session, row.id)}")
+                click.echo(
+                    f"{row.id:36}  {row.name:16}  {row.cidr:18}  {span:33}  "
+                    f"{allocated_count(session, row.id)}"
+                )
     finally:
         db.dispose()
 

@@ -31,15 +31,29 @@ log = logging.getLogger("hydria.up")
 @click.command()
 @common_options
 @api_options
-@click.option("--clouds-yaml/--no-clouds-yaml", default=True,
-              help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.")
-@click.option("--driver", type=click.Choice(wiring.AMPHORA_DRIVERS), default=None,
-              help="Amphora compute and network driver: 'local' processes on this host, "
-                   "'netns' a network namespace each on bridges (root), 'noop' the control "
-                   "plane with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].")
-def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: str | None,
-       port: int | None, insecure_noauth_anywhere: bool | None, clouds_yaml: bool,
-       driver: str | None) -> None:
+@click.option(
+    "--clouds-yaml/--no-clouds-yaml",
+    default=True,
+    help="Add a 'hydria' cloud to ~/.config/openstack/clouds.yaml.",
+)
+@click.option(
+    "--driver",
+    type=click.Choice(wiring.AMPHORA_DRIVERS),
+    default=None,
+    help="Amphora compute and network driver: 'local' processes on this host, "
+    "'netns' a network namespace each on bridges (root), 'noop' the control "
+    "plane with no data plane [default: $HYDRIA_COMPUTE_DRIVER or local].",
+)
+def up(
+    state_dir: Path | None,
+    database_url: str | None,
+    verbose: bool,
+    host: str | None,
+    port: int | None,
+    insecure_noauth_anywhere: bool | None,
+    clouds_yaml: bool,
+    driver: str | None,
+) -> None:
     """Run API, controller, health manager, housekeeping and local amphorae."""
     import uvicorn
 
@@ -47,17 +61,26 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     from hydria.db.notify import InProcessNotifier
     from hydria.db.subnets import ensure_default_subnet
 
-    settings = settings_from(state_dir, database_url, api_host=host, api_port=port,
-                             compute_driver=driver, network_driver=driver,
-                             insecure_noauth_anywhere=insecure_noauth_anywhere)
+    settings = settings_from(
+        state_dir,
+        database_url,
+        api_host=host,
+        api_port=port,
+        compute_driver=driver,
+        network_driver=driver,
+        insecure_noauth_anywhere=insecure_noauth_anywhere,
+    )
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
     wiring.heartbeat_key(settings, create=True)  # generated on first start, 0600
     db = wiring.database(settings)
     try:
         subnet = ensure_default_subnet(
-            db, settings.default_subnet_name, settings.default_subnet_cidr,
-            mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end))
+            db,
+            settings.default_subnet_name,
+            settings.default_subnet_cidr,
+            mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end),
+        )
     except APIError as exc:  # e.g. HYDRIA_DEFAULT_SUBNET_CIDR overlaps the management range
         raise click.ClickException(exc.message) from None
     notifier = InProcessNotifier()
@@ -66,23 +89,32 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
     app = wiring.api_app(settings, db, notifier)
 
     endpoint = f"http://{settings.api_host}:{settings.api_port}"
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
     stop = threading.Event()
     controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
     controller.start()
     health = _start_health(settings, db, stop, notifier)
     keeper = wiring.housekeeper(settings, db, compute_driver=compute)
-    housekeeping = threading.Thread(target=keeper.run, args=(stop,), name="housekeeping",
-                                    daemon=True)
+    housekeeping = threading.Thread(
+        target=keeper.run, args=(stop,), name="housekeeping", daemon=True
+    )
     housekeeping.start()
 
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
     click.echo(f"  protocols:   TCP HTTP HTTPS PROMETHEUS, {_l4_line()}")
-    click.echo(f"  amphorae:    {settings.compute_driver} driver, management network "
-               f"{settings.mgmt_cidr}")
+    click.echo(
+        f"  amphorae:    {settings.compute_driver} driver, management network {settings.mgmt_cidr}"
+    )
     if settings.amp_ssh_key is not None and settings.compute_driver == "netns":
         click.echo(f"  ssh key:     {settings.amp_ssh_key} (hydria amphora ssh ID)")
     if settings.compute_driver == "noop":
@@ -95,8 +127,10 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
             write_cloud(path, "hydria", endpoint)
             click.echo(f"  clouds.yaml: cloud 'hydria' in {path}")
             click.echo("  try:         openstack --os-cloud hydria loadbalancer list")
-        click.echo(f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
-                   "loadbalancer list")
+        click.echo(
+            f"  or:          openstack --os-auth-type none --os-endpoint {endpoint} "
+            "loadbalancer list"
+        )
     # uvicorn re-raises SIGINT/SIGTERM once it has stopped serving; with these
     # handlers that lands here instead of killing us before the amphorae stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,14 +149,18 @@ def up(state_dir: Path | None, database_url: str | None, verbose: bool, host: st
         db.dispose()
 
 
-def _start_health(settings: Settings, db: Database, stop: threading.Event,
-                  notifier: InProcessNotifier) -> threading.Thread | None:
+def _start_health(
+    settings: Settings, db: Database, stop: threading.Event, notifier: InProcessNotifier
+) -> threading.Thread | None:
     """The health manager in a thread; without it (UDP port taken) the rest still runs."""
     try:
         service = wiring.health_service(settings, db, notifier=notifier)
     except OSError as exc:
-        log.error("event=health_bind_failed bind=%s reason=%s: no heartbeats, no failover",
-                  settings.health_bind, exc)
+        log.error(
+            "event=health_bind_failed bind=%s reason=%s: no heartbeats, no failover",
+            settings.health_bind,
+            exc,
+        )
         click.echo(f"  warning:     health manager not started: udp {settings.health_bind}: {exc}")
         return None
     thread = threading.Thread(target=service.run, args=(stop,), name="health")

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic"):
@@ -59,15 +60,15 @@ def heartbeat_key(settings: Settings, *, create: bool = False) -> bytes:
         key, source = settings.heartbeat_key.encode(), "HYDRIA_HEARTBEAT_KEY"
     else:
         path = settings.heartbeat_key_file or settings.default_heartbeat_key_file
-        named = (f"HYDRIA_HEARTBEAT_KEY_FILE ({path})" if settings.heartbeat_key_file
-                 else str(path))
+        named = f"HYDRIA_HEARTBEAT_KEY_FILE ({path})" if settings.heartbeat_key_file else str(path)
         if not path.exists():
             if not create or settings.heartbeat_key_file:
                 raise SystemExit(
                     f"no heartbeat key: {named} does not exist; set HYDRIA_HEARTBEAT_KEY or "
                     "HYDRIA_HEARTBEAT_KEY_FILE (the same key on every controller and health "
                     f"manager), or create {settings.default_heartbeat_key_file} with "
-                    "`hydria certs init` and copy it to each host")
+                    "`hydria certs init` and copy it to each host"
+                )
             state_dir(settings)
             write_private(path, secrets.token_hex(32).encode() + b"\n")
             log.info("event=heartbeat_key_created path=%s", path)
@@ -76,8 +77,9 @@ def heartbeat_key(settings: Settings, *, create: bool = False) -> bytes:
         except InsecureFile as exc:
             raise SystemExit(f"heartbeat key refused: {exc}") from None
     if len(key) < MIN_DEPLOYMENT_KEY_BYTES:
-        raise SystemExit(f"heartbeat key from {source} is shorter than "
-                         f"{MIN_DEPLOYMENT_KEY_BYTES} bytes")
+        raise SystemExit(
+            f"heartbeat key from {source} is shorter than {MIN_DEPLOYMENT_KEY_BYTES} bytes"
+        )
     return key
 
 
@@ -108,10 +110,12 @@ def database(settings: Settings, *, migrate: bool = True) -> Database:
             if not database_away(exc):  # a wrong name, role or path: say so and stop
                 raise SystemExit(f"cannot use the database: {exc.orig}") from None
             if time.monotonic() + delay > deadline:
-                raise SystemExit(f"database unavailable for {settings.db_wait_seconds:.0f}s: "
-                                 f"{exc.orig}") from None
+                raise SystemExit(
+                    f"database unavailable for {settings.db_wait_seconds:.0f}s: {exc.orig}"
+                ) from None
             logging.getLogger("hydria").warning(
-                "event=waiting_for_database retry_in=%.1fs reason=%s", delay, exc.orig)
+                "event=waiting_for_database retry_in=%.1fs reason=%s", delay, exc.orig
+            )
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -159,7 +163,8 @@ def require_pki(settings: Settings, service: str) -> None:
             f"hydria {service}: no controller CA in {settings.pki_dir} (missing "
             f"{', '.join(missing)}): a split deployment shares one CA; create it once with "
             "`hydria certs init` and copy that folder (HYDRIA_STATE_DIR/pki, 0600 files) "
-            "to every controller, health and housekeeping host")
+            "to every controller, health and housekeeping host"
+        )
 
 
 # ``hydria up --driver NAME``: one name that sets both the compute and the network driver
@@ -174,8 +179,11 @@ def compute(settings: Settings) -> ComputeDriver:
     if settings.compute_driver == "netns":
         from hydria.drivers.compute.netns import NetnsCompute
 
-        return NetnsCompute(settings.amphorae_dir, management(settings),
-                            known_hosts_dir=settings.state_dir / "ssh" / "known_hosts.d")
+        return NetnsCompute(
+            settings.amphorae_dir,
+            management(settings),
+            known_hosts_dir=settings.state_dir / "ssh" / "known_hosts.d",
+        )
     if settings.compute_driver == "noop":
         from hydria.drivers.compute.noop import NoopCompute
 
@@ -207,16 +215,24 @@ def secret_store(settings: Settings, db: Database) -> SecretStore:
         from hydria.drivers.secrets.barbican import BarbicanOptions, BarbicanStore
 
         if not (settings.keystone_url and settings.keystone_username):
-            raise SystemExit("HYDRIA_SECRET_STORE=barbican needs the service user: set "
-                             "HYDRIA_KEYSTONE_URL, HYDRIA_KEYSTONE_USERNAME and "
-                             "HYDRIA_KEYSTONE_PASSWORD")
-        return BarbicanStore(BarbicanOptions(
-            auth_url=settings.keystone_url, username=settings.keystone_username,
-            password=settings.keystone_password, project=settings.keystone_project,
-            user_domain=settings.keystone_user_domain,
-            project_domain=settings.keystone_project_domain,
-            endpoint=settings.barbican_endpoint, interface=settings.barbican_interface,
-            region=settings.barbican_region))
+            raise SystemExit(
+                "HYDRIA_SECRET_STORE=barbican needs the service user: set "
+                "HYDRIA_KEYSTONE_URL, HYDRIA_KEYSTONE_USERNAME and "
+                "HYDRIA_KEYSTONE_PASSWORD"
+            )
+        return BarbicanStore(
+            BarbicanOptions(
+                auth_url=settings.keystone_url,
+                username=settings.keystone_username,
+                password=settings.keystone_password,
+                project=settings.keystone_project,
+                user_domain=settings.keystone_user_domain,
+                project_domain=settings.keystone_project_domain,
+                endpoint=settings.barbican_endpoint,
+                interface=settings.barbican_interface,
+                region=settings.barbican_region,
+            )
+        )
     from hydria.db.secret_box import SecretBox, SecretKeyError, load_or_create_key
     from hydria.db.secrets import EmbeddedSecretStore
 
@@ -280,17 +296,24 @@ def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
     return create_app(db, notifier, settings, secret_store=secret_store(settings, db))
 
 
-def reconciler(settings: Settings, db: Database, *,
-               compute_driver: ComputeDriver | None = None) -> Reconciler:
+def reconciler(
+    settings: Settings, db: Database, *, compute_driver: ComputeDriver | None = None
+) -> Reconciler:
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
 
     ca = controller_ca(settings)
     computer = compute_driver or compute(settings)
     return Reconciler(
-        db, computer, network(settings), agent_client(settings, ca, computer), ca,
+        db,
+        computer,
+        network(settings),
+        agent_client(settings, ca, computer),
+        ca,
         ReconcilerOptions(
-            mgmt_start=settings.mgmt_range_start, mgmt_end=settings.mgmt_range_end,
-            agent_port=settings.agent_port, boot_timeout=settings.amphora_boot_timeout,
+            mgmt_start=settings.mgmt_range_start,
+            mgmt_end=settings.mgmt_range_end,
+            agent_port=settings.agent_port,
+            boot_timeout=settings.amphora_boot_timeout,
             heartbeat_key=heartbeat_key(settings),
             controller_addresses=(settings.health_bind,),
             heartbeat_interval=settings.heartbeat_interval,
@@ -306,20 +329,29 @@ def reconciler(settings: Settings, db: Database, *,
     )
 
 
-def controller_loop(settings: Settings, db: Database, *,
-                    notifier: InProcessNotifier | None,
-                    compute_driver: ComputeDriver | None = None) -> ControllerLoop:
+def controller_loop(
+    settings: Settings,
+    db: Database,
+    *,
+    notifier: InProcessNotifier | None,
+    compute_driver: ComputeDriver | None = None,
+) -> ControllerLoop:
     from hydria.controller.loop import ControllerLoop
 
     return ControllerLoop(
-        db, reconciler(settings, db, compute_driver=compute_driver), notifier=notifier,
-        workers=settings.controller_workers, lease_seconds=settings.lease_seconds,
-        poll_interval=settings.poll_interval, max_attempts=settings.max_attempts,
+        db,
+        reconciler(settings, db, compute_driver=compute_driver),
+        notifier=notifier,
+        workers=settings.controller_workers,
+        lease_seconds=settings.lease_seconds,
+        poll_interval=settings.poll_interval,
+        max_attempts=settings.max_attempts,
     )
 
 
-def health_service(settings: Settings, db: Database, *,
-                   notifier: Notifier | None = None) -> HealthService:
+def health_service(
+    settings: Settings, db: Database, *, notifier: Notifier | None = None
+) -> HealthService:
     """The health manager; binds its UDP socket now (``OSError`` if it cannot).
 
     ``notifier`` wakes controllers when an amphora is marked for failover: the
@@ -341,21 +373,28 @@ def health_service(settings: Settings, db: Database, *,
             return None
         return seq
 
-    return HealthService(db, HealthOptions(
-        bind=settings.health_bind, heartbeat_key=key,
-        heartbeat_timeout=settings.heartbeat_timeout,
-        check_interval=settings.health_check_interval,
-        storm_threshold=settings.failover_storm_threshold,
-        storm_min_fleet=settings.failover_storm_min_fleet,
-        boot_timeout=settings.amphora_boot_timeout,
-        # no-op amphorae send no heartbeats: judged by silence they would all be
-        # failed over (and replaced by more silent ones) one timeout after boot
-        detect_failures=settings.compute_driver != "noop",
-    ), notify=(notifier or notifier_for(settings.db_url)).notify, ask_agent=ask_agent)
+    return HealthService(
+        db,
+        HealthOptions(
+            bind=settings.health_bind,
+            heartbeat_key=key,
+            heartbeat_timeout=settings.heartbeat_timeout,
+            check_interval=settings.health_check_interval,
+            storm_threshold=settings.failover_storm_threshold,
+            storm_min_fleet=settings.failover_storm_min_fleet,
+            boot_timeout=settings.amphora_boot_timeout,
+            # no-op amphorae send no heartbeats: judged by silence they would all be
+            # failed over (and replaced by more silent ones) one timeout after boot
+            detect_failures=settings.compute_driver != "noop",
+        ),
+        notify=(notifier or notifier_for(settings.db_url)).notify,
+        ask_agent=ask_agent,
+    )
 
 
-def housekeeper(settings: Settings, db: Database, *,
-                compute_driver: ComputeDriver | None = None) -> Housekeeper:
+def housekeeper(
+    settings: Settings, db: Database, *, compute_driver: ComputeDriver | None = None
+) -> Housekeeper:
     import datetime as dt
 
     from hydria.housekeeping.certs import CertRotator
@@ -363,18 +402,32 @@ def housekeeper(settings: Settings, db: Database, *,
 
     ca = controller_ca(settings)
     computer = compute_driver or compute(settings)
-    rotator = CertRotator(db, ca, agent_client(settings, ca, computer),
-                          agent_port=settings.agent_port, cert_days=settings.amphora_cert_days,
-                          renew_before=dt.timedelta(days=settings.cert_renew_before_days))
+    rotator = CertRotator(
+        db,
+        ca,
+        agent_client(settings, ca, computer),
+        agent_port=settings.agent_port,
+        cert_days=settings.amphora_cert_days,
+        renew_before=dt.timedelta(days=settings.cert_renew_before_days),
+    )
     spares = None
     if settings.spare_amphora_pool_size > 0:
         from hydria.housekeeping.spares import SparePool
 
         booter = reconciler(settings, db, compute_driver=computer)
-        spares = SparePool(db, computer, booter.boot_spare,
-                           size=settings.spare_amphora_pool_size,
-                           boot_timeout=settings.amphora_boot_timeout)
-    return Housekeeper(db, computer, interval=settings.housekeeping_interval,
-                       retention=dt.timedelta(days=settings.deleted_retention_days),
-                       certs=rotator, spares=spares,
-                       stray_grace=settings.netns_orphan_grace_seconds)
+        spares = SparePool(
+            db,
+            computer,
+            booter.boot_spare,
+            size=settings.spare_amphora_pool_size,
+            boot_timeout=settings.amphora_boot_timeout,
+        )
+    return Housekeeper(
+        db,
+        computer,
+        interval=settings.housekeeping_interval,
+        retention=dt.timedelta(days=settings.deleted_retention_days),
+        certs=rotator,
+        spares=spares,
+        stray_grace=settings.netns_orphan_grace_seconds,
+    )

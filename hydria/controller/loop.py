@@ -50,10 +50,18 @@ def backoff(attempt: int) -> float:
 
 
 class ControllerLoop:
-    def __init__(self, db: Database, reconciler: Reconciler, *, owner: str | None = None,
-                 notifier: InProcessNotifier | None = None, workers: int = 4,
-                 lease_seconds: float = 15.0, poll_interval: float = 2.0,
-                 max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        reconciler: Reconciler,
+        *,
+        owner: str | None = None,
+        notifier: InProcessNotifier | None = None,
+        workers: int = 4,
+        lease_seconds: float = 15.0,
+        poll_interval: float = 2.0,
+        max_attempts: int = 5,
+    ) -> None:
         self.db = db
         self.reconciler = reconciler
         self.owner = owner or f"controller-{uuid.uuid4().hex[:12]}"
@@ -77,8 +85,9 @@ class ControllerLoop:
         log.info("event=controller_start owner=%s workers=%s", self.owner, self.workers)
         # the renewer has its own stop: leases are kept while a shutdown drains
         self._renewing = threading.Event()
-        renewer = threading.Thread(target=self._renew_leases, args=(self._renewing,),
-                                   daemon=True, name="lease-renewer")
+        renewer = threading.Thread(
+            target=self._renew_leases, args=(self._renewing,), daemon=True, name="lease-renewer"
+        )
         renewer.start()
         self._claim_and_submit()
         self._resync_some()
@@ -139,20 +148,35 @@ class ControllerLoop:
             if len(ids) < slots or only is not None:
                 return
 
-    def _claim(self, limit: int, *, only: list[str] | None = None, exclude: Sequence[str] = (),
-               include_settled: bool = False) -> list[str] | None:
+    def _claim(
+        self,
+        limit: int,
+        *,
+        only: list[str] | None = None,
+        exclude: Sequence[str] = (),
+        include_settled: bool = False,
+    ) -> list[str] | None:
         """The claimed ids, or None when the claim failed (logged; the next poll retries).
 
         Ids still in flight here are excluded: between a reconcile giving its lease
         back and leaving ``_inflight`` it must not be claimed a second time.
         """
         try:
-            return leases.claim_batch(self.db, self.owner, lease_seconds=self.lease_seconds,
-                                      limit=limit, only=only, exclude=list(exclude),
-                                      include_settled=include_settled)
+            return leases.claim_batch(
+                self.db,
+                self.owner,
+                lease_seconds=self.lease_seconds,
+                limit=limit,
+                only=only,
+                exclude=list(exclude),
+                include_settled=include_settled,
+            )
         except DBAPIError as exc:  # the database is away: one line, the next poll retries
-            log.warning("event=claim_failed owner=%s reason=%s", self.owner,
-                        str(exc.orig or exc).splitlines()[0])
+            log.warning(
+                "event=claim_failed owner=%s reason=%s",
+                self.owner,
+                str(exc.orig or exc).splitlines()[0],
+            )
         except Exception:  # anything else is a bug worth its traceback
             log.exception("event=claim_failed owner=%s", self.owner)
         return None
@@ -185,8 +209,11 @@ class ControllerLoop:
             try:
                 self._resync = deque((i, 0.0) for i in leases.live_ids(self.db))
             except DBAPIError as exc:  # tried again at the next poll
-                log.warning("event=resync_deferred owner=%s reason=%s", self.owner,
-                            str(exc.orig or exc).splitlines()[0])
+                log.warning(
+                    "event=resync_deferred owner=%s reason=%s",
+                    self.owner,
+                    str(exc.orig or exc).splitlines()[0],
+                )
                 return
             log.info("event=resync_start owner=%s count=%s", self.owner, len(self._resync))
             if not self._resync:
@@ -235,11 +262,15 @@ class ControllerLoop:
         with self._lock:
             held = dict(self._inflight)
         try:
-            missed = leases.renew_all(self.db, list(held), self.owner,
-                                      lease_seconds=self.lease_seconds)
+            missed = leases.renew_all(
+                self.db, list(held), self.owner, lease_seconds=self.lease_seconds
+            )
         except DBAPIError as exc:
-            log.warning("event=lease_renew_failed held=%d reason=%s", len(held),
-                        str(exc.orig or exc).splitlines()[0])
+            log.warning(
+                "event=lease_renew_failed held=%d reason=%s",
+                len(held),
+                str(exc.orig or exc).splitlines()[0],
+            )
             return []
         except Exception:
             log.exception("event=lease_renew_failed held=%d", len(held))
@@ -249,8 +280,7 @@ class ControllerLoop:
             for lb_id, holder in missed.items():
                 if holder is None or self._inflight.get(lb_id) is not held[lb_id]:
                     continue
-                log.warning("event=lease_lost lb=%s owner=%s holder=%s", lb_id, self.owner,
-                            holder)
+                log.warning("event=lease_lost lb=%s owner=%s holder=%s", lb_id, self.owner, holder)
                 self._lost.add(lb_id)
                 lost.append(lb_id)
         return lost
@@ -269,9 +299,14 @@ class ControllerLoop:
             outcome = self._reconcile(lb_id, checkpoint)
             RECONCILES.labels(outcome=outcome.kind).inc()
             RECONCILE_SECONDS.observe(time.monotonic() - started)
-            log.info("event=reconciled lb=%s rid=%s outcome=%s took=%.3fs%s", lb_id, rid,
-                     outcome.kind, time.monotonic() - started,
-                     f" reason={outcome.reason!r}" if outcome.reason else "")
+            log.info(
+                "event=reconciled lb=%s rid=%s outcome=%s took=%.3fs%s",
+                lb_id,
+                rid,
+                outcome.kind,
+                time.monotonic() - started,
+                f" reason={outcome.reason!r}" if outcome.reason else "",
+            )
             self._settle(lb_id, outcome)
         except Exception:
             RECONCILES.labels(outcome="crashed").inc()
@@ -310,15 +345,27 @@ class ControllerLoop:
             if lb is None or lb.lease_owner != self.owner:
                 return
             generation, attempts = lb.generation, lb.attempts + 1
-            settled = (lb.applied_generation == generation
-                       and lb.provisioning_status in (c.ACTIVE, c.ERROR))
+            settled = lb.applied_generation == generation and lb.provisioning_status in (
+                c.ACTIVE,
+                c.ERROR,
+            )
         if outcome.kind == "retry" and attempts < self.max_attempts:
             delay = max(outcome.retry_after, backoff(attempts))
-            log.warning("event=retry_scheduled lb=%s attempt=%s in=%.1fs reason=%r", lb_id,
-                        attempts, delay, outcome.reason)
-            leases.release(self.db, lb_id, self.owner, attempts=attempts,
-                           retry_at=utcnow() + dt.timedelta(seconds=delay),
-                           error_reason=outcome.reason)
+            log.warning(
+                "event=retry_scheduled lb=%s attempt=%s in=%.1fs reason=%r",
+                lb_id,
+                attempts,
+                delay,
+                outcome.reason,
+            )
+            leases.release(
+                self.db,
+                lb_id,
+                self.owner,
+                attempts=attempts,
+                retry_at=utcnow() + dt.timedelta(seconds=delay),
+                error_reason=outcome.reason,
+            )
             return
         with self.db.session() as session:
             failing_over = amp_db.failover_pending(session, lb_id)
@@ -331,10 +378,16 @@ class ControllerLoop:
         # ERROR says so, and a fresh round of attempts follows later (the amphora
         # stays marked, so the load balancer would otherwise be claimed at once).
         retry_at = utcnow() + dt.timedelta(seconds=FAILOVER_RETRY) if failing_over else None
-        log.error("event=failed lb=%s attempts=%s failover=%s reason=%r", lb_id, attempts,
-                  failing_over, outcome.reason)
+        log.error(
+            "event=failed lb=%s attempts=%s failover=%s reason=%r",
+            lb_id,
+            attempts,
+            failing_over,
+            outcome.reason,
+        )
         with self.db.session() as session:
-            if not convergence.mark_failed(session, lb_id, generation, outcome.reason,
-                                           retry_at=retry_at, owner=self.owner):
+            if not convergence.mark_failed(
+                session, lb_id, generation, outcome.reason, retry_at=retry_at, owner=self.owner
+            ):
                 pass  # the desired state moved on: the next claim works on that
         leases.release(self.db, lb_id, self.owner, attempts=attempts)

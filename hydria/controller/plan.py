@@ -30,8 +30,9 @@ def roles_for(topology: str) -> tuple[str, ...]:
     return (c.ROLE_STANDALONE,)
 
 
-def plan_amphorae(topology: str, existing: list[AmphoraView], *, deleting: bool = False
-                  ) -> AmphoraPlan:
+def plan_amphorae(
+    topology: str, existing: list[AmphoraView], *, deleting: bool = False
+) -> AmphoraPlan:
     """Decide creations and retirements; one healthy amphora per role is kept."""
     if deleting:
         return AmphoraPlan((), (), tuple(a.id for a in existing))

@@ -85,9 +85,17 @@ class ReconcilerOptions:
 
 
 class Reconciler:
-    def __init__(self, db: Database, compute: ComputeDriver, network: NetworkDriver,
-                 agent: AmphoraAgent, ca: CertificateAuthority, options: ReconcilerOptions,
-                 *, secrets: SecretStore | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        compute: ComputeDriver,
+        network: NetworkDriver,
+        agent: AmphoraAgent,
+        ca: CertificateAuthority,
+        options: ReconcilerOptions,
+        *,
+        secrets: SecretStore | None = None,
+    ) -> None:
         self.db = db
         self.secrets = secrets
         self.compute = compute
@@ -102,8 +110,9 @@ class Reconciler:
 
     # -- entry point --------------------------------------------------------
 
-    def reconcile(self, lb_id: str, checkpoint: Callable[[], None] = lambda: None, *,
-                  owner: str | None = None) -> Outcome:
+    def reconcile(
+        self, lb_id: str, checkpoint: Callable[[], None] = lambda: None, *, owner: str | None = None
+    ) -> Outcome:
         """Converge ``lb_id``; ``checkpoint`` raises if our lease was lost."""
         with self.db.read() as session:  # no write lock: API writes go on meanwhile
             row = load_lb_row(session, lb_id)
@@ -112,15 +121,23 @@ class Reconciler:
             generation = row.generation
             status = row.provisioning_status
             desired = to_graph(row)
-            views = [AmphoraView(a.id, a.role, a.failover_requested)
-                     for a in amp_db.live_amphorae(session, lb_id)]
+            views = [
+                AmphoraView(a.id, a.role, a.failover_requested)
+                for a in amp_db.live_amphorae(session, lb_id)
+            ]
             vip_subnet = row_vip_subnet(session, row.vip_subnet_id)
         deleting = status == c.PENDING_DELETE
         # TLS material first: a reference that no longer reads fails before any step
         desired, tls_files = (desired, {}) if deleting else tls.resolve(desired, self.secrets)
         plan = plan_amphorae(desired.topology, views, deleting=deleting)
-        log.debug("event=plan lb=%s gen=%s create=%s keep=%s retire=%s", lb_id, generation,
-                  plan.create_roles, plan.keep, plan.retire)
+        log.debug(
+            "event=plan lb=%s gen=%s create=%s keep=%s retire=%s",
+            lb_id,
+            generation,
+            plan.create_roles,
+            plan.keep,
+            plan.retire,
+        )
         failing = failovers(plan, views, deleting=deleting)
         if failing:
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY and isinstance(self.compute, Fences):
@@ -140,21 +157,34 @@ class Reconciler:
                 amp = amp_db.claim_spare(session, lb_id, role)
                 spare = amp is not None
                 if amp is None:
-                    amp = amp_db.new_amphora(session, lb_id, role,
-                                             mgmt_start=self.options.mgmt_start,
-                                             mgmt_end=self.options.mgmt_end)
+                    amp = amp_db.new_amphora(
+                        session,
+                        lb_id,
+                        role,
+                        mgmt_start=self.options.mgmt_start,
+                        mgmt_end=self.options.mgmt_end,
+                    )
                 serving.append(amp.id)
-            log.info("event=amphora_planned lb=%s amphora=%s role=%s spare=%s", lb_id, amp.id,
-                     role, spare)
+            log.info(
+                "event=amphora_planned lb=%s amphora=%s role=%s spare=%s",
+                lb_id,
+                amp.id,
+                role,
+                spare,
+            )
             checkpoint()
 
         try:
             infos = {}
-            peers = (self._haproxy_peers(serving, vip_subnet)
-                     if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY else ())
+            peers = (
+                self._haproxy_peers(serving, vip_subnet)
+                if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY
+                else ()
+            )
             for amp_id in serving:
-                infos[amp_id] = self._serve(amp_id, desired, generation, vip_subnet,
-                                            tls_files, peers=peers)
+                infos[amp_id] = self._serve(
+                    amp_id, desired, generation, vip_subnet, tls_files, peers=peers
+                )
                 checkpoint()
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
                 self._ensure_vrrp(desired, vip_subnet, infos)
@@ -162,12 +192,19 @@ class Reconciler:
             return Outcome("superseded", str(exc))
 
         for amp_id in plan.retire:
-            self._retire(amp_id, desired.vip_address,
-                         drain=0.0 if deleting else self.options.retire_drain_seconds)
+            self._retire(
+                amp_id,
+                desired.vip_address,
+                drain=0.0 if deleting else self.options.retire_drain_seconds,
+            )
             checkpoint()
         if failing:
-            log.warning("event=failover_done lb=%s replaced=%s by=%s", lb_id, ",".join(failing),
-                        ",".join(serving))
+            log.warning(
+                "event=failover_done lb=%s replaced=%s by=%s",
+                lb_id,
+                ",".join(failing),
+                ",".join(serving),
+            )
 
         with self.db.session() as session:
             ok = convergence.mark_converged(session, lb_id, generation, owner=owner)
@@ -190,14 +227,16 @@ class Reconciler:
     def boot_spare(self) -> str:
         """Boot one spare amphora (no load balancer yet) and leave it READY."""
         with self.db.session() as session:
-            amp = amp_db.new_spare(session, mgmt_start=self.options.mgmt_start,
-                                   mgmt_end=self.options.mgmt_end)
+            amp = amp_db.new_spare(
+                session, mgmt_start=self.options.mgmt_start, mgmt_end=self.options.mgmt_end
+            )
         log.info("event=spare_planned amphora=%s", amp.id)
         self._ensure_running(amp, booted=c.AMPHORA_READY)
         return amp.id
 
-    def _ensure_running(self, amp: Amphora, *, booted: str = c.AMPHORA_ALLOCATED
-                        ) -> dict[str, object]:
+    def _ensure_running(
+        self, amp: Amphora, *, booted: str = c.AMPHORA_ALLOCATED
+    ) -> dict[str, object]:
         """Start the amphora unless it runs; wait until its agent answers.
 
         A running amphora counts only once its row has its compute id: one
@@ -212,10 +251,17 @@ class Reconciler:
                 pass  # alive but not answering yet (or wedged): boot it again below
         cert, key = self.ca.issue_server_cert(amp.id, ip, days=self.options.cert_days)
         boot = AmphoraBoot(
-            amphora_id=amp.id, lb_network_ip=ip, agent_port=self.options.agent_port,
-            server_cert_pem=cert, server_key_pem=key, ca_cert_pem=self.ca.ca_cert_pem,
-            heartbeat_key=(amphora_key(self.options.heartbeat_key, amp.id).hex()
-                           if self.options.heartbeat_key else ""),
+            amphora_id=amp.id,
+            lb_network_ip=ip,
+            agent_port=self.options.agent_port,
+            server_cert_pem=cert,
+            server_key_pem=key,
+            ca_cert_pem=self.ca.ca_cert_pem,
+            heartbeat_key=(
+                amphora_key(self.options.heartbeat_key, amp.id).hex()
+                if self.options.heartbeat_key
+                else ""
+            ),
             controller_addresses=self.options.controller_addresses,
             heartbeat_interval=self.options.heartbeat_interval,
             admin_log_targets=self.options.logs.admin_log_targets,
@@ -243,8 +289,7 @@ class Reconciler:
         log.info("event=amphora_up amphora=%s ip=%s", amp.id, ip)
         return info
 
-    def _haproxy_peers(self, serving: list[str], vip_subnet: SubnetPort
-                       ) -> tuple[graph.Peer, ...]:
+    def _haproxy_peers(self, serving: list[str], vip_subnet: SubnetPort) -> tuple[graph.Peer, ...]:
         """The pair's HAProxy peers: each amphora by role, at its VIP-subnet address
         (reserved here if its port is not plugged yet, as ``_plug_ports`` would)."""
         if not self.network.plugs_ports or not vip_subnet.subnet_id:
@@ -257,39 +302,65 @@ class Reconciler:
             for amp_id in serving:
                 row = session.get(Amphora, amp_id)
                 if row is not None:
-                    found.append(graph.Peer(row.role or c.ROLE_BACKUP,
-                                            ports.port_address(session, amp_id, subnet), amp_id))
+                    found.append(
+                        graph.Peer(
+                            row.role or c.ROLE_BACKUP,
+                            ports.port_address(session, amp_id, subnet),
+                            amp_id,
+                        )
+                    )
         return tuple(found)
 
-    def _serve(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-               vip_subnet: SubnetPort, tls_files: dict[str, str] | None = None, *,
-               peers: tuple[graph.Peer, ...] = ()
-               ) -> dict[str, object]:
+    def _serve(
+        self,
+        amp_id: str,
+        desired: graph.LoadBalancer,
+        generation: int,
+        vip_subnet: SubnetPort,
+        tls_files: dict[str, str] | None = None,
+        *,
+        peers: tuple[graph.Peer, ...] = (),
+    ) -> dict[str, object]:
         """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
         (an operator reads it in the amphora API), before the loop retries or gives up."""
         try:
-            return self._ensure_serving(amp_id, desired, generation, vip_subnet,
-                                        tls_files or {}, peers=peers)
+            return self._ensure_serving(
+                amp_id, desired, generation, vip_subnet, tls_files or {}, peers=peers
+            )
         except (TemporaryError, PermanentError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            log.error("event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
-                      amp_id, desired.id, generation, reason)
+            log.error(
+                "event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
+                amp_id,
+                desired.id,
+                generation,
+                reason,
+            )
             with self.db.session() as session:
                 amp_db.record_error(session, amp_id, reason)
             raise
 
-    def _ensure_serving(self, amp_id: str, desired: graph.LoadBalancer, generation: int,
-                        vip_subnet: SubnetPort, tls_files: dict[str, str], *,
-                        peers: tuple[graph.Peer, ...] = ()
-                        ) -> dict[str, object]:
+    def _ensure_serving(
+        self,
+        amp_id: str,
+        desired: graph.LoadBalancer,
+        generation: int,
+        vip_subnet: SubnetPort,
+        tls_files: dict[str, str],
+        *,
+        peers: tuple[graph.Peer, ...] = (),
+    ) -> dict[str, object]:
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
         self._plug_ports(amp.id, desired, vip_subnet)
         if info.get("config_version") == generation:
             return info
         logs = self.options.logs
-        local = () if logs.disable_local_log_storage or not info.get("log_socket") \
+        local = (
+            ()
+            if logs.disable_local_log_storage or not info.get("log_socket")
             else (str(info["log_socket"]),)
+        )
         tcp = logs.log_protocol == "TCP"
         options = graph.RenderOptions(
             stats_socket=str(info.get("stats_socket") or "/var/run/hydria/haproxy.sock"),
@@ -297,35 +368,56 @@ class Reconciler:
             max_connections=self._maxconn,
             log_targets=(() if tcp else logs.tenant_log_targets) + local,
             log_tcp_targets=logs.tenant_log_targets if tcp else (),
-            log_format=logs.user_log_format, connection_logging=logs.connection_logging,
+            log_format=logs.user_log_format,
+            connection_logging=logs.connection_logging,
             tls_dir=str(info.get("tls_material_dir") or graph.RenderOptions.tls_dir),
         )
-        text = render(desired, graph.Amphora(id=amp.id, lb_network_ip=amp.lb_network_ip or "",
-                                             role=amp.role or c.ROLE_STANDALONE,
-                                             vrrp_priority=amp.vrrp_priority, peers=peers),
-                      options, version=generation)
-        udp = render_udp(desired, NginxOptions(
-            run_dir=str(info.get("udp_dir") or "/var/lib/hydria/udp"),
-            stream_module=str(info["udp_stream_module"]) if info.get("udp_stream_module")
-            else None, max_sessions=self._maxconn),
-            version=generation)
+        text = render(
+            desired,
+            graph.Amphora(
+                id=amp.id,
+                lb_network_ip=amp.lb_network_ip or "",
+                role=amp.role or c.ROLE_STANDALONE,
+                vrrp_priority=amp.vrrp_priority,
+                peers=peers,
+            ),
+            options,
+            version=generation,
+        )
+        udp = render_udp(
+            desired,
+            NginxOptions(
+                run_dir=str(info.get("udp_dir") or "/var/lib/hydria/udp"),
+                stream_module=str(info["udp_stream_module"])
+                if info.get("udp_stream_module")
+                else None,
+                max_sessions=self._maxconn,
+            ),
+            version=generation,
+        )
         try:
             # UDP first: an agent at this generation in config_version has both parts
             if udp.text is not None or info.get("udp_config_version") is not None:
-                self.agent.put_udp(amp.lb_network_ip or "", self.options.agent_port,
-                                   udp.to_dict(), generation)
+                self.agent.put_udp(
+                    amp.lb_network_ip or "", self.options.agent_port, udp.to_dict(), generation
+                )
             if tls_files:  # the material before the configuration that names it
                 self.agent.put_tls(amp.lb_network_ip or "", self.options.agent_port, tls_files)
-            self.agent.put_config(amp.lb_network_ip or "", self.options.agent_port, text,
-                                  generation)
+            self.agent.put_config(
+                amp.lb_network_ip or "", self.options.agent_port, text, generation
+            )
         except StaleConfig:
             # Someone converged a newer generation already; ours is history.
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
         log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
         return info
 
-    def _ensure_vrrp(self, desired: graph.LoadBalancer, vip_subnet: SubnetPort,
-                     infos: dict[str, dict[str, object]]) -> None:
+    def _ensure_vrrp(
+        self,
+        desired: graph.LoadBalancer,
+        vip_subnet: SubnetPort,
+        infos: dict[str, dict[str, object]],
+    ) -> None:
         """keepalived in each amphora, with the other one as its unicast peer.
 
         Pushed every time (the agent reloads only a changed file), so a rebuilt
@@ -334,8 +426,11 @@ class Reconciler:
         """
         with self.db.session() as session:
             rows = [session.get(Amphora, i) for i in infos]
-            amps = [(a.id, a.role or c.ROLE_BACKUP, a.vrrp_ip or "", a.lb_network_ip or "")
-                    for a in rows if a is not None]
+            amps = [
+                (a.id, a.role or c.ROLE_BACKUP, a.vrrp_ip or "", a.lb_network_ip or "")
+                for a in rows
+                if a is not None
+            ]
             for a in rows:
                 if a is not None:
                     a.vrrp_id = 1
@@ -345,26 +440,37 @@ class Reconciler:
             for item in (lb_row.additional_vips or []) if lb_row is not None else []:
                 extra_subnet = session.get(Subnet, item["subnet_id"])
                 if extra_subnet is not None:
-                    extra_vips.append((str(item["ip_address"]), ipaddress.ip_network(
-                        extra_subnet.cidr, strict=False).prefixlen,
-                        inside_port(extra_subnet.id)))
+                    extra_vips.append(
+                        (
+                            str(item["ip_address"]),
+                            ipaddress.ip_network(extra_subnet.cidr, strict=False).prefixlen,
+                            inside_port(extra_subnet.id),
+                        )
+                    )
         prefix = ipaddress.ip_network(vip_subnet.cidr, strict=False).prefixlen
         # the survivor of a failover first: it must advertise to the new peer before
         # that one's keepalived starts, or the newcomer, hearing nobody, takes the VIP
         amps.sort(key=lambda a: not infos[a[0]].get("vrrp_running"))
         for amp_id, role, own_ip, mgmt_ip in amps:
-            text = render_keepalived(VrrpPeerSet(
-                amphora_id=amp_id, lb_id=desired.id, interface=inside_port(vip_subnet.subnet_id),
-                vip=desired.vip_address, vip_prefixlen=prefix, own_ip=own_ip,
-                peer_ips=tuple(ip for i, _r, ip, _m in amps if i != amp_id),
-                priority=vrrp_priority(role), advert_int=self.options.vrrp_advert_int,
-                check_script=str(infos[amp_id].get("vrrp_check_script") or ""),
-                extra_vips=tuple(extra_vips)))
+            text = render_keepalived(
+                VrrpPeerSet(
+                    amphora_id=amp_id,
+                    lb_id=desired.id,
+                    interface=inside_port(vip_subnet.subnet_id),
+                    vip=desired.vip_address,
+                    vip_prefixlen=prefix,
+                    own_ip=own_ip,
+                    peer_ips=tuple(ip for i, _r, ip, _m in amps if i != amp_id),
+                    priority=vrrp_priority(role),
+                    advert_int=self.options.vrrp_advert_int,
+                    check_script=str(infos[amp_id].get("vrrp_check_script") or ""),
+                    extra_vips=tuple(extra_vips),
+                )
+            )
             self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
             log.info("event=vrrp_pushed amphora=%s role=%s", amp_id, role)
 
-    def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer,
-                    vip_subnet: SubnetPort) -> None:
+    def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer, vip_subnet: SubnetPort) -> None:
         """The VIP port and one port per member subnet (Octavia's plug network).
 
         Drivers that plug real ports get an address of the amphora's own on each
@@ -376,32 +482,49 @@ class Reconciler:
             self.network.plug_vip(amp_id, desired.vip_address, vip_subnet)
             with self.db.session() as session:
                 lb_row = session.get(LoadBalancer, desired.id)
-                amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
-                                        vip_port_id=lb_row.vip_port_id if lb_row else None)
+                amp_db.record_vip_ports(
+                    session,
+                    amp_id,
+                    vip_address=desired.vip_address or None,
+                    vip_port_id=lb_row.vip_port_id if lb_row else None,
+                )
             return
         with self.db.session() as session:
             vip_port = vip_subnet
             subnet = session.get(Subnet, vip_subnet.subnet_id) if vip_subnet.subnet_id else None
             if subnet is not None:
-                vip_port = SubnetPort(subnet.id, subnet.cidr,
-                                      ports.port_address(session, amp_id, subnet))
+                vip_port = SubnetPort(
+                    subnet.id, subnet.cidr, ports.port_address(session, amp_id, subnet)
+                )
             lb_row = session.get(LoadBalancer, desired.id)
             # additional VIPs (dual stack): a port of the amphora's own on each subnet
             extra: list[tuple[str, SubnetPort]] = []
             for item in (lb_row.additional_vips or []) if lb_row is not None else []:
                 extra_subnet = session.get(Subnet, item["subnet_id"])
                 if extra_subnet is not None:
-                    extra.append((str(item["ip_address"]), SubnetPort(
-                        extra_subnet.id, extra_subnet.cidr,
-                        ports.port_address(session, amp_id, extra_subnet))))
+                    extra.append(
+                        (
+                            str(item["ip_address"]),
+                            SubnetPort(
+                                extra_subnet.id,
+                                extra_subnet.cidr,
+                                ports.port_address(session, amp_id, extra_subnet),
+                            ),
+                        )
+                    )
             taken = {vip_port.subnet_id, *(p.subnet_id for _ip, p in extra)}
-            members = [SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
-                       for s in ports.member_subnets(session, desired.id,
-                                                        subnet.id if subnet else None)
-                       if s.id not in taken]
-            amp_db.record_vip_ports(session, amp_id, vip_address=desired.vip_address or None,
-                                    vip_port_id=lb_row.vip_port_id if lb_row else None,
-                                    vrrp_ip=vip_port.address or None)
+            members = [
+                SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
+                for s in ports.member_subnets(session, desired.id, subnet.id if subnet else None)
+                if s.id not in taken
+            ]
+            amp_db.record_vip_ports(
+                session,
+                amp_id,
+                vip_address=desired.vip_address or None,
+                vip_port_id=lb_row.vip_port_id if lb_row else None,
+                vrrp_ip=vip_port.address or None,
+            )
             row = session.get(Amphora, amp_id)
             if row is not None and vip_port.address:
                 row.vrrp_interface = inside_port(vip_port.subnet_id)
@@ -409,12 +532,19 @@ class Reconciler:
         self.network.plug_vip(amp_id, desired.vip_address, vip_port, hold_vip=hold)
         for address, port in extra:
             self.network.plug_vip(amp_id, address, port, hold_vip=hold)
-        self.network.plug_members(amp_id, [*members, *(p for _ip, p in extra)],
-                                  vip_subnet_id=vip_port.subnet_id)
+        self.network.plug_members(
+            amp_id, [*members, *(p for _ip, p in extra)], vip_subnet_id=vip_port.subnet_id
+        )
         with self.db.session() as session:
-            ports.release_other_ports(session, amp_id, {
-                vip_port.subnet_id, *(m.subnet_id for m in members),
-                *(p.subnet_id for _ip, p in extra)})
+            ports.release_other_ports(
+                session,
+                amp_id,
+                {
+                    vip_port.subnet_id,
+                    *(m.subnet_id for m in members),
+                    *(p.subnet_id for _ip, p in extra),
+                },
+            )
 
     def _retire(self, amp_id: str, vip_address: str, *, drain: float = 0.0) -> None:
         if drain > 0:
@@ -444,8 +574,9 @@ class Reconciler:
             return
         log.info("event=amphora_draining amphora=%s up_to=%.0fs", amp_id, seconds)
         try:
-            self.agent.delete_config(ip, self.options.agent_port, drain=seconds,
-                                     connect_timeout=2.0)
+            self.agent.delete_config(
+                ip, self.options.agent_port, drain=seconds, connect_timeout=2.0
+            )
             log.info("event=amphora_drained amphora=%s", amp_id)
         except AmphoraUnreachable as exc:
             log.info("event=amphora_not_drained amphora=%s reason=%s", amp_id, exc)
@@ -476,4 +607,3 @@ def row_vip_subnet(session: Session, subnet_id: str | None) -> SubnetPort:
 
 class Superseded(Exception):
     """A newer generation is already live; this attempt has nothing to add."""
-

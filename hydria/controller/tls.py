@@ -34,14 +34,16 @@ class SecretStoreUnavailable(TemporaryError):
     """The secret store did not answer; worth a retry."""
 
 
-def resolve(lb: graph.LoadBalancer, store: SecretStore | None
-            ) -> tuple[graph.LoadBalancer, dict[str, str]]:
+def resolve(
+    lb: graph.LoadBalancer, store: SecretStore | None
+) -> tuple[graph.LoadBalancer, dict[str, str]]:
     refs = lb.tls_refs()
     if not refs:
         return lb, {}
     if store is None:
-        raise TlsMaterialUnusable("the configuration names TLS material and no secret store "
-                                  "is configured")
+        raise TlsMaterialUnusable(
+            "the configuration names TLS material and no secret store is configured"
+        )
     access = SecretAccess(project_id=lb.project_id)
     files: dict[str, str] = {}
     entries: list[tuple[str, str, str]] = []
@@ -49,16 +51,18 @@ def resolve(lb: graph.LoadBalancer, store: SecretStore | None
         try:
             if kind == "cert":
                 pem = tls_material.certificate_bundle(
-                    store.certificate(ref, access), field="certificate", ref=ref,
-                    check_dates=False).pem
+                    store.certificate(ref, access), field="certificate", ref=ref, check_dates=False
+                ).pem
             elif kind == "ca":
-                pem = tls_material.ca_bundle(store.secret(ref, access), field="CA", ref=ref,
-                                             check_dates=False)
+                pem = tls_material.ca_bundle(
+                    store.secret(ref, access), field="CA", ref=ref, check_dates=False
+                )
             else:
                 pem = tls_material.crl(store.secret(ref, access), field="CRL", ref=ref)
         except (SecretNotFound, SecretForbidden) as exc:
-            raise TlsMaterialUnusable(f"TLS reference {ref!r} cannot be read: "
-                                      f"{type(exc).__name__}") from None
+            raise TlsMaterialUnusable(
+                f"TLS reference {ref!r} cannot be read: {type(exc).__name__}"
+            ) from None
         except APIError as exc:
             raise TlsMaterialUnusable(str(exc)) from None
         except Exception as exc:  # the store's transport: try again later

@@ -48,7 +48,9 @@ class NotAuthorized(APIError):
     status_code = 403
     faultcode = "Client"
 
-    def __init__(self, message: str = "Policy does not allow this request to be performed.") -> None:
+    def __init__(
+        self, message: str = "Policy does not allow this request to be performed."
+    ) -> None:
         super().__init__(message)
 
 

@@ -55,10 +55,14 @@ class HostSupport:
 
     def summary(self) -> str:
         """One line for start-up logs: ``udp=nginx-stream sctp=no ip_vs=no prometheus=yes``."""
+
         def yn(flag: bool) -> str:
             return "yes" if flag else "no"
-        return (f"udp={self.udp_engine or 'none'} sctp={yn(self.sctp_served)} "
-                f"ip_vs={yn(self.ip_vs)} prometheus={yn(self.haproxy_prometheus)}")
+
+        return (
+            f"udp={self.udp_engine or 'none'} sctp={yn(self.sctp_served)} "
+            f"ip_vs={yn(self.ip_vs)} prometheus={yn(self.haproxy_prometheus)}"
+        )
 
     @property
     def sctp_served(self) -> bool:
@@ -66,8 +70,9 @@ class HostSupport:
         return self.sctp and self.udp_engine == UDP_ENGINE_IPVS
 
 
-def choose_udp_engine(host: HostSupport,
-                      implemented: tuple[str, ...] = IMPLEMENTED_UDP_ENGINES) -> str | None:
+def choose_udp_engine(
+    host: HostSupport, implemented: tuple[str, ...] = IMPLEMENTED_UDP_ENGINES
+) -> str | None:
     """Pure: IPVS where the kernel has it (as Octavia), else nginx's stream module."""
     candidates = []
     if host.ip_vs:
@@ -81,8 +86,10 @@ def _kernel_module(name: str) -> bool:
     if Path(f"/sys/module/{name}").exists():
         return True
     release = platform.release()
-    for listing in (f"/lib/modules/{release}/modules.dep",
-                    f"/lib/modules/{release}/modules.builtin"):
+    for listing in (
+        f"/lib/modules/{release}/modules.dep",
+        f"/lib/modules/{release}/modules.builtin",
+    ):
         try:
             if f"/{name}.ko" in Path(listing).read_text(errors="replace"):
                 return True
@@ -106,8 +113,9 @@ def find_nginx() -> tuple[str | None, str | None]:
     if binary is None:
         return None, None
     try:
-        out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10,
-                             check=False)
+        out = subprocess.run(
+            [binary, "-V"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None, None
     flags = (out.stdout + out.stderr).split()
@@ -125,8 +133,9 @@ def _haproxy_prometheus() -> bool:
     if binary is None:
         return False
     try:
-        out = subprocess.run([binary, "-vv"], capture_output=True, text=True, timeout=10,
-                             check=False)
+        out = subprocess.run(
+            [binary, "-vv"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return "prometheus-exporter" in out.stdout
@@ -136,6 +145,10 @@ def _haproxy_prometheus() -> bool:
 def detect() -> HostSupport:
     """Look at this host once (a few milliseconds of subprocesses)."""
     nginx, module = find_nginx()
-    return HostSupport(ip_vs=Path("/proc/net/ip_vs").exists() or _kernel_module("ip_vs"),
-                       sctp=_sctp(), nginx=nginx, nginx_stream_module=module,
-                       haproxy_prometheus=_haproxy_prometheus())
+    return HostSupport(
+        ip_vs=Path("/proc/net/ip_vs").exists() or _kernel_module("ip_vs"),
+        sctp=_sctp(),
+        nginx=nginx,
+        nginx_stream_module=module,
+        haproxy_prometheus=_haproxy_prometheus(),
+    )

@@ -38,8 +38,9 @@ def _check_text(value: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("The request body contains a string that is not valid "
-                           "Unicode (a lone surrogate).") from None
+        raise InvalidInput(
+            "The request body contains a string that is not valid Unicode (a lone surrogate)."
+        ) from None
 
 
 def _check_value(value: Any) -> None:

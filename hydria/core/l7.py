@@ -32,7 +32,8 @@ from hydria.core.errors import InvalidInput
 # Octavia's patterns (RFC 7230/6265); ``\Z`` so no trailing newline slips through.
 HEADER_VALUE_RE: Final = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\]^_`{|}~\\]+\Z")
 QUOTED_HEADER_VALUE_RE: Final = re.compile(
-    r"\"[A-Za-z0-9 !\"#$%&'()*+,\-./:;<=>?@\[\]^_`{|}~\\]*\"\Z")
+    r"\"[A-Za-z0-9 !\"#$%&'()*+,\-./:;<=>?@\[\]^_`{|}~\\]*\"\Z"
+)
 COOKIE_VALUE_RE: Final = re.compile(r"[A-Za-z0-9!#$%&'()*+\-./:<=>?@\[\]^_`{|}~]+\Z")
 # Octavia's header name pattern takes ',', '#' and "'" (its '+-.' is a range);
 # inside ``req.hdr(...)`` a ',' starts another argument, so Hydria keeps to RFC 7230
@@ -44,12 +45,17 @@ _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # RFC 3986: unreserved, reserved and '%' (for escapes); no space, quote or backslash.
 _URL_RE: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+\Z")
 
-_STRING_COMPARES: Final = frozenset({
-    c.L7RULE_COMPARE_STARTS_WITH, c.L7RULE_COMPARE_ENDS_WITH, c.L7RULE_COMPARE_CONTAINS,
-    c.L7RULE_COMPARE_EQUAL_TO})
-_SSL_TYPES: Final = frozenset({
-    c.L7RULE_TYPE_SSL_CONN_HAS_CERT, c.L7RULE_TYPE_SSL_VERIFY_RESULT,
-    c.L7RULE_TYPE_SSL_DN_FIELD})
+_STRING_COMPARES: Final = frozenset(
+    {
+        c.L7RULE_COMPARE_STARTS_WITH,
+        c.L7RULE_COMPARE_ENDS_WITH,
+        c.L7RULE_COMPARE_CONTAINS,
+        c.L7RULE_COMPARE_EQUAL_TO,
+    }
+)
+_SSL_TYPES: Final = frozenset(
+    {c.L7RULE_TYPE_SSL_CONN_HAS_CERT, c.L7RULE_TYPE_SSL_VERIFY_RESULT, c.L7RULE_TYPE_SSL_DN_FIELD}
+)
 _KEYED: Final = frozenset({c.L7RULE_TYPE_HEADER, c.L7RULE_TYPE_COOKIE})
 
 
@@ -65,8 +71,9 @@ def _regex(value: str) -> None:
     try:
         re.compile(value)
     except (re.error, OverflowError, RecursionError) as e:
-        raise InvalidInput(f"Error parsing L7Rule: Unable to parse regular expression: "
-                           f"{e}") from None
+        raise InvalidInput(
+            f"Error parsing L7Rule: Unable to parse regular expression: {e}"
+        ) from None
 
 
 def _header_value(value: str, what: str) -> None:
@@ -193,13 +200,20 @@ def sanitize_policy(given: Mapping[str, Any], *, create: bool) -> dict[str, Any]
         else:
             raise InvalidInput(f"Invalid L7 Policy action specified: {action}")
     if has_pool and (out.get("redirect_url") or out.get("redirect_prefix")):
-        raise _policy_args("Cannot specify redirect_pool_id and redirect_url or "
-                           "redirect_prefix at the same time")
+        raise _policy_args(
+            "Cannot specify redirect_pool_id and redirect_url or redirect_prefix at the same time"
+        )
     if has_pool:
-        out.update(action=c.L7POLICY_ACTION_REDIRECT_TO_POOL, redirect_url=None,
-                   redirect_prefix=None, redirect_http_code=None)
-    for name, kind in (("redirect_url", c.L7POLICY_ACTION_REDIRECT_TO_URL),
-                       ("redirect_prefix", c.L7POLICY_ACTION_REDIRECT_PREFIX)):
+        out.update(
+            action=c.L7POLICY_ACTION_REDIRECT_TO_POOL,
+            redirect_url=None,
+            redirect_prefix=None,
+            redirect_http_code=None,
+        )
+    for name, kind in (
+        ("redirect_url", c.L7POLICY_ACTION_REDIRECT_TO_URL),
+        ("redirect_prefix", c.L7POLICY_ACTION_REDIRECT_PREFIX),
+    ):
         if out.get(name):
             check_url(out[name])
             other = "redirect_prefix" if name == "redirect_url" else "redirect_url"
@@ -210,8 +224,10 @@ def sanitize_policy(given: Mapping[str, Any], *, create: bool) -> dict[str, Any]
     code = out.get("redirect_http_code")
     if code is not None and code not in c.L7POLICY_REDIRECT_HTTP_CODES:
         codes = ", ".join(str(x) for x in c.L7POLICY_REDIRECT_HTTP_CODES)
-        raise InvalidInput(f"Invalid input for field/attribute redirect_http_code. Value: "
-                           f"'{code}'. Value should be one of: {codes}")
+        raise InvalidInput(
+            f"Invalid input for field/attribute redirect_http_code. Value: "
+            f"'{code}'. Value should be one of: {codes}"
+        )
     if create and "action" not in out:
         raise InvalidInput("Invalid L7 Policy action specified: None")
     return out
@@ -227,8 +243,11 @@ _WORD_ESCAPES: Final = {"\\": "\\\\", " ": "\\ ", '"': '\\"', "'": "\\'", "#": "
 def match_text(compare_type: str, value: str) -> str:
     """What HAProxy compares: a quoted header value (RFC 7230) without its quotes,
     as Octavia's configuration has HAProxy read it."""
-    if (compare_type != c.L7RULE_COMPARE_REGEX and len(value) >= 2
-            and QUOTED_HEADER_VALUE_RE.match(value)):
+    if (
+        compare_type != c.L7RULE_COMPARE_REGEX
+        and len(value) >= 2
+        and QUOTED_HEADER_VALUE_RE.match(value)
+    ):
         return value[1:-1]
     return value
 

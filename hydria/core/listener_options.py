@@ -26,8 +26,9 @@ def check_insert_headers(headers: Mapping[str, object] | None, protocol: str) ->
     if not headers:
         return
     if protocol not in c.LISTENER_PROTOCOLS_WITH_HEADERS:
-        raise InvalidInput(f"insert-headers is not a valid option for a {protocol} "
-                           "protocol listener.")
+        raise InvalidInput(
+            f"insert-headers is not a valid option for a {protocol} protocol listener."
+        )
     names = list(headers)
     known = set(c.SUPPORTED_HTTP_HEADERS) | set(c.SUPPORTED_SSL_HEADERS)
     if any(name not in known for name in names):
@@ -41,8 +42,10 @@ def check_insert_headers(headers: Mapping[str, object] | None, protocol: str) ->
             raise InvalidInput(
                 f"Invalid input for field/attribute insert_headers. Value: '{dict(headers)}'. "
                 f"The value of {name} must be a string of at most "
-                f"{c.MAX_HEADER_VALUE_LENGTH} characters.")
+                f"{c.MAX_HEADER_VALUE_LENGTH} characters."
+            )
         if not value.isprintable():  # CR, LF and other controls: never near a header
             raise InvalidInput(
                 f"Invalid input for field/attribute insert_headers. The value of {name} "
-                "must be printable text (no CR, LF or other control characters).")
+                "must be printable text (no CR, LF or other control characters)."
+            )

@@ -28,8 +28,7 @@ def ensure_private_dir(path: Path) -> None:
     mode = path.stat().st_mode
     if mode & _LOOSE:
         os.chmod(path, 0o700)
-        log.warning("event=state_dir_tightened path=%s was=%o now=700", path,
-                    stat.S_IMODE(mode))
+        log.warning("event=state_dir_tightened path=%s was=%o now=700", path, stat.S_IMODE(mode))
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -47,9 +46,11 @@ def check_private(path: Path) -> None:
     """Raise ``InsecureFile`` if group or others may read or write ``path``."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & _LOOSE:
-        raise InsecureFile(f"{path} is readable or writable by others than its owner "
-                           f"(mode {mode:04o}); refusing to use it: chmod 600 {path} (and "
-                           "replace the key if it may have leaked)")
+        raise InsecureFile(
+            f"{path} is readable or writable by others than its owner "
+            f"(mode {mode:04o}); refusing to use it: chmod 600 {path} (and "
+            "replace the key if it may have leaked)"
+        )
 
 
 def read_private(path: Path) -> bytes:

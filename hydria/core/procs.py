@@ -36,6 +36,8 @@ def pids_mentioning(text: str) -> list[int]:
     """Other processes whose command line contains ``text`` (e.g. an amphora's folder)."""
     needle = text.encode()
     me = os.getpid()
-    return [int(entry.name) for entry in Path("/proc").iterdir()
-            if entry.name.isdigit() and int(entry.name) != me
-            and needle in cmdline(int(entry.name))]
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and int(entry.name) != me and needle in cmdline(int(entry.name))
+    ]

@@ -42,8 +42,10 @@ _KINDS: Final[tuple[tuple[str, str, dict[str, str]], ...]] = (
     ("haproxy_server_", "octavia_member_", {"proxy": "pool", "server": "member"}),
 )
 _SAMPLE_RE: Final = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<rest>[{ ].*)$")
-_LABEL_RE: Final = re.compile(r'(?P<lead>[{,]\s*)(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="'
-                              r'(?P<value>(?:[^"\\]|\\.)*)"')
+_LABEL_RE: Final = re.compile(
+    r'(?P<lead>[{,]\s*)(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="'
+    r'(?P<value>(?:[^"\\]|\\.)*)"'
+)
 
 
 def sockets(stats_socket: str) -> tuple[str, str]:
@@ -56,7 +58,7 @@ def rename(name: str) -> tuple[str, dict[str, str]] | None:
     """Octavia's name for one HAProxy family and its label renames; None: left out."""
     for prefix, new, labels in _KINDS:
         if name.startswith(prefix):
-            rest = name[len(prefix):]
+            rest = name[len(prefix) :]
             if prefix == "haproxy_backend_":
                 rest = rest.replace("servers", "members").replace("server_", "member_")
             return new + rest, labels
@@ -85,12 +87,14 @@ def _relabel(rest: str, labels: dict[str, str]) -> str | None:
 
 def octavia_metrics(text: str, *, cpu: float, memory: float) -> str:
     """HAProxy's exposition ``text`` under Octavia's names, with cpu and memory first."""
-    out = ["# HELP octavia_loadbalancer_cpu Load balancer CPU utilization (percentage).",
-           "# TYPE octavia_loadbalancer_cpu gauge",
-           f"octavia_loadbalancer_cpu {cpu:.1f}",
-           "# HELP octavia_loadbalancer_memory Load balancer memory utilization (percentage).",
-           "# TYPE octavia_loadbalancer_memory gauge",
-           f"octavia_loadbalancer_memory {memory:.1f}"]
+    out = [
+        "# HELP octavia_loadbalancer_cpu Load balancer CPU utilization (percentage).",
+        "# TYPE octavia_loadbalancer_cpu gauge",
+        f"octavia_loadbalancer_cpu {cpu:.1f}",
+        "# HELP octavia_loadbalancer_memory Load balancer memory utilization (percentage).",
+        "# TYPE octavia_loadbalancer_memory gauge",
+        f"octavia_loadbalancer_memory {memory:.1f}",
+    ]
     for line in text.splitlines():
         if line.startswith("#"):
             parts = line.split(" ", 3)

@@ -39,16 +39,24 @@ _UDP_SCTP: Final = "/".join(L4_PROTOCOLS)
 
 #: The transport each listener protocol occupies on its port (Octavia's L4_PROTOCOL_MAP).
 TRANSPORT: Final = {
-    c.PROTOCOL_HTTP: c.PROTOCOL_TCP, c.PROTOCOL_HTTPS: c.PROTOCOL_TCP,
-    c.PROTOCOL_TCP: c.PROTOCOL_TCP, c.PROTOCOL_TERMINATED_HTTPS: c.PROTOCOL_TCP,
-    c.PROTOCOL_PROXY: c.PROTOCOL_TCP, c.PROTOCOL_PROXYV2: c.PROTOCOL_TCP,
+    c.PROTOCOL_HTTP: c.PROTOCOL_TCP,
+    c.PROTOCOL_HTTPS: c.PROTOCOL_TCP,
+    c.PROTOCOL_TCP: c.PROTOCOL_TCP,
+    c.PROTOCOL_TERMINATED_HTTPS: c.PROTOCOL_TCP,
+    c.PROTOCOL_PROXY: c.PROTOCOL_TCP,
+    c.PROTOCOL_PROXYV2: c.PROTOCOL_TCP,
     c.PROTOCOL_PROMETHEUS: c.PROTOCOL_TCP,
-    c.PROTOCOL_UDP: c.PROTOCOL_UDP, c.PROTOCOL_SCTP: c.PROTOCOL_SCTP,
+    c.PROTOCOL_UDP: c.PROTOCOL_UDP,
+    c.PROTOCOL_SCTP: c.PROTOCOL_SCTP,
 }
 
 #: Monitor types a UDP or SCTP pool takes, in Octavia's order (its message lists them so).
-L4_POOL_MONITORS: Final = (c.HEALTH_MONITOR_UDP_CONNECT, c.HEALTH_MONITOR_SCTP,
-                           c.HEALTH_MONITOR_TCP, c.HEALTH_MONITOR_HTTP)
+L4_POOL_MONITORS: Final = (
+    c.HEALTH_MONITOR_UDP_CONNECT,
+    c.HEALTH_MONITOR_SCTP,
+    c.HEALTH_MONITOR_TCP,
+    c.HEALTH_MONITOR_HTTP,
+)
 L4_ONLY_MONITORS: Final = frozenset({c.HEALTH_MONITOR_UDP_CONNECT, c.HEALTH_MONITOR_SCTP})
 
 
@@ -68,14 +76,20 @@ def _unsupported(detail: str) -> ProviderUnsupported:
 def check_served(protocol: str, served: Served, *, what: str = "protocol") -> None:
     """501 for a valid protocol (or monitor type) the amphorae cannot run on this host."""
     if protocol == c.PROTOCOL_UDP and served.udp_engine is None:
-        raise _unsupported(f"{what} UDP needs a UDP engine in the amphora (the kernel's "
-                           "ip_vs or nginx with its stream module), and this host has none.")
+        raise _unsupported(
+            f"{what} UDP needs a UDP engine in the amphora (the kernel's "
+            "ip_vs or nginx with its stream module), and this host has none."
+        )
     if protocol == c.PROTOCOL_SCTP and not served.sctp:
-        raise _unsupported(f"{what} SCTP needs SCTP support in the amphora's kernel and "
-                           "engine, which this host does not have.")
+        raise _unsupported(
+            f"{what} SCTP needs SCTP support in the amphora's kernel and "
+            "engine, which this host does not have."
+        )
     if protocol == c.PROTOCOL_PROMETHEUS and not served.prometheus:
-        raise _unsupported(f"{what} PROMETHEUS needs HAProxy's prometheus-exporter, which "
-                           "this host's HAProxy was built without.")
+        raise _unsupported(
+            f"{what} PROMETHEUS needs HAProxy's prometheus-exporter, which "
+            "this host's HAProxy was built without."
+        )
 
 
 def transport(protocol: str) -> str:
@@ -88,8 +102,14 @@ def same_port_conflict(new_protocol: str, existing_protocols: list[str]) -> str 
     return next((p for p in existing_protocols if transport(p) == mine), None)
 
 
-def check_listener_create(protocol: str, *, insert_headers: Mapping[str, Any] | None,
-                          tls_refs: bool, default_pool: bool, l7policies: bool) -> None:
+def check_listener_create(
+    protocol: str,
+    *,
+    insert_headers: Mapping[str, Any] | None,
+    tls_refs: bool,
+    default_pool: bool,
+    l7policies: bool,
+) -> None:
     """Octavia's create rules for the new protocols (headers themselves checked elsewhere).
 
     Octavia checks header insertion first ("insert-headers is not a valid option for
@@ -97,21 +117,26 @@ def check_listener_create(protocol: str, *, insert_headers: Mapping[str, Any] | 
     certificate references.
     """
     if protocol in L4_PROTOCOLS and insert_headers:
-        raise InvalidInput(f"insert-headers is not a valid option for a {protocol} "
-                           "protocol listener.")
+        raise InvalidInput(
+            f"insert-headers is not a valid option for a {protocol} protocol listener."
+        )
     if protocol in L4_PROTOCOLS and tls_refs:
-        raise InvalidInput(f"Validation failure: {protocol} protocol listener does not "
-                           "support TLS.")
+        raise InvalidInput(
+            f"Validation failure: {protocol} protocol listener does not support TLS."
+        )
     if protocol == c.PROTOCOL_PROMETHEUS and (default_pool or l7policies):
         raise no_children(protocol)
 
 
-def check_listener_update(protocol: str, *, insert_headers: Mapping[str, Any] | None,
-                          tls_refs: bool, default_pool: bool) -> None:
+def check_listener_update(
+    protocol: str, *, insert_headers: Mapping[str, Any] | None, tls_refs: bool, default_pool: bool
+) -> None:
     """Octavia's update rules: its UDP/SCTP message there names header insertion too."""
     if protocol in L4_PROTOCOLS and (insert_headers or tls_refs):
-        raise InvalidInput(f"Validation failure: {protocol} protocol listener does not "
-                           "support TLS or header insertion.")
+        raise InvalidInput(
+            f"Validation failure: {protocol} protocol listener does not "
+            "support TLS or header insertion."
+        )
     if protocol == c.PROTOCOL_PROMETHEUS and default_pool:
         raise no_children(protocol)
 
@@ -125,12 +150,15 @@ def check_listener_pool(listener_protocol: str, pool_protocol: str) -> None:
     if listener_protocol == c.PROTOCOL_PROMETHEUS:
         raise no_children(listener_protocol)
     if pool_protocol not in c.VALID_LISTENER_POOL_PROTOCOLS.get(listener_protocol, ()):
-        raise InvalidInput(f"Validation failure: The pool protocol '{pool_protocol}' is "
-                           f"invalid while the listener protocol is '{listener_protocol}'.")
+        raise InvalidInput(
+            f"Validation failure: The pool protocol '{pool_protocol}' is "
+            f"invalid while the listener protocol is '{listener_protocol}'."
+        )
 
 
-def check_persistence(pool_protocol: str, sp: Mapping[str, Any] | None, *,
-                      update: bool = False) -> None:
+def check_persistence(
+    pool_protocol: str, sp: Mapping[str, Any] | None, *, update: bool = False
+) -> None:
     """Session persistence against the pool's protocol (cookie rules are checked after).
 
     ``sp`` holds the fields the request gave (None: no persistence). On an update
@@ -141,40 +169,61 @@ def check_persistence(pool_protocol: str, sp: Mapping[str, Any] | None, *,
     kind = sp.get("type")
     if pool_protocol in L4_PROTOCOLS:
         given = {name for name, value in sp.items() if value}
-        if (kind == c.SESSION_PERSISTENCE_SOURCE_IP
-                and not given <= {"type", "persistence_timeout", "persistence_granularity"}):
+        if kind == c.SESSION_PERSISTENCE_SOURCE_IP and not given <= {
+            "type",
+            "persistence_timeout",
+            "persistence_granularity",
+        }:
             raise InvalidInput(
                 f"Validation failure: session_persistence {c.SESSION_PERSISTENCE_SOURCE_IP} "
                 "type for UDP and SCTP protocols only accepts: type, persistence_timeout, "
-                "persistence_granularity.")
+                "persistence_granularity."
+            )
         if sp.get("cookie_name"):
-            raise InvalidInput(f"Validation failure: Cookie names are not supported for "
-                               f"{_UDP_SCTP} pools.")
+            raise InvalidInput(
+                f"Validation failure: Cookie names are not supported for {_UDP_SCTP} pools."
+            )
         if kind in (c.SESSION_PERSISTENCE_HTTP_COOKIE, c.SESSION_PERSISTENCE_APP_COOKIE):
-            raise InvalidInput(f"Validation failure: Session persistence of type {kind} is "
-                               f"not supported for {_UDP_SCTP} protocol pools.")
+            raise InvalidInput(
+                f"Validation failure: Session persistence of type {kind} is "
+                f"not supported for {_UDP_SCTP} protocol pools."
+            )
         return
     if sp.get("persistence_timeout") or sp.get("persistence_granularity"):
         pools = "UDP" if update else "UDP and SCTP"
-        raise InvalidInput("Validation failure: persistence_timeout and "
-                           f"persistence_granularity is only for {pools} protocol pools.")
+        raise InvalidInput(
+            "Validation failure: persistence_timeout and "
+            f"persistence_granularity is only for {pools} protocol pools."
+        )
 
 
-def check_monitor(pool_protocol: str, monitor_type: str, delay: int | None, *,
-                  udp_min_delay: int = c.UDP_CONNECT_MIN_DELAY) -> None:
+def check_monitor(
+    pool_protocol: str,
+    monitor_type: str,
+    delay: int | None,
+    *,
+    udp_min_delay: int = c.UDP_CONNECT_MIN_DELAY,
+) -> None:
     """A monitor's type (and a UDP-CONNECT one's delay) against its pool's protocol."""
     if pool_protocol in L4_PROTOCOLS:
         if monitor_type not in L4_POOL_MONITORS:
             raise InvalidInput(
                 f"Validation failure: The associated pool protocol is {pool_protocol}, so "
-                f"only a {'/'.join(L4_POOL_MONITORS)} health monitor is supported.")
-        if (monitor_type == c.HEALTH_MONITOR_UDP_CONNECT and delay is not None
-                and delay < udp_min_delay):
+                f"only a {'/'.join(L4_POOL_MONITORS)} health monitor is supported."
+            )
+        if (
+            monitor_type == c.HEALTH_MONITOR_UDP_CONNECT
+            and delay is not None
+            and delay < udp_min_delay
+        ):
             raise InvalidInput(
                 f"Validation failure: The request delay value {delay} should be larger "
                 f"than {udp_min_delay} for {c.HEALTH_MONITOR_UDP_CONNECT} health monitor "
-                "type.")
+                "type."
+            )
         return
     if monitor_type in L4_ONLY_MONITORS:
-        raise InvalidInput(f"Validation failure: The {monitor_type} type is only supported "
-                           f"for pools of type {_UDP_SCTP}.")
+        raise InvalidInput(
+            f"Validation failure: The {monitor_type} type is only supported "
+            f"for pools of type {_UDP_SCTP}."
+        )

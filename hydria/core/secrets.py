@@ -49,9 +49,12 @@ class CertificateContainer:
         """A container from its named secrets' payloads, as any store reads them."""
         if "certificate" not in parts:
             raise SecretNotFound(f"Container {ref} holds no certificate.")
-        return cls(certificate=parts["certificate"], private_key=parts.get("private_key"),
-                   intermediates=parts.get("intermediates"),
-                   private_key_passphrase=parts.get("private_key_passphrase"))
+        return cls(
+            certificate=parts["certificate"],
+            private_key=parts.get("private_key"),
+            intermediates=parts.get("intermediates"),
+            private_key_passphrase=parts.get("private_key_passphrase"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

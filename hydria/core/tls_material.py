@@ -71,46 +71,57 @@ def _load_certs(data: bytes) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(data)]
 
 
-def _check_dates(cert: x509.Certificate, now: dt.datetime, field: str, ref: str,
-                 what: str) -> None:
+def _check_dates(cert: x509.Certificate, now: dt.datetime, field: str, ref: str, what: str) -> None:
     if cert.not_valid_after_utc <= now:
-        raise BadMaterial(field, ref, f"the {what} expired on "
-                          f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC.")
+        raise BadMaterial(
+            field, ref, f"the {what} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC."
+        )
     if cert.not_valid_before_utc > now:
-        raise BadMaterial(field, ref, f"the {what} is not valid before "
-                          f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC.")
+        raise BadMaterial(
+            field,
+            ref,
+            f"the {what} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC.",
+        )
 
 
-_KeyTypes = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-             ed448.Ed448PrivateKey, dsa.DSAPrivateKey)
+_KeyTypes = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    dsa.DSAPrivateKey,
+)
 
 
 def _load_key(data: bytes, passphrase: bytes | None, field: str, ref: str) -> object:
     pem = b"-----BEGIN" in data
     data = data.strip() if pem else data  # DER is binary: never strip it
-    loader = (serialization.load_pem_private_key if pem
-              else serialization.load_der_private_key)
+    loader = serialization.load_pem_private_key if pem else serialization.load_der_private_key
     try:
         return loader(data, password=passphrase or None)
     except TypeError as exc:  # encrypted without a passphrase, or a passphrase for a clear key
         if passphrase:
-            raise BadMaterial(field, ref, "a passphrase was given but the private key is "
-                              "not encrypted.") from exc
-        raise BadMaterial(field, ref, "the private key is encrypted and no passphrase "
-                          "was given.") from exc
+            raise BadMaterial(
+                field, ref, "a passphrase was given but the private key is not encrypted."
+            ) from exc
+        raise BadMaterial(
+            field, ref, "the private key is encrypted and no passphrase was given."
+        ) from exc
     except ValueError as exc:
         if passphrase and b"ENCRYPTED" in data:
             raise BadMaterial(field, ref, "the private key passphrase is wrong.") from exc
         raise BadMaterial(field, ref, "the private key is neither PEM nor DER.") from exc
     except Exception as exc:  # unsupported algorithms and the like
-        raise BadMaterial(field, ref, f"the private key cannot be loaded "
-                          f"({type(exc).__name__}).") from exc
+        raise BadMaterial(
+            field, ref, f"the private key cannot be loaded ({type(exc).__name__})."
+        ) from exc
 
 
 def _public_bytes(key: object) -> bytes:
     pub = key.public_key()  # type: ignore[attr-defined]
-    data: bytes = pub.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    data: bytes = pub.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return data
 
 
@@ -127,13 +138,17 @@ def _names(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _from_pkcs12(data: bytes, passphrase: bytes | None, field: str, ref: str
-                 ) -> tuple[x509.Certificate, list[x509.Certificate], object]:
+def _from_pkcs12(
+    data: bytes, passphrase: bytes | None, field: str, ref: str
+) -> tuple[x509.Certificate, list[x509.Certificate], object]:
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase or None)
     except ValueError as exc:
-        raise BadMaterial(field, ref, "the PKCS12 bundle cannot be opened: the passphrase "
-                          "is wrong or it is not PKCS12.") from exc
+        raise BadMaterial(
+            field,
+            ref,
+            "the PKCS12 bundle cannot be opened: the passphrase is wrong or it is not PKCS12.",
+        ) from exc
     if cert is None:
         raise BadMaterial(field, ref, "the PKCS12 bundle holds no certificate.")
     if key is None:
@@ -141,8 +156,14 @@ def _from_pkcs12(data: bytes, passphrase: bytes | None, field: str, ref: str
     return cert, list(extra), key
 
 
-def certificate_bundle(container: CertificateContainer, *, field: str, ref: str,
-                       now: dt.datetime | None = None, check_dates: bool = True) -> CertBundle:
+def certificate_bundle(
+    container: CertificateContainer,
+    *,
+    field: str,
+    ref: str,
+    now: dt.datetime | None = None,
+    check_dates: bool = True,
+) -> CertBundle:
     """Check a certificate container (or a PKCS12 secret); the PEM HAProxy loads.
 
     ``check_dates`` False: a certificate that expired after it was accepted
@@ -151,39 +172,43 @@ def certificate_bundle(container: CertificateContainer, *, field: str, ref: str,
     data = container.certificate or b""
     key: object
     if container.pkcs12 or (data and _PEM_CERT not in data and container.private_key is None):
-        cert, intermediates, key = _from_pkcs12(data, container.private_key_passphrase,
-                                                field, ref)
+        cert, intermediates, key = _from_pkcs12(data, container.private_key_passphrase, field, ref)
     else:
         try:
             chain = _load_certs(data)
         except ValueError as exc:
-            raise BadMaterial(field, ref, "the certificate is neither PEM nor DER (nor a "
-                              "PKCS12 bundle).") from exc
+            raise BadMaterial(
+                field, ref, "the certificate is neither PEM nor DER (nor a PKCS12 bundle)."
+            ) from exc
         cert, intermediates = chain[0], chain[1:]
         if container.intermediates:
             try:
                 intermediates += _load_certs(container.intermediates)
             except ValueError as exc:
-                raise BadMaterial(field, ref, "the intermediates are neither PEM nor "
-                                  "DER certificates.") from exc
+                raise BadMaterial(
+                    field, ref, "the intermediates are neither PEM nor DER certificates."
+                ) from exc
         if not container.private_key:
             raise BadMaterial(field, ref, "the container has no private key.")
         key = _load_key(container.private_key, container.private_key_passphrase, field, ref)
     if not isinstance(key, _KeyTypes):
         raise BadMaterial(field, ref, "the private key's type is not supported.")
     if _public_bytes(key) != cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
         raise BadMaterial(field, ref, "the private key does not match the certificate.")
     if check_dates:
         _check_dates(cert, moment, field, ref, "certificate")
     pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, *intermediates))
-    pem += key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    pem += key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return CertBundle(pem=pem, names=_names(cert), not_after=cert.not_valid_after_utc)
 
 
-def ca_bundle(data: bytes, *, field: str, ref: str, now: dt.datetime | None = None,
-              check_dates: bool = True) -> bytes:
+def ca_bundle(
+    data: bytes, *, field: str, ref: str, now: dt.datetime | None = None, check_dates: bool = True
+) -> bytes:
     """Check a CA bundle (each certificate a CA, none expired); its PEM text."""
     moment = _now(now)
     try:
@@ -197,8 +222,11 @@ def ca_bundle(data: bytes, *, field: str, ref: str, now: dt.datetime | None = No
         except x509.ExtensionNotFound:
             is_ca = False
         if not is_ca:
-            raise BadMaterial(field, ref, "the certificate is not a CA (its basic "
-                              "constraints do not say CA:TRUE).")
+            raise BadMaterial(
+                field,
+                ref,
+                "the certificate is not a CA (its basic constraints do not say CA:TRUE).",
+            )
         if check_dates:
             _check_dates(cert, moment, field, ref, "CA certificate")
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
@@ -213,16 +241,19 @@ def crl(data: bytes, *, field: str, ref: str) -> bytes:
         else:
             parsed = x509.load_der_x509_crl(raw)
     except ValueError as exc:
-        raise BadMaterial(field, ref, "the revocation list is neither a PEM nor a DER "
-                          "X.509 CRL.") from exc
+        raise BadMaterial(
+            field, ref, "the revocation list is neither a PEM nor a DER X.509 CRL."
+        ) from exc
     return parsed.public_bytes(serialization.Encoding.PEM)
 
 
 def crl_issued_by(crl_pem: bytes, ca_pem: bytes) -> bool:
     """Whether one of the CA bundle's certificates signed the CRL (HAProxy needs it)."""
     revocation = x509.load_pem_x509_crl(crl_pem)
-    return any(revocation.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
-               for ca in x509.load_pem_x509_certificates(ca_pem))
+    return any(
+        revocation.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
+        for ca in x509.load_pem_x509_certificates(ca_pem)
+    )
 
 
 def fingerprint(pem: bytes) -> str:

@@ -23,8 +23,10 @@ MARK: Final = "# member "
 #: Ends the marker of a backup member in a hashed upstream (nginx has no ``backup``
 #: with ``hash``): the agent keeps such a line ``down`` while a primary can serve.
 STANDBY: Final = " standby"
-_LINE_RE: Final = re.compile(r"^(?P<head>\s*server\s+\S+(?:\s+[^;#\s]+)*?)(?P<tail>;\s*# member "
-                             r"(?P<id>[A-Za-z0-9-]{1,64})(?P<standby> standby)?)\s*$")
+_LINE_RE: Final = re.compile(
+    r"^(?P<head>\s*server\s+\S+(?:\s+[^;#\s]+)*?)(?P<tail>;\s*# member "
+    r"(?P<id>[A-Za-z0-9-]{1,64})(?P<standby> standby)?)\s*$"
+)
 
 
 def member_mark(member_id: str, *, standby: bool = False) -> str:
@@ -63,13 +65,18 @@ def standby_backups(text: str) -> str:
 
 def _standby_block(block: list[str]) -> list[str]:
     matches = [(line, _LINE_RE.match(line)) for line in block]
-    primary_up = any(m is not None and not m.group("standby") and " down" not in m.group("head")
-                     for _, m in matches)
+    primary_up = any(
+        m is not None and not m.group("standby") and " down" not in m.group("head")
+        for _, m in matches
+    )
     if not primary_up:
         return block
-    return [f"{m.group('head')} down{m.group('tail')}"
-            if m is not None and m.group("standby") and " down" not in m.group("head") else line
-            for line, m in matches]
+    return [
+        f"{m.group('head')} down{m.group('tail')}"
+        if m is not None and m.group("standby") and " down" not in m.group("head")
+        else line
+        for line, m in matches
+    ]
 
 
 def mark_down(text: str, down: Iterable[str]) -> str:
@@ -127,10 +134,13 @@ class UdpConfig:
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "listeners": dict(self.listeners),
-                "pools": {k: dict(v) for k, v in self.pools.items()},
-                "probes": [asdict(p) for p in self.probes],
-                "upstreams": {k: list(v) for k, v in self.upstreams.items()}}
+        return {
+            "text": self.text,
+            "listeners": dict(self.listeners),
+            "pools": {k: dict(v) for k, v in self.pools.items()},
+            "probes": [asdict(p) for p in self.probes],
+            "upstreams": {k: list(v) for k, v in self.upstreams.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UdpConfig:
@@ -138,10 +148,12 @@ class UdpConfig:
         if text is not None and not isinstance(text, str):
             raise ValueError("text must be a string or null")
         listeners = {str(k): bool(v) for k, v in dict(data.get("listeners") or {}).items()}
-        pools = {str(k): {str(m): str(s) for m, s in dict(v).items()}
-                 for k, v in dict(data.get("pools") or {}).items()}
+        pools = {
+            str(k): {str(m): str(s) for m, s in dict(v).items()}
+            for k, v in dict(data.get("pools") or {}).items()
+        }
         probes = tuple(Probe(**dict(p)) for p in data.get("probes") or ())
-        upstreams = {str(k): tuple(str(a) for a in v)
-                     for k, v in dict(data.get("upstreams") or {}).items()}
-        return cls(text=text, listeners=listeners, pools=pools, probes=probes,
-                   upstreams=upstreams)
+        upstreams = {
+            str(k): tuple(str(a) for a in v) for k, v in dict(data.get("upstreams") or {}).items()
+        }
+        return cls(text=text, listeners=listeners, pools=pools, probes=probes, upstreams=upstreams)

@@ -25,8 +25,9 @@ def _range(start: str, end: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6
     return first, int(last) - int(first) + 1
 
 
-def allocate(session: Session, pool: str, start: str, end: str, owner_id: str,
-             *, address: str | None = None) -> str:
+def allocate(
+    session: Session, pool: str, start: str, end: str, owner_id: str, *, address: str | None = None
+) -> str:
     """Reserve ``address`` (or the first free one in ``start..end``) for ``owner_id``.
 
     Runs inside the caller's transaction, in a savepoint, so a lost race only
@@ -43,8 +44,14 @@ def allocate(session: Session, pool: str, start: str, end: str, owner_id: str,
     lost: set[str] = set()
     while True:
         # Re-read what is taken after every lost race: other writers keep committing.
-        used = set(session.scalars(
-            select(AddressAllocation.address).where(AddressAllocation.pool == pool))) | lost
+        used = (
+            set(
+                session.scalars(
+                    select(AddressAllocation.address).where(AddressAllocation.pool == pool)
+                )
+            )
+            | lost
+        )
         candidates = []
         for offset in range(size):
             cand = str(first + offset)

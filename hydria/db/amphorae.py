@@ -22,26 +22,43 @@ from hydria.db.models import Amphora, AmphoraHealth, utcnow
 
 
 def live_amphorae(session: Session, lb_id: str) -> list[Amphora]:
-    return list(session.scalars(
-        select(Amphora)
-        .where(Amphora.load_balancer_id == lb_id, Amphora.status != c.DELETED)
-        .order_by(Amphora.created_at)
-    ))
+    return list(
+        session.scalars(
+            select(Amphora)
+            .where(Amphora.load_balancer_id == lb_id, Amphora.status != c.DELETED)
+            .order_by(Amphora.created_at)
+        )
+    )
 
 
 def failover_pending(session: Session, lb_id: str) -> bool:
     """True while a live amphora of ``lb_id`` is marked for failover."""
-    return bool(session.scalar(select(exists().where(
-        Amphora.load_balancer_id == lb_id, Amphora.failover_requested.is_(True),
-        Amphora.status != c.DELETED))))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Amphora.load_balancer_id == lb_id,
+                    Amphora.failover_requested.is_(True),
+                    Amphora.status != c.DELETED,
+                )
+            )
+        )
+    )
 
 
-def new_amphora(session: Session, lb_id: str, role: str, *, mgmt_start: str,
-                mgmt_end: str) -> Amphora:
+def new_amphora(
+    session: Session, lb_id: str, role: str, *, mgmt_start: str, mgmt_end: str
+) -> Amphora:
     amp_id = str(uuid.uuid4())
     ip = addresses.allocate(session, addresses.MGMT_POOL, mgmt_start, mgmt_end, amp_id)
-    amp = Amphora(id=amp_id, load_balancer_id=lb_id, status=c.AMPHORA_BOOTING, role=role,
-                  lb_network_ip=ip, compute_id=None)
+    amp = Amphora(
+        id=amp_id,
+        load_balancer_id=lb_id,
+        status=c.AMPHORA_BOOTING,
+        role=role,
+        lb_network_ip=ip,
+        compute_id=None,
+    )
     session.add(amp)
     session.flush()
     return amp
@@ -51,8 +68,14 @@ def new_spare(session: Session, *, mgmt_start: str, mgmt_end: str) -> Amphora:
     """A spare's row: no load balancer, no role, BOOTING until its agent answers."""
     amp_id = str(uuid.uuid4())
     ip = addresses.allocate(session, addresses.MGMT_POOL, mgmt_start, mgmt_end, amp_id)
-    amp = Amphora(id=amp_id, load_balancer_id=None, status=c.AMPHORA_BOOTING, role=None,
-                  lb_network_ip=ip, compute_id=None)
+    amp = Amphora(
+        id=amp_id,
+        load_balancer_id=None,
+        status=c.AMPHORA_BOOTING,
+        role=None,
+        lb_network_ip=ip,
+        compute_id=None,
+    )
     session.add(amp)
     session.flush()
     return amp
@@ -60,9 +83,13 @@ def new_spare(session: Session, *, mgmt_start: str, mgmt_end: str) -> Amphora:
 
 def spares(session: Session) -> list[Amphora]:
     """Amphorae with no load balancer that are not gone (READY, BOOTING, ...)."""
-    return list(session.scalars(
-        select(Amphora).where(Amphora.load_balancer_id.is_(None),
-                              Amphora.status != c.DELETED).order_by(Amphora.created_at)))
+    return list(
+        session.scalars(
+            select(Amphora)
+            .where(Amphora.load_balancer_id.is_(None), Amphora.status != c.DELETED)
+            .order_by(Amphora.created_at)
+        )
+    )
 
 
 def claim_spare(session: Session, lb_id: str, role: str) -> Amphora | None:
@@ -72,18 +99,29 @@ def claim_spare(session: Session, lb_id: str, role: str) -> Amphora | None:
     spare end with one owner, and the other tries the next or boots its own.
     """
     candidates = session.scalars(
-        select(Amphora.id).where(Amphora.load_balancer_id.is_(None),
-                                 Amphora.status == c.AMPHORA_READY,
-                                 Amphora.failover_requested.is_(False))
-        .order_by(Amphora.created_at).limit(4))
+        select(Amphora.id)
+        .where(
+            Amphora.load_balancer_id.is_(None),
+            Amphora.status == c.AMPHORA_READY,
+            Amphora.failover_requested.is_(False),
+        )
+        .order_by(Amphora.created_at)
+        .limit(4)
+    )
     for amp_id in list(candidates):
-        matched = rows_matched(session,
+        matched = rows_matched(
+            session,
             update(Amphora)
-            .where(Amphora.id == amp_id, Amphora.load_balancer_id.is_(None),
-                   Amphora.status == c.AMPHORA_READY)
-            .values(load_balancer_id=lb_id, role=role, status=c.AMPHORA_ALLOCATED,
-                    updated_at=utcnow())
-            .execution_options(synchronize_session=False))
+            .where(
+                Amphora.id == amp_id,
+                Amphora.load_balancer_id.is_(None),
+                Amphora.status == c.AMPHORA_READY,
+            )
+            .values(
+                load_balancer_id=lb_id, role=role, status=c.AMPHORA_ALLOCATED, updated_at=utcnow()
+            )
+            .execution_options(synchronize_session=False),
+        )
         if matched == 1:
             return session.get(Amphora, amp_id, populate_existing=True)
     return None
@@ -117,11 +155,17 @@ def instance_addresses(session: Session, amps: list[Amphora]) -> dict[str, list[
     for amp in amps:
         if amp.lb_network_ip:
             out[amp.id].append(("lb-mgmt-net", amp.lb_network_ip))
-    rows = session.execute(select(AddressAllocation.owner_id, AddressAllocation.pool,
-                                  AddressAllocation.address)
-                           .where(AddressAllocation.owner_id.in_(ids),
-                                  AddressAllocation.pool != addresses.MGMT_POOL)
-                           .order_by(AddressAllocation.address)).tuples().all()
+    rows = (
+        session.execute(
+            select(AddressAllocation.owner_id, AddressAllocation.pool, AddressAllocation.address)
+            .where(
+                AddressAllocation.owner_id.in_(ids), AddressAllocation.pool != addresses.MGMT_POOL
+            )
+            .order_by(AddressAllocation.address)
+        )
+        .tuples()
+        .all()
+    )
     for owner, pool, address in rows:
         out[owner].append((names.get(pool, pool), address))
     from hydria.db.models import LoadBalancer
@@ -132,8 +176,12 @@ def instance_addresses(session: Session, amps: list[Amphora]) -> dict[str, list[
             out[amp.id].append((net, f"{amp.ha_ip} (VIP)"))
             lb = session.get(LoadBalancer, amp.load_balancer_id) if amp.load_balancer_id else None
             for extra in (lb.additional_vips or []) if lb is not None else []:
-                out[amp.id].append((names.get(extra["subnet_id"], extra["subnet_id"]),
-                                    f"{extra['ip_address']} (VIP)"))
+                out[amp.id].append(
+                    (
+                        names.get(extra["subnet_id"], extra["subnet_id"]),
+                        f"{extra['ip_address']} (VIP)",
+                    )
+                )
     return out
 
 
@@ -144,8 +192,14 @@ def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
         amp.error_reason = None if reason is None else reason[:4000]
 
 
-def record_vip_ports(session: Session, amphora_id: str, *, vip_address: str | None,
-                     vip_port_id: str | None, vrrp_ip: str | None = None) -> None:
+def record_vip_ports(
+    session: Session,
+    amphora_id: str,
+    *,
+    vip_address: str | None,
+    vip_port_id: str | None,
+    vrrp_ip: str | None = None,
+) -> None:
     """The VIP side of an amphora, as Octavia's amphora API shows it: ``ha_ip`` and
     ``ha_port_id`` are the load balancer's VIP and its port; ``vrrp_ip`` is the
     amphora's own address on the VIP subnet (with the local network driver the VIP
@@ -155,9 +209,12 @@ def record_vip_ports(session: Session, amphora_id: str, *, vip_address: str | No
     amp = session.get(Amphora, amphora_id)
     if amp is None:
         return
-    wanted = {"ha_ip": vip_address, "ha_port_id": vip_port_id,
-              "vrrp_ip": vrrp_ip or vip_address,
-              "vrrp_port_id": derived_id("vrrp-port", amphora_id) if vip_address else None}
+    wanted = {
+        "ha_ip": vip_address,
+        "ha_port_id": vip_port_id,
+        "vrrp_ip": vrrp_ip or vip_address,
+        "vrrp_port_id": derived_id("vrrp-port", amphora_id) if vip_address else None,
+    }
     for name, value in wanted.items():
         if getattr(amp, name) != value:
             setattr(amp, name, value)

@@ -17,8 +17,14 @@ _AWAY_CODES = frozenset({"57P01", "57P02", "57P03"})
 # libpq gives no SQLSTATE when a connection attempt fails, only the server's
 # FATAL text; these FATALs pass by themselves, every other one (no such
 # database, role or password) does not
-_PASSING_FATALS = ("starting up", "shutting down", "in recovery mode", "too many clients",
-                   "accepting connections", "remaining connection slots")
+_PASSING_FATALS = (
+    "starting up",
+    "shutting down",
+    "in recovery mode",
+    "too many clients",
+    "accepting connections",
+    "remaining connection slots",
+)
 
 
 def database_away(exc: DBAPIError) -> bool:

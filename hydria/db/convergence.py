@@ -21,33 +21,40 @@ from hydria.db.engine import rows_matched
 _PENDING = sorted(c.PENDING_STATUSES)
 
 
-def _children(session: Session, lb_id: str) -> tuple[
-        list[m.Listener], list[m.Pool], list[m.Member], list[m.HealthMonitor]]:
-    listeners = list(session.scalars(select(m.Listener).where(m.Listener.load_balancer_id == lb_id)))
+def _children(
+    session: Session, lb_id: str
+) -> tuple[list[m.Listener], list[m.Pool], list[m.Member], list[m.HealthMonitor]]:
+    listeners = list(
+        session.scalars(select(m.Listener).where(m.Listener.load_balancer_id == lb_id))
+    )
     pools = list(session.scalars(select(m.Pool).where(m.Pool.load_balancer_id == lb_id)))
     pool_ids = [p.id for p in pools]
     members = list(session.scalars(select(m.Member).where(m.Member.pool_id.in_(pool_ids))))
-    monitors = list(session.scalars(
-        select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(pool_ids))))
+    monitors = list(
+        session.scalars(select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(pool_ids)))
+    )
     return listeners, pools, members, monitors
 
 
 def _l7(session: Session, listener_ids: list[str]) -> tuple[list[m.L7Policy], list[m.L7Rule]]:
-    policies = list(session.scalars(
-        select(m.L7Policy).where(m.L7Policy.listener_id.in_(listener_ids))))
-    rules = list(session.scalars(
-        select(m.L7Rule).where(m.L7Rule.l7policy_id.in_([p.id for p in policies]))))
+    policies = list(
+        session.scalars(select(m.L7Policy).where(m.L7Policy.listener_id.in_(listener_ids)))
+    )
+    rules = list(
+        session.scalars(select(m.L7Rule).where(m.L7Rule.l7policy_id.in_([p.id for p in policies])))
+    )
     return policies, rules
 
 
-def _purge_deleted_l7(session: Session, listeners: list[m.Listener],
-                      gone_pools: set[str]) -> None:
+def _purge_deleted_l7(session: Session, listeners: list[m.Listener], gone_pools: set[str]) -> None:
     """Remove deleted rules and policies (and those of deleted listeners) first."""
     gone_listeners = {li.id for li in listeners if li.provisioning_status == c.PENDING_DELETE}
     policies, rules = _l7(session, [li.id for li in listeners])
-    gone_policies = {p.id for p in policies
-                     if p.provisioning_status == c.PENDING_DELETE
-                     or p.listener_id in gone_listeners}
+    gone_policies = {
+        p.id
+        for p in policies
+        if p.provisioning_status == c.PENDING_DELETE or p.listener_id in gone_listeners
+    }
     for rule in rules:
         if rule.provisioning_status == c.PENDING_DELETE or rule.l7policy_id in gone_policies:
             session.delete(rule)
@@ -94,17 +101,19 @@ def begin_failover(session: Session, lb_id: str) -> bool:
     ``mark_converged`` at the same generation brings it back to ACTIVE. One in
     ERROR stays ERROR until the replacement serves.
     """
-    matched = rows_matched(session,
+    matched = rows_matched(
+        session,
         update(m.LoadBalancer)
         .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.provisioning_status == c.ACTIVE)
         .values(provisioning_status=c.PENDING_UPDATE)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     return matched == 1
 
 
-def _own_lb(session: Session, lb_id: str, generation: int,
-            owner: str | None) -> m.LoadBalancer | None:
+def _own_lb(
+    session: Session, lb_id: str, generation: int, owner: str | None
+) -> m.LoadBalancer | None:
     """The load balancer row, locked, if it is still at ``generation`` and (when
     ``owner`` is given) still leased by ``owner``: a controller whose lease ran out
     and was taken over must not write its outcome over its successor's work."""
@@ -116,8 +125,9 @@ def _own_lb(session: Session, lb_id: str, generation: int,
     return lb
 
 
-def mark_converged(session: Session, lb_id: str, generation: int, *,
-                   owner: str | None = None) -> bool:
+def mark_converged(
+    session: Session, lb_id: str, generation: int, *, owner: str | None = None
+) -> bool:
     """Everything pending of ``lb_id`` at ``generation`` is now live: settle it.
 
     Returns False (and changes nothing) if the desired state moved on, or if
@@ -206,8 +216,15 @@ def mark_deleted(session: Session, lb_id: str, generation: int) -> bool:
     return True
 
 
-def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
-                retry_at: dt.datetime | None = None, owner: str | None = None) -> bool:
+def mark_failed(
+    session: Session,
+    lb_id: str,
+    generation: int,
+    reason: str,
+    *,
+    retry_at: dt.datetime | None = None,
+    owner: str | None = None,
+) -> bool:
     """Give up on ``generation``: the load balancer and its pending objects go to ERROR.
 
     ``retry_at`` (a failover that could not replace a dead amphora) schedules a
@@ -219,7 +236,13 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
     listeners, pools, members, monitors = _children(session, lb_id)
     policies, rules = _l7(session, [li.id for li in listeners])
     rows: list[m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule] = [
-        *listeners, *pools, *members, *monitors, *policies, *rules]
+        *listeners,
+        *pools,
+        *members,
+        *monitors,
+        *policies,
+        *rules,
+    ]
     for row in rows:
         if row.provisioning_status in c.PENDING_STATUSES:
             row.provisioning_status = c.ERROR
@@ -232,5 +255,3 @@ def mark_failed(session: Session, lb_id: str, generation: int, reason: str, *,
     if retry_at is not None:
         lb.attempts = 0
     return True
-
-

@@ -93,8 +93,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reads = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}),
-                                   expire_on_commit=False)
+        self._reads = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
         event.listen(self._reads, "before_flush", _refuse_flush)
         # SQLite: this process's threads take turns here rather than in SQLite's
         # sleeping busy handler (see the module docstring); re-entrant, since a

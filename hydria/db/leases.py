@@ -27,8 +27,11 @@ def _lease_free(now: dt.datetime) -> ColumnElement[bool]:
 
 def _needs_work(now: dt.datetime) -> ColumnElement[bool]:
     failover = exists().where(
-        and_(Amphora.load_balancer_id == LoadBalancer.id, Amphora.failover_requested.is_(True),
-             Amphora.status != c.DELETED)
+        and_(
+            Amphora.load_balancer_id == LoadBalancer.id,
+            Amphora.failover_requested.is_(True),
+            Amphora.status != c.DELETED,
+        )
     )
     return and_(
         or_(LoadBalancer.provisioning_status.in_(sorted(c.PENDING_STATUSES)), failover),
@@ -36,9 +39,16 @@ def _needs_work(now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 8,
-                only: list[str] | None = None, exclude: list[str] | None = None,
-                include_settled: bool = False) -> list[str]:
+def claim_batch(
+    db: Database,
+    owner: str,
+    *,
+    lease_seconds: float,
+    limit: int = 8,
+    only: list[str] | None = None,
+    exclude: list[str] | None = None,
+    include_settled: bool = False,
+) -> list[str]:
     """Claim up to ``limit`` load balancers that need work; return their ids.
 
     ``only`` narrows the claim to given ids (a targeted wake-up); ``exclude``
@@ -53,9 +63,11 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
         if not include_settled:
             cond = and_(cond, _needs_work(now))
         else:
-            cond = and_(cond, LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]),
-                        or_(LoadBalancer.next_attempt_at.is_(None),
-                            LoadBalancer.next_attempt_at <= now))
+            cond = and_(
+                cond,
+                LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]),
+                or_(LoadBalancer.next_attempt_at.is_(None), LoadBalancer.next_attempt_at <= now),
+            )
         if only is not None:
             cond = and_(cond, LoadBalancer.id.in_(only))
         if exclude:
@@ -66,12 +78,14 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
         ids = list(session.scalars(query))
         claimed = []
         for lb_id in ids:
-            matched = rows_matched(session,
+            matched = rows_matched(
+                session,
                 update(LoadBalancer)
                 .where(LoadBalancer.id == lb_id, _lease_free(now))
-                .values(lease_owner=owner, lease_expires_at=expires,
-                        updated_at=LoadBalancer.updated_at)
-                .execution_options(synchronize_session=False)
+                .values(
+                    lease_owner=owner, lease_expires_at=expires, updated_at=LoadBalancer.updated_at
+                )
+                .execution_options(synchronize_session=False),
             )
             if matched == 1:
                 claimed.append(lb_id)
@@ -81,27 +95,34 @@ def claim_batch(db: Database, owner: str, *, lease_seconds: float, limit: int = 
 def live_ids(db: Database) -> list[str]:
     """Every load balancer a resync should look at, least recently touched first."""
     with db.session() as session:
-        return list(session.scalars(
-            select(LoadBalancer.id)
-            .where(LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]))
-            .order_by(LoadBalancer.updated_at)))
+        return list(
+            session.scalars(
+                select(LoadBalancer.id)
+                .where(LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]))
+                .order_by(LoadBalancer.updated_at)
+            )
+        )
 
 
 def renew(db: Database, lb_id: str, owner: str, *, lease_seconds: float) -> bool:
     """Extend a lease this owner still holds; False means it was lost."""
     with db.session() as session:
-        matched = rows_matched(session,
+        matched = rows_matched(
+            session,
             update(LoadBalancer)
             .where(LoadBalancer.id == lb_id, LoadBalancer.lease_owner == owner)
-            .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
-                    updated_at=LoadBalancer.updated_at)
-            .execution_options(synchronize_session=False)
+            .values(
+                lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
+                updated_at=LoadBalancer.updated_at,
+            )
+            .execution_options(synchronize_session=False),
         )
         return matched == 1
 
 
-def renew_all(db: Database, lb_ids: list[str], owner: str, *,
-              lease_seconds: float) -> dict[str, str | None]:
+def renew_all(
+    db: Database, lb_ids: list[str], owner: str, *, lease_seconds: float
+) -> dict[str, str | None]:
     """Extend every lease of ``lb_ids`` this owner still holds, in one transaction.
 
     One write however many leases are held, so a renewal waits for the write
@@ -115,21 +136,34 @@ def renew_all(db: Database, lb_ids: list[str], owner: str, *,
         session.execute(
             update(LoadBalancer)
             .where(LoadBalancer.id.in_(lb_ids), LoadBalancer.lease_owner == owner)
-            .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
-                    updated_at=LoadBalancer.updated_at)
+            .values(
+                lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds),
+                updated_at=LoadBalancer.updated_at,
+            )
             .execution_options(synchronize_session=False)
         )
-        rows = session.execute(select(LoadBalancer.id, LoadBalancer.lease_owner)
-                               .where(LoadBalancer.id.in_(lb_ids))).all()
+        rows = session.execute(
+            select(LoadBalancer.id, LoadBalancer.lease_owner).where(LoadBalancer.id.in_(lb_ids))
+        ).all()
     return {r.id: r.lease_owner for r in rows if r.lease_owner != owner}
 
 
-def release(db: Database, lb_id: str, owner: str, *, retry_at: dt.datetime | None = None,
-            attempts: int | None = None, error_reason: str | None = None) -> None:
+def release(
+    db: Database,
+    lb_id: str,
+    owner: str,
+    *,
+    retry_at: dt.datetime | None = None,
+    attempts: int | None = None,
+    error_reason: str | None = None,
+) -> None:
     """Give a claim back, optionally scheduling the next attempt."""
-    values: dict[str, object] = {"lease_owner": None, "lease_expires_at": None,
-                                 "next_attempt_at": retry_at,
-                                 "updated_at": LoadBalancer.updated_at}
+    values: dict[str, object] = {
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "next_attempt_at": retry_at,
+        "updated_at": LoadBalancer.updated_at,
+    }
     if attempts is not None:
         values["attempts"] = attempts
     if error_reason is not None:

@@ -100,8 +100,10 @@ class AddressAllocation(Base):
 
 class LoadBalancer(Base, Timestamps):
     __tablename__ = "load_balancers"
-    __table_args__ = (Index("ix_load_balancers_list", "project_id", "created_at", "id"),
-                      Index("ix_load_balancers_order", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_load_balancers_list", "project_id", "created_at", "id"),
+        Index("ix_load_balancers_order", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -142,8 +144,10 @@ class LoadBalancer(Base, Timestamps):
 
 class Listener(Base, Timestamps):
     __tablename__ = "listeners"
-    __table_args__ = (UniqueConstraint("load_balancer_id", "protocol_port", "protocol"),
-                      Index("ix_listeners_list", "project_id", "created_at", "id"))
+    __table_args__ = (
+        UniqueConstraint("load_balancer_id", "protocol_port", "protocol"),
+        Index("ix_listeners_list", "project_id", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
@@ -217,8 +221,10 @@ class Pool(Base, Timestamps):
 
 class Member(Base, Timestamps):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port"),
-                      Index("ix_members_list", "pool_id", "created_at", "id"))
+    __table_args__ = (
+        UniqueConstraint("pool_id", "address", "protocol_port"),
+        Index("ix_members_list", "pool_id", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36), index=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
@@ -275,7 +281,8 @@ class L7Policy(Base, Timestamps):
     description: Mapped[str | None] = mapped_column(String(255), default=None)
     action: Mapped[str] = mapped_column(String(36))
     redirect_pool_id: Mapped[str | None] = mapped_column(
-        ForeignKey("pools.id"), default=None, index=True)
+        ForeignKey("pools.id"), default=None, index=True
+    )
     redirect_url: Mapped[str | None] = mapped_column(String(255), default=None)
     redirect_prefix: Mapped[str | None] = mapped_column(String(255), default=None)
     redirect_http_code: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -287,7 +294,8 @@ class L7Policy(Base, Timestamps):
 
     listener: Mapped[Listener] = relationship(back_populates="l7policies")
     rules: Mapped[list[L7Rule]] = relationship(
-        back_populates="policy", order_by="L7Rule.created_at")
+        back_populates="policy", order_by="L7Rule.created_at"
+    )
 
 
 class L7Rule(Base, Timestamps):
@@ -430,8 +438,7 @@ class Flavor(Base, Timestamps):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str | None] = mapped_column(String(255), default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profiles.id"),
-                                                   index=True)
+    flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profiles.id"), index=True)
 
 
 class AvailabilityZoneProfile(Base, Timestamps):
@@ -452,7 +459,8 @@ class AvailabilityZone(Base, Timestamps):
     description: Mapped[str | None] = mapped_column(String(255), default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     availability_zone_profile_id: Mapped[str] = mapped_column(
-        ForeignKey("availability_zone_profiles.id"), index=True)
+        ForeignKey("availability_zone_profiles.id"), index=True
+    )
 
     @property
     def id(self) -> str:
@@ -488,8 +496,9 @@ class SecretContainer(Base, Timestamps):
     to secrets of the same project (``secret_refs``: ``[{"name", "secret_id"}]``)."""
 
     __tablename__ = "secret_containers"
-    __table_args__ = (Index("ix_secret_containers_project_created",
-                            "project_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_secret_containers_project_created", "project_id", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(36))
     creator_id: Mapped[str | None] = mapped_column(String(64), default=None)

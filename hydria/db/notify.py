@@ -60,16 +60,23 @@ class PostgresNotifier:
     def __init__(self, db_url: str) -> None:
         from sqlalchemy import create_engine
 
-        self._engine = create_engine(_psycopg_url(db_url), isolation_level="AUTOCOMMIT",
-                                     pool_pre_ping=True, pool_size=2, max_overflow=4)
+        self._engine = create_engine(
+            _psycopg_url(db_url),
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=True,
+            pool_size=2,
+            max_overflow=4,
+        )
 
     def notify(self, lb_id: str) -> None:
         from sqlalchemy import text
 
         try:
             with self._engine.connect() as conn:
-                conn.execute(text("SELECT pg_notify(:channel, :payload)"),
-                             {"channel": CHANNEL, "payload": lb_id})
+                conn.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": CHANNEL, "payload": lb_id},
+                )
         except Exception:  # a lost wake-up costs one poll interval, never a request
             log.warning("event=notify_failed lb=%s", lb_id, exc_info=True)
 

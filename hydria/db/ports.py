@@ -21,12 +21,16 @@ from hydria.db.models import AddressAllocation, Member, Pool, Subnet
 
 def port_address(session: Session, amphora_id: str, subnet: Subnet) -> str:
     """The amphora's address on ``subnet``: the one it has, else a new one."""
-    have = session.scalar(select(AddressAllocation.address).where(
-        AddressAllocation.pool == subnet.id, AddressAllocation.owner_id == amphora_id))
+    have = session.scalar(
+        select(AddressAllocation.address).where(
+            AddressAllocation.pool == subnet.id, AddressAllocation.owner_id == amphora_id
+        )
+    )
     if have is not None:
         return have
-    return addresses.allocate(session, subnet.id, subnet.allocation_start,
-                              subnet.allocation_end, amphora_id)
+    return addresses.allocate(
+        session, subnet.id, subnet.allocation_start, subnet.allocation_end, amphora_id
+    )
 
 
 def member_subnets(session: Session, lb_id: str, vip_subnet_id: str | None) -> list[Subnet]:
@@ -36,9 +40,14 @@ def member_subnets(session: Session, lb_id: str, vip_subnet_id: str | None) -> l
     whose CIDR holds its address, if Hydria knows one.
     """
     rows = session.execute(
-        select(Member.subnet_id, Member.address).join(Pool, Member.pool_id == Pool.id)
-        .where(Pool.load_balancer_id == lb_id, Member.provisioning_status != c.PENDING_DELETE,
-               Pool.provisioning_status != c.PENDING_DELETE)).all()
+        select(Member.subnet_id, Member.address)
+        .join(Pool, Member.pool_id == Pool.id)
+        .where(
+            Pool.load_balancer_id == lb_id,
+            Member.provisioning_status != c.PENDING_DELETE,
+            Pool.provisioning_status != c.PENDING_DELETE,
+        )
+    ).all()
     subnets = list(session.scalars(select(Subnet)))
     by_id = {s.id: s for s in subnets}
     nets = [(ipaddress.ip_network(s.cidr, strict=False), s) for s in subnets]
@@ -58,6 +67,10 @@ def member_subnets(session: Session, lb_id: str, vip_subnet_id: str | None) -> l
 
 def release_other_ports(session: Session, amphora_id: str, keep: set[str]) -> None:
     """Free the amphora's addresses on subnets it no longer has a port on."""
-    session.execute(delete(AddressAllocation).where(
-        AddressAllocation.owner_id == amphora_id, AddressAllocation.pool.not_in(keep),
-        AddressAllocation.pool != addresses.MGMT_POOL))
+    session.execute(
+        delete(AddressAllocation).where(
+            AddressAllocation.owner_id == amphora_id,
+            AddressAllocation.pool.not_in(keep),
+            AddressAllocation.pool != addresses.MGMT_POOL,
+        )
+    )

@@ -93,13 +93,19 @@ def effective(row: Quota | None, defaults: Mapping[str, int]) -> dict[str, int]:
 def in_use(session: Session, project_id: str, resource: str) -> int:
     """How many of the project's ``resource`` objects are not DELETED."""
     model, _ = RESOURCES[resource]
-    return session.scalar(
-        select(func.count()).select_from(model).where(
-            model.project_id == project_id, model.provisioning_status != c.DELETED)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.project_id == project_id, model.provisioning_status != c.DELETED)
+        )
+        or 0
+    )
 
 
-def check_and_reserve(session: Session, project_id: str, resource: str, count: int = 1, *,
-                      defaults: Mapping[str, int]) -> None:
+def check_and_reserve(
+    session: Session, project_id: str, resource: str, count: int = 1, *, defaults: Mapping[str, int]
+) -> None:
     """Raise QuotaExceeded unless ``count`` more ``resource`` objects fit the project's quota.
 
     Holds the project's quota row locked until the caller's transaction ends, so
@@ -119,10 +125,8 @@ def check_and_reserve(session: Session, project_id: str, resource: str, count: i
         raise QuotaExceeded.of(RESOURCES[resource][1])
 
 
-def _limit(session: Session, project_id: str, resource: str,
-           defaults: Mapping[str, int]) -> int:
-    stored = session.scalar(select(getattr(Quota, resource)).where(
-        Quota.project_id == project_id))
+def _limit(session: Session, project_id: str, resource: str, defaults: Mapping[str, int]) -> int:
+    stored = session.scalar(select(getattr(Quota, resource)).where(Quota.project_id == project_id))
     return defaults[resource] if stored is None else int(stored)
 
 
@@ -130,11 +134,15 @@ def ensure_row(session: Session, project_id: str) -> None:
     """The project's quota row, created empty (every limit its default) if missing."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Quota).values(project_id=project_id)
-                    .on_conflict_do_nothing(index_elements=["project_id"]))
+    session.execute(
+        insert(Quota)
+        .values(project_id=project_id)
+        .on_conflict_do_nothing(index_elements=["project_id"])
+    )
 
 
 def _lock(session: Session, project_id: str) -> None:
     ensure_row(session, project_id)
-    session.execute(select(Quota.project_id).where(Quota.project_id == project_id)
-                    .with_for_update())
+    session.execute(
+        select(Quota.project_id).where(Quota.project_id == project_id).with_for_update()
+    )

@@ -49,7 +49,7 @@ class SecretBox:
         """The plaintext; ``SecretKeyError`` if the blob is not ours (other key, other row)."""
         if len(blob) < 1 + _NONCE_BYTES or blob[:1] != _VERSION:
             raise SecretKeyError("stored secret has an unknown format")
-        nonce, body = blob[1:1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES:]
+        nonce, body = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
         try:
             return self._aead.decrypt(nonce, body, _aad(secret_id))
         except InvalidTag:

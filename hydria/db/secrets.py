@@ -39,25 +39,30 @@ def is_uuid(text: str) -> bool:
         return False
 
 
-def live_secret(session: Session, secret_id: str, project_id: str, *,
-                now: dt.datetime | None = None) -> StoredSecret | None:
+def live_secret(
+    session: Session, secret_id: str, project_id: str, *, now: dt.datetime | None = None
+) -> StoredSecret | None:
     """The project's secret with that id, unless it has expired."""
     if not is_uuid(secret_id):
         return None
-    row = session.scalar(select(StoredSecret).where(
-        StoredSecret.id == secret_id.lower(), StoredSecret.project_id == project_id))
+    row = session.scalar(
+        select(StoredSecret).where(
+            StoredSecret.id == secret_id.lower(), StoredSecret.project_id == project_id
+        )
+    )
     if row is None or (row.expiration is not None and row.expiration <= (now or utcnow())):
         return None
     return row
 
 
-def container_row(session: Session, container_id: str,
-                  project_id: str) -> SecretContainer | None:
+def container_row(session: Session, container_id: str, project_id: str) -> SecretContainer | None:
     if not is_uuid(container_id):
         return None
-    return session.scalar(select(SecretContainer).where(
-        SecretContainer.id == container_id.lower(),
-        SecretContainer.project_id == project_id))
+    return session.scalar(
+        select(SecretContainer).where(
+            SecretContainer.id == container_id.lower(), SecretContainer.project_id == project_id
+        )
+    )
 
 
 class EmbeddedSecretStore:
@@ -77,7 +82,8 @@ class EmbeddedSecretStore:
         with self.db.session() as session:
             if parsed.kind == "secrets":  # a PKCS12 bundle named directly
                 return CertificateContainer(
-                    certificate=self._payload(session, parsed.uuid, access, ref), pkcs12=True)
+                    certificate=self._payload(session, parsed.uuid, access, ref), pkcs12=True
+                )
             container = container_row(session, parsed.uuid, access.project_id)
             if container is None:
                 raise SecretNotFound(f"Container {ref} not found.")
@@ -94,8 +100,7 @@ class EmbeddedSecretStore:
         with self.db.session() as session:
             return self._payload(session, parsed.uuid, access, ref)
 
-    def _payload(self, session: Session, secret_id: str, access: SecretAccess,
-                 ref: str) -> bytes:
+    def _payload(self, session: Session, secret_id: str, access: SecretAccess, ref: str) -> bytes:
         row = live_secret(session, secret_id, access.project_id)
         payload = None if row is None else self.payload_of(row)
         if payload is None:

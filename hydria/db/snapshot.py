@@ -25,7 +25,8 @@ def load_lb_row(session: Session, lb_id: str) -> m.LoadBalancer | None:
         select(m.LoadBalancer)
         .where(m.LoadBalancer.id == lb_id)
         .options(
-            selectinload(m.LoadBalancer.listeners).selectinload(m.Listener.l7policies)
+            selectinload(m.LoadBalancer.listeners)
+            .selectinload(m.Listener.l7policies)
             .selectinload(m.L7Policy.rules),
             selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
             selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
@@ -80,8 +81,9 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
 
 
 def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]:
-    live = sorted((p for p in lst.l7policies if _alive(p)),
-                  key=lambda p: (p.position, p.created_at, p.id))
+    live = sorted(
+        (p for p in lst.l7policies if _alive(p)), key=lambda p: (p.position, p.created_at, p.id)
+    )
     return tuple(
         graph.L7Policy(
             id=p.id,
@@ -93,10 +95,17 @@ def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]
             redirect_prefix=p.redirect_prefix,
             redirect_http_code=p.redirect_http_code,
             rules=tuple(
-                graph.L7Rule(id=r.id, type=r.type, compare_type=r.compare_type,
-                             value=r.value, key=r.key, invert=r.invert)
+                graph.L7Rule(
+                    id=r.id,
+                    type=r.type,
+                    compare_type=r.compare_type,
+                    value=r.value,
+                    key=r.key,
+                    invert=r.invert,
+                )
                 for r in sorted(p.rules, key=lambda r: (r.created_at, r.id))
-                if _alive(r) and r.admin_state_up),
+                if _alive(r) and r.admin_state_up
+            ),
         )
         for p in live
     )
@@ -124,7 +133,9 @@ def _pool(p: m.Pool) -> graph.Pool:
             for mb in p.members
             if _alive(mb)
         ),
-        health_monitor=None if hm is None else graph.HealthMonitor(
+        health_monitor=None
+        if hm is None
+        else graph.HealthMonitor(
             id=hm.id,
             type=hm.type,
             delay=hm.delay,
@@ -138,7 +149,9 @@ def _pool(p: m.Pool) -> graph.Pool:
             domain_name=hm.domain_name,
             admin_state_up=hm.admin_state_up,
         ),
-        session_persistence=None if not sp else graph.SessionPersistence(
+        session_persistence=None
+        if not sp
+        else graph.SessionPersistence(
             type=sp["type"],
             cookie_name=sp.get("cookie_name"),
             persistence_timeout=sp.get("persistence_timeout"),

@@ -70,25 +70,30 @@ def listener_totals(session: Session, listener_ids: Iterable[str]) -> dict[str, 
     st = ListenerStatistics
     serving = case((Amphora.status == c.AMPHORA_ALLOCATED, st.active_connections), else_=0)
     rows = session.execute(
-        select(st.listener_id, func.sum(st.bytes_in), func.sum(st.bytes_out),
-               func.sum(serving), func.sum(st.total_connections), func.sum(st.request_errors))
+        select(
+            st.listener_id,
+            func.sum(st.bytes_in),
+            func.sum(st.bytes_out),
+            func.sum(serving),
+            func.sum(st.total_connections),
+            func.sum(st.request_errors),
+        )
         .outerjoin(Amphora, Amphora.id == st.amphora_id)
         .where(st.listener_id.in_(ids))
         .group_by(st.listener_id)
     ).all()
-    found = {
-        row[0]: Totals(*(int(v or 0) for v in row[1:]))
-        for row in rows
-    }
+    found = {row[0]: Totals(*(int(v or 0) for v in row[1:])) for row in rows}
     return {i: found.get(i, Totals()) for i in ids}
 
 
 def live_listener_ids(session: Session, lb_id: str) -> list[str]:
-    return list(session.scalars(
-        select(Listener.id)
-        .where(Listener.load_balancer_id == lb_id, Listener.provisioning_status != c.DELETED)
-        .order_by(Listener.created_at, Listener.id)
-    ))
+    return list(
+        session.scalars(
+            select(Listener.id)
+            .where(Listener.load_balancer_id == lb_id, Listener.provisioning_status != c.DELETED)
+            .order_by(Listener.created_at, Listener.id)
+        )
+    )
 
 
 def loadbalancer_totals(session: Session, lb_id: str) -> Totals:
@@ -103,13 +108,17 @@ def amphora_stats(session: Session, amp: Amphora) -> list[AmphoraListenerStats]:
     """
     st = ListenerStatistics
     reported = {
-        row.listener_id: Totals(bytes_in=row.bytes_in, bytes_out=row.bytes_out,
-                                active_connections=row.active_connections,
-                                total_connections=row.total_connections,
-                                request_errors=row.request_errors)
+        row.listener_id: Totals(
+            bytes_in=row.bytes_in,
+            bytes_out=row.bytes_out,
+            active_connections=row.active_connections,
+            total_connections=row.total_connections,
+            request_errors=row.request_errors,
+        )
         for row in session.scalars(select(st).where(st.amphora_id == amp.id))
     }
-    listener_ids = live_listener_ids(session, amp.load_balancer_id) if amp.load_balancer_id \
-        else []
-    return [AmphoraListenerStats(amp.id, lid, amp.load_balancer_id, reported.get(lid, Totals()))
-            for lid in listener_ids]
+    listener_ids = live_listener_ids(session, amp.load_balancer_id) if amp.load_balancer_id else []
+    return [
+        AmphoraListenerStats(amp.id, lid, amp.load_balancer_id, reported.get(lid, Totals()))
+        for lid in listener_ids
+    ]

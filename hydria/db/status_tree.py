@@ -34,8 +34,11 @@ class StatusTree:
 
     def pools_of(self, listener: Listener) -> tuple[Pool, ...]:
         ids = [listener.default_pool_id]
-        ids += [p.redirect_pool_id for p in self.policies.get(listener.id, ())
-                if p.admin_state_up and self.rules.get(p.id)]
+        ids += [
+            p.redirect_pool_id
+            for p in self.policies.get(listener.id, ())
+            if p.admin_state_up and self.rules.get(p.id)
+        ]
         out: list[Pool] = []
         for pool_id in ids:
             pool = self.pools.get(pool_id or "")
@@ -45,36 +48,63 @@ class StatusTree:
 
 
 def load(session: Session, lb: LoadBalancer) -> StatusTree:
-    listeners = tuple(session.scalars(
-        select(Listener)
-        .where(Listener.load_balancer_id == lb.id, Listener.provisioning_status != c.DELETED)
-        .order_by(Listener.created_at, Listener.id)))
-    pools = {p.id: p for p in session.scalars(
-        select(Pool).where(Pool.load_balancer_id == lb.id, Pool.provisioning_status != c.DELETED))}
+    listeners = tuple(
+        session.scalars(
+            select(Listener)
+            .where(Listener.load_balancer_id == lb.id, Listener.provisioning_status != c.DELETED)
+            .order_by(Listener.created_at, Listener.id)
+        )
+    )
+    pools = {
+        p.id: p
+        for p in session.scalars(
+            select(Pool).where(
+                Pool.load_balancer_id == lb.id, Pool.provisioning_status != c.DELETED
+            )
+        )
+    }
     members: dict[str, list[Member]] = {}
     for member in session.scalars(
-            select(Member)
-            .where(Member.pool_id.in_(list(pools)), Member.provisioning_status != c.DELETED)
-            .order_by(Member.created_at, Member.id)):
+        select(Member)
+        .where(Member.pool_id.in_(list(pools)), Member.provisioning_status != c.DELETED)
+        .order_by(Member.created_at, Member.id)
+    ):
         members.setdefault(member.pool_id, []).append(member)
-    monitors = {hm.pool_id: hm for hm in session.scalars(
-        select(HealthMonitor).where(HealthMonitor.pool_id.in_(list(pools)),
-                                    HealthMonitor.provisioning_status != c.DELETED))}
+    monitors = {
+        hm.pool_id: hm
+        for hm in session.scalars(
+            select(HealthMonitor).where(
+                HealthMonitor.pool_id.in_(list(pools)),
+                HealthMonitor.provisioning_status != c.DELETED,
+            )
+        )
+    }
     policies: dict[str, list[L7Policy]] = {}
     for policy in session.scalars(
-            select(L7Policy)
-            .where(L7Policy.listener_id.in_([li.id for li in listeners]),
-                   L7Policy.provisioning_status != c.DELETED)
-            .order_by(L7Policy.position, L7Policy.created_at, L7Policy.id)):
+        select(L7Policy)
+        .where(
+            L7Policy.listener_id.in_([li.id for li in listeners]),
+            L7Policy.provisioning_status != c.DELETED,
+        )
+        .order_by(L7Policy.position, L7Policy.created_at, L7Policy.id)
+    ):
         policies.setdefault(policy.listener_id, []).append(policy)
     rules: dict[str, list[L7Rule]] = {}
     for rule in session.scalars(
-            select(L7Rule)
-            .where(L7Rule.l7policy_id.in_([p.id for ps in policies.values() for p in ps]),
-                   L7Rule.provisioning_status != c.DELETED)
-            .order_by(L7Rule.created_at, L7Rule.id)):
+        select(L7Rule)
+        .where(
+            L7Rule.l7policy_id.in_([p.id for ps in policies.values() for p in ps]),
+            L7Rule.provisioning_status != c.DELETED,
+        )
+        .order_by(L7Rule.created_at, L7Rule.id)
+    ):
         rules.setdefault(rule.l7policy_id, []).append(rule)
-    return StatusTree(lb=lb, listeners=listeners, pools=pools,
-                      members={k: tuple(v) for k, v in members.items()}, monitors=monitors,
-                      policies={k: tuple(v) for k, v in policies.items()},
-                      rules={k: tuple(v) for k, v in rules.items()})
+    return StatusTree(
+        lb=lb,
+        listeners=listeners,
+        pools=pools,
+        members={k: tuple(v) for k, v in members.items()},
+        monitors=monitors,
+        policies={k: tuple(v) for k, v in policies.items()},
+        rules={k: tuple(v) for k, v in rules.items()},
+    )

@@ -28,8 +28,9 @@ from hydria.db.engine import Database
 from hydria.db.models import AddressAllocation, Network, Subnet
 
 
-def _hosts_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
-                 gateway: str | None) -> tuple[str, str]:
+def _hosts_range(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network, gateway: str | None
+) -> tuple[str, str]:
     """The usable host addresses of ``net``, minus the gateway if it is the first."""
     first, last = net.network_address, net.broadcast_address
     if net.num_addresses > 2:
@@ -44,32 +45,52 @@ def _hosts_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
 MgmtRange = tuple[str, str]
 
 
-def check_new_subnet(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
-                     existing: Iterable[tuple[str, str]], *,
-                     mgmt_range: MgmtRange | None = None, ipv6: bool = False) -> None:
+def check_new_subnet(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    existing: Iterable[tuple[str, str]],
+    *,
+    mgmt_range: MgmtRange | None = None,
+    ipv6: bool = False,
+) -> None:
     """Pure: refuse ``net`` if it is IPv6 and ``ipv6`` is not allowed (400), or
     overlaps one of ``existing`` ((name, cidr) pairs) or the management range
     ``(first, last)`` (409)."""
     if net.version != 4 and not ipv6:
-        raise InvalidInput(f"IPv6 subnets are not supported yet ({net}) by the local network "
-                           "driver, which serves IPv4 VIPs only: use --driver netns.")
+        raise InvalidInput(
+            f"IPv6 subnets are not supported yet ({net}) by the local network "
+            "driver, which serves IPv4 VIPs only: use --driver netns."
+        )
     for other_name, other_cidr in existing:
         other = ipaddress.ip_network(other_cidr, strict=False)
         if other.version == net.version and net.overlaps(other):
-            raise Conflict(f"Subnet {net} overlaps subnet {other_name!r} ({other}): two load "
-                           "balancers could get the same VIP.")
+            raise Conflict(
+                f"Subnet {net} overlaps subnet {other_name!r} ({other}): two load "
+                "balancers could get the same VIP."
+            )
     if mgmt_range is not None:
         first, last = (ipaddress.ip_address(a) for a in mgmt_range)
         if first.version == net.version and (
-                int(net.network_address) <= int(last) and int(net.broadcast_address) >= int(first)):
-            raise Conflict(f"Subnet {net} overlaps the management range {first} - {last} "
-                           "that amphorae take their addresses from.")
+            int(net.network_address) <= int(last) and int(net.broadcast_address) >= int(first)
+        ):
+            raise Conflict(
+                f"Subnet {net} overlaps the management range {first} - {last} "
+                "that amphorae take their addresses from."
+            )
 
 
-def create_subnet(session: Session, name: str, cidr: str, *, network_name: str | None = None,
-                  gateway: str | None = None, start: str | None = None,
-                  end: str | None = None, project_id: str = "",
-                  mgmt_range: MgmtRange | None = None, ipv6: bool = False) -> Subnet:
+def create_subnet(
+    session: Session,
+    name: str,
+    cidr: str,
+    *,
+    network_name: str | None = None,
+    gateway: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    project_id: str = "",
+    mgmt_range: MgmtRange | None = None,
+    ipv6: bool = False,
+) -> Subnet:
     """Create a subnet (and its network, unless one named ``network_name`` exists).
 
     ``mgmt_range`` is the management address range (settings) a subnet must keep
@@ -83,8 +104,12 @@ def create_subnet(session: Session, name: str, cidr: str, *, network_name: str |
         raise InvalidInput(f"CIDR {net} is too small to hold addresses.")
     if session.scalar(select(Subnet).where(Subnet.name == name)) is not None:
         raise Conflict(f"A subnet named {name!r} already exists.")
-    check_new_subnet(net, session.execute(select(Subnet.name, Subnet.cidr)).tuples(),
-                     mgmt_range=mgmt_range, ipv6=ipv6)
+    check_new_subnet(
+        net,
+        session.execute(select(Subnet.name, Subnet.cidr)).tuples(),
+        mgmt_range=mgmt_range,
+        ipv6=ipv6,
+    )
 
     def inside(label: str, value: str) -> str:
         try:
@@ -109,13 +134,20 @@ def create_subnet(session: Session, name: str, cidr: str, *, network_name: str |
     if network_name is not None:
         network = session.scalar(select(Network).where(Network.name == network_name))
     if network is None:
-        network = Network(id=str(uuid.uuid4()), name=network_name or name,
-                          project_id=project_id)
+        network = Network(id=str(uuid.uuid4()), name=network_name or name, project_id=project_id)
         session.add(network)
         session.flush()
-    subnet = Subnet(id=str(uuid.uuid4()), name=name, network_id=network.id,
-                    project_id=project_id, cidr=str(net), ip_version=net.version,
-                    gateway_ip=gateway, allocation_start=start, allocation_end=end)
+    subnet = Subnet(
+        id=str(uuid.uuid4()),
+        name=name,
+        network_id=network.id,
+        project_id=project_id,
+        cidr=str(net),
+        ip_version=net.version,
+        gateway_ip=gateway,
+        allocation_start=start,
+        allocation_end=end,
+    )
     session.add(subnet)
     session.flush()
     return subnet
@@ -138,8 +170,14 @@ def find_subnet(session: Session, name_or_id: str) -> Subnet:
 
 
 def allocated_count(session: Session, subnet_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(AddressAllocation)
-                          .where(AddressAllocation.pool == subnet_id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AddressAllocation)
+            .where(AddressAllocation.pool == subnet_id)
+        )
+        or 0
+    )
 
 
 def delete_subnet(session: Session, name_or_id: str) -> Subnet:
@@ -147,19 +185,23 @@ def delete_subnet(session: Session, name_or_id: str) -> Subnet:
     subnet = find_subnet(session, name_or_id)
     used = allocated_count(session, subnet.id)
     if used:
-        raise Conflict(f"Subnet {subnet.name or subnet.id} has {used} allocated "
-                       "address(es); delete the load balancers using it first.")
+        raise Conflict(
+            f"Subnet {subnet.name or subnet.id} has {used} allocated "
+            "address(es); delete the load balancers using it first."
+        )
     network = subnet.network
     session.delete(subnet)
     session.flush()
     if network is not None and not session.scalar(
-            select(func.count()).select_from(Subnet).where(Subnet.network_id == network.id)):
+        select(func.count()).select_from(Subnet).where(Subnet.network_id == network.id)
+    ):
         session.delete(network)
     return subnet
 
 
-def ensure_default_subnet(db: Database, name: str, cidr: str, *,
-                          mgmt_range: MgmtRange | None = None) -> Subnet:
+def ensure_default_subnet(
+    db: Database, name: str, cidr: str, *, mgmt_range: MgmtRange | None = None
+) -> Subnet:
     """The subnet ``name``, created with ``cidr`` if it does not exist (idempotent)."""
     with db.session() as session:
         existing = session.scalar(select(Subnet).where(Subnet.name == name))

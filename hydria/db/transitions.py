@@ -29,12 +29,18 @@ def begin_change(session: Session, lb: LoadBalancer, to_status: str = c.PENDING_
     Raises ImmutableObject (409) when the load balancer is PENDING_* (or DELETED).
     Bumps ``generation`` so the controller knows the desired state moved.
     """
-    matched = rows_matched(session,
+    matched = rows_matched(
+        session,
         update(LoadBalancer)
         .where(LoadBalancer.id == lb.id, LoadBalancer.provisioning_status.in_(MUTABLE))
-        .values(provisioning_status=to_status, generation=LoadBalancer.generation + 1,
-                attempts=0, next_attempt_at=None, error_reason=None)
-        .execution_options(synchronize_session=False)
+        .values(
+            provisioning_status=to_status,
+            generation=LoadBalancer.generation + 1,
+            attempts=0,
+            next_attempt_at=None,
+            error_reason=None,
+        )
+        .execution_options(synchronize_session=False),
     )
     if matched != 1:
         raise ImmutableObject.of("Load Balancer", lb.id)
@@ -45,8 +51,10 @@ def begin_change(session: Session, lb: LoadBalancer, to_status: str = c.PENDING_
 def require_lb(session: Session, lb_id: str, project_id: str | None) -> LoadBalancer:
     """The load balancer, if it exists, is not DELETED and (unless admin) is the project's."""
     lb = session.get(LoadBalancer, lb_id)
-    if lb is None or lb.provisioning_status == c.DELETED or (
-        project_id is not None and lb.project_id != project_id
+    if (
+        lb is None
+        or lb.provisioning_status == c.DELETED
+        or (project_id is not None and lb.project_id != project_id)
     ):
         raise NotFound.of("Load Balancer", lb_id)
     return lb

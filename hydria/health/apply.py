@@ -95,8 +95,9 @@ LISTENERS, POOLS, MEMBERS, LOAD_BALANCERS = "listeners", "pools", "members", "lo
 _NOT_RUNNING = frozenset({c.PENDING_DELETE, c.DELETED})
 
 
-def apply(hb: Heartbeat, known: AmphoraKnown | None, *, received_at: dt.datetime
-          ) -> Updates | Ignored:
+def apply(
+    hb: Heartbeat, known: AmphoraKnown | None, *, received_at: dt.datetime
+) -> Updates | Ignored:
     if known is None:
         return Ignored("unknown_amphora")
     if known.status == c.DELETED:
@@ -108,9 +109,16 @@ def apply(hb: Heartbeat, known: AmphoraKnown | None, *, received_at: dt.datetime
         return Updates(known.id, hb.seq, received_at, previous_seq=known.last_seq)
 
     stats = tuple(
-        ListenerStats(lst.id, rep.bytes_in, rep.bytes_out, rep.active_connections,
-                      rep.total_connections, rep.request_errors)
-        for lst in lb.listeners if (rep := hb.listeners.get(lst.id)) is not None
+        ListenerStats(
+            lst.id,
+            rep.bytes_in,
+            rep.bytes_out,
+            rep.active_connections,
+            rep.total_connections,
+            rep.request_errors,
+        )
+        for lst in lb.listeners
+        if (rep := hb.listeners.get(lst.id)) is not None
     )
     statuses: dict[tuple[str, str], str] = {}
     stale = (hb.config_version or 0) < lb.applied_generation
@@ -128,8 +136,10 @@ def _statuses(hb: Heartbeat, lb: LoadBalancerKnown) -> dict[tuple[str, str], str
         rep = hb.listeners.get(lst.id)
         status = rollup.listener_status(
             None if rep is None else rep.status,
-            enabled=lst.admin_state_up and lb.admin_state_up, lb_active=lb_active,
-            new=lst.provisioning_status == c.PENDING_CREATE)
+            enabled=lst.admin_state_up and lb.admin_state_up,
+            lb_active=lb_active,
+            new=lst.provisioning_status == c.PENDING_CREATE,
+        )
         new[(LISTENERS, lst.id)] = status or lst.operating_status
         listener_now.append(status or lst.operating_status)
 
@@ -139,18 +149,23 @@ def _statuses(hb: Heartbeat, lb: LoadBalancerKnown) -> dict[tuple[str, str], str
         member_now = []
         for mem in pool.members:
             raw = None if prep is None else prep.members.get(mem.id)
-            status = rollup.member_status(raw, current=mem.operating_status,
-                                          new=mem.provisioning_status == c.PENDING_CREATE)
+            status = rollup.member_status(
+                raw, current=mem.operating_status, new=mem.provisioning_status == c.PENDING_CREATE
+            )
             new[(MEMBERS, mem.id)] = status or mem.operating_status
             member_now.append(status or mem.operating_status)
-        status = rollup.pool_status(None if prep is None else prep.status, member_now,
-                                    new=pool.provisioning_status == c.PENDING_CREATE)
+        status = rollup.pool_status(
+            None if prep is None else prep.status,
+            member_now,
+            new=pool.provisioning_status == c.PENDING_CREATE,
+        )
         new[(POOLS, pool.id)] = status or pool.operating_status
         if prep is not None:  # only pools that serve count towards the load balancer
             pool_now.append(status or pool.operating_status)
 
     new[(LOAD_BALANCERS, lb.id)] = rollup.load_balancer_status(
-        enabled=lb.admin_state_up, listener_statuses=listener_now, pool_statuses=pool_now)
+        enabled=lb.admin_state_up, listener_statuses=listener_now, pool_statuses=pool_now
+    )
 
     current = {(LOAD_BALANCERS, lb.id): lb.operating_status}
     current.update({(LISTENERS, x.id): x.operating_status for x in lb.listeners})

@@ -31,9 +31,21 @@ from hydria.wire.heartbeat import REJECTION_KINDS
 # turned away by the receiver besides the envelope's own kinds
 RECEIVER_REJECTIONS = ("unknown_amphora", "wrong_source", "replay", "future_seq")
 REJECTED = (*REJECTION_KINDS, *RECEIVER_REJECTIONS, "deleted_amphora", "duplicate")
-KINDS = ("received", *REJECTION_KINDS, *RECEIVER_REJECTIONS, "deleted_amphora",
-         "duplicate", "superseded", "overload", "recorded", "batches", "write_errors", "errors",
-         "seq_confirmed", "seq_confirm_failed")
+KINDS = (
+    "received",
+    *REJECTION_KINDS,
+    *RECEIVER_REJECTIONS,
+    "deleted_amphora",
+    "duplicate",
+    "superseded",
+    "overload",
+    "recorded",
+    "batches",
+    "write_errors",
+    "errors",
+    "seq_confirmed",
+    "seq_confirm_failed",
+)
 
 
 class Counters:

@@ -74,8 +74,15 @@ def last_seen(o: Observed, watching_since: dt.datetime | None = None) -> dt.date
     return seen
 
 
-def decide(now: dt.datetime, observed: Iterable[Observed], *, timeout: float, threshold: float,
-           min_fleet: int, watching_since: dt.datetime | None = None) -> Decision:
+def decide(
+    now: dt.datetime,
+    observed: Iterable[Observed],
+    *,
+    timeout: float,
+    threshold: float,
+    min_fleet: int,
+    watching_since: dt.datetime | None = None,
+) -> Decision:
     """Apply the rules of the module docstring to one snapshot of the fleet."""
     fleet = sorted(observed, key=lambda o: o.amphora_id)
     silent_after = dt.timedelta(seconds=timeout)
@@ -92,18 +99,26 @@ def decide(now: dt.datetime, observed: Iterable[Observed], *, timeout: float, th
             silent.append(o)
         elif next_silence is None or seen + silent_after < next_silence:
             next_silence = seen + silent_after
-    storm = (bool(silent) and len(fleet) >= min_fleet
-             and len(quiet) > threshold * len(fleet))
+    storm = bool(silent) and len(fleet) >= min_fleet and len(quiet) > threshold * len(fleet)
     failover = () if storm else tuple(o.amphora_id for o in silent if not o.failover_requested)
-    return Decision(failover=failover, silent=tuple(o.amphora_id for o in silent),
-                    quiet=tuple(quiet), storm=storm, fleet=len(fleet),
-                    next_silence=next_silence)
+    return Decision(
+        failover=failover,
+        silent=tuple(o.amphora_id for o in silent),
+        quiet=tuple(quiet),
+        storm=storm,
+        fleet=len(fleet),
+        next_silence=next_silence,
+    )
 
 
-def overdue_boots(now: dt.datetime, booting: Iterable[Observed], *, boot_timeout: float
-                  ) -> tuple[str, ...]:
+def overdue_boots(
+    now: dt.datetime, booting: Iterable[Observed], *, boot_timeout: float
+) -> tuple[str, ...]:
     """BOOTING amphorae of live load balancers that have been booting for longer
     than ``boot_timeout`` and are not marked yet: to be failed over."""
     limit = dt.timedelta(seconds=boot_timeout)
-    return tuple(sorted(o.amphora_id for o in booting
-                        if not o.failover_requested and now - o.touched_at > limit))
+    return tuple(
+        sorted(
+            o.amphora_id for o in booting if not o.failover_requested and now - o.touched_at > limit
+        )
+    )

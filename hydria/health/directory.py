@@ -54,8 +54,15 @@ def normal_address(text: str) -> str:
 
 
 class AmphoraDirectory:
-    def __init__(self, db: Database, seqs: SeqTracker, *, refresh_interval: float = 2.0,
-                 min_gap: float = 0.25, full_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        seqs: SeqTracker,
+        *,
+        refresh_interval: float = 2.0,
+        min_gap: float = 0.25,
+        full_interval: float = 30.0,
+    ) -> None:
         self.db = db
         self.seqs = seqs
         self.refresh_interval = refresh_interval
@@ -77,8 +84,13 @@ class AmphoraDirectory:
     def fingerprint(self) -> tuple[Any, ...]:
         """What moves whenever an amphora row is added, changed or removed."""
         with self.db.session() as session:
-            row = session.execute(select(func.count(Amphora.id), func.max(Amphora.created_at),
-                                         func.max(Amphora.updated_at))).one()
+            row = session.execute(
+                select(
+                    func.count(Amphora.id),
+                    func.max(Amphora.created_at),
+                    func.max(Amphora.updated_at),
+                )
+            ).one()
         return tuple(row)
 
     def refresh(self) -> int:
@@ -88,7 +100,8 @@ class AmphoraDirectory:
             rows = session.execute(
                 select(Amphora.id, Amphora.lb_network_ip, AmphoraHealth.seq)
                 .outerjoin(AmphoraHealth, AmphoraHealth.amphora_id == Amphora.id)
-                .where(Amphora.status != c.DELETED, Amphora.lb_network_ip.is_not(None))).all()
+                .where(Amphora.status != c.DELETED, Amphora.lb_network_ip.is_not(None))
+            ).all()
         for amp_id, _, seq in rows:
             self.seqs.seed(amp_id, seq or 0)
         # one assignment: the receiver reads either the old dict or the new one

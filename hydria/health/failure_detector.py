@@ -84,35 +84,53 @@ def observe_boots(db: Database) -> list[Observed]:
     """Every BOOTING amphora of a live load balancer, with when it was last touched."""
     with db.session() as session:
         rows = session.execute(
-            select(Amphora.id, Amphora.created_at, Amphora.updated_at,
-                   Amphora.failover_requested)
+            select(Amphora.id, Amphora.created_at, Amphora.updated_at, Amphora.failover_requested)
             .join(LoadBalancer, LoadBalancer.id == Amphora.load_balancer_id)
-            .where(Amphora.status == c.AMPHORA_BOOTING,
-                   LoadBalancer.provisioning_status.notin_(_GONE_LB))
+            .where(
+                Amphora.status == c.AMPHORA_BOOTING,
+                LoadBalancer.provisioning_status.notin_(_GONE_LB),
+            )
         ).all()
-    return [Observed(amphora_id=r.id, last_heartbeat=None,
-                     touched_at=max(r.created_at, r.updated_at or r.created_at),
-                     failover_requested=bool(r.failover_requested))
-            for r in rows]
+    return [
+        Observed(
+            amphora_id=r.id,
+            last_heartbeat=None,
+            touched_at=max(r.created_at, r.updated_at or r.created_at),
+            failover_requested=bool(r.failover_requested),
+        )
+        for r in rows
+    ]
 
 
-def mark_boot_failed(db: Database, amphora_ids: tuple[str, ...], *,
-                     booting_since: dt.datetime) -> list[tuple[str, str | None]]:
+def mark_boot_failed(
+    db: Database, amphora_ids: tuple[str, ...], *, booting_since: dt.datetime
+) -> list[tuple[str, str | None]]:
     """Request failover of those still BOOTING since before ``booting_since``."""
     marked: list[tuple[str, str | None]] = []
     with db.session() as session:
         for amp_id in amphora_ids:
             matched = rows_matched(
-                session, update(Amphora)
-                .where(Amphora.id == amp_id, Amphora.status == c.AMPHORA_BOOTING,
-                       Amphora.failover_requested.is_(False),
-                       Amphora.created_at < booting_since,
-                       or_(Amphora.updated_at.is_(None), Amphora.updated_at < booting_since))
+                session,
+                update(Amphora)
+                .where(
+                    Amphora.id == amp_id,
+                    Amphora.status == c.AMPHORA_BOOTING,
+                    Amphora.failover_requested.is_(False),
+                    Amphora.created_at < booting_since,
+                    or_(Amphora.updated_at.is_(None), Amphora.updated_at < booting_since),
+                )
                 .values(failover_requested=True, updated_at=Amphora.updated_at)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False),
+            )
             if matched == 1:
-                marked.append((amp_id, session.scalar(select(Amphora.load_balancer_id)
-                                                      .where(Amphora.id == amp_id))))
+                marked.append(
+                    (
+                        amp_id,
+                        session.scalar(
+                            select(Amphora.load_balancer_id).where(Amphora.id == amp_id)
+                        ),
+                    )
+                )
     return marked
 
 
@@ -120,45 +138,66 @@ def observe(db: Database) -> list[Observed]:
     """Every live, configured amphora with its last heartbeat, in one query."""
     with db.session() as session:
         rows = session.execute(
-            select(Amphora.id, Amphora.created_at, Amphora.updated_at,
-                   Amphora.failover_requested, AmphoraHealth.last_update)
+            select(
+                Amphora.id,
+                Amphora.created_at,
+                Amphora.updated_at,
+                Amphora.failover_requested,
+                AmphoraHealth.last_update,
+            )
             .join(LoadBalancer, LoadBalancer.id == Amphora.load_balancer_id)
             .outerjoin(AmphoraHealth, AmphoraHealth.amphora_id == Amphora.id)
-            .where(Amphora.status == c.AMPHORA_ALLOCATED,
-                   LoadBalancer.provisioning_status.notin_(_GONE_LB))
+            .where(
+                Amphora.status == c.AMPHORA_ALLOCATED,
+                LoadBalancer.provisioning_status.notin_(_GONE_LB),
+            )
         ).all()
-    return [Observed(amphora_id=r.id, last_heartbeat=r.last_update,
-                     touched_at=max(r.created_at, r.updated_at or r.created_at),
-                     failover_requested=bool(r.failover_requested))
-            for r in rows]
+    return [
+        Observed(
+            amphora_id=r.id,
+            last_heartbeat=r.last_update,
+            touched_at=max(r.created_at, r.updated_at or r.created_at),
+            failover_requested=bool(r.failover_requested),
+        )
+        for r in rows
+    ]
 
 
-def mark_for_failover(db: Database, amphora_ids: list[str] | tuple[str, ...], *,
-                      silent_since: dt.datetime) -> list[tuple[str, str | None]]:
+def mark_for_failover(
+    db: Database, amphora_ids: list[str] | tuple[str, ...], *, silent_since: dt.datetime
+) -> list[tuple[str, str | None]]:
     """Request failover of those still silent since ``silent_since``; return
     ``(amphora_id, load_balancer_id)`` of the ones this call marked."""
     marked: list[tuple[str, str | None]] = []
     if not amphora_ids:
         return marked
-    heard_since = exists().where(AmphoraHealth.amphora_id == Amphora.id,
-                                 AmphoraHealth.last_update >= silent_since)
-    live_lb = exists().where(LoadBalancer.id == Amphora.load_balancer_id,
-                             LoadBalancer.provisioning_status.notin_(_GONE_LB))
+    heard_since = exists().where(
+        AmphoraHealth.amphora_id == Amphora.id, AmphoraHealth.last_update >= silent_since
+    )
+    live_lb = exists().where(
+        LoadBalancer.id == Amphora.load_balancer_id,
+        LoadBalancer.provisioning_status.notin_(_GONE_LB),
+    )
     with db.session() as session:
         for amp_id in amphora_ids:
-            matched = rows_matched(session,
+            matched = rows_matched(
+                session,
                 update(Amphora)
-                .where(Amphora.id == amp_id, Amphora.status == c.AMPHORA_ALLOCATED,
-                       Amphora.failover_requested.is_(False), ~heard_since, live_lb,
-                       Amphora.created_at < silent_since,
-                       or_(Amphora.updated_at.is_(None), Amphora.updated_at < silent_since))
+                .where(
+                    Amphora.id == amp_id,
+                    Amphora.status == c.AMPHORA_ALLOCATED,
+                    Amphora.failover_requested.is_(False),
+                    ~heard_since,
+                    live_lb,
+                    Amphora.created_at < silent_since,
+                    or_(Amphora.updated_at.is_(None), Amphora.updated_at < silent_since),
+                )
                 # keep updated_at: it is "last (re)booted or reconfigured" to decide()
                 .values(failover_requested=True, updated_at=Amphora.updated_at)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
             if matched == 1:
-                lb_id = session.scalar(select(Amphora.load_balancer_id)
-                                       .where(Amphora.id == amp_id))
+                lb_id = session.scalar(select(Amphora.load_balancer_id).where(Amphora.id == amp_id))
                 marked.append((amp_id, lb_id))
     return marked
 
@@ -171,10 +210,17 @@ class FailureDetector:
     starts at once instead of at its next poll.
     """
 
-    def __init__(self, db: Database, *, heartbeat_timeout: float, check_interval: float = 1.0,
-                 storm_threshold: float = 0.5, storm_min_fleet: int = 4,
-                 boot_timeout: float | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        heartbeat_timeout: float,
+        check_interval: float = 1.0,
+        storm_threshold: float = 0.5,
+        storm_min_fleet: int = 4,
+        boot_timeout: float | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.db = db
         # an amphora BOOTING longer than this is failed (None: not watched)
         self.boot_timeout = boot_timeout
@@ -189,9 +235,13 @@ class FailureDetector:
     def run(self, stop: threading.Event) -> None:
         """Check every ``check_interval`` until ``stop`` is set; survive database errors."""
         self.watching_since = utcnow()
-        log.info("event=failure_detector_start timeout=%.1fs interval=%.1fs storm=%.2f/%d",
-                 self.heartbeat_timeout, self.check_interval, self.storm_threshold,
-                 self.storm_min_fleet)
+        log.info(
+            "event=failure_detector_start timeout=%.1fs interval=%.1fs storm=%.2f/%d",
+            self.heartbeat_timeout,
+            self.check_interval,
+            self.storm_threshold,
+            self.storm_min_fleet,
+        )
         failing = False
         while not stop.is_set():
             wait = self.check_interval
@@ -213,18 +263,27 @@ class FailureDetector:
     def check_once(self, now: dt.datetime | None = None) -> Decision:
         """One look at the fleet; ``now`` lets tests control time."""
         now = now or utcnow()
-        decision = decide(now, observe(self.db), timeout=self.heartbeat_timeout,
-                          threshold=self.storm_threshold, min_fleet=self.storm_min_fleet,
-                          watching_since=self.watching_since)
+        decision = decide(
+            now,
+            observe(self.db),
+            timeout=self.heartbeat_timeout,
+            threshold=self.storm_threshold,
+            min_fleet=self.storm_min_fleet,
+            watching_since=self.watching_since,
+        )
         self._alarm(now, decision)
         if self.boot_timeout is not None:
             self._fail_overdue_boots(now, self.boot_timeout)
         if decision.failover:
             cutoff = now - dt.timedelta(seconds=self.heartbeat_timeout)
-            for amp_id, lb_id in mark_for_failover(self.db, decision.failover,
-                                                   silent_since=cutoff):
-                log.warning("event=failover_requested amphora=%s lb=%s reason=heartbeat_timeout"
-                            " timeout=%.1fs", amp_id, lb_id, self.heartbeat_timeout)
+            for amp_id, lb_id in mark_for_failover(self.db, decision.failover, silent_since=cutoff):
+                log.warning(
+                    "event=failover_requested amphora=%s lb=%s reason=heartbeat_timeout"
+                    " timeout=%.1fs",
+                    amp_id,
+                    lb_id,
+                    self.heartbeat_timeout,
+                )
                 if self.notify is not None and lb_id is not None:
                     self.notify(lb_id)
         return decision
@@ -235,8 +294,12 @@ class FailureDetector:
             return
         since = now - dt.timedelta(seconds=boot_timeout)
         for amp_id, lb_id in mark_boot_failed(self.db, overdue, booting_since=since):
-            log.warning("event=failover_requested amphora=%s lb=%s reason=boot_timeout "
-                        "timeout=%.1fs", amp_id, lb_id, boot_timeout)
+            log.warning(
+                "event=failover_requested amphora=%s lb=%s reason=boot_timeout timeout=%.1fs",
+                amp_id,
+                lb_id,
+                boot_timeout,
+            )
             if self.notify is not None and lb_id is not None:
                 self.notify(lb_id)
 
@@ -252,20 +315,32 @@ class FailureDetector:
         if decision.storm:
             before = self.storm
             self.storm = StormAlarm(
-                since=before.since if before else now, silent=decision.silent,
-                quiet=len(decision.quiet), fleet=decision.fleet,
-                threshold=self.storm_threshold, min_fleet=self.storm_min_fleet)
+                since=before.since if before else now,
+                silent=decision.silent,
+                quiet=len(decision.quiet),
+                fleet=decision.fleet,
+                threshold=self.storm_threshold,
+                min_fleet=self.storm_min_fleet,
+            )
             _set_alarm(self.storm)
             self._record_alarm(self.storm)
             if before is None or before.silent != decision.silent:
-                log.error("event=failover_storm silent=%d quiet=%d fleet=%d threshold=%.2f "
-                          "action=holding_back_failovers amphorae=%s", len(decision.silent),
-                          len(decision.quiet), decision.fleet, self.storm_threshold,
-                          ",".join(decision.silent))
+                log.error(
+                    "event=failover_storm silent=%d quiet=%d fleet=%d threshold=%.2f "
+                    "action=holding_back_failovers amphorae=%s",
+                    len(decision.silent),
+                    len(decision.quiet),
+                    decision.fleet,
+                    self.storm_threshold,
+                    ",".join(decision.silent),
+                )
         elif self.storm is not None:
-            log.warning("event=failover_storm_cleared silent=%d fleet=%d lasted=%.1fs",
-                        len(decision.silent), decision.fleet,
-                        (now - self.storm.since).total_seconds())
+            log.warning(
+                "event=failover_storm_cleared silent=%d fleet=%d lasted=%.1fs",
+                len(decision.silent),
+                decision.fleet,
+                (now - self.storm.since).total_seconds(),
+            )
             self.storm = None
             _set_alarm(None)
             self._record_alarm(None)
@@ -277,10 +352,17 @@ class FailureDetector:
                 if alarm is None:
                     clear_alarm(session, STORM_ALARM)
                 else:
-                    raise_alarm(session, STORM_ALARM, {
-                        "silent_amphorae": list(alarm.silent), "quiet": alarm.quiet,
-                        "fleet": alarm.fleet, "threshold": alarm.threshold,
-                        "min_fleet": alarm.min_fleet,
-                        "since": alarm.since.isoformat(timespec="seconds") + "Z"})
+                    raise_alarm(
+                        session,
+                        STORM_ALARM,
+                        {
+                            "silent_amphorae": list(alarm.silent),
+                            "quiet": alarm.quiet,
+                            "fleet": alarm.fleet,
+                            "threshold": alarm.threshold,
+                            "min_fleet": alarm.min_fleet,
+                            "since": alarm.since.isoformat(timespec="seconds") + "Z",
+                        },
+                    )
         except Exception:  # the log line stands; the row follows on the next check
             log.exception("event=alarm_record_failed")

@@ -28,7 +28,9 @@ class _HealthCollector(Collector):
         family = CounterMetricFamily(
             "hydria_health_heartbeats",
             "Heartbeat packets by what the health manager did with them "
-            "(received, recorded, or why they were rejected)", labels=["kind"])
+            "(received, recorded, or why they were rejected)",
+            labels=["kind"],
+        )
         totals = dict.fromkeys(KINDS, 0)
         for counters in list(_live):
             for kind, value in counters.snapshot().items():

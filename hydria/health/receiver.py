@@ -58,9 +58,17 @@ def bind_udp(address: str) -> socket.socket:
 
 
 class HeartbeatReceiver:
-    def __init__(self, sock: socket.socket, keys: AmphoraKeys, pending: PendingHeartbeats,
-                 seqs: SeqTracker, counters: Counters, directory: AmphoraDirectory, *,
-                 confirmer: SeqConfirmer | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        keys: AmphoraKeys,
+        pending: PendingHeartbeats,
+        seqs: SeqTracker,
+        counters: Counters,
+        directory: AmphoraDirectory,
+        *,
+        confirmer: SeqConfirmer | None = None,
+    ) -> None:
         self.sock = sock
         self.keys = keys
         self.pending = pending
@@ -69,8 +77,9 @@ class HeartbeatReceiver:
         self.directory = directory
         self.confirmer = confirmer
 
-    def handle(self, packet: bytes, source: tuple[str, int], received_at: float | None = None
-               ) -> str | None:
+    def handle(
+        self, packet: bytes, source: tuple[str, int], received_at: float | None = None
+    ) -> str | None:
         """Take one datagram from ``source``; return the rejection kind, or None if
         it was queued.
 
@@ -83,12 +92,18 @@ class HeartbeatReceiver:
 
     def _reject(self, kind: str, source: object, amphora_id: str, reason: object) -> str:
         self.counters.add(kind)
-        log.debug("event=heartbeat_rejected kind=%s from=%s amphora=%s reason=%s", kind,
-                  source, amphora_id, reason)
+        log.debug(
+            "event=heartbeat_rejected kind=%s from=%s amphora=%s reason=%s",
+            kind,
+            source,
+            amphora_id,
+            reason,
+        )
         return kind
 
-    def _handle(self, packet: bytes, source: tuple[str, int], received_at: float | None
-                ) -> str | None:
+    def _handle(
+        self, packet: bytes, source: tuple[str, int], received_at: float | None
+    ) -> str | None:
         try:
             env = wire.open_envelope(packet)
         except wire.HeartbeatError as exc:
@@ -99,8 +114,9 @@ class HeartbeatReceiver:
             self.directory.wake()
             return self._reject("unknown_amphora", source, amp_id, "not a live amphora")
         if source[0] != address and normal_address(source[0]) != address:
-            return self._reject("wrong_source", source, amp_id,
-                                f"its management address is {address}")
+            return self._reject(
+                "wrong_source", source, amp_id, f"its management address is {address}"
+            )
         try:
             wire.authenticate(env, self.keys.get(amp_id))
         except wire.HeartbeatError as exc:

@@ -59,8 +59,9 @@ def member_status(raw: str | None, *, current: str, new: bool = False) -> str | 
     return _MEMBER_WORDS.get(word)
 
 
-def pool_status(raw: str | None, member_statuses: Iterable[str], *, new: bool = False
-                ) -> str | None:
+def pool_status(
+    raw: str | None, member_statuses: Iterable[str], *, new: bool = False
+) -> str | None:
     """A pool's status from its HAProxy backend status and its members' new statuses."""
     if raw is None:
         return None if new else c.OFFLINE
@@ -72,8 +73,9 @@ def pool_status(raw: str | None, member_statuses: Iterable[str], *, new: bool = 
     return None
 
 
-def listener_status(raw: str | None, *, enabled: bool, lb_active: bool, new: bool = False
-                    ) -> str | None:
+def listener_status(
+    raw: str | None, *, enabled: bool, lb_active: bool, new: bool = False
+) -> str | None:
     """A listener's status from its HAProxy frontend status."""
     if raw is None:
         if new:
@@ -89,8 +91,9 @@ def listener_status(raw: str | None, *, enabled: bool, lb_active: bool, new: boo
     return None
 
 
-def load_balancer_status(*, enabled: bool, listener_statuses: Iterable[str],
-                         pool_statuses: Iterable[str]) -> str:
+def load_balancer_status(
+    *, enabled: bool, listener_statuses: Iterable[str], pool_statuses: Iterable[str]
+) -> str:
     """The load balancer's status from its listeners' and pools' new statuses."""
     if not enabled:
         return c.OFFLINE

@@ -98,16 +98,26 @@ def lower_recorded_seq(db: Database, amphora_id: str, seq: int) -> int:
     """Bring a recorded ``seq`` above what the agent really sent back down."""
     with db.session() as session:
         return rows_matched(
-            session, update(AmphoraHealth)
+            session,
+            update(AmphoraHealth)
             .where(AmphoraHealth.amphora_id == amphora_id, AmphoraHealth.seq > seq)
-            .values(seq=seq).execution_options(synchronize_session=False))
+            .values(seq=seq)
+            .execution_options(synchronize_session=False),
+        )
 
 
 class SeqConfirmer:
     """Asks agents for their sequence number, one amphora at a time, in a thread."""
 
-    def __init__(self, db: Database, seqs: SeqTracker, ask: AskAgent, counters: Counters, *,
-                 min_gap: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        seqs: SeqTracker,
+        ask: AskAgent,
+        counters: Counters,
+        *,
+        min_gap: float = 5.0,
+    ) -> None:
         self.db = db
         self.seqs = seqs
         self.ask = ask
@@ -143,8 +153,12 @@ class SeqConfirmer:
         self.seqs.confirm(amphora_id, seq)
         lowered = lower_recorded_seq(self.db, amphora_id, seq)
         self.counters.add("seq_confirmed")
-        log.warning("event=heartbeat_seq_confirmed amphora=%s agent_seq=%d recorded_lowered=%s",
-                    amphora_id, seq, bool(lowered))
+        log.warning(
+            "event=heartbeat_seq_confirmed amphora=%s agent_seq=%d recorded_lowered=%s",
+            amphora_id,
+            seq,
+            bool(lowered),
+        )
         return seq
 
     def run(self, stop: threading.Event) -> None:

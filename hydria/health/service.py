@@ -48,9 +48,14 @@ class HealthOptions:
 
 
 class HealthService:
-    def __init__(self, db: Database, options: HealthOptions, *,
-                 notify: Callable[[str], None] | None = None,
-                 ask_agent: AskAgent | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        options: HealthOptions,
+        *,
+        notify: Callable[[str], None] | None = None,
+        ask_agent: AskAgent | None = None,
+    ) -> None:
         """``ask_agent(address, amphora_id)`` asks an agent over mutual TLS for the
         last heartbeat ``seq`` it sent (``hydria.health.seqs``); without it a
         heartbeat far ahead of the last one is never believed."""
@@ -64,13 +69,19 @@ class HealthService:
         self.pending = PendingHeartbeats()
         self.sock = bind_udp(options.bind)
         self.address = self.sock.getsockname()[:2]
-        self.directory = AmphoraDirectory(db, self.seqs,
-                                          refresh_interval=options.directory_refresh)
-        self.confirmer = (None if ask_agent is None
-                          else SeqConfirmer(db, self.seqs, ask_agent, self.counters))
-        self.receiver = HeartbeatReceiver(self.sock, AmphoraKeys(options.heartbeat_key),
-                                          self.pending, self.seqs, self.counters,
-                                          self.directory, confirmer=self.confirmer)
+        self.directory = AmphoraDirectory(db, self.seqs, refresh_interval=options.directory_refresh)
+        self.confirmer = (
+            None if ask_agent is None else SeqConfirmer(db, self.seqs, ask_agent, self.counters)
+        )
+        self.receiver = HeartbeatReceiver(
+            self.sock,
+            AmphoraKeys(options.heartbeat_key),
+            self.pending,
+            self.seqs,
+            self.counters,
+            self.directory,
+            confirmer=self.confirmer,
+        )
         self.writer = HeartbeatWriter(db, self.counters, seqs=self.seqs)
 
     def run(self, stop: threading.Event) -> None:
@@ -80,36 +91,59 @@ class HealthService:
         except Exception:  # the database may be away: the directory's thread retries
             log.exception("event=amphora_directory_refresh_failed")
         threads = [
-            threading.Thread(target=self.directory.run, args=(stop,), name="health-directory",
-                             daemon=True),
-            threading.Thread(target=self.receiver.run, args=(stop,), name="health-receiver",
-                             daemon=True),
-            threading.Thread(target=self.writer.run, args=(self.pending, stop),
-                             kwargs={"flush_interval": o.flush_interval,
-                                     "max_flush_interval": flush_ceiling(
-                                         o.flush_interval, o.heartbeat_timeout)},
-                             name="health-writer", daemon=True),
+            threading.Thread(
+                target=self.directory.run, args=(stop,), name="health-directory", daemon=True
+            ),
+            threading.Thread(
+                target=self.receiver.run, args=(stop,), name="health-receiver", daemon=True
+            ),
+            threading.Thread(
+                target=self.writer.run,
+                args=(self.pending, stop),
+                kwargs={
+                    "flush_interval": o.flush_interval,
+                    "max_flush_interval": flush_ceiling(o.flush_interval, o.heartbeat_timeout),
+                },
+                name="health-writer",
+                daemon=True,
+            ),
         ]
         if self.confirmer is not None:
-            threads.append(threading.Thread(target=self.confirmer.run, args=(stop,),
-                                            name="health-seq-confirmer", daemon=True))
+            threads.append(
+                threading.Thread(
+                    target=self.confirmer.run,
+                    args=(stop,),
+                    name="health-seq-confirmer",
+                    daemon=True,
+                )
+            )
         detector = None
         if o.detect_failures:
-            detector = FailureDetector(self.db, heartbeat_timeout=o.heartbeat_timeout,
-                                       check_interval=o.check_interval,
-                                       storm_threshold=o.storm_threshold,
-                                       storm_min_fleet=o.storm_min_fleet,
-                                       boot_timeout=o.boot_timeout, notify=self.notify)
-            threads.append(threading.Thread(target=detector.run, args=(stop,),
-                                            name="failure-detector", daemon=True))
+            detector = FailureDetector(
+                self.db,
+                heartbeat_timeout=o.heartbeat_timeout,
+                check_interval=o.check_interval,
+                storm_threshold=o.storm_threshold,
+                storm_min_fleet=o.storm_min_fleet,
+                boot_timeout=o.boot_timeout,
+                notify=self.notify,
+            )
+            threads.append(
+                threading.Thread(
+                    target=detector.run, args=(stop,), name="failure-detector", daemon=True
+                )
+            )
         for t in threads:
             t.start()
-        log.info("event=health_start bind=%s:%s failure_detector=%s", *self.address,
-                 detector is not None)
+        log.info(
+            "event=health_start bind=%s:%s failure_detector=%s", *self.address, detector is not None
+        )
         try:
             while not stop.wait(o.counters_log_interval):
-                log.info("event=health_counters %s",
-                         " ".join(f"{k}={v}" for k, v in self.counters.snapshot().items() if v))
+                log.info(
+                    "event=health_counters %s",
+                    " ".join(f"{k}={v}" for k, v in self.counters.snapshot().items() if v),
+                )
         finally:
             for t in threads:
                 t.join(timeout=10)

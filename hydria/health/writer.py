@@ -109,30 +109,36 @@ def flush_ceiling(base: float, heartbeat_timeout: float) -> float:
     return max(base, min(MAX_FLUSH_INTERVAL, heartbeat_timeout / 10))
 
 
-def next_flush_interval(took: float, base: float, ceiling: float = MAX_FLUSH_INTERVAL
-                        ) -> float:
+def next_flush_interval(took: float, base: float, ceiling: float = MAX_FLUSH_INTERVAL) -> float:
     """The pause before the next flush, after one that took ``took`` seconds."""
     return min(ceiling, max(base, took / _WRITE_SHARE))
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(values), _CHUNK):
-        yield values[i:i + _CHUNK]
+        yield values[i : i + _CHUNK]
 
 
 def load_known(session: Session, amphora_ids: Iterable[str]) -> dict[str, AmphoraKnown]:
     """What the database knows about these amphorae, in a few queries."""
     ids = sorted(set(amphora_ids))
     amp_t, health_t = m.Amphora.__table__, m.AmphoraHealth.__table__
-    lb_t, lst_t, pool_t, mem_t = (_TABLES[n] for n in
-                                  ("load_balancers", "listeners", "pools", "members"))
+    lb_t, lst_t, pool_t, mem_t = (
+        _TABLES[n] for n in ("load_balancers", "listeners", "pools", "members")
+    )
     amps: list[Any] = []
     seqs: dict[str, int] = {}
     for part in _chunks(ids):
-        amps += session.execute(select(amp_t.c.id, amp_t.c.status, amp_t.c.load_balancer_id)
-                                .where(amp_t.c.id.in_(part))).all()
-        seqs.update(session.execute(select(health_t.c.amphora_id, health_t.c.seq)
-                                    .where(health_t.c.amphora_id.in_(part))).tuples().all())
+        amps += session.execute(
+            select(amp_t.c.id, amp_t.c.status, amp_t.c.load_balancer_id).where(amp_t.c.id.in_(part))
+        ).all()
+        seqs.update(
+            session.execute(
+                select(health_t.c.amphora_id, health_t.c.seq).where(health_t.c.amphora_id.in_(part))
+            )
+            .tuples()
+            .all()
+        )
     lb_ids = sorted({a.load_balancer_id for a in amps if a.load_balancer_id})
     cols = ("id", "provisioning_status", "operating_status", "admin_state_up")
     lbs: dict[str, Any] = {}
@@ -140,22 +146,28 @@ def load_known(session: Session, amphora_ids: Iterable[str]) -> dict[str, Amphor
     pools: dict[str, list[Any]] = {}
     members: dict[str, list[Known]] = {}
     for part in _chunks(lb_ids):
-        for row in session.execute(select(*(lb_t.c[x] for x in cols),
-                                          lb_t.c.applied_generation)
-                                   .where(lb_t.c.id.in_(part))):
+        for row in session.execute(
+            select(*(lb_t.c[x] for x in cols), lb_t.c.applied_generation).where(lb_t.c.id.in_(part))
+        ):
             lbs[row.id] = row
-        for row in session.execute(select(lst_t.c.load_balancer_id, *(lst_t.c[x] for x in cols))
-                                   .where(lst_t.c.load_balancer_id.in_(part))
-                                   .order_by(lst_t.c.id)):
+        for row in session.execute(
+            select(lst_t.c.load_balancer_id, *(lst_t.c[x] for x in cols))
+            .where(lst_t.c.load_balancer_id.in_(part))
+            .order_by(lst_t.c.id)
+        ):
             listeners.setdefault(row.load_balancer_id, []).append(_known(row))
-        for row in session.execute(select(pool_t.c.load_balancer_id, *(pool_t.c[x] for x in cols))
-                                   .where(pool_t.c.load_balancer_id.in_(part))
-                                   .order_by(pool_t.c.id)):
+        for row in session.execute(
+            select(pool_t.c.load_balancer_id, *(pool_t.c[x] for x in cols))
+            .where(pool_t.c.load_balancer_id.in_(part))
+            .order_by(pool_t.c.id)
+        ):
             pools.setdefault(row.load_balancer_id, []).append(row)
-        for row in session.execute(select(mem_t.c.pool_id, *(mem_t.c[x] for x in cols))
-                                   .join(pool_t, pool_t.c.id == mem_t.c.pool_id)
-                                   .where(pool_t.c.load_balancer_id.in_(part))
-                                   .order_by(mem_t.c.id)):
+        for row in session.execute(
+            select(mem_t.c.pool_id, *(mem_t.c[x] for x in cols))
+            .join(pool_t, pool_t.c.id == mem_t.c.pool_id)
+            .where(pool_t.c.load_balancer_id.in_(part))
+            .order_by(mem_t.c.id)
+        ):
             members.setdefault(row.pool_id, []).append(_known(row))
 
     known = {}
@@ -167,8 +179,10 @@ def load_known(session: Session, amphora_ids: Iterable[str]) -> dict[str, Amphor
                 **_known_fields(lb_row),
                 applied_generation=lb_row.applied_generation,
                 listeners=tuple(listeners.get(lb_row.id, ())),
-                pools=tuple(PoolKnown(**_known_fields(p), members=tuple(members.get(p.id, ())))
-                            for p in pools.get(lb_row.id, ())),
+                pools=tuple(
+                    PoolKnown(**_known_fields(p), members=tuple(members.get(p.id, ())))
+                    for p in pools.get(lb_row.id, ())
+                ),
             )
         known[a.id] = AmphoraKnown(a.id, a.status, seqs.get(a.id), lb)
     return known
@@ -176,45 +190,64 @@ def load_known(session: Session, amphora_ids: Iterable[str]) -> dict[str, Amphor
 
 def _known_fields(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
     """The columns ``Known`` holds, by name (a column added to a query cannot shift them)."""
-    return {"id": row.id, "provisioning_status": row.provisioning_status,
-            "operating_status": row.operating_status, "admin_state_up": row.admin_state_up}
+    return {
+        "id": row.id,
+        "provisioning_status": row.provisioning_status,
+        "operating_status": row.operating_status,
+        "admin_state_up": row.admin_state_up,
+    }
 
 
 def _known(row: Row[*tuple[Any, ...]]) -> Known:
     return Known(**_known_fields(row))
 
 
-def _upsert(db: Database, table: Table, keys: list[str], columns: list[str],
-            where_newer: bool = False) -> Any:
+def _upsert(
+    db: Database, table: Table, keys: list[str], columns: list[str], where_newer: bool = False
+) -> Any:
     insert = sqlite.insert if db.is_sqlite else postgresql.insert
     stmt = insert(table)
     cond = table.c.seq < stmt.excluded.seq if where_newer else None
-    return stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: stmt.excluded[c] for c in columns}, where=cond)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in columns}, where=cond
+    )
 
 
 class HeartbeatWriter:
     """Writes batches of verified heartbeats; see the module docstring."""
 
-    def __init__(self, db: Database, counters: Counters, *, seqs: SeqTracker | None = None
-                 ) -> None:
+    def __init__(self, db: Database, counters: Counters, *, seqs: SeqTracker | None = None) -> None:
         self.db = db
         self.counters = counters
         self.seqs = seqs
-        self._health = _upsert(db, m.Base.metadata.tables[m.AmphoraHealth.__tablename__],
-                               ["amphora_id"], ["last_update", "seq"], where_newer=True)
-        self._stats = _upsert(db, m.Base.metadata.tables[m.ListenerStatistics.__tablename__],
-                              ["listener_id", "amphora_id"],
-                              ["bytes_in", "bytes_out", "active_connections",
-                               "total_connections", "request_errors", "updated_at"])
+        self._health = _upsert(
+            db,
+            m.Base.metadata.tables[m.AmphoraHealth.__tablename__],
+            ["amphora_id"],
+            ["last_update", "seq"],
+            where_newer=True,
+        )
+        self._stats = _upsert(
+            db,
+            m.Base.metadata.tables[m.ListenerStatistics.__tablename__],
+            ["listener_id", "amphora_id"],
+            [
+                "bytes_in",
+                "bytes_out",
+                "active_connections",
+                "total_connections",
+                "request_errors",
+                "updated_at",
+            ],
+        )
         self._status = {
-            name: update(t).where(t.c.id == bindparam("b_id"))
+            name: update(t)
+            .where(t.c.id == bindparam("b_id"))
             .values(operating_status=bindparam("b_status"))
             for name, t in _TABLES.items()
         }
 
-    def write_pending(self, batch: Sequence[tuple[_Sequenced, float]]
-                      ) -> list[Updates | Ignored]:
+    def write_pending(self, batch: Sequence[tuple[_Sequenced, float]]) -> list[Updates | Ignored]:
         """Unpack what the receiver authenticated (counting bodies that are
         malformed or too large), then ``write`` the good ones."""
         good: list[tuple[Heartbeat, float]] = []
@@ -227,8 +260,12 @@ class HeartbeatWriter:
                 good.append((unpack(item), at))
             except HeartbeatError as exc:
                 self.counters.add(exc.kind)
-                log.info("event=heartbeat_rejected kind=%s amphora=%s reason=%s", exc.kind,
-                         item.amphora_id, exc)
+                log.info(
+                    "event=heartbeat_rejected kind=%s amphora=%s reason=%s",
+                    exc.kind,
+                    item.amphora_id,
+                    exc,
+                )
         return self.write(good)
 
     def write(self, batch: Sequence[tuple[Heartbeat, float]]) -> list[Updates | Ignored]:
@@ -257,16 +294,31 @@ class HeartbeatWriter:
         # rows are locked in key order, so two health managers writing overlapping
         # batches on PostgreSQL queue behind each other instead of deadlocking
         updates = sorted(updates, key=lambda u: u.amphora_id)
-        session.execute(self._health, [
-            {"amphora_id": u.amphora_id, "last_update": u.received_at, "seq": u.seq,
-             "busy": False} for u in updates])
+        session.execute(
+            self._health,
+            [
+                {
+                    "amphora_id": u.amphora_id,
+                    "last_update": u.received_at,
+                    "seq": u.seq,
+                    "busy": False,
+                }
+                for u in updates
+            ],
+        )
         stats = [
-            {"listener_id": s.listener_id, "amphora_id": u.amphora_id, "bytes_in": s.bytes_in,
-             "bytes_out": s.bytes_out,
-             "active_connections": min(s.active_connections, _MAX_INT32),
-             "total_connections": s.total_connections, "request_errors": s.request_errors,
-             "updated_at": u.received_at}
-            for u in updates for s in u.listener_stats
+            {
+                "listener_id": s.listener_id,
+                "amphora_id": u.amphora_id,
+                "bytes_in": s.bytes_in,
+                "bytes_out": s.bytes_out,
+                "active_connections": min(s.active_connections, _MAX_INT32),
+                "total_connections": s.total_connections,
+                "request_errors": s.request_errors,
+                "updated_at": u.received_at,
+            }
+            for u in updates
+            for s in u.listener_stats
         ]
         if stats:
             stats.sort(key=lambda r: (r["listener_id"], r["amphora_id"]))
@@ -280,9 +332,14 @@ class HeartbeatWriter:
             unique = sorted({r["b_id"]: r for r in rows}.values(), key=lambda r: r["b_id"])
             session.execute(self._status[table], unique)
 
-    def run(self, pending: PendingHeartbeats, stop: threading.Event, *,
-            flush_interval: float = 0.25, max_flush_interval: float = MAX_FLUSH_INTERVAL
-            ) -> None:
+    def run(
+        self,
+        pending: PendingHeartbeats,
+        stop: threading.Event,
+        *,
+        flush_interval: float = 0.25,
+        max_flush_interval: float = MAX_FLUSH_INTERVAL,
+    ) -> None:
         """Flush ``pending`` every ``flush_interval`` (longer while flushes are slow,
         see ``next_flush_interval``) until ``stop``, then once more."""
         interval = flush_interval
@@ -298,9 +355,13 @@ class HeartbeatWriter:
                     self.counters.add("write_errors")
                     log.exception("event=heartbeat_batch_failed size=%d", len(batch))
                 else:
-                    log.debug("event=heartbeat_batch size=%d seconds=%.3f", len(batch),
-                              time.perf_counter() - t0)
-                interval = next_flush_interval(time.perf_counter() - t0, flush_interval,
-                                               max_flush_interval)
+                    log.debug(
+                        "event=heartbeat_batch size=%d seconds=%.3f",
+                        len(batch),
+                        time.perf_counter() - t0,
+                    )
+                interval = next_flush_interval(
+                    time.perf_counter() - t0, flush_interval, max_flush_interval
+                )
             if stopping:
                 return

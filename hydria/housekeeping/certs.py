@@ -30,14 +30,24 @@ CLAIM = dt.timedelta(minutes=5)
 
 
 def _free(now: dt.datetime) -> ColumnElement[bool]:
-    return or_(Amphora.cert_busy.is_(False), Amphora.cert_busy_until.is_(None),
-               Amphora.cert_busy_until < now)
+    return or_(
+        Amphora.cert_busy.is_(False),
+        Amphora.cert_busy_until.is_(None),
+        Amphora.cert_busy_until < now,
+    )
 
 
 class CertRotator:
-    def __init__(self, db: Database, ca: CertificateAuthority, agent: AmphoraAgent, *, agent_port: int,
-                 cert_days: int = 365, renew_before: dt.timedelta = dt.timedelta(days=30)
-                 ) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ca: CertificateAuthority,
+        agent: AmphoraAgent,
+        *,
+        agent_port: int,
+        cert_days: int = 365,
+        renew_before: dt.timedelta = dt.timedelta(days=30),
+    ) -> None:
         self.db = db
         self.ca = ca
         self.agent = agent
@@ -49,9 +59,14 @@ class CertRotator:
         """(id, management address) of serving amphorae whose certificate expires soon."""
         horizon = utcnow() + self.renew_before
         with self.db.session() as session:
-            rows = session.execute(select(Amphora.id, Amphora.lb_network_ip).where(
-                Amphora.status == c.AMPHORA_ALLOCATED, Amphora.cert_expiration.is_not(None),
-                Amphora.cert_expiration < horizon, _free(utcnow())))
+            rows = session.execute(
+                select(Amphora.id, Amphora.lb_network_ip).where(
+                    Amphora.status == c.AMPHORA_ALLOCATED,
+                    Amphora.cert_expiration.is_not(None),
+                    Amphora.cert_expiration < horizon,
+                    _free(utcnow()),
+                )
+            )
             return [(i, ip) for i, ip in rows if ip]
 
     def rotate_due(self) -> int:
@@ -65,8 +80,11 @@ class CertRotator:
         now = utcnow()
         until = now + CLAIM
         with self.db.session() as session:
-            taken = rows_matched(session, update(Amphora).where(
-                Amphora.id == amp_id, _free(now)).values(cert_busy=True, cert_busy_until=until)
+            taken = rows_matched(
+                session,
+                update(Amphora)
+                .where(Amphora.id == amp_id, _free(now))
+                .values(cert_busy=True, cert_busy_until=until),
             )
         if not taken:
             return False
@@ -75,8 +93,7 @@ class CertRotator:
             cert, key = self.ca.issue_server_cert(amp_id, ip, days=self.cert_days)
             self.agent.put_certificate(ip, self.agent_port, cert, key)
             expires = x509.load_pem_x509_certificate(cert.encode()).not_valid_after_utc
-            log.info("event=certificate_rotated amphora=%s expires=%s", amp_id,
-                     expires.isoformat())
+            log.info("event=certificate_rotated amphora=%s expires=%s", amp_id, expires.isoformat())
             return True
         except AmphoraUnreachable as exc:
             log.warning("event=certificate_rotation_failed amphora=%s reason=%s", amp_id, exc)
@@ -87,5 +104,8 @@ class CertRotator:
                 values["cert_expiration"] = expires.replace(tzinfo=None)
             # only our own claim: one that overran it may have been taken by another
             with self.db.session() as session:
-                session.execute(update(Amphora).where(
-                    Amphora.id == amp_id, Amphora.cert_busy_until == until).values(**values))
+                session.execute(
+                    update(Amphora)
+                    .where(Amphora.id == amp_id, Amphora.cert_busy_until == until)
+                    .values(**values)
+                )

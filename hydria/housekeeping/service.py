@@ -25,10 +25,17 @@ log = logging.getLogger("hydria.housekeeping")
 
 
 class Housekeeper:
-    def __init__(self, db: Database, compute: ComputeDriver, *, interval: float = 30.0,
-                 retention: dt.timedelta = dt.timedelta(days=7),
-                 certs: CertRotator | None = None, spares: SparePool | None = None,
-                 stray_grace: float = 60.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        compute: ComputeDriver,
+        *,
+        interval: float = 30.0,
+        retention: dt.timedelta = dt.timedelta(days=7),
+        certs: CertRotator | None = None,
+        spares: SparePool | None = None,
+        stray_grace: float = 60.0,
+    ) -> None:
         self.db = db
         self.compute = compute
         self.interval = interval
@@ -41,8 +48,9 @@ class Housekeeper:
         log.info("event=housekeeping_start interval=%.0fs", self.interval)
         if self.spares is not None and self.spares.size > 0:
             # spares are refilled at once after a claim, not on the slow sweep
-            threading.Thread(target=self.spares.run, args=(stop,), name="spare-pool",
-                             daemon=True).start()
+            threading.Thread(
+                target=self.spares.run, args=(stop,), name="spare-pool", daemon=True
+            ).start()
         while not stop.wait(self.interval):
             try:
                 self.sweep_once()
@@ -67,8 +75,9 @@ class Housekeeper:
         if not ids:
             return strays
         with self.db.session() as session:
-            status = dict(session.execute(
-                select(Amphora.id, Amphora.status).where(Amphora.id.in_(ids))).all())
+            status = dict(
+                session.execute(select(Amphora.id, Amphora.status).where(Amphora.id.in_(ids))).all()
+            )
         orphans = sweep.orphan_instances(ids, {k: str(v) for k, v in status.items()})
         for amp_id in orphans:
             log.warning("event=orphan_amphora_deleted amphora=%s", amp_id)
@@ -77,41 +86,73 @@ class Housekeeper:
 
     def release_leaked_addresses(self) -> int:
         with self.db.session() as session:
-            allocations = list(session.execute(select(
-                AddressAllocation.pool, AddressAllocation.address, AddressAllocation.owner_id
-            )).tuples())
-            live = set(session.scalars(select(LoadBalancer.id).where(
-                LoadBalancer.provisioning_status != c.DELETED)))
+            allocations = list(
+                session.execute(
+                    select(
+                        AddressAllocation.pool,
+                        AddressAllocation.address,
+                        AddressAllocation.owner_id,
+                    )
+                ).tuples()
+            )
+            live = set(
+                session.scalars(
+                    select(LoadBalancer.id).where(LoadBalancer.provisioning_status != c.DELETED)
+                )
+            )
             live |= set(session.scalars(select(Amphora.id).where(Amphora.status != c.DELETED)))
             leaked = sweep.leaked_allocations(allocations, live)
             for pool, address in leaked:
                 # conditional on the owner: an address re-allocated meanwhile stays
                 owner = next(o for p, a, o in allocations if (p, a) == (pool, address))
-                session.execute(delete(AddressAllocation).where(and_(
-                    AddressAllocation.pool == pool, AddressAllocation.address == address,
-                    AddressAllocation.owner_id == owner)))
+                session.execute(
+                    delete(AddressAllocation).where(
+                        and_(
+                            AddressAllocation.pool == pool,
+                            AddressAllocation.address == address,
+                            AddressAllocation.owner_id == owner,
+                        )
+                    )
+                )
                 log.warning("event=leaked_address_released pool=%s address=%s", pool, address)
         return len(leaked)
 
     def purge_expired(self) -> int:
         now = utcnow()
         with self.db.session() as session:
-            amps = sweep.expired(session.execute(select(
-                Amphora.id, Amphora.updated_at).where(Amphora.status == c.DELETED)).all(),
-                now, self.retention)
+            amps = sweep.expired(
+                session.execute(
+                    select(Amphora.id, Amphora.updated_at).where(Amphora.status == c.DELETED)
+                ).all(),
+                now,
+                self.retention,
+            )
             if amps:
                 session.execute(delete(AmphoraHealth).where(AmphoraHealth.amphora_id.in_(amps)))
-                session.execute(delete(Amphora).where(Amphora.id.in_(amps),
-                                                      Amphora.status == c.DELETED))
-            lbs = sweep.expired(session.execute(select(
-                LoadBalancer.id, LoadBalancer.updated_at).where(
-                LoadBalancer.provisioning_status == c.DELETED)).all(), now, self.retention)
+                session.execute(
+                    delete(Amphora).where(Amphora.id.in_(amps), Amphora.status == c.DELETED)
+                )
+            lbs = sweep.expired(
+                session.execute(
+                    select(LoadBalancer.id, LoadBalancer.updated_at).where(
+                        LoadBalancer.provisioning_status == c.DELETED
+                    )
+                ).all(),
+                now,
+                self.retention,
+            )
             if lbs:
                 # amphorae rows of purged load balancers go first (foreign key)
-                session.execute(delete(Amphora).where(Amphora.load_balancer_id.in_(lbs),
-                                                      Amphora.status == c.DELETED))
-                session.execute(delete(LoadBalancer).where(
-                    LoadBalancer.id.in_(lbs), LoadBalancer.provisioning_status == c.DELETED))
+                session.execute(
+                    delete(Amphora).where(
+                        Amphora.load_balancer_id.in_(lbs), Amphora.status == c.DELETED
+                    )
+                )
+                session.execute(
+                    delete(LoadBalancer).where(
+                        LoadBalancer.id.in_(lbs), LoadBalancer.provisioning_status == c.DELETED
+                    )
+                )
         if amps or lbs:
             log.info("event=purged amphorae=%s load_balancers=%s", len(amps), len(lbs))
         return len(amps) + len(lbs)

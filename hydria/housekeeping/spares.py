@@ -30,8 +30,16 @@ log = logging.getLogger("hydria.housekeeping")
 
 
 class SparePool:
-    def __init__(self, db: Database, compute: ComputeDriver, boot_spare: Callable[[], str], *,
-                 size: int, boot_timeout: float = 30.0, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        compute: ComputeDriver,
+        boot_spare: Callable[[], str],
+        *,
+        size: int,
+        boot_timeout: float = 30.0,
+        interval: float = 1.0,
+    ) -> None:
         self.db = db
         self.compute = compute
         self.boot_spare = boot_spare
@@ -50,14 +58,17 @@ class SparePool:
     def maintain(self) -> dict[str, int]:
         removed = self._remove_unusable()
         with self.db.session() as session:
-            ready = [a.id for a in amp_db.spares(session)
-                     if a.status in (c.AMPHORA_READY, c.AMPHORA_BOOTING)]
+            ready = [
+                a.id
+                for a in amp_db.spares(session)
+                if a.status in (c.AMPHORA_READY, c.AMPHORA_BOOTING)
+            ]
         booted = 0
         for _ in range(self.size - len(ready)):
             amp_id = self.boot_spare()
             log.info("event=spare_ready amphora=%s", amp_id)
             booted += 1
-        for amp_id in ready[self.size:]:  # the pool shrank: oldest spares stay
+        for amp_id in ready[self.size :]:  # the pool shrank: oldest spares stay
             self._remove(amp_id, "pool_too_big")
             removed += 1
         return {"booted": booted, "removed": removed}
@@ -65,8 +76,7 @@ class SparePool:
     def _remove_unusable(self) -> int:
         stale_boot = utcnow() - dt.timedelta(seconds=2 * self.boot_timeout)
         with self.db.session() as session:
-            rows = [(a.id, a.status, a.updated_at or a.created_at)
-                    for a in amp_db.spares(session)]
+            rows = [(a.id, a.status, a.updated_at or a.created_at) for a in amp_db.spares(session)]
         removed = 0
         for amp_id, status, changed in rows:
             reason = ""
@@ -85,13 +95,19 @@ class SparePool:
         # take it out of the pool first, conditionally: a spare a controller has just
         # claimed belongs to a load balancer now and is left alone
         with self.db.session() as session:
-            taken = rows_matched(session,
+            taken = rows_matched(
+                session,
                 update(Amphora)
-                .where(Amphora.id == amp_id, Amphora.load_balancer_id.is_(None),
-                       Amphora.status.in_([c.AMPHORA_READY, c.AMPHORA_BOOTING,
-                                           c.AMPHORA_PENDING_DELETE]))
+                .where(
+                    Amphora.id == amp_id,
+                    Amphora.load_balancer_id.is_(None),
+                    Amphora.status.in_(
+                        [c.AMPHORA_READY, c.AMPHORA_BOOTING, c.AMPHORA_PENDING_DELETE]
+                    ),
+                )
                 .values(status=c.AMPHORA_PENDING_DELETE, updated_at=utcnow())
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False),
+            )
         if not taken:
             return
         self.compute.delete(amp_id)

@@ -24,14 +24,16 @@ def orphan_instances(instance_ids: Iterable[str], row_status: Mapping[str, str])
     return sorted(i for i in instance_ids if row_status.get(i, "DELETED") == "DELETED")
 
 
-def leaked_allocations(allocations: Iterable[tuple[str, str, str]],
-                       live_owners: set[str]) -> list[tuple[str, str]]:
+def leaked_allocations(
+    allocations: Iterable[tuple[str, str, str]], live_owners: set[str]
+) -> list[tuple[str, str]]:
     """(pool, address) of allocations whose owner id is not a live object."""
     return sorted((pool, addr) for pool, addr, owner in allocations if owner not in live_owners)
 
 
-def expired(rows: Iterable[tuple[str, dt.datetime | None]], now: dt.datetime,
-            retention: dt.timedelta) -> list[str]:
+def expired(
+    rows: Iterable[tuple[str, dt.datetime | None]], now: dt.datetime, retention: dt.timedelta
+) -> list[str]:
     """Ids of DELETED rows last changed before ``now - retention``."""
     cutoff = now - retention
     return sorted(i for i, changed in rows if changed is None or changed < cutoff)

@@ -143,7 +143,9 @@ _LISTENER_MODE: Final = {
 # amphora driver writes nothing for them.
 _CLIENT_ADDRESS_HEADERS: Final = ("X-Forwarded-IP", "X-Client-IP", "X-Real-IP")
 
-_USER_GROUP_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_-]{0,31})(?::([A-Za-z_][A-Za-z0-9_-]{0,31}))?")
+_USER_GROUP_RE: Final = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_-]{0,31})(?::([A-Za-z_][A-Za-z0-9_-]{0,31}))?"
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -237,10 +239,13 @@ def build_view(
 
     # UDP (and SCTP) listeners are the L4 engine's (hydria.render.nginx), not HAProxy's.
     served = [lst for lst in lb.listeners if lst.protocol not in c.L4_ENGINE_PROTOCOLS]
-    listeners = sorted(served, key=lambda lst: (
-        v.port(lst.protocol_port, f"listener {v.ident(lst.id, 'listener id')} protocol_port"),
-        lst.id,
-    ))
+    listeners = sorted(
+        served,
+        key=lambda lst: (
+            v.port(lst.protocol_port, f"listener {v.ident(lst.id, 'listener id')} protocol_port"),
+            lst.id,
+        ),
+    )
 
     # Which (pool, mode) backends are needed, and by which listeners.
     pools = {pool.id: pool for pool in lb.pools}
@@ -261,19 +266,20 @@ def build_view(
         listener_backend[lst.id] = key
         for policy in haproxy_l7.active_policies(lst, pools):
             if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:  # an http backend
-                users = uses.setdefault((v.ident(policy.redirect_pool_id, "pool id"), MODE_HTTP), [])
+                users = uses.setdefault(
+                    (v.ident(policy.redirect_pool_id, "pool id"), MODE_HTTP), []
+                )
                 users.extend([] if lst in users else [lst])
 
     modes_of: dict[str, set[str]] = {}
     for pool_id, mode in uses:
         modes_of.setdefault(pool_id, set()).add(mode)
-    names = {
-        key: key[0] if len(modes_of[key[0]]) == 1 else f"{key[0]}:{key[1]}" for key in uses
-    }
+    names = {key: key[0] if len(modes_of[key[0]]) == 1 else f"{key[0]}:{key[1]}" for key in uses}
 
     def l7_lines(lst: graph.Listener) -> tuple[str, ...]:
-        return haproxy_l7.frontend_lines(haproxy_l7.active_policies(lst, pools),
-                                         lambda pool_id: names[(pool_id, MODE_HTTP)])
+        return haproxy_l7.frontend_lines(
+            haproxy_l7.active_policies(lst, pools), lambda pool_id: names[(pool_id, MODE_HTTP)]
+        )
 
     frontends = tuple(
         _frontend(
@@ -290,16 +296,19 @@ def build_view(
         for lst in listeners
     )
     if lb.additional_vips:
-        frontends = tuple(replace(f, extra_binds=additional_binds(f.bind, lb.additional_vips))
-                          for f in frontends)
+        frontends = tuple(
+            replace(f, extra_binds=additional_binds(f.bind, lb.additional_vips)) for f in frontends
+        )
     peers = peers_view(amphora)
     backends = tuple(
-        backend(pools[key[0]], key[1], uses[key], name=names[key], options=options, lb=lb,
-                 peers=peers)
+        backend(
+            pools[key[0]], key[1], uses[key], name=names[key], options=options, lb=lb, peers=peers
+        )
         for key in sorted(uses)
     )
     external_check = any(
-        (hm := pools[pool_id].health_monitor) is not None and hm.admin_state_up
+        (hm := pools[pool_id].health_monitor) is not None
+        and hm.admin_state_up
         and hm.type == c.HEALTH_MONITOR_PING
         for pool_id, _mode in uses
     )
@@ -312,7 +321,8 @@ def build_view(
         frontends=frontends,
         backends=backends,
         peers=peers,
-        prometheus_sockets=_prometheus_sockets(options) if any(f.prometheus for f in frontends)
+        prometheus_sockets=_prometheus_sockets(options)
+        if any(f.prometheus for f in frontends)
         else None,
     )
 
@@ -337,8 +347,9 @@ def _global(options: graph.RenderOptions, *, external_check: bool) -> GlobalView
     log_target = None
     if options.log_target is not None:
         log_target = v.word(options.log_target, "log_target")
-    ring = tuple(f"server t{i} {log_address(t, tcp=True)}"
-                 for i, t in enumerate(options.log_tcp_targets))
+    ring = tuple(
+        f"server t{i} {log_address(t, tcp=True)}" for i, t in enumerate(options.log_tcp_targets)
+    )
     return GlobalView(
         log_ring=ring if options.connection_logging else (),
         maxconn=v.integer(options.max_connections, "max_connections", minimum=1),
@@ -367,8 +378,9 @@ def _frontend(
     mode = _listener_mode(lst)
     limit = v.integer(lst.connection_limit, f"{what} connection_limit", minimum=-1)
     inspect = v.integer(lst.timeout_tcp_inspect, f"{what} timeout_tcp_inspect")
-    headers = {name.lower(): str(value).strip().lower() == "true"
-               for name, value in lst.insert_headers}
+    headers = {
+        name.lower(): str(value).strip().lower() == "true" for name, value in lst.insert_headers
+    }
     set_headers: list[tuple[str, str]] = []
     forwardfor = False
     if mode == MODE_HTTP:
@@ -391,8 +403,7 @@ def _frontend(
         disabled=not (lb_enabled and lst.admin_state_up),
         maxconn=limit if limit > 0 else options.max_connections,
         timeout_client=v.timeout_ms(lst.timeout_client_data, f"{what} timeout_client_data"),
-        log_option=log_option(options, http=mode == MODE_HTTP, lb_id=lb_id,
-                              project_id=project_id),
+        log_option=log_option(options, http=mode == MODE_HTTP, lb_id=lb_id, project_id=project_id),
         log_lines=flow_log_lines(options),
         inspect_delay=inspect if inspect > 0 else None,
         allowed_cidrs=tuple(v.cidr(cidr, f"{what} allowed_cidrs") for cidr in lst.allowed_cidrs),

@@ -51,6 +51,7 @@ _HOSTNAME_RE: Final = re.compile(
 # (quotes, '#', '\', parentheses, comma).
 _COOKIE_RE: Final = re.compile(r"[A-Za-z0-9!$%&*+.^_`|~-]{1,255}")
 
+
 @dataclass(frozen=True)
 class ServerView:
     name: str
@@ -73,16 +74,23 @@ class BackendView:
 
 
 def backend(
-    pool: graph.Pool, mode: str, listeners: list[graph.Listener], *, name: str,
-    options: graph.RenderOptions, lb: graph.LoadBalancer, peers: PeersView | None = None,
+    pool: graph.Pool,
+    mode: str,
+    listeners: list[graph.Listener],
+    *,
+    name: str,
+    options: graph.RenderOptions,
+    lb: graph.LoadBalancer,
+    peers: PeersView | None = None,
 ) -> BackendView:
     what = f"pool {pool.id}"
     if pool.lb_algorithm not in _BALANCE:
         raise UnrenderableValue(f"{what}: lb_algorithm {pool.lb_algorithm!r} is not supported")
     balance, balance_rules = _BALANCE[pool.lb_algorithm]
     hm = pool.health_monitor if pool.health_monitor and pool.health_monitor.admin_state_up else None
-    checks, server_check = _health_check(hm, what, options, tls=pool.tls_enabled) if hm \
-        else ((), ())
+    checks, server_check = (
+        _health_check(hm, what, options, tls=pool.tls_enabled) if hm else ((), ())
+    )
     server_tls = haproxy_tls.server_options(pool, lb, options)
     cookie_per_server = False
     persistence: tuple[str, ...] = ()
@@ -91,8 +99,14 @@ def backend(
         persistence = with_peers(persistence, peers)
     send_proxy = _SEND_PROXY.get(pool.protocol)
     servers = tuple(
-        _server(member, pool=pool, send_proxy=send_proxy, cookie=cookie_per_server,
-                check=server_check, tls=server_tls)
+        _server(
+            member,
+            pool=pool,
+            send_proxy=send_proxy,
+            cookie=cookie_per_server,
+            check=server_check,
+            tls=server_tls,
+        )
         for member in sorted(pool.members, key=lambda mb: mb.id)
     )
     return BackendView(
@@ -101,11 +115,17 @@ def backend(
         balance=balance,
         balance_rules=balance_rules,
         persistence=persistence,
-        timeout_connect=max(v.timeout_ms(lst.timeout_member_connect, f"listener {lst.id} "
-                                        "timeout_member_connect") for lst in listeners),
-        timeout_server=max(v.timeout_ms(lst.timeout_member_data, f"listener {lst.id} "
-                                       "timeout_member_data") for lst in listeners),
-        timeout_check=v.integer(hm.timeout, f"{what} health monitor timeout", minimum=1) if hm else None,
+        timeout_connect=max(
+            v.timeout_ms(lst.timeout_member_connect, f"listener {lst.id} timeout_member_connect")
+            for lst in listeners
+        ),
+        timeout_server=max(
+            v.timeout_ms(lst.timeout_member_data, f"listener {lst.id} timeout_member_data")
+            for lst in listeners
+        ),
+        timeout_check=v.integer(hm.timeout, f"{what} health monitor timeout", minimum=1)
+        if hm
+        else None,
         checks=checks,
         servers=servers,
     )
@@ -139,8 +159,10 @@ def _server(
             opts.append(f"addr {v.host(addr)}")
         if member.monitor_port is not None:
             opts.append(f"port {v.port(member.monitor_port, f'{what} monitor_port')}")
-    address = v.hostport(v.ip(member.address, f"{what} address"),
-                        v.port(member.protocol_port, f"{what} protocol_port"))
+    address = v.hostport(
+        v.ip(member.address, f"{what} address"),
+        v.port(member.protocol_port, f"{what} protocol_port"),
+    )
     return ServerView(name=name, address=address, options=tuple(opts))
 
 
@@ -155,8 +177,11 @@ def _health_check(
     server = ["check"]
     directives: list[str] = []
     if hm.type in (c.HEALTH_MONITOR_HTTP, c.HEALTH_MONITOR_HTTPS):
-        directives = ["option httpchk", _http_check_send(hm, what),
-                      f"http-check expect status {v.expected_codes(hm.expected_codes, what)}"]
+        directives = [
+            "option httpchk",
+            _http_check_send(hm, what),
+            f"http-check expect status {v.expected_codes(hm.expected_codes, what)}",
+        ]
         if hm.type == c.HEALTH_MONITOR_HTTPS:
             server.append("check-ssl" if tls else "check-ssl verify none")
     elif hm.type == c.HEALTH_MONITOR_TLS_HELLO:
@@ -165,9 +190,11 @@ def _health_check(
         else:
             directives = ["option ssl-hello-chk"]
     elif hm.type == c.HEALTH_MONITOR_PING:
-        directives = ["option external-check",
-                      f"external-check path \"{EXTERNAL_CHECK_PATH}\"",
-                      f"external-check command {v.word(options.ping_check, 'ping_check')}"]
+        directives = [
+            "option external-check",
+            f'external-check path "{EXTERNAL_CHECK_PATH}"',
+            f"external-check command {v.word(options.ping_check, 'ping_check')}",
+        ]
     elif hm.type == c.HEALTH_MONITOR_TCP:
         pass  # a connect to the member's (or monitor's) port
     else:

@@ -48,8 +48,9 @@ _MATCH: Final = {
 }
 
 
-def active_policies(lst: graph.Listener,
-                    pools: Mapping[str, graph.Pool]) -> tuple[graph.L7Policy, ...]:
+def active_policies(
+    lst: graph.Listener, pools: Mapping[str, graph.Pool]
+) -> tuple[graph.L7Policy, ...]:
     """The policies of ``lst`` that render (see the module docstring), in order."""
     if lst.protocol not in c.L7_LISTENER_PROTOCOLS:
         return ()
@@ -99,8 +100,11 @@ def _acl(rule: graph.L7Rule) -> str:
         pattern = l7.DN_FIELD_RE if kind == c.L7RULE_TYPE_SSL_DN_FIELD else l7.HEADER_NAME_RE
         if rule.key is None or not pattern.match(rule.key):
             raise UnrenderableValue(f"{what}: key {rule.key!r} cannot be written safely")
-        fetch = {c.L7RULE_TYPE_HEADER: "req.hdr", c.L7RULE_TYPE_COOKIE: "req.cook",
-                 c.L7RULE_TYPE_SSL_DN_FIELD: "ssl_c_s_dn"}[kind] + f"({rule.key})"
+        fetch = {
+            c.L7RULE_TYPE_HEADER: "req.hdr",
+            c.L7RULE_TYPE_COOKIE: "req.cook",
+            c.L7RULE_TYPE_SSL_DN_FIELD: "ssl_c_s_dn",
+        }[kind] + f"({rule.key})"
     else:
         raise UnrenderableValue(f"{what}: type {kind!r} is not supported")
     return " ".join(part for part in ("acl", name, fetch, match, value) if part)
@@ -127,14 +131,16 @@ def _redirect(policy: graph.L7Policy, kind: str, target: str | None) -> str:
     code = ""
     if policy.redirect_http_code is not None:
         if policy.redirect_http_code not in c.L7POLICY_REDIRECT_HTTP_CODES:
-            raise UnrenderableValue(f"{what}: redirect_http_code "
-                                    f"{policy.redirect_http_code!r} is not supported")
+            raise UnrenderableValue(
+                f"{what}: redirect_http_code {policy.redirect_http_code!r} is not supported"
+            )
         code = f" code {policy.redirect_http_code}"
     return f"http-request redirect{code} {kind} {written}"
 
 
-def frontend_lines(policies: tuple[graph.L7Policy, ...],
-                   backend: Callable[[str], str]) -> tuple[str, ...]:
+def frontend_lines(
+    policies: tuple[graph.L7Policy, ...], backend: Callable[[str], str]
+) -> tuple[str, ...]:
     """The ACL, ``http-request`` and ``use_backend`` lines of ``policies`` (already
     filtered by ``active_policies``); ``backend(pool_id)`` names a pool's backend."""
     acls: list[str] = []
@@ -155,8 +161,9 @@ def frontend_lines(policies: tuple[graph.L7Policy, ...],
         elif policy.action == c.L7POLICY_ACTION_REDIRECT_PREFIX:
             actions.append(f"{_redirect(policy, 'prefix', policy.redirect_prefix)} {cond}")
         else:
-            raise UnrenderableValue(f"l7 policy {policy.id}: action {policy.action!r} "
-                                    "is not supported")
+            raise UnrenderableValue(
+                f"l7 policy {policy.id}: action {policy.action!r} is not supported"
+            )
     if decided:
         actions.append(f"use_backend %[var({VAR})] if {{ var({VAR}) -m found }}")
     return (*acls, *actions)

@@ -49,8 +49,9 @@ def log_address(target: str, *, tcp: bool = False) -> str:
     return v.hostport(v.ip(host.strip("[]"), "log target"), v.port(int(port), "log target"))
 
 
-def log_option(options: graph.RenderOptions, *, http: bool, lb_id: str,
-               project_id: str) -> str | None:
+def log_option(
+    options: graph.RenderOptions, *, http: bool, lb_id: str, project_id: str
+) -> str | None:
     """``option httplog``/``tcplog``, or Octavia's tenant flow log format, if logging."""
     if not _logs(options) or not options.connection_logging:
         return None
@@ -62,6 +63,8 @@ def log_option(options: graph.RenderOptions, *, http: bool, lb_id: str,
         for field in ("%{+Q}r", "%r", "%{+Q}ST", "%ST"):
             text = text.replace(field, "-")
     if not _LOG_FORMAT_RE.fullmatch(text):
-        raise UnrenderableValue(f"log format {options.log_format!r} has characters HAProxy "
-                                "would misread (quotes, backslashes, control characters)")
+        raise UnrenderableValue(
+            f"log format {options.log_format!r} has characters HAProxy "
+            "would misread (quotes, backslashes, control characters)"
+        )
     return f'log-format "{text}"'

@@ -59,5 +59,7 @@ def with_peers(persistence: tuple[str, ...], peers: PeersView | None) -> tuple[s
     """``persistence`` with every stick table shared through ``peers``."""
     if peers is None:
         return persistence
-    return tuple(f"{line} peers {peers.section}" if line.startswith("stick-table ") else line
-                 for line in persistence)
+    return tuple(
+        f"{line} peers {peers.section}" if line.startswith("stick-table ") else line
+        for line in persistence
+    )

@@ -35,8 +35,13 @@ from hydria.render.values import UnrenderableValue
 
 _FILE_RE: Final = re.compile(r"[0-9a-f]{64}\.pem")
 _CIPHERS_RE: Final = re.compile(r"[A-Za-z0-9\-+!:@=_.]{1,2048}")
-_VERSION_FLAGS: Final = {"SSLv3": "no-sslv3", "TLSv1": "no-tlsv10", "TLSv1.1": "no-tlsv11",
-                         "TLSv1.2": "no-tlsv12", "TLSv1.3": "no-tlsv13"}
+_VERSION_FLAGS: Final = {
+    "SSLv3": "no-sslv3",
+    "TLSv1": "no-tlsv10",
+    "TLSv1.1": "no-tlsv11",
+    "TLSv1.2": "no-tlsv12",
+    "TLSv1.3": "no-tlsv13",
+}
 _ALPN: Final = frozenset({"h2", "http/1.1", "http/1.0"})
 _CLIENT_AUTH: Final = {c.CLIENT_AUTH_OPTIONAL: "optional", c.CLIENT_AUTH_MANDATORY: "required"}
 
@@ -53,8 +58,9 @@ SSL_HEADERS: Final = (
 )
 
 
-def _path(lb: graph.LoadBalancer, kind: str, ref: str, options: graph.RenderOptions,
-          what: str) -> str:
+def _path(
+    lb: graph.LoadBalancer, kind: str, ref: str, options: graph.RenderOptions, what: str
+) -> str:
     name = lb.tls_file(kind, ref)
     if name is None or not _FILE_RE.fullmatch(name):
         raise UnrenderableValue(f"{what}: TLS material {ref!r} was not resolved to a file")
@@ -62,8 +68,9 @@ def _path(lb: graph.LoadBalancer, kind: str, ref: str, options: graph.RenderOpti
     return f"{folder}/{name}"
 
 
-def _common(ciphers: str | None, versions: tuple[str, ...], alpn: tuple[str, ...],
-            what: str) -> list[str]:
+def _common(
+    ciphers: str | None, versions: tuple[str, ...], alpn: tuple[str, ...], what: str
+) -> list[str]:
     opts: list[str] = []
     if ciphers:
         if not _CIPHERS_RE.fullmatch(ciphers):
@@ -81,14 +88,14 @@ def _common(ciphers: str | None, versions: tuple[str, ...], alpn: tuple[str, ...
     return opts
 
 
-def bind_options(lst: graph.Listener, lb: graph.LoadBalancer,
-                 options: graph.RenderOptions) -> str:
+def bind_options(lst: graph.Listener, lb: graph.LoadBalancer, options: graph.RenderOptions) -> str:
     """What follows ``bind <vip>:<port>`` on a TERMINATED_HTTPS listener ("" otherwise)."""
     if lst.protocol != c.PROTOCOL_TERMINATED_HTTPS:
         return ""
     what = f"listener {lst.id}"
     refs = ([lst.default_tls_container_ref] if lst.default_tls_container_ref else []) + [
-        ref for ref in lst.sni_container_refs if ref != lst.default_tls_container_ref]
+        ref for ref in lst.sni_container_refs if ref != lst.default_tls_container_ref
+    ]
     if not refs:
         raise UnrenderableValue(f"{what}: a TERMINATED_HTTPS listener needs a certificate")
     opts = ["ssl"]
@@ -96,11 +103,12 @@ def bind_options(lst: graph.Listener, lb: graph.LoadBalancer,
         opts.append(f"crt {path}")
     auth = _CLIENT_AUTH.get(lst.client_authentication)
     if lst.client_ca_tls_container_ref and auth:
-        opts.append(f"ca-file {_path(lb, 'ca', lst.client_ca_tls_container_ref, options, what)}"
-                    f" verify {auth}")
+        opts.append(
+            f"ca-file {_path(lb, 'ca', lst.client_ca_tls_container_ref, options, what)}"
+            f" verify {auth}"
+        )
         if lst.client_crl_container_ref:
-            opts.append("crl-file "
-                        f"{_path(lb, 'crl', lst.client_crl_container_ref, options, what)}")
+            opts.append(f"crl-file {_path(lb, 'crl', lst.client_crl_container_ref, options, what)}")
     opts.extend(_common(lst.tls_ciphers, lst.tls_versions, lst.alpn_protocols, what))
     return " " + " ".join(opts)
 
@@ -124,8 +132,9 @@ def response_headers(lst: graph.Listener) -> tuple[tuple[str, str], ...]:
     return (("Strict-Transport-Security", f'"{value}"'),)
 
 
-def server_options(pool: graph.Pool, lb: graph.LoadBalancer,
-                   options: graph.RenderOptions) -> tuple[str, ...]:
+def server_options(
+    pool: graph.Pool, lb: graph.LoadBalancer, options: graph.RenderOptions
+) -> tuple[str, ...]:
     """The ``server`` options of a ``tls_enabled`` pool (none otherwise)."""
     if not pool.tls_enabled:
         return ()

@@ -65,7 +65,7 @@ def render_keepalived(v: VrrpPeerSet) -> str:
     if v.check_script:
         lines += [
             "vrrp_script check_haproxy {",
-            f"    script \"{v.check_script}\"",
+            f'    script "{v.check_script}"',
             "    interval 1",
             "    timeout 1",
             "    fall 2",
@@ -89,9 +89,11 @@ def render_keepalived(v: VrrpPeerSet) -> str:
         "    }",
     ]
     if v.extra_vips:
-        lines += ["    virtual_ipaddress_excluded {",
-                  *(f"        {ip}/{int(n)} dev {dev}" for ip, n, dev in v.extra_vips),
-                  "    }"]
+        lines += [
+            "    virtual_ipaddress_excluded {",
+            *(f"        {ip}/{int(n)} dev {dev}" for ip, n, dev in v.extra_vips),
+            "    }",
+        ]
     if v.check_script:
         lines += ["    track_script {", "        check_haproxy", "    }"]
     lines += ["}", ""]

@@ -51,8 +51,7 @@ def max_connections_for(nofile_limit: int) -> int:
         return MAX_MAXCONN
     if nofile_limit < MIN_NOFILE:
         raise ValueError(
-            f"open-file limit {nofile_limit} is too low to run HAProxy "
-            f"(need at least {MIN_NOFILE})"
+            f"open-file limit {nofile_limit} is too low to run HAProxy (need at least {MIN_NOFILE})"
         )
     reserved = min(RESERVED_FDS, nofile_limit // 4)
     return min(MAX_MAXCONN, (nofile_limit - reserved) // FDS_PER_CONNECTION)

@@ -62,12 +62,12 @@ from hydria.render.values import UnrenderableValue
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 TEMPLATE_NAME: Final = "nginx-stream.conf.j2"
 #: Octet-aligned IPv4 masks a persistence granularity can be honoured with.
-_OCTET_MASKS: Final = {"255.0.0.0": 1, "255.255.0.0": 2, "255.255.255.0": 3,
-                       "255.255.255.255": 4}
+_OCTET_MASKS: Final = {"255.0.0.0": 1, "255.255.0.0": 2, "255.255.255.0": 3, "255.255.255.255": 4}
 #: Where a pool without members points (never used: it is ``down``).
 PLACEHOLDER: Final = "127.0.0.1:9"
-PROBED_TYPES: Final = frozenset({c.HEALTH_MONITOR_UDP_CONNECT, c.HEALTH_MONITOR_TCP,
-                                 c.HEALTH_MONITOR_HTTP})
+PROBED_TYPES: Final = frozenset(
+    {c.HEALTH_MONITOR_UDP_CONNECT, c.HEALTH_MONITOR_TCP, c.HEALTH_MONITOR_HTTP}
+)
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,10 @@ def session_log(run_dir: str, listener_id: str) -> str:
 
 
 def udp_listeners(lb: graph.LoadBalancer) -> list[graph.Listener]:
-    return sorted((li for li in lb.listeners if li.protocol == c.PROTOCOL_UDP),
-                  key=lambda li: (li.protocol_port, li.id))
+    return sorted(
+        (li for li in lb.listeners if li.protocol == c.PROTOCOL_UDP),
+        key=lambda li: (li.protocol_port, li.id),
+    )
 
 
 def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -> UdpConfig:
@@ -146,22 +148,29 @@ def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -
     enabled = {li.id: lb.admin_state_up and li.admin_state_up for li in listeners}
     reported = {pool.id: {m.id: _member_word(m, pool) for m in pool.members} for pool in pools}
     probes = tuple(p for pool in pools for p in _probes(pool))
-    upstreams = {s.listener_id: _addresses(lb.pool(li.default_pool_id))
-                 for s in view.servers for li in listeners if li.id == s.listener_id}
-    return UdpConfig(text=text, listeners=enabled, pools=reported, probes=probes,
-                     upstreams=upstreams)
+    upstreams = {
+        s.listener_id: _addresses(lb.pool(li.default_pool_id))
+        for s in view.servers
+        for li in listeners
+        if li.id == s.listener_id
+    }
+    return UdpConfig(
+        text=text, listeners=enabled, pools=reported, probes=probes, upstreams=upstreams
+    )
 
 
 def _addresses(pool: graph.Pool | None) -> tuple[str, ...]:
     """Where a listener's sessions go: its members' ``ip:port`` (IPv6 unbracketed)."""
     if pool is None:
         return ()
-    return tuple(sorted({f"{ipaddress.ip_address(m.address)}:{m.protocol_port}"
-                         for m in pool.members}))
+    return tuple(
+        sorted({f"{ipaddress.ip_address(m.address)}:{m.protocol_port}" for m in pool.members})
+    )
 
 
-def build_view(lb: graph.LoadBalancer, listeners: list[graph.Listener], options: NginxOptions,
-               *, version: int) -> tuple[NginxView, list[graph.Pool]]:
+def build_view(
+    lb: graph.LoadBalancer, listeners: list[graph.Listener], options: NginxOptions, *, version: int
+) -> tuple[NginxView, list[graph.Pool]]:
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise UnrenderableValue(f"config version must be a non-negative int, not {version!r}")
     lb_id = v.ident(lb.id, "load balancer id")
@@ -172,23 +181,26 @@ def build_view(lb: graph.LoadBalancer, listeners: list[graph.Listener], options:
         what = f"listener {v.ident(li.id, 'listener id')}"
         pool = lb.pool(li.default_pool_id)
         if li.default_pool_id is not None and pool is None:
-            raise UnrenderableValue(f"{what} refers to pool {li.default_pool_id!r}, "
-                                    "which is not in the graph")
-        if not (lb.admin_state_up and li.admin_state_up) or pool is None \
-                or not pool.admin_state_up:
+            raise UnrenderableValue(
+                f"{what} refers to pool {li.default_pool_id!r}, which is not in the graph"
+            )
+        if not (lb.admin_state_up and li.admin_state_up) or pool is None or not pool.admin_state_up:
             continue
         if pool.protocol != c.PROTOCOL_UDP:
             raise UnrenderableValue(f"{what}: pool {pool.id} is {pool.protocol}, not UDP")
         used[pool.id] = pool
         limit = v.integer(li.connection_limit, f"{what} connection_limit", minimum=-1)
-        servers.append(ServerView(
-            listener_id=li.id,
-            listen=v.hostport(vip, v.port(li.protocol_port, f"{what} protocol_port")),
-            upstream=v.ident(pool.id, "pool id"),
-            proxy_timeout=v.timeout_ms(li.timeout_client_data, f"{what} timeout_client_data"),
-            limit=limit if limit > 0 else None,
-            allowed_cidrs=tuple(v.cidr(x, f"{what} allowed_cidrs") for x in li.allowed_cidrs),
-            access_log=v.word(session_log(options.run_dir, li.id), "session log")))
+        servers.append(
+            ServerView(
+                listener_id=li.id,
+                listen=v.hostport(vip, v.port(li.protocol_port, f"{what} protocol_port")),
+                upstream=v.ident(pool.id, "pool id"),
+                proxy_timeout=v.timeout_ms(li.timeout_client_data, f"{what} timeout_client_data"),
+                limit=limit if limit > 0 else None,
+                allowed_cidrs=tuple(v.cidr(x, f"{what} allowed_cidrs") for x in li.allowed_cidrs),
+                access_log=v.word(session_log(options.run_dir, li.id), "session log"),
+            )
+        )
     pools = [used[k] for k in sorted(used)]
     maps: list[MapView] = []
     upstreams = []
@@ -198,13 +210,19 @@ def build_view(lb: graph.LoadBalancer, listeners: list[graph.Listener], options:
         if map_view is not None:
             maps.append(map_view)
     view = NginxView(
-        version=version, lb_id=lb_id, pid=v.word(f"{options.run_dir}/nginx.pid", "pid file"),
+        version=version,
+        lb_id=lb_id,
+        pid=v.word(f"{options.run_dir}/nginx.pid", "pid file"),
         error_log=v.word(f"{options.run_dir}/nginx-error.log", "error log"),
-        stream_module=None if options.stream_module is None
+        stream_module=None
+        if options.stream_module is None
         else v.word(options.stream_module, "stream_module"),
         worker_connections=v.integer(options.max_sessions, "max_sessions", minimum=16),
         user=None if options.user is None else v.word(options.user, "user"),
-        maps=tuple(maps), upstreams=tuple(upstreams), servers=tuple(servers))
+        maps=tuple(maps),
+        upstreams=tuple(upstreams),
+        servers=tuple(servers),
+    )
     return view, pools
 
 
@@ -216,9 +234,14 @@ def _hash_key(pool: graph.Pool, index: int) -> tuple[str, MapView | None, str | 
         return "$remote_addr", None, None
     octets = _OCTET_MASKS.get(granularity)
     if octets is None or octets == 4:
-        note = None if octets == 4 else (
-            f"persistence_granularity {v.word(granularity, 'granularity')} is not an octet "
-            "mask: the whole client address is hashed")
+        note = (
+            None
+            if octets == 4
+            else (
+                f"persistence_granularity {v.word(granularity, 'granularity')} is not an octet "
+                "mask: the whole client address is hashed"
+            )
+        )
         return "$remote_addr", None, note
     variable = f"$hydria_net{index}"  # short: nginx hashes variable names in small buckets
     regex = r"~^(?<net>" + r"\.".join([r"\d+"] * octets) + r")\."
@@ -229,16 +252,20 @@ def _upstream(pool: graph.Pool, index: int) -> tuple[UpstreamView, MapView | Non
     what = f"pool {pool.id}"
     notes: list[str] = []
     map_view = None
-    sticky = (pool.session_persistence is not None
-              and pool.session_persistence.type == c.SESSION_PERSISTENCE_SOURCE_IP)
+    sticky = (
+        pool.session_persistence is not None
+        and pool.session_persistence.type == c.SESSION_PERSISTENCE_SOURCE_IP
+    )
     if sticky or pool.lb_algorithm == c.LB_ALGORITHM_SOURCE_IP:
         key, map_view, note = _hash_key(pool, index)
         method: str | None = f"hash {key} consistent"
         if note:
             notes.append(note)
         if sticky and pool.session_persistence and pool.session_persistence.persistence_timeout:
-            notes.append("persistence_timeout is not honoured: the hash sticks for as long as "
-                         "the member set does not change")
+            notes.append(
+                "persistence_timeout is not honoured: the hash sticks for as long as "
+                "the member set does not change"
+            )
     elif pool.lb_algorithm == c.LB_ALGORITHM_SOURCE_IP_PORT:
         method = "hash $remote_addr:$remote_port consistent"
     elif pool.lb_algorithm == c.LB_ALGORITHM_LEAST_CONNECTIONS:
@@ -258,18 +285,29 @@ def _upstream(pool: graph.Pool, index: int) -> tuple[UpstreamView, MapView | Non
             params.append("backup")
         if not member.admin_state_up or weight == 0:
             params.append("down")
-        address = v.hostport(v.ip(member.address, f"{mwhat} address"),
-                             v.port(member.protocol_port, f"{mwhat} protocol_port"))
-        lines.append(ServerLine(address=address, params=tuple(params),
-                                comment=member_mark(member.id, standby=standby)))
+        address = v.hostport(
+            v.ip(member.address, f"{mwhat} address"),
+            v.port(member.protocol_port, f"{mwhat} protocol_port"),
+        )
+        lines.append(
+            ServerLine(
+                address=address,
+                params=tuple(params),
+                comment=member_mark(member.id, standby=standby),
+            )
+        )
     if any(m.backup for m in pool.members) and hashed:
-        notes.append("backup members are marked standby: the agent keeps them down while "
-                     "a primary member can serve (nginx has no backup with hash)")
+        notes.append(
+            "backup members are marked standby: the agent keeps them down while "
+            "a primary member can serve (nginx has no backup with hash)"
+        )
     if not lines:
-        lines.append(ServerLine(address=PLACEHOLDER, params=("down",),
-                                comment="# no member can serve"))
-    return UpstreamView(name=v.ident(pool.id, "pool id"), method=method, servers=tuple(lines),
-                        notes=tuple(notes)), map_view
+        lines.append(
+            ServerLine(address=PLACEHOLDER, params=("down",), comment="# no member can serve")
+        )
+    return UpstreamView(
+        name=v.ident(pool.id, "pool id"), method=method, servers=tuple(lines), notes=tuple(notes)
+    ), map_view
 
 
 def _member_word(member: graph.Member, pool: graph.Pool) -> str:
@@ -295,18 +333,33 @@ def _probes(pool: graph.Pool) -> list[Probe]:
         if not m.admin_state_up:
             continue
         address = str(ipaddress.ip_address(m.monitor_address or m.address))
-        out.append(Probe(
-            pool_id=pool.id, member_id=m.id, address=address,
-            port=m.monitor_port if m.monitor_port is not None else m.protocol_port,
-            type=hm.type, delay=hm.delay, timeout=hm.timeout, rise=hm.max_retries,
-            fall=hm.max_retries_down, http_method=hm.http_method or "GET",
-            url_path=hm.url_path or "/", expected_codes=hm.expected_codes or "200"))
+        out.append(
+            Probe(
+                pool_id=pool.id,
+                member_id=m.id,
+                address=address,
+                port=m.monitor_port if m.monitor_port is not None else m.protocol_port,
+                type=hm.type,
+                delay=hm.delay,
+                timeout=hm.timeout,
+                rise=hm.max_retries,
+                fall=hm.max_retries_down,
+                http_method=hm.http_method or "GET",
+                url_path=hm.url_path or "/",
+                expected_codes=hm.expected_codes or "200",
+            )
+        )
     return out
 
 
 @functools.lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-                             undefined=jinja2.StrictUndefined, autoescape=False,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     return env.get_template(TEMPLATE_NAME)

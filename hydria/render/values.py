@@ -16,7 +16,9 @@ from hydria.core import constants as c
 from hydria.core import errors
 
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-_CODES_RE: Final = re.compile(r"[1-5][0-9]{2}(?:-[1-5][0-9]{2})?(?:,[1-5][0-9]{2}(?:-[1-5][0-9]{2})?)*")
+_CODES_RE: Final = re.compile(
+    r"[1-5][0-9]{2}(?:-[1-5][0-9]{2})?(?:,[1-5][0-9]{2}(?:-[1-5][0-9]{2})?)*"
+)
 _PATH_WORD_RE: Final = re.compile(r"[A-Za-z0-9 _./:@\[\]+,=~-]{1,1024}")
 # What may stay literal in a health-check URI: RFC 3986 path and query characters
 # minus the quote characters; '%' stays so an already-encoded path is kept as is.
@@ -105,5 +107,7 @@ def expected_codes(codes: str | None, what: str) -> str:
     """Octavia's "200, 202" as HAProxy's list "200,202" (no spaces)."""
     codes = "".join((codes or "200").split())
     if not _CODES_RE.fullmatch(codes):
-        raise UnrenderableValue(f"{what}: expected_codes {codes!r} is not like 200, 200,202 or 200-204")
+        raise UnrenderableValue(
+            f"{what}: expected_codes {codes!r} is not like 200, 200,202 or 200-204"
+        )
     return codes

@@ -26,20 +26,42 @@ from hydria.services.unit import Env, Unit, read, write
 
 log = logging.getLogger(__name__)
 
-FILTERS = {name: name for name in (
-    "id", "compute_id", "lb_network_ip", "vrrp_ip", "ha_ip", "vrrp_port_id", "ha_port_id",
-    "cert_busy", "role", "status", "vrrp_interface", "vrrp_id", "vrrp_priority",
-    "cached_zone", "image_id", "compute_flavor")}
+FILTERS = {
+    name: name
+    for name in (
+        "id",
+        "compute_id",
+        "lb_network_ip",
+        "vrrp_ip",
+        "ha_ip",
+        "vrrp_port_id",
+        "ha_port_id",
+        "cert_busy",
+        "role",
+        "status",
+        "vrrp_interface",
+        "vrrp_id",
+        "vrrp_priority",
+        "cached_zone",
+        "image_id",
+        "compute_flavor",
+    )
+}
 # Octavia accepts its API name and the database's for the load balancer.
 FILTERS["loadbalancer_id"] = "load_balancer_id"
 FILTERS["load_balancer_id"] = "load_balancer_id"
-SCOPE = listing.Scope(Amphora, FILTERS, {**FILTERS, "created_at": "created_at",
-                                         "updated_at": "updated_at"},
-                      status_column=Amphora.status, project_column=LoadBalancer.project_id,
-                      deleted_on_request=True)
+SCOPE = listing.Scope(
+    Amphora,
+    FILTERS,
+    {**FILTERS, "created_at": "created_at", "updated_at": "updated_at"},
+    status_column=Amphora.status,
+    project_column=LoadBalancer.project_id,
+    deleted_on_request=True,
+)
 SPARE = (Amphora.load_balancer_id.is_(None),)
-DELETABLE = (or_(Amphora.status == c.AMPHORA_ERROR,
-                 and_(Amphora.status == c.AMPHORA_READY, *SPARE)),)
+DELETABLE = (
+    or_(Amphora.status == c.AMPHORA_ERROR, and_(Amphora.status == c.AMPHORA_READY, *SPARE)),
+)
 
 
 def view(amp: Amphora) -> dict[str, Any]:
@@ -90,11 +112,15 @@ def _retire(session: Session, amp: Amphora, *allowed: Any) -> bool:
     The failover mark makes the controller retire (and replace) an amphora
     that belongs to a load balancer.
     """
-    res = cast("CursorResult[Any]", session.execute(
-        update(Amphora)
-        .where(Amphora.id == amp.id, Amphora.status != c.DELETED, *allowed)
-        .values(status=c.AMPHORA_PENDING_DELETE, failover_requested=True, updated_at=utcnow())
-        .execution_options(synchronize_session=False)))
+    res = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Amphora)
+            .where(Amphora.id == amp.id, Amphora.status != c.DELETED, *allowed)
+            .values(status=c.AMPHORA_PENDING_DELETE, failover_requested=True, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
     return bool(res.rowcount == 1)
 
 
@@ -112,9 +138,15 @@ def show_amphora(env: Env, amphora_id: str) -> dict[str, Any]:
 def amphora_stats(env: Env, amphora_id: str) -> list[dict[str, Any]]:
     with read(env) as session:
         amp = _get(session, amphora_id)
-        return [{"id": e.amphora_id, "listener_id": e.listener_id,
-                 "loadbalancer_id": e.load_balancer_id, **asdict(e.totals)}
-                for e in stats.amphora_stats(session, amp)]
+        return [
+            {
+                "id": e.amphora_id,
+                "listener_id": e.listener_id,
+                "loadbalancer_id": e.load_balancer_id,
+                **asdict(e.totals),
+            }
+            for e in stats.amphora_stats(session, amp)
+        ]
 
 
 def failover(env: Env, amphora_id: str) -> None:
@@ -122,14 +154,12 @@ def failover(env: Env, amphora_id: str) -> None:
         amp = _get(unit.session, amphora_id)
         if amp.load_balancer_id is None:
             if not _retire(unit.session, amp, *SPARE):
-                raise Conflict(f"Amphora {amphora_id} was just taken into service; "
-                               "try again.")
+                raise Conflict(f"Amphora {amphora_id} was just taken into service; try again.")
         else:
             _lock_lb(unit, amp)
             amp.failover_requested = True
             amp.updated_at = utcnow()
-    log.info("event=amphora_failover_requested amphora=%s lb=%s", amphora_id,
-             amp.load_balancer_id)
+    log.info("event=amphora_failover_requested amphora=%s lb=%s", amphora_id, amp.load_balancer_id)
 
 
 def configure(env: Env, amphora_id: str) -> None:

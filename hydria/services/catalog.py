@@ -74,36 +74,58 @@ def _get(session: Session, model: Any, key: str, label: str) -> Any:
 
 def _users_of_profile(session: Session, kind: CatalogKind, profile_id: str) -> int:
     item = _models(kind)[0]
-    return session.scalar(select(func.count()).select_from(item).where(
-        getattr(item, kind.profile_key) == profile_id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(item)
+            .where(getattr(item, kind.profile_key) == profile_id)
+        )
+        or 0
+    )
 
 
 def _load_balancers_using(session: Session, kind: CatalogKind, key: str) -> int:
-    return session.scalar(select(func.count()).select_from(LoadBalancer).where(
-        getattr(LoadBalancer, kind.lb_column) == key,
-        LoadBalancer.provisioning_status != c.DELETED)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoadBalancer)
+            .where(
+                getattr(LoadBalancer, kind.lb_column) == key,
+                LoadBalancer.provisioning_status != c.DELETED,
+            )
+        )
+        or 0
+    )
 
 
-def _list(env: Env, ctx: RequestContext, params: listing.Params, model: Any,
-          resource: Any, key: str) -> listing.Page:
-    scope = listing.Scope(model, resource.filters(), resource.sorts(), key=key,
-                          default_sort=(("id", "asc"),) if key == "id" else listing.DEFAULT_SORT)
+def _list(
+    env: Env, ctx: RequestContext, params: listing.Params, model: Any, resource: Any, key: str
+) -> listing.Page:
+    scope = listing.Scope(
+        model,
+        resource.filters(),
+        resource.sorts(),
+        key=key,
+        default_sort=(("id", "asc"),) if key == "id" else listing.DEFAULT_SORT,
+    )
     with read(env) as session:
-        return listing.run(session, select(model), scope, params, ctx,
-                           lambda row: shape(resource, row))
+        return listing.run(
+            session, select(model), scope, params, ctx, lambda row: shape(resource, row)
+        )
 
 
 # -- profiles -------------------------------------------------------------------------
 
-def list_profiles(env: Env, ctx: RequestContext, kind: CatalogKind,
-                  params: listing.Params) -> listing.Page:
+
+def list_profiles(
+    env: Env, ctx: RequestContext, kind: CatalogKind, params: listing.Params
+) -> listing.Page:
     return _list(env, ctx, params, _models(kind)[1], kind.profile, "id")
 
 
 def show_profile(env: Env, kind: CatalogKind, profile_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return shape(kind.profile, _get(session, _models(kind)[1], profile_id,
-                                        kind.profile.kind))
+        return shape(kind.profile, _get(session, _models(kind)[1], profile_id, kind.profile.kind))
 
 
 def create_profile(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
@@ -111,16 +133,20 @@ def create_profile(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
     provider.require_provider(req.provider_name)
     with env.db.session() as session:
         _check_networks(env, session, kind, data)
-        row = _models(kind)[1](id=str(uuid.uuid4()), name=req.name,
-                               provider_name=req.provider_name,
-                               **{kind.data: getattr(req, kind.data)})
+        row = _models(kind)[1](
+            id=str(uuid.uuid4()),
+            name=req.name,
+            provider_name=req.provider_name,
+            **{kind.data: getattr(req, kind.data)},
+        )
         session.add(row)
         session.flush()
         return shape(kind.profile, row)
 
 
-def update_profile(env: Env, kind: CatalogKind, profile_id: str,
-                   given: dict[str, Any]) -> dict[str, Any]:
+def update_profile(
+    env: Env, kind: CatalogKind, profile_id: str, given: dict[str, Any]
+) -> dict[str, Any]:
     changes = kind.profile.update_changes(given)
     data: dict[str, Any] = {}
     if kind.data in changes:
@@ -131,8 +157,7 @@ def update_profile(env: Env, kind: CatalogKind, profile_id: str,
     with env.db.session() as session:
         _check_networks(env, session, kind, data)
         row = _get(session, _models(kind)[1], profile_id, kind.profile.kind)
-        if {kind.data, "provider_name"} & set(changes) and _users_of_profile(
-                session, kind, row.id):
+        if {kind.data, "provider_name"} & set(changes) and _users_of_profile(session, kind, row.id):
             raise in_use(label, row.id)
         for name, value in changes.items():
             setattr(row, name, value)
@@ -140,8 +165,7 @@ def update_profile(env: Env, kind: CatalogKind, profile_id: str,
         return shape(kind.profile, row)
 
 
-def _check_networks(env: Env, session: Session, kind: CatalogKind,
-                    data: dict[str, Any]) -> None:
+def _check_networks(env: Env, session: Session, kind: CatalogKind, data: dict[str, Any]) -> None:
     """The networks a zone profile names are ones the networking API lists.
 
     Octavia's amphora provider looks them up through its network driver and
@@ -170,8 +194,10 @@ def delete_profile(env: Env, kind: CatalogKind, profile_id: str) -> None:
 
 # -- flavors and zones ----------------------------------------------------------------
 
-def list_items(env: Env, ctx: RequestContext, kind: CatalogKind,
-               params: listing.Params) -> listing.Page:
+
+def list_items(
+    env: Env, ctx: RequestContext, kind: CatalogKind, params: listing.Params
+) -> listing.Page:
     return _list(env, ctx, params, _models(kind)[0], kind.item, kind.key)
 
 
@@ -186,8 +212,7 @@ def _duplicate(kind: CatalogKind, name: str) -> Conflict:
 
 def _name_taken(session: Session, kind: CatalogKind, name: str) -> bool:
     item = _models(kind)[0]
-    return session.scalar(select(func.count()).select_from(item).where(
-        item.name == name)) != 0
+    return session.scalar(select(func.count()).select_from(item).where(item.name == name)) != 0
 
 
 def create_item(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
@@ -209,13 +234,15 @@ def create_item(env: Env, kind: CatalogKind, req: Any) -> dict[str, Any]:
         return shape(kind.item, row)
 
 
-def update_item(env: Env, kind: CatalogKind, key: str,
-                given: dict[str, Any]) -> dict[str, Any]:
+def update_item(env: Env, kind: CatalogKind, key: str, given: dict[str, Any]) -> dict[str, Any]:
     changes = kind.item.update_changes(given)
     with env.db.session() as session:
         row = _get(session, _models(kind)[0], key, kind.item.kind)
-        if "name" in changes and changes["name"] != row.name and _name_taken(
-                session, kind, changes["name"]):
+        if (
+            "name" in changes
+            and changes["name"] != row.name
+            and _name_taken(session, kind, changes["name"])
+        ):
             raise _duplicate(kind, changes["name"])
         for name, value in changes.items():
             setattr(row, name, value)
@@ -237,8 +264,10 @@ def delete_item(env: Env, kind: CatalogKind, key: str) -> None:
 
 # -- what a load balancer create asks for ---------------------------------------------
 
-def _live(session: Session, model: Any, key_column: Any, key: str, *, unknown: str,
-          disabled: str) -> Any:
+
+def _live(
+    session: Session, model: Any, key_column: Any, key: str, *, unknown: str, disabled: str
+) -> Any:
     """The enabled row a new load balancer names, read ``FOR SHARE``; Octavia's 400s."""
     row = session.scalar(select(model).where(key_column == key).with_for_update(read=True))
     if row is None:
@@ -248,29 +277,42 @@ def _live(session: Session, model: Any, key_column: Any, key: str, *, unknown: s
     return row
 
 
-def check_lb_choices(session: Session, *, flavor_id: str | None,
-                     availability_zone: str | None, provider: str | None,
-                     vrrp: bool = False) -> str | None:
+def check_lb_choices(
+    session: Session,
+    *,
+    flavor_id: str | None,
+    availability_zone: str | None,
+    provider: str | None,
+    vrrp: bool = False,
+) -> str | None:
     """A new load balancer's flavor and zone exist and are enabled (Octavia's 400s
     otherwise); a provider named with a flavor must be the flavor profile's.
     The flavor's ``loadbalancer_topology``, if it sets one."""
     topology = None
     if flavor_id is not None:
-        flavor = _live(session, Flavor, Flavor.id, flavor_id,
-                       unknown="Validation failure: Invalid flavor_id.",
-                       disabled=f"The selected flavor is not allowed in this deployment: "
-                                f"{flavor_id}")
+        flavor = _live(
+            session,
+            Flavor,
+            Flavor.id,
+            flavor_id,
+            unknown="Validation failure: Invalid flavor_id.",
+            disabled=f"The selected flavor is not allowed in this deployment: {flavor_id}",
+        )
         profile = session.get(FlavorProfile, flavor.flavor_profile_id)
         if provider is not None and profile is not None and profile.provider_name != provider:
-            raise InvalidInput(f"Flavor '{flavor_id}' is not compatible with provider "
-                               f"'{provider}'")
+            raise InvalidInput(f"Flavor '{flavor_id}' is not compatible with provider '{provider}'")
         if profile is not None:  # a valid profile this deployment cannot build: 501
             data = check_flavor_data(profile.flavor_data)
             check_buildable(data, vrrp=vrrp)
             topology = data.get(TOPOLOGY)
     if availability_zone is not None:
-        _live(session, AvailabilityZone, AvailabilityZone.name, availability_zone,
-              unknown="Validation failure: Invalid availability zone.",
-              disabled=f"The selected availability_zone is not allowed in this "
-                       f"deployment: {availability_zone}")
+        _live(
+            session,
+            AvailabilityZone,
+            AvailabilityZone.name,
+            availability_zone,
+            unknown="Validation failure: Invalid availability zone.",
+            disabled=f"The selected availability_zone is not allowed in this "
+            f"deployment: {availability_zone}",
+        )
     return str(topology) if topology else None

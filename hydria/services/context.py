@@ -67,8 +67,11 @@ class RequestContext:
 
     def require_visible(self, kind: str, key: str, project_id: str) -> None:
         if not self.can_see(project_id):
-            raise (self.access.refusal(kind, key) if self.access is not None
-                   else NotFound.of(kind, key))
+            raise (
+                self.access.refusal(kind, key)
+                if self.access is not None
+                else NotFound.of(kind, key)
+            )
 
     def owner_for_create(self, requested: str | None) -> str:
         """The project a new object belongs to; only an admin may name another."""
@@ -82,8 +85,7 @@ class RequestContext:
         """The projects a list shows (None: all), or 403 for a project not allowed."""
         if self.access is None and self.is_admin:
             return wanted
-        if self.access is not None and self.access.allows_global(
-                wanted[0] if wanted else None):
+        if self.access is not None and self.access.allows_global(wanted[0] if wanted else None):
             return wanted
         wanted = wanted or [self.project_id]
         if not all(self.can_see(p) for p in wanted):
@@ -91,6 +93,6 @@ class RequestContext:
         return wanted
 
     def as_admin(self) -> RequestContext:
-        return RequestContext(project_id=self.project_id, is_admin=True, roles=self.roles,
-                              user_id=self.user_id)
-
+        return RequestContext(
+            project_id=self.project_id, is_admin=True, roles=self.roles, user_id=self.user_id
+        )

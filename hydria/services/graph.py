@@ -96,22 +96,29 @@ def plan(req: Any) -> Graph:
     refs: list[str | None] = []
     policy_refs: list[list[str | None]] = []
     for li in listeners:
-        policy_refs.append([_pool_ref(p.redirect_pool, pools, "redirect_pool")
-                            for p in li.l7policies or []])
+        policy_refs.append(
+            [_pool_ref(p.redirect_pool, pools, "redirect_pool") for p in li.l7policies or []]
+        )
         refs.append(_pool_ref(li.default_pool, pools, "default_pool"))
     names = [p.name for p in pools]
     if len(set(names)) != len(names):
-        raise InvalidInput("Validation failure: the pools created with a load balancer need "
-                           "names that differ from each other.")
+        raise InvalidInput(
+            "Validation failure: the pools created with a load balancer need "
+            "names that differ from each other."
+        )
     index = {name: i for i, name in enumerate(names)}
-    for ref, what in [*((r, "default_pool") for r in refs),
-                      *((r, "redirect_pool") for rs in policy_refs for r in rs)]:
+    for ref, what in [
+        *((r, "default_pool") for r in refs),
+        *((r, "redirect_pool") for rs in policy_refs for r in rs),
+    ]:
         if ref is not None and ref not in index:
-            raise InvalidInput(f"Validation failure: {what} '{ref}' names no pool "
-                               "defined in this request.")
+            raise InvalidInput(
+                f"Validation failure: {what} '{ref}' names no pool defined in this request."
+            )
     pool_plans = tuple(_plan_pool(p) for p in pools)
-    return Graph(listeners=_plan_listeners(listeners, refs, policy_refs, index, pool_plans),
-                 pools=pool_plans)
+    return Graph(
+        listeners=_plan_listeners(listeners, refs, policy_refs, index, pool_plans), pools=pool_plans
+    )
 
 
 def _pool_ref(inline: Any, pools: list[Any], what: str) -> str | None:
@@ -119,8 +126,9 @@ def _pool_ref(inline: Any, pools: list[Any], what: str) -> str | None:
     if inline is None:
         return None
     if inline.name is None:
-        raise InvalidInput(f"Validation failure: a {what} created with its load "
-                           "balancer needs a name.")
+        raise InvalidInput(
+            f"Validation failure: a {what} created with its load balancer needs a name."
+        )
     if inline.model_fields_set != {"name"}:
         pools.append(inline)
     return str(inline.name)
@@ -144,10 +152,13 @@ def _plan_pool(req: Any) -> PoolPlan:
     return PoolPlan(req=req, checked=checked, monitor=monitor)
 
 
-def _plan_listeners(listeners: list[Any],
-                    refs: list[str | None], policy_refs: list[list[str | None]],
-                    index: dict[str | None, int],
-                    pools: tuple[PoolPlan, ...]) -> tuple[ListenerPlan, ...]:
+def _plan_listeners(
+    listeners: list[Any],
+    refs: list[str | None],
+    policy_refs: list[list[str | None]],
+    index: dict[str | None, int],
+    pools: tuple[PoolPlan, ...],
+) -> tuple[ListenerPlan, ...]:
     plans: list[ListenerPlan] = []
     by_port: dict[int, list[str]] = {}  # port -> protocols of the listeners on it so far
     for li, ref, prefs in zip(listeners, refs, policy_refs, strict=True):
@@ -166,15 +177,16 @@ def _plan_listeners(listeners: list[Any],
             target = index[pref] if pref is not None else None
             if target is not None:
                 check_pool_protocol(protocol, pools[target].checked.protocol)
-            policies.append(PolicyPlan(values=values, rules=rules, position=policy.position,
-                                       pool=target))
-        plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool,
-                                  policies=tuple(policies)))
+            policies.append(
+                PolicyPlan(values=values, rules=rules, position=policy.position, pool=target)
+            )
+        plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool, policies=tuple(policies)))
     return tuple(plans)
 
 
-def create(session: Session, lb: LoadBalancer, graph: Graph, *,
-           quota_defaults: Mapping[str, int]) -> tuple[list[Listener], list[CreatedPool]]:
+def create(
+    session: Session, lb: LoadBalancer, graph: Graph, *, quota_defaults: Mapping[str, int]
+) -> tuple[list[Listener], list[CreatedPool]]:
     """Add the planned children of the new ``lb`` to the session, in PENDING_CREATE.
 
     Every object counts against the project's quotas (checked once per kind, for
@@ -191,8 +203,7 @@ def create(session: Session, lb: LoadBalancer, graph: Graph, *,
         quotas.L7RULE: sum(len(p.rules) for li in graph.listeners for p in li.policies),
     }
     for resource, count in wanted.items():
-        quotas.check_and_reserve(session, lb.project_id, resource, count,
-                                 defaults=quota_defaults)
+        quotas.check_and_reserve(session, lb.project_id, resource, count, defaults=quota_defaults)
     pools: list[CreatedPool] = []
     for p in graph.pools:
         pool = new_pool(lb, p.req, p.checked)

@@ -30,9 +30,13 @@ from hydria.services.shape import hm_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported
 
-SCOPE = listing.Scope(HealthMonitor, HEALTHMONITOR.filters(), HEALTHMONITOR.sorts(),
-                      status_column=HealthMonitor.provisioning_status,
-                      project_column=HealthMonitor.project_id)
+SCOPE = listing.Scope(
+    HealthMonitor,
+    HEALTHMONITOR.filters(),
+    HEALTHMONITOR.sorts(),
+    status_column=HealthMonitor.provisioning_status,
+    project_column=HealthMonitor.project_id,
+)
 
 
 def _check(values: Mapping[str, Any]) -> None:
@@ -41,21 +45,28 @@ def _check(values: Mapping[str, Any]) -> None:
     if kind not in HTTP_TYPES:
         for name in HTTP_DEFAULTS:
             if values.get(name) is not None:
-                raise InvalidInput(f"{name} is not a valid option for health monitors of "
-                                   f"type {kind}")
+                raise InvalidInput(
+                    f"{name} is not a valid option for health monitors of type {kind}"
+                )
     elif values.get("http_method") is not None:
         choice("http_method", values["http_method"], c.HTTP_METHODS, c.HTTP_METHODS)
     version = values.get("http_version")
     if version is not None and version not in c.HTTP_VERSIONS:
-        raise InvalidInput(f"Invalid input for field/attribute http_version. Value: "
-                           f"'{version}'. Value should be one of: 1.0, 1.1")
+        raise InvalidInput(
+            f"Invalid input for field/attribute http_version. Value: "
+            f"'{version}'. Value should be one of: 1.0, 1.1"
+        )
     if values.get("domain_name"):
         if version is None:
-            raise InvalidInput("Validation failure: 'http_version' must be specified when "
-                               "'domain_name' is provided.")
+            raise InvalidInput(
+                "Validation failure: 'http_version' must be specified when "
+                "'domain_name' is provided."
+            )
         if version < 1.1:
-            raise InvalidInput(f"http_version {version} is not a valid option for health "
-                               "monitors HTTP 1.1 domain name health check")
+            raise InvalidInput(
+                f"http_version {version} is not a valid option for health "
+                "monitors HTTP 1.1 domain name health check"
+            )
     # A timeout longer than the delay is accepted, as Octavia's API accepts it (its
     # conformance tests create such monitors): HAProxy waits for the check
     # (``timeout check``) and starts the next one ``inter`` after it ends.
@@ -77,13 +88,17 @@ def check_healthmonitor(req: Any) -> dict[str, Any]:
 
 def new_healthmonitor(pool: Pool, values: dict[str, Any]) -> HealthMonitor:
     """The row of ``pool``'s new monitor, in PENDING_CREATE (``values``: check_healthmonitor)."""
-    return HealthMonitor(id=str(uuid.uuid4()), project_id=pool.project_id, pool_id=pool.id,
-                         provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-                         **values)
+    return HealthMonitor(
+        id=str(uuid.uuid4()),
+        project_id=pool.project_id,
+        pool_id=pool.id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE,
+        **values,
+    )
 
 
-def list_healthmonitors(env: Env, ctx: RequestContext,
-                        params: listing.Params) -> listing.Page:
+def list_healthmonitors(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
         return listing.run(session, select(HealthMonitor), SCOPE, params, ctx, hm_view)
 
@@ -107,8 +122,9 @@ def create_healthmonitor(env: Env, ctx: RequestContext, req: Any) -> dict[str, A
         current = pool.health_monitor
         if current is not None and current.provisioning_status != c.DELETED:
             raise Conflict("This pool already has a health monitor")
-        quotas.check_and_reserve(session, pool.project_id, quotas.HEALTH_MONITOR,
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(
+            session, pool.project_id, quotas.HEALTH_MONITOR, defaults=env.quota_defaults
+        )
         hm = new_healthmonitor(pool, values)
         session.add(hm)
         try:
@@ -118,8 +134,7 @@ def create_healthmonitor(env: Env, ctx: RequestContext, req: Any) -> dict[str, A
         return hm_view(hm)
 
 
-def update_healthmonitor(env: Env, ctx: RequestContext, hm_id: str,
-                         req: Any) -> dict[str, Any]:
+def update_healthmonitor(env: Env, ctx: RequestContext, hm_id: str, req: Any) -> dict[str, Any]:
     """``req``: the update body; only the fields the caller sent change."""
     refuse_unsupported(req, HEALTHMONITOR.update_unsupported())
     changes = HEALTHMONITOR.update_changes(given(req))
@@ -130,8 +145,10 @@ def update_healthmonitor(env: Env, ctx: RequestContext, hm_id: str,
             for name, default in HTTP_DEFAULTS.items():
                 if name in changes and changes[name] is None:
                     changes[name] = default
-        after = {name: getattr(hm, name) for name in (
-            "type", "delay", "timeout", "http_version", "domain_name", *HTTP_DEFAULTS)}
+        after = {
+            name: getattr(hm, name)
+            for name in ("type", "delay", "timeout", "http_version", "domain_name", *HTTP_DEFAULTS)
+        }
         if hm.type not in HTTP_TYPES:
             after.update(dict.fromkeys(HTTP_DEFAULTS))
         after.update(changes)

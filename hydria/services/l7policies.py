@@ -37,12 +37,20 @@ from hydria.services.shape import l7policy_view, l7rule_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given
 
-POLICY_SCOPE = listing.Scope(L7Policy, L7POLICY.filters(), L7POLICY.sorts(),
-                             status_column=L7Policy.provisioning_status,
-                             project_column=L7Policy.project_id)
-RULE_SCOPE = listing.Scope(L7Rule, L7RULE.filters(), L7RULE.sorts(),
-                           status_column=L7Rule.provisioning_status,
-                           project_column=L7Rule.project_id)
+POLICY_SCOPE = listing.Scope(
+    L7Policy,
+    L7POLICY.filters(),
+    L7POLICY.sorts(),
+    status_column=L7Policy.provisioning_status,
+    project_column=L7Policy.project_id,
+)
+RULE_SCOPE = listing.Scope(
+    L7Rule,
+    L7RULE.filters(),
+    L7RULE.sorts(),
+    status_column=L7Rule.provisioning_status,
+    project_column=L7Rule.project_id,
+)
 _GONE = (c.PENDING_DELETE, c.DELETED)
 
 
@@ -57,51 +65,67 @@ def check_listener_takes_policies(protocol: str) -> None:
     if protocol == c.PROTOCOL_PROMETHEUS:
         raise protocols.no_children(protocol)
     if protocol not in c.L7_LISTENER_PROTOCOLS:
-        raise ProviderUnsupported.of(f"{protocol} protocol listeners do not support L7 "
-                                     "policies")
+        raise ProviderUnsupported.of(f"{protocol} protocol listeners do not support L7 policies")
 
 
 def check_rule_body(req: Any) -> dict[str, Any]:
     """A new rule's row values (``req``: an L7 rule create body)."""
     values = L7RULE.create_columns(req.model_dump())
     values["type"] = choice("type", req.type, c.L7RULE_TYPES, c.L7RULE_TYPES)
-    values["compare_type"] = choice("compare_type", req.compare_type,
-                                    c.L7RULE_COMPARE_TYPES, c.L7RULE_COMPARE_TYPES)
+    values["compare_type"] = choice(
+        "compare_type", req.compare_type, c.L7RULE_COMPARE_TYPES, c.L7RULE_COMPARE_TYPES
+    )
     l7.check_rule(values["type"], values["compare_type"], values["key"], values["value"])
     return values
 
 
 def check_policy_body(req: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A new policy's row values (no position, no listener) and its rules' values."""
-    sent = {name: getattr(req, name) for name in req.model_fields_set
-            if getattr(req, name) is not None}
+    sent = {
+        name: getattr(req, name) for name in req.model_fields_set if getattr(req, name) is not None
+    }
     if "action" in sent:
         choice("action", sent["action"], c.L7POLICY_ACTIONS, c.L7POLICY_ACTIONS)
     sanitized = l7.sanitize_policy(sent, create=True)
     values = L7POLICY.create_columns(req.model_dump())
     values.pop("listener_id", None)
     values.pop("position", None)
-    for name in ("action", "redirect_pool_id", "redirect_url", "redirect_prefix",
-                 "redirect_http_code"):
+    for name in (
+        "action",
+        "redirect_pool_id",
+        "redirect_url",
+        "redirect_prefix",
+        "redirect_http_code",
+    ):
         if name in values or name in sanitized:
             values[name] = sanitized.get(name)
     rules = [check_rule_body(r) for r in (req.rules or [])]
     if len(rules) > c.MAX_L7RULES_PER_L7POLICY:
-        raise Conflict("Too many rules on L7 policy (at most "
-                       f"{c.MAX_L7RULES_PER_L7POLICY})")
+        raise Conflict(f"Too many rules on L7 policy (at most {c.MAX_L7RULES_PER_L7POLICY})")
     return values, rules
 
 
 def new_policy(listener: Listener, values: Mapping[str, Any]) -> L7Policy:
-    return L7Policy(id=str(uuid.uuid4()), project_id=listener.project_id,
-                    listener_id=listener.id, provisioning_status=c.PENDING_CREATE,
-                    operating_status=c.OFFLINE, position=c.MAX_POLICY_POSITION, **values)
+    return L7Policy(
+        id=str(uuid.uuid4()),
+        project_id=listener.project_id,
+        listener_id=listener.id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE,
+        position=c.MAX_POLICY_POSITION,
+        **values,
+    )
 
 
 def new_rule(policy: L7Policy, values: Mapping[str, Any]) -> L7Rule:
-    return L7Rule(id=str(uuid.uuid4()), project_id=policy.project_id, l7policy_id=policy.id,
-                  provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-                  **values)
+    return L7Rule(
+        id=str(uuid.uuid4()),
+        project_id=policy.project_id,
+        l7policy_id=policy.id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE,
+        **values,
+    )
 
 
 def place(policies: Iterable[L7Policy], policy: L7Policy, position: int) -> list[L7Policy]:
@@ -126,27 +150,40 @@ def renumber(policies: Iterable[L7Policy]) -> None:
 
 def live_policies(session: Session, listener_id: str) -> list[L7Policy]:
     """A listener's policies that are not on their way out, in position order."""
-    return list(session.scalars(
-        select(L7Policy).where(L7Policy.listener_id == listener_id,
-                               L7Policy.provisioning_status.notin_(_GONE))
-        .order_by(L7Policy.position, L7Policy.created_at, L7Policy.id)))
+    return list(
+        session.scalars(
+            select(L7Policy)
+            .where(L7Policy.listener_id == listener_id, L7Policy.provisioning_status.notin_(_GONE))
+            .order_by(L7Policy.position, L7Policy.created_at, L7Policy.id)
+        )
+    )
 
 
-def check_redirect_pool(session: Session, listener: Listener, pool_id: str,
-                        ctx: RequestContext | None = None) -> Pool:
+def check_redirect_pool(
+    session: Session, listener: Listener, pool_id: str, ctx: RequestContext | None = None
+) -> Pool:
     """The pool a policy redirects to: live, on the listener's load balancer, and of a
     protocol the listener can send to."""
     pool = get_pool(session, pool_id, ctx) if ctx is not None else session.get(Pool, pool_id)
-    if (pool is None or pool.load_balancer_id != listener.load_balancer_id
-            or pool.provisioning_status in _GONE):
+    if (
+        pool is None
+        or pool.load_balancer_id != listener.load_balancer_id
+        or pool.provisioning_status in _GONE
+    ):
         raise NotFound.of("Pool", pool_id)
     protocols.check_listener_pool(listener.protocol, pool.protocol)
     return pool
 
 
 def _rule_count(session: Session, policy_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(L7Rule).where(
-        L7Rule.l7policy_id == policy_id, L7Rule.provisioning_status != c.DELETED)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(L7Rule)
+            .where(L7Rule.l7policy_id == policy_id, L7Rule.provisioning_status != c.DELETED)
+        )
+        or 0
+    )
 
 
 def _lock(unit: Any, session: Session, listener: Listener, ctx: RequestContext) -> LoadBalancer:
@@ -162,8 +199,14 @@ def _lock(unit: Any, session: Session, listener: Listener, ctx: RequestContext) 
 
 def list_l7policies(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(L7Policy).options(selectinload(L7Policy.rules)),
-                           POLICY_SCOPE, params, ctx, l7policy_view)
+        return listing.run(
+            session,
+            select(L7Policy).options(selectinload(L7Policy.rules)),
+            POLICY_SCOPE,
+            params,
+            ctx,
+            l7policy_view,
+        )
 
 
 def show_l7policy(env: Env, ctx: RequestContext, policy_id: str) -> dict[str, Any]:
@@ -182,10 +225,12 @@ def create_l7policy(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         if values.get("redirect_pool_id"):
             check_redirect_pool(session, listener, values["redirect_pool_id"], ctx)
         _lock(unit, session, listener, ctx)
-        quotas.check_and_reserve(session, listener.project_id, quotas.L7POLICY,
-                                 defaults=env.quota_defaults)
-        quotas.check_and_reserve(session, listener.project_id, quotas.L7RULE, len(rules),
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(
+            session, listener.project_id, quotas.L7POLICY, defaults=env.quota_defaults
+        )
+        quotas.check_and_reserve(
+            session, listener.project_id, quotas.L7RULE, len(rules), defaults=env.quota_defaults
+        )
         mark_parents_pending(listener)
         policy = new_policy(listener, values)
         place(live_policies(session, listener.id), policy, req.position)
@@ -197,17 +242,19 @@ def create_l7policy(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         return l7policy_view(policy)
 
 
-def update_l7policy(env: Env, ctx: RequestContext, policy_id: str,
-                    req: Any) -> dict[str, Any]:
+def update_l7policy(env: Env, ctx: RequestContext, policy_id: str, req: Any) -> dict[str, Any]:
     """``req``: the update body; only the fields the caller sent change."""
     sent = given(req)
     if sent.get("action") is not None:
         choice("action", sent["action"], c.L7POLICY_ACTIONS, c.L7POLICY_ACTIONS)
     changes = L7POLICY.update_changes(sent)
     position = changes.pop("position", None)
-    redirect = {k: v for k, v in changes.items() if k in (
-        "action", "redirect_pool_id", "redirect_url", "redirect_prefix",
-        "redirect_http_code")}
+    redirect = {
+        k: v
+        for k, v in changes.items()
+        if k
+        in ("action", "redirect_pool_id", "redirect_url", "redirect_prefix", "redirect_http_code")
+    }
     changes.update(l7.sanitize_policy(redirect, create=False))
     with write(env) as unit:
         session = unit.session
@@ -251,16 +298,22 @@ def _policy_for_rules(session: Session, policy_id: str, ctx: RequestContext) -> 
     return policy
 
 
-def list_l7rules(env: Env, ctx: RequestContext, policy_id: str,
-                 params: listing.Params) -> listing.Page:
+def list_l7rules(
+    env: Env, ctx: RequestContext, policy_id: str, params: listing.Params
+) -> listing.Page:
     with read(env) as session:
         _policy_for_rules(session, policy_id, ctx)
-        return listing.run(session, select(L7Rule).where(L7Rule.l7policy_id == policy_id),
-                           RULE_SCOPE, params, ctx, l7rule_view)
+        return listing.run(
+            session,
+            select(L7Rule).where(L7Rule.l7policy_id == policy_id),
+            RULE_SCOPE,
+            params,
+            ctx,
+            l7rule_view,
+        )
 
 
-def show_l7rule(env: Env, ctx: RequestContext, policy_id: str,
-                rule_id: str) -> dict[str, Any]:
+def show_l7rule(env: Env, ctx: RequestContext, policy_id: str, rule_id: str) -> dict[str, Any]:
     with read(env) as session:
         _policy_for_rules(session, policy_id, ctx)
         return l7rule_view(get_l7rule(session, policy_id, rule_id, ctx))
@@ -284,8 +337,9 @@ def create_l7rule(env: Env, ctx: RequestContext, policy_id: str, req: Any) -> di
         if _rule_count(session, policy.id) >= c.MAX_L7RULES_PER_L7POLICY:
             raise Conflict(f"Too many rules on L7 policy {policy.id}")
         _lock(unit, session, listener, ctx)
-        quotas.check_and_reserve(session, policy.project_id, quotas.L7RULE,
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(
+            session, policy.project_id, quotas.L7RULE, defaults=env.quota_defaults
+        )
         mark_parents_pending(policy, listener)
         rule = new_rule(policy, values)
         session.add(rule)
@@ -293,8 +347,9 @@ def create_l7rule(env: Env, ctx: RequestContext, policy_id: str, req: Any) -> di
         return l7rule_view(rule)
 
 
-def update_l7rule(env: Env, ctx: RequestContext, policy_id: str, rule_id: str,
-                  req: Any) -> dict[str, Any]:
+def update_l7rule(
+    env: Env, ctx: RequestContext, policy_id: str, rule_id: str, req: Any
+) -> dict[str, Any]:
     sent = given(req)
     if "invert" in sent and sent["invert"] is None:
         sent["invert"] = False  # Octavia: an unset invert is false
@@ -334,11 +389,19 @@ def mark_deleted_with_listener(session: Session, listener_ids: list[str]) -> Non
     """A listener on its way out takes its policies and their rules with it."""
     if not listener_ids:
         return
-    policies = list(session.scalars(select(L7Policy).where(
-        L7Policy.listener_id.in_(listener_ids), L7Policy.provisioning_status != c.DELETED)))
-    rules = session.scalars(select(L7Rule).where(
-        L7Rule.l7policy_id.in_([p.id for p in policies]),
-        L7Rule.provisioning_status != c.DELETED))
+    policies = list(
+        session.scalars(
+            select(L7Policy).where(
+                L7Policy.listener_id.in_(listener_ids), L7Policy.provisioning_status != c.DELETED
+            )
+        )
+    )
+    rules = session.scalars(
+        select(L7Rule).where(
+            L7Rule.l7policy_id.in_([p.id for p in policies]),
+            L7Rule.provisioning_status != c.DELETED,
+        )
+    )
     for row in [*policies, *rules]:
         row.provisioning_status = c.PENDING_DELETE
 
@@ -346,6 +409,9 @@ def mark_deleted_with_listener(session: Session, listener_ids: list[str]) -> Non
 def policy_using(session: Session, pool_id: str) -> L7Policy | None:
     """A policy that is not DELETED and redirects to ``pool_id`` (Octavia refuses to
     delete such a pool)."""
-    return session.scalars(select(L7Policy).where(
-        L7Policy.redirect_pool_id == pool_id, L7Policy.provisioning_status != c.DELETED)
-        .order_by(L7Policy.created_at).limit(1)).first()
+    return session.scalars(
+        select(L7Policy)
+        .where(L7Policy.redirect_pool_id == pool_id, L7Policy.provisioning_status != c.DELETED)
+        .order_by(L7Policy.created_at)
+        .limit(1)
+    ).first()

@@ -25,9 +25,13 @@ from hydria.services.shape import listener_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
-SCOPE = listing.Scope(Listener, LISTENER.filters(), LISTENER.sorts(),
-                      status_column=Listener.provisioning_status,
-                      project_column=Listener.project_id)
+SCOPE = listing.Scope(
+    Listener,
+    LISTENER.filters(),
+    LISTENER.sorts(),
+    status_column=Listener.provisioning_status,
+    project_column=Listener.project_id,
+)
 
 
 def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:
@@ -37,8 +41,11 @@ def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:
 
 def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str) -> Pool:
     pool = session.get(Pool, pool_id)
-    if (pool is None or pool.load_balancer_id != lb_id
-            or pool.provisioning_status in (c.DELETED, c.PENDING_DELETE)):
+    if (
+        pool is None
+        or pool.load_balancer_id != lb_id
+        or pool.provisioning_status in (c.DELETED, c.PENDING_DELETE)
+    ):
         raise NotFound.of("Pool", pool_id)
     check_pool_protocol(protocol, pool.protocol)
     return pool
@@ -52,13 +59,16 @@ def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
     versions = {ipaddress.ip_address(v).version for v in vips}
     for cidr in cidrs:
         if ipaddress.ip_network(cidr).version not in versions:
-            raise InvalidInput(f"Validation failure: CIDR {cidr} IP version incompatible "
-                               f"with all VIPs: {vips}")
+            raise InvalidInput(
+                f"Validation failure: CIDR {cidr} IP version incompatible with all VIPs: {vips}"
+            )
 
 
 def port_in_use(protocol: str, port: int) -> Conflict:
-    return Conflict(f"Another Listener on this Load Balancer is already using "
-                    f"protocol {protocol} and protocol_port {port}")
+    return Conflict(
+        f"Another Listener on this Load Balancer is already using "
+        f"protocol {protocol} and protocol_port {port}"
+    )
 
 
 def same_transport(a: str, b: str) -> bool:
@@ -67,9 +77,13 @@ def same_transport(a: str, b: str) -> bool:
 
 
 def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> None:
-    others = session.scalars(select(Listener).where(
-        Listener.load_balancer_id == lb_id, Listener.protocol_port == port,
-        Listener.provisioning_status != c.DELETED))
+    others = session.scalars(
+        select(Listener).where(
+            Listener.load_balancer_id == lb_id,
+            Listener.protocol_port == port,
+            Listener.provisioning_status != c.DELETED,
+        )
+    )
     for other in others:
         if same_transport(other.protocol, protocol):
             raise port_in_use(other.protocol, port)
@@ -78,17 +92,23 @@ def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> 
 def check_listener(req: Any, *, nested: bool = False) -> str:
     """The checks that need no database; returns the listener's protocol."""
     refuse_unsupported(req, LISTENER.unsupported(nested=nested))
-    protocol = choice("protocol", req.protocol, c.LISTENER_PROTOCOLS,
-                      c.SUPPORTED_LISTENER_PROTOCOLS)
+    protocol = choice(
+        "protocol", req.protocol, c.LISTENER_PROTOCOLS, c.SUPPORTED_LISTENER_PROTOCOLS
+    )
     protocols.check_served(protocol, provider.served())
     values = req.model_dump()
     if nested and protocol == c.PROTOCOL_TERMINATED_HTTPS:
         raise unsupported("protocol TERMINATED_HTTPS in a fully populated create")
     protocols.check_listener_create(
-        protocol, insert_headers=req.insert_headers, tls_refs=tls.has_refs(values),
-        default_pool=(getattr(req, "default_pool_id", None) is not None
-                      or getattr(req, "default_pool", None) is not None),
-        l7policies=bool(req.l7policies))
+        protocol,
+        insert_headers=req.insert_headers,
+        tls_refs=tls.has_refs(values),
+        default_pool=(
+            getattr(req, "default_pool_id", None) is not None
+            or getattr(req, "default_pool", None) is not None
+        ),
+        l7policies=bool(req.l7policies),
+    )
     check_insert_headers(req.insert_headers, protocol)
     tls.check_listener_rules(protocol, values, update=False)
     if req.l7policies:
@@ -100,22 +120,34 @@ def check_listener(req: Any, *, nested: bool = False) -> str:
     return protocol
 
 
-def new_listener(lb: LoadBalancer, req: Any, protocol: str, *,
-                 default_pool_id: str | None) -> Listener:
+def new_listener(
+    lb: LoadBalancer, req: Any, protocol: str, *, default_pool_id: str | None
+) -> Listener:
     """The row of a new listener on ``lb``, in PENDING_CREATE, Octavia's defaults filled."""
     _check_cidrs(req.allowed_cidrs, lb)
     values = LISTENER.create_columns(req.model_dump())
     values.update(protocol=protocol, default_pool_id=default_pool_id)
     tls.listener_defaults(protocol, values)
-    return Listener(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
-                    provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-                    **values)
+    return Listener(
+        id=str(uuid.uuid4()),
+        project_id=lb.project_id,
+        load_balancer_id=lb.id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE,
+        **values,
+    )
 
 
 def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(Listener).options(selectinload(Listener.l7policies)),
-                           SCOPE, params, ctx, listener_view)
+        return listing.run(
+            session,
+            select(Listener).options(selectinload(Listener.l7policies)),
+            SCOPE,
+            params,
+            ctx,
+            listener_view,
+        )
 
 
 def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, Any]:
@@ -132,8 +164,9 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         # this database: a read inside it would wait for its own lock)
         with read(env) as session:
             project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_listener_material(env.secrets, req.model_dump(),
-                                    SecretAccess(project_id=project_id))
+        tls.check_listener_material(
+            env.secrets, req.model_dump(), SecretAccess(project_id=project_id)
+        )
     with write(env) as unit:
         session = unit.session
         lb = get_lb(session, req.loadbalancer_id, ctx)
@@ -141,8 +174,9 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
             check_default_pool(session, lb.id, req.default_pool_id, protocol)
         listener = new_listener(lb, req, protocol, default_pool_id=req.default_pool_id)
         unit.change(lb)
-        quotas.check_and_reserve(session, lb.project_id, quotas.LISTENER,
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(
+            session, lb.project_id, quotas.LISTENER, defaults=env.quota_defaults
+        )
         _check_port_free(session, lb.id, protocol, req.protocol_port)
         session.add(listener)
         try:
@@ -152,8 +186,7 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         return listener_view(listener)
 
 
-def update_listener(env: Env, ctx: RequestContext, listener_id: str,
-                    req: Any) -> dict[str, Any]:
+def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -> dict[str, Any]:
     """``req``: the update body; only the fields the caller sent change."""
     refuse_unsupported(req, LISTENER.update_unsupported())
     changes = LISTENER.update_changes(given(req))
@@ -161,9 +194,9 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str,
         with read(env) as session:  # outside the write transaction, as on create
             listener = get_listener(session, listener_id, ctx)
             merged = _check_update(listener, changes)
-        tls.check_listener_material(env.secrets, merged,
-                                    SecretAccess(project_id=listener.project_id),
-                                    changed=set(changes))
+        tls.check_listener_material(
+            env.secrets, merged, SecretAccess(project_id=listener.project_id), changed=set(changes)
+        )
     with write(env) as unit:
         session = unit.session
         listener = get_listener(session, listener_id, ctx)
@@ -184,9 +217,11 @@ def _check_update(listener: Listener, changes: dict[str, Any]) -> dict[str, Any]
     """The checks of an update that need the row but not the store; the TLS fields
     as they will be. Fills Octavia's defaults into ``changes`` for a null."""
     protocols.check_listener_update(
-        listener.protocol, insert_headers=changes.get("insert_headers"),
+        listener.protocol,
+        insert_headers=changes.get("insert_headers"),
         tls_refs=tls.has_refs(changes),
-        default_pool=changes.get("default_pool_id") is not None)
+        default_pool=changes.get("default_pool_id") is not None,
+    )
     check_insert_headers(changes.get("insert_headers"), listener.protocol)
     tls.listener_defaults(listener.protocol, changes, only_given=True)
     merged = {name: getattr(listener, name) for name in tls.LISTENER_FIELDS}

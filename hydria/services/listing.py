@@ -33,8 +33,7 @@ from hydria.services.context import RequestContext
 
 Params = dict[str, list[str]]
 
-AUXILIARY = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "fields",
-                       "page_reverse"})
+AUXILIARY = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse"})
 TAG_FILTERS = frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})
 MAX_LIMIT = 1000
 DEFAULT_SORT = (("created_at", "asc"), ("id", "asc"))
@@ -90,18 +89,22 @@ def _coerce(name: str, column: InstrumentedAttribute[Any], raw: str) -> Any:
             return True
         if low in ("false", "0", "no", "off"):
             return False
-        raise InvalidInput(f"Invalid input for field/attribute {name}. Value: '{raw}'. "
-                           "Value should be a boolean.")
+        raise InvalidInput(
+            f"Invalid input for field/attribute {name}. Value: '{raw}'. Value should be a boolean."
+        )
     if python_type is int:
         try:
             value = int(raw)
         except ValueError:
-            raise InvalidInput(f"Invalid input for field/attribute {name}. Value: '{raw}'. "
-                               "Value should be an integer.") from None
+            raise InvalidInput(
+                f"Invalid input for field/attribute {name}. Value: '{raw}'. "
+                "Value should be an integer."
+            ) from None
         # SQLite (and the drivers) cannot even bind an integer outside 64 bits.
         if not INT64_MIN <= value <= INT64_MAX:
-            raise InvalidInput(f"Invalid input for field/attribute {name}. Value: '{raw}'. "
-                               "Value is out of range.")
+            raise InvalidInput(
+                f"Invalid input for field/attribute {name}. Value: '{raw}'. Value is out of range."
+            )
         return value
     return raw
 
@@ -118,8 +121,9 @@ def _parse_limit(raw: str | None) -> int | None:
     return None if limit < 1 else min(limit, MAX_LIMIT)
 
 
-def _parse_sort(params: Params, sortable: Iterable[str],
-                defaults: tuple[tuple[str, str], ...] = DEFAULT_SORT) -> list[tuple[str, str]]:
+def _parse_sort(
+    params: Params, sortable: Iterable[str], defaults: tuple[tuple[str, str], ...] = DEFAULT_SORT
+) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
     if params.get("sort"):
         for item in split(params["sort"]):
@@ -193,8 +197,7 @@ def _same(column: Any, value: Any) -> ColumnElement[bool]:
     return term
 
 
-def _after(keys: Sequence[Key], values: Sequence[Any], *,
-           backwards: bool) -> ColumnElement[bool]:
+def _after(keys: Sequence[Key], values: Sequence[Any], *, backwards: bool) -> ColumnElement[bool]:
     """The keyset condition: rows after the marker (before it when ``backwards``).
 
     Besides the exact condition, a bound on the first key alone (``>=`` the
@@ -213,8 +216,14 @@ def _after(keys: Sequence[Key], values: Sequence[Any], *,
     return and_(bound, exact)
 
 
-def run(session: Session, stmt: Select[Any], scope: Scope, params: Params,
-        ctx: RequestContext, shape: Callable[[Any], dict[str, Any]]) -> Page:
+def run(
+    session: Session,
+    stmt: Select[Any],
+    scope: Scope,
+    params: Params,
+    ctx: RequestContext,
+    shape: Callable[[Any], dict[str, Any]],
+) -> Page:
     """The page of ``stmt`` (already scoped to a parent) the caller's parameters ask for."""
     params = {k: list(v) for k, v in params.items()}
     model = scope.model
@@ -234,25 +243,32 @@ def run(session: Session, stmt: Select[Any], scope: Scope, params: Params,
             raise InvalidInput("One or more arguments are either duplicate or invalid")
         column = getattr(model, attr)
         coerced = [_coerce(key, column, v) for v in values]
-        stmt = stmt.where(column.in_(coerced)) if len(coerced) > 1 else stmt.where(
-            column == coerced[0])
+        stmt = (
+            stmt.where(column.in_(coerced))
+            if len(coerced) > 1
+            else stmt.where(column == coerced[0])
+        )
 
     sort_keys = _parse_sort(params, scope.sorts, scope.default_sort)
-    keys: list[Key] = [(getattr(model, _attr(scope, name)), direction == "desc")
-                       for name, direction in sort_keys]
+    keys: list[Key] = [
+        (getattr(model, _attr(scope, name)), direction == "desc") for name, direction in sort_keys
+    ]
     key_column = getattr(model, scope.key)
     limit = _parse_limit(params.get("limit", [None])[-1])
     marker = params.get("marker", [None])[-1]
-    backwards = marker is not None and params.get(
-        "page_reverse", ["False"])[-1].lower() == "true"
+    backwards = marker is not None and params.get("page_reverse", ["False"])[-1].lower() == "true"
 
     if TAG_FILTERS & set(params):
         rows = _in_python(session, stmt, keys, params, limit, marker, backwards)
     else:
-        rows = _in_sql(session, stmt, keys, key_column, limit, marker,
-                       backwards)
-    return Page(items=[shape(r) for r in rows], first_id=rows[0].id if rows else None,
-                last_id=rows[-1].id if rows else None, limit=limit, marker=marker)
+        rows = _in_sql(session, stmt, keys, key_column, limit, marker, backwards)
+    return Page(
+        items=[shape(r) for r in rows],
+        first_id=rows[0].id if rows else None,
+        last_id=rows[-1].id if rows else None,
+        limit=limit,
+        marker=marker,
+    )
 
 
 def _bad_marker(marker: str) -> InvalidInput:
@@ -264,8 +280,15 @@ def _attr(scope: Scope, name: str) -> str:
     return scope.key if attr == "id" else attr
 
 
-def _in_sql(session: Session, stmt: Select[Any], keys: Sequence[Key], key_column: Any,
-            limit: int | None, marker: str | None, backwards: bool) -> list[Any]:
+def _in_sql(
+    session: Session,
+    stmt: Select[Any],
+    keys: Sequence[Key],
+    key_column: Any,
+    limit: int | None,
+    marker: str | None,
+    backwards: bool,
+) -> list[Any]:
     if marker is not None:
         anchor = session.scalars(stmt.where(key_column == marker)).first()
         if anchor is None:
@@ -279,10 +302,20 @@ def _in_sql(session: Session, stmt: Select[Any], keys: Sequence[Key], key_column
     return rows[::-1] if backwards else rows
 
 
-def _in_python(session: Session, stmt: Select[Any], keys: Sequence[Key], params: Params,
-               limit: int | None, marker: str | None, backwards: bool) -> list[Any]:
-    rows = [r for r in session.scalars(stmt.order_by(*_order(keys, backwards=False)))
-            .unique().all() if _tags_match(getattr(r, "tags", []) or [], params)]
+def _in_python(
+    session: Session,
+    stmt: Select[Any],
+    keys: Sequence[Key],
+    params: Params,
+    limit: int | None,
+    marker: str | None,
+    backwards: bool,
+) -> list[Any]:
+    rows = [
+        r
+        for r in session.scalars(stmt.order_by(*_order(keys, backwards=False))).unique().all()
+        if _tags_match(getattr(r, "tags", []) or [], params)
+    ]
     if marker is not None:
         ids = [r.id for r in rows]
         if marker not in ids:
@@ -291,5 +324,5 @@ def _in_python(session: Session, stmt: Select[Any], keys: Sequence[Key], params:
         if backwards:
             rows = rows[:at]
             return rows[-limit:] if limit is not None else rows
-        rows = rows[at + 1:]
+        rows = rows[at + 1 :]
     return rows[:limit] if limit is not None else rows

@@ -35,9 +35,13 @@ from hydria.services.unit import Env, Unit, read, write
 from hydria.services.validation import given, refuse_unsupported
 
 WITH_CHILDREN = (selectinload(LoadBalancer.listeners), selectinload(LoadBalancer.pools))
-SCOPE = listing.Scope(LoadBalancer, LOADBALANCER.filters(), LOADBALANCER.sorts(),
-                      status_column=LoadBalancer.provisioning_status,
-                      project_column=LoadBalancer.project_id)
+SCOPE = listing.Scope(
+    LoadBalancer,
+    LOADBALANCER.filters(),
+    LOADBALANCER.sorts(),
+    status_column=LoadBalancer.provisioning_status,
+    project_column=LoadBalancer.project_id,
+)
 
 
 def _subnet_for_vip(session: Session, req: Any) -> Subnet:
@@ -50,8 +54,9 @@ def _subnet_for_vip(session: Session, req: Any) -> Subnet:
         if subnet is None:
             raise InvalidInput(f"Subnet {req.vip_subnet_id} not found.")
         if req.vip_network_id is not None and subnet.network_id != req.vip_network_id:
-            raise InvalidInput(f"Validation failure: Subnet {subnet.id} is not in network "
-                               f"{req.vip_network_id}.")
+            raise InvalidInput(
+                f"Validation failure: Subnet {subnet.id} is not in network {req.vip_network_id}."
+            )
         return subnet
     if req.vip_network_id is not None:
         network = session.get(Network, req.vip_network_id)
@@ -59,25 +64,28 @@ def _subnet_for_vip(session: Session, req: Any) -> Subnet:
             raise InvalidInput(f"Network {req.vip_network_id} not found.")
         subnets = sorted(network.subnets, key=lambda s: (s.ip_version != 4, s.created_at))
         if not subnets:
-            raise InvalidInput("Validation failure: Supplied network does not contain a "
-                               "subnet.")
+            raise InvalidInput("Validation failure: Supplied network does not contain a subnet.")
         if req.vip_address is None:
             return subnets[0]
         ip = ipaddress.ip_address(req.vip_address)
         for subnet in subnets:
             if ip in ipaddress.ip_network(subnet.cidr):
                 return subnet
-        raise InvalidInput("Validation failure: Supplied network does not contain a subnet "
-                           "for VIP address specified.")
-    raise InvalidInput("Validation failure: VIP must contain one of: vip_port_id, "
-                       "vip_network_id, vip_subnet_id.")
+        raise InvalidInput(
+            "Validation failure: Supplied network does not contain a subnet "
+            "for VIP address specified."
+        )
+    raise InvalidInput(
+        "Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."
+    )
 
 
 _ADDITIONAL_VIP_KEYS = {"subnet_id", "ip_address", "port_id"}
 
 
-def _additional_vip_subnets(session: Session, vip_subnet: Subnet, given: list[Any]
-                            ) -> list[tuple[Subnet, str | None]]:
+def _additional_vip_subnets(
+    session: Session, vip_subnet: Subnet, given: list[Any]
+) -> list[tuple[Subnet, str | None]]:
     """Octavia's rules for ``additional_vips``: each names a subnet (and maybe its
     address), one VIP per subnet (the primary's included), every subnet in the
     primary VIP's network."""
@@ -85,32 +93,40 @@ def _additional_vip_subnets(session: Session, vip_subnet: Subnet, given: list[An
     used = {vip_subnet.id}
     for item in given:
         if not isinstance(item, dict) or not set(item) <= _ADDITIONAL_VIP_KEYS:
-            raise InvalidInput("Invalid input for field/attribute additional_vips: each is "
-                               "{\"subnet_id\": ..., \"ip_address\": ...}.")
+            raise InvalidInput(
+                "Invalid input for field/attribute additional_vips: each is "
+                '{"subnet_id": ..., "ip_address": ...}.'
+            )
         if item.get("port_id") is not None:
             raise InvalidInput(f"Port {item['port_id']} not found.")
         subnet_id, address = item.get("subnet_id"), item.get("ip_address")
         if not isinstance(subnet_id, str):
-            raise InvalidInput("Invalid input for field/attribute additional_vips: "
-                               "subnet_id is mandatory.")
+            raise InvalidInput(
+                "Invalid input for field/attribute additional_vips: subnet_id is mandatory."
+            )
         if address is not None:
             try:
                 if not isinstance(address, str):
                     raise ValueError
                 address = str(ipaddress.ip_address(address))
             except ValueError:
-                raise InvalidInput(f"Invalid input for field/attribute additional_vips: "
-                                   f"{address!r} is not an IP address.") from None
+                raise InvalidInput(
+                    f"Invalid input for field/attribute additional_vips: "
+                    f"{address!r} is not an IP address."
+                ) from None
         if subnet_id in used:
-            raise InvalidInput("Validation failure: Duplicate VIP subnet(s) specified. Only "
-                               "one IP can be bound per subnet.")
+            raise InvalidInput(
+                "Validation failure: Duplicate VIP subnet(s) specified. Only "
+                "one IP can be bound per subnet."
+            )
         used.add(subnet_id)
         subnet = session.get(Subnet, subnet_id)
         if subnet is None:
             raise InvalidInput(f"Validation failure: Subnet {subnet_id} not found")
         if subnet.network_id != vip_subnet.network_id:
-            raise InvalidInput("Validation failure: All VIP subnets must belong to the same "
-                               "network.")
+            raise InvalidInput(
+                "Validation failure: All VIP subnets must belong to the same network."
+            )
         found.append((subnet, address))
     return found
 
@@ -120,28 +136,42 @@ def _allocate_vip(session: Session, subnet: Subnet, lb_id: str, wanted: str | No
         ip = ipaddress.ip_address(wanted)
         net = ipaddress.ip_network(subnet.cidr)
         if ip not in net:
-            raise InvalidInput(f"Validation failure: VIP address {wanted} is not in subnet "
-                               f"{subnet.id} ({subnet.cidr}).")
-        if net.num_addresses > 2 and (ip == net.network_address or (
-                net.version == 4 and ip == net.broadcast_address)):
+            raise InvalidInput(
+                f"Validation failure: VIP address {wanted} is not in subnet "
+                f"{subnet.id} ({subnet.cidr})."
+            )
+        if net.num_addresses > 2 and (
+            ip == net.network_address or (net.version == 4 and ip == net.broadcast_address)
+        ):
             raise InvalidInput(f"The IP Address {wanted} is invalid.")
         if subnet.gateway_ip and ip == ipaddress.ip_address(subnet.gateway_ip):
-            raise Conflict(f"The VIP IP address is already in use: {wanted} is the "
-                           f"gateway of subnet {subnet.id}.")
+            raise Conflict(
+                f"The VIP IP address is already in use: {wanted} is the "
+                f"gateway of subnet {subnet.id}."
+            )
     try:
-        return addresses.allocate(session, subnet.id, subnet.allocation_start,
-                                  subnet.allocation_end, lb_id, address=wanted)
+        return addresses.allocate(
+            session,
+            subnet.id,
+            subnet.allocation_start,
+            subnet.allocation_end,
+            lb_id,
+            address=wanted,
+        )
     except Conflict:
         raise Conflict(f"The VIP IP address is already in use: {wanted}") from None
     except AllocationFailed:
-        raise InvalidInput("Validation failure: Subnet(s) in the supplied network do not "
-                           "contain enough available IPs.") from None
+        raise InvalidInput(
+            "Validation failure: Subnet(s) in the supplied network do not "
+            "contain enough available IPs."
+        ) from None
 
 
 def list_loadbalancers(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(LoadBalancer).options(*WITH_CHILDREN), SCOPE,
-                           params, ctx, lb_view)
+        return listing.run(
+            session, select(LoadBalancer).options(*WITH_CHILDREN), SCOPE, params, ctx, lb_view
+        )
 
 
 def show_loadbalancer(env: Env, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
@@ -164,27 +194,46 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
         session = unit.session
         subnet = _subnet_for_vip(session, req)
         vrrp = env.settings.compute_driver == "netns"
-        topology = catalog.check_lb_choices(
-            session, flavor_id=req.flavor_id, availability_zone=req.availability_zone,
-            provider=req.provider, vrrp=vrrp) or env.settings.default_topology
+        topology = (
+            catalog.check_lb_choices(
+                session,
+                flavor_id=req.flavor_id,
+                availability_zone=req.availability_zone,
+                provider=req.provider,
+                vrrp=vrrp,
+            )
+            or env.settings.default_topology
+        )
         if topology == c.TOPOLOGY_ACTIVE_STANDBY and not vrrp:
             raise active_standby_unsupported()
-        quotas.check_and_reserve(session, project_id, quotas.LOAD_BALANCER,
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(
+            session, project_id, quotas.LOAD_BALANCER, defaults=env.quota_defaults
+        )
         lb_id = str(uuid.uuid4())
         vip_address = _allocate_vip(session, subnet, lb_id, req.vip_address)
-        extra_vips = [{"subnet_id": s.id, "ip_address": _allocate_vip(session, s, lb_id, ip)}
-                      for s, ip in _additional_vip_subnets(session, subnet,
-                                                           req.additional_vips or [])]
+        extra_vips = [
+            {"subnet_id": s.id, "ip_address": _allocate_vip(session, s, lb_id, ip)}
+            for s, ip in _additional_vip_subnets(session, subnet, req.additional_vips or [])
+        ]
         lb = LoadBalancer(
-            id=lb_id, project_id=project_id, name=req.name,
-            description=req.description, admin_state_up=req.admin_state_up,
-            provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-            topology=topology, provider=c.PROVIDER_NAME,
-            vip_subnet_id=subnet.id, vip_network_id=subnet.network_id,
-            vip_address=vip_address, vip_port_id=str(uuid.uuid4()), tags=list(req.tags or []),
-            flavor_id=req.flavor_id, availability_zone=req.availability_zone,
-            additional_vips=extra_vips)
+            id=lb_id,
+            project_id=project_id,
+            name=req.name,
+            description=req.description,
+            admin_state_up=req.admin_state_up,
+            provisioning_status=c.PENDING_CREATE,
+            operating_status=c.OFFLINE,
+            topology=topology,
+            provider=c.PROVIDER_NAME,
+            vip_subnet_id=subnet.id,
+            vip_network_id=subnet.network_id,
+            vip_address=vip_address,
+            vip_port_id=str(uuid.uuid4()),
+            tags=list(req.tags or []),
+            flavor_id=req.flavor_id,
+            availability_zone=req.availability_zone,
+            additional_vips=extra_vips,
+        )
         session.add(lb)
         session.flush()
         listeners, pools = graph.create(session, lb, plan, quota_defaults=env.quota_defaults)
@@ -200,8 +249,7 @@ def _lock(unit: Unit, lb: LoadBalancer, to_status: str) -> None:
         raise lb_state_conflict(lb) from None
 
 
-def update_loadbalancer(env: Env, ctx: RequestContext, lb_id: str,
-                        req: Any) -> dict[str, Any]:
+def update_loadbalancer(env: Env, ctx: RequestContext, lb_id: str, req: Any) -> dict[str, Any]:
     """``req``: the update body; only the fields the caller sent change."""
     refuse_unsupported(req, LOADBALANCER.update_unsupported())
     changes = LOADBALANCER.update_changes(given(req))
@@ -219,8 +267,9 @@ def delete_loadbalancer(env: Env, ctx: RequestContext, lb_id: str, *, cascade: b
         session = unit.session
         lb = get_lb(session, lb_id, ctx)
         if (live(lb.listeners) or live(lb.pools)) and not cascade:
-            raise InvalidInput(f"Validation failure: Cannot delete Load Balancer {lb_id} - "
-                               "it has children")
+            raise InvalidInput(
+                f"Validation failure: Cannot delete Load Balancer {lb_id} - it has children"
+            )
         _lock(unit, lb, c.PENDING_DELETE)
         if cascade:
             _mark_children_deleted(session, lb_id)
@@ -235,8 +284,10 @@ def _mark_children_deleted(session: Session, lb_id: str) -> None:
     rows += session.scalars(select(HealthMonitor).where(HealthMonitor.pool_id.in_(pool_ids)))
     for row in live(rows):
         row.provisioning_status = c.PENDING_DELETE
-    l7policies.mark_deleted_with_listener(session, list(session.scalars(
-        select(Listener.id).where(Listener.load_balancer_id == lb_id))))
+    l7policies.mark_deleted_with_listener(
+        session,
+        list(session.scalars(select(Listener.id).where(Listener.load_balancer_id == lb_id))),
+    )
 
 
 def failover(env: Env, ctx: RequestContext, lb_id: str) -> None:
@@ -248,7 +299,8 @@ def failover(env: Env, ctx: RequestContext, lb_id: str) -> None:
             update(Amphora)
             .where(Amphora.load_balancer_id == lb.id, Amphora.status != c.DELETED)
             .values(failover_requested=True)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def loadbalancer_stats(env: Env, ctx: RequestContext, lb_id: str) -> dict[str, Any]:

@@ -44,8 +44,7 @@ def get_pool(session: Session, pool_id: str, ctx: RequestContext) -> Pool:
     return _get(session, Pool, "Pool", pool_id, ctx)
 
 
-def get_member(session: Session, pool_id: str, member_id: str,
-               ctx: RequestContext) -> Member:
+def get_member(session: Session, pool_id: str, member_id: str, ctx: RequestContext) -> Member:
     row = _get(session, Member, "Member", member_id, ctx)
     if row.pool_id != pool_id:
         raise NotFound.of("Member", member_id)
@@ -60,8 +59,7 @@ def get_l7policy(session: Session, policy_id: str, ctx: RequestContext) -> L7Pol
     return _get(session, L7Policy, "L7 Policy", policy_id, ctx)
 
 
-def get_l7rule(session: Session, policy_id: str, rule_id: str,
-               ctx: RequestContext) -> L7Rule:
+def get_l7rule(session: Session, policy_id: str, rule_id: str, ctx: RequestContext) -> L7Rule:
     row = _get(session, L7Rule, "L7 Rule", rule_id, ctx)
     if row.l7policy_id != policy_id:
         raise NotFound.of("L7 Rule", rule_id)
@@ -75,18 +73,27 @@ def listeners_of(pool: Pool) -> list[Listener]:
     session = object_session(pool)
     if session is None:
         return []
-    direct = list(session.scalars(
-        select(Listener).where(Listener.default_pool_id == pool.id,
-                               Listener.provisioning_status != c.DELETED)
-        .order_by(Listener.created_at)))
+    direct = list(
+        session.scalars(
+            select(Listener)
+            .where(Listener.default_pool_id == pool.id, Listener.provisioning_status != c.DELETED)
+            .order_by(Listener.created_at)
+        )
+    )
     through = session.scalars(
-        select(Listener).join(L7Policy, L7Policy.listener_id == Listener.id)
-        .where(L7Policy.redirect_pool_id == pool.id, L7Policy.admin_state_up.is_(True),
-               L7Policy.provisioning_status != c.DELETED,
-               Listener.provisioning_status != c.DELETED,
-               select(L7Rule.id).where(L7Rule.l7policy_id == L7Policy.id,
-                                       L7Rule.provisioning_status != c.DELETED).exists())
-        .order_by(Listener.created_at))
+        select(Listener)
+        .join(L7Policy, L7Policy.listener_id == Listener.id)
+        .where(
+            L7Policy.redirect_pool_id == pool.id,
+            L7Policy.admin_state_up.is_(True),
+            L7Policy.provisioning_status != c.DELETED,
+            Listener.provisioning_status != c.DELETED,
+            select(L7Rule.id)
+            .where(L7Rule.l7policy_id == L7Policy.id, L7Rule.provisioning_status != c.DELETED)
+            .exists(),
+        )
+        .order_by(Listener.created_at)
+    )
     seen = {li.id for li in direct}
     for li in through:
         if li.id not in seen:

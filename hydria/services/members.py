@@ -30,9 +30,13 @@ from hydria.services.shape import member_view
 from hydria.services.unit import Env, Unit, read, write
 from hydria.services.validation import given, refuse_unsupported
 
-SCOPE = listing.Scope(Member, MEMBER.filters(), MEMBER.sorts(),
-                      status_column=Member.provisioning_status,
-                      project_column=Member.project_id)
+SCOPE = listing.Scope(
+    Member,
+    MEMBER.filters(),
+    MEMBER.sorts(),
+    status_column=Member.provisioning_status,
+    project_column=Member.project_id,
+)
 # Octavia refuses members on addresses its operators reserve (the metadata service).
 RESERVED_IPS = frozenset({"169.254.169.254"})
 # What a batch update takes from each entry for a member that already exists. As
@@ -44,8 +48,9 @@ BATCH_KEPT_UNLESS_GIVEN = ("name", "tags")
 
 
 def duplicate_member(address: str, port: int) -> Conflict:
-    return Conflict(f"Another member on this pool is already using ip {address} "
-                    f"on protocol_port {port}")
+    return Conflict(
+        f"Another member on this pool is already using ip {address} on protocol_port {port}"
+    )
 
 
 def check_new_member(session: Session, req: Any) -> None:
@@ -59,24 +64,34 @@ def check_new_member(session: Session, req: Any) -> None:
 
 
 def has_monitor(pool: Pool) -> bool:
-    return (pool.health_monitor is not None
-            and pool.health_monitor.provisioning_status != c.DELETED)
+    return pool.health_monitor is not None and pool.health_monitor.provisioning_status != c.DELETED
 
 
 def new_member(pool: Pool, req: Any, *, monitored: bool) -> Member:
     """The row of a new member of ``pool``: OFFLINE until checked if ``monitored``."""
-    return Member(id=str(uuid.uuid4()), project_id=pool.project_id, pool_id=pool.id,
-                  provisioning_status=c.PENDING_CREATE,
-                  operating_status=c.OFFLINE if monitored else c.NO_MONITOR,
-                  **MEMBER.create_columns(req.model_dump()))
+    return Member(
+        id=str(uuid.uuid4()),
+        project_id=pool.project_id,
+        pool_id=pool.id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE if monitored else c.NO_MONITOR,
+        **MEMBER.create_columns(req.model_dump()),
+    )
 
 
-def list_members(env: Env, ctx: RequestContext, pool_id: str,
-                 params: listing.Params) -> listing.Page:
+def list_members(
+    env: Env, ctx: RequestContext, pool_id: str, params: listing.Params
+) -> listing.Page:
     with read(env) as session:
         get_pool(session, pool_id, ctx)
-        return listing.run(session, select(Member).where(Member.pool_id == pool_id), SCOPE,
-                           params, ctx, member_view)
+        return listing.run(
+            session,
+            select(Member).where(Member.pool_id == pool_id),
+            SCOPE,
+            params,
+            ctx,
+            member_view,
+        )
 
 
 def show_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -> dict[str, Any]:
@@ -99,10 +114,13 @@ def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict
         pool = get_pool(session, pool_id, ctx)
         check_new_member(session, req)
         _begin(unit, pool, ctx)
-        quotas.check_and_reserve(session, pool.project_id, quotas.MEMBER,
-                                 defaults=env.quota_defaults)
-        if any((m.address, m.protocol_port) == (req.address, req.protocol_port)
-               for m in live(pool.members)):
+        quotas.check_and_reserve(
+            session, pool.project_id, quotas.MEMBER, defaults=env.quota_defaults
+        )
+        if any(
+            (m.address, m.protocol_port) == (req.address, req.protocol_port)
+            for m in live(pool.members)
+        ):
             raise duplicate_member(req.address, req.protocol_port)
         member = new_member(pool, req, monitored=has_monitor(pool))
         session.add(member)
@@ -113,8 +131,9 @@ def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict
         return member_view(member)
 
 
-def update_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str,
-                  req: Any) -> dict[str, Any]:
+def update_member(
+    env: Env, ctx: RequestContext, pool_id: str, member_id: str, req: Any
+) -> dict[str, Any]:
     """``req``: the update body; only the fields the caller sent change."""
     refuse_unsupported(req, MEMBER.update_unsupported())
     changes = MEMBER.update_changes(given(req))
@@ -136,8 +155,9 @@ def delete_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -
         member.provisioning_status = c.PENDING_DELETE
 
 
-def batch_update(env: Env, ctx: RequestContext, pool_id: str, wanted: list[Any], *,
-                 additive_only: bool) -> None:
+def batch_update(
+    env: Env, ctx: RequestContext, pool_id: str, wanted: list[Any], *, additive_only: bool
+) -> None:
     """Make the pool's members exactly ``wanted`` (or add to them, ``additive_only``)."""
     for req in wanted:
         ctx.owner_for_create(req.project_id)
@@ -145,8 +165,9 @@ def batch_update(env: Env, ctx: RequestContext, pool_id: str, wanted: list[Any],
     # Octavia checks this only for members that already exist; two new entries with
     # one address and port reach its database and fail there. Hydria refuses both.
     if len(set(keys)) != len(keys):
-        raise InvalidInput("Validation failure: Member must be updated only once in the "
-                           "same request.")
+        raise InvalidInput(
+            "Validation failure: Member must be updated only once in the same request."
+        )
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
@@ -165,8 +186,9 @@ def batch_update(env: Env, ctx: RequestContext, pool_id: str, wanted: list[Any],
             return
         unit.change(lb)
         mark_parents_pending(pool, *listeners_of(pool))
-        quotas.check_and_reserve(session, pool.project_id, quotas.MEMBER, len(new),
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(
+            session, pool.project_id, quotas.MEMBER, len(new), defaults=env.quota_defaults
+        )
         for req in wanted:
             current = existing.get((req.address, req.protocol_port))
             if current is None:
@@ -184,5 +206,6 @@ def batch_update(env: Env, ctx: RequestContext, pool_id: str, wanted: list[Any],
         try:
             session.flush()
         except IntegrityError:
-            raise Conflict("A member in the request collides with an existing member of "
-                           "this pool.") from None
+            raise Conflict(
+                "A member in the request collides with an existing member of this pool."
+            ) from None

@@ -31,16 +31,22 @@ from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
 WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
-SCOPE = listing.Scope(Pool, POOL.filters(), POOL.sorts(),
-                      status_column=Pool.provisioning_status, project_column=Pool.project_id)
+SCOPE = listing.Scope(
+    Pool,
+    POOL.filters(),
+    POOL.sorts(),
+    status_column=Pool.provisioning_status,
+    project_column=Pool.project_id,
+)
 
 
 def _algorithm(value: str) -> str:
     return choice("lb_algorithm", value, c.LB_ALGORITHMS, c.SUPPORTED_LB_ALGORITHMS)
 
 
-def _persistence(sp: Any, protocol: str,
-                 current: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def _persistence(
+    sp: Any, protocol: str, current: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Validate session persistence as Octavia does for a ``protocol`` pool; None clears it.
 
     ``current`` is the pool's persistence on an update (``{}`` when it has none).
@@ -51,24 +57,38 @@ def _persistence(sp: Any, protocol: str,
         return None
     kind = sp.type if sp.type is not None else (current or {}).get("type")
     if kind is None:
-        raise InvalidInput("Invalid input for field/attribute type. Value: 'None'. "
-                           "Mandatory field missing.")
-    choice("session_persistence.type", kind, c.SESSION_PERSISTENCE_TYPES,
-           c.SESSION_PERSISTENCE_TYPES)
-    protocols.check_persistence(protocol, {**sp.model_dump(), "type": kind},
-                                update=current is not None)
+        raise InvalidInput(
+            "Invalid input for field/attribute type. Value: 'None'. Mandatory field missing."
+        )
+    choice(
+        "session_persistence.type", kind, c.SESSION_PERSISTENCE_TYPES, c.SESSION_PERSISTENCE_TYPES
+    )
+    protocols.check_persistence(
+        protocol, {**sp.model_dump(), "type": kind}, update=current is not None
+    )
     if protocol in protocols.L4_PROTOCOLS:
-        return {"type": kind, "cookie_name": None,
-                "persistence_timeout": sp.persistence_timeout,
-                "persistence_granularity": sp.persistence_granularity}
+        return {
+            "type": kind,
+            "cookie_name": None,
+            "persistence_timeout": sp.persistence_timeout,
+            "persistence_granularity": sp.persistence_granularity,
+        }
     if sp.cookie_name and kind != c.SESSION_PERSISTENCE_APP_COOKIE:
-        raise InvalidInput('Validation failure: Field "cookie_name" can only be specified '
-                           'with session persistence of type "APP_COOKIE".')
+        raise InvalidInput(
+            'Validation failure: Field "cookie_name" can only be specified '
+            'with session persistence of type "APP_COOKIE".'
+        )
     if not sp.cookie_name and kind == c.SESSION_PERSISTENCE_APP_COOKIE:
-        raise InvalidInput('Validation failure: Field "cookie_name" must be specified when '
-                           'using the "APP_COOKIE" session persistence type.')
-    return {"type": kind, "cookie_name": sp.cookie_name, "persistence_timeout": None,
-            "persistence_granularity": None}
+        raise InvalidInput(
+            'Validation failure: Field "cookie_name" must be specified when '
+            'using the "APP_COOKIE" session persistence type.'
+        )
+    return {
+        "type": kind,
+        "cookie_name": sp.cookie_name,
+        "persistence_timeout": None,
+        "persistence_granularity": None,
+    }
 
 
 @dataclass(frozen=True)
@@ -93,23 +113,34 @@ def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
     return CheckedPool(
         protocol=protocol,
         lb_algorithm=_algorithm(req.lb_algorithm),
-        session_persistence=_persistence(req.session_persistence, protocol))
+        session_persistence=_persistence(req.session_persistence, protocol),
+    )
 
 
 def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
     """The row of a new pool on ``lb``, in PENDING_CREATE."""
     values = POOL.create_columns(req.model_dump())
-    values.update(protocol=checked.protocol, lb_algorithm=checked.lb_algorithm,
-                  session_persistence=checked.session_persistence)
+    values.update(
+        protocol=checked.protocol,
+        lb_algorithm=checked.lb_algorithm,
+        session_persistence=checked.session_persistence,
+    )
     tls.pool_defaults(values, tls_enabled=bool(values.get("tls_enabled")))
-    return Pool(id=str(uuid.uuid4()), project_id=lb.project_id, load_balancer_id=lb.id,
-                provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE, **values)
+    return Pool(
+        id=str(uuid.uuid4()),
+        project_id=lb.project_id,
+        load_balancer_id=lb.id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE,
+        **values,
+    )
 
 
 def list_pools(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(Pool).options(*WITH_CHILDREN), SCOPE, params,
-                           ctx, pool_view)
+        return listing.run(
+            session, select(Pool).options(*WITH_CHILDREN), SCOPE, params, ctx, pool_view
+        )
 
 
 def show_pool(env: Env, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
@@ -122,8 +153,9 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     ctx.owner_for_create(req.project_id)
     checked = check_pool(req)
     if req.loadbalancer_id is None and req.listener_id is None:
-        raise InvalidInput("Validation failure: Must provide at least one of: "
-                           "loadbalancer_id, listener_id")
+        raise InvalidInput(
+            "Validation failure: Must provide at least one of: loadbalancer_id, listener_id"
+        )
     if any(req.model_dump().get(name) for name in tls.POOL_REFS):
         # the store is read outside the write transaction (the embedded one is in
         # this database: a read inside it would wait for its own lock)
@@ -132,16 +164,17 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
                 project_id = get_listener(session, req.listener_id, ctx).project_id
             else:
                 project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_pool_material(env.secrets, req.model_dump(),
-                                SecretAccess(project_id=project_id))
+        tls.check_pool_material(env.secrets, req.model_dump(), SecretAccess(project_id=project_id))
     with write(env) as unit:
         session = unit.session
         listener = None
         if req.listener_id is not None:
             listener = get_listener(session, req.listener_id, ctx)
             if req.loadbalancer_id not in (None, listener.load_balancer_id):
-                raise InvalidInput(f"Validation failure: Listener {listener.id} is not on "
-                                   f"load balancer {req.loadbalancer_id}.")
+                raise InvalidInput(
+                    f"Validation failure: Listener {listener.id} is not on "
+                    f"load balancer {req.loadbalancer_id}."
+                )
         lb_id = listener.load_balancer_id if listener is not None else req.loadbalancer_id
         assert lb_id is not None
         lb = get_lb(session, lb_id, ctx)
@@ -150,8 +183,7 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
             if listener.default_pool_id is not None:
                 raise Conflict("This listener already has a default pool")
         unit.change(lb)
-        quotas.check_and_reserve(session, lb.project_id, quotas.POOL,
-                                 defaults=env.quota_defaults)
+        quotas.check_and_reserve(session, lb.project_id, quotas.POOL, defaults=env.quota_defaults)
         pool = new_pool(lb, req, checked)
         session.add(pool)
         session.flush()
@@ -175,15 +207,16 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
             tls.check_pool_rules(merged, current=current, given=changes)
             project_id = pool.project_id
-        tls.check_pool_material(env.secrets, merged, SecretAccess(project_id=project_id),
-                                changed=set(changes))
+        tls.check_pool_material(
+            env.secrets, merged, SecretAccess(project_id=project_id), changed=set(changes)
+        )
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
         if "session_persistence" in changes:
-            changes["session_persistence"] = _persistence(req.session_persistence,
-                                                          pool.protocol,
-                                                          pool.session_persistence or {})
+            changes["session_persistence"] = _persistence(
+                req.session_persistence, pool.protocol, pool.session_persistence or {}
+            )
         current = {name: getattr(pool, name) for name in tls.POOL_FIELDS}
         merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
         tls.check_pool_rules(merged, current=current, given=changes)

@@ -50,12 +50,12 @@ TOPOLOGY = "loadbalancer_topology"
 SRIOV_VIP = "sriov_vip"
 FLAVOR_CAPABILITIES = {
     TOPOLOGY: "The load balancer topology. One of: SINGLE - One amphora per load balancer. "
-              "ACTIVE_STANDBY - Two amphora per load balancer.",
+    "ACTIVE_STANDBY - Two amphora per load balancer.",
     "compute_flavor": "The compute driver flavor ID.",
     "amp_image_tag": "The amphora image tag.",
     SRIOV_VIP: "When true, the VIP port will be created using an SR-IOV VF port.",
     "allow_member_sriov": "When true, users can request a member port be SR-IOV enabled at "
-                          "member creation time.",
+    "member creation time.",
 }
 #: each key's JSON type and, where Octavia limits them, its values
 _FLAVOR_TYPES: dict[str, tuple[type, tuple[Any, ...]]] = {
@@ -73,8 +73,8 @@ AVAILABILITY_ZONE_CAPABILITIES = {
     "volume_zone": "The volume availability zone.",
     MANAGEMENT_NETWORK: "The management network ID for the amphora.",
     VALID_VIP_NETWORKS: "List of network IDs that are allowed for VIP use. This "
-                        "overrides/replaces the list of allowed networks configured in "
-                        "`octavia.conf`.",
+    "overrides/replaces the list of allowed networks configured in "
+    "`octavia.conf`.",
 }
 _ZONE_TYPES: dict[str, tuple[type, tuple[Any, ...]]] = {
     "compute_zone": (str, ()),
@@ -83,11 +83,14 @@ _ZONE_TYPES: dict[str, tuple[type, tuple[Any, ...]]] = {
     VALID_VIP_NETWORKS: (list, ()),
 }
 _JSON_TYPE = {str: "string", bool: "boolean", list: "array"}
+
+
 def served() -> Served:
     """What this host's amphorae can serve (UDP engine, SCTP, PROMETHEUS), looked up once."""
     found = host.detect()
-    return Served(udp_engine=found.udp_engine, sctp=found.sctp_served,
-                  prometheus=found.haproxy_prometheus)
+    return Served(
+        udp_engine=found.udp_engine, sctp=found.sctp_served, prometheus=found.haproxy_prometheus
+    )
 
 
 def provider_description() -> str:
@@ -131,8 +134,7 @@ def _object(text: str, option: str) -> dict[str, Any]:
     return value
 
 
-def _check_against(data: dict[str, Any], types: dict[str, tuple[type, tuple[Any, ...]]]
-                   ) -> None:
+def _check_against(data: dict[str, Any], types: dict[str, tuple[type, tuple[Any, ...]]]) -> None:
     """Octavia's amphora provider check of a profile: no other key, each key's JSON
     type, the listed values; ``ProviderUnsupported`` (501) naming the first fault."""
     unknown = [key for key in data if key not in types]
@@ -140,7 +142,8 @@ def _check_against(data: dict[str, Any], types: dict[str, tuple[type, tuple[Any,
         listed = ", ".join(repr(k) for k in unknown)
         raise ProviderUnsupported.of(
             f"Additional properties are not allowed ({listed} "
-            f"{'was' if len(unknown) == 1 else 'were'} unexpected)")
+            f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+        )
     for key, value in data.items():
         kind, allowed = types[key]
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
@@ -190,7 +193,8 @@ def check_buildable(flavor_data: dict[str, Any], *, vrrp: bool = False) -> None:
 def active_standby_unsupported() -> ProviderUnsupported:
     return ProviderUnsupported.of(
         f"{TOPOLOGY} {c.TOPOLOGY_ACTIVE_STANDBY} needs amphorae on networks of their own: "
-        "run Hydria with --driver netns (HYDRIA_COMPUTE_DRIVER=netns).")
+        "run Hydria with --driver netns (HYDRIA_COMPUTE_DRIVER=netns)."
+    )
 
 
 def check_profile_data(option: str, text: str) -> dict[str, Any]:

@@ -18,9 +18,13 @@ from hydria.services import listing
 from hydria.services.context import RequestContext
 from hydria.services.unit import Env, read
 
-SCOPE = listing.Scope(Quota, {}, {"created_at": "created_at", "updated_at": "updated_at",
-                                  "id": "id"},
-                      project_column=Quota.project_id, key="project_id")
+SCOPE = listing.Scope(
+    Quota,
+    {},
+    {"created_at": "created_at", "updated_at": "updated_at", "id": "id"},
+    project_column=Quota.project_id,
+    key="project_id",
+)
 
 
 def _any_set() -> ColumnElement[bool]:
@@ -28,13 +32,22 @@ def _any_set() -> ColumnElement[bool]:
     return or_(*[getattr(Quota, name).is_not(None) for name in quotas.NAMES])
 
 
-def list_quotas(env: Env, ctx: RequestContext, params: listing.Params,
-                shape: Callable[[Mapping[str, int], str], dict[str, Any]]) -> listing.Page:
+def list_quotas(
+    env: Env,
+    ctx: RequestContext,
+    params: listing.Params,
+    shape: Callable[[Mapping[str, int], str], dict[str, Any]],
+) -> listing.Page:
     """The projects with a limit of their own; ``shape(limits, project_id)`` shows one."""
     with read(env) as session:
-        return listing.run(session, select(Quota).where(_any_set()), SCOPE, params, ctx,
-                           lambda row: shape(quotas.effective(row, env.quota_defaults),
-                                             row.project_id))
+        return listing.run(
+            session,
+            select(Quota).where(_any_set()),
+            SCOPE,
+            params,
+            ctx,
+            lambda row: shape(quotas.effective(row, env.quota_defaults), row.project_id),
+        )
 
 
 def limits(env: Env, project_id: str) -> dict[str, int]:
@@ -47,8 +60,7 @@ def set_limits(env: Env, project_id: str, changes: dict[str, int | None]) -> dic
     with env.db.session() as session:
         if changes:
             quotas.ensure_row(session, project_id)
-            session.execute(update(Quota).where(Quota.project_id == project_id)
-                            .values(**changes))
+            session.execute(update(Quota).where(Quota.project_id == project_id).values(**changes))
         row = session.get(Quota, project_id, populate_existing=True)
         return quotas.effective(row, env.quota_defaults)
 
@@ -56,9 +68,14 @@ def set_limits(env: Env, project_id: str, changes: dict[str, int | None]) -> dic
 def reset(env: Env, project_id: str) -> None:
     with env.db.session() as session:
         # The row stays (creates in the project lock it); every limit is the default again.
-        result = cast("CursorResult[Any]", session.execute(
-            update(Quota).where(Quota.project_id == project_id, _any_set())
-            .values(**dict.fromkeys(quotas.NAMES))))
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(Quota)
+                .where(Quota.project_id == project_id, _any_set())
+                .values(**dict.fromkeys(quotas.NAMES))
+            ),
+        )
         count = result.rowcount
     if not count:  # never set, or reset already: Octavia has nothing to delete either
         raise NotFound.of("Quotas", project_id)

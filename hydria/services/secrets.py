@@ -80,9 +80,11 @@ def embedded_store(settings: Settings, db: Any) -> EmbeddedSecretStore:
 
 # ---- refusals in Barbican's words -------------------------------------------------
 
+
 def _invalid(schema: str, reason: str, prop: str) -> InvalidInput:
-    return InvalidInput(f"Provided object does not match schema '{schema}': {reason}. "
-                        f"Invalid property: '{prop}'")
+    return InvalidInput(
+        f"Provided object does not match schema '{schema}': {reason}. Invalid property: '{prop}'"
+    )
 
 
 def _secret_not_found() -> NotFound:
@@ -93,8 +95,9 @@ def _container_not_found() -> NotFound:
     return NotFound("Container not found.")
 
 
-def _string(body: Mapping[str, Any], key: str, schema: str, *, nullable: bool = False,
-            max_length: int = 255) -> str | None:
+def _string(
+    body: Mapping[str, Any], key: str, schema: str, *, nullable: bool = False, max_length: int = 255
+) -> str | None:
     value = body.get(key)
     if value is None:
         if key in body and not nullable:
@@ -117,6 +120,7 @@ def _body(body: Any, schema: str) -> Mapping[str, Any]:
 
 # ---- secrets ----------------------------------------------------------------------
 
+
 def normalize_content_type(raw: str) -> str | None:
     """Barbican's internal media type of a payload content type; None if unsupported."""
     parts = [p.strip() for p in raw.split(";")]
@@ -125,8 +129,11 @@ def normalize_content_type(raw: str) -> str | None:
         return None
     if len(parts) == 2:
         key, _, charset = parts[1].partition("=")
-        if key.strip().lower() != "charset" or charset.strip().lower() != "utf-8" \
-                or mime != PLAIN_TEXT:
+        if (
+            key.strip().lower() != "charset"
+            or charset.strip().lower() != "utf-8"
+            or mime != PLAIN_TEXT
+        ):
             return None
     if mime == PLAIN_TEXT or mime in BINARY:
         return mime
@@ -159,8 +166,9 @@ def _payload(body: Mapping[str, Any], schema: str) -> NewPayload | None:
     encoding = _string(body, "payload_content_encoding", schema)
     if "payload" not in body:
         if raw_type is not None:
-            raise _invalid(schema, "payload must be provided when payload_content_type is "
-                           "specified", "payload")
+            raise _invalid(
+                schema, "payload must be provided when payload_content_type is specified", "payload"
+            )
         return None
     payload = body["payload"]
     if not isinstance(payload, str):
@@ -168,21 +176,29 @@ def _payload(body: Mapping[str, Any], schema: str) -> NewPayload | None:
     if len(payload.encode()) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge("Provided information too large to process")
     if raw_type is None:
-        raise _invalid(schema, "If 'payload' is supplied, 'payload_content_type' must also "
-                       "be supplied.", "payload_content_type")
+        raise _invalid(
+            schema,
+            "If 'payload' is supplied, 'payload_content_type' must also be supplied.",
+            "payload_content_type",
+        )
     content_type = normalize_content_type(raw_type)
     if content_type is None:
-        raise _invalid(schema, "payload_content_type is not one of ['text/plain', "
-                       "'text/plain;charset=utf-8', 'text/plain; charset=utf-8', "
-                       "'application/octet-stream', 'application/pkcs8']",
-                       "payload_content_type")
+        raise _invalid(
+            schema,
+            "payload_content_type is not one of ['text/plain', "
+            "'text/plain;charset=utf-8', 'text/plain; charset=utf-8', "
+            "'application/octet-stream', 'application/pkcs8']",
+            "payload_content_type",
+        )
     if encoding is not None and encoding != "base64":
-        raise _invalid(schema, f"{encoding!r} is not one of ['base64']",
-                       "payload_content_encoding")
+        raise _invalid(schema, f"{encoding!r} is not one of ['base64']", "payload_content_encoding")
     if (content_type == PLAIN_TEXT) != (encoding is None):
         supported = "None" if content_type == PLAIN_TEXT else "['base64', 'binary']"
-        raise _invalid(schema, f"payload_content_encoding is not one of {supported}",
-                       "payload_content_encoding")
+        raise _invalid(
+            schema,
+            f"payload_content_encoding is not one of {supported}",
+            "payload_content_encoding",
+        )
     payload = payload.strip()
     if not payload:
         raise _invalid(schema, "If 'payload' specified, must be non empty", "payload")
@@ -190,8 +206,9 @@ def _payload(body: Mapping[str, Any], schema: str) -> NewPayload | None:
         try:
             data = base64.b64decode("".join(payload.split()), validate=True)
         except (binascii.Error, ValueError):
-            raise _invalid(schema, "Invalid payload for payload_content_encoding",
-                           "payload") from None
+            raise _invalid(
+                schema, "Invalid payload for payload_content_encoding", "payload"
+            ) from None
         if not data:
             raise _invalid(schema, "If 'payload' specified, must be non empty", "payload")
     else:
@@ -203,10 +220,10 @@ def _bit_length(body: Mapping[str, Any], schema: str) -> int | None:
     value = body.get("bit_length")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            not 1 <= value <= SMALLINT_MAX:
-        raise _invalid(schema, f"{value!r} is not an integer from 1 to {SMALLINT_MAX}",
-                       "bit_length")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SMALLINT_MAX:
+        raise _invalid(
+            schema, f"{value!r} is not an integer from 1 to {SMALLINT_MAX}", "bit_length"
+        )
     return value
 
 
@@ -217,13 +234,18 @@ def create_secret(env: Env, ctx: RequestContext, body: Any, base: str) -> str:
     name = _string(body, "name", schema, nullable=True)
     secret_type = _string(body, "secret_type", schema, max_length=80) or "opaque"
     if secret_type not in SECRET_TYPES:
-        raise _invalid(schema, f"{secret_type!r} is not one of {list(SECRET_TYPES)}",
-                       "secret_type")
+        raise _invalid(schema, f"{secret_type!r} is not one of {list(SECRET_TYPES)}", "secret_type")
     row = StoredSecret(
-        id=str(uuid.uuid4()), project_id=ctx.project_id, creator_id=ctx.user_id,
-        name=name.strip() if name is not None else None, secret_type=secret_type,
-        algorithm=_string(body, "algorithm", schema), mode=_string(body, "mode", schema),
-        bit_length=_bit_length(body, schema), expiration=_expiration(body, schema))
+        id=str(uuid.uuid4()),
+        project_id=ctx.project_id,
+        creator_id=ctx.user_id,
+        name=name.strip() if name is not None else None,
+        secret_type=secret_type,
+        algorithm=_string(body, "algorithm", schema),
+        mode=_string(body, "mode", schema),
+        bit_length=_bit_length(body, schema),
+        expiration=_expiration(body, schema),
+    )
     payload = _payload(body, schema)
     store = store_for(env)
     if payload is not None:
@@ -234,13 +256,18 @@ def create_secret(env: Env, ctx: RequestContext, body: Any, base: str) -> str:
     return secret_href(base, row.id)
 
 
-def put_payload(env: Env, ctx: RequestContext, secret_id: str, data: bytes,
-                content_type: str, content_encoding: str | None) -> None:
+def put_payload(
+    env: Env,
+    ctx: RequestContext,
+    secret_id: str,
+    data: bytes,
+    content_type: str,
+    content_encoding: str | None,
+) -> None:
     """Barbican's ``PUT /v1/secrets/{id}``: the payload of a secret made without one."""
     normal = normalize_content_type(content_type or "")
     if normal is None:
-        raise UnsupportedPayloadType(
-            f"Content-Type of '{content_type}' is not supported for PUT.")
+        raise UnsupportedPayloadType(f"Content-Type of '{content_type}' is not supported for PUT.")
     if not data:
         raise InvalidInput("No data supplied to process.")
     if len(data) > MAX_PAYLOAD_BYTES:
@@ -285,11 +312,17 @@ def container_href(base: str, container_id: str) -> str:
 
 def shape_secret(row: StoredSecret, base: str) -> dict[str, Any]:
     shaped: dict[str, Any] = {
-        "status": "ACTIVE", "created": _iso(row.created_at),
-        "updated": _iso(row.updated_at or row.created_at), "expiration": _iso(row.expiration),
-        "algorithm": row.algorithm, "bit_length": row.bit_length, "mode": row.mode,
-        "name": row.name, "secret_ref": secret_href(base, row.id),
-        "secret_type": row.secret_type, "creator_id": row.creator_id,
+        "status": "ACTIVE",
+        "created": _iso(row.created_at),
+        "updated": _iso(row.updated_at or row.created_at),
+        "expiration": _iso(row.expiration),
+        "algorithm": row.algorithm,
+        "bit_length": row.bit_length,
+        "mode": row.mode,
+        "name": row.name,
+        "secret_ref": secret_href(base, row.id),
+        "secret_type": row.secret_type,
+        "creator_id": row.creator_id,
     }
     if row.content_type is not None:
         shaped["content_types"] = {"default": row.content_type}
@@ -323,8 +356,9 @@ def choose_media_type(accept: str | None, stored: str) -> str:
     raise NotAcceptable("Wrong payload content-type")
 
 
-def get_payload(env: Env, ctx: RequestContext, secret_id: str,
-                accept: str | None) -> tuple[bytes, str]:
+def get_payload(
+    env: Env, ctx: RequestContext, secret_id: str, accept: str | None
+) -> tuple[bytes, str]:
     """The decrypted payload and the media type it is answered with."""
     store = store_for(env)
     with env.db.session() as session:
@@ -359,18 +393,21 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int]:
             return int(query.get(key, default))
         except ValueError:
             return default
+
     offset = min(max(number("offset", 0), 0), MAX_OFFSET)
     limit = number("limit", DEFAULT_LIMIT)
     limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
     return offset, limit
 
 
-def _nav(kind: str, base: str, offset: int, limit: int, total: int,
-         query: Mapping[str, str]) -> dict[str, str]:
+def _nav(
+    kind: str, base: str, offset: int, limit: int, total: int, query: Mapping[str, str]
+) -> dict[str, str]:
     rest = {k: v for k, v in query.items() if k not in ("limit", "offset")}
 
     def href(at: int) -> str:
         return f"{base}v1/{kind}?" + urlencode({"limit": limit, "offset": at, **rest})
+
     links = {}
     if offset > 0:
         links["previous"] = href(max(offset - limit, 0))
@@ -379,11 +416,14 @@ def _nav(kind: str, base: str, offset: int, limit: int, total: int,
     return links
 
 
-def list_secrets(env: Env, ctx: RequestContext, query: Mapping[str, str],
-                 base: str) -> dict[str, Any]:
+def list_secrets(
+    env: Env, ctx: RequestContext, query: Mapping[str, str], base: str
+) -> dict[str, Any]:
     offset, limit = _paging(query)
-    where = [StoredSecret.project_id == ctx.project_id,
-             (StoredSecret.expiration.is_(None)) | (StoredSecret.expiration > utcnow())]
+    where = [
+        StoredSecret.project_id == ctx.project_id,
+        (StoredSecret.expiration.is_(None)) | (StoredSecret.expiration > utcnow()),
+    ]
     if query.get("name"):
         where.append(StoredSecret.name == query["name"])
     if query.get("secret_type"):
@@ -397,8 +437,13 @@ def list_secrets(env: Env, ctx: RequestContext, query: Mapping[str, str],
         where.append(StoredSecret.bit_length == int(bits))
     with env.db.session() as session:
         total = session.scalar(select(func.count()).select_from(StoredSecret).where(*where))
-        rows = session.scalars(select(StoredSecret).where(*where).order_by(
-            StoredSecret.created_at, StoredSecret.id).offset(offset).limit(limit)).all()
+        rows = session.scalars(
+            select(StoredSecret)
+            .where(*where)
+            .order_by(StoredSecret.created_at, StoredSecret.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
         shaped = [shape_secret(r, base) for r in rows]
     answer: dict[str, Any] = {"secrets": shaped}
     if shaped:
@@ -408,6 +453,7 @@ def list_secrets(env: Env, ctx: RequestContext, query: Mapping[str, str],
 
 
 # ---- containers ---------------------------------------------------------------------
+
 
 def create_container(env: Env, ctx: RequestContext, body: Any, base: str) -> str:
     schema = "Container"
@@ -430,10 +476,17 @@ def create_container(env: Env, ctx: RequestContext, body: Any, base: str) -> str
             raise _invalid(schema, "'secret_ref' is a required property", "secret_refs")
         ref_name = _string(item, "name", schema, nullable=True) or ""
         parsed = parse_ref(ref)
-        if parsed is None or parsed.kind != "secrets" or not ref.startswith(base) \
-                or not is_uuid(parsed.uuid):
-            raise _invalid(schema, "Secret_ref does not match the configured hostname, "
-                           "please try again", "secret_ref")
+        if (
+            parsed is None
+            or parsed.kind != "secrets"
+            or not ref.startswith(base)
+            or not is_uuid(parsed.uuid)
+        ):
+            raise _invalid(
+                schema,
+                "Secret_ref does not match the configured hostname, please try again",
+                "secret_ref",
+            )
         items.append((ref_name, parsed.uuid.lower()))
     if len({n for n, _ in items}) != len(items):
         raise _invalid(schema, "Duplicate reference names are not allowed", "secret_refs")
@@ -444,16 +497,26 @@ def create_container(env: Env, ctx: RequestContext, body: Any, base: str) -> str
         names = {n for n, _ in items}
         if names - required - optional:
             allowed = ", ".join(f"'{n}'" for n in sorted(required | optional))
-            raise _invalid(schema, f"only {allowed} reference names are allowed for "
-                           f"{ctype} type", "secret_refs")
+            raise _invalid(
+                schema,
+                f"only {allowed} reference names are allowed for {ctype} type",
+                "secret_refs",
+            )
         if not required <= names:
             need = " and ".join(f"'{n}'" for n in sorted(required))
-            raise _invalid(schema, f"The minimum required reference names are {need} for "
-                           f"{ctype} type", "secret_refs")
-    row = SecretContainer(id=str(uuid.uuid4()), project_id=ctx.project_id,
-                          creator_id=ctx.user_id,
-                          name=name.strip() if name is not None else None, type=ctype,
-                          secret_refs=[{"name": n, "secret_id": s} for n, s in items])
+            raise _invalid(
+                schema,
+                f"The minimum required reference names are {need} for {ctype} type",
+                "secret_refs",
+            )
+    row = SecretContainer(
+        id=str(uuid.uuid4()),
+        project_id=ctx.project_id,
+        creator_id=ctx.user_id,
+        name=name.strip() if name is not None else None,
+        type=ctype,
+        secret_refs=[{"name": n, "secret_id": s} for n, s in items],
+    )
     with env.db.session() as session:
         for ref_name, secret_id in items:
             if live_secret(session, secret_id, ctx.project_id) is None:
@@ -464,16 +527,22 @@ def create_container(env: Env, ctx: RequestContext, body: Any, base: str) -> str
 
 def shape_container(row: SecretContainer, base: str) -> dict[str, Any]:
     return {
-        "status": "ACTIVE", "updated": _iso(row.updated_at or row.created_at),
-        "name": row.name, "consumers": [], "container_ref": container_href(base, row.id),
-        "creator_id": row.creator_id, "created": _iso(row.created_at), "type": row.type,
-        "secret_refs": [{"name": item["name"], "secret_ref": secret_href(base, item["secret_id"])}
-                        for item in row.secret_refs],
+        "status": "ACTIVE",
+        "updated": _iso(row.updated_at or row.created_at),
+        "name": row.name,
+        "consumers": [],
+        "container_ref": container_href(base, row.id),
+        "creator_id": row.creator_id,
+        "created": _iso(row.created_at),
+        "type": row.type,
+        "secret_refs": [
+            {"name": item["name"], "secret_ref": secret_href(base, item["secret_id"])}
+            for item in row.secret_refs
+        ],
     }
 
 
-def get_container(env: Env, ctx: RequestContext, container_id: str,
-                  base: str) -> dict[str, Any]:
+def get_container(env: Env, ctx: RequestContext, container_id: str, base: str) -> dict[str, Any]:
     with env.db.session() as session:
         row = container_row(session, container_id, ctx.project_id)
         if row is None:
@@ -489,8 +558,9 @@ def delete_container(env: Env, ctx: RequestContext, container_id: str) -> None:
         session.delete(row)
 
 
-def list_containers(env: Env, ctx: RequestContext, query: Mapping[str, str],
-                    base: str) -> dict[str, Any]:
+def list_containers(
+    env: Env, ctx: RequestContext, query: Mapping[str, str], base: str
+) -> dict[str, Any]:
     offset, limit = _paging(query)
     where = [SecretContainer.project_id == ctx.project_id]
     if query.get("name"):
@@ -499,8 +569,13 @@ def list_containers(env: Env, ctx: RequestContext, query: Mapping[str, str],
         where.append(SecretContainer.type == query["type"])
     with env.db.session() as session:
         total = session.scalar(select(func.count()).select_from(SecretContainer).where(*where))
-        rows = session.scalars(select(SecretContainer).where(*where).order_by(
-            SecretContainer.created_at, SecretContainer.id).offset(offset).limit(limit)).all()
+        rows = session.scalars(
+            select(SecretContainer)
+            .where(*where)
+            .order_by(SecretContainer.created_at, SecretContainer.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
         shaped = [shape_container(r, base) for r in rows]
     answer: dict[str, Any] = {"containers": shaped}
     if shaped:

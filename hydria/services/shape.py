@@ -44,8 +44,10 @@ def ids(rows: Iterable[Any]) -> list[dict[str, str]]:
 def _persistence(sp: dict[str, Any] | None) -> dict[str, Any] | None:
     if not sp:
         return None
-    return {name: sp.get(name) for name in (
-        "type", "cookie_name", "persistence_timeout", "persistence_granularity")}
+    return {
+        name: sp.get(name)
+        for name in ("type", "cookie_name", "persistence_timeout", "persistence_granularity")
+    }
 
 
 _READ: dict[Show, Callable[[Field, Any], Any]] = {
@@ -65,8 +67,13 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def shape(resource: Resource, row: Any, related: Mapping[str, Any] | None = None, *,
-          omit: Iterable[str] = ()) -> dict[str, Any]:
+def shape(
+    resource: Resource,
+    row: Any,
+    related: Mapping[str, Any] | None = None,
+    *,
+    omit: Iterable[str] = (),
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     skip = set(omit)
     for f in resource.fields:
@@ -97,8 +104,11 @@ def l7policy_view(policy: L7Policy) -> dict[str, Any]:
 
 def l7policy_full_view(policy: L7Policy) -> dict[str, Any]:
     """A policy as a fully populated create answers it: its rules in full."""
-    return shape(L7POLICY, policy, {"rules": [
-        l7rule_view(r) for r in policy.rules if r.provisioning_status != c.DELETED]})
+    return shape(
+        L7POLICY,
+        policy,
+        {"rules": [l7rule_view(r) for r in policy.rules if r.provisioning_status != c.DELETED]},
+    )
 
 
 def member_view(m: Member) -> dict[str, Any]:
@@ -111,39 +121,58 @@ def hm_view(hm: HealthMonitor) -> dict[str, Any]:
 
 def pool_view(pool: Pool) -> dict[str, Any]:
     hm = pool.health_monitor
-    return shape(POOL, pool, {
-        "listeners": ids(listeners_of(pool)),
-        "healthmonitor_id": hm.id if hm is not None and hm.provisioning_status != c.DELETED
-        else None,
-        "members": ids(pool.members),
-    })
+    return shape(
+        POOL,
+        pool,
+        {
+            "listeners": ids(listeners_of(pool)),
+            "healthmonitor_id": hm.id
+            if hm is not None and hm.provisioning_status != c.DELETED
+            else None,
+            "members": ids(pool.members),
+        },
+    )
 
 
-def pool_full_view(pool: Pool, members: list[Member],
-                   hm: HealthMonitor | None) -> dict[str, Any]:
+def pool_full_view(pool: Pool, members: list[Member], hm: HealthMonitor | None) -> dict[str, Any]:
     """A pool as a fully populated create answers it: members and monitor in full.
 
     Like Octavia's PoolFullResponse it has no ``loadbalancers`` (the pool sits
     inside its load balancer) and no ``healthmonitor_id``.
     """
-    out = shape(POOL, pool, {"listeners": ids(listeners_of(pool)),
-                             "members": [member_view(m) for m in members]},
-                omit=("loadbalancers", "healthmonitor_id"))
-    out["healthmonitor"] = (shape(HEALTHMONITOR, hm, omit=("pools",))
-                            if hm is not None else None)
+    out = shape(
+        POOL,
+        pool,
+        {"listeners": ids(listeners_of(pool)), "members": [member_view(m) for m in members]},
+        omit=("loadbalancers", "healthmonitor_id"),
+    )
+    out["healthmonitor"] = shape(HEALTHMONITOR, hm, omit=("pools",)) if hm is not None else None
     return out
 
 
-def lb_full_view(lb: LoadBalancer, listeners: list[Listener],
-                 pools: list[tuple[Pool, list[Member], HealthMonitor | None]]) -> dict[str, Any]:
+def lb_full_view(
+    lb: LoadBalancer,
+    listeners: list[Listener],
+    pools: list[tuple[Pool, list[Member], HealthMonitor | None]],
+) -> dict[str, Any]:
     """The answer to a create: listeners and pools as full objects, not ids.
 
     Octavia answers its create with LoadBalancerFullResponse; GET shows ids.
     The children are passed in the order the request gave them.
     """
-    return shape(LOADBALANCER, lb, {
-        "listeners": [shape(LISTENER, li, {"l7policies": [
-            l7policy_full_view(p) for p in li.l7policies]}, omit=("loadbalancers",))
-            for li in listeners],
-        "pools": [pool_full_view(p, members, hm) for p, members, hm in pools],
-    })
+    return shape(
+        LOADBALANCER,
+        lb,
+        {
+            "listeners": [
+                shape(
+                    LISTENER,
+                    li,
+                    {"l7policies": [l7policy_full_view(p) for p in li.l7policies]},
+                    omit=("loadbalancers",),
+                )
+                for li in listeners
+            ],
+            "pools": [pool_full_view(p, members, hm) for p, members, hm in pools],
+        },
+    )

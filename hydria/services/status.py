@@ -18,9 +18,12 @@ from hydria.db.status_tree import StatusTree
 
 
 def _node(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": text(row.name),
-            "provisioning_status": row.provisioning_status,
-            "operating_status": row.operating_status}
+    return {
+        "id": row.id,
+        "name": text(row.name),
+        "provisioning_status": row.provisioning_status,
+        "operating_status": row.operating_status,
+    }
 
 
 def _member(member: Member) -> dict[str, Any]:
@@ -44,20 +47,35 @@ def _listener(tree: StatusTree, listener: Listener) -> dict[str, Any]:
     """Octavia's listener node has its pools only; Hydria adds the L7 policies and
     their rules, and only where there are some, so a tree without L7 is Octavia's
     to the key."""
-    node: dict[str, Any] = {**_node(listener),
-                            "pools": [_pool(tree, p) for p in tree.pools_of(listener)]}
+    node: dict[str, Any] = {
+        **_node(listener),
+        "pools": [_pool(tree, p) for p in tree.pools_of(listener)],
+    }
     policies = tree.policies.get(listener.id, ())
     if policies:
         node["l7policies"] = [
-            {**_node(p), "action": p.action,
-             "rules": [{"id": r.id, "type": r.type,
+            {
+                **_node(p),
+                "action": p.action,
+                "rules": [
+                    {
+                        "id": r.id,
+                        "type": r.type,
                         "provisioning_status": r.provisioning_status,
-                        "operating_status": r.operating_status}
-                       for r in tree.rules.get(p.id, ())]}
-            for p in policies]
+                        "operating_status": r.operating_status,
+                    }
+                    for r in tree.rules.get(p.id, ())
+                ],
+            }
+            for p in policies
+        ]
     return node
 
 
 def view(tree: StatusTree) -> dict[str, Any]:
-    return {"loadbalancer": {**_node(tree.lb),
-                             "listeners": [_listener(tree, li) for li in tree.listeners]}}
+    return {
+        "loadbalancer": {
+            **_node(tree.lb),
+            "listeners": [_listener(tree, li) for li in tree.listeners],
+        }
+    }

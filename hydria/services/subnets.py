@@ -18,8 +18,10 @@ MODELS: dict[str, type[Subnet] | type[Network]] = {"subnet": Subnet, "network": 
 def list_all(env: Env, kind: str, shape: Shape) -> list[dict[str, Any]]:
     model = MODELS[kind]
     with read(env) as session:
-        return [shape(row) for row in session.scalars(
-            select(model).order_by(model.created_at, model.id))]
+        return [
+            shape(row)
+            for row in session.scalars(select(model).order_by(model.created_at, model.id))
+        ]
 
 
 def show(env: Env, kind: str, key: str, shape: Shape) -> dict[str, Any]:

@@ -24,17 +24,21 @@ def shorten(value: Any) -> str:
 
 def unsupported(option: str) -> ProviderUnsupported:
     """Octavia's provider fault (501, faultcode "Server"): valid, but not served here."""
-    return ProviderUnsupported.of(f"{option} is not supported by this release of Hydria.",
-                                  c.PROVIDER_NAME)
+    return ProviderUnsupported.of(
+        f"{option} is not supported by this release of Hydria.", c.PROVIDER_NAME
+    )
 
 
-def choice(field: str, value: str, known: frozenset[str] | set[str],
-           supported: frozenset[str] | set[str]) -> str:
+def choice(
+    field: str, value: str, known: frozenset[str] | set[str], supported: frozenset[str] | set[str]
+) -> str:
     """Refuse an unknown value (Octavia's enum error) or one this release cannot serve."""
     if value not in known:
         options = ", ".join(sorted(known))
-        raise InvalidInput(f"Invalid input for field/attribute {field}. "
-                           f"Value: '{shorten(value)}'. Value should be one of: {options}")
+        raise InvalidInput(
+            f"Invalid input for field/attribute {field}. "
+            f"Value: '{shorten(value)}'. Value should be one of: {options}"
+        )
     if value not in supported:
         raise unsupported(f"{field} {value}")
     return value
@@ -46,8 +50,9 @@ def refuse_unsupported(req: Any, accepted: Mapping[str, tuple[Any, ...]]) -> Non
     ``req`` is a request body (only the fields the caller set count) or a dict
     of the fields given.
     """
-    given: Mapping[str, Any] = (req if isinstance(req, Mapping) else
-                                {n: getattr(req, n) for n in req.model_fields_set})
+    given: Mapping[str, Any] = (
+        req if isinstance(req, Mapping) else {n: getattr(req, n) for n in req.model_fields_set}
+    )
     for name, off_values in accepted.items():
         if name in given and given[name] not in off_values:
             raise unsupported(name)

@@ -100,7 +100,8 @@ class AmphoraBoot:
 #: Octavia's default [haproxy_amphora] user_log_format (the tenant flow log format).
 DEFAULT_USER_LOG_FORMAT: Final = (
     "{{ project_id }} {{ lb_id }} %f %ci %cp %t %{+Q}r %ST %B %U %[ssl_c_verify] "
-    "%{+Q}[ssl_c_s_dn] %b %s %Tt %tsc")
+    "%{+Q}[ssl_c_s_dn] %b %s %Tt %tsc"
+)
 
 
 @dataclass(frozen=True)

@@ -142,8 +142,8 @@ class Malformed(HeartbeatError):
 
 
 REJECTION_KINDS: Final = tuple(
-    cls.kind for cls in (TooLarge, BadHeader, UnknownVersion, BadSignature, BodyTooLarge,
-                         Malformed))
+    cls.kind for cls in (TooLarge, BadHeader, UnknownVersion, BadSignature, BodyTooLarge, Malformed)
+)
 
 
 class SigningKey:
@@ -208,8 +208,7 @@ class Heartbeat:
     schema: int = 1
 
 
-_COUNTERS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
-             "request_errors")
+_COUNTERS = ("bytes_in", "bytes_out", "active_connections", "total_connections", "request_errors")
 
 
 def _signing_key(key: bytes | SigningKey) -> SigningKey:
@@ -259,20 +258,26 @@ def open_envelope(packet: bytes) -> Envelope:
     if not 0 < n <= MAX_ID_CHARS or size <= digest_at + DIGEST_SIZE:
         raise BadHeader("bad amphora id length or truncated envelope")
     try:
-        amphora_id = packet[FIXED_HEADER:digest_at - 4].decode("ascii")
+        amphora_id = packet[FIXED_HEADER : digest_at - 4].decode("ascii")
     except UnicodeDecodeError:
         raise BadHeader("amphora id is not ASCII") from None
     if not amphora_id.isprintable():  # an id goes into logs: no CR, LF or controls
         raise BadHeader("amphora id has control characters")
-    seq = int.from_bytes(packet[digest_at - 4:digest_at])
-    return Envelope(amphora_id, seq, packet[4:digest_at],
-                    packet[digest_at:digest_at + DIGEST_SIZE], packet[digest_at + DIGEST_SIZE:])
+    seq = int.from_bytes(packet[digest_at - 4 : digest_at])
+    return Envelope(
+        amphora_id,
+        seq,
+        packet[4:digest_at],
+        packet[digest_at : digest_at + DIGEST_SIZE],
+        packet[digest_at + DIGEST_SIZE :],
+    )
 
 
 def authenticate(envelope: Envelope, key: bytes | SigningKey) -> None:
     """Check the signature with the claimed amphora's key (``BadSignature``)."""
-    if not hmac.compare_digest(envelope.digest,
-                               _signing_key(key).sign(envelope.signed_head, envelope.body)):
+    if not hmac.compare_digest(
+        envelope.digest, _signing_key(key).sign(envelope.signed_head, envelope.body)
+    ):
         raise BadSignature("HMAC does not match")
 
 
@@ -314,22 +319,29 @@ def _parse(data: object, version: int) -> Heartbeat:
     seq = _int(obj.get("seq"), "seq", MAX_SEQ)
     schema = _int(obj.get("schema", 1), "schema", MAX_PAYLOAD_SCHEMA) or 1
     raw_version = obj.get("config_version")
-    config_version = (None if raw_version is None
-                      else _int(raw_version, "config_version", MAX_COUNTER))
+    config_version = (
+        None if raw_version is None else _int(raw_version, "config_version", MAX_COUNTER)
+    )
     listeners = {}
     for lid, raw in _obj(obj.get("listeners", {}), "listeners").items():
         entry = _obj(raw, f"listener {lid!r}")
         listeners[_id(lid, "listener id")] = ListenerReport(
             _status(entry.get("status"), f"listener {lid} status"),
-            *(_int(entry.get(name, 0), f"listener {lid} {name}", MAX_COUNTER)
-              for name in _COUNTERS))
+            *(
+                _int(entry.get(name, 0), f"listener {lid} {name}", MAX_COUNTER)
+                for name in _COUNTERS
+            ),
+        )
     pools = {}
     for pid, raw in _obj(obj.get("pools", {}), "pools").items():
         entry = _obj(raw, f"pool {pid!r}")
-        members = {_id(mid, "member id"): _status(st, f"member {mid} status")
-                   for mid, st in _obj(entry.get("members", {}), f"pool {pid} members").items()}
-        pools[_id(pid, "pool id")] = PoolReport(_status(entry.get("status"),
-                                                        f"pool {pid} status"), members)
+        members = {
+            _id(mid, "member id"): _status(st, f"member {mid} status")
+            for mid, st in _obj(entry.get("members", {}), f"pool {pid} members").items()
+        }
+        pools[_id(pid, "pool id")] = PoolReport(
+            _status(entry.get("status"), f"pool {pid} status"), members
+        )
     return Heartbeat(amphora_id, seq, listeners, pools, config_version, version, schema)
 
 

@@ -28,10 +28,12 @@ _INFO: Final = b"hydria heartbeat v2\0"
 def amphora_key(deployment_key: bytes, amphora_id: str) -> bytes:
     """The key one amphora signs its heartbeats with."""
     if len(deployment_key) < MIN_DEPLOYMENT_KEY_BYTES:
-        raise ValueError(f"a heartbeat deployment key needs {MIN_DEPLOYMENT_KEY_BYTES} bytes "
-                         "or more")
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-                info=_INFO + amphora_id.encode()).derive(deployment_key)
+        raise ValueError(
+            f"a heartbeat deployment key needs {MIN_DEPLOYMENT_KEY_BYTES} bytes or more"
+        )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_INFO + amphora_id.encode()
+    ).derive(deployment_key)
 
 
 class AmphoraKeys:

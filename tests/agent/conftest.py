@@ -44,8 +44,14 @@ def amphora(tmp_path: Path, pki: ControllerCA) -> Iterator[Amphora]:
     port = free_port(ip)
     cert, key = pki.issue_server_cert(amp_id, ip)
     compute = LocalCompute(tmp_path / "amphorae")
-    boot = AmphoraBoot(amphora_id=amp_id, lb_network_ip=ip, agent_port=port,
-                       server_cert_pem=cert, server_key_pem=key, ca_cert_pem=pki.ca_cert_pem)
+    boot = AmphoraBoot(
+        amphora_id=amp_id,
+        lb_network_ip=ip,
+        agent_port=port,
+        server_cert_pem=cert,
+        server_key_pem=key,
+        ca_cert_pem=pki.ca_cert_pem,
+    )
     client = AgentClient(pki.ca_cert_path, *pki.client_cert_paths())
     compute.create(boot)
     try:

@@ -24,8 +24,9 @@ from tests.support.backends import HTTPBackend, free_port
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 
-def _config(amphora, vip: str, port: int, backend: HTTPBackend, version: int,
-            *, extra: str = "") -> str:
+def _config(
+    amphora, vip: str, port: int, backend: HTTPBackend, version: int, *, extra: str = ""
+) -> str:
     layout = amphora.compute.layout(amphora.id)
     return f"""# version {version}
 global
@@ -94,8 +95,10 @@ def test_a_flood_of_idle_peers_costs_bounded_threads(amphora):
 
     from hydria.agent.server import MAX_CONNECTIONS
 
-    idle = [socket.create_connection((amphora.ip, amphora.port), timeout=10)
-            for _ in range(MAX_CONNECTIONS + 20)]
+    idle = [
+        socket.create_connection((amphora.ip, amphora.port), timeout=10)
+        for _ in range(MAX_CONNECTIONS + 20)
+    ]
     try:
         turned_away = 0
         deadline = time.monotonic() + 10
@@ -110,15 +113,20 @@ def test_a_flood_of_idle_peers_costs_bounded_threads(amphora):
             time.sleep(0.05)
         assert "reason=busy" in agent_log.read_text()
         agent_pid = int(amphora.compute.layout(amphora.id).agent_pid.read_text())
-        threads = int(next(line.split()[1] for line in
-                           Path(f"/proc/{agent_pid}/status").read_text().splitlines()
-                           if line.startswith("Threads:")))
+        threads = int(
+            next(
+                line.split()[1]
+                for line in Path(f"/proc/{agent_pid}/status").read_text().splitlines()
+                if line.startswith("Threads:")
+            )
+        )
         assert threads <= MAX_CONNECTIONS + 8
     finally:
         for sock in idle:
             sock.close()
-    assert amphora.client.wait_ready(amphora.ip, amphora.port, timeout=30)["amphora_id"] \
-        == amphora.id
+    assert (
+        amphora.client.wait_ready(amphora.ip, amphora.port, timeout=30)["amphora_id"] == amphora.id
+    )
 
 
 def test_info_before_any_config(amphora):
@@ -131,8 +139,9 @@ def test_info_before_any_config(amphora):
 def test_config_versions_bad_configs_and_reloads(amphora, backend):
     vip, port = _vip()
     c = amphora.client
-    assert c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1) \
-        == {"config_version": 1}
+    assert c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1) == {
+        "config_version": 1
+    }
     assert httpx.get(f"http://{vip}:{port}/", timeout=5).text == "b1"
 
     # HAProxy refuses it: 400 (permanent), and version 1 keeps serving
@@ -183,8 +192,9 @@ def test_a_drained_stop_lets_the_request_in_flight_finish(amphora, backend):
 
 @pytest.mark.parametrize("drain", ["-1", "61", "nan", "inf", "soon"])
 def test_a_drain_out_of_range_is_refused(amphora, drain):
-    res = amphora.client._request("DELETE", amphora.ip, amphora.port, "/config",
-                                  params={"drain": drain})
+    res = amphora.client._request(
+        "DELETE", amphora.ip, amphora.port, "/config", params={"drain": drain}
+    )
     assert res.status_code == 400
 
 
@@ -213,8 +223,12 @@ def test_reloads_under_load_refuse_no_connection(amphora, backend):
     try:
         for version in range(2, 22):
             extra = f"    http-response set-header X-V {version}\n"
-            c.put_config(amphora.ip, amphora.port,
-                         _config(amphora, vip, port, backend, version, extra=extra), version)
+            c.put_config(
+                amphora.ip,
+                amphora.port,
+                _config(amphora, vip, port, backend, version, extra=extra),
+                version,
+            )
     finally:
         done.set()
         worker.join()
@@ -224,8 +238,7 @@ def test_reloads_under_load_refuse_no_connection(amphora, backend):
 
 def test_haproxy_killed_is_brought_back(amphora, backend):
     vip, port = _vip()
-    amphora.client.put_config(amphora.ip, amphora.port,
-                              _config(amphora, vip, port, backend, 1), 1)
+    amphora.client.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1)
     layout = AmphoraLayout(amphora.compute.root / amphora.id)
     old = int(layout.haproxy_pid.read_text())
     os.kill(old, signal.SIGKILL)
@@ -243,7 +256,8 @@ def test_haproxy_killed_is_brought_back(amphora, backend):
 
 
 def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouches_for_its_seq(
-        tmp_path, pki):
+    tmp_path, pki
+):
     """A real agent with a derived key: its heartbeats come from its management
     address, verify with its own key only, and over mutual TLS it tells the
     last sequence number it sent (what the health manager asks before it
@@ -266,11 +280,17 @@ def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouche
     health.settimeout(20)
     cert, key = pki.issue_server_cert(amp_id, ip)
     compute = LocalCompute(tmp_path / "amphorae")
-    boot = AmphoraBoot(amphora_id=amp_id, lb_network_ip=ip, agent_port=port,
-                       server_cert_pem=cert, server_key_pem=key, ca_cert_pem=pki.ca_cert_pem,
-                       heartbeat_key=amphora_key(deployment, amp_id).hex(),
-                       controller_addresses=(f"127.0.0.1:{health.getsockname()[1]}",),
-                       heartbeat_interval=0.1)
+    boot = AmphoraBoot(
+        amphora_id=amp_id,
+        lb_network_ip=ip,
+        agent_port=port,
+        server_cert_pem=cert,
+        server_key_pem=key,
+        ca_cert_pem=pki.ca_cert_pem,
+        heartbeat_key=amphora_key(deployment, amp_id).hex(),
+        controller_addresses=(f"127.0.0.1:{health.getsockname()[1]}",),
+        heartbeat_interval=0.1,
+    )
     client = AgentClient(pki.ca_cert_path, *pki.client_cert_paths())
     compute.create(boot)
     try:
@@ -302,8 +322,9 @@ def test_haproxy_runs_with_the_agents_base_section(amphora, backend):
     vip, port = _vip()
     c = amphora.client
     for version in (1, 2):
-        c.put_config(amphora.ip, amphora.port, _config(amphora, vip, port, backend, version),
-                     version)
+        c.put_config(
+            amphora.ip, amphora.port, _config(amphora, vip, port, backend, version), version
+        )
         proc = HAProxyProcess(layout)
         pid = proc.master_pid()
         assert pid is not None

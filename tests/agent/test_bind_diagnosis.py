@@ -18,8 +18,7 @@ def test_a_held_new_address_is_named() -> None:
         held.listen()
         port = held.getsockname()[1]
         new = f"frontend a\n    bind 127.0.0.1:{port}\n"
-        assert diagnose_binds(new, "") == [
-            f"cannot bind 127.0.0.1:{port}: Address already in use"]
+        assert diagnose_binds(new, "") == [f"cannot bind 127.0.0.1:{port}: Address already in use"]
         # an address the running configuration already binds is not tried
         assert diagnose_binds(new, new) == []
     with socket.socket() as probe:  # and the diagnosis left nothing bound

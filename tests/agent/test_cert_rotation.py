@@ -29,8 +29,10 @@ def _served_cert(amphora) -> x509.Certificate:
     ctx.load_cert_chain(*(str(p) for p in amphora.ca.client_cert_paths()))
     import socket
 
-    with socket.create_connection((amphora.ip, amphora.port), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname=amphora.ip) as tls:
+    with (
+        socket.create_connection((amphora.ip, amphora.port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=amphora.ip) as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der)
@@ -40,18 +42,32 @@ def test_rotation_swaps_the_certificate_without_touching_haproxy(amphora, sqlite
     backend = HTTPBackend("rot")
     try:
         vip, port = _vip()
-        amphora.client.put_config(amphora.ip, amphora.port,
-                                  _config(amphora, vip, port, backend, 1), 1)
+        amphora.client.put_config(
+            amphora.ip, amphora.port, _config(amphora, vip, port, backend, 1), 1
+        )
         layout = amphora.compute.layout(amphora.id)
         haproxy_pid = layout.haproxy_pid.read_text()
         before = _served_cert(amphora)
         lb = make_lb(sqlite_db, status=c.ACTIVE)
         with sqlite_db.session() as s:
-            s.add(m.Amphora(id=amphora.id, load_balancer_id=lb, status=c.AMPHORA_ALLOCATED,
-                            role=c.ROLE_STANDALONE, lb_network_ip=amphora.ip,
-                            cert_expiration=m.utcnow() + dt.timedelta(days=2)))
-        rotator = CertRotator(sqlite_db, amphora.ca, amphora.client, agent_port=amphora.port,
-                              cert_days=90, renew_before=dt.timedelta(days=30))
+            s.add(
+                m.Amphora(
+                    id=amphora.id,
+                    load_balancer_id=lb,
+                    status=c.AMPHORA_ALLOCATED,
+                    role=c.ROLE_STANDALONE,
+                    lb_network_ip=amphora.ip,
+                    cert_expiration=m.utcnow() + dt.timedelta(days=2),
+                )
+            )
+        rotator = CertRotator(
+            sqlite_db,
+            amphora.ca,
+            amphora.client,
+            agent_port=amphora.port,
+            cert_days=90,
+            renew_before=dt.timedelta(days=30),
+        )
         assert rotator.rotate_due() == 1
         after = _served_cert(amphora)
         assert after.serial_number != before.serial_number
@@ -62,8 +78,10 @@ def test_rotation_swaps_the_certificate_without_touching_haproxy(amphora, sqlite
             assert row.cert_expiration > m.utcnow() + dt.timedelta(days=80)
         # the boot file remembers it, so a restarted agent keeps the new one
         boot = boot_from_json(layout.boot_file.read_text())
-        assert x509.load_pem_x509_certificate(
-            boot.server_cert_pem.encode()).serial_number == after.serial_number
+        assert (
+            x509.load_pem_x509_certificate(boot.server_cert_pem.encode()).serial_number
+            == after.serial_number
+        )
         assert rotator.rotate_due() == 0  # nothing is due any more
     finally:
         backend.stop()

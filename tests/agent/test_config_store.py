@@ -23,11 +23,13 @@ def _port() -> int:
 
 
 def _config(layout: AmphoraLayout, port: int) -> bytes:
-    return (f"global\n    stats socket {layout.stats_socket} mode 600 level admin "
-            "expose-fd listeners\ndefaults\n    mode tcp\n    timeout connect 1s\n"
-            "    timeout client 1s\n    timeout server 1s\n"
-            f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
-            "backend b\n    server s 127.0.0.1:9\n").encode()
+    return (
+        f"global\n    stats socket {layout.stats_socket} mode 600 level admin "
+        "expose-fd listeners\ndefaults\n    mode tcp\n    timeout connect 1s\n"
+        "    timeout client 1s\n    timeout server 1s\n"
+        f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
+        "backend b\n    server s 127.0.0.1:9\n"
+    ).encode()
 
 
 @pytest.fixture

@@ -10,8 +10,15 @@ from hydria.agent.haproxy import parse_info_and_stat
 
 def _rows(stot: int, bin_: int = 0, scur: int = 0, lid: str = "lst-1") -> list[dict[str, str]]:
     return [
-        {"pxname": lid, "svname": "FRONTEND", "stot": str(stot), "bin": str(bin_), "bout": "0",
-         "ereq": "0", "scur": str(scur)},
+        {
+            "pxname": lid,
+            "svname": "FRONTEND",
+            "stot": str(stot),
+            "bin": str(bin_),
+            "bout": "0",
+            "ereq": "0",
+            "scur": str(scur),
+        },
         {"pxname": "pool-1", "svname": "BACKEND", "stot": "999", "bin": "999"},
     ]
 
@@ -67,8 +74,9 @@ def test_the_store_survives_an_agent_restart(tmp_path: Path) -> None:
 
 
 def test_parse_info_and_stat() -> None:
-    text = ("Name: HAProxy\nPid: 4242\nUptime_sec: 1\n\n"
-            "# pxname,svname,stot\nlst-1,FRONTEND,3\n\n")
-    assert parse_info_and_stat(text) == (4242, [{"pxname": "lst-1", "svname": "FRONTEND",
-                                                 "stot": "3"}])
+    text = "Name: HAProxy\nPid: 4242\nUptime_sec: 1\n\n# pxname,svname,stot\nlst-1,FRONTEND,3\n\n"
+    assert parse_info_and_stat(text) == (
+        4242,
+        [{"pxname": "lst-1", "svname": "FRONTEND", "stot": "3"}],
+    )
     assert parse_info_and_stat("") == (None, [])

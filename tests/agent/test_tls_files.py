@@ -27,11 +27,14 @@ def test_write_check_and_prune(tmp_path):
     assert tls_files.prune(folder) == 1 and not list(folder.iterdir())
 
 
-@pytest.mark.parametrize("files", [
-    {"../x.pem": "A"},
-    {"a" * 64 + ".pem": "not matching"},
-    {hashlib.sha256(b"A").hexdigest() + ".key": "A"},
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"../x.pem": "A"},
+        {"a" * 64 + ".pem": "not matching"},
+        {hashlib.sha256(b"A").hexdigest() + ".key": "A"},
+    ],
+)
 def test_bad_names_or_content_are_refused_before_anything_is_written(tmp_path, files):
     good = dict([named("G")])
     with pytest.raises(tls_files.BadTlsFile):

@@ -58,8 +58,9 @@ MEMBER_CERT = MEMBER_CA.issue("member.example", ips=("127.0.0.1",))
 
 
 def _container(store: MemorySecretStore, leaf: Leaf) -> str:
-    return store.add_certificate(PROJECT, CertificateContainer(
-        certificate=leaf.cert_pem, private_key=leaf.key_pem()))
+    return store.add_certificate(
+        PROJECT, CertificateContainer(certificate=leaf.cert_pem, private_key=leaf.key_pem())
+    )
 
 
 class Site:
@@ -73,17 +74,25 @@ class Site:
         self.version += 1
         resolved, files = tls.resolve(lb, self.store)
         info = self.amphora.client.info(self.amphora.ip, self.amphora.port)
-        options = g.RenderOptions(stats_socket=info["stats_socket"],
-                                  tls_dir=info["tls_material_dir"], max_connections=2000)
-        text = render(resolved, g.Amphora(id=self.amphora.id, lb_network_ip=self.amphora.ip),
-                      options, version=self.version)
+        options = g.RenderOptions(
+            stats_socket=info["stats_socket"],
+            tls_dir=info["tls_material_dir"],
+            max_connections=2000,
+        )
+        text = render(
+            resolved,
+            g.Amphora(id=self.amphora.id, lb_network_ip=self.amphora.ip),
+            options,
+            version=self.version,
+        )
         self.amphora.client.put_tls(self.amphora.ip, self.amphora.port, files)
         self.amphora.client.put_config(self.amphora.ip, self.amphora.port, text, self.version)
         return text
 
 
-def _client_ctx(cert: Leaf | None = None, tmp: Path | None = None,
-                alpn: list[str] | None = None) -> ssl.SSLContext:
+def _client_ctx(
+    cert: Leaf | None = None, tmp: Path | None = None, alpn: list[str] | None = None
+) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -96,21 +105,27 @@ def _client_ctx(cert: Leaf | None = None, tmp: Path | None = None,
 
 
 def _served_cn(vip: str, port: int, sni: str | None) -> str:
-    with socket.create_connection((vip, port), timeout=5) as raw, \
-            _client_ctx().wrap_socket(raw, server_hostname=sni) as conn:
+    with (
+        socket.create_connection((vip, port), timeout=5) as raw,
+        _client_ctx().wrap_socket(raw, server_hostname=sni) as conn,
+    ):
         der = conn.getpeercert(binary_form=True)
     assert der is not None
     cert = x509.load_der_x509_certificate(der)
     return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
 
-def _get(vip: str, port: int, ctx: ssl.SSLContext, path: str = "/",
-         sni: str | None = "www.example") -> dict[str, Any]:
+def _get(
+    vip: str, port: int, ctx: ssl.SSLContext, path: str = "/", sni: str | None = "www.example"
+) -> dict[str, Any]:
     """One HTTPS/1.1 request on a new connection; the back-end's JSON answer."""
-    with socket.create_connection((vip, port), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname=sni) as conn:
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n"
-                     .encode())
+    with (
+        socket.create_connection((vip, port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=sni) as conn,
+    ):
+        conn.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n".encode()
+        )
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
@@ -147,31 +162,51 @@ def backend() -> Iterator[HeaderBackend]:
 
 
 def _lb(vip: str, listeners: list[g.Listener], pools: list[g.Pool]) -> g.LoadBalancer:
-    return g.LoadBalancer(id="lb-tls", vip_address=vip, project_id=PROJECT,
-                          listeners=tuple(listeners), pools=tuple(pools))
+    return g.LoadBalancer(
+        id="lb-tls",
+        vip_address=vip,
+        project_id=PROJECT,
+        listeners=tuple(listeners),
+        pools=tuple(pools),
+    )
 
 
 def _pool(backend: HeaderBackend, **kw: Any) -> g.Pool:
-    return g.Pool(id=kw.pop("id", "pool-1"), protocol="HTTP", lb_algorithm="ROUND_ROBIN",
-                  members=(g.Member("m1", backend.host, backend.port),), **kw)
+    return g.Pool(
+        id=kw.pop("id", "pool-1"),
+        protocol="HTTP",
+        lb_algorithm="ROUND_ROBIN",
+        members=(g.Member("m1", backend.host, backend.port),),
+        **kw,
+    )
 
 
 def _https(port: int, store: MemorySecretStore, **kw: Any) -> g.Listener:
     return g.Listener(
-        id=kw.pop("id", "l-https"), protocol="TERMINATED_HTTPS", protocol_port=port,
+        id=kw.pop("id", "l-https"),
+        protocol="TERMINATED_HTTPS",
+        protocol_port=port,
         default_pool_id=kw.pop("pool", "pool-1"),
         default_tls_container_ref=kw.pop("default", None) or _container(store, DEFAULT),
         sni_container_refs=kw.pop("sni", ()),
-        tls_versions=("TLSv1.2", "TLSv1.3"), alpn_protocols=("h2", "http/1.1", "http/1.0"),
-        insert_headers=kw.pop("insert_headers", (("X-Forwarded-Proto", "True"),)), **kw)
+        tls_versions=("TLSv1.2", "TLSv1.3"),
+        alpn_protocols=("h2", "http/1.1", "http/1.0"),
+        insert_headers=kw.pop("insert_headers", (("X-Forwarded-Proto", "True"),)),
+        **kw,
+    )
 
 
 def test_sni_default_headers_alpn_and_hsts(amphora, store, backend, tmp_path):
     vip = _vip()
     port = free_port(vip)
     site = Site(amphora, store, vip)
-    listener = _https(port, store, sni=(_container(store, CERT_A), _container(store, CERT_B)),
-                      hsts_max_age=600, hsts_include_subdomains=True)
+    listener = _https(
+        port,
+        store,
+        sni=(_container(store, CERT_A), _container(store, CERT_B)),
+        hsts_max_age=600,
+        hsts_include_subdomains=True,
+    )
     text = site.deploy(_lb(vip, [listener], [_pool(backend)]))
     assert "ssl crt " in text and "alpn h2,http/1.1,http/1.0" in text
 
@@ -183,12 +218,15 @@ def test_sni_default_headers_alpn_and_hsts(amphora, store, backend, tmp_path):
     seen = _get(vip, port, _client_ctx())
     assert seen["headers"]["x-forwarded-proto"] == "https"
 
-    with socket.create_connection((vip, port), timeout=5) as raw, \
-            _client_ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="a.example") \
-            as conn:
+    with (
+        socket.create_connection((vip, port), timeout=5) as raw,
+        _client_ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="a.example") as conn,
+    ):
         assert conn.selected_alpn_protocol() == "h2"
-    with socket.create_connection((vip, port), timeout=5) as raw, \
-            _client_ctx(alpn=["http/1.1"]).wrap_socket(raw, server_hostname="a.example") as conn:
+    with (
+        socket.create_connection((vip, port), timeout=5) as raw,
+        _client_ctx(alpn=["http/1.1"]).wrap_socket(raw, server_hostname="a.example") as conn,
+    ):
         assert conn.selected_alpn_protocol() == "http/1.1"
         conn.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         answer = b""
@@ -209,12 +247,20 @@ def test_mandatory_client_authentication_with_crl(amphora, store, backend, tmp_p
     port = free_port(vip)
     site = Site(amphora, store, vip)
     listener = _https(
-        port, store, client_authentication="MANDATORY",
+        port,
+        store,
+        client_authentication="MANDATORY",
         client_ca_tls_container_ref=store.add_secret(PROJECT, CLIENT_CA.cert_pem),
         client_crl_container_ref=store.add_secret(PROJECT, CLIENT_CA.crl_pem()),
-        insert_headers=(("X-Forwarded-Proto", "true"), ("X-SSL-Client-DN", "true"),
-                        ("X-SSL-Client-CN", "true"), ("X-SSL-Client-Verify", "true"),
-                        ("X-SSL-Client-Has-Cert", "true"), ("X-SSL-Issuer", "true")))
+        insert_headers=(
+            ("X-Forwarded-Proto", "true"),
+            ("X-SSL-Client-DN", "true"),
+            ("X-SSL-Client-CN", "true"),
+            ("X-SSL-Client-Verify", "true"),
+            ("X-SSL-Client-Has-Cert", "true"),
+            ("X-SSL-Issuer", "true"),
+        ),
+    )
     site.deploy(_lb(vip, [listener], [_pool(backend)]))
 
     assert _refused(vip, port, _client_ctx())  # no certificate
@@ -227,17 +273,21 @@ def test_mandatory_client_authentication_with_crl(amphora, store, backend, tmp_p
     assert "Client CA" in seen["x-ssl-issuer"]
 
     # OPTIONAL: no certificate passes (and says so), a good one still reaches the header
-    site.deploy(_lb(vip, [replace(listener, client_authentication="OPTIONAL")],
-                    [_pool(backend)]))
+    site.deploy(_lb(vip, [replace(listener, client_authentication="OPTIONAL")], [_pool(backend)]))
     assert _get(vip, port, _client_ctx())["headers"]["x-ssl-client-has-cert"] == "0"
-    assert "CN=alice" in _get(vip, port, _client_ctx(GOOD_CLIENT, tmp_path))["headers"][
-        "x-ssl-client-dn"]
+    assert (
+        "CN=alice"
+        in _get(vip, port, _client_ctx(GOOD_CLIENT, tmp_path))["headers"]["x-ssl-client-dn"]
+    )
 
 
 def _server_status(amphora: Any, pool_id: str) -> list[str]:
     rows = amphora.client.stats(amphora.ip, amphora.port)["rows"]
-    return [r["status"] for r in rows if r.get("pxname") == pool_id
-            and r.get("svname") not in ("FRONTEND", "BACKEND")]
+    return [
+        r["status"]
+        for r in rows
+        if r.get("pxname") == pool_id and r.get("svname") not in ("FRONTEND", "BACKEND")
+    ]
 
 
 def test_tls_pool_shows_hydrias_certificate_and_verifies_the_member(amphora, store, tmp_path):
@@ -249,15 +299,21 @@ def test_tls_pool_shows_hydrias_certificate_and_verifies_the_member(amphora, sto
         vip = _vip()
         port = free_port(vip)
         site = Site(amphora, store, vip)
-        monitor = g.HealthMonitor(id="hm1", type="TLS-HELLO", delay=1, timeout=1,
-                                  max_retries=1, max_retries_down=1)
-        pool = _pool(member, tls_enabled=True,
-                     tls_container_ref=_container(store, HYDRIA_CLIENT),
-                     ca_tls_container_ref=store.add_secret(PROJECT, MEMBER_CA.cert_pem),
-                     tls_versions=("TLSv1.2", "TLSv1.3"), alpn_protocols=("http/1.1",),
-                     health_monitor=monitor)
-        plain = g.Listener(id="l-http", protocol="HTTP", protocol_port=port,
-                           default_pool_id="pool-1")
+        monitor = g.HealthMonitor(
+            id="hm1", type="TLS-HELLO", delay=1, timeout=1, max_retries=1, max_retries_down=1
+        )
+        pool = _pool(
+            member,
+            tls_enabled=True,
+            tls_container_ref=_container(store, HYDRIA_CLIENT),
+            ca_tls_container_ref=store.add_secret(PROJECT, MEMBER_CA.cert_pem),
+            tls_versions=("TLSv1.2", "TLSv1.3"),
+            alpn_protocols=("http/1.1",),
+            health_monitor=monitor,
+        )
+        plain = g.Listener(
+            id="l-http", protocol="HTTP", protocol_port=port, default_pool_id="pool-1"
+        )
         site.deploy(_lb(vip, [plain], [pool]))
         _wait(lambda: _server_status(amphora, "pool-1") == ["UP"])
         with socket.create_connection((vip, port), timeout=5) as conn:
@@ -273,8 +329,9 @@ def test_tls_pool_shows_hydrias_certificate_and_verifies_the_member(amphora, sto
         site.deploy(_lb(vip, [plain], [wrong]))
         _wait(lambda: _server_status(amphora, "pool-1") == ["DOWN"])
         # and an HTTPS monitor does the same over the pool's TLS
-        https_hm = replace(monitor, type="HTTPS", http_method="GET", url_path="/",
-                           expected_codes="200")
+        https_hm = replace(
+            monitor, type="HTTPS", http_method="GET", url_path="/", expected_codes="200"
+        )
         site.deploy(_lb(vip, [plain], [replace(pool, health_monitor=https_hm)]))
         _wait(lambda: _server_status(amphora, "pool-1") == ["UP"])
         site.deploy(_lb(vip, [plain], [replace(wrong, health_monitor=https_hm)]))
@@ -321,8 +378,13 @@ def test_new_default_certificate_under_load_loses_nothing(amphora, store, backen
         rotated = SERVER_CA.issue("default.example")
         for _ in range(3):
             rotated = SERVER_CA.issue("default.example")
-            site.deploy(_lb(vip, [replace(listener, default_tls_container_ref=_container(
-                store, rotated))], [_pool(backend)]))
+            site.deploy(
+                _lb(
+                    vip,
+                    [replace(listener, default_tls_container_ref=_container(store, rotated))],
+                    [_pool(backend)],
+                )
+            )
             time.sleep(0.4)
     finally:
         stop.set()
@@ -330,8 +392,10 @@ def test_new_default_certificate_under_load_loses_nothing(amphora, store, backen
             t.join(10)
     assert results["failed"] == 0, errors[:5]
     assert results["ok"] > 20
-    with socket.create_connection((vip, port), timeout=5) as raw, \
-            _client_ctx().wrap_socket(raw, server_hostname=None) as conn:
+    with (
+        socket.create_connection((vip, port), timeout=5) as raw,
+        _client_ctx().wrap_socket(raw, server_hostname=None) as conn,
+    ):
         der = conn.getpeercert(binary_form=True)
     assert der is not None
     assert x509.load_der_x509_certificate(der).serial_number == rotated.cert.serial_number

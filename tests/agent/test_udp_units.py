@@ -18,15 +18,18 @@ from hydria.render.nginx import NginxOptions, render_udp
 from tests.support.udp_echo import UDPEchoBackend, udp_ask
 
 
-@pytest.mark.parametrize(("results", "rise", "fall", "status"), [
-    ([True, True], 2, 3, UP),
-    ([False, False], 2, 3, UP),
-    ([False, False, False], 2, 3, DOWN),
-    ([False, True, False], 2, 2, UP),  # a success breaks the streak
-    ([False, False, True], 2, 2, DOWN),
-    ([False, False, True, True], 2, 2, UP),
-    ([False], 1, 1, DOWN),
-])
+@pytest.mark.parametrize(
+    ("results", "rise", "fall", "status"),
+    [
+        ([True, True], 2, 3, UP),
+        ([False, False], 2, 3, UP),
+        ([False, False, False], 2, 3, DOWN),
+        ([False, True, False], 2, 2, UP),  # a success breaks the streak
+        ([False, False, True], 2, 2, DOWN),
+        ([False, False, True, True], 2, 2, UP),
+        ([False], 1, 1, DOWN),
+    ],
+)
 def test_rise_and_fall(results: list[bool], rise: int, fall: int, status: str) -> None:
     state = Health()
     for ok in results:
@@ -62,10 +65,20 @@ def test_store_applies_reloads_marks_and_counts(tmp_path: Path) -> None:
     nginx: NginxProcess = store.nginx
 
     def config(*members: g.Member, timeout: int = 200) -> g.LoadBalancer:
-        return g.LoadBalancer(id="lb-1", vip_address="127.0.0.1", listeners=(
-            g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1",
-                       timeout_client_data=timeout),), pools=(
-            g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", members=members),))
+        return g.LoadBalancer(
+            id="lb-1",
+            vip_address="127.0.0.1",
+            listeners=(
+                g.Listener(
+                    id="li-1",
+                    protocol="UDP",
+                    protocol_port=port,
+                    default_pool_id="p-1",
+                    timeout_client_data=timeout,
+                ),
+            ),
+            pools=(g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", members=members),),
+        )
 
     a = g.Member(id="m-a", address="127.0.0.1", protocol_port=echoes[0].port)
     b = g.Member(id="m-b", address="127.0.0.1", protocol_port=echoes[1].port)
@@ -99,8 +112,9 @@ def test_store_applies_reloads_marks_and_counts(tmp_path: Path) -> None:
         assert store.report()["listeners"] == {}
         store.resume()
         assert udp_ask("127.0.0.1", port) in {"a:hi", "b:hi"}
-        store.apply(render_udp(g.LoadBalancer(id="lb-1", vip_address="127.0.0.1"), options,
-                               version=3), 3)
+        store.apply(
+            render_udp(g.LoadBalancer(id="lb-1", vip_address="127.0.0.1"), options, version=3), 3
+        )
         assert not nginx.running()
     finally:
         store.remove()
@@ -112,6 +126,7 @@ def test_proc_address_reads_both_families() -> None:
     import sys
 
     from hydria.agent.udp import _proc_address
+
     if sys.byteorder != "little":
         pytest.skip("the samples are a little-endian kernel's")
     assert _proc_address("0100007F:1F90") == "127.0.0.1:8080"
@@ -134,11 +149,27 @@ def test_report_counts_live_sessions(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = UdpStore(tmp_path / "udp")
-    lb = g.LoadBalancer(id="lb-1", vip_address="127.0.0.1", listeners=(
-        g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1",
-                   timeout_client_data=1500),), pools=(
-        g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", members=(
-            g.Member(id="m-a", address="127.0.0.1", protocol_port=echo.port),)),))
+    lb = g.LoadBalancer(
+        id="lb-1",
+        vip_address="127.0.0.1",
+        listeners=(
+            g.Listener(
+                id="li-1",
+                protocol="UDP",
+                protocol_port=port,
+                default_pool_id="p-1",
+                timeout_client_data=1500,
+            ),
+        ),
+        pools=(
+            g.Pool(
+                id="p-1",
+                protocol="UDP",
+                lb_algorithm="ROUND_ROBIN",
+                members=(g.Member(id="m-a", address="127.0.0.1", protocol_port=echo.port),),
+            ),
+        ),
+    )
     options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
     clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
     try:
@@ -178,16 +209,35 @@ def test_backup_member_under_source_ip(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = UdpStore(tmp_path / "udp")
-    monitor = g.HealthMonitor(id="hm-1", type="UDP-CONNECT", delay=1, timeout=1,
-                              max_retries=1, max_retries_down=1)
-    lb = g.LoadBalancer(id="lb-1", vip_address="127.0.0.1", listeners=(
-        g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1",
-                   timeout_client_data=100),), pools=(
-        g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", health_monitor=monitor,
-               session_persistence=g.SessionPersistence("SOURCE_IP", persistence_timeout=60),
-               members=(g.Member(id="m-a", address="127.0.0.1", protocol_port=primary.port),
-                        g.Member(id="m-b", address="127.0.0.1", protocol_port=backup.port,
-                                 backup=True))),))
+    monitor = g.HealthMonitor(
+        id="hm-1", type="UDP-CONNECT", delay=1, timeout=1, max_retries=1, max_retries_down=1
+    )
+    lb = g.LoadBalancer(
+        id="lb-1",
+        vip_address="127.0.0.1",
+        listeners=(
+            g.Listener(
+                id="li-1",
+                protocol="UDP",
+                protocol_port=port,
+                default_pool_id="p-1",
+                timeout_client_data=100,
+            ),
+        ),
+        pools=(
+            g.Pool(
+                id="p-1",
+                protocol="UDP",
+                lb_algorithm="ROUND_ROBIN",
+                health_monitor=monitor,
+                session_persistence=g.SessionPersistence("SOURCE_IP", persistence_timeout=60),
+                members=(
+                    g.Member(id="m-a", address="127.0.0.1", protocol_port=primary.port),
+                    g.Member(id="m-b", address="127.0.0.1", protocol_port=backup.port, backup=True),
+                ),
+            ),
+        ),
+    )
     options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
     sources = [f"127.0.0.{i}" for i in range(1, 6)]
 

@@ -28,8 +28,7 @@ SHOW_PROC = """#<PID>          <type>          <reloads>       <uptime>        <
 def test_show_proc_counts_only_current_workers():
     state = parse_show_proc(SHOW_PROC)
     assert state is not None
-    assert (state.master_pid, state.reloads, state.failed, state.workers) == (10788, 3, 1,
-                                                                             (11513,))
+    assert (state.master_pid, state.reloads, state.failed, state.workers) == (10788, 3, 1, (11513,))
 
 
 def test_show_proc_garbage_is_none():
@@ -38,10 +37,17 @@ def test_show_proc_garbage_is_none():
 
 
 def test_boot_file_round_trip():
-    boot = AmphoraBoot(amphora_id="a", lb_network_ip="127.43.0.10", agent_port=9443,
-                       server_cert_pem="C", server_key_pem="K", ca_cert_pem="CA",
-                       heartbeat_key="k", controller_addresses=("127.0.0.1:5555",),
-                       heartbeat_interval=0.5)
+    boot = AmphoraBoot(
+        amphora_id="a",
+        lb_network_ip="127.43.0.10",
+        agent_port=9443,
+        server_cert_pem="C",
+        server_key_pem="K",
+        ca_cert_pem="CA",
+        heartbeat_key="k",
+        controller_addresses=("127.0.0.1:5555",),
+        heartbeat_interval=0.5,
+    )
     assert boot_from_json(boot_to_json(boot)) == boot
 
 

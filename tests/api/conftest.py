@@ -34,8 +34,15 @@ with warnings.catch_warnings():
 
 BASE = "/v2/lbaas"
 ADMIN = {"X-Roles": "admin"}
-STATUS_TABLES = (m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor, m.L7Policy,
-                 m.L7Rule)
+STATUS_TABLES = (
+    m.LoadBalancer,
+    m.Listener,
+    m.Pool,
+    m.Member,
+    m.HealthMonitor,
+    m.L7Policy,
+    m.L7Rule,
+)
 
 
 class RecordingNotifier:
@@ -93,8 +100,10 @@ def client(app: Any, request: pytest.FixtureRequest) -> Iterator[TestClient]:
         # 501 is Octavia's "the provider does not support this option", not a fault
         if response.status_code >= 500 and response.status_code != 501:
             response.read()
-            server_errors.append(f"{response.request.method} {response.request.url} -> "
-                                 f"{response.status_code} {response.text}")
+            server_errors.append(
+                f"{response.request.method} {response.request.url} -> "
+                f"{response.status_code} {response.text}"
+            )
 
     with TestClient(app) as tc:
         tc.event_hooks["response"] = [no_5xx]
@@ -109,8 +118,10 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to prove a refused request changed nothing."""
     with db.engine.connect() as conn:
         tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-        return {t: sorted(map(tuple, conn.execute(text(f'SELECT * FROM "{t}"'))), key=repr)
-                for t in tables}
+        return {
+            t: sorted(map(tuple, conn.execute(text(f'SELECT * FROM "{t}"'))), key=repr)
+            for t in tables
+        }
 
 
 def assert_fault(response: httpx.Response, status: int, *fragments: str) -> dict[str, Any]:
@@ -140,30 +151,41 @@ class Api:
         again); rows a test made PENDING_* by hand are then moved on directly.
         """
         with self.db.session() as s:
-            pending = s.execute(select(m.LoadBalancer.id, m.LoadBalancer.generation).where(
-                m.LoadBalancer.provisioning_status.in_(c.PENDING_STATUSES))).all()
+            pending = s.execute(
+                select(m.LoadBalancer.id, m.LoadBalancer.generation).where(
+                    m.LoadBalancer.provisioning_status.in_(c.PENDING_STATUSES)
+                )
+            ).all()
             for lb_id, generation in pending:
                 mark_converged(s, lb_id, generation)
             for model in STATUS_TABLES:  # plain UPDATEs: no ORM object is loaded here
-                s.execute(update(model).where(model.provisioning_status == c.PENDING_DELETE)
-                          .values(provisioning_status=c.DELETED)
-                          .execution_options(synchronize_session=False))
-                s.execute(update(model).where(model.provisioning_status.in_(
-                    [c.PENDING_CREATE, c.PENDING_UPDATE])).values(provisioning_status=c.ACTIVE)
-                    .execution_options(synchronize_session=False))
+                s.execute(
+                    update(model)
+                    .where(model.provisioning_status == c.PENDING_DELETE)
+                    .values(provisioning_status=c.DELETED)
+                    .execution_options(synchronize_session=False)
+                )
+                s.execute(
+                    update(model)
+                    .where(model.provisioning_status.in_([c.PENDING_CREATE, c.PENDING_UPDATE]))
+                    .values(provisioning_status=c.ACTIVE)
+                    .execution_options(synchronize_session=False)
+                )
 
     def status(self, model: Any, object_id: str) -> str:
         with self.db.session() as s:
             return str(s.scalar(select(model.provisioning_status).where(model.id == object_id)))
 
-    def post(self, path: str, root: str, headers: dict[str, str] | None = None,
-             **fields: Any) -> dict[str, Any]:
+    def post(
+        self, path: str, root: str, headers: dict[str, str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
         r = self.client.post(f"{BASE}/{path}", json={root: fields}, headers=headers)
         assert r.status_code == 201, r.text
         return dict(r.json()[root])
 
-    def lb(self, settle: bool = True, headers: dict[str, str] | None = None,
-           **fields: Any) -> dict[str, Any]:
+    def lb(
+        self, settle: bool = True, headers: dict[str, str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
         fields.setdefault("vip_subnet_id", self.subnet_id)
         out = self.post("loadbalancers", "loadbalancer", headers=headers, **fields)
         if settle:

@@ -16,8 +16,14 @@ from hydria.db.engine import Database
 _hosts = itertools.count(10)
 
 
-def add_amphora(db: Database, lb_id: str | None, *, status: str = c.AMPHORA_ALLOCATED,
-                role: str | None = c.ROLE_STANDALONE, **fields: Any) -> str:
+def add_amphora(
+    db: Database,
+    lb_id: str | None,
+    *,
+    status: str = c.AMPHORA_ALLOCATED,
+    role: str | None = c.ROLE_STANDALONE,
+    **fields: Any,
+) -> str:
     amp_id = str(uuid.uuid4())
     fields.setdefault("lb_network_ip", f"127.43.0.{next(_hosts) % 240 + 10}")
     fields.setdefault("compute_id", str(uuid.uuid4()))
@@ -27,13 +33,29 @@ def add_amphora(db: Database, lb_id: str | None, *, status: str = c.AMPHORA_ALLO
     return amp_id
 
 
-def add_stats(db: Database, listener_id: str, amphora_id: str, *, bytes_in: int = 0,
-              bytes_out: int = 0, active: int = 0, total: int = 0, errors: int = 0) -> None:
+def add_stats(
+    db: Database,
+    listener_id: str,
+    amphora_id: str,
+    *,
+    bytes_in: int = 0,
+    bytes_out: int = 0,
+    active: int = 0,
+    total: int = 0,
+    errors: int = 0,
+) -> None:
     with db.session() as s:
-        s.add(m.ListenerStatistics(listener_id=listener_id, amphora_id=amphora_id,
-                                   bytes_in=bytes_in, bytes_out=bytes_out,
-                                   active_connections=active, total_connections=total,
-                                   request_errors=errors))
+        s.add(
+            m.ListenerStatistics(
+                listener_id=listener_id,
+                amphora_id=amphora_id,
+                bytes_in=bytes_in,
+                bytes_out=bytes_out,
+                active_connections=active,
+                total_connections=total,
+                request_errors=errors,
+            )
+        )
 
 
 def amphora(db: Database, amp_id: str) -> m.Amphora:

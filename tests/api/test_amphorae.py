@@ -16,14 +16,38 @@ from tests.support.identity import HeaderIdentity, keystone_settings
 AMPS = "/v2/octavia/amphorae"
 # Octavia's AmphoraResponse attributes
 AMP_KEYS = {
-    "id", "loadbalancer_id", "compute_id", "lb_network_ip", "vrrp_ip", "ha_ip",
-    "vrrp_port_id", "ha_port_id", "cert_expiration", "cert_busy", "role", "status",
-    "vrrp_interface", "vrrp_id", "vrrp_priority", "cached_zone", "created_at", "updated_at",
-    "image_id", "compute_flavor",
+    "id",
+    "loadbalancer_id",
+    "compute_id",
+    "lb_network_ip",
+    "vrrp_ip",
+    "ha_ip",
+    "vrrp_port_id",
+    "ha_port_id",
+    "cert_expiration",
+    "cert_busy",
+    "role",
+    "status",
+    "vrrp_interface",
+    "vrrp_id",
+    "vrrp_priority",
+    "cached_zone",
+    "created_at",
+    "updated_at",
+    "image_id",
+    "compute_flavor",
     "hydria_error_reason",  # Hydria's extension (docs/compatibility.md)
 }
-AMP_STATS_KEYS = {"id", "listener_id", "loadbalancer_id", "active_connections", "bytes_in",
-                  "bytes_out", "request_errors", "total_connections"}
+AMP_STATS_KEYS = {
+    "id",
+    "listener_id",
+    "loadbalancer_id",
+    "active_connections",
+    "bytes_in",
+    "bytes_out",
+    "request_errors",
+    "total_connections",
+}
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 OTHER = {"X-Project-Id": "someone-else"}
 
@@ -35,13 +59,20 @@ def lb(api):
 
 # -- list and show ------------------------------------------------------------
 
+
 def test_empty_fleet(client):
     assert client.get(AMPS).json() == {"amphorae": [], "amphorae_links": []}
 
 
 def test_show_has_octavias_fields(client, lb, db):
-    amp_id = add_amphora(db, lb["id"], role=c.ROLE_MASTER, vrrp_priority=100, vrrp_id=1,
-                         image_id="c1c2ad6f-1c1e-4744-8d1a-d0ef36289e74")
+    amp_id = add_amphora(
+        db,
+        lb["id"],
+        role=c.ROLE_MASTER,
+        vrrp_priority=100,
+        vrrp_id=1,
+        image_id="c1c2ad6f-1c1e-4744-8d1a-d0ef36289e74",
+    )
     r = client.get(f"{AMPS}/{amp_id}")
     assert r.status_code == 200
     assert set(r.json()) == {"amphora"}
@@ -111,16 +142,19 @@ def test_list_sorts_pages_and_selects_fields(client, lb, db):
     assert [a["id"] for a in r.json()["amphorae"]] == [made[2]]
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"colour": "blue"}, "One or more arguments are either duplicate or invalid"),
-    ({"vrrp_id": "one"}, "Value should be an integer."),
-    ({"vrrp_priority": str(2**70)}, "vrrp_priority"),
-    ({"cert_busy": "maybe"}, "Value should be a boolean."),
-    ({"sort": "colour"}, "Supplied sort key 'colour' is not valid."),
-    ({"limit": "many"}, "Supplied pagination limit 'many' is not valid."),
-    ({"marker": "nope"}, "Supplied pagination marker 'nope' is not valid."),
-    ({"cert_expiration": "2030-01-01"}, "One or more arguments"),
-])
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"colour": "blue"}, "One or more arguments are either duplicate or invalid"),
+        ({"vrrp_id": "one"}, "Value should be an integer."),
+        ({"vrrp_priority": str(2**70)}, "vrrp_priority"),
+        ({"cert_busy": "maybe"}, "Value should be a boolean."),
+        ({"sort": "colour"}, "Supplied sort key 'colour' is not valid."),
+        ({"limit": "many"}, "Supplied pagination limit 'many' is not valid."),
+        ({"marker": "nope"}, "Supplied pagination marker 'nope' is not valid."),
+        ({"cert_expiration": "2030-01-01"}, "One or more arguments"),
+    ],
+)
 def test_bad_list_queries_are_400(client, lb, db, params, fragment):
     add_amphora(db, lb["id"])
     assert_fault(client.get(AMPS, params=params), 400, fragment)
@@ -143,6 +177,7 @@ def test_wrong_methods_are_405(client, lb, db):
 
 # -- stats --------------------------------------------------------------------
 
+
 def test_stats_per_listener_with_zeros_for_unreported(client, api, lb, db):
     l1 = api.listener(lb["id"], protocol_port=80)
     l2 = api.listener(lb["id"], protocol="TCP", protocol_port=7000)
@@ -158,10 +193,16 @@ def test_stats_per_listener_with_zeros_for_unreported(client, api, lb, db):
     rows = {s["listener_id"]: s for s in body["amphora_stats"]}
     assert set(rows) == {l1["id"], l2["id"]}
     assert all(set(s) == AMP_STATS_KEYS for s in rows.values())
-    assert rows[l1["id"]] == {"id": amp_id, "listener_id": l1["id"],
-                              "loadbalancer_id": lb["id"], "active_connections": 2,
-                              "bytes_in": 5, "bytes_out": 100, "request_errors": 1,
-                              "total_connections": 9}
+    assert rows[l1["id"]] == {
+        "id": amp_id,
+        "listener_id": l1["id"],
+        "loadbalancer_id": lb["id"],
+        "active_connections": 2,
+        "bytes_in": 5,
+        "bytes_out": 100,
+        "request_errors": 1,
+        "total_connections": 9,
+    }
     assert rows[l2["id"]]["bytes_in"] == 0 and rows[l2["id"]]["total_connections"] == 0
 
 
@@ -172,6 +213,7 @@ def test_stats_of_a_spare_are_empty_and_unknown_is_404(client, db):
 
 
 # -- failover -----------------------------------------------------------------
+
 
 def test_failover_marks_the_amphora_and_locks_its_lb(client, api, lb, db, notifier):
     amp_id = add_amphora(db, lb["id"])
@@ -192,10 +234,16 @@ def test_failover_while_lb_is_pending_is_409(client, lb, db, notifier):
     set_lb_status(db, lb["id"], c.PENDING_UPDATE)
     notifier.calls.clear()
     before = snapshot(db)
-    assert_fault(client.put(f"{AMPS}/{amp_id}/failover"), 409,
-                 f"Load Balancer {lb['id']} is immutable and cannot be updated.")
-    assert_fault(client.put(f"{AMPS}/{amp_id}/config"), 409,
-                 f"Load Balancer {lb['id']} is immutable and cannot be updated.")
+    assert_fault(
+        client.put(f"{AMPS}/{amp_id}/failover"),
+        409,
+        f"Load Balancer {lb['id']} is immutable and cannot be updated.",
+    )
+    assert_fault(
+        client.put(f"{AMPS}/{amp_id}/config"),
+        409,
+        f"Load Balancer {lb['id']} is immutable and cannot be updated.",
+    )
     assert snapshot(db) == before
     assert notifier.calls == []
 
@@ -220,6 +268,7 @@ def test_failover_unknown_or_deleted_is_404(client, lb, db, notifier):
 
 # -- config -------------------------------------------------------------------
 
+
 def test_config_pushes_the_configuration_again(client, lb, db, notifier):
     amp_id = add_amphora(db, lb["id"])
     generation = lb_row(db, lb["id"]).generation
@@ -241,13 +290,17 @@ def test_config_of_a_spare_changes_nothing(client, db):
 
 # -- delete -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [c.AMPHORA_ALLOCATED, c.AMPHORA_BOOTING, c.PENDING_DELETE])
 def test_delete_of_a_serving_amphora_is_409(client, lb, db, notifier, status):
     amp_id = add_amphora(db, lb["id"], status=status)
     notifier.calls.clear()
     before = snapshot(db)
-    assert_fault(client.delete(f"{AMPS}/{amp_id}"), 409,
-                 f"Amphora {amp_id} is immutable and cannot be updated.")
+    assert_fault(
+        client.delete(f"{AMPS}/{amp_id}"),
+        409,
+        f"Amphora {amp_id} is immutable and cannot be updated.",
+    )
     assert snapshot(db) == before
     assert notifier.calls == []
 
@@ -285,6 +338,7 @@ def test_delete_unknown_is_404(client, db):
 
 # -- policy -------------------------------------------------------------------
 
+
 @pytest.fixture
 def strict_client(db, notifier, tmp_path: Path):
     settings = keystone_settings(tmp_path)
@@ -295,9 +349,14 @@ def strict_client(db, notifier, tmp_path: Path):
 def test_outside_noauth_only_admins_may_use_the_amphora_api(strict_client, lb, db):
     amp_id = add_amphora(db, lb["id"], status=c.ERROR)
     before = snapshot(db)
-    calls = [("GET", AMPS), ("GET", f"{AMPS}/{amp_id}"), ("GET", f"{AMPS}/{amp_id}/stats"),
-             ("PUT", f"{AMPS}/{amp_id}/failover"), ("PUT", f"{AMPS}/{amp_id}/config"),
-             ("DELETE", f"{AMPS}/{amp_id}")]
+    calls = [
+        ("GET", AMPS),
+        ("GET", f"{AMPS}/{amp_id}"),
+        ("GET", f"{AMPS}/{amp_id}/stats"),
+        ("PUT", f"{AMPS}/{amp_id}/failover"),
+        ("PUT", f"{AMPS}/{amp_id}/config"),
+        ("DELETE", f"{AMPS}/{amp_id}"),
+    ]
     for method, path in calls:
         r = strict_client.request(method, path)
         assert_fault(r, 403, "Policy does not allow this request to be performed.")
@@ -305,4 +364,3 @@ def test_outside_noauth_only_admins_may_use_the_amphora_api(strict_client, lb, d
     assert strict_client.get(AMPS, headers=ADMIN).status_code == 200
     assert strict_client.get(f"{AMPS}/{amp_id}/stats", headers=ADMIN).status_code == 200
     assert strict_client.delete(f"{AMPS}/{amp_id}", headers=ADMIN).status_code == 204
-

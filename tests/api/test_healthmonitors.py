@@ -10,10 +10,27 @@ from tests.api.conftest import BASE, assert_fault, snapshot
 URL = f"{BASE}/healthmonitors"
 # HealthMonitorResponse's attributes (plus tenant_id, which WSME adds).
 HM_KEYS = {
-    "id", "name", "type", "delay", "timeout", "max_retries", "max_retries_down",
-    "http_method", "url_path", "expected_codes", "admin_state_up", "project_id",
-    "tenant_id", "pools", "provisioning_status", "operating_status", "created_at",
-    "updated_at", "tags", "http_version", "domain_name",
+    "id",
+    "name",
+    "type",
+    "delay",
+    "timeout",
+    "max_retries",
+    "max_retries_down",
+    "http_method",
+    "url_path",
+    "expected_codes",
+    "admin_state_up",
+    "project_id",
+    "tenant_id",
+    "pools",
+    "provisioning_status",
+    "operating_status",
+    "created_at",
+    "updated_at",
+    "tags",
+    "http_version",
+    "domain_name",
 }
 
 
@@ -22,8 +39,14 @@ def post(client, **fields):
 
 
 def hm_body(pool_id, **fields):
-    return {"pool_id": pool_id, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3,
-            **fields}
+    return {
+        "pool_id": pool_id,
+        "type": "HTTP",
+        "delay": 5,
+        "timeout": 3,
+        "max_retries": 3,
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -66,14 +89,35 @@ def test_non_http_types_have_no_http_fields(client, api, pool, kind):
 
 
 def test_create_keeps_every_given_field(client, api, pool):
-    hm = api.hm(pool["id"], settle=False, type="HTTPS", name="check", delay=10, timeout=10,
-                max_retries=10, max_retries_down=1, http_method="HEAD", url_path="/health?x=1",
-                expected_codes="200-299", admin_state_up=False, tags=["t"], http_version=1.1,
-                domain_name="example.com")
-    assert (hm["name"], hm["delay"], hm["timeout"], hm["max_retries"],
-            hm["max_retries_down"]) == ("check", 10, 10, 10, 1)
+    hm = api.hm(
+        pool["id"],
+        settle=False,
+        type="HTTPS",
+        name="check",
+        delay=10,
+        timeout=10,
+        max_retries=10,
+        max_retries_down=1,
+        http_method="HEAD",
+        url_path="/health?x=1",
+        expected_codes="200-299",
+        admin_state_up=False,
+        tags=["t"],
+        http_version=1.1,
+        domain_name="example.com",
+    )
+    assert (hm["name"], hm["delay"], hm["timeout"], hm["max_retries"], hm["max_retries_down"]) == (
+        "check",
+        10,
+        10,
+        10,
+        1,
+    )
     assert (hm["http_method"], hm["url_path"], hm["expected_codes"]) == (
-        "HEAD", "/health?x=1", "200-299")
+        "HEAD",
+        "/health?x=1",
+        "200-299",
+    )
     assert hm["admin_state_up"] is False and hm["tags"] == ["t"]
     assert hm["http_version"] == 1.1 and hm["domain_name"] == "example.com"
 
@@ -102,15 +146,16 @@ def test_show_and_list_envelopes_filters_and_fields(client, api):
     assert ids("delay=7") == [b["id"]]
     assert ids(f"pool_id={p1['id']}") == [a["id"]]
     assert client.get(f"{URL}?fields=id,type").json()["healthmonitors"] == [
-        {"id": a["id"], "type": "HTTP"}, {"id": b["id"], "type": "TCP"}]
+        {"id": a["id"], "type": "HTTP"},
+        {"id": b["id"], "type": "TCP"},
+    ]
     assert_fault(client.get(f"{URL}?delay=soon"), 400, "delay")
 
 
 def test_one_monitor_per_pool(client, api, pool, db):
     api.hm(pool["id"])
     before = snapshot(db)
-    assert_fault(post(client, **hm_body(pool["id"])), 409,
-                 "This pool already has a health monitor")
+    assert_fault(post(client, **hm_body(pool["id"])), 409, "This pool already has a health monitor")
     assert snapshot(db) == before
 
 
@@ -127,17 +172,22 @@ def test_expected_codes_are_stored_as_sent(client, api, pool):
     # The renderer drops them for HAProxy (tests/render).
     hm = api.hm(pool["id"], expected_codes="200, 202 ,204")
     assert hm["expected_codes"] == "200, 202 ,204"
-    r = client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {
-        "expected_codes": "\u0662\u0660\u0660-\u0662\u0660\u0664"}})
+    r = client.put(
+        f"{URL}/{hm['id']}",
+        json={"healthmonitor": {"expected_codes": "\u0662\u0660\u0660-\u0662\u0660\u0664"}},
+    )
     assert r.status_code == 400, r.text
-    assert client.get(f"{URL}/{hm['id']}").json()["healthmonitor"]["expected_codes"] \
-        == "200, 202 ,204"
+    assert (
+        client.get(f"{URL}/{hm['id']}").json()["healthmonitor"]["expected_codes"] == "200, 202 ,204"
+    )
 
 
 def test_update_sets_pending_update_and_keeps_unsent_fields(client, api, pool, notifier):
     hm = api.hm(pool["id"], name="a", url_path="/ping", tags=["t"])
-    r = client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {
-        "delay": 9, "expected_codes": "200,202", "http_method": "POST"}})
+    r = client.put(
+        f"{URL}/{hm['id']}",
+        json={"healthmonitor": {"delay": 9, "expected_codes": "200,202", "http_method": "POST"}},
+    )
     assert r.status_code == 200, r.text
     body = r.json()["healthmonitor"]
     assert set(body) == HM_KEYS
@@ -151,14 +201,37 @@ def test_update_sets_pending_update_and_keeps_unsent_fields(client, api, pool, n
 
 
 def test_update_with_null_resets_octavia_defaults(client, api, pool, db):
-    hm = api.hm(pool["id"], name="a", url_path="/ping", http_method="HEAD",
-                expected_codes="204", max_retries_down=5, tags=["t"])
-    r = client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {
-        "name": None, "url_path": None, "http_method": None, "expected_codes": None,
-        "max_retries_down": None, "tags": None}})
+    hm = api.hm(
+        pool["id"],
+        name="a",
+        url_path="/ping",
+        http_method="HEAD",
+        expected_codes="204",
+        max_retries_down=5,
+        tags=["t"],
+    )
+    r = client.put(
+        f"{URL}/{hm['id']}",
+        json={
+            "healthmonitor": {
+                "name": None,
+                "url_path": None,
+                "http_method": None,
+                "expected_codes": None,
+                "max_retries_down": None,
+                "tags": None,
+            }
+        },
+    )
     body = r.json()["healthmonitor"]
-    assert (body["name"], body["url_path"], body["http_method"], body["expected_codes"],
-            body["max_retries_down"], body["tags"]) == ("", "/", "GET", "200", 3, [])
+    assert (
+        body["name"],
+        body["url_path"],
+        body["http_method"],
+        body["expected_codes"],
+        body["max_retries_down"],
+        body["tags"],
+    ) == ("", "/", "GET", "200", 3, [])
     api.settle()
     before = snapshot(db)
     for field in ("delay", "timeout", "max_retries"):
@@ -187,42 +260,47 @@ def test_delete_lifecycle(client, api, pool, notifier):
     assert client.get(f"{BASE}/pools/{pool['id']}").json()["pool"]["healthmonitor_id"] is None
 
 
-@pytest.mark.parametrize(("fields", "fragment"), [
-    ({"type": "TCP", "http_method": "GET"}, "http_method is not a valid option"),
-    ({"type": "PING", "url_path": "/"}, "url_path is not a valid option"),
-    ({"type": "TCP", "expected_codes": "200"}, "expected_codes is not a valid option"),
-    ({"type": "BOGUS"}, "Value should be one of"),
-    ({"type": "UDP-CONNECT"}, "The UDP-CONNECT type is only supported for pools of type "
-                              "UDP/SCTP."),
-    ({"http_method": "FETCH"}, "Value should be one of"),
-    ({"url_path": "health"}, "url_path"),
-    ({"url_path": "/a b"}, "url_path"),
-    ({"expected_codes": "2xx"}, "expected_codes"),
-    ({"expected_codes": "200-"}, "expected_codes"),
-    ({"delay": -1}, "delay"),
-    # Octavia takes these; HAProxy (and Hydria's renderer) cannot, so a 201 here
-    # would be followed by a load balancer in ERROR.
-    ({"delay": 0, "timeout": 0}, "delay"),
-    ({"timeout": 0}, "timeout"),
-    ({"expected_codes": "600"}, "from 100 to 599"),
-    ({"expected_codes": "099"}, "from 100 to 599"),
-    ({"expected_codes": "300-200"}, "lower code to the higher"),
-    ({"url_path": "/x\n"}, "url_path"),
-    ({"domain_name": "_srv.example.com", "http_version": 1.1}, "host name"),
-    ({"domain_name": "example.com\n", "http_version": 1.1}, "host name"),
-    ({"delay": "5s"}, "delay"),
-    ({"max_retries": 0}, "max_retries"),
-    ({"max_retries": 11}, "max_retries"),
-    ({"max_retries_down": 11}, "max_retries_down"),
-    ({"http_version": 2.0}, "http_version"),
-    ({"http_version": "1.1"}, "http_version"),
-    ({"domain_name": "example.com"}, "'http_version' must be specified"),
-    ({"domain_name": "example.com", "http_version": 1.0}, "http_version 1.0"),
-    ({"domain_name": "-bad-.com", "http_version": 1.1}, "domain_name"),
-    ({"admin_state_up": "sure"}, "admin_state_up"),
-    ({"pool_id": "not-a-uuid"}, "pool_id"),
-    ({"colour": "red"}, "Unknown attribute for argument healthmonitor: colour"),
-])
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"type": "TCP", "http_method": "GET"}, "http_method is not a valid option"),
+        ({"type": "PING", "url_path": "/"}, "url_path is not a valid option"),
+        ({"type": "TCP", "expected_codes": "200"}, "expected_codes is not a valid option"),
+        ({"type": "BOGUS"}, "Value should be one of"),
+        (
+            {"type": "UDP-CONNECT"},
+            "The UDP-CONNECT type is only supported for pools of type UDP/SCTP.",
+        ),
+        ({"http_method": "FETCH"}, "Value should be one of"),
+        ({"url_path": "health"}, "url_path"),
+        ({"url_path": "/a b"}, "url_path"),
+        ({"expected_codes": "2xx"}, "expected_codes"),
+        ({"expected_codes": "200-"}, "expected_codes"),
+        ({"delay": -1}, "delay"),
+        # Octavia takes these; HAProxy (and Hydria's renderer) cannot, so a 201 here
+        # would be followed by a load balancer in ERROR.
+        ({"delay": 0, "timeout": 0}, "delay"),
+        ({"timeout": 0}, "timeout"),
+        ({"expected_codes": "600"}, "from 100 to 599"),
+        ({"expected_codes": "099"}, "from 100 to 599"),
+        ({"expected_codes": "300-200"}, "lower code to the higher"),
+        ({"url_path": "/x\n"}, "url_path"),
+        ({"domain_name": "_srv.example.com", "http_version": 1.1}, "host name"),
+        ({"domain_name": "example.com\n", "http_version": 1.1}, "host name"),
+        ({"delay": "5s"}, "delay"),
+        ({"max_retries": 0}, "max_retries"),
+        ({"max_retries": 11}, "max_retries"),
+        ({"max_retries_down": 11}, "max_retries_down"),
+        ({"http_version": 2.0}, "http_version"),
+        ({"http_version": "1.1"}, "http_version"),
+        ({"domain_name": "example.com"}, "'http_version' must be specified"),
+        ({"domain_name": "example.com", "http_version": 1.0}, "http_version 1.0"),
+        ({"domain_name": "-bad-.com", "http_version": 1.1}, "domain_name"),
+        ({"admin_state_up": "sure"}, "admin_state_up"),
+        ({"pool_id": "not-a-uuid"}, "pool_id"),
+        ({"colour": "red"}, "Unknown attribute for argument healthmonitor: colour"),
+    ],
+)
 def test_bad_monitor_fields(client, api, pool, db, fields, fragment):
     before = snapshot(db)
     assert_fault(post(client, **{**hm_body(pool["id"]), **fields}), 400, fragment)
@@ -234,8 +312,7 @@ def test_mandatory_fields(client, api, pool, db, missing):
     body = hm_body(pool["id"])
     del body[missing]
     before = snapshot(db)
-    assert_fault(post(client, **body), 400, f"field/attribute {missing}",
-                 "Mandatory field missing")
+    assert_fault(post(client, **body), 400, f"field/attribute {missing}", "Mandatory field missing")
     assert snapshot(db) == before
 
 
@@ -244,10 +321,16 @@ def test_update_is_checked_against_the_monitor_as_it_will_be(client, api, pool, 
     tcp_pool = api.pool(loadbalancer_id=pool["loadbalancers"][0]["id"], protocol="TCP")
     tcp = api.hm(tcp_pool["id"], type="TCP")
     before = snapshot(db)
-    assert_fault(client.put(f"{URL}/{tcp['id']}", json={"healthmonitor": {
-        "url_path": "/x"}}), 400, "url_path is not a valid option")
-    assert_fault(client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {
-        "domain_name": "example.com"}}), 400, "'http_version' must be specified")
+    assert_fault(
+        client.put(f"{URL}/{tcp['id']}", json={"healthmonitor": {"url_path": "/x"}}),
+        400,
+        "url_path is not a valid option",
+    )
+    assert_fault(
+        client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {"domain_name": "example.com"}}),
+        400,
+        "'http_version' must be specified",
+    )
     assert snapshot(db) == before
 
 
@@ -255,8 +338,9 @@ def test_unknown_ids_are_404(client, api, db):
     ghost = "7e0d2b0a-4d8e-4a70-b0c8-2f6f8a9e0001"
     before = snapshot(db)
     for method in ("get", "delete"):
-        assert_fault(getattr(client, method)(f"{URL}/{ghost}"), 404,
-                     f"Health Monitor {ghost} not found.")
+        assert_fault(
+            getattr(client, method)(f"{URL}/{ghost}"), 404, f"Health Monitor {ghost} not found."
+        )
     assert_fault(client.put(f"{URL}/{ghost}", json={"healthmonitor": {"delay": 9}}), 404)
     assert_fault(post(client, **hm_body(ghost)), 404, f"Pool {ghost} not found.")
     assert snapshot(db) == before
@@ -270,8 +354,9 @@ def test_every_change_is_409_while_the_load_balancer_is_pending(client, api, poo
     before = snapshot(db)
     immutable = f"Load Balancer {lb_id} is immutable and cannot be updated."
     assert_fault(post(client, **hm_body(other_pool["id"])), 409, immutable)
-    assert_fault(client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {"delay": 9}}),
-                 409, immutable)
+    assert_fault(
+        client.put(f"{URL}/{hm['id']}", json={"healthmonitor": {"delay": 9}}), 409, immutable
+    )
     assert_fault(client.delete(f"{URL}/{hm['id']}"), 409, immutable)
     assert snapshot(db) == before
 
@@ -290,11 +375,15 @@ def test_foreign_project_sees_nothing_and_changes_nothing(client, api, pool, db)
     before = snapshot(db)
     assert_fault(client.get(f"{URL}/{hm['id']}", headers=other), 404)
     assert client.get(URL, headers=other).json()["healthmonitors"] == []
-    assert_fault(client.put(f"{URL}/{hm['id']}", headers=other,
-                            json={"healthmonitor": {"delay": 9}}), 404)
+    assert_fault(
+        client.put(f"{URL}/{hm['id']}", headers=other, json={"healthmonitor": {"delay": 9}}), 404
+    )
     assert_fault(client.delete(f"{URL}/{hm['id']}", headers=other), 404)
-    assert_fault(client.post(URL, headers=other, json={"healthmonitor": hm_body(pool["id"])}),
-                 404, f"Pool {pool['id']} not found.")
+    assert_fault(
+        client.post(URL, headers=other, json={"healthmonitor": hm_body(pool["id"])}),
+        404,
+        f"Pool {pool['id']} not found.",
+    )
     assert snapshot(db) == before
 
 
@@ -316,7 +405,17 @@ def test_changes_show_on_the_pool_and_its_listeners_as_octavia(client, api, pool
 
 
 def test_a_timeout_longer_than_the_delay_is_accepted_as_in_octavia(client, api, pool):
-    r = client.post(URL, json={"healthmonitor": {"pool_id": pool["id"], "type": "HTTP",
-                                                 "delay": 2, "timeout": 3, "max_retries": 3}})
+    r = client.post(
+        URL,
+        json={
+            "healthmonitor": {
+                "pool_id": pool["id"],
+                "type": "HTTP",
+                "delay": 2,
+                "timeout": 3,
+                "max_retries": 3,
+            }
+        },
+    )
     assert r.status_code == 201, r.text
     assert (r.json()["healthmonitor"]["delay"], r.json()["healthmonitor"]["timeout"]) == (2, 3)

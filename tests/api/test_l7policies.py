@@ -10,15 +10,41 @@ from tests.api.conftest import ADMIN, BASE, assert_fault, snapshot
 
 URL = f"{BASE}/l7policies"
 POLICY_KEYS = {
-    "id", "name", "description", "provisioning_status", "operating_status", "admin_state_up",
-    "project_id", "tenant_id", "action", "listener_id", "redirect_pool_id", "redirect_url",
-    "redirect_prefix", "position", "rules", "created_at", "updated_at", "tags",
+    "id",
+    "name",
+    "description",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "project_id",
+    "tenant_id",
+    "action",
+    "listener_id",
+    "redirect_pool_id",
+    "redirect_url",
+    "redirect_prefix",
+    "position",
+    "rules",
+    "created_at",
+    "updated_at",
+    "tags",
     "redirect_http_code",
 }
 RULE_KEYS = {
-    "id", "type", "compare_type", "key", "value", "invert", "provisioning_status",
-    "operating_status", "created_at", "updated_at", "project_id", "tenant_id",
-    "admin_state_up", "tags",
+    "id",
+    "type",
+    "compare_type",
+    "key",
+    "value",
+    "invert",
+    "provisioning_status",
+    "operating_status",
+    "created_at",
+    "updated_at",
+    "project_id",
+    "tenant_id",
+    "admin_state_up",
+    "tags",
 }
 
 
@@ -69,15 +95,21 @@ def test_create_answers_octavia_fields_defaults_and_statuses(client, api, stack,
     shown = client.get(f"{URL}/{p['id']}").json()["l7policy"]
     assert shown["provisioning_status"] == "ACTIVE" and shown["operating_status"] == "ONLINE"
     assert client.get(f"{BASE}/listeners/{li['id']}").json()["listener"]["l7policies"] == [
-        {"id": p["id"]}]
+        {"id": p["id"]}
+    ]
 
 
 def test_redirect_defaults_follow_octavia(api, stack):
     li = stack["listener"]["id"]
     url = policy(api, li, action="REDIRECT_TO_URL", redirect_url="https://a.example/x")
     assert url["redirect_http_code"] == 302 and url["redirect_pool_id"] is None
-    pre = policy(api, li, action="REDIRECT_PREFIX", redirect_prefix="https://b.example",
-                 redirect_http_code=301)
+    pre = policy(
+        api,
+        li,
+        action="REDIRECT_PREFIX",
+        redirect_prefix="https://b.example",
+        redirect_http_code=301,
+    )
     assert pre["redirect_http_code"] == 301
     pool = policy(api, li, action="REDIRECT_TO_POOL", redirect_pool_id=stack["pool"]["id"])
     assert pool["redirect_http_code"] is None and pool["redirect_url"] is None
@@ -105,21 +137,35 @@ def test_positions_insert_move_and_delete_renumber(client, api, stack):
     assert positions(client, li) == {b["id"]: 1, a["id"]: 2, d["id"]: 3}
 
 
-@pytest.mark.parametrize(("fields", "fragments"), [
-    ({"action": "BOUNCE"}, ("action",)),
-    ({"action": "REDIRECT_TO_URL"}, ("redirect_url must not be None",)),
-    ({"action": "REDIRECT_PREFIX"}, ("redirect_prefix must not be None",)),
-    ({"action": "REDIRECT_TO_POOL"}, ("redirect_pool_id or redirect_pool",)),
-    ({"action": "REDIRECT_TO_URL", "redirect_url": "ftp://x.example/"}, ("Not a valid URL",)),
-    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x.example/a b"}, ("valid URL",)),
-    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x\n.example/"}, ("valid URL",)),
-    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x.example/\"q"}, ("valid URL",)),
-    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x.example/",
-      "redirect_http_code": 304}, ("redirect_http_code",)),
-    ({"action": "REJECT", "position": 0}, ("position",)),
-    ({"action": "REJECT", "rules": [{"type": "HEADER", "compare_type": "EQUAL_TO",
-                                     "value": "x"}]}, ("requires a key",)),
-])
+@pytest.mark.parametrize(
+    ("fields", "fragments"),
+    [
+        ({"action": "BOUNCE"}, ("action",)),
+        ({"action": "REDIRECT_TO_URL"}, ("redirect_url must not be None",)),
+        ({"action": "REDIRECT_PREFIX"}, ("redirect_prefix must not be None",)),
+        ({"action": "REDIRECT_TO_POOL"}, ("redirect_pool_id or redirect_pool",)),
+        ({"action": "REDIRECT_TO_URL", "redirect_url": "ftp://x.example/"}, ("Not a valid URL",)),
+        ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x.example/a b"}, ("valid URL",)),
+        ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x\n.example/"}, ("valid URL",)),
+        ({"action": "REDIRECT_TO_URL", "redirect_url": 'http://x.example/"q'}, ("valid URL",)),
+        (
+            {
+                "action": "REDIRECT_TO_URL",
+                "redirect_url": "http://x.example/",
+                "redirect_http_code": 304,
+            },
+            ("redirect_http_code",),
+        ),
+        ({"action": "REJECT", "position": 0}, ("position",)),
+        (
+            {
+                "action": "REJECT",
+                "rules": [{"type": "HEADER", "compare_type": "EQUAL_TO", "value": "x"}],
+            },
+            ("requires a key",),
+        ),
+    ],
+)
 def test_bad_policies_are_400_and_change_nothing(client, db, stack, fields, fragments):
     before = snapshot(db)
     r = client.post(URL, json={"l7policy": {"listener_id": stack["listener"]["id"], **fields}})
@@ -127,39 +173,66 @@ def test_bad_policies_are_400_and_change_nothing(client, db, stack, fields, frag
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize(("fields", "fragment"), [
-    ({"type": "HEADER", "compare_type": "EQUAL_TO", "value": "x"}, "requires a key"),
-    ({"type": "COOKIE", "compare_type": "EQUAL_TO", "value": "x"}, "requires a key"),
-    ({"type": "HEADER", "key": "X-A,B", "compare_type": "EQUAL_TO", "value": "x"},
-     "Invalid characters in key"),
-    ({"type": "HEADER", "key": "X-A", "compare_type": "EQUAL_TO", "value": "a b"},
-     "Invalid characters in header value"),
-    ({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/a\nuse_backend x"},
-     "Invalid characters"),
-    ({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/a\tb"}, "Invalid characters"),
-    ({"type": "PATH", "compare_type": "REGEX", "value": "^/(api"}, "regular expression"),
-    ({"type": "HOST_NAME", "compare_type": "EQUAL_TO", "value": "é.example"},
-     "Invalid characters"),
-    ({"type": "COOKIE", "key": "sid", "compare_type": "EQUAL_TO", "value": "a;b"},
-     "Invalid characters in cookie value"),
-    ({"type": "FILE_TYPE", "compare_type": "STARTS_WITH", "value": "png"},
-     "invalid comparison type"),
-    ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "false"},
-     "not a boolean True string"),
-    ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "True", "key": "x"},
-     'does not use the "key" field'),
-    ({"type": "SSL_VERIFY_RESULT", "compare_type": "EQUAL_TO", "value": "-1"},
-     "needs a int value"),
-    ({"type": "SSL_VERIFY_RESULT", "compare_type": "REGEX", "value": "1"},
-     "only supports the EQUAL_TO"),
-    ({"type": "SSL_DN_FIELD", "compare_type": "EQUAL_TO", "value": "x"},
-     "needs to specify a key and a value"),
-    ({"type": "SSL_DN_FIELD", "key": "C N", "compare_type": "EQUAL_TO", "value": "x"},
-     "distinguished name field"),
-    ({"type": "SIZE", "compare_type": "EQUAL_TO", "value": "x"}, "type"),
-    ({"type": "PATH", "compare_type": "LIKE", "value": "x"}, "compare_type"),
-    ({"type": "PATH", "compare_type": "EQUAL_TO", "value": ""}, "requires a value"),
-])
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"type": "HEADER", "compare_type": "EQUAL_TO", "value": "x"}, "requires a key"),
+        ({"type": "COOKIE", "compare_type": "EQUAL_TO", "value": "x"}, "requires a key"),
+        (
+            {"type": "HEADER", "key": "X-A,B", "compare_type": "EQUAL_TO", "value": "x"},
+            "Invalid characters in key",
+        ),
+        (
+            {"type": "HEADER", "key": "X-A", "compare_type": "EQUAL_TO", "value": "a b"},
+            "Invalid characters in header value",
+        ),
+        (
+            {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/a\nuse_backend x"},
+            "Invalid characters",
+        ),
+        ({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/a\tb"}, "Invalid characters"),
+        ({"type": "PATH", "compare_type": "REGEX", "value": "^/(api"}, "regular expression"),
+        (
+            {"type": "HOST_NAME", "compare_type": "EQUAL_TO", "value": "é.example"},
+            "Invalid characters",
+        ),
+        (
+            {"type": "COOKIE", "key": "sid", "compare_type": "EQUAL_TO", "value": "a;b"},
+            "Invalid characters in cookie value",
+        ),
+        (
+            {"type": "FILE_TYPE", "compare_type": "STARTS_WITH", "value": "png"},
+            "invalid comparison type",
+        ),
+        (
+            {"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "false"},
+            "not a boolean True string",
+        ),
+        (
+            {"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "True", "key": "x"},
+            'does not use the "key" field',
+        ),
+        (
+            {"type": "SSL_VERIFY_RESULT", "compare_type": "EQUAL_TO", "value": "-1"},
+            "needs a int value",
+        ),
+        (
+            {"type": "SSL_VERIFY_RESULT", "compare_type": "REGEX", "value": "1"},
+            "only supports the EQUAL_TO",
+        ),
+        (
+            {"type": "SSL_DN_FIELD", "compare_type": "EQUAL_TO", "value": "x"},
+            "needs to specify a key and a value",
+        ),
+        (
+            {"type": "SSL_DN_FIELD", "key": "C N", "compare_type": "EQUAL_TO", "value": "x"},
+            "distinguished name field",
+        ),
+        ({"type": "SIZE", "compare_type": "EQUAL_TO", "value": "x"}, "type"),
+        ({"type": "PATH", "compare_type": "LIKE", "value": "x"}, "compare_type"),
+        ({"type": "PATH", "compare_type": "EQUAL_TO", "value": ""}, "requires a value"),
+    ],
+)
 def test_bad_rules_are_400_and_change_nothing(client, db, api, stack, fields, fragment):
     p = policy(api, stack["listener"]["id"])
     before = snapshot(db)
@@ -170,9 +243,18 @@ def test_bad_rules_are_400_and_change_nothing(client, db, api, stack, fields, fr
 
 def test_rule_crud_and_statuses(client, api, stack):
     p = policy(api, stack["listener"]["id"])
-    r = client.post(f"{URL}/{p['id']}/rules", json={"rule": {
-        "type": "HEADER", "key": "X-Env", "compare_type": "EQUAL_TO", "value": "bad",
-        "invert": True}})
+    r = client.post(
+        f"{URL}/{p['id']}/rules",
+        json={
+            "rule": {
+                "type": "HEADER",
+                "key": "X-Env",
+                "compare_type": "EQUAL_TO",
+                "value": "bad",
+                "invert": True,
+            }
+        },
+    )
     assert r.status_code == 201, r.text
     ru = r.json()["rule"]
     assert set(ru) == RULE_KEYS
@@ -198,12 +280,28 @@ def test_redirect_pool_must_be_on_the_lb_and_compatible(client, api, stack):
     li = stack["listener"]["id"]
     other_lb = api.lb()
     other = api.pool(loadbalancer_id=other_lb["id"])
-    r = client.post(URL, json={"l7policy": {"listener_id": li, "action": "REDIRECT_TO_POOL",
-                                            "redirect_pool_id": other["id"]}})
+    r = client.post(
+        URL,
+        json={
+            "l7policy": {
+                "listener_id": li,
+                "action": "REDIRECT_TO_POOL",
+                "redirect_pool_id": other["id"],
+            }
+        },
+    )
     assert_fault(r, 404, other["id"])
     tcp = api.pool(loadbalancer_id=stack["lb"]["id"], protocol="TCP")
-    r = client.post(URL, json={"l7policy": {"listener_id": li, "action": "REDIRECT_TO_POOL",
-                                            "redirect_pool_id": tcp["id"]}})
+    r = client.post(
+        URL,
+        json={
+            "l7policy": {
+                "listener_id": li,
+                "action": "REDIRECT_TO_POOL",
+                "redirect_pool_id": tcp["id"],
+            }
+        },
+    )
     assert r.status_code == 400, r.text
 
 
@@ -218,8 +316,12 @@ def test_listener_protocols(client, api, stack):
 
 
 def test_pool_in_use_by_a_policy_cannot_be_deleted(client, api, stack):
-    p = policy(api, stack["listener"]["id"], action="REDIRECT_TO_POOL",
-               redirect_pool_id=stack["pool"]["id"])
+    p = policy(
+        api,
+        stack["listener"]["id"],
+        action="REDIRECT_TO_POOL",
+        redirect_pool_id=stack["pool"]["id"],
+    )
     rule(api, p["id"])
     r = client.delete(f"{BASE}/pools/{stack['pool']['id']}")
     assert_fault(r, 409, f"is in use by L7 policy {p['id']}")
@@ -228,28 +330,37 @@ def test_pool_in_use_by_a_policy_cannot_be_deleted(client, api, stack):
 
 
 def test_too_many_rules_is_409(client, api, stack):
-    p = policy(api, stack["listener"]["id"], rules=[
-        {"type": "PATH", "compare_type": "EQUAL_TO", "value": f"/{i}"} for i in range(50)])
+    p = policy(
+        api,
+        stack["listener"]["id"],
+        rules=[{"type": "PATH", "compare_type": "EQUAL_TO", "value": f"/{i}"} for i in range(50)],
+    )
     assert len(p["rules"]) == 50
-    r = client.post(f"{URL}/{p['id']}/rules", json={"rule": {
-        "type": "PATH", "compare_type": "EQUAL_TO", "value": "/51"}})
+    r = client.post(
+        f"{URL}/{p['id']}/rules",
+        json={"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/51"}},
+    )
     assert_fault(r, 409, "Too many rules")
 
 
 def test_quotas_limit_policies_and_rules(client, api, stack):
     project = stack["lb"]["project_id"]
-    r = client.put(f"{BASE}/quotas/{project}", headers=ADMIN,
-                   json={"quota": {"l7policy": 1, "l7rule": 1}})
+    r = client.put(
+        f"{BASE}/quotas/{project}", headers=ADMIN, json={"quota": {"l7policy": 1, "l7rule": 1}}
+    )
     assert r.status_code == 202, r.text
     quota = client.get(f"{BASE}/quotas/{project}", headers=ADMIN).json()["quota"]
     assert (quota["l7policy"], quota["l7rule"]) == (1, 1)
     p = policy(api, stack["listener"]["id"])
-    r = client.post(URL, json={"l7policy": {"listener_id": stack["listener"]["id"],
-                                            "action": "REJECT"}})
+    r = client.post(
+        URL, json={"l7policy": {"listener_id": stack["listener"]["id"], "action": "REJECT"}}
+    )
     assert_fault(r, 403, "Quota has been met for resources: L7 Policy")
     rule(api, p["id"])
-    r = client.post(f"{URL}/{p['id']}/rules", json={"rule": {
-        "type": "PATH", "compare_type": "EQUAL_TO", "value": "/b"}})
+    r = client.post(
+        f"{URL}/{p['id']}/rules",
+        json={"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/b"}},
+    )
     assert_fault(r, 403, "Quota has been met for resources: L7 Rule")
 
 
@@ -266,8 +377,12 @@ def test_listener_delete_cascades(client, api, stack):
 
 
 def test_lb_cascade_delete(client, api, stack):
-    p = policy(api, stack["listener"]["id"], action="REDIRECT_TO_POOL",
-               redirect_pool_id=stack["pool"]["id"])
+    p = policy(
+        api,
+        stack["listener"]["id"],
+        action="REDIRECT_TO_POOL",
+        redirect_pool_id=stack["pool"]["id"],
+    )
     rule(api, p["id"])
     r = client.delete(f"{BASE}/loadbalancers/{stack['lb']['id']}", params={"cascade": "true"})
     assert r.status_code == 204, r.text
@@ -277,35 +392,85 @@ def test_lb_cascade_delete(client, api, stack):
 
 
 def test_status_tree_shows_policies_rules_and_redirect_pools(client, api, stack):
-    p = policy(api, stack["listener"]["id"], action="REDIRECT_TO_POOL",
-               redirect_pool_id=stack["pool"]["id"], name="api")
+    p = policy(
+        api,
+        stack["listener"]["id"],
+        action="REDIRECT_TO_POOL",
+        redirect_pool_id=stack["pool"]["id"],
+        name="api",
+    )
     ru = rule(api, p["id"])
     tree = client.get(f"{BASE}/loadbalancers/{stack['lb']['id']}/status").json()
     listener = tree["statuses"]["loadbalancer"]["listeners"][0]
     assert [x["id"] for x in listener["pools"]] == [stack["pool"]["id"]]
-    assert listener["l7policies"] == [{
-        "id": p["id"], "name": "api", "provisioning_status": "ACTIVE",
-        "operating_status": "ONLINE", "action": "REDIRECT_TO_POOL",
-        "rules": [{"id": ru["id"], "type": "PATH", "provisioning_status": "ACTIVE",
-                   "operating_status": "ONLINE"}]}]
+    assert listener["l7policies"] == [
+        {
+            "id": p["id"],
+            "name": "api",
+            "provisioning_status": "ACTIVE",
+            "operating_status": "ONLINE",
+            "action": "REDIRECT_TO_POOL",
+            "rules": [
+                {
+                    "id": ru["id"],
+                    "type": "PATH",
+                    "provisioning_status": "ACTIVE",
+                    "operating_status": "ONLINE",
+                }
+            ],
+        }
+    ]
 
 
 def test_fully_populated_create_with_policies(client, api, subnet_id):
-    body = {"loadbalancer": {"vip_subnet_id": subnet_id, "listeners": [{
-        "protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "web"},
-        "l7policies": [
-            {"action": "REDIRECT_TO_POOL", "redirect_pool": {"name": "api"},
-             "rules": [{"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}]},
-            {"action": "REDIRECT_TO_POOL", "position": 1,
-             "redirect_pool": {"name": "img", "protocol": "HTTP",
-                               "lb_algorithm": "ROUND_ROBIN"},
-             "rules": [{"type": "FILE_TYPE", "compare_type": "EQUAL_TO", "value": "png"}]},
-            {"action": "REJECT", "rules": [
-                {"type": "HEADER", "key": "X-Bad", "compare_type": "EQUAL_TO",
-                 "value": "1"}]},
-        ]}],
-        "pools": [{"name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
-                  {"name": "api", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}]}}
+    body = {
+        "loadbalancer": {
+            "vip_subnet_id": subnet_id,
+            "listeners": [
+                {
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "default_pool": {"name": "web"},
+                    "l7policies": [
+                        {
+                            "action": "REDIRECT_TO_POOL",
+                            "redirect_pool": {"name": "api"},
+                            "rules": [
+                                {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}
+                            ],
+                        },
+                        {
+                            "action": "REDIRECT_TO_POOL",
+                            "position": 1,
+                            "redirect_pool": {
+                                "name": "img",
+                                "protocol": "HTTP",
+                                "lb_algorithm": "ROUND_ROBIN",
+                            },
+                            "rules": [
+                                {"type": "FILE_TYPE", "compare_type": "EQUAL_TO", "value": "png"}
+                            ],
+                        },
+                        {
+                            "action": "REJECT",
+                            "rules": [
+                                {
+                                    "type": "HEADER",
+                                    "key": "X-Bad",
+                                    "compare_type": "EQUAL_TO",
+                                    "value": "1",
+                                }
+                            ],
+                        },
+                    ],
+                }
+            ],
+            "pools": [
+                {"name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+                {"name": "api", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+            ],
+        }
+    }
     r = client.post(f"{BASE}/loadbalancers", json=body)
     assert r.status_code == 201, r.text
     lb = r.json()["loadbalancer"]
@@ -322,10 +487,23 @@ def test_fully_populated_create_with_policies(client, api, subnet_id):
 
 def test_fully_populated_create_refuses_unknown_redirect_pool(client, db, subnet_id):
     before = snapshot(db)
-    r = client.post(f"{BASE}/loadbalancers", json={"loadbalancer": {
-        "vip_subnet_id": subnet_id, "listeners": [{
-            "protocol": "HTTP", "protocol_port": 80, "l7policies": [{
-                "action": "REDIRECT_TO_POOL", "redirect_pool": {"name": "nope"}}]}]}})
+    r = client.post(
+        f"{BASE}/loadbalancers",
+        json={
+            "loadbalancer": {
+                "vip_subnet_id": subnet_id,
+                "listeners": [
+                    {
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                        "l7policies": [
+                            {"action": "REDIRECT_TO_POOL", "redirect_pool": {"name": "nope"}}
+                        ],
+                    }
+                ],
+            }
+        },
+    )
     assert_fault(r, 400, "redirect_pool 'nope'")
     assert snapshot(db) == before
 
@@ -336,14 +514,14 @@ def test_filters_sort_and_paging(client, api, stack):
     page = client.get(URL, params={"limit": 2, "sort": "position:asc"}).json()
     assert [p["id"] for p in page["l7policies"]] == ids[:2]
     assert page["l7policies_links"][0]["rel"] == "next"
-    assert [p["name"] for p in client.get(URL, params={"name": "p1"}).json()["l7policies"]] \
-        == ["p1"]
+    assert [p["name"] for p in client.get(URL, params={"name": "p1"}).json()["l7policies"]] == [
+        "p1"
+    ]
 
 
 def test_update_follows_octavias_redirect_rules(client, api, stack):
     p = policy(api, stack["listener"]["id"])
-    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {
-        "redirect_url": "http://new.example/"}})
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"redirect_url": "http://new.example/"}})
     assert r.status_code == 200, r.text
     shown = r.json()["l7policy"]
     assert (shown["action"], shown["redirect_http_code"]) == ("REDIRECT_TO_URL", 302)
@@ -351,11 +529,13 @@ def test_update_follows_octavias_redirect_rules(client, api, stack):
     api.settle()
     r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"action": "REDIRECT_TO_POOL"}})
     assert_fault(r, 400, "redirect_pool_id or redirect_pool must not be None")
-    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {
-        "redirect_pool_id": stack["pool"]["id"]}})
+    r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"redirect_pool_id": stack["pool"]["id"]}})
     shown = r.json()["l7policy"]
     assert (shown["action"], shown["redirect_url"], shown["redirect_http_code"]) == (
-        "REDIRECT_TO_POOL", None, None)
+        "REDIRECT_TO_POOL",
+        None,
+        None,
+    )
     api.settle()
     r = client.put(f"{URL}/{p['id']}", json={"l7policy": {"action": None}})
     assert_fault(r, 400, "action")
@@ -365,10 +545,13 @@ def test_update_follows_octavias_redirect_rules(client, api, stack):
 
 def test_changes_wait_for_the_load_balancer(client, api, stack):
     p = policy(api, stack["listener"]["id"])
-    api.post(f"l7policies/{p['id']}/rules", "rule", type="PATH", compare_type="EQUAL_TO",
-             value="/a")
+    api.post(
+        f"l7policies/{p['id']}/rules", "rule", type="PATH", compare_type="EQUAL_TO", value="/a"
+    )
     # the load balancer is PENDING_UPDATE until the controller converges it
-    r = client.post(f"{URL}/{p['id']}/rules", json={"rule": {
-        "type": "PATH", "compare_type": "EQUAL_TO", "value": "/b"}})
+    r = client.post(
+        f"{URL}/{p['id']}/rules",
+        json={"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/b"}},
+    )
     assert r.status_code == 409, r.text
     assert client.delete(f"{URL}/{p['id']}").status_code == 409

@@ -12,16 +12,17 @@ from tests.api.conftest import ADMIN, BASE, Api, TestClient, assert_fault, snaps
 from tests.api.rows import add_amphora, add_stats, amphora, lb_row, set_lb_status
 from tests.support.identity import HeaderIdentity, keystone_settings
 
-STATS_KEYS = {"bytes_in", "bytes_out", "active_connections", "total_connections",
-              "request_errors"}
+STATS_KEYS = {"bytes_in", "bytes_out", "active_connections", "total_connections", "request_errors"}
 NODE_KEYS = {"id", "name", "provisioning_status", "operating_status"}
 OTHER = {"X-Project-Id": "someone-else"}
 
 
 # -- failover -----------------------------------------------------------------
 
+
 def test_failover_marks_every_live_amphora_and_moves_lb_to_pending_update(
-        client, api, db, notifier):
+    client, api, db, notifier
+):
     lb = api.lb()
     other = api.lb()
     a1 = add_amphora(db, lb["id"], role=c.ROLE_MASTER)
@@ -78,8 +79,9 @@ def test_failover_unknown_deleted_or_foreign_lb_is_404(client, api, db, notifier
     add_amphora(db, lb["id"])
     notifier.calls.clear()
     before = snapshot(db)
-    assert_fault(client.put(f"{BASE}/loadbalancers/nope/failover"), 404,
-                 "Load Balancer nope not found.")
+    assert_fault(
+        client.put(f"{BASE}/loadbalancers/nope/failover"), 404, "Load Balancer nope not found."
+    )
     assert_fault(client.put(f"{BASE}/loadbalancers/{lb['id']}/failover", headers=OTHER), 404)
     assert snapshot(db) == before
     set_lb_status(db, lb["id"], c.DELETED)
@@ -124,6 +126,7 @@ def test_failover_needs_admin_outside_noauth(strict_client, api, db):
 
 # -- statistics ---------------------------------------------------------------
 
+
 def _two_listeners(api: Api) -> tuple[dict, dict, dict]:
     lb = api.lb()
     l1 = api.listener(lb["id"], protocol_port=80)
@@ -155,18 +158,31 @@ def test_stats_sum_over_amphorae_and_listeners(client, api, db):
     assert r.status_code == 200
     # totals keep what a replaced amphora counted; active connections only count
     # on amphorae that serve now
-    assert r.json() == {"stats": {"bytes_in": 150, "bytes_out": 1500, "active_connections": 3,
-                                  "total_connections": 15, "request_errors": 3}}
+    assert r.json() == {
+        "stats": {
+            "bytes_in": 150,
+            "bytes_out": 1500,
+            "active_connections": 3,
+            "total_connections": 15,
+            "request_errors": 3,
+        }
+    }
     r = client.get(f"{BASE}/loadbalancers/{lb['id']}/stats")
-    assert r.json() == {"stats": {"bytes_in": 151, "bytes_out": 1502, "active_connections": 7,
-                                  "total_connections": 21, "request_errors": 3}}
+    assert r.json() == {
+        "stats": {
+            "bytes_in": 151,
+            "bytes_out": 1502,
+            "active_connections": 7,
+            "total_connections": 21,
+            "request_errors": 3,
+        }
+    }
 
 
 def test_stats_hold_64_bit_counters(client, api, db):
     lb = api.lb()
     li = api.listener(lb["id"])
-    add_stats(db, li["id"], add_amphora(db, lb["id"]), bytes_in=2**40, bytes_out=2**50,
-              total=2**33)
+    add_stats(db, li["id"], add_amphora(db, lb["id"]), bytes_in=2**40, bytes_out=2**50, total=2**33)
     body = client.get(f"{BASE}/loadbalancers/{lb['id']}/stats").json()["stats"]
     assert body["bytes_in"] == 2**40 and body["bytes_out"] == 2**50
     assert body["total_connections"] == 2**33
@@ -175,13 +191,16 @@ def test_stats_hold_64_bit_counters(client, api, db):
 def test_stats_unknown_or_foreign_is_404(client, api):
     lb = api.lb()
     li = api.listener(lb["id"])
-    assert_fault(client.get(f"{BASE}/loadbalancers/nope/stats"), 404,
-                 "Load Balancer nope not found.")
+    assert_fault(
+        client.get(f"{BASE}/loadbalancers/nope/stats"), 404, "Load Balancer nope not found."
+    )
     assert_fault(client.get(f"{BASE}/listeners/nope/stats"), 404, "Listener nope not found.")
     assert_fault(client.get(f"{BASE}/loadbalancers/{lb['id']}/stats", headers=OTHER), 404)
     assert_fault(client.get(f"{BASE}/listeners/{li['id']}/stats", headers=OTHER), 404)
-    assert client.get(f"{BASE}/listeners/{li['id']}/stats", headers={
-        **OTHER, **ADMIN}).status_code == 200
+    assert (
+        client.get(f"{BASE}/listeners/{li['id']}/stats", headers={**OTHER, **ADMIN}).status_code
+        == 200
+    )
 
 
 def test_stats_of_deleted_listener_is_404(client, api, db):
@@ -193,6 +212,7 @@ def test_stats_of_deleted_listener_is_404(client, api, db):
 
 
 # -- status tree --------------------------------------------------------------
+
 
 def test_status_tree_has_octavias_shape(client, api):
     s = api.stack()
@@ -217,9 +237,13 @@ def test_status_tree_has_octavias_shape(client, api):
     assert [p["id"] for p in first["pools"]] == [pool["id"]]
     p = first["pools"][0]
     assert set(p) == NODE_KEYS | {"health_monitor", "members"}
-    assert p["health_monitor"] == {"id": hm["id"], "name": "", "type": "HTTP",
-                                   "provisioning_status": "ACTIVE",
-                                   "operating_status": "ONLINE"}
+    assert p["health_monitor"] == {
+        "id": hm["id"],
+        "name": "",
+        "type": "HTTP",
+        "provisioning_status": "ACTIVE",
+        "operating_status": "ONLINE",
+    }
     assert len(p["members"]) == 1
     m = p["members"][0]
     assert set(m) == NODE_KEYS | {"address", "protocol_port"}
@@ -251,18 +275,31 @@ def test_status_tree_of_an_empty_lb_and_the_statuses_alias(client, api):
     shown = api.client.get(f"{BASE}/loadbalancers/{lb['id']}").json()["loadbalancer"]
     for suffix in ("status", "statuses"):
         body = client.get(f"/v2.0/lbaas/loadbalancers/{lb['id']}/{suffix}").json()
-        assert body == {"statuses": {"loadbalancer": {
-            "id": lb["id"], "name": "empty", "provisioning_status": "ACTIVE",
-            "operating_status": shown["operating_status"], "listeners": []}}}
+        assert body == {
+            "statuses": {
+                "loadbalancer": {
+                    "id": lb["id"],
+                    "name": "empty",
+                    "provisioning_status": "ACTIVE",
+                    "operating_status": shown["operating_status"],
+                    "listeners": [],
+                }
+            }
+        }
 
 
 def test_status_tree_unknown_or_foreign_is_404(client, api):
     lb = api.lb()
-    assert_fault(client.get(f"{BASE}/loadbalancers/nope/status"), 404,
-                 "Load Balancer nope not found.")
+    assert_fault(
+        client.get(f"{BASE}/loadbalancers/nope/status"), 404, "Load Balancer nope not found."
+    )
     assert_fault(client.get(f"{BASE}/loadbalancers/{lb['id']}/status", headers=OTHER), 404)
-    assert client.get(f"{BASE}/loadbalancers/{lb['id']}/status",
-                      headers={**OTHER, **ADMIN}).status_code == 200
+    assert (
+        client.get(
+            f"{BASE}/loadbalancers/{lb['id']}/status", headers={**OTHER, **ADMIN}
+        ).status_code
+        == 200
+    )
 
 
 def test_alarms_list_what_the_health_manager_raised(client, db):

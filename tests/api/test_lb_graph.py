@@ -19,57 +19,161 @@ URL = f"{BASE}/loadbalancers"
 # Octavia's ListenerFullResponse / PoolFullResponse / HealthMonitorFullResponse: the
 # single-object views without their parents' ids.
 LISTENER_KEYS = {
-    "id", "name", "description", "provisioning_status", "operating_status", "admin_state_up",
-    "protocol", "protocol_port", "connection_limit", "default_tls_container_ref",
-    "sni_container_refs", "project_id", "tenant_id", "default_pool_id", "l7policies",
-    "insert_headers", "created_at", "updated_at", "timeout_client_data",
-    "timeout_member_connect", "timeout_member_data", "timeout_tcp_inspect", "tags",
-    "client_ca_tls_container_ref", "client_authentication", "client_crl_container_ref",
-    "allowed_cidrs", "tls_ciphers", "tls_versions", "alpn_protocols", "hsts_max_age",
-    "hsts_include_subdomains", "hsts_preload",
+    "id",
+    "name",
+    "description",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "protocol",
+    "protocol_port",
+    "connection_limit",
+    "default_tls_container_ref",
+    "sni_container_refs",
+    "project_id",
+    "tenant_id",
+    "default_pool_id",
+    "l7policies",
+    "insert_headers",
+    "created_at",
+    "updated_at",
+    "timeout_client_data",
+    "timeout_member_connect",
+    "timeout_member_data",
+    "timeout_tcp_inspect",
+    "tags",
+    "client_ca_tls_container_ref",
+    "client_authentication",
+    "client_crl_container_ref",
+    "allowed_cidrs",
+    "tls_ciphers",
+    "tls_versions",
+    "alpn_protocols",
+    "hsts_max_age",
+    "hsts_include_subdomains",
+    "hsts_preload",
 }
 POOL_KEYS = {
-    "id", "name", "description", "provisioning_status", "operating_status", "admin_state_up",
-    "protocol", "lb_algorithm", "session_persistence", "project_id", "tenant_id", "listeners",
-    "created_at", "updated_at", "healthmonitor", "members", "tags", "tls_container_ref",
-    "ca_tls_container_ref", "crl_container_ref", "tls_enabled", "tls_ciphers", "tls_versions",
+    "id",
+    "name",
+    "description",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "protocol",
+    "lb_algorithm",
+    "session_persistence",
+    "project_id",
+    "tenant_id",
+    "listeners",
+    "created_at",
+    "updated_at",
+    "healthmonitor",
+    "members",
+    "tags",
+    "tls_container_ref",
+    "ca_tls_container_ref",
+    "crl_container_ref",
+    "tls_enabled",
+    "tls_ciphers",
+    "tls_versions",
     "alpn_protocols",
 }
 MEMBER_KEYS = {
-    "id", "name", "operating_status", "provisioning_status", "admin_state_up", "address",
-    "protocol_port", "weight", "backup", "subnet_id", "project_id", "tenant_id", "created_at",
-    "updated_at", "monitor_address", "monitor_port", "tags", "vnic_type",
+    "id",
+    "name",
+    "operating_status",
+    "provisioning_status",
+    "admin_state_up",
+    "address",
+    "protocol_port",
+    "weight",
+    "backup",
+    "subnet_id",
+    "project_id",
+    "tenant_id",
+    "created_at",
+    "updated_at",
+    "monitor_address",
+    "monitor_port",
+    "tags",
+    "vnic_type",
 }
 HM_KEYS = {
-    "id", "name", "type", "delay", "timeout", "max_retries", "max_retries_down", "http_method",
-    "url_path", "expected_codes", "admin_state_up", "project_id", "tenant_id",
-    "provisioning_status", "operating_status", "created_at", "updated_at", "tags",
-    "http_version", "domain_name",
+    "id",
+    "name",
+    "type",
+    "delay",
+    "timeout",
+    "max_retries",
+    "max_retries_down",
+    "http_method",
+    "url_path",
+    "expected_codes",
+    "admin_state_up",
+    "project_id",
+    "tenant_id",
+    "provisioning_status",
+    "operating_status",
+    "created_at",
+    "updated_at",
+    "tags",
+    "http_version",
+    "domain_name",
 }
 
 
 def graph_body(subnet_id: str) -> dict[str, Any]:
     """What cloud-provider-openstack sends, plus a top-level pool shared by name."""
-    return {"loadbalancer": {
-        "name": "k8s", "vip_subnet_id": subnet_id,
-        "listeners": [
-            {"name": "http", "protocol": "HTTP", "protocol_port": 80,
-             "default_pool": {
-                 "name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                 "members": [{"address": "10.0.0.1", "protocol_port": 8080},
-                             {"address": "10.0.0.2", "protocol_port": 8080, "weight": 5}],
-                 "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 3,
-                                   "max_retries": 2, "url_path": "/healthz"}}},
-            {"name": "tcp", "protocol": "TCP", "protocol_port": 443,
-             "default_pool": {"name": "shared"}},
-            {"name": "tcp-alt", "protocol": "TCP", "protocol_port": 8443,
-             "default_pool": {"name": "shared"}},
-        ],
-        "pools": [
-            {"name": "shared", "protocol": "TCP", "lb_algorithm": "SOURCE_IP",
-             "members": [{"address": "10.0.0.3", "protocol_port": 443}]},
-        ],
-    }}
+    return {
+        "loadbalancer": {
+            "name": "k8s",
+            "vip_subnet_id": subnet_id,
+            "listeners": [
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "default_pool": {
+                        "name": "web",
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                        "members": [
+                            {"address": "10.0.0.1", "protocol_port": 8080},
+                            {"address": "10.0.0.2", "protocol_port": 8080, "weight": 5},
+                        ],
+                        "healthmonitor": {
+                            "type": "HTTP",
+                            "delay": 5,
+                            "timeout": 3,
+                            "max_retries": 2,
+                            "url_path": "/healthz",
+                        },
+                    },
+                },
+                {
+                    "name": "tcp",
+                    "protocol": "TCP",
+                    "protocol_port": 443,
+                    "default_pool": {"name": "shared"},
+                },
+                {
+                    "name": "tcp-alt",
+                    "protocol": "TCP",
+                    "protocol_port": 8443,
+                    "default_pool": {"name": "shared"},
+                },
+            ],
+            "pools": [
+                {
+                    "name": "shared",
+                    "protocol": "TCP",
+                    "lb_algorithm": "SOURCE_IP",
+                    "members": [{"address": "10.0.0.3", "protocol_port": 443}],
+                },
+            ],
+        }
+    }
 
 
 def post(client, body: Any, headers: dict[str, str] | None = None):
@@ -104,7 +208,9 @@ def test_graph_create_answers_the_children_in_full(client, api, notifier):
     assert (hm["http_method"], hm["expected_codes"], hm["url_path"]) == ("GET", "200", "/healthz")
     assert hm["max_retries_down"] == 3 and hm["provisioning_status"] == "PENDING_CREATE"
     assert [(x["address"], x["weight"]) for x in web["members"]] == [
-        ("10.0.0.1", 1), ("10.0.0.2", 5)]
+        ("10.0.0.1", 1),
+        ("10.0.0.2", 5),
+    ]
     assert all(set(x) == MEMBER_KEYS for x in web["members"] + shared["members"])
     # Checked members start OFFLINE, unchecked ones NO_MONITOR (as single creates).
     assert {x["operating_status"] for x in web["members"]} == {"OFFLINE"}
@@ -123,9 +229,11 @@ def test_get_afterwards_shows_ids_and_everything_settles_active(client, api):
     lb = post(client, graph_body(api.subnet_id)).json()["loadbalancer"]
     shown = client.get(f"{URL}/{lb['id']}").json()["loadbalancer"]
     assert sorted(shown["listeners"], key=str) == sorted(
-        ({"id": li["id"]} for li in lb["listeners"]), key=str)
+        ({"id": li["id"]} for li in lb["listeners"]), key=str
+    )
     assert sorted(shown["pools"], key=str) == sorted(
-        ({"id": p["id"]} for p in lb["pools"]), key=str)
+        ({"id": p["id"]} for p in lb["pools"]), key=str
+    )
     web = lb["pools"][1]
     pool = client.get(f"{BASE}/pools/{web['id']}").json()["pool"]
     assert pool["healthmonitor_id"] == web["healthmonitor"]["id"]
@@ -143,12 +251,35 @@ def test_get_afterwards_shows_ids_and_everything_settles_active(client, api):
 
 
 def test_nested_nulls_mean_not_given_and_unnamed_listeners_are_fine(client, api):
-    body = {"loadbalancer": {"vip_subnet_id": api.subnet_id, "pools": None, "listeners": [
-        {"protocol": "HTTP", "protocol_port": 80, "admin_state_up": None, "name": None,
-         "default_pool": {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                          "admin_state_up": None, "healthmonitor": None,
-                          "members": [{"address": "10.0.0.1", "protocol_port": 80,
-                                       "weight": None, "subnet_id": None}]}}]}}
+    body = {
+        "loadbalancer": {
+            "vip_subnet_id": api.subnet_id,
+            "pools": None,
+            "listeners": [
+                {
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "admin_state_up": None,
+                    "name": None,
+                    "default_pool": {
+                        "name": "p",
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                        "admin_state_up": None,
+                        "healthmonitor": None,
+                        "members": [
+                            {
+                                "address": "10.0.0.1",
+                                "protocol_port": 80,
+                                "weight": None,
+                                "subnet_id": None,
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    }
     r = post(client, body)
     assert r.status_code == 201, r.text
     lb = r.json()["loadbalancer"]
@@ -160,10 +291,19 @@ def test_nested_nulls_mean_not_given_and_unnamed_listeners_are_fine(client, api)
 
 
 def test_a_pool_alone_and_a_listener_alone(client, api):
-    body = {"loadbalancer": {"vip_subnet_id": api.subnet_id,
-                             "listeners": [{"protocol": "TCP", "protocol_port": 22}],
-                             "pools": [{"protocol": "TCP", "lb_algorithm": "ROUND_ROBIN",
-                                        "session_persistence": {"type": "SOURCE_IP"}}]}}
+    body = {
+        "loadbalancer": {
+            "vip_subnet_id": api.subnet_id,
+            "listeners": [{"protocol": "TCP", "protocol_port": 22}],
+            "pools": [
+                {
+                    "protocol": "TCP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "session_persistence": {"type": "SOURCE_IP"},
+                }
+            ],
+        }
+    }
     lb = post(client, body).json()["loadbalancer"]
     assert lb["listeners"][0]["default_pool_id"] is None
     assert lb["pools"][0]["listeners"] == []
@@ -174,9 +314,12 @@ def test_admin_creates_the_whole_graph_in_the_given_project(client, api):
     body = graph_body(api.subnet_id)
     body["loadbalancer"]["project_id"] = "tenant-a"
     lb = post(client, body, headers=ADMIN).json()["loadbalancer"]
-    owners = {lb["project_id"], *(li["project_id"] for li in lb["listeners"]),
-              *(p["project_id"] for p in lb["pools"]),
-              *(x["project_id"] for p in lb["pools"] for x in p["members"])}
+    owners = {
+        lb["project_id"],
+        *(li["project_id"] for li in lb["listeners"]),
+        *(p["project_id"] for p in lb["pools"]),
+        *(x["project_id"] for p in lb["pools"] for x in p["members"]),
+    }
     assert owners == {"tenant-a"}
 
 
@@ -223,61 +366,102 @@ BAD = [
     (f"{SHARED}.session_persistence", "x", 400, "pools[0].session_persistence"),
     # unknown fields, at each level (and the parent ids the nesting implies)
     ("listeners.0.colour", "red", 400, "Unknown attribute for argument listeners[0]: colour"),
-    ("listeners.0.loadbalancer_id", UNKNOWN_ID, 400,
-     "Unknown attribute for argument listeners[0]: loadbalancer_id"),
+    (
+        "listeners.0.loadbalancer_id",
+        UNKNOWN_ID,
+        400,
+        "Unknown attribute for argument listeners[0]: loadbalancer_id",
+    ),
     ("listeners.0.project_id", "p", 400, "argument listeners[0]: project_id"),
-    (f"{WEB}.colour", "red", 400,
-     "Unknown attribute for argument listeners[0].default_pool: colour"),
+    (
+        f"{WEB}.colour",
+        "red",
+        400,
+        "Unknown attribute for argument listeners[0].default_pool: colour",
+    ),
     (f"{WEB}.listener_id", UNKNOWN_ID, 400, "default_pool: listener_id"),
-    (f"{WEB}.members.1.colour", 1, 400,
-     "Unknown attribute for argument listeners[0].default_pool.members[1]: colour"),
+    (
+        f"{WEB}.members.1.colour",
+        1,
+        400,
+        "Unknown attribute for argument listeners[0].default_pool.members[1]: colour",
+    ),
     (f"{WEB}.members.0.project_id", "p", 400, "members[0]: project_id"),
-    (f"{WEB}.healthmonitor.colour", 1, 400,
-     "Unknown attribute for argument listeners[0].default_pool.healthmonitor: colour"),
+    (
+        f"{WEB}.healthmonitor.colour",
+        1,
+        400,
+        "Unknown attribute for argument listeners[0].default_pool.healthmonitor: colour",
+    ),
     (f"{WEB}.healthmonitor.pool_id", UNKNOWN_ID, 400, "healthmonitor: pool_id"),
     (f"{SHARED}.colour", 1, 400, "Unknown attribute for argument pools[0]: colour"),
     (f"{SHARED}.loadbalancer_id", UNKNOWN_ID, 400, "pools[0]: loadbalancer_id"),
-    (f"{SHARED}.session_persistence", {"type": "SOURCE_IP", "x": 1}, 400,
-     "argument pools[0].session_persistence: x"),
+    (
+        f"{SHARED}.session_persistence",
+        {"type": "SOURCE_IP", "x": 1},
+        400,
+        "argument pools[0].session_persistence: x",
+    ),
     # listeners: ports, protocols, options this release refuses on its own too
     ("listeners.1.protocol_port", 80, 409, "already using protocol HTTP and protocol_port 80"),
     ("listeners.2.protocol_port", 443, 409, "already using protocol TCP and protocol_port 443"),
-    ("listeners.0.protocol", "TERMINATED_HTTPS", 501, "protocol TERMINATED_HTTPS",
-     "not supported"),
+    ("listeners.0.protocol", "TERMINATED_HTTPS", 501, "protocol TERMINATED_HTTPS", "not supported"),
     ("listeners.0.protocol", "SPDY", 400, "Value should be one of"),
-    ("listeners.0.l7policies", [{"action": "REDIRECT_TO_POOL"}], 400,
-     "redirect_pool_id or redirect_pool must not be None"),
-    ("listeners.0.default_tls_container_ref", "ref", 400,
-     "Certificate container references are not allowed on HTTP protocol listeners"),
+    (
+        "listeners.0.l7policies",
+        [{"action": "REDIRECT_TO_POOL"}],
+        400,
+        "redirect_pool_id or redirect_pool must not be None",
+    ),
+    (
+        "listeners.0.default_tls_container_ref",
+        "ref",
+        400,
+        "Certificate container references are not allowed on HTTP protocol listeners",
+    ),
     ("listeners.0.insert_headers", {"X-Bogus": "1"}, 400, "insert_headers"),
     ("listeners.1.insert_headers", {"X-Forwarded-For": "true"}, 400, "TCP protocol listener"),
     ("listeners.0.allowed_cidrs", ["2001:db8::/64"], 400, "IP version incompatible"),
     # pools: references, names, protocols
-    (f"{WEB}.protocol", "TCP", 400, "pool protocol 'TCP' is invalid while the listener "
-     "protocol is 'HTTP'"),
+    (
+        f"{WEB}.protocol",
+        "TCP",
+        400,
+        "pool protocol 'TCP' is invalid while the listener protocol is 'HTTP'",
+    ),
     (f"{WEB}.name", None, 400, "needs a name"),
     (f"{WEB}.name", "shared", 400, "names that differ"),
     ("listeners.1.default_pool", {"name": "nowhere"}, 400, "default_pool 'nowhere'"),
     (f"{SHARED}.protocol", None, 400, "pool 'shared' is defined without protocol"),
     (f"{WEB}.lb_algorithm", None, 400, "pool 'web' is defined without lb_algorithm"),
     (f"{SHARED}.tls_enabled", True, 501, "tls_enabled"),
-    (f"{SHARED}.protocol", "UDP", 400, "pool protocol 'UDP' is invalid while the listener "
-     "protocol is 'TCP'"),
+    (
+        f"{SHARED}.protocol",
+        "UDP",
+        400,
+        "pool protocol 'UDP' is invalid while the listener protocol is 'TCP'",
+    ),
     # members and monitors
-    (f"{WEB}.members.1.address", "10.0.0.300", 400, "members[1].address",
-     "IPv4 or IPv6"),
+    (f"{WEB}.members.1.address", "10.0.0.300", 400, "members[1].address", "IPv4 or IPv6"),
     (f"{WEB}.members.1.address", "169.254.169.254", 400, "169.254.169.254 is invalid"),
     (f"{WEB}.members.1.protocol_port", 8080, 400, None),  # replaced below: a duplicate
     (f"{WEB}.members.0.subnet_id", UNKNOWN_ID, 400, "Subnet", "not found"),
     (f"{WEB}.members.0.request_sriov", True, 400, "SR-IOV"),
-    (f"{WEB}.healthmonitor.type", "UDP-CONNECT", 400,
-     "url_path is not a valid option for health monitors of type UDP-CONNECT"),
+    (
+        f"{WEB}.healthmonitor.type",
+        "UDP-CONNECT",
+        400,
+        "url_path is not a valid option for health monitors of type UDP-CONNECT",
+    ),
     (f"{WEB}.healthmonitor.http_method", "FETCH", 400, "http_method"),
 ]
 # A duplicate member: the second one takes the first one's address and port.
 BAD[BAD.index((f"{WEB}.members.1.protocol_port", 8080, 400, None))] = (
-    f"{WEB}.members.1.address", "10.0.0.1", 409,
-    "already using ip 10.0.0.1 on protocol_port 8080")
+    f"{WEB}.members.1.address",
+    "10.0.0.1",
+    409,
+    "already using ip 10.0.0.1 on protocol_port 8080",
+)
 
 
 @pytest.mark.parametrize("case", BAD, ids=lambda c: f"{c[0]}={c[1]!r}"[:60])
@@ -304,8 +488,9 @@ def test_default_pool_id_of_another_load_balancer_is_404(client, api, notifier, 
 
 def test_a_fault_deep_in_a_long_list_writes_nothing(client, api, notifier):
     body = graph_body(api.subnet_id)
-    members = [{"address": f"10.1.{i // 250}.{i % 250 + 1}", "protocol_port": 80}
-               for i in range(400)]
+    members = [
+        {"address": f"10.1.{i // 250}.{i % 250 + 1}", "protocol_port": 80} for i in range(400)
+    ]
     members[-1]["subnet_id"] = str(uuid.uuid4())  # found out only while writing rows
     body["loadbalancer"]["pools"][0]["members"] = members
     before = snapshot(api.db)
@@ -319,7 +504,8 @@ def test_a_fault_deep_in_a_long_list_writes_nothing(client, api, notifier):
 def test_a_huge_body_is_413_and_writes_nothing(client, api, notifier):
     body = graph_body(api.subnet_id)
     body["loadbalancer"]["listeners"] = [
-        {"protocol": "TCP", "protocol_port": port} for port in range(1, 5001)]
+        {"protocol": "TCP", "protocol_port": port} for port in range(1, 5001)
+    ]
     before = snapshot(api.db)
     assert_fault(post(client, body), 413, "larger than the limit")
     assert snapshot(api.db) == before and notifier.calls == []
@@ -357,20 +543,23 @@ def _set_quota(db, **limits: int) -> None:
         s.merge(m.Quota(project_id=PROJECT, **limits))
 
 
-@pytest.mark.parametrize(("limits", "kind"), [
-    ({"listener": 2}, "Listener"),
-    ({"pool": 1}, "Pool"),
-    ({"member": 2}, "Member"),
-    ({"health_monitor": 0}, "Health Monitor"),
-    ({"load_balancer": 0}, "Load Balancer"),
-])
-def test_every_object_of_the_graph_counts_against_the_quota(client, api, notifier, limits,
-                                                            kind):
+@pytest.mark.parametrize(
+    ("limits", "kind"),
+    [
+        ({"listener": 2}, "Listener"),
+        ({"pool": 1}, "Pool"),
+        ({"member": 2}, "Member"),
+        ({"health_monitor": 0}, "Health Monitor"),
+        ({"load_balancer": 0}, "Load Balancer"),
+    ],
+)
+def test_every_object_of_the_graph_counts_against_the_quota(client, api, notifier, limits, kind):
     """graph_body: 3 listeners, 2 pools, 1 monitor, 3 members, on top of what exists."""
     _set_quota(api.db, **limits)
     before = snapshot(api.db)
-    assert_fault(post(client, graph_body(api.subnet_id)), 403,
-                 f"Quota has been met for resources: {kind}")
+    assert_fault(
+        post(client, graph_body(api.subnet_id)), 403, f"Quota has been met for resources: {kind}"
+    )
     assert snapshot(api.db) == before and notifier.calls == []
 
 

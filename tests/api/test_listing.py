@@ -15,8 +15,9 @@ def _walk(client, url):
         assert r.status_code == 200, r.text
         body = r.json()
         pages.append([lb["name"] for lb in body["loadbalancers"]])
-        url = next((link["href"] for link in body["loadbalancers_links"]
-                    if link["rel"] == "next"), None)
+        url = next(
+            (link["href"] for link in body["loadbalancers_links"] if link["rel"] == "next"), None
+        )
         assert len(pages) < 10, pages
     return pages
 
@@ -25,9 +26,15 @@ def test_next_links_keep_the_sort_direction(client, api):
     for i in range(5):
         api.lb(name=f"lb{i}")
     assert _walk(client, f"{URL}?limit=2&sort_key=name&sort_dir=desc") == [
-        ["lb4", "lb3"], ["lb2", "lb1"], ["lb0"]]
+        ["lb4", "lb3"],
+        ["lb2", "lb1"],
+        ["lb0"],
+    ]
     assert _walk(client, f"{URL}?limit=2&sort=name:desc") == [
-        ["lb4", "lb3"], ["lb2", "lb1"], ["lb0"]]
+        ["lb4", "lb3"],
+        ["lb2", "lb1"],
+        ["lb0"],
+    ]
 
 
 def test_next_and_previous_links_keep_filters_and_fields(client, api):
@@ -37,8 +44,7 @@ def test_next_and_previous_links_keep_filters_and_fields(client, api):
     assert _walk(client, f"{URL}?{query}") == [["lb1", "lb2"], ["lb3"]]
     last = client.get(_next(client, f"{URL}?{query}")).json()
     assert last["loadbalancers"] == [{"name": "lb3"}]
-    previous = [link["href"] for link in last["loadbalancers_links"]
-                if link["rel"] == "previous"]
+    previous = [link["href"] for link in last["loadbalancers_links"] if link["rel"] == "previous"]
     back = client.get(previous[0]).json()["loadbalancers"]
     assert back == [{"name": "lb1"}, {"name": "lb2"}]
 

@@ -9,18 +9,38 @@ from tests.api.conftest import BASE, assert_fault, snapshot
 
 # LoadBalancerResponse's attributes (plus tenant_id, which WSME adds).
 LB_KEYS = {
-    "id", "name", "description", "provisioning_status", "operating_status",
-    "admin_state_up", "project_id", "tenant_id", "created_at", "updated_at", "vip_address",
-    "vip_port_id", "vip_subnet_id", "vip_network_id", "vip_sg_ids", "additional_vips",
-    "listeners", "pools", "provider", "flavor_id", "vip_qos_policy_id", "tags",
-    "availability_zone", "vip_vnic_type",
+    "id",
+    "name",
+    "description",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "project_id",
+    "tenant_id",
+    "created_at",
+    "updated_at",
+    "vip_address",
+    "vip_port_id",
+    "vip_subnet_id",
+    "vip_network_id",
+    "vip_sg_ids",
+    "additional_vips",
+    "listeners",
+    "pools",
+    "provider",
+    "flavor_id",
+    "vip_qos_policy_id",
+    "tags",
+    "availability_zone",
+    "vip_vnic_type",
 }
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 
 
 def test_create_answers_201_with_octavia_fields_and_defaults(client, api, notifier):
-    r = client.post(f"{BASE}/loadbalancers",
-                    json={"loadbalancer": {"vip_subnet_id": api.subnet_id}})
+    r = client.post(
+        f"{BASE}/loadbalancers", json={"loadbalancer": {"vip_subnet_id": api.subnet_id}}
+    )
     assert r.status_code == 201
     lb = r.json()["loadbalancer"]
     assert set(lb) == LB_KEYS
@@ -63,8 +83,10 @@ def test_vip_address_is_honoured_and_never_given_twice(client, api, db):
     lb = api.lb(vip_address="127.42.3.4")
     assert lb["vip_address"] == "127.42.3.4"
     before = snapshot(db)
-    r = client.post(f"{BASE}/loadbalancers", json={"loadbalancer": {
-        "vip_subnet_id": api.subnet_id, "vip_address": "127.42.3.4"}})
+    r = client.post(
+        f"{BASE}/loadbalancers",
+        json={"loadbalancer": {"vip_subnet_id": api.subnet_id, "vip_address": "127.42.3.4"}},
+    )
     assert_fault(r, 409, "already in use")
     assert snapshot(db) == before
     other = api.lb()
@@ -83,16 +105,17 @@ def test_exhausted_subnet_is_a_clear_400(client, api, small_subnet, db):
     api.lb(vip_subnet_id=small_subnet)
     api.lb(vip_subnet_id=small_subnet)
     before = snapshot(db)
-    r = client.post(f"{BASE}/loadbalancers",
-                    json={"loadbalancer": {"vip_subnet_id": small_subnet}})
+    r = client.post(f"{BASE}/loadbalancers", json={"loadbalancer": {"vip_subnet_id": small_subnet}})
     assert_fault(r, 400, "enough available IPs")
     assert snapshot(db) == before
 
 
 def test_update_sets_pending_update_and_keeps_unsent_fields(client, api, notifier):
     lb = api.lb(name="a", description="keep")
-    r = client.put(f"{BASE}/loadbalancers/{lb['id']}",
-                   json={"loadbalancer": {"name": "b", "admin_state_up": False}})
+    r = client.put(
+        f"{BASE}/loadbalancers/{lb['id']}",
+        json={"loadbalancer": {"name": "b", "admin_state_up": False}},
+    )
     assert r.status_code == 200
     body = r.json()["loadbalancer"]
     assert body["name"] == "b" and body["description"] == "keep"
@@ -136,21 +159,30 @@ def test_delete_with_children_needs_cascade(client, api, db):
     s = api.stack()
     lb_id = s["lb"]["id"]
     before = snapshot(db)
-    assert_fault(client.delete(f"{BASE}/loadbalancers/{lb_id}"), 400,
-                 f"Cannot delete Load Balancer {lb_id} - it has children")
+    assert_fault(
+        client.delete(f"{BASE}/loadbalancers/{lb_id}"),
+        400,
+        f"Cannot delete Load Balancer {lb_id} - it has children",
+    )
     assert snapshot(db) == before
     assert client.delete(f"{BASE}/loadbalancers/{lb_id}?cascade=true").status_code == 204
     assert api.status(m.LoadBalancer, lb_id) == "PENDING_DELETE"
-    for model, key in ((m.Listener, "listener"), (m.Pool, "pool"), (m.Member, "member"),
-                       (m.HealthMonitor, "hm")):
+    for model, key in (
+        (m.Listener, "listener"),
+        (m.Pool, "pool"),
+        (m.Member, "member"),
+        (m.HealthMonitor, "hm"),
+    ):
         assert api.status(model, s[key]["id"]) == "PENDING_DELETE"
 
 
 def test_pending_load_balancer_is_immutable_for_children(client, api, db):
     lb = api.lb(settle=False)
     before = snapshot(db)
-    r = client.post(f"{BASE}/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}})
+    r = client.post(
+        f"{BASE}/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}},
+    )
     assert_fault(r, 409, f"Load Balancer {lb['id']} is immutable and cannot be updated.")
     assert snapshot(db) == before
 

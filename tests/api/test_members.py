@@ -10,9 +10,24 @@ from tests.api.conftest import BASE, assert_fault, snapshot
 
 # MemberResponse's attributes (plus tenant_id, which WSME adds).
 MEMBER_KEYS = {
-    "id", "name", "operating_status", "provisioning_status", "admin_state_up", "address",
-    "protocol_port", "weight", "backup", "subnet_id", "project_id", "tenant_id",
-    "created_at", "updated_at", "monitor_address", "monitor_port", "tags", "vnic_type",
+    "id",
+    "name",
+    "operating_status",
+    "provisioning_status",
+    "admin_state_up",
+    "address",
+    "protocol_port",
+    "weight",
+    "backup",
+    "subnet_id",
+    "project_id",
+    "tenant_id",
+    "created_at",
+    "updated_at",
+    "monitor_address",
+    "monitor_port",
+    "tags",
+    "vnic_type",
 }
 
 
@@ -24,8 +39,9 @@ def members_of(db, pool_id):
     """{(address, port): (status, weight, name)} of every row of the pool."""
     with db.session() as s:
         rows = s.scalars(select(m.Member).where(m.Member.pool_id == pool_id))
-        return {(r.address, r.protocol_port): (r.provisioning_status, r.weight, r.name)
-                for r in rows}
+        return {
+            (r.address, r.protocol_port): (r.provisioning_status, r.weight, r.name) for r in rows
+        }
 
 
 @pytest.fixture
@@ -36,8 +52,7 @@ def pool(api):
 
 
 def test_create_answers_201_with_octavia_fields_and_defaults(client, api, pool, notifier):
-    r = client.post(url(pool["id"]), json={"member": {"address": "10.0.0.5",
-                                                      "protocol_port": 80}})
+    r = client.post(url(pool["id"]), json={"member": {"address": "10.0.0.5", "protocol_port": 80}})
     assert r.status_code == 201, r.text
     assert set(r.json()) == {"member"}
     mem = r.json()["member"]
@@ -59,15 +74,28 @@ def test_create_answers_201_with_octavia_fields_and_defaults(client, api, pool, 
 
 def test_create_with_a_monitor_starts_offline_and_keeps_given_fields(client, api, pool):
     api.hm(pool["id"])
-    mem = api.member(pool["id"], settle=False, address="2001:0db8::0001", protocol_port=443,
-                     name="web1", weight=0, backup=True, admin_state_up=False,
-                     monitor_address="10.1.1.1", monitor_port=9000, tags=["a"])
+    mem = api.member(
+        pool["id"],
+        settle=False,
+        address="2001:0db8::0001",
+        protocol_port=443,
+        name="web1",
+        weight=0,
+        backup=True,
+        admin_state_up=False,
+        monitor_address="10.1.1.1",
+        monitor_port=9000,
+        tags=["a"],
+    )
     assert mem["operating_status"] == "OFFLINE"
     assert mem["address"] == "2001:db8::1"
     assert (mem["name"], mem["weight"], mem["backup"], mem["admin_state_up"]) == (
-        "web1", 0, True, False)
-    assert (mem["monitor_address"], mem["monitor_port"], mem["tags"]) == (
-        "10.1.1.1", 9000, ["a"])
+        "web1",
+        0,
+        True,
+        False,
+    )
+    assert (mem["monitor_address"], mem["monitor_port"], mem["tags"]) == ("10.1.1.1", 9000, ["a"])
 
 
 def test_show_and_list_envelopes(client, api, pool):
@@ -79,29 +107,35 @@ def test_show_and_list_envelopes(client, api, pool):
     assert set(listed) == {"members", "members_links"} and listed["members_links"] == []
     assert [x["id"] for x in listed["members"]] == [a["id"], b["id"]]
     assert all(set(x) == MEMBER_KEYS for x in listed["members"])
-    assert [x["id"] for x in client.get(f"{url(pool['id'])}?weight=5").json()["members"]] \
-        == [b["id"]]
-    assert [x["id"] for x in client.get(
-        f"{url(pool['id'])}?address=10.0.0.1").json()["members"]] == [a["id"]]
+    assert [x["id"] for x in client.get(f"{url(pool['id'])}?weight=5").json()["members"]] == [
+        b["id"]
+    ]
+    assert [
+        x["id"] for x in client.get(f"{url(pool['id'])}?address=10.0.0.1").json()["members"]
+    ] == [a["id"]]
     assert client.get(f"{url(pool['id'])}?fields=id,weight").json()["members"] == [
-        {"id": a["id"], "weight": 1}, {"id": b["id"], "weight": 5}]
+        {"id": a["id"], "weight": 1},
+        {"id": b["id"], "weight": 5},
+    ]
     assert_fault(client.get(f"{url(pool['id'])}?weight=heavy"), 400, "weight")
-    assert_fault(client.get(f"{url(pool['id'])}?weight=99999999999999999999999"), 400,
-                 "weight")
+    assert_fault(client.get(f"{url(pool['id'])}?weight=99999999999999999999999"), 400, "weight")
 
 
 def test_a_member_is_only_found_under_its_own_pool(client, api, pool):
     mem = api.member(pool["id"])
     other = api.pool(loadbalancer_id=pool["loadbalancers"][0]["id"])
-    assert_fault(client.get(f"{url(other['id'])}/{mem['id']}"), 404,
-                 f"Member {mem['id']} not found.")
+    assert_fault(
+        client.get(f"{url(other['id'])}/{mem['id']}"), 404, f"Member {mem['id']} not found."
+    )
     assert client.get(url(other["id"])).json()["members"] == []
 
 
 def test_update_sets_pending_update_and_keeps_unsent_fields(client, api, pool, notifier):
     mem = api.member(pool["id"], name="a", weight=7, tags=["t"])
-    r = client.put(f"{url(pool['id'])}/{mem['id']}", json={"member": {
-        "name": "b", "backup": True, "monitor_port": 9000}})
+    r = client.put(
+        f"{url(pool['id'])}/{mem['id']}",
+        json={"member": {"name": "b", "backup": True, "monitor_port": 9000}},
+    )
     assert r.status_code == 200, r.text
     body = r.json()["member"]
     assert set(body) == MEMBER_KEYS
@@ -114,13 +148,27 @@ def test_update_sets_pending_update_and_keeps_unsent_fields(client, api, pool, n
 
 
 def test_update_with_null_resets_octavia_defaults(client, api, pool):
-    mem = api.member(pool["id"], name="a", weight=7, backup=True, tags=["t"],
-                     monitor_port=9000)
-    r = client.put(f"{url(pool['id'])}/{mem['id']}", json={"member": {
-        "name": None, "weight": None, "backup": None, "tags": None, "monitor_port": None}})
+    mem = api.member(pool["id"], name="a", weight=7, backup=True, tags=["t"], monitor_port=9000)
+    r = client.put(
+        f"{url(pool['id'])}/{mem['id']}",
+        json={
+            "member": {
+                "name": None,
+                "weight": None,
+                "backup": None,
+                "tags": None,
+                "monitor_port": None,
+            }
+        },
+    )
     body = r.json()["member"]
-    assert (body["name"], body["weight"], body["backup"], body["tags"],
-            body["monitor_port"]) == ("", 1, False, [], None)
+    assert (body["name"], body["weight"], body["backup"], body["tags"], body["monitor_port"]) == (
+        "",
+        1,
+        False,
+        [],
+        None,
+    )
 
 
 def test_address_and_port_cannot_change(client, api, pool, db):
@@ -147,10 +195,10 @@ def test_delete_lifecycle(client, api, pool, notifier):
 def test_duplicate_address_and_port_is_409(client, api, pool, db):
     api.member(pool["id"], address="10.0.0.1", protocol_port=80)
     before = snapshot(db)
-    r = client.post(url(pool["id"]), json={"member": {"address": "10.0.0.1",
-                                                      "protocol_port": 80}})
-    assert_fault(r, 409, "Another member on this pool is already using ip 10.0.0.1 on "
-                 "protocol_port 80")
+    r = client.post(url(pool["id"]), json={"member": {"address": "10.0.0.1", "protocol_port": 80}})
+    assert_fault(
+        r, 409, "Another member on this pool is already using ip 10.0.0.1 on protocol_port 80"
+    )
     assert snapshot(db) == before
     # another port, or the same pair in another pool, is fine
     assert api.member(pool["id"], address="10.0.0.1", protocol_port=81)
@@ -158,24 +206,27 @@ def test_duplicate_address_and_port_is_409(client, api, pool, db):
     assert api.member(other["id"], address="10.0.0.1", protocol_port=80)
 
 
-@pytest.mark.parametrize(("fields", "status", "fragment"), [
-    ({"address": "169.254.169.254"}, 400, "The IP Address 169.254.169.254 is invalid."),
-    ({"address": "10.0.0.256"}, 400, "address"),
-    ({"address": "example.com"}, 400, "address"),
-    ({"protocol_port": 0}, 400, "protocol_port"),
-    ({"protocol_port": 70000}, 400, "protocol_port"),
-    ({"protocol_port": "80x"}, 400, "protocol_port"),
-    ({"weight": 257}, 400, "weight"),
-    ({"weight": -1}, 400, "weight"),
-    ({"weight": 1.5}, 400, "weight"),
-    ({"backup": 2}, 400, "backup"),
-    ({"monitor_port": 0}, 400, "monitor_port"),
-    ({"monitor_address": "nowhere"}, 400, "monitor_address"),
-    ({"subnet_id": "not-a-uuid"}, 400, "subnet_id"),
-    ({"subnet_id": "0e4b6a3c-9d7f-4f0e-8a43-3f2b0c1d0001"}, 400, "Subnet"),
-    ({"request_sriov": True}, 400, "SR-IOV"),
-    ({"colour": "red"}, 400, "Unknown attribute for argument member: colour"),
-])
+@pytest.mark.parametrize(
+    ("fields", "status", "fragment"),
+    [
+        ({"address": "169.254.169.254"}, 400, "The IP Address 169.254.169.254 is invalid."),
+        ({"address": "10.0.0.256"}, 400, "address"),
+        ({"address": "example.com"}, 400, "address"),
+        ({"protocol_port": 0}, 400, "protocol_port"),
+        ({"protocol_port": 70000}, 400, "protocol_port"),
+        ({"protocol_port": "80x"}, 400, "protocol_port"),
+        ({"weight": 257}, 400, "weight"),
+        ({"weight": -1}, 400, "weight"),
+        ({"weight": 1.5}, 400, "weight"),
+        ({"backup": 2}, 400, "backup"),
+        ({"monitor_port": 0}, 400, "monitor_port"),
+        ({"monitor_address": "nowhere"}, 400, "monitor_address"),
+        ({"subnet_id": "not-a-uuid"}, 400, "subnet_id"),
+        ({"subnet_id": "0e4b6a3c-9d7f-4f0e-8a43-3f2b0c1d0001"}, 400, "Subnet"),
+        ({"request_sriov": True}, 400, "SR-IOV"),
+        ({"colour": "red"}, 400, "Unknown attribute for argument member: colour"),
+    ],
+)
 def test_bad_member_fields(client, api, pool, db, fields, status, fragment):
     body = {"address": "10.0.0.1", "protocol_port": 80, **fields}
     before = snapshot(db)
@@ -191,10 +242,14 @@ def test_unknown_pool_or_member_is_404(client, api, pool, db):
     assert_fault(client.post(url(ghost), json=body), 404, f"Pool {ghost} not found.")
     assert_fault(client.put(url(ghost), json={"members": []}), 404, f"Pool {ghost} not found.")
     for method in ("get", "delete"):
-        assert_fault(getattr(client, method)(f"{url(pool['id'])}/{ghost}"), 404,
-                     f"Member {ghost} not found.")
-    assert_fault(client.put(f"{url(pool['id'])}/{ghost}", json={"member": {"weight": 2}}),
-                 404, f"Member {ghost} not found.")
+        assert_fault(
+            getattr(client, method)(f"{url(pool['id'])}/{ghost}"), 404, f"Member {ghost} not found."
+        )
+    assert_fault(
+        client.put(f"{url(pool['id'])}/{ghost}", json={"member": {"weight": 2}}),
+        404,
+        f"Member {ghost} not found.",
+    )
     assert snapshot(db) == before
 
 
@@ -204,15 +259,25 @@ def test_every_change_is_409_while_the_load_balancer_is_pending(client, api, poo
     client.put(f"{BASE}/loadbalancers/{lb_id}", json={"loadbalancer": {"name": "x"}})
     before = snapshot(db)
     immutable = f"Load Balancer {lb_id} is immutable and cannot be updated."
-    assert_fault(client.post(url(pool["id"]), json={"member": {
-        "address": "10.0.0.9", "protocol_port": 80}}), 409, immutable)
-    assert_fault(client.put(f"{url(pool['id'])}/{mem['id']}",
-                            json={"member": {"weight": 3}}), 409, immutable)
+    assert_fault(
+        client.post(url(pool["id"]), json={"member": {"address": "10.0.0.9", "protocol_port": 80}}),
+        409,
+        immutable,
+    )
+    assert_fault(
+        client.put(f"{url(pool['id'])}/{mem['id']}", json={"member": {"weight": 3}}), 409, immutable
+    )
     assert_fault(client.delete(f"{url(pool['id'])}/{mem['id']}"), 409, immutable)
     assert_fault(client.put(url(pool["id"]), json={"members": []}), 409, immutable)
     # even a batch that would change nothing is refused, as Octavia does
-    assert_fault(client.put(url(pool["id"]), json={"members": [
-        {"address": mem["address"], "protocol_port": mem["protocol_port"]}]}), 409, immutable)
+    assert_fault(
+        client.put(
+            url(pool["id"]),
+            json={"members": [{"address": mem["address"], "protocol_port": mem["protocol_port"]}]},
+        ),
+        409,
+        immutable,
+    )
     assert snapshot(db) == before
 
 
@@ -222,10 +287,18 @@ def test_foreign_project_sees_nothing_and_changes_nothing(client, api, pool, db)
     before = snapshot(db)
     assert_fault(client.get(url(pool["id"]), headers=other), 404)
     assert_fault(client.get(f"{url(pool['id'])}/{mem['id']}", headers=other), 404)
-    assert_fault(client.post(url(pool["id"]), headers=other, json={"member": {
-        "address": "10.0.0.9", "protocol_port": 80}}), 404)
-    assert_fault(client.put(f"{url(pool['id'])}/{mem['id']}", headers=other,
-                            json={"member": {"weight": 3}}), 404)
+    assert_fault(
+        client.post(
+            url(pool["id"]),
+            headers=other,
+            json={"member": {"address": "10.0.0.9", "protocol_port": 80}},
+        ),
+        404,
+    )
+    assert_fault(
+        client.put(f"{url(pool['id'])}/{mem['id']}", headers=other, json={"member": {"weight": 3}}),
+        404,
+    )
     assert_fault(client.delete(f"{url(pool['id'])}/{mem['id']}", headers=other), 404)
     assert_fault(client.put(url(pool["id"]), headers=other, json={"members": []}), 404)
     assert snapshot(db) == before
@@ -235,14 +308,20 @@ def test_foreign_project_sees_nothing_and_changes_nothing(client, api, pool, db)
 
 
 def test_batch_creates_updates_and_deletes_in_one_request(client, api, pool, db, notifier):
-    keep = api.member(pool["id"], address="10.0.0.1", protocol_port=80, name="keep",
-                      weight=3, tags=["t"])
+    keep = api.member(
+        pool["id"], address="10.0.0.1", protocol_port=80, name="keep", weight=3, tags=["t"]
+    )
     gone = api.member(pool["id"], address="10.0.0.2", protocol_port=80)
     lb_id = pool["loadbalancers"][0]["id"]
-    r = client.put(url(pool["id"]), json={"members": [
-        {"address": "10.0.0.1", "protocol_port": 80, "weight": 9},
-        {"address": "10.0.0.3", "protocol_port": 80, "name": "new", "backup": True},
-    ]})
+    r = client.put(
+        url(pool["id"]),
+        json={
+            "members": [
+                {"address": "10.0.0.1", "protocol_port": 80, "weight": 9},
+                {"address": "10.0.0.3", "protocol_port": 80, "name": "new", "backup": True},
+            ]
+        },
+    )
     assert r.status_code == 202 and r.content == b""
     assert api.status(m.LoadBalancer, lb_id) == "PENDING_UPDATE"
     assert notifier.calls[-1] == lb_id
@@ -262,8 +341,10 @@ def test_batch_creates_updates_and_deletes_in_one_request(client, api, pool, db,
 
 def test_batch_entries_without_defaults_reset_them_as_octavia(client, api, pool, db):
     mem = api.member(pool["id"], weight=3, backup=True, monitor_port=9000)
-    client.put(url(pool["id"]), json={"members": [
-        {"address": mem["address"], "protocol_port": mem["protocol_port"]}]})
+    client.put(
+        url(pool["id"]),
+        json={"members": [{"address": mem["address"], "protocol_port": mem["protocol_port"]}]},
+    )
     shown = client.get(f"{url(pool['id'])}/{mem['id']}").json()["member"]
     assert (shown["weight"], shown["backup"], shown["monitor_port"]) == (1, False, None)
     assert shown["provisioning_status"] == "PENDING_UPDATE"
@@ -271,8 +352,10 @@ def test_batch_entries_without_defaults_reset_them_as_octavia(client, api, pool,
 
 def test_batch_additive_only_never_deletes(client, api, pool, db):
     api.member(pool["id"], address="10.0.0.1")
-    r = client.put(f"{url(pool['id'])}?additive_only=true", json={"members": [
-        {"address": "10.0.0.2", "protocol_port": 8080}]})
+    r = client.put(
+        f"{url(pool['id'])}?additive_only=true",
+        json={"members": [{"address": "10.0.0.2", "protocol_port": 8080}]},
+    )
     assert r.status_code == 202
     rows = members_of(db, pool["id"])
     assert rows[("10.0.0.1", 8080)][0] == "ACTIVE"
@@ -286,31 +369,41 @@ def test_batch_with_an_empty_list_deletes_every_member(client, api, pool, db):
     assert {s for s, _, _ in members_of(db, pool["id"]).values()} == {"PENDING_DELETE"}
 
 
-def test_batch_that_changes_nothing_is_202_and_touches_nothing(client, api, pool, db,
-                                                               notifier):
+def test_batch_that_changes_nothing_is_202_and_touches_nothing(client, api, pool, db, notifier):
     before = snapshot(db)
     calls = list(notifier.calls)
     assert client.put(url(pool["id"]), json={"members": []}).status_code == 202
     assert snapshot(db) == before and notifier.calls == calls
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ({"members": [{"address": "10.0.0.1", "protocol_port": 80},
-                  {"address": "10.0.0.1", "protocol_port": 80}]},
-     "Member must be updated only once in the same request."),
-    ({"members": [{"address": "10.0.0.1"}]}, "protocol_port"),
-    ({"members": [{"address": "10.0.0.1", "protocol_port": 80, "weight": 257}]}, "weight"),
-    ({"members": [{"address": "10.0.0.1", "protocol_port": 0}]}, "protocol_port"),
-    ({"members": [{"address": "169.254.169.254", "protocol_port": 80}]}, "invalid"),
-    ({"members": [{"address": "10.0.0.1", "protocol_port": 80, "colour": 1}]},
-     "Unknown attribute"),
-    ({"members": ["10.0.0.1:80"]}, "members[0]"),
-    ({"members": {"address": "10.0.0.1", "protocol_port": 80}}, "members"),
-    ({"members": None}, "members"),
-    ({}, "members"),
-    ({"member": []}, "Unknown attribute"),
-    ([], "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (
+            {
+                "members": [
+                    {"address": "10.0.0.1", "protocol_port": 80},
+                    {"address": "10.0.0.1", "protocol_port": 80},
+                ]
+            },
+            "Member must be updated only once in the same request.",
+        ),
+        ({"members": [{"address": "10.0.0.1"}]}, "protocol_port"),
+        ({"members": [{"address": "10.0.0.1", "protocol_port": 80, "weight": 257}]}, "weight"),
+        ({"members": [{"address": "10.0.0.1", "protocol_port": 0}]}, "protocol_port"),
+        ({"members": [{"address": "169.254.169.254", "protocol_port": 80}]}, "invalid"),
+        (
+            {"members": [{"address": "10.0.0.1", "protocol_port": 80, "colour": 1}]},
+            "Unknown attribute",
+        ),
+        ({"members": ["10.0.0.1:80"]}, "members[0]"),
+        ({"members": {"address": "10.0.0.1", "protocol_port": 80}}, "members"),
+        ({"members": None}, "members"),
+        ({}, "members"),
+        ({"member": []}, "Unknown attribute"),
+        ([], "JSON object"),
+    ],
+)
 def test_bad_batches_change_nothing(client, api, pool, db, body, fragment):
     api.member(pool["id"], address="10.0.0.7")
     before = snapshot(db)
@@ -322,8 +415,9 @@ def test_batch_on_a_deleted_pool_is_409(client, api, pool, db):
     with db.session() as s:
         s.get(m.Pool, pool["id"]).provisioning_status = "PENDING_DELETE"
     before = snapshot(db)
-    assert_fault(client.put(url(pool["id"]), json={"members": []}), 409,
-                 f"Pool {pool['id']} is immutable")
+    assert_fault(
+        client.put(url(pool["id"]), json={"members": []}), 409, f"Pool {pool['id']} is immutable"
+    )
     assert snapshot(db) == before
 
 
@@ -331,8 +425,11 @@ def test_batch_noop_is_still_409_while_the_load_balancer_is_pending(client, api,
     lb_id = pool["loadbalancers"][0]["id"]
     client.put(f"{BASE}/loadbalancers/{lb_id}", json={"loadbalancer": {"name": "x"}})
     before = snapshot(db)
-    assert_fault(client.put(url(pool["id"]), json={"members": []}), 409,
-                 f"Load Balancer {lb_id} is immutable")
+    assert_fault(
+        client.put(url(pool["id"]), json={"members": []}),
+        409,
+        f"Load Balancer {lb_id} is immutable",
+    )
     assert snapshot(db) == before
 
 
@@ -351,15 +448,22 @@ def test_changes_show_on_the_pool_and_its_listeners_as_octavia(client, api, pool
         assert api.status(m.Pool, pool["id"]) == "PENDING_UPDATE"
         assert api.status(m.Listener, li_id) == "PENDING_UPDATE"
         api.settle()
-    assert client.get(f"{BASE}/pools/{pool['id']}").json()["pool"]["provisioning_status"] \
-        == "ACTIVE"
+    assert (
+        client.get(f"{BASE}/pools/{pool['id']}").json()["pool"]["provisioning_status"] == "ACTIVE"
+    )
 
 
 def test_batch_refuses_two_new_entries_for_one_address_and_port(client, api, pool, db):
     """Octavia only catches this for existing members; Hydria catches it for new ones too."""
     before = snapshot(db)
-    r = client.put(url(pool["id"]), json={"members": [
-        {"address": "10.0.0.5", "protocol_port": 80, "name": "a"},
-        {"address": "10.0.0.5", "protocol_port": 80, "name": "b"}]})
+    r = client.put(
+        url(pool["id"]),
+        json={
+            "members": [
+                {"address": "10.0.0.5", "protocol_port": 80, "name": "a"},
+                {"address": "10.0.0.5", "protocol_port": 80, "name": "b"},
+            ]
+        },
+    )
     assert_fault(r, 400, "Member must be updated only once in the same request.")
     assert snapshot(db) == before

@@ -23,9 +23,14 @@ def test_the_document_describes_octavias_paths_and_bodies(client):
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     paths = doc["paths"]
-    for path in ("/v2/lbaas/loadbalancers", "/v2/lbaas/listeners/{listener_id}",
-                 "/v2/lbaas/pools/{pool_id}/members", "/v2/lbaas/healthmonitors",
-                 "/v2/octavia/amphorae", "/v2/lbaas/quotas/{project_id}"):
+    for path in (
+        "/v2/lbaas/loadbalancers",
+        "/v2/lbaas/listeners/{listener_id}",
+        "/v2/lbaas/pools/{pool_id}/members",
+        "/v2/lbaas/healthmonitors",
+        "/v2/octavia/amphorae",
+        "/v2/lbaas/quotas/{project_id}",
+    ):
         assert path in paths, path
     body = paths["/v2/lbaas/listeners"]["post"]["requestBody"]["content"]["application/json"]
     listener = body["schema"]["properties"]["listener"]
@@ -40,12 +45,16 @@ def test_no_operation_answers_a_server_error(app):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def no_server_error(case):
             response = case.call(headers={**ADMIN})
             assert response.status_code < 500 or response.status_code == 501, (
-                f"{case.method} {case.formatted_path} -> {response.status_code} "
-                f"{response.text}")
+                f"{case.method} {case.formatted_path} -> {response.status_code} {response.text}"
+            )
 
         no_server_error()

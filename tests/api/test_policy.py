@@ -40,22 +40,47 @@ ROLES = {
 }
 
 # Octavia 19's defaults, stated as its documentation does (not read from Hydria's table).
-ADMIN_ONLY_KINDS = ("/octavia/amphorae", "/lbaas/flavorprofiles",
-                    "/lbaas/availabilityzoneprofiles", "_capabilities", "/hydria/alarms")
-NEW = {"read": {"admin", "member", "reader"}, "write": {"admin", "member"},
-       "admin": {"admin"}, "read-quota": {"admin", "member", "reader"},
-       "write-quota": {"admin"}, "other-quota": {"admin"}}
-LEGACY = {"read": NEW["read"] | {"load-balancer_admin", "load-balancer_global_observer",
-                                 "load-balancer_member", "load-balancer_observer"},
-          "write": NEW["write"] | {"load-balancer_admin", "load-balancer_member"},
-          "admin": {"admin", "load-balancer_admin"},
-          "read-quota": NEW["read-quota"] | {"load-balancer_admin",
-                                             "load-balancer_global_observer",
-                                             "load-balancer_quota_admin",
-                                             "load-balancer_member", "load-balancer_observer"},
-          "write-quota": {"admin", "load-balancer_admin", "load-balancer_quota_admin"},
-          "other-quota": {"admin", "load-balancer_admin", "load-balancer_global_observer",
-                          "load-balancer_quota_admin"}}
+ADMIN_ONLY_KINDS = (
+    "/octavia/amphorae",
+    "/lbaas/flavorprofiles",
+    "/lbaas/availabilityzoneprofiles",
+    "_capabilities",
+    "/hydria/alarms",
+)
+NEW = {
+    "read": {"admin", "member", "reader"},
+    "write": {"admin", "member"},
+    "admin": {"admin"},
+    "read-quota": {"admin", "member", "reader"},
+    "write-quota": {"admin"},
+    "other-quota": {"admin"},
+}
+LEGACY = {
+    "read": NEW["read"]
+    | {
+        "load-balancer_admin",
+        "load-balancer_global_observer",
+        "load-balancer_member",
+        "load-balancer_observer",
+    },
+    "write": NEW["write"] | {"load-balancer_admin", "load-balancer_member"},
+    "admin": {"admin", "load-balancer_admin"},
+    "read-quota": NEW["read-quota"]
+    | {
+        "load-balancer_admin",
+        "load-balancer_global_observer",
+        "load-balancer_quota_admin",
+        "load-balancer_member",
+        "load-balancer_observer",
+    },
+    "write-quota": {"admin", "load-balancer_admin", "load-balancer_quota_admin"},
+    "other-quota": {
+        "admin",
+        "load-balancer_admin",
+        "load-balancer_global_observer",
+        "load-balancer_quota_admin",
+    },
+}
 
 
 def kind_of(method: str, path: str) -> str:
@@ -77,8 +102,11 @@ def api_routes(app: Any) -> list[tuple[str, set[str]]]:
         from fastapi.routing import iter_route_contexts  # FastAPI >= 0.165 includes lazily
     except ImportError:  # pragma: no cover - older FastAPI: app.routes is flat
         return [(r.path, set(r.methods)) for r in app.routes if isinstance(r, APIRoute)]
-    return [(r.path, set(r.methods or ())) for r in iter_route_contexts(app.routes)
-            if isinstance(r.original_route, APIRoute)]
+    return [
+        (r.path, set(r.methods or ()))
+        for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute)
+    ]
 
 
 def operations(app: Any) -> list[tuple[str, str, str]]:
@@ -119,11 +147,11 @@ def test_every_route_has_a_rule(db, notifier, tmp_path: Path):
 
 
 @pytest.mark.parametrize("new_defaults", [True, False], ids=["secure-rbac", "legacy-roles"])
-def test_every_operation_and_role_gets_octavias_answer(db, notifier, tmp_path: Path,
-                                                       new_defaults: bool):
+def test_every_operation_and_role_gets_octavias_answer(
+    db, notifier, tmp_path: Path, new_defaults: bool
+):
     allowed_by = NEW if new_defaults else LEGACY
-    with client_for(db, notifier, tmp_path,
-                    policy_enforce_new_defaults=new_defaults) as client:
+    with client_for(db, notifier, tmp_path, policy_enforce_new_defaults=new_defaults) as client:
         before = snapshot(db)
         checked = 0
         for method, template, path in operations(client.app):
@@ -131,8 +159,9 @@ def test_every_operation_and_role_gets_octavias_answer(db, notifier, tmp_path: P
             for role, roles in ROLES.items():
                 allowed = role in allowed_by[kind]
                 body = {} if method in ("POST", "PUT") else None
-                r = client.request(method, path, json=body,
-                                   headers={"X-Roles": roles, "X-Project-Id": OWN})
+                r = client.request(
+                    method, path, json=body, headers={"X-Roles": roles, "X-Project-Id": OWN}
+                )
                 assert r.status_code < 500, (method, path, role, r.text)
                 if allowed:
                     assert r.status_code != 403, (method, path, role, r.text)
@@ -150,12 +179,16 @@ def test_other_projects_objects_are_403_as_in_octavia(api, db, notifier, tmp_pat
     pool = api.pool(lb["id"], listener_id=listener["id"])
     member = api.member(pool["id"])
     hm = api.hm(pool["id"])
-    paths = [f"/v2/lbaas/loadbalancers/{lb['id']}", f"/v2/lbaas/listeners/{listener['id']}",
-             f"/v2/lbaas/pools/{pool['id']}", f"/v2/lbaas/pools/{pool['id']}/members/"
-             f"{member['id']}", f"/v2/lbaas/healthmonitors/{hm['id']}",
-             f"/v2/lbaas/loadbalancers/{lb['id']}/stats",
-             f"/v2/lbaas/loadbalancers/{lb['id']}/status",
-             f"/v2/lbaas/listeners/{listener['id']}/stats"]
+    paths = [
+        f"/v2/lbaas/loadbalancers/{lb['id']}",
+        f"/v2/lbaas/listeners/{listener['id']}",
+        f"/v2/lbaas/pools/{pool['id']}",
+        f"/v2/lbaas/pools/{pool['id']}/members/{member['id']}",
+        f"/v2/lbaas/healthmonitors/{hm['id']}",
+        f"/v2/lbaas/loadbalancers/{lb['id']}/stats",
+        f"/v2/lbaas/loadbalancers/{lb['id']}/status",
+        f"/v2/lbaas/listeners/{listener['id']}/stats",
+    ]
     other = {"X-Project-Id": "project-b", "X-Roles": "member,reader"}
     with client_for(db, notifier, tmp_path) as client:
         before = snapshot(db)
@@ -163,18 +196,34 @@ def test_other_projects_objects_are_403_as_in_octavia(api, db, notifier, tmp_pat
             for method in ("GET", "PUT", "DELETE"):
                 if method != "GET" and path.endswith(("stats", "status")):
                     continue
-                key = next(k for k in ("member", "healthmonitor", "listener", "pool",
-                                       "loadbalancer") if f"/{k}" in path)
-                r = client.request(method, path, headers=other,
-                                   json={key: {"name": "x"}} if method == "PUT" else None)
+                key = next(
+                    k
+                    for k in ("member", "healthmonitor", "listener", "pool", "loadbalancer")
+                    if f"/{k}" in path
+                )
+                r = client.request(
+                    method,
+                    path,
+                    headers=other,
+                    json={key: {"name": "x"}} if method == "PUT" else None,
+                )
                 assert r.status_code == 403, (method, path, r.text)
-                assert r.json() == {"faultcode": "Client", "faultstring": FORBIDDEN,
-                                    "debuginfo": None}
-        r = client.post(f"/v2/lbaas/pools/{pool['id']}/members", headers=other,
-                        json={"member": {"address": "127.0.0.9", "protocol_port": 80}})
+                assert r.json() == {
+                    "faultcode": "Client",
+                    "faultstring": FORBIDDEN,
+                    "debuginfo": None,
+                }
+        r = client.post(
+            f"/v2/lbaas/pools/{pool['id']}/members",
+            headers=other,
+            json={"member": {"address": "127.0.0.9", "protocol_port": 80}},
+        )
         assert r.status_code == 403
-        r = client.post("/v2/lbaas/loadbalancers", headers=other, json={"loadbalancer": {
-            "vip_subnet_id": lb["vip_subnet_id"], "project_id": OWN}})
+        r = client.post(
+            "/v2/lbaas/loadbalancers",
+            headers=other,
+            json={"loadbalancer": {"vip_subnet_id": lb["vip_subnet_id"], "project_id": OWN}},
+        )
         assert r.status_code == 403
         for coll in ("loadbalancers", "listeners", "pools", "healthmonitors"):
             r = client.get(f"/v2/lbaas/{coll}", headers=other)
@@ -188,15 +237,18 @@ def test_other_projects_objects_are_403_as_in_octavia(api, db, notifier, tmp_pat
         lbs = client.get("/v2/lbaas/loadbalancers", headers=admin).json()["loadbalancers"]
         assert [x["id"] for x in lbs] == [lb["id"]]
         # a system-scoped token is not Octavia's (project-scoped) and is refused, not a 500
-        r = client.get("/v2/lbaas/loadbalancers",
-                       headers={"X-System-Scope": "all", "X-Roles": "admin"})
+        r = client.get(
+            "/v2/lbaas/loadbalancers", headers={"X-System-Scope": "all", "X-Roles": "admin"}
+        )
         assert r.status_code == 403
 
 
 def test_operator_policy_file_overrides(db, notifier, tmp_path: Path):
     policy = tmp_path / "policy.yaml"
-    policy.write_text('"os_load-balancer_api:amphora:get_all": "role:member"\n'
-                      '"os_load-balancer_api:loadbalancer:get_all": "!"\n')
+    policy.write_text(
+        '"os_load-balancer_api:amphora:get_all": "role:member"\n'
+        '"os_load-balancer_api:loadbalancer:get_all": "!"\n'
+    )
     with client_for(db, notifier, tmp_path, policy_file=str(policy)) as client:
         member = {"X-Roles": "member,reader"}
         assert client.get("/v2/octavia/amphorae", headers=member).status_code == 200
@@ -205,21 +257,22 @@ def test_operator_policy_file_overrides(db, notifier, tmp_path: Path):
 
 
 def test_real_auth_token_refuses_a_missing_token_and_skips_version_documents(
-        db, notifier, tmp_path: Path):
+    db, notifier, tmp_path: Path
+):
     """keystonemiddleware's own 401 (no token: Keystone is not asked), and no token for /."""
     settings = keystone_settings(tmp_path)
     with TestClient(create_app(db, notifier, settings)) as client:
         assert client.get("/").status_code == 200
         assert client.get("/metrics").status_code == 200
-        r = client.get("/v2/lbaas/loadbalancers", headers={"X-Project-Id": OWN,
-                                                           "X-Roles": "admin"})
+        r = client.get("/v2/lbaas/loadbalancers", headers={"X-Project-Id": OWN, "X-Roles": "admin"})
         assert r.status_code == 401
         assert r.headers["WWW-Authenticate"] == f'Keystone uri="{settings.keystone_url}"'
 
 
 @pytest.mark.parametrize("new_defaults", [True, False], ids=["secure-rbac", "legacy-roles"])
-def test_keystone_admins_see_what_octavia_shows_admins(api, db, notifier, tmp_path: Path,
-                                                       new_defaults: bool):
+def test_keystone_admins_see_what_octavia_shows_admins(
+    api, db, notifier, tmp_path: Path, new_defaults: bool
+):
     """``context_is_admin`` makes the context an admin's, as Octavia's: the failure reason
     of a load balancer (an admin-only extension) shows for admins, not for members."""
     from sqlalchemy import update
@@ -228,15 +281,18 @@ def test_keystone_admins_see_what_octavia_shows_admins(api, db, notifier, tmp_pa
 
     lb = api.lb()
     with db.session() as session:
-        session.execute(update(LoadBalancer).where(LoadBalancer.id == lb["id"])
-                        .values(error_reason="agent never answered"))
+        session.execute(
+            update(LoadBalancer)
+            .where(LoadBalancer.id == lb["id"])
+            .values(error_reason="agent never answered")
+        )
     path = f"/v2/lbaas/loadbalancers/{lb['id']}"
     admins = ["admin,member,reader"] + ([] if new_defaults else ["load-balancer_admin"])
-    with client_for(db, notifier, tmp_path,
-                    policy_enforce_new_defaults=new_defaults) as client:
+    with client_for(db, notifier, tmp_path, policy_enforce_new_defaults=new_defaults) as client:
         for roles in admins:
-            shown = client.get(path, headers={"X-Project-Id": "project-b",
-                                              "X-Roles": roles}).json()["loadbalancer"]
+            shown = client.get(
+                path, headers={"X-Project-Id": "project-b", "X-Roles": roles}
+            ).json()["loadbalancer"]
             assert shown["hydria_error_reason"] == "agent never answered", roles
         for roles in ("member,reader", "load-balancer_member", "load-balancer_global_observer"):
             r = client.get(path, headers={"X-Project-Id": OWN, "X-Roles": roles})
@@ -253,7 +309,6 @@ def test_an_admin_is_still_subject_to_the_operators_policy(api, db, notifier, tm
     policy.write_text('"os_load-balancer_api:loadbalancer:get_all-global": "!"\n')
     admin = {"X-Project-Id": "project-b", "X-Roles": "admin,member,reader"}
     with client_for(db, notifier, tmp_path, policy_file=str(policy)) as client:
-        assert client.get("/v2/lbaas/loadbalancers", headers=admin).json()[
-            "loadbalancers"] == []
+        assert client.get("/v2/lbaas/loadbalancers", headers=admin).json()["loadbalancers"] == []
         shown = client.get(f"/v2/lbaas/loadbalancers/{lb['id']}", headers=admin).json()
         assert "hydria_error_reason" in shown["loadbalancer"]

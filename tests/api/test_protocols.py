@@ -10,26 +10,43 @@ def test_udp_listener_pool_and_monitor(client, api, db):
     tcp = api.listener(lb["id"], protocol="TCP", protocol_port=53)
     udp = api.listener(lb["id"], protocol="UDP", protocol_port=53)  # same port, other transport
     assert (tcp["protocol"], udp["protocol"]) == ("TCP", "UDP")
-    pool = api.pool(listener_id=udp["id"], protocol="UDP", lb_algorithm="SOURCE_IP",
-                    session_persistence={"type": "SOURCE_IP", "persistence_timeout": 60,
-                                         "persistence_granularity": "255.255.255.0"})
+    pool = api.pool(
+        listener_id=udp["id"],
+        protocol="UDP",
+        lb_algorithm="SOURCE_IP",
+        session_persistence={
+            "type": "SOURCE_IP",
+            "persistence_timeout": 60,
+            "persistence_granularity": "255.255.255.0",
+        },
+    )
     assert pool["session_persistence"] == {
-        "type": "SOURCE_IP", "cookie_name": None, "persistence_timeout": 60,
-        "persistence_granularity": "255.255.255.0"}
+        "type": "SOURCE_IP",
+        "cookie_name": None,
+        "persistence_timeout": 60,
+        "persistence_granularity": "255.255.255.0",
+    }
     hm = api.hm(pool["id"], type="UDP-CONNECT", delay=3, timeout=2, max_retries=2)
     assert hm["type"] == "UDP-CONNECT"
     before = snapshot(db)
-    r = client.put(f"{BASE}/healthmonitors/{hm['id']}", json={"healthmonitor": {"delay": 1,
-                                                                                 "timeout": 1}})
+    r = client.put(
+        f"{BASE}/healthmonitors/{hm['id']}", json={"healthmonitor": {"delay": 1, "timeout": 1}}
+    )
     assert_fault(r, 400, "The request delay value 1 should be larger than 3 for UDP-CONNECT")
-    r = client.post(f"{BASE}/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 53}})
+    r = client.post(
+        f"{BASE}/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 53}},
+    )
     assert_fault(r, 409, "already using protocol UDP and protocol_port 53")
-    r = client.put(f"{BASE}/listeners/{udp['id']}", json={"listener": {
-        "insert_headers": {"X-Forwarded-For": "true"}}})
+    r = client.put(
+        f"{BASE}/listeners/{udp['id']}",
+        json={"listener": {"insert_headers": {"X-Forwarded-For": "true"}}},
+    )
     assert_fault(r, 400, "UDP protocol listener does not support TLS or header insertion.")
-    r = client.put(f"{BASE}/pools/{pool['id']}", json={"pool": {
-        "session_persistence": {"type": "APP_COOKIE", "cookie_name": "c"}}})
+    r = client.put(
+        f"{BASE}/pools/{pool['id']}",
+        json={"pool": {"session_persistence": {"type": "APP_COOKIE", "cookie_name": "c"}}},
+    )
     assert_fault(r, 400, "Cookie names are not supported for UDP/SCTP pools.")
     assert snapshot(db) == before
 
@@ -38,10 +55,24 @@ def test_udp_pool_refuses_other_monitors(client, api, db):
     lb = api.lb()
     pool = api.pool(loadbalancer_id=lb["id"], protocol="UDP")
     before = snapshot(db)
-    r = client.post(f"{BASE}/healthmonitors", json={"healthmonitor": {
-        "pool_id": pool["id"], "type": "PING", "delay": 5, "timeout": 3, "max_retries": 3}})
-    assert_fault(r, 400, "The associated pool protocol is UDP, so only a "
-                         "UDP-CONNECT/SCTP/TCP/HTTP health monitor is supported.")
+    r = client.post(
+        f"{BASE}/healthmonitors",
+        json={
+            "healthmonitor": {
+                "pool_id": pool["id"],
+                "type": "PING",
+                "delay": 5,
+                "timeout": 3,
+                "max_retries": 3,
+            }
+        },
+    )
+    assert_fault(
+        r,
+        400,
+        "The associated pool protocol is UDP, so only a "
+        "UDP-CONNECT/SCTP/TCP/HTTP health monitor is supported.",
+    )
     assert snapshot(db) == before
 
 
@@ -50,28 +81,51 @@ def test_sctp_is_a_501_with_the_provider_message(client, api, db):
     pool = api.pool(loadbalancer_id=lb["id"], protocol="UDP")
     before = snapshot(db)
     prefix = "Provider 'amphora' does not support a requested option: "
-    r = client.post(f"{BASE}/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "SCTP", "protocol_port": 9}})
+    r = client.post(
+        f"{BASE}/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "SCTP", "protocol_port": 9}},
+    )
     assert_fault(r, 501, prefix + "protocol SCTP")
-    r = client.post(f"{BASE}/pools", json={"pool": {
-        "loadbalancer_id": lb["id"], "protocol": "SCTP", "lb_algorithm": "ROUND_ROBIN"}})
+    r = client.post(
+        f"{BASE}/pools",
+        json={
+            "pool": {"loadbalancer_id": lb["id"], "protocol": "SCTP", "lb_algorithm": "ROUND_ROBIN"}
+        },
+    )
     assert_fault(r, 501, prefix + "protocol SCTP")
-    r = client.post(f"{BASE}/healthmonitors", json={"healthmonitor": {
-        "pool_id": pool["id"], "type": "SCTP", "delay": 5, "timeout": 3, "max_retries": 3}})
+    r = client.post(
+        f"{BASE}/healthmonitors",
+        json={
+            "healthmonitor": {
+                "pool_id": pool["id"],
+                "type": "SCTP",
+                "delay": 5,
+                "timeout": 3,
+                "max_retries": 3,
+            }
+        },
+    )
     assert_fault(r, 501, prefix + "type SCTP")
     assert snapshot(db) == before
 
 
 def test_prometheus_listener_takes_no_pool(client, api, db):
     lb = api.lb()
-    prom = api.listener(lb["id"], protocol="PROMETHEUS", protocol_port=9100,
-                        allowed_cidrs=["10.0.0.0/8"])
+    prom = api.listener(
+        lb["id"], protocol="PROMETHEUS", protocol_port=9100, allowed_cidrs=["10.0.0.0/8"]
+    )
     assert prom["protocol"] == "PROMETHEUS"
     before = snapshot(db)
-    r = client.post(f"{BASE}/pools", json={"pool": {
-        "listener_id": prom["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})
+    r = client.post(
+        f"{BASE}/pools",
+        json={
+            "pool": {"listener_id": prom["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+        },
+    )
     assert_fault(r, 400, "Protocol PROMETHEUS listeners cannot have child objects.")
-    r = client.post(f"{BASE}/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 9100}})
+    r = client.post(
+        f"{BASE}/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 9100}},
+    )
     assert_fault(r, 409, "already using protocol PROMETHEUS and protocol_port 9100")
     assert snapshot(db) == before

@@ -19,11 +19,11 @@ def test_providers_list_amphora_and_its_alias(client):
     body = r.json()
     assert set(body) == {"providers"}
     assert [p["name"] for p in body["providers"]] == ["amphora", "octavia"]
-    assert all(set(p) == {"name", "description"} and p["description"]
-               for p in body["providers"])
+    assert all(set(p) == {"name", "description"} and p["description"] for p in body["providers"])
     assert "UDP through nginx-stream" in body["providers"][0]["description"]
     assert client.get(PROVIDERS, params={"fields": "name"}).json() == {
-        "providers": [{"name": "amphora"}, {"name": "octavia"}]}
+        "providers": [{"name": "amphora"}, {"name": "octavia"}]
+    }
     assert client.get("/v2.0/lbaas/providers").json() == body
 
 
@@ -33,39 +33,47 @@ def test_flavor_capabilities_are_what_hydria_applies(client, name):
     r = client.get(f"{PROVIDERS}/{name}/flavor_capabilities")
     assert r.status_code == 200
     caps = {c["name"]: c["description"] for c in r.json()["flavor_capabilities"]}
-    assert set(caps) == {"loadbalancer_topology", "compute_flavor", "amp_image_tag",
-                         "sriov_vip", "allow_member_sriov"}
+    assert set(caps) == {
+        "loadbalancer_topology",
+        "compute_flavor",
+        "amp_image_tag",
+        "sriov_vip",
+        "allow_member_sriov",
+    }
     assert caps["loadbalancer_topology"] == (
         "The load balancer topology. One of: SINGLE - One amphora per load balancer. "
-        "ACTIVE_STANDBY - Two amphora per load balancer.")
+        "ACTIVE_STANDBY - Two amphora per load balancer."
+    )
     assert caps["compute_flavor"] == "The compute driver flavor ID."
     # what this host serves beyond HAProxy is in the provider's description instead
     # (no kernel SCTP here)
-    amphora = {p["name"]: p["description"]
-               for p in client.get(PROVIDERS).json()["providers"]}["amphora"]
+    amphora = {p["name"]: p["description"] for p in client.get(PROVIDERS).json()["providers"]}[
+        "amphora"
+    ]
     assert "UDP through nginx-stream" in amphora
     assert "no SCTP (no kernel support)" in amphora
-    assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
-                      params={"name": "nothing"}).json() == {"flavor_capabilities": []}
-    assert client.get(f"{PROVIDERS}/{name}/flavor_capabilities",
-                      params={"fields": "name", "name": "sriov_vip"}).json() == {
-        "flavor_capabilities": [{"name": "sriov_vip"}]}
+    assert client.get(
+        f"{PROVIDERS}/{name}/flavor_capabilities", params={"name": "nothing"}
+    ).json() == {"flavor_capabilities": []}
+    assert client.get(
+        f"{PROVIDERS}/{name}/flavor_capabilities", params={"fields": "name", "name": "sriov_vip"}
+    ).json() == {"flavor_capabilities": [{"name": "sriov_vip"}]}
 
 
 def test_availability_zone_capabilities_are_octavias(client):
     r = client.get(f"{PROVIDERS}/amphora/availability_zone_capabilities")
     assert r.status_code == 200
     caps = {c["name"]: c["description"] for c in r.json()["availability_zone_capabilities"]}
-    assert set(caps) == {"compute_zone", "volume_zone", "management_network",
-                         "valid_vip_networks"}
+    assert set(caps) == {"compute_zone", "volume_zone", "management_network", "valid_vip_networks"}
     assert caps["compute_zone"] == "The compute availability zone."
     assert caps["management_network"] == "The management network ID for the amphora."
 
 
 @pytest.mark.parametrize("tail", ["flavor_capabilities", "availability_zone_capabilities"])
 def test_unknown_provider_is_400(client, tail):
-    assert_fault(client.get(f"{PROVIDERS}/noop_driver/{tail}"), 400,
-                 "Provider 'noop_driver' is not enabled.")
+    assert_fault(
+        client.get(f"{PROVIDERS}/noop_driver/{tail}"), 400, "Provider 'noop_driver' is not enabled."
+    )
 
 
 def test_unknown_provider_path_is_404(client):

@@ -8,8 +8,12 @@ from prometheus_client import REGISTRY
 
 
 def _count(method: str, route: str, status: str) -> float:
-    return REGISTRY.get_sample_value("hydria_api_requests_total", {
-        "method": method, "route": route, "status": status}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "hydria_api_requests_total", {"method": method, "route": route, "status": status}
+        )
+        or 0.0
+    )
 
 
 def test_requests_are_counted_by_route_template_and_status(client):
@@ -22,8 +26,10 @@ def test_requests_are_counted_by_route_template_and_status(client):
     assert client.get("/v2.0/lbaas/loadbalancers").status_code == 200  # the same label
     assert _count("GET", "/lbaas/loadbalancers", "200") == listed + 2
     text = client.get("/metrics").text
-    assert 'hydria_api_request_seconds_bucket{le="0.005",method="GET",' \
-           'route="/lbaas/loadbalancers"}' in text
+    assert (
+        'hydria_api_request_seconds_bucket{le="0.005",method="GET",'
+        'route="/lbaas/loadbalancers"}' in text
+    )
 
 
 def test_a_path_no_route_matches_is_one_label(client):

@@ -36,14 +36,20 @@ def cert_and_key(name: str = "www.example.com") -> tuple[bytes, bytes, Any, Any]
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return pem, key_pem, cert, key
 
 
@@ -66,8 +72,13 @@ def store(client: Any, headers: dict[str, str] | None = None, **body: Any) -> st
 
 def test_text_payload_round_trip_and_metadata(client: Any) -> None:
     pem, _, _, _ = cert_and_key()
-    ref = store(client, name="cert", payload=pem.decode(), payload_content_type="text/plain",
-                secret_type="certificate")
+    ref = store(
+        client,
+        name="cert",
+        payload=pem.decode(),
+        payload_content_type="text/plain",
+        secret_type="certificate",
+    )
     assert ref.startswith("http://testserver/v1/secrets/")
     meta = client.get(ref, headers={**A, "Accept": "application/json"}).json()
     assert meta["name"] == "cert" and meta["secret_type"] == "certificate"
@@ -84,28 +95,35 @@ def test_binary_payloads_der_and_pkcs12(client: Any) -> None:
     _, _, cert, key = cert_and_key()
     der = cert.public_bytes(serialization.Encoding.DER)
     bundle = pkcs12.serialize_key_and_certificates(
-        b"x", key, cert, None, serialization.BestAvailableEncryption(b"pw"))
+        b"x", key, cert, None, serialization.BestAvailableEncryption(b"pw")
+    )
     for data in (der, bundle):
-        ref = store(client, payload=base64.b64encode(data).decode(),
-                    payload_content_type="application/octet-stream",
-                    payload_content_encoding="base64")
-        r = client.get(ref + "/payload",
-                       headers={**A, "Accept": "application/octet-stream"})
+        ref = store(
+            client,
+            payload=base64.b64encode(data).decode(),
+            payload_content_type="application/octet-stream",
+            payload_content_encoding="base64",
+        )
+        r = client.get(ref + "/payload", headers={**A, "Accept": "application/octet-stream"})
         assert r.status_code == 200 and r.content == data
         assert client.get(ref + "/payload", headers=A).content == data  # no Accept: octets
         assert client.get(ref + "/payload", headers={**A, "Accept": "*/*"}).content == data
-        assert_barbican_fault(client.get(ref + "/payload",
-                                         headers={**A, "Accept": "text/plain"}), 406)
-        assert_barbican_fault(client.get(ref + "/payload",
-                                         headers={**A, "Accept": "image/png"}), 406)
+        assert_barbican_fault(
+            client.get(ref + "/payload", headers={**A, "Accept": "text/plain"}), 406
+        )
+        assert_barbican_fault(
+            client.get(ref + "/payload", headers={**A, "Accept": "image/png"}), 406
+        )
 
 
 def test_another_project_cannot_read_list_or_delete(client: Any, db: Database) -> None:
     ref = store(client, name="mine", payload="s3cret", payload_content_type="text/plain")
     secret_id = ref.rsplit("/", 1)[1]
-    cref = client.post("/v1/containers", headers=A, json={
-        "type": "generic", "secret_refs": [{"name": "x", "secret_ref": ref}]}).json()[
-        "container_ref"]
+    cref = client.post(
+        "/v1/containers",
+        headers=A,
+        json={"type": "generic", "secret_refs": [{"name": "x", "secret_ref": ref}]},
+    ).json()["container_ref"]
     for other in (B, B_ADMIN):
         for path in (ref, ref + "/payload", cref):
             r = client.get(path, headers={**other, "Accept": "application/json"})
@@ -116,8 +134,14 @@ def test_another_project_cannot_read_list_or_delete(client: Any, db: Database) -
         assert_barbican_fault(client.delete(ref, headers=other), 404)
         assert_barbican_fault(client.delete(cref, headers=other), 404)
         # B cannot take A's secret into a container of its own either
-        r = client.post("/v1/containers", headers=other, json={
-            "type": "certificate", "secret_refs": [{"name": "certificate", "secret_ref": ref}]})
+        r = client.post(
+            "/v1/containers",
+            headers=other,
+            json={
+                "type": "certificate",
+                "secret_refs": [{"name": "certificate", "secret_ref": ref}],
+            },
+        )
         assert_barbican_fault(r, 404, "doesn't exist")
         assert snapshot(db) == before
     # the same id asked through a different case or form finds nothing either
@@ -125,13 +149,18 @@ def test_another_project_cannot_read_list_or_delete(client: Any, db: Database) -
     assert client.get(ref + "/payload", headers=A).content == b"s3cret"
 
 
-def test_encrypted_at_rest_and_key_file_private(client: Any, db: Database,
-                                               settings: Settings) -> None:
+def test_encrypted_at_rest_and_key_file_private(
+    client: Any, db: Database, settings: Settings
+) -> None:
     marker = "hydria-plaintext-marker-0123456789"
     ref = store(client, payload=marker, payload_content_type="text/plain")
     binary = b"\x00\x01binary-marker-9876543210\xff"
-    store(client, payload=base64.b64encode(binary).decode(),
-          payload_content_type="application/octet-stream", payload_content_encoding="base64")
+    store(
+        client,
+        payload=base64.b64encode(binary).decode(),
+        payload_content_type="application/octet-stream",
+        payload_content_encoding="base64",
+    )
     db.dispose()  # flush SQLite's WAL into the file before reading its bytes
     path = settings.state_dir / "hydria.db"
     files = [p for p in settings.state_dir.iterdir() if p.name.startswith("hydria.db")]
@@ -145,8 +174,10 @@ def test_encrypted_at_rest_and_key_file_private(client: Any, db: Database,
 
 
 def test_listing_pages_and_name_filter(client: Any) -> None:
-    refs = [store(client, name=f"s{i % 3}", payload="x", payload_content_type="text/plain")
-            for i in range(7)]
+    refs = [
+        store(client, name=f"s{i % 3}", payload="x", payload_content_type="text/plain")
+        for i in range(7)
+    ]
     page = client.get("/v1/secrets?limit=3&offset=0", headers=A).json()
     assert [s["secret_ref"] for s in page["secrets"]] == refs[:3]
     assert page["total"] == 7 and "previous" not in page
@@ -162,24 +193,37 @@ def test_listing_pages_and_name_filter(client: Any) -> None:
     assert huge["secrets"] == [] and huge["total"] == 7
 
 
-def test_certificate_container_read_by_the_store(client: Any, db: Database,
-                                                 settings: Settings) -> None:
+def test_certificate_container_read_by_the_store(
+    client: Any, db: Database, settings: Settings
+) -> None:
     pem, key_pem, _, _ = cert_and_key()
     cert_ref = store(client, payload=pem.decode(), payload_content_type="text/plain")
     key_ref = store(client, payload=key_pem.decode(), payload_content_type="text/plain")
-    pass_ref = store(client, payload="pw", payload_content_type="text/plain",
-                     secret_type="passphrase")
-    r = client.post("/v1/containers/", headers=A, json={
-        "name": "tls", "type": "certificate", "secret_refs": [
-            {"name": "certificate", "secret_ref": cert_ref},
-            {"name": "private_key", "secret_ref": key_ref},
-            {"name": "private_key_passphrase", "secret_ref": pass_ref}]})
+    pass_ref = store(
+        client, payload="pw", payload_content_type="text/plain", secret_type="passphrase"
+    )
+    r = client.post(
+        "/v1/containers/",
+        headers=A,
+        json={
+            "name": "tls",
+            "type": "certificate",
+            "secret_refs": [
+                {"name": "certificate", "secret_ref": cert_ref},
+                {"name": "private_key", "secret_ref": key_ref},
+                {"name": "private_key_passphrase", "secret_ref": pass_ref},
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
     cref = r.json()["container_ref"]
     shown = client.get(cref, headers=A).json()
     assert shown["type"] == "certificate" and shown["name"] == "tls"
     assert {i["name"]: i["secret_ref"] for i in shown["secret_refs"]} == {
-        "certificate": cert_ref, "private_key": key_ref, "private_key_passphrase": pass_ref}
+        "certificate": cert_ref,
+        "private_key": key_ref,
+        "private_key_passphrase": pass_ref,
+    }
     assert client.get("/v1/containers", headers=A).json()["total"] == 1
 
     reader = embedded_store(settings, db)
@@ -189,10 +233,12 @@ def test_certificate_container_read_by_the_store(client: Any, db: Database,
     assert reader.secret(cert_ref, SecretAccess("project-a")) == pem.strip()
     direct = reader.certificate(cert_ref, SecretAccess("project-a"))
     assert direct.pkcs12 and direct.certificate == pem.strip()
-    for bad in (lambda: reader.certificate(cref, SecretAccess("project-b")),
-                lambda: reader.secret(cert_ref, SecretAccess("project-b")),
-                lambda: reader.secret(cref, SecretAccess("project-a")),
-                lambda: reader.certificate("nonsense/at/all", SecretAccess("project-a"))):
+    for bad in (
+        lambda: reader.certificate(cref, SecretAccess("project-b")),
+        lambda: reader.secret(cert_ref, SecretAccess("project-b")),
+        lambda: reader.secret(cref, SecretAccess("project-a")),
+        lambda: reader.certificate("nonsense/at/all", SecretAccess("project-a")),
+    ):
         with pytest.raises(SecretNotFound):
             bad()
 
@@ -202,33 +248,57 @@ def test_certificate_container_read_by_the_store(client: Any, db: Database,
     assert_barbican_fault(client.get(cert_ref + "/payload", headers=A), 404)
 
 
-@pytest.mark.parametrize(("body", "status", "fragment"), [
-    ({"payload": "x"}, 400, "payload_content_type"),
-    ({"payload": "x", "payload_content_type": "image/png"}, 400, "payload_content_type"),
-    ({"payload": "", "payload_content_type": "text/plain"}, 400, "non empty"),
-    ({"payload": "x", "payload_content_type": "text/plain",
-      "payload_content_encoding": "base64"}, 400, "payload_content_encoding"),
-    ({"payload": "eA==", "payload_content_type": "application/octet-stream"}, 400,
-     "payload_content_encoding"),
-    ({"payload": "not base64!", "payload_content_type": "application/octet-stream",
-      "payload_content_encoding": "base64"}, 400, "Invalid payload"),
-    ({"payload": 5, "payload_content_type": "text/plain"}, 400, "string"),
-    ({"payload_content_type": "text/plain"}, 400, "payload must be provided"),
-    ({"secret_type": "nonsense"}, 400, "secret_type"),
-    ({"name": "n" * 256}, 400, "name"),
-    ({"bit_length": 0}, 400, "bit_length"),
-    ({"bit_length": True}, 400, "bit_length"),
-    ({"expiration": "yesterday"}, 400, "Invalid date"),
-    ({"expiration": "2001-01-01T00:00:00Z"}, 400, "before current time"),
-    ({"expiration": "9999-12-31T23:59:59-05:00"}, 400, "Invalid date"),
-    ({"algorithm": None}, 400, "algorithm"),
-    ({"payload": "x", "payload_content_type": "text/plain; charset=latin1"}, 400,
-     "payload_content_type"),
-    ({"payload": "x" * 20_001, "payload_content_type": "text/plain"}, 413, "too large"),
-    ([], 400, "JSON object"),
-])
-def test_bad_secrets_are_refused_and_change_nothing(client: Any, db: Database, body: Any,
-                                                    status: int, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"payload": "x"}, 400, "payload_content_type"),
+        ({"payload": "x", "payload_content_type": "image/png"}, 400, "payload_content_type"),
+        ({"payload": "", "payload_content_type": "text/plain"}, 400, "non empty"),
+        (
+            {
+                "payload": "x",
+                "payload_content_type": "text/plain",
+                "payload_content_encoding": "base64",
+            },
+            400,
+            "payload_content_encoding",
+        ),
+        (
+            {"payload": "eA==", "payload_content_type": "application/octet-stream"},
+            400,
+            "payload_content_encoding",
+        ),
+        (
+            {
+                "payload": "not base64!",
+                "payload_content_type": "application/octet-stream",
+                "payload_content_encoding": "base64",
+            },
+            400,
+            "Invalid payload",
+        ),
+        ({"payload": 5, "payload_content_type": "text/plain"}, 400, "string"),
+        ({"payload_content_type": "text/plain"}, 400, "payload must be provided"),
+        ({"secret_type": "nonsense"}, 400, "secret_type"),
+        ({"name": "n" * 256}, 400, "name"),
+        ({"bit_length": 0}, 400, "bit_length"),
+        ({"bit_length": True}, 400, "bit_length"),
+        ({"expiration": "yesterday"}, 400, "Invalid date"),
+        ({"expiration": "2001-01-01T00:00:00Z"}, 400, "before current time"),
+        ({"expiration": "9999-12-31T23:59:59-05:00"}, 400, "Invalid date"),
+        ({"algorithm": None}, 400, "algorithm"),
+        (
+            {"payload": "x", "payload_content_type": "text/plain; charset=latin1"},
+            400,
+            "payload_content_type",
+        ),
+        ({"payload": "x" * 20_001, "payload_content_type": "text/plain"}, 413, "too large"),
+        ([], 400, "JSON object"),
+    ],
+)
+def test_bad_secrets_are_refused_and_change_nothing(
+    client: Any, db: Database, body: Any, status: int, fragment: str
+) -> None:
     before = snapshot(db)
     assert_barbican_fault(client.post("/v1/secrets", json=body, headers=A), status, fragment)
     assert snapshot(db) == before
@@ -241,41 +311,85 @@ def test_bad_containers_are_refused(client: Any, db: Database) -> None:
     cases: list[tuple[Any, int, str]] = [
         ({"secret_refs": []}, 400, "type"),
         ({"type": "bag"}, 400, "type"),
-        ({"type": "certificate", "secret_refs": [{"name": "private_key", "secret_ref": ref}]},
-         400, "certificate"),
-        ({"type": "certificate", "secret_refs": [{"name": "certificate", "secret_ref": ref},
-                                                 {"name": "cat", "secret_ref": other}]},
-         400, "only"),
-        ({"type": "generic", "secret_refs": [{"name": "a", "secret_ref": ref},
-                                             {"name": "a", "secret_ref": other}]},
-         400, "Duplicate reference names"),
-        ({"type": "generic", "secret_refs": [{"name": "a", "secret_ref": ref},
-                                             {"name": "b", "secret_ref": ref}]},
-         400, "Duplicate secret ids"),
-        ({"type": "generic", "secret_refs": [{"name": "a",
-                                              "secret_ref": "http://elsewhere/v1/secrets/x"}]},
-         400, "hostname"),
-        ({"type": "generic", "secret_refs": [{"name": "a", "secret_ref": missing}]},
-         404, "doesn't exist"),
+        (
+            {"type": "certificate", "secret_refs": [{"name": "private_key", "secret_ref": ref}]},
+            400,
+            "certificate",
+        ),
+        (
+            {
+                "type": "certificate",
+                "secret_refs": [
+                    {"name": "certificate", "secret_ref": ref},
+                    {"name": "cat", "secret_ref": other},
+                ],
+            },
+            400,
+            "only",
+        ),
+        (
+            {
+                "type": "generic",
+                "secret_refs": [
+                    {"name": "a", "secret_ref": ref},
+                    {"name": "a", "secret_ref": other},
+                ],
+            },
+            400,
+            "Duplicate reference names",
+        ),
+        (
+            {
+                "type": "generic",
+                "secret_refs": [{"name": "a", "secret_ref": ref}, {"name": "b", "secret_ref": ref}],
+            },
+            400,
+            "Duplicate secret ids",
+        ),
+        (
+            {
+                "type": "generic",
+                "secret_refs": [{"name": "a", "secret_ref": "http://elsewhere/v1/secrets/x"}],
+            },
+            400,
+            "hostname",
+        ),
+        (
+            {"type": "generic", "secret_refs": [{"name": "a", "secret_ref": missing}]},
+            404,
+            "doesn't exist",
+        ),
         ({"type": "generic", "secret_refs": "nope"}, 400, "array"),
     ]
     before = snapshot(db)
     for body, status, fragment in cases:
-        assert_barbican_fault(client.post("/v1/containers", json=body, headers=A),
-                              status, fragment)
+        assert_barbican_fault(client.post("/v1/containers", json=body, headers=A), status, fragment)
     assert snapshot(db) == before
 
 
 def test_bodies_that_are_not_json(client: Any, db: Database) -> None:
     before = snapshot(db)
-    assert_barbican_fault(client.post("/v1/secrets", content=b"{nope", headers={
-        **A, "Content-Type": "application/json"}), 400)
-    assert_barbican_fault(client.post("/v1/secrets", content=b"x", headers={
-        **A, "Content-Type": "text/plain"}), 415)
-    assert_barbican_fault(client.post("/v1/containers", content=b"", headers={
-        **A, "Content-Type": "application/json"}), 400)
-    assert_barbican_fault(client.post("/v1/secrets", content=b"x" * 70_000, headers={
-        **A, "Content-Type": "application/json"}), 413)
+    assert_barbican_fault(
+        client.post(
+            "/v1/secrets", content=b"{nope", headers={**A, "Content-Type": "application/json"}
+        ),
+        400,
+    )
+    assert_barbican_fault(
+        client.post("/v1/secrets", content=b"x", headers={**A, "Content-Type": "text/plain"}), 415
+    )
+    assert_barbican_fault(
+        client.post(
+            "/v1/containers", content=b"", headers={**A, "Content-Type": "application/json"}
+        ),
+        400,
+    )
+    assert_barbican_fault(
+        client.post(
+            "/v1/secrets", content=b"x" * 70_000, headers={**A, "Content-Type": "application/json"}
+        ),
+        413,
+    )
     assert snapshot(db) == before
 
 
@@ -297,14 +411,17 @@ def test_put_payload_to_a_secret_made_without_one(client: Any) -> None:
     r = client.put(ref, content=b"late", headers={**A, "Content-Type": "text/plain"})
     assert r.status_code == 204, r.text
     assert client.get(ref + "/payload", headers=A).content == b"late"
-    assert_barbican_fault(client.put(ref, content=b"again",
-                                     headers={**A, "Content-Type": "text/plain"}), 409)
-    assert_barbican_fault(client.put(ref, content=b"x",
-                                     headers={**A, "Content-Type": "image/png"}), 415)
+    assert_barbican_fault(
+        client.put(ref, content=b"again", headers={**A, "Content-Type": "text/plain"}), 409
+    )
+    assert_barbican_fault(
+        client.put(ref, content=b"x", headers={**A, "Content-Type": "image/png"}), 415
+    )
 
 
-def test_keystone_mode_token_project_and_barbicans_roles(db: Database, notifier: Any,
-                                                         tmp_path: Any) -> None:
+def test_keystone_mode_token_project_and_barbicans_roles(
+    db: Database, notifier: Any, tmp_path: Any
+) -> None:
     """Under Keystone the token's project scopes everything; readers list and show,
     members (and admins) store, decrypt and delete; an admin of another project
     (even with ``admin``) still finds nothing of A's, as Barbican's defaults."""
@@ -319,8 +436,11 @@ def test_keystone_mode_token_project_and_barbicans_roles(db: Database, notifier:
     nobody = {"X-Project-Id": "pa", "X-Roles": ""}
     admin_b = {"X-Project-Id": "pb", "X-Roles": "admin,member,reader"}
     with TestClient(app) as c:
-        r = c.post("/v1/secrets", headers=member,
-                   json={"payload": "k", "payload_content_type": "text/plain"})
+        r = c.post(
+            "/v1/secrets",
+            headers=member,
+            json={"payload": "k", "payload_content_type": "text/plain"},
+        )
         assert r.status_code == 201, r.text
         ref = r.json()["secret_ref"]
         assert c.get(ref, headers=member).json()["creator_id"] == "alice"
@@ -336,8 +456,9 @@ def test_keystone_mode_token_project_and_barbicans_roles(db: Database, notifier:
         assert c.delete(ref, headers=member).status_code == 204
 
 
-def test_a_payload_another_key_sealed_is_503_not_500(client: Any, db: Database, notifier: Any,
-                                                     settings: Settings) -> None:
+def test_a_payload_another_key_sealed_is_503_not_500(
+    client: Any, db: Database, notifier: Any, settings: Settings
+) -> None:
     """An API process with another deployment's key file cannot open the payload:
     the store is unavailable to it (503), which is not the caller's fault."""
     import warnings

@@ -15,33 +15,47 @@ from tests.api.conftest import TestClient, snapshot
 from tests.support.identity import keystone_settings
 
 
-@pytest.mark.parametrize("value", ["true\r\nX-Injected: 1", "true\n", "\x1b[2J", "tr\tue",
-                                   "true\u2028"])
-def test_insert_headers_with_control_characters_are_refused(api: Any, client: TestClient,
-                                                           db: Any, value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["true\r\nX-Injected: 1", "true\n", "\x1b[2J", "tr\tue", "true\u2028"]
+)
+def test_insert_headers_with_control_characters_are_refused(
+    api: Any, client: TestClient, db: Any, value: str
+) -> None:
     lb = api.lb()
     before = snapshot(db)
-    r = client.post("/v2/lbaas/listeners", json={"listener": {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80,
-        "insert_headers": {"X-Forwarded-For": value}}})
+    r = client.post(
+        "/v2/lbaas/listeners",
+        json={
+            "listener": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "HTTP",
+                "protocol_port": 80,
+                "insert_headers": {"X-Forwarded-For": value},
+            }
+        },
+    )
     assert r.status_code == 400, r.text
     assert "printable" in r.json()["faultstring"], r.text
     assert snapshot(db) == before
 
 
-def test_a_noauth_project_header_with_control_characters_is_400(client: TestClient,
-                                                                db: Any) -> None:
+def test_a_noauth_project_header_with_control_characters_is_400(
+    client: TestClient, db: Any
+) -> None:
     before = snapshot(db)
     r = client.get("/v2/lbaas/loadbalancers", headers={"X-Project-Id": "p\x01"})
     assert r.status_code == 400 and "X-Project-Id" in r.json()["faultstring"]
     assert snapshot(db) == before
 
 
-def test_an_unauthenticated_path_is_logged_escaped(db: Any, notifier: Any, tmp_path: Path,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unauthenticated_path_is_logged_escaped(
+    db: Any, notifier: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A decoded %0d%0a in a path must not start a forged line in Hydria's log."""
-    with TestClient(create_app(db, notifier, keystone_settings(tmp_path))) as client, \
-            caplog.at_level(logging.INFO, logger="hydria"):
+    with (
+        TestClient(create_app(db, notifier, keystone_settings(tmp_path))) as client,
+        caplog.at_level(logging.INFO, logger="hydria"),
+    ):
         r = client.get("/v2/lbaas/loadbalancers%0d%0aevent=forged%20user=admin")
         assert r.status_code == 401
     lines = [rec.getMessage() for rec in caplog.records if "api_unauthenticated" in rec.msg]

@@ -42,8 +42,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.keystone, pytest.mark.barbica
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Keystone, str]]:
     folder = tmp_path_factory.mktemp("barbican")
-    with running_keystone(folder / "keystone", free_port()) as ks, \
-            running_barbican(folder / "barbican", ks) as url:
+    with (
+        running_keystone(folder / "keystone", free_port()) as ks,
+        running_barbican(folder / "barbican", ks) as url,
+    ):
         yield ks, url
 
 
@@ -53,26 +55,37 @@ def user_client(ks: Keystone, project: str, role: str) -> Any:
 
 
 def options(ks: Keystone, endpoint: str = "") -> BarbicanOptions:
-    return BarbicanOptions(auth_url=ks.url, username=ks.service_user,
-                           password=ks.service_password, project="service", endpoint=endpoint)
+    return BarbicanOptions(
+        auth_url=ks.url,
+        username=ks.service_user,
+        password=ks.service_password,
+        project="service",
+        endpoint=endpoint,
+    )
 
 
 def test_reads_as_octavia_does(stack: tuple[Keystone, str]) -> None:
     ks, url = stack
     pem, key_pem, cert, key = cert_and_key()
     user = user_client(ks, "project-a", "member")
-    cert_ref = user.secrets.create(name="cert", payload=pem.decode(),
-                                   payload_content_type="text/plain").store()
-    key_ref = user.secrets.create(name="key", payload=key_pem.decode(),
-                                  payload_content_type="text/plain").store()
-    bundle = pkcs12.serialize_key_and_certificates(b"x", key, cert, None,
-                                                   serialization.NoEncryption())
-    p12_ref = user.secrets.create(name="p12", payload=base64.b64encode(bundle).decode(),
-                                  payload_content_type="application/octet-stream",
-                                  payload_content_encoding="base64").store()
+    cert_ref = user.secrets.create(
+        name="cert", payload=pem.decode(), payload_content_type="text/plain"
+    ).store()
+    key_ref = user.secrets.create(
+        name="key", payload=key_pem.decode(), payload_content_type="text/plain"
+    ).store()
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"x", key, cert, None, serialization.NoEncryption()
+    )
+    p12_ref = user.secrets.create(
+        name="p12",
+        payload=base64.b64encode(bundle).decode(),
+        payload_content_type="application/octet-stream",
+        payload_content_encoding="base64",
+    ).store()
     container = user.containers.create_certificate(
-        name="tls", certificate=user.secrets.get(cert_ref),
-        private_key=user.secrets.get(key_ref))
+        name="tls", certificate=user.secrets.get(cert_ref), private_key=user.secrets.get(key_ref)
+    )
     container_ref = container.store()
 
     store = BarbicanStore(options(ks))  # the catalogue's key-manager endpoint
@@ -96,8 +109,9 @@ def test_reads_as_octavia_does(stack: tuple[Keystone, str]) -> None:
     assert again.secret(cert_ref, service).strip() == pem.strip()
 
     # another project's user may not name A's material; unknown ids are not found
-    other = SecretAccess(project_id=ks.project_ids["project-b"],
-                         token=ks.token("project-b", "member"))
+    other = SecretAccess(
+        project_id=ks.project_ids["project-b"], token=ks.token("project-b", "member")
+    )
     with pytest.raises(SecretForbidden):
         store.certificate(container_ref, other)
     missing = url + "/v1/secrets/00000000-0000-0000-0000-000000000000"
@@ -109,9 +123,13 @@ def test_reads_as_octavia_does(stack: tuple[Keystone, str]) -> None:
 
 def test_wiring_picks_the_driver(stack: tuple[Keystone, str], tmp_path: Path) -> None:
     ks, _ = stack
-    settings = Settings(state_dir=tmp_path, secret_store="barbican", keystone_url=ks.url,
-                        keystone_username=ks.service_user,
-                        keystone_password=ks.service_password)
+    settings = Settings(
+        state_dir=tmp_path,
+        secret_store="barbican",
+        keystone_url=ks.url,
+        keystone_username=ks.service_user,
+        keystone_password=ks.service_password,
+    )
     db: Any = None  # the barbican store needs no database
     assert isinstance(wiring.secret_store(settings, db), BarbicanStore)
     with pytest.raises(SystemExit, match="HYDRIA_KEYSTONE_URL"):

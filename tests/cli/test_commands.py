@@ -50,34 +50,48 @@ def test_subnet_create_list_delete(tmp_path: Path):
     assert "lab" not in runner.invoke(main, ["subnet", "list", *args]).output
 
 
-@pytest.mark.parametrize(("cidr", "message"), [
-    ("127.42.77.128/25", "overlaps subnet 'lab' (127.42.77.0/24)"),
-    ("127.42.0.0/16", "overlaps subnet 'lab' (127.42.77.0/24)"),
-    ("127.43.0.0/24", "overlaps the management range 127.43.0.10 - 127.43.255.250"),
-    ("fd00:42::/64", "IPv6 subnets are not supported yet"),
-])
+@pytest.mark.parametrize(
+    ("cidr", "message"),
+    [
+        ("127.42.77.128/25", "overlaps subnet 'lab' (127.42.77.0/24)"),
+        ("127.42.0.0/16", "overlaps subnet 'lab' (127.42.77.0/24)"),
+        ("127.43.0.0/24", "overlaps the management range 127.43.0.10 - 127.43.255.250"),
+        ("fd00:42::/64", "IPv6 subnets are not supported yet"),
+    ],
+)
 def test_subnet_create_refuses_overlaps_and_ipv6(tmp_path: Path, cidr: str, message: str):
     runner = CliRunner()
     args = ["--state-dir", str(tmp_path)]
-    assert runner.invoke(main, ["subnet", "create", "lab", "--cidr", "127.42.77.0/24",
-                                *args]).exit_code == 0
+    assert (
+        runner.invoke(
+            main, ["subnet", "create", "lab", "--cidr", "127.42.77.0/24", *args]
+        ).exit_code
+        == 0
+    )
     res = runner.invoke(main, ["subnet", "create", "other", "--cidr", cidr, *args])
     assert res.exit_code != 0 and message in res.output, res.output
     assert "other" not in runner.invoke(main, ["subnet", "list", *args]).output
     # a neighbour that touches nothing is fine
-    assert runner.invoke(main, ["subnet", "create", "next", "--cidr", "127.42.78.0/24",
-                                *args]).exit_code == 0
+    assert (
+        runner.invoke(
+            main, ["subnet", "create", "next", "--cidr", "127.42.78.0/24", *args]
+        ).exit_code
+        == 0
+    )
 
 
 @pytest.mark.postgres
-def test_a_database_that_does_not_exist_stops_a_command_with_the_reason(tmp_path: Path,
-                                                                        monkeypatch):
+def test_a_database_that_does_not_exist_stops_a_command_with_the_reason(
+    tmp_path: Path, monkeypatch
+):
     """A wrong name is not an outage: no waiting, one clear line."""
-    monkeypatch.setenv("HYDRIA_DATABASE_URL",
-                       "postgresql://postgres@127.0.0.1:5432/hydria_no_such_database")
+    monkeypatch.setenv(
+        "HYDRIA_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/hydria_no_such_database"
+    )
     monkeypatch.setenv("HYDRIA_DB_WAIT_SECONDS", "2")  # the old rule waited, then gave up
     res = CliRunner().invoke(main, ["db", "upgrade", "--state-dir", str(tmp_path)])
     assert res.exit_code == 1
-    assert "cannot use the database" in str(res.exception) or \
-        "cannot use the database" in res.output
+    assert (
+        "cannot use the database" in str(res.exception) or "cannot use the database" in res.output
+    )
     assert "does not exist" in str(res.exception) + res.output

@@ -21,8 +21,12 @@ from hydria.drivers.certs.local_ca import ControllerCA
 
 @pytest.fixture(autouse=True)
 def _no_key_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HYDRIA_HEARTBEAT_KEY", "HYDRIA_HEARTBEAT_KEY_FILE", "HYDRIA_STATE_DIR",
-                 "HYDRIA_DATABASE_URL"):
+    for name in (
+        "HYDRIA_HEARTBEAT_KEY",
+        "HYDRIA_HEARTBEAT_KEY_FILE",
+        "HYDRIA_STATE_DIR",
+        "HYDRIA_DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -58,8 +62,9 @@ def test_a_split_service_without_a_key_refuses_to_start(tmp_path: Path, command:
 
 
 @pytest.mark.parametrize("command", ["health", "controller", "housekeeping"])
-def test_a_split_service_without_the_ca_refuses_to_start(tmp_path: Path, command: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_split_service_without_the_ca_refuses_to_start(
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A split service never makes a CA of its own (the amphorae would not trust it)."""
     monkeypatch.setenv("HYDRIA_HEARTBEAT_KEY", "k" * 64)
     res = CliRunner().invoke(main, [command, "--state-dir", str(tmp_path)])
@@ -70,8 +75,9 @@ def test_a_split_service_without_the_ca_refuses_to_start(tmp_path: Path, command
     assert not (tmp_path / "hydria.db").exists()  # refused before anything was made
 
 
-def test_a_split_service_starts_with_the_shared_ca(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_split_service_starts_with_the_shared_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HYDRIA_HEARTBEAT_KEY", "k" * 64)
     runner = CliRunner()
     assert runner.invoke(main, ["certs", "init", "--state-dir", str(tmp_path)]).exit_code == 0
@@ -94,8 +100,9 @@ def test_a_loose_key_file_is_refused_with_its_name(tmp_path: Path) -> None:
 
 def test_a_missing_or_short_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="HYDRIA_HEARTBEAT_KEY_FILE"):
-        wiring.heartbeat_key(Settings(state_dir=tmp_path, heartbeat_key_file=tmp_path / "no"),
-                             create=True)
+        wiring.heartbeat_key(
+            Settings(state_dir=tmp_path, heartbeat_key_file=tmp_path / "no"), create=True
+        )
     with pytest.raises(SystemExit, match="HYDRIA_HEARTBEAT_KEY"):
         wiring.heartbeat_key(Settings(state_dir=tmp_path, heartbeat_key="short"))
     assert wiring.heartbeat_key(Settings(state_dir=tmp_path, heartbeat_key="k" * 16)) == b"k" * 16

@@ -63,8 +63,9 @@ class World:
     # network
     plugs_ports = False
 
-    def plug_vip(self, amphora_id: str, vip_address: str, port: object, *,
-                 hold_vip: bool = True) -> None:
+    def plug_vip(
+        self, amphora_id: str, vip_address: str, port: object, *, hold_vip: bool = True
+    ) -> None:
         self.vips[amphora_id] = vip_address
 
     def plug_members(self, amphora_id: str, ports: object, *, vip_subnet_id: str) -> None:
@@ -87,8 +88,9 @@ class World:
         self.configs[ip] = (version, text)
         return {}
 
-    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
-                      connect_timeout: float | None = None) -> None:
+    def delete_config(
+        self, ip: str, port: int, *, drain: float = 0.0, connect_timeout: float | None = None
+    ) -> None:
         if ip not in self.running.values():
             raise AmphoraUnreachable(f"nobody at {ip}")
         if drain:
@@ -109,15 +111,21 @@ def world(sqlite_db) -> World:
 @pytest.fixture
 def reconciler(sqlite_db, world, tmp_path: Path) -> Reconciler:
     ca = ControllerCA.load_or_create(tmp_path / "pki")
-    opts = ReconcilerOptions(mgmt_start="127.43.250.10", mgmt_end="127.43.250.20",
-                             max_connections=1000)
+    opts = ReconcilerOptions(
+        mgmt_start="127.43.250.10", mgmt_end="127.43.250.20", max_connections=1000
+    )
     return Reconciler(sqlite_db, world, world, world, ca, opts)  # type: ignore[arg-type]
 
 
 def _live(db, lb_id: str) -> list[m.Amphora]:
     with db.session() as s:
-        return list(s.scalars(select(m.Amphora).where(m.Amphora.load_balancer_id == lb_id,
-                                                      m.Amphora.status != c.DELETED)))
+        return list(
+            s.scalars(
+                select(m.Amphora).where(
+                    m.Amphora.load_balancer_id == lb_id, m.Amphora.status != c.DELETED
+                )
+            )
+        )
 
 
 def _serving_lb(db, reconciler) -> tuple[str, m.Amphora]:
@@ -194,14 +202,12 @@ def test_a_deleted_load_balancer_is_not_drained(sqlite_db, world, reconciler):
     assert world.drained == [] and old.id in world.deleted
 
 
-def test_an_interrupted_failover_resumes_with_the_same_replacement(sqlite_db, world,
-                                                                    reconciler):
+def test_an_interrupted_failover_resumes_with_the_same_replacement(sqlite_db, world, reconciler):
     lb, old = _serving_lb(sqlite_db, reconciler)
     world.kill(old.id)
     _request_failover(sqlite_db, old.id)
     world.fail_boots = 1
-    reconciler.options = ReconcilerOptions(**{**reconciler.options.__dict__,
-                                              "boot_timeout": 0.01})
+    reconciler.options = ReconcilerOptions(**{**reconciler.options.__dict__, "boot_timeout": 0.01})
     with pytest.raises(AmphoraUnreachable):
         reconciler.reconcile(lb)
     with sqlite_db.session() as s:
@@ -250,14 +256,14 @@ def test_a_user_change_during_failover_is_not_lost(sqlite_db, world, reconciler)
     assert world.configs[new.lb_network_ip][0] == 2
 
 
-def test_a_failover_that_keeps_failing_goes_to_error_and_retries_later(sqlite_db, world,
-                                                                        reconciler):
+def test_a_failover_that_keeps_failing_goes_to_error_and_retries_later(
+    sqlite_db, world, reconciler
+):
     lb, old = _serving_lb(sqlite_db, reconciler)
     world.kill(old.id)
     _request_failover(sqlite_db, old.id)
     world.fail_boots = 10**6
-    reconciler.options = ReconcilerOptions(**{**reconciler.options.__dict__,
-                                              "boot_timeout": 0.01})
+    reconciler.options = ReconcilerOptions(**{**reconciler.options.__dict__, "boot_timeout": 0.01})
     loop = ControllerLoop(sqlite_db, reconciler, owner="ctl", max_attempts=1)
     try:
         assert leases.claim_batch(sqlite_db, "ctl", lease_seconds=30) == [lb]
@@ -286,12 +292,10 @@ def test_a_failed_resync_without_failover_keeps_the_status(sqlite_db, world, rec
     lb, amp = _serving_lb(sqlite_db, reconciler)
     world.kill(amp.id)
     world.fail_boots = 10**6
-    reconciler.options = ReconcilerOptions(**{**reconciler.options.__dict__,
-                                              "boot_timeout": 0.01})
+    reconciler.options = ReconcilerOptions(**{**reconciler.options.__dict__, "boot_timeout": 0.01})
     loop = ControllerLoop(sqlite_db, reconciler, owner="ctl", max_attempts=1)
     try:
-        assert leases.claim_batch(sqlite_db, "ctl", lease_seconds=30,
-                                  include_settled=True) == [lb]
+        assert leases.claim_batch(sqlite_db, "ctl", lease_seconds=30, include_settled=True) == [lb]
         loop._work(lb)
     finally:
         loop.shutdown()

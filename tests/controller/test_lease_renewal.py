@@ -34,8 +34,13 @@ pytestmark = pytest.mark.postgres
 
 
 def _loop(db: Database, reconciler: object = None, **kw: object) -> ControllerLoop:
-    return ControllerLoop(db, reconciler, notifier=InProcessNotifier(),  # type: ignore[arg-type]
-                          poll_interval=0.05, **kw)  # type: ignore[arg-type]
+    return ControllerLoop(
+        db,
+        reconciler,
+        notifier=InProcessNotifier(),  # type: ignore[arg-type]
+        poll_interval=0.05,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def _hold(db: Database, loop: ControllerLoop, lb_id: str) -> Future[None]:
@@ -61,8 +66,7 @@ def test_a_lease_another_controller_took_is_lost(any_db: Database) -> None:
     _hold(any_db, loop, lb_id)
     _hold(any_db, loop, kept)
     with any_db.session() as s:
-        s.execute(update(LoadBalancer).where(LoadBalancer.id == lb_id)
-                  .values(lease_owner="other"))
+        s.execute(update(LoadBalancer).where(LoadBalancer.id == lb_id).values(lease_owner="other"))
         before = s.scalar(select(LoadBalancer.lease_expires_at).where(LoadBalancer.id == kept))
     assert loop.renew_once() == [lb_id]
     assert loop._lost == {lb_id}
@@ -71,8 +75,9 @@ def test_a_lease_another_controller_took_is_lost(any_db: Database) -> None:
     assert after is not None and before is not None and after >= before
 
 
-def test_a_lost_flag_never_falls_on_a_newer_claim(any_db: Database,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lost_flag_never_falls_on_a_newer_claim(
+    any_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The work finishes and the load balancer is claimed again while the renewal
     runs: the miss belongs to the old claim, so the new one is not flagged."""
     loop = _loop(any_db)
@@ -116,8 +121,9 @@ def _writes_hammering(db: Database) -> Iterator[list[int]]:
     def hammer() -> None:
         while not stop.is_set():
             with db.session() as s:
-                s.execute(update(LoadBalancer).where(LoadBalancer.id == victim)
-                          .values(name=f"n{done[0]}"))
+                s.execute(
+                    update(LoadBalancer).where(LoadBalancer.id == victim).values(name=f"n{done[0]}")
+                )
             done[0] += 1
 
     threads = [threading.Thread(target=hammer) for _ in range(6)]
@@ -153,9 +159,11 @@ def test_busy_workers_keep_their_leases_under_write_pressure(any_db: Database) -
             while min(len(v) for v in seen.values()) < 4:
                 assert time.monotonic() < deadline, f"leases not renewed: {seen}"
                 with any_db.session() as s:
-                    for row in s.execute(select(LoadBalancer.id, LoadBalancer.lease_owner,
-                                                LoadBalancer.lease_expires_at)
-                                         .where(LoadBalancer.id.in_(held))):
+                    for row in s.execute(
+                        select(
+                            LoadBalancer.id, LoadBalancer.lease_owner, LoadBalancer.lease_expires_at
+                        ).where(LoadBalancer.id.in_(held))
+                    ):
                         assert row.lease_owner == loop.owner
                         seen[row.id].add(row.lease_expires_at)
                 time.sleep(0.05)

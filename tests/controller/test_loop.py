@@ -33,8 +33,11 @@ class Recorder:
 
     def reconcile(self, lb_id: str, checkpoint, owner: str) -> Outcome:  # type: ignore[no-untyped-def]
         with self.db.session() as s:
-            held = s.scalar(select(func.count()).select_from(LoadBalancer)
-                            .where(LoadBalancer.lease_owner == owner))
+            held = s.scalar(
+                select(func.count())
+                .select_from(LoadBalancer)
+                .where(LoadBalancer.lease_owner == owner)
+            )
         with self.lock:
             self.seen.append(lb_id)
             self.most_leases = max(self.most_leases, held or 0)
@@ -43,10 +46,21 @@ class Recorder:
 
 
 @contextlib.contextmanager
-def running(db, recorder: Recorder, *, workers: int = 1,  # type: ignore[no-untyped-def]
-            lease_seconds: float = 30) -> Iterator[ControllerLoop]:
-    loop = ControllerLoop(db, recorder, notifier=InProcessNotifier(), workers=workers,
-                          lease_seconds=lease_seconds, poll_interval=0.05)  # type: ignore[arg-type]
+def running(
+    db,
+    recorder: Recorder,
+    *,
+    workers: int = 1,  # type: ignore[no-untyped-def]
+    lease_seconds: float = 30,
+) -> Iterator[ControllerLoop]:
+    loop = ControllerLoop(
+        db,
+        recorder,
+        notifier=InProcessNotifier(),
+        workers=workers,
+        lease_seconds=lease_seconds,
+        poll_interval=0.05,
+    )  # type: ignore[arg-type]
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop,))
     runner.start()
@@ -75,8 +89,14 @@ def test_startup_resync_is_paced_and_pending_work_goes_first(any_db):
     # never more than the loop's own slots (1 worker x 2), not the whole fleet
     assert recorder.most_leases <= 2
     with any_db.session() as s:
-        assert s.scalar(select(func.count()).select_from(LoadBalancer)
-                        .where(LoadBalancer.lease_owner.is_not(None))) == 0
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(LoadBalancer)
+                .where(LoadBalancer.lease_owner.is_not(None))
+            )
+            == 0
+        )
 
 
 def test_a_database_error_during_the_resync_skips_nothing(any_db, monkeypatch):
@@ -107,8 +127,9 @@ def test_one_held_elsewhere_is_tried_again_after_a_lease(any_db):
     from hydria.db import leases
 
     held = make_lb(any_db, status=c.ACTIVE)
-    assert leases.claim_batch(any_db, "dead-run", lease_seconds=0.5, only=[held],
-                              include_settled=True) == [held]
+    assert leases.claim_batch(
+        any_db, "dead-run", lease_seconds=0.5, only=[held], include_settled=True
+    ) == [held]
     recorder = Recorder(any_db)
     with running(any_db, recorder, lease_seconds=0.5):
         _wait_seen(recorder, {held})
@@ -118,8 +139,9 @@ def test_resync_skips_what_another_controller_holds(any_db):
     from hydria.db import leases
 
     mine, theirs = make_lb(any_db, status=c.ACTIVE), make_lb(any_db, status=c.ACTIVE)
-    assert leases.claim_batch(any_db, "other", lease_seconds=60, only=[theirs],
-                              include_settled=True) == [theirs]
+    assert leases.claim_batch(
+        any_db, "other", lease_seconds=60, only=[theirs], include_settled=True
+    ) == [theirs]
     recorder = Recorder(any_db)
     with running(any_db, recorder) as loop:
         _wait_seen(recorder, {mine})

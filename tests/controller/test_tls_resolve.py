@@ -18,9 +18,15 @@ LEAF = ROOT.issue("x.example")
 def _lb(store: MemorySecretStore, **kw) -> g.LoadBalancer:
     ref = store.add_certificate("p", CertificateContainer(LEAF.cert_pem, LEAF.key_pem()))
     listeners = (
-        g.Listener("l1", "TERMINATED_HTTPS", 443, default_tls_container_ref=ref,
-                   client_ca_tls_container_ref=store.add_secret("p", ROOT.cert_pem),
-                   client_authentication="MANDATORY", **kw),
+        g.Listener(
+            "l1",
+            "TERMINATED_HTTPS",
+            443,
+            default_tls_container_ref=ref,
+            client_ca_tls_container_ref=store.add_secret("p", ROOT.cert_pem),
+            client_authentication="MANDATORY",
+            **kw,
+        ),
         g.Listener("l2", "TERMINATED_HTTPS", 8443, default_tls_container_ref=ref),
         g.Listener("l3", "HTTP", 80, default_tls_container_ref="ignored"),
     )

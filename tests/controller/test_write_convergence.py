@@ -74,8 +74,9 @@ def world(tmp_path: Path) -> Iterator[World]:
     db = Database(f"sqlite:///{tmp_path / 'hydria.db'}")
     upgrade(db)
     subnet = ensure_default_subnet(db, "public", "127.42.0.0/16")
-    settings = Settings(state_dir=tmp_path, compute_driver="noop", network_driver="noop",
-                        heartbeat_key="k" * 64)
+    settings = Settings(
+        state_dir=tmp_path, compute_driver="noop", network_driver="noop", heartbeat_key="k" * 64
+    )
     notifier = InProcessNotifier()
     fleet = NoopCompute()
     loop = wiring.controller_loop(settings, db, notifier=notifier, compute_driver=fleet)
@@ -99,11 +100,17 @@ def world(tmp_path: Path) -> Iterator[World]:
 def _lb_with_pool(w: World) -> tuple[str, str]:
     lb = w.post("/loadbalancers", "loadbalancer", {"vip_subnet_id": w.subnet_id})
     w.wait_active(lb["id"])
-    listener = w.post("/listeners", "listener", {"loadbalancer_id": lb["id"],
-                                                 "protocol": "HTTP", "protocol_port": 80})
+    listener = w.post(
+        "/listeners",
+        "listener",
+        {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80},
+    )
     w.wait_active(lb["id"])
-    pool = w.post("/pools", "pool", {"listener_id": listener["id"], "protocol": "HTTP",
-                                     "lb_algorithm": "ROUND_ROBIN"})
+    pool = w.post(
+        "/pools",
+        "pool",
+        {"listener_id": listener["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+    )
     w.wait_active(lb["id"])
     return lb["id"], pool["id"]
 
@@ -113,8 +120,11 @@ def test_each_member_write_is_durable_at_once_and_one_push(world: World) -> None
     before = world.pushes()
     writes = 0
     for i in range(6):
-        member = world.post(f"/pools/{pool_id}/members", "member",
-                            {"address": "127.0.0.1", "protocol_port": 8000 + i})
+        member = world.post(
+            f"/pools/{pool_id}/members",
+            "member",
+            {"address": "127.0.0.1", "protocol_port": 8000 + i},
+        )
         # durable when answered: the row is there, pending, before any push
         assert member["provisioning_status"] == "PENDING_CREATE"
         writes += 1
@@ -127,9 +137,9 @@ def test_each_member_write_is_durable_at_once_and_one_push(world: World) -> None
     assert world.pushes() - before == writes
 
 
-def test_generations_that_move_during_a_push_converge_in_one_more(world: World,
-                                                                  monkeypatch: pytest.MonkeyPatch
-                                                                  ) -> None:
+def test_generations_that_move_during_a_push_converge_in_one_more(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lb_id, pool_id = _lb_with_pool(world)
     before = world.pushes()
     entered, go = threading.Event(), threading.Event()
@@ -143,13 +153,17 @@ def test_generations_that_move_during_a_push_converge_in_one_more(world: World,
         return real(ip, port, text, version)
 
     monkeypatch.setattr(world.agent, "put_config", slow_push)
-    world.post(f"/pools/{pool_id}/members", "member",
-               {"address": "127.0.0.1", "protocol_port": 9000})
+    world.post(
+        f"/pools/{pool_id}/members", "member", {"address": "127.0.0.1", "protocol_port": 9000}
+    )
     assert entered.wait(60)
     for _ in range(moves):  # the desired state moves on while the push is in flight
         with world.db.session() as s:
-            s.execute(update(LoadBalancer).where(LoadBalancer.id == lb_id)
-                      .values(generation=LoadBalancer.generation + 1))
+            s.execute(
+                update(LoadBalancer)
+                .where(LoadBalancer.id == lb_id)
+                .values(generation=LoadBalancer.generation + 1)
+            )
     go.set()
     world.wait_active(lb_id)
     # the write's push, then one for the newest generation: not one per generation

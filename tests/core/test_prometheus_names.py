@@ -36,8 +36,11 @@ haproxy_sticktable_size{name="t"} 1
 
 def test_names_labels_and_plumbing() -> None:
     text = octavia_metrics(HAPROXY, cpu=12.34, memory=56.78)
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(text) for s in f.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
     assert samples == {
         ("octavia_loadbalancer_cpu", ()): 12.3,
         ("octavia_loadbalancer_memory", ()): 56.8,
@@ -52,10 +55,16 @@ def test_names_labels_and_plumbing() -> None:
 
 def test_rename_rules() -> None:
     assert rename("haproxy_frontend_http_requests_total") == (
-        "octavia_listener_http_requests_total", {"proxy": "listener"})
+        "octavia_listener_http_requests_total",
+        {"proxy": "listener"},
+    )
     assert rename("haproxy_server_bytes_out_total") == (
-        "octavia_member_bytes_out_total", {"proxy": "pool", "server": "member"})
+        "octavia_member_bytes_out_total",
+        {"proxy": "pool", "server": "member"},
+    )
     assert rename("haproxy_backend_backup_servers") == (
-        "octavia_pool_backup_members", {"proxy": "pool"})
+        "octavia_pool_backup_members",
+        {"proxy": "pool"},
+    )
     assert rename("haproxy_sticktable_used") is None
     assert sockets("/run/x/stats.sock") == ("/run/x/prom-in.sock", "/run/x/prom.sock")

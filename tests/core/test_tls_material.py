@@ -20,8 +20,7 @@ def bundle(**kw):
 
 
 def test_pem_bundle_with_intermediates_and_names():
-    got = bundle(certificate=LEAF.cert_pem, private_key=LEAF.key_pem(),
-                 intermediates=ROOT.cert_pem)
+    got = bundle(certificate=LEAF.cert_pem, private_key=LEAF.key_pem(), intermediates=ROOT.cert_pem)
     assert got.names == ("svc.example", "alt.example")
     assert got.pem.count(b"BEGIN CERTIFICATE") == 2 and b"PRIVATE KEY" in got.pem
     assert len(got.digest) == 64
@@ -29,8 +28,7 @@ def test_pem_bundle_with_intermediates_and_names():
 
 def test_der_certificate_and_encrypted_key_with_passphrase():
     der = LEAF.cert.public_bytes(serialization.Encoding.DER)
-    got = bundle(certificate=der, private_key=LEAF.key_pem(b"pw"),
-                 private_key_passphrase=b"pw")
+    got = bundle(certificate=der, private_key=LEAF.key_pem(b"pw"), private_key_passphrase=b"pw")
     assert b"ENCRYPTED" not in got.pem  # HAProxy gets the key in the clear, 0600
 
 
@@ -41,18 +39,41 @@ def test_pkcs12_with_and_without_the_flag():
         bundle(certificate=LEAF.pkcs12(b"pw"), pkcs12=True, private_key_passphrase=b"no")
 
 
-@pytest.mark.parametrize(("kw", "match"), [
-    ({"certificate": b"junk", "private_key": b"k"}, "neither PEM nor DER"),
-    ({"certificate": LEAF.cert_pem}, "no private key"),
-    ({"certificate": LEAF.cert_pem, "private_key": ROOT.issue("x").key_pem()}, "does not match"),
-    ({"certificate": LEAF.cert_pem, "private_key": LEAF.key_pem(b"a"),
-      "private_key_passphrase": b"b"}, "passphrase is wrong"),
-    ({"certificate": LEAF.cert_pem, "private_key": LEAF.key_pem(b"a")}, "no passphrase"),
-    ({"certificate": LEAF.cert_pem, "private_key": LEAF.key_pem(),
-      "private_key_passphrase": b"x"}, "not encrypted"),
-    ({"certificate": LEAF.cert_pem, "private_key": b"-----BEGIN PRIVATE KEY-----\nxx\n"
-      b"-----END PRIVATE KEY-----\n"}, "private key"),
-])
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"certificate": b"junk", "private_key": b"k"}, "neither PEM nor DER"),
+        ({"certificate": LEAF.cert_pem}, "no private key"),
+        (
+            {"certificate": LEAF.cert_pem, "private_key": ROOT.issue("x").key_pem()},
+            "does not match",
+        ),
+        (
+            {
+                "certificate": LEAF.cert_pem,
+                "private_key": LEAF.key_pem(b"a"),
+                "private_key_passphrase": b"b",
+            },
+            "passphrase is wrong",
+        ),
+        ({"certificate": LEAF.cert_pem, "private_key": LEAF.key_pem(b"a")}, "no passphrase"),
+        (
+            {
+                "certificate": LEAF.cert_pem,
+                "private_key": LEAF.key_pem(),
+                "private_key_passphrase": b"x",
+            },
+            "not encrypted",
+        ),
+        (
+            {
+                "certificate": LEAF.cert_pem,
+                "private_key": b"-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n",
+            },
+            "private key",
+        ),
+    ],
+)
 def test_refusals_say_which_check(kw, match):
     with pytest.raises(tm.BadMaterial, match=match):
         bundle(**kw)
@@ -64,11 +85,16 @@ def test_dates():
         bundle(certificate=old.cert_pem, private_key=old.key_pem())
     assert bundle(certificate=LEAF.cert_pem, private_key=LEAF.key_pem()).names
     with pytest.raises(tm.BadMaterial, match="not valid before"):
-        tm.certificate_bundle(CertificateContainer(LEAF.cert_pem, LEAF.key_pem()), field="f",
-                              ref="r", now=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        tm.certificate_bundle(
+            CertificateContainer(LEAF.cert_pem, LEAF.key_pem()),
+            field="f",
+            ref="r",
+            now=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        )
     # the controller's reading: an expired one still loads
-    tm.certificate_bundle(CertificateContainer(old.cert_pem, old.key_pem()), field="f",
-                          ref="r", check_dates=False)
+    tm.certificate_bundle(
+        CertificateContainer(old.cert_pem, old.key_pem()), field="f", ref="r", check_dates=False
+    )
 
 
 def test_ca_and_crl():

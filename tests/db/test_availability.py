@@ -36,8 +36,9 @@ def test_a_server_that_does_not_answer_is_waited_for():
 
 @pytest.mark.postgres
 def test_a_database_that_does_not_exist_is_not():
-    assert not database_away(_error("postgresql+psycopg://postgres@127.0.0.1:5432/"
-                                    "hydria_no_such_database"))
+    assert not database_away(
+        _error("postgresql+psycopg://postgres@127.0.0.1:5432/hydria_no_such_database")
+    )
 
 
 def test_an_unopenable_sqlite_file_is_not(tmp_path):
@@ -63,14 +64,17 @@ def test_a_server_shutting_down_is_waited_for(pg_url: str):
         admin.dispose()
 
 
-@pytest.mark.parametrize(("sqlstate", "away"), [
-    ("57P01", True),   # admin_shutdown: the server is stopping
-    ("57P03", True),   # cannot_connect_now: starting up or in recovery
-    ("08006", True),   # connection_failure
-    ("3D000", False),  # invalid_catalog_name: no such database
-    ("28000", False),  # invalid_authorization_specification
-    ("42P01", False),  # undefined_table: a bug, not an outage
-])
+@pytest.mark.parametrize(
+    ("sqlstate", "away"),
+    [
+        ("57P01", True),  # admin_shutdown: the server is stopping
+        ("57P03", True),  # cannot_connect_now: starting up or in recovery
+        ("08006", True),  # connection_failure
+        ("3D000", False),  # invalid_catalog_name: no such database
+        ("28000", False),  # invalid_authorization_specification
+        ("42P01", False),  # undefined_table: a bug, not an outage
+    ],
+)
 def test_sqlstates_of_a_live_session(sqlstate: str, away: bool):
     import psycopg.errors
 
@@ -81,18 +85,21 @@ def test_sqlstates_of_a_live_session(sqlstate: str, away: bool):
     assert database_away(exc) is away
 
 
-@pytest.mark.parametrize(("fatal", "away"), [
-    ("the database system is starting up", True),
-    ("the database system is not accepting connections", True),
-    ("the database system is shutting down", True),
-    ("sorry, too many clients already", True),
-    ('database "x" does not exist', False),
-    ('role "x" does not exist', False),
-])
+@pytest.mark.parametrize(
+    ("fatal", "away"),
+    [
+        ("the database system is starting up", True),
+        ("the database system is not accepting connections", True),
+        ("the database system is shutting down", True),
+        ("sorry, too many clients already", True),
+        ('database "x" does not exist', False),
+        ('role "x" does not exist', False),
+    ],
+)
 def test_fatals_at_connect(fatal: str, away: bool):
     import psycopg
 
     orig = psycopg.OperationalError(
-        f'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
-        f"FATAL:  {fatal}")
+        f'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  {fatal}'
+    )
     assert database_away(sa.exc.OperationalError("connect", {}, orig)) is away

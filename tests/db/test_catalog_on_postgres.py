@@ -31,22 +31,44 @@ def test_catalogue_and_quota_on_postgres(pg_db: Database, tmp_path: Path):
     subnet = ensure_default_subnet(pg_db, "public", "127.42.0.0/16").id
     app = create_app(pg_db, _Quiet(), Settings(state_dir=tmp_path))  # type: ignore[arg-type]
     with TestClient(app) as client:
-        fp = client.post(f"{BASE}/flavorprofiles", json={"flavorprofile": {
-            "name": "fp", "provider_name": "amphora", "flavor_data": "{}"}}).json()
-        fl = client.post(f"{BASE}/flavors", json={"flavor": {
-            "name": "small", "flavor_profile_id": fp["flavorprofile"]["id"]}}).json()["flavor"]
-        azp = client.post(f"{BASE}/availabilityzoneprofiles", json={
-            "availability_zone_profile": {"name": "p", "provider_name": "amphora",
-                                          "availability_zone_data": "{}"}}).json()
-        r = client.post(f"{BASE}/availabilityzones", json={"availability_zone": {
-            "name": "az1",
-            "availability_zone_profile_id": azp["availability_zone_profile"]["id"]}})
+        fp = client.post(
+            f"{BASE}/flavorprofiles",
+            json={"flavorprofile": {"name": "fp", "provider_name": "amphora", "flavor_data": "{}"}},
+        ).json()
+        fl = client.post(
+            f"{BASE}/flavors",
+            json={"flavor": {"name": "small", "flavor_profile_id": fp["flavorprofile"]["id"]}},
+        ).json()["flavor"]
+        azp = client.post(
+            f"{BASE}/availabilityzoneprofiles",
+            json={
+                "availability_zone_profile": {
+                    "name": "p",
+                    "provider_name": "amphora",
+                    "availability_zone_data": "{}",
+                }
+            },
+        ).json()
+        r = client.post(
+            f"{BASE}/availabilityzones",
+            json={
+                "availability_zone": {
+                    "name": "az1",
+                    "availability_zone_profile_id": azp["availability_zone_profile"]["id"],
+                }
+            },
+        )
         assert r.status_code == 201, r.text
         r = client.put(f"{BASE}/quotas/p1", json={"quota": {"loadbalancer": 1}})
         assert r.status_code == 202 and r.json()["quota"]["load_balancer"] == 1
 
-        body = {"loadbalancer": {"vip_subnet_id": subnet, "flavor_id": fl["id"],
-                                 "availability_zone": "az1"}}
+        body = {
+            "loadbalancer": {
+                "vip_subnet_id": subnet,
+                "flavor_id": fl["id"],
+                "availability_zone": "az1",
+            }
+        }
         r = client.post(f"{BASE}/loadbalancers", json=body, headers={"X-Project-Id": "p1"})
         assert r.status_code == 201, r.text
         assert r.json()["loadbalancer"]["flavor_id"] == fl["id"]

@@ -10,11 +10,11 @@ from hydria.db.models import utcnow
 from tests.support.factories import make_lb
 
 
-def _amphora(db, lb_id: str, *, failover: bool = False, status: str = c.AMPHORA_ALLOCATED
-             ) -> str:
+def _amphora(db, lb_id: str, *, failover: bool = False, status: str = c.AMPHORA_ALLOCATED) -> str:
     with db.session() as s:
-        amp = amp_db.new_amphora(s, lb_id, c.ROLE_STANDALONE, mgmt_start="127.43.251.10",
-                                 mgmt_end="127.43.251.250")
+        amp = amp_db.new_amphora(
+            s, lb_id, c.ROLE_STANDALONE, mgmt_start="127.43.251.10", mgmt_end="127.43.251.250"
+        )
         amp.status = status
         amp.failover_requested = failover
         s.add(m.AmphoraHealth(amphora_id=amp.id, last_update=utcnow(), seq=1))
@@ -48,8 +48,10 @@ def test_a_deleted_amphora_is_no_work(any_db):
 
 def test_begin_failover_moves_only_active_and_keeps_the_generation(any_db):
     active = make_lb(any_db, status=c.ACTIVE)
-    others = {status: make_lb(any_db, status=status)
-              for status in (c.ERROR, c.PENDING_UPDATE, c.PENDING_DELETE, c.DELETED)}
+    others = {
+        status: make_lb(any_db, status=status)
+        for status in (c.ERROR, c.PENDING_UPDATE, c.PENDING_DELETE, c.DELETED)
+    }
     with any_db.session() as s:
         assert convergence.begin_failover(s, active)
         assert not convergence.begin_failover(s, active)  # idempotent

@@ -31,15 +31,27 @@ def _set_limit(db: Database, limit: int) -> None:
 
 
 def _lb(status: str = c.PENDING_CREATE) -> LoadBalancer:
-    return LoadBalancer(id=str(uuid.uuid4()), project_id=PROJECT, provisioning_status=status,
-                        operating_status=c.OFFLINE)
+    return LoadBalancer(
+        id=str(uuid.uuid4()),
+        project_id=PROJECT,
+        provisioning_status=status,
+        operating_status=c.OFFLINE,
+    )
 
 
 def _live(db: Database) -> int:
     with db.session() as s:
-        return s.scalar(select(func.count()).select_from(LoadBalancer).where(
-            LoadBalancer.project_id == PROJECT,
-            LoadBalancer.provisioning_status != c.DELETED)) or 0
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(LoadBalancer)
+                .where(
+                    LoadBalancer.project_id == PROJECT,
+                    LoadBalancer.provisioning_status != c.DELETED,
+                )
+            )
+            or 0
+        )
 
 
 def test_the_second_waits_for_the_first_and_is_refused(pg_db: Database):
@@ -77,8 +89,7 @@ def test_the_second_waits_for_the_first_and_is_refused(pg_db: Database):
     a_commit.set()
     ta.join(10)
     tb.join(10)
-    assert outcome == {"a": "created",
-                       "b": "Quota has been met for resources: Load Balancer"}
+    assert outcome == {"a": "created", "b": "Quota has been met for resources: Load Balancer"}
     assert _live(pg_db) == 1
 
 

@@ -18,20 +18,24 @@ MGMT = ("127.43.0.10", "127.43.255.250")
 EXISTING = [("public", "127.42.0.0/16"), ("lab", "10.9.0.0/29")]
 
 
-@pytest.mark.parametrize("cidr", ["127.44.0.0/16", "10.9.0.8/29", "127.43.0.0/29",
-                                  "127.43.255.252/30"])
+@pytest.mark.parametrize(
+    "cidr", ["127.44.0.0/16", "10.9.0.8/29", "127.43.0.0/29", "127.43.255.252/30"]
+)
 def test_clear_subnets_pass(cidr: str) -> None:
     check_new_subnet(ipaddress.ip_network(cidr), EXISTING, mgmt_range=MGMT)
 
 
-@pytest.mark.parametrize(("cidr", "error", "words"), [
-    ("127.42.5.0/24", Conflict, "overlaps subnet 'public' (127.42.0.0/16)"),
-    ("127.0.0.0/8", Conflict, "overlaps subnet 'public'"),
-    ("10.9.0.4/30", Conflict, "overlaps subnet 'lab'"),
-    ("127.43.0.8/29", Conflict, "overlaps the management range 127.43.0.10 - 127.43.255.250"),
-    ("127.43.128.0/17", Conflict, "management range"),
-    ("2001:db8::/64", InvalidInput, "IPv6 subnets are not supported yet"),
-])
+@pytest.mark.parametrize(
+    ("cidr", "error", "words"),
+    [
+        ("127.42.5.0/24", Conflict, "overlaps subnet 'public' (127.42.0.0/16)"),
+        ("127.0.0.0/8", Conflict, "overlaps subnet 'public'"),
+        ("10.9.0.4/30", Conflict, "overlaps subnet 'lab'"),
+        ("127.43.0.8/29", Conflict, "overlaps the management range 127.43.0.10 - 127.43.255.250"),
+        ("127.43.128.0/17", Conflict, "management range"),
+        ("2001:db8::/64", InvalidInput, "IPv6 subnets are not supported yet"),
+    ],
+)
 def test_refused(cidr: str, error: type[Exception], words: str) -> None:
     with pytest.raises(error) as exc:
         check_new_subnet(ipaddress.ip_network(cidr), EXISTING, mgmt_range=MGMT)
@@ -67,5 +71,8 @@ def test_create_ipv6_subnet_and_its_range(tmp_path) -> None:
     with db.session() as session:
         row = create_subnet(session, "v6", "fd00:1::/64", mgmt_range=MGMT, ipv6=True)
         assert (row.ip_version, row.gateway_ip, row.allocation_start) == (
-            6, "fd00:1::1", "fd00:1::2")
+            6,
+            "fd00:1::1",
+            "fd00:1::2",
+        )
     db.dispose()

@@ -25,8 +25,13 @@ from tests.support.factories import make_lb, make_subnet
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path, compute_driver="noop", network_driver="noop",
-                    health_bind="127.0.0.1:0", heartbeat_key="k" * 64)
+    return Settings(
+        state_dir=tmp_path,
+        compute_driver="noop",
+        network_driver="noop",
+        health_bind="127.0.0.1:0",
+        heartbeat_key="k" * 64,
+    )
 
 
 def _reconciler(db: Database, tmp_path: Path) -> tuple[Reconciler, NoopCompute]:
@@ -42,8 +47,9 @@ def test_wiring_picks_the_noop_drivers(sqlite_db: Database, tmp_path: Path) -> N
     assert not (tmp_path / "amphorae").exists() or not any((tmp_path / "amphorae").iterdir())
 
 
-def test_health_manager_does_not_judge_silent_noop_amphorae(sqlite_db: Database,
-                                                            tmp_path: Path) -> None:
+def test_health_manager_does_not_judge_silent_noop_amphorae(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
     """No-op amphorae never send heartbeats; the failure detector is off for them."""
     service = wiring.health_service(_settings(tmp_path), sqlite_db)
     try:
@@ -58,16 +64,22 @@ def test_health_manager_does_not_judge_silent_noop_amphorae(sqlite_db: Database,
         service.sock.close()
 
 
-def test_a_load_balancer_goes_active_with_nothing_behind_it(sqlite_db: Database,
-                                                            tmp_path: Path) -> None:
+def test_a_load_balancer_goes_active_with_nothing_behind_it(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
     rec, fleet = _reconciler(sqlite_db, tmp_path)
     lb_id = make_lb(sqlite_db, subnet_id=make_subnet(sqlite_db), with_children=True)
     assert rec.reconcile(lb_id).kind == "done"
     with sqlite_db.session() as s:
         lb = s.get(m.LoadBalancer, lb_id)
         assert lb is not None and lb.provisioning_status == c.ACTIVE
-        amps = list(s.scalars(select(m.Amphora).where(m.Amphora.load_balancer_id == lb_id,
-                                                      m.Amphora.status != c.DELETED)))
+        amps = list(
+            s.scalars(
+                select(m.Amphora).where(
+                    m.Amphora.load_balancer_id == lb_id, m.Amphora.status != c.DELETED
+                )
+            )
+        )
     assert len(amps) == 1 and fleet.is_running(amps[0].id)
     assert amps[0].compute_id == derived_id("compute", amps[0].id)
     agent = rec.agent
@@ -97,9 +109,17 @@ def test_delete_frees_the_amphora(sqlite_db: Database, tmp_path: Path) -> None:
 def test_noop_agent_refuses_an_older_version_and_forgets_a_deleted_amphora() -> None:
     fleet = NoopCompute()
     agent = NoopAgentClient(fleet)
-    boot = AmphoraBoot(amphora_id="a1", lb_network_ip="127.43.9.10", agent_port=9443,
-                       server_cert_pem="", server_key_pem="", ca_cert_pem="",
-                       heartbeat_key="k", controller_addresses=(), heartbeat_interval=1.0)
+    boot = AmphoraBoot(
+        amphora_id="a1",
+        lb_network_ip="127.43.9.10",
+        agent_port=9443,
+        server_cert_pem="",
+        server_key_pem="",
+        ca_cert_pem="",
+        heartbeat_key="k",
+        controller_addresses=(),
+        heartbeat_interval=1.0,
+    )
     fleet.create(boot)
     agent.put_config("127.43.9.10", 9443, "text", 5)
     with pytest.raises(StaleConfig):
@@ -114,10 +134,19 @@ def test_concurrent_boots_are_counted_once_each() -> None:
     fleet = NoopCompute()
 
     def boot(i: int) -> None:
-        fleet.create(AmphoraBoot(amphora_id=f"a{i}", lb_network_ip=f"127.43.9.{i}",
-                                 agent_port=9443, server_cert_pem="", server_key_pem="",
-                                 ca_cert_pem="", heartbeat_key="k", controller_addresses=(),
-                                 heartbeat_interval=1.0))
+        fleet.create(
+            AmphoraBoot(
+                amphora_id=f"a{i}",
+                lb_network_ip=f"127.43.9.{i}",
+                agent_port=9443,
+                server_cert_pem="",
+                server_key_pem="",
+                ca_cert_pem="",
+                heartbeat_key="k",
+                controller_addresses=(),
+                heartbeat_interval=1.0,
+            )
+        )
 
     threads = [threading.Thread(target=boot, args=(i,)) for i in range(50)]
     for t in threads:

@@ -19,8 +19,7 @@ from tests.support.backends import HTTPBackend
 
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
-STATS_KEYS = {"active_connections", "bytes_in", "bytes_out", "request_errors",
-              "total_connections"}
+STATS_KEYS = {"active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections"}
 POLL_TIMEOUT = 90.0
 
 
@@ -34,8 +33,10 @@ def _free_udp_port() -> int:
 def _fast_heartbeats() -> Iterator[None]:
     """Heartbeats every second to a health manager on a port of this module's own
     (other test runs may hold 5555). Autouse, so it is set before ``hydria`` starts."""
-    wanted = {"HYDRIA_HEARTBEAT_INTERVAL": "1",
-              "HYDRIA_HEALTH_BIND": f"127.0.0.1:{_free_udp_port()}"}
+    wanted = {
+        "HYDRIA_HEARTBEAT_INTERVAL": "1",
+        "HYDRIA_HEALTH_BIND": f"127.0.0.1:{_free_udp_port()}",
+    }
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     yield
@@ -55,8 +56,9 @@ def _poll(what: str, probe: Any, *, timeout: float = POLL_TIMEOUT, log: Any = No
         if last:
             return last
         time.sleep(0.2)
-    raise AssertionError(f"{what}: still not so after {timeout}s (last: {last!r})\n"
-                         f"{log(tail=8000) if log else ''}")
+    raise AssertionError(
+        f"{what}: still not so after {timeout}s (last: {last!r})\n{log(tail=8000) if log else ''}"
+    )
 
 
 def _get(url: str) -> str | None:
@@ -79,8 +81,9 @@ def _live_amphora_ids(hydria: Any, lb_id: str) -> set[str]:
 
 def _lb_status(hydria: Any, lb_id: str) -> str:
     with hydria.api() as api:
-        return str(api.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
-                   ["provisioning_status"])
+        return str(
+            api.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]["provisioning_status"]
+        )
 
 
 class Traffic:
@@ -120,19 +123,59 @@ def stack(hydria: Any) -> Iterator[dict[str, Any]]:
     """One load balancer with an HTTP listener, a pool and two real back-ends."""
     backends = [HTTPBackend(f"admin-{i}") for i in range(2)]
     os_ = hydria.openstack
-    lb = os_("loadbalancer", "create", "--name", "admin-e2e", "--vip-subnet-id", "public",
-             "--wait")
-    listener = os_("loadbalancer", "listener", "create", "--name", "http", "--protocol", "HTTP",
-                   "--protocol-port", "80", "--wait", lb["id"])
-    pool = os_("loadbalancer", "pool", "create", "--name", "web", "--protocol", "HTTP",
-               "--lb-algorithm", "ROUND_ROBIN", "--listener", listener["id"], "--wait")
-    members = [os_("loadbalancer", "member", "create", "--address", b.host, "--protocol-port",
-                   str(b.port), "--wait", pool["id"]) for b in backends]
+    lb = os_("loadbalancer", "create", "--name", "admin-e2e", "--vip-subnet-id", "public", "--wait")
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "http",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb["id"],
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--name",
+        "web",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--wait",
+    )
+    members = [
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            b.host,
+            "--protocol-port",
+            str(b.port),
+            "--wait",
+            pool["id"],
+        )
+        for b in backends
+    ]
     url = f"http://{lb['vip_address']}:80/"
     _poll("the VIP serves", lambda: _get(url), log=hydria.log)
     try:
-        yield {"lb": lb, "listener": listener, "pool": pool, "members": members, "url": url,
-               "backends": backends}
+        yield {
+            "lb": lb,
+            "listener": listener,
+            "pool": pool,
+            "members": members,
+            "url": url,
+            "backends": backends,
+        }
     finally:
         try:
             os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
@@ -154,8 +197,15 @@ def test_amphora_list_and_show(hydria, stack):
     shown = hydria.openstack("loadbalancer", "amphora", "show", amp["id"])
     assert shown["id"] == amp["id"] and shown["loadbalancer_id"] == lb_id
     assert shown["compute_id"] and shown["cert_expiration"]
-    for key in ("vrrp_ip", "ha_ip", "cert_busy", "vrrp_priority", "created_at", "image_id",
-                "compute_flavor"):
+    for key in (
+        "vrrp_ip",
+        "ha_ip",
+        "cert_busy",
+        "vrrp_priority",
+        "created_at",
+        "image_id",
+        "compute_flavor",
+    ):
         assert key in shown
 
 
@@ -170,7 +220,8 @@ def test_status_tree_shows_the_whole_graph(hydria, stack):
     assert pool["id"] == stack["pool"]["id"] and "health_monitor" not in pool
     assert {m["id"] for m in pool["members"]} == {m["id"] for m in stack["members"]}
     assert {(m["address"], m["protocol_port"]) for m in pool["members"]} == {
-        (b.host, b.port) for b in stack["backends"]}
+        (b.host, b.port) for b in stack["backends"]
+    }
 
 
 def test_stats_count_real_traffic(hydria, stack):
@@ -193,8 +244,9 @@ def test_stats_count_real_traffic(hydria, stack):
     [amp] = _amphorae(hydria, lb_id)
     amp_stats = hydria.openstack("loadbalancer", "amphora", "stats", "show", amp["id"])
     assert amp_stats["total_connections"] >= 10
-    only = hydria.openstack("loadbalancer", "amphora", "stats", "show", "--listener",
-                            listener_id, amp["id"])
+    only = hydria.openstack(
+        "loadbalancer", "amphora", "stats", "show", "--listener", listener_id, amp["id"]
+    )
     assert only["total_connections"] == amp_stats["total_connections"]
 
 
@@ -208,8 +260,9 @@ def test_a_serving_amphora_cannot_be_deleted(hydria, stack):
 def test_amphora_configure_pushes_again_and_keeps_the_amphora(hydria, stack):
     lb_id = stack["lb"]["id"]
     before = _live_amphora_ids(hydria, lb_id)
-    hydria.openstack("loadbalancer", "amphora", "configure", "--wait", next(iter(before)),
-                     parse=False)
+    hydria.openstack(
+        "loadbalancer", "amphora", "configure", "--wait", next(iter(before)), parse=False
+    )
     assert _lb_status(hydria, lb_id) == "ACTIVE"
     assert _live_amphora_ids(hydria, lb_id) == before
     assert _get(stack["url"]) in {"admin-0", "admin-1"}
@@ -265,14 +318,19 @@ def test_a_request_in_flight_finishes_through_a_failover(hydria, stack):
     thread = threading.Thread(target=held_request)
     thread.start()
     try:
-        _poll("the request reached a back-end",
-              lambda: any(b.held_started.is_set() for b in stack["backends"]) or None,
-              log=hydria.log)
+        _poll(
+            "the request reached a back-end",
+            lambda: any(b.held_started.is_set() for b in stack["backends"]) or None,
+            log=hydria.log,
+        )
         with hydria.api() as api:
             assert api.put(f"/lbaas/loadbalancers/{lb_id}/failover").status_code == 202
         # the replacement serves and the old amphora is draining, our request still in it
-        _poll("the old amphora drains",
-              lambda: f"event=amphora_draining amphora={old}" in hydria.log(), log=hydria.log)
+        _poll(
+            "the old amphora drains",
+            lambda: f"event=amphora_draining amphora={old}" in hydria.log(),
+            log=hydria.log,
+        )
         time.sleep(0.5)  # let the soft stop reach HAProxy: not an assertion, only a pause
     finally:
         for backend in stack["backends"]:

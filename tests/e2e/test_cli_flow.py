@@ -26,13 +26,45 @@ def test_cli_creates_serves_and_cascade_deletes(hydria, http_backends, tcp_backe
     vip = lb["vip_address"]
     lb_id = lb["id"]
 
-    listener = os_("loadbalancer", "listener", "create", "--name", "http", "--protocol", "HTTP",
-                   "--protocol-port", "80", "--wait", lb_id)
-    pool = os_("loadbalancer", "pool", "create", "--name", "web", "--protocol", "HTTP",
-               "--lb-algorithm", "ROUND_ROBIN", "--listener", listener["id"], "--wait")
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "http",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb_id,
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--name",
+        "web",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--wait",
+    )
     for b in http_backends:
-        os_("loadbalancer", "member", "create", "--address", b.host, "--protocol-port",
-            str(b.port), "--wait", pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            b.host,
+            "--protocol-port",
+            str(b.port),
+            "--wait",
+            pool["id"],
+        )
 
     shown = os_("loadbalancer", "show", lb_id)
     assert shown["provisioning_status"] == "ACTIVE"
@@ -41,13 +73,41 @@ def test_cli_creates_serves_and_cascade_deletes(hydria, http_backends, tcp_backe
     # round robin: consecutive answers alternate
     assert all(a != b for a, b in zip(names, names[1:], strict=False)), names
 
-    tcp_listener = os_("loadbalancer", "listener", "create", "--protocol", "TCP",
-                       "--protocol-port", "7000", "--wait", lb_id)
-    tcp_pool = os_("loadbalancer", "pool", "create", "--protocol", "TCP", "--lb-algorithm",
-                   "ROUND_ROBIN", "--listener", tcp_listener["id"], "--wait")
+    tcp_listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "TCP",
+        "--protocol-port",
+        "7000",
+        "--wait",
+        lb_id,
+    )
+    tcp_pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "TCP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        tcp_listener["id"],
+        "--wait",
+    )
     for b in tcp_backends:
-        os_("loadbalancer", "member", "create", "--address", b.host, "--protocol-port",
-            str(b.port), "--wait", tcp_pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            b.host,
+            "--protocol-port",
+            str(b.port),
+            "--wait",
+            tcp_pool["id"],
+        )
     answers = {tcp_echo(vip, 7000, b"ping").split(b":")[0] for _ in range(6)}
     assert answers == {b"echo-0", b"echo-1"}
 
@@ -61,14 +121,17 @@ def test_cli_creates_serves_and_cascade_deletes(hydria, http_backends, tcp_backe
     os_("loadbalancer", "delete", "--cascade", "--wait", lb_id, parse=False)
     with hydria.api() as client:
         gone = client.get(f"/lbaas/loadbalancers/{lb_id}")
-        assert gone.status_code == 404 or gone.json()["loadbalancer"]["provisioning_status"] \
-            == "DELETED"
+        assert (
+            gone.status_code == 404
+            or gone.json()["loadbalancer"]["provisioning_status"] == "DELETED"
+        )
     # the data plane is gone: nothing listens on the VIP any more
     with pytest.raises(OSError):
         socket.create_connection((vip, 80), timeout=2).close()
     assert not [p for p in amphora_pids if p in pids_mentioning(str(hydria.state_dir))]
     # and the VIP is free again: a new load balancer may ask for exactly it
-    again = os_("loadbalancer", "create", "--vip-subnet-id", "public", "--vip-address", vip,
-                "--wait")
+    again = os_(
+        "loadbalancer", "create", "--vip-subnet-id", "public", "--vip-address", vip, "--wait"
+    )
     assert again["vip_address"] == vip
     os_("loadbalancer", "delete", "--wait", again["id"], parse=False)

@@ -20,9 +20,16 @@ def test_cli_providers_quotas_and_flavors(hydria):
     caps = os_("loadbalancer", "provider", "capability", "list", "amphora")
     # Octavia's amphora provider's flavor and zone capabilities (docs/compatibility.md)
     assert {c["name"] for c in caps} == {
-        "loadbalancer_topology", "compute_flavor", "amp_image_tag", "sriov_vip",
-        "allow_member_sriov", "compute_zone", "volume_zone", "management_network",
-        "valid_vip_networks"}
+        "loadbalancer_topology",
+        "compute_flavor",
+        "amp_image_tag",
+        "sriov_vip",
+        "allow_member_sriov",
+        "compute_zone",
+        "volume_zone",
+        "management_network",
+        "valid_vip_networks",
+    }
 
     quota = os_("loadbalancer", "quota", "set", "--loadbalancer", "1", DEFAULT_PROJECT_ID)
     assert quota["load_balancer"] == 1
@@ -30,8 +37,7 @@ def test_cli_providers_quotas_and_flavors(hydria):
     listed = os_("loadbalancer", "quota", "list")
     assert [q["project_id"] for q in listed] == [DEFAULT_PROJECT_ID]
 
-    first = os_("loadbalancer", "create", "--name", "first", "--vip-subnet-id", "public",
-                "--wait")
+    first = os_("loadbalancer", "create", "--name", "first", "--vip-subnet-id", "public", "--wait")
     assert first["provisioning_status"] == "ACTIVE"
     with pytest.raises(AssertionError) as refused:
         os_("loadbalancer", "create", "--name", "second", "--vip-subnet-id", "public")
@@ -42,14 +48,41 @@ def test_cli_providers_quotas_and_flavors(hydria):
     assert os_("loadbalancer", "quota", "show", DEFAULT_PROJECT_ID)["load_balancer"] == -1
     assert os_("loadbalancer", "quota", "list") == []
 
-    profile = os_("loadbalancer", "flavorprofile", "create", "--name", "single",
-                  "--provider", "amphora", "--flavor-data",
-                  json.dumps({"loadbalancer_topology": "SINGLE"}))
-    flavor = os_("loadbalancer", "flavor", "create", "--name", "small", "--flavorprofile",
-                 "single", "--description", "one amphora", "--enable")
+    profile = os_(
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "single",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        json.dumps({"loadbalancer_topology": "SINGLE"}),
+    )
+    flavor = os_(
+        "loadbalancer",
+        "flavor",
+        "create",
+        "--name",
+        "small",
+        "--flavorprofile",
+        "single",
+        "--description",
+        "one amphora",
+        "--enable",
+    )
     assert flavor["flavor_profile_id"] == profile["id"]
-    second = os_("loadbalancer", "create", "--name", "second", "--vip-subnet-id", "public",
-                 "--flavor", "small", "--wait")
+    second = os_(
+        "loadbalancer",
+        "create",
+        "--name",
+        "second",
+        "--vip-subnet-id",
+        "public",
+        "--flavor",
+        "small",
+        "--wait",
+    )
     assert second["provisioning_status"] == "ACTIVE"
     assert second["flavor_id"] == flavor["id"]
     with pytest.raises(AssertionError) as in_use:

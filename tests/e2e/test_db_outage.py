@@ -32,21 +32,29 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
         split.start("controller", "controller")
         subnet_id = httpx.get(api + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
         with httpx.Client(base_url=api + "/v2", timeout=30) as c:
-            before = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}})
+            before = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+            )
             assert before.status_code == 201, before.text
             lb_id = before.json()["loadbalancer"]["id"]
             wait_lb(c, lb_id, outage_ok=True)
-            accepted = c.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}})
+            accepted = c.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {"loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}
+                },
+            )
             assert accepted.status_code == 201, accepted.text
 
             proxy.cut()
             seen = set()
             for _ in range(10):
-                for res in (c.get("/lbaas/loadbalancers"),
-                            c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                                "vip_subnet_id": subnet_id}})):
+                for res in (
+                    c.get("/lbaas/loadbalancers"),
+                    c.post(
+                        "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+                    ),
+                ):
                     seen.add(res.status_code)
                     assert res.status_code == 503, res.text
                     assert int(res.headers["Retry-After"]) > 0
@@ -55,9 +63,14 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
                 time.sleep(0.2)
             assert seen == {503}
             # the controller's polls and lease renewals fail meanwhile
-            wait_for(lambda: "event=claim_failed" in split.log("controller")
-                     or "event=lease_renew_failed" in split.log("controller"),
-                     what="the controller sees the outage", details=split.logs)
+            wait_for(
+                lambda: (
+                    "event=claim_failed" in split.log("controller")
+                    or "event=lease_renew_failed" in split.log("controller")
+                ),
+                what="the controller sees the outage",
+                details=split.logs,
+            )
             proxy.restore()
 
             for name, proc in split.procs.items():
@@ -65,8 +78,9 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
             wait_lb(c, lb_id, outage_ok=True)
             listener = c.get(f"/lbaas/listeners/{accepted.json()['listener']['id']}").json()
             assert listener["listener"]["provisioning_status"] == "ACTIVE"
-            after = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}})
+            after = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+            )
             assert after.status_code == 201, after.text
             wait_lb(c, after.json()["loadbalancer"]["id"], outage_ok=True)
         assert "event=api_internal_error" not in split.log("api")
@@ -77,8 +91,7 @@ def test_database_outage_gives_503_and_loses_nothing(tmp_path: Path, pg_url: str
     assert pids_mentioning(str(split.state_dir)) == []
 
 
-def test_a_service_started_while_the_database_is_away_waits_for_it(tmp_path: Path,
-                                                                   pg_url: str):
+def test_a_service_started_while_the_database_is_away_waits_for_it(tmp_path: Path, pg_url: str):
     host_port = pg_url.split("@", 1)[1].split("/", 1)[0]
     host, port = host_port.split(":")
     proxy = TCPProxy((host, int(port)))

@@ -48,6 +48,7 @@ def backend() -> Iterator[HTTPBackend]:
 
 # -- helpers -----------------------------------------------------------------
 
+
 def rows(up: HydriaUp, sql: str, *args: Any) -> list[sqlite3.Row]:
     """Read Hydria's own database (read-only, so we never hold its write lock)."""
     conn = sqlite3.connect(f"file:{up.state_dir / 'hydria.db'}?mode=ro", uri=True, timeout=30)
@@ -59,12 +60,17 @@ def rows(up: HydriaUp, sql: str, *args: Any) -> list[sqlite3.Row]:
 
 
 def amphorae(up: HydriaUp, lb_id: str) -> list[sqlite3.Row]:
-    return rows(up, "SELECT id, status, failover_requested FROM amphorae "
-                    "WHERE load_balancer_id = ? ORDER BY created_at", lb_id)
+    return rows(
+        up,
+        "SELECT id, status, failover_requested FROM amphorae "
+        "WHERE load_balancer_id = ? ORDER BY created_at",
+        lb_id,
+    )
 
 
-def eventually(what: str, probe: Callable[[], T | None], *, timeout: float = 90.0,
-               up: HydriaUp | None = None) -> T:
+def eventually(
+    what: str, probe: Callable[[], T | None], *, timeout: float = 90.0, up: HydriaUp | None = None
+) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -74,8 +80,7 @@ def eventually(what: str, probe: Callable[[], T | None], *, timeout: float = 90.
     raise AssertionError(f"not true within {timeout}s: {what}\n{up.log(tail=8000) if up else ''}")
 
 
-def holds_for(seconds: float, probe: Callable[[], bool], *, up: HydriaUp | None = None
-              ) -> None:
+def holds_for(seconds: float, probe: Callable[[], bool], *, up: HydriaUp | None = None) -> None:
     """``probe`` stays true for ``seconds`` (a property over time, not a speed limit)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -96,9 +101,13 @@ def create_lbs(up: HydriaUp, backend: HTTPBackend, count: int) -> list[dict[str,
     built side by side; returns their bodies once every VIP serves."""
     subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
     with up.api() as api:
-        lbs = [api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "name": f"fo-{i}", "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]
-            for i in range(count)]
+        lbs = [
+            api.post(
+                "/lbaas/loadbalancers",
+                json={"loadbalancer": {"name": f"fo-{i}", "vip_subnet_id": subnet["id"]}},
+            ).json()["loadbalancer"]
+            for i in range(count)
+        ]
         paths = [f"/lbaas/loadbalancers/{lb['id']}" for lb in lbs]
 
         def all_active() -> None:
@@ -106,22 +115,45 @@ def create_lbs(up: HydriaUp, backend: HTTPBackend, count: int) -> list[dict[str,
                 up.wait_for(path, "loadbalancer", "ACTIVE", timeout=90)
 
         all_active()
-        listeners = [api.post("/lbaas/listeners", json={"listener": {
-            "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}
-        ).json()["listener"] for lb in lbs]
+        listeners = [
+            api.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {
+                        "loadbalancer_id": lb["id"],
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                    }
+                },
+            ).json()["listener"]
+            for lb in lbs
+        ]
         all_active()
-        pools = [api.post("/lbaas/pools", json={"pool": {
-            "listener_id": lst["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}}
-        ).json()["pool"] for lst in listeners]
+        pools = [
+            api.post(
+                "/lbaas/pools",
+                json={
+                    "pool": {
+                        "listener_id": lst["id"],
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                    }
+                },
+            ).json()["pool"]
+            for lst in listeners
+        ]
         all_active()
         for pool in pools:
-            res = api.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-                "address": backend.host, "protocol_port": backend.port}})
+            res = api.post(
+                f"/lbaas/pools/{pool['id']}/members",
+                json={"member": {"address": backend.host, "protocol_port": backend.port}},
+            )
             assert res.status_code == 201, res.text
         all_active()
     for lb in lbs:
-        eventually(f"{lb['vip_address']} serves", lambda lb=lb: get(lb["vip_address"]) == "web",
-                   up=up)
+        eventually(
+            f"{lb['vip_address']} serves", lambda lb=lb: get(lb["vip_address"]) == "web", up=up
+        )
     return lbs
 
 
@@ -156,11 +188,13 @@ def sigkill_amphorae(up: HydriaUp, amp_ids: list[str]) -> None:
 
 def lb_status(up: HydriaUp, lb_id: str) -> str:
     with up.api() as api:
-        return str(api.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
-                   ["provisioning_status"])
+        return str(
+            api.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]["provisioning_status"]
+        )
 
 
 # -- tests -------------------------------------------------------------------
+
 
 def test_a_killed_amphora_is_replaced_and_the_vip_serves_again(up, backend):
     [lb] = create_lbs(up, backend, 1)
@@ -204,9 +238,14 @@ def test_killing_most_amphorae_at_once_is_a_storm_not_a_mass_failover(up, backen
 
     eventually("the storm alarm", lambda: "event=failover_storm " in up.log(), up=up)
     # it holds: several timeouts later nothing was failed over
-    holds_for(3 * TIMEOUT, lambda: all(
-        [(a["id"], a["failover_requested"]) for a in amphorae(up, lb_id)] == [(amp, 0)]
-        for lb_id, amp in amps.items()), up=up)
+    holds_for(
+        3 * TIMEOUT,
+        lambda: all(
+            [(a["id"], a["failover_requested"]) for a in amphorae(up, lb_id)] == [(amp, 0)]
+            for lb_id, amp in amps.items()
+        ),
+        up=up,
+    )
     assert get(survivor["vip_address"]) == "web"
     for lb in lbs:
         assert lb_status(up, lb["id"]) == "ACTIVE"

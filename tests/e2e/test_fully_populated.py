@@ -20,16 +20,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 @pytest.fixture(scope="module")
 def hydria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
     # Sub-second heartbeats, so the members' ONLINE status shows the monitor at work.
-    with running(tmp_path_factory.mktemp("hydria-graph") / "state",
-                 extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"}) as up:
+    with running(
+        tmp_path_factory.mktemp("hydria-graph") / "state",
+        extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"},
+    ) as up:
         yield up
 
 
 @pytest.fixture
 def conn(hydria: HydriaUp) -> Iterator[openstack.connection.Connection]:
-    c = openstack.connection.Connection(auth_type="none", auth={"endpoint": hydria.endpoint},
-                                        load_balancer_endpoint_override=hydria.endpoint,
-                                        network_endpoint_override=hydria.endpoint)
+    c = openstack.connection.Connection(
+        auth_type="none",
+        auth={"endpoint": hydria.endpoint},
+        load_balancer_endpoint_override=hydria.endpoint,
+        network_endpoint_override=hydria.endpoint,
+    )
     yield c
     c.close()
 
@@ -51,26 +56,45 @@ def test_fully_populated_create_serves_both_backends(hydria, conn, http_backends
     subnet = conn.network.find_subnet("public")
     assert subnet is not None
     lb = lb_api.create_load_balancer(
-        name="kube_service_kubernetes_default_web", description="Kubernetes external service",
-        vip_subnet_id=subnet.id, tags=["kube_service_kubernetes_default_web"],
-        listeners=[{
-            "name": "listener_0_kube_service_kubernetes_default_web",
-            "protocol": "HTTP", "protocol_port": 8080,
-            "allowed_cidrs": ["0.0.0.0/0"], "insert_headers": {"X-Forwarded-For": "true"},
-            "timeout_client_data": 50000, "timeout_member_data": 50000,
-            "timeout_member_connect": 5000, "timeout_tcp_inspect": 0,
-            "tags": ["kube_service_kubernetes_default_web"],
-            "default_pool": {
-                "name": "pool_0_kube_service_kubernetes_default_web",
-                "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                "members": [{"name": f"node-{i}", "address": b.host, "protocol_port": b.port}
-                            for i, b in enumerate(http_backends)],
-                "healthmonitor": {
-                    "name": "monitor_0_kube_service_kubernetes_default_web", "type": "HTTP",
-                    "delay": 1, "timeout": 1, "max_retries": 1, "max_retries_down": 3,
-                    "url_path": "/healthz", "http_method": "GET", "expected_codes": "200"},
-            },
-        }])
+        name="kube_service_kubernetes_default_web",
+        description="Kubernetes external service",
+        vip_subnet_id=subnet.id,
+        tags=["kube_service_kubernetes_default_web"],
+        listeners=[
+            {
+                "name": "listener_0_kube_service_kubernetes_default_web",
+                "protocol": "HTTP",
+                "protocol_port": 8080,
+                "allowed_cidrs": ["0.0.0.0/0"],
+                "insert_headers": {"X-Forwarded-For": "true"},
+                "timeout_client_data": 50000,
+                "timeout_member_data": 50000,
+                "timeout_member_connect": 5000,
+                "timeout_tcp_inspect": 0,
+                "tags": ["kube_service_kubernetes_default_web"],
+                "default_pool": {
+                    "name": "pool_0_kube_service_kubernetes_default_web",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [
+                        {"name": f"node-{i}", "address": b.host, "protocol_port": b.port}
+                        for i, b in enumerate(http_backends)
+                    ],
+                    "healthmonitor": {
+                        "name": "monitor_0_kube_service_kubernetes_default_web",
+                        "type": "HTTP",
+                        "delay": 1,
+                        "timeout": 1,
+                        "max_retries": 1,
+                        "max_retries_down": 3,
+                        "url_path": "/healthz",
+                        "http_method": "GET",
+                        "expected_codes": "200",
+                    },
+                },
+            }
+        ],
+    )
     assert lb.provisioning_status == "PENDING_CREATE"
     (listener,) = lb.listeners
     (pool,) = lb.pools

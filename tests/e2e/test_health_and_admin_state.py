@@ -14,8 +14,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 def _lb_with_pool(hydria, backends, *, monitor: bool):
     with hydria.api() as api:
-        built = build_http_lb(api, public_subnet_id(hydria.endpoint),
-                              [(b.host, b.port) for b in backends], monitor=monitor)
+        built = build_http_lb(
+            api,
+            public_subnet_id(hydria.endpoint),
+            [(b.host, b.port) for b in backends],
+            monitor=monitor,
+        )
     return built.lb, built.pool, built.members
 
 
@@ -44,8 +48,10 @@ def test_health_monitor_takes_a_stopped_member_out(hydria, http_backends):
 def test_admin_state_down_member_gets_no_traffic(hydria, http_backends):
     lb, pool, members = _lb_with_pool(hydria, http_backends, monitor=False)
     with hydria.api() as api:
-        res = api.put(f"/lbaas/pools/{pool['id']}/members/{members[0]['id']}",
-                      json={"member": {"admin_state_up": False}})
+        res = api.put(
+            f"/lbaas/pools/{pool['id']}/members/{members[0]['id']}",
+            json={"member": {"admin_state_up": False}},
+        )
         assert res.status_code == 200, res.text
         hydria.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
         member = api.get(f"/lbaas/pools/{pool['id']}/members/{members[0]['id']}").json()

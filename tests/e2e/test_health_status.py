@@ -21,8 +21,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 @pytest.fixture(scope="module")
 def hydria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
-    with running(tmp_path_factory.mktemp("hydria-health") / "state",
-                 extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"}) as up:
+    with running(
+        tmp_path_factory.mktemp("hydria-health") / "state",
+        extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"},
+    ) as up:
         yield up
 
 
@@ -47,28 +49,41 @@ def test_member_status_follows_the_backend(hydria: HydriaUp) -> None:
     backends = [HTTPBackend(f"web-{i}") for i in range(2)]
     try:
         with hydria.api() as api:
-            built = build_http_lb(api, public_subnet_id(hydria.endpoint),
-                                  [(b.host, b.port) for b in backends], monitor=True)
+            built = build_http_lb(
+                api,
+                public_subnet_id(hydria.endpoint),
+                [(b.host, b.port) for b in backends],
+                monitor=True,
+            )
         lb, listener, pool, members = built.lb, built.listener, built.pool, built.members
         lb_path = f"/lbaas/loadbalancers/{lb['id']}"
 
         pool_path = f"/lbaas/pools/{pool['id']}"
         m0, m1 = (f"{pool_path}/members/{m['id']}" for m in members)
-        _wait_operating(hydria, {m0: "ONLINE", m1: "ONLINE", pool_path: "ONLINE",
-                                 lb_path: "ONLINE", f"/lbaas/listeners/{listener['id']}":
-                                 "ONLINE"})
+        _wait_operating(
+            hydria,
+            {
+                m0: "ONLINE",
+                m1: "ONLINE",
+                pool_path: "ONLINE",
+                lb_path: "ONLINE",
+                f"/lbaas/listeners/{listener['id']}": "ONLINE",
+            },
+        )
 
         port = backends[1].port
         backends[1].stop()
-        _wait_operating(hydria, {m0: "ONLINE", m1: "ERROR", pool_path: "DEGRADED",
-                                 lb_path: "DEGRADED"})
+        _wait_operating(
+            hydria, {m0: "ONLINE", m1: "ERROR", pool_path: "DEGRADED", lb_path: "DEGRADED"}
+        )
         with hydria.api() as api:  # heartbeats never touch provisioning status
             assert api.get(lb_path).json()["loadbalancer"]["provisioning_status"] == "ACTIVE"
             assert api.get(m1).json()["member"]["provisioning_status"] == "ACTIVE"
 
         backends[1] = HTTPBackend("web-1", port=port)
-        _wait_operating(hydria, {m0: "ONLINE", m1: "ONLINE", pool_path: "ONLINE",
-                                 lb_path: "ONLINE"})
+        _wait_operating(
+            hydria, {m0: "ONLINE", m1: "ONLINE", pool_path: "ONLINE", lb_path: "ONLINE"}
+        )
     finally:
         for b in backends:
             b.stop()

@@ -32,19 +32,49 @@ def test_l7_policies_route_reject_redirect_and_reorder(hydria, backends):
     os_ = hydria.openstack
     lb = os_("loadbalancer", "create", "--name", "l7", "--vip-subnet-id", "public", "--wait")
     vip, lb_id = lb["vip_address"], lb["id"]
-    listener = os_("loadbalancer", "listener", "create", "--name", "http", "--protocol",
-                   "HTTP", "--protocol-port", "80", "--wait", lb_id)
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "http",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb_id,
+    )
     pools = {}
     for name, backend in backends.items():
         args = ["--listener", listener["id"]] if name == "web" else ["--loadbalancer", lb_id]
-        pools[name] = os_("loadbalancer", "pool", "create", "--name", name, "--protocol",
-                          "HTTP", "--lb-algorithm", "ROUND_ROBIN", *args, "--wait")["id"]
-        os_("loadbalancer", "member", "create", "--address", backend.host,
-            "--protocol-port", str(backend.port), "--wait", pools[name])
+        pools[name] = os_(
+            "loadbalancer",
+            "pool",
+            "create",
+            "--name",
+            name,
+            "--protocol",
+            "HTTP",
+            "--lb-algorithm",
+            "ROUND_ROBIN",
+            *args,
+            "--wait",
+        )["id"]
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            backend.host,
+            "--protocol-port",
+            str(backend.port),
+            "--wait",
+            pools[name],
+        )
 
     def policy(*args: str) -> str:
-        return str(os_("loadbalancer", "l7policy", "create", *args, "--wait",
-                       listener["id"])["id"])
+        return str(os_("loadbalancer", "l7policy", "create", *args, "--wait", listener["id"])["id"])
 
     def rule(policy_id: str, *args: str) -> None:
         os_("loadbalancer", "l7rule", "create", *args, "--wait", policy_id)
@@ -56,10 +86,25 @@ def test_l7_policies_route_reject_redirect_and_reorder(hydria, backends):
     png = policy("--action", "REDIRECT_TO_POOL", "--redirect-pool", pools["images"])
     rule(png, "--type", "FILE_TYPE", "--compare-type", "EQUAL_TO", "--value", "png")
     reject = policy("--action", "REJECT")
-    rule(reject, "--type", "HEADER", "--key", "X-Env", "--compare-type", "EQUAL_TO",
-         "--value", "blocked")
-    https = policy("--action", "REDIRECT_PREFIX", "--redirect-prefix",
-                   "https://secure.example", "--redirect-http-code", "301")
+    rule(
+        reject,
+        "--type",
+        "HEADER",
+        "--key",
+        "X-Env",
+        "--compare-type",
+        "EQUAL_TO",
+        "--value",
+        "blocked",
+    )
+    https = policy(
+        "--action",
+        "REDIRECT_PREFIX",
+        "--redirect-prefix",
+        "https://secure.example",
+        "--redirect-http-code",
+        "301",
+    )
     rule(https, "--type", "PATH", "--compare-type", "STARTS_WITH", "--value", "/login")
 
     assert _get(vip, "/").text == "web"
@@ -71,18 +116,23 @@ def test_l7_policies_route_reject_redirect_and_reorder(hydria, backends):
     assert _get(vip, "/", **{"X-Env": "fine"}).text == "web"
     moved = _get(vip, "/login?next=/home")
     assert (moved.status_code, moved.headers["location"]) == (
-        301, "https://secure.example/login?next=/home")
+        301,
+        "https://secure.example/login?next=/home",
+    )
     # the earlier policy wins: /api/ at position 1 before the host at 2
     assert _get(vip, "/api/x", Host="b.example").text == "api"
 
     # a new REJECT at position 1 pushes the others down and takes /api/private first
     private = policy("--action", "REJECT", "--position", "1")
-    rule(private, "--type", "PATH", "--compare-type", "STARTS_WITH", "--value",
-         "/api/private")
+    rule(private, "--type", "PATH", "--compare-type", "STARTS_WITH", "--value", "/api/private")
     listed = os_("loadbalancer", "l7policy", "list")
-    order = [p["id"] for p in sorted(
-        (p for p in listed if p["id"] in {api, host, png, reject, https, private}),
-        key=lambda p: p["position"])]
+    order = [
+        p["id"]
+        for p in sorted(
+            (p for p in listed if p["id"] in {api, host, png, reject, https, private}),
+            key=lambda p: p["position"],
+        )
+    ]
     assert order == [private, api, host, png, reject, https]
     assert _get(vip, "/api/private/x").status_code == 403
     # moved last: the API pool policy now comes first
@@ -92,8 +142,10 @@ def test_l7_policies_route_reject_redirect_and_reorder(hydria, backends):
     assert _get(vip, "/api/private/x").text == "api"
     # a delete renumbers the rest
     os_("loadbalancer", "l7policy", "delete", "--wait", host, parse=False)
-    positions = {p: os_("loadbalancer", "l7policy", "show", p)["position"]
-                 for p in (api, png, reject, https, private)}
+    positions = {
+        p: os_("loadbalancer", "l7policy", "show", p)["position"]
+        for p in (api, png, reject, https, private)
+    }
     assert positions == {api: 1, png: 2, reject: 3, https: 4, private: 5}
     assert _get(vip, "/", Host="b.example").text == "web"
 

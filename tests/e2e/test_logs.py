@@ -59,12 +59,17 @@ def targets() -> Iterator[tuple[SyslogListener, SyslogListener]]:
 
 
 @pytest.fixture(scope="module")
-def hydria(tmp_path_factory: pytest.TempPathFactory,
-           targets: tuple[SyslogListener, SyslogListener]) -> Iterator[HydriaUp]:
+def hydria(
+    tmp_path_factory: pytest.TempPathFactory, targets: tuple[SyslogListener, SyslogListener]
+) -> Iterator[HydriaUp]:
     tenant, admin = targets
-    with running(tmp_path_factory.mktemp("hydria-logs") / "state", extra_env={
+    with running(
+        tmp_path_factory.mktemp("hydria-logs") / "state",
+        extra_env={
             "HYDRIA_TENANT_LOG_TARGETS": f"127.0.0.1:{tenant.port}",
-            "HYDRIA_ADMIN_LOG_TARGETS": f"127.0.0.1:{admin.port}"}) as up:
+            "HYDRIA_ADMIN_LOG_TARGETS": f"127.0.0.1:{admin.port}",
+        },
+    ) as up:
         yield up
 
 
@@ -77,28 +82,37 @@ def _wait(what: str, check, hydria: HydriaUp, timeout: float = 30.0):  # type: i
     raise AssertionError(f"{what} never happened\n{hydria.log(tail=4000)}")
 
 
-def test_one_request_one_flow_log_line(hydria: HydriaUp,
-                                       targets: tuple[SyslogListener, SyslogListener]) -> None:
+def test_one_request_one_flow_log_line(
+    hydria: HydriaUp, targets: tuple[SyslogListener, SyslogListener]
+) -> None:
     tenant, admin = targets
     backend = HTTPBackend("web-0")
     try:
         with hydria.api() as api:
-            built = build_http_lb(api, public_subnet_id(hydria.endpoint),
-                                  [(backend.host, backend.port)])
+            built = build_http_lb(
+                api, public_subnet_id(hydria.endpoint), [(backend.host, backend.port)]
+            )
         lb_id, listener_id = built.lb["id"], built.listener["id"]
         # flow lines carry the load balancer's id (HAProxy's "Proxy ... stopped" notices
         # at reloads reach the tenant target too, as in Octavia, and do not)
         assert not [line for line in tenant.lines if lb_id in line]
         with urllib.request.urlopen(f"http://{built.vip}/", timeout=10) as res:
             assert res.status == 200
-        flow = _wait("a flow log line",
-                     lambda: [line for line in tenant.lines if lb_id in line], hydria)
+        flow = _wait(
+            "a flow log line", lambda: [line for line in tenant.lines if lb_id in line], hydria
+        )
         amphorae = list((hydria.state_dir / "amphorae").iterdir())
         local = [p / "logs" / "haproxy.log" for p in amphorae]
 
         def local_lines() -> list[str]:
-            return [line for p in local if p.exists()
-                    for line in p.read_text().splitlines() if lb_id in line]
+            return [
+                line
+                for p in local
+                if p.exists()
+                for line in p.read_text().splitlines()
+                if lb_id in line
+            ]
+
         _wait("the same line in the amphora's folder", local_lines, hydria)
         time.sleep(0.5)  # room for a second line, if one were (wrongly) coming
         flow = [line for line in tenant.lines if lb_id in line]
@@ -110,8 +124,11 @@ def test_one_request_one_flow_log_line(hydria: HydriaUp,
         assert words[i + 1] == listener_id and words[i - 1] == built.lb["project_id"]
         assert words[i + 2] == "127.0.0.1"
         assert '"GET / HTTP/1.1"' in flow[0] and " 200 " in flow[0]
-        assert _wait("admin logs at the admin target",
-                     lambda: [line for line in admin.lines if "event=" in line], hydria)
+        assert _wait(
+            "admin logs at the admin target",
+            lambda: [line for line in admin.lines if "event=" in line],
+            hydria,
+        )
         assert any(Path(p / "logs" / "admin.log").exists() for p in amphorae)
     finally:
         backend.stop()

@@ -23,8 +23,9 @@ def _samples(endpoint: str) -> dict[tuple[str, str], float]:
 def test_up_exports_reconciles_and_heartbeats(hydria):
     with hydria.api() as api:
         subnet = httpx.get(hydria.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-        lb = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]
+        lb = api.post(
+            "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet["id"]}}
+        ).json()["loadbalancer"]
         hydria.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
     assert _samples(hydria.endpoint)[("hydria_reconciles_total", "done")] >= 1
     deadline = time.monotonic() + 60  # heartbeats come every interval

@@ -26,7 +26,8 @@ from tests.support.hydria_proc import BIN, HydriaUp, running
 from tests.support.netns_lab import Lab
 
 pytestmark = [
-    pytest.mark.integration, pytest.mark.netns,
+    pytest.mark.integration,
+    pytest.mark.netns,
     pytest.mark.skipif(not netns_lab.can_use_netns(), reason="needs root and iproute2"),
 ]
 
@@ -49,8 +50,14 @@ class Net:
 
     def hydria(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**self.up.env, "HYDRIA_STATE_DIR": str(self.up.state_dir)}
-        return subprocess.run([str(BIN / "hydria"), *args], capture_output=True, text=True,
-                              timeout=60, env=env, check=False)
+        return subprocess.run(
+            [str(BIN / "hydria"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +83,23 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         env["HYDRIA_HEALTH_BIND"] = f"10.250.{n}.1:{probe.health_port}"
         with running(state, extra_env=env) as up:
             made = subprocess.run(
-                [str(BIN / "hydria"), "subnet", "create", "members", "--cidr",
-                 f"10.252.{n}.0/24", "--allocation-start", f"10.252.{n}.100",
-                 "--allocation-end", f"10.252.{n}.199"],
-                env={**up.env, "HYDRIA_STATE_DIR": str(state)}, capture_output=True,
-                text=True, check=True)
+                [
+                    str(BIN / "hydria"),
+                    "subnet",
+                    "create",
+                    "members",
+                    "--cidr",
+                    f"10.252.{n}.0/24",
+                    "--allocation-start",
+                    f"10.252.{n}.100",
+                    "--allocation-end",
+                    f"10.252.{n}.199",
+                ],
+                env={**up.env, "HYDRIA_STATE_DIR": str(state)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             member_subnet = made.stdout.split()[0]
             public = httpx.get(up.endpoint + "/v2.0/subnets", params={"name": "public"}).json()
             vip_bridge = "hydbr" + public["subnets"][0]["id"].replace("-", "")[:8]
@@ -93,8 +112,17 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
             for i, address in enumerate(members):
                 ns = lab.host(f"m{i}", member_bridge, f"{address}/24")
                 lab.http_backend(ns, f"web-{i}", address, 8080)
-            yield Net(up, lab, n, mgmt_bridge, vip_bridge, member_bridge, member_subnet,
-                      client_ns, members)
+            yield Net(
+                up,
+                lab,
+                n,
+                mgmt_bridge,
+                vip_bridge,
+                member_bridge,
+                member_subnet,
+                client_ns,
+                members,
+            )
     finally:
         netns_lab.remove_hydria_leftovers(mgmt_bridge, state / "amphorae")
         lab.cleanup()
@@ -104,17 +132,61 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 
 def _lb_with_members(net: Net, name: str, *extra: str) -> tuple[dict, str]:
     os_ = net.up.openstack
-    lb = os_("loadbalancer", "create", "--name", name, "--vip-subnet-id", "public", *extra,
-             "--wait")
-    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                   "--protocol-port", "80", "--wait", lb["id"])
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
-    os_("loadbalancer", "healthmonitor", "create", "--delay", "1", "--timeout", "1",
-        "--max-retries", "1", "--type", "HTTP", "--wait", pool["id"])
+    lb = os_(
+        "loadbalancer", "create", "--name", name, "--vip-subnet-id", "public", *extra, "--wait"
+    )
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb["id"],
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--wait",
+    )
+    os_(
+        "loadbalancer",
+        "healthmonitor",
+        "create",
+        "--delay",
+        "1",
+        "--timeout",
+        "1",
+        "--max-retries",
+        "1",
+        "--type",
+        "HTTP",
+        "--wait",
+        pool["id"],
+    )
     for address in net.members:
-        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
-            "members", "--protocol-port", "8080", "--wait", pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            address,
+            "--subnet-id",
+            "members",
+            "--protocol-port",
+            "8080",
+            "--wait",
+            pool["id"],
+        )
     return lb, pool["id"]
 
 
@@ -133,8 +205,11 @@ def _assert_nothing_left(net: Net, amphora_id: str) -> None:
     namespaces, veths = netns_lab.hydria_leftovers(net.mgmt_bridge)
     assert namespaces == [] and veths == []
     assert "hyd-" + amphora_id.replace("-", "")[:8] not in netns_lab.namespaces()
-    assert not [link for link in netns_lab.links() if link.startswith(("hym", "hyp"))
-                and link[3:11] == amphora_id.replace("-", "")[:8]]
+    assert not [
+        link
+        for link in netns_lab.links()
+        if link.startswith(("hym", "hyp")) and link[3:11] == amphora_id.replace("-", "")[:8]
+    ]
     for bridge in (net.vip_bridge, net.member_bridge):
         out = netns_lab.ip("-o", "link", "show", "master", bridge, check=False)
         ports = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
@@ -166,8 +241,11 @@ def test_cli_lb_serves_members_on_another_subnet_and_agent_is_management_only(ne
     # the agent and sshd listen on the management address only ...
     listening = net.lab.run(amp["compute_id"], "ss", "-ltnH").stdout
     for port in (9443, 22):
-        binds = {line.split()[3] for line in listening.splitlines()
-                 if line.split()[3].endswith(f":{port}")}
+        binds = {
+            line.split()[3]
+            for line in listening.splitlines()
+            if line.split()[3].endswith(f":{port}")
+        }
         assert binds == {f"{mgmt}:{port}"}, listening
     # ... and not even a client that routes the management network through the
     # VIP (Linux would accept it on any interface) reaches them
@@ -213,10 +291,24 @@ def test_operator_ssh_into_an_amphora(net: Net, tmp_path: Path):
 
     res = net.hydria("amphora", "ssh", amp["id"], "--", "hostname")
     assert res.stdout.strip() == name, res.stderr
-    plain = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
-             "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes"]
-    res = subprocess.run([*plain, "-i", str(net.key), f"ubuntu@{mgmt}", "hostname"],
-                         capture_output=True, text=True, timeout=30, check=False)
+    plain = [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+    ]
+    res = subprocess.run(
+        [*plain, "-i", str(net.key), f"ubuntu@{mgmt}", "hostname"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert res.stdout.strip() == name, res.stderr
     sudo = net.hydria("amphora", "ssh", amp["id"], "--", "sudo", "-n", "id", "-u")
     assert sudo.stdout.strip() == "0", sudo.stderr
@@ -224,8 +316,13 @@ def test_operator_ssh_into_an_amphora(net: Net, tmp_path: Path):
     # any other key is refused
     other = tmp_path / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    res = subprocess.run([*plain, "-i", str(other), f"ubuntu@{mgmt}", "hostname"],
-                         capture_output=True, text=True, timeout=30, check=False)
+    res = subprocess.run(
+        [*plain, "-i", str(other), f"ubuntu@{mgmt}", "hostname"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert res.returncode == 255 and "Permission denied" in res.stderr
 
     listing = net.hydria("amphora", "list").stdout
@@ -243,13 +340,24 @@ def _holds_vip(net: Net, compute_id: str, vip: str) -> bool:
 
 def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
     os_ = net.up.openstack
-    os_("loadbalancer", "flavorprofile", "create", "--name", "ha", "--provider", "amphora",
-        "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
+    os_(
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "ha",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        '{"loadbalancer_topology": "ACTIVE_STANDBY"}',
+    )
     os_("loadbalancer", "flavor", "create", "--name", "ha", "--flavorprofile", "ha", "--enable")
     lb, _pool = _lb_with_members(net, "netns-ha", "--flavor", "ha")
     vip = lb["vip_address"]
-    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
-            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    amps = [
+        os_("loadbalancer", "amphora", "show", a["id"])
+        for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+    ]
     assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
     for a in amps:
         assert a["ha_ip"] == vip and a["vrrp_id"] == 1
@@ -274,11 +382,17 @@ def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        now = [a for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
-               if a["status"] != "DELETED"]
+        now = [
+            a
+            for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+            if a["status"] != "DELETED"
+        ]
         shown = os_("loadbalancer", "show", lb["id"])
-        if (len(now) == 2 and master["id"] not in {a["id"] for a in now}
-                and shown["provisioning_status"] == "ACTIVE"):
+        if (
+            len(now) == 2
+            and master["id"] not in {a["id"] for a in now}
+            and shown["provisioning_status"] == "ACTIVE"
+        ):
             break
         time.sleep(0.5)
     else:
@@ -292,8 +406,10 @@ def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
     lines = client.stdout.read().splitlines()
     client.wait(timeout=30)
     failed = [line for line in lines if " fail" in line]
-    assert lines and not failed, (f"killed at {killed_at:.4f}; {len(failed)} of {len(lines)} "
-                                  f"failed: {failed[:3]} ... {failed[-2:]}")
+    assert lines and not failed, (
+        f"killed at {killed_at:.4f}; {len(failed)} of {len(lines)} "
+        f"failed: {failed[:3]} ... {failed[-2:]}"
+    )
     after = [line.split() for line in lines if float(line.split()[0]) > killed_at]
     assert after and {f[2] for f in after} == {"web-0", "web-1"}
     back = float(after[0][3]) - killed_at
@@ -309,23 +425,82 @@ def test_active_standby_stick_table_survives_failover(net: Net):
     """SOURCE_IP persistence through a MASTER's death: the BACKUP learnt every entry
     from it (HAProxy peers), so a client stays on its member after VRRP moves the VIP."""
     os_ = net.up.openstack
-    os_("loadbalancer", "flavorprofile", "create", "--name", "ha-peers", "--provider",
-        "amphora", "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
-    os_("loadbalancer", "flavor", "create", "--name", "ha-peers", "--flavorprofile",
-        "ha-peers", "--enable")
-    lb = os_("loadbalancer", "create", "--name", "netns-peers", "--vip-subnet-id", "public",
-             "--flavor", "ha-peers", "--wait")
-    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                   "--protocol-port", "80", "--wait", lb["id"])
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", listener["id"], "--session-persistence",
-               "type=SOURCE_IP", "--wait")
+    os_(
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "ha-peers",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        '{"loadbalancer_topology": "ACTIVE_STANDBY"}',
+    )
+    os_(
+        "loadbalancer",
+        "flavor",
+        "create",
+        "--name",
+        "ha-peers",
+        "--flavorprofile",
+        "ha-peers",
+        "--enable",
+    )
+    lb = os_(
+        "loadbalancer",
+        "create",
+        "--name",
+        "netns-peers",
+        "--vip-subnet-id",
+        "public",
+        "--flavor",
+        "ha-peers",
+        "--wait",
+    )
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb["id"],
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--session-persistence",
+        "type=SOURCE_IP",
+        "--wait",
+    )
     for address in net.members:
-        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
-            "members", "--protocol-port", "8080", "--wait", pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            address,
+            "--subnet-id",
+            "members",
+            "--protocol-port",
+            "8080",
+            "--wait",
+            pool["id"],
+        )
     vip = lb["vip_address"]
-    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
-            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    amps = [
+        os_("loadbalancer", "amphora", "show", a["id"])
+        for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+    ]
     deadline = time.monotonic() + 30
     while not (holders := [a for a in amps if _holds_vip(net, a["compute_id"], vip)]):
         assert time.monotonic() < deadline, "no amphora took the VIP"
@@ -364,10 +539,16 @@ def _wait_active_again(net: Net, lb_id: str, dead: str) -> None:
     os_ = net.up.openstack
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        now = [a for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb_id)
-               if a["status"] != "DELETED"]
-        if (len(now) == 2 and dead not in {a["id"] for a in now}
-                and os_("loadbalancer", "show", lb_id)["provisioning_status"] == "ACTIVE"):
+        now = [
+            a
+            for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb_id)
+            if a["status"] != "DELETED"
+        ]
+        if (
+            len(now) == 2
+            and dead not in {a["id"] for a in now}
+            and os_("loadbalancer", "show", lb_id)["provisioning_status"] == "ACTIVE"
+        ):
             return
         time.sleep(0.5)
     raise AssertionError(f"not rebuilt: {net.up.log(tail=3000)}")
@@ -388,9 +569,13 @@ def v6(net: Net) -> V6:
     n = f"{net.n:x}"
     made = {}
     for name, cidr, extra in (
-            ("v6vip", f"fd70:{n}::/64", ()),
-            ("v6mem", f"fd71:{n}::/64", ("--allocation-start", f"fd71:{n}::100",
-                                         "--allocation-end", f"fd71:{n}::1ff"))):
+        ("v6vip", f"fd70:{n}::/64", ()),
+        (
+            "v6mem",
+            f"fd71:{n}::/64",
+            ("--allocation-start", f"fd71:{n}::100", "--allocation-end", f"fd71:{n}::1ff"),
+        ),
+    ):
         res = net.hydria("subnet", "create", name, "--cidr", cidr, *extra)
         assert res.returncode == 0, res.stderr
         made[name] = res.stdout.split()[0]
@@ -407,17 +592,61 @@ def v6(net: Net) -> V6:
 
 def _v6_lb(net: Net, v6: V6, name: str, *extra: str) -> dict:
     os_ = net.up.openstack
-    lb = os_("loadbalancer", "create", "--name", name, "--vip-subnet-id", v6.vip_subnet,
-             *extra, "--wait")
-    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                   "--protocol-port", "80", "--wait", lb["id"])
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
-    os_("loadbalancer", "healthmonitor", "create", "--delay", "1", "--timeout", "1",
-        "--max-retries", "1", "--type", "HTTP", "--wait", pool["id"])
+    lb = os_(
+        "loadbalancer", "create", "--name", name, "--vip-subnet-id", v6.vip_subnet, *extra, "--wait"
+    )
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb["id"],
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--wait",
+    )
+    os_(
+        "loadbalancer",
+        "healthmonitor",
+        "create",
+        "--delay",
+        "1",
+        "--timeout",
+        "1",
+        "--max-retries",
+        "1",
+        "--type",
+        "HTTP",
+        "--wait",
+        pool["id"],
+    )
     for address in v6.members:
-        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
-            v6.member_subnet, "--protocol-port", "8080", "--wait", pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            address,
+            "--subnet-id",
+            v6.member_subnet,
+            "--protocol-port",
+            "8080",
+            "--wait",
+            pool["id"],
+        )
     return lb
 
 
@@ -441,14 +670,24 @@ def test_ipv6_vip_and_members(net: Net, v6: V6):
 
 def test_ipv6_active_standby_moves_the_vip(net: Net, v6: V6):
     os_ = net.up.openstack
-    os_("loadbalancer", "flavorprofile", "create", "--name", "ha6", "--provider", "amphora",
-        "--flavor-data", '{"loadbalancer_topology": "ACTIVE_STANDBY"}')
-    os_("loadbalancer", "flavor", "create", "--name", "ha6", "--flavorprofile", "ha6",
-        "--enable")
+    os_(
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "ha6",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        '{"loadbalancer_topology": "ACTIVE_STANDBY"}',
+    )
+    os_("loadbalancer", "flavor", "create", "--name", "ha6", "--flavorprofile", "ha6", "--enable")
     lb = _v6_lb(net, v6, "netns-v6-ha", "--flavor", "ha6")
     vip = lb["vip_address"]
-    amps = [os_("loadbalancer", "amphora", "show", a["id"]) for a in
-            os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])]
+    amps = [
+        os_("loadbalancer", "amphora", "show", a["id"])
+        for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+    ]
     deadline = time.monotonic() + 30
     while not (holders := [a for a in amps if _holds_vip(net, a["compute_id"], vip)]):
         assert time.monotonic() < deadline, "no amphora took the IPv6 VIP"
@@ -475,29 +714,68 @@ def test_dual_stack_lb_answers_on_both_vips(net: Net, v6: V6):
     """An IPv4 VIP on ``public`` plus an IPv6 additional VIP on a subnet of the same
     network (Octavia's additional_vips): a client on each answers through both."""
     n = f"{net.n:x}"
-    res = net.hydria("subnet", "create", "dual6", "--cidr", f"fd72:{n}::/64", "--network",
-                     "public")
+    res = net.hydria("subnet", "create", "dual6", "--cidr", f"fd72:{n}::/64", "--network", "public")
     assert res.returncode == 0, res.stderr
     dual6 = res.stdout.split()[0]
     bridge6 = net.lab.bridge("hydbr" + dual6.replace("-", "")[:8])
     client6 = net.lab.host("c62", bridge6, f"fd72:{n}::fa/64")
     os_ = net.up.openstack
-    lb = os_("loadbalancer", "create", "--name", "netns-dual", "--vip-subnet-id", "public",
-             "--additional-vip", f"subnet-id={dual6}", "--wait")
+    lb = os_(
+        "loadbalancer",
+        "create",
+        "--name",
+        "netns-dual",
+        "--vip-subnet-id",
+        "public",
+        "--additional-vip",
+        f"subnet-id={dual6}",
+        "--wait",
+    )
     (extra,) = lb["additional_vips"]
     assert extra["subnet_id"] == dual6 and extra["ip_address"].startswith(f"fd72:{n}::")
-    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                   "--protocol-port", "80", "--wait", lb["id"])
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--wait",
+        lb["id"],
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--wait",
+    )
     for address in net.members:  # IPv4 members behind both VIPs
-        os_("loadbalancer", "member", "create", "--address", address, "--subnet-id",
-            "members", "--protocol-port", "8080", "--wait", pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            address,
+            "--subnet-id",
+            "members",
+            "--protocol-port",
+            "8080",
+            "--wait",
+            pool["id"],
+        )
     deadline = time.monotonic() + 30
     while True:
         v4 = _answers(net, lb["vip_address"])
-        v6_seen = {net.lab.curl(client6, f"http://[{extra['ip_address']}]/").stdout
-                   for _ in range(6)}
+        v6_seen = {
+            net.lab.curl(client6, f"http://[{extra['ip_address']}]/").stdout for _ in range(6)
+        }
         if v4 == v6_seen == {"web-0", "web-1"}:
             break
         assert time.monotonic() < deadline, f"IPv4 VIP answered {v4}, IPv6 VIP {v6_seen}"

@@ -24,10 +24,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def noop_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
-    env = {"HYDRIA_HEARTBEAT_TIMEOUT": "1", "HYDRIA_SPARE_AMPHORA_POOL_SIZE": "2",
-           "HYDRIA_HOUSEKEEPING_INTERVAL": "0.5"}
-    with running(tmp_path_factory.mktemp("noop") / "state", extra_env=env,
-                 args=("--driver", "noop")) as up:
+    env = {
+        "HYDRIA_HEARTBEAT_TIMEOUT": "1",
+        "HYDRIA_SPARE_AMPHORA_POOL_SIZE": "2",
+        "HYDRIA_HOUSEKEEPING_INTERVAL": "0.5",
+    }
+    with running(
+        tmp_path_factory.mktemp("noop") / "state", extra_env=env, args=("--driver", "noop")
+    ) as up:
         yield up
 
 
@@ -41,15 +45,15 @@ def _amphorae(up: HydriaUp) -> list[dict[str, object]]:
 def test_load_balancers_go_active_with_no_processes(noop_up: HydriaUp) -> None:
     subnet = public_subnet_id(noop_up.endpoint)
     with noop_up.api() as client:
-        lbs = [build_http_lb(client, subnet, [("127.0.0.1", 1), ("127.0.0.1", 2)],
-                             monitor=True) for _ in range(3)]
+        lbs = [
+            build_http_lb(client, subnet, [("127.0.0.1", 1), ("127.0.0.1", 2)], monitor=True)
+            for _ in range(3)
+        ]
         # a member change on an ACTIVE load balancer converges too
-        res = client.delete(f"/lbaas/pools/{lbs[0].pool['id']}/members/"
-                            f"{lbs[0].members[0]['id']}")
+        res = client.delete(f"/lbaas/pools/{lbs[0].pool['id']}/members/{lbs[0].members[0]['id']}")
         assert res.status_code == 204, res.text
         wait_lb(client, lbs[0].lb["id"])
-    allocated = {a["loadbalancer_id"]: a for a in _amphorae(noop_up)
-                 if a["status"] == "ALLOCATED"}
+    allocated = {a["loadbalancer_id"]: a for a in _amphorae(noop_up) if a["status"] == "ALLOCATED"}
     assert {lb.lb["id"] for lb in lbs} <= set(allocated)
     assert all(a["compute_id"] == derived_id("compute", a["id"]) for a in allocated.values())
     # nothing runs but hydria up itself, and no amphora folder was made
@@ -63,15 +67,15 @@ def test_silent_noop_amphorae_are_not_failed_over(noop_up: HydriaUp) -> None:
     assert "failure_detector=False" in noop_up.log()
     subnet = public_subnet_id(noop_up.endpoint)
     with noop_up.api() as client:
-        res = client.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet}})
+        res = client.post("/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet}})
         assert res.status_code == 201, res.text
         lb_id = res.json()["loadbalancer"]["id"]
         wait_lb(client, lb_id)
         before = [a["id"] for a in _amphorae(noop_up) if a["loadbalancer_id"] == lb_id]
         # a change later still finds the same amphora: nothing replaced it meanwhile
-        res = client.put(f"/lbaas/loadbalancers/{lb_id}", json={"loadbalancer": {
-            "name": "renamed"}})
+        res = client.put(
+            f"/lbaas/loadbalancers/{lb_id}", json={"loadbalancer": {"name": "renamed"}}
+        )
         assert res.status_code == 200, res.text
         wait_lb(client, lb_id)
     after = [a["id"] for a in _amphorae(noop_up) if a["loadbalancer_id"] == lb_id]
@@ -82,10 +86,30 @@ def test_silent_noop_amphorae_are_not_failed_over(noop_up: HydriaUp) -> None:
 def test_the_cli_sends_numbers_as_strings_and_they_are_integers(noop_up: HydriaUp) -> None:
     """``openstack loadbalancer listener create --connection-limit 100`` sends "100"
     (issue 13, item 4): Octavia's WSME types take it, and so does Hydria."""
-    lb = noop_up.openstack("loadbalancer", "create", "--name", "wsme",
-                           "--vip-subnet-id", public_subnet_id(noop_up.endpoint), "--wait")
-    li = noop_up.openstack("loadbalancer", "listener", "create", "--name", "wsme",
-                           "--protocol", "HTTP", "--protocol-port", "8080",
-                           "--connection-limit", "100", "--timeout-client-data", "5000",
-                           lb["id"], "--wait")
+    lb = noop_up.openstack(
+        "loadbalancer",
+        "create",
+        "--name",
+        "wsme",
+        "--vip-subnet-id",
+        public_subnet_id(noop_up.endpoint),
+        "--wait",
+    )
+    li = noop_up.openstack(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "wsme",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "8080",
+        "--connection-limit",
+        "100",
+        "--timeout-client-data",
+        "5000",
+        lb["id"],
+        "--wait",
+    )
     assert (li["connection_limit"], li["timeout_client_data"]) == (100, 5000)

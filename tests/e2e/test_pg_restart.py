@@ -20,13 +20,20 @@ from tests.support.lbs import wait_lb
 from tests.support.procs import pids_mentioning
 from tests.support.split import Split
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.pg_restart,
-              pytest.mark.haproxy]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.postgres,
+    pytest.mark.pg_restart,
+    pytest.mark.haproxy,
+]
 
 
 def _cluster() -> tuple[str, str]:
-    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir()) \
-        if Path("/etc/postgresql").is_dir() else []
+    versions = (
+        sorted(p.name for p in Path("/etc/postgresql").iterdir())
+        if Path("/etc/postgresql").is_dir()
+        else []
+    )
     if not versions or not shutil.which("pg_ctlcluster"):
         pytest.fail("this test needs the Debian PostgreSQL cluster tools (pg_ctlcluster)")
     return versions[-1], "main"
@@ -34,9 +41,19 @@ def _cluster() -> tuple[str, str]:
 
 def _pg(action: str) -> None:
     version, name = _cluster()
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action,
-                    *(["-m", "fast"] if action == "stop" else [])],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            version,
+            name,
+            action,
+            *(["-m", "fast"] if action == "stop" else []),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def _pg_up(timeout: float = 60) -> None:
@@ -45,8 +62,7 @@ def _pg_up(timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2
-                            ).close()
+            psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2).close()
             return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
@@ -65,19 +81,22 @@ def test_postgresql_restart_loses_nothing(tmp_path: Path, pg_url: str):
         split.start("controller", "controller")
         split.start("health", "health")
         deadline = time.monotonic() + 60  # everything runs before the server goes
-        while "event=controller_start" not in split.log("controller") \
-                or "event=health_start" not in split.log("health"):
+        while "event=controller_start" not in split.log(
+            "controller"
+        ) or "event=health_start" not in split.log("health"):
             assert time.monotonic() < deadline, split.logs()
             time.sleep(0.05)
         subnet_id = httpx.get(api + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
         with httpx.Client(base_url=api + "/v2", timeout=30) as c:
-            res = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}})
+            res = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+            )
             assert res.status_code == 201, res.text
             lb_id = res.json()["loadbalancer"]["id"]
             # accepted, and the restart comes before the controller can finish it
-            accepted = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}})
+            accepted = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+            )
             assert accepted.status_code == 201, accepted.text
             _pg("stop")
             stopped = True
@@ -94,8 +113,9 @@ def test_postgresql_restart_loses_nothing(tmp_path: Path, pg_url: str):
                 assert proc.poll() is None, f"{name} died:\n{split.log(name)}"
             wait_lb(c, lb_id, outage_ok=True)
             wait_lb(c, accepted.json()["loadbalancer"]["id"], outage_ok=True)
-            after = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}})
+            after = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+            )
             assert after.status_code == 201, after.text
             wait_lb(c, after.json()["loadbalancer"]["id"], outage_ok=True)
         for name in split.procs:

@@ -15,19 +15,33 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 def _serve_one(up: HydriaUp, backend: HTTPBackend) -> str:
     with up.api() as api:
         subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-        lb = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]
+        lb = api.post(
+            "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet["id"]}}
+        ).json()["loadbalancer"]
         path = f"/lbaas/loadbalancers/{lb['id']}"
         up.wait_for(path, "loadbalancer", "ACTIVE")
-        listener = api.post("/lbaas/listeners", json={"listener": {
-            "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}).json()
+        listener = api.post(
+            "/lbaas/listeners",
+            json={
+                "listener": {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}
+            },
+        ).json()
         up.wait_for(path, "loadbalancer", "ACTIVE")
-        pool = api.post("/lbaas/pools", json={"pool": {
-            "listener_id": listener["listener"]["id"], "protocol": "HTTP",
-            "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+        pool = api.post(
+            "/lbaas/pools",
+            json={
+                "pool": {
+                    "listener_id": listener["listener"]["id"],
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                }
+            },
+        ).json()["pool"]
         up.wait_for(path, "loadbalancer", "ACTIVE")
-        api.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-            "address": backend.host, "protocol_port": backend.port}})
+        api.post(
+            f"/lbaas/pools/{pool['id']}/members",
+            json={"member": {"address": backend.host, "protocol_port": backend.port}},
+        )
         up.wait_for(path, "loadbalancer", "ACTIVE")
     return lb["vip_address"]
 
@@ -88,12 +102,28 @@ ROUNDS = 4
 def _create_serving_lb(api: httpx.Client, subnet_id: str, backend: HTTPBackend) -> str | None:
     """A fully populated create: listener, pool and member in one POST."""
     try:
-        res = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet_id, "listeners": [{
-                "protocol": "HTTP", "protocol_port": 80, "default_pool": {
-                    "name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                    "members": [
-                        {"address": backend.host, "protocol_port": backend.port}]}}]}})
+        res = api.post(
+            "/lbaas/loadbalancers",
+            json={
+                "loadbalancer": {
+                    "vip_subnet_id": subnet_id,
+                    "listeners": [
+                        {
+                            "protocol": "HTTP",
+                            "protocol_port": 80,
+                            "default_pool": {
+                                "name": "web",
+                                "protocol": "HTTP",
+                                "lb_algorithm": "ROUND_ROBIN",
+                                "members": [
+                                    {"address": backend.host, "protocol_port": backend.port}
+                                ],
+                            },
+                        }
+                    ],
+                }
+            },
+        )
     except httpx.TransportError:
         return None  # killed while answering: the create may or may not be there
     assert res.status_code == 201, res.text
@@ -122,8 +152,9 @@ def _converged(api: httpx.Client) -> tuple[bool, str]:
     return True, ""
 
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql",
-                                                             marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_sigkill_during_creates_loses_no_amphora(tmp_path, request, database):
     """SIGKILL ``hydria up`` at random moments while load balancers are being
     created, a few times over, then let it run: within the boot timeout plus a
@@ -133,10 +164,13 @@ def test_sigkill_during_creates_loses_no_amphora(tmp_path, request, database):
     import random
     import time
 
-    env = {"HYDRIA_AMPHORA_BOOT_TIMEOUT": str(BOOT_TIMEOUT),
-           "HYDRIA_HEALTH_CHECK_INTERVAL": str(CHECK_INTERVAL),
-           "HYDRIA_HEARTBEAT_INTERVAL": "0.5", "HYDRIA_HEARTBEAT_TIMEOUT": "5",
-           "HYDRIA_LEASE_SECONDS": "3"}
+    env = {
+        "HYDRIA_AMPHORA_BOOT_TIMEOUT": str(BOOT_TIMEOUT),
+        "HYDRIA_HEALTH_CHECK_INTERVAL": str(CHECK_INTERVAL),
+        "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
+        "HYDRIA_HEARTBEAT_TIMEOUT": "5",
+        "HYDRIA_LEASE_SECONDS": "3",
+    }
     if database == "postgresql":
         env["HYDRIA_DATABASE_URL"] = request.getfixturevalue("pg_url")
     rng = random.Random()
@@ -148,8 +182,9 @@ def test_sigkill_during_creates_loses_no_amphora(tmp_path, request, database):
         for _ in range(ROUNDS):
             up.start()
             with up.api() as api:
-                subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public"
-                                   ).json()["subnets"][0]["id"]
+                subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0][
+                    "id"
+                ]
                 for _ in range(CREATES_PER_ROUND):
                     _create_serving_lb(api, subnet, backend)
                     time.sleep(rng.uniform(0, 0.3))

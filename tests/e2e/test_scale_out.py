@@ -27,23 +27,41 @@ COUNT = 50
 def _build(endpoint: str, subnet_id: str, backend: HTTPBackend, out: list, errors: list) -> None:
     try:
         with httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
-            lb = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
+            lb = c.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+            ).json()["loadbalancer"]
             wait_lb(c, lb["id"], timeout=120)
-            listener = c.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb["id"], "protocol": "HTTP",
-                "protocol_port": 80}}).json()["listener"]
+            listener = c.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {
+                        "loadbalancer_id": lb["id"],
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                    }
+                },
+            ).json()["listener"]
             wait_lb(c, lb["id"], timeout=120)
-            pool = c.post("/lbaas/pools", json={"pool": {
-                "listener_id": listener["id"], "protocol": "HTTP",
-                "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+            pool = c.post(
+                "/lbaas/pools",
+                json={
+                    "pool": {
+                        "listener_id": listener["id"],
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                    }
+                },
+            ).json()["pool"]
             wait_lb(c, lb["id"], timeout=120)
-            res = c.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-                "address": backend.host, "protocol_port": backend.port}})
+            res = c.post(
+                f"/lbaas/pools/{pool['id']}/members",
+                json={"member": {"address": backend.host, "protocol_port": backend.port}},
+            )
             assert res.status_code == 201, res.text
             wait_lb(c, lb["id"], timeout=120)
-            res = c.put(f"/lbaas/pools/{pool['id']}", json={"pool": {
-                "lb_algorithm": "LEAST_CONNECTIONS"}})
+            res = c.put(
+                f"/lbaas/pools/{pool['id']}", json={"pool": {"lb_algorithm": "LEAST_CONNECTIONS"}}
+            )
             assert res.status_code == 200, res.text
             wait_lb(c, lb["id"], timeout=120)
             out.append(c.get(f"/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"])
@@ -64,9 +82,10 @@ def test_two_apis_two_controllers_share_the_work(tmp_path: Path, pg_url: str):
 
         built: list[dict] = []
         errors: list[BaseException] = []
-        threads = [threading.Thread(target=_build, args=(apis[i % 2], subnet_id, backend,
-                                                         built, errors))
-                   for i in range(COUNT)]
+        threads = [
+            threading.Thread(target=_build, args=(apis[i % 2], subnet_id, backend, built, errors))
+            for i in range(COUNT)
+        ]
         for t in threads:
             t.start()
         # in the middle of it all, once it holds work, one controller dies without a word
@@ -82,18 +101,24 @@ def test_two_apis_two_controllers_share_the_work(tmp_path: Path, pg_url: str):
 
         engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT load_balancer_id FROM amphorae WHERE status != 'DELETED'")).all()
-            pending = conn.execute(sa.text(
-                "SELECT count(*) FROM load_balancers WHERE provisioning_status "
-                "LIKE 'PENDING%'")).scalar()
+            rows = conn.execute(
+                sa.text("SELECT load_balancer_id FROM amphorae WHERE status != 'DELETED'")
+            ).all()
+            pending = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM load_balancers WHERE provisioning_status LIKE 'PENDING%'"
+                )
+            ).scalar()
         engine.dispose()
         per_lb = Counter(r[0] for r in rows)
         assert set(per_lb) == {lb["id"] for lb in built}
         assert max(per_lb.values()) == 1, "an amphora was built twice"
         assert pending == 0
-        agents = [p for p in pids_mentioning(str(split.state_dir / "amphorae"))
-                  if b"amphora-agent" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        agents = [
+            p
+            for p in pids_mentioning(str(split.state_dir / "amphorae"))
+            if b"amphora-agent" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         assert len(agents) == COUNT, "one agent process per load balancer, no orphans"
         for lb in built:
             assert httpx.get(f"http://{lb['vip_address']}/", timeout=5).text == "shared"
@@ -115,8 +140,12 @@ def test_sigterm_lets_a_controller_finish_and_release(tmp_path: Path, pg_url: st
         split.start("controller-1", "controller")
         subnet_id = httpx.get(api + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
         with httpx.Client(base_url=api + "/v2", timeout=30) as c:
-            ids = [c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet_id}}).json()["loadbalancer"]["id"] for _ in range(4)]
+            ids = [
+                c.post(
+                    "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet_id}}
+                ).json()["loadbalancer"]["id"]
+                for _ in range(4)
+            ]
             deadline = time.monotonic() + 30
             while "event=amphora_planned" not in split.log("controller-1"):
                 assert time.monotonic() < deadline, split.log("controller-1")
@@ -125,8 +154,9 @@ def test_sigterm_lets_a_controller_finish_and_release(tmp_path: Path, pg_url: st
             assert split.procs["controller-1"].returncode == 0, split.log("controller-1")
             engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
             with engine.connect() as conn:
-                owners = conn.execute(sa.text(
-                    "SELECT count(*) FROM load_balancers WHERE lease_owner IS NOT NULL")).scalar()
+                owners = conn.execute(
+                    sa.text("SELECT count(*) FROM load_balancers WHERE lease_owner IS NOT NULL")
+                ).scalar()
             engine.dispose()
             assert owners == 0, "a stopped controller holds no lease"
             # a successor does not wait out the 60 s lease: the work is free at once

@@ -11,16 +11,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 @pytest.fixture
 def conn(hydria):
-    c = openstack.connection.Connection(auth_type="none", auth={"endpoint": hydria.endpoint},
-                                        load_balancer_endpoint_override=hydria.endpoint,
-                                        network_endpoint_override=hydria.endpoint)
+    c = openstack.connection.Connection(
+        auth_type="none",
+        auth={"endpoint": hydria.endpoint},
+        load_balancer_endpoint_override=hydria.endpoint,
+        network_endpoint_override=hydria.endpoint,
+    )
     yield c
     c.close()
 
 
 def _active(conn, lb):
-    return conn.load_balancer.wait_for_load_balancer(lb.id, status="ACTIVE", interval=0.05,
-                                                     wait=60)
+    return conn.load_balancer.wait_for_load_balancer(lb.id, status="ACTIVE", interval=0.05, wait=60)
 
 
 def test_sdk_flow(conn, http_backends):
@@ -30,17 +32,20 @@ def test_sdk_flow(conn, http_backends):
     lb = lb_api.create_load_balancer(name="sdk", vip_subnet_id=subnet.id)
     assert lb.provisioning_status == "PENDING_CREATE"
     lb = _active(conn, lb)
-    listener = lb_api.create_listener(loadbalancer_id=lb.id, protocol="HTTP", protocol_port=8080,
-                                      timeout_client_data=20000)
+    listener = lb_api.create_listener(
+        loadbalancer_id=lb.id, protocol="HTTP", protocol_port=8080, timeout_client_data=20000
+    )
     _active(conn, lb)
-    pool = lb_api.create_pool(listener_id=listener.id, protocol="HTTP",
-                              lb_algorithm="LEAST_CONNECTIONS")
+    pool = lb_api.create_pool(
+        listener_id=listener.id, protocol="HTTP", lb_algorithm="LEAST_CONNECTIONS"
+    )
     _active(conn, lb)
     for b in http_backends:
         lb_api.create_member(pool, address=b.host, protocol_port=b.port, weight=5)
         _active(conn, lb)
-    hm = lb_api.create_health_monitor(pool_id=pool.id, type="HTTP", delay=1, timeout=1,
-                                      max_retries=1, url_path="/health")
+    hm = lb_api.create_health_monitor(
+        pool_id=pool.id, type="HTTP", delay=1, timeout=1, max_retries=1, url_path="/health"
+    )
     _active(conn, lb)
     assert lb_api.get_health_monitor(hm.id).provisioning_status == "ACTIVE"
     assert {m.weight for m in lb_api.members(pool)} == {5}

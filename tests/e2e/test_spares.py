@@ -39,19 +39,36 @@ def test_create_takes_a_warm_spare_and_the_pool_refills(tmp_path):
         spare = _wait_spares(up, 1)[0]
         with up.api() as api:
             subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-            lb = api.post("/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet["id"]}}).json()["loadbalancer"]
+            lb = api.post(
+                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet["id"]}}
+            ).json()["loadbalancer"]
             up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
-            listener = api.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80,
-                }}).json()["listener"]
+            listener = api.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {
+                        "loadbalancer_id": lb["id"],
+                        "protocol": "HTTP",
+                        "protocol_port": 80,
+                    }
+                },
+            ).json()["listener"]
             up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
-            pool = api.post("/lbaas/pools", json={"pool": {
-                "listener_id": listener["id"], "protocol": "HTTP",
-                "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+            pool = api.post(
+                "/lbaas/pools",
+                json={
+                    "pool": {
+                        "listener_id": listener["id"],
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                    }
+                },
+            ).json()["pool"]
             up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
-            api.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-                "address": backend.host, "protocol_port": backend.port}})
+            api.post(
+                f"/lbaas/pools/{pool['id']}/members",
+                json={"member": {"address": backend.host, "protocol_port": backend.port}},
+            )
             up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
             amps = api.get("/octavia/amphorae", params={"loadbalancer_id": lb["id"]}).json()
         assert [a["id"] for a in amps["amphorae"]] == [spare["id"]], "the spare was used"

@@ -47,22 +47,41 @@ class Secrets:
         self.cli = [*_cli(hydria)[:-1], hydria.endpoint + "/v1"]
 
     def os_(self, *args: str) -> Any:
-        res = subprocess.run([*self.cli, *args, "-f", "json"], capture_output=True, text=True,
-                             timeout=120)
+        res = subprocess.run(
+            [*self.cli, *args, "-f", "json"], capture_output=True, text=True, timeout=120
+        )
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
 
     def store(self, name: str, payload: bytes) -> str:
-        out = self.os_("secret", "store", "--name", name, "--payload-content-type",
-                       "text/plain", "--payload", payload.decode())
+        out = self.os_(
+            "secret",
+            "store",
+            "--name",
+            name,
+            "--payload-content-type",
+            "text/plain",
+            "--payload",
+            payload.decode(),
+        )
         return str(out["Secret href"])
 
     def certificate(self, name: str, leaf: Leaf) -> str:
         cert = self.store(f"{name}-cert", leaf.cert_pem)
         key = self.store(f"{name}-key", leaf.key_pem())
-        out = self.os_("secret", "container", "create", "--name", name, "--type",
-                       "certificate", "--secret", f"certificate={cert}",
-                       "--secret", f"private_key={key}")
+        out = self.os_(
+            "secret",
+            "container",
+            "create",
+            "--name",
+            name,
+            "--type",
+            "certificate",
+            "--secret",
+            f"certificate={cert}",
+            "--secret",
+            f"private_key={key}",
+        )
         return str(out["Container href"])
 
 
@@ -78,8 +97,9 @@ def header_backend() -> Iterator[HeaderBackend]:
     b.stop()
 
 
-def _ctx(cert: Leaf | None = None, folder: Path | None = None,
-         alpn: list[str] | None = None) -> ssl.SSLContext:
+def _ctx(
+    cert: Leaf | None = None, folder: Path | None = None, alpn: list[str] | None = None
+) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -92,8 +112,10 @@ def _ctx(cert: Leaf | None = None, folder: Path | None = None,
 
 
 def _cn(vip: str, port: int, sni: str | None) -> str:
-    with socket.create_connection((vip, port), timeout=5) as raw, \
-            _ctx().wrap_socket(raw, server_hostname=sni) as conn:
+    with (
+        socket.create_connection((vip, port), timeout=5) as raw,
+        _ctx().wrap_socket(raw, server_hostname=sni) as conn,
+    ):
         der = conn.getpeercert(binary_form=True)
     assert der is not None
     name = x509.load_der_x509_certificate(der).subject
@@ -136,23 +158,61 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
     cert_b = secrets.certificate("b", SERVER_CA.issue("b.example"))
     lb = os_("loadbalancer", "create", "--name", "tls", "--vip-subnet-id", "public", "--wait")
     vip = lb["vip_address"]
-    li = os_("loadbalancer", "listener", "create", "--protocol", "TERMINATED_HTTPS",
-             "--protocol-port", "443", "--default-tls-container-ref", default,
-             "--sni-container-refs", cert_a, cert_b, "--insert-headers",
-             "X-Forwarded-Proto=true", "--wait", lb["id"])
-    assert li["tls_versions"] in (["TLSv1.2", "TLSv1.3"], "TLSv1.2\nTLSv1.3", "['TLSv1.2', 'TLSv1.3']") \
-        or "TLSv1.2" in str(li["tls_versions"])
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", li["id"], "--wait")
-    os_("loadbalancer", "member", "create", "--address", header_backend.host,
-        "--protocol-port", str(header_backend.port), "--wait", pool["id"])
+    li = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "TERMINATED_HTTPS",
+        "--protocol-port",
+        "443",
+        "--default-tls-container-ref",
+        default,
+        "--sni-container-refs",
+        cert_a,
+        cert_b,
+        "--insert-headers",
+        "X-Forwarded-Proto=true",
+        "--wait",
+        lb["id"],
+    )
+    assert li["tls_versions"] in (
+        ["TLSv1.2", "TLSv1.3"],
+        "TLSv1.2\nTLSv1.3",
+        "['TLSv1.2', 'TLSv1.3']",
+    ) or "TLSv1.2" in str(li["tls_versions"])
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        li["id"],
+        "--wait",
+    )
+    os_(
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        header_backend.host,
+        "--protocol-port",
+        str(header_backend.port),
+        "--wait",
+        pool["id"],
+    )
 
     assert _cn(vip, 443, "a.example") == "a.example"
     assert _cn(vip, 443, "b.example") == "b.example"
     assert _cn(vip, 443, None) == "default.example"
     assert _get(vip, 443, _ctx())["headers"]["x-forwarded-proto"] == "https"
-    with socket.create_connection((vip, 443), timeout=5) as raw, \
-            _ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="a.example") as c:
+    with (
+        socket.create_connection((vip, 443), timeout=5) as raw,
+        _ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="a.example") as c,
+    ):
         assert c.selected_alpn_protocol() == "h2"
 
     # MANDATORY client authentication with a CRL, on a second listener
@@ -160,27 +220,67 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
     CLIENT_CA.revoke(revoked)
     ca_ref = secrets.store("client-ca", CLIENT_CA.cert_pem)
     crl_ref = secrets.store("client-crl", CLIENT_CA.crl_pem())
-    mtls = os_("loadbalancer", "listener", "create", "--protocol", "TERMINATED_HTTPS",
-               "--protocol-port", "8443", "--default-tls-container-ref", default,
-               "--client-authentication", "MANDATORY", "--client-ca-tls-container-ref", ca_ref,
-               "--client-crl-container-ref", crl_ref, "--default-pool", pool["id"],
-               "--insert-headers", "X-SSL-Client-DN=true", "--wait", lb["id"])
+    mtls = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "TERMINATED_HTTPS",
+        "--protocol-port",
+        "8443",
+        "--default-tls-container-ref",
+        default,
+        "--client-authentication",
+        "MANDATORY",
+        "--client-ca-tls-container-ref",
+        ca_ref,
+        "--client-crl-container-ref",
+        crl_ref,
+        "--default-pool",
+        pool["id"],
+        "--insert-headers",
+        "X-SSL-Client-DN=true",
+        "--wait",
+        lb["id"],
+    )
     assert mtls["client_authentication"] == "MANDATORY"
     assert _refused(vip, 8443, _ctx())
     assert _refused(vip, 8443, _ctx(OTHER_CA.issue("eve", client=True), tmp_path))
     assert _refused(vip, 8443, _ctx(revoked, tmp_path))
     dn = _get(vip, 8443, _ctx(CLIENT_CA.issue("alice", client=True), tmp_path))["headers"][
-        "x-ssl-client-dn"]
+        "x-ssl-client-dn"
+    ]
     assert "CN=alice" in dn
 
     # bad material is refused with a 400 that says which check failed
     mismatched = secrets.store("mismatch-key", SERVER_CA.issue("x.example").key_pem())
-    bad = secrets.os_("secret", "container", "create", "--name", "bad", "--type", "certificate",
-              "--secret", f"certificate={secrets.store('mismatch-cert', SERVER_CA.issue('y.example').cert_pem)}",
-              "--secret", f"private_key={mismatched}")["Container href"]
-    res = subprocess.run([*_cli(hydria), "loadbalancer", "listener", "set",
-                          "--default-tls-container-ref", bad, li["id"]],
-                         capture_output=True, text=True, timeout=60)
+    bad = secrets.os_(
+        "secret",
+        "container",
+        "create",
+        "--name",
+        "bad",
+        "--type",
+        "certificate",
+        "--secret",
+        f"certificate={secrets.store('mismatch-cert', SERVER_CA.issue('y.example').cert_pem)}",
+        "--secret",
+        f"private_key={mismatched}",
+    )["Container href"]
+    res = subprocess.run(
+        [
+            *_cli(hydria),
+            "loadbalancer",
+            "listener",
+            "set",
+            "--default-tls-container-ref",
+            bad,
+            li["id"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode != 0
     assert "the private key does not match the certificate" in res.stderr
 
@@ -205,8 +305,16 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
     try:
         new_leaf = SERVER_CA.issue("default.example")
         new_default = secrets.certificate("default-2", new_leaf)
-        os_("loadbalancer", "listener", "set", "--default-tls-container-ref", new_default,
-            "--wait", li["id"], parse=False)
+        os_(
+            "loadbalancer",
+            "listener",
+            "set",
+            "--default-tls-container-ref",
+            new_default,
+            "--wait",
+            li["id"],
+            parse=False,
+        )
         time.sleep(0.5)
     finally:
         stop.set()
@@ -214,8 +322,10 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
             t.join(10)
     assert counts["failed"] == 0, errors[:5]
     assert counts["ok"] > 10
-    with socket.create_connection((vip, 443), timeout=5) as raw, \
-            _ctx().wrap_socket(raw, server_hostname=None) as conn:
+    with (
+        socket.create_connection((vip, 443), timeout=5) as raw,
+        _ctx().wrap_socket(raw, server_hostname=None) as conn,
+    ):
         der = conn.getpeercert(binary_form=True)
     assert der is not None
     assert x509.load_der_x509_certificate(der).serial_number == new_leaf.cert.serial_number
@@ -240,29 +350,83 @@ def test_tls_pool_through_the_cli(hydria, secrets, tmp_path):
         member_ca = secrets.store("member-ca", MEMBER_CA.cert_pem)
         lb = os_("loadbalancer", "create", "--vip-subnet-id", "public", "--wait")
         vip = lb["vip_address"]
-        li = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                 "--protocol-port", "80", "--wait", lb["id"])
-        pool = os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
-                   "ROUND_ROBIN", "--listener", li["id"], "--enable-tls",
-                   "--tls-container-ref", hydria_cert, "--ca-tls-container-ref", member_ca,
-                   "--wait")
+        li = os_(
+            "loadbalancer",
+            "listener",
+            "create",
+            "--protocol",
+            "HTTP",
+            "--protocol-port",
+            "80",
+            "--wait",
+            lb["id"],
+        )
+        pool = os_(
+            "loadbalancer",
+            "pool",
+            "create",
+            "--protocol",
+            "HTTP",
+            "--lb-algorithm",
+            "ROUND_ROBIN",
+            "--listener",
+            li["id"],
+            "--enable-tls",
+            "--tls-container-ref",
+            hydria_cert,
+            "--ca-tls-container-ref",
+            member_ca,
+            "--wait",
+        )
         assert pool["tls_enabled"] is True
-        m = os_("loadbalancer", "member", "create", "--address", member.host,
-                "--protocol-port", str(member.port), "--wait", pool["id"])
-        os_("loadbalancer", "healthmonitor", "create", "--type", "TLS-HELLO", "--delay", "1",
-            "--timeout", "1", "--max-retries", "1", "--max-retries-down", "1", "--wait",
-            pool["id"])
+        m = os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            member.host,
+            "--protocol-port",
+            str(member.port),
+            "--wait",
+            pool["id"],
+        )
+        os_(
+            "loadbalancer",
+            "healthmonitor",
+            "create",
+            "--type",
+            "TLS-HELLO",
+            "--delay",
+            "1",
+            "--timeout",
+            "1",
+            "--max-retries",
+            "1",
+            "--max-retries-down",
+            "1",
+            "--wait",
+            pool["id"],
+        )
         seen = _get(vip, 80, None)
         assert seen["peer"]["commonName"] == "hydria"
 
         def member_status() -> str:
-            return str(os_("loadbalancer", "member", "show", pool["id"], m["id"])[
-                "operating_status"])
+            return str(
+                os_("loadbalancer", "member", "show", pool["id"], m["id"])["operating_status"]
+            )
 
         _wait(lambda: member_status() == "ONLINE")
         wrong = secrets.store("wrong-ca", OTHER_CA.cert_pem)
-        os_("loadbalancer", "pool", "set", "--ca-tls-container-ref", wrong, "--wait",
-            pool["id"], parse=False)
+        os_(
+            "loadbalancer",
+            "pool",
+            "set",
+            "--ca-tls-container-ref",
+            wrong,
+            "--wait",
+            pool["id"],
+            parse=False,
+        )
         _wait(lambda: member_status() == "ERROR")
         os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
     finally:

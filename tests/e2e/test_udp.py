@@ -21,8 +21,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy, pytest.mark.nginx]
 
 @pytest.fixture(scope="module")
 def hydria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
-    with running(tmp_path_factory.mktemp("hydria-udp") / "state",
-                 extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"}) as up:
+    with running(
+        tmp_path_factory.mktemp("hydria-udp") / "state",
+        extra_env={"HYDRIA_HEARTBEAT_INTERVAL": "0.5"},
+    ) as up:
         yield up
 
 
@@ -49,33 +51,81 @@ def _names(vip: str, port: int, n: int = 12) -> set[str]:
     return {a.split(":", 1)[0] for a in answers if a}
 
 
-def test_udp_round_robin_monitor_and_stats(hydria: HydriaUp,
-                                           echoes: list[UDPEchoBackend]) -> None:
+def test_udp_round_robin_monitor_and_stats(hydria: HydriaUp, echoes: list[UDPEchoBackend]) -> None:
     os_ = hydria.openstack
     lb = os_("loadbalancer", "create", "--name", "udp", "--vip-subnet-id", "public", "--wait")
     vip = lb["vip_address"]
-    listener = os_("loadbalancer", "listener", "create", "--name", "dns", "--protocol", "UDP",
-                   "--protocol-port", "5353", "--timeout-client-data", "500", "--wait",
-                   lb["id"])
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "dns",
+        "--protocol",
+        "UDP",
+        "--protocol-port",
+        "5353",
+        "--timeout-client-data",
+        "500",
+        "--wait",
+        lb["id"],
+    )
     assert listener["protocol"] == "UDP"
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", listener["id"], "--wait")
-    members = [os_("loadbalancer", "member", "create", "--address", e.host, "--protocol-port",
-                   str(e.port), "--wait", pool["id"]) for e in echoes]
-    hm = os_("loadbalancer", "healthmonitor", "create", "--type", "UDP-CONNECT", "--delay",
-             "3", "--timeout", "1", "--max-retries", "1", "--max-retries-down", "1", "--wait",
-             pool["id"])
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "UDP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--wait",
+    )
+    members = [
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            e.host,
+            "--protocol-port",
+            str(e.port),
+            "--wait",
+            pool["id"],
+        )
+        for e in echoes
+    ]
+    hm = os_(
+        "loadbalancer",
+        "healthmonitor",
+        "create",
+        "--type",
+        "UDP-CONNECT",
+        "--delay",
+        "3",
+        "--timeout",
+        "1",
+        "--max-retries",
+        "1",
+        "--max-retries-down",
+        "1",
+        "--wait",
+        pool["id"],
+    )
     assert hm["type"] == "UDP-CONNECT"
 
-    assert _until("both back-ends answering", lambda: _names(vip, 5353) == {"echo-0", "echo-1"},
-                  hydria)
+    assert _until(
+        "both back-ends answering", lambda: _names(vip, 5353) == {"echo-0", "echo-1"}, hydria
+    )
 
     def member_status(i: int) -> str:
-        return str(os_("loadbalancer", "member", "show", pool["id"], members[i]["id"])
-                   ["operating_status"])
+        return str(
+            os_("loadbalancer", "member", "show", pool["id"], members[i]["id"])["operating_status"]
+        )
 
-    _until("both members ONLINE", lambda: member_status(0) == member_status(1) == "ONLINE",
-           hydria)
+    _until("both members ONLINE", lambda: member_status(0) == member_status(1) == "ONLINE", hydria)
     port = echoes[1].port
     echoes[1].stop()
     _until("member 1 ERROR", lambda: member_status(1) == "ERROR", hydria)
@@ -84,35 +134,70 @@ def test_udp_round_robin_monitor_and_stats(hydria: HydriaUp,
 
     echoes[1] = UDPEchoBackend("echo-1", port=port)
     _until("member 1 ONLINE again", lambda: member_status(1) == "ONLINE", hydria)
-    assert _until("both back-ends again", lambda: _names(vip, 5353) == {"echo-0", "echo-1"},
-                  hydria)
+    assert _until("both back-ends again", lambda: _names(vip, 5353) == {"echo-0", "echo-1"}, hydria)
 
-    stats = _until("listener stats moving", lambda: (
-        s if (s := os_("loadbalancer", "listener", "stats", "show", listener["id"]))
-        ["total_connections"] > 0 and s["bytes_in"] > 0 and s["bytes_out"] > 0 else None),
-        hydria)
+    stats = _until(
+        "listener stats moving",
+        lambda: (
+            s
+            if (s := os_("loadbalancer", "listener", "stats", "show", listener["id"]))[
+                "total_connections"
+            ]
+            > 0
+            and s["bytes_in"] > 0
+            and s["bytes_out"] > 0
+            else None
+        ),
+        hydria,
+    )
     assert stats["bytes_out"] >= stats["bytes_in"]  # every answer is longer than its question
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
 
 
-def test_udp_source_ip_persistence_sticks(hydria: HydriaUp,
-                                          echoes: list[UDPEchoBackend]) -> None:
+def test_udp_source_ip_persistence_sticks(hydria: HydriaUp, echoes: list[UDPEchoBackend]) -> None:
     with hydria.api() as api:
         subnet = api.get("/lbaas/loadbalancers").status_code  # the API answers
         assert subnet == 200
     os_ = hydria.openstack
-    lb = os_("loadbalancer", "create", "--name", "sticky", "--vip-subnet-id", "public",
-             "--wait")
-    listener = os_("loadbalancer", "listener", "create", "--protocol", "UDP",
-                   "--protocol-port", "5354", "--wait", lb["id"])
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
-               "ROUND_ROBIN", "--listener", listener["id"], "--session-persistence",
-               "type=SOURCE_IP,persistence_timeout=60,persistence_granularity=255.255.255.255",
-               "--wait")
+    lb = os_("loadbalancer", "create", "--name", "sticky", "--vip-subnet-id", "public", "--wait")
+    listener = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "UDP",
+        "--protocol-port",
+        "5354",
+        "--wait",
+        lb["id"],
+    )
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "UDP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        listener["id"],
+        "--session-persistence",
+        "type=SOURCE_IP,persistence_timeout=60,persistence_granularity=255.255.255.255",
+        "--wait",
+    )
     assert pool["session_persistence"]["type"] == "SOURCE_IP"
     for e in echoes:
-        os_("loadbalancer", "member", "create", "--address", e.host, "--protocol-port",
-            str(e.port), "--wait", pool["id"])
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            e.host,
+            "--protocol-port",
+            str(e.port),
+            "--wait",
+            pool["id"],
+        )
     vip = lb["vip_address"]
     first = _until("an answer", lambda: _names(vip, 5354, 1), hydria)
     # every new session from this address (new source ports) lands on the same member
@@ -120,8 +205,7 @@ def test_udp_source_ip_persistence_sticks(hydria: HydriaUp,
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
 
 
-def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp,
-                                          echoes: list[UDPEchoBackend]) -> None:
+def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp, echoes: list[UDPEchoBackend]) -> None:
     """The CLI makes a PROMETHEUS listener that answers a scrape through the VIP; SCTP
     is Octavia's 501; nginx killed in the amphora comes back by itself."""
     import os
@@ -135,14 +219,53 @@ def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp,
     os_ = hydria.openstack
     lb = os_("loadbalancer", "create", "--name", "mixed", "--vip-subnet-id", "public", "--wait")
     vip = lb["vip_address"]
-    prom = os_("loadbalancer", "listener", "create", "--protocol", "PROMETHEUS",
-               "--protocol-port", "9100", "--allowed-cidr", "127.0.0.0/8", "--wait", lb["id"])
-    udp = os_("loadbalancer", "listener", "create", "--protocol", "UDP", "--protocol-port",
-              "9100", "--wait", lb["id"])  # the same port: UDP beside PROMETHEUS (TCP)
-    pool = os_("loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
-               "SOURCE_IP", "--listener", udp["id"], "--wait")
-    os_("loadbalancer", "member", "create", "--address", echoes[0].host, "--protocol-port",
-        str(echoes[0].port), "--wait", pool["id"])
+    prom = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "PROMETHEUS",
+        "--protocol-port",
+        "9100",
+        "--allowed-cidr",
+        "127.0.0.0/8",
+        "--wait",
+        lb["id"],
+    )
+    udp = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "UDP",
+        "--protocol-port",
+        "9100",
+        "--wait",
+        lb["id"],
+    )  # the same port: UDP beside PROMETHEUS (TCP)
+    pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "UDP",
+        "--lb-algorithm",
+        "SOURCE_IP",
+        "--listener",
+        udp["id"],
+        "--wait",
+    )
+    os_(
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        echoes[0].host,
+        "--protocol-port",
+        str(echoes[0].port),
+        "--wait",
+        pool["id"],
+    )
 
     with urllib.request.urlopen(f"http://{vip}:9100/metrics", timeout=10) as res:
         families = {f.name: f for f in text_string_to_metric_families(res.read().decode())}
@@ -152,23 +275,38 @@ def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp,
     assert "octavia_loadbalancer_cpu" in families
 
     with hydria.api() as api:
-        res = api.post("/lbaas/listeners", json={"listener": {
-            "loadbalancer_id": lb["id"], "protocol": "SCTP", "protocol_port": 9}})
+        res = api.post(
+            "/lbaas/listeners",
+            json={
+                "listener": {"loadbalancer_id": lb["id"], "protocol": "SCTP", "protocol_port": 9}
+            },
+        )
     assert res.status_code == 501, res.text
     assert res.json()["faultstring"].startswith(
-        "Provider 'amphora' does not support a requested option: protocol SCTP")
+        "Provider 'amphora' does not support a requested option: protocol SCTP"
+    )
 
     assert _until("UDP answers", lambda: udp_ask(vip, 9100, timeout=1.0), hydria) == "echo-0:hi"
     # the session lives for timeout_client_data: the heartbeat carries it to the API
-    _until("a live UDP session in the listener's stats", lambda: os_(
-        "loadbalancer", "listener", "stats", "show", udp["id"])["active_connections"] >= 1,
-        hydria)
+    _until(
+        "a live UDP session in the listener's stats",
+        lambda: (
+            os_("loadbalancer", "listener", "stats", "show", udp["id"])["active_connections"] >= 1
+        ),
+        hydria,
+    )
     amp = next((hydria.state_dir / "amphorae").glob("*/udp/nginx.pid"))
     master = int(amp.read_text().split()[0])
     os.kill(master, signal.SIGKILL)
     _until("nginx master gone", lambda: not pid_alive(master), hydria)
-    _until("a new nginx master", lambda: amp.exists() and (
-        new := int(amp.read_text().split()[0])) != master and pid_alive(new), hydria)
-    assert _until("UDP answers again", lambda: udp_ask(vip, 9100, timeout=1.0), hydria) \
-        == "echo-0:hi"
+    _until(
+        "a new nginx master",
+        lambda: (
+            amp.exists() and (new := int(amp.read_text().split()[0])) != master and pid_alive(new)
+        ),
+        hydria,
+    )
+    assert (
+        _until("UDP answers again", lambda: udp_ask(vip, 9100, timeout=1.0), hydria) == "echo-0:hi"
+    )
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)

@@ -62,11 +62,15 @@ def test_updates_under_load_lose_nothing(hydria, http_backends, keepalive):
                 algo = "LEAST_CONNECTIONS" if i % 2 else "ROUND_ROBIN"
                 res = api.put(f"/lbaas/pools/{pool['id']}", json={"pool": {"lb_algorithm": algo}})
             elif kind == 1:
-                res = api.put(f"/lbaas/listeners/{listener_id}",
-                              json={"listener": {"timeout_client_data": 30000 + i}})
+                res = api.put(
+                    f"/lbaas/listeners/{listener_id}",
+                    json={"listener": {"timeout_client_data": 30000 + i}},
+                )
             else:
-                res = api.put(f"/lbaas/pools/{pool['id']}/members/{members[i % 2]['id']}",
-                              json={"member": {"weight": 1 + i}})
+                res = api.put(
+                    f"/lbaas/pools/{pool['id']}/members/{members[i % 2]['id']}",
+                    json={"member": {"weight": 1 + i}},
+                )
             assert res.status_code == 200, res.text
             hydria.wait_for(lb_path, "loadbalancer", "ACTIVE")
             generation_changes += 1

@@ -55,41 +55,82 @@ class Fleet:
     def payload(self, *, m0: str = "UP", m1: str = "UP", bytes_in: int = 100) -> dict:
         return {
             "id": self.amphora,
-            "listeners": {self.listener: {"status": "OPEN", "bytes_in": bytes_in,
-                                          "bytes_out": 200, "active_connections": 3,
-                                          "total_connections": 40, "request_errors": 1}},
-            "pools": {self.pool: {"status": "UP", "members": {self.members[0]: m0,
-                                                              self.members[1]: m1}}},
+            "listeners": {
+                self.listener: {
+                    "status": "OPEN",
+                    "bytes_in": bytes_in,
+                    "bytes_out": 200,
+                    "active_connections": 3,
+                    "total_connections": 40,
+                    "request_errors": 1,
+                }
+            },
+            "pools": {
+                self.pool: {"status": "UP", "members": {self.members[0]: m0, self.members[1]: m1}}
+            },
         }
 
 
 def make_fleet(db: Database, *, amphora_status: str = c.AMPHORA_ALLOCATED) -> Fleet:
     f = Fleet()
     with db.session() as s:
-        s.add(m.LoadBalancer(id=f.lb, project_id="p", provisioning_status=c.ACTIVE,
-                             operating_status=c.ONLINE))
+        s.add(
+            m.LoadBalancer(
+                id=f.lb, project_id="p", provisioning_status=c.ACTIVE, operating_status=c.ONLINE
+            )
+        )
         s.flush()
-        s.add(m.Pool(id=f.pool, project_id="p", load_balancer_id=f.lb, protocol="HTTP",
-                     lb_algorithm="ROUND_ROBIN", provisioning_status=c.ACTIVE,
-                     operating_status=c.ONLINE))
+        s.add(
+            m.Pool(
+                id=f.pool,
+                project_id="p",
+                load_balancer_id=f.lb,
+                protocol="HTTP",
+                lb_algorithm="ROUND_ROBIN",
+                provisioning_status=c.ACTIVE,
+                operating_status=c.ONLINE,
+            )
+        )
         s.flush()
-        s.add(m.Listener(id=f.listener, project_id="p", load_balancer_id=f.lb, protocol="HTTP",
-                         protocol_port=80, default_pool_id=f.pool, provisioning_status=c.ACTIVE,
-                         operating_status=c.ONLINE))
+        s.add(
+            m.Listener(
+                id=f.listener,
+                project_id="p",
+                load_balancer_id=f.lb,
+                protocol="HTTP",
+                protocol_port=80,
+                default_pool_id=f.pool,
+                provisioning_status=c.ACTIVE,
+                operating_status=c.ONLINE,
+            )
+        )
         for i, mid in enumerate(f.members):
-            s.add(m.Member(id=mid, project_id="p", pool_id=f.pool, address="127.0.0.1",
-                           protocol_port=8000 + i, provisioning_status=c.ACTIVE,
-                           operating_status=c.ONLINE))
-        s.add(m.Amphora(id=f.amphora, load_balancer_id=f.lb, status=amphora_status,
-                        lb_network_ip=MGMT_IP))
+            s.add(
+                m.Member(
+                    id=mid,
+                    project_id="p",
+                    pool_id=f.pool,
+                    address="127.0.0.1",
+                    protocol_port=8000 + i,
+                    provisioning_status=c.ACTIVE,
+                    operating_status=c.ONLINE,
+                )
+            )
+        s.add(
+            m.Amphora(
+                id=f.amphora, load_balancer_id=f.lb, status=amphora_status, lb_network_ip=MGMT_IP
+            )
+        )
     return f
 
 
 def statuses(db: Database, f: Fleet) -> dict[str, str]:
     with db.session() as s:
-        out = {"lb": s.get(m.LoadBalancer, f.lb).operating_status,  # type: ignore[union-attr]
-               "listener": s.get(m.Listener, f.listener).operating_status,  # type: ignore[union-attr]
-               "pool": s.get(m.Pool, f.pool).operating_status}  # type: ignore[union-attr]
+        out = {
+            "lb": s.get(m.LoadBalancer, f.lb).operating_status,  # type: ignore[union-attr]
+            "listener": s.get(m.Listener, f.listener).operating_status,  # type: ignore[union-attr]
+            "pool": s.get(m.Pool, f.pool).operating_status,
+        }  # type: ignore[union-attr]
         for i, mid in enumerate(f.members):
             out[f"m{i}"] = s.get(m.Member, mid).operating_status  # type: ignore[union-attr]
         out["prov"] = s.get(m.LoadBalancer, f.lb).provisioning_status  # type: ignore[union-attr]
@@ -130,8 +171,9 @@ class RunningReceiver:
         self.sock = bind_udp("127.0.0.1:0")
         self.address = self.sock.getsockname()[:2]
         self.directory = AmphoraDirectory(db, self.seqs)
-        self.receiver = HeartbeatReceiver(self.sock, AmphoraKeys(key), self.pending, self.seqs,
-                                          self.counters, self.directory)
+        self.receiver = HeartbeatReceiver(
+            self.sock, AmphoraKeys(key), self.pending, self.seqs, self.counters, self.directory
+        )
         self.writer = HeartbeatWriter(db, self.counters, seqs=self.seqs)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.receiver.run, args=(self.stop,), daemon=True)
@@ -150,8 +192,10 @@ class RunningReceiver:
 
     def flush(self) -> None:
         """Wait until every packet sent was read, then write the batch."""
-        wait_until(lambda: self.counters.get("received") >= self.sent,
-                   what=f"{self.sent} packets received: {self.counters.snapshot()}")
+        wait_until(
+            lambda: self.counters.get("received") >= self.sent,
+            what=f"{self.sent} packets received: {self.counters.snapshot()}",
+        )
         self.writer.write_pending(self.pending.take())
 
     def close(self) -> None:

@@ -13,8 +13,16 @@ from hydria.wire.agent_api import AmphoraBoot
 from hydria.wire.heartbeat_keys import amphora_key
 
 ROWS = [
-    {"pxname": "lst-1", "svname": "FRONTEND", "status": "OPEN", "bin": "10", "bout": "20",
-     "scur": "1", "stot": "7", "ereq": "2"},
+    {
+        "pxname": "lst-1",
+        "svname": "FRONTEND",
+        "status": "OPEN",
+        "bin": "10",
+        "bout": "20",
+        "scur": "1",
+        "stot": "7",
+        "ereq": "2",
+    },
     {"pxname": "pool-1", "svname": "mem-1", "status": "UP", "bin": "5"},
     {"pxname": "pool-1", "svname": "mem-2", "status": "DOWN 1/2"},
     {"pxname": "pool-1", "svname": "BACKEND", "status": "UP"},
@@ -35,10 +43,22 @@ def test_payload_from_stats() -> None:
         "schema": 2,
         "config_version": 4,
         "listeners": {
-            "lst-1": {"status": "OPEN", "bytes_in": 10, "bytes_out": 20,
-                      "active_connections": 1, "total_connections": 7, "request_errors": 2},
-            "lst-2": {"status": "FULL", "bytes_in": 0, "bytes_out": 0, "active_connections": 0,
-                      "total_connections": 0, "request_errors": 0},
+            "lst-1": {
+                "status": "OPEN",
+                "bytes_in": 10,
+                "bytes_out": 20,
+                "active_connections": 1,
+                "total_connections": 7,
+                "request_errors": 2,
+            },
+            "lst-2": {
+                "status": "FULL",
+                "bytes_in": 0,
+                "bytes_out": 0,
+                "active_connections": 0,
+                "total_connections": 0,
+                "request_errors": 0,
+            },
         },
         "pools": {
             "pool-1": {"status": "UP", "members": {"mem-1": "UP", "mem-2": "DOWN 1/2"}},
@@ -52,8 +72,13 @@ def test_payload_from_stats() -> None:
 
 
 def test_no_haproxy_is_an_empty_heartbeat() -> None:
-    assert payload_from_stats("amp", []) == {"id": "amp", "schema": 2, "config_version": None,
-                                             "listeners": {}, "pools": {}}
+    assert payload_from_stats("amp", []) == {
+        "id": "amp",
+        "schema": 2,
+        "config_version": None,
+        "listeners": {},
+        "pools": {},
+    }
 
 
 def test_seq_keeps_growing_across_restarts(tmp_path: Path) -> None:
@@ -79,12 +104,19 @@ def test_loop_sends_signed_heartbeats_to_every_controller(tmp_path: Path) -> Non
         r.bind(("127.0.0.1", 0))
         r.settimeout(10)
     boot = AmphoraBoot(
-        amphora_id="amp-9", lb_network_ip="127.43.0.99", agent_port=0, server_cert_pem="",
-        server_key_pem="", ca_cert_pem="", heartbeat_key=KEY.hex(),
+        amphora_id="amp-9",
+        lb_network_ip="127.43.0.99",
+        agent_port=0,
+        server_cert_pem="",
+        server_key_pem="",
+        ca_cert_pem="",
+        heartbeat_key=KEY.hex(),
         controller_addresses=tuple(f"127.0.0.1:{r.getsockname()[1]}" for r in receivers),
-        heartbeat_interval=0.05)
-    store = SimpleNamespace(listener_stats=lambda: ROWS,
-                            layout=SimpleNamespace(root=tmp_path), version=lambda: 7)
+        heartbeat_interval=0.05,
+    )
+    store = SimpleNamespace(
+        listener_stats=lambda: ROWS, layout=SimpleNamespace(root=tmp_path), version=lambda: 7
+    )
     stop = threading.Event()
     thread = threading.Thread(target=heartbeat_loop, args=(boot, store, stop))
     thread.start()

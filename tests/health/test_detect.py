@@ -14,8 +14,7 @@ def ago(seconds: float) -> dt.datetime:
     return NOW - dt.timedelta(seconds=seconds)
 
 
-def amp(name: str, heard: float | None, *, touched: float = 600, marked: bool = False
-        ) -> Observed:
+def amp(name: str, heard: float | None, *, touched: float = 600, marked: bool = False) -> Observed:
     """``heard``/``touched``: seconds since the last heartbeat / (re)boot of the row."""
     return Observed(name, None if heard is None else ago(heard), ago(touched), marked)
 
@@ -38,24 +37,59 @@ def fleet(n: int, heard: float = 0.2) -> list[Observed]:
         # an old heartbeat but rebooted since (the controller restarted it): grace again
         pytest.param([amp("a", 100, touched=1)], (), (), False, id="restarted-in-grace"),
         # small fleets are never a storm, whatever the share
-        pytest.param([amp("a", 9), amp("b", 9), amp("c", 9)], ("a", "b", "c"),
-                     ("a", "b", "c"), False, id="small-fleet-all-silent"),
+        pytest.param(
+            [amp("a", 9), amp("b", 9), amp("c", 9)],
+            ("a", "b", "c"),
+            ("a", "b", "c"),
+            False,
+            id="small-fleet-all-silent",
+        ),
         # fleet of 4: half silent is not "more than half"
-        pytest.param([amp("a", 9), amp("b", 9), *fleet(2)], ("a", "b"), ("a", "b"), False,
-                     id="half-is-not-a-storm"),
-        pytest.param([amp("a", 9), amp("b", 9), amp("c", 9), *fleet(1)], (),
-                     ("a", "b", "c"), True, id="storm-3-of-4"),
-        pytest.param([amp("a", 9), amp("b", 9), amp("c", 9, marked=True), *fleet(1)], (),
-                     ("a", "b", "c"), True, id="storm-counts-marked-ones"),
+        pytest.param(
+            [amp("a", 9), amp("b", 9), *fleet(2)],
+            ("a", "b"),
+            ("a", "b"),
+            False,
+            id="half-is-not-a-storm",
+        ),
+        pytest.param(
+            [amp("a", 9), amp("b", 9), amp("c", 9), *fleet(1)],
+            (),
+            ("a", "b", "c"),
+            True,
+            id="storm-3-of-4",
+        ),
+        pytest.param(
+            [amp("a", 9), amp("b", 9), amp("c", 9, marked=True), *fleet(1)],
+            (),
+            ("a", "b", "c"),
+            True,
+            id="storm-counts-marked-ones",
+        ),
         # heartbeats stopped for everyone, but the first crossed the timeout first:
         # the others are already quiet (over half the timeout), so it is a storm
-        pytest.param([amp("a", 3.2), amp("b", 2.4), amp("c", 1.8), *fleet(1)], (), ("a",),
-                     True, id="storm-seen-early"),
+        pytest.param(
+            [amp("a", 3.2), amp("b", 2.4), amp("c", 1.8), *fleet(1)],
+            (),
+            ("a",),
+            True,
+            id="storm-seen-early",
+        ),
         # quiet but nobody silent yet: nothing to hold back, no alarm
-        pytest.param([amp("a", 2.9), amp("b", 2.4), amp("c", 1.8), *fleet(1)], (), (), False,
-                     id="quiet-without-silent"),
-        pytest.param([amp("a", 3.2), amp("b", 1.2), *fleet(8, heard=1.0)], ("a",), ("a",),
-                     False, id="healthy-intervals-are-not-quiet"),
+        pytest.param(
+            [amp("a", 2.9), amp("b", 2.4), amp("c", 1.8), *fleet(1)],
+            (),
+            (),
+            False,
+            id="quiet-without-silent",
+        ),
+        pytest.param(
+            [amp("a", 3.2), amp("b", 1.2), *fleet(8, heard=1.0)],
+            ("a",),
+            ("a",),
+            False,
+            id="healthy-intervals-are-not-quiet",
+        ),
     ],
 )
 def test_decide(observed, failover, silent, storm):
@@ -65,14 +99,19 @@ def test_decide(observed, failover, silent, storm):
 
 def test_a_fresh_detector_waits_a_timeout_before_judging():
     observed = [amp("a", 100), amp("b", None, touched=100)]
-    assert decide(NOW, observed, timeout=T, threshold=0.5, min_fleet=4,
-                  watching_since=ago(1)).failover == ()
-    assert decide(NOW, observed, timeout=T, threshold=0.5, min_fleet=4,
-                  watching_since=ago(4)).failover == ("a", "b")
+    assert (
+        decide(NOW, observed, timeout=T, threshold=0.5, min_fleet=4, watching_since=ago(1)).failover
+        == ()
+    )
+    assert decide(
+        NOW, observed, timeout=T, threshold=0.5, min_fleet=4, watching_since=ago(4)
+    ).failover == ("a", "b")
 
 
-@pytest.mark.parametrize(("threshold", "min_fleet", "storm"),
-                         [(0.5, 4, True), (0.75, 4, False), (0.5, 5, False), (0.0, 1, True)])
+@pytest.mark.parametrize(
+    ("threshold", "min_fleet", "storm"),
+    [(0.5, 4, True), (0.75, 4, False), (0.5, 5, False), (0.0, 1, True)],
+)
 def test_threshold_and_min_fleet(threshold, min_fleet, storm):
     observed = [amp("a", 9), amp("b", 9), amp("c", 9), *fleet(1)]
     d = decide(NOW, observed, timeout=T, threshold=threshold, min_fleet=min_fleet)
@@ -93,5 +132,4 @@ def test_next_silence_is_the_earliest_crossing_of_those_still_heard():
     d = decide(NOW, observed, timeout=T, threshold=0.5, min_fleet=10)
     assert d.failover == ("a",)
     assert d.next_silence == ago(2.5) + dt.timedelta(seconds=T)  # b, in 0.5 s
-    assert decide(NOW, [amp("a", 9)], timeout=T, threshold=0.5,
-                  min_fleet=4).next_silence is None
+    assert decide(NOW, [amp("a", 9)], timeout=T, threshold=0.5, min_fleet=4).next_silence is None

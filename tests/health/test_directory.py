@@ -28,8 +28,7 @@ def test_reloads_only_when_the_table_moved(sqlite_db: Database) -> None:
     assert directory.refresh_if_changed()
     assert directory.address(second.amphora) == MGMT_IP
     with sqlite_db.session() as s:  # an amphora deleted: its row changes
-        s.execute(update(m.Amphora).where(m.Amphora.id == first.amphora)
-                  .values(status=c.DELETED))
+        s.execute(update(m.Amphora).where(m.Amphora.id == first.amphora).values(status=c.DELETED))
     assert directory.refresh_if_changed()
     assert directory.address(first.amphora) is None
     with sqlite_db.session() as s:  # a purged row: the count moves
@@ -40,8 +39,7 @@ def test_reloads_only_when_the_table_moved(sqlite_db: Database) -> None:
 
 
 def test_the_thread_finds_new_amphorae_and_ignores_made_up_ids(sqlite_db: Database) -> None:
-    directory = AmphoraDirectory(sqlite_db, SeqTracker(), refresh_interval=0.05,
-                                 min_gap=0.01)
+    directory = AmphoraDirectory(sqlite_db, SeqTracker(), refresh_interval=0.05, min_gap=0.01)
     stop = threading.Event()
     thread = threading.Thread(target=directory.run, args=(stop,), daemon=True)
     thread.start()

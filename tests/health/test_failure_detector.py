@@ -25,19 +25,24 @@ TIMEOUT = 3.0
 LONG_AGO = dt.timedelta(minutes=10)
 
 
-def _amphora(db, *, heard: float | None, lb_status: str = c.ACTIVE,
-             status: str = c.AMPHORA_ALLOCATED) -> tuple[str, str]:
+def _amphora(
+    db, *, heard: float | None, lb_status: str = c.ACTIVE, status: str = c.AMPHORA_ALLOCATED
+) -> tuple[str, str]:
     """An amphora booted long ago, last heard ``heard`` seconds ago (None: never)."""
     lb_id = make_lb(db, status=lb_status)
     now = utcnow()
     with db.session() as s:
-        amp = amp_db.new_amphora(s, lb_id, c.ROLE_STANDALONE, mgmt_start="127.43.252.10",
-                                 mgmt_end="127.43.252.250")
+        amp = amp_db.new_amphora(
+            s, lb_id, c.ROLE_STANDALONE, mgmt_start="127.43.252.10", mgmt_end="127.43.252.250"
+        )
         amp.status = status
         amp.created_at = amp.updated_at = now - LONG_AGO
         if heard is not None:
-            s.add(m.AmphoraHealth(amphora_id=amp.id, seq=1,
-                                  last_update=now - dt.timedelta(seconds=heard)))
+            s.add(
+                m.AmphoraHealth(
+                    amphora_id=amp.id, seq=1, last_update=now - dt.timedelta(seconds=heard)
+                )
+            )
         return amp.id, lb_id
 
 
@@ -188,8 +193,10 @@ def test_run_survives_database_errors_and_stops(sqlite_db, caplog):
         thread.start()
         # the database is away for its first checks; once they recover, run() has been
         # watching since it started: give it the timeout by moving its start back
-        wait_for(lambda: "event=failure_check_recovered" in caplog.text,
-                 what="the detector's checks failed, then recovered")
+        wait_for(
+            lambda: "event=failure_check_recovered" in caplog.text,
+            what="the detector's checks failed, then recovered",
+        )
         det.watching_since = utcnow() - LONG_AGO
         deadline = time.monotonic() + 10
         while amp not in _marked(sqlite_db) and time.monotonic() < deadline:

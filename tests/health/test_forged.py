@@ -29,8 +29,14 @@ from tests.health.conftest import (
     statuses,
 )
 
-UNTOUCHED = {"lb": c.ONLINE, "listener": c.ONLINE, "pool": c.ONLINE, "m0": c.ONLINE,
-             "m1": c.ONLINE, "prov": c.ACTIVE}
+UNTOUCHED = {
+    "lb": c.ONLINE,
+    "listener": c.ONLINE,
+    "pool": c.ONLINE,
+    "m0": c.ONLINE,
+    "m1": c.ONLINE,
+    "prov": c.ACTIVE,
+}
 DOWN = {"m0": "DOWN", "m1": "DOWN"}
 
 
@@ -105,8 +111,11 @@ def test_oversized_malformed_and_bad_headers(running: RunningReceiver) -> None:
     running.send(good + b"\0" * wire.MAX_PACKET_BYTES)
     running.flush()
     signer = wire.SigningKey(amphora_key(KEY, f.amphora))
-    bodies = (b"not zlib", wire.zlib.compress(b"{not json"),
-              wire.zlib.compress(b'{"id": "someone-else", "seq": 13}'))
+    bodies = (
+        b"not zlib",
+        wire.zlib.compress(b"{not json"),
+        wire.zlib.compress(b'{"id": "someone-else", "seq": 13}'),
+    )
     for seq, body in enumerate(bodies, start=11):
         # well signed (only the amphora could), but the body is rubbish; the
         # writer unpacks the newest of each amphora, so one flush per packet
@@ -117,8 +126,12 @@ def test_oversized_malformed_and_bad_headers(running: RunningReceiver) -> None:
     running.send(b"XXXX" + good[4:])
     running.flush()
     snap = running.counters.snapshot()
-    assert (snap["too_large"], snap["malformed"], snap["unknown_version"],
-            snap["bad_header"]) == (1, 3, 1, 1)
+    assert (snap["too_large"], snap["malformed"], snap["unknown_version"], snap["bad_header"]) == (
+        1,
+        3,
+        1,
+        1,
+    )
     _assert_untouched(running, f, 10)
     _real(running, f, 14)
     assert running.counters.get("recorded") == 2
@@ -159,8 +172,9 @@ def test_a_key_holders_jump_is_undone_by_asking_the_agent(running: RunningReceiv
 
 def test_a_long_silence_is_believed_once_the_agent_confirms(running: RunningReceiver) -> None:
     f = make_fleet(running.db)
-    confirmer = SeqConfirmer(running.db, running.seqs, lambda _a, _i: 50_000, running.counters,
-                             min_gap=0)
+    confirmer = SeqConfirmer(
+        running.db, running.seqs, lambda _a, _i: 50_000, running.counters, min_gap=0
+    )
     running.receiver.confirmer = confirmer
     _real(running, f, 10)
     running.send(enc(f.payload(), KEY, 50_000))
@@ -211,8 +225,9 @@ def test_an_amphora_booting_past_its_timeout_is_failed(sqlite_db: Database) -> N
         row = s.get(m.Amphora, stuck.amphora)
         assert row is not None
         row.created_at = row.updated_at = now - dt.timedelta(seconds=31)
-    detector = FailureDetector(sqlite_db, heartbeat_timeout=60.0, boot_timeout=30.0,
-                               storm_min_fleet=1, storm_threshold=0.0)
+    detector = FailureDetector(
+        sqlite_db, heartbeat_timeout=60.0, boot_timeout=30.0, storm_min_fleet=1, storm_threshold=0.0
+    )
     detector.check_once(now=now)
     assert not _no_failover(sqlite_db, stuck)
     assert _no_failover(sqlite_db, young)

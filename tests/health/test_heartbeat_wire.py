@@ -15,15 +15,23 @@ from hydria.wire import heartbeat as hb
 KEY = b"an amphora's own key"
 PAYLOAD = {
     "id": "amp-1",
-    "listeners": {"lst-1": {"status": "OPEN", "bytes_in": 10, "bytes_out": 20,
-                            "active_connections": 1, "total_connections": 5,
-                            "request_errors": 2}},
+    "listeners": {
+        "lst-1": {
+            "status": "OPEN",
+            "bytes_in": 10,
+            "bytes_out": 20,
+            "active_connections": 1,
+            "total_connections": 5,
+            "request_errors": 2,
+        }
+    },
     "pools": {"pool-1": {"status": "UP", "members": {"mem-1": "UP", "mem-2": "DOWN 1/2"}}},
 }
 
 
-def _signed(body: bytes, version: int = hb.VERSION, key: bytes = KEY, amphora_id: str = "a",
-            seq: int = 1) -> bytes:
+def _signed(
+    body: bytes, version: int = hb.VERSION, key: bytes = KEY, amphora_id: str = "a", seq: int = 1
+) -> bytes:
     head = bytes((version, len(amphora_id))) + amphora_id.encode() + seq.to_bytes(4)
     return hb.MAGIC + head + hmac.new(key, head + body, hashlib.sha256).digest() + body
 
@@ -44,54 +52,103 @@ def test_empty_amphora_round_trip() -> None:
 
 
 def _corrupt(packet: bytes, i: int) -> bytes:
-    return packet[:i] + bytes((packet[i] ^ 0x01,)) + packet[i + 1:]
+    return packet[:i] + bytes((packet[i] ^ 0x01,)) + packet[i + 1 :]
 
 
 GOOD = hb.encode(PAYLOAD, KEY, 7)
 
 
-@pytest.mark.parametrize(("packet", "error"), [
-    (hb.encode(PAYLOAD, b"another amphora's key", 7), hb.BadSignature),
-    (_signed(hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 4 + 32:], amphora_id="amp-2",
-             seq=7), hb.Malformed),  # signed for amp-2, but the body speaks for amp-1
-    (_signed(hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 4 + 32:], amphora_id="amp-1",
-             seq=8), hb.Malformed),  # the envelope says seq 8, the body 7
-    (_corrupt(GOOD, len(GOOD) - 1), hb.BadSignature),  # body changed
-    (_corrupt(GOOD, 10), hb.BadSignature),  # digest changed
-    (GOOD[:-1], hb.BadSignature),  # truncated body: the signature no longer covers it
-    (GOOD[: hb.FIXED_HEADER + 5 + 4 + 32], hb.BadHeader),  # nothing after the header
-    (GOOD[:3], hb.BadHeader),
-    (b"", hb.BadHeader),
-    (b"XXXX" + GOOD[4:], hb.BadHeader),
-    (GOOD[:5] + b"\x00" + GOOD[6:], hb.BadHeader),  # no id
-    (GOOD[:5] + b"\xff" + GOOD[6:], hb.BadHeader),  # an id too long
-    (GOOD[:6] + b"\xff" + GOOD[7:], hb.BadHeader),  # not ASCII
-    (GOOD[:4] + b"\x01" + GOOD[5:], hb.UnknownVersion),  # the old shared-key envelope
-    (GOOD[:4] + b"\x00" + GOOD[5:], hb.UnknownVersion),
-    (GOOD + b"\0" * hb.MAX_PACKET_BYTES, hb.TooLarge),
-    (_signed(b"not zlib at all"), hb.Malformed),
-    (_signed(zlib.compress(b"{not json")), hb.Malformed),
-    (_signed(zlib.compress(b"[1, 2]")), hb.Malformed),
-    (_signed(zlib.compress(json.dumps({"id": "a"}).encode())), hb.Malformed),  # no seq
-    (_signed(zlib.compress(json.dumps({"id": "a", "seq": -1}).encode())), hb.Malformed),
-    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 2**31}).encode())), hb.Malformed),
-    (_signed(zlib.compress(json.dumps({"id": "a", "seq": True}).encode())), hb.Malformed),
-    (_signed(zlib.compress(json.dumps({"id": "", "seq": 1}).encode())), hb.Malformed),
-    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1, "config_version": "3"}).encode())),
-     hb.Malformed),
-    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1, "listeners": []}).encode())),
-     hb.Malformed),
-    (_signed(zlib.compress(json.dumps(
-        {"id": "a", "seq": 1, "listeners": {"l": {"status": 3}}}).encode())), hb.Malformed),
-    (_signed(zlib.compress(json.dumps(
-        {"id": "a", "seq": 1, "listeners": {"l": {"status": "OPEN", "bytes_in": "9"}}}
-    ).encode())), hb.Malformed),
-    (_signed(zlib.compress(json.dumps(
-        {"id": "a", "seq": 1, "pools": {"p": {"status": "UP", "members": {"m": None}}}}
-    ).encode())), hb.Malformed),
-    (_signed(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), hb.Malformed),  # deep nesting
-    (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1}).encode())[:-3]), hb.Malformed),
-])
+@pytest.mark.parametrize(
+    ("packet", "error"),
+    [
+        (hb.encode(PAYLOAD, b"another amphora's key", 7), hb.BadSignature),
+        (
+            _signed(
+                hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 4 + 32 :],
+                amphora_id="amp-2",
+                seq=7,
+            ),
+            hb.Malformed,
+        ),  # signed for amp-2, but the body speaks for amp-1
+        (
+            _signed(
+                hb.encode(PAYLOAD, KEY, 7)[hb.FIXED_HEADER + 5 + 4 + 32 :],
+                amphora_id="amp-1",
+                seq=8,
+            ),
+            hb.Malformed,
+        ),  # the envelope says seq 8, the body 7
+        (_corrupt(GOOD, len(GOOD) - 1), hb.BadSignature),  # body changed
+        (_corrupt(GOOD, 10), hb.BadSignature),  # digest changed
+        (GOOD[:-1], hb.BadSignature),  # truncated body: the signature no longer covers it
+        (GOOD[: hb.FIXED_HEADER + 5 + 4 + 32], hb.BadHeader),  # nothing after the header
+        (GOOD[:3], hb.BadHeader),
+        (b"", hb.BadHeader),
+        (b"XXXX" + GOOD[4:], hb.BadHeader),
+        (GOOD[:5] + b"\x00" + GOOD[6:], hb.BadHeader),  # no id
+        (GOOD[:5] + b"\xff" + GOOD[6:], hb.BadHeader),  # an id too long
+        (GOOD[:6] + b"\xff" + GOOD[7:], hb.BadHeader),  # not ASCII
+        (GOOD[:4] + b"\x01" + GOOD[5:], hb.UnknownVersion),  # the old shared-key envelope
+        (GOOD[:4] + b"\x00" + GOOD[5:], hb.UnknownVersion),
+        (GOOD + b"\0" * hb.MAX_PACKET_BYTES, hb.TooLarge),
+        (_signed(b"not zlib at all"), hb.Malformed),
+        (_signed(zlib.compress(b"{not json")), hb.Malformed),
+        (_signed(zlib.compress(b"[1, 2]")), hb.Malformed),
+        (_signed(zlib.compress(json.dumps({"id": "a"}).encode())), hb.Malformed),  # no seq
+        (_signed(zlib.compress(json.dumps({"id": "a", "seq": -1}).encode())), hb.Malformed),
+        (_signed(zlib.compress(json.dumps({"id": "a", "seq": 2**31}).encode())), hb.Malformed),
+        (_signed(zlib.compress(json.dumps({"id": "a", "seq": True}).encode())), hb.Malformed),
+        (_signed(zlib.compress(json.dumps({"id": "", "seq": 1}).encode())), hb.Malformed),
+        (
+            _signed(
+                zlib.compress(json.dumps({"id": "a", "seq": 1, "config_version": "3"}).encode())
+            ),
+            hb.Malformed,
+        ),
+        (
+            _signed(zlib.compress(json.dumps({"id": "a", "seq": 1, "listeners": []}).encode())),
+            hb.Malformed,
+        ),
+        (
+            _signed(
+                zlib.compress(
+                    json.dumps({"id": "a", "seq": 1, "listeners": {"l": {"status": 3}}}).encode()
+                )
+            ),
+            hb.Malformed,
+        ),
+        (
+            _signed(
+                zlib.compress(
+                    json.dumps(
+                        {
+                            "id": "a",
+                            "seq": 1,
+                            "listeners": {"l": {"status": "OPEN", "bytes_in": "9"}},
+                        }
+                    ).encode()
+                )
+            ),
+            hb.Malformed,
+        ),
+        (
+            _signed(
+                zlib.compress(
+                    json.dumps(
+                        {
+                            "id": "a",
+                            "seq": 1,
+                            "pools": {"p": {"status": "UP", "members": {"m": None}}},
+                        }
+                    ).encode()
+                )
+            ),
+            hb.Malformed,
+        ),
+        (_signed(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), hb.Malformed),  # deep nesting
+        (_signed(zlib.compress(json.dumps({"id": "a", "seq": 1}).encode())[:-3]), hb.Malformed),
+    ],
+)
 def test_rejections(packet: bytes, error: type[hb.HeartbeatError]) -> None:
     with pytest.raises(error) as info:
         hb.decode(packet, KEY)
@@ -108,8 +165,16 @@ def test_zlib_bomb_is_too_large() -> None:
 def test_encode_refuses_what_decode_would() -> None:
     with pytest.raises(ValueError):
         hb.encode(PAYLOAD, KEY, hb.MAX_SEQ + 1)
-    big = {"id": "a", "listeners": {}, "pools": {"p": {"status": "UP", "members": {
-        f"{random.Random(i).getrandbits(128):032x}": "UP" for i in range(5000)}}}}
+    big = {
+        "id": "a",
+        "listeners": {},
+        "pools": {
+            "p": {
+                "status": "UP",
+                "members": {f"{random.Random(i).getrandbits(128):032x}": "UP" for i in range(5000)},
+            }
+        },
+    }
     with pytest.raises(hb.TooLarge):
         hb.encode(big, KEY, 1)
 
@@ -128,16 +193,19 @@ def test_random_bytes_never_escape_as_other_errors() -> None:
 @pytest.mark.parametrize("key", [b"k", b"x" * 32, b"y" * 64, b"z" * 65, bytes(range(200))])
 def test_signing_key_is_hmac_sha256(key: bytes) -> None:
     message = b"version and id", b"the body"
-    assert hb.SigningKey(key).sign(*message) == hmac.new(key, b"".join(message),
-                                                         hashlib.sha256).digest()
+    assert (
+        hb.SigningKey(key).sign(*message)
+        == hmac.new(key, b"".join(message), hashlib.sha256).digest()
+    )
 
 
 def test_payload_schema_is_optional_and_compatible() -> None:
     """An agent of schema 1 (no ``schema`` field) and a later one both decode."""
     old = hb.decode(hb.encode({"id": "amp", "listeners": {}, "pools": {}}, KEY, 1), KEY)
     assert old.schema == 1
-    new = hb.decode(hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, KEY, 2),
-                    KEY)
+    new = hb.decode(
+        hb.encode({"id": "amp", "schema": 2, "listeners": {}, "pools": {}}, KEY, 2), KEY
+    )
     assert new.schema == 2
     later = hb.decode(hb.encode({"id": "amp", "schema": 3, "extra": 1}, KEY, 3), KEY)
     assert later.schema == 3

@@ -31,8 +31,14 @@ from tests.health.conftest import (
     written_rows,
 )
 
-UNTOUCHED = {"lb": c.ONLINE, "listener": c.ONLINE, "pool": c.ONLINE, "m0": c.ONLINE,
-             "m1": c.ONLINE, "prov": c.ACTIVE}
+UNTOUCHED = {
+    "lb": c.ONLINE,
+    "listener": c.ONLINE,
+    "pool": c.ONLINE,
+    "m0": c.ONLINE,
+    "m1": c.ONLINE,
+    "prov": c.ACTIVE,
+}
 
 
 def test_good_heartbeat_updates_rows(running: RunningReceiver) -> None:
@@ -42,13 +48,17 @@ def test_good_heartbeat_updates_rows(running: RunningReceiver) -> None:
     running.flush()
     assert running.counters.get("recorded") == 1
     assert health_row(db, f.amphora)[0] == 10  # type: ignore[index]
-    assert statuses(db, f) == {**UNTOUCHED, "m1": c.ERROR, "pool": c.DEGRADED,
-                               "lb": c.DEGRADED}
+    assert statuses(db, f) == {**UNTOUCHED, "m1": c.ERROR, "pool": c.DEGRADED, "lb": c.DEGRADED}
     with db.session() as s:
         st = s.get(m.ListenerStatistics, (f.listener, f.amphora))
         assert st is not None
-        assert (st.bytes_in, st.bytes_out, st.active_connections, st.total_connections,
-                st.request_errors) == (100, 200, 3, 40, 1)
+        assert (
+            st.bytes_in,
+            st.bytes_out,
+            st.active_connections,
+            st.total_connections,
+            st.request_errors,
+        ) == (100, 200, 3, 40, 1)
 
     running.send(enc(f.payload(bytes_in=555), KEY, 11))
     running.flush()
@@ -156,17 +166,22 @@ def _random_packet(rng: random.Random, good: bytes) -> bytes:
     if shape == 1:  # our header, then noise
         return wire.MAGIC + bytes((wire.VERSION,)) + rng.randbytes(rng.randrange(0, 600))
     if shape == 2:  # a good packet cut short
-        return good[:rng.randrange(len(good))]
+        return good[: rng.randrange(len(good))]
     if shape == 3:  # a good packet with one bit flipped
         i = rng.randrange(len(good))
-        return good[:i] + bytes((good[i] ^ (1 << rng.randrange(8)),)) + good[i + 1:]
+        return good[:i] + bytes((good[i] ^ (1 << rng.randrange(8)),)) + good[i + 1 :]
     if shape == 4:  # another version
         return wire.MAGIC + bytes((rng.choice([1, *range(3, 256)]),)) + good[5:]
     if shape == 5:  # oversized
         return rng.randbytes(wire.MAX_PACKET_BYTES + 1 + rng.randrange(4000))
     # signed with the right key, but the body is rubbish: still nothing written
-    body = rng.choice((rng.randbytes(50), zlib.compress(rng.randbytes(50)),
-                       zlib.compress(b'{"id": 3, "seq": "x"}')))
+    body = rng.choice(
+        (
+            rng.randbytes(50),
+            zlib.compress(rng.randbytes(50)),
+            zlib.compress(b'{"id": 3, "seq": "x"}'),
+        )
+    )
     env = wire.open_envelope(good)
     key = wire.SigningKey(amphora_key(KEY, env.amphora_id))
     return wire.MAGIC + env.signed_head + key.sign(env.signed_head, body) + body
@@ -257,13 +272,18 @@ def test_writer_on_postgresql(pg_db: Database) -> None:
 
 def test_health_service_runs_and_stops(sqlite_db: Database) -> None:
     f = make_fleet(sqlite_db)
-    service = HealthService(sqlite_db, HealthOptions(
-        bind="127.0.0.1:0", heartbeat_key=KEY, flush_interval=0.05, detect_failures=False))
+    service = HealthService(
+        sqlite_db,
+        HealthOptions(
+            bind="127.0.0.1:0", heartbeat_key=KEY, flush_interval=0.05, detect_failures=False
+        ),
+    )
     stop = threading.Event()
     thread = threading.Thread(target=service.run, args=(stop,))
     thread.start()
     try:
         import socket
+
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.bind((MGMT_IP, 0))
             client.sendto(enc(f.payload(m0="DOWN"), KEY, 3), service.address)
@@ -276,12 +296,15 @@ def test_health_service_runs_and_stops(sqlite_db: Database) -> None:
     assert not thread.is_alive()
 
 
-@pytest.mark.parametrize(("took", "expected"), [
-    (0.0, 0.25),    # a quick flush: the base interval
-    (0.02, 0.25),   # an eighth of the base or less: still the base
-    (0.075, 0.6),   # a 1,000-amphora batch: flush less often, the receiver keeps the CPU
-    (0.5, 1.0),     # however slow, never more than a second apart
-])
+@pytest.mark.parametrize(
+    ("took", "expected"),
+    [
+        (0.0, 0.25),  # a quick flush: the base interval
+        (0.02, 0.25),  # an eighth of the base or less: still the base
+        (0.075, 0.6),  # a 1,000-amphora batch: flush less often, the receiver keeps the CPU
+        (0.5, 1.0),  # however slow, never more than a second apart
+    ],
+)
 def test_a_slow_flush_spaces_the_next_one(took: float, expected: float) -> None:
     from hydria.health.writer import next_flush_interval
 
@@ -291,7 +314,7 @@ def test_a_slow_flush_spaces_the_next_one(took: float, expected: float) -> None:
 def test_flushes_stay_close_together_next_to_a_short_heartbeat_timeout() -> None:
     from hydria.health.writer import flush_ceiling, next_flush_interval
 
-    assert flush_ceiling(0.25, 60.0) == 1.0    # Octavia's default timeout: up to a second
+    assert flush_ceiling(0.25, 60.0) == 1.0  # Octavia's default timeout: up to a second
     assert flush_ceiling(0.25, 3.0) == pytest.approx(0.3)  # a 3 s timeout: 0.3 s at most
-    assert flush_ceiling(0.25, 1.0) == 0.25    # never below the base interval
+    assert flush_ceiling(0.25, 1.0) == 0.25  # never below the base interval
     assert next_flush_interval(0.5, 0.25, flush_ceiling(0.25, 3.0)) == pytest.approx(0.3)

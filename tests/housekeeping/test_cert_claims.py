@@ -15,10 +15,18 @@ from tests.support.factories import make_lb, uid
 def _amphora(db: Database, *, busy: bool, busy_until: dt.datetime | None) -> str:
     amp_id = uid()
     with db.session() as s:
-        s.add(m.Amphora(id=amp_id, load_balancer_id=make_lb(db, status=c.ACTIVE),
-                        status=c.AMPHORA_ALLOCATED, role=c.ROLE_STANDALONE,
-                        lb_network_ip="127.43.1.1", cert_busy=busy, cert_busy_until=busy_until,
-                        cert_expiration=m.utcnow() + dt.timedelta(days=1)))
+        s.add(
+            m.Amphora(
+                id=amp_id,
+                load_balancer_id=make_lb(db, status=c.ACTIVE),
+                status=c.AMPHORA_ALLOCATED,
+                role=c.ROLE_STANDALONE,
+                lb_network_ip="127.43.1.1",
+                cert_busy=busy,
+                cert_busy_until=busy_until,
+                cert_expiration=m.utcnow() + dt.timedelta(days=1),
+            )
+        )
     return amp_id
 
 
@@ -50,8 +58,13 @@ class FakeAgent:
 def _rotator(db: Database, tmp_path, agent: FakeAgent) -> CertRotator:  # type: ignore[no-untyped-def]
     from hydria.drivers.certs.local_ca import ControllerCA
 
-    return CertRotator(db, ControllerCA.load_or_create(tmp_path / "pki"), agent,  # type: ignore[arg-type]
-                       agent_port=9443, cert_days=90)
+    return CertRotator(
+        db,
+        ControllerCA.load_or_create(tmp_path / "pki"),
+        agent,  # type: ignore[arg-type]
+        agent_port=9443,
+        cert_days=90,
+    )
 
 
 def test_a_lapsed_claim_is_taken_and_the_certificate_rotated(any_db: Database, tmp_path):

@@ -32,14 +32,20 @@ def test_orphans_are_instances_without_a_live_row():
 
 
 def test_leaked_allocations_have_no_live_owner():
-    allocs = [("sub", "10.0.0.1", "lb1"), ("sub", "10.0.0.2", "gone"),
-              ("lb-mgmt", "127.43.0.10", "amp1")]
+    allocs = [
+        ("sub", "10.0.0.1", "lb1"),
+        ("sub", "10.0.0.2", "gone"),
+        ("lb-mgmt", "127.43.0.10", "amp1"),
+    ]
     assert sweep.leaked_allocations(allocs, {"lb1", "amp1"}) == [("sub", "10.0.0.2")]
 
 
 def test_expired_rows_respect_retention():
-    rows = [("old", NOW - dt.timedelta(days=8)), ("new", NOW - dt.timedelta(days=1)),
-            ("unknown", None)]
+    rows = [
+        ("old", NOW - dt.timedelta(days=8)),
+        ("new", NOW - dt.timedelta(days=1)),
+        ("unknown", None),
+    ]
     assert sweep.expired(rows, NOW, dt.timedelta(days=7)) == ["old", "unknown"]
 
 
@@ -59,22 +65,25 @@ def test_sweeps_release_leaks_and_purge_expired_rows(any_db: Database):
     gone = make_lb(any_db, status=c.DELETED, subnet_id=subnet)  # VIP still held: a leak
     with any_db.session() as s:
         s.get(m.LoadBalancer, gone).updated_at = NOW - dt.timedelta(days=30)
-        amp = m.Amphora(id=str(uuid.uuid4()), load_balancer_id=gone, status=c.DELETED,
-                        role=c.ROLE_STANDALONE, lb_network_ip="127.43.9.9")
+        amp = m.Amphora(
+            id=str(uuid.uuid4()),
+            load_balancer_id=gone,
+            status=c.DELETED,
+            role=c.ROLE_STANDALONE,
+            lb_network_ip="127.43.9.9",
+        )
         s.add(amp)
         s.flush()
         amp.updated_at = NOW - dt.timedelta(days=30)
         addresses.allocate(s, addresses.MGMT_POOL, "127.43.9.9", "127.43.9.9", amp.id)
     keeper = Housekeeper(any_db, NoInstances(), retention=dt.timedelta(days=7))  # type: ignore[arg-type]
-    assert keeper.sweep_once() == {"orphans": 0, "addresses": 2, "purged": 2,
-                                   "certificates": 0}
+    assert keeper.sweep_once() == {"orphans": 0, "addresses": 2, "purged": 2, "certificates": 0}
     with any_db.session() as s:
         assert s.get(m.LoadBalancer, gone) is None
         assert s.get(m.LoadBalancer, live) is not None
         owners = {a.owner_id for a in s.query(m.AddressAllocation)}
     assert owners == {live}
-    assert keeper.sweep_once() == {"orphans": 0, "addresses": 0, "purged": 0,
-                                   "certificates": 0}
+    assert keeper.sweep_once() == {"orphans": 0, "addresses": 0, "purged": 0, "certificates": 0}
 
 
 @pytest.mark.integration
@@ -85,14 +94,28 @@ def test_an_orphan_amphora_is_stopped_and_removed(tmp_path: Path, sqlite_db: Dat
     kept_id, orphan_id = str(uuid.uuid4()), str(uuid.uuid4())
     lb = make_lb(sqlite_db, status=c.ACTIVE)
     with sqlite_db.session() as s:
-        s.add(m.Amphora(id=kept_id, load_balancer_id=lb, status=c.AMPHORA_ALLOCATED,
-                        role=c.ROLE_STANDALONE, lb_network_ip=ip))
+        s.add(
+            m.Amphora(
+                id=kept_id,
+                load_balancer_id=lb,
+                status=c.AMPHORA_ALLOCATED,
+                role=c.ROLE_STANDALONE,
+                lb_network_ip=ip,
+            )
+        )
     try:
         for amp_id in (kept_id, orphan_id):
             cert, key = ca.issue_server_cert(amp_id, ip)
-            compute.create(AmphoraBoot(amphora_id=amp_id, lb_network_ip=ip,
-                                       agent_port=free_port(ip), server_cert_pem=cert,
-                                       server_key_pem=key, ca_cert_pem=ca.ca_cert_pem))
+            compute.create(
+                AmphoraBoot(
+                    amphora_id=amp_id,
+                    lb_network_ip=ip,
+                    agent_port=free_port(ip),
+                    server_cert_pem=cert,
+                    server_key_pem=key,
+                    ca_cert_pem=ca.ca_cert_pem,
+                )
+            )
         deadline = time.monotonic() + 30  # until both agents have exec'd
         while not (pids_mentioning(orphan_id) and compute.is_running(kept_id)):
             assert time.monotonic() < deadline

@@ -22,7 +22,8 @@ from hydria.housekeeping.service import Housekeeper
 from tests.support import netns_lab
 
 pytestmark = [
-    pytest.mark.integration, pytest.mark.netns,
+    pytest.mark.integration,
+    pytest.mark.netns,
     pytest.mark.skipif(not netns_lab.can_use_netns(), reason="needs root and iproute2"),
 ]
 
@@ -55,13 +56,18 @@ def _instance(compute: NetnsCompute, *, folder: bool, on_bridge: bool = True) ->
     if folder:
         compute.layout(amp_id).root.mkdir(parents=True)
         compute.layout(amp_id).boot_file.write_text("{}")
-    subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "600"], start_new_session=True,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.Popen(
+        ["ip", "netns", "exec", ns, "sleep", "600"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return amp_id
 
 
-def test_instances_without_a_row_and_stray_namespaces_go(compute: NetnsCompute,
-                                                        sqlite_db: Database):
+def test_instances_without_a_row_and_stray_namespaces_go(
+    compute: NetnsCompute, sqlite_db: Database
+):
     no_row = _instance(compute, folder=True)
     stray = _instance(compute, folder=False)
     foreign = _instance(compute, folder=False, on_bridge=False)

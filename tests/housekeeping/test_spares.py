@@ -76,8 +76,7 @@ def test_a_spare_goes_to_exactly_one_load_balancer(any_db: Database):
         t.join()
     assert len(won) == 1
     with any_db.session() as s:
-        amp = s.scalars(amp_db.select(m.Amphora).where(m.Amphora.load_balancer_id == won[0])
-                        ).one()
+        amp = s.scalars(amp_db.select(m.Amphora).where(m.Amphora.load_balancer_id == won[0])).one()
         assert (amp.status, amp.role) == (c.AMPHORA_ALLOCATED, c.ROLE_STANDALONE)
         assert amp_db.spares(s) == []
 

@@ -32,11 +32,14 @@ def keystone(tmp_path_factory: pytest.TempPathFactory, hydria_port: int) -> Iter
 
 
 @pytest.fixture(scope="module")
-def hydria(tmp_path_factory: pytest.TempPathFactory, keystone: ks.Keystone,
-           hydria_port: int) -> Iterator[HydriaUp]:
+def hydria(
+    tmp_path_factory: pytest.TempPathFactory, keystone: ks.Keystone, hydria_port: int
+) -> Iterator[HydriaUp]:
     """``hydria up`` with HYDRIA_AUTH_STRATEGY=keystone on the port the catalog names."""
-    up = HydriaUp(tmp_path_factory.mktemp("hydria") / "state",
-                  extra_env={**keystone.hydria_env(), "HYDRIA_KEYSTONE_TOKEN_CACHE_SECONDS": "2"})
+    up = HydriaUp(
+        tmp_path_factory.mktemp("hydria") / "state",
+        extra_env={**keystone.hydria_env(), "HYDRIA_KEYSTONE_TOKEN_CACHE_SECONDS": "2"},
+    )
     up.port = hydria_port
     up.endpoint = f"http://127.0.0.1:{hydria_port}"
     try:

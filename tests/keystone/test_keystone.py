@@ -25,21 +25,29 @@ A, B = "project-a", "project-b"
 FORBIDDEN = "Policy does not allow this request to be performed."
 
 
-def cli(keystone: Keystone, project: str, role: str, *args: str,
-        ok: bool = True) -> Any:
+def cli(keystone: Keystone, project: str, role: str, *args: str, ok: bool = True) -> Any:
     """The real ``openstack`` CLI, password credentials, Hydria found in the catalog."""
     auth = keystone.auth(project, role)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update({"OS_AUTH_URL": auth["auth_url"], "OS_USERNAME": auth["username"],
-                "OS_PASSWORD": auth["password"], "OS_PROJECT_NAME": project,
-                "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
-                "OS_REGION_NAME": "RegionOne", "OS_IDENTITY_API_VERSION": "3",
-                "OS_INTERFACE": "public"})
+    env.update(
+        {
+            "OS_AUTH_URL": auth["auth_url"],
+            "OS_USERNAME": auth["username"],
+            "OS_PASSWORD": auth["password"],
+            "OS_PROJECT_NAME": project,
+            "OS_USER_DOMAIN_NAME": "Default",
+            "OS_PROJECT_DOMAIN_NAME": "Default",
+            "OS_REGION_NAME": "RegionOne",
+            "OS_IDENTITY_API_VERSION": "3",
+            "OS_INTERFACE": "public",
+        }
+    )
     # commands that print nothing (delete, set, unset) take no output format
     quiet = len(args) > 1 and args[1] in ("delete", "set", "unset")
     fmt = [] if quiet else ["-f", "json"]
-    res = subprocess.run([str(BIN / "openstack"), *args, *fmt], capture_output=True,
-                         text=True, env=env, timeout=180)
+    res = subprocess.run(
+        [str(BIN / "openstack"), *args, *fmt], capture_output=True, text=True, env=env, timeout=180
+    )
     if ok:
         assert res.returncode == 0, f"{args}: {res.stderr}"
         return json.loads(res.stdout) if res.stdout.strip() else None
@@ -66,8 +74,9 @@ def wait_active(client: httpx.Client, path: str, key: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def subnet_id(hydria: HydriaUp, keystone: Keystone) -> str:
-    with httpx.Client(base_url=hydria.endpoint, timeout=30,
-                      headers={"X-Auth-Token": keystone.token(A, "member")}) as c:
+    with httpx.Client(
+        base_url=hydria.endpoint, timeout=30, headers={"X-Auth-Token": keystone.token(A, "member")}
+    ) as c:
         subnets = c.get("/v2.0/subnets", params={"name": "public"}).json()["subnets"]
     return str(subnets[0]["id"])
 
@@ -76,32 +85,72 @@ def subnet_id(hydria: HydriaUp, keystone: Keystone) -> str:
 def tree_a(hydria: HydriaUp, keystone: Keystone, subnet_id: str) -> dict[str, Any]:
     """Project A's load balancer, listener, pool, member and monitor (all ACTIVE)."""
     with api(hydria, keystone.token(A, "member")) as c:
-        lb = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "name": "a-lb", "vip_subnet_id": subnet_id}}).json()["loadbalancer"]
+        lb = c.post(
+            "/lbaas/loadbalancers",
+            json={"loadbalancer": {"name": "a-lb", "vip_subnet_id": subnet_id}},
+        ).json()["loadbalancer"]
         lb_path = f"/lbaas/loadbalancers/{lb['id']}"
         wait_active(c, lb_path, "loadbalancer")
-        li = c.post("/lbaas/listeners", json={"listener": {
-            "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}).json()
+        li = c.post(
+            "/lbaas/listeners",
+            json={
+                "listener": {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}
+            },
+        ).json()
         wait_active(c, lb_path, "loadbalancer")
-        pool = c.post("/lbaas/pools", json={"pool": {
-            "listener_id": li["listener"]["id"], "protocol": "HTTP",
-            "lb_algorithm": "ROUND_ROBIN"}}).json()["pool"]
+        pool = c.post(
+            "/lbaas/pools",
+            json={
+                "pool": {
+                    "listener_id": li["listener"]["id"],
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                }
+            },
+        ).json()["pool"]
         wait_active(c, lb_path, "loadbalancer")
-        member = c.post(f"/lbaas/pools/{pool['id']}/members", json={"member": {
-            "address": "127.0.0.1", "protocol_port": 8080}}).json()["member"]
+        member = c.post(
+            f"/lbaas/pools/{pool['id']}/members",
+            json={"member": {"address": "127.0.0.1", "protocol_port": 8080}},
+        ).json()["member"]
         wait_active(c, lb_path, "loadbalancer")
-        hm = c.post("/lbaas/healthmonitors", json={"healthmonitor": {
-            "pool_id": pool["id"], "type": "TCP", "delay": 5, "timeout": 3,
-            "max_retries": 3}}).json()["healthmonitor"]
+        hm = c.post(
+            "/lbaas/healthmonitors",
+            json={
+                "healthmonitor": {
+                    "pool_id": pool["id"],
+                    "type": "TCP",
+                    "delay": 5,
+                    "timeout": 3,
+                    "max_retries": 3,
+                }
+            },
+        ).json()["healthmonitor"]
         wait_active(c, lb_path, "loadbalancer")
-    return {"lb": lb["id"], "listener": li["listener"]["id"], "pool": pool["id"],
-            "member": member["id"], "hm": hm["id"]}
+    return {
+        "lb": lb["id"],
+        "listener": li["listener"]["id"],
+        "pool": pool["id"],
+        "member": member["id"],
+        "hm": hm["id"],
+    }
 
 
-def test_cli_with_passwords_and_the_catalog(hydria: HydriaUp, keystone: Keystone,
-                                            subnet_id: str) -> None:
-    lb = cli(keystone, A, "member", "loadbalancer", "create", "--name", "cli-lb",
-             "--vip-subnet-id", subnet_id, "--wait")
+def test_cli_with_passwords_and_the_catalog(
+    hydria: HydriaUp, keystone: Keystone, subnet_id: str
+) -> None:
+    lb = cli(
+        keystone,
+        A,
+        "member",
+        "loadbalancer",
+        "create",
+        "--name",
+        "cli-lb",
+        "--vip-subnet-id",
+        subnet_id,
+        "--wait",
+    )
     assert lb["project_id"] == keystone.project_ids[A]
     names = [x["name"] for x in cli(keystone, A, "reader", "loadbalancer", "list")]
     assert "cli-lb" in names
@@ -119,8 +168,9 @@ def test_cli_with_passwords_and_the_catalog(hydria: HydriaUp, keystone: Keystone
     cli(keystone, A, "member", "loadbalancer", "delete", "--cascade", "--wait", lb["id"])
 
 
-def test_project_b_never_sees_or_changes_project_a(hydria: HydriaUp, keystone: Keystone,
-                                                   tree_a: dict[str, Any]) -> None:
+def test_project_b_never_sees_or_changes_project_a(
+    hydria: HydriaUp, keystone: Keystone, tree_a: dict[str, Any]
+) -> None:
     t = tree_a
     objects = {
         "loadbalancer": f"/lbaas/loadbalancers/{t['lb']}",
@@ -138,8 +188,12 @@ def test_project_b_never_sees_or_changes_project_a(hydria: HydriaUp, keystone: K
                     r = c.request(method, path, json=body)
                     assert r.status_code == 403, (role, method, path, r.text)
                     assert r.json()["faultstring"] == FORBIDDEN
-            for coll, key in (("loadbalancers", "loadbalancers"), ("listeners", "listeners"),
-                              ("pools", "pools"), ("healthmonitors", "healthmonitors")):
+            for coll, key in (
+                ("loadbalancers", "loadbalancers"),
+                ("listeners", "listeners"),
+                ("pools", "pools"),
+                ("healthmonitors", "healthmonitors"),
+            ):
                 # a role that may not list at all is refused (403); one that may sees
                 # only its own project's objects: none
                 r = c.get(f"/lbaas/{coll}")
@@ -147,27 +201,35 @@ def test_project_b_never_sees_or_changes_project_a(hydria: HydriaUp, keystone: K
                 r = c.get(f"/lbaas/{coll}", params={"project_id": project_a})
                 assert r.status_code == 403, (role, coll, r.text)
             assert c.get(f"/lbaas/pools/{t['pool']}/members").status_code == 403
-            r = c.post(f"/lbaas/pools/{t['pool']}/members", json={"member": {
-                "address": "127.0.0.2", "protocol_port": 80}})
+            r = c.post(
+                f"/lbaas/pools/{t['pool']}/members",
+                json={"member": {"address": "127.0.0.2", "protocol_port": 80}},
+            )
             assert r.status_code == 403
-            r = c.post("/lbaas/listeners", json={"listener": {
-                "loadbalancer_id": t["lb"], "protocol": "TCP", "protocol_port": 81}})
+            r = c.post(
+                "/lbaas/listeners",
+                json={
+                    "listener": {"loadbalancer_id": t["lb"], "protocol": "TCP", "protocol_port": 81}
+                },
+            )
             assert r.status_code == 403
             assert c.get(f"/lbaas/quotas/{project_a}").status_code == 403
-            assert c.put(f"/lbaas/quotas/{project_a}",
-                         json={"quota": {"loadbalancer": 0}}).status_code == 403
+            assert (
+                c.put(f"/lbaas/quotas/{project_a}", json={"quota": {"loadbalancer": 0}}).status_code
+                == 403
+            )
             assert c.delete(f"/lbaas/quotas/{project_a}").status_code == 403
             assert c.get("/octavia/amphorae").status_code == 403
             assert c.get("/lbaas/loadbalancers/" + t["lb"] + "/stats").status_code == 403
     with api(hydria, keystone.token(A, "reader")) as c:
         lb = c.get(objects["loadbalancer"]).json()["loadbalancer"]
         assert lb["name"] == "a-lb" and lb["provisioning_status"] == "ACTIVE"
-        assert [x["id"] for x in c.get("/lbaas/loadbalancers").json()["loadbalancers"]] == [
-            t["lb"]]
+        assert [x["id"] for x in c.get("/lbaas/loadbalancers").json()["loadbalancers"]] == [t["lb"]]
 
 
-def test_admin_sees_every_project(hydria: HydriaUp, keystone: Keystone,
-                                  tree_a: dict[str, Any]) -> None:
+def test_admin_sees_every_project(
+    hydria: HydriaUp, keystone: Keystone, tree_a: dict[str, Any]
+) -> None:
     with api(hydria, keystone.token(B, "admin")) as c:
         ids = [x["id"] for x in c.get("/lbaas/loadbalancers").json()["loadbalancers"]]
         assert tree_a["lb"] in ids
@@ -183,17 +245,23 @@ def test_admin_sees_every_project(hydria: HydriaUp, keystone: Keystone,
         assert r.status_code == 200 and "hydria_error_reason" not in r.json()["loadbalancer"]
 
 
-def test_project_of_a_create_comes_from_the_token(hydria: HydriaUp, keystone: Keystone,
-                                                  subnet_id: str) -> None:
+def test_project_of_a_create_comes_from_the_token(
+    hydria: HydriaUp, keystone: Keystone, subnet_id: str
+) -> None:
     with api(hydria, keystone.token(B, "member")) as c:
-        r = c.post("/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet_id, "project_id": keystone.project_ids[A]}})
+        r = c.post(
+            "/lbaas/loadbalancers",
+            json={
+                "loadbalancer": {"vip_subnet_id": subnet_id, "project_id": keystone.project_ids[A]}
+            },
+        )
         assert r.status_code == 403, r.text
         assert c.get("/lbaas/loadbalancers").json()["loadbalancers"] == []
 
 
-def test_missing_or_bad_token_is_401_with_keystone_uri(hydria: HydriaUp,
-                                                       keystone: Keystone) -> None:
+def test_missing_or_bad_token_is_401_with_keystone_uri(
+    hydria: HydriaUp, keystone: Keystone
+) -> None:
     for token in (None, "not-a-token", "gAAAAA" + "x" * 150):
         with api(hydria, token) as c:
             r = c.get("/lbaas/loadbalancers")
@@ -231,23 +299,40 @@ def test_expired_token_is_refused(hydria: HydriaUp, keystone: Keystone) -> None:
     CVE-2022-2447 rule), so no second Keystone with a short ``[token] expiration``."""
     life = 8
     member = keystone.token(A, "member")
-    with httpx.Client(base_url=keystone.url, timeout=30,
-                      headers={"X-Auth-Token": member}) as ks_api:
+    with httpx.Client(
+        base_url=keystone.url, timeout=30, headers={"X-Auth-Token": member}
+    ) as ks_api:
         who = ks_api.get("/auth/tokens", headers={"X-Subject-Token": member})
         user_id = who.json()["token"]["user"]["id"]
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=life)
-        cred = ks_api.post(f"/users/{user_id}/application_credentials", json={
-            "application_credential": {"name": f"short-{time.monotonic_ns()}",
-                                       "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S")}})
+        cred = ks_api.post(
+            f"/users/{user_id}/application_credentials",
+            json={
+                "application_credential": {
+                    "name": f"short-{time.monotonic_ns()}",
+                    "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S"),
+                }
+            },
+        )
         assert cred.status_code == 201, cred.text
         cred_id, secret = (cred.json()["application_credential"][k] for k in ("id", "secret"))
-        issued = ks_api.post("/auth/tokens", headers={"X-Auth-Token": ""}, json={"auth": {
-            "identity": {"methods": ["application_credential"], "application_credential": {
-                "id": cred_id, "secret": secret}}}})
+        issued = ks_api.post(
+            "/auth/tokens",
+            headers={"X-Auth-Token": ""},
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["application_credential"],
+                        "application_credential": {"id": cred_id, "secret": secret},
+                    }
+                }
+            },
+        )
         assert issued.status_code == 201, issued.text
     token = issued.headers["X-Subject-Token"]
     token_expires = dt.datetime.fromisoformat(
-        issued.json()["token"]["expires_at"].replace("Z", "+00:00"))
+        issued.json()["token"]["expires_at"].replace("Z", "+00:00")
+    )
     assert token_expires <= expires.replace(microsecond=0) + dt.timedelta(seconds=1)
     with api(hydria, token) as c:
         if dt.datetime.now(dt.UTC) < token_expires - dt.timedelta(seconds=1):

@@ -41,8 +41,13 @@ if not HAPROXY.exists():
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.cfg")), ids=lambda p: p.stem)
 def test_golden_file_passes_haproxy_check(path: Path) -> None:
     # -dW: zero-warning mode, a warning fails the check too.
-    result = subprocess.run([str(HAPROXY), "-c", "-dW", "-f", str(path)],
-                            capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run(
+        [str(HAPROXY), "-c", "-dW", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -72,8 +77,11 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 def _member(host: str, body: bytes) -> Iterator[tuple[int, list]]:
     seen: list = []
     handler = type("Handler", (_Recorder,), {"seen": seen, "body": body})
-    server_cls = type("Server", (http.server.ThreadingHTTPServer,), {
-        "address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
+    server_cls = type(
+        "Server",
+        (http.server.ThreadingHTTPServer,),
+        {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET},
+    )
     server = server_cls((host, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -92,8 +100,9 @@ def _free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def _haproxy(text: str, tmp_path: Path, *, nofile: int | None = None,
-             prefix: tuple[str, ...] = ()) -> Iterator[Path]:
+def _haproxy(
+    text: str, tmp_path: Path, *, nofile: int | None = None, prefix: tuple[str, ...] = ()
+) -> Iterator[Path]:
     """Run HAProxy (master-worker, as the agent does) until the stats socket answers.
 
     ``prefix`` runs it under another command (e.g. in a new network namespace).
@@ -177,35 +186,53 @@ def _wait_for(predicate, what: str, timeout: float = 10.0) -> None:
 def test_live_ipv4(tmp_path: Path) -> None:
     ports = {name: _free_port() for name in ("http", "nopool", "disabled", "cidr")}
     with _member("127.0.0.1", b"member-a") as (member_port, seen):
-        monitor = hm("HTTP", delay=1, timeout=1, max_retries=1, url_path="/health check",
-                     expected_codes="200-204", http_version=1.1, domain_name="app.example.com")
+        monitor = hm(
+            "HTTP",
+            delay=1,
+            timeout=1,
+            max_retries=1,
+            url_path="/health check",
+            expected_codes="200-204",
+            http_version=1.1,
+            domain_name="app.example.com",
+        )
         balancer = lb(
             vip="127.0.0.1",
             listeners=[
-                listener(port=ports["http"], insert_headers=(
-                    ("X-Forwarded-For", "true"), ("X-Forwarded-Port", "true"),
-                    ("X-Forwarded-Proto", "true"), ("X-Real-IP", "true")),
-                    timeout_tcp_inspect=1000),
+                listener(
+                    port=ports["http"],
+                    insert_headers=(
+                        ("X-Forwarded-For", "true"),
+                        ("X-Forwarded-Port", "true"),
+                        ("X-Forwarded-Proto", "true"),
+                        ("X-Real-IP", "true"),
+                    ),
+                    timeout_tcp_inspect=1000,
+                ),
                 listener("listener-nopool", port=ports["nopool"], pool=None),
                 listener("listener-disabled", port=ports["disabled"], admin_state_up=False),
-                listener("listener-cidr", "TCP", ports["cidr"],
-                         allowed_cidrs=("192.0.2.0/24",)),
+                listener("listener-cidr", "TCP", ports["cidr"], allowed_cidrs=("192.0.2.0/24",)),
             ],
-            pools=[pool(members=[member("member-a", "127.0.0.1", member_port)],
-                        health_monitor=monitor)],
+            pools=[
+                pool(members=[member("member-a", "127.0.0.1", member_port)], health_monitor=monitor)
+            ],
         )
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        options = g.RenderOptions(stats_socket=str(tmp_path / "stats.sock"),
-                                  max_connections=max_connections_for(soft))
+        options = g.RenderOptions(
+            stats_socket=str(tmp_path / "stats.sock"), max_connections=max_connections_for(soft)
+        )
         with _haproxy(render(balancer, AMPHORA, options, version=1), tmp_path) as sock:
             # The health check: percent-encoded path, HTTP/1.1 with Host, 202 accepted.
-            _wait_for(lambda: any(path.startswith("/health") for _, path, _ in seen),
-                      "a health check")
+            _wait_for(
+                lambda: any(path.startswith("/health") for _, path, _ in seen), "a health check"
+            )
             method, path, headers = next(s for s in seen if s[1].startswith("/health"))
-            assert (method, path, headers.get("host")) == ("GET", "/health%20check",
-                                                            "app.example.com")
-            _wait_for(lambda: _server_status(sock, "pool-1", "member-a") == "UP",
-                      "member-a UP")
+            assert (method, path, headers.get("host")) == (
+                "GET",
+                "/health%20check",
+                "app.example.com",
+            )
+            _wait_for(lambda: _server_status(sock, "pool-1", "member-a") == "UP", "member-a UP")
 
             assert _get("127.0.0.1", ports["http"]) == (200, b"member-a")
             _, _, headers = seen[-1]
@@ -233,9 +260,20 @@ def test_live_ipv6(tmp_path: Path) -> None:
         balancer = lb(
             vip="::1",
             listeners=[listener(port=port)],
-            pools=[pool(members=[member("member-a", "::1", member_port,
-                                        monitor_address="::1", monitor_port=member_port)],
-                        health_monitor=hm("TCP", delay=1, timeout=1, max_retries=1))],
+            pools=[
+                pool(
+                    members=[
+                        member(
+                            "member-a",
+                            "::1",
+                            member_port,
+                            monitor_address="::1",
+                            monitor_port=member_port,
+                        )
+                    ],
+                    health_monitor=hm("TCP", delay=1, timeout=1, max_retries=1),
+                )
+            ],
         )
         options = g.RenderOptions(stats_socket=str(tmp_path / "stats.sock"), max_connections=100)
         with _haproxy(render(balancer, AMPHORA, options, version=1), tmp_path) as sock:
@@ -246,8 +284,7 @@ def test_live_ipv6(tmp_path: Path) -> None:
 def test_maxconn_fits_the_open_file_limit(tmp_path: Path) -> None:
     nofile = 20000
     balancer, options = CASES["http_roundrobin_http_monitor"]
-    balancer = replace(balancer, vip_address="127.0.0.1",
-                       listeners=(listener(port=_free_port()),))
+    balancer = replace(balancer, vip_address="127.0.0.1", listeners=(listener(port=_free_port()),))
     options = replace(options, stats_socket=str(tmp_path / "stats.sock"))
 
     good = replace(options, max_connections=max_connections_for(nofile))
@@ -256,8 +293,9 @@ def test_maxconn_fits_the_open_file_limit(tmp_path: Path) -> None:
 
     octavia_default = replace(options, max_connections=50000)
     try:
-        with _haproxy(render(balancer, AMPHORA, octavia_default, version=1), tmp_path,
-                      nofile=nofile):
+        with _haproxy(
+            render(balancer, AMPHORA, octavia_default, version=1), tmp_path, nofile=nofile
+        ):
             pytest.skip("this HAProxy could raise its own open-file limit (CAP_SYS_RESOURCE)")
     except RuntimeError as exc:
         assert "FD limit" in str(exc)

@@ -92,7 +92,8 @@ def test_amphora_does_not_change_the_text() -> None:
     balancer, options = CASES["shared_pools"]
     backup = g.Amphora(id="amp-2", lb_network_ip="192.0.2.11", role="BACKUP", vrrp_priority=90)
     assert render(balancer, backup, options, version=1) == render(
-        balancer, AMPHORA, options, version=1)
+        balancer, AMPHORA, options, version=1
+    )
 
 
 # ------------------------------------------------------------------ decisions
@@ -136,18 +137,27 @@ def test_connection_limit_falls_back_to_the_global_limit() -> None:
     options = replace(OPTIONS, max_connections=1234)
     view = build_view(CASES["connection_limit_and_timeouts"][0], AMPHORA, options, version=1)
     assert {f.name: f.maxconn for f in view.frontends} == {
-        "listener-http": 500, "listener-tcp": 1234}
+        "listener-http": 500,
+        "listener-tcp": 1234,
+    }
     assert view.global_.maxconn == 1234
 
 
 def test_inspect_delay_in_every_mode_as_octavia() -> None:
-    balancer = lb(listeners=[listener(timeout_tcp_inspect=500),
-                             listener("listener-tcp", "TCP", 81, timeout_tcp_inspect=700),
-                             listener("listener-off", "TCP", 82, timeout_tcp_inspect=0)],
-                  pools=[pool()])
+    balancer = lb(
+        listeners=[
+            listener(timeout_tcp_inspect=500),
+            listener("listener-tcp", "TCP", 81, timeout_tcp_inspect=700),
+            listener("listener-off", "TCP", 82, timeout_tcp_inspect=0),
+        ],
+        pools=[pool()],
+    )
     view = build_view(balancer, AMPHORA, OPTIONS, version=1)
     assert {f.name: f.inspect_delay for f in view.frontends} == {
-        "listener-http": 500, "listener-tcp": 700, "listener-off": None}
+        "listener-http": 500,
+        "listener-tcp": 700,
+        "listener-off": None,
+    }
 
 
 def test_no_user_group_log_unless_asked() -> None:
@@ -174,18 +184,21 @@ BAD_STRINGS = ["a b", "a\nb", "a\rb", "a\tb", "a#b", "a'b", 'a"b', "a\\b", "", "
 
 def test_url_path_is_percent_encoded() -> None:
     nasty = "/a b\n    server evil 6.6.6.6:1\n#'\"\\\t$x?q=1&r=(2)%41"
-    balancer = lb(listeners=[listener()],
-                  pools=[pool(health_monitor=replace(HTTP_HM, url_path=nasty))])
+    balancer = lb(
+        listeners=[listener()], pools=[pool(health_monitor=replace(HTTP_HM, url_path=nasty))]
+    )
     text = _render(balancer)
     send = next(line for line in text.splitlines() if "http-check send" in line)
     assert send.split()[5] == (
-        "/a%20b%0A%20%20%20%20server%20evil%206.6.6.6:1%0A%23%27%22%5C%09$x?q=1&r=(2)%41")
+        "/a%20b%0A%20%20%20%20server%20evil%206.6.6.6:1%0A%23%27%22%5C%09$x?q=1&r=(2)%41"
+    )
     assert "evil 6.6.6.6" not in text
 
 
 def test_url_path_must_be_absolute() -> None:
-    balancer = lb(listeners=[listener()],
-                  pools=[pool(health_monitor=replace(HTTP_HM, url_path="healthz"))])
+    balancer = lb(
+        listeners=[listener()], pools=[pool(health_monitor=replace(HTTP_HM, url_path="healthz"))]
+    )
     with pytest.raises(UnrenderableValue, match="url_path"):
         _render(balancer)
 
@@ -229,7 +242,8 @@ def test_expected_codes_are_checked(bad: str) -> None:
 
 def test_expected_codes_lose_the_spaces_octavia_allows() -> None:
     assert "http-check expect status 200,202,204\n" in _render(
-        _with_hm(expected_codes="200, 202 ,204"))
+        _with_hm(expected_codes="200, 202 ,204")
+    )
 
 
 def test_http_version_is_checked() -> None:
@@ -256,8 +270,9 @@ def test_ids_are_checked(where: str, bad: str) -> None:
         render(balancer, amphora, OPTIONS, version=1)
 
 
-@pytest.mark.parametrize("bad", BAD_STRINGS + ["192.0.2.1:80", "fe80::1%eth0", "example.com",
-                                               "192.0.2.1 backup"])
+@pytest.mark.parametrize(
+    "bad", BAD_STRINGS + ["192.0.2.1:80", "fe80::1%eth0", "example.com", "192.0.2.1 backup"]
+)
 @pytest.mark.parametrize("where", ["vip", "member", "monitor"])
 def test_addresses_are_checked(where: str, bad: str) -> None:
     if where == "vip":
@@ -267,8 +282,15 @@ def test_addresses_are_checked(where: str, bad: str) -> None:
     else:
         if bad == "":
             return  # empty means "no monitor address"
-        balancer = lb(listeners=[listener()], pools=[pool(
-            health_monitor=hm("TCP"), members=[member("m", "192.0.2.1", monitor_address=bad)])])
+        balancer = lb(
+            listeners=[listener()],
+            pools=[
+                pool(
+                    health_monitor=hm("TCP"),
+                    members=[member("m", "192.0.2.1", monitor_address=bad)],
+                )
+            ],
+        )
     with pytest.raises(UnrenderableValue, match="address"):
         _render(balancer)
 
@@ -292,21 +314,35 @@ def test_user_group_is_checked(bad: str) -> None:
         _render(lb(), replace(OPTIONS, user_group=bad))
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("protocol_port", 0), ("protocol_port", 65536), ("protocol_port", "80"),
-    ("protocol_port", True), ("connection_limit", -2), ("timeout_client_data", -1),
-    ("timeout_client_data", "50000\n"), ("timeout_member_data", 1.5),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("protocol_port", 0),
+        ("protocol_port", 65536),
+        ("protocol_port", "80"),
+        ("protocol_port", True),
+        ("connection_limit", -2),
+        ("timeout_client_data", -1),
+        ("timeout_client_data", "50000\n"),
+        ("timeout_member_data", 1.5),
+    ],
+)
 def test_listener_numbers_are_checked(field: str, value: object) -> None:
     balancer = lb(listeners=[replace(listener(), **{field: value})], pools=[pool()])
     with pytest.raises(UnrenderableValue, match=field):
         _render(balancer)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("weight", -1), ("weight", 257), ("weight", "1 backup"), ("protocol_port", 0),
-    ("monitor_port", 70000),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("weight", -1),
+        ("weight", 257),
+        ("weight", "1 backup"),
+        ("protocol_port", 0),
+        ("monitor_port", 70000),
+    ],
+)
 def test_member_numbers_are_checked(field: str, value: object) -> None:
     m = replace(member("m", "192.0.2.1"), **{field: value})
     balancer = lb(listeners=[listener()], pools=[pool(members=[m], health_monitor=hm("TCP"))])
@@ -314,13 +350,23 @@ def test_member_numbers_are_checked(field: str, value: object) -> None:
         _render(balancer)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("delay", 0), ("timeout", 0), ("max_retries", "3"), ("max_retries_down", None),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("delay", 0),
+        ("timeout", 0),
+        ("max_retries", "3"),
+        ("max_retries_down", None),
+    ],
+)
 def test_monitor_numbers_are_checked(field: str, value: object) -> None:
     with pytest.raises(UnrenderableValue, match=field.replace("_", ".")):
-        _render(lb(listeners=[listener()],
-                   pools=[pool(health_monitor=replace(hm("TCP"), **{field: value}))]))
+        _render(
+            lb(
+                listeners=[listener()],
+                pools=[pool(health_monitor=replace(hm("TCP"), **{field: value}))],
+            )
+        )
 
 
 @pytest.mark.parametrize("version", [-1, "1", 1.0, True])
@@ -329,15 +375,23 @@ def test_version_is_checked(version: object) -> None:
         render(lb(), AMPHORA, OPTIONS, version=version)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("balancer", "match"), [
-    (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "certificate"),
-    (lb(listeners=[listener()], pools=[pool(protocol="UDP")]), "protocol"),
-    (lb(listeners=[listener()], pools=[pool(algorithm="LEAST_TIME")]), "lb_algorithm"),
-    (lb(listeners=[listener()], pools=[pool(health_monitor=hm("UDP-CONNECT"))]), "type"),
-    (lb(listeners=[listener()],
-        pools=[pool(session_persistence=g.SessionPersistence("NONE"))]), "persistence"),
-    (lb(listeners=[listener(pool="pool-missing")], pools=[pool()]), "not in the graph"),
-])
+@pytest.mark.parametrize(
+    ("balancer", "match"),
+    [
+        (lb(listeners=[listener(protocol="TERMINATED_HTTPS")], pools=[pool()]), "certificate"),
+        (lb(listeners=[listener()], pools=[pool(protocol="UDP")]), "protocol"),
+        (lb(listeners=[listener()], pools=[pool(algorithm="LEAST_TIME")]), "lb_algorithm"),
+        (lb(listeners=[listener()], pools=[pool(health_monitor=hm("UDP-CONNECT"))]), "type"),
+        (
+            lb(
+                listeners=[listener()],
+                pools=[pool(session_persistence=g.SessionPersistence("NONE"))],
+            ),
+            "persistence",
+        ),
+        (lb(listeners=[listener(pool="pool-missing")], pools=[pool()]), "not in the graph"),
+    ],
+)
 def test_unsupported_values_are_refused(balancer: g.LoadBalancer, match: str) -> None:
     with pytest.raises(UnrenderableValue, match=match):
         _render(balancer)

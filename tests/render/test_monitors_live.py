@@ -30,8 +30,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
 def _options(tmp_path: Path) -> g.RenderOptions:
     script = install_ping_check(AmphoraLayout(tmp_path))
-    return g.RenderOptions(stats_socket=str(tmp_path / "stats.sock"), ping_check=str(script),
-                           max_connections=100)
+    return g.RenderOptions(
+        stats_socket=str(tmp_path / "stats.sock"), ping_check=str(script), max_connections=100
+    )
 
 
 def _check_status(sock: Path, backend: str, server: str) -> str:
@@ -47,13 +48,16 @@ def test_ping_monitor_pings_instead_of_connecting(tmp_path: Path) -> None:
     balancer = lb(
         vip="127.0.0.1",
         listeners=[listener("listener-tcp", "TCP", _free_port())],
-        pools=[pool(protocol="TCP", members=[member("member-a", "127.0.0.1", closed_port)],
-                    health_monitor=hm("PING", delay=1, timeout=1, max_retries=1,
-                                      max_retries_down=1))],
+        pools=[
+            pool(
+                protocol="TCP",
+                members=[member("member-a", "127.0.0.1", closed_port)],
+                health_monitor=hm("PING", delay=1, timeout=1, max_retries=1, max_retries_down=1),
+            )
+        ],
     )
     with _haproxy(render(balancer, AMPHORA, _options(tmp_path), version=1), tmp_path) as sock:
-        _wait_for(lambda: _check_status(sock, "pool-1", "member-a") == "PROCOK",
-                  "an answered ping")
+        _wait_for(lambda: _check_status(sock, "pool-1", "member-a") == "PROCOK", "an answered ping")
         assert _server_status(sock, "pool-1", "member-a") == "UP"
 
 
@@ -61,25 +65,36 @@ def test_ping_monitor_pings_instead_of_connecting(tmp_path: Path) -> None:
 def test_ping_monitor_marks_an_unreachable_member_down(tmp_path: Path) -> None:
     """In a network namespace of its own (only ``lo``), 10.255.255.1 has no route:
     ping fails at once, while 127.0.0.1 still answers."""
-    if shutil.which("unshare") is None or subprocess.run(
-            ["unshare", "--net", "true"], capture_output=True, check=False).returncode:
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode
+    ):
         pytest.skip("cannot create a network namespace here (needs root and unshare)")
     netns = ("unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh")
     balancer = lb(
         vip="127.0.0.1",
         listeners=[listener("listener-tcp", "TCP", 9000)],
-        pools=[pool(protocol="TCP",
-                    members=[member("member-up", "127.0.0.1", 9),
-                             member("member-down", "10.255.255.1", 9)],
-                    health_monitor=hm("PING", delay=1, timeout=1, max_retries=1,
-                                      max_retries_down=1))],
+        pools=[
+            pool(
+                protocol="TCP",
+                members=[
+                    member("member-up", "127.0.0.1", 9),
+                    member("member-down", "10.255.255.1", 9),
+                ],
+                health_monitor=hm("PING", delay=1, timeout=1, max_retries=1, max_retries_down=1),
+            )
+        ],
     )
     text = render(balancer, AMPHORA, _options(tmp_path), version=1)
     with _haproxy(text, tmp_path, prefix=netns) as sock:
-        _wait_for(lambda: _server_status(sock, "pool-1", "member-down") == "DOWN",
-                  "the unreachable member DOWN")
-        _wait_for(lambda: _check_status(sock, "pool-1", "member-up") == "PROCOK",
-                  "the reachable member checked")
+        _wait_for(
+            lambda: _server_status(sock, "pool-1", "member-down") == "DOWN",
+            "the unreachable member DOWN",
+        )
+        _wait_for(
+            lambda: _check_status(sock, "pool-1", "member-up") == "PROCOK",
+            "the reachable member checked",
+        )
         assert _server_status(sock, "pool-1", "member-up") == "UP"
         assert _check_status(sock, "pool-1", "member-down") in ("PROCERR", "* PROCERR")
 
@@ -102,16 +117,26 @@ def _fetch_from(port: int, source_port: int) -> bytes:
 
 @pytest.mark.parametrize("protocol", ["TCP", "HTTP"])
 def test_source_ip_port_hashes_address_and_port(tmp_path: Path, protocol: str) -> None:
-    with (_member("127.0.0.1", b"a") as (port_a, _), _member("127.0.0.1", b"b") as (port_b, _),
-          _member("127.0.0.1", b"c") as (port_c, _)):
+    with (
+        _member("127.0.0.1", b"a") as (port_a, _),
+        _member("127.0.0.1", b"b") as (port_b, _),
+        _member("127.0.0.1", b"c") as (port_c, _),
+    ):
         vip_port = _free_port()
         balancer = lb(
             vip="127.0.0.1",
             listeners=[listener("listener-1", protocol, vip_port)],
-            pools=[pool(protocol=protocol, algorithm="SOURCE_IP_PORT",
-                        members=[member("member-a", "127.0.0.1", port_a),
-                                 member("member-b", "127.0.0.1", port_b),
-                                 member("member-c", "127.0.0.1", port_c)])],
+            pools=[
+                pool(
+                    protocol=protocol,
+                    algorithm="SOURCE_IP_PORT",
+                    members=[
+                        member("member-a", "127.0.0.1", port_a),
+                        member("member-b", "127.0.0.1", port_b),
+                        member("member-c", "127.0.0.1", port_c),
+                    ],
+                )
+            ],
         )
         with _haproxy(render(balancer, AMPHORA, _options(tmp_path), version=1), tmp_path):
             sources = [_free_port() for _ in range(24)]

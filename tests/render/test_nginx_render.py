@@ -43,20 +43,25 @@ def test_every_golden_file_has_a_case() -> None:
 
 
 def test_no_udp_listener_no_text() -> None:
-    assert render_udp(lb(listeners=[listener()], pools=[pool()]), OPTIONS, version=1) == \
-        UdpConfig(text=None)
+    assert render_udp(lb(listeners=[listener()], pools=[pool()]), OPTIONS, version=1) == UdpConfig(
+        text=None
+    )
 
 
 def test_reports_and_probes() -> None:
     cfg = render_udp(CASES["udp_roundrobin_monitor_weights_backup"], OPTIONS, version=1)
     assert cfg.listeners == {"listener-udp": True}
-    assert cfg.pools == {"pool-udp": {"member-a": "UP", "member-b": "UP", "member-c": "DRAIN",
-                                      "member-d": "MAINT"}}
-    assert [(p.member_id, p.address, p.port, p.type, p.delay, p.timeout, p.rise, p.fall)
-            for p in cfg.probes] == [
+    assert cfg.pools == {
+        "pool-udp": {"member-a": "UP", "member-b": "UP", "member-c": "DRAIN", "member-d": "MAINT"}
+    }
+    assert [
+        (p.member_id, p.address, p.port, p.type, p.delay, p.timeout, p.rise, p.fall)
+        for p in cfg.probes
+    ] == [
         ("member-a", "192.0.2.21", 5353, "UDP-CONNECT", 3, 2, 2, 3),
         ("member-b", "192.0.2.22", 5353, "UDP-CONNECT", 3, 2, 2, 3),
-        ("member-c", "192.0.2.23", 5353, "UDP-CONNECT", 3, 2, 2, 3)]
+        ("member-c", "192.0.2.23", 5353, "UDP-CONNECT", 3, 2, 2, 3),
+    ]
     assert UdpConfig.from_dict(cfg.to_dict()) == cfg
     unmonitored = render_udp(CASES["udp_source_ip"], OPTIONS, version=1)
     assert unmonitored.probes == ()
@@ -68,11 +73,13 @@ def test_reports_and_probes() -> None:
 def test_mark_down_edits_only_the_named_members() -> None:
     text = _text(CASES["udp_roundrobin_monitor_weights_backup"])
     down = mark_down(text, ["member-a", "member-d", "member-nobody"])
-    changed = [(a, b) for a, b in zip(text.splitlines(), down.splitlines(), strict=True)
-               if a != b]
-    assert changed == [(
-        "        server 192.0.2.21:5353 weight=3 max_fails=0; # member member-a",
-        "        server 192.0.2.21:5353 weight=3 max_fails=0 down; # member member-a")]
+    changed = [(a, b) for a, b in zip(text.splitlines(), down.splitlines(), strict=True) if a != b]
+    assert changed == [
+        (
+            "        server 192.0.2.21:5353 weight=3 max_fails=0; # member member-a",
+            "        server 192.0.2.21:5353 weight=3 max_fails=0 down; # member member-a",
+        )
+    ]
     assert mark_down(text, []) is text
 
 
@@ -94,16 +101,21 @@ def test_nginx_accepts_golden_and_marked_down(case: str, tmp_path: Path) -> None
         text = text.replace(str(OPTIONS.stream_module), MODULE)
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
-    res = subprocess.run([NGINX, "-t", "-q", "-c", str(conf), "-e", str(tmp_path / "e.log")],
-                         capture_output=True, text=True, timeout=30, check=False)
+    res = subprocess.run(
+        [NGINX, "-t", "-q", "-c", str(conf), "-e", str(tmp_path / "e.log")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
 
 
 def test_udp_pool_behind_tcp_listener_is_refused() -> None:
     from hydria.render.values import UnrenderableValue
+
     with pytest.raises(UnrenderableValue, match="not UDP"):
-        render_udp(lb(listeners=[udp_listener(pool="pool-1")], pools=[pool()]), OPTIONS,
-                   version=1)
+        render_udp(lb(listeners=[udp_listener(pool="pool-1")], pools=[pool()]), OPTIONS, version=1)
     assert udp_pool  # the helpers stay importable for other tests
 
 

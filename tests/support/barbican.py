@@ -106,24 +106,48 @@ def running_barbican(folder: Path, keystone: Keystone) -> Iterator[str]:
     # (no --config-file reaches it under gunicorn): ~/.barbican/ of a HOME of its own
     (folder / ".barbican").mkdir(exist_ok=True)
     conf = folder / ".barbican" / "barbican.conf"
-    conf.write_text(CONF.format(folder=folder, url=url, keystone=keystone.url,
-                                admin_password=keystone.admin_password,
-                                kek=base64.b64encode(secrets.token_bytes(32)).decode()))
+    conf.write_text(
+        CONF.format(
+            folder=folder,
+            url=url,
+            keystone=keystone.url,
+            admin_password=keystone.admin_password,
+            kek=base64.b64encode(secrets.token_bytes(32)).decode(),
+        )
+    )
     paste = folder / "barbican-api-paste.ini"
     paste.write_text(PASTE)
     (folder / "barbican_app.py").write_text(APP.format(paste=paste))
     env = {**os.environ, "HOME": str(folder)}
     log = (folder / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
-        [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--threads", "1", "--timeout", "120", "--chdir", str(folder), "barbican_app:application"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(VENV / "bin" / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--timeout",
+            "120",
+            "--chdir",
+            str(folder),
+            "barbican_app:application",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + START_DEADLINE
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"barbican exited with {proc.returncode}:\n"
-                                   + (folder / "gunicorn.log").read_text()[-4000:])
+                raise RuntimeError(
+                    f"barbican exited with {proc.returncode}:\n"
+                    + (folder / "gunicorn.log").read_text()[-4000:]
+                )
             try:
                 if httpx.get(url + "/", timeout=2).status_code in (200, 300):
                     break
@@ -134,8 +158,9 @@ def running_barbican(folder: Path, keystone: Keystone) -> Iterator[str]:
             time.sleep(0.2)
         admin = keystone.admin()
         svc = admin.identity.create_service(type="key-manager", name="barbican")
-        admin.identity.create_endpoint(service_id=svc.id, interface="public", url=url,
-                                       region_id="RegionOne")
+        admin.identity.create_endpoint(
+            service_id=svc.id, interface="public", url=url, region_id="RegionOne"
+        )
         yield url
     finally:
         proc.terminate()

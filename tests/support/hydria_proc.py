@@ -24,8 +24,10 @@ from tests.support.procs import kill_all_mentioning, pids_mentioning
 # pytest-xdist workers (gw0, gw1, ...) start 60 apart, so parallel workers never
 # hand two load balancers the same VIP address.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-_octets = itertools.count(int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10"))
-                          + 60 * (int(_worker) if _worker.isdigit() else 0))
+_octets = itertools.count(
+    int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "10"))
+    + 60 * (int(_worker) if _worker.isdigit() else 0)
+)
 BIN = Path(sys.executable).parent
 
 
@@ -38,8 +40,13 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 class HydriaUp:
     """One ``hydria up`` with its own state dir, port, VIP subnet and mgmt range."""
 
-    def __init__(self, state_dir: Path, *, extra_env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         n = next(_octets) % 250 + 1
         self.state_dir = state_dir
         self.port = free_port()
@@ -65,14 +72,27 @@ class HydriaUp:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(BIN / "hydria"), "up", "--state-dir", str(self.state_dir), "--port",
-             str(self.port), "--no-clouds-yaml", *self.args],
-            stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+            [
+                str(BIN / "hydria"),
+                "up",
+                "--state-dir",
+                str(self.state_dir),
+                "--port",
+                str(self.port),
+                "--no-clouds-yaml",
+                *self.args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hydria up exited {self.proc.returncode}:\n{self.log(tail=8000)}")
+                raise RuntimeError(
+                    f"hydria up exited {self.proc.returncode}:\n{self.log(tail=8000)}"
+                )
             try:
                 if httpx.get(self.endpoint + "/", timeout=1).status_code == 200:
                     return
@@ -112,21 +132,30 @@ class HydriaUp:
     # -- clients -------------------------------------------------------------
 
     def openstack(self, *args: str, parse: bool = True) -> Any:
-        cmd = [str(BIN / "openstack"), "--os-auth-type", "none", "--os-endpoint", self.endpoint,
-               *args]
+        cmd = [
+            str(BIN / "openstack"),
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            self.endpoint,
+            *args,
+        ]
         if parse:
             cmd += ["-f", "json"]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if res.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({res.returncode}):\n{res.stderr}"
-                                 f"\n--- hydria log ---\n{self.log(tail=8000)}")
+            raise AssertionError(
+                f"{' '.join(args)} failed ({res.returncode}):\n{res.stderr}"
+                f"\n--- hydria log ---\n{self.log(tail=8000)}"
+            )
         return json.loads(res.stdout) if parse and res.stdout.strip() else res.stdout
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.endpoint + "/v2", timeout=30)
 
-    def wait_for(self, path: str, key: str, status: str, *, timeout: float = 60.0,
-                 absent_ok: bool = False) -> dict[str, Any]:
+    def wait_for(
+        self, path: str, key: str, status: str, *, timeout: float = 60.0, absent_ok: bool = False
+    ) -> dict[str, Any]:
         """Poll ``GET path`` until ``provisioning_status`` is ``status``."""
         deadline = time.monotonic() + timeout
         body: dict[str, Any] = {}
@@ -140,14 +169,16 @@ class HydriaUp:
                 if body.get("provisioning_status") == status:
                     return body
                 assert body.get("provisioning_status") != "ERROR" or status == "ERROR", (
-                    f"{path} went to ERROR\n{self.log(tail=8000)}")
+                    f"{path} went to ERROR\n{self.log(tail=8000)}"
+                )
                 time.sleep(0.05)
         raise AssertionError(f"{path} not {status} in {timeout}s: {body}\n{self.log(tail=8000)}")
 
 
 @contextmanager
-def running(state_dir: Path, *, extra_env: dict[str, str] | None = None,
-            args: tuple[str, ...] = ()) -> Iterator[HydriaUp]:
+def running(
+    state_dir: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[HydriaUp]:
     """A started ``hydria up``, cleaned up afterwards; fails if it left processes behind."""
     up = HydriaUp(state_dir, extra_env=extra_env, args=args)
     try:

@@ -30,21 +30,34 @@ class HeaderIdentity:
         if scope["type"] == "http":
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
             project = headers.get("x-project-id", c.DEFAULT_PROJECT_ID)
-            roles = tuple(r.strip() for r in headers.get("x-roles", "member,reader").split(",")
-                          if r.strip())
+            roles = tuple(
+                r.strip() for r in headers.get("x-roles", "member,reader").split(",") if r.strip()
+            )
             system = headers.get("x-system-scope")
-            creds: dict[str, Any] = {"project_id": None if system else project,
-                                     "user_id": headers.get("x-user-id", "user"),
-                                     "roles": list(roles), "system_scope": system}
-            scope[SCOPE_KEY] = Identity(project_id=creds["project_id"],
-                                        user_id=creds["user_id"], roles=roles,
-                                        system_scope=system, domain_id=None,
-                                        credentials=creds)
+            creds: dict[str, Any] = {
+                "project_id": None if system else project,
+                "user_id": headers.get("x-user-id", "user"),
+                "roles": list(roles),
+                "system_scope": system,
+            }
+            scope[SCOPE_KEY] = Identity(
+                project_id=creds["project_id"],
+                user_id=creds["user_id"],
+                roles=roles,
+                system_scope=system,
+                domain_id=None,
+                credentials=creds,
+            )
         await self.app(scope, receive, send)
 
 
 def keystone_settings(state_dir: Path, **extra: Any) -> Settings:
     """Settings of a keystone-mode API (the Keystone URL is never called in-process)."""
-    return Settings(state_dir=state_dir, auth_strategy="keystone",
-                    keystone_url="http://127.0.0.1:1/v3", keystone_username="hydria",
-                    keystone_password="unused", **extra)
+    return Settings(
+        state_dir=state_dir,
+        auth_strategy="keystone",
+        keystone_url="http://127.0.0.1:1/v3",
+        keystone_username="hydria",
+        keystone_password="unused",
+        **extra,
+    )

@@ -37,9 +37,16 @@ from tests.support.backends import free_port
 REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".venv-keystone"
 PROJECTS = ("project-a", "project-b")
-ROLES = ("reader", "member", "admin", "load-balancer_observer",
-         "load-balancer_global_observer", "load-balancer_member",
-         "load-balancer_quota_admin", "load-balancer_admin")
+ROLES = (
+    "reader",
+    "member",
+    "admin",
+    "load-balancer_observer",
+    "load-balancer_global_observer",
+    "load-balancer_member",
+    "load-balancer_quota_admin",
+    "load-balancer_admin",
+)
 START_DEADLINE = 120.0
 
 CONF = """\
@@ -73,28 +80,46 @@ class Keystone:
         return f"{project[-1]}-{role}"
 
     def auth(self, project: str, role: str) -> dict[str, Any]:
-        return {"auth_url": self.url, "username": self.user(project, role),
-                "password": self.password, "project_name": project,
-                "user_domain_name": "Default", "project_domain_name": "Default"}
+        return {
+            "auth_url": self.url,
+            "username": self.user(project, role),
+            "password": self.password,
+            "project_name": project,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        }
 
     def connect(self, project: str, role: str) -> openstack.connection.Connection:
-        return openstack.connect(**self.auth(project, role), region_name="RegionOne",
-                                 identity_interface="public", **_ONLY_THESE)
+        return openstack.connect(
+            **self.auth(project, role),
+            region_name="RegionOne",
+            identity_interface="public",
+            **_ONLY_THESE,
+        )
 
     def admin(self) -> openstack.connection.Connection:
-        return openstack.connect(auth_url=self.url, username="admin",
-                                 password=self.admin_password, project_name="admin",
-                                 user_domain_name="Default", project_domain_name="Default",
-                                 region_name="RegionOne", **_ONLY_THESE)
+        return openstack.connect(
+            auth_url=self.url,
+            username="admin",
+            password=self.admin_password,
+            project_name="admin",
+            user_domain_name="Default",
+            project_domain_name="Default",
+            region_name="RegionOne",
+            **_ONLY_THESE,
+        )
 
     def token(self, project: str, role: str) -> str:
         return str(self.connect(project, role).auth_token)
 
     def hydria_env(self) -> dict[str, str]:
-        return {"HYDRIA_AUTH_STRATEGY": "keystone", "HYDRIA_KEYSTONE_URL": self.url,
-                "HYDRIA_KEYSTONE_USERNAME": self.service_user,
-                "HYDRIA_KEYSTONE_PASSWORD": self.service_password,
-                "HYDRIA_KEYSTONE_PROJECT": "service"}
+        return {
+            "HYDRIA_AUTH_STRATEGY": "keystone",
+            "HYDRIA_KEYSTONE_URL": self.url,
+            "HYDRIA_KEYSTONE_USERNAME": self.service_user,
+            "HYDRIA_KEYSTONE_PASSWORD": self.service_password,
+            "HYDRIA_KEYSTONE_PROJECT": "service",
+        }
 
 
 # the connection is made of the arguments alone: no clouds.yaml, no OS_* variables
@@ -107,10 +132,17 @@ def available() -> bool:
 
 def _manage(conf: Path, *args: str) -> None:
     user = os.environ.get("USER") or "root"
-    extra = ["--keystone-user", user, "--keystone-group", user] if args[0] in (
-        "fernet_setup", "credential_setup") else []
-    subprocess.run([str(VENV / "bin" / "keystone-manage"), "--config-file", str(conf),
-                    *args, *extra], check=True, capture_output=True, timeout=300)
+    extra = (
+        ["--keystone-user", user, "--keystone-group", user]
+        if args[0] in ("fernet_setup", "credential_setup")
+        else []
+    )
+    subprocess.run(
+        [str(VENV / "bin" / "keystone-manage"), "--config-file", str(conf), *args, *extra],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -139,17 +171,23 @@ def _populate(ks: Keystone) -> None:
         p = admin.identity.create_project(name=project, domain_id="default")
         ks.project_ids[project] = p.id
         for role in ROLES:
-            u = admin.identity.create_user(name=ks.user(project, role), password=ks.password,
-                                           domain_id="default", default_project_id=p.id)
+            u = admin.identity.create_user(
+                name=ks.user(project, role),
+                password=ks.password,
+                domain_id="default",
+                default_project_id=p.id,
+            )
             admin.identity.assign_project_role_to_user(p, u, roles[role])
     service = admin.identity.create_project(name="service", domain_id="default")
-    hydria = admin.identity.create_user(name=ks.service_user, password=ks.service_password,
-                                        domain_id="default")
+    hydria = admin.identity.create_user(
+        name=ks.service_user, password=ks.service_password, domain_id="default"
+    )
     admin.identity.assign_project_role_to_user(service, hydria, roles["service"])
     for kind, name in (("load-balancer", "octavia"), ("network", "hydria-subnets")):
         svc = admin.identity.create_service(type=kind, name=name)
-        admin.identity.create_endpoint(service_id=svc.id, interface="public",
-                                       url=ks.hydria_url, region_id="RegionOne")
+        admin.identity.create_endpoint(
+            service_id=svc.id, interface="public", url=ks.hydria_url, region_id="RegionOne"
+        )
 
 
 @contextmanager
@@ -161,26 +199,57 @@ def running_keystone(folder: Path, hydria_port: int) -> Iterator[Keystone]:
         (folder / keys).mkdir(mode=0o700, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}/v3"
-    ks = Keystone(url=url, hydria_url=f"http://127.0.0.1:{hydria_port}",
-                  admin_password=secrets.token_urlsafe(16), password=secrets.token_urlsafe(16),
-                  service_password=secrets.token_urlsafe(16))
+    ks = Keystone(
+        url=url,
+        hydria_url=f"http://127.0.0.1:{hydria_port}",
+        admin_password=secrets.token_urlsafe(16),
+        password=secrets.token_urlsafe(16),
+        service_password=secrets.token_urlsafe(16),
+    )
     _manage(conf, "db_sync")
     _manage(conf, "fernet_setup")
     _manage(conf, "credential_setup")
-    _manage(conf, "bootstrap", "--bootstrap-password", ks.admin_password,
-            "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
-            "--bootstrap-internal-url", url, "--bootstrap-region-id", "RegionOne")
+    _manage(
+        conf,
+        "bootstrap",
+        "--bootstrap-password",
+        ks.admin_password,
+        "--bootstrap-admin-url",
+        url,
+        "--bootstrap-public-url",
+        url,
+        "--bootstrap-internal-url",
+        url,
+        "--bootstrap-region-id",
+        "RegionOne",
+    )
     env = {**os.environ, "OS_KEYSTONE_CONFIG_FILES": str(conf)}
     # Keystone parses the process's own arguments (gunicorn's) as its options: hide them.
     (folder / "keystone_app.py").write_text(
-        "import sys\nsys.argv = sys.argv[:1]\nfrom keystone.wsgi.api import application\n")
+        "import sys\nsys.argv = sys.argv[:1]\nfrom keystone.wsgi.api import application\n"
+    )
     log = (folder / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
-        [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         # one thread per worker: Keystone on SQLite deadlocked with threads here
-         "--threads", "1", "--timeout", "120", "--chdir", str(folder),
-         "keystone_app:application"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(VENV / "bin" / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            # one thread per worker: Keystone on SQLite deadlocked with threads here
+            "--threads",
+            "1",
+            "--timeout",
+            "120",
+            "--chdir",
+            str(folder),
+            "keystone_app:application",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_up(url, proc)
         _populate(ks)

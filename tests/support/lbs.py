@@ -20,8 +20,14 @@ def lb_status(client: httpx.Client, lb_id: str, *, outage_ok: bool = False) -> s
     return str(res.json()["loadbalancer"]["provisioning_status"])
 
 
-def wait_lb(client: httpx.Client, lb_id: str, status: str = "ACTIVE", *,
-            timeout: float = 90.0, outage_ok: bool = False) -> None:
+def wait_lb(
+    client: httpx.Client,
+    lb_id: str,
+    status: str = "ACTIVE",
+    *,
+    timeout: float = 90.0,
+    outage_ok: bool = False,
+) -> None:
     """Poll until ``status``; a load balancer going to ERROR instead fails at once."""
     deadline = time.monotonic() + timeout
     seen = ""
@@ -46,8 +52,14 @@ class HTTPLoadBalancer:
         return str(self.lb["vip_address"])
 
 
-def build_http_lb(client: httpx.Client, subnet_id: str, backends: list[tuple[str, int]], *,
-                  monitor: bool = False, timeout: float = 90.0) -> HTTPLoadBalancer:
+def build_http_lb(
+    client: httpx.Client,
+    subnet_id: str,
+    backends: list[tuple[str, int]],
+    *,
+    monitor: bool = False,
+    timeout: float = 90.0,
+) -> HTTPLoadBalancer:
     """LB, HTTP listener on 80, ROUND_ROBIN pool, a member per back-end and, if asked,
     an HTTP health monitor (1 s delay, one failure marks down)."""
 
@@ -58,21 +70,41 @@ def build_http_lb(client: httpx.Client, subnet_id: str, backends: list[tuple[str
 
     lb = post("/lbaas/loadbalancers", "loadbalancer", {"vip_subnet_id": subnet_id})
     wait_lb(client, lb["id"], timeout=timeout)
-    listener = post("/lbaas/listeners", "listener", {
-        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80})
+    listener = post(
+        "/lbaas/listeners",
+        "listener",
+        {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80},
+    )
     wait_lb(client, lb["id"], timeout=timeout)
-    pool = post("/lbaas/pools", "pool", {
-        "listener_id": listener["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"})
+    pool = post(
+        "/lbaas/pools",
+        "pool",
+        {"listener_id": listener["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+    )
     wait_lb(client, lb["id"], timeout=timeout)
     members = []
     for host, port in backends:
-        members.append(post(f"/lbaas/pools/{pool['id']}/members", "member", {
-            "address": host, "protocol_port": port}))
+        members.append(
+            post(
+                f"/lbaas/pools/{pool['id']}/members",
+                "member",
+                {"address": host, "protocol_port": port},
+            )
+        )
         wait_lb(client, lb["id"], timeout=timeout)
     if monitor:
-        post("/lbaas/healthmonitors", "healthmonitor", {
-            "pool_id": pool["id"], "type": "HTTP", "delay": 1, "timeout": 1,
-            "max_retries": 1, "max_retries_down": 1})
+        post(
+            "/lbaas/healthmonitors",
+            "healthmonitor",
+            {
+                "pool_id": pool["id"],
+                "type": "HTTP",
+                "delay": 1,
+                "timeout": 1,
+                "max_retries": 1,
+                "max_retries_down": 1,
+            },
+        )
         wait_lb(client, lb["id"], timeout=timeout)
     return HTTPLoadBalancer(lb, listener, pool, members)
 

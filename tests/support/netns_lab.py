@@ -146,29 +146,43 @@ class Lab:
         return ns
 
     def run(self, ns: str, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            ["ip", "netns", "exec", ns, *cmd],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def curl(self, ns: str, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.run(ns, "curl", "-gsS", "--connect-timeout", "3", "-m", "10", *extra, url)
 
     def can_connect(self, ns: str, address: str, port: int) -> bool:
         """Does a TCP connection from inside ``ns`` get through (3 s at most)?"""
-        code = ("import socket,sys\ntry:\n socket.create_connection((sys.argv[1], "
-                "int(sys.argv[2])), timeout=3).close()\nexcept OSError:\n sys.exit(1)")
+        code = (
+            "import socket,sys\ntry:\n socket.create_connection((sys.argv[1], "
+            "int(sys.argv[2])), timeout=3).close()\nexcept OSError:\n sys.exit(1)"
+        )
         return self.run(ns, sys.executable, "-c", code, address, str(port)).returncode == 0
 
     def traffic(self, ns: str, url: str) -> subprocess.Popen[str]:
         """A client in ``ns`` that requests ``url`` until its stdin is closed."""
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _TRAFFIC, url],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _TRAFFIC, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.procs.append(proc)  # type: ignore[arg-type]
         return proc
 
     def http_backend(self, ns: str, name: str, address: str, port: int) -> None:
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _BACKEND,
-                                 name, address, str(port)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _BACKEND, name, address, str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.procs.append(proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

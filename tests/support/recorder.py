@@ -49,8 +49,11 @@ class Recorder:
             "test": self.test,
             "request": self.normalise(f"{request.method} {request.url.raw_path.decode()}"),
             "status": response.status_code,
-            "body": ("<unstable>" if request.url.path in [u.split()[1] for u in UNSTABLE]
-                     else self.normalise(response.text)),
+            "body": (
+                "<unstable>"
+                if request.url.path in [u.split()[1] for u in UNSTABLE]
+                else self.normalise(response.text)
+            ),
         }
         with open(self.path, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
@@ -67,7 +70,8 @@ def _load(path: str) -> dict[str, list[Any]]:
         for raw in f:
             line = json.loads(raw)
             by_test.setdefault(TEST_UUID.sub("<id>", line["test"]), []).append(
-                (line["request"], line["status"], line["body"]))
+                (line["request"], line["status"], line["body"])
+            )
     return by_test
 
 
@@ -84,8 +88,10 @@ def compare(before: str, after: str) -> int:
                     print(f"  before: {a}\n  after:  {b}")
                     break
     total = sum(len(v) for v in old.values())
-    print(f"{len(old)} tests, {total} answers before; {len(new)} tests, "
-          f"{sum(len(v) for v in new.values())} answers after; {differ} tests differ")
+    print(
+        f"{len(old)} tests, {total} answers before; {len(new)} tests, "
+        f"{sum(len(v) for v in new.values())} answers after; {differ} tests differ"
+    )
     return differ
 
 

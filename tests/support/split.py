@@ -41,15 +41,26 @@ class Split:
         self.run("certs", "init")
 
     def run(self, *args: str) -> str:
-        res = subprocess.run([str(BIN / "hydria"), *args], env=self.env, capture_output=True,
-                             text=True, timeout=120, check=False)
+        res = subprocess.run(
+            [str(BIN / "hydria"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert res.returncode == 0, res.stderr
         return res.stdout
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.state_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen([str(BIN / "hydria"), *args], env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "hydria"), *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.procs[name] = proc
         return proc

@@ -21,9 +21,14 @@ class _Handler(BaseHTTPRequestHandler):
             cert = self.connection.getpeercert()
             if cert:
                 peer = dict(x[0] for x in cert.get("subject", ()))
-        body = json.dumps({"name": self.server.name,  # type: ignore[attr-defined]
-                           "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                           "peer": peer}).encode()
+        body = json.dumps(
+            {
+                "name": self.server.name,  # type: ignore[attr-defined]
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "peer": peer,
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -52,8 +57,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class HeaderBackend:
-    def __init__(self, name: str, host: str = "127.0.0.1", *, cert: Path | None = None,
-                 key: Path | None = None, client_ca: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        host: str = "127.0.0.1",
+        *,
+        cert: Path | None = None,
+        key: Path | None = None,
+        client_ca: Path | None = None,
+    ) -> None:
         self.name = name
         self.server = _Server((host, 0), _Handler)
         self.server.name = name  # type: ignore[attr-defined]

@@ -38,8 +38,9 @@ class UDPEchoBackend:
         self.sock.close()
 
 
-def udp_ask(host: str, port: int, payload: bytes = b"hi", *, timeout: float = 2.0,
-            source: str = "127.0.0.1") -> str | None:
+def udp_ask(
+    host: str, port: int, payload: bytes = b"hi", *, timeout: float = 2.0, source: str = "127.0.0.1"
+) -> str | None:
     """One datagram from a fresh socket (a new session); the answer, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))

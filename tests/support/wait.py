@@ -14,8 +14,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], *, what: str, timeout: float = 30.0,
-             interval: float = 0.02, details: Callable[[], str] | None = None) -> T:
+def wait_for(
+    check: Callable[[], T],
+    *,
+    what: str,
+    timeout: float = 30.0,
+    interval: float = 0.02,
+    details: Callable[[], str] | None = None,
+) -> T:
     """Poll ``check`` until it returns something true and return it.
 
     Fails with ``what`` (and ``details()``, e.g. a log tail) after ``timeout``.

@@ -78,14 +78,15 @@ class Guard:
         self.strategy = settings.auth_strategy
         self.policy: Policy
         if self.strategy == KEYSTONE:
-            self.octavia = OctaviaPolicy(policy_file=settings.policy_file,
-                                         enforce_new_defaults=settings.policy_enforce_new_defaults)
+            self.octavia = OctaviaPolicy(
+                policy_file=settings.policy_file,
+                enforce_new_defaults=settings.policy_enforce_new_defaults,
+            )
             self.policy = self.octavia
         else:
             self.policy = NoauthPolicy()
 
-    def caller(self, request: Request) -> tuple[str, tuple[str, ...], str | None,
-                                                dict[str, Any]]:
+    def caller(self, request: Request) -> tuple[str, tuple[str, ...], str | None, dict[str, Any]]:
         if self.strategy == KEYSTONE:
             identity: Identity | None = request.scope.get(SCOPE_KEY)
             if identity is None:
@@ -96,14 +97,20 @@ class Guard:
         project_id = (request.headers.get("x-project-id") or "").strip() or c.DEFAULT_PROJECT_ID
         if len(project_id) > MAX_PROJECT_ID_LENGTH:
             raise InvalidInput(
-                f"X-Project-Id must be at most {MAX_PROJECT_ID_LENGTH} characters long.")
+                f"X-Project-Id must be at most {MAX_PROJECT_ID_LENGTH} characters long."
+            )
         if not project_id.isprintable():
             raise InvalidInput("X-Project-Id must be printable text (no control characters).")
-        roles = tuple(r.strip().lower() for r in request.headers.get("x-roles", "").split(",")
-                      if r.strip())
+        roles = tuple(
+            r.strip().lower() for r in request.headers.get("x-roles", "").split(",") if r.strip()
+        )
         is_admin = any(r in ADMIN_ROLES for r in roles)
-        return project_id, roles, None, {"project_id": project_id, "roles": list(roles),
-                                         "is_admin": is_admin}
+        return (
+            project_id,
+            roles,
+            None,
+            {"project_id": project_id, "roles": list(roles), "is_admin": is_admin},
+        )
 
     def admit(self, request: Request) -> RequestContext:
         route = request.scope.get("route")
@@ -116,16 +123,29 @@ class Guard:
             # version documents, health check, metrics: no token needed, nobody to name
             return RequestContext(project_id="")
         project_id, roles, user_id, creds = self.caller(request)
-        decision = Decision(policy=self.policy, operation=operation, creds=creds,
-                            forbid_others=self.strategy == KEYSTONE)
+        decision = Decision(
+            policy=self.policy,
+            operation=operation,
+            creds=creds,
+            forbid_others=self.strategy == KEYSTONE,
+        )
         if not decision.allows(self._target(operation, request, project_id)):
-            log.info("event=api_policy_refused rule=%s user=%r project=%r",
-                     operation.rule, user_id, project_id)
+            log.info(
+                "event=api_policy_refused rule=%s user=%r project=%r",
+                operation.rule,
+                user_id,
+                project_id,
+            )
             raise NotAuthorized()
         # Octavia's context.is_admin: ``context_is_admin`` under Keystone (an admin sees
         # what Octavia shows admins, e.g. ``hydria_error_reason``), the roles under noauth
-        return RequestContext(project_id=project_id, roles=roles, user_id=user_id,
-                              is_admin=bool(creds["is_admin"]), access=decision)
+        return RequestContext(
+            project_id=project_id,
+            roles=roles,
+            user_id=user_id,
+            is_admin=bool(creds["is_admin"]),
+            access=decision,
+        )
 
     @staticmethod
     def _target(operation: Operation, request: Request, own: str) -> str | None:

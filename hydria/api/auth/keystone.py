@@ -60,9 +60,14 @@ def identity_from_environ(environ: dict[str, Any]) -> Identity:
     """The identity ``auth_token`` put in the environ (oslo.context, as Octavia reads it)."""
     ctx = oslo_context.RequestContext.from_environ(environ)
     creds = ctx.to_policy_values()
-    return Identity(project_id=ctx.project_id, user_id=ctx.user_id,
-                    roles=tuple(ctx.roles or ()), system_scope=ctx.system_scope,
-                    domain_id=ctx.domain_id, credentials=dict(creds))
+    return Identity(
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+        roles=tuple(ctx.roles or ()),
+        system_scope=ctx.system_scope,
+        domain_id=ctx.domain_id,
+        credentials=dict(creds),
+    )
 
 
 def auth_protocol(settings: Settings, app: Callable[..., Iterable[bytes]]) -> Any:
@@ -71,21 +76,27 @@ def auth_protocol(settings: Settings, app: Callable[..., Iterable[bytes]]) -> An
     conf([], project="hydria", default_config_files=[], default_config_dirs=[])
     loading.register_auth_conf_options(conf, GROUP)
     conf.register_opts(loading.get_auth_plugin_conf_options("password"), group=GROUP)
-    for name, value in {"auth_type": "password", "auth_url": settings.keystone_url,
-                        "username": settings.keystone_username,
-                        "password": settings.keystone_password,
-                        "project_name": settings.keystone_project,
-                        "user_domain_name": settings.keystone_user_domain,
-                        "project_domain_name": settings.keystone_project_domain}.items():
+    for name, value in {
+        "auth_type": "password",
+        "auth_url": settings.keystone_url,
+        "username": settings.keystone_username,
+        "password": settings.keystone_password,
+        "project_name": settings.keystone_project,
+        "user_domain_name": settings.keystone_user_domain,
+        "project_domain_name": settings.keystone_project_domain,
+    }.items():
         conf.set_override(name, value, group=GROUP)
-    return auth_token.AuthProtocol(app, {
-        "oslo_config_config": conf,
-        "www_authenticate_uri": settings.keystone_url,
-        "token_cache_time": settings.keystone_token_cache_seconds,
-        "service_type": "load-balancer",
-        "interface": "public",
-        "include_service_catalog": False,
-    })
+    return auth_token.AuthProtocol(
+        app,
+        {
+            "oslo_config_config": conf,
+            "www_authenticate_uri": settings.keystone_url,
+            "token_cache_time": settings.keystone_token_cache_seconds,
+            "service_type": "load-balancer",
+            "interface": "public",
+            "include_service_catalog": False,
+        },
+    )
 
 
 class _Outcome:
@@ -112,11 +123,16 @@ def wsgi_environ(scope: Scope) -> dict[str, Any]:
         "SCRIPT_NAME": scope.get("root_path", ""),
         "PATH_INFO": scope["path"],
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "SERVER_NAME": str(server[0]), "SERVER_PORT": str(server[1] or 80),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1] or 80),
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "wsgi.url_scheme": scope.get("scheme", "http"), "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": True,
-        "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
     }
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").upper().replace("-", "_")
@@ -132,8 +148,7 @@ def wsgi_environ(scope: Scope) -> dict[str, Any]:
 class KeystoneAuth:
     """ASGI middleware: a request goes on only with a token Keystone validated."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, *,
-                 protocol: Any | None = None) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, *, protocol: Any | None = None) -> None:
         self.app = app
         self._protocol = protocol if protocol is not None else auth_protocol(settings, _accepted)
 
@@ -141,11 +156,13 @@ class KeystoneAuth:
         outcome = _Outcome()
         environ["hydria.outcome"] = outcome
 
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> None:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> None:
             outcome.status = int(status.split(" ", 1)[0])
-            outcome.headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                               for k, v in headers]
+            outcome.headers = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers
+            ]
 
         body = self._protocol(environ, start_response)
         try:
@@ -166,11 +183,18 @@ class KeystoneAuth:
             await self.app(scope, receive, send)
             return
         # %r: a path is the caller's text (decoded %0d%0a would start a forged log line)
-        log.info("event=api_unauthenticated method=%s path=%r status=%s",
-                 scope["method"], scope["path"], outcome.status)
+        log.info(
+            "event=api_unauthenticated method=%s path=%r status=%s",
+            scope["method"],
+            scope["path"],
+            outcome.status,
+        )
         headers = [h for h in outcome.headers if h[0] != b"content-length"]
         headers.append((b"content-length", str(len(outcome.body)).encode()))
-        start: Message = {"type": "http.response.start", "status": outcome.status,
-                          "headers": headers}
+        start: Message = {
+            "type": "http.response.start",
+            "status": outcome.status,
+            "headers": headers,
+        }
         await send(start)
         await send({"type": "http.response.body", "body": outcome.body})

@@ -46,11 +46,13 @@ PUBLIC = Operation(rule=None)
 
 
 def _crud(kind: str, path: str, *, key: str = "{}") -> dict[tuple[str, str], Operation]:
-    return {("GET", path): Operation(rule_name(kind, "get_all")),
-            ("POST", path): Operation(rule_name(kind, "post")),
-            ("GET", f"{path}/{key}"): Operation(rule_name(kind, "get_one")),
-            ("PUT", f"{path}/{key}"): Operation(rule_name(kind, "put")),
-            ("DELETE", f"{path}/{key}"): Operation(rule_name(kind, "delete"))}
+    return {
+        ("GET", path): Operation(rule_name(kind, "get_all")),
+        ("POST", path): Operation(rule_name(kind, "post")),
+        ("GET", f"{path}/{key}"): Operation(rule_name(kind, "get_one")),
+        ("PUT", f"{path}/{key}"): Operation(rule_name(kind, "put")),
+        ("DELETE", f"{path}/{key}"): Operation(rule_name(kind, "delete")),
+    }
 
 
 def _op(kind: str, action: str, target: str = CALLER) -> Operation:
@@ -79,8 +81,9 @@ TABLE: dict[tuple[str, str], Operation] = {
     ("GET", "/lbaas/quotas/{}/default"): _op("quota", "get_defaults", PATH),
     ("GET", "/lbaas/providers"): _op("provider", "get_all"),
     ("GET", "/lbaas/providers/{}/flavor_capabilities"): _op("provider-flavor", "get_all"),
-    ("GET", "/lbaas/providers/{}/availability_zone_capabilities"):
-        _op("provider-availability-zone", "get_all"),
+    ("GET", "/lbaas/providers/{}/availability_zone_capabilities"): _op(
+        "provider-availability-zone", "get_all"
+    ),
     **_crud("flavor", "/lbaas/flavors"),
     **_crud("flavor-profile", "/lbaas/flavorprofiles"),
     **_crud("availability-zone", "/lbaas/availabilityzones"),
@@ -98,24 +101,56 @@ TABLE: dict[tuple[str, str], Operation] = {
     ("GET", "/networks/{}"): Operation(hydria_rule_name("network", "get_one")),
     ("GET", "/hydria/alarms"): Operation(hydria_rule_name("alarm", "get_all")),
     # The embedded secret store (Barbican's v1 paths; always the caller's project).
-    **{(method, prefix + path + tail): Operation(hydria_rule_name(kind, action))
-       for prefix in ("/v1", "")
-       for kind, path, tail_actions in (
-           ("secret", "/secrets", (("GET", "", "get_all"), ("GET", "/", "get_all"),
-                                      ("POST", "", "post"), ("POST", "/", "post"),
-                                      ("GET", "/{}", "get_one"), ("PUT", "/{}", "put"),
-                                      ("GET", "/{}/payload", "decrypt"),
-                                      ("DELETE", "/{}", "delete"))),
-           ("container", "/containers", (("GET", "", "get_all"), ("GET", "/", "get_all"),
-                                            ("POST", "", "post"), ("POST", "/", "post"),
-                                            ("GET", "/{}", "get_one"),
-                                            ("DELETE", "/{}", "delete"))))
-       for method, tail, action in tail_actions},
+    **{
+        (method, prefix + path + tail): Operation(hydria_rule_name(kind, action))
+        for prefix in ("/v1", "")
+        for kind, path, tail_actions in (
+            (
+                "secret",
+                "/secrets",
+                (
+                    ("GET", "", "get_all"),
+                    ("GET", "/", "get_all"),
+                    ("POST", "", "post"),
+                    ("POST", "/", "post"),
+                    ("GET", "/{}", "get_one"),
+                    ("PUT", "/{}", "put"),
+                    ("GET", "/{}/payload", "decrypt"),
+                    ("DELETE", "/{}", "delete"),
+                ),
+            ),
+            (
+                "container",
+                "/containers",
+                (
+                    ("GET", "", "get_all"),
+                    ("GET", "/", "get_all"),
+                    ("POST", "", "post"),
+                    ("POST", "/", "post"),
+                    ("GET", "/{}", "get_one"),
+                    ("DELETE", "/{}", "delete"),
+                ),
+            ),
+        )
+        for method, tail, action in tail_actions
+    },
 }
 
 # Paths served without a version prefix, and the version documents themselves.
-UNPREFIXED_PUBLIC = frozenset({"/", "/healthcheck", "/metrics", "/projects", "/projects/{}",
-                               "", "/lbaas", "/octavia", "/v1", "/v1/"})
+UNPREFIXED_PUBLIC = frozenset(
+    {
+        "/",
+        "/healthcheck",
+        "/metrics",
+        "/projects",
+        "/projects/{}",
+        "",
+        "/lbaas",
+        "/octavia",
+        "/v1",
+        "/v1/",
+    }
+)
 
 _PREFIX = re.compile(r"^/v2(?:\.0)?(?=/|$)")
 _PARAM = re.compile(r"\{[^}]*\}")

@@ -42,20 +42,28 @@ def check(settings: Settings) -> list[str]:
     if strategy not in STRATEGIES:
         raise UnsafeConfiguration(
             f"HYDRIA_AUTH_STRATEGY={strategy!r} is not a strategy Hydria knows: use "
-            f"{' or '.join(STRATEGIES)}.")
+            f"{' or '.join(STRATEGIES)}."
+        )
     if strategy == "keystone":
-        missing = [name for name, value in (
-            ("HYDRIA_KEYSTONE_URL", settings.keystone_url),
-            ("HYDRIA_KEYSTONE_USERNAME", settings.keystone_username),
-            ("HYDRIA_KEYSTONE_PASSWORD", settings.keystone_password),
-            ("HYDRIA_KEYSTONE_PROJECT", settings.keystone_project)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("HYDRIA_KEYSTONE_URL", settings.keystone_url),
+                ("HYDRIA_KEYSTONE_USERNAME", settings.keystone_username),
+                ("HYDRIA_KEYSTONE_PASSWORD", settings.keystone_password),
+                ("HYDRIA_KEYSTONE_PROJECT", settings.keystone_project),
+            )
+            if not value
+        ]
         if missing:
             raise UnsafeConfiguration(
                 f"HYDRIA_AUTH_STRATEGY=keystone needs {', '.join(missing)} (the identity "
-                "v3 URL and the service user that validates tokens).")
+                "v3 URL and the service user that validates tokens)."
+            )
         if settings.policy_file and not Path(settings.policy_file).is_file():
             raise UnsafeConfiguration(
-                f"HYDRIA_POLICY_FILE={settings.policy_file!r} does not exist.")
+                f"HYDRIA_POLICY_FILE={settings.policy_file!r} does not exist."
+            )
         return []
     if is_loopback(settings.api_host):
         return []
@@ -64,6 +72,9 @@ def check(settings: Settings) -> list[str]:
             f"HYDRIA_AUTH_STRATEGY=noauth trusts whatever project and roles a caller "
             f"names, so the API listens on loopback only, not on {settings.api_host!r}: "
             "use HYDRIA_AUTH_STRATEGY=keystone, or --insecure-noauth-anywhere "
-            "(HYDRIA_INSECURE_NOAUTH_ANYWHERE=true) if you mean it.")
-    return [f"noauth API on {settings.api_host} (HYDRIA_INSECURE_NOAUTH_ANYWHERE): anyone "
-            "who reaches it can act as any project, or as an admin."]
+            "(HYDRIA_INSECURE_NOAUTH_ANYWHERE=true) if you mean it."
+        )
+    return [
+        f"noauth API on {settings.api_host} (HYDRIA_INSECURE_NOAUTH_ANYWHERE): anyone "
+        "who reaches it can act as any project, or as an admin."
+    ]

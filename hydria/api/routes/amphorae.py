@@ -27,6 +27,7 @@ process and builds another.
 Octavia keeps all of this for admins (see ``hydria.api.auth.policy``); once
 allowed, the caller sees the whole fleet, whatever its project.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,10 +50,8 @@ def list_amphorae(request: Request, ctx: AdminCtx, env: Services) -> dict[str, A
 
 
 @router.get(PATH + "/{amphora_id}")
-def show_amphora(amphora_id: str, request: Request, ctx: AdminCtx,
-                 env: Services) -> dict[str, Any]:
-    return {"amphora": select_fields(service.show_amphora(env, amphora_id),
-                                     fields_param(request))}
+def show_amphora(amphora_id: str, request: Request, ctx: AdminCtx, env: Services) -> dict[str, Any]:
+    return {"amphora": select_fields(service.show_amphora(env, amphora_id), fields_param(request))}
 
 
 @router.get(PATH + "/{amphora_id}/stats")

@@ -27,8 +27,9 @@ def _key(request: Request) -> str:
     return str(next(iter(request.path_params.values())))
 
 
-def catalog_router(kind: CatalogKind, key_param: str, *,
-                   models: tuple[type[Any], type[Any], type[Any], type[Any]]) -> APIRouter:
+def catalog_router(
+    kind: CatalogKind, key_param: str, *, models: tuple[type[Any], type[Any], type[Any], type[Any]]
+) -> APIRouter:
     """The routes of one catalogue; ``models``: profile POST/PUT, item POST/PUT bodies."""
     router = APIRouter()
     profile, item = kind.profile, kind.item
@@ -39,15 +40,19 @@ def catalog_router(kind: CatalogKind, key_param: str, *,
         return envelope(request, page, profile.collection, profile.links_key)
 
     def show_profile(request: Request, ctx: AdminCtx, env: Services) -> dict[str, Any]:
-        return {profile.root: select_fields(service.show_profile(env, kind, _key(request)),
-                                            fields_param(request))}
+        return {
+            profile.root: select_fields(
+                service.show_profile(env, kind, _key(request)), fields_param(request)
+            )
+        }
 
     def create_profile(body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
         req = parse(body, profile.root, profile_post, nulls_are_unset=True)
         return {profile.root: service.create_profile(env, kind, req)}
 
-    def update_profile(request: Request, body: JsonBody, ctx: AdminCtx,
-                       env: Services) -> dict[str, Any]:
+    def update_profile(
+        request: Request, body: JsonBody, ctx: AdminCtx, env: Services
+    ) -> dict[str, Any]:
         req = parse(body, profile.root, profile_put, nulls_are_unset=False)
         return {profile.root: service.update_profile(env, kind, _key(request), given(req))}
 
@@ -60,15 +65,19 @@ def catalog_router(kind: CatalogKind, key_param: str, *,
         return envelope(request, page, item.collection, item.links_key)
 
     def show_item(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        return {item.root: select_fields(service.show_item(env, kind, _key(request)),
-                                         fields_param(request))}
+        return {
+            item.root: select_fields(
+                service.show_item(env, kind, _key(request)), fields_param(request)
+            )
+        }
 
     def create_item(body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
         req = parse(body, item.root, item_post, nulls_are_unset=True)
         return {item.root: service.create_item(env, kind, req)}
 
-    def update_item(request: Request, body: JsonBody, ctx: AdminCtx,
-                    env: Services) -> dict[str, Any]:
+    def update_item(
+        request: Request, body: JsonBody, ctx: AdminCtx, env: Services
+    ) -> dict[str, Any]:
         req = parse(body, item.root, item_put, nulls_are_unset=False)
         return {item.root: service.update_item(env, kind, _key(request), given(req))}
 
@@ -76,10 +85,14 @@ def catalog_router(kind: CatalogKind, key_param: str, *,
         service.delete_item(env, kind, _key(request))
         return Response(status_code=204)
 
-    routes = ((kind.profile_path, "profile_id",
-               (list_profiles, show_profile, create_profile, update_profile, delete_profile)),
-              (kind.item_path, key_param,
-               (list_items, show_item, create_item, update_item, delete_item)))
+    routes = (
+        (
+            kind.profile_path,
+            "profile_id",
+            (list_profiles, show_profile, create_profile, update_profile, delete_profile),
+        ),
+        (kind.item_path, key_param, (list_items, show_item, create_item, update_item, delete_item)),
+    )
     for path, key, (lister, shower, creator, updater, deleter) in routes:
         one = f"{path}/{{{key}}}"
         router.add_api_route(path, lister, methods=["GET"])
@@ -90,7 +103,13 @@ def catalog_router(kind: CatalogKind, key_param: str, *,
     return router
 
 
-flavors = catalog_router(FLAVORS, "flavor_id", models=(
-    bodies.FlavorProfilePOST, bodies.FlavorProfilePUT, bodies.FlavorPOST, bodies.FlavorPUT))
-availability_zones = catalog_router(ZONES, "name", models=(
-    bodies.ZoneProfilePOST, bodies.ZoneProfilePUT, bodies.ZonePOST, bodies.ZonePUT))
+flavors = catalog_router(
+    FLAVORS,
+    "flavor_id",
+    models=(bodies.FlavorProfilePOST, bodies.FlavorProfilePUT, bodies.FlavorPOST, bodies.FlavorPUT),
+)
+availability_zones = catalog_router(
+    ZONES,
+    "name",
+    models=(bodies.ZoneProfilePOST, bodies.ZoneProfilePUT, bodies.ZonePOST, bodies.ZonePUT),
+)

@@ -12,6 +12,18 @@ from hydria.services import healthmonitors as service
 router = APIRouter()
 PATH = "/lbaas/healthmonitors"
 
-add_crud(router, PATH, "hm_id", HEALTHMONITOR, Ops(
-    service.list_healthmonitors, service.show_healthmonitor, service.create_healthmonitor,
-    service.update_healthmonitor, service.delete_healthmonitor, HealthMonitorPOST, HealthMonitorPUT))
+add_crud(
+    router,
+    PATH,
+    "hm_id",
+    HEALTHMONITOR,
+    Ops(
+        service.list_healthmonitors,
+        service.show_healthmonitor,
+        service.create_healthmonitor,
+        service.update_healthmonitor,
+        service.delete_healthmonitor,
+        HealthMonitorPOST,
+        HealthMonitorPUT,
+    ),
+)

@@ -12,9 +12,33 @@ from hydria.services import l7policies as service
 router = APIRouter()
 PATH = "/lbaas/l7policies"
 
-add_crud(router, PATH, "l7policy_id", L7POLICY, Ops(
-    service.list_l7policies, service.show_l7policy, service.create_l7policy,
-    service.update_l7policy, service.delete_l7policy, L7PolicyPOST, L7PolicyPUT))
-add_crud(router, f"{PATH}/{{l7policy_id}}/rules", "l7rule_id", L7RULE, Ops(
-    service.list_l7rules, service.show_l7rule, service.create_l7rule,
-    service.update_l7rule, service.delete_l7rule, L7RulePOST, L7RulePUT))
+add_crud(
+    router,
+    PATH,
+    "l7policy_id",
+    L7POLICY,
+    Ops(
+        service.list_l7policies,
+        service.show_l7policy,
+        service.create_l7policy,
+        service.update_l7policy,
+        service.delete_l7policy,
+        L7PolicyPOST,
+        L7PolicyPUT,
+    ),
+)
+add_crud(
+    router,
+    f"{PATH}/{{l7policy_id}}/rules",
+    "l7rule_id",
+    L7RULE,
+    Ops(
+        service.list_l7rules,
+        service.show_l7rule,
+        service.create_l7rule,
+        service.update_l7rule,
+        service.delete_l7rule,
+        L7RulePOST,
+        L7RulePUT,
+    ),
+)

@@ -12,6 +12,18 @@ from hydria.services import listeners as service
 router = APIRouter()
 PATH = "/lbaas/listeners"
 
-add_crud(router, PATH, "listener_id", LISTENER, Ops(
-    service.list_listeners, service.show_listener, service.create_listener,
-    service.update_listener, service.delete_listener, ListenerPOST, ListenerPUT))
+add_crud(
+    router,
+    PATH,
+    "listener_id",
+    LISTENER,
+    Ops(
+        service.list_listeners,
+        service.show_listener,
+        service.create_listener,
+        service.update_listener,
+        service.delete_listener,
+        ListenerPOST,
+        ListenerPUT,
+    ),
+)

@@ -15,13 +15,26 @@ from hydria.services import loadbalancers as service
 router = APIRouter()
 PATH = "/lbaas/loadbalancers"
 
-add_crud(router, PATH, "lb_id", LOADBALANCER, Ops(
-    service.list_loadbalancers, service.show_loadbalancer, service.create_loadbalancer,
-    service.update_loadbalancer, None, LoadBalancerPOST, LoadBalancerPUT))
+add_crud(
+    router,
+    PATH,
+    "lb_id",
+    LOADBALANCER,
+    Ops(
+        service.list_loadbalancers,
+        service.show_loadbalancer,
+        service.create_loadbalancer,
+        service.update_loadbalancer,
+        None,
+        LoadBalancerPOST,
+        LoadBalancerPUT,
+    ),
+)
 
 
 @router.delete(PATH + "/{lb_id}", status_code=204)
 def delete_loadbalancer(lb_id: str, request: Request, ctx: Ctx, env: Services) -> Response:
-    service.delete_loadbalancer(env, ctx, lb_id,
-                                cascade=truthy(request.query_params.get("cascade")))
+    service.delete_loadbalancer(
+        env, ctx, lb_id, cascade=truthy(request.query_params.get("cascade"))
+    )
     return Response(status_code=204)

@@ -19,9 +19,21 @@ from hydria.services.validation import shorten
 router = APIRouter()
 PATH = "/lbaas/pools/{pool_id}/members"
 
-add_crud(router, PATH, "member_id", MEMBER, Ops(
-    service.list_members, service.show_member, service.create_member,
-    service.update_member, service.delete_member, MemberPOST, MemberPUT))
+add_crud(
+    router,
+    PATH,
+    "member_id",
+    MEMBER,
+    Ops(
+        service.list_members,
+        service.show_member,
+        service.create_member,
+        service.update_member,
+        service.delete_member,
+        MemberPOST,
+        MemberPUT,
+    ),
+)
 
 
 def _parse_batch(body: Any) -> list[Any]:
@@ -29,27 +41,32 @@ def _parse_batch(body: Any) -> list[Any]:
         raise InvalidInput("The request body must be a JSON object.")
     extra = sorted(set(body) - {"members"})
     if extra:
-        raise InvalidInput(f"Unknown attribute for argument members: "
-                           f"{shorten(', '.join(extra))}")
+        raise InvalidInput(f"Unknown attribute for argument members: {shorten(', '.join(extra))}")
     entries = body.get("members")
     if not isinstance(entries, list):
-        raise InvalidInput("Invalid input for field/attribute members. "
-                           f"Value: '{shorten(entries)}'. Value should be a list of member "
-                           "objects.")
+        raise InvalidInput(
+            "Invalid input for field/attribute members. "
+            f"Value: '{shorten(entries)}'. Value should be a list of member "
+            "objects."
+        )
     parsed = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise InvalidInput(f"Invalid input for field/attribute members[{i}]. "
-                               f"Value: '{shorten(entry)}'. Value should be a JSON object.")
+            raise InvalidInput(
+                f"Invalid input for field/attribute members[{i}]. "
+                f"Value: '{shorten(entry)}'. Value should be a JSON object."
+            )
         parsed.append(validate(entry, "member", MemberPOST, nulls_are_unset=True))
     return parsed
 
 
 @router.put(PATH, status_code=202)
-def batch_update_members(pool_id: str, request: Request, body: JsonBody, ctx: Ctx,
-                         env: Services) -> Response:
+def batch_update_members(
+    pool_id: str, request: Request, body: JsonBody, ctx: Ctx, env: Services
+) -> Response:
     """Make the pool's members exactly the listed ones (or add to them, additive_only)."""
     wanted = _parse_batch(body)
-    service.batch_update(env, ctx, pool_id, wanted,
-                         additive_only=truthy(request.query_params.get("additive_only")))
+    service.batch_update(
+        env, ctx, pool_id, wanted, additive_only=truthy(request.query_params.get("additive_only"))
+    )
     return Response(status_code=202)

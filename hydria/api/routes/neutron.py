@@ -27,38 +27,72 @@ def _time(value: dt.datetime | None) -> str | None:
 
 def subnet_view(s: Any) -> dict[str, Any]:
     return {
-        "id": s.id, "name": s.name, "network_id": s.network_id,
-        "tenant_id": s.project_id, "project_id": s.project_id,
-        "ip_version": s.ip_version, "cidr": s.cidr, "gateway_ip": s.gateway_ip,
+        "id": s.id,
+        "name": s.name,
+        "network_id": s.network_id,
+        "tenant_id": s.project_id,
+        "project_id": s.project_id,
+        "ip_version": s.ip_version,
+        "cidr": s.cidr,
+        "gateway_ip": s.gateway_ip,
         "allocation_pools": [{"start": s.allocation_start, "end": s.allocation_end}],
-        "enable_dhcp": False, "dns_nameservers": [], "host_routes": [],
-        "ipv6_ra_mode": None, "ipv6_address_mode": None, "subnetpool_id": None,
-        "segment_id": None, "service_types": [], "description": "", "tags": [],
-        "shared": True, "revision_number": 0,
-        "created_at": _time(s.created_at), "updated_at": _time(s.updated_at or s.created_at),
+        "enable_dhcp": False,
+        "dns_nameservers": [],
+        "host_routes": [],
+        "ipv6_ra_mode": None,
+        "ipv6_address_mode": None,
+        "subnetpool_id": None,
+        "segment_id": None,
+        "service_types": [],
+        "description": "",
+        "tags": [],
+        "shared": True,
+        "revision_number": 0,
+        "created_at": _time(s.created_at),
+        "updated_at": _time(s.updated_at or s.created_at),
     }
 
 
 def network_view(n: Any) -> dict[str, Any]:
     return {
-        "id": n.id, "name": n.name, "tenant_id": n.project_id, "project_id": n.project_id,
-        "admin_state_up": True, "status": "ACTIVE", "shared": True, "mtu": 1500,
-        "subnets": [s.id for s in n.subnets], "router:external": False,
-        "availability_zone_hints": [], "availability_zones": [],
-        "ipv4_address_scope": None, "ipv6_address_scope": None,
-        "port_security_enabled": True, "description": "", "tags": [], "revision_number": 0,
-        "created_at": _time(n.created_at), "updated_at": _time(n.updated_at or n.created_at),
+        "id": n.id,
+        "name": n.name,
+        "tenant_id": n.project_id,
+        "project_id": n.project_id,
+        "admin_state_up": True,
+        "status": "ACTIVE",
+        "shared": True,
+        "mtu": 1500,
+        "subnets": [s.id for s in n.subnets],
+        "router:external": False,
+        "availability_zone_hints": [],
+        "availability_zones": [],
+        "ipv4_address_scope": None,
+        "ipv6_address_scope": None,
+        "port_security_enabled": True,
+        "description": "",
+        "tags": [],
+        "revision_number": 0,
+        "created_at": _time(n.created_at),
+        "updated_at": _time(n.updated_at or n.created_at),
     }
 
 
 def _matches(item: dict[str, Any], request: Request) -> bool:
-    for key in set(request.query_params) - {"fields", "limit", "marker", "sort_key",
-                                              "sort_dir", "page_reverse"}:
+    for key in set(request.query_params) - {
+        "fields",
+        "limit",
+        "marker",
+        "sort_key",
+        "sort_dir",
+        "page_reverse",
+    }:
         if key not in item:
             continue
         wanted = request.query_params.getlist(key)
         if str(item[key]) not in wanted and not (
-                isinstance(item[key], bool) and str(item[key]).lower() in wanted):
+            isinstance(item[key], bool) and str(item[key]).lower() in wanted
+        ):
             return False
     return True
 

@@ -12,6 +12,18 @@ from hydria.services import pools as service
 router = APIRouter()
 PATH = "/lbaas/pools"
 
-add_crud(router, PATH, "pool_id", POOL, Ops(
-    service.list_pools, service.show_pool, service.create_pool,
-    service.update_pool, service.delete_pool, PoolPOST, PoolPUT))
+add_crud(
+    router,
+    PATH,
+    "pool_id",
+    POOL,
+    Ops(
+        service.list_pools,
+        service.show_pool,
+        service.create_pool,
+        service.update_pool,
+        service.delete_pool,
+        PoolPOST,
+        PoolPUT,
+    ),
+)

@@ -29,16 +29,22 @@ def _entries(request: Request, pairs: dict[str, str]) -> list[dict[str, Any]]:
     name = request.query_params.get("name")
     description = request.query_params.get("description")
     fields = fields_param(request)
-    return [select_fields({"name": key, "description": text}, fields)
-            for key, text in pairs.items()
-            if (not name or key == name) and (not description or text == description)]
+    return [
+        select_fields({"name": key, "description": text}, fields)
+        for key, text in pairs.items()
+        if (not name or key == name) and (not description or text == description)
+    ]
 
 
 @router.get(PATH)
 def list_providers(request: Request, ctx: Ctx) -> dict[str, Any]:
     fields = fields_param(request)
-    return {"providers": [select_fields({"name": key, "description": text}, fields)
-                          for key, text in provider.providers().items()]}
+    return {
+        "providers": [
+            select_fields({"name": key, "description": text}, fields)
+            for key, text in provider.providers().items()
+        ]
+    }
 
 
 @router.get(PATH + "/{name}/flavor_capabilities")
@@ -48,8 +54,8 @@ def flavor_capabilities(name: str, request: Request, ctx: AdminCtx) -> dict[str,
 
 
 @router.get(PATH + "/{name}/availability_zone_capabilities")
-def availability_zone_capabilities(name: str, request: Request,
-                                   ctx: AdminCtx) -> dict[str, Any]:
+def availability_zone_capabilities(name: str, request: Request, ctx: AdminCtx) -> dict[str, Any]:
     provider.require_provider(name)
-    return {"availability_zone_capabilities":
-            _entries(request, provider.AVAILABILITY_ZONE_CAPABILITIES)}
+    return {
+        "availability_zone_capabilities": _entries(request, provider.AVAILABILITY_ZONE_CAPABILITIES)
+    }

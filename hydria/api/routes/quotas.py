@@ -38,12 +38,12 @@ MAX_PROJECT_ID_LENGTH = 36
 
 def _project(project_id: str) -> str:
     if len(project_id) > MAX_PROJECT_ID_LENGTH:
-        raise InvalidInput(f"Invalid input for field/attribute project_id. Value: "
-                           f"'{project_id[:100]}'. Value should have a maximum character "
-                           f"requirement of {MAX_PROJECT_ID_LENGTH}")
+        raise InvalidInput(
+            f"Invalid input for field/attribute project_id. Value: "
+            f"'{project_id[:100]}'. Value should have a maximum character "
+            f"requirement of {MAX_PROJECT_ID_LENGTH}"
+        )
     return project_id
-
-
 
 
 @router.get(PATH)
@@ -64,15 +64,15 @@ def show_quota(project_id: str, request: Request, ctx: Ctx, env: Services) -> di
 
 
 @router.get(PATH + "/{project_id}/default")
-def show_project_defaults(project_id: str, request: Request, ctx: Ctx,
-                          env: Services) -> dict[str, Any]:
+def show_project_defaults(
+    project_id: str, request: Request, ctx: Ctx, env: Services
+) -> dict[str, Any]:
     _project(project_id)
     return {"quota": schema.view(env.quota_defaults, project_id)}
 
 
 @router.put(PATH + "/{project_id}", status_code=202)
-def set_quota(project_id: str, body: JsonBody, ctx: AdminCtx,
-              env: Services) -> dict[str, Any]:
+def set_quota(project_id: str, body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
     _project(project_id)
     changes = schema.changes(parse(body, "quota", schema.QuotaPUT, nulls_are_unset=False))
     return {"quota": schema.view(service.set_limits(env, project_id, changes), project_id)}

@@ -40,17 +40,20 @@ def base_url(request: Request) -> str:
 def version_info(base: str, *, microversions: bool) -> dict[str, Any]:
     """Barbican's description of its v1 API (with or without microversion bounds)."""
     info: dict[str, Any] = {
-        "id": "v1", "status": "CURRENT",
-        "links": [{"rel": "self", "href": base + "v1/"},
-                  {"rel": "describedby", "type": "text/html",
-                   "href": "https://docs.openstack.org/"}],
+        "id": "v1",
+        "status": "CURRENT",
+        "links": [
+            {"rel": "self", "href": base + "v1/"},
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+        ],
     }
     if microversions:
         info.update(min_version=MIN_VERSION, max_version=MAX_VERSION)
     else:
         info["status"] = "stable"
-        info["media-types"] = [{"base": "application/json",
-                                "type": "application/vnd.openstack.key-manager-v1+json"}]
+        info["media-types"] = [
+            {"base": "application/json", "type": "application/vnd.openstack.key-manager-v1+json"}
+        ]
     return info
 
 
@@ -62,8 +65,7 @@ def _wants_microversions(request: Request) -> bool:
 @versions.get("")
 @versions.get("/", include_in_schema=False)
 def version(request: Request) -> dict[str, Any]:
-    return {"version": version_info(base_url(request),
-                                    microversions=_wants_microversions(request))}
+    return {"version": version_info(base_url(request), microversions=_wants_microversions(request))}
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -114,8 +116,14 @@ async def put_payload(request: Request, env: Services, ctx: Ctx, secret_id: str)
         data += chunk
         if len(data) > limit:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
-    secrets.put_payload(env, ctx, secret_id, data, request.headers.get("content-type", ""),
-                        request.headers.get("content-encoding"))
+    secrets.put_payload(
+        env,
+        ctx,
+        secret_id,
+        data,
+        request.headers.get("content-type", ""),
+        request.headers.get("content-encoding"),
+    )
     return Response(status_code=204)
 
 
@@ -133,15 +141,13 @@ def list_containers(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]
 
 @router.post("/containers", status_code=201)
 @router.post("/containers/", status_code=201, include_in_schema=False)
-def create_container(request: Request, env: Services, ctx: Ctx,
-                     body: JsonBody) -> JSONResponse:
+def create_container(request: Request, env: Services, ctx: Ctx, body: JsonBody) -> JSONResponse:
     ref = secrets.create_container(env, ctx, body, base_url(request))
     return JSONResponse({"container_ref": ref}, status_code=201, headers={"Location": ref})
 
 
 @router.get("/containers/{container_id}")
-def get_container(request: Request, env: Services, ctx: Ctx,
-                  container_id: str) -> dict[str, Any]:
+def get_container(request: Request, env: Services, ctx: Ctx, container_id: str) -> dict[str, Any]:
     return secrets.get_container(env, ctx, container_id, base_url(request))
 
 

@@ -76,23 +76,38 @@ def _build(name: str, base: type[Body], fields: dict[str, tuple[Any, Any]]) -> t
 
 
 def create_body(resource: Resource) -> type[Body]:
-    return _build(f"{resource.root}_create", Body, {
-        f.name: _create_field(f, nested=False, optional=False)
-        for f in resource.in_check_order() if f.create})
+    return _build(
+        f"{resource.root}_create",
+        Body,
+        {
+            f.name: _create_field(f, nested=False, optional=False)
+            for f in resource.in_check_order()
+            if f.create
+        },
+    )
 
 
 def nested_body(resource: Resource) -> type[Body]:
     optional = resource.root in _OPTIONAL_WHEN_NESTED
-    model = _build(f"{resource.root}_nested", Nested, {
-        f.name: _create_field(f, nested=True, optional=optional)
-        for f in resource.in_check_order() if f.in_nested})
+    model = _build(
+        f"{resource.root}_nested",
+        Nested,
+        {
+            f.name: _create_field(f, nested=True, optional=optional)
+            for f in resource.in_check_order()
+            if f.in_nested
+        },
+    )
     _nested[resource.root] = model
     return model
 
 
 def update_body(resource: Resource) -> type[Body]:
-    return _build(f"{resource.root}_update", Body, {
-        f.name: (f.type | None, None) for f in resource.in_check_order() if f.update})
+    return _build(
+        f"{resource.root}_update",
+        Body,
+        {f.name: (f.type | None, None) for f in resource.in_check_order() if f.update},
+    )
 
 
 # Children first: a nested body holds its children's nested bodies.

@@ -41,8 +41,10 @@ def changes(req: QuotaPUT) -> dict[str, int | None]:
         name = ALIASES.get(field, field)
         value = getattr(req, field)
         if name in out and out[name] != value:
-            raise InvalidInput(f"Validation failure: {field} and {name} are the same quota "
-                               "and were given different values.")
+            raise InvalidInput(
+                f"Validation failure: {field} and {name} are the same quota "
+                "and were given different values."
+            )
         out[name] = value
     return out
 

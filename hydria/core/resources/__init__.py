@@ -8,6 +8,18 @@ from hydria.core.resources.loadbalancer import LOADBALANCER
 from hydria.core.resources.member import MEMBER
 from hydria.core.resources.pool import POOL
 
-__all__ = ["FLAVOR", "FLAVORS", "FLAVOR_PROFILE", "HEALTHMONITOR", "L7POLICY", "L7RULE",
-           "LISTENER", "LOADBALANCER",
-           "MEMBER", "POOL", "ZONE", "ZONES", "ZONE_PROFILE"]
+__all__ = [
+    "FLAVOR",
+    "FLAVORS",
+    "FLAVOR_PROFILE",
+    "HEALTHMONITOR",
+    "L7POLICY",
+    "L7RULE",
+    "LISTENER",
+    "LOADBALANCER",
+    "MEMBER",
+    "POOL",
+    "ZONE",
+    "ZONES",
+    "ZONE_PROFILE",
+]

@@ -21,34 +21,59 @@ from hydria.core.resources.types import (
 
 
 def _profile(kind: str, root: str, data: str) -> Resource:
-    return Resource(kind, root, f"{root}s", (
-        Field("id", filter=True),
-        Field("name", Name, REQUIRED, create=True, update=True, null="refuse", filter=True),
-        Field("provider_name", ProviderName, REQUIRED, create=True, update=True,
-              null="refuse", filter=True),
-        Field(data, ProfileData, REQUIRED, create=True, update=True, null="refuse",
-              filter=True),
-    ), links=f"{root}_links")
+    return Resource(
+        kind,
+        root,
+        f"{root}s",
+        (
+            Field("id", filter=True),
+            Field("name", Name, REQUIRED, create=True, update=True, null="refuse", filter=True),
+            Field(
+                "provider_name",
+                ProviderName,
+                REQUIRED,
+                create=True,
+                update=True,
+                null="refuse",
+                filter=True,
+            ),
+            Field(
+                data, ProfileData, REQUIRED, create=True, update=True, null="refuse", filter=True
+            ),
+        ),
+        links=f"{root}_links",
+    )
 
 
 FLAVOR_PROFILE = _profile("Flavor Profile", "flavorprofile", "flavor_data")
-ZONE_PROFILE = _profile("Availability Zone Profile", "availability_zone_profile",
-                        "availability_zone_data")
+ZONE_PROFILE = _profile(
+    "Availability Zone Profile", "availability_zone_profile", "availability_zone_data"
+)
 
-FLAVOR = Resource("Flavor", "flavor", "flavors", (
-    Field("id", filter=True),
-    Field("name", Name, REQUIRED, create=True, update=True, null="refuse", filter=True),
-    Field("description", Description, create=True, update=True, filter=True),
-    Field("enabled", WsmeBool, True, create=True, update=True, null="refuse", filter=True),
-    Field("flavor_profile_id", UUID, REQUIRED, create=True, filter=True),
-))
+FLAVOR = Resource(
+    "Flavor",
+    "flavor",
+    "flavors",
+    (
+        Field("id", filter=True),
+        Field("name", Name, REQUIRED, create=True, update=True, null="refuse", filter=True),
+        Field("description", Description, create=True, update=True, filter=True),
+        Field("enabled", WsmeBool, True, create=True, update=True, null="refuse", filter=True),
+        Field("flavor_profile_id", UUID, REQUIRED, create=True, filter=True),
+    ),
+)
 
-ZONE = Resource("Availability Zone", "availability_zone", "availability_zones", (
-    Field("name", Name, REQUIRED, create=True, filter=True),
-    Field("description", Description, create=True, update=True, filter=True),
-    Field("enabled", WsmeBool, True, create=True, update=True, null="refuse", filter=True),
-    Field("availability_zone_profile_id", UUID, REQUIRED, create=True, filter=True),
-))
+ZONE = Resource(
+    "Availability Zone",
+    "availability_zone",
+    "availability_zones",
+    (
+        Field("name", Name, REQUIRED, create=True, filter=True),
+        Field("description", Description, create=True, update=True, filter=True),
+        Field("enabled", WsmeBool, True, create=True, update=True, null="refuse", filter=True),
+        Field("availability_zone_profile_id", UUID, REQUIRED, create=True, filter=True),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +91,25 @@ class CatalogKind:
     profile_envelope: str  # the profile list's envelope (Octavia: "flavorprofiles")
 
 
-FLAVORS = CatalogKind(FLAVOR, FLAVOR_PROFILE, "id", "flavor_profile_id", "flavor_data",
-                      "flavor_id", "/lbaas/flavors", "/lbaas/flavorprofiles", "flavorprofiles")
-ZONES = CatalogKind(ZONE, ZONE_PROFILE, "name", "availability_zone_profile_id",
-                    "availability_zone_data", "availability_zone", "/lbaas/availabilityzones",
-                    "/lbaas/availabilityzoneprofiles", "availability_zone_profiles")
+FLAVORS = CatalogKind(
+    FLAVOR,
+    FLAVOR_PROFILE,
+    "id",
+    "flavor_profile_id",
+    "flavor_data",
+    "flavor_id",
+    "/lbaas/flavors",
+    "/lbaas/flavorprofiles",
+    "flavorprofiles",
+)
+ZONES = CatalogKind(
+    ZONE,
+    ZONE_PROFILE,
+    "name",
+    "availability_zone_profile_id",
+    "availability_zone_data",
+    "availability_zone",
+    "/lbaas/availabilityzones",
+    "/lbaas/availabilityzoneprofiles",
+    "availability_zone_profiles",
+)

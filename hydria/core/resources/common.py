@@ -7,12 +7,14 @@ from hydria.core.resources.types import Description, Name, ProjectId, Tags, Wsme
 
 ID = Field("id", filter=True)
 NAME = Field("name", Name, create=True, update=True, filter=True, show=Show.TEXT)
-DESCRIPTION = Field("description", Description, create=True, update=True, filter=True,
-                    show=Show.TEXT)
+DESCRIPTION = Field(
+    "description", Description, create=True, update=True, filter=True, show=Show.TEXT
+)
 PROVISIONING = Field("provisioning_status", filter=True)
 OPERATING = Field("operating_status", filter=True)
-ADMIN = Field("admin_state_up", WsmeBool, True, create=True, update=True, null="ignore",
-              filter=True)
+ADMIN = Field(
+    "admin_state_up", WsmeBool, True, create=True, update=True, null="ignore", filter=True
+)
 PROJECT = Field("project_id", ProjectId, create=True, nested=False, stored=False)
 TENANT = Field("tenant_id", column="project_id", stored=False)
 CREATED = Field("created_at", show=Show.TIME)

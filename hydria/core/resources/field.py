@@ -142,8 +142,11 @@ class Resource:
     def unsupported(self, *, nested: bool = False) -> dict[str, tuple[Any, ...]]:
         """Options accepted only at their "off" values, on a create (or nested create)."""
         if nested:
-            return {f.name: f.off for f in self.fields
-                    if f.off is not None and f.in_nested and f.child is None}
+            return {
+                f.name: f.off
+                for f in self.fields
+                if f.off is not None and f.in_nested and f.child is None
+            }
         return {f.name: f.off for f in self.fields if f.off is not None and f.create}
 
     def update_unsupported(self) -> dict[str, tuple[Any, ...]]:

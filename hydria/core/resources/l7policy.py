@@ -19,42 +19,100 @@ from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
 from hydria.core.resources.types import UUID
 
-Position = Annotated[StrictInt, PydanticField(ge=c.MIN_POLICY_POSITION,
-                                              le=c.MAX_POLICY_POSITION)]
+Position = Annotated[StrictInt, PydanticField(ge=c.MIN_POLICY_POSITION, le=c.MAX_POLICY_POSITION)]
 Url = Annotated[str, PydanticField(max_length=255)]
 RuleText = Annotated[str, PydanticField(max_length=255)]
 
-L7RULE = Resource("L7 Rule", "rule", "rules", (
-    std.ID,
-    Field("type", str, REQUIRED, create=True, update=True, null="refuse", filter=True),
-    Field("compare_type", str, REQUIRED, create=True, update=True, null="refuse",
-          filter=True),
-    Field("key", RuleText, create=True, update=True, filter=True),
-    Field("value", RuleText, REQUIRED, create=True, update=True, null="refuse", filter=True),
-    Field("invert", StrictBool, False, create=True, update=True, filter=True),
-    std.PROVISIONING, std.OPERATING, std.CREATED, std.UPDATED, std.PROJECT, std.TENANT,
-    std.ADMIN, std.TAGS,
-), check_order=("type", "compare_type", "key", "value", "invert", "admin_state_up",
-                "project_id", "tags"))
+L7RULE = Resource(
+    "L7 Rule",
+    "rule",
+    "rules",
+    (
+        std.ID,
+        Field("type", str, REQUIRED, create=True, update=True, null="refuse", filter=True),
+        Field("compare_type", str, REQUIRED, create=True, update=True, null="refuse", filter=True),
+        Field("key", RuleText, create=True, update=True, filter=True),
+        Field("value", RuleText, REQUIRED, create=True, update=True, null="refuse", filter=True),
+        Field("invert", StrictBool, False, create=True, update=True, filter=True),
+        std.PROVISIONING,
+        std.OPERATING,
+        std.CREATED,
+        std.UPDATED,
+        std.PROJECT,
+        std.TENANT,
+        std.ADMIN,
+        std.TAGS,
+    ),
+    check_order=(
+        "type",
+        "compare_type",
+        "key",
+        "value",
+        "invert",
+        "admin_state_up",
+        "project_id",
+        "tags",
+    ),
+)
 
-L7POLICY = Resource("L7 Policy", "l7policy", "l7policies", (
-    std.ID, std.NAME, std.DESCRIPTION, std.PROVISIONING, std.OPERATING, std.ADMIN,
-    std.PROJECT, std.TENANT,
-    Field("action", str, REQUIRED, create=True, update=True, null="refuse", filter=True),
-    Field("listener_id", UUID, REQUIRED, create=True, nested=False, filter=True),
-    Field("redirect_pool_id", UUID, create=True, update=True, nested=False, filter=True),
-    # Inside a fully populated create: a pool by name, or a whole pool definition.
-    Field("redirect_pool", create=False, nested=True, child=Child("pool"), shown=False,
-          stored=False),
-    Field("redirect_url", Url, create=True, update=True, filter=True),
-    Field("redirect_prefix", Url, create=True, update=True, filter=True),
-    Field("position", Position, c.MAX_POLICY_POSITION, create=True, update=True,
-          null="ignore", filter=True),
-    Field("rules", create=True, child=Child("rule", many=True), show=Show.RELATED,
-          stored=False),
-    std.CREATED, std.UPDATED, std.TAGS,
-    Field("redirect_http_code", StrictInt, create=True, update=True, filter=True),
-), check_order=(
-    "name", "description", "admin_state_up", "project_id", "action", "redirect_pool_id",
-    "redirect_pool", "redirect_url", "redirect_prefix", "position", "listener_id", "rules",
-    "tags", "redirect_http_code"))
+L7POLICY = Resource(
+    "L7 Policy",
+    "l7policy",
+    "l7policies",
+    (
+        std.ID,
+        std.NAME,
+        std.DESCRIPTION,
+        std.PROVISIONING,
+        std.OPERATING,
+        std.ADMIN,
+        std.PROJECT,
+        std.TENANT,
+        Field("action", str, REQUIRED, create=True, update=True, null="refuse", filter=True),
+        Field("listener_id", UUID, REQUIRED, create=True, nested=False, filter=True),
+        Field("redirect_pool_id", UUID, create=True, update=True, nested=False, filter=True),
+        # Inside a fully populated create: a pool by name, or a whole pool definition.
+        Field(
+            "redirect_pool",
+            create=False,
+            nested=True,
+            child=Child("pool"),
+            shown=False,
+            stored=False,
+        ),
+        Field("redirect_url", Url, create=True, update=True, filter=True),
+        Field("redirect_prefix", Url, create=True, update=True, filter=True),
+        Field(
+            "position",
+            Position,
+            c.MAX_POLICY_POSITION,
+            create=True,
+            update=True,
+            null="ignore",
+            filter=True,
+        ),
+        Field(
+            "rules", create=True, child=Child("rule", many=True), show=Show.RELATED, stored=False
+        ),
+        std.CREATED,
+        std.UPDATED,
+        std.TAGS,
+        Field("redirect_http_code", StrictInt, create=True, update=True, filter=True),
+    ),
+    check_order=(
+        "name",
+        "description",
+        "admin_state_up",
+        "project_id",
+        "action",
+        "redirect_pool_id",
+        "redirect_pool",
+        "redirect_url",
+        "redirect_prefix",
+        "position",
+        "listener_id",
+        "rules",
+        "tags",
+        "redirect_http_code",
+    ),
+)

@@ -152,11 +152,18 @@ def _host_name(value: str) -> str:
     return value
 
 
-ExpectedCodes = Annotated[str, Field(pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$"),
-                          AfterValidator(_status_codes)]
-DomainName = Annotated[str, Field(min_length=1, max_length=255, pattern=(
-    r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$")),
-    AfterValidator(_host_name)]
+ExpectedCodes = Annotated[
+    str, Field(pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$"), AfterValidator(_status_codes)
+]
+DomainName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        pattern=(r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$"),
+    ),
+    AfterValidator(_host_name),
+]
 UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*\Z")]
 # Octavia's TLS version names, oldest first.
 TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -164,16 +171,17 @@ TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 def _tls_versions(value: list[str]) -> list[str]:
     if not value:
-        raise ValueError("Empty TLS version list. Either specify at least one TLS version "
-                         "or remove this parameter to use the default.")
+        raise ValueError(
+            "Empty TLS version list. Either specify at least one TLS version "
+            "or remove this parameter to use the default."
+        )
     invalid = [v for v in value if v not in TLS_VERSIONS]
     if invalid:
         raise ValueError(f"Invalid TLS versions: {', '.join(invalid)}")
     return value
 
 
-TlsVersions = Annotated[list[Annotated[str, Field(max_length=32)]],
-                        AfterValidator(_tls_versions)]
+TlsVersions = Annotated[list[Annotated[str, Field(max_length=32)]], AfterValidator(_tls_versions)]
 # Octavia's ALPN protocol names and its check of a cipher string.
 ALPN_PROTOCOLS = ("h2", "http/1.1", "http/1.0")
 CLIENT_AUTH_MODES = ("NONE", "OPTIONAL", "MANDATORY")
@@ -182,8 +190,10 @@ _CIPHERS_RE = re.compile(r"[A-Za-z0-9\-+!:@=_.]+\Z")
 
 def _alpn(value: list[str]) -> list[str]:
     if not value:
-        raise ValueError("Empty ALPN protocol list. Either specify at least one ALPN "
-                         "protocol or remove this parameter to use the default.")
+        raise ValueError(
+            "Empty ALPN protocol list. Either specify at least one ALPN "
+            "protocol or remove this parameter to use the default."
+        )
     invalid = [p for p in value if p not in ALPN_PROTOCOLS]
     if invalid:
         raise ValueError(f"Invalid ALPN protocol: {', '.join(invalid)}")
@@ -192,8 +202,10 @@ def _alpn(value: list[str]) -> list[str]:
 
 def _ciphers(value: str) -> str:
     if not _CIPHERS_RE.match(value):
-        raise ValueError("Invalid characters in cipher string. Only alphanumeric, -, +, !, "
-                         ":, @, =, _, and . are allowed.")
+        raise ValueError(
+            "Invalid characters in cipher string. Only alphanumeric, -, +, !, "
+            ":, @, =, _, and . are allowed."
+        )
     return value
 
 

@@ -35,13 +35,16 @@ def _json_or_text(res: httpx.Response) -> dict[str, Any]:
 class AgentClient:
     """``AmphoraAgent`` over HTTPS with mutual TLS."""
 
-    def __init__(self, ca_cert: Path, client_cert: Path, client_key: Path, *,
-                 timeout: float = 15.0) -> None:
+    def __init__(
+        self, ca_cert: Path, client_cert: Path, client_key: Path, *, timeout: float = 15.0
+    ) -> None:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
         ctx.load_cert_chain(str(client_cert), str(client_key))
         transport = httpx.HTTPTransport(
-            verify=ctx, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            limits=httpx.Limits(max_keepalive_connections=32))
+            verify=ctx,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            limits=httpx.Limits(max_keepalive_connections=32),
+        )
         self._http = httpx.Client(transport=transport, timeout=timeout)
 
     def close(self) -> None:
@@ -52,8 +55,16 @@ class AgentClient:
         host = f"[{ip}]" if ":" in ip else ip
         return f"https://{host}:{port}{PREFIX}{path}"
 
-    def _request(self, method: str, ip: str, port: int, path: str, *,
-                 timeout: float | httpx.Timeout | None = None, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        ip: str,
+        port: int,
+        path: str,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         try:
             if timeout is not None:
                 kwargs["timeout"] = timeout
@@ -81,13 +92,21 @@ class AgentClient:
                 if time.monotonic() >= deadline:
                     raise AmphoraUnreachable(
                         f"the amphora's agent did not answer within {timeout:g} s of its "
-                        f"boot (last: {exc})") from exc
+                        f"boot (last: {exc})"
+                    ) from exc
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
 
     def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
-        res = self._request("PUT", ip, port, "/config", params={"version": version},
-                            content=text.encode(), headers={"Content-Type": "text/plain"})
+        res = self._request(
+            "PUT",
+            ip,
+            port,
+            "/config",
+            params={"version": version},
+            content=text.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
         if res.status_code == 409:
             raise StaleConfig(res.text)
         if res.status_code == 400:
@@ -95,11 +114,13 @@ class AgentClient:
             raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
         if res.status_code == 503:
             fault = _json_or_text(res)
-            raise ConfigNotLoaded(f"agent {ip}:{port}: {fault.get('error')}: "
-                                  f"{fault.get('details', '')}".strip())
+            raise ConfigNotLoaded(
+                f"agent {ip}:{port}: {fault.get('error')}: {fault.get('details', '')}".strip()
+            )
         if res.status_code != 200:
-            raise AmphoraUnreachable(f"agent {ip}:{port} config: HTTP {res.status_code} "
-                                     f"{res.text[:300]}")
+            raise AmphoraUnreachable(
+                f"agent {ip}:{port} config: HTTP {res.status_code} {res.text[:300]}"
+            )
         body: dict[str, Any] = res.json()
         return body
 
@@ -112,8 +133,9 @@ class AgentClient:
             refused = res.json()
             raise ConfigRejected(f"{refused.get('error')}: {refused.get('details', '')}".strip())
         if res.status_code != 200:
-            raise AmphoraUnreachable(f"agent {ip}:{port} udp: HTTP {res.status_code} "
-                                     f"{res.text[:300]}")
+            raise AmphoraUnreachable(
+                f"agent {ip}:{port} udp: HTTP {res.status_code} {res.text[:300]}"
+            )
         answer: dict[str, Any] = res.json()
         return answer
 
@@ -127,32 +149,43 @@ class AgentClient:
 
     def put_vrrp(self, ip: str, port: int, text: str) -> dict[str, Any]:
         """keepalived's configuration (ACTIVE_STANDBY); reloaded only if it changed."""
-        res = self._request("PUT", ip, port, "/vrrp", content=text.encode(),
-                            headers={"Content-Type": "text/plain"})
+        res = self._request(
+            "PUT", ip, port, "/vrrp", content=text.encode(), headers={"Content-Type": "text/plain"}
+        )
         if res.status_code == 400:
             fault = res.json()
             raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
         if res.status_code != 200:
-            raise AmphoraUnreachable(f"agent {ip}:{port} vrrp: HTTP {res.status_code} "
-                                     f"{res.text[:300]}")
+            raise AmphoraUnreachable(
+                f"agent {ip}:{port} vrrp: HTTP {res.status_code} {res.text[:300]}"
+            )
         body: dict[str, Any] = res.json()
         return body
 
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
-        res = self._request("PUT", ip, port, "/certificate",
-                            json={"cert_pem": cert_pem, "key_pem": key_pem})
+        res = self._request(
+            "PUT", ip, port, "/certificate", json={"cert_pem": cert_pem, "key_pem": key_pem}
+        )
         if res.status_code != 200:
-            raise AmphoraUnreachable(f"agent {ip}:{port} certificate: HTTP {res.status_code} "
-                                     f"{res.text[:300]}")
+            raise AmphoraUnreachable(
+                f"agent {ip}:{port} certificate: HTTP {res.status_code} {res.text[:300]}"
+            )
 
-    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
-                      connect_timeout: float | None = None) -> None:
+    def delete_config(
+        self, ip: str, port: int, *, drain: float = 0.0, connect_timeout: float | None = None
+    ) -> None:
         """Stop HAProxy; with ``drain``, let requests in flight finish first."""
         timeout = None
         if drain or connect_timeout:
             timeout = httpx.Timeout(drain + 15.0, connect=connect_timeout or 5.0)
-        res = self._request("DELETE", ip, port, "/config", timeout=timeout,
-                            params={"drain": f"{drain:g}"} if drain else None)
+        res = self._request(
+            "DELETE",
+            ip,
+            port,
+            "/config",
+            timeout=timeout,
+            params={"drain": f"{drain:g}"} if drain else None,
+        )
         if res.status_code not in (200, 204):
             raise AmphoraUnreachable(f"agent {ip}:{port} delete: HTTP {res.status_code}")
 

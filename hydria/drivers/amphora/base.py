@@ -47,8 +47,9 @@ class AmphoraAgent(Protocol):
         """Replace the agent's server certificate (new handshakes use it)."""
         ...
 
-    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
-                      connect_timeout: float | None = None) -> None:
+    def delete_config(
+        self, ip: str, port: int, *, drain: float = 0.0, connect_timeout: float | None = None
+    ) -> None:
         """Stop HAProxy; with ``drain``, let requests in flight finish first."""
         ...
 

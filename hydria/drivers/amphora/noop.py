@@ -31,9 +31,12 @@ class NoopAgentClient:
         with self.fleet.lock:
             version = self.fleet.versions.get(ip)
             udp_version = self.udp_versions.get(ip)
-        return {"config_version": version, "haproxy_running": version is not None,
-                "stats_socket": f"/nonexistent/noop-{ip}.sock",
-                "udp_config_version": udp_version}
+        return {
+            "config_version": version,
+            "haproxy_running": version is not None,
+            "stats_socket": f"/nonexistent/noop-{ip}.sock",
+            "udp_config_version": udp_version,
+        }
 
     def wait_ready(self, ip: str, port: int, *, timeout: float) -> dict[str, Any]:
         return self.info(ip, port)
@@ -67,8 +70,9 @@ class NoopAgentClient:
     def stats(self, ip: str, port: int) -> dict[str, Any]:
         return {"haproxy_running": False, "rows": []}
 
-    def delete_config(self, ip: str, port: int, *, drain: float = 0.0,
-                      connect_timeout: float | None = None) -> None:
+    def delete_config(
+        self, ip: str, port: int, *, drain: float = 0.0, connect_timeout: float | None = None
+    ) -> None:
         with self.fleet.lock:
             self.fleet.versions.pop(ip, None)
             self.udp_versions.pop(ip, None)

@@ -17,7 +17,6 @@ class CertificateAuthority(Protocol):
         """The CA certificate an agent trusts its controllers by."""
         ...
 
-    def issue_server_cert(self, amphora_id: str, ip: str, *, days: int = 365
-                          ) -> tuple[str, str]:
+    def issue_server_cert(self, amphora_id: str, ip: str, *, days: int = 365) -> tuple[str, str]:
         """(certificate PEM, key PEM) for an agent listening on ``ip``."""
         ...

@@ -39,8 +39,9 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _cert_pem(cert: x509.Certificate) -> str:
@@ -66,8 +67,9 @@ def _locked(folder: Path) -> Iterator[None]:
 class ControllerCA:
     """Loads the CA from ``folder``, or creates it the first time."""
 
-    def __init__(self, folder: Path, ca_key: ec.EllipticCurvePrivateKey,
-                 ca_cert: x509.Certificate) -> None:
+    def __init__(
+        self, folder: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate
+    ) -> None:
         self.folder = folder
         self._key = ca_key
         self._cert = ca_cert
@@ -118,8 +120,9 @@ class ControllerCA:
         """(cert PEM, key PEM) for an amphora agent listening on ``ip``."""
         return self.issue(amphora_id, ip=ip, days=days)
 
-    def issue(self, common_name: str, *, ip: str | None = None, client: bool = False,
-              days: int = 365) -> tuple[str, str]:
+    def issue(
+        self, common_name: str, *, ip: str | None = None, client: bool = False, days: int = 365
+    ) -> tuple[str, str]:
         key = _key()
         now = dt.datetime.now(dt.UTC)
         usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
@@ -137,7 +140,8 @@ class ControllerCA:
         if ip is not None:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
-                critical=False)
+                critical=False,
+            )
         cert = builder.sign(self._key, hashes.SHA256())
         return _cert_pem(cert), _key_pem(key)
 
@@ -147,15 +151,26 @@ def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hydria controller CA")])
     return (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(key, hashes.SHA256())
     )

@@ -17,8 +17,11 @@ def public_key_of(private_path: Path) -> str:
     if pub.exists():
         return pub.read_text().strip()
     key = serialization.load_ssh_private_key(private_path.read_bytes(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                         serialization.PublicFormat.OpenSSH).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
 
 
 def ensure_key_pair(private_path: Path, comment: str = "hydria-amphora") -> str:
@@ -27,10 +30,16 @@ def ensure_key_pair(private_path: Path, comment: str = "hydria-amphora") -> str:
         return public_key_of(private_path)
     private_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = ed25519.Ed25519PrivateKey.generate()
-    text = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                             serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
+    text = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     tmp = private_path.with_name(private_path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -51,5 +51,4 @@ class Fences(Protocol):
     """A driver that can cut an amphora off at once (links down, processes killed),
     as a failover of an ACTIVE_STANDBY amphora needs before anything else."""
 
-    def fence(self, amphora_id: str) -> None:
-        ...
+    def fence(self, amphora_id: str) -> None: ...

@@ -83,9 +83,14 @@ class LocalCompute:
             fh.write(boot_to_json(boot))
         with open(layout.agent_log, "ab") as out:
             # the agent records its own pid once it holds agent.lock
-            proc = subprocess.Popen([*_agent_command(), "--dir", str(layout.root)],
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(
+                [*_agent_command(), "--dir", str(layout.root)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                close_fds=True,
+            )
         self._reap()
         self._children.append(proc)
         log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)

@@ -47,10 +47,16 @@ log = logging.getLogger("hydria.compute.netns")
 def ssh_host_key() -> tuple[str, str]:
     """A fresh ed25519 host key: (OpenSSH private text, public ``ssh-ed25519 ...``)."""
     key = ed25519.Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return private, public
 
 
@@ -68,8 +74,9 @@ def init_pid(ns: str) -> int | None:
 
 
 class NetnsCompute:
-    def __init__(self, root: Path, management: ManagementNet, *,
-                 known_hosts_dir: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, management: ManagementNet, *, known_hosts_dir: Path | None = None
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.management = management
@@ -103,12 +110,35 @@ class NetnsCompute:
             fh.write(boot_to_json(boot))
         iproute.ensure_ns(ns)
         self.management.plug(boot.amphora_id, boot.lb_network_ip)
-        cmd = ["ip", "netns", "exec", ns, "unshare", "--mount", "--uts", "--pid", "--fork",
-               "--mount-proc", "--propagation", "private", "--",
-               sys.executable, "-m", "hydria.agent.instance", "--dir", str(layout.root)]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "--",
+            sys.executable,
+            "-m",
+            "hydria.agent.instance",
+            "--dir",
+            str(layout.root),
+        ]
         with open(layout.root / "console.log", "ab") as out:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                close_fds=True,
+            )
         self._children = [p for p in self._children if p.poll() is None] + [proc]
         log.info("event=instance_started amphora=%s namespace=%s", boot.amphora_id, ns)
         return ns
@@ -130,8 +160,9 @@ class NetnsCompute:
         self._stop(ns, timeout=3)
         iproute.delete_ns(ns)
         for name in iproute.links():
-            if name.startswith((names.host_mgmt_veth(amphora_id),
-                                names.host_port_veth(amphora_id, ""))):
+            if name.startswith(
+                (names.host_mgmt_veth(amphora_id), names.host_port_veth(amphora_id, ""))
+            ):
                 iproute.delete_link(name)
         shutil.rmtree(self.layout(amphora_id).root, ignore_errors=True)
         known = self.known_hosts(amphora_id)
@@ -170,16 +201,23 @@ class NetnsCompute:
         of another deployment on this host is left alone.
         """
         known = {names.namespace(i) for i in self.list_ids()}
-        ours = {n for n, info in iproute.links().items()
-                if n.startswith("hym") and info.get("master") == self.management.bridge}
+        ours = {
+            n
+            for n, info in iproute.links().items()
+            if n.startswith("hym") and info.get("master") == self.management.bridge
+        }
         now = time.time()
-        strays = [ns for ns in iproute.namespaces(names.NAMESPACE_PREFIX)
-                  if ns not in known and "hym" + ns[len(names.NAMESPACE_PREFIX):] in ours
-                  and now - iproute.ns_created(ns) > older_than]
+        strays = [
+            ns
+            for ns in iproute.namespaces(names.NAMESPACE_PREFIX)
+            if ns not in known
+            and "hym" + ns[len(names.NAMESPACE_PREFIX) :] in ours
+            and now - iproute.ns_created(ns) > older_than
+        ]
         for ns in strays:
             self._stop(ns, timeout=3)
             iproute.delete_ns(ns)
-            iproute.delete_link("hym" + ns[len(names.NAMESPACE_PREFIX):])
+            iproute.delete_link("hym" + ns[len(names.NAMESPACE_PREFIX) :])
             log.warning("event=stray_namespace_deleted namespace=%s", ns)
         return strays
 
@@ -217,4 +255,3 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
-

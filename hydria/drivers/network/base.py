@@ -31,16 +31,17 @@ class NetworkDriver(Protocol):
     # (Octavia's vrrp_ip) and on every member subnet, which the controller allocates
     plugs_ports: bool
 
-    def plug_vip(self, amphora_id: str, vip_address: str, port: SubnetPort, *,
-                 hold_vip: bool = True) -> None:
+    def plug_vip(
+        self, amphora_id: str, vip_address: str, port: SubnetPort, *, hold_vip: bool = True
+    ) -> None:
         """Plug the VIP-side port; put the VIP on it unless keepalived holds it."""
         ...
 
-    def unplug_vip(self, amphora_id: str, vip_address: str) -> None:
-        ...
+    def unplug_vip(self, amphora_id: str, vip_address: str) -> None: ...
 
-    def plug_members(self, amphora_id: str, ports: Sequence[SubnetPort], *,
-                     vip_subnet_id: str) -> None:
+    def plug_members(
+        self, amphora_id: str, ports: Sequence[SubnetPort], *, vip_subnet_id: str
+    ) -> None:
         """Exactly these member ports (Octavia's plug network): missing ones are
         plugged, ports on other subnets (but the VIP's) unplugged."""
         ...

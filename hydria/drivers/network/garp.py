@@ -40,8 +40,7 @@ def frames(mac: bytes, address: str) -> tuple[bytes, bytes]:
 
 def announce(dev: str, address: str, *, count: int = 2) -> None:
     """Send the frames on ``dev`` (needs CAP_NET_RAW in the namespace of ``dev``)."""
-    mac = bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip()
-                        .replace(":", ""))
+    mac = bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((dev, 0))
         for _ in range(count):

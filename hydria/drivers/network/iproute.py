@@ -34,8 +34,9 @@ def ip(*args: str, ns: str | None = None, check: bool = True) -> str:
 
 def in_ns(ns: str, *cmd: str) -> None:
     """Run ``cmd`` inside namespace ``ns`` (sysctl and the like)."""
-    proc = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise NetnsError(f"in {ns}: {' '.join(cmd)}: {proc.stderr.strip()}")
 

@@ -57,16 +57,35 @@ class ManagementNet:
         rules = iproute.ip("rule", "show", ns=ns)
         if "prohibit" not in rules:
             host = f"{address}/{ipaddress.ip_address(address).max_prefixlen}"
-            iproute.ip("rule", "add", "pref", "10", "to", host, "iif", names.INSIDE_MGMT,
-                       "lookup", "local", ns=ns)
-            iproute.ip("rule", "add", "pref", "11", "to", host, "iif", "lo", "lookup", "local",
-                       ns=ns)
+            iproute.ip(
+                "rule",
+                "add",
+                "pref",
+                "10",
+                "to",
+                host,
+                "iif",
+                names.INSIDE_MGMT,
+                "lookup",
+                "local",
+                ns=ns,
+            )
+            iproute.ip(
+                "rule", "add", "pref", "11", "to", host, "iif", "lo", "lookup", "local", ns=ns
+            )
             iproute.ip("rule", "add", "pref", "12", "to", host, "prohibit", ns=ns)
             iproute.ip("rule", "add", "pref", "100", "lookup", "local", ns=ns)
             iproute.ip("rule", "del", "pref", "0", ns=ns, check=False)
         # answer ARP only for addresses of the interface asked on
-        iproute.in_ns(ns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
-                      "net.ipv4.conf.all.arp_announce=2", "net.ipv4.ip_forward=0")
+        iproute.in_ns(
+            ns,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.conf.all.arp_ignore=1",
+            "net.ipv4.conf.all.arp_announce=2",
+            "net.ipv4.ip_forward=0",
+        )
 
 
 def announce_vip(ns: str, dev: str, vip_address: str) -> None:
@@ -86,8 +105,9 @@ class NetnsNetwork:
     def __init__(self, management: ManagementNet) -> None:
         self.management = management
 
-    def plug_vip(self, amphora_id: str, vip_address: str, port: SubnetPort, *,
-                 hold_vip: bool = True) -> None:
+    def plug_vip(
+        self, amphora_id: str, vip_address: str, port: SubnetPort, *, hold_vip: bool = True
+    ) -> None:
         ns = names.namespace(amphora_id)
         dev = names.inside_port(port.subnet_id)
         self._plug(amphora_id, port)
@@ -97,10 +117,17 @@ class NetnsNetwork:
                 iproute.ensure_address(dev, vip, ns=ns)
                 announce_vip(ns, dev, vip_address)
         else:  # keepalived holds it; HAProxy binds it either way
-            iproute.in_ns(ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
-                          "net.ipv6.ip_nonlocal_bind=1")
-        log.info("event=vip_plugged amphora=%s vip=%s port=%s", amphora_id, vip_address,
-                 port.address)
+            iproute.in_ns(
+                ns,
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv4.ip_nonlocal_bind=1",
+                "net.ipv6.ip_nonlocal_bind=1",
+            )
+        log.info(
+            "event=vip_plugged amphora=%s vip=%s port=%s", amphora_id, vip_address, port.address
+        )
 
     def unplug_vip(self, amphora_id: str, vip_address: str) -> None:
         ns = names.namespace(amphora_id)
@@ -111,8 +138,9 @@ class NetnsNetwork:
                 if addr.split("/")[0] == vip_address:
                     iproute.remove_address(dev, addr, ns=ns)
 
-    def plug_members(self, amphora_id: str, ports: Sequence[SubnetPort], *,
-                     vip_subnet_id: str) -> None:
+    def plug_members(
+        self, amphora_id: str, ports: Sequence[SubnetPort], *, vip_subnet_id: str
+    ) -> None:
         for port in ports:
             self._plug(amphora_id, port)
         wanted = {names.host_port_veth(amphora_id, p.subnet_id) for p in ports}

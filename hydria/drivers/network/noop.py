@@ -14,12 +14,14 @@ from hydria.drivers.network.base import SubnetPort
 class NoopNetwork:
     plugs_ports = False
 
-    def plug_vip(self, amphora_id: str, vip_address: str, port: SubnetPort, *,
-                 hold_vip: bool = True) -> None:
+    def plug_vip(
+        self, amphora_id: str, vip_address: str, port: SubnetPort, *, hold_vip: bool = True
+    ) -> None:
         return None
 
-    def plug_members(self, amphora_id: str, ports: Sequence[SubnetPort], *,
-                     vip_subnet_id: str) -> None:
+    def plug_members(
+        self, amphora_id: str, ports: Sequence[SubnetPort], *, vip_subnet_id: str
+    ) -> None:
         return None
 
     def unplug_vip(self, amphora_id: str, vip_address: str) -> None:

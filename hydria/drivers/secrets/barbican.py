@@ -64,10 +64,14 @@ class BarbicanOptions:
 class BarbicanStore:
     def __init__(self, options: BarbicanOptions) -> None:
         self.options = options
-        auth = v3.Password(auth_url=options.auth_url, username=options.username,
-                           password=options.password, project_name=options.project,
-                           user_domain_name=options.user_domain,
-                           project_domain_name=options.project_domain)
+        auth = v3.Password(
+            auth_url=options.auth_url,
+            username=options.username,
+            password=options.password,
+            project_name=options.project,
+            user_domain_name=options.user_domain,
+            project_domain_name=options.project_domain,
+        )
         self.session = ks_session.Session(auth=auth, timeout=options.timeout)
         self._base: str | None = None
 
@@ -100,9 +104,14 @@ class BarbicanStore:
             endpoint = self.options.endpoint
             if not endpoint:
                 try:
-                    endpoint = self.session.get_endpoint(
-                        service_type="key-manager", interface=self.options.interface,
-                        region_name=self.options.region or None) or ""
+                    endpoint = (
+                        self.session.get_endpoint(
+                            service_type="key-manager",
+                            interface=self.options.interface,
+                            region_name=self.options.region or None,
+                        )
+                        or ""
+                    )
                 except ks_exc.ClientException as exc:
                     raise SecretStoreUnavailable(f"no key-manager endpoint: {exc}") from None
                 if not endpoint:
@@ -118,8 +127,9 @@ class BarbicanStore:
         response = self._request("GET", url, access, headers)
         return response
 
-    def _request(self, method: str, url: str, access: SecretAccess,
-                 headers: dict[str, str], json: Any = None) -> Any:
+    def _request(
+        self, method: str, url: str, access: SecretAccess, headers: dict[str, str], json: Any = None
+    ) -> Any:
         kwargs: dict[str, Any] = {"headers": dict(headers), "raise_exc": False}
         if json is not None:
             kwargs["json"] = json
@@ -128,8 +138,12 @@ class BarbicanStore:
             kwargs["authenticated"] = False
         try:
             response = self.session.request(url, method, **kwargs)
-        except (ks_exc.ConnectFailure, ks_exc.ConnectionError, ks_exc.RequestTimeout,
-                ks_exc.DiscoveryFailure) as exc:
+        except (
+            ks_exc.ConnectFailure,
+            ks_exc.ConnectionError,
+            ks_exc.RequestTimeout,
+            ks_exc.DiscoveryFailure,
+        ) as exc:
             raise SecretStoreUnavailable(f"Barbican did not answer: {exc}") from None
         except ks_exc.Unauthorized as exc:  # the service user's own credentials
             raise SecretStoreUnavailable(f"Keystone refused the service user: {exc}") from None
@@ -167,8 +181,18 @@ class BarbicanStore:
         users = [u.rsplit("/", 1)[-1] for u in read.get("users") or []]
         if user_id in users:
             return
-        self._request("PUT", url, access, _JSON, json={"read": {
-            "users": [*users, user_id], "project-access": read.get("project-access", True)}})
+        self._request(
+            "PUT",
+            url,
+            access,
+            _JSON,
+            json={
+                "read": {
+                    "users": [*users, user_id],
+                    "project-access": read.get("project-access", True),
+                }
+            },
+        )
         log.info("event=barbican_acl_granted object=%s", path)
 
 

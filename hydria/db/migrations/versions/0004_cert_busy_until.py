@@ -3,20 +3,21 @@
 Revision ID: 0004
 Revises: 0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('amphorae') as batch:
-        batch.add_column(sa.Column('cert_busy_until', sa.DateTime(), nullable=True))
+    with op.batch_alter_table("amphorae") as batch:
+        batch.add_column(sa.Column("cert_busy_until", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('amphorae') as batch:
-        batch.drop_column('cert_busy_until')
+    with op.batch_alter_table("amphorae") as batch:
+        batch.drop_column("cert_busy_until")

@@ -3,20 +3,21 @@
 Revision ID: 0006
 Revises: 0005
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('amphorae') as batch:
-        batch.add_column(sa.Column('error_reason', sa.Text(), nullable=True))
+    with op.batch_alter_table("amphorae") as batch:
+        batch.add_column(sa.Column("error_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('amphorae') as batch:
-        batch.drop_column('error_reason')
+    with op.batch_alter_table("amphorae") as batch:
+        batch.drop_column("error_reason")

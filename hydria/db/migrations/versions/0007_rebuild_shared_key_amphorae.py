@@ -11,27 +11,36 @@ new ones). A new database has no rows, so nothing happens there.
 Revision ID: 0007
 Revises: 0006
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    amphorae = sa.table('amphorae', sa.column('status', sa.String),
-                        sa.column('load_balancer_id', sa.String),
-                        sa.column('failover_requested', sa.Boolean))
-    op.execute(amphorae.update()
-               .where(amphorae.c.load_balancer_id.is_not(None),
-                      amphorae.c.status.in_(['ALLOCATED', 'BOOTING']))
-               .values(failover_requested=True))
-    op.execute(amphorae.update()
-               .where(amphorae.c.load_balancer_id.is_(None),
-                      amphorae.c.status.in_(['READY', 'BOOTING']))
-               .values(status='PENDING_DELETE'))
+    amphorae = sa.table(
+        "amphorae",
+        sa.column("status", sa.String),
+        sa.column("load_balancer_id", sa.String),
+        sa.column("failover_requested", sa.Boolean),
+    )
+    op.execute(
+        amphorae.update()
+        .where(
+            amphorae.c.load_balancer_id.is_not(None),
+            amphorae.c.status.in_(["ALLOCATED", "BOOTING"]),
+        )
+        .values(failover_requested=True)
+    )
+    op.execute(
+        amphorae.update()
+        .where(amphorae.c.load_balancer_id.is_(None), amphorae.c.status.in_(["READY", "BOOTING"]))
+        .values(status="PENDING_DELETE")
+    )
 
 
 def downgrade() -> None:

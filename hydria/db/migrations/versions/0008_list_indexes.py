@@ -7,20 +7,21 @@ database walk straight to the page instead of sorting every row.
 Revision ID: 0008
 Revises: 0007
 """
+
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 INDEXES = (
-    ('ix_load_balancers_list', 'load_balancers', ['project_id', 'created_at', 'id']),
-    ('ix_load_balancers_order', 'load_balancers', ['created_at', 'id']),
-    ('ix_listeners_list', 'listeners', ['project_id', 'created_at', 'id']),
-    ('ix_pools_list', 'pools', ['project_id', 'created_at', 'id']),
-    ('ix_members_list', 'members', ['pool_id', 'created_at', 'id']),
-    ('ix_health_monitors_list', 'health_monitors', ['project_id', 'created_at', 'id']),
+    ("ix_load_balancers_list", "load_balancers", ["project_id", "created_at", "id"]),
+    ("ix_load_balancers_order", "load_balancers", ["created_at", "id"]),
+    ("ix_listeners_list", "listeners", ["project_id", "created_at", "id"]),
+    ("ix_pools_list", "pools", ["project_id", "created_at", "id"]),
+    ("ix_members_list", "members", ["pool_id", "created_at", "id"]),
+    ("ix_health_monitors_list", "health_monitors", ["project_id", "created_at", "id"]),
 )
 
 
