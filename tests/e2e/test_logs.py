@@ -1,7 +1,8 @@
 """Log offloading through a real ``hydria up``: a UDP syslog listener in the test.
 
 One HTTP request through the VIP gives exactly one tenant flow log line, in
-Octavia's format (project id, load balancer id, listener id as the frontend),
+the configured ``user_log_format`` (Octavia's fields: project id, load balancer
+id, listener id as the frontend; cut short and marked, so it is not the default),
 at the tenant target and in the amphora's own ``logs/haproxy.log``; the agent's
 admin logs reach the admin target and ``logs/admin.log``.
 """
@@ -22,6 +23,11 @@ from tests.support.hydria_proc import HydriaUp, running
 from tests.support.lbs import build_http_lb, public_subnet_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
+
+
+#: A configured user_log_format: Octavia's fields, cut after the bytes, with a last
+#: word of its own (a line in the default format would not end with it).
+FLOW_FORMAT = "{{ project_id }} {{ lb_id }} %f %ci %cp %t %{+Q}r %ST %B flowtest"
 
 
 class SyslogListener:
@@ -68,6 +74,7 @@ def hydria(
         extra_env={
             "HYDRIA_TENANT_LOG_TARGETS": f"127.0.0.1:{tenant.port}",
             "HYDRIA_ADMIN_LOG_TARGETS": f"127.0.0.1:{admin.port}",
+            "HYDRIA_USER_LOG_FORMAT": FLOW_FORMAT,
         },
     ) as up:
         yield up
@@ -118,12 +125,14 @@ def test_one_request_one_flow_log_line(
         flow = [line for line in tenant.lines if lb_id in line]
         assert len(flow) == 1, flow
         assert len(local_lines()) == 1
-        # Octavia's format: <project> <lb> <listener> <client ip> <port> <date> "GET / HTTP/1.1" 200 ...
+        # the configured format: <project> <lb> <listener> <client ip> <port> <date>
+        # "GET / HTTP/1.1" 200 <bytes> flowtest
         words = flow[0].split(": ", 1)[1].split() if ": " in flow[0] else flow[0].split()
         i = words.index(lb_id)
         assert words[i + 1] == listener_id and words[i - 1] == built.lb["project_id"]
-        assert words[i + 2] == "127.0.0.1"
-        assert '"GET / HTTP/1.1"' in flow[0] and " 200 " in flow[0]
+        assert words[i + 2] == "127.0.0.1" and words[i + 3].isdigit()
+        assert '"GET / HTTP/1.1" 200 ' in flow[0]
+        assert words[-1] == "flowtest" and words[-2].isdigit() and words[-3] == "200", words
         assert _wait(
             "admin logs at the admin target",
             lambda: [line for line in admin.lines if "event=" in line],

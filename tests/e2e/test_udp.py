@@ -8,11 +8,13 @@ move. SOURCE_IP persistence keeps one client on one member.
 
 from __future__ import annotations
 
+import http.client
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp, running
 from tests.support.udp_echo import UDPEchoBackend, udp_ask
 
@@ -205,12 +207,24 @@ def test_udp_source_ip_persistence_sticks(hydria: HydriaUp, echoes: list[UDPEcho
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
 
 
+def _scrape(vip: str, port: int, source: str = "127.0.0.1") -> str:
+    conn = http.client.HTTPConnection(vip, port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request("GET", "/metrics")
+        res = conn.getresponse()
+        assert res.status == 200, res.status
+        return res.read().decode()
+    finally:
+        conn.close()
+
+
 def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp, echoes: list[UDPEchoBackend]) -> None:
-    """The CLI makes a PROMETHEUS listener that answers a scrape through the VIP; SCTP
-    is Octavia's 501; nginx killed in the amphora comes back by itself."""
+    """The CLI makes a PROMETHEUS listener that answers a scrape through the VIP with
+    the load balancer's frontends and backends, and refuses a client outside its
+    allowed_cidrs; SCTP is Octavia's 501 (API and CLI); nginx killed in the amphora
+    comes back by itself."""
     import os
     import signal
-    import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -228,9 +242,45 @@ def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp, echoes: list[UDPEcho
         "--protocol-port",
         "9100",
         "--allowed-cidr",
-        "127.0.0.0/8",
+        "127.0.0.1/32",
         "--wait",
         lb["id"],
+    )
+    # a TCP listener, pool and member: the frontend and backend the scrape must show
+    web = HTTPBackend("web-0")
+    tcp = os_(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "TCP",
+        "--protocol-port",
+        "9101",
+        "--wait",
+        lb["id"],
+    )
+    tcp_pool = os_(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--protocol",
+        "TCP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--listener",
+        tcp["id"],
+        "--wait",
+    )
+    tcp_member = os_(
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        web.host,
+        "--protocol-port",
+        str(web.port),
+        "--wait",
+        tcp_pool["id"],
     )
     udp = os_(
         "loadbalancer",
@@ -267,13 +317,38 @@ def test_prometheus_sctp_and_a_dead_nginx(hydria: HydriaUp, echoes: list[UDPEcho
         pool["id"],
     )
 
-    with urllib.request.urlopen(f"http://{vip}:9100/metrics", timeout=10) as res:
-        families = {f.name: f for f in text_string_to_metric_families(res.read().decode())}
-    # Octavia's names (the agent's metrics proxy), labelled by listener id
-    listeners = {s.labels.get("listener") for s in families["octavia_listener_status"].samples}
-    assert prom["id"] in listeners
-    assert "octavia_loadbalancer_cpu" in families
+    try:
+        families = {f.name: f for f in text_string_to_metric_families(_scrape(vip, 9100))}
+        # Octavia's names (the agent's metrics proxy): frontends by listener id,
+        # backends by pool id, servers by pool and member id
+        listeners = {s.labels.get("listener") for s in families["octavia_listener_status"].samples}
+        assert {prom["id"], tcp["id"]} <= listeners
+        pools = {s.labels.get("pool") for s in families["octavia_pool_status"].samples}
+        assert tcp_pool["id"] in pools
+        members = {
+            (s.labels.get("pool"), s.labels.get("member"))
+            for s in families["octavia_member_status"].samples
+        }
+        assert (tcp_pool["id"], tcp_member["id"]) in members
+        assert "octavia_loadbalancer_cpu" in families
+        # 127.0.0.2 is outside allowed_cidrs (127.0.0.1/32): HAProxy closes the connection
+        with pytest.raises((ConnectionError, http.client.HTTPException, TimeoutError)):
+            _scrape(vip, 9100, source="127.0.0.2")
+        assert "octavia_listener_status" in _scrape(vip, 9100)  # and still serves 127.0.0.1
+    finally:
+        web.stop()
 
+    with pytest.raises(AssertionError, match="does not support a requested option: protocol SCTP"):
+        os_(
+            "loadbalancer",
+            "listener",
+            "create",
+            "--protocol",
+            "SCTP",
+            "--protocol-port",
+            "9",
+            lb["id"],
+        )
     with hydria.api() as api:
         res = api.post(
             "/lbaas/listeners",
