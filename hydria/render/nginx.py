@@ -38,6 +38,10 @@ Decisions
   what traffic sees. A pool without members gets a placeholder that is
   ``down`` (nginx wants at least one server): datagrams are dropped, as IPVS
   drops them with no real server.
+* **Datagram path.** One worker (a UDP session lives in the worker that opened
+  it; several would need ``reuseport``), reading every queued datagram per
+  wake-up (``multi_accept``) into a listening socket with a deep receive buffer
+  (``LISTEN_RCVBUF``); docs/udp.md, "The datagram path".
 * **connection_limit** is ``limit_conn`` on the listener's port (nginx counts
   UDP sessions). **allowed_cidrs** are ``allow`` lines then ``deny all``.
 * Every value is checked by ``hydria.render.values`` before it reaches the text.
@@ -65,6 +69,11 @@ TEMPLATE_NAME: Final = "nginx-stream.conf.j2"
 _OCTET_MASKS: Final = {"255.0.0.0": 1, "255.255.0.0": 2, "255.255.255.0": 3, "255.255.255.255": 4}
 #: Where a pool without members points (never used: it is ``down``).
 PLACEHOLDER: Final = "127.0.0.1:9"
+#: The receive buffer of a UDP listener's socket. The default (net.core.rmem_default,
+#: often 208 KiB: a few hundred small datagrams) overflows whenever the single worker
+#: is off the CPU for tens of milliseconds on a busy host; bench/udp.py measured
+#: nearly all of its paced loss there. The kernel caps it at net.core.rmem_max.
+LISTEN_RCVBUF: Final = "4m"
 PROBED_TYPES: Final = frozenset(
     {c.HEALTH_MONITOR_UDP_CONNECT, c.HEALTH_MONITOR_TCP, c.HEALTH_MONITOR_HTTP}
 )
@@ -120,6 +129,7 @@ class NginxView:
     error_log: str
     stream_module: str | None
     worker_connections: int
+    listen_rcvbuf: str
     user: str | None
     maps: tuple[MapView, ...]
     upstreams: tuple[UpstreamView, ...]
@@ -218,6 +228,7 @@ def build_view(
         if options.stream_module is None
         else v.word(options.stream_module, "stream_module"),
         worker_connections=v.integer(options.max_sessions, "max_sessions", minimum=16),
+        listen_rcvbuf=LISTEN_RCVBUF,
         user=None if options.user is None else v.word(options.user, "user"),
         maps=tuple(maps),
         upstreams=tuple(upstreams),

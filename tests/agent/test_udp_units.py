@@ -263,3 +263,71 @@ def test_backup_member_under_source_ip(tmp_path: Path) -> None:
         store.remove()
         primary.stop()
         backup.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.nginx
+@pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
+def test_a_burst_waits_in_the_listen_queue(tmp_path: Path) -> None:
+    """While nginx's worker is off the CPU (stopped here, descheduled on a busy host),
+    datagrams wait in the listening socket: 2000 small ones (several times what a
+    default receive buffer holds) all reach the member once the worker runs again."""
+    import os
+    import signal
+
+    from hydria.render.nginx import LISTEN_RCVBUF
+
+    burst = 2000
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    if rmem_max < 2 << 20:
+        pytest.skip(f"net.core.rmem_max is {rmem_max}: the kernel caps rcvbuf={LISTEN_RCVBUF}")
+    sink = UDPEchoBackend("a")
+    sink.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = UdpStore(tmp_path / "udp")
+    lb = g.LoadBalancer(
+        id="lb-1",
+        vip_address="127.0.0.1",
+        listeners=(
+            g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1"),
+        ),
+        pools=(
+            g.Pool(
+                id="p-1",
+                protocol="UDP",
+                lb_algorithm="ROUND_ROBIN",
+                members=(g.Member(id="m-a", address="127.0.0.1", protocol_port=sink.port),),
+            ),
+        ),
+    )
+    options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
+    stopped: set[int] = set()
+    try:
+        store.apply(render_udp(lb, options, version=1), 1)
+        assert udp_ask("127.0.0.1", port) == "a:hi"
+        master = store.nginx.master_pid()
+        assert master is not None
+        stopped = store.nginx.workers(master)
+        assert stopped
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        before = sink.received
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            for _ in range(burst):
+                client.sendto(b"x" * 64, ("127.0.0.1", port))
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            stopped = set()
+            seen, still = -1, 0
+            while sink.received - before < burst and still < 50:  # 5 s without one more
+                still = still + 1 if sink.received == seen else 0
+                seen = sink.received
+                time.sleep(0.1)
+        assert sink.received - before == burst
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        store.remove()
+        sink.stop()
