@@ -331,3 +331,67 @@ def test_a_burst_waits_in_the_listen_queue(tmp_path: Path) -> None:
             os.kill(pid, signal.SIGCONT)
         store.remove()
         sink.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.nginx
+@pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
+def test_source_ip_persistence_outlives_its_timeout(tmp_path: Path) -> None:
+    """What docs/udp.md says of SOURCE_IP persistence on nginx, with real datagrams:
+    the granularity groups clients (a /24 here: eight source addresses, one member,
+    where ROUND_ROBIN alone spreads them), and idle time beyond ``persistence_timeout``
+    does not reschedule them (IPVS would; nginx keeps no table to expire)."""
+    echoes = [UDPEchoBackend(name) for name in ("a", "b", "c")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = UdpStore(tmp_path / "udp")
+
+    def balancer(persistence: g.SessionPersistence | None) -> g.LoadBalancer:
+        return g.LoadBalancer(
+            id="lb-1",
+            vip_address="127.0.0.1",
+            listeners=(
+                g.Listener(
+                    id="li-1",
+                    protocol="UDP",
+                    protocol_port=port,
+                    default_pool_id="p-1",
+                    timeout_client_data=100,  # sessions end 100 ms after their datagram
+                ),
+            ),
+            pools=(
+                g.Pool(
+                    id="p-1",
+                    protocol="UDP",
+                    lb_algorithm="ROUND_ROBIN",
+                    session_persistence=persistence,
+                    members=tuple(
+                        g.Member(id=f"m-{e.name}", address="127.0.0.1", protocol_port=e.port)
+                        for e in echoes
+                    ),
+                ),
+            ),
+        )
+
+    options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
+    sources = [f"127.0.0.{i}" for i in range(1, 9)]
+
+    def answers() -> set[str | None]:
+        return {udp_ask("127.0.0.1", port, source=src, timeout=1.0) for src in sources}
+
+    sticky = g.SessionPersistence(
+        "SOURCE_IP", persistence_timeout=1, persistence_granularity="255.255.255.0"
+    )
+    try:
+        store.apply(render_udp(balancer(None), options, version=1), 1)
+        assert len(answers()) > 1  # ROUND_ROBIN alone spreads the eight clients
+        store.apply(render_udp(balancer(sticky), options, version=2), 2)
+        first = answers()
+        assert len(first) == 1 and None not in first, first
+        time.sleep(1.5)  # idle past persistence_timeout (and every session's end)
+        assert answers() == first
+    finally:
+        store.remove()
+        for e in echoes:
+            e.stop()
