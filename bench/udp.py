@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _harness import hydria_up, wait_status
+from _harness import hydria_up, process_cpu_seconds, wait_status
+
+from hydria.agent.nginx import NginxProcess
 
 PAYLOAD = b"x" * 64
 
@@ -155,25 +157,19 @@ def build(client: httpx.Client, endpoint: str, member_port: int) -> str:
 def _cpu(pid: int) -> float:
     """User + system CPU seconds of one process so far; 0 once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return process_cpu_seconds(pid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _nginx_workers(state: Path) -> list[int]:
-    """The worker processes of the amphora's nginx (children of its master)."""
-    masters = {int(p.read_text().split()[0]) for p in state.glob("amphorae/*/udp/nginx.pid")}
-    workers = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent in masters:
-            workers.append(int(entry.name))
+    """The worker processes of the amphorae's nginx (as the agent finds them)."""
+    workers: list[int] = []
+    for pid_file in state.glob("amphorae/*/udp/nginx.pid"):
+        nginx = NginxProcess(pid_file.parent, binary="nginx")
+        master = nginx.master_pid()
+        if master is not None:
+            workers.extend(nginx.workers(master))
     return workers
 
 
