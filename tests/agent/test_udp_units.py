@@ -53,6 +53,41 @@ def test_udp_connect_sees_port_unreachable() -> None:
 NGINX, _ = find_nginx()
 
 
+def _one_listener(
+    port: int,
+    members: tuple[g.Member, ...],
+    *,
+    timeout: int = 50000,
+    persistence: g.SessionPersistence | None = None,
+    monitor: g.HealthMonitor | None = None,
+) -> g.LoadBalancer:
+    """A load balancer on 127.0.0.1 with one UDP listener on ``port`` and one
+    ROUND_ROBIN pool of ``members``."""
+    return g.LoadBalancer(
+        id="lb-1",
+        vip_address="127.0.0.1",
+        listeners=(
+            g.Listener(
+                id="li-1",
+                protocol="UDP",
+                protocol_port=port,
+                default_pool_id="p-1",
+                timeout_client_data=timeout,
+            ),
+        ),
+        pools=(
+            g.Pool(
+                id="p-1",
+                protocol="UDP",
+                lb_algorithm="ROUND_ROBIN",
+                health_monitor=monitor,
+                session_persistence=persistence,
+                members=members,
+            ),
+        ),
+    )
+
+
 @pytest.mark.integration
 @pytest.mark.nginx
 @pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
@@ -64,21 +99,8 @@ def test_store_applies_reloads_marks_and_counts(tmp_path: Path) -> None:
     store = UdpStore(tmp_path / "udp")
     nginx: NginxProcess = store.nginx
 
-    def config(*members: g.Member, timeout: int = 200) -> g.LoadBalancer:
-        return g.LoadBalancer(
-            id="lb-1",
-            vip_address="127.0.0.1",
-            listeners=(
-                g.Listener(
-                    id="li-1",
-                    protocol="UDP",
-                    protocol_port=port,
-                    default_pool_id="p-1",
-                    timeout_client_data=timeout,
-                ),
-            ),
-            pools=(g.Pool(id="p-1", protocol="UDP", lb_algorithm="ROUND_ROBIN", members=members),),
-        )
+    def config(*members: g.Member) -> g.LoadBalancer:
+        return _one_listener(port, members, timeout=200)
 
     a = g.Member(id="m-a", address="127.0.0.1", protocol_port=echoes[0].port)
     b = g.Member(id="m-b", address="127.0.0.1", protocol_port=echoes[1].port)
@@ -149,26 +171,10 @@ def test_report_counts_live_sessions(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = UdpStore(tmp_path / "udp")
-    lb = g.LoadBalancer(
-        id="lb-1",
-        vip_address="127.0.0.1",
-        listeners=(
-            g.Listener(
-                id="li-1",
-                protocol="UDP",
-                protocol_port=port,
-                default_pool_id="p-1",
-                timeout_client_data=1500,
-            ),
-        ),
-        pools=(
-            g.Pool(
-                id="p-1",
-                protocol="UDP",
-                lb_algorithm="ROUND_ROBIN",
-                members=(g.Member(id="m-a", address="127.0.0.1", protocol_port=echo.port),),
-            ),
-        ),
+    lb = _one_listener(
+        port,
+        (g.Member(id="m-a", address="127.0.0.1", protocol_port=echo.port),),
+        timeout=1500,
     )
     options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
     clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
@@ -212,31 +218,15 @@ def test_backup_member_under_source_ip(tmp_path: Path) -> None:
     monitor = g.HealthMonitor(
         id="hm-1", type="UDP-CONNECT", delay=1, timeout=1, max_retries=1, max_retries_down=1
     )
-    lb = g.LoadBalancer(
-        id="lb-1",
-        vip_address="127.0.0.1",
-        listeners=(
-            g.Listener(
-                id="li-1",
-                protocol="UDP",
-                protocol_port=port,
-                default_pool_id="p-1",
-                timeout_client_data=100,
-            ),
+    lb = _one_listener(
+        port,
+        (
+            g.Member(id="m-a", address="127.0.0.1", protocol_port=primary.port),
+            g.Member(id="m-b", address="127.0.0.1", protocol_port=backup.port, backup=True),
         ),
-        pools=(
-            g.Pool(
-                id="p-1",
-                protocol="UDP",
-                lb_algorithm="ROUND_ROBIN",
-                health_monitor=monitor,
-                session_persistence=g.SessionPersistence("SOURCE_IP", persistence_timeout=60),
-                members=(
-                    g.Member(id="m-a", address="127.0.0.1", protocol_port=primary.port),
-                    g.Member(id="m-b", address="127.0.0.1", protocol_port=backup.port, backup=True),
-                ),
-            ),
-        ),
+        timeout=100,
+        persistence=g.SessionPersistence("SOURCE_IP", persistence_timeout=60),
+        monitor=monitor,
     )
     options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
     sources = [f"127.0.0.{i}" for i in range(1, 6)]
@@ -287,21 +277,7 @@ def test_a_burst_waits_in_the_listen_queue(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = UdpStore(tmp_path / "udp")
-    lb = g.LoadBalancer(
-        id="lb-1",
-        vip_address="127.0.0.1",
-        listeners=(
-            g.Listener(id="li-1", protocol="UDP", protocol_port=port, default_pool_id="p-1"),
-        ),
-        pools=(
-            g.Pool(
-                id="p-1",
-                protocol="UDP",
-                lb_algorithm="ROUND_ROBIN",
-                members=(g.Member(id="m-a", address="127.0.0.1", protocol_port=sink.port),),
-            ),
-        ),
-    )
+    lb = _one_listener(port, (g.Member(id="m-a", address="127.0.0.1", protocol_port=sink.port),))
     options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
     stopped: set[int] = set()
     try:
@@ -348,31 +324,10 @@ def test_source_ip_persistence_outlives_its_timeout(tmp_path: Path) -> None:
     store = UdpStore(tmp_path / "udp")
 
     def balancer(persistence: g.SessionPersistence | None) -> g.LoadBalancer:
-        return g.LoadBalancer(
-            id="lb-1",
-            vip_address="127.0.0.1",
-            listeners=(
-                g.Listener(
-                    id="li-1",
-                    protocol="UDP",
-                    protocol_port=port,
-                    default_pool_id="p-1",
-                    timeout_client_data=100,  # sessions end 100 ms after their datagram
-                ),
-            ),
-            pools=(
-                g.Pool(
-                    id="p-1",
-                    protocol="UDP",
-                    lb_algorithm="ROUND_ROBIN",
-                    session_persistence=persistence,
-                    members=tuple(
-                        g.Member(id=f"m-{e.name}", address="127.0.0.1", protocol_port=e.port)
-                        for e in echoes
-                    ),
-                ),
-            ),
-        )
+        members = tuple(
+            g.Member(id=f"m-{e.name}", address="127.0.0.1", protocol_port=e.port) for e in echoes
+        )  # sessions end 100 ms after their datagram
+        return _one_listener(port, members, timeout=100, persistence=persistence)
 
     options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
     sources = [f"127.0.0.{i}" for i in range(1, 9)]
