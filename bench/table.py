@@ -293,14 +293,17 @@ def main() -> None:
     for r in range(args.rounds):
         with hydria() as side:
             results["hydria"].append(measure(side, args.lbs, args.seconds))
-        if why_not:
-            continue
-        try:
-            with octavia() as side:
-                results["octavia"].append(measure(side, args.lbs, args.seconds))
-        except Exception as exc:  # say exactly why, and go on with Hydria alone
-            why_not = f"{type(exc).__name__}: {exc}"
-        print(f"round {r + 1}/{args.rounds} done", flush=True)
+        if not why_not:
+            try:
+                with octavia() as side:
+                    results["octavia"].append(measure(side, args.lbs, args.seconds))
+            except Exception as exc:  # say exactly why, and go on with Hydria alone
+                why_not = f"{type(exc).__name__}: {exc}"
+        # each round's figures as soon as they are taken: a long run cut short keeps them
+        for name, taken in results.items():
+            if len(taken) > r:
+                figures = " ".join(f"{k}={v:.3g}" for k, v in taken[r].items())
+                print(f"round {r + 1}/{args.rounds} {name}: {figures}", flush=True)
     h, o = results["hydria"], results["octavia"]
     print(
         f"\n{args.lbs} load balancers, {args.rounds} round(s), same client; "
