@@ -5,7 +5,8 @@ created in a burst (8 client threads, each POST as soon as the last answered),
 then reads (GET one, GET the list, GET a page of 100) and member writes (POST
 then DELETE of a member on 8 load balancers in parallel, each waiting for
 ACTIVE as a client must). Hydria runs ``hydria up --driver noop`` (SQLite, the
-whole control plane, no data plane), Octavia 19 its API (``octavia-api``, noauth)
+whole control plane, no data plane), Octavia 19 its API (noauth, under gunicorn
+with one worker per core as Octavia recommends: ``bench/octavia/wsgi_app.py``)
 and ``octavia-worker`` with the amphora provider's no-op compute, network and
 amphora drivers (MariaDB, RabbitMQ; set up by ``bench/octavia/setup``). Each
 figure is taken ``--rounds`` times, the two sides alternating, and printed as
@@ -58,7 +59,7 @@ class Side:
 def octavia() -> Iterator[Side]:
     conf = OCTAVIA_DIR / "octavia.conf"
     venv = OCTAVIA_DIR / "venv" / "bin"
-    if not (venv / "octavia-api").exists() or not conf.exists():
+    if not (venv / "gunicorn").exists() or not conf.exists():
         raise RuntimeError(f"Octavia 19 is not set up in {OCTAVIA_DIR}: run bench/octavia/setup")
     subprocess.run(
         [str(HERE / "octavia" / "setup")],
@@ -72,15 +73,24 @@ def octavia() -> Iterator[Side]:
         "OS_OCTAVIA_TLS_CA_CERT": str(OCTAVIA_DIR / "ca.pem"),
         "OS_OCTAVIA_TLS_CA_KEY": str(OCTAVIA_DIR / "ca.key"),
     }
+    api = [
+        str(venv / "gunicorn"),
+        f"--workers={os.cpu_count() or 1}",
+        f"--bind=127.0.0.1:{OCTAVIA_PORT}",
+        f"--chdir={HERE / 'octavia'}",
+        "--backlog=256",
+        "wsgi_app:application",
+    ]
+    worker = [str(venv / "octavia-worker"), "--config-file", str(conf)]
     procs = [
         subprocess.Popen(
-            [str(venv / cmd), "--config-file", str(conf)],
-            env=env,
+            cmd,
+            env={**env, "OCTAVIA_BENCH_CONF": str(conf)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        for cmd in ("octavia-api", "octavia-worker")
+        for cmd in (api, worker)
     ]
     base = f"http://127.0.0.1:{OCTAVIA_PORT}"
     try:
@@ -223,7 +233,7 @@ def member_writes(side: Side, seconds: float) -> float:
         lb_id, pool = side.lbs[k], side.pools[k]
         with client(side) as c:
             port = 1000
-            while time.perf_counter() < stop:
+            while True:  # one pair at least: a slow side still gets a figure
                 port += 1
                 res = c.post(
                     f"/lbaas/pools/{pool}/members",
@@ -236,6 +246,8 @@ def member_writes(side: Side, seconds: float) -> float:
                 wait_active(c, lb_id)
                 with lock:
                     done[0] += 1
+                if time.perf_counter() >= stop:
+                    return
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(len(side.pools)) as pool:
@@ -281,18 +293,22 @@ def main() -> None:
     for r in range(args.rounds):
         with hydria() as side:
             results["hydria"].append(measure(side, args.lbs, args.seconds))
-        if why_not:
-            continue
-        try:
-            with octavia() as side:
-                results["octavia"].append(measure(side, args.lbs, args.seconds))
-        except Exception as exc:  # say exactly why, and go on with Hydria alone
-            why_not = f"{type(exc).__name__}: {exc}"
-        print(f"round {r + 1}/{args.rounds} done", flush=True)
+        if not why_not:
+            try:
+                with octavia() as side:
+                    results["octavia"].append(measure(side, args.lbs, args.seconds))
+            except Exception as exc:  # say exactly why, and go on with Hydria alone
+                why_not = f"{type(exc).__name__}: {exc}"
+        # each round's figures as soon as they are taken: a long run cut short keeps them
+        for name, taken in results.items():
+            if len(taken) > r:
+                figures = " ".join(f"{k}={v:.3g}" for k, v in taken[r].items())
+                print(f"round {r + 1}/{args.rounds} {name}: {figures}", flush=True)
     h, o = results["hydria"], results["octavia"]
     print(
         f"\n{args.lbs} load balancers, {args.rounds} round(s), same client; "
-        "Hydria: hydria up --driver noop (SQLite); Octavia 19: API + worker, no-op drivers"
+        "Hydria: hydria up --driver noop (SQLite); Octavia 19: API (gunicorn, "
+        f"{os.cpu_count()} workers) + worker, no-op drivers (MariaDB)"
     )
     if o and len(o) == len(h):
         print("| figure | Octavia 19 | Hydria | Hydria ahead by |\n| --- | --- | --- | --- |")

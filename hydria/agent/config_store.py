@@ -21,6 +21,7 @@ is a no-op: two controllers can never make a configuration flap.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -28,8 +29,11 @@ from pathlib import Path
 
 from hydria.agent import tls_files
 from hydria.agent.counters import CounterStore
-from hydria.agent.haproxy import HAProxyError, HAProxyProcess, diagnose_binds
+from hydria.agent.haproxy import HAProxyError, HAProxyProcess, RuntimeRefused, diagnose_binds
+from hydria.agent.runtime_servers import server_commands
 from hydria.wire.amphora_layout import AmphoraLayout
+
+log = logging.getLogger("hydria.agent")
 
 
 class StaleVersion(Exception):
@@ -53,6 +57,8 @@ class ConfigStore:
         # one change at a time; a push that waited here and is now older is refused
         self.lock = threading.Lock()
         self.counters = CounterStore(layout.counters_file)
+        # changes applied through the runtime API, without a reload (for /info and tests)
+        self.runtime_changes = 0
 
     def listener_stats(self) -> list[dict[str, str]]:
         """``show stat`` rows whose frontend counters add up every HAProxy worker
@@ -77,6 +83,10 @@ class ConfigStore:
                 raise StaleVersion(version, running)
             if running == version and self.haproxy.running():
                 return version
+            if self._apply_at_runtime(text):
+                _atomic_write(self.layout.config, text)
+                self._record(version, text)
+                return version
             candidate = self.layout.config.with_name("haproxy.cfg.new")
             _atomic_write(candidate, text)
             old_text = ""
@@ -99,11 +109,37 @@ class ConfigStore:
                 if found:
                     raise HAProxyError(str(exc), "; ".join([*found, exc.details])) from exc
                 raise
-            _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
-            # TLS material the new configuration no longer names (the last good one
-            # is replaced by this one now, so nothing falls back onto those files)
-            tls_files.prune(self.layout.certs_dir, keep_named_in=text.decode(errors="replace"))
+            self._record(version, text)
             return version
+
+    def _record(self, version: int, text: bytes) -> None:
+        _atomic_write(self.layout.version_file, json.dumps({"version": version}).encode())
+        # TLS material the new configuration no longer names (the last good one
+        # is replaced by this one now, so nothing falls back onto those files)
+        tls_files.prune(self.layout.certs_dir, keep_named_in=text.decode(errors="replace"))
+
+    def _apply_at_runtime(self, text: bytes) -> bool:
+        """Member changes through the stats socket, without a reload, when the new
+        text differs from the running one only there (``runtime_servers``).
+        False: reload. A command HAProxy refuses (a removed server that still has
+        connections) is a reload too, which also undoes the commands before it."""
+        if not self.haproxy.running():
+            return False
+        try:
+            old = self.layout.config.read_text()
+        except (OSError, UnicodeDecodeError):
+            return False
+        commands = server_commands(old, text.decode(errors="replace"))
+        if commands is None:
+            return False
+        try:
+            self.haproxy.runtime(commands)
+        except RuntimeRefused as exc:
+            log.info("event=runtime_refused reason=%s", exc)
+            return False
+        self.runtime_changes += 1
+        log.info("event=config_runtime commands=%d", len(commands))
+        return True
 
     def _classify(self, text: bytes) -> None:
         """After a failed start or reload: ``haproxy -c`` on the refused text, so a configuration

@@ -42,6 +42,17 @@ class ConfigInvalid(HAProxyError):
     """``haproxy -c`` refused the text: sending it again will not help."""
 
 
+class RuntimeRefused(Exception):
+    """A runtime API command was not accepted (the change needs a reload)."""
+
+    def __init__(self, command: str, answer: str) -> None:
+        super().__init__(f"{command!r}: {answer[:300]}")
+
+
+# what the stats socket answers to a runtime command that worked
+_RUNTIME_OK = frozenset({"", "New server registered.", "Server deleted."})
+
+
 # HAProxy's built-in HTTP client (for Lua scripts, which Hydria's configurations
 # never load) reads and parses the system's whole CA bundle at every start and
 # every reload unless told not to verify: three quarters of the CPU of a reload
@@ -225,6 +236,18 @@ class HAProxyProcess:
         return parse_info_and_stat(text)
 
     # -- acting --------------------------------------------------------------
+
+    def runtime(self, commands: list[str]) -> None:
+        """Send runtime API commands to the running worker, one connection each, in
+        order; raise ``RuntimeRefused`` at the first one HAProxy does not accept
+        (the caller reloads instead, which undoes any that went through)."""
+        for command in commands:
+            try:
+                answer = unix_query(self.layout.stats_socket, command).strip()
+            except OSError as exc:
+                raise RuntimeRefused(command, str(exc)) from exc
+            if answer not in _RUNTIME_OK:
+                raise RuntimeRefused(command, answer)
 
     def check(self, path: Path) -> None:
         """``haproxy -c``: raise ``HAProxyError`` with its output if it refuses."""

@@ -106,6 +106,8 @@ class AgentState:
             "haproxy_version": self.haproxy_version,
             "config_version": self.store.version(),
             "haproxy_running": self.store.haproxy.running(),
+            # configurations applied as member changes through HAProxy's runtime API
+            "runtime_changes": self.store.runtime_changes,
             "stats_socket": str(self.store.layout.stats_socket),
             "vrrp_check_script": str(self.vrrp.check_script) if self.vrrp else None,
             "vrrp_running": self.vrrp.running() if self.vrrp else False,

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hydria.agent.haproxy import HAProxyProcess
 from hydria.core.errors import AmphoraUnreachable, ConfigRejected
 from hydria.core.procs import pid_alive
 from hydria.drivers.amphora.agent_client import AgentClient, StaleConfig
@@ -166,6 +167,39 @@ def test_config_versions_bad_configs_and_reloads(amphora, backend):
     assert c.info(amphora.ip, amphora.port)["haproxy_running"] is False
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://{vip}:{port}/", timeout=2)
+
+
+def test_a_member_added_and_removed_is_taken_without_a_reload(amphora, backend):
+    """The agent applies a change of servers alone through HAProxy's runtime API:
+    the same worker serves the new member, and ``/info`` counts the change."""
+    vip, port = _vip()
+    c = amphora.client
+    second = HTTPBackend("b2")
+    try:
+        rr = "    balance roundrobin\n"
+        one = _config(amphora, vip, port, backend, 1).replace(
+            "backend pool\n", "backend pool\n" + rr
+        )
+        c.put_config(amphora.ip, amphora.port, one, 1)
+        haproxy = HAProxyProcess(amphora.compute.layout(amphora.id))
+        worker = haproxy.worker_stats()[0]
+        assert worker is not None
+        two = (
+            one.replace("# version 1", "# version 2")
+            + f"    server m2 {second.host}:{second.port}\n"
+        )
+        assert c.put_config(amphora.ip, amphora.port, two, 2) == {"config_version": 2}
+        info = c.info(amphora.ip, amphora.port)
+        assert info["runtime_changes"] == 1 and info["config_version"] == 2
+        with httpx.Client(timeout=5) as client:
+            assert {client.get(f"http://{vip}:{port}/").text for _ in range(6)} == {"b1", "b2"}
+        c.put_config(amphora.ip, amphora.port, one.replace("# version 1", "# version 3"), 3)
+        assert c.info(amphora.ip, amphora.port)["runtime_changes"] == 2
+        with httpx.Client(timeout=5) as client:
+            assert {client.get(f"http://{vip}:{port}/").text for _ in range(6)} == {"b1"}
+        assert haproxy.worker_stats()[0] == worker  # never reloaded
+    finally:
+        second.stop()
 
 
 def test_a_drained_stop_lets_the_request_in_flight_finish(amphora, backend):

@@ -5,6 +5,9 @@ configuration HAProxy cannot parse is still refused as ``ConfigInvalid``
 from __future__ import annotations
 
 import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from hydria.agent.config_store import ConfigStore
 from hydria.agent.haproxy import ConfigInvalid, HAProxyProcess
 from hydria.wire.amphora_layout import AmphoraLayout
+from tests.support.backends import HTTPBackend
 
 pytestmark = pytest.mark.haproxy
 
@@ -63,3 +67,84 @@ def test_a_bad_reload_is_invalid_and_the_held_config_keeps_running(store: Config
         pass
     assert not store.layout.config.with_name("haproxy.cfg.refused").exists()
     assert store.apply(_config(store.layout, port), 3) == 3  # and the next good one loads
+
+
+# -- member changes through HAProxy's runtime API ------------------------------
+
+
+def _http_config(
+    layout: AmphoraLayout, port: int, servers: list[HTTPBackend], **extra: str
+) -> bytes:
+    lines = "".join(f"    server {s.name} {s.host}:{s.port} weight 1\n" for s in servers)
+    return (
+        f"global\n    stats socket {layout.stats_socket} mode 600 level admin "
+        "expose-fd listeners\ndefaults\n    mode http\n    timeout connect 1s\n"
+        f"    timeout client {extra.get('client', '5s')}\n    timeout server 30s\n"
+        f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
+        f"backend b\n    balance roundrobin\n{lines}"
+    ).encode()
+
+
+def _get(port: int, path: str = "/") -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as res:
+        return str(res.read().decode())
+
+
+def _worker(store: ConfigStore) -> int | None:
+    return store.haproxy.worker_stats()[0]
+
+
+@pytest.fixture
+def members() -> Iterator[list[HTTPBackend]]:
+    found = [HTTPBackend("member-a"), HTTPBackend("member-b")]
+    yield found
+    for b in found:
+        b.stop()
+
+
+def test_member_changes_go_through_the_runtime_api_without_a_reload(
+    store: ConfigStore, members: list[HTTPBackend]
+) -> None:
+    a, b = members
+    port = _port()
+    store.apply(_http_config(store.layout, port, [a]), 1)
+    worker = _worker(store)
+    assert worker is not None and store.runtime_changes == 0
+
+    added = _http_config(store.layout, port, [a, b])
+    assert store.apply(added, 2) == 2
+    assert store.runtime_changes == 1 and _worker(store) == worker
+    assert {_get(port) for _ in range(6)} == {"member-a", "member-b"}
+    # the file is the new one, for the next reload or restart
+    assert store.layout.config.read_bytes() == added and store.version() == 2
+
+    assert store.apply(_http_config(store.layout, port, [b]), 3) == 3
+    assert store.runtime_changes == 2 and _worker(store) == worker
+    assert {_get(port) for _ in range(6)} == {"member-b"}
+
+    # anything else is a reload: a new worker, which reads the servers from the file
+    assert store.apply(_http_config(store.layout, port, [b], client="6s"), 4) == 4
+    assert store.runtime_changes == 2 and _worker(store) != worker
+    assert {_get(port) for _ in range(4)} == {"member-b"}
+
+
+def test_a_removed_member_with_a_request_in_flight_is_a_reload_that_finishes_it(
+    store: ConfigStore, members: list[HTTPBackend]
+) -> None:
+    a, b = members
+    port = _port()
+    store.apply(_http_config(store.layout, port, [b]), 1)
+    worker = _worker(store)
+    held: list[str] = []
+    thread = threading.Thread(target=lambda: held.append(_get(port, "/held")))
+    thread.start()
+    try:
+        assert b.held_started.wait(10)
+        # HAProxy refuses to delete a server with a connection: the agent reloads instead
+        assert store.apply(_http_config(store.layout, port, [a]), 2) == 2
+        assert store.runtime_changes == 0 and _worker(store) != worker
+        assert {_get(port) for _ in range(4)} == {"member-a"}
+    finally:
+        b.release_held.set()
+        thread.join(30)
+    assert held == ["member-b"]  # the old worker finished it

@@ -1,4 +1,5 @@
-"""Changes while traffic flows: every update reloads HAProxy, no request is lost."""
+"""Changes while traffic flows: pool and listener updates reload HAProxy, member
+weights go through its runtime API (no reload); no request is lost either way."""
 
 from __future__ import annotations
 
