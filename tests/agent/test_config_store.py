@@ -63,3 +63,22 @@ def test_a_bad_reload_is_invalid_and_the_held_config_keeps_running(store: Config
         pass
     assert not store.layout.config.with_name("haproxy.cfg.refused").exists()
     assert store.apply(_config(store.layout, port), 3) == 3  # and the next good one loads
+
+
+def test_the_same_version_reloads_only_when_its_text_changed(store: ConfigStore) -> None:
+    """A failover re-renders the survivor's peers at the same generation: the same
+    version with new text is applied; with the same text it is a no-op."""
+    port = _port()
+    first = _config(store.layout, port)
+    assert store.apply(first, 4) == 4
+    worker = store.haproxy.worker_stats()[0]
+    assert store.apply(first, 4) == 4
+    assert store.haproxy.worker_stats()[0] == worker  # nothing reloaded
+
+    other = _port()
+    second = first.replace(f"bind 127.0.0.1:{port}".encode(), f"bind 127.0.0.1:{other}".encode())
+    assert store.apply(second, 4) == 4
+    assert store.layout.config.read_bytes() == second and store.version() == 4
+    assert store.haproxy.worker_stats()[0] != worker
+    with socket.create_connection(("127.0.0.1", other), timeout=2):
+        pass
