@@ -72,6 +72,12 @@ class ConfigStore:
             return None
         return int(value) if isinstance(value, int) else None
 
+    def _running_text(self) -> bytes | None:
+        try:
+            return self.layout.config.read_bytes()
+        except OSError:
+            return None
+
     def has_config(self) -> bool:
         return self.layout.config.exists() and self.version() is not None
 
@@ -81,7 +87,10 @@ class ConfigStore:
             running = self.version()
             if running is not None and version < running:
                 raise StaleVersion(version, running)
-            if running == version and self.haproxy.running():
+            # the same version twice is a no-op, unless its text differs: a
+            # generation says what the tenant asked for, not who the pair's peers
+            # are, and a failover re-renders the survivor at the same generation
+            if running == version and self.haproxy.running() and self._running_text() == text:
                 return version
             if self._apply_at_runtime(text):
                 _atomic_write(self.layout.config, text)

@@ -181,9 +181,18 @@ class Reconciler:
                 if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY
                 else ()
             )
+            # a rebuilt peer has a new address: the survivor's ``peers`` section is
+            # rendered again from the live pair, at the same generation
+            repeer = set(plan.keep) if peers and (failing or plan.create_roles) else set()
             for amp_id in serving:
                 infos[amp_id] = self._serve(
-                    amp_id, desired, generation, vip_subnet, tls_files, peers=peers
+                    amp_id,
+                    desired,
+                    generation,
+                    vip_subnet,
+                    tls_files,
+                    peers=peers,
+                    rerender=amp_id in repeer,
                 )
                 checkpoint()
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
@@ -320,12 +329,19 @@ class Reconciler:
         tls_files: dict[str, str] | None = None,
         *,
         peers: tuple[graph.Peer, ...] = (),
+        rerender: bool = False,
     ) -> dict[str, object]:
         """``_ensure_serving``, and when it fails, why, on the amphora's row and in the log
         (an operator reads it in the amphora API), before the loop retries or gives up."""
         try:
             return self._ensure_serving(
-                amp_id, desired, generation, vip_subnet, tls_files or {}, peers=peers
+                amp_id,
+                desired,
+                generation,
+                vip_subnet,
+                tls_files or {},
+                peers=peers,
+                rerender=rerender,
             )
         except (TemporaryError, PermanentError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
@@ -349,11 +365,15 @@ class Reconciler:
         tls_files: dict[str, str],
         *,
         peers: tuple[graph.Peer, ...] = (),
+        rerender: bool = False,
     ) -> dict[str, object]:
+        """The amphora runs, is plugged, and runs ``generation``; ``rerender``: push
+        it even if it runs that generation already (its peers changed, the agent
+        reloads only if the text did)."""
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
         self._plug_ports(amp.id, desired, vip_subnet)
-        if info.get("config_version") == generation:
+        if info.get("config_version") == generation and not rerender:
             return info
         logs = self.options.logs
         local = (

@@ -148,3 +148,22 @@ def test_a_removed_member_with_a_request_in_flight_is_a_reload_that_finishes_it(
         b.release_held.set()
         thread.join(30)
     assert held == ["member-b"]  # the old worker finished it
+
+
+def test_the_same_version_reloads_only_when_its_text_changed(store: ConfigStore) -> None:
+    """A failover re-renders the survivor's peers at the same generation: the same
+    version with new text is applied; with the same text it is a no-op."""
+    port = _port()
+    first = _config(store.layout, port)
+    assert store.apply(first, 4) == 4
+    worker = store.haproxy.worker_stats()[0]
+    assert store.apply(first, 4) == 4
+    assert store.haproxy.worker_stats()[0] == worker  # nothing reloaded
+
+    other = _port()
+    second = first.replace(f"bind 127.0.0.1:{port}".encode(), f"bind 127.0.0.1:{other}".encode())
+    assert store.apply(second, 4) == 4
+    assert store.layout.config.read_bytes() == second and store.version() == 4
+    assert store.haproxy.worker_stats()[0] != worker
+    with socket.create_connection(("127.0.0.1", other), timeout=2):
+        pass

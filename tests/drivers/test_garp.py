@@ -1,10 +1,13 @@
-"""The gratuitous ARP frames a rebuilt SINGLE amphora announces its VIP with (pure)."""
+"""The frames a rebuilt SINGLE amphora announces its VIP with (pure): gratuitous ARP
+for IPv4, an unsolicited neighbour advertisement for IPv6."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
-from hydria.drivers.network.garp import frames
+from hydria.drivers.network.garp import frames, neighbour_advert
 
 
 def test_request_and_reply_announce_the_vip() -> None:
@@ -25,3 +28,22 @@ def test_refuses_what_is_not_ipv4_or_a_mac() -> None:
         frames(bytes(6), "fd00::5")
     with pytest.raises(ValueError):
         frames(bytes(5), "10.0.0.1")
+
+
+def test_unsolicited_neighbour_advertisement_of_an_ipv6_vip() -> None:
+    mac = bytes.fromhex("02aabbccddee")
+    body = neighbour_advert(mac, "fd70:2f::5")
+    assert len(body) == 32
+    # type 136, code 0, checksum left to the kernel; Override only (not solicited,
+    # not a router): a receiver replaces the MAC of the entry it has
+    assert body[:4] == bytes([136, 0, 0, 0]) and body[4:8] == bytes([0x20, 0, 0, 0])
+    assert body[8:24] == ipaddress.IPv6Address("fd70:2f::5").packed
+    # one option: the target link-layer address (type 2, 8 bytes long)
+    assert body[24:26] == bytes([2, 1]) and body[26:32] == mac
+
+
+def test_the_advertisement_refuses_what_is_not_ipv6_or_a_mac() -> None:
+    with pytest.raises(ValueError):
+        neighbour_advert(bytes(6), "10.0.0.5")
+    with pytest.raises(ValueError):
+        neighbour_advert(bytes(7), "fd00::5")

@@ -401,6 +401,13 @@ def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
     assert master["compute_id"] not in netns_lab.namespaces()
     survivor = next(a for a in amps if a["id"] != master["id"])
     assert _holds_vip(net, survivor["compute_id"], vip)
+    # the survivor's HAProxy peers are the live pair: the rebuilt one's new address
+    rebuilt = next(
+        os_("loadbalancer", "amphora", "show", a["id"]) for a in now if a["id"] != survivor["id"]
+    )
+    running = (net.up.state_dir / "amphorae" / survivor["id"] / "haproxy.cfg").read_text()
+    assert f"peer {master['role']} {rebuilt['vrrp_ip']}:1025" in running, running
+    assert f"{master['vrrp_ip']}:1025" not in running
     time.sleep(1)  # traffic keeps flowing after the rebuild
     client.stdin.close()  # type: ignore[union-attr]
     lines = client.stdout.read().splitlines()
@@ -788,3 +795,29 @@ def test_dual_stack_lb_answers_on_both_vips(net: Net, v6: V6):
     assert f"{lb['vip_address']} (VIP)" in row and f"{extra['ip_address']} (VIP)" in row, row
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
     _assert_nothing_left(net, amp["id"])
+
+
+def test_zz_nothing_is_left_once_every_load_balancer_is_deleted(net: Net):
+    """Last in the module (the lab's load balancers are all deleted by then): every
+    load balancer this deployment still has is deleted, and then no ``hyd-``
+    namespace, no ``hym``/``hyp`` veth and no amphora folder of it is left, on the
+    management bridge or on any subnet bridge."""
+    os_ = net.up.openstack
+    for lb in os_("loadbalancer", "list"):
+        os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    assert os_("loadbalancer", "list") == []
+    namespaces, veths = netns_lab.hydria_leftovers(net.mgmt_bridge)
+    assert namespaces == [] and veths == []
+    amphorae = net.up.state_dir / "amphorae"
+    assert not amphorae.exists() or list(amphorae.iterdir()) == []
+    subnets = httpx.get(net.up.endpoint + "/v2.0/subnets").json()["subnets"]
+    for subnet in subnets:
+        bridge = "hydbr" + subnet["id"].replace("-", "")[:8]
+        out = netns_lab.ip("-o", "link", "show", "master", bridge, check=False)
+        ports = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+        assert not [p for p in ports if p.startswith(("hym", "hyp"))], f"{bridge}: {ports}"
+    # and the controllers' address on the management bridge is all that is on it
+    addrs = netns_lab.ip("-o", "addr", "show", "dev", net.mgmt_bridge, check=False)
+    assert [line.split()[3] for line in addrs.splitlines() if " inet " in line] == [
+        f"10.250.{net.n}.1/24"
+    ]

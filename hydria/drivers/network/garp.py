@@ -1,16 +1,21 @@
-"""Gratuitous ARP for a VIP that moved to another amphora (as keepalived sends on takeover).
+"""Announce a VIP that moved to another amphora (as keepalived does on takeover).
 
 A SINGLE amphora rebuilt by a failover puts the VIP on a new port with a new
-MAC address; clients on the VIP subnet still have the old one in their ARP
-caches and would keep sending there until the entry goes stale and is probed
-again (seconds to half a minute). The network driver announces the VIP from
-inside the amphora right after plugging it: an ARP request and an ARP reply
-with the VIP as sender and target, broadcast, which Linux applies to an entry
-it already has. ``frames`` is pure; ``main`` (run inside the namespace, as
-``python -m hydria.drivers.network.garp DEV ADDRESS``) sends them. IPv6 VIPs
-need none of this: an address added without duplicate detection is announced
-by unsolicited neighbour advertisements when ``ndisc_notify`` is set, and
-neighbour entries are confirmed far more often.
+MAC address; clients on the VIP subnet still have the old one in their ARP or
+neighbour caches and would keep sending there until the entry goes stale and is
+probed again (seconds to half a minute). The network driver announces the VIP
+from inside the amphora right after plugging it:
+
+- IPv4: gratuitous ARP, a request and a reply with the VIP as sender and
+  target, broadcast, which Linux applies to an entry it already has;
+- IPv6: an unsolicited neighbour advertisement (RFC 4861 7.2.6) to all nodes,
+  Override set, with the new MAC as the target link-layer address, which
+  Linux applies to an entry it already has (and ignores where it has none).
+  The kernel does not send one for an address added with ``nodad`` unless
+  ``ndisc_notify`` is set on the device at that instant, so it is sent here.
+
+``frames`` and ``neighbour_advert`` are pure; ``main`` (run inside the
+namespace, as ``python -m hydria.drivers.network.garp DEV ADDRESS``) sends them.
 """
 
 from __future__ import annotations
@@ -38,9 +43,51 @@ def frames(mac: bytes, address: str) -> tuple[bytes, bytes]:
     return arp(1, b"\x00" * 6), arp(2, _BROADCAST)
 
 
+_NA_TYPE = 136
+_NA_OVERRIDE = 0x20000000
+_OPT_TARGET_LLADDR = 2
+_ALL_NODES = "ff02::1"
+
+
+def neighbour_advert(mac: bytes, address: str) -> bytes:
+    """The ICMPv6 body of an unsolicited neighbour advertisement of ``address`` at
+    ``mac``: not a router, not solicited, Override; checksum 0 (the kernel fills
+    it in on a raw ICMPv6 socket)."""
+    target = ipaddress.IPv6Address(address).packed
+    if len(mac) != 6:
+        raise ValueError(f"not a MAC address: {mac.hex()}")
+    return (
+        struct.pack("!BBHI", _NA_TYPE, 0, 0, _NA_OVERRIDE)
+        + target
+        + struct.pack("!BB", _OPT_TARGET_LLADDR, 1)
+        + mac
+    )
+
+
+def _mac(dev: str) -> bytes:
+    return bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
+
+
+def announce_v6(dev: str, address: str, *, count: int = 2) -> None:
+    """Send the advertisement from ``address`` on ``dev`` with hop limit 255 (a
+    receiver drops any other), to all nodes on the link."""
+    ifindex = socket.if_nametoindex(dev)
+    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        s.bind((address, 0, 0, ifindex))
+        body = neighbour_advert(_mac(dev), address)
+        for _ in range(count):
+            s.sendto(body, (_ALL_NODES, 0, 0, ifindex))
+
+
 def announce(dev: str, address: str, *, count: int = 2) -> None:
     """Send the frames on ``dev`` (needs CAP_NET_RAW in the namespace of ``dev``)."""
-    mac = bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
+    if ipaddress.ip_address(address).version == 6:
+        announce_v6(dev, address, count=count)
+        return
+    mac = _mac(dev)
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((dev, 0))
         for _ in range(count):

@@ -8,6 +8,7 @@ Errors from ``ip`` become ``NetnsError`` with its message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import subprocess
@@ -75,10 +76,35 @@ def remove_address(dev: str, cidr_address: str, ns: str | None = None) -> None:
         ip("addr", "del", cidr_address, "dev", dev, ns=ns, check=False)
 
 
+#: ``addr_assign_type`` of an address set by hand (``NET_ADDR_SET``)
+_ADDR_SET = "3"
+
+
+def bridge_mac(name: str) -> str:
+    """A fixed, locally administered unicast MAC address for bridge ``name`` (pure)."""
+    digest = hashlib.sha256(name.encode()).digest()[:5]
+    return ":".join(f"{b:02x}" for b in (0x02, *digest))
+
+
 def ensure_bridge(name: str) -> None:
+    """The bridge exists, is up and has a MAC address of its own.
+
+    A Linux bridge whose address was never set takes the lowest MAC address of
+    its ports, so plugging or deleting an amphora's veth may change the MAC of
+    the host's address on the management bridge; every amphora then sends its
+    heartbeats to the old MAC (its ARP entry still looks good) and nothing
+    arrives for seconds: enough for the failure detector to fail over healthy,
+    freshly rebuilt amphorae. An address set by hand never moves.
+    """
     if not link_exists(name):
         ip("link", "add", name, "type", "bridge", check=False)
         log.info("event=bridge_created bridge=%s", name)
+    try:
+        assigned = (Path("/sys/class/net") / name / "addr_assign_type").read_text().strip()
+    except OSError:
+        assigned = ""
+    if assigned != _ADDR_SET:
+        ip("link", "set", name, "address", bridge_mac(name))
     ip("link", "set", name, "up")
 
 

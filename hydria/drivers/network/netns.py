@@ -90,9 +90,8 @@ class ManagementNet:
 
 def announce_vip(ns: str, dev: str, vip_address: str) -> None:
     """Tell the VIP subnet the VIP's new MAC address (a rebuilt SINGLE amphora's
-    port is a new one): gratuitous ARP from inside the amphora, best effort."""
-    if ipaddress.ip_address(vip_address).version != 4:
-        return
+    port is a new one): gratuitous ARP (IPv4) or an unsolicited neighbour
+    advertisement (IPv6) from inside the amphora, best effort."""
     try:
         iproute.in_ns(ns, sys.executable, "-m", "hydria.drivers.network.garp", dev, vip_address)
     except iproute.NetnsError as exc:
