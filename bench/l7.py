@@ -116,8 +116,10 @@ def haproxy_cpu(vip: str) -> float:
             if (proc / "comm").read_text().strip() != "haproxy":
                 continue
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            config = Path(argv[argv.index(b"-f") + 1].decode())
-            if f"bind {vip}:80" not in config.read_text():
+            # the agent gives its own global section first, then the listeners'
+            # configuration, each with its own -f: look through all of them
+            configs = [Path(argv[i + 1].decode()) for i, a in enumerate(argv[:-1]) if a == b"-f"]
+            if not any(f"bind {vip}:80" in c.read_text() for c in configs):
                 continue
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -199,6 +201,8 @@ def main() -> None:
                     f"{requests / max(used, 1e-9):10.0f} req per CPU second"
                 )
         ratio = rates["l7"] / rates["plain"]
+        if not (cpu["plain"] > 0 and cpu["l7"] > 0):
+            raise SystemExit("HAProxy's CPU time was not found: the per-CPU figures would be void")
         per_cpu = (done["l7"] / max(cpu["l7"], 1e-9)) / (done["plain"] / max(cpu["plain"], 1e-9))
         print(
             f"ratio l7 ({RULES} rules) / plain, requests per second: {ratio:.3f}; "

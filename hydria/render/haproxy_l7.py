@@ -19,6 +19,18 @@ its backend in ``txn.hydria_l7`` (only if no earlier policy did), REJECT is
 when no earlier one matched. One ``use_backend %[var(txn.hydria_l7)]`` then
 sends the request to the recorded backend; otherwise ``default_backend``.
 
+The guard. A request that matches no policy (the common case) would otherwise
+run every policy's sample fetch in turn. So when a listener has at least
+``GUARD_MIN_POLICIES`` policies with a rule that is not inverted, and merging
+at least halves the fetches, one rule of
+each such policy (a policy cannot match unless it does) goes into shared ACLs,
+one per fetch and matcher, whose pattern lists HAProxy searches in one fetch
+(a tree for ``-m str`` and ``-m beg``); one ``http-request set-var(txn.hydria_l7g)``
+records whether any could match, and each covered policy's condition starts
+with that variable. The guard is only a necessary condition, so which policy
+wins, the AND of its rules and ``invert`` are exactly as without it; a policy
+whose rules are all inverted is not covered and is evaluated as before.
+
 Values are written as ``hydria.core.l7`` escapes them (one word each; ``%``
 doubled in redirect targets, which HAProxy reads as log-format strings); the
 API refused everything else, so anything unwritable here is a permanent
@@ -39,6 +51,11 @@ from hydria.render.values import UnrenderableValue
 
 VAR: Final = "txn.hydria_l7"
 _NOT_DECIDED: Final = f"!{{ var({VAR}) -m found }}"
+GUARD: Final = "txn.hydria_l7g"
+GUARD_ACL: Final = "hydria_l7g_"
+_GUARDED: Final = f"{{ var({GUARD}) -m found }}"
+# Below this many covered policies the guard costs more than it saves.
+GUARD_MIN_POLICIES: Final = 4
 _MATCH: Final = {
     c.L7RULE_COMPARE_REGEX: "-m reg",
     c.L7RULE_COMPARE_STARTS_WITH: "-m beg",
@@ -66,9 +83,10 @@ def active_policies(
     return tuple(out)
 
 
-def _acl(rule: graph.L7Rule) -> str:
+def _acl_parts(rule: graph.L7Rule) -> tuple[str, str]:
+    """``(fetch and matcher, value)`` of a rule's ACL; the value is "" for the SSL
+    types that take none on the line (``ssl_c_used``, ``ssl_c_verify eq N``)."""
     what = f"l7 rule {rule.id}"
-    name = v.ident(rule.id, "l7 rule id")
     match = _MATCH.get(rule.compare_type)
     if match is None:
         raise UnrenderableValue(f"{what}: compare_type {rule.compare_type!r} is not supported")
@@ -83,11 +101,11 @@ def _acl(rule: graph.L7Rule) -> str:
         raise UnrenderableValue(f"{what}: value cannot be written safely") from None
     kind = rule.type
     if kind == c.L7RULE_TYPE_SSL_CONN_HAS_CERT:
-        return f"acl {name} ssl_c_used"
+        return "ssl_c_used", ""
     if kind == c.L7RULE_TYPE_SSL_VERIFY_RESULT:
         if not (rule.value.isascii() and rule.value.isdigit()):
             raise UnrenderableValue(f"{what}: SSL_VERIFY_RESULT needs a number")
-        return f"acl {name} ssl_c_verify eq {int(rule.value)}"
+        return f"ssl_c_verify eq {int(rule.value)}", ""
     if kind == c.L7RULE_TYPE_HOST_NAME:
         fetch = "req.hdr(host) -i"
     elif kind == c.L7RULE_TYPE_PATH:
@@ -107,14 +125,72 @@ def _acl(rule: graph.L7Rule) -> str:
         }[kind] + f"({rule.key})"
     else:
         raise UnrenderableValue(f"{what}: type {kind!r} is not supported")
-    return " ".join(part for part in ("acl", name, fetch, match, value) if part)
+    return " ".join(part for part in (fetch, match) if part), value
 
 
-def _condition(policy: graph.L7Policy, guarded: bool) -> str:
-    # The rules first: most requests match none, and HAProxy stops at the first
-    # false term, so the variable is only looked up for requests that match.
-    terms = [("!" if r.invert else "") + r.id for r in policy.rules]
-    if guarded:
+def _acl(rule: graph.L7Rule) -> str:
+    name = v.ident(rule.id, f"l7 rule {rule.id}")
+    return " ".join(part for part in ("acl", name, *_acl_parts(rule)) if part)
+
+
+def _chunks(words: list[str], limit: int) -> list[list[str]]:
+    """``words`` in runs whose joined length stays under ``limit`` (HAProxy reads
+    lines of at most 2 KiB; the same ACL name or variable on several lines ORs)."""
+    out: list[list[str]] = [[]]
+    size = 0
+    for word in words:
+        if out[-1] and size + len(word) + 4 > limit:
+            out.append([])
+            size = 0
+        out[-1].append(word)
+        size += len(word) + 4
+    return out
+
+
+def _guard(policies: tuple[graph.L7Policy, ...]) -> tuple[list[str], set[str]]:
+    """The guard's lines and the ids of the policies it covers (see the module
+    docstring). A policy is covered through one rule it cannot match without (its
+    first one that is not inverted); those rules' patterns are merged by fetch and
+    matcher into shared ACLs. Nothing when too few policies would be covered."""
+    keyed = [
+        (policy.id, next((r for r in policy.rules if not r.invert), None)) for policy in policies
+    ]
+    covered = [(pid, rule) for pid, rule in keyed if rule is not None]
+    if len(covered) < GUARD_MIN_POLICIES:
+        return [], set()
+    by_fetch: dict[str, list[tuple[str, str]]] = {}  # fetch -> (rule id, pattern)
+    terms: list[str] = []  # a rule whose ACL takes no pattern list: named as it is
+    for _, rule in covered:
+        fetch, value = _acl_parts(rule)
+        if value:
+            by_fetch.setdefault(fetch, []).append((rule.id, value))
+        else:
+            terms.append(rule.id)
+    acls: list[str] = []
+    for fetch, rules in by_fetch.items():
+        if len(rules) == 1:  # its own ACL already says it
+            terms.append(rules[0][0])
+            continue
+        name = f"{GUARD_ACL}{len(acls)}"
+        terms.append(name)
+        values = list(dict.fromkeys(value for _, value in rules))
+        acls.extend(f"acl {name} {fetch} {' '.join(run)}" for run in _chunks(values, 900))
+    if len(terms) * 2 > len(covered):  # it would not halve the fetches: not worth a line
+        return [], set()
+    sets = [
+        f"http-request set-var({GUARD}) bool(1) if {' or '.join(run)}"
+        for run in _chunks(terms, 900)
+    ]
+    return [*acls, *sets], {pid for pid, _ in covered}
+
+
+def _condition(policy: graph.L7Policy, decided: bool, guarded: bool) -> str:
+    # The guard first (one variable lookup, false for most requests), then the
+    # rules: HAProxy stops at the first false term, so the decision variable is
+    # only looked up for requests that match.
+    terms = [_GUARDED] if guarded else []
+    terms.extend(("!" if r.invert else "") + r.id for r in policy.rules)
+    if decided:
         terms.append(_NOT_DECIDED)
     return "if " + " ".join(terms)
 
@@ -146,10 +222,11 @@ def frontend_lines(
     acls: list[str] = []
     actions: list[str] = []
     decided = False  # an earlier policy may have chosen a backend
+    guard, covered = _guard(policies)
     for policy in policies:
         v.ident(policy.id, "l7 policy id")
         acls.extend(_acl(rule) for rule in policy.rules)
-        cond = _condition(policy, decided)
+        cond = _condition(policy, decided, policy.id in covered)
         if policy.action == c.L7POLICY_ACTION_REDIRECT_TO_POOL:
             name = backend(policy.redirect_pool_id or "")
             actions.append(f"http-request set-var({VAR}) str({name}) {cond}")
@@ -166,4 +243,4 @@ def frontend_lines(
             )
     if decided:
         actions.append(f"use_backend %[var({VAR})] if {{ var({VAR}) -m found }}")
-    return (*acls, *actions)
+    return (*acls, *guard, *actions)

@@ -22,6 +22,10 @@ Two steps, so that a refused request writes nothing:
 - ``plan(req)`` runs every check that needs no database (the same functions
   the single creates use, so a nested object is refused as it would be on its
   own) and resolves the pool names;
+- ``check_material(store, graph, access)`` reads every certificate, CA and CRL
+  a TERMINATED_HTTPS listener or a TLS pool names from the secret store and
+  checks it as the single creates do (outside the write transaction: the
+  embedded store lives in the same database);
 - ``create(session, lb, graph, quota_defaults=...)`` checks the project's quotas
   for every object, then adds the rows, all PENDING_CREATE, in the transaction
   that creates the load balancer; the caller notifies once.
@@ -38,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
+from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 from hydria.services.healthmonitors import check_healthmonitor, new_healthmonitor
@@ -52,6 +57,7 @@ from hydria.services.listeners import (
 )
 from hydria.services.members import check_new_member, duplicate_member, new_member
 from hydria.services.pools import CheckedPool, check_pool, new_pool
+from hydria.services.tls import SecretReader, check_listener_material, check_pool_material
 
 # (pool, its members, its monitor), as the create answer shows them.
 CreatedPool = tuple[Pool, list[Member], HealthMonitor | None]
@@ -182,6 +188,14 @@ def _plan_listeners(
             )
         plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool, policies=tuple(policies)))
     return tuple(plans)
+
+
+def check_material(store: SecretReader | None, graph: Graph, access: SecretAccess) -> None:
+    """Read and check each TLS reference of the planned listeners and pools (400 on a fault)."""
+    for li in graph.listeners:
+        check_listener_material(store, li.req.model_dump(), access)
+    for p in graph.pools:
+        check_pool_material(store, p.req.model_dump(), access)
 
 
 def create(

@@ -97,8 +97,6 @@ def check_listener(req: Any, *, nested: bool = False) -> str:
     )
     protocols.check_served(protocol, provider.served())
     values = req.model_dump()
-    if nested and protocol == c.PROTOCOL_TERMINATED_HTTPS:
-        raise unsupported("protocol TERMINATED_HTTPS in a fully populated create")
     protocols.check_listener_create(
         protocol,
         insert_headers=req.insert_headers,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from hydria.core import constants as c
 from hydria.core.errors import AllocationFailed, Conflict, ImmutableObject, InvalidInput
 from hydria.core.resources import LOADBALANCER
+from hydria.core.secrets import SecretAccess
 from hydria.db import addresses, quotas, stats, status_tree
 from hydria.db.models import (
     Amphora,
@@ -190,6 +191,8 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
         raise InvalidInput(f"Provider '{req.provider}' is not enabled.")
     refuse_unsupported(req, LOADBALANCER.unsupported())
     plan = graph.plan(req)
+    # the store is read before the write transaction (the embedded one is in this database)
+    graph.check_material(env.secrets, plan, SecretAccess(project_id=project_id))
     with write(env) as unit:
         session = unit.session
         subnet = _subnet_for_vip(session, req)

@@ -28,7 +28,7 @@ from hydria.services.lookup import (
 )
 from hydria.services.shape import pool_view
 from hydria.services.unit import Env, read, write
-from hydria.services.validation import choice, given, refuse_unsupported, unsupported
+from hydria.services.validation import choice, given, refuse_unsupported
 
 WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
 SCOPE = listing.Scope(
@@ -106,10 +106,7 @@ def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
     assert req.protocol is not None and req.lb_algorithm is not None
     protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
     protocols.check_served(protocol, provider.served())
-    values = req.model_dump()
-    if nested and any(values.get(name) for name in tls.POOL_FIELDS):
-        raise unsupported("tls_enabled and TLS references in a fully populated create")
-    tls.check_pool_rules(values)
+    tls.check_pool_rules(req.model_dump())
     return CheckedPool(
         protocol=protocol,
         lb_algorithm=_algorithm(req.lb_algorithm),

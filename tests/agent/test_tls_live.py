@@ -19,7 +19,6 @@ import os
 import socket
 import ssl
 import stat
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -27,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from hydria.controller import tls
 from hydria.core import graph as g
@@ -38,6 +35,17 @@ from tests.support.backends import free_port
 from tests.support.secret_store import MemorySecretStore
 from tests.support.tls_backend import HeaderBackend
 from tests.support.tls_certs import CA, Leaf
+from tests.support.tls_client import (
+    RequestLoop,
+    client_ctx,
+    get_json,
+    negotiated_alpn,
+    refused,
+    request,
+    served_cert,
+    served_cn,
+)
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
@@ -88,61 +96,6 @@ class Site:
         self.amphora.client.put_tls(self.amphora.ip, self.amphora.port, files)
         self.amphora.client.put_config(self.amphora.ip, self.amphora.port, text, self.version)
         return text
-
-
-def _client_ctx(
-    cert: Leaf | None = None, tmp: Path | None = None, alpn: list[str] | None = None
-) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if cert is not None and tmp is not None:
-        crt, key = cert.write(tmp, cert.cert.serial_number.__str__())
-        ctx.load_cert_chain(str(crt), str(key))
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
-
-
-def _served_cn(vip: str, port: int, sni: str | None) -> str:
-    with (
-        socket.create_connection((vip, port), timeout=5) as raw,
-        _client_ctx().wrap_socket(raw, server_hostname=sni) as conn,
-    ):
-        der = conn.getpeercert(binary_form=True)
-    assert der is not None
-    cert = x509.load_der_x509_certificate(der)
-    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
-
-
-def _get(
-    vip: str, port: int, ctx: ssl.SSLContext, path: str = "/", sni: str | None = "www.example"
-) -> dict[str, Any]:
-    """One HTTPS/1.1 request on a new connection; the back-end's JSON answer."""
-    with (
-        socket.create_connection((vip, port), timeout=5) as raw,
-        ctx.wrap_socket(raw, server_hostname=sni) as conn,
-    ):
-        conn.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n".encode()
-        )
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1]) if head else 0
-    assert status == 200, data[:300]
-    out: dict[str, Any] = json.loads(body)
-    return out
-
-
-def _refused(vip: str, port: int, ctx: ssl.SSLContext) -> bool:
-    """The handshake (or, under TLS 1.3, the first read after it) fails."""
-    try:
-        _get(vip, port, ctx)
-    except (ssl.SSLError, ConnectionError, OSError, AssertionError, ValueError):
-        return True
-    return False
 
 
 def _vip() -> str:
@@ -210,22 +163,18 @@ def test_sni_default_headers_alpn_and_hsts(amphora, store, backend, tmp_path):
     text = site.deploy(_lb(vip, [listener], [_pool(backend)]))
     assert "ssl crt " in text and "alpn h2,http/1.1,http/1.0" in text
 
-    assert _served_cn(vip, port, "a.example") == "a.example"
-    assert _served_cn(vip, port, "b.example") == "b.example"
-    assert _served_cn(vip, port, None) == "default.example"
-    assert _served_cn(vip, port, "unknown.example") == "default.example"
+    assert served_cn(vip, port, "a.example") == "a.example"
+    assert served_cn(vip, port, "b.example") == "b.example"
+    assert served_cn(vip, port, None) == "default.example"
+    assert served_cn(vip, port, "unknown.example") == "default.example"
 
-    seen = _get(vip, port, _client_ctx())
+    seen = get_json(vip, port, client_ctx())
     assert seen["headers"]["x-forwarded-proto"] == "https"
 
+    assert negotiated_alpn(vip, port, ["h2", "http/1.1"]) == "h2"
     with (
         socket.create_connection((vip, port), timeout=5) as raw,
-        _client_ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="a.example") as conn,
-    ):
-        assert conn.selected_alpn_protocol() == "h2"
-    with (
-        socket.create_connection((vip, port), timeout=5) as raw,
-        _client_ctx(alpn=["http/1.1"]).wrap_socket(raw, server_hostname="a.example") as conn,
+        client_ctx(alpn=["http/1.1"]).wrap_socket(raw, server_hostname="a.example") as conn,
     ):
         assert conn.selected_alpn_protocol() == "http/1.1"
         conn.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -263,10 +212,10 @@ def test_mandatory_client_authentication_with_crl(amphora, store, backend, tmp_p
     )
     site.deploy(_lb(vip, [listener], [_pool(backend)]))
 
-    assert _refused(vip, port, _client_ctx())  # no certificate
-    assert _refused(vip, port, _client_ctx(STRANGER, tmp_path))  # another CA's
-    assert _refused(vip, port, _client_ctx(REVOKED_CLIENT, tmp_path))  # revoked (CRL)
-    seen = _get(vip, port, _client_ctx(GOOD_CLIENT, tmp_path))["headers"]
+    assert refused(vip, port, client_ctx())  # no certificate
+    assert refused(vip, port, client_ctx(STRANGER, tmp_path))  # another CA's
+    assert refused(vip, port, client_ctx(REVOKED_CLIENT, tmp_path))  # revoked (CRL)
+    seen = get_json(vip, port, client_ctx(GOOD_CLIENT, tmp_path))["headers"]
     assert "CN=alice" in seen["x-ssl-client-dn"] and "O=Hydria" in seen["x-ssl-client-dn"]
     assert seen["x-ssl-client-cn"].strip('"') == "alice"
     assert seen["x-ssl-client-verify"] == "0" and seen["x-ssl-client-has-cert"] == "1"
@@ -274,10 +223,10 @@ def test_mandatory_client_authentication_with_crl(amphora, store, backend, tmp_p
 
     # OPTIONAL: no certificate passes (and says so), a good one still reaches the header
     site.deploy(_lb(vip, [replace(listener, client_authentication="OPTIONAL")], [_pool(backend)]))
-    assert _get(vip, port, _client_ctx())["headers"]["x-ssl-client-has-cert"] == "0"
+    assert get_json(vip, port, client_ctx())["headers"]["x-ssl-client-has-cert"] == "0"
     assert (
         "CN=alice"
-        in _get(vip, port, _client_ctx(GOOD_CLIENT, tmp_path))["headers"]["x-ssl-client-dn"]
+        in get_json(vip, port, client_ctx(GOOD_CLIENT, tmp_path))["headers"]["x-ssl-client-dn"]
     )
 
 
@@ -315,36 +264,23 @@ def test_tls_pool_shows_hydrias_certificate_and_verifies_the_member(amphora, sto
             id="l-http", protocol="HTTP", protocol_port=port, default_pool_id="pool-1"
         )
         site.deploy(_lb(vip, [plain], [pool]))
-        _wait(lambda: _server_status(amphora, "pool-1") == ["UP"])
-        with socket.create_connection((vip, port), timeout=5) as conn:
-            conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            answer = b""
-            while chunk := conn.recv(65536):
-                answer += chunk
-        assert b" 200 " in answer.split(b"\r\n", 1)[0]
-        assert json.loads(answer.partition(b"\r\n\r\n")[2])["peer"]["commonName"] == "hydria"
+        wait_for(lambda: _server_status(amphora, "pool-1") == ["UP"], what="member UP")
+        assert get_json(vip, port, None, "/x")["peer"]["commonName"] == "hydria"
 
         # the member checked against a CA that did not sign it: the monitor takes it down
         wrong = replace(pool, ca_tls_container_ref=store.add_secret(PROJECT, OTHER_CA.cert_pem))
         site.deploy(_lb(vip, [plain], [wrong]))
-        _wait(lambda: _server_status(amphora, "pool-1") == ["DOWN"])
+        wait_for(lambda: _server_status(amphora, "pool-1") == ["DOWN"], what="member DOWN")
         # and an HTTPS monitor does the same over the pool's TLS
         https_hm = replace(
             monitor, type="HTTPS", http_method="GET", url_path="/", expected_codes="200"
         )
         site.deploy(_lb(vip, [plain], [replace(pool, health_monitor=https_hm)]))
-        _wait(lambda: _server_status(amphora, "pool-1") == ["UP"])
+        wait_for(lambda: _server_status(amphora, "pool-1") == ["UP"], what="member UP")
         site.deploy(_lb(vip, [plain], [replace(wrong, health_monitor=https_hm)]))
-        _wait(lambda: _server_status(amphora, "pool-1") == ["DOWN"])
+        wait_for(lambda: _server_status(amphora, "pool-1") == ["DOWN"], what="member DOWN")
     finally:
         member.stop()
-
-
-def _wait(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
 
 
 def test_new_default_certificate_under_load_loses_nothing(amphora, store, backend):
@@ -356,24 +292,7 @@ def test_new_default_certificate_under_load_loses_nothing(amphora, store, backen
     folder = Path(amphora.client.info(amphora.ip, amphora.port)["tls_material_dir"])
     first_files = set(folder.iterdir())
 
-    stop = threading.Event()
-    results = {"ok": 0, "failed": 0}
-    errors: list[str] = []
-
-    def loop() -> None:
-        ctx = _client_ctx()
-        while not stop.is_set():
-            try:
-                _get(vip, port, ctx)
-                results["ok"] += 1
-            except Exception as exc:  # noqa: BLE001 - every failure is counted
-                results["failed"] += 1
-                errors.append(repr(exc))
-
-    threads = [threading.Thread(target=loop) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
+    with RequestLoop(vip, port, threads=4) as load:
         time.sleep(0.5)
         rotated = SERVER_CA.issue("default.example")
         for _ in range(3):
@@ -386,19 +305,93 @@ def test_new_default_certificate_under_load_loses_nothing(amphora, store, backen
                 )
             )
             time.sleep(0.4)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(10)
-    assert results["failed"] == 0, errors[:5]
-    assert results["ok"] > 20
-    with (
-        socket.create_connection((vip, port), timeout=5) as raw,
-        _client_ctx().wrap_socket(raw, server_hostname=None) as conn,
-    ):
-        der = conn.getpeercert(binary_form=True)
-    assert der is not None
-    assert x509.load_der_x509_certificate(der).serial_number == rotated.cert.serial_number
+    assert load.errors == []
+    assert load.ok > 20
+    assert served_cert(vip, port, None).serial_number == rotated.cert.serial_number
     # the replaced certificates' files are gone; only the running one is left
     now = set(folder.iterdir())
     assert len(now) == 1 and not (now & first_files)
+
+
+def _policy(pid: str, position: int, action: str, *rules: g.L7Rule, pool: str | None = None):
+    return g.L7Policy(
+        id=pid, action=action, position=position, redirect_pool_id=pool, rules=tuple(rules)
+    )
+
+
+def test_ssl_rules_route_and_reject_with_optional_client_certificates(amphora, store, tmp_path):
+    """SSL_CONN_HAS_CERT, SSL_VERIFY_RESULT and SSL_DN_FIELD on real handshakes, as
+    Octavia's templates mean them: ``ssl_c_used``, ``ssl_c_verify eq N`` and
+    ``ssl_c_s_dn(<field>)`` with the compare type's matcher; OPTIONAL still verifies
+    a certificate that is shown (a stranger's or a revoked one never gets a request
+    in), so a request with a certificate always has verify result 0."""
+    backends = {name: HeaderBackend(name) for name in ("anon", "verified", "admins")}
+    try:
+        vip = _vip()
+        port = free_port(vip)
+        site = Site(amphora, store, vip)
+        pools = [_pool(b, id=f"pool-{name}") for name, b in backends.items()]
+        rule = g.L7Rule
+        policies = (
+            # a verify result other than 0 is refused (inverted: never true after a
+            # handshake HAProxy accepted; would refuse everything were invert lost)
+            _policy(
+                "p-unverified",
+                1,
+                "REJECT",
+                rule("r-v", "SSL_VERIFY_RESULT", "EQUAL_TO", "0", invert=True),
+            ),
+            _policy(
+                "p-admins",
+                2,
+                "REDIRECT_TO_POOL",
+                rule("r-dn", "SSL_DN_FIELD", "STARTS_WITH", "admin", key="CN"),
+                rule("r-o", "SSL_DN_FIELD", "EQUAL_TO", "Hydria", key="O"),
+                pool="pool-admins",
+            ),
+            _policy(
+                "p-verified",
+                3,
+                "REDIRECT_TO_POOL",
+                rule("r-cert", "SSL_CONN_HAS_CERT", "EQUAL_TO", "True"),
+                rule("r-ok", "SSL_VERIFY_RESULT", "EQUAL_TO", "0"),
+                pool="pool-verified",
+            ),
+            _policy(
+                "p-private",
+                4,
+                "REJECT",
+                rule("r-nocert", "SSL_CONN_HAS_CERT", "EQUAL_TO", "True", invert=True),
+                rule("r-path", "PATH", "STARTS_WITH", "/private"),
+            ),
+        )
+        listener = _https(
+            port,
+            store,
+            pool="pool-anon",
+            client_authentication="OPTIONAL",
+            client_ca_tls_container_ref=store.add_secret(PROJECT, CLIENT_CA.cert_pem),
+            client_crl_container_ref=store.add_secret(PROJECT, CLIENT_CA.crl_pem()),
+            l7policies=policies,
+        )
+        text = site.deploy(_lb(vip, [listener], pools))
+        assert "acl r-cert ssl_c_used" in text and "acl r-ok ssl_c_verify eq 0" in text
+        assert "acl r-dn ssl_c_s_dn(CN) -m beg admin" in text
+
+        def served(ctx: ssl.SSLContext, path: str = "/") -> str | int:
+            status, body = request(vip, port, ctx, path)
+            return str(json.loads(body)["name"]) if status == 200 else status
+
+        anonymous = client_ctx()
+        assert served(anonymous) == "anon"
+        assert served(anonymous, "/private/x") == 403
+        alice = client_ctx(GOOD_CLIENT, tmp_path)
+        assert served(alice) == "verified" and served(alice, "/private/x") == "verified"
+        admin = client_ctx(CLIENT_CA.issue("admin-7", client=True), tmp_path)
+        assert served(admin) == "admins"
+        outsider = client_ctx(OTHER_CA.issue("admin-8", client=True), tmp_path)
+        assert refused(vip, port, outsider)  # another CA's: no request at all
+        assert refused(vip, port, client_ctx(REVOKED_CLIENT, tmp_path))
+    finally:
+        for b in backends.values():
+            b.stop()

@@ -405,7 +405,12 @@ BAD = [
     # listeners: ports, protocols, options this release refuses on its own too
     ("listeners.1.protocol_port", 80, 409, "already using protocol HTTP and protocol_port 80"),
     ("listeners.2.protocol_port", 443, 409, "already using protocol TCP and protocol_port 443"),
-    ("listeners.0.protocol", "TERMINATED_HTTPS", 501, "protocol TERMINATED_HTTPS", "not supported"),
+    (
+        "listeners.0.protocol",
+        "TERMINATED_HTTPS",
+        400,
+        "An SNI or default certificate container reference must be provided",
+    ),
     ("listeners.0.protocol", "SPDY", 400, "Value should be one of"),
     (
         "listeners.0.l7policies",
@@ -434,7 +439,7 @@ BAD = [
     ("listeners.1.default_pool", {"name": "nowhere"}, 400, "default_pool 'nowhere'"),
     (f"{SHARED}.protocol", None, 400, "pool 'shared' is defined without protocol"),
     (f"{WEB}.lb_algorithm", None, 400, "pool 'web' is defined without lb_algorithm"),
-    (f"{SHARED}.tls_enabled", True, 501, "tls_enabled"),
+    (f"{SHARED}.crl_container_ref", "ref", 400, "A CA certificate reference is required"),
     (
         f"{SHARED}.protocol",
         "UDP",

@@ -132,7 +132,7 @@ def test_put_changes_unsets_and_puts_defaults_back(client, api, store):
     assert_fault(r, 400, "An SNI or default certificate container reference must be provided")
 
 
-def _bad_containers(store: MemorySecretStore) -> list[tuple[str, str]]:
+def bad_containers(store: MemorySecretStore) -> list[tuple[str, str]]:
     expired = CA_ONE.issue("old.example.com", expired=True)
     other = CA_ONE.issue("other.example.com")
     return [
@@ -197,7 +197,7 @@ def _bad_containers(store: MemorySecretStore) -> list[tuple[str, str]]:
 
 def test_bad_material_is_400_naming_the_check_and_writes_nothing(client, api, db, store):
     lb = api.lb()
-    for ref, fragment in _bad_containers(store):
+    for ref, fragment in bad_containers(store):
         before = snapshot(db)
         r = post_listener(client, lb["id"], default_tls_container_ref=ref)
         assert_fault(r, 400, fragment, "default_tls_container_ref")

@@ -14,21 +14,28 @@ a new default certificate under load loses no request; bad material is a 400.
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
+from tests.support.lbs import public_subnet_id, wait_lb
 from tests.support.tls_backend import HeaderBackend
 from tests.support.tls_certs import CA, Leaf
+from tests.support.tls_client import (
+    RequestLoop,
+    client_ctx,
+    get_json,
+    negotiated_alpn,
+    refused,
+    request,
+    served_cert,
+    served_cn,
+)
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
@@ -97,60 +104,6 @@ def header_backend() -> Iterator[HeaderBackend]:
     b.stop()
 
 
-def _ctx(
-    cert: Leaf | None = None, folder: Path | None = None, alpn: list[str] | None = None
-) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if cert is not None and folder is not None:
-        crt, key = cert.write(folder, str(cert.cert.serial_number))
-        ctx.load_cert_chain(str(crt), str(key))
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
-
-
-def _cn(vip: str, port: int, sni: str | None) -> str:
-    with (
-        socket.create_connection((vip, port), timeout=5) as raw,
-        _ctx().wrap_socket(raw, server_hostname=sni) as conn,
-    ):
-        der = conn.getpeercert(binary_form=True)
-    assert der is not None
-    name = x509.load_der_x509_certificate(der).subject
-    return str(name.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
-
-
-def _get(vip: str, port: int, ctx: ssl.SSLContext | None) -> dict[str, Any]:
-    with socket.create_connection((vip, port), timeout=5) as raw:
-        conn = raw if ctx is None else ctx.wrap_socket(raw, server_hostname="www.example")
-        conn.sendall(b"GET / HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-        conn.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), data[:300]
-    out: dict[str, Any] = json.loads(body)
-    return out
-
-
-def _refused(vip: str, port: int, ctx: ssl.SSLContext) -> bool:
-    try:
-        _get(vip, port, ctx)
-    except (OSError, AssertionError, ValueError):
-        return True
-    return False
-
-
-def _wait(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.25)
-
-
 def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_path):
     os_ = hydria.openstack
     default = secrets.certificate("default", SERVER_CA.issue("default.example"))
@@ -205,15 +158,11 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
         pool["id"],
     )
 
-    assert _cn(vip, 443, "a.example") == "a.example"
-    assert _cn(vip, 443, "b.example") == "b.example"
-    assert _cn(vip, 443, None) == "default.example"
-    assert _get(vip, 443, _ctx())["headers"]["x-forwarded-proto"] == "https"
-    with (
-        socket.create_connection((vip, 443), timeout=5) as raw,
-        _ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="a.example") as c,
-    ):
-        assert c.selected_alpn_protocol() == "h2"
+    assert served_cn(vip, 443, "a.example") == "a.example"
+    assert served_cn(vip, 443, "b.example") == "b.example"
+    assert served_cn(vip, 443, None) == "default.example"
+    assert get_json(vip, 443, client_ctx())["headers"]["x-forwarded-proto"] == "https"
+    assert negotiated_alpn(vip, 443, ["h2", "http/1.1"]) == "h2"
 
     # MANDATORY client authentication with a CRL, on a second listener
     revoked = CLIENT_CA.issue("mallory", client=True)
@@ -244,12 +193,12 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
         lb["id"],
     )
     assert mtls["client_authentication"] == "MANDATORY"
-    assert _refused(vip, 8443, _ctx())
-    assert _refused(vip, 8443, _ctx(OTHER_CA.issue("eve", client=True), tmp_path))
-    assert _refused(vip, 8443, _ctx(revoked, tmp_path))
-    dn = _get(vip, 8443, _ctx(CLIENT_CA.issue("alice", client=True), tmp_path))["headers"][
-        "x-ssl-client-dn"
-    ]
+    assert refused(vip, 8443, client_ctx())
+    assert refused(vip, 8443, client_ctx(OTHER_CA.issue("eve", client=True), tmp_path))
+    assert refused(vip, 8443, client_ctx(revoked, tmp_path))
+    dn = get_json(vip, 8443, client_ctx(CLIENT_CA.issue("alice", client=True), tmp_path))[
+        "headers"
+    ]["x-ssl-client-dn"]
     assert "CN=alice" in dn
 
     # bad material is refused with a 400 that says which check failed
@@ -285,24 +234,7 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
     assert "the private key does not match the certificate" in res.stderr
 
     # rotation under load: a new default certificate, no request lost
-    stop = threading.Event()
-    counts = {"ok": 0, "failed": 0}
-    errors: list[str] = []
-
-    def loop() -> None:
-        ctx = _ctx()
-        while not stop.is_set():
-            try:
-                _get(vip, 443, ctx)
-                counts["ok"] += 1
-            except Exception as exc:  # noqa: BLE001 - every failure counts
-                counts["failed"] += 1
-                errors.append(repr(exc))
-
-    threads = [threading.Thread(target=loop) for _ in range(3)]
-    for t in threads:
-        t.start()
-    try:
+    with RequestLoop(vip, 443) as load:
         new_leaf = SERVER_CA.issue("default.example")
         new_default = secrets.certificate("default-2", new_leaf)
         os_(
@@ -316,19 +248,9 @@ def test_terminated_https_through_the_cli(hydria, secrets, header_backend, tmp_p
             parse=False,
         )
         time.sleep(0.5)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(10)
-    assert counts["failed"] == 0, errors[:5]
-    assert counts["ok"] > 10
-    with (
-        socket.create_connection((vip, 443), timeout=5) as raw,
-        _ctx().wrap_socket(raw, server_hostname=None) as conn,
-    ):
-        der = conn.getpeercert(binary_form=True)
-    assert der is not None
-    assert x509.load_der_x509_certificate(der).serial_number == new_leaf.cert.serial_number
+    assert load.errors == []
+    assert load.ok > 10
+    assert served_cert(vip, 443, None).serial_number == new_leaf.cert.serial_number
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
 
 
@@ -407,7 +329,7 @@ def test_tls_pool_through_the_cli(hydria, secrets, tmp_path):
             "--wait",
             pool["id"],
         )
-        seen = _get(vip, 80, None)
+        seen = get_json(vip, 80, None)
         assert seen["peer"]["commonName"] == "hydria"
 
         def member_status() -> str:
@@ -415,7 +337,7 @@ def test_tls_pool_through_the_cli(hydria, secrets, tmp_path):
                 os_("loadbalancer", "member", "show", pool["id"], m["id"])["operating_status"]
             )
 
-        _wait(lambda: member_status() == "ONLINE")
+        wait_for(lambda: member_status() == "ONLINE", what="member ONLINE")
         wrong = secrets.store("wrong-ca", OTHER_CA.cert_pem)
         os_(
             "loadbalancer",
@@ -427,7 +349,107 @@ def test_tls_pool_through_the_cli(hydria, secrets, tmp_path):
             pool["id"],
             parse=False,
         )
-        _wait(lambda: member_status() == "ERROR")
+        wait_for(lambda: member_status() == "ERROR", what="member ERROR")
         os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
     finally:
         member.stop()
+
+
+def test_one_post_makes_a_tls_load_balancer_that_serves_https(hydria, secrets, tmp_path):
+    """Octavia's fully populated create with a TERMINATED_HTTPS listener (SNI, OPTIONAL
+    client certificates with a CRL, SSL_* policies) and a TLS pool: one POST, then
+    HTTPS through the VIP, re-encrypted to a member that demands Hydria's certificate.
+    (As with Octavia, HAProxy passes the client's SNI on and checks the member's
+    certificate against it: the member holds a certificate for that name.)"""
+    member_cert = MEMBER_CA.issue("member.example", names=("www.example",), ips=("127.0.0.1",))
+    crt, key = member_cert.write(tmp_path, "member")
+    trusted = tmp_path / "client-ca.pem"
+    trusted.write_bytes(CLIENT_CA.cert_pem)
+    member = HeaderBackend("tls-member", cert=crt, key=key, client_ca=trusted)
+    verified = HeaderBackend("verified")
+    revoked = CLIENT_CA.issue("mallory-2", client=True)
+    CLIENT_CA.revoke(revoked)
+    try:
+        listener = {
+            "protocol": "TERMINATED_HTTPS",
+            "protocol_port": 443,
+            "default_tls_container_ref": secrets.certificate(
+                "g-default", SERVER_CA.issue("default.example")
+            ),
+            "sni_container_refs": [secrets.certificate("g-a", SERVER_CA.issue("a.example"))],
+            "client_authentication": "OPTIONAL",
+            "client_ca_tls_container_ref": secrets.store("g-client-ca", CLIENT_CA.cert_pem),
+            "client_crl_container_ref": secrets.store("g-client-crl", CLIENT_CA.crl_pem()),
+            "insert_headers": {"X-Forwarded-Proto": "true", "X-SSL-Client-DN": "true"},
+            "default_pool": {
+                "name": "secure",
+                "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN",
+                "tls_enabled": True,
+                "tls_container_ref": secrets.certificate(
+                    "g-hydria", CLIENT_CA.issue("hydria", client=True)
+                ),
+                "ca_tls_container_ref": secrets.store("g-member-ca", MEMBER_CA.cert_pem),
+                "members": [{"address": member.host, "protocol_port": member.port}],
+            },
+            "l7policies": [
+                {
+                    "action": "REJECT",
+                    "position": 1,
+                    "rules": [
+                        {
+                            "type": "SSL_DN_FIELD",
+                            "key": "CN",
+                            "compare_type": "EQUAL_TO",
+                            "value": "blocked",
+                        }
+                    ],
+                },
+                {
+                    "action": "REDIRECT_TO_POOL",
+                    "position": 2,
+                    "redirect_pool": {"name": "verified"},
+                    "rules": [
+                        {"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "True"},
+                        {"type": "SSL_VERIFY_RESULT", "compare_type": "EQUAL_TO", "value": "0"},
+                    ],
+                },
+            ],
+        }
+        body = {
+            "loadbalancer": {
+                "name": "tls-in-one-post",
+                "vip_subnet_id": public_subnet_id(hydria.endpoint),
+                "listeners": [listener],
+                "pools": [
+                    {
+                        "name": "verified",
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                        "members": [{"address": verified.host, "protocol_port": verified.port}],
+                    }
+                ],
+            }
+        }
+        with hydria.api() as api:
+            res = api.post("/lbaas/loadbalancers", json=body)
+            assert res.status_code == 201, res.text
+            lb = res.json()["loadbalancer"]
+            wait_lb(api, lb["id"])
+        vip = lb["vip_address"]
+
+        assert served_cn(vip, 443, "a.example") == "a.example"
+        assert served_cn(vip, 443, None) == "default.example"
+        seen = get_json(vip, 443, client_ctx())  # no certificate: the TLS default pool
+        assert seen["name"] == "tls-member" and seen["peer"]["commonName"] == "hydria"
+        assert seen["headers"]["x-forwarded-proto"] == "https"
+        alice = get_json(vip, 443, client_ctx(CLIENT_CA.issue("alice", client=True), tmp_path))
+        assert alice["name"] == "verified" and "CN=alice" in alice["headers"]["x-ssl-client-dn"]
+        blocked = client_ctx(CLIENT_CA.issue("blocked", client=True), tmp_path)
+        assert request(vip, 443, blocked)[0] == 403
+        assert refused(vip, 443, client_ctx(revoked, tmp_path))
+        assert refused(vip, 443, client_ctx(OTHER_CA.issue("eve", client=True), tmp_path))
+        hydria.openstack("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    finally:
+        member.stop()
+        verified.stop()

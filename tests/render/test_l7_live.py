@@ -4,6 +4,7 @@ their policies say, in position order, with values HAProxy reads back unchanged.
 from __future__ import annotations
 
 import http.client
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,149 @@ def test_policies_route_reject_and_redirect(tmp_path: Path) -> None:
             status, _, location = _request(port, "/old/thing")
             assert (status, location) == (302, "https://c.example/a%20b?x=1#top")
             assert len(seen_c) == 1
+
+
+def test_many_policies_behind_the_guard_keep_octavias_order(tmp_path: Path) -> None:
+    """Enough policies sharing fetches that the guard is rendered: position order,
+    the AND of a policy's rules and an inverted rule decide exactly as without it,
+    and a policy whose only rule is inverted (not covered by the guard) still acts."""
+    port = _free_port()
+
+    rule = g.L7Rule
+    with (
+        _member("127.0.0.1", b"default") as (p0, _),
+        _member("127.0.0.1", b"a") as (pa, _),
+        _member("127.0.0.1", b"b") as (pb, _),
+    ):
+        policies = [
+            # 1: /svc-0/ with header X-Beta: on -> b (AND: the prefix alone is not enough)
+            g.L7Policy(
+                "pol-and",
+                "REDIRECT_TO_POOL",
+                1,
+                redirect_pool_id="pool-b",
+                rules=(
+                    rule("r-and-path", "PATH", "STARTS_WITH", "/svc-0/"),
+                    rule("r-and-hdr", "HEADER", "EQUAL_TO", "on", key="X-Beta"),
+                ),
+            ),
+            # 2: everything NOT from host keep.example under /svc-1/ is rejected
+            g.L7Policy(
+                "pol-not",
+                "REJECT",
+                2,
+                rules=(
+                    rule("r-not-path", "PATH", "STARTS_WITH", "/svc-1/"),
+                    rule("r-not-host", "HOST_NAME", "EQUAL_TO", "keep.example", invert=True),
+                ),
+            ),
+            # 3: only an inverted rule (the guard cannot cover it): rejects requests
+            # whose cookie "v" is not "ok"
+            g.L7Policy(
+                "pol-inv",
+                "REJECT",
+                3,
+                rules=(rule("r-inv", "COOKIE", "EQUAL_TO", "ok", key="v", invert=True),),
+                admin_state_up=False,  # switched on below
+            ),
+        ]
+        # 4..13: one prefix each, alternating pool a and REJECT (the bench's shape)
+        for i in range(10):
+            policies.append(
+                g.L7Policy(
+                    f"pol-{i}",
+                    "REJECT" if i % 2 else "REDIRECT_TO_POOL",
+                    4 + i,
+                    redirect_pool_id=None if i % 2 else "pool-a",
+                    rules=(rule(f"r-{i}", "PATH", "STARTS_WITH", f"/svc-{i}/"),),
+                )
+            )
+        policies.append(
+            g.L7Policy(
+                "pol-re",
+                "REDIRECT_TO_POOL",
+                20,
+                redirect_pool_id="pool-b",
+                rules=(rule("r-re", "PATH", "REGEX", "^/v[0-9]+/x$"),),
+            )
+        )
+
+        def site(extra: list[g.L7Policy]) -> str:
+            balancer = lb(
+                vip="127.0.0.1",
+                listeners=[listener(port=port, l7policies=tuple(extra))],
+                pools=[
+                    pool(members=[member("m0", "127.0.0.1", p0)]),
+                    pool("pool-a", members=[member("ma", "127.0.0.1", pa)]),
+                    pool("pool-b", members=[member("mb", "127.0.0.1", pb)]),
+                ],
+            )
+            options = g.RenderOptions(stats_socket=str(tmp_path / "stats.sock"))
+            return render(balancer, AMPHORA, options, version=1)
+
+        text = site(policies)
+        assert "set-var(txn.hydria_l7g)" in text and "path -m beg /svc-0/ /svc-1/" in text
+        with _haproxy(text, tmp_path):
+            assert _request(port, "/")[:2] == (200, b"default")
+            assert _request(port, "/svc-0/x")[:2] == (200, b"a")  # 1 needs both rules
+            assert _request(port, "/svc-0/x", {"X-Beta": "on"})[:2] == (200, b"b")
+            assert _request(port, "/svc-1/x")[0] == 403  # 2 (host is not keep.example)
+            assert _request(port, "/svc-1/x", {"Host": "keep.example"})[0] == 403  # 5
+            assert _request(port, "/svc-2/x", {"Host": "keep.example"})[:2] == (200, b"a")
+            assert _request(port, "/svc-3/")[0] == 403
+            assert _request(port, "/v12/x")[:2] == (200, b"b")
+            assert _request(port, "/v12/y")[:2] == (200, b"default")
+        # the inverted-only policy is evaluated outside the guard
+        policies[2] = g.L7Policy(
+            "pol-inv",
+            "REJECT",
+            3,
+            rules=(rule("r-inv", "COOKIE", "EQUAL_TO", "ok", key="v", invert=True),),
+        )
+        text = site(policies)
+        assert "http-request deny if !r-inv" in text
+        with _haproxy(text, tmp_path):
+            assert _request(port, "/")[0] == 403
+            assert _request(port, "/", {"Cookie": "v=ok"})[:2] == (200, b"default")
+            assert _request(port, "/svc-0/x", {"Cookie": "v=ok"})[:2] == (200, b"a")
+            assert _request(port, "/svc-0/x")[0] == 403  # 3 comes before 4
+
+
+def test_a_long_guard_is_split_into_lines_haproxy_reads(tmp_path: Path) -> None:
+    """HAProxy reads lines of at most 2 KiB: the guard's pattern lists and its
+    condition continue on more lines (an ACL name or a variable set on several
+    lines ORs), and the result passes ``haproxy -c``."""
+    policies = tuple(
+        g.L7Policy(
+            f"pol-{i}",
+            "REJECT",
+            i + 1,
+            rules=(
+                g.L7Rule(f"r-{i}", "PATH", "STARTS_WITH", f"/a-rather-long-service-name-{i:04d}/"),
+                g.L7Rule(f"h-{i}", "HEADER", "EQUAL_TO", "x", key=f"X-Only-{i}"),
+            ),
+        )
+        for i in range(400)
+    )
+    policies += tuple(
+        g.L7Policy(
+            f"hdr-{i}",
+            "REJECT",
+            1000 + i,
+            rules=(g.L7Rule(f"k-{i}-{'x' * 30}", "HEADER", "EQUAL_TO", "x", key=f"X-K-{i}"),),
+        )
+        for i in range(60)
+    )
+    balancer = lb(
+        vip="127.0.0.1",
+        listeners=[listener(port=_free_port(), l7policies=policies)],
+        pools=[pool()],
+    )
+    text = render(balancer, AMPHORA, g.RenderOptions(), version=1)
+    assert max(len(line) for line in text.splitlines()) < 1024
+    assert sum(line.startswith("    acl hydria_l7g_0 ") for line in text.splitlines()) > 1
+    assert sum("set-var(txn.hydria_l7g)" in line for line in text.splitlines()) > 1
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    res = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
