@@ -9,7 +9,7 @@ import pytest
 
 from hydria.api.app import create_app
 from hydria.core import constants as c
-from tests.api.conftest import ADMIN, TestClient, assert_fault, snapshot
+from tests.api.conftest import ADMIN, TestClient, assert_fault, assert_routing_fault, snapshot
 from tests.api.rows import add_amphora, add_stats, amphora, lb_row, set_lb_status
 from tests.support.identity import HeaderIdentity, keystone_settings
 
@@ -169,10 +169,12 @@ def test_noauth_caller_sees_the_whole_fleet(client, api, db):
 
 def test_wrong_methods_are_405(client, lb, db):
     amp_id = add_amphora(db, lb["id"])
-    assert_fault(client.post(AMPS, json={"amphora": {}}), 405)
-    assert_fault(client.put(f"{AMPS}/{amp_id}", json={"amphora": {}}), 405)
-    assert_fault(client.get(f"{AMPS}/{amp_id}/failover"), 405)
-    assert_fault(client.post(f"{AMPS}/{amp_id}/config"), 405)
+    assert_routing_fault(client.post(AMPS, json={"amphora": {}}), 405, "Method Not Allowed")
+    assert_routing_fault(
+        client.put(f"{AMPS}/{amp_id}", json={"amphora": {}}), 405, "Method Not Allowed"
+    )
+    assert_routing_fault(client.get(f"{AMPS}/{amp_id}/failover"), 405, "Method Not Allowed")
+    assert_routing_fault(client.post(f"{AMPS}/{amp_id}/config"), 405, "Method Not Allowed")
 
 
 # -- stats --------------------------------------------------------------------
