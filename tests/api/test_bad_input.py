@@ -502,7 +502,8 @@ def test_invalid_ids_in_paths_are_404(client, db, world, path):
         url = f"{BASE}/" + path.format(bad=bad, pool=pool_id)
         if path == "pools/{bad}/members":  # Octavia finds the pool missing while routing
             r = client.get(url)
-            assert r.status_code == 404 and "not found" in r.json()["description"], r.text
+            text = r.json().get("description") or r.json().get("faultstring")  # NUL: a guard's
+            assert r.status_code == 404 and "not found" in text, r.text
             continue
         assert_fault(client.get(url), 404, "not found")
         if path.endswith("{bad}"):
@@ -592,7 +593,11 @@ def test_wrong_methods_are_405(client, db, world, method, path):
     ],
 )
 def test_bad_queries_on_listeners_are_400(client, world, query):
-    assert_fault(client.get(f"{BASE}/listeners?{query}"), 400)
+    r = client.get(f"{BASE}/listeners?{query}")
+    if query.startswith(("limit=", "sort=")):  # Octavia's paging hook: pecan's body
+        assert r.status_code == 400 and r.json()["title"] == "Bad Request", r.text
+        return
+    assert_fault(r, 400)
 
 
 def test_fault_strings_do_not_echo_huge_values(client, db, world):
