@@ -10,7 +10,8 @@ values reach the service in path order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,10 @@ from hydria.api import openapi
 from hydria.api.deps import Ctx, JsonBody, Services
 from hydria.api.listing import envelope, fields_param, params, select_fields
 from hydria.api.validation import parse
+from hydria.core.errors import APIError
 from hydria.core.resources.field import Resource
+from hydria.services.lookup import require_parent
+from hydria.services.unit import Env
 
 Op = Callable[..., Any]
 
@@ -42,28 +46,57 @@ def _ids(request: Request) -> list[str]:
     return list(request.path_params.values())
 
 
-def add_crud(router: APIRouter, path: str, key: str, resource: Resource, ops: Ops) -> None:
+@contextmanager
+def parent_first(env: Env, parent: str | None, request: Request) -> Iterator[None]:
+    """A refusal under a path whose parent (``parent``: its kind, its id the path's
+    first) is missing becomes that parent's ``ParentNotFound``, as Octavia, which
+    looks the parent up while routing, answers before parsing or checking anything.
+    Only a refusal pays the look-up: the answers that succeed cost nothing more."""
+    try:
+        yield
+    except APIError:
+        if parent is not None:
+            require_parent(env, parent, _ids(request)[0])
+        raise
+
+
+def add_crud(
+    router: APIRouter,
+    path: str,
+    key: str,
+    resource: Resource,
+    ops: Ops,
+    *,
+    parent: str | None = None,
+) -> None:
+    """``parent``: Octavia's name of the object ``path`` goes through (``"Pool"``)."""
     one = f"{path}/{{{key}}}"
     root = resource.root
 
     def list_all(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        page = ops.list(env, ctx, *_ids(request), params(request))
+        with parent_first(env, parent, request):
+            page = ops.list(env, ctx, *_ids(request), params(request))
         return envelope(request, page, resource.collection, resource.links_key)
 
     def show(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        return {root: select_fields(ops.show(env, ctx, *_ids(request)), fields_param(request))}
+        with parent_first(env, parent, request):
+            found = ops.show(env, ctx, *_ids(request))
+        return {root: select_fields(found, fields_param(request))}
 
     def create(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:
-        req = parse(body, root, ops.create_body, nulls_are_unset=True)
-        return {root: ops.create(env, ctx, *_ids(request), req)}
+        with parent_first(env, parent, request):
+            req = parse(body, root, ops.create_body, nulls_are_unset=True)
+            return {root: ops.create(env, ctx, *_ids(request), req)}
 
     def update(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:
-        req = parse(body, root, ops.update_body, nulls_are_unset=False)
-        return {root: ops.update(env, ctx, *_ids(request), req)}
+        with parent_first(env, parent, request):
+            req = parse(body, root, ops.update_body, nulls_are_unset=False)
+            return {root: ops.update(env, ctx, *_ids(request), req)}
 
     def delete(request: Request, ctx: Ctx, env: Services) -> Response:
         assert ops.delete is not None
-        ops.delete(env, ctx, *_ids(request))
+        with parent_first(env, parent, request):
+            ops.delete(env, ctx, *_ids(request))
         return Response(status_code=204)
 
     name = resource.collection

@@ -11,6 +11,12 @@ Mapping, in order of precedence:
   ImmutableObject, 413 PayloadTooLarge, 503 ServiceUnavailable with
   ``Retry-After``).
 - Starlette's own HTTP errors (unknown path 404, wrong method 405).
+- Two answers have pecan's body instead, ``{"code", "title", "description"}``,
+  because Octavia gives them while routing, before any of its WSME controllers
+  runs: an unknown path (``{"code": 404, "title": "Not Found", "description":
+  ""}``), a method a path does not have (405, the same), a child of a missing parent (``ParentNotFound``: a pool's members, an
+  L7 policy's rules) and a bad ``limit`` or sort direction (``InvalidPaging``),
+  each as Octavia 19 answers it (checked against a running one).
 - ``sqlalchemy.exc.OperationalError`` (the database is gone or locked for
   too long): 503 with ``Retry-After``, so clients retry instead of failing.
 - Under ``/v1``, ``/secrets`` and ``/containers`` (the embedded secret store,
@@ -46,15 +52,27 @@ def fault(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def code_title_fault(
+    status: int,
+    description: str | None,
+    headers: dict[str, str] | None = None,
+    *,
+    title: str | None = None,
+) -> JSONResponse:
+    """The ``{"code", "title", "description"}`` body (pecan's, and Barbican's)."""
+    if title is None:
+        try:
+            title = HTTPStatus(status).phrase
+        except ValueError:
+            title = "Error"
+    body = {"code": status, "title": title, "description": description}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def barbican_fault(
     status: int, description: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
-    body = {"code": status, "title": title, "description": description}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return code_title_fault(status, description, headers)
 
 
 def is_barbican(request: Request) -> bool:
@@ -76,6 +94,9 @@ def api_error_response(exc: APIError, request: Request | None = None) -> JSONRes
     if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     if request is not None:
+        if exc.before_controllers and not is_barbican(request):
+            # Octavia's API exceptions all keep webob's client-error title
+            return code_title_fault(exc.status_code, exc.message, title="Bad Request")
         return answer(request, exc.status_code, exc.faultcode, exc.message, headers)
     return fault(exc.status_code, exc.faultcode, exc.message, headers)
 
@@ -94,6 +115,9 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405) and not is_barbican(request):
+        # pecan's answer for a path it cannot route, or a method it has no handler for
+        return code_title_fault(exc.status_code, "", dict(exc.headers or {}) or None)
     if exc.status_code == 404:
         text = "The resource could not be found."
     elif exc.status_code == 405:

@@ -54,13 +54,15 @@ def _links(request: Request, page: Page) -> list[dict[str, str]]:
     if page.first_id is None or page.last_id is None:
         return []
     base = str(request.url.replace(query=""))
-    common = [("limit", str(page.limit))] if page.limit is not None else []
+    # No limit (``limit`` 0 or less, or ``infinite``): Octavia writes ``limit=None``
+    # and always adds a ``next`` link, which it then refuses (400); so does Hydria
+    common = [("limit", str(page.limit))]
     common += [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
     links = []
     if page.marker is not None:
         prev = common + [("marker", page.first_id), ("page_reverse", "True")]
         links.append({"href": f"{base}?{urlencode(prev, safe=SAFE)}", "rel": "previous"})
-    if page.limit is not None and len(page.items) >= page.limit:
+    if page.limit is None or len(page.items) >= page.limit:
         nxt = common + [("marker", page.last_id)]
         links.append({"href": f"{base}?{urlencode(nxt, safe=SAFE)}", "rel": "next"})
     return links

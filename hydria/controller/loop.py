@@ -337,9 +337,6 @@ class ControllerLoop:
     def _settle(self, lb_id: str, outcome: Outcome) -> None:
         if outcome.kind in ("done", "gone"):
             return  # mark_converged released the lease with the statuses
-        if outcome.kind == "superseded":
-            leases.release(self.db, lb_id, self.owner)
-            return
         with self.db.session() as session:
             lb = session.get(LoadBalancer, lb_id)
             if lb is None or lb.lease_owner != self.owner:
@@ -349,6 +346,16 @@ class ControllerLoop:
                 c.ACTIVE,
                 c.ERROR,
             )
+        if outcome.kind == "superseded":
+            if outcome.generation is None or outcome.generation != generation:
+                # a newer generation waits: claim it again at once
+                leases.release(self.db, lb_id, self.owner)
+                return
+            # "superseded" while still at the generation it worked on: nothing moved
+            # on, so claiming it again at once would only repeat it in a hot loop
+            # (a no-op agent that kept an old amphora's version did, 40k times in
+            # 6 min). It is a retry like any other: backoff, then ERROR with why.
+            outcome = Outcome("retry", outcome.reason or "superseded with no newer generation")
         if outcome.kind == "retry" and attempts < self.max_attempts:
             delay = max(outcome.retry_after, backoff(attempts))
             log.warning(

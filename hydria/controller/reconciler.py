@@ -55,6 +55,9 @@ class Outcome:
     kind: Literal["done", "retry", "failed", "superseded", "gone"]
     reason: str = ""
     retry_after: float = 0.0
+    # the generation this attempt worked on: a "superseded" whose load balancer is
+    # still at it made no progress, and the loop retries it with backoff
+    generation: int | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ class Reconciler:
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
                 self._ensure_vrrp(desired, vip_subnet, infos)
         except Superseded as exc:
-            return Outcome("superseded", str(exc))
+            return Outcome("superseded", str(exc), generation=generation)
 
         for amp_id in plan.retire:
             self._retire(
@@ -223,7 +226,7 @@ class Reconciler:
                     if amp is not None:
                         amp.config_generation = generation
                         amp.error_reason = None
-        return Outcome("done") if ok else Outcome("superseded")
+        return Outcome("done") if ok else Outcome("superseded", generation=generation)
 
     # -- steps ---------------------------------------------------------------
 

@@ -3,9 +3,11 @@
     HydriaError
     ├── APIError                  a request was refused; carries the HTTP status
     │   ├── InvalidInput          400  body or query is wrong
+    │   │   └── InvalidPaging     400  a limit or sort direction Octavia's hook refuses
     │   ├── NotAuthorized         403  policy says no
     │   ├── QuotaExceeded         403  the project's quota is used up
     │   ├── NotFound              404  no such object (in this project)
+    │   │   └── ParentNotFound    404  the pool or L7 policy a path goes through
     │   ├── Conflict              409  duplicate, or state forbids the change
     │   │   └── ImmutableObject   409  the load balancer is PENDING_*
     │   ├── PayloadTooLarge       413
@@ -20,7 +22,10 @@
         └── AllocationFailed      no free address left in a subnet
 
 The API layer turns APIError into Octavia's ``{"faultcode", "faultstring",
-"debuginfo"}`` body in exactly one place (``hydria.api.errors``).
+"debuginfo"}`` body in exactly one place (``hydria.api.errors``); the ones
+Octavia refuses before its controllers run (``before_controllers``:
+ParentNotFound, InvalidPaging) get pecan's ``{"code", "title", "description"}``,
+as an unknown path does.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class HydriaError(Exception):
 class APIError(HydriaError):
     status_code = 500
     faultcode = "Server"
+    # refused where Octavia refuses it before its controllers run (routing, paging):
+    # answered with pecan's body, not WSME's (``hydria.api.errors``)
+    before_controllers = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -42,6 +50,13 @@ class APIError(HydriaError):
 class InvalidInput(APIError):
     status_code = 400
     faultcode = "Client"
+
+
+class InvalidPaging(InvalidInput):
+    """A ``limit`` or sort direction Octavia's paging hook refuses (it runs before the
+    controllers: pecan's body, title "Bad Request")."""
+
+    before_controllers = True
 
 
 class NotAuthorized(APIError):
@@ -72,6 +87,17 @@ class NotFound(APIError):
     @classmethod
     def of(cls, kind: str, object_id: str) -> NotFound:
         return cls(f"{kind} {object_id} not found.")
+
+
+class ParentNotFound(NotFound):
+    """The object a path goes through (``/pools/{id}/members``, ``/l7policies/{id}/rules``)
+    does not exist. Octavia finds that while routing, before its controllers (and
+    their WSME fault body, their policy checks, their body parsing) run, so the
+    answer has pecan's body: ``{"code": 404, "title": "Bad Request", "description":
+    "Pool <id> not found."}`` ("Bad Request": Octavia's API exceptions keep the
+    title of webob's client-error base class whatever their code)."""
+
+    before_controllers = True
 
 
 class Conflict(APIError):

@@ -158,10 +158,20 @@ def mark_converged(
         elif mem.operating_status in (c.OFFLINE, c.NO_MONITOR):
             # health reports will refine this from HAProxy's own checks
             mem.operating_status = c.ONLINE
+    # a pool no listener uses serves nothing: OFFLINE, as in Octavia (whose
+    # amphorae report only the pools a listener reaches)
+    live_listeners = {lst.id for lst in listeners if lst.provisioning_status != c.DELETED}
+    used = {lst.default_pool_id for lst in listeners if lst.id in live_listeners} | {
+        pol.redirect_pool_id
+        for pol in policies
+        if pol.listener_id in live_listeners and pol.provisioning_status != c.DELETED
+    }
     for pool in pools:
         pool.provisioning_status = c.ACTIVE
-        if pool.operating_status == c.OFFLINE or not pool.admin_state_up:
-            pool.operating_status = c.ONLINE if pool.admin_state_up else c.OFFLINE
+        if pool.id not in used or not pool.admin_state_up:
+            pool.operating_status = c.OFFLINE
+        elif pool.operating_status == c.OFFLINE:
+            pool.operating_status = c.ONLINE
     for lst in listeners:
         enabled = lst.admin_state_up and lb.admin_state_up
         if lst.provisioning_status != c.ACTIVE:

@@ -50,6 +50,7 @@ RULE_SCOPE = listing.Scope(
     L7RULE.sorts(),
     status_column=L7Rule.provisioning_status,
     project_column=L7Rule.project_id,
+    parent_authorized=True,
 )
 _GONE = (c.PENDING_DELETE, c.DELETED)
 

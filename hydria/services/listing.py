@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hydria.core import constants as c
-from hydria.core.errors import InvalidInput
+from hydria.core.errors import InvalidInput, InvalidPaging
 from hydria.services.context import RequestContext
 
 Params = dict[str, list[str]]
@@ -57,6 +57,10 @@ class Scope:
     # Octavia's catalogue tables have no created_at, so its flavors and profiles
     # come in id order, which its conformance tests check
     default_sort: tuple[tuple[str, str], ...] = DEFAULT_SORT
+    # the children of one parent (a pool's members, a policy's rules): the caller was
+    # authorised against the parent's project, and, as in Octavia, sees all of them;
+    # ``project_id`` is then a plain filter, not the caller's scope
+    parent_authorized: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def _parse_limit(raw: str | None) -> int | None:
     try:
         limit = int(raw)
     except ValueError:
-        raise InvalidInput(f"Supplied pagination limit '{raw}' is not valid.") from None
+        raise InvalidPaging(f"Supplied pagination limit '{raw}' is not valid.") from None
     return None if limit < 1 else min(limit, MAX_LIMIT)
 
 
@@ -136,11 +140,14 @@ def _parse_sort(
         dirs = [d.lower() for d in split(params.get("sort_dir", []))]
         dirs += ["asc"] * (len(names) - len(dirs))
         keys = list(zip(names, dirs, strict=False))
-    for name, direction in keys:
+    # directions first: Octavia's paging hook checks them before any controller
+    # looks at the keys
+    for _name, direction in keys:
+        if direction not in ("asc", "desc"):
+            raise InvalidPaging(f"Supplied sort direction '{direction}' is not valid.")
+    for name, _direction in keys:
         if name not in sortable:
             raise InvalidInput(f"Supplied sort key '{name}' is not valid.")
-        if direction not in ("asc", "desc"):
-            raise InvalidInput(f"Supplied sort direction '{direction}' is not valid.")
     for default in defaults:
         if default[0] not in [k for k, _ in keys]:
             keys.append(default)
@@ -230,7 +237,11 @@ def run(
     asked_deleted = scope.deleted_on_request and c.DELETED in params.get("status", [])
     if scope.status_column is not None and not asked_deleted:
         stmt = stmt.where(scope.status_column != c.DELETED)
-    if scope.project_column is not None:
+    if scope.project_column is not None and scope.parent_authorized:
+        wanted = params.pop("project_id", None)
+        if wanted:
+            stmt = stmt.where(scope.project_column.in_(wanted))
+    elif scope.project_column is not None:
         shown = ctx.list_projects(params.pop("project_id", None))
         if shown is not None:
             stmt = stmt.where(scope.project_column.in_(shown))

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from hydria.core import constants as c
-from hydria.core.errors import Conflict, ImmutableObject, NotFound
+from hydria.core.errors import Conflict, ImmutableObject, NotFound, ParentNotFound
 from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 from hydria.db.transitions import require_lb
 from hydria.services.context import RequestContext
+from hydria.services.unit import Env, read
 
 R = TypeVar("R", Listener, Pool, Member, HealthMonitor, L7Policy, L7Rule)
 
@@ -34,6 +35,21 @@ def _get(session: Session, model: type[R], kind: str, key: str, ctx: RequestCont
         raise NotFound.of(kind, key)
     ctx.require_visible(kind, key, row.project_id)
     return row
+
+
+# The objects a path goes through, by the name Octavia gives them when it finds one
+# missing while routing (``pools/{id}/members``, ``l7policies/{id}/rules``)
+PARENTS: dict[str, type[Pool | L7Policy]] = {"Pool": Pool, "L7Policy": L7Policy}
+
+
+def require_parent(env: Env, kind: str, key: str) -> None:
+    """``ParentNotFound`` unless the ``kind`` object ``key`` of a path exists (in any
+    project: Octavia looks for it by id alone, before any policy check)."""
+    model = PARENTS[kind]
+    with read(env) as session:
+        status = session.scalar(select(model.provisioning_status).where(model.id == key))
+        if status is None or status == c.DELETED:
+            raise ParentNotFound.of(kind, key)
 
 
 def get_listener(session: Session, listener_id: str, ctx: RequestContext) -> Listener:

@@ -36,6 +36,7 @@ SCOPE = listing.Scope(
     MEMBER.sorts(),
     status_column=Member.provisioning_status,
     project_column=Member.project_id,
+    parent_authorized=True,
 )
 # Octavia refuses members on addresses its operators reserve (the metadata service).
 RESERVED_IPS = frozenset({"169.254.169.254"})

@@ -135,6 +135,15 @@ def assert_fault(response: httpx.Response, status: int, *fragments: str) -> dict
     return body
 
 
+def assert_routing_fault(
+    response: httpx.Response, status: int, title: str, description: str | None = ""
+) -> None:
+    """Pecan's body, which Octavia answers before its controllers run (an unknown
+    path or method, a missing parent, bad paging: ``hydria.api.errors``)."""
+    assert response.status_code == status, response.text
+    assert response.json() == {"code": status, "title": title, "description": description}
+
+
 class Api:
     """The client plus the controller's part, for readable tests."""
 

@@ -8,7 +8,15 @@ import pytest
 
 from hydria.api.app import create_app
 from hydria.core import constants as c
-from tests.api.conftest import ADMIN, BASE, Api, TestClient, assert_fault, snapshot
+from tests.api.conftest import (
+    ADMIN,
+    BASE,
+    Api,
+    TestClient,
+    assert_fault,
+    assert_routing_fault,
+    snapshot,
+)
 from tests.api.rows import add_amphora, add_stats, amphora, lb_row, set_lb_status
 from tests.support.identity import HeaderIdentity, keystone_settings
 
@@ -93,8 +101,12 @@ def test_failover_unknown_deleted_or_foreign_lb_is_404(client, api, db, notifier
 
 def test_failover_wrong_method_is_405(client, api):
     lb = api.lb()
-    assert_fault(client.post(f"{BASE}/loadbalancers/{lb['id']}/failover"), 405)
-    assert_fault(client.get(f"{BASE}/loadbalancers/{lb['id']}/failover"), 405)
+    assert_routing_fault(
+        client.post(f"{BASE}/loadbalancers/{lb['id']}/failover"), 405, "Method Not Allowed"
+    )
+    assert_routing_fault(
+        client.get(f"{BASE}/loadbalancers/{lb['id']}/failover"), 405, "Method Not Allowed"
+    )
 
 
 def test_admin_project_may_fail_over_any_lb(client, api, db):

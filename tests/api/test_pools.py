@@ -483,3 +483,18 @@ def test_tls_versions_leave_the_rendered_configuration_alone(api, db):
     api.settle()
     with db.session() as s:
         assert render(to_graph(load_lb_row(s, lb["id"])), AMPHORA, OPTIONS, version=1) == without
+
+
+def test_a_pool_no_listener_uses_stays_offline_once_active(client, api):
+    """As in Octavia: only a pool a listener reaches is served and reported ONLINE."""
+    lb = api.lb()
+    alone = api.pool(loadbalancer_id=lb["id"])
+    shown = client.get(f"{URL}/{alone['id']}").json()["pool"]
+    assert (shown["provisioning_status"], shown["operating_status"]) == ("ACTIVE", "OFFLINE")
+    listener = api.listener(lb["id"], default_pool_id=alone["id"])
+    shown = client.get(f"{URL}/{alone['id']}").json()["pool"]
+    assert shown["operating_status"] == "ONLINE"
+    client.delete(f"{BASE}/listeners/{listener['id']}")
+    api.settle()
+    shown = client.get(f"{URL}/{alone['id']}").json()["pool"]
+    assert shown["operating_status"] == "OFFLINE"

@@ -9,7 +9,15 @@ import pytest
 from hydria.api.app import create_app
 from hydria.config import Settings
 from hydria.core import constants as c
-from tests.api.conftest import ADMIN, BASE, Api, TestClient, assert_fault, snapshot
+from tests.api.conftest import (
+    ADMIN,
+    BASE,
+    Api,
+    TestClient,
+    assert_fault,
+    assert_routing_fault,
+    snapshot,
+)
 from tests.support.identity import HeaderIdentity, keystone_settings
 
 QUOTAS = f"{BASE}/quotas"
@@ -128,8 +136,10 @@ def test_too_long_project_id_is_400(client, db):
 
 
 def test_wrong_methods_are_405(client):
-    assert_fault(client.post(QUOTAS, json={"quota": {}}), 405)
-    assert_fault(client.post(f"{QUOTAS}/{PROJECT}", json={"quota": {}}), 405)
+    assert_routing_fault(client.post(QUOTAS, json={"quota": {}}), 405, "Method Not Allowed")
+    assert_routing_fault(
+        client.post(f"{QUOTAS}/{PROJECT}", json={"quota": {}}), 405, "Method Not Allowed"
+    )
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import assert_fault
+from tests.api.conftest import assert_routing_fault
 
 
 def test_version_document_lists_v2_0_to_current(client):
@@ -30,8 +30,8 @@ def test_both_prefixes_serve_the_same_collections(client, api):
 
 
 def test_unknown_path_and_method_have_octavia_bodies(client):
-    assert_fault(client.get("/v2/lbaas/nothing"), 404)
-    assert_fault(client.patch("/v2/lbaas/loadbalancers"), 405)
+    assert_routing_fault(client.get("/v2/lbaas/nothing"), 404, "Not Found")
+    assert_routing_fault(client.patch("/v2/lbaas/loadbalancers"), 405, "Method Not Allowed")
 
 
 def test_metrics_are_prometheus_text(client):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import func, select
 
-from hydria.controller.loop import ControllerLoop
+from hydria.controller.loop import ControllerLoop, backoff
 from hydria.controller.reconciler import Outcome
 from hydria.core import constants as c
 from hydria.db.models import LoadBalancer
@@ -52,6 +52,7 @@ def running(
     *,
     workers: int = 1,  # type: ignore[no-untyped-def]
     lease_seconds: float = 30,
+    max_attempts: int = 5,
 ) -> Iterator[ControllerLoop]:
     loop = ControllerLoop(
         db,
@@ -60,6 +61,7 @@ def running(
         workers=workers,
         lease_seconds=lease_seconds,
         poll_interval=0.05,
+        max_attempts=max_attempts,
     )  # type: ignore[arg-type]
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop,))
@@ -148,3 +150,77 @@ def test_resync_skips_what_another_controller_holds(any_db):
         # the resync has tried the held one and put it off for a lease
         wait_for(lambda: theirs in loop._resync_retried, what="the resync tried the held one")
     assert theirs not in recorder.seen
+
+
+class StuckAgent(Recorder):
+    """An amphora that claims a newer configuration than the load balancer ever had:
+    every attempt ends "superseded" at the generation it worked on."""
+
+    def __init__(self, db) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(db)
+        self.times: list[float] = []
+
+    def reconcile(self, lb_id: str, checkpoint, owner: str) -> Outcome:  # type: ignore[no-untyped-def]
+        with self.db.read() as s:
+            lb = s.get(LoadBalancer, lb_id)
+            generation = lb.generation
+        with self.lock:
+            self.seen.append(lb_id)
+            self.times.append(time.monotonic())
+        return Outcome("superseded", "amphora runs a newer configuration", generation=generation)
+
+
+def test_superseded_with_no_newer_generation_backs_off_then_fails(any_db):
+    """No outcome may turn into a hot loop: a "superseded" whose load balancer is
+    still at the same generation is retried with backoff and ends in ERROR with
+    the reason (it used to be claimed again at once, tens of thousands of times)."""
+    lb_id = make_lb(any_db)
+    agent = StuckAgent(any_db)
+
+    def failed() -> bool:
+        with any_db.session() as s:
+            lb = s.get(LoadBalancer, lb_id)
+            return lb is not None and lb.provisioning_status == c.ERROR
+
+    with running(any_db, agent, max_attempts=3) as loop:
+        wait_for(failed, what="the load balancer ends in ERROR", timeout=120)
+        assert loop.drain(60)
+    assert agent.seen == [lb_id] * 3
+    gaps = [b - a for a, b in zip(agent.times, agent.times[1:], strict=False)]
+    assert gaps[0] >= backoff(1) * 0.9 and gaps[1] >= backoff(2) * 0.9, gaps
+    with any_db.session() as s:
+        lb = s.get(LoadBalancer, lb_id)
+        assert lb is not None and "newer configuration" in (lb.error_reason or "")
+
+
+def test_superseded_by_a_newer_generation_is_claimed_again_at_once(any_db):
+    """A real supersession (the desired state moved on) is no failure: the new
+    generation is worked on without waiting out a backoff."""
+    lb_id = make_lb(any_db)
+
+    class MovesOn(Recorder):
+        def reconcile(self, lb_id: str, checkpoint, owner: str) -> Outcome:  # type: ignore[no-untyped-def]
+            with self.db.session() as s:
+                lb = s.get(LoadBalancer, lb_id)
+                generation = lb.generation
+                if len(self.seen) == 0:
+                    lb.generation += 1  # an API write lands while this attempt works
+            with self.lock:
+                self.seen.append(lb_id)
+            if len(self.seen) == 1:
+                return Outcome("superseded", "newer", generation=generation)
+            with self.db.session() as s:
+                lb = s.get(LoadBalancer, lb_id)
+                lb.provisioning_status = c.ACTIVE
+                lb.applied_generation = lb.generation
+                lb.lease_owner = None
+                lb.lease_expires_at = None
+            return Outcome("done")
+
+    agent = MovesOn(any_db)
+    with running(any_db, agent):
+        _wait_seen(agent, {lb_id})
+        wait_for(lambda: len(agent.seen) >= 2, what="the newer generation is claimed")
+    with any_db.session() as s:
+        lb = s.get(LoadBalancer, lb_id)
+        assert lb is not None and lb.attempts == 0 and lb.next_attempt_at is None

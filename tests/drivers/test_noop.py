@@ -3,6 +3,7 @@ with no process and no network behind them (compute, network and agent no-op).""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from hydria.drivers.amphora.noop import NoopAgentClient
 from hydria.drivers.compute.noop import NoopCompute
 from hydria.drivers.network.noop import NoopNetwork
 from hydria.wire.agent_api import AmphoraBoot
-from tests.support.factories import make_lb, make_subnet
+from tests.support.factories import make_lb, make_subnet, uid
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -154,3 +155,85 @@ def test_concurrent_boots_are_counted_once_each() -> None:
     for t in threads:
         t.join()
     assert fleet.created == 50 and len(fleet.list_ids()) == 50
+
+
+def _add_udp_listener(db: Database, lb_id: str) -> None:
+    with db.session() as s:
+        s.add(
+            m.Listener(
+                id=uid(),
+                project_id="p",
+                load_balancer_id=lb_id,
+                protocol="UDP",
+                protocol_port=53,
+                provisioning_status=c.PENDING_CREATE,
+                operating_status=c.OFFLINE,
+            )
+        )
+
+
+def _set(db: Database, lb_id: str, *, status: str, bump: int = 1) -> None:
+    with db.session() as s:
+        lb = s.get(m.LoadBalancer, lb_id)
+        assert lb is not None
+        lb.provisioning_status = status
+        lb.generation += bump
+
+
+def test_many_creates_and_deletes_all_converge(sqlite_db: Database, tmp_path: Path) -> None:
+    """Management addresses are reused at once; whatever an amphora ran there before
+    (HAProxy or UDP configuration, at any generation) must not reach the next one.
+
+    A UDP version kept by address once outlived its amphora: the next load balancer
+    whose amphora got the address had its first configuration refused as stale
+    ("superseded") and never left PENDING_CREATE."""
+    rec, fleet = _reconciler(sqlite_db, tmp_path)
+    subnet = make_subnet(sqlite_db)
+    addresses: set[str] = set()
+    for i in range(12):
+        lb_id = make_lb(sqlite_db, subnet_id=subnet, with_children=i % 3 == 0)
+        if i % 2 == 0:
+            _add_udp_listener(sqlite_db, lb_id)
+        if i % 4 == 0:  # an older load balancer had many more changes than the next
+            _set(sqlite_db, lb_id, status=c.PENDING_CREATE, bump=10)
+        outcome = rec.reconcile(lb_id)
+        assert outcome.kind == "done", (i, outcome)
+        with sqlite_db.session() as s:
+            lb = s.get(m.LoadBalancer, lb_id)
+            assert lb is not None and lb.provisioning_status == c.ACTIVE
+            amp = s.scalars(
+                select(m.Amphora).where(
+                    m.Amphora.load_balancer_id == lb_id, m.Amphora.status != c.DELETED
+                )
+            ).one()
+            assert amp.lb_network_ip is not None
+            addresses.add(amp.lb_network_ip)
+        _set(sqlite_db, lb_id, status=c.PENDING_DELETE)
+        assert rec.reconcile(lb_id).kind == "done", i
+        with sqlite_db.session() as s:
+            lb = s.get(m.LoadBalancer, lb_id)
+            assert lb is not None and lb.provisioning_status == c.DELETED
+    assert len(addresses) == 1  # every amphora had the same address, one after the other
+    assert fleet.list_ids() == [] and fleet.agents == {}
+
+
+def test_a_boot_at_a_used_address_starts_with_no_udp_configuration() -> None:
+    fleet = NoopCompute()
+    agent = NoopAgentClient(fleet)
+    boot = AmphoraBoot(
+        amphora_id="a1",
+        lb_network_ip="127.43.9.11",
+        agent_port=9443,
+        server_cert_pem="",
+        server_key_pem="",
+        ca_cert_pem="",
+        heartbeat_key="k",
+        controller_addresses=(),
+        heartbeat_interval=1.0,
+    )
+    fleet.create(boot)
+    agent.put_udp("127.43.9.11", 9443, {}, 9)
+    fleet.delete("a1")
+    fleet.create(dataclasses.replace(boot, amphora_id="a2"))
+    assert agent.info("127.43.9.11", 9443)["udp_config_version"] is None
+    agent.put_udp("127.43.9.11", 9443, {}, 1)  # no StaleConfig

@@ -41,4 +41,5 @@ add_crud(
         L7RulePOST,
         L7RulePUT,
     ),
+    parent="L7Policy",
 )

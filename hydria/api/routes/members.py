@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from hydria.api.crud import Ops, add_crud
+from hydria.api.crud import Ops, add_crud, parent_first
 from hydria.api.deps import Ctx, JsonBody, Services
 from hydria.api.schemas.bodies import MemberPOST, MemberPUT
 from hydria.api.validation import truthy, validate
@@ -33,6 +33,7 @@ add_crud(
         MemberPOST,
         MemberPUT,
     ),
+    parent="Pool",
 )
 
 
@@ -65,8 +66,13 @@ def batch_update_members(
     pool_id: str, request: Request, body: JsonBody, ctx: Ctx, env: Services
 ) -> Response:
     """Make the pool's members exactly the listed ones (or add to them, additive_only)."""
-    wanted = _parse_batch(body)
-    service.batch_update(
-        env, ctx, pool_id, wanted, additive_only=truthy(request.query_params.get("additive_only"))
-    )
+    with parent_first(env, "Pool", request):
+        wanted = _parse_batch(body)
+        service.batch_update(
+            env,
+            ctx,
+            pool_id,
+            wanted,
+            additive_only=truthy(request.query_params.get("additive_only")),
+        )
     return Response(status_code=202)

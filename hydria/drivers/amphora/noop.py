@@ -1,12 +1,15 @@
 """The no-op side of the agent API: every call succeeds in memory, no network.
 
 It stands in for ``AgentClient`` (the same ``AmphoraAgent`` Protocol) when
-amphorae come from the no-op compute driver, whose in-memory fleet it reads
-and writes: ``info`` answers at once, ``put_config`` records the version and,
-like a real agent, refuses an older one with ``StaleConfig`` (so the
-controller's generation checks run as in production), ``delete_config``
-forgets it; ``put_udp`` keeps the UDP part's version the same way. It counts the configurations accepted per address: with no
-HAProxy behind it, that is how tests and benchmarks count reloads.
+amphorae come from the no-op compute driver, whose in-memory fleet keeps each
+agent's state (``NoopCompute.agents``): ``info`` answers at once, ``put_config``
+records the version and, like a real agent, refuses an older one with
+``StaleConfig`` (so the controller's generation checks run as in production),
+``delete_config`` forgets it; ``put_udp`` keeps the UDP part's version the same
+way. Nothing is kept here by address: a state that outlived its amphora would
+be refused by the next one at that address. It counts the configurations
+accepted per address: with no HAProxy behind it, that is how tests and
+benchmarks count reloads.
 """
 
 from __future__ import annotations
@@ -22,15 +25,15 @@ class NoopAgentClient:
     def __init__(self, fleet: NoopCompute) -> None:
         self.fleet = fleet
         self.pushes: Counter[str] = Counter()  # configurations accepted, by address
-        self.udp_versions: dict[str, int] = {}  # UDP parts accepted, by address
 
     def close(self) -> None:
         return None
 
     def info(self, ip: str, port: int, *, timeout: float | None = None) -> dict[str, Any]:
         with self.fleet.lock:
-            version = self.fleet.versions.get(ip)
-            udp_version = self.udp_versions.get(ip)
+            state = self.fleet.agents.get(ip)
+            version = state.config_version if state else None
+            udp_version = state.udp_version if state else None
         return {
             "config_version": version,
             "haproxy_running": version is not None,
@@ -49,19 +52,21 @@ class NoopAgentClient:
 
     def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
         with self.fleet.lock:
-            current = self.fleet.versions.get(ip)
+            state = self.fleet.agent(ip)
+            current = state.config_version
             if current is not None and version < current:
                 raise StaleConfig(f"amphora {ip} runs version {current}, got {version}")
-            self.fleet.versions[ip] = version
+            state.config_version = version
             self.pushes[ip] += 1
         return {"config_version": version, "reloaded": True}
 
     def put_udp(self, ip: str, port: int, doc: dict[str, Any], version: int) -> dict[str, Any]:
         with self.fleet.lock:
-            current = self.udp_versions.get(ip)
+            state = self.fleet.agent(ip)
+            current = state.udp_version
             if current is not None and version < current:
                 raise StaleConfig(f"amphora {ip} runs UDP version {current}, got {version}")
-            self.udp_versions[ip] = version
+            state.udp_version = version
         return {"udp_config_version": version}
 
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
@@ -74,5 +79,4 @@ class NoopAgentClient:
         self, ip: str, port: int, *, drain: float = 0.0, connect_timeout: float | None = None
     ) -> None:
         with self.fleet.lock:
-            self.fleet.versions.pop(ip, None)
-            self.udp_versions.pop(ip, None)
+            self.fleet.agents.pop(ip, None)
