@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     keystone_user_domain: str = "Default"
     keystone_project_domain: str = "Default"
     # how long a validated token is trusted without asking Keystone again
-    # (keystonemiddleware's token_cache_time): a revoked token works that long
+    # (Octavia's token_cache_time; hydria.api.auth.token_memo): a revoked token
+    # works that long
     keystone_token_cache_seconds: int = Field(default=300, ge=0)
     # Octavia's policy: an operator's file (YAML or JSON) overrides the defaults;
     # false brings back Octavia's deprecated load-balancer_* role defaults

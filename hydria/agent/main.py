@@ -171,12 +171,13 @@ def supervise(
             store.lock.release()
 
 
-def _start_metrics_proxy(layout: AmphoraLayout) -> MetricsProxy | None:
-    """PROMETHEUS listeners' scrapes under Octavia's names (HAProxy's backend points here)."""
+def _start_metrics_proxy(layout: AmphoraLayout, state: AgentState) -> MetricsProxy | None:
+    """PROMETHEUS listeners' scrapes under Octavia's names (HAProxy's backend points here),
+    with the agent's refused handshakes."""
     exporter, proxy = prometheus_sockets(str(layout.stats_socket))
     try:
         private_dir(layout.socket_dir)
-        return MetricsProxy(proxy, exporter).start()
+        return MetricsProxy(proxy, exporter, state.refusals.exposition).start()
     except OSError as exc:
         log.error("event=metrics_proxy_failed reason=%s", exc)
         return None
@@ -248,7 +249,7 @@ def run(folder: Path) -> int:
         target=supervise_vrrp, args=(vrrp, store, stop), daemon=True, name="vrrp-supervisor"
     ).start()
     extra = _start_extras(boot, store, stop, seqs, udp)
-    metrics = _start_metrics_proxy(layout)
+    metrics = _start_metrics_proxy(layout, server.state)
     log.info(
         "event=agent_start amphora=%s listen=%s:%s",
         boot.amphora_id,

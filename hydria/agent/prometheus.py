@@ -4,8 +4,9 @@ HAProxy keeps the listener's port, ``allowed_cidrs`` and the ``/metrics`` path;
 it hands the request to this small HTTP server on a unix socket beside its stats
 socket (``hydria.core.prometheus.sockets``). Each request reads HAProxy's own
 exporter (a hidden frontend on the other socket), rewrites it with
-``hydria.core.prometheus.octavia_metrics`` and answers; if HAProxy's exporter
-cannot be read, 502. Threads, one per request; it stops with the agent.
+``hydria.core.prometheus.octavia_metrics``, adds the agent's own counters
+(``extra``: the handshakes it refused, by reason) and answers; if HAProxy's
+exporter cannot be read, 502. Threads, one per request; it stops with the agent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -63,9 +65,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the base class's name)
         try:
             cpu, memory = host_usage()
-            body = octavia_metrics(
+            text = octavia_metrics(
                 read_exporter(self.server.exporter_socket), cpu=cpu, memory=memory
-            ).encode()
+            )
+            body = (text + (self.server.extra() if self.server.extra else "")).encode()
             status, kind = 200, "text/plain; version=0.0.4; charset=utf-8"
         except (OSError, http.client.HTTPException) as exc:
             log.warning("event=metrics_exporter_unreadable reason=%s", exc)
@@ -82,12 +85,18 @@ class _Handler(BaseHTTPRequestHandler):
 class MetricsProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, proxy_socket: str, exporter_socket: str) -> None:
+    def __init__(
+        self,
+        proxy_socket: str,
+        exporter_socket: str,
+        extra: Callable[[], str] | None = None,
+    ) -> None:
         if os.path.exists(proxy_socket):
             os.unlink(proxy_socket)  # a dead agent's socket
         super().__init__(proxy_socket, _Handler)
         self.exporter_socket = exporter_socket
         self.proxy_socket = proxy_socket
+        self.extra = extra  # more exposition text, appended to every scrape
         self._thread: threading.Thread | None = None
 
     def start(self) -> MetricsProxy:

@@ -29,6 +29,7 @@ from hydria.agent import tls_files
 from hydria.agent.config_store import ConfigStore, StaleVersion
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.agent.keepalived import Keepalived, KeepalivedError
+from hydria.agent.refusals import Refusals
 from hydria.agent.udp import StaleUdpVersion, UdpStore
 from hydria.core.udp import UdpConfig
 from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, MAX_DRAIN_SECONDS, PREFIX
@@ -91,13 +92,13 @@ class AgentState:
         self.on_rotated = on_rotated
         self.haproxy_version = store.haproxy.version()
         # peers turned away at the TLS handshake (no certificate, or one this
-        # amphora's CA did not sign): counted, and shown in /1.0/info
-        self.tls_refused = 0
-        self._count_lock = threading.Lock()
+        # amphora's CA did not sign): counted by reason, shown in /1.0/info and
+        # in the metrics proxy's Prometheus text
+        self.refusals = Refusals()
 
-    def count_tls_refused(self) -> None:
-        with self._count_lock:
-            self.tls_refused += 1
+    @property
+    def tls_refused(self) -> int:
+        return self.refusals.total()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class AgentState:
             "vrrp_running": self.vrrp.running() if self.vrrp else False,
             "heartbeat_seq": None if self.heartbeat_seq is None else self.heartbeat_seq(),
             "tls_refused": self.tls_refused,
+            "tls_refused_by_reason": self.refusals.by_reason(),
             "ping_check": str(self.store.layout.ping_check),
             "tls_material_dir": str(self.store.layout.certs_dir),
             **(self.udp.info() if self.udp is not None else {}),
@@ -156,8 +158,8 @@ class AgentServer(ThreadingHTTPServer):
         try:
             conn = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
-            self.state.count_tls_refused()
-            log.warning("event=tls_refused peer=%s reason=%s", client_address, exc)
+            kind = self.state.refusals.count(exc)
+            log.warning("event=tls_refused peer=%s kind=%s reason=%s", client_address, kind, exc)
             return
         conn.settimeout(REQUEST_SECONDS)
         try:

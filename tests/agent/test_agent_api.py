@@ -79,6 +79,73 @@ def test_client_from_another_ca_is_refused(amphora, tmp_path):
     assert amphora.client.info(amphora.ip, amphora.port)["tls_refused"] == before + 1
 
 
+def _agent_metrics(amphora) -> dict[str, float]:
+    """The agent's metrics proxy, read on its unix socket as HAProxy's backend reads it:
+    ``hydria_agent_tls_refused_total`` by reason."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hydria.agent.prometheus import _UnixHTTPConnection
+    from hydria.core.prometheus import sockets
+
+    _, proxy = sockets(str(amphora.compute.layout(amphora.id).stats_socket))
+    conn = _UnixHTTPConnection(proxy, 10)
+    try:
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        text = response.read().decode()
+    finally:
+        conn.close()
+    assert response.status == 200, text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert "octavia_loadbalancer_cpu" in families  # HAProxy's part is there too
+    return {s.labels["reason"]: s.value for s in families["hydria_agent_tls_refused"].samples}
+
+
+def test_refused_handshakes_are_counted_by_reason_in_the_agents_metrics(amphora, tmp_path, backend):
+    """Another CA's client certificate, none, and plain HTTP: each refused, each counted
+    under its own reason in the Prometheus text of the agent's metrics proxy (with
+    HAProxy's exporter behind it, as a PROMETHEUS listener has) and in /1.0/info."""
+    from hydria.core.prometheus import sockets
+
+    exporter, _ = sockets(str(amphora.compute.layout(amphora.id).stats_socket))
+    exporter_frontend = f"""
+frontend hydria-prom-in
+    bind unix@{exporter} mode 600
+    http-request use-service prometheus-exporter
+"""
+    vip, port = _vip()
+    cfg = _config(amphora, vip, port, backend, 1, extra=exporter_frontend)
+    amphora.client.put_config(amphora.ip, amphora.port, cfg, 1)
+    before = _agent_metrics(amphora)
+    assert set(before) >= {"untrusted_certificate", "no_certificate", "not_tls"}
+    url = f"https://{amphora.ip}:{amphora.port}/1.0/info"
+    other = ControllerCA.load_or_create(tmp_path / "other-pki")
+    forged = ssl.create_default_context(cafile=str(amphora.ca.ca_cert_path))
+    forged.load_cert_chain(*(str(p) for p in other.client_cert_paths()))
+    for _ in range(2):
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url, verify=forged, timeout=5)
+    bare = ssl.create_default_context(cafile=str(amphora.ca.ca_cert_path))
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url, verify=bare, timeout=5)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://{amphora.ip}:{amphora.port}/1.0/info", timeout=5)
+    expected = {
+        **before,
+        "untrusted_certificate": before["untrusted_certificate"] + 2,
+        "no_certificate": before["no_certificate"] + 1,
+        "not_tls": before["not_tls"] + 1,
+    }
+    # the counts move when the agent's handshake thread has given up: wait for them
+    deadline = time.monotonic() + 30
+    while (after := _agent_metrics(amphora)) != expected:
+        assert time.monotonic() < deadline, (after, expected)
+        time.sleep(0.1)
+    info = amphora.client.info(amphora.ip, amphora.port)
+    assert info["tls_refused_by_reason"] == {k: int(v) for k, v in expected.items()}
+    assert info["tls_refused"] == sum(expected.values())
+
+
 def test_controller_refuses_an_amphora_from_another_ca(amphora, tmp_path):
     other = ControllerCA.load_or_create(tmp_path / "other-pki")
     client = AgentClient(other.ca_cert_path, *other.client_cert_paths())

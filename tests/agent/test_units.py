@@ -78,3 +78,29 @@ def test_ca_issues_server_and_client_certs_and_reloads_from_disk(tmp_path: Path)
     again = ControllerCA.load_or_create(tmp_path / "pki")
     assert again.ca_cert_pem == ca.ca_cert_pem
     assert again.client_cert_paths() == ca.client_cert_paths()
+
+
+def test_refused_handshakes_are_named_by_what_went_wrong():
+    import ssl
+
+    from hydria.agent.refusals import REASONS, Refusals, refusal_reason
+
+    def ssl_error(reason: str) -> ssl.SSLError:
+        exc = ssl.SSLError(1, f"[SSL: {reason}]")
+        exc.reason = reason
+        return exc
+
+    assert refusal_reason(ssl.SSLCertVerificationError(1, "unknown ca")) == "untrusted_certificate"
+    assert refusal_reason(ssl_error("PEER_DID_NOT_RETURN_A_CERTIFICATE")) == "no_certificate"
+    assert refusal_reason(ssl_error("HTTP_REQUEST")) == "not_tls"
+    assert refusal_reason(ssl_error("WRONG_VERSION_NUMBER")) == "not_tls"
+    assert refusal_reason(ssl_error("TLSV1_ALERT_UNKNOWN_CA")) == "peer_alert"
+    assert refusal_reason(TimeoutError()) == "timeout"
+    assert refusal_reason(ssl.SSLEOFError()) == "closed"
+    assert refusal_reason(ConnectionResetError()) == "closed"
+    assert refusal_reason(ssl_error("SOMETHING_NEW")) == "other"
+    counts = Refusals()
+    counts.count(TimeoutError())
+    text = counts.exposition()
+    assert 'hydria_agent_tls_refused_total{reason="timeout"} 1' in text
+    assert all(f'reason="{r}"' in text for r in REASONS) and counts.total() == 1

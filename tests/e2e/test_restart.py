@@ -182,9 +182,9 @@ def test_sigkill_during_creates_loses_no_amphora(tmp_path, request, database):
         for _ in range(ROUNDS):
             up.start()
             with up.api() as api:
-                subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0][
-                    "id"
-                ]
+                # httpx's 5 s default is too short for a just-restarted API on a busy machine
+                subnets = httpx.get(up.endpoint + "/v2.0/subnets?name=public", timeout=120)
+                subnet = subnets.json()["subnets"][0]["id"]
                 for _ in range(CREATES_PER_ROUND):
                     _create_serving_lb(api, subnet, backend)
                     time.sleep(rng.uniform(0, 0.3))

@@ -12,11 +12,13 @@ set from the validated token (it strips any the client sent). Those become an
 ``Identity`` in the ASGI scope (``scope["hydria.identity"]``), which the
 policy door (``hydria.api.auth.door``) turns into the request context.
 
-Validated tokens are kept in keystonemiddleware's in-process cache for
-``HYDRIA_KEYSTONE_TOKEN_CACHE_SECONDS`` (its ``token_cache_time``), so a warm
-token costs no call to Keystone; a token revoked in Keystone is refused once
-its cache entry lapses (as in Octavia with the same setting), an expired one
-at once. Version documents (``/``), ``/healthcheck`` and ``/metrics`` need no
+What ``auth_token`` concluded of a token (accepted: the identity; refused:
+its 401) is remembered for ``HYDRIA_KEYSTONE_TOKEN_CACHE_SECONDS`` by
+``hydria.api.auth.token_memo`` in place of ``auth_token``'s own cache (whose
+hits cost milliseconds), so a warm token costs neither a call to Keystone nor a
+pass through ``auth_token``; a token revoked in Keystone is refused once its
+entry lapses (as in Octavia with the same ``token_cache_time``), an expired
+one at once. Version documents (``/``), ``/healthcheck`` and ``/metrics`` need no
 token, as Octavia skips ``/`` and its health check.
 """
 
@@ -35,6 +37,7 @@ from oslo_config import cfg
 from oslo_context import context as oslo_context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hydria.api.auth.token_memo import TokenMemo, token_expiry
 from hydria.config import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +94,8 @@ def auth_protocol(settings: Settings, app: Callable[..., Iterable[bytes]]) -> An
         {
             "oslo_config_config": conf,
             "www_authenticate_uri": settings.keystone_url,
-            "token_cache_time": settings.keystone_token_cache_seconds,
+            # off: KeystoneAuth's TokenMemo is the one cache (same lifetime)
+            "token_cache_time": -1,
             "service_type": "load-balancer",
             "interface": "public",
             "include_service_catalog": False,
@@ -145,12 +149,30 @@ def wsgi_environ(scope: Scope) -> dict[str, Any]:
     return environ
 
 
+def _token_of(scope: Scope) -> str | None:
+    """The request's one ``X-Auth-Token``; None when there is none, several, or a
+    service token too (those always go through ``auth_token``)."""
+    tokens = []
+    for name, value in scope.get("headers", ()):
+        lowered = name.lower()
+        if lowered == b"x-service-token":
+            return None
+        if lowered == b"x-auth-token":
+            tokens.append(bytes(value))
+    if len(tokens) != 1 or not tokens[0]:
+        return None
+    return tokens[0].decode("latin-1")
+
+
 class KeystoneAuth:
     """ASGI middleware: a request goes on only with a token Keystone validated."""
 
     def __init__(self, app: ASGIApp, settings: Settings, *, protocol: Any | None = None) -> None:
         self.app = app
         self._protocol = protocol if protocol is not None else auth_protocol(settings, _accepted)
+        self._memo: TokenMemo[Identity | _Outcome] = TokenMemo(
+            settings.keystone_token_cache_seconds
+        )
 
     def _validate(self, environ: dict[str, Any]) -> _Outcome:
         outcome = _Outcome()
@@ -177,11 +199,29 @@ class KeystoneAuth:
         if scope["type"] != "http" or scope["path"] in NO_TOKEN_PATHS:
             await self.app(scope, receive, send)
             return
-        outcome = await anyio.to_thread.run_sync(self._validate, wsgi_environ(scope))
-        if outcome.environ is not None:
-            scope[SCOPE_KEY] = identity_from_environ(outcome.environ)
+        token = _token_of(scope)
+        known = None if token is None else self._memo.get(token)
+        if isinstance(known, Identity):
+            scope[SCOPE_KEY] = known
             await self.app(scope, receive, send)
             return
+        if isinstance(known, _Outcome):
+            await self._refuse(scope, send, known)
+            return
+        outcome = await anyio.to_thread.run_sync(self._validate, wsgi_environ(scope))
+        if outcome.environ is not None:
+            identity = identity_from_environ(outcome.environ)
+            if token is not None:
+                self._memo.put(token, identity, expires_at=token_expiry(outcome.environ))
+            scope[SCOPE_KEY] = identity
+            await self.app(scope, receive, send)
+            return
+        if token is not None and outcome.status == 401:  # not a Keystone outage (503)
+            self._memo.put(token, outcome)
+        await self._refuse(scope, send, outcome)
+
+    async def _refuse(self, scope: Scope, send: Send, outcome: _Outcome) -> None:
+        """``auth_token``'s own answer (401 and its ``WWW-Authenticate``), unchanged."""
         # %r: a path is the caller's text (decoded %0d%0a would start a forged log line)
         log.info(
             "event=api_unauthenticated method=%s path=%r status=%s",
