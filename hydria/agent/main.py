@@ -172,12 +172,13 @@ def supervise(
 
 
 def _start_metrics_proxy(layout: AmphoraLayout, state: AgentState) -> MetricsProxy | None:
-    """PROMETHEUS listeners' scrapes under Octavia's names (HAProxy's backend points here),
-    with the agent's refused handshakes."""
+    """PROMETHEUS listeners' scrapes under Octavia's names (HAProxy's backend points here).
+    The agent's own counters are not in them: a tenant scrapes this, and the refused
+    handshakes on the management port are the operator's (GET /1.0/metrics)."""
     exporter, proxy = prometheus_sockets(str(layout.stats_socket))
     try:
         private_dir(layout.socket_dir)
-        return MetricsProxy(proxy, exporter, state.refusals.exposition).start()
+        return MetricsProxy(proxy, exporter).start()
     except OSError as exc:
         log.error("event=metrics_proxy_failed reason=%s", exc)
         return None

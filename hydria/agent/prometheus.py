@@ -4,8 +4,8 @@ HAProxy keeps the listener's port, ``allowed_cidrs`` and the ``/metrics`` path;
 it hands the request to this small HTTP server on a unix socket beside its stats
 socket (``hydria.core.prometheus.sockets``). Each request reads HAProxy's own
 exporter (a hidden frontend on the other socket), rewrites it with
-``hydria.core.prometheus.octavia_metrics``, adds the agent's own counters
-(``extra``: the handshakes it refused, by reason) and answers; if HAProxy's
+``hydria.core.prometheus.octavia_metrics`` and answers (a tenant scrapes it: the
+agent's own counters are served to operators on its mutual-TLS API instead); if HAProxy's
 exporter cannot be read, 502. Threads, one per request; it stops with the agent.
 """
 
@@ -17,7 +17,6 @@ import os
 import socket
 import socketserver
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -68,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             text = octavia_metrics(
                 read_exporter(self.server.exporter_socket), cpu=cpu, memory=memory
             )
-            body = (text + (self.server.extra() if self.server.extra else "")).encode()
+            body = text.encode()
             status, kind = 200, "text/plain; version=0.0.4; charset=utf-8"
         except (OSError, http.client.HTTPException) as exc:
             log.warning("event=metrics_exporter_unreadable reason=%s", exc)
@@ -89,14 +88,12 @@ class MetricsProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self,
         proxy_socket: str,
         exporter_socket: str,
-        extra: Callable[[], str] | None = None,
     ) -> None:
         if os.path.exists(proxy_socket):
             os.unlink(proxy_socket)  # a dead agent's socket
         super().__init__(proxy_socket, _Handler)
         self.exporter_socket = exporter_socket
         self.proxy_socket = proxy_socket
-        self.extra = extra  # more exposition text, appended to every scrape
         self._thread: threading.Thread | None = None
 
     def start(self) -> MetricsProxy:

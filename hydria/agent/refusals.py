@@ -3,9 +3,10 @@
 A refused handshake on the management port is the first trace of someone
 probing it: a client certificate another CA signed, no certificate at all,
 plain HTTP, a peer that opened a connection and never spoke. The agent counts
-each kind apart, shows the counts in ``/1.0/info`` and in the Prometheus text
-its metrics proxy serves (``hydria_agent_tls_refused_total{reason=...}``), so
-an operator's alert can tell a stray health check from a forged client.
+each kind apart, shows the counts in ``/1.0/info`` and as Prometheus text at
+``/1.0/metrics`` (``hydria_agent_tls_refused_total{reason=...}``), both on the
+mutual-TLS API, so an operator's alert can tell a stray health check from a
+forged client while a tenant's PROMETHEUS listener never shows them.
 
 ``refusal_reason`` is the pure rule from the handshake's exception to a reason;
 ``Refusals`` holds the counts (the handshakes run in many threads).

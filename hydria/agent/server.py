@@ -210,6 +210,15 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if path == "/info":
             self._send(200, state.info())
+        elif path == "/metrics":
+            # operators only (this API is mutual TLS): a tenant's PROMETHEUS
+            # listener never shows who knocks on the management port
+            data = state.refusals.exposition().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif path == "/stats":
             rows = state.store.haproxy.show_stat()
             self._send(200, {"haproxy_running": state.store.haproxy.running(), "rows": rows})

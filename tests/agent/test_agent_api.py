@@ -80,10 +80,18 @@ def test_client_from_another_ca_is_refused(amphora, tmp_path):
 
 
 def _agent_metrics(amphora) -> dict[str, float]:
-    """The agent's metrics proxy, read on its unix socket as HAProxy's backend reads it:
+    """The agent's own metrics, on its mutual-TLS API (``/1.0/metrics``):
     ``hydria_agent_tls_refused_total`` by reason."""
     from prometheus_client.parser import text_string_to_metric_families
 
+    res = amphora.client._request("GET", amphora.ip, amphora.port, "/metrics")
+    assert res.status_code == 200, res.text
+    families = {f.name: f for f in text_string_to_metric_families(res.text)}
+    return {s.labels["reason"]: s.value for s in families["hydria_agent_tls_refused"].samples}
+
+
+def _tenant_scrape(amphora) -> str:
+    """The metrics proxy, read on its unix socket as a PROMETHEUS listener's backend does."""
     from hydria.agent.prometheus import _UnixHTTPConnection
     from hydria.core.prometheus import sockets
 
@@ -96,15 +104,14 @@ def _agent_metrics(amphora) -> dict[str, float]:
     finally:
         conn.close()
     assert response.status == 200, text
-    families = {f.name: f for f in text_string_to_metric_families(text)}
-    assert "octavia_loadbalancer_cpu" in families  # HAProxy's part is there too
-    return {s.labels["reason"]: s.value for s in families["hydria_agent_tls_refused"].samples}
+    return text
 
 
 def test_refused_handshakes_are_counted_by_reason_in_the_agents_metrics(amphora, tmp_path, backend):
     """Another CA's client certificate, none, and plain HTTP: each refused, each counted
-    under its own reason in the Prometheus text of the agent's metrics proxy (with
-    HAProxy's exporter behind it, as a PROMETHEUS listener has) and in /1.0/info."""
+    under its own reason in the agent's operator-only Prometheus text (/1.0/metrics,
+    mutual TLS) and in /1.0/info; a tenant's scrape (the metrics proxy, with HAProxy's
+    exporter behind it as a PROMETHEUS listener has) shows HAProxy's figures only."""
     from hydria.core.prometheus import sockets
 
     exporter, _ = sockets(str(amphora.compute.layout(amphora.id).stats_socket))
@@ -142,6 +149,8 @@ frontend hydria-prom-in
         assert time.monotonic() < deadline, (after, expected)
         time.sleep(0.1)
     info = amphora.client.info(amphora.ip, amphora.port)
+    tenant = _tenant_scrape(amphora)
+    assert "octavia_loadbalancer_cpu" in tenant and "hydria_agent" not in tenant
     assert info["tls_refused_by_reason"] == {k: int(v) for k, v in expected.items()}
     assert info["tls_refused"] == sum(expected.values())
 
