@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hydria.db import models as m
-from tests.api.conftest import BASE, assert_fault, snapshot
+from tests.api.conftest import BASE, assert_fault, assert_routing_fault, snapshot
 
 URL = f"{BASE}/listeners"
 # ListenerResponse's attributes (plus tenant_id, which WSME adds).
@@ -156,7 +156,12 @@ def test_list_refuses_unknown_and_malformed_filters(client, api):
     assert_fault(client.get(f"{URL}?protocol_port=99999999999999999999999"), 400, "protocol_port")
     assert_fault(client.get(f"{URL}?admin_state_up=maybe"), 400, "admin_state_up")
     assert_fault(client.get(f"{URL}?sort=colour"), 400, "sort key")
-    assert_fault(client.get(f"{URL}?limit=many"), 400, "limit")
+    assert_routing_fault(
+        client.get(f"{URL}?limit=many"),
+        400,
+        "Bad Request",
+        "Supplied pagination limit 'many' is not valid.",
+    )
     assert_fault(client.get(f"{URL}?marker=nope"), 400, "marker")
 
 
