@@ -59,6 +59,21 @@ class Scope:
     default_sort: tuple[tuple[str, str], ...] = DEFAULT_SORT
 
 
+def owned(model: Any, resource: Any) -> Scope:
+    """The scope of a resource that a project owns and that has a provisioning status.
+
+    Most of Octavia's resources are of this kind; ``resource`` is its description
+    (``hydria.core.resources``), which names the filters and the sort keys.
+    """
+    return Scope(
+        model,
+        resource.filters(),
+        resource.sorts(),
+        status_column=model.provisioning_status,
+        project_column=model.project_id,
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of rows, in order, and what its links need."""
