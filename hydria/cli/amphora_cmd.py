@@ -17,20 +17,8 @@ from pathlib import Path
 
 import click
 
-from hydria.cli.options import settings_from
+from hydria.cli.options import settings_from, state_options
 from hydria.config import Settings
-
-
-def _state_option(func: click.decorators.FC) -> click.decorators.FC:
-    func = click.option(
-        "--state-dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="State folder [default: $HYDRIA_STATE_DIR or ~/.hydria].",
-    )(func)
-    return click.option(
-        "--database-url", default=None, help="SQLAlchemy URL [default: SQLite in the state dir]."
-    )(func)
 
 
 @click.group()
@@ -69,7 +57,7 @@ def _find(settings: Settings, prefix: str) -> tuple[str, str]:
 
 
 @amphora.command("list")
-@_state_option
+@state_options
 def list_(state_dir: Path | None, database_url: str | None) -> None:
     """Instances by name, with their addresses on each network."""
     from sqlalchemy import select
@@ -103,7 +91,7 @@ def list_(state_dir: Path | None, database_url: str | None) -> None:
 @amphora.command("ssh", context_settings={"ignore_unknown_options": True})
 @click.argument("amphora_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@_state_option
+@state_options
 def ssh(
     amphora_id: str, command: tuple[str, ...], state_dir: Path | None, database_url: str | None
 ) -> None:
@@ -140,7 +128,7 @@ def ssh(
 @amphora.command("shell", context_settings={"ignore_unknown_options": True})
 @click.argument("amphora_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@_state_option
+@state_options
 def shell(
     amphora_id: str, command: tuple[str, ...], state_dir: Path | None, database_url: str | None
 ) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from hydria.config import Settings
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+
+def state_options(func: F) -> F:
+    """Where a command finds Hydria's state: ``--state-dir`` and ``--database-url``."""
     func = click.option(
         "--state-dir",
         type=click.Path(path_type=Path),
@@ -24,6 +27,11 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="SQLAlchemy URL [default: SQLite in the state dir; env HYDRIA_DATABASE_URL].",
     )(func)
+    return func
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = state_options(func)
     func = click.option("-v", "--verbose", is_flag=True, help="Debug logging.")(func)
     return func
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from hydria.cli.options import settings_from
+from hydria.cli.options import settings_from, state_options
 from hydria.core.errors import APIError
 
 if TYPE_CHECKING:
@@ -21,21 +21,6 @@ def _db(state_dir: Path | None, database_url: str | None) -> Database:
     from hydria.cli.wiring import database
 
     return database(settings_from(state_dir, database_url))
-
-
-def _db_options(func: F) -> F:
-    func = click.option(
-        "--state-dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="State folder [default: $HYDRIA_STATE_DIR or ~/.hydria].",
-    )(func)
-    func = click.option(
-        "--database-url",
-        default=None,
-        help="SQLAlchemy URL [default: SQLite in the state dir; env HYDRIA_DATABASE_URL].",
-    )(func)
-    return func
 
 
 @click.group()
@@ -55,7 +40,7 @@ def subnet() -> None:
     default=None,
     help="Put the subnet in this network (created if missing) [default: NAME].",
 )
-@_db_options
+@state_options
 def create(
     name: str,
     cidr: str,
@@ -95,7 +80,7 @@ def create(
 
 
 @subnet.command("list")
-@_db_options
+@state_options
 def list_(state_dir: Path | None, database_url: str | None) -> None:
     """List subnets with how many addresses are allocated."""
     from hydria.db.subnets import allocated_count, list_subnets
@@ -116,7 +101,7 @@ def list_(state_dir: Path | None, database_url: str | None) -> None:
 
 @subnet.command("delete")
 @click.argument("name_or_id")
-@_db_options
+@state_options
 def delete(name_or_id: str, state_dir: Path | None, database_url: str | None) -> None:
     """Delete a subnet that no VIP uses."""
     from hydria.db.subnets import delete_subnet

@@ -159,17 +159,7 @@ HEALTH_MONITOR_TYPES: Final = frozenset(
         HEALTH_MONITOR_SCTP,
     }
 )
-SUPPORTED_HEALTH_MONITOR_TYPES: Final = frozenset(
-    {
-        HEALTH_MONITOR_PING,
-        HEALTH_MONITOR_TCP,
-        HEALTH_MONITOR_HTTP,
-        HEALTH_MONITOR_HTTPS,
-        HEALTH_MONITOR_TLS_HELLO,
-        HEALTH_MONITOR_UDP_CONNECT,
-        HEALTH_MONITOR_SCTP,
-    }
-)
+SUPPORTED_HEALTH_MONITOR_TYPES: Final = HEALTH_MONITOR_TYPES  # every type has a check
 # Octavia's api_settings.udp_connect_min_interval_health_monitor default.
 UDP_CONNECT_MIN_DELAY: Final = 3
 HTTP_METHODS: Final = frozenset(

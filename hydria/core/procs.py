@@ -6,6 +6,7 @@ names; that is how a restarted ``hydria up`` or housekeeping recognises its own.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -41,3 +42,19 @@ def pids_mentioning(text: str) -> list[int]:
         for entry in Path("/proc").iterdir()
         if entry.name.isdigit() and int(entry.name) != me and needle in cmdline(int(entry.name))
     ]
+
+
+def lock_held(path: Path) -> bool:
+    """Whether a process holds ``path``'s exclusive lock (an agent's ``agent.lock``).
+
+    If we can take the lock, no process holds it; we give it back at once.
+    """
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False

@@ -47,8 +47,9 @@ def failover_pending(session: Session, lb_id: str) -> bool:
 
 
 def new_amphora(
-    session: Session, lb_id: str, role: str, *, mgmt_start: str, mgmt_end: str
+    session: Session, lb_id: str | None, role: str | None, *, mgmt_start: str, mgmt_end: str
 ) -> Amphora:
+    """An amphora's row, BOOTING until its agent answers, with a management address."""
     amp_id = str(uuid.uuid4())
     ip = addresses.allocate(session, addresses.MGMT_POOL, mgmt_start, mgmt_end, amp_id)
     amp = Amphora(
@@ -66,19 +67,7 @@ def new_amphora(
 
 def new_spare(session: Session, *, mgmt_start: str, mgmt_end: str) -> Amphora:
     """A spare's row: no load balancer, no role, BOOTING until its agent answers."""
-    amp_id = str(uuid.uuid4())
-    ip = addresses.allocate(session, addresses.MGMT_POOL, mgmt_start, mgmt_end, amp_id)
-    amp = Amphora(
-        id=amp_id,
-        load_balancer_id=None,
-        status=c.AMPHORA_BOOTING,
-        role=None,
-        lb_network_ip=ip,
-        compute_id=None,
-    )
-    session.add(amp)
-    session.flush()
-    return amp
+    return new_amphora(session, None, None, mgmt_start=mgmt_start, mgmt_end=mgmt_end)
 
 
 def spares(session: Session) -> list[Amphora]:

@@ -59,6 +59,22 @@ class Timestamps:
     updated_at: Mapped[dt.datetime | None] = mapped_column(default=None, onupdate=utcnow)
 
 
+class Provisioned(Timestamps):
+    """The columns every object under a load balancer has, written once.
+
+    Listeners, pools, members, health monitors, L7 policies and L7 rules: a
+    project owns each, each can be disabled, carries tags, and has its own
+    provisioning and operating status (what Octavia shows for it).
+    """
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+
+
 class Network(Base, Timestamps):
     """A VIP network, as the Neutron-compatible read API shows it."""
 
@@ -142,18 +158,15 @@ class LoadBalancer(Base, Timestamps):
     amphorae: Mapped[list[Amphora]] = relationship(back_populates="load_balancer")
 
 
-class Listener(Base, Timestamps):
+class Listener(Base, Provisioned):
     __tablename__ = "listeners"
     __table_args__ = (
         UniqueConstraint("load_balancer_id", "protocol_port", "protocol"),
         Index("ix_listeners_list", "project_id", "created_at", "id"),
     )
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
     load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
     description: Mapped[str | None] = mapped_column(String(255), default=None)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     protocol: Mapped[str] = mapped_column(String(32))
     protocol_port: Mapped[int] = mapped_column(Integer)
     connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
@@ -178,9 +191,6 @@ class Listener(Base, Timestamps):
     hsts_max_age: Mapped[int | None] = mapped_column(Integer, default=None)
     hsts_include_subdomains: Mapped[bool | None] = mapped_column(Boolean, default=False)
     hsts_preload: Mapped[bool | None] = mapped_column(Boolean, default=False)
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
     l7policies: Mapped[list[L7Policy]] = relationship(
@@ -188,15 +198,12 @@ class Listener(Base, Timestamps):
     )
 
 
-class Pool(Base, Timestamps):
+class Pool(Base, Provisioned):
     __tablename__ = "pools"
     __table_args__ = (Index("ix_pools_list", "project_id", "created_at", "id"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
     load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancers.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
     description: Mapped[str | None] = mapped_column(String(255), default=None)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     protocol: Mapped[str] = mapped_column(String(32))
     lb_algorithm: Mapped[str] = mapped_column(String(32))
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
@@ -208,9 +215,6 @@ class Pool(Base, Timestamps):
     crl_container_ref: Mapped[str | None] = mapped_column(String(255), default=None)
     tls_ciphers: Mapped[str | None] = mapped_column(String(2048), default=None)
     alpn_protocols: Mapped[list[str] | None] = mapped_column(JSON, default=None)
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
     members: Mapped[list[Member]] = relationship(
@@ -219,36 +223,28 @@ class Pool(Base, Timestamps):
     health_monitor: Mapped[HealthMonitor | None] = relationship(back_populates="pool")
 
 
-class Member(Base, Timestamps):
+class Member(Base, Provisioned):
     __tablename__ = "members"
     __table_args__ = (
         UniqueConstraint("pool_id", "address", "protocol_port"),
         Index("ix_members_list", "pool_id", "created_at", "id"),
     )
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
     address: Mapped[str] = mapped_column(String(64))
     protocol_port: Mapped[int] = mapped_column(Integer)
     weight: Mapped[int] = mapped_column(Integer, default=1)
     backup: Mapped[bool] = mapped_column(Boolean, default=False)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     subnet_id: Mapped[str | None] = mapped_column(String(36), default=None)
     monitor_address: Mapped[str | None] = mapped_column(String(64), default=None)
     monitor_port: Mapped[int | None] = mapped_column(Integer, default=None)
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
 
     pool: Mapped[Pool] = relationship(back_populates="members")
 
 
-class HealthMonitor(Base, Timestamps):
+class HealthMonitor(Base, Provisioned):
     __tablename__ = "health_monitors"
     __table_args__ = (Index("ix_health_monitors_list", "project_id", "created_at", "id"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), unique=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
     type: Mapped[str] = mapped_column(String(36))
@@ -261,21 +257,15 @@ class HealthMonitor(Base, Timestamps):
     expected_codes: Mapped[str | None] = mapped_column(String(64), default=None)
     http_version: Mapped[float | None] = mapped_column(Float, default=None)
     domain_name: Mapped[str | None] = mapped_column(String(255), default=None)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
 
     pool: Mapped[Pool] = relationship(back_populates="health_monitor")
 
 
-class L7Policy(Base, Timestamps):
+class L7Policy(Base, Provisioned):
     """A listener's rule-driven action; ``position`` orders a listener's policies (1..n)."""
 
     __tablename__ = "l7policies"
     __table_args__ = (Index("ix_l7policies_list", "project_id", "created_at", "id"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
     listener_id: Mapped[str] = mapped_column(ForeignKey("listeners.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(255), default=None)
     description: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -287,10 +277,6 @@ class L7Policy(Base, Timestamps):
     redirect_prefix: Mapped[str | None] = mapped_column(String(255), default=None)
     redirect_http_code: Mapped[int | None] = mapped_column(Integer, default=None)
     position: Mapped[int] = mapped_column(Integer)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
 
     listener: Mapped[Listener] = relationship(back_populates="l7policies")
     rules: Mapped[list[L7Rule]] = relationship(
@@ -298,23 +284,17 @@ class L7Policy(Base, Timestamps):
     )
 
 
-class L7Rule(Base, Timestamps):
+class L7Rule(Base, Provisioned):
     """One condition of a policy; a policy matches when all its enabled rules do."""
 
     __tablename__ = "l7rules"
     __table_args__ = (Index("ix_l7rules_list", "l7policy_id", "created_at", "id"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
     l7policy_id: Mapped[str] = mapped_column(ForeignKey("l7policies.id"))
     type: Mapped[str] = mapped_column(String(36))
     compare_type: Mapped[str] = mapped_column(String(36))
     key: Mapped[str | None] = mapped_column(String(255), default=None)
     value: Mapped[str] = mapped_column(String(255))
     invert: Mapped[bool] = mapped_column(Boolean, default=False)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
 
     policy: Mapped[L7Policy] = relationship(back_populates="rules")
 

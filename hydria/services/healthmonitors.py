@@ -30,13 +30,7 @@ from hydria.services.shape import hm_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported
 
-SCOPE = listing.Scope(
-    HealthMonitor,
-    HEALTHMONITOR.filters(),
-    HEALTHMONITOR.sorts(),
-    status_column=HealthMonitor.provisioning_status,
-    project_column=HealthMonitor.project_id,
-)
+SCOPE = listing.owned(HealthMonitor, HEALTHMONITOR)
 
 
 def _check(values: Mapping[str, Any]) -> None:

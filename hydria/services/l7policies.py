@@ -37,21 +37,8 @@ from hydria.services.shape import l7policy_view, l7rule_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given
 
-POLICY_SCOPE = listing.Scope(
-    L7Policy,
-    L7POLICY.filters(),
-    L7POLICY.sorts(),
-    status_column=L7Policy.provisioning_status,
-    project_column=L7Policy.project_id,
-)
-RULE_SCOPE = listing.Scope(
-    L7Rule,
-    L7RULE.filters(),
-    L7RULE.sorts(),
-    status_column=L7Rule.provisioning_status,
-    project_column=L7Rule.project_id,
-    parent_authorized=True,
-)
+POLICY_SCOPE = listing.owned(L7Policy, L7POLICY)
+RULE_SCOPE = listing.owned(L7Rule, L7RULE, parent_authorized=True)
 _GONE = (c.PENDING_DELETE, c.DELETED)
 
 

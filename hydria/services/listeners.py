@@ -25,13 +25,7 @@ from hydria.services.shape import listener_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
-SCOPE = listing.Scope(
-    Listener,
-    LISTENER.filters(),
-    LISTENER.sorts(),
-    status_column=Listener.provisioning_status,
-    project_column=Listener.project_id,
-)
+SCOPE = listing.owned(Listener, LISTENER)
 
 
 def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:

@@ -63,6 +63,23 @@ class Scope:
     parent_authorized: bool = False
 
 
+def owned(model: Any, resource: Any, *, parent_authorized: bool = False) -> Scope:
+    """The scope of a resource that a project owns and that has a provisioning status.
+
+    Most of Octavia's resources are of this kind; ``resource`` is its description
+    (``hydria.core.resources``), which names the filters and the sort keys.
+    ``parent_authorized``: listed under a parent the caller may see (members, rules).
+    """
+    return Scope(
+        model,
+        resource.filters(),
+        resource.sorts(),
+        status_column=model.provisioning_status,
+        project_column=model.project_id,
+        parent_authorized=parent_authorized,
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of rows, in order, and what its links need."""

@@ -36,13 +36,7 @@ from hydria.services.unit import Env, Unit, read, write
 from hydria.services.validation import given, refuse_unsupported
 
 WITH_CHILDREN = (selectinload(LoadBalancer.listeners), selectinload(LoadBalancer.pools))
-SCOPE = listing.Scope(
-    LoadBalancer,
-    LOADBALANCER.filters(),
-    LOADBALANCER.sorts(),
-    status_column=LoadBalancer.provisioning_status,
-    project_column=LoadBalancer.project_id,
-)
+SCOPE = listing.owned(LoadBalancer, LOADBALANCER)
 
 
 def _subnet_for_vip(session: Session, req: Any) -> Subnet:

@@ -29,11 +29,22 @@ def get_lb(session: Session, lb_id: str, ctx: RequestContext) -> LoadBalancer:
     return lb
 
 
-def _get(session: Session, model: type[R], kind: str, key: str, ctx: RequestContext) -> R:
+def _get(
+    session: Session,
+    model: type[R],
+    kind: str,
+    key: str,
+    ctx: RequestContext,
+    under: tuple[str, str] | None = None,
+) -> R:
+    """A live row the caller may see; ``under`` (parent column, id): a child (a
+    member, a rule) is found only under the parent its path names."""
     row = session.get(model, key)
     if row is None or row.provisioning_status == c.DELETED:
         raise NotFound.of(kind, key)
     ctx.require_visible(kind, key, row.project_id)
+    if under is not None and getattr(row, under[0]) != under[1]:
+        raise NotFound.of(kind, key)
     return row
 
 
@@ -61,10 +72,7 @@ def get_pool(session: Session, pool_id: str, ctx: RequestContext) -> Pool:
 
 
 def get_member(session: Session, pool_id: str, member_id: str, ctx: RequestContext) -> Member:
-    row = _get(session, Member, "Member", member_id, ctx)
-    if row.pool_id != pool_id:
-        raise NotFound.of("Member", member_id)
-    return row
+    return _get(session, Member, "Member", member_id, ctx, ("pool_id", pool_id))
 
 
 def get_hm(session: Session, hm_id: str, ctx: RequestContext) -> HealthMonitor:
@@ -76,10 +84,7 @@ def get_l7policy(session: Session, policy_id: str, ctx: RequestContext) -> L7Pol
 
 
 def get_l7rule(session: Session, policy_id: str, rule_id: str, ctx: RequestContext) -> L7Rule:
-    row = _get(session, L7Rule, "L7 Rule", rule_id, ctx)
-    if row.l7policy_id != policy_id:
-        raise NotFound.of("L7 Rule", rule_id)
-    return row
+    return _get(session, L7Rule, "L7 Rule", rule_id, ctx, ("l7policy_id", policy_id))
 
 
 def listeners_of(pool: Pool) -> list[Listener]:

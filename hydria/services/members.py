@@ -30,14 +30,7 @@ from hydria.services.shape import member_view
 from hydria.services.unit import Env, Unit, read, write
 from hydria.services.validation import given, refuse_unsupported
 
-SCOPE = listing.Scope(
-    Member,
-    MEMBER.filters(),
-    MEMBER.sorts(),
-    status_column=Member.provisioning_status,
-    project_column=Member.project_id,
-    parent_authorized=True,
-)
+SCOPE = listing.owned(Member, MEMBER, parent_authorized=True)
 # Octavia refuses members on addresses its operators reserve (the metadata service).
 RESERVED_IPS = frozenset({"169.254.169.254"})
 # What a batch update takes from each entry for a member that already exists. As

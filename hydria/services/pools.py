@@ -31,13 +31,7 @@ from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported
 
 WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
-SCOPE = listing.Scope(
-    Pool,
-    POOL.filters(),
-    POOL.sorts(),
-    status_column=Pool.provisioning_status,
-    project_column=Pool.project_id,
-)
+SCOPE = listing.owned(Pool, POOL)
 
 
 def _algorithm(value: str) -> str:

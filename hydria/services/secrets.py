@@ -23,7 +23,7 @@ import binascii
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -416,40 +416,58 @@ def _nav(
     return links
 
 
+def _offset_page(
+    env: Env,
+    kind: str,
+    model: Any,
+    where: list[Any],
+    equal: Mapping[str, Any],
+    shape: Callable[[Any, str], dict[str, Any]],
+    query: Mapping[str, str],
+    base: str,
+) -> dict[str, Any]:
+    """One of Barbican's offset pages of ``model`` rows (secrets or containers).
+
+    Barbican pages by ``offset``/``limit`` and counts the ``total``, unlike
+    Octavia's keyset pages (``hydria.services.listing``); ``equal`` maps a query
+    parameter to the column it must equal when given.
+    """
+    offset, limit = _paging(query)
+    where = where + [column == query[name] for name, column in equal.items() if query.get(name)]
+    with env.db.session() as session:
+        total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+        rows = session.scalars(
+            select(model)
+            .where(*where)
+            .order_by(model.created_at, model.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        shaped = [shape(r, base) for r in rows]
+    answer: dict[str, Any] = {kind: shaped}
+    if shaped:
+        answer.update(_nav(kind, base, offset, limit, total, query))
+    answer["total"] = total
+    return answer
+
+
 def list_secrets(
     env: Env, ctx: RequestContext, query: Mapping[str, str], base: str
 ) -> dict[str, Any]:
-    offset, limit = _paging(query)
     where = [
         StoredSecret.project_id == ctx.project_id,
         (StoredSecret.expiration.is_(None)) | (StoredSecret.expiration > utcnow()),
     ]
-    if query.get("name"):
-        where.append(StoredSecret.name == query["name"])
-    if query.get("secret_type"):
-        where.append(StoredSecret.secret_type == query["secret_type"])
-    if query.get("alg"):
-        where.append(StoredSecret.algorithm == query["alg"])
-    if query.get("mode"):
-        where.append(StoredSecret.mode == query["mode"])
     bits = query.get("bits", "")
     if bits.isdigit() and int(bits) > 0:
         where.append(StoredSecret.bit_length == int(bits))
-    with env.db.session() as session:
-        total = session.scalar(select(func.count()).select_from(StoredSecret).where(*where))
-        rows = session.scalars(
-            select(StoredSecret)
-            .where(*where)
-            .order_by(StoredSecret.created_at, StoredSecret.id)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        shaped = [shape_secret(r, base) for r in rows]
-    answer: dict[str, Any] = {"secrets": shaped}
-    if shaped:
-        answer.update(_nav("secrets", base, offset, limit, total or 0, query))
-    answer["total"] = total or 0
-    return answer
+    equal = {
+        "name": StoredSecret.name,
+        "secret_type": StoredSecret.secret_type,
+        "alg": StoredSecret.algorithm,
+        "mode": StoredSecret.mode,
+    }
+    return _offset_page(env, "secrets", StoredSecret, where, equal, shape_secret, query, base)
 
 
 # ---- containers ---------------------------------------------------------------------
@@ -561,24 +579,8 @@ def delete_container(env: Env, ctx: RequestContext, container_id: str) -> None:
 def list_containers(
     env: Env, ctx: RequestContext, query: Mapping[str, str], base: str
 ) -> dict[str, Any]:
-    offset, limit = _paging(query)
     where = [SecretContainer.project_id == ctx.project_id]
-    if query.get("name"):
-        where.append(SecretContainer.name == query["name"])
-    if query.get("type"):
-        where.append(SecretContainer.type == query["type"])
-    with env.db.session() as session:
-        total = session.scalar(select(func.count()).select_from(SecretContainer).where(*where))
-        rows = session.scalars(
-            select(SecretContainer)
-            .where(*where)
-            .order_by(SecretContainer.created_at, SecretContainer.id)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        shaped = [shape_container(r, base) for r in rows]
-    answer: dict[str, Any] = {"containers": shaped}
-    if shaped:
-        answer.update(_nav("containers", base, offset, limit, total or 0, query))
-    answer["total"] = total or 0
-    return answer
+    equal = {"name": SecretContainer.name, "type": SecretContainer.type}
+    return _offset_page(
+        env, "containers", SecretContainer, where, equal, shape_container, query, base
+    )

@@ -555,3 +555,14 @@ def test_changes_wait_for_the_load_balancer(client, api, stack):
     )
     assert r.status_code == 409, r.text
     assert client.delete(f"{URL}/{p['id']}").status_code == 409
+
+
+def test_a_rule_is_only_found_under_its_own_policy(api, client, stack):
+    first = policy(api, stack["listener"]["id"])
+    second = policy(api, stack["listener"]["id"])
+    r = rule(api, first["id"])
+    assert client.get(f"{URL}/{first['id']}/rules/{r['id']}").status_code == 200
+    wrong = client.get(f"{URL}/{second['id']}/rules/{r['id']}")
+    assert_fault(wrong, 404, "L7 Rule", r["id"])
+    assert_fault(client.put(f"{URL}/{second['id']}/rules/{r['id']}", json={"rule": {}}), 404)
+    assert_fault(client.delete(f"{URL}/{second['id']}/rules/{r['id']}"), 404)

@@ -193,6 +193,46 @@ def test_listing_pages_and_name_filter(client: Any) -> None:
     assert huge["secrets"] == [] and huge["total"] == 7
 
 
+def test_listing_filters_by_type_and_containers_page_alike(client: Any) -> None:
+    """Secrets and containers share one offset pager: each filter and link applies to both."""
+    store(client, name="k", payload="x", payload_content_type="text/plain", secret_type="opaque")
+    store(
+        client,
+        name="k",
+        payload="y",
+        payload_content_type="text/plain",
+        secret_type="passphrase",
+        bit_length=256,
+    )
+    opaque = client.get("/v1/secrets?secret_type=opaque", headers=A).json()
+    assert opaque["total"] == 1 and opaque["secrets"][0]["secret_type"] == "opaque"
+    assert client.get("/v1/secrets?bits=256", headers=A).json()["total"] == 1
+    assert client.get("/v1/secrets?name=k&bits=128", headers=A).json()["total"] == 0
+    ref = store(client, payload="z", payload_content_type="text/plain")
+    crefs = [
+        client.post(
+            "/v1/containers",
+            headers=A,
+            json={
+                "type": "generic",
+                "name": f"c{i}",
+                "secret_refs": [{"name": "x", "secret_ref": ref}],
+            },
+        ).json()["container_ref"]
+        for i in range(3)
+    ]
+    page = client.get("/v1/containers?limit=2&offset=1", headers=A).json()
+    assert [c["container_ref"] for c in page["containers"]] == crefs[1:3]
+    assert page["total"] == 3 and "next" not in page
+    assert "/v1/containers?" in page["previous"] and "offset=0" in page["previous"]
+    assert client.get("/v1/containers?type=certificate", headers=A).json() == {
+        "containers": [],
+        "total": 0,
+    }
+    named = client.get("/v1/containers?name=c2", headers=A).json()
+    assert [c["container_ref"] for c in named["containers"]] == crefs[2:]
+
+
 def test_certificate_container_read_by_the_store(
     client: Any, db: Database, settings: Settings
 ) -> None:

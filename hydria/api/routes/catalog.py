@@ -10,6 +10,8 @@ list envelope of profiles is ``flavorprofiles`` with ``flavorprofile_links``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -23,8 +25,59 @@ from hydria.core.resources.catalog import FLAVORS, ZONES, CatalogKind
 from hydria.services import catalog as service
 
 
+@dataclass(frozen=True)
+class _Half:
+    kind: CatalogKind
+    view: Any  # the half's names: root, collection, links_key
+
+
 def _key(request: Request) -> str:
     return str(next(iter(request.path_params.values())))
+
+
+def _add_routes(
+    router: APIRouter,
+    path: str,
+    key: str,
+    resource: Any,
+    bodies_: tuple[type[Any], type[Any]],
+    ops: tuple[Callable[..., Any], ...],
+) -> None:
+    """One half of a catalogue (its profiles or its items): five routes on ``path``.
+
+    ``ops`` are the service's list, show, create, update and delete of that half;
+    whether a caller may use a route is decided at the door (``hydria.api.auth``).
+    """
+    post, put = bodies_
+    list_, show, create, update, delete = ops
+    kind = resource.kind
+
+    def lister(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
+        page = list_(env, ctx, kind, params(request))
+        return envelope(request, page, resource.view.collection, resource.view.links_key)
+
+    def shower(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
+        shown = select_fields(show(env, kind, _key(request)), fields_param(request))
+        return {resource.view.root: shown}
+
+    def creator(body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
+        req = parse(body, resource.view.root, post, nulls_are_unset=True)
+        return {resource.view.root: create(env, kind, req)}
+
+    def updater(request: Request, body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
+        req = parse(body, resource.view.root, put, nulls_are_unset=False)
+        return {resource.view.root: update(env, kind, _key(request), given(req))}
+
+    def deleter(request: Request, ctx: AdminCtx, env: Services) -> Response:
+        delete(env, kind, _key(request))
+        return Response(status_code=204)
+
+    one = f"{path}/{{{key}}}"
+    router.add_api_route(path, lister, methods=["GET"])
+    router.add_api_route(one, shower, methods=["GET"])
+    router.add_api_route(path, creator, methods=["POST"], status_code=201)
+    router.add_api_route(one, updater, methods=["PUT"])
+    router.add_api_route(one, deleter, methods=["DELETE"], status_code=204)
 
 
 def catalog_router(
@@ -32,74 +85,24 @@ def catalog_router(
 ) -> APIRouter:
     """The routes of one catalogue; ``models``: profile POST/PUT, item POST/PUT bodies."""
     router = APIRouter()
-    profile, item = kind.profile, kind.item
-    profile_post, profile_put, item_post, item_put = models
-
-    def list_profiles(request: Request, ctx: AdminCtx, env: Services) -> dict[str, Any]:
-        page = service.list_profiles(env, ctx, kind, params(request))
-        return envelope(request, page, profile.collection, profile.links_key)
-
-    def show_profile(request: Request, ctx: AdminCtx, env: Services) -> dict[str, Any]:
-        return {
-            profile.root: select_fields(
-                service.show_profile(env, kind, _key(request)), fields_param(request)
-            )
-        }
-
-    def create_profile(body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
-        req = parse(body, profile.root, profile_post, nulls_are_unset=True)
-        return {profile.root: service.create_profile(env, kind, req)}
-
-    def update_profile(
-        request: Request, body: JsonBody, ctx: AdminCtx, env: Services
-    ) -> dict[str, Any]:
-        req = parse(body, profile.root, profile_put, nulls_are_unset=False)
-        return {profile.root: service.update_profile(env, kind, _key(request), given(req))}
-
-    def delete_profile(request: Request, ctx: AdminCtx, env: Services) -> Response:
-        service.delete_profile(env, kind, _key(request))
-        return Response(status_code=204)
-
-    def list_items(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        page = service.list_items(env, ctx, kind, params(request))
-        return envelope(request, page, item.collection, item.links_key)
-
-    def show_item(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        return {
-            item.root: select_fields(
-                service.show_item(env, kind, _key(request)), fields_param(request)
-            )
-        }
-
-    def create_item(body: JsonBody, ctx: AdminCtx, env: Services) -> dict[str, Any]:
-        req = parse(body, item.root, item_post, nulls_are_unset=True)
-        return {item.root: service.create_item(env, kind, req)}
-
-    def update_item(
-        request: Request, body: JsonBody, ctx: AdminCtx, env: Services
-    ) -> dict[str, Any]:
-        req = parse(body, item.root, item_put, nulls_are_unset=False)
-        return {item.root: service.update_item(env, kind, _key(request), given(req))}
-
-    def delete_item(request: Request, ctx: AdminCtx, env: Services) -> Response:
-        service.delete_item(env, kind, _key(request))
-        return Response(status_code=204)
-
-    routes = (
-        (
-            kind.profile_path,
-            "profile_id",
-            (list_profiles, show_profile, create_profile, update_profile, delete_profile),
-        ),
-        (kind.item_path, key_param, (list_items, show_item, create_item, update_item, delete_item)),
+    profile_ops = (
+        service.list_profiles,
+        service.show_profile,
+        service.create_profile,
+        service.update_profile,
+        service.delete_profile,
     )
-    for path, key, (lister, shower, creator, updater, deleter) in routes:
-        one = f"{path}/{{{key}}}"
-        router.add_api_route(path, lister, methods=["GET"])
-        router.add_api_route(one, shower, methods=["GET"])
-        router.add_api_route(path, creator, methods=["POST"], status_code=201)
-        router.add_api_route(one, updater, methods=["PUT"])
-        router.add_api_route(one, deleter, methods=["DELETE"], status_code=204)
+    item_ops = (
+        service.list_items,
+        service.show_item,
+        service.create_item,
+        service.update_item,
+        service.delete_item,
+    )
+    _add_routes(
+        router, kind.profile_path, "profile_id", _Half(kind, kind.profile), models[:2], profile_ops
+    )
+    _add_routes(router, kind.item_path, key_param, _Half(kind, kind.item), models[2:], item_ops)
     return router
 
 

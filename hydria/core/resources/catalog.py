@@ -88,7 +88,6 @@ class CatalogKind:
     lb_column: str  # the load balancer column naming the item
     item_path: str
     profile_path: str
-    profile_envelope: str  # the profile list's envelope (Octavia: "flavorprofiles")
 
 
 FLAVORS = CatalogKind(
@@ -100,7 +99,6 @@ FLAVORS = CatalogKind(
     "flavor_id",
     "/lbaas/flavors",
     "/lbaas/flavorprofiles",
-    "flavorprofiles",
 )
 ZONES = CatalogKind(
     ZONE,
@@ -111,5 +109,4 @@ ZONES = CatalogKind(
     "availability_zone",
     "/lbaas/availabilityzones",
     "/lbaas/availabilityzoneprofiles",
-    "availability_zone_profiles",
 )

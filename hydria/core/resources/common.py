@@ -20,3 +20,7 @@ TENANT = Field("tenant_id", column="project_id", stored=False)
 CREATED = Field("created_at", show=Show.TIME)
 UPDATED = Field("updated_at", show=Show.TIME)
 TAGS = Field("tags", Tags, [], create=True, update=True, show=Show.LIST)
+
+# How Octavia's listing of a top-level resource begins (load balancer, listener,
+# pool, L7 policy): these six, in this order, which the responses keep.
+HEAD = (ID, NAME, DESCRIPTION, PROVISIONING, OPERATING, ADMIN)

@@ -60,12 +60,7 @@ L7POLICY = Resource(
     "l7policy",
     "l7policies",
     (
-        std.ID,
-        std.NAME,
-        std.DESCRIPTION,
-        std.PROVISIONING,
-        std.OPERATING,
-        std.ADMIN,
+        *std.HEAD,
         std.PROJECT,
         std.TENANT,
         Field("action", str, REQUIRED, create=True, update=True, null="refuse", filter=True),

@@ -52,12 +52,7 @@ LISTENER = Resource(
     "listener",
     "listeners",
     (
-        std.ID,
-        std.NAME,
-        std.DESCRIPTION,
-        std.PROVISIONING,
-        std.OPERATING,
-        std.ADMIN,
+        *std.HEAD,
         Field("protocol", str, REQUIRED, create=True, filter=True),
         Field("protocol_port", Port, REQUIRED, create=True, filter=True),
         Field(

@@ -13,12 +13,7 @@ LOADBALANCER = Resource(
     "loadbalancer",
     "loadbalancers",
     (
-        std.ID,
-        std.NAME,
-        std.DESCRIPTION,
-        std.PROVISIONING,
-        std.OPERATING,
-        std.ADMIN,
+        *std.HEAD,
         std.PROJECT,
         std.TENANT,
         std.CREATED,

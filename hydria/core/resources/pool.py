@@ -18,12 +18,7 @@ POOL = Resource(
     "pool",
     "pools",
     (
-        std.ID,
-        std.NAME,
-        std.DESCRIPTION,
-        std.PROVISIONING,
-        std.OPERATING,
-        std.ADMIN,
+        *std.HEAD,
         Field("protocol", str, REQUIRED, create=True, filter=True),
         Field("lb_algorithm", str, REQUIRED, create=True, update=True, null="refuse", filter=True),
         Field(

@@ -9,7 +9,6 @@ the folder, so the driver can always find its processes again from the files.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 from hydria.core.ids import derived_id
-from hydria.core.procs import cmdline, pid_alive, pids_mentioning
+from hydria.core.procs import cmdline, lock_held, pid_alive, pids_mentioning
 from hydria.wire.agent_api import AmphoraBoot, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -58,16 +57,7 @@ class LocalCompute:
 
     def _lock_held(self, amphora_id: str) -> bool:
         """The running agent holds ``agent.lock``; if we can take it, none runs."""
-        path = self.layout(amphora_id).agent_lock
-        if not path.exists():
-            return False
-        with open(path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            return False
+        return lock_held(self.layout(amphora_id).agent_lock)
 
     # -- ComputeDriver ---------------------------------------------------------
 

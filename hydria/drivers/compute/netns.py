@@ -22,7 +22,6 @@ namespace goes and its veths with it, then the folder.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import os
 import shutil
@@ -35,7 +34,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from hydria.core.procs import pid_alive
+from hydria.core.procs import lock_held, pid_alive
 from hydria.drivers.network import iproute, names
 from hydria.drivers.network.netns import ManagementNet
 from hydria.wire.agent_api import AmphoraBoot, boot_to_json
@@ -144,16 +143,7 @@ class NetnsCompute:
         return ns
 
     def is_running(self, amphora_id: str) -> bool:
-        path = self.layout(amphora_id).agent_lock
-        if not path.exists():
-            return False
-        with open(path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            return False
+        return lock_held(self.layout(amphora_id).agent_lock)
 
     def delete(self, amphora_id: str) -> None:
         ns = names.namespace(amphora_id)

@@ -27,11 +27,6 @@ def namespace(amphora_id: str) -> str:
     return NAMESPACE_PREFIX + short(amphora_id)
 
 
-def instance_name(amphora_id: str) -> str:
-    """The instance name Octavia gives an amphora VM (and its hostname)."""
-    return f"amphora-{amphora_id}"
-
-
 def subnet_bridge(subnet_id: str) -> str:
     return "hydbr" + short(subnet_id)
 

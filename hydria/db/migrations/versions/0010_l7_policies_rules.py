@@ -4,6 +4,8 @@ Revision ID: 0010
 Revises: 0009
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _common() -> list[sa.Column]:  # type: ignore[type-arg]
+def _common() -> list[sa.Column[Any]]:
     return [
         sa.Column("admin_state_up", sa.Boolean(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
