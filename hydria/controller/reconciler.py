@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
-from sqlalchemy.orm import Session
 
 from hydria import __version__
 from hydria.controller import tls
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
+from hydria.controller.ports import plan_ports, vip_subnet_of
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
@@ -128,7 +128,7 @@ class Reconciler:
                 AmphoraView(a.id, a.role, a.failover_requested)
                 for a in amp_db.live_amphorae(session, lb_id)
             ]
-            vip_subnet = row_vip_subnet(session, row.vip_subnet_id)
+            vip_subnet = vip_subnet_of(session, row.vip_subnet_id)
         deleting = status == c.PENDING_DELETE
         # TLS material first: a reference that no longer reads fails before any step
         desired, tls_files = (desired, {}) if deleting else tls.resolve(desired, self.secrets)
@@ -513,61 +513,29 @@ class Reconciler:
                 )
             return
         with self.db.session() as session:
-            vip_port = vip_subnet
-            subnet = session.get(Subnet, vip_subnet.subnet_id) if vip_subnet.subnet_id else None
-            if subnet is not None:
-                vip_port = SubnetPort(
-                    subnet.id, subnet.cidr, ports.port_address(session, amp_id, subnet)
-                )
             lb_row = session.get(LoadBalancer, desired.id)
-            # additional VIPs (dual stack): a port of the amphora's own on each subnet
-            extra: list[tuple[str, SubnetPort]] = []
-            for item in (lb_row.additional_vips or []) if lb_row is not None else []:
-                extra_subnet = session.get(Subnet, item["subnet_id"])
-                if extra_subnet is not None:
-                    extra.append(
-                        (
-                            str(item["ip_address"]),
-                            SubnetPort(
-                                extra_subnet.id,
-                                extra_subnet.cidr,
-                                ports.port_address(session, amp_id, extra_subnet),
-                            ),
-                        )
-                    )
-            taken = {vip_port.subnet_id, *(p.subnet_id for _ip, p in extra)}
-            members = [
-                SubnetPort(s.id, s.cidr, ports.port_address(session, amp_id, s))
-                for s in ports.member_subnets(session, desired.id, subnet.id if subnet else None)
-                if s.id not in taken
-            ]
+            plan = plan_ports(session, amp_id, lb_row, vip_subnet)
             amp_db.record_vip_ports(
                 session,
                 amp_id,
                 vip_address=desired.vip_address or None,
                 vip_port_id=lb_row.vip_port_id if lb_row else None,
-                vrrp_ip=vip_port.address or None,
+                vrrp_ip=plan.vip.address or None,
             )
             row = session.get(Amphora, amp_id)
-            if row is not None and vip_port.address:
-                row.vrrp_interface = inside_port(vip_port.subnet_id)
+            if row is not None and plan.vip.address:
+                row.vrrp_interface = inside_port(plan.vip.subnet_id)
         hold = desired.topology != c.TOPOLOGY_ACTIVE_STANDBY
-        self.network.plug_vip(amp_id, desired.vip_address, vip_port, hold_vip=hold)
-        for address, port in extra:
+        self.network.plug_vip(amp_id, desired.vip_address, plan.vip, hold_vip=hold)
+        for address, port in plan.extra:
             self.network.plug_vip(amp_id, address, port, hold_vip=hold)
         self.network.plug_members(
-            amp_id, [*members, *(p for _ip, p in extra)], vip_subnet_id=vip_port.subnet_id
+            amp_id,
+            [*plan.members, *(p for _ip, p in plan.extra)],
+            vip_subnet_id=plan.vip.subnet_id,
         )
         with self.db.session() as session:
-            ports.release_other_ports(
-                session,
-                amp_id,
-                {
-                    vip_port.subnet_id,
-                    *(m.subnet_id for m in members),
-                    *(p.subnet_id for _ip, p in extra),
-                },
-            )
+            ports.release_other_ports(session, amp_id, plan.subnet_ids())
 
     def _retire(self, amp_id: str, vip_address: str, *, drain: float = 0.0) -> None:
         if drain > 0:
@@ -621,11 +589,6 @@ def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) ->
 def cert_expiry(cert_pem: str) -> dt.datetime:
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
     return cert.not_valid_after_utc.replace(tzinfo=None)
-
-
-def row_vip_subnet(session: Session, subnet_id: str | None) -> SubnetPort:
-    subnet = session.get(Subnet, subnet_id) if subnet_id else None
-    return SubnetPort(subnet.id, subnet.cidr) if subnet is not None else SubnetPort("", "")
 
 
 class Superseded(Exception):
