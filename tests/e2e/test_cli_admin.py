@@ -191,7 +191,9 @@ def test_amphora_list_and_show(hydria, stack):
     amp = listed[0]
     assert amp["loadbalancer_id"] == lb_id
     assert amp["status"] == "ALLOCATED" and amp["role"] == "STANDALONE"
-    assert amp["lb_network_ip"].startswith("127.43.")
+    assert amp["lb_network_ip"].startswith(
+        hydria.env["HYDRIA_MGMT_RANGE_START"].rsplit(".", 2)[0] + "."
+    )
     assert any(a["id"] == amp["id"] for a in hydria.openstack("loadbalancer", "amphora", "list"))
 
     shown = hydria.openstack("loadbalancer", "amphora", "show", amp["id"])
