@@ -158,26 +158,36 @@ def main() -> None:
         default=0,
         help="spare amphorae: a replacement is taken warm, not booted",
     )
+    parser.add_argument(
+        "--advert-int",
+        type=float,
+        default=0.05,
+        help="ACTIVE_STANDBY: keepalived's advert_int (HYDRIA_VRRP_ADVERT_INT)",
+    )
+    parser.add_argument(
+        "--single-runs",
+        type=int,
+        default=None,
+        help="ACTIVE_STANDBY: runs of the SINGLE baseline (default: --runs)",
+    )
     args = parser.parse_args()
     if args.topology == "ACTIVE_STANDBY":
         from _netns_failover import measure
+        from _netns_report import report
 
-        standby, single = measure(args.runs)
-        ms = [round(t * 1000) for t in standby]
-        print(
-            f"ACTIVE_STANDBY: SIGKILL of the MASTER -> first 200 via the VIP: min "
-            f"{min(standby) * 1000:.0f} ms  p50 {percentile(standby, 50) * 1000:.0f} ms  "
-            f"p95 {percentile(standby, 95) * 1000:.0f} ms  n={len(standby)}  {ms}"
-        )
-        print(
-            f"SINGLE (same run, baseline): SIGKILL -> first 200 via the VIP: min "
-            f"{min(single):.2f} s  p50 {percentile(single, 50):.2f} s  "
-            f"p95 {percentile(single, 95):.2f} s  n={len(single)}"
-        )
-        print(
-            f"ratio ACTIVE_STANDBY/SINGLE: p50 "
-            f"{percentile(standby, 50) / percentile(single, 50):.3f}x  p95 "
-            f"{percentile(standby, 95) / percentile(single, 95):.3f}x"
+        report(
+            measure(
+                args.runs,
+                interval=args.interval,
+                timeout=args.timeout,
+                spares=args.spares,
+                advert_int=args.advert_int,
+                single_runs=args.single_runs,
+            ),
+            advert_int=args.advert_int,
+            interval=args.interval,
+            timeout=args.timeout,
+            spares=args.spares,
         )
         return
     INTERVAL, TIMEOUT = args.interval, args.timeout
