@@ -5,10 +5,13 @@ Each run freezes then SIGKILLs every process of the amphora that holds the
 VIP (as an instance crash would; its namespace, and so its kernel, stays until
 the controller fences it) and measures, from a client namespace on the VIP
 subnet, the time to the first 200 through the VIP. ACTIVE_STANDBY: the BACKUP
-takes the VIP over by VRRP. SINGLE, in the same run, as the baseline: the
-health manager notices the silence (heartbeat timeout 3 s, interval 0.5 s) and
-the controller builds a new amphora. Between runs the load balancer is
-rebuilt to full strength.
+takes the VIP over by VRRP; a recorder on the VIP bridge (``_wire_trace``)
+says when the victim last advertised, when the survivor became MASTER, sent
+its gratuitous ARP and took its first connection. SINGLE, in the same run, as
+the baseline: the health manager notices the silence (``--interval``,
+``--timeout``) and the controller takes a spare (``--spares``) or builds a new
+amphora; the controllers' log says when each step happened. Between runs the
+load balancer is rebuilt to full strength (and the spare pool refilled).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ up to one interval before the kill, and the silence counts from it.)
 
     .venv/bin/python bench/failover.py [--runs 5]
     .venv/bin/python bench/failover.py --topology ACTIVE_STANDBY [--runs 20]   (root, netns)
+
+``--topology ACTIVE_STANDBY`` runs both topologies on netns amphorae in one
+``hydria up`` (``_netns_failover.py``) and prints each step of both
+(``_netns_report.py``), the heartbeats' cost and the load average.
 """
 
 from __future__ import annotations
