@@ -39,6 +39,7 @@ def report(m: Measured, *, advert_int: float, interval: float, timeout: float, s
     print(f"  victim's last VRRP advert      {_ms([b.last_advert for b in w])}")
     print(f"  survivor's first advert (MASTER) {_ms([b.became_master for b in w])}")
     print(f"  survivor's gratuitous ARP      {_ms([b.garp for b in w])}")
+    print(f"  client's first SYN after it    {_ms([b.syn_after_garp for b in w])}")
     print(f"  survivor's first SYN+ACK       {_ms([b.first_synack for b in w])}")
     print(f"  first 200 via the VIP          {_ms(list(standby.times))}")
     print(

@@ -12,7 +12,9 @@ kernel's receive time (``SO_TIMESTAMPNS``, the same clock as ``time.time()``):
 - gratuitous ARP for the VIP (sender address = target address): the survivor
   announcing the VIP's new MAC;
 - TCP segments from the VIP's port 80 with SYN+ACK or RST: the first SYN+ACK
-  from the survivor's MAC is the first connection it took;
+  from the survivor's MAC is the first connection it took; and the client's
+  SYNs: its first after the gratuitous ARP says whether a late first
+  connection was the client's own lateness (a busy host) or the network's;
 - on the management bridge, UDP datagrams to the health port: what heartbeats
   cost (packets per second per amphora, bytes each).
 
@@ -41,7 +43,7 @@ _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 @dataclass(frozen=True)
 class Frame:
     at: float  # kernel receive time, epoch seconds
-    kind: str  # "vrrp", "garp", "synack", "rst", "udp" (to ``udp_port``)
+    kind: str  # "vrrp", "garp", "syn", "synack", "rst", "udp" (to ``udp_port``)
     src_mac: str
     src_ip: str
     size: int = 0  # bytes on the wire (Ethernet frame, no FCS)
@@ -77,6 +79,9 @@ def parse(at: float, data: bytes, *, udp_port: int | None = None) -> Frame | Non
             return Frame(at, "synack", src_mac, src_ip)
         if sport == 80 and flags & _RST:
             return Frame(at, "rst", src_mac, src_ip)
+        dport = struct.unpack("!H", tcp[2:4])[0]
+        if dport == 80 and flags & _SYN and not flags & _ACK:
+            return Frame(at, "syn", src_mac, src_ip)
     return None
 
 
@@ -133,6 +138,7 @@ class Breakdown:
     last_advert: float | None  # the victim's last advert: its peer's down timer starts
     became_master: float | None  # the survivor's first advert
     garp: float | None  # the survivor's first gratuitous ARP for the VIP
+    syn_after_garp: float | None  # the client's first SYN after that ARP
     first_synack: float | None  # the survivor's first SYN+ACK from the VIP
     refused: int  # RSTs from the VIP between the kill and the survivor's first SYN+ACK
 
@@ -157,10 +163,18 @@ def breakdown(
             synack = f.at - killed
             break
     cutoff = killed + synack if synack is not None else float("inf")
+    garp = first("garp", ip=vip)
+    syn_after = None
+    if garp is not None:
+        for f in frames:
+            if f.kind == "syn" and f.at >= killed + garp:
+                syn_after = f.at - killed
+                break
     return Breakdown(
         last_advert=(max(before) - killed) if before else None,
         became_master=first("vrrp", ip=survivor_ip),
-        garp=first("garp", ip=vip),
+        garp=garp,
+        syn_after_garp=syn_after,
         first_synack=synack,
         refused=sum(1 for f in frames if f.kind == "rst" and killed <= f.at < cutoff),
     )

@@ -138,8 +138,8 @@ def replace_on_request(client: httpx.Client, lb_id: str) -> float:
 
 def secs(values: list[float]) -> str:
     return (
-        f"p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
-        f"n={len(values)}"
+        f"min {min(values):6.2f} s   p50 {statistics.median(values):6.2f} s   "
+        f"p95 {percentile(values, 95):6.2f} s   n={len(values)}"
     )
 
 
@@ -213,6 +213,7 @@ def main() -> None:
         lb = build_http_lb(client, subnet["id"], [members[0]], "failover-bench")
         vip_url = f"http://{lb['vip_address']}:80/"
         time.sleep(3 * INTERVAL)  # a few heartbeats first
+        load = os.getloadavg()
         requested = [replace_on_request(client, lb["id"]) for _ in range(args.runs)]
         samples, detections = [], []
         for _ in range(args.runs):
@@ -227,7 +228,8 @@ def main() -> None:
     print(
         f"settings: heartbeat_interval {INTERVAL:g} s, heartbeat_timeout {TIMEOUT:g} s, "
         f"spares {args.spares}, "
-        f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}"
+        f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}; "
+        f"load (1/5/15 min) at the start {'/'.join(f'{x:.1f}' for x in load)}"
     )
     print(f"baseline: heartbeat timeout                  {TIMEOUT:6.2f} s")
     print(f"baseline: replace on request (PUT failover)  {secs(requested)}")

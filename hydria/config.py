@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     heartbeat_key_file: Path | None = None
     # Detection: an amphora silent for heartbeat_timeout is failed over. Fast
     # settings an operator can keep (docs/operations.md, "Failover time"):
-    # interval 0.5 s, timeout 1.5 s (2 packets/s per amphora and health manager,
+    # interval 0.25 s, timeout 1 s (4 packets/s per amphora and health manager,
     # about 310 bytes each). Floors (_heartbeat_floors): interval >= 0.1 s,
     # timeout >= 1 s and >= 3 intervals, so two lost datagrams or a short stall
     # of a busy amphora or health manager never fail a healthy amphora over.
