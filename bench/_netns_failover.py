@@ -5,23 +5,34 @@ Each run freezes then SIGKILLs every process of the amphora that holds the
 VIP (as an instance crash would; its namespace, and so its kernel, stays until
 the controller fences it) and measures, from a client namespace on the VIP
 subnet, the time to the first 200 through the VIP. ACTIVE_STANDBY: the BACKUP
-takes the VIP over by VRRP. SINGLE, in the same run, as the baseline: the
-health manager notices the silence (heartbeat timeout 3 s, interval 0.5 s) and
-the controller builds a new amphora. Between runs the load balancer is
-rebuilt to full strength.
+takes the VIP over by VRRP; a recorder on the VIP bridge (``_wire_trace``)
+says when the victim last advertised, when the survivor became MASTER, sent
+its gratuitous ARP and took its first connection. SINGLE, in the same run, as
+the baseline: the health manager notices the silence (``--interval``,
+``--timeout``) and the controller takes a spare (``--spares``) or builds a new
+amphora; the controllers' log says when each step happened. Between runs the
+load balancer is rebuilt to full strength (and the spare pool refilled).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
 import random
+import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import _wire_trace
 import httpx
 from _harness import hydria_up, wait_status
+from provision import wait_spares
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import netns_lab  # noqa: E402  (the namespaces the tests use)
@@ -31,20 +42,36 @@ BIN = Path(sys.executable).parent
 #: seconds a probe waits for the VIP before the run is reported as a failure
 PROBE_DEADLINE = 60.0
 
-# waits for "go" on stdin, then polls the URL; prints the time of the first 200,
-# or "timeout" once the deadline (argv[2] seconds) passed without one
+# Waits for "go" on stdin, then tries the URL's host and port until a 200: a new
+# connection each time, 50 ms to connect (a SYN lost to a dead amphora costs
+# 50 ms, not the kernel's 1 s retransmit), 1 ms between a refusal and the next
+# try. Prints "<time of the 200> <refused> <timed out>", or "timeout" once the
+# deadline (argv[3] seconds) passed without one.
 _PROBE = """
-import sys, time, urllib.request
-url, deadline = sys.argv[1], float(sys.argv[2])
+import socket, sys, time
+host, port, deadline = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+request = b"GET / HTTP/1.0\\r\\nHost: vip\\r\\n\\r\\n"
+def get():
+    with socket.socket() as s:
+        s.settimeout(0.05)
+        s.connect((host, port))
+        s.settimeout(2.0)
+        s.sendall(request)
+        head = s.recv(16)
+        return head[9:12] == b"200", time.time()
 for line in sys.stdin:
-    give_up = time.monotonic() + deadline
+    give_up, refused, timed_out = time.monotonic() + deadline, 0, 0
     while True:
         try:
-            if urllib.request.urlopen(url, timeout=0.2).status == 200:
-                print(f"{time.time():.6f}", flush=True)
+            ok, at = get()
+            if ok:
+                print(f"{at:.6f} {refused} {timed_out}", flush=True)
                 break
+        except ConnectionRefusedError:
+            refused += 1
+            time.sleep(0.001)
         except OSError:
-            time.sleep(0.002)
+            timed_out += 1
         if time.monotonic() > give_up:
             print("timeout", flush=True)
             break
@@ -127,33 +154,165 @@ def _settle(c: httpx.Client, lb_id: str, want: int, gone: str) -> None:
     raise TimeoutError("load balancer did not recover")
 
 
+@dataclass
+class Results:
+    """One topology's runs: seconds from the kill to the first 200, and where
+    the time went (a ``_wire_trace.Breakdown`` or a ``Steps`` per run)."""
+
+    times: list[float] = field(default_factory=list)
+    refused: list[int] = field(default_factory=list)
+    timed_out: list[int] = field(default_factory=list)
+    wire: list[_wire_trace.Breakdown] = field(default_factory=list)
+    # the BACKUP's adverts while the MASTER was alive (between runs): each is a
+    # false takeover (it missed three adverts), which must stay 0 under load
+    false_takeovers: int = 0
+    steps: list[Steps] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A SINGLE failover from the controllers' log, seconds from the kill."""
+
+    marked: float | None  # the failure detector's event=failover_requested
+    started: float | None  # the controller's event=failover_start
+    spare: bool  # the replacement was a spare (event=amphora_planned spare=True)
+    plugged: float | None  # event=vip_plugged of the replacement (GARP sent)
+    pushed: float | None  # event=config_pushed of the replacement
+
+
+_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+def _log_steps(log: Path, victim: str, killed: float) -> Steps:
+    def at(line: str) -> float | None:
+        m = _LOG_TIME.match(line)
+        if m is None:
+            return None
+        stamp = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        return stamp - killed
+
+    marked = started = plugged = pushed = None
+    spare, new = False, ""
+    for line in log.read_text(errors="replace").splitlines():
+        if f"event=failover_requested amphora={victim}" in line:
+            marked = at(line)
+        elif marked is not None and "event=failover_start" in line and victim in line:
+            started = at(line)
+        elif started is not None and not new and "event=amphora_planned" in line:
+            new = line.split("amphora=")[1].split()[0]
+            spare = "spare=True" in line
+        elif new and f"event=vip_plugged amphora={new}" in line and plugged is None:
+            plugged = at(line)
+        elif new and f"event=config_pushed amphora={new}" in line and pushed is None:
+            pushed = at(line)
+    return Steps(marked, started, spare, plugged, pushed)
+
+
 def _runs(
-    c: httpx.Client, probe: subprocess.Popen[str], lb: dict, want: int, runs: int
-) -> list[float]:
+    c: httpx.Client,
+    probe: subprocess.Popen[str],
+    lb: dict,
+    *,
+    want: int,
+    runs: int,
+    spares: int,
+    log: Path,
+    wire: _wire_trace.Recorder | None,
+) -> Results:
     assert probe.stdin is not None and probe.stdout is not None
-    times = []
+    out = Results()
+    steady_from = time.time()
     for _ in range(runs):
+        if spares and want == 1:
+            wait_spares(c, spares)  # steady state: the pool has refilled
         victim = _holder(c, lb["id"], lb["vip_address"])
+        survivor = next((a for a in _live(c, lb["id"]) if a["id"] != victim["id"]), None)
         pids = netns_lab.ns_pids(victim["compute_id"])
-        subprocess.run(["kill", "-STOP", *map(str, pids)], check=False)
-        subprocess.run(["kill", "-KILL", *map(str, pids)], check=False)
+        # the clock starts as the amphora stops: frozen first (nothing it runs
+        # sees its siblings die), then killed, in microseconds (no kill(1) start)
         killed = time.time()
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
         probe.stdin.write("go\n")
         probe.stdin.flush()
-        answer = probe.stdout.readline().strip()
-        if answer != "timeout" and answer:
-            times.append(float(answer) - killed)
-        else:
+        answer = probe.stdout.readline().split()
+        if not answer or answer[0] == "timeout":
             raise TimeoutError(
                 f"the VIP did not answer {PROBE_DEADLINE:g} s after the kill "
                 f"of {victim['id']} ({victim['role']}): {_diagnose(c, lb)}"
             )
+        served = float(answer[0])
+        out.times.append(served - killed)
+        out.refused.append(int(answer[1]))
+        out.timed_out.append(int(answer[2]))
+        if wire is not None and survivor is not None:
+            time.sleep(0.05)  # the recorder's thread has the last frames
+            out.false_takeovers += sum(
+                1
+                for f in wire.between(steady_from, killed)
+                if f.kind == "vrrp" and f.src_ip == survivor["vrrp_ip"]
+            )
+            out.wire.append(
+                _wire_trace.breakdown(
+                    wire.between(killed - 1.0, served + 0.01),
+                    killed=killed,
+                    victim_ip=victim["vrrp_ip"],
+                    survivor_ip=survivor["vrrp_ip"],
+                    vip=lb["vip_address"],
+                )
+            )
         _settle(c, lb["id"], want, victim["id"])
-    return times
+        steady_from = time.time()
+        if want == 1:
+            out.steps.append(_log_steps(log, victim["id"], killed))
+    return out
 
 
-def measure(runs: int) -> tuple[list[float], list[float]]:
-    """(ACTIVE_STANDBY, SINGLE) seconds from the kill to the first 200."""
+@dataclass(frozen=True)
+class HeartbeatCost:
+    amphorae: int
+    packets_per_s: float  # per amphora (to one health manager)
+    frame_bytes: float  # mean Ethernet frame of one heartbeat
+
+
+def heartbeat_cost(bridge: str, port: int, seconds: float = 5.0) -> HeartbeatCost:
+    """Heartbeats seen on the management bridge over ``seconds``."""
+    rec = _wire_trace.Recorder(bridge, udp_port=port)
+    try:
+        time.sleep(seconds)
+    finally:
+        rec.close()
+    beats = [f for f in rec.frames if f.kind == "udp"]
+    senders = {f.src_ip for f in beats}
+    if not beats:
+        return HeartbeatCost(0, 0.0, 0.0)
+    return HeartbeatCost(
+        amphorae=len(senders),
+        packets_per_s=len(beats) / seconds / len(senders),
+        frame_bytes=sum(f.size for f in beats) / len(beats),
+    )
+
+
+@dataclass
+class Measured:
+    standby: Results
+    single: Results
+    cost: HeartbeatCost
+    load: list[tuple[float, float, float]]  # os.getloadavg() before each topology's runs
+
+
+def measure(
+    runs: int,
+    *,
+    interval: float,
+    timeout: float,
+    spares: int,
+    advert_int: float,
+    single_runs: int | None = None,
+) -> Measured:
+    """ACTIVE_STANDBY then SINGLE on one ``hydria up`` (netns drivers)."""
     n = random.randint(1, 250)
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-f{lab.tag}"
@@ -167,11 +326,19 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
         "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
         "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
         "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555",
-        "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
-        "HYDRIA_HEARTBEAT_TIMEOUT": "3",
+        "HYDRIA_HEARTBEAT_INTERVAL": str(interval),
+        "HYDRIA_HEARTBEAT_TIMEOUT": str(timeout),
         "HYDRIA_RETIRE_DRAIN_SECONDS": "0",
+        "HYDRIA_VRRP_ADVERT_INT": str(advert_int),
+        "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares),
+        # the spare pool refills at each housekeeping round
+        "HYDRIA_HOUSEKEEPING_INTERVAL": "1" if spares else "30",
     }
     probes: list[subprocess.Popen[str]] = []
+    wire: _wire_trace.Recorder | None = None
+    results: list[Results] = []
+    load = []
+    cost = HeartbeatCost(0, 0.0, 0.0)
     try:
         with (
             hydria_up(state=state, driver="netns", **env) as endpoint,
@@ -219,7 +386,7 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
                     "flavor": {"name": "ha", "flavor_profile_id": profile["flavorprofile"]["id"]}
                 },
             ).json()
-            results = []
+            wire = _wire_trace.Recorder(vip_bridge)
             for flavor_id, want in ((flavor["flavor"]["id"], 2), (None, 1)):
                 lb = _lb(c, subnet["id"], member, flavor_id)
                 probe = subprocess.Popen(
@@ -231,7 +398,8 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
                         sys.executable,
                         "-c",
                         _PROBE,
-                        f"http://{lb['vip_address']}/",
+                        lb["vip_address"],
+                        "80",
                         str(PROBE_DEADLINE),
                     ],
                     stdin=subprocess.PIPE,
@@ -239,7 +407,22 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
                     text=True,
                 )
                 probes.append(probe)
-                results.append(_runs(c, probe, lb, want, runs))
+                if want == 1:
+                    time.sleep(1)  # a few heartbeats of the new amphora
+                    cost = heartbeat_cost(mgmt_bridge, 5555)
+                load.append(os.getloadavg())
+                results.append(
+                    _runs(
+                        c,
+                        probe,
+                        lb,
+                        want=want,
+                        runs=runs if want == 2 or single_runs is None else single_runs,
+                        spares=spares,
+                        log=state / "up.log",
+                        wire=wire if want == 2 else None,
+                    )
+                )
                 c.delete(f"/lbaas/loadbalancers/{lb['id']}?cascade=true")
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline:
@@ -251,6 +434,8 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
                         break
                     time.sleep(0.2)
     finally:
+        if wire is not None:
+            wire.close()
         for probe in probes:
             probe.kill()
             probe.wait()
@@ -258,4 +443,4 @@ def measure(runs: int) -> tuple[list[float], list[float]]:
         lab.cleanup()
         for bridge in bridges:
             netns_lab.ip("link", "del", bridge, check=False)
-    return results[0], results[1]
+    return Measured(standby=results[0], single=results[1], cost=cost, load=load)

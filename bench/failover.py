@@ -17,6 +17,10 @@ up to one interval before the kill, and the silence counts from it.)
 
     .venv/bin/python bench/failover.py [--runs 5]
     .venv/bin/python bench/failover.py --topology ACTIVE_STANDBY [--runs 20]   (root, netns)
+
+``--topology ACTIVE_STANDBY`` runs both topologies on netns amphorae in one
+``hydria up`` (``_netns_failover.py``) and prints each step of both
+(``_netns_report.py``), the heartbeats' cost and the load average.
 """
 
 from __future__ import annotations
@@ -134,8 +138,8 @@ def replace_on_request(client: httpx.Client, lb_id: str) -> float:
 
 def secs(values: list[float]) -> str:
     return (
-        f"p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
-        f"n={len(values)}"
+        f"min {min(values):6.2f} s   p50 {statistics.median(values):6.2f} s   "
+        f"p95 {percentile(values, 95):6.2f} s   n={len(values)}"
     )
 
 
@@ -158,26 +162,36 @@ def main() -> None:
         default=0,
         help="spare amphorae: a replacement is taken warm, not booted",
     )
+    parser.add_argument(
+        "--advert-int",
+        type=float,
+        default=0.05,
+        help="ACTIVE_STANDBY: keepalived's advert_int (HYDRIA_VRRP_ADVERT_INT)",
+    )
+    parser.add_argument(
+        "--single-runs",
+        type=int,
+        default=None,
+        help="ACTIVE_STANDBY: runs of the SINGLE baseline (default: --runs)",
+    )
     args = parser.parse_args()
     if args.topology == "ACTIVE_STANDBY":
         from _netns_failover import measure
+        from _netns_report import report
 
-        standby, single = measure(args.runs)
-        ms = [round(t * 1000) for t in standby]
-        print(
-            f"ACTIVE_STANDBY: SIGKILL of the MASTER -> first 200 via the VIP: min "
-            f"{min(standby) * 1000:.0f} ms  p50 {percentile(standby, 50) * 1000:.0f} ms  "
-            f"p95 {percentile(standby, 95) * 1000:.0f} ms  n={len(standby)}  {ms}"
-        )
-        print(
-            f"SINGLE (same run, baseline): SIGKILL -> first 200 via the VIP: min "
-            f"{min(single):.2f} s  p50 {percentile(single, 50):.2f} s  "
-            f"p95 {percentile(single, 95):.2f} s  n={len(single)}"
-        )
-        print(
-            f"ratio ACTIVE_STANDBY/SINGLE: p50 "
-            f"{percentile(standby, 50) / percentile(single, 50):.3f}x  p95 "
-            f"{percentile(standby, 95) / percentile(single, 95):.3f}x"
+        report(
+            measure(
+                args.runs,
+                interval=args.interval,
+                timeout=args.timeout,
+                spares=args.spares,
+                advert_int=args.advert_int,
+                single_runs=args.single_runs,
+            ),
+            advert_int=args.advert_int,
+            interval=args.interval,
+            timeout=args.timeout,
+            spares=args.spares,
         )
         return
     INTERVAL, TIMEOUT = args.interval, args.timeout
@@ -199,6 +213,7 @@ def main() -> None:
         lb = build_http_lb(client, subnet["id"], [members[0]], "failover-bench")
         vip_url = f"http://{lb['vip_address']}:80/"
         time.sleep(3 * INTERVAL)  # a few heartbeats first
+        load = os.getloadavg()
         requested = [replace_on_request(client, lb["id"]) for _ in range(args.runs)]
         samples, detections = [], []
         for _ in range(args.runs):
@@ -213,7 +228,8 @@ def main() -> None:
     print(
         f"settings: heartbeat_interval {INTERVAL:g} s, heartbeat_timeout {TIMEOUT:g} s, "
         f"spares {args.spares}, "
-        f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}"
+        f"controller poll interval {os.environ.get('HYDRIA_POLL_INTERVAL', 'default (2 s)')}; "
+        f"load (1/5/15 min) at the start {'/'.join(f'{x:.1f}' for x in load)}"
     )
     print(f"baseline: heartbeat timeout                  {TIMEOUT:6.2f} s")
     print(f"baseline: replace on request (PUT failover)  {secs(requested)}")

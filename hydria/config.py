@@ -20,6 +20,38 @@ NETNS_MGMT_CIDR: Final = "10.243.0.0/16"
 NETNS_DEFAULT_SUBNET_CIDR: Final = "10.242.0.0/16"
 
 
+#: the shortest heartbeat interval accepted: 10 datagrams/s per amphora and
+#: health manager, each verified (HMAC) by the receiver
+HEARTBEAT_INTERVAL_FLOOR: Final = 0.1
+#: the shortest heartbeat timeout accepted: a GC pause, a disk stall or a busy
+#: host may hold an amphora's or the health manager's thread for a few hundred ms
+HEARTBEAT_TIMEOUT_FLOOR: Final = 1.0
+#: the timeout spans at least this many intervals: heartbeats are UDP datagrams,
+#: and two lost in a row must not fail a healthy amphora over
+MIN_HEARTBEATS_PER_TIMEOUT: Final = 3
+
+
+def heartbeat_floor_problems(interval: float, timeout: float) -> list[str]:
+    """What is wrong with these detection settings ([] when nothing is); pure."""
+    problems = []
+    if interval < HEARTBEAT_INTERVAL_FLOOR:
+        problems.append(
+            f"heartbeat_interval {interval:g} s is below the floor of "
+            f"{HEARTBEAT_INTERVAL_FLOOR:g} s"
+        )
+    if timeout < HEARTBEAT_TIMEOUT_FLOOR:
+        problems.append(
+            f"heartbeat_timeout {timeout:g} s is below the floor of {HEARTBEAT_TIMEOUT_FLOOR:g} s"
+        )
+    if timeout < MIN_HEARTBEATS_PER_TIMEOUT * interval:
+        problems.append(
+            f"heartbeat_timeout {timeout:g} s must span at least "
+            f"{MIN_HEARTBEATS_PER_TIMEOUT} heartbeat intervals ({interval:g} s each): "
+            f"two lost heartbeats would fail a healthy amphora over"
+        )
+    return problems
+
+
 def default_state_dir() -> Path:
     return Path.home() / ".hydria"
 
@@ -135,6 +167,12 @@ class Settings(BaseSettings):
     # generate (0600); split services refuse to start without one.
     heartbeat_key: str = ""
     heartbeat_key_file: Path | None = None
+    # Detection: an amphora silent for heartbeat_timeout is failed over. Fast
+    # settings an operator can keep (docs/operations.md, "Failover time"):
+    # interval 0.25 s, timeout 1 s (4 packets/s per amphora and health manager,
+    # about 310 bytes each). Floors (_heartbeat_floors): interval >= 0.1 s,
+    # timeout >= 1 s and >= 3 intervals, so two lost datagrams or a short stall
+    # of a busy amphora or health manager never fail a healthy amphora over.
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 60.0
     health_bind: str = "127.0.0.1:5555"
@@ -177,6 +215,14 @@ class Settings(BaseSettings):
             "l7policy": self.quota_l7policy,
             "l7rule": self.quota_l7rule,
         }
+
+    @model_validator(mode="after")
+    def _heartbeat_floors(self) -> Settings:
+        """Refuse detection settings that would fail healthy amphorae over."""
+        problems = heartbeat_floor_problems(self.heartbeat_interval, self.heartbeat_timeout)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _netns_defaults(self) -> Settings:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from hydria.config import Settings
 
@@ -58,4 +59,12 @@ def settings_from(state_dir: Path | None, database_url: str | None, **extra: Any
         overrides["state_dir"] = state_dir.expanduser().resolve()
     if database_url:
         overrides["database_url"] = database_url
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # a setting an operator gave: say which, no traceback
+        raise click.UsageError(
+            "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+        ) from None

@@ -8,6 +8,22 @@ and a check script that asks HAProxy's stats socket whether it answers: an
 amphora whose HAProxy is gone gives the VIP up. Additional VIPs (Octavia's
 ``additional_vips``, maybe of the other address family) move with the VIP, as
 ``virtual_ipaddress_excluded`` (not in the adverts, which hold one family).
+
+Takeover time, when the MASTER dies outright (no priority-0 advert): the
+BACKUP's down timer, ``3 x advert_int + (256 - priority) / 256 x advert_int``
+(VRRPv3) counted from the dead MASTER's last advert, then the VIP is added
+and the first gratuitous ARP goes at once (``vrrp_garp_master_delay`` only
+spaces the later refresh). At ``advert_int`` 0.05 and priority 90 that is
+182 ms. keepalived's VRRP process runs at the highest nice priority
+(``vrrp_priority -20``): an advert sent late by a MASTER on a busy host looks,
+to its peer, like a dead MASTER (a false takeover resets connections), and a
+BACKUP scheduled late adds that lateness to every takeover. Not real-time
+(``vrrp_rt_priority``): keepalived then caps its CPU time between blocking
+calls (``RLIMIT_RTTIME``, 10 ms by default), and on a busy host a reload
+overran it and the kernel killed the VRRP process, so the VIP flapped.
+The check script runs once a second (keepalived's smallest interval) and
+gives the VIP up after two failures: it covers HAProxy dying alone, where
+the MASTER's keepalived still advertises.
 """
 
 from __future__ import annotations
@@ -18,6 +34,8 @@ from dataclasses import dataclass
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _PATH = re.compile(r"^/[A-Za-z0-9_./-]+$")
+#: nice value of keepalived's VRRP process (-20: first among normal tasks)
+VRRP_NICE = -20
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ def render_keepalived(v: VrrpPeerSet) -> str:
         "    vrrp_version 3",
         "    enable_script_security",
         "    script_user root",
+        f"    vrrp_priority {VRRP_NICE}",
         "    vrrp_garp_master_delay 1",
         "    vrrp_garp_master_repeat 3",
         "}",

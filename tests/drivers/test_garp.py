@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from hydria.drivers.network.garp import frames, neighbour_advert
+from hydria.drivers.network.garp import announce_in, frames, neighbour_advert
 
 
 def test_request_and_reply_announce_the_vip() -> None:
@@ -47,3 +47,8 @@ def test_the_advertisement_refuses_what_is_not_ipv6_or_a_mac() -> None:
         neighbour_advert(bytes(6), "10.0.0.5")
     with pytest.raises(ValueError):
         neighbour_advert(bytes(7), "fd00::5")
+
+
+def test_announcing_in_a_namespace_that_is_gone_raises_for_the_fallback(tmp_path):
+    with pytest.raises(OSError, match="announce 10.0.0.5 on eth0"):
+        announce_in(tmp_path / "no-such-netns", "eth0", "10.0.0.5")

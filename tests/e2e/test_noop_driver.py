@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def noop_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HydriaUp]:
     env = {
+        "HYDRIA_HEARTBEAT_INTERVAL": "0.25",
         "HYDRIA_HEARTBEAT_TIMEOUT": "1",
         "HYDRIA_SPARE_AMPHORA_POOL_SIZE": "2",
         "HYDRIA_HOUSEKEEPING_INTERVAL": "0.5",

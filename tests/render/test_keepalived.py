@@ -43,6 +43,14 @@ def test_both_backup_nopreempt_unicast_vrrpv3():
         assert line in text
 
 
+def test_vrrp_runs_first_among_normal_tasks_not_real_time():
+    # a busy host must not delay adverts into a false takeover; real time would
+    # let the kernel kill the VRRP process when a reload overruns RLIMIT_RTTIME
+    text = render_keepalived(PEERS)
+    assert "    vrrp_priority -20\n" in text
+    assert "vrrp_rt_priority" not in text
+
+
 @pytest.mark.parametrize(
     "bad",
     [

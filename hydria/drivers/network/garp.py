@@ -14,16 +14,24 @@ from inside the amphora right after plugging it:
   The kernel does not send one for an address added with ``nodad`` unless
   ``ndisc_notify`` is set on the device at that instant, so it is sent here.
 
-``frames`` and ``neighbour_advert`` are pure; ``main`` (run inside the
-namespace, as ``python -m hydria.drivers.network.garp DEV ADDRESS``) sends them.
+``frames`` and ``neighbour_advert`` are pure; ``announce_in`` sends them
+from the caller's process, from a thread that enters the amphora's network
+namespace (``setns`` moves only that thread), so a failover does not wait for
+a Python process to start (100-400 ms on a busy host); ``main`` (run inside
+the namespace, as ``python -m hydria.drivers.network.garp DEV ADDRESS``) is
+the same from a process of its own.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import ipaddress
+import os
 import socket
 import struct
 import sys
+import threading
 from pathlib import Path
 
 _BROADCAST = b"\xff" * 6
@@ -64,8 +72,16 @@ def neighbour_advert(mac: bytes, address: str) -> bytes:
     )
 
 
+_SIOCGIFHWADDR = 0x8927
+_CLONE_NEWNET = 0x40000000
+
+
 def _mac(dev: str) -> bytes:
-    return bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
+    """``dev``'s MAC address, asked of the kernel of this thread's namespace
+    (``/sys`` shows the namespace it was mounted in, not this thread's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = fcntl.ioctl(s.fileno(), _SIOCGIFHWADDR, struct.pack("256s", dev.encode()[:15]))
+    return ifreq[18:24]
 
 
 def announce_v6(dev: str, address: str, *, count: int = 2) -> None:
@@ -93,6 +109,35 @@ def announce(dev: str, address: str, *, count: int = 2) -> None:
         for _ in range(count):
             for frame in frames(mac, address):
                 s.send(frame)
+
+
+def announce_in(netns: Path, dev: str, address: str, *, count: int = 2) -> None:
+    """``announce`` from inside the network namespace at ``netns`` (a
+    ``/run/netns`` file), from a thread of this process made for it (needs
+    CAP_SYS_ADMIN); raises ``OSError`` if it could not."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            announce(dev, address, count=count)
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    # the thread ends in the amphora's namespace: no thread of this process is
+    # ever reused there
+    worker = threading.Thread(target=run, name="garp")
+    worker.start()
+    worker.join()
+    if failed:
+        raise OSError(f"announce {address} on {dev} in {netns}: {failed[0]}") from failed[0]
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hydria.drivers.network import iproute, names
+from hydria.drivers.network import garp, iproute, names
 from hydria.drivers.network.base import SubnetPort
 
 log = logging.getLogger("hydria.netns")
@@ -91,7 +91,14 @@ class ManagementNet:
 def announce_vip(ns: str, dev: str, vip_address: str) -> None:
     """Tell the VIP subnet the VIP's new MAC address (a rebuilt SINGLE amphora's
     port is a new one): gratuitous ARP (IPv4) or an unsolicited neighbour
-    advertisement (IPv6) from inside the amphora, best effort."""
+    advertisement (IPv6) from inside the amphora, best effort: from a thread
+    that enters the namespace (no process to start, on a failover's path), else
+    from a process started in it."""
+    try:
+        garp.announce_in(iproute.NETNS_DIR / ns, dev, vip_address)
+        return
+    except OSError as exc:
+        log.info("event=garp_in_process_failed namespace=%s reason=%s", ns, exc)
     try:
         iproute.in_ns(ns, sys.executable, "-m", "hydria.drivers.network.garp", dev, vip_address)
     except iproute.NetnsError as exc:
