@@ -5,9 +5,10 @@ the back-end, in the same run.
 Namespaces as a ``netns`` amphora sees them: a client namespace, the amphora's
 namespace (the VIP, the agent's ``UdpStore`` running each engine on what the
 controller's renderers make) and a member namespace with one UDP echo back-end
-(its own process). The amphora namespace routes between the other two, so the
-baseline crosses the same two veths as the VIP's datagrams, without the engine.
-Two load balancers share the VIP: port 5300 on nftables, port 5301 on nginx.
+(its own process). The baseline goes straight from the client to the back-end
+over a veth of their own (the amphora forwards nothing but its listeners'
+flows); the VIP's datagrams cross two veths and the amphora. Two load balancers
+share the VIP: port 5300 on nftables, port 5301 on nginx.
 
 * **closed loop**: ``--window`` datagrams in flight from one socket, each answer
   sends the next one, for ``--seconds``: answers per second straight to the
@@ -52,6 +53,8 @@ from tests.support.netns_thread import call_in  # noqa: E402
 PAYLOAD = b"x" * 64
 VIP, CLIENT, AMP_CLIENT_SIDE = "10.70.211.10", "10.70.211.2", "10.70.211.1"
 MEMBER, AMP_MEMBER_SIDE, MEMBER_PORT = "10.70.212.2", "10.70.212.1", 7001
+# the client's own link to the member, for the baseline
+CLIENT_DIRECT, MEMBER_DIRECT = "10.70.213.2", "10.70.213.3"
 NFT_PORT, NGINX_PORT = 5300, 5301
 
 _ECHO = """
@@ -198,10 +201,13 @@ class Lab:
             for address in addresses:
                 ip("-n", ns, "addr", "add", address, "dev", dev)
             ip("-n", ns, "link", "set", dev, "up")
-        ip("-n", self.client, "route", "add", "default", "via", AMP_CLIENT_SIDE)
-        ip("-n", self.member, "route", "add", "default", "via", AMP_MEMBER_SIDE)
+        ip("-n", self.client, "link", "add", "d0", "type", "veth", "peer", "name", "d0",
+           "netns", self.member)  # fmt: skip
+        for ns, address in ((self.client, CLIENT_DIRECT), (self.member, MEMBER_DIRECT)):
+            ip("-n", ns, "addr", "add", f"{address}/24", "dev", "d0")
+            ip("-n", ns, "link", "set", "d0", "up")
         self.echo = subprocess.Popen(
-            ["ip", "netns", "exec", self.member, sys.executable, "-c", _ECHO, MEMBER,
+            ["ip", "netns", "exec", self.member, sys.executable, "-c", _ECHO, "0.0.0.0",
              str(MEMBER_PORT)],
             stdout=subprocess.PIPE,
             text=True,
@@ -260,7 +266,7 @@ def main() -> None:
     lab = Lab(Path(tempfile.mkdtemp(prefix="hydria-bench-udp-")))
     try:
         paths = {
-            "baseline": (MEMBER, MEMBER_PORT),
+            "baseline": (MEMBER_DIRECT, MEMBER_PORT),
             "nftables": (VIP, NFT_PORT),
             "nginx": (VIP, NGINX_PORT),
         }

@@ -27,7 +27,7 @@ from hydria.agent.haproxy import HAProxyError, HAProxyProcess, private_dir
 from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, seq_counter
 from hydria.agent.keepalived import Keepalived
 from hydria.agent.logs import LocalLogReceiver, admin_handlers
-from hydria.agent.nft import NftTable
+from hydria.agent.nft import NftTable, own_instance
 from hydria.agent.prometheus import MetricsProxy
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
@@ -214,7 +214,7 @@ def run(folder: Path) -> int:
     store = ConfigStore(layout, haproxy)
     # nftables only in an instance of its own (netns driver): docs/udp.md
     udp = UdpStore(
-        layout.root / "udp", nft=NftTable(layout.root / "udp", own_network=bool(boot.hostname))
+        layout.root / "udp", nft=NftTable(layout.root / "udp", own_network=own_instance())
     )
     try:
         store.resume()

@@ -9,7 +9,8 @@ so datagrams see the old rules or the new ones, never a half. Counters and
 persistence maps outlive ``flush table``, so statistics keep counting.
 
 The engine is offered only where it is safe: ``nft`` installed, root, and an
-amphora that owns its network namespace (the ``netns`` compute driver). The
+amphora that owns its network namespace (the ``netns`` compute driver, found by
+``own_instance``). The
 ``local`` driver's amphorae share the host's namespace, whose tables and
 127.0.0.0/8 traffic belong to everyone on the host; they keep nginx
 (docs/udp.md, "Which engine").
@@ -25,13 +26,14 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
+from hydria.agent.processes import run_tool
 from hydria.core.nft import NftPlan, counter_names, flows_counter, ruleset
+from hydria.core.procs import cmdline
 
 log = logging.getLogger("hydria.agent.nft")
 
@@ -41,6 +43,16 @@ IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")  # of the namespace of the th
 
 class NftError(HAProxyError):
     """``nft`` would not run or apply (the agent API answers it like HAProxy's)."""
+
+
+def own_instance() -> bool:
+    """Is this agent in an instance of its own (the ``netns`` driver)?
+
+    There, ``hydria.agent.instance`` is PID 1 of a PID namespace made inside the
+    amphora's network namespace. The ``local`` driver's agents see the host's PID 1
+    and share its network namespace: no table of ours belongs there.
+    """
+    return b"hydria.agent.instance" in cmdline(1)
 
 
 def find_nft() -> str | None:
@@ -84,14 +96,13 @@ class NftTable:
     def _run(self, *args: str, what: str) -> str:
         if self.binary is None:
             raise NftError("nft is not installed")
-        try:
-            res = subprocess.run(
-                [self.binary, *args], capture_output=True, text=True, timeout=60, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise NftError(f"nft could not {what}", str(exc)) from exc
-        if res.returncode != 0:
-            raise ConfigInvalid(f"nft refused to {what}", res.stderr.strip()[-4000:])
+        res = run_tool(
+            [self.binary, *args],
+            name="nft",
+            failed=f"nft refused to {what}",
+            error=NftError,
+            refused=ConfigInvalid,
+        )
         return res.stdout
 
     def listing(self, table: str) -> list[dict[str, Any]]:
@@ -105,6 +116,14 @@ class NftTable:
 
     def exists(self, table: str) -> bool:
         return bool(self.listing(table))
+
+    def serving(self, table: str) -> bool:
+        """The table is there and the namespace forwards (something may turn it off)."""
+        try:
+            forwarding = IP_FORWARD.read_text().strip() == "1"
+        except OSError:
+            forwarding = False
+        return forwarding and self.exists(table)
 
     def apply(self, plan: NftPlan, down: set[str]) -> None:
         """Check, then apply the ruleset for ``plan`` without the ``down`` members."""

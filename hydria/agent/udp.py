@@ -236,7 +236,7 @@ class UdpStore:
         """The engine of the held configuration runs it (nginx's master, or the table)."""
         doc = self._load()
         if doc is not None and doc.engine == ENGINE_NFT:
-            return doc.nft is not None and self.nft.exists(doc.nft.table)
+            return doc.nft is not None and self.nft.serving(doc.nft.table)
         return self.nginx.running()
 
     def watch_pid(self) -> int | None:

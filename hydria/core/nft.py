@@ -22,8 +22,12 @@ One ``table ip <plan.table>``:
   with ``numgen inc`` (ROUND_ROBIN) or ``jhash`` (SOURCE_IP, SOURCE_IP_PORT)
   over the weights, and drops when no member can serve.
 * member chains: record the persistence entry (``update @sticky``), DNAT.
-* ``stats`` (filter, forward): per member counters, both ways, and the refresh
-  of the client's persistence entry on every datagram it sends.
+* ``stats`` (filter, forward, policy drop): per member counters, both ways,
+  and the refresh of the client's persistence entry on every datagram it
+  sends; then the listeners' DNATed flows are accepted and nothing else is
+  forwarded. DNAT needs the namespace to forward (the agent turns
+  ``ip_forward`` on), and an amphora must not become a router between the VIP's
+  and the members' networks (the ``netns`` network driver keeps forwarding off).
 * ``return_path`` (nat, postrouting): the flows we DNATed leave with the amphora's own
   address (``masquerade``), so replies come back through it.
 
@@ -214,6 +218,7 @@ def ruleset(
     dispatch: list[str] = []
     stats: list[str] = []
     snat: list[str] = []
+    accept: list[str] = []
     chains: list[str] = []
     for li in plan.listeners:
         match = f"ip daddr {li.vip} udp dport {li.port}"
@@ -257,16 +262,20 @@ def ruleset(
                 refresh = f" update @{sticky} {{ {_key(li)} : {m.address} . {m.port} }}"
             stats.append(f'{_flow(li, m)} ct direction original counter name "{count_in}"{refresh}')
             stats.append(f'{_flow(li, m)} ct direction reply counter name "{count_out}"')
-        snat.append(
+        ours = (
             f"ct status dnat ct original ip daddr {li.vip} ct protocol udp "
-            f"ct original proto-dst {li.port} masquerade"
+            f"ct original proto-dst {li.port}"
         )
+        accept.append(f"{ours} accept")
+        snat.append(f"{ours} masquerade")
     body.append(_chain("guard", guard, "type filter hook prerouting priority -150; policy accept;"))
     body.append(
         _chain("dispatch", dispatch, "type nat hook prerouting priority dstnat; policy accept;")
     )
     body.extend(chains)
-    body.append(_chain("stats", stats, "type filter hook forward priority filter; policy accept;"))
+    body.append(
+        _chain("stats", stats + accept, "type filter hook forward priority filter; policy drop;")
+    )
     body.append(
         _chain("return_path", snat, "type nat hook postrouting priority srcnat; policy accept;")
     )
