@@ -84,7 +84,7 @@ def test_udp_on_nftables_in_a_netns_amphora(net: Net) -> None:  # noqa: F811
             for address in net.members
         ]
         os_(
-            "loadbalancer", "healthmonitor", "create", "--type", "UDP-CONNECT", "--delay", "1",
+            "loadbalancer", "healthmonitor", "create", "--type", "UDP-CONNECT", "--delay", "3",
             "--timeout", "1", "--max-retries", "1", "--max-retries-down", "1", "--wait",
             pool["id"],
         )  # fmt: skip
