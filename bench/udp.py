@@ -7,7 +7,9 @@ namespace (the VIP, the agent's ``UdpStore`` running each engine on what the
 controller's renderers make) and a member namespace with one UDP echo back-end
 (its own process). The baseline goes straight from the client to the back-end
 over a veth of their own (the amphora forwards nothing but its listeners'
-flows); the VIP's datagrams cross two veths and the amphora. Two load balancers
+flows); the VIP's datagrams cross two veths and the amphora. A second reference,
+``routed``, crosses a plain router namespace (two veths, forwarding, no
+netfilter rules): the VIP path's hops without an engine. Two load balancers
 share the VIP: port 5300 on nftables, port 5301 on nginx.
 
 * **closed loop**: ``--window`` datagrams in flight from one socket, each answer
@@ -55,6 +57,9 @@ VIP, CLIENT, AMP_CLIENT_SIDE = "10.70.211.10", "10.70.211.2", "10.70.211.1"
 MEMBER, AMP_MEMBER_SIDE, MEMBER_PORT = "10.70.212.2", "10.70.212.1", 7001
 # the client's own link to the member, for the baseline
 CLIENT_DIRECT, MEMBER_DIRECT = "10.70.213.2", "10.70.213.3"
+# and a plain router namespace between them: the VIP path's hops without an engine
+CLIENT_ROUTED, ROUTER_CLIENT_SIDE = "10.70.214.2", "10.70.214.1"
+MEMBER_ROUTED, ROUTER_MEMBER_SIDE = "10.70.215.2", "10.70.215.1"
 NFT_PORT, NGINX_PORT = 5300, 5301
 
 _ECHO = """
@@ -182,10 +187,11 @@ class Lab:
     def __init__(self, folder: Path) -> None:
         tag = uuid.uuid4().hex[:4]
         self.client, self.amp, self.member = f"hydb{tag}c", f"hydb{tag}a", f"hydb{tag}m"
+        self.router = f"hydb{tag}r"
         self.made: list[str] = []
         self.echo: subprocess.Popen[str] | None = None
         self.stores: list[UdpStore] = []
-        for ns in (self.client, self.amp, self.member):
+        for ns in (self.client, self.amp, self.member, self.router):
             ip("netns", "add", ns)
             self.made.append(ns)
             ip("-n", ns, "link", "set", "lo", "up")
@@ -206,6 +212,20 @@ class Lab:
         for ns, address in ((self.client, CLIENT_DIRECT), (self.member, MEMBER_DIRECT)):
             ip("-n", ns, "addr", "add", f"{address}/24", "dev", "d0")
             ip("-n", ns, "link", "set", "d0", "up")
+        for peer, dev in ((self.client, "r0"), (self.member, "r1")):
+            ip("-n", self.router, "link", "add", dev, "type", "veth", "peer", "name", dev,
+               "netns", peer)  # fmt: skip
+        for ns, dev, address in (
+            (self.router, "r0", ROUTER_CLIENT_SIDE),
+            (self.client, "r0", CLIENT_ROUTED),
+            (self.router, "r1", ROUTER_MEMBER_SIDE),
+            (self.member, "r1", MEMBER_ROUTED),
+        ):
+            ip("-n", ns, "addr", "add", f"{address}/24", "dev", dev)
+            ip("-n", ns, "link", "set", dev, "up")
+        ip("-n", self.client, "route", "add", "10.70.215.0/24", "via", ROUTER_CLIENT_SIDE)
+        ip("-n", self.member, "route", "add", "10.70.214.0/24", "via", ROUTER_MEMBER_SIDE)
+        call_in(self.router, Path("/proc/sys/net/ipv4/ip_forward").write_text, "1")
         self.echo = subprocess.Popen(
             ["ip", "netns", "exec", self.member, sys.executable, "-c", _ECHO, "0.0.0.0",
              str(MEMBER_PORT)],
@@ -267,6 +287,7 @@ def main() -> None:
     try:
         paths = {
             "baseline": (MEMBER_DIRECT, MEMBER_PORT),
+            "routed": (MEMBER_ROUTED, MEMBER_PORT),
             "nftables": (VIP, NFT_PORT),
             "nginx": (VIP, NGINX_PORT),
         }
@@ -284,7 +305,7 @@ def main() -> None:
         nginx_us: list[float] = []
         order = list(paths)
         for n in range(args.rounds):
-            for name in order[n % 3 :] + order[: n % 3]:
+            for name in order[n % len(order) :] + order[: n % len(order)]:
                 host, port = paths[name]
                 workers = lab.nginx_workers() if name == "nginx" else []
                 cpu0 = sum(_cpu(w) for w in workers)
@@ -298,13 +319,17 @@ def main() -> None:
                 lost[name] += unanswered
             base = rates["baseline"][-1]
             print(
-                f"  round {n + 1}: baseline {base:9,.0f}/s, nftables {rates['nftables'][-1]:9,.0f}/s "
-                f"({rates['nftables'][-1] / base:.2f}), nginx {rates['nginx'][-1]:9,.0f}/s "
-                f"({rates['nginx'][-1] / base:.2f}) ({_load()})"
+                f"  round {n + 1}: baseline {base:7,.0f}/s, "
+                + ", ".join(
+                    f"{name} {rates[name][-1]:7,.0f}/s ({rates[name][-1] / base:.2f})"
+                    for name in order[1:]
+                )
+                + f" ({_load()})"
             )
         medians = {name: statistics.median(values) for name, values in rates.items()}
         for name, label in (
             ("baseline", "straight to the back-end"),
+            ("routed", "through a router, no engine"),
             ("nftables", "through the VIP, nftables"),
             ("nginx", "through the VIP, nginx"),
         ):
@@ -312,8 +337,11 @@ def main() -> None:
                 f"  {label + ':':28} {medians[name]:10,.0f} answers/s "
                 f"(median; unanswered {lost[name]})"
             )
-        print(f"  ratio nftables / baseline: {medians['nftables'] / medians['baseline']:.2f}")
-        print(f"  ratio nginx / baseline:    {medians['nginx'] / medians['baseline']:.2f}")
+        for name in ("nftables", "nginx"):
+            print(
+                f"  ratio {name} / baseline: {medians[name] / medians['baseline']:.2f} "
+                f"(/ routed: {medians[name] / medians['routed']:.2f})"
+            )
         if nginx_us:
             print(f"  nginx workers' CPU per answer: {statistics.median(nginx_us):.1f} us (median)")
         for name in ("nftables", "nginx"):
