@@ -166,6 +166,11 @@ def _lb(
     )
 
 
+def _in_map(lab: Lab, name: str) -> bool:
+    """Does the applied ruleset send new flows to member ``name``?"""
+    return f"goto lli1_mm{name}" in lab.store.nft.file.read_text()
+
+
 def _member_word(lab: Lab, name: str) -> str:
     return str(lab.report()["pools"]["p-1"]["members"][f"m-{name}"])
 
@@ -181,11 +186,14 @@ def test_round_robin_probe_takes_a_dead_member_out_and_back_stats_move(lab: Lab)
 
     lab.echoes.pop("b").stop()  # the kernel now answers port-unreachable: UDP-CONNECT fails
     _until("member b DOWN", lambda: _member_word(lab, "b") == "DOWN")
+    # the probe reports DOWN, then applies the ruleset without b: wait for that too
+    _until("b out of the map", lambda: not _in_map(lab, "b"))
     assert lab.ask(6) == ["a"] * 6
     assert lab.report()["pools"]["p-1"]["status"] == "UP"
 
     lab.start_echo("b")
     _until("member b UP", lambda: _member_word(lab, "b") == "UP")
+    _until("b back in the map", lambda: _in_map(lab, "b"))
     assert set(lab.ask(6)) == {"a", "b"}
     after = lab.report()["listeners"]["li-1"]
     assert after["total_connections"] == 20  # counters survive every re-applied ruleset
