@@ -1,56 +1,77 @@
-"""How much does a UDP listener cost? Datagrams per second and loss through the VIP.
+"""How much does a UDP listener cost? Datagrams per second and loss through the VIP,
+on the nftables engine and on nginx, against the same client sending straight to
+the back-end, in the same run.
 
-One load balancer on ``hydria up`` with a UDP listener (nginx's stream module in
-the amphora) in front of one UDP echo back-end (its own process). The same
-client measures, in the same run:
+Namespaces as a ``netns`` amphora sees them: a client namespace, the amphora's
+namespace (the VIP, the agent's ``UdpStore`` running each engine on what the
+controller's renderers make) and a member namespace with one UDP echo back-end
+(its own process). The baseline goes straight from the client to the back-end
+over a veth of their own (the amphora forwards nothing but its listeners'
+flows); the VIP's datagrams cross two veths and the amphora. A second reference,
+``routed``, crosses a plain router namespace (two veths, forwarding, no
+netfilter rules): the VIP path's hops without an engine. Two load balancers
+share the VIP: port 5300 on nftables, port 5301 on nginx.
 
 * **closed loop**: ``--window`` datagrams in flight from one socket, each answer
-  sends the next one, for ``--seconds``: answers per second, straight to the
-  back-end (the baseline) and through the VIP, in ``--rounds`` rounds that
-  alternate which goes first (the machine is shared: its load drifts); the ratio
-  is the median VIP rate over the median baseline rate, and each round's ratio
-  is printed with the load average;
-* **CPU per answered datagram** of the client, the echo back-end and nginx's
-  workers in each closed loop (from /proc): on a machine whose cores are all
-  busy the rate follows the CPU the path needs, so ``(client + echo) / (client +
-  echo + nginx)`` is the ratio a CPU-bound run can reach, whatever the load;
-* **paced**: an open-loop sender at 50 % of the VIP's closed-loop rate for
+  sends the next one, for ``--seconds``: answers per second straight to the
+  back-end (the baseline), through nftables and through nginx, in ``--rounds``
+  rounds that rotate which goes first (the machine is shared: its load drifts);
+  each ratio is the median engine rate over the median baseline rate, and each
+  round is printed with the load average. nginx's workers' CPU per answer is
+  printed too (nftables works in the kernel's softirq: no process to charge).
+* **paced**: an open-loop sender at 50 % of each engine's closed-loop rate for
   ``--seconds``: datagrams sent, answered, lost (no answer within a second
-  after the end), and where the kernel dropped them (each socket's full
-  receive queue, from /proc/net/udp).
+  after the end), and the kernel's UDP receive-buffer drops in each namespace.
 
     .venv/bin/python bench/udp.py [--seconds 5] [--window 32] [--rounds 3]
+
+Needs root, ``nft``, ``ip`` and nginx with its stream module.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-from _harness import hydria_up, process_cpu_seconds, wait_status
-
-from hydria.agent.nginx import NginxProcess
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from hydria.agent.nft import NftTable  # noqa: E402
+from hydria.agent.udp import UdpStore  # noqa: E402
+from hydria.core import graph as g  # noqa: E402
+from hydria.render.nft import render_nft  # noqa: E402
+from hydria.render.nginx import NginxOptions, render_udp  # noqa: E402
+from tests.support.netns_lab import ip, kill_namespace  # noqa: E402
+from tests.support.netns_thread import call_in  # noqa: E402
 
 PAYLOAD = b"x" * 64
+VIP, CLIENT, AMP_CLIENT_SIDE = "10.70.211.10", "10.70.211.2", "10.70.211.1"
+MEMBER, AMP_MEMBER_SIDE, MEMBER_PORT = "10.70.212.2", "10.70.212.1", 7001
+# the client's own link to the member, for the baseline
+CLIENT_DIRECT, MEMBER_DIRECT = "10.70.213.2", "10.70.213.3"
+# and a plain router namespace between them: the VIP path's hops without an engine
+CLIENT_ROUTED, ROUTER_CLIENT_SIDE = "10.70.214.2", "10.70.214.1"
+MEMBER_ROUTED, ROUTER_MEMBER_SIDE = "10.70.215.2", "10.70.215.1"
+NFT_PORT, NGINX_PORT = 5300, 5301
 
-
-def _echo(port_out: multiprocessing.connection.Connection) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    sock.bind(("127.0.0.1", 0))
-    port_out.send(sock.getsockname()[1])
-    while True:
-        data, peer = sock.recvfrom(2048)
-        sock.sendto(data, peer)
+_ECHO = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+while True:
+    data, peer = sock.recvfrom(2048)
+    sock.sendto(data, peer)
+"""
 
 
 def closed_loop(host: str, port: int, seconds: float, window: int) -> tuple[float, int]:
@@ -67,7 +88,7 @@ def closed_loop(host: str, port: int, seconds: float, window: int) -> tuple[floa
         while (now := time.perf_counter()) < end:
             try:
                 sock.recv(2048)
-            except TimeoutError:
+            except (TimeoutError, ConnectionRefusedError):
                 lost += window  # the window drained: count it lost, refill it
                 for _ in range(window):
                     sock.send(PAYLOAD)
@@ -114,135 +135,146 @@ def paced(host: str, port: int, rate: float, seconds: float) -> tuple[int, int]:
     return sent, answered
 
 
-def build(client: httpx.Client, endpoint: str, member_port: int) -> str:
-    subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
-    lb = client.post(
-        "/lbaas/loadbalancers",
-        json={"loadbalancer": {"name": "udp-bench", "vip_subnet_id": subnet}},
-    ).json()["loadbalancer"]
-    path = f"/lbaas/loadbalancers/{lb['id']}"
-    wait_status(client, path, "loadbalancer")
-    listener = client.post(
-        "/lbaas/listeners",
-        json={
-            "listener": {
-                "loadbalancer_id": lb["id"],
-                "protocol": "UDP",
-                "protocol_port": 5300,
-                "timeout_client_data": 5000,
-            }
-        },
-    ).json()["listener"]
-    wait_status(client, path, "loadbalancer")
-    pool = client.post(
-        "/lbaas/pools",
-        json={
-            "pool": {
-                "listener_id": listener["id"],
-                "protocol": "UDP",
-                "lb_algorithm": "ROUND_ROBIN",
-            }
-        },
-    ).json()["pool"]
-    wait_status(client, path, "loadbalancer")
-    res = client.post(
-        f"/lbaas/pools/{pool['id']}/members",
-        json={"member": {"address": "127.0.0.1", "protocol_port": member_port}},
-    )
-    assert res.status_code == 201, res.text
-    wait_status(client, path, "loadbalancer")
-    return str(lb["vip_address"])
+def rcvbuf_errors() -> int:
+    """UDP datagrams this namespace dropped at a full receive queue so far."""
+    lines = [
+        line.split()
+        for line in Path("/proc/thread-self/net/snmp").read_text().splitlines()
+        if line.startswith("Udp:")
+    ]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
 
 
 def _cpu(pid: int) -> float:
-    """User + system CPU seconds of one process so far; 0 once it is gone."""
     try:
-        return process_cpu_seconds(pid)
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-
-
-def _nginx_workers(state: Path) -> list[int]:
-    """The worker processes of the amphorae's nginx (as the agent finds them)."""
-    workers: list[int] = []
-    for pid_file in state.glob("amphorae/*/udp/nginx.pid"):
-        nginx = NginxProcess(pid_file.parent, binary="nginx")
-        master = nginx.master_pid()
-        if master is not None:
-            workers.extend(nginx.workers(master))
-    return workers
-
-
-@dataclass(frozen=True)
-class Loop:
-    """One closed loop: its rate, unanswered count and CPU microseconds per answer."""
-
-    rate: float
-    lost: int
-    client_us: float
-    echo_us: float
-    nginx_us: float
-
-    @property
-    def total_us(self) -> float:
-        return self.client_us + self.echo_us + self.nginx_us
-
-
-def measured_loop(
-    host: str, port: int, seconds: float, window: int, echo_pid: int, state: Path
-) -> Loop:
-    """``closed_loop`` with the CPU each process of the path spent on it."""
-    workers = _nginx_workers(state)
-    client0, echo0 = time.process_time(), _cpu(echo_pid)
-    nginx0 = sum(_cpu(w) for w in workers)
-    rate, lost = closed_loop(host, port, seconds, window)
-    client1, echo1 = time.process_time(), _cpu(echo_pid)
-    nginx1 = sum(_cpu(w) for w in workers)
-    answers = max(rate * seconds, 1.0)
-
-    def per(seconds_used: float) -> float:
-        return seconds_used / answers * 1e6
-
-    return Loop(rate, lost, per(client1 - client0), per(echo1 - echo0), per(nginx1 - nginx0))
-
-
-def _hex(host: str, port: int) -> str:
-    """An IPv4 ``host:port`` as /proc/net/udp writes it (this little-endian host)."""
-    return f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
-
-
-def _udp_drops() -> dict[tuple[str, str], int]:
-    """The kernel's drop count of every IPv4 UDP socket, by (local, remote)."""
-    out = {}
-    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-        fields = line.split()
-        out[(fields[1], fields[2])] = int(fields[-1])
-    return out
-
-
-def drops_by_hop(
-    before: dict[tuple[str, str], int], after: dict[tuple[str, str], int], vip: str, member: int
-) -> dict[str, int]:
-    """Datagrams the kernel dropped at each socket of the path (a full receive queue)."""
-    front, back = _hex(vip, 5300), _hex("127.0.0.1", member)
-    hops = {"nginx listening": 0, "nginx to member": 0, "echo": 0, "client": 0}
-    for (local, remote), count in after.items():
-        grown = count - before.get((local, remote), 0)
-        if grown <= 0:
-            continue
-        if local == front:
-            hops["nginx listening"] += grown
-        elif remote == back:
-            hops["nginx to member"] += grown
-        elif local == back:
-            hops["echo"] += grown
-        elif remote == front:
-            hops["client"] += grown
-    return hops
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
+
+
+def _lb(lb_id: str, port: int) -> g.LoadBalancer:
+    return g.LoadBalancer(
+        id=lb_id,
+        vip_address=VIP,
+        listeners=(
+            g.Listener(
+                id=f"{lb_id}-li",
+                protocol="UDP",
+                protocol_port=port,
+                default_pool_id=f"{lb_id}-pool",
+                timeout_client_data=5000,
+            ),
+        ),
+        pools=(
+            g.Pool(
+                id=f"{lb_id}-pool",
+                protocol="UDP",
+                lb_algorithm="ROUND_ROBIN",
+                members=(g.Member(id=f"{lb_id}-m", address=MEMBER, protocol_port=MEMBER_PORT),),
+            ),
+        ),
+    )
+
+
+class Lab:
+    """client -- amphora (VIP, both engines) -- member (echo), removed by ``close``."""
+
+    def __init__(self, folder: Path) -> None:
+        tag = uuid.uuid4().hex[:4]
+        self.client, self.amp, self.member = f"hydb{tag}c", f"hydb{tag}a", f"hydb{tag}m"
+        self.router = f"hydb{tag}r"
+        self.made: list[str] = []
+        self.echo: subprocess.Popen[str] | None = None
+        self.stores: list[UdpStore] = []
+        for ns in (self.client, self.amp, self.member, self.router):
+            ip("netns", "add", ns)
+            self.made.append(ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+        for peer, dev in ((self.client, "c0"), (self.member, "m0")):
+            ip("-n", self.amp, "link", "add", dev, "type", "veth", "peer", "name", "eth0",
+               "netns", peer)  # fmt: skip
+        for ns, dev, addresses in (
+            (self.amp, "c0", (f"{AMP_CLIENT_SIDE}/24", f"{VIP}/24")),
+            (self.amp, "m0", (f"{AMP_MEMBER_SIDE}/24",)),
+            (self.client, "eth0", (f"{CLIENT}/24",)),
+            (self.member, "eth0", (f"{MEMBER}/24",)),
+        ):
+            for address in addresses:
+                ip("-n", ns, "addr", "add", address, "dev", dev)
+            ip("-n", ns, "link", "set", dev, "up")
+        ip("-n", self.client, "link", "add", "d0", "type", "veth", "peer", "name", "d0",
+           "netns", self.member)  # fmt: skip
+        for ns, address in ((self.client, CLIENT_DIRECT), (self.member, MEMBER_DIRECT)):
+            ip("-n", ns, "addr", "add", f"{address}/24", "dev", "d0")
+            ip("-n", ns, "link", "set", "d0", "up")
+        for peer, dev in ((self.client, "r0"), (self.member, "r1")):
+            ip("-n", self.router, "link", "add", dev, "type", "veth", "peer", "name", dev,
+               "netns", peer)  # fmt: skip
+        for ns, dev, address in (
+            (self.router, "r0", ROUTER_CLIENT_SIDE),
+            (self.client, "r0", CLIENT_ROUTED),
+            (self.router, "r1", ROUTER_MEMBER_SIDE),
+            (self.member, "r1", MEMBER_ROUTED),
+        ):
+            ip("-n", ns, "addr", "add", f"{address}/24", "dev", dev)
+            ip("-n", ns, "link", "set", dev, "up")
+        ip("-n", self.client, "route", "add", "10.70.215.0/24", "via", ROUTER_CLIENT_SIDE)
+        ip("-n", self.member, "route", "add", "10.70.214.0/24", "via", ROUTER_MEMBER_SIDE)
+        call_in(self.router, Path("/proc/sys/net/ipv4/ip_forward").write_text, "1")
+        self.echo = subprocess.Popen(
+            ["ip", "netns", "exec", self.member, sys.executable, "-c", _ECHO, "0.0.0.0",
+             str(MEMBER_PORT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert self.echo.stdout is not None and self.echo.stdout.readline().strip() == "ready"
+        nft_dir, nginx_dir = folder / "nft", folder / "nginx"
+        self.nft_store = UdpStore(nft_dir, nft=NftTable(nft_dir, own_network=True))
+        self.nginx_store = UdpStore(nginx_dir)
+        self.stores = [self.nft_store, self.nginx_store]
+        nft_doc = render_nft(_lb("lb-bench-nft", NFT_PORT), version=1)
+        nginx_doc = render_udp(
+            _lb("lb-bench-nginx", NGINX_PORT),
+            NginxOptions(run_dir=str(nginx_dir), stream_module=self.nginx_store.nginx.module),
+            version=1,
+        )
+        self.in_amp(self.nft_store.apply, nft_doc, 1)
+        self.in_amp(self.nginx_store.apply, nginx_doc, 1)
+
+    def in_amp(self, fn: Callable[..., object], *args: object) -> object:
+        return call_in(self.amp, fn, *args)
+
+    def nginx_workers(self) -> list[int]:
+        nginx = self.nginx_store.nginx
+        master = nginx.master_pid()
+        return [] if master is None else sorted(nginx.workers(master))
+
+    def drops(self) -> dict[str, int]:
+        return {
+            name: call_in(ns, rcvbuf_errors)
+            for name, ns in (
+                ("client", self.client),
+                ("amphora", self.amp),
+                ("member", self.member),
+            )
+        }
+
+    def close(self) -> None:
+        for store in self.stores:
+            try:
+                self.in_amp(store.remove)
+            except Exception as exc:  # the namespace goes anyway
+                print(f"  (cleanup: {exc})")
+        if self.echo is not None:
+            self.echo.kill()
+            self.echo.wait()
+        for ns in self.made:
+            kill_namespace(ns)
 
 
 def main() -> None:
@@ -251,71 +283,84 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    receive_port, send_port = multiprocessing.Pipe(duplex=False)
-    echo = multiprocessing.Process(target=_echo, args=(send_port,), daemon=True)
-    echo.start()
-    member_port = receive_port.recv()
-    assert echo.pid is not None
-    state = Path(tempfile.mkdtemp(prefix="hydria-bench-udp-"))
+    lab = Lab(Path(tempfile.mkdtemp(prefix="hydria-bench-udp-")))
     try:
-        with (
-            hydria_up(octet=238, state=state) as endpoint,
-            httpx.Client(base_url=endpoint + "/v2", timeout=30) as client,
-        ):
-            vip = build(client, endpoint, member_port)
+        paths = {
+            "baseline": (MEMBER_DIRECT, MEMBER_PORT),
+            "routed": (MEMBER_ROUTED, MEMBER_PORT),
+            "nftables": (VIP, NFT_PORT),
+            "nginx": (VIP, NGINX_PORT),
+        }
+        for name, (host, port) in paths.items():  # every path answers before we time it
             deadline = time.monotonic() + 30
-            while closed_loop(vip, 5300, 0.2, 1)[0] == 0:  # nginx serves the VIP
+            while call_in(lab.client, closed_loop, host, port, 0.2, 1)[0] == 0:
                 if time.monotonic() > deadline:
-                    raise TimeoutError("no answer through the VIP")
-            print(
-                f"closed loop, window {args.window}, {args.seconds:g} s each, "
-                f"64-byte datagrams, {args.rounds} rounds ({_load()} at the start)"
-            )
-            bases: list[Loop] = []
-            vias: list[Loop] = []
-            for n in range(args.rounds):
-                paths = [("127.0.0.1", member_port, bases), (vip, 5300, vias)]
-                for host, port, out in paths if n % 2 == 0 else paths[::-1]:
-                    out.append(
-                        measured_loop(host, port, args.seconds, args.window, echo.pid, state)
-                    )
-                print(
-                    f"  round {n + 1}: baseline {bases[-1].rate:9,.0f}/s, VIP {vias[-1].rate:9,.0f}/s, "
-                    f"ratio {vias[-1].rate / bases[-1].rate:.2f} ({_load()})"
+                    raise TimeoutError(f"no answer through {name}")
+        print(
+            f"closed loop, window {args.window}, {args.seconds:g} s each, 64-byte datagrams, "
+            f"{args.rounds} rounds ({_load()} at the start)"
+        )
+        rates: dict[str, list[float]] = {name: [] for name in paths}
+        lost: dict[str, int] = dict.fromkeys(paths, 0)
+        nginx_us: list[float] = []
+        order = list(paths)
+        for n in range(args.rounds):
+            for name in order[n % len(order) :] + order[: n % len(order)]:
+                host, port = paths[name]
+                workers = lab.nginx_workers() if name == "nginx" else []
+                cpu0 = sum(_cpu(w) for w in workers)
+                rate, unanswered = call_in(
+                    lab.client, closed_loop, host, port, args.seconds, args.window
                 )
-            base = statistics.median(b.rate for b in bases)
-            via = statistics.median(v.rate for v in vias)
-            lost = sum(b.lost for b in bases), sum(v.lost for v in vias)
+                if workers:
+                    used = sum(_cpu(w) for w in workers) - cpu0
+                    nginx_us.append(used / max(rate * args.seconds, 1.0) * 1e6)
+                rates[name].append(rate)
+                lost[name] += unanswered
+            base = rates["baseline"][-1]
             print(
-                f"  baseline, straight to the back-end: {base:10,.0f} answers/s (median; unanswered {lost[0]})"
-            )
-            print(
-                f"  through the VIP (nginx stream):     {via:10,.0f} answers/s (median; unanswered {lost[1]})"
-            )
-            print(f"  ratio VIP / baseline: {via / base:.2f}")
-            for name, loops in (("baseline", bases), ("VIP", vias)):
-                print(
-                    f"  CPU per answer, {name + ':':9} client {statistics.median(x.client_us for x in loops):5.1f} us, "
-                    f"echo {statistics.median(x.echo_us for x in loops):5.1f} us, "
-                    f"nginx {statistics.median(x.nginx_us for x in loops):5.1f} us"
+                f"  round {n + 1}: baseline {base:7,.0f}/s, "
+                + ", ".join(
+                    f"{name} {rates[name][-1]:7,.0f}/s ({rates[name][-1] / base:.2f})"
+                    for name in order[1:]
                 )
-            ceiling = statistics.median(b.total_us for b in bases) / statistics.median(
-                v.total_us for v in vias
+                + f" ({_load()})"
             )
-            print(f"  CPU-bound ratio (baseline CPU / VIP CPU per answer): {ceiling:.2f}")
-            rate = via / 2
-            before = _udp_drops()
-            sent, answered = paced(vip, 5300, rate, args.seconds)
-            hops = drops_by_hop(before, _udp_drops(), vip, member_port)
+        medians = {name: statistics.median(values) for name, values in rates.items()}
+        for name, label in (
+            ("baseline", "straight to the back-end"),
+            ("routed", "through a router, no engine"),
+            ("nftables", "through the VIP, nftables"),
+            ("nginx", "through the VIP, nginx"),
+        ):
             print(
-                f"paced at 50 % of the VIP's rate ({rate:,.0f}/s) for {args.seconds:g} s: "
+                f"  {label + ':':28} {medians[name]:10,.0f} answers/s "
+                f"(median; unanswered {lost[name]})"
+            )
+        for name in ("nftables", "nginx"):
+            print(
+                f"  ratio {name} / baseline: {medians[name] / medians['baseline']:.2f} "
+                f"(/ routed: {medians[name] / medians['routed']:.2f})"
+            )
+        if nginx_us:
+            print(f"  nginx workers' CPU per answer: {statistics.median(nginx_us):.1f} us (median)")
+        for name in ("nftables", "nginx"):
+            host, port = paths[name]
+            rate = medians[name] / 2
+            before = lab.drops()
+            sent, answered = call_in(lab.client, paced, host, port, rate, args.seconds)
+            after = lab.drops()
+            print(
+                f"paced, {name}, at 50 % of its rate ({rate:,.0f}/s) for {args.seconds:g} s: "
                 f"sent {sent}, answered {answered}, lost {sent - answered} "
                 f"({(sent - answered) / max(sent, 1):.4%}) ({_load()})"
             )
-            print("  kernel drops by socket: " + ", ".join(f"{k} {v}" for k, v in hops.items()))
+            print(
+                "  kernel receive-buffer drops by namespace: "
+                + ", ".join(f"{k} {after[k] - before[k]}" for k in after)
+            )
     finally:
-        echo.terminate()
-        echo.join()
+        lab.close()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydria.agent.processes import output_of, run_tool, terminate
 from hydria.core.procs import pid_alive
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -250,21 +251,14 @@ class HAProxyProcess:
                 raise RuntimeRefused(command, answer)
 
     def check(self, path: Path) -> None:
-        """``haproxy -c``: raise ``HAProxyError`` with its output if it refuses."""
-        try:
-            res = subprocess.run(
-                [self.binary, "-c", "-q", *self._base_args(), "-f", str(path)],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HAProxyError("haproxy -c could not run", str(exc)) from exc
-        if res.returncode != 0:
-            raise ConfigInvalid(
-                "haproxy -c refused the configuration", (res.stdout + res.stderr).strip()[-4000:]
-            )
+        """``haproxy -c``: raise ``ConfigInvalid`` with its output if it refuses."""
+        run_tool(
+            [self.binary, "-c", "-q", *self._base_args(), "-f", str(path)],
+            name="haproxy -c",
+            failed="haproxy -c refused the configuration",
+            error=HAProxyError,
+            refused=ConfigInvalid,
+        )
 
     def start(self) -> None:
         """Start the master on ``layout.config`` unless it already runs."""
@@ -285,25 +279,10 @@ class HAProxyProcess:
             "-f",
             str(self.layout.config),
         ]
-        try:
-            res = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HAProxyError("haproxy could not be started", str(exc)) from exc
-        if res.returncode != 0:
-            raise HAProxyError("haproxy did not start", (res.stdout + res.stderr).strip()[-4000:])
+        res = run_tool(cmd, name="haproxy", failed="haproxy did not start", error=HAProxyError)
         pid = self._wait_master(timeout=10)
         if pid is None:
-            raise HAProxyError(
-                "haproxy started but left no master process",
-                (res.stdout + res.stderr).strip()[-4000:],
-            )
+            raise HAProxyError("haproxy started but left no master process", output_of(res))
         self._wait_for_worker(pid, None, timeout=10)
 
     def reload(self, *, timeout: float = 15.0) -> None:
@@ -337,16 +316,7 @@ class HAProxyProcess:
             while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
             pid = self.master_pid()  # gone already, its pid maybe reused: look again
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        terminate(pid, timeout=timeout)
         self.layout.haproxy_pid.unlink(missing_ok=True)
 
     # -- helpers -------------------------------------------------------------

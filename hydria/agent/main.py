@@ -27,6 +27,7 @@ from hydria.agent.haproxy import HAProxyError, HAProxyProcess, private_dir
 from hydria.agent.heartbeat import SeqCounter, heartbeat_loop, seq_counter
 from hydria.agent.keepalived import Keepalived
 from hydria.agent.logs import LocalLogReceiver, admin_handlers
+from hydria.agent.nft import NftTable, own_instance
 from hydria.agent.prometheus import MetricsProxy
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
@@ -138,9 +139,9 @@ def supervise(
     """
     while not stop.is_set():
         haproxy_pid = store.haproxy.master_pid()
-        nginx_pid = udp.nginx.master_pid() if udp is not None and udp.has_config() else None
+        nginx_pid = udp.watch_pid() if udp is not None else None
         missing = haproxy_pid is None or (
-            udp is not None and nginx_pid is None and udp.has_config()
+            udp is not None and udp.has_config() and not udp.running()
         )
         wait_exit(
             [p for p in (haproxy_pid, nginx_pid) if p is not None],
@@ -148,12 +149,12 @@ def supervise(
         )
         if stop.is_set():
             return
-        if udp is not None and udp.has_config() and not udp.nginx.running():
-            log.warning("event=nginx_restart reason=master_gone")
+        if udp is not None and udp.has_config() and not udp.running():
+            log.warning("event=udp_engine_restart reason=not_running")
             try:
                 udp.resume()
             except Exception:  # never let the supervisor die: try again next round
-                log.exception("event=nginx_restart_failed")
+                log.exception("event=udp_engine_restart_failed")
         if not store.lock.acquire(timeout=0):
             stop.wait(interval)
             continue  # a change is in progress; it starts HAProxy itself
@@ -211,7 +212,10 @@ def run(folder: Path) -> int:
     install_ping_check(layout)
     haproxy = HAProxyProcess(layout)
     store = ConfigStore(layout, haproxy)
-    udp = UdpStore(layout.root / "udp")
+    # nftables only in an instance of its own (netns driver): docs/udp.md
+    udp = UdpStore(
+        layout.root / "udp", nft=NftTable(layout.root / "udp", own_network=own_instance())
+    )
     try:
         store.resume()
         udp.resume()
@@ -269,9 +273,7 @@ def run(folder: Path) -> int:
         with store.lock:  # after any change or restart in progress, never before
             vrrp.stop()
             haproxy.stop()
-        udp.prober.stop()
-        with udp.lock:
-            udp.nginx.stop()
+        udp.stop()
         if flow_logs is not None:
             flow_logs.close()
         lock.close()

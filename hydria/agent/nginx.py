@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
+from hydria.agent.processes import run_tool, terminate
 from hydria.core.host import find_nginx
 from hydria.core.procs import cmdline, pid_alive
 
@@ -96,20 +96,13 @@ class NginxProcess:
 
     def check(self, path: Path) -> None:
         """``nginx -t``: raise ``ConfigInvalid`` with its output if it refuses."""
-        try:
-            res = subprocess.run(
-                [*self._cmd(path), "-t", "-q"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EngineError("nginx -t could not run", str(exc)) from exc
-        if res.returncode != 0:
-            raise ConfigInvalid(
-                "nginx -t refused the configuration", (res.stdout + res.stderr).strip()[-4000:]
-            )
+        run_tool(
+            [*self._cmd(path), "-t", "-q"],
+            name="nginx -t",
+            failed="nginx -t refused the configuration",
+            error=EngineError,
+            refused=ConfigInvalid,
+        )
 
     @property
     def workers_file(self) -> Path:
@@ -137,19 +130,9 @@ class NginxProcess:
             return
         self._kill_orphans()
         self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            res = subprocess.run(
-                self._cmd(self.config),
-                capture_output=True,
-                text=True,
-                timeout=60,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EngineError("nginx could not be started", str(exc)) from exc
-        if res.returncode != 0:
-            raise EngineError("nginx did not start", (res.stdout + res.stderr).strip()[-4000:])
+        run_tool(
+            self._cmd(self.config), name="nginx", failed="nginx did not start", error=EngineError
+        )
         deadline = time.monotonic() + 10
         while (pid := self.master_pid()) is None or not self.workers(pid):
             if time.monotonic() > deadline:
@@ -203,14 +186,7 @@ class NginxProcess:
             os.kill(pid, signal.SIGUSR1)
 
     def stop(self, *, timeout: float = 10.0) -> None:
-        pid = self.master_pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        terminate(self.master_pid(), timeout=timeout)
         self._kill_orphans()
         self.pid_file.unlink(missing_ok=True)
 

@@ -251,26 +251,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": "version must be an integer"})
             return
         store = self.server.state.store
+        self._apply("config", lambda: store.apply(body, version), version, store.version)
+
+    def _apply(
+        self, kind: str, apply: Callable[[], int], version: int, current: Callable[[], int | None]
+    ) -> None:
+        """Run one versioned apply (``config`` or ``udp``) and answer it (module docstring
+        of ``hydria.wire.agent_api``): 409 stale, 400 refused, 503 failed to load."""
+        field = "config_version" if kind == "config" else f"{kind}_config_version"
         try:
-            running = store.apply(body, version)
-        except StaleVersion as exc:
-            self._send(HTTPStatus.CONFLICT, {"error": str(exc), "config_version": store.version()})
+            running = apply()
+        except (StaleVersion, StaleUdpVersion) as exc:
+            self._send(HTTPStatus.CONFLICT, {"error": str(exc), "config_version": current()})
             return
         except ConfigInvalid as exc:
-            log.warning("event=config_refused version=%s reason=%s", version, exc)
+            log.warning("event=%s_refused version=%s reason=%s", kind, version, exc)
             self._send(400, {"error": str(exc), "details": exc.details})
             return
         except HAProxyError as exc:
             log.error(
-                "event=config_apply_failed version=%s reason=%s details=%s",
+                "event=%s_apply_failed version=%s reason=%s details=%s",
+                kind,
                 version,
                 exc,
                 exc.details,
             )
             self._send(503, {"error": str(exc), "details": exc.details})
             return
-        log.info("event=config_applied version=%s", running)
-        self._send(200, {"config_version": running})
+        log.info("event=%s_applied version=%s", kind, running)
+        self._send(200, {field: running})
 
     def _put_udp(self, query: dict[str, list[str]]) -> None:
         body = self._body()
@@ -283,35 +292,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError, KeyError) as exc:
             self._send(400, {"error": f"version and a UDP configuration are needed: {exc}"})
             return
-        if udp is None or (doc.text is not None and not udp.nginx.available):
+        if udp is None or not udp.can_run(doc):
             self._send(
                 400,
                 {
-                    "error": "this amphora has no UDP engine",
-                    "details": "nginx with its stream module is not installed",
+                    "error": f"this amphora cannot run the UDP engine {doc.engine}",
+                    "details": f"engines here: {', '.join(udp.engines()) if udp else 'none'}",
                 },
             )
             return
-        try:
-            running = udp.apply(doc, version)
-        except StaleUdpVersion as exc:
-            self._send(HTTPStatus.CONFLICT, {"error": str(exc), "config_version": udp.version()})
-            return
-        except ConfigInvalid as exc:
-            log.warning("event=udp_config_refused version=%s reason=%s", version, exc)
-            self._send(400, {"error": str(exc), "details": exc.details})
-            return
-        except HAProxyError as exc:
-            log.error(
-                "event=udp_config_apply_failed version=%s reason=%s details=%s",
-                version,
-                exc,
-                exc.details,
-            )
-            self._send(503, {"error": str(exc), "details": exc.details})
-            return
-        log.info("event=udp_config_applied version=%s", running)
-        self._send(200, {"udp_config_version": running})
+        self._apply("udp", lambda: udp.apply(doc, version), version, udp.version)
 
     def _put_tls(self) -> None:
         body = self._body()

@@ -1,20 +1,28 @@
-"""The amphora's UDP listeners: the configuration nginx runs, its probes, its report.
+"""The amphora's UDP listeners: the engine that runs them, its probes, its report.
 
-``PUT /1.0/udp?version=N`` hands the agent a ``hydria.core.udp.UdpConfig``.
-``UdpStore.apply`` keeps it (``udp/udp.json``), writes the text with the members
-the probes found dead marked ``down``, checks it with ``nginx -t``, swaps it
-in and reloads (``hydria.agent.nginx``); the last good file is put back if the
-reload fails. Versions work as for HAProxy: older is refused, equal is a no-op.
-When a probe flips a member, ``refresh`` redoes the same with the stored text.
-Backup members of hashed upstreams stay ``down`` while a primary can serve
-(``hydria.core.udp.effective``).
+``PUT /1.0/udp?version=N`` hands the agent a ``hydria.core.udp.UdpConfig``
+naming its engine. ``UdpStore.apply`` keeps it (``udp/udp.json``) and runs it
+without the members the probes found dead:
+
+* **nftables** (``hydria.agent.nft``): the ruleset made from the plan, checked
+  with ``nft -c`` and applied as one ``nft -f`` transaction; the kernel
+  forwards the datagrams, no process to supervise.
+* **nginx** (``hydria.agent.nginx``): the text with those members marked
+  ``down``, checked with ``nginx -t``, swapped in and reloaded; the last good
+  file is put back if the reload fails. Backup members of hashed upstreams
+  stay ``down`` while a primary can serve (``hydria.core.udp.effective``).
+
+Switching engines stops the other (nginx stopped, the old table deleted).
+Versions work as for HAProxy: older is refused, equal is a no-op. When a probe
+flips a member, ``refresh`` runs the held configuration again.
 
 ``report`` is what heartbeats carry, in HAProxy's words so the health manager
-rolls UDP up exactly like TCP: listeners ``OPEN``/``STOP`` with the counters
-summed from nginx's session logs (one line per ended session: bytes both
-ways) and ``active_connections`` from nginx's live upstream sockets, pools ``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/
-``DRAIN``. Nothing is reported while nginx is not running, so its listeners
-turn ERROR, which is how a dead engine shows in the API.
+rolls UDP up exactly like TCP: listeners ``OPEN``/``STOP`` with their counters
+(nftables: per member counters and conntrack's live flows; nginx: its session
+logs, one line per ended session, and its live upstream sockets), pools
+``UP``/``DOWN`` and members ``UP``/``DOWN``/``no check``/``MAINT``/``DRAIN``.
+Nothing is reported while the engine does not run, so its listeners turn
+ERROR, which is how a dead engine shows in the API.
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from hydria.agent.haproxy import ConfigInvalid
+from hydria.agent.nft import NftTable
 from hydria.agent.nginx import NginxProcess
 from hydria.agent.probe import Prober
-from hydria.core.udp import UdpConfig, effective
+from hydria.core.udp import ENGINE_NFT, ENGINE_NGINX, UdpConfig, effective
 
 log = logging.getLogger("hydria.agent.udp")
 
@@ -163,9 +173,14 @@ def upstream_sessions(pids: set[int]) -> Counter[str]:
 
 
 class UdpStore:
-    def __init__(self, folder: Path, nginx: NginxProcess | None = None) -> None:
+    """The held UDP configuration and the engine it names (nginx or nftables)."""
+
+    def __init__(
+        self, folder: Path, nginx: NginxProcess | None = None, *, nft: NftTable | None = None
+    ) -> None:
         self.folder = folder
         self.nginx = nginx or NginxProcess(folder)
+        self.nft = nft or NftTable(folder, own_network=False)
         self.lock = threading.Lock()
         self.prober = Prober(self.refresh)
         self.counters = SessionCounters(folder, self.nginx)
@@ -198,33 +213,79 @@ class UdpStore:
         doc = self._load()
         return doc is not None and doc.text is not None
 
+    def engines(self) -> list[str]:
+        """The engines this amphora can run, preferred first."""
+        found = [ENGINE_NFT] if self.nft.available else []
+        return found + ([ENGINE_NGINX] if self.nginx.available else [])
+
+    def can_run(self, doc: UdpConfig) -> bool:
+        return doc.text is None or doc.engine in self.engines()
+
     def info(self) -> dict[str, Any]:
+        engines = self.engines()
         return {
-            "udp_engine": "nginx-stream" if self.nginx.available else None,
+            "udp_engine": engines[0] if engines else None,
+            "udp_engines": engines,
             "udp_dir": str(self.folder),
             "udp_stream_module": self.nginx.module,
             "udp_config_version": self.version(),
-            "udp_running": self.nginx.running(),
+            "udp_running": self.running(),
         }
+
+    def running(self) -> bool:
+        """The engine of the held configuration runs it (nginx's master, or the table)."""
+        doc = self._load()
+        if doc is not None and doc.engine == ENGINE_NFT:
+            return doc.nft is not None and self.nft.serving(doc.nft.table)
+        return self.nginx.running()
+
+    def watch_pid(self) -> int | None:
+        """The process the supervisor waits on: nginx's master (nftables has none)."""
+        doc = self._load()
+        if doc is None or doc.text is None or doc.engine != ENGINE_NGINX:
+            return None
+        return self.nginx.master_pid()
 
     def apply(self, doc: UdpConfig, version: int) -> int:
         with self.lock:
             running = self.version()
             if running is not None and version < running:
                 raise StaleUdpVersion(version, running)
-            if running == version and (doc.text is None or self.nginx.running()):
+            if running == version and (doc.text is None or self.running()):
                 return version
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            old = self._load()
             if doc.text is None:
                 self.prober.stop()
                 self.nginx.stop()
             else:
-                self._swap(effective(doc.text, self.prober.down()))
+                self._run(doc)
+            self._drop_table(old, doc)
             self._doc = doc
             _write(self.doc_file, json.dumps({"version": version, "config": doc.to_dict()}))
         if doc.text is not None:
             self.prober.set_probes(doc.probes)
         return version
+
+    def _run(self, doc: UdpConfig) -> None:
+        """Run ``doc`` on its engine without the members the probes found dead."""
+        down = self.prober.down()
+        if doc.engine == ENGINE_NFT:
+            if doc.nft is None:
+                raise ConfigInvalid("an nftables configuration without its plan")
+            self.nft.apply(doc.nft, down)
+            self.nginx.stop()
+        elif doc.text is not None:
+            self._swap(effective(doc.text, down))
+
+    def _drop_table(self, old: UdpConfig | None, new: UdpConfig | None) -> None:
+        """The old configuration's table, once nothing new is written to it."""
+        if old is None or old.nft is None or old.engine != ENGINE_NFT:
+            return
+        if new is not None and new.text is not None and new.nft is not None:
+            if new.engine == ENGINE_NFT and new.nft.table == old.nft.table:
+                return
+        self.nft.delete(old.nft.table)
 
     def _swap(self, text: str) -> None:
         """Check, swap in and (re)load ``text``; the last good file back on failure."""
@@ -250,31 +311,41 @@ class UdpStore:
             raise
 
     def refresh(self) -> None:
-        """A probe flipped a member: render its mark into the running text and reload."""
+        """A probe flipped a member: run the held configuration without the dead ones."""
         with self.lock:
             doc = self._load()
             if doc is None or doc.text is None:
                 return
-            self._swap(effective(doc.text, self.prober.down()))
+            self._run(doc)
             log.info("event=udp_members_marked down=%s", ",".join(sorted(self.prober.down())))
 
     def resume(self) -> None:
         """At agent start, or when nginx died: run the configuration we hold."""
         with self.lock:
             doc = self._load()
-            if doc is None or doc.text is None or self.nginx.running():
+            if doc is None or doc.text is None or self.running():
                 return
-            _write(self.nginx.config, effective(doc.text, self.prober.down()))
-            self.nginx.start()
+            if doc.engine == ENGINE_NFT:
+                self._run(doc)
+            else:
+                _write(self.nginx.config, effective(doc.text, self.prober.down()))
+                self.nginx.start()
         self.prober.set_probes(doc.probes)
 
     def remove(self) -> None:
         with self.lock:
             self.prober.stop()
             self.nginx.stop()
+            self._drop_table(self._load(), None)
             self._doc = None
             for path in (self.doc_file, self.nginx.config, self.good_config):
                 path.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """The agent stops: nginx goes with it; an nftables table stays and serves."""
+        self.prober.stop()
+        with self.lock:
+            self.nginx.stop()
 
     def active_sessions(self, doc: UdpConfig) -> dict[str, int]:
         """Live sessions per listener: nginx's sockets to that listener's members.
@@ -295,15 +366,22 @@ class UdpStore:
         doc = self._load()
         if doc is None or doc.text is None:
             return {"listeners": {}, "pools": {}, "engine": None}
-        if not self.nginx.running():
+        if not self.running():
             return {"listeners": {}, "pools": {}, "engine": "DOWN"}
-        live = self.active_sessions(doc)
+        if doc.engine == ENGINE_NFT and doc.nft is not None:
+            stats = self.nft.stats(doc.nft)
+        else:
+            live = self.active_sessions(doc)
+            stats = {
+                lid: {"active_connections": live.get(lid, 0), **self.counters.read(lid)}
+                for lid in doc.listeners
+            }
+        zero = {"active_connections": 0, "bytes_in": 0, "bytes_out": 0, "total_connections": 0}
         listeners = {
             lid: {
                 "status": "OPEN" if enabled else "STOP",
-                "active_connections": live.get(lid, 0),
                 "request_errors": 0,
-                **self.counters.read(lid),
+                **stats.get(lid, zero),
             }
             for lid, enabled in doc.listeners.items()
         }

@@ -173,7 +173,7 @@ def _l4_line() -> str:
     from hydria.core import host
 
     found = host.detect()
-    udp = f"UDP on {found.udp_engine}" if found.udp_engine else "no UDP (no engine)"
+    udp = f"UDP on {found.udp_words('and')}" if found.udp_engine else "no UDP (no engine)"
     ipvs = "ip_vs present" if found.ip_vs else "no ip_vs"
     sctp = "SCTP" if found.sctp_served else "no SCTP (kernel)" if not found.sctp else "no SCTP"
     return f"{udp}, {sctp}, {ipvs}"

@@ -43,6 +43,7 @@ from hydria.drivers.secrets.base import SecretStore
 from hydria.render.haproxy import render
 from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
+from hydria.render.nft import render_nft, runs_on_nft
 from hydria.render.nginx import NginxOptions, render_udp
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot, LogOffload
 from hydria.wire.heartbeat_keys import amphora_key
@@ -407,17 +408,20 @@ class Reconciler:
             options,
             version=generation,
         )
-        udp = render_udp(
-            desired,
-            NginxOptions(
-                run_dir=str(info.get("udp_dir") or "/var/lib/hydria/udp"),
-                stream_module=str(info["udp_stream_module"])
-                if info.get("udp_stream_module")
-                else None,
-                max_sessions=self._maxconn,
-            ),
-            version=generation,
-        )
+        if runs_on_nft(desired, info.get("udp_engines")):
+            udp = render_nft(desired, version=generation)
+        else:  # nginx: the local driver, LEAST_CONNECTIONS, IPv6 (docs/udp.md)
+            udp = render_udp(
+                desired,
+                NginxOptions(
+                    run_dir=str(info.get("udp_dir") or "/var/lib/hydria/udp"),
+                    stream_module=str(info["udp_stream_module"])
+                    if info.get("udp_stream_module")
+                    else None,
+                    max_sessions=self._maxconn,
+                ),
+                version=generation,
+            )
         try:
             # UDP first: an agent at this generation in config_version has both parts
             if udp.text is not None or info.get("udp_config_version") is not None:

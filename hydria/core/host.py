@@ -11,10 +11,16 @@ something else in the amphora:
 * **SCTP** itself needs the kernel's SCTP stack (``socket(AF_INET, SOCK_STREAM,
   IPPROTO_SCTP)`` succeeds), whatever proxies it.
 
-``detect()`` looks once (cached) and ``HostSupport.udp_engine`` says which engine
-serves UDP here: ``choose_udp_engine`` is the pure rule. Hydria ships the nginx
-engine only (docs/udp.md says why); a host with ``ip_vs`` is reported, so the day
-an IPVS engine lands it is chosen where it can run, as in Octavia.
+* **nftables** (the ``nft`` binary, root): the kernel's NAT with ``numgen`` and
+  ``jhash`` balances UDP as kube-proxy's nftables mode does, with no datagram in
+  user space. It serves amphorae that own a network namespace (``netns``
+  driver); nginx stays the fallback (docs/udp.md).
+
+``detect()`` looks once (cached) and ``HostSupport.udp_engines`` says which
+engines serve UDP here, preferred first: ``udp_engines`` is the pure rule.
+Hydria ships nftables and nginx (docs/udp.md says why); a host with ``ip_vs`` is
+reported, so the day an IPVS engine lands it is chosen where it can run, as in
+Octavia.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from pathlib import Path
 from typing import Final
 
 UDP_ENGINE_NGINX: Final = "nginx-stream"
+UDP_ENGINE_NFT: Final = "nftables"
 UDP_ENGINE_IPVS: Final = "ipvs"
 #: The engines this release can drive, in order of preference.
-IMPLEMENTED_UDP_ENGINES: Final = (UDP_ENGINE_NGINX,)
+IMPLEMENTED_UDP_ENGINES: Final = (UDP_ENGINE_NFT, UDP_ENGINE_NGINX)
 
 #: Where Debian's libnginx-mod-stream puts the module.
 NGINX_MODULE_DIRS: Final = ("/usr/lib/nginx/modules", "/usr/local/lib/nginx/modules")
@@ -48,10 +55,25 @@ class HostSupport:
     nginx: str | None = None  # path of the nginx binary with a stream module
     nginx_stream_module: str | None = None  # the .so to load, None when built in
     haproxy_prometheus: bool = False
+    nft: bool = False  # the nft binary, and root to load its tables
 
     @property
     def udp_engine(self) -> str | None:
         return choose_udp_engine(self)
+
+    @property
+    def udp_engines(self) -> tuple[str, ...]:
+        """Every engine this host can run, preferred first."""
+        return udp_engines(self)
+
+    def udp_words(self, joiner: str) -> str:
+        """``nftables (netns amphorae) <joiner> nginx-stream``: what runs UDP here.
+
+        nftables serves only amphorae with a network namespace of their own
+        (``netns`` driver); the others, and what nftables cannot express, run nginx.
+        """
+        words = [f"{e} (netns amphorae)" if e == UDP_ENGINE_NFT else e for e in self.udp_engines]
+        return f" {joiner} ".join(words)
 
     def summary(self) -> str:
         """One line for start-up logs: ``udp=nginx-stream sctp=no ip_vs=no prometheus=yes``."""
@@ -70,16 +92,26 @@ class HostSupport:
         return self.sctp and self.udp_engine == UDP_ENGINE_IPVS
 
 
-def choose_udp_engine(
+def udp_engines(
     host: HostSupport, implemented: tuple[str, ...] = IMPLEMENTED_UDP_ENGINES
-) -> str | None:
-    """Pure: IPVS where the kernel has it (as Octavia), else nginx's stream module."""
+) -> tuple[str, ...]:
+    """Pure: IPVS where the kernel has it (as Octavia), then the kernel's nftables
+    (in-kernel NAT, as kube-proxy), then nginx's stream module in user space."""
     candidates = []
     if host.ip_vs:
         candidates.append(UDP_ENGINE_IPVS)
+    if host.nft:
+        candidates.append(UDP_ENGINE_NFT)
     if host.nginx:
         candidates.append(UDP_ENGINE_NGINX)
-    return next((engine for engine in candidates if engine in implemented), None)
+    return tuple(engine for engine in candidates if engine in implemented)
+
+
+def choose_udp_engine(
+    host: HostSupport, implemented: tuple[str, ...] = IMPLEMENTED_UDP_ENGINES
+) -> str | None:
+    """Pure: the preferred engine of ``udp_engines``."""
+    return next(iter(udp_engines(host, implemented)), None)
 
 
 def _kernel_module(name: str) -> bool:
@@ -151,4 +183,6 @@ def detect() -> HostSupport:
         nginx=nginx,
         nginx_stream_module=module,
         haproxy_prometheus=_haproxy_prometheus(),
+        nft=os.geteuid() == 0
+        and (shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")) is not None,
     )

@@ -1,6 +1,7 @@
 """What an amphora is told about its UDP listeners, as a value both sides share.
 
-The controller renders it (``hydria.render.nginx``) and pushes it as JSON
+The controller renders it (``hydria.render.nginx``, or ``hydria.render.nft``
+for the nftables engine, whose ``text`` the agent re-makes from ``nft``) and pushes it as JSON
 (``PUT /1.0/udp``, see ``hydria.wire.agent_api``); the agent runs the engine on
 ``text``, probes the members in ``probes`` and reports ``listeners`` and
 ``pools`` in its heartbeats like HAProxy's frontends and backends.
@@ -19,6 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from hydria.core.nft import NftPlan
+
+#: The engines a ``UdpConfig`` can be for (``hydria.core.host`` detects them).
+ENGINE_NGINX: Final = "nginx-stream"
+ENGINE_NFT: Final = "nftables"
+ENGINES: Final = frozenset({ENGINE_NGINX, ENGINE_NFT})
 MARK: Final = "# member "
 #: Ends the marker of a backup member in a hashed upstream (nginx has no ``backup``
 #: with ``hash``): the agent keeps such a line ``down`` while a primary can serve.
@@ -125,6 +132,9 @@ class UdpConfig:
     an admin-disabled member, ``DRAIN`` for weight 0). ``upstreams``: listener id ->
     the ``ip:port`` of each member its datagrams can go to, so the agent counts a
     listener's live sessions (``active_connections``) from the engine's sockets.
+    ``engine``: which engine runs it; for ``nftables``, ``nft`` is the plan the
+    agent makes the ruleset from (``hydria.core.nft.ruleset``, dead members out)
+    and ``text`` that ruleset with every member up.
     """
 
     text: str | None
@@ -132,9 +142,13 @@ class UdpConfig:
     pools: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     probes: tuple[Probe, ...] = ()
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    engine: str = ENGINE_NGINX
+    nft: NftPlan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "engine": self.engine,
+            "nft": None if self.nft is None else self.nft.to_dict(),
             "text": self.text,
             "listeners": dict(self.listeners),
             "pools": {k: dict(v) for k, v in self.pools.items()},
@@ -156,4 +170,18 @@ class UdpConfig:
         upstreams = {
             str(k): tuple(str(a) for a in v) for k, v in dict(data.get("upstreams") or {}).items()
         }
-        return cls(text=text, listeners=listeners, pools=pools, probes=probes, upstreams=upstreams)
+        engine = str(data.get("engine") or ENGINE_NGINX)
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {sorted(ENGINES)}, not {engine!r}")
+        nft = None if data.get("nft") is None else NftPlan.from_dict(data["nft"])
+        if engine == ENGINE_NFT and text is not None and nft is None:
+            raise ValueError("an nftables configuration needs its plan")
+        return cls(
+            text=text,
+            listeners=listeners,
+            pools=pools,
+            probes=probes,
+            upstreams=upstreams,
+            engine=engine,
+            nft=nft,
+        )

@@ -156,10 +156,10 @@ def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -
     view, pools = build_view(lb, listeners, options, version=version)
     text = _template().render(view=view).rstrip("\n") + "\n"
     enabled = {li.id: lb.admin_state_up and li.admin_state_up for li in listeners}
-    reported = {pool.id: {m.id: _member_word(m, pool) for m in pool.members} for pool in pools}
-    probes = tuple(p for pool in pools for p in _probes(pool))
+    reported = {pool.id: {m.id: member_word(m, pool) for m in pool.members} for pool in pools}
+    probes = tuple(p for pool in pools for p in pool_probes(pool))
     upstreams = {
-        s.listener_id: _addresses(lb.pool(li.default_pool_id))
+        s.listener_id: member_addresses(lb.pool(li.default_pool_id))
         for s in view.servers
         for li in listeners
         if li.id == s.listener_id
@@ -169,7 +169,7 @@ def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -
     )
 
 
-def _addresses(pool: graph.Pool | None) -> tuple[str, ...]:
+def member_addresses(pool: graph.Pool | None) -> tuple[str, ...]:
     """Where a listener's sessions go: its members' ``ip:port`` (IPv6 unbracketed)."""
     if pool is None:
         return ()
@@ -321,7 +321,7 @@ def _upstream(pool: graph.Pool, index: int) -> tuple[UpstreamView, MapView | Non
     ), map_view
 
 
-def _member_word(member: graph.Member, pool: graph.Pool) -> str:
+def member_word(member: graph.Member, pool: graph.Pool) -> str:
     """What a heartbeat says of a member no probe decides (HAProxy's words)."""
     if not member.admin_state_up:
         return "MAINT"
@@ -335,7 +335,7 @@ def _monitor(pool: graph.Pool) -> graph.HealthMonitor | None:
     return hm if hm is not None and hm.admin_state_up and hm.type in PROBED_TYPES else None
 
 
-def _probes(pool: graph.Pool) -> list[Probe]:
+def pool_probes(pool: graph.Pool) -> list[Probe]:
     hm = _monitor(pool)
     if hm is None:
         return []

@@ -101,7 +101,8 @@ def provider_description() -> str:
     the same way cannot expect one with a comma.
     """
     here = served()
-    udp = f"UDP through {here.udp_engine}" if here.udp_engine else "no UDP (no engine)"
+    engines = host.detect().udp_words("or")
+    udp = f"UDP through {engines}" if here.udp_engine else "no UDP (no engine)"
     sctp = "SCTP" if here.sctp else "no SCTP (no kernel support)"
     return f"{PROVIDERS[c.PROVIDER_NAME]} Protocols: TCP; HTTP; HTTPS; PROMETHEUS; {udp}; {sctp}."
 

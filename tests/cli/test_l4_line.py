@@ -19,5 +19,9 @@ def test_startup_line_and_provider_say_what_the_host_runs() -> None:
         assert f"UDP through {found.udp_engine}" in description
     assert ("no ip_vs" in line) == (not found.ip_vs)
     assert ("no SCTP" in line) == (not found.sctp_served)
+    assert line.startswith(f"UDP on {found.udp_words('and')}") or found.udp_engine is None
+    assert f"UDP through {found.udp_words('or')};" in description or found.udp_engine is None
     if host.find_nginx()[0] is not None and not found.ip_vs:
-        assert found.udp_engine == host.UDP_ENGINE_NGINX  # this machine: nginx, no ip_vs
+        # this machine: nftables where root runs nft, nginx beside it (or alone)
+        expected = (host.UDP_ENGINE_NFT,) if found.nft else ()
+        assert found.udp_engines == (*expected, host.UDP_ENGINE_NGINX)

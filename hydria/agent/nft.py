@@ -1,0 +1,196 @@
+"""The nftables UDP engine as the agent runs it: one table, one ``nft -f`` per change.
+
+There is no process to supervise: the kernel forwards the datagrams, and the
+table lives as long as the amphora's network namespace. The agent only
+writes it. ``apply`` reads what the table holds (``nft -j list table``),
+makes the ruleset with the dead members left out (``hydria.core.nft.ruleset``),
+checks it with ``nft -c`` and applies it with one ``nft -f``: one transaction,
+so datagrams see the old rules or the new ones, never a half. Counters and
+persistence maps outlive ``flush table``, so statistics keep counting.
+
+The engine is offered only where it is safe: ``nft`` installed, root, and an
+amphora that owns its network namespace (the ``netns`` compute driver, found by
+``own_instance``). The
+``local`` driver's amphorae share the host's namespace, whose tables and
+127.0.0.0/8 traffic belong to everyone on the host; they keep nginx
+(docs/udp.md, "Which engine").
+
+Active flows come from the kernel's conntrack table of this namespace (read
+through ``/proc/thread-self`` so a caller that entered another namespace reads
+that one's).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hydria.agent.haproxy import ConfigInvalid, HAProxyError
+from hydria.agent.processes import run_tool
+from hydria.core.nft import NftPlan, counter_names, flows_counter, ruleset
+from hydria.core.procs import cmdline
+
+log = logging.getLogger("hydria.agent.nft")
+
+CONNTRACK = Path("/proc/thread-self/net/nf_conntrack")
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")  # of the namespace of the thread opening it
+
+
+class NftError(HAProxyError):
+    """``nft`` would not run or apply (the agent API answers it like HAProxy's)."""
+
+
+def own_instance() -> bool:
+    """Is this agent in an instance of its own (the ``netns`` driver)?
+
+    There, ``hydria.agent.instance`` is PID 1 of a PID namespace made inside the
+    amphora's network namespace. The ``local`` driver's agents see the host's PID 1
+    and share its network namespace: no table of ours belongs there.
+    """
+    return b"hydria.agent.instance" in cmdline(1)
+
+
+def find_nft() -> str | None:
+    return shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
+
+
+def conntrack_flows(text: str) -> Counter[tuple[str, int]]:
+    """Pure: live UDP flows by original destination ``(address, port)``."""
+    found: Counter[tuple[str, int]] = Counter()
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or parts[2] != "udp":
+            continue
+        fields: dict[str, str] = {}
+        for part in parts:  # the first of each key is the original direction's
+            key, _, value = part.partition("=")
+            if value:
+                fields.setdefault(key, value)
+        dst, dport = fields.get("dst"), fields.get("dport")
+        if dst and dport and dport.isdigit():
+            found[(dst, int(dport))] += 1
+    return found
+
+
+class NftTable:
+    """The amphora's UDP table, written with the ``nft`` binary."""
+
+    def __init__(self, folder: Path, *, own_network: bool, binary: str | None = None) -> None:
+        self.folder = folder
+        self.binary = binary or find_nft()
+        self.own_network = own_network
+
+    @property
+    def available(self) -> bool:
+        return self.binary is not None and os.geteuid() == 0 and self.own_network
+
+    @property
+    def file(self) -> Path:
+        return self.folder / "udp.nft"
+
+    def _run(self, *args: str, what: str) -> str:
+        if self.binary is None:
+            raise NftError("nft is not installed")
+        res = run_tool(
+            [self.binary, *args],
+            name="nft",
+            failed=f"nft refused to {what}",
+            error=NftError,
+            refused=ConfigInvalid,
+        )
+        return res.stdout
+
+    def listing(self, table: str) -> list[dict[str, Any]]:
+        """The table's objects as ``nft -j`` gives them; [] when there is no table."""
+        try:
+            out = self._run("-j", "list", "table", "ip", table, what="list the table")
+        except ConfigInvalid:
+            return []
+        items: list[dict[str, Any]] = json.loads(out).get("nftables", [])
+        return items
+
+    def exists(self, table: str) -> bool:
+        return bool(self.listing(table))
+
+    def serving(self, table: str) -> bool:
+        """The table is there and the namespace forwards (something may turn it off)."""
+        try:
+            forwarding = IP_FORWARD.read_text().strip() == "1"
+        except OSError:
+            forwarding = False
+        return forwarding and self.exists(table)
+
+    def apply(self, plan: NftPlan, down: set[str]) -> None:
+        """Check, then apply the ruleset for ``plan`` without the ``down`` members."""
+        existing = {
+            (kind, str(item[kind]["name"]))
+            for item in self.listing(plan.table)
+            for kind in ("counter", "map")
+            if kind in item
+        }
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        candidate = self.file.with_name("udp.nft.new")
+        candidate.write_text(ruleset(plan, down, existing))
+        self._run("-c", "-f", str(candidate), what="check the ruleset")
+        self._forwarding()
+        self._run("-f", str(candidate), what="apply the ruleset")
+        candidate.replace(self.file)
+
+    def delete(self, table: str) -> None:
+        if self.exists(table):
+            self._run("delete", "table", "ip", table, what="delete the table")
+        self.file.unlink(missing_ok=True)
+
+    @staticmethod
+    def _forwarding() -> None:
+        """DNAT forwards datagrams to the members: the namespace must route them."""
+        try:
+            if IP_FORWARD.read_text().strip() != "1":
+                IP_FORWARD.write_text("1")
+        except OSError as exc:
+            raise NftError("could not turn on IPv4 forwarding", str(exc)) from exc
+
+    def stats(self, plan: NftPlan) -> dict[str, dict[str, int]]:
+        """Per listener: ``bytes_in``/``bytes_out`` (datagrams to and from its members),
+        ``total_connections`` (flows begun) and ``active_connections`` (live flows)."""
+        counters = {
+            str(item["counter"]["name"]): item["counter"]
+            for item in self.listing(plan.table)
+            if "counter" in item
+        }
+        try:
+            flows = conntrack_flows(CONNTRACK.read_text())
+        except OSError:
+            flows = Counter()
+
+        def count(name: str, field: str) -> int:
+            return int(counters.get(name, {}).get(field, 0))
+
+        out = {}
+        for li in plan.listeners:
+            names = [counter_names(li, m) for m in li.members]
+            out[li.id] = {
+                "bytes_in": sum(count(n_in, "bytes") for n_in, _ in names),
+                "bytes_out": sum(count(n_out, "bytes") for _, n_out in names),
+                "total_connections": count(flows_counter(li), "packets"),
+                "active_connections": flows.get((li.vip, li.port), 0),
+            }
+        return out
+
+    def member_packets(self, plan: NftPlan) -> dict[str, int]:
+        """Datagrams each member received (tests and operators look at the spread)."""
+        counters = {
+            str(item["counter"]["name"]): int(item["counter"]["packets"])
+            for item in self.listing(plan.table)
+            if "counter" in item
+        }
+        out: Counter[str] = Counter()
+        for li in plan.listeners:
+            for m in li.members:
+                out[m.id] += counters.get(counter_names(li, m)[0], 0)
+        return dict(out)

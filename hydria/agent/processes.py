@@ -1,0 +1,73 @@
+"""What the agent does alike for every engine it runs: run its tool, end its master.
+
+HAProxy (``hydria.agent.haproxy``), nginx (``hydria.agent.nginx``) and ``nft``
+(``hydria.agent.nft``) are each checked and started by running their binary
+and reading its exit status and output, and the two daemons are stopped the
+same way. The errors stay each caller's (``error`` when the tool could not run
+or failed, ``refused`` when it refused the configuration), so the agent's API
+keeps answering 400 for a refused text and 503 for an engine that would not run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+from hydria.core.procs import pid_alive
+
+#: How much of a tool's output an error keeps (the end: where the reason is).
+OUTPUT_TAIL = 4000
+
+ErrorType = Callable[[str, str], Exception]
+
+
+def output_of(res: subprocess.CompletedProcess[str]) -> str:
+    return (res.stdout + res.stderr).strip()[-OUTPUT_TAIL:]
+
+
+def run_tool(
+    cmd: Sequence[str],
+    *,
+    name: str,
+    failed: str,
+    error: ErrorType,
+    refused: ErrorType | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``; ``error("<name> could not run")`` if it cannot, and on a non-zero
+    exit ``refused`` (or ``error``) with ``failed`` and the tail of its output."""
+    try:
+        res = subprocess.run(
+            list(cmd),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise error(f"{name} could not run", str(exc)) from exc
+    if res.returncode != 0:
+        raise (refused or error)(failed, output_of(res))
+    return res
+
+
+def terminate(pid: int | None, *, timeout: float) -> None:
+    """SIGTERM ``pid``, wait for it at most ``timeout`` seconds, then SIGKILL it."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if pid_alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,290 @@
+"""The nftables UDP engine's ruleset: a plan both sides share and its pure text.
+
+The controller turns a load balancer's UDP listeners into an ``NftPlan``
+(``hydria.render.nft``: every value checked there). The agent turns the plan
+into the ruleset with ``ruleset(plan, down, existing)``: the members its
+UDP-CONNECT probes found dead are left out of the listener's map, and one
+``nft -f`` applies the file as one transaction. The same function, with
+nobody down, makes the text the golden tests hold and ``nft -c`` checks.
+
+The kernel does the per-datagram work (as kube-proxy's nftables mode, and as
+IPVS does for Octavia): NAT rules see only a flow's first datagram and
+conntrack carries the rest, both ways, so no datagram crosses user space.
+
+One ``table ip <plan.table>``:
+
+* ``guard`` (filter, prerouting, priority -150, before DNAT): datagrams from
+  outside ``allowed_cidrs`` are dropped; with a ``connection_limit``, a new flow
+  is dropped while the listener holds that many live flows (``ct count``).
+* ``dispatch`` (nat, prerouting): a listener's datagrams jump to its chain,
+  counting new flows. The listener chain sends a client with a live
+  persistence entry to its member (``dnat ... map @sticky``), else picks one
+  with ``numgen inc`` (ROUND_ROBIN) or ``jhash`` (SOURCE_IP, SOURCE_IP_PORT)
+  over the weights, and drops when no member can serve.
+* member chains: record the persistence entry (``update @sticky``), DNAT.
+* ``stats`` (filter, forward, policy drop): per member counters, both ways,
+  and the refresh of the client's persistence entry on every datagram it
+  sends; then the listeners' DNATed flows are accepted and nothing else is
+  forwarded. DNAT needs the namespace to forward (the agent turns
+  ``ip_forward`` on), and an amphora must not become a router between the VIP's
+  and the members' networks (the ``netns`` network driver keeps forwarding off).
+* ``return_path`` (nat, postrouting): the flows we DNATed leave with the amphora's own
+  address (``masquerade``), so replies come back through it.
+
+Counters and persistence maps are objects that survive ``flush table``: a
+re-applied ruleset keeps statistics, and keeps stickiness while the serving
+members are unchanged (the map's name carries a digest of them, so a member
+going or coming starts an empty map and a client never sticks to a dead
+member). Objects the new plan no longer names are deleted in the same
+transaction (``existing``: what the table holds now).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+ROUND_ROBIN: Final = "ROUND_ROBIN"
+SOURCE_IP: Final = "SOURCE_IP"
+SOURCE_IP_PORT: Final = "SOURCE_IP_PORT"
+ALGORITHMS: Final = frozenset({ROUND_ROBIN, SOURCE_IP, SOURCE_IP_PORT})
+#: Octavia's persistence_timeout when a pool leaves it unset (keepalived's template).
+DEFAULT_PERSISTENCE_TIMEOUT: Final = 360
+
+
+@dataclass(frozen=True)
+class NftMember:
+    id: str
+    address: str
+    port: int
+    weight: int
+    backup: bool = False
+    enabled: bool = True  # admin_state_up
+
+
+@dataclass(frozen=True)
+class NftListener:
+    id: str
+    vip: str
+    port: int
+    pool_id: str
+    algorithm: str
+    members: tuple[NftMember, ...]
+    allowed_cidrs: tuple[str, ...] = ()
+    connection_limit: int | None = None
+    sticky_timeout: int | None = None  # seconds; None: no SOURCE_IP persistence
+    sticky_mask: str = "255.255.255.255"
+
+
+@dataclass(frozen=True)
+class NftPlan:
+    table: str
+    listeners: tuple[NftListener, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NftPlan:
+        listeners = []
+        for raw in data["listeners"]:
+            item = dict(raw)
+            item["members"] = tuple(NftMember(**dict(m)) for m in item["members"])
+            item["allowed_cidrs"] = tuple(item.get("allowed_cidrs") or ())
+            listeners.append(NftListener(**item))
+        return cls(table=str(data["table"]), listeners=tuple(listeners))
+
+
+def _hex(ident: str) -> str:
+    return ident.replace("-", "")
+
+
+def chain_name(listener: NftListener) -> str:
+    return f"l{_hex(listener.id)}"
+
+
+def counter_names(listener: NftListener, member: NftMember) -> tuple[str, str]:
+    """The member's counters in this listener: datagrams to it, and its replies."""
+    base = f"{chain_name(listener)}_m{_hex(member.id)}"
+    return base + "_in", base + "_out"
+
+
+def flows_counter(listener: NftListener) -> str:
+    return f"{chain_name(listener)}_new"
+
+
+def serving(listener: NftListener, down: Iterable[str]) -> tuple[NftMember, ...]:
+    """Who takes new flows: the primaries that can, or the backups when none can.
+
+    A member can serve when it is enabled, has a weight (0: drained) and no probe
+    found it dead.
+    """
+    dead = set(down)
+    able = [m for m in listener.members if m.enabled and m.weight > 0 and m.id not in dead]
+    primaries = tuple(m for m in able if not m.backup)
+    return primaries or tuple(m for m in able if m.backup)
+
+
+def sticky_map(listener: NftListener, members: tuple[NftMember, ...]) -> str:
+    """The persistence map's name: changes with the serving members, timeout and mask."""
+    key = "|".join(
+        [str(listener.sticky_timeout), listener.sticky_mask]
+        + [f"{m.id}={m.address}:{m.port}" for m in members]
+    )
+    return f"{chain_name(listener)}_s{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def _seed(listener: NftListener) -> str:
+    """A fixed hash seed per listener, so a re-applied ruleset maps clients alike."""
+    return "0x" + hashlib.sha256(listener.id.encode()).hexdigest()[:8]
+
+
+def _slots(members: tuple[NftMember, ...]) -> tuple[int, list[str]]:
+    """Weights as ranges of ``mod total``: member with weight w gets w slots."""
+    total, parts = 0, []
+    for m in members:
+        first, last = total, total + m.weight - 1
+        parts.append(f"{first}-{last}" if last > first else str(first))
+        total += m.weight
+    return total, parts
+
+
+def _pick(listener: NftListener, members: tuple[NftMember, ...]) -> str:
+    total, ranges = _slots(members)
+    targets = ", ".join(
+        f"{r} : goto {chain_name(listener)}_m{_hex(m.id)}"
+        for r, m in zip(ranges, members, strict=True)
+    )
+    if listener.algorithm == ROUND_ROBIN:
+        chooser = f"numgen inc mod {total}"
+    elif listener.algorithm == SOURCE_IP:
+        chooser = f"jhash ip saddr mod {total} seed {_seed(listener)}"
+    else:
+        chooser = f"jhash ip saddr . udp sport mod {total} seed {_seed(listener)}"
+    return f"{chooser} vmap {{ {targets} }}"
+
+
+def _key(listener: NftListener) -> str:
+    if listener.sticky_mask == "255.255.255.255":
+        return "ip saddr"
+    return f"ip saddr and {listener.sticky_mask}"
+
+
+def _flow(listener: NftListener, member: NftMember) -> str:
+    """Matches both ways of the flows this listener sent to ``member`` (conntrack)."""
+    return (
+        f"ct original ip daddr {listener.vip} ct protocol udp "
+        f"ct original proto-dst {listener.port} "
+        f"ct reply ip saddr {member.address} ct reply proto-src {member.port}"
+    )
+
+
+def objects(plan: NftPlan, down: Iterable[str] = ()) -> set[tuple[str, str]]:
+    """The stateful objects the ruleset declares: ``("counter"|"map", name)``."""
+    dead = set(down)
+    out: set[tuple[str, str]] = set()
+    for li in plan.listeners:
+        out.add(("counter", flows_counter(li)))
+        for m in li.members:
+            out.update(("counter", name) for name in counter_names(li, m))
+        if li.sticky_timeout is not None:
+            out.add(("map", sticky_map(li, serving(li, dead))))
+    return out
+
+
+def ruleset(
+    plan: NftPlan, down: Iterable[str] = (), existing: Iterable[tuple[str, str]] = ()
+) -> str:
+    """Pure: the whole ``nft -f`` file, one transaction (``flush table`` then the table).
+
+    ``down``: member ids the probes found dead. ``existing``: the objects the
+    table holds now, so those the plan no longer names are deleted.
+    """
+    dead = set(down)
+    table = f"ip {plan.table}"
+    wanted = objects(plan, dead)
+    lines = [f"table {table} {{", "}", f"flush table {table}"]
+    for kind, name in sorted(set(existing) - wanted):
+        lines.append(f"delete {kind} {table} {name}")
+    lines.append(f"table {table} {{")
+    body: list[str] = []
+    for kind, name in sorted(wanted):
+        if kind == "counter":
+            body.append(f"counter {name} {{\n}}")
+    guard: list[str] = []
+    dispatch: list[str] = []
+    stats: list[str] = []
+    snat: list[str] = []
+    accept: list[str] = []
+    chains: list[str] = []
+    for li in plan.listeners:
+        match = f"ip daddr {li.vip} udp dport {li.port}"
+        members = serving(li, dead)
+        chain = chain_name(li)
+        sticky = sticky_map(li, members) if li.sticky_timeout is not None else None
+        if sticky is not None:
+            body.append(
+                f"map {sticky} {{\n"
+                "\ttype ipv4_addr : ipv4_addr . inet_service\n"
+                "\tflags dynamic,timeout\n"
+                f"\ttimeout {li.sticky_timeout}s\n"
+                "}"
+            )
+        v4 = [c for c in li.allowed_cidrs if ipaddress.ip_network(c).version == 4]
+        if li.allowed_cidrs:
+            allowed = f"{{ {', '.join(v4)} }}" if v4 else None
+            guard.append(
+                f"{match} ip saddr != {allowed} drop" if allowed else f"{match} drop",
+            )
+        if li.connection_limit is not None:
+            guard.append(f"{match} ct state new ct count over {li.connection_limit} drop")
+        dispatch.append(f'{match} counter name "{flows_counter(li)}" jump {chain}')
+        rules = []
+        if sticky is not None and members:
+            rules.append(f"meta l4proto udp dnat ip to {_key(li)} map @{sticky}")
+        if members:
+            rules.append(_pick(li, members))
+        rules.append("drop")
+        chains.append(_chain(chain, rules))
+        for m in members:
+            mrules = []
+            if sticky is not None:
+                mrules.append(f"update @{sticky} {{ {_key(li)} : {m.address} . {m.port} }}")
+            mrules.append(f"meta l4proto udp dnat ip to {m.address}:{m.port}")
+            chains.append(_chain(f"{chain}_m{_hex(m.id)}", mrules))
+        for m in li.members:
+            count_in, count_out = counter_names(li, m)
+            refresh = ""
+            if sticky is not None and m in members:
+                refresh = f" update @{sticky} {{ {_key(li)} : {m.address} . {m.port} }}"
+            stats.append(f'{_flow(li, m)} ct direction original counter name "{count_in}"{refresh}')
+            stats.append(f'{_flow(li, m)} ct direction reply counter name "{count_out}"')
+        ours = (
+            f"ct status dnat ct original ip daddr {li.vip} ct protocol udp "
+            f"ct original proto-dst {li.port}"
+        )
+        accept.append(f"{ours} accept")
+        snat.append(f"{ours} masquerade")
+    body.append(_chain("guard", guard, "type filter hook prerouting priority -150; policy accept;"))
+    body.append(
+        _chain("dispatch", dispatch, "type nat hook prerouting priority dstnat; policy accept;")
+    )
+    body.extend(chains)
+    body.append(
+        _chain("stats", stats + accept, "type filter hook forward priority filter; policy drop;")
+    )
+    body.append(
+        _chain("return_path", snat, "type nat hook postrouting priority srcnat; policy accept;")
+    )
+    for block in body:
+        lines.extend("\t" + line for line in block.split("\n"))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _chain(name: str, rules: list[str], head: str | None = None) -> str:
+    inner = ([head] if head else []) + rules
+    return "\n".join([f"chain {name} {{", *("\t" + r for r in inner), "}"])

@@ -1,0 +1,165 @@
+"""The nftables UDP renderer: golden rulesets, each checked by ``nft -c`` in a throwaway
+network namespace, and what it reports, probes and leaves to nginx.
+
+``HYDRIA_REGEN_GOLDEN=1 pytest tests/render`` rewrites the golden files; review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hydria.core import graph as g
+from hydria.core.nft import NftPlan, objects, ruleset
+from hydria.core.udp import ENGINE_NFT, UdpConfig
+from hydria.render.nft import nft_refusal, render_nft
+from hydria.render.values import UnrenderableValue
+
+from .cases import lb, member
+from .nginx_cases import UDP_HM, udp_listener, udp_pool
+
+GOLDEN = Path(__file__).parent / "golden_nft"
+REGEN = os.environ.get("HYDRIA_REGEN_GOLDEN") == "1"
+NFT = shutil.which("nft")
+
+CASES: dict[str, g.LoadBalancer] = {
+    "roundrobin_weights_backup_monitor": lb(
+        listeners=[udp_listener()],
+        pools=[
+            udp_pool(
+                health_monitor=UDP_HM,
+                members=(
+                    member("member-a", "192.0.2.21", 5353, weight=3),
+                    member("member-b", "192.0.2.22", 5353, backup=True),
+                    member("member-c", "192.0.2.23", 5353, weight=0),
+                    member("member-d", "192.0.2.24", 5353, admin_state_up=False),
+                    member("member-e", "192.0.2.25", 5353, weight=2),
+                ),
+            )
+        ],
+    ),
+    "source_ip_limit_cidrs": lb(
+        listeners=[
+            udp_listener(
+                connection_limit=500, allowed_cidrs=("10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32")
+            )
+        ],
+        pools=[udp_pool(algorithm="SOURCE_IP")],
+    ),
+    "source_ip_port": lb(listeners=[udp_listener()], pools=[udp_pool(algorithm="SOURCE_IP_PORT")]),
+    "persistence_timeout_granularity": lb(
+        listeners=[udp_listener(), udp_listener("listener-udp2", 5060, "pool-udp2")],
+        pools=[
+            udp_pool(
+                session_persistence=g.SessionPersistence(
+                    "SOURCE_IP", persistence_timeout=120, persistence_granularity="255.255.255.0"
+                )
+            ),
+            udp_pool(
+                "pool-udp2",
+                session_persistence=g.SessionPersistence("SOURCE_IP"),
+                members=(member("member-x", "192.0.2.31", 5060),),
+            ),
+        ],
+    ),
+    "disabled_listener_and_empty_pool": lb(
+        listeners=[
+            udp_listener(admin_state_up=False),
+            udp_listener("listener-udp2", 5060, "pool-udp2"),
+        ],
+        pools=[udp_pool(), udp_pool("pool-udp2", members=())],
+    ),
+}
+
+
+def _text(balancer: g.LoadBalancer) -> str:
+    text = render_nft(balancer, version=3).text
+    assert text is not None
+    return text
+
+
+def nft_check(text: str, tmp_path: Path) -> None:
+    """``nft -c -f``: the kernel checks the transaction and commits nothing (own netns)."""
+    path = tmp_path / "ruleset.nft"
+    path.write_text(text)
+    res = subprocess.run(
+        ["unshare", "--net", NFT or "nft", "-c", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden(case: str) -> None:
+    text = _text(CASES[case])
+    path = GOLDEN / f"{case}.nft"
+    if REGEN:
+        path.write_text(text)
+    assert text == path.read_text(), f"{case} differs from {path} (HYDRIA_REGEN_GOLDEN=1)"
+
+
+def test_every_golden_file_has_a_case() -> None:
+    assert sorted(p.stem for p in GOLDEN.glob("*.nft")) == sorted(CASES)
+
+
+@pytest.mark.skipif(NFT is None or os.geteuid() != 0, reason="needs nft and root")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_passes_nft_check(case: str, tmp_path: Path) -> None:
+    nft_check((GOLDEN / f"{case}.nft").read_text(), tmp_path)
+
+
+def test_plan_travels_as_json_and_reports_like_nginx() -> None:
+    doc = render_nft(CASES["roundrobin_weights_backup_monitor"], version=3)
+    assert doc.engine == ENGINE_NFT and doc.nft is not None
+    assert UdpConfig.from_dict(doc.to_dict()) == doc
+    assert doc.pools["pool-udp"] == {
+        "member-a": "UP",
+        "member-b": "UP",
+        "member-c": "DRAIN",
+        "member-d": "MAINT",
+        "member-e": "UP",
+    }
+    assert {p.member_id for p in doc.probes} == {"member-a", "member-b", "member-c", "member-e"}
+
+
+def test_dead_members_leave_the_map_and_backups_take_over() -> None:
+    plan = render_nft(CASES["roundrobin_weights_backup_monitor"], version=3).nft
+    assert isinstance(plan, NftPlan)
+    text = ruleset(plan, down={"member-a"})
+    assert "numgen inc mod 2 vmap { 0-1 : goto llistenerudp_mmembere }" in text
+    text = ruleset(plan, down={"member-a", "member-e"})
+    assert "numgen inc mod 1 vmap { 0 : goto llistenerudp_mmemberb }" in text
+    text = ruleset(plan, down={"member-a", "member-e", "member-b"})
+    assert "vmap" not in text and "\t\tdrop" in text
+
+
+def test_stale_objects_are_deleted_in_the_same_transaction() -> None:
+    plan = render_nft(CASES["persistence_timeout_granularity"], version=3).nft
+    assert plan is not None
+    before = objects(plan)
+    after_down = objects(plan, {"member-x"})
+    assert before != after_down  # the sticky map of a changed member set is a new one
+    text = ruleset(plan, {"member-x"}, existing=before | {("counter", "gone")})
+    stale = sorted((before | {("counter", "gone")}) - after_down)
+    for kind, name in stale:
+        assert f"delete {kind} ip {plan.table} {name}\n" in text
+
+
+def test_least_connections_and_ipv6_stay_on_nginx() -> None:
+    lc = lb(listeners=[udp_listener()], pools=[udp_pool(algorithm="LEAST_CONNECTIONS")])
+    assert nft_refusal(lc) == "pool pool-udp uses LEAST_CONNECTIONS"
+    with pytest.raises(UnrenderableValue):
+        render_nft(lc, version=1)
+    v6 = lb(listeners=[udp_listener()], pools=[udp_pool()], vip="2001:db8::10")
+    assert nft_refusal(v6) == "an IPv6 VIP"
+    assert nft_refusal(CASES["source_ip_port"]) is None
+
+
+def test_no_udp_listener_no_text() -> None:
+    assert render_nft(lb(), version=1).text is None
