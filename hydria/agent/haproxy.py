@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydria.core.procs import pid_alive
+from hydria.core.procs import pid_alive, signal_and_wait
 from hydria.wire.amphora_layout import AmphoraLayout
 
 
@@ -329,24 +329,10 @@ class HAProxyProcess:
         """
         pid = self.master_pid()
         if pid is not None and drain > 0:
-            try:
-                os.kill(pid, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + drain
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
+            signal_and_wait(pid, signal.SIGUSR1, timeout=drain)
             pid = self.master_pid()  # gone already, its pid maybe reused: look again
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        if pid is not None and not signal_and_wait(pid, signal.SIGTERM, timeout=timeout):
+            os.kill(pid, signal.SIGKILL)
         self.layout.haproxy_pid.unlink(missing_ok=True)
 
     # -- helpers -------------------------------------------------------------
