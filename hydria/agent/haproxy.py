@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydria.agent.processes import output_of, run_tool, terminate
-from hydria.core.procs import pid_alive
+from hydria.core.procs import pid_alive, signal_and_wait
 from hydria.wire.amphora_layout import AmphoraLayout
 
 
@@ -308,13 +308,7 @@ class HAProxyProcess:
         """
         pid = self.master_pid()
         if pid is not None and drain > 0:
-            try:
-                os.kill(pid, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + drain
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
+            signal_and_wait(pid, signal.SIGUSR1, timeout=drain)
             pid = self.master_pid()  # gone already, its pid maybe reused: look again
         terminate(pid, timeout=timeout)
         self.layout.haproxy_pid.unlink(missing_ok=True)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 
-from hydria.core.procs import pid_alive
+from hydria.core.procs import signal_and_wait
 
 #: How much of a tool's output an error keeps (the end: where the reason is).
 OUTPUT_TAIL = 4000
@@ -57,17 +56,9 @@ def run_tool(
 
 def terminate(pid: int | None, *, timeout: float) -> None:
     """SIGTERM ``pid``, wait for it at most ``timeout`` seconds, then SIGKILL it."""
-    if pid is None:
+    if pid is None or signal_and_wait(pid, signal.SIGTERM, timeout=timeout):
         return
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if pid_alive(pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        pass

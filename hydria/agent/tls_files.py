@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from hydria.core.private_files import write_private
 from hydria.wire.agent_api import TLS_FILE_PATTERN
 
 _NAME = re.compile(TLS_FILE_PATTERN)
@@ -45,13 +46,7 @@ def write(folder: Path, files: Mapping[str, str]) -> int:
         path = folder / name
         if path.exists():
             continue
-        tmp = folder / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
+        write_private(path, data)
         written += 1
     return written
 

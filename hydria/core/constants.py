@@ -208,6 +208,7 @@ DEFAULT_PROJECT_ID: Final = "hydria-default-project"
 CLIENT_AUTH_NONE: Final = "NONE"
 CLIENT_AUTH_OPTIONAL: Final = "OPTIONAL"
 CLIENT_AUTH_MANDATORY: Final = "MANDATORY"
+# Octavia's TLS version names, oldest first
 TLS_VERSIONS_ALL: Final = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 DEFAULT_TLS_VERSIONS: Final = ("TLSv1.2", "TLSv1.3")
 DEFAULT_ALPN_PROTOCOLS: Final = ("h2", "http/1.1", "http/1.0")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 
@@ -23,6 +24,19 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def signal_and_wait(pid: int, sig: int, *, timeout: float) -> bool:
+    """Send ``sig`` to ``pid`` and wait at most ``timeout`` seconds for it to exit;
+    True if it is gone (a process already gone counts)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not pid_alive(pid)
 
 
 def cmdline(pid: int) -> bytes:

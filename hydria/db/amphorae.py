@@ -10,6 +10,7 @@ then either finds the instance or starts it. No duplicate, no leak.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
@@ -98,22 +99,33 @@ def claim_spare(session: Session, lb_id: str, role: str) -> Amphora | None:
         .limit(4)
     )
     for amp_id in list(candidates):
-        matched = rows_matched(
+        if take_spare(
             session,
-            update(Amphora)
-            .where(
-                Amphora.id == amp_id,
-                Amphora.load_balancer_id.is_(None),
-                Amphora.status == c.AMPHORA_READY,
-            )
-            .values(
-                load_balancer_id=lb_id, role=role, status=c.AMPHORA_ALLOCATED, updated_at=utcnow()
-            )
-            .execution_options(synchronize_session=False),
-        )
-        if matched == 1:
+            amp_id,
+            (c.AMPHORA_READY,),
+            load_balancer_id=lb_id,
+            role=role,
+            status=c.AMPHORA_ALLOCATED,
+        ):
             return session.get(Amphora, amp_id, populate_existing=True)
     return None
+
+
+def take_spare(session: Session, amp_id: str, statuses: tuple[str, ...], **values: Any) -> bool:
+    """Write ``values`` to the spare ``amp_id`` if it is still nobody's and in one of
+    ``statuses``, in one conditional UPDATE: of two racing writers one wins."""
+    matched = rows_matched(
+        session,
+        update(Amphora)
+        .where(
+            Amphora.id == amp_id,
+            Amphora.load_balancer_id.is_(None),
+            Amphora.status.in_(statuses),
+        )
+        .values(**values, updated_at=utcnow())
+        .execution_options(synchronize_session=False),
+    )
+    return matched == 1
 
 
 def mark_amphora_deleted(session: Session, amphora_id: str) -> None:

@@ -400,44 +400,45 @@ class Quota(Base, Timestamps):
         return self.project_id
 
 
-class FlavorProfile(Base, Timestamps):
-    """Operator data: provider settings (``flavor_data``, a JSON text) flavors point to."""
+class ProviderProfile(Timestamps):
+    """Operator data: provider settings (a JSON text) that flavors or zones point to."""
 
-    __tablename__ = "flavor_profiles"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     provider_name: Mapped[str] = mapped_column(String(255))
+
+
+class Offered(Timestamps):
+    """What users pick at load balancer create, as the operator offers it."""
+
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FlavorProfile(Base, ProviderProfile):
+    __tablename__ = "flavor_profiles"
     flavor_data: Mapped[str] = mapped_column(String(4096))
 
 
-class Flavor(Base, Timestamps):
-    """What users pick at load balancer create (``flavor_id``)."""
+class Flavor(Base, Offered):
+    """Picked by ``flavor_id``."""
 
     __tablename__ = "flavors"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
-    description: Mapped[str | None] = mapped_column(String(255), default=None)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profiles.id"), index=True)
 
 
-class AvailabilityZoneProfile(Base, Timestamps):
-    """Operator data: provider settings (``availability_zone_data``, a JSON text)."""
-
+class AvailabilityZoneProfile(Base, ProviderProfile):
     __tablename__ = "availability_zone_profiles"
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    provider_name: Mapped[str] = mapped_column(String(255))
     availability_zone_data: Mapped[str] = mapped_column(String(4096))
 
 
-class AvailabilityZone(Base, Timestamps):
-    """What users pick at load balancer create (``availability_zone``, by name)."""
+class AvailabilityZone(Base, Offered):
+    """Picked by name (``availability_zone``)."""
 
     __tablename__ = "availability_zones"
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    description: Mapped[str | None] = mapped_column(String(255), default=None)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     availability_zone_profile_id: Mapped[str] = mapped_column(
         ForeignKey("availability_zone_profiles.id"), index=True
     )

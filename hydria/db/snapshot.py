@@ -6,6 +6,9 @@ reachable only through them: the snapshot is what the data plane should run.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any, TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -13,6 +16,9 @@ from hydria.core import constants as c
 from hydria.core import graph
 from hydria.db import models as m
 
+T = TypeVar(
+    "T", graph.Listener, graph.L7Policy, graph.L7Rule, graph.Pool, graph.Member, graph.HealthMonitor
+)
 _GONE = frozenset({c.PENDING_DELETE, c.DELETED})
 
 
@@ -35,32 +41,27 @@ def load_lb_row(session: Session, lb_id: str) -> m.LoadBalancer | None:
     ).first()
 
 
+def _copy(cls: type[T], row: object, **given: Any) -> T:
+    """A ``cls`` from ``row``'s columns of the same names, a list column as a tuple;
+    ``given``: the fields that are not a plain copy (children, filtered references)."""
+    values = dict(given)
+    for f in fields(cls):
+        if f.name not in given:
+            value = getattr(row, f.name)
+            values[f.name] = tuple(value or ()) if f.default == () else value
+    return cls(**values)
+
+
 def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
     pools = tuple(_pool(p) for p in lb.pools if _alive(p))
     pool_ids = {p.id for p in pools}
     listeners = tuple(
-        graph.Listener(
-            id=lst.id,
-            protocol=lst.protocol,
-            protocol_port=lst.protocol_port,
-            admin_state_up=lst.admin_state_up,
-            connection_limit=lst.connection_limit,
+        _copy(
+            graph.Listener,
+            lst,
             default_pool_id=lst.default_pool_id if lst.default_pool_id in pool_ids else None,
-            timeout_client_data=lst.timeout_client_data,
-            timeout_member_connect=lst.timeout_member_connect,
-            timeout_member_data=lst.timeout_member_data,
-            timeout_tcp_inspect=lst.timeout_tcp_inspect,
             insert_headers=tuple(sorted((lst.insert_headers or {}).items())),
-            allowed_cidrs=tuple(lst.allowed_cidrs or ()),
-            default_tls_container_ref=lst.default_tls_container_ref,
-            sni_container_refs=tuple(lst.sni_container_refs or ()),
             client_authentication=lst.client_authentication or c.CLIENT_AUTH_NONE,
-            client_ca_tls_container_ref=lst.client_ca_tls_container_ref,
-            client_crl_container_ref=lst.client_crl_container_ref,
-            tls_ciphers=lst.tls_ciphers,
-            tls_versions=tuple(lst.tls_versions or ()),
-            alpn_protocols=tuple(lst.alpn_protocols or ()),
-            hsts_max_age=lst.hsts_max_age,
             hsts_include_subdomains=bool(lst.hsts_include_subdomains),
             hsts_preload=bool(lst.hsts_preload),
             l7policies=_policies(lst, pool_ids),
@@ -85,24 +86,12 @@ def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]
         (p for p in lst.l7policies if _alive(p)), key=lambda p: (p.position, p.created_at, p.id)
     )
     return tuple(
-        graph.L7Policy(
-            id=p.id,
-            action=p.action,
-            position=p.position,
-            admin_state_up=p.admin_state_up,
+        _copy(
+            graph.L7Policy,
+            p,
             redirect_pool_id=p.redirect_pool_id if p.redirect_pool_id in pool_ids else None,
-            redirect_url=p.redirect_url,
-            redirect_prefix=p.redirect_prefix,
-            redirect_http_code=p.redirect_http_code,
             rules=tuple(
-                graph.L7Rule(
-                    id=r.id,
-                    type=r.type,
-                    compare_type=r.compare_type,
-                    value=r.value,
-                    key=r.key,
-                    invert=r.invert,
-                )
+                _copy(graph.L7Rule, r)
                 for r in sorted(p.rules, key=lambda r: (r.created_at, r.id))
                 if _alive(r) and r.admin_state_up
             ),
@@ -114,41 +103,11 @@ def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]
 def _pool(p: m.Pool) -> graph.Pool:
     hm = p.health_monitor if p.health_monitor is not None and _alive(p.health_monitor) else None
     sp = p.session_persistence
-    return graph.Pool(
-        id=p.id,
-        protocol=p.protocol,
-        lb_algorithm=p.lb_algorithm,
-        admin_state_up=p.admin_state_up,
-        members=tuple(
-            graph.Member(
-                id=mb.id,
-                address=mb.address,
-                protocol_port=mb.protocol_port,
-                weight=mb.weight,
-                backup=mb.backup,
-                admin_state_up=mb.admin_state_up,
-                monitor_address=mb.monitor_address,
-                monitor_port=mb.monitor_port,
-            )
-            for mb in p.members
-            if _alive(mb)
-        ),
-        health_monitor=None
-        if hm is None
-        else graph.HealthMonitor(
-            id=hm.id,
-            type=hm.type,
-            delay=hm.delay,
-            timeout=hm.timeout,
-            max_retries=hm.max_retries,
-            max_retries_down=hm.max_retries_down,
-            http_method=hm.http_method,
-            url_path=hm.url_path,
-            expected_codes=hm.expected_codes,
-            http_version=hm.http_version,
-            domain_name=hm.domain_name,
-            admin_state_up=hm.admin_state_up,
-        ),
+    return _copy(
+        graph.Pool,
+        p,
+        members=tuple(_copy(graph.Member, mb) for mb in p.members if _alive(mb)),
+        health_monitor=None if hm is None else _copy(graph.HealthMonitor, hm),
         session_persistence=None
         if not sp
         else graph.SessionPersistence(
@@ -157,11 +116,4 @@ def _pool(p: m.Pool) -> graph.Pool:
             persistence_timeout=sp.get("persistence_timeout"),
             persistence_granularity=sp.get("persistence_granularity"),
         ),
-        tls_enabled=p.tls_enabled,
-        tls_container_ref=p.tls_container_ref,
-        ca_tls_container_ref=p.ca_tls_container_ref,
-        crl_container_ref=p.crl_container_ref,
-        tls_ciphers=p.tls_ciphers,
-        tls_versions=tuple(p.tls_versions or ()),
-        alpn_protocols=tuple(p.alpn_protocols or ()),
     )

@@ -31,10 +31,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 
 from hydria.core import constants as c
 from hydria.db.alarms import clear_alarm, raise_alarm
@@ -80,62 +80,9 @@ def _set_alarm(alarm: StormAlarm | None) -> None:
         _alarm = alarm
 
 
-def observe_boots(db: Database) -> list[Observed]:
-    """Every BOOTING amphora of a live load balancer, with when it was last touched."""
-    with db.session() as session:
-        rows = session.execute(
-            select(Amphora.id, Amphora.created_at, Amphora.updated_at, Amphora.failover_requested)
-            .join(LoadBalancer, LoadBalancer.id == Amphora.load_balancer_id)
-            .where(
-                Amphora.status == c.AMPHORA_BOOTING,
-                LoadBalancer.provisioning_status.notin_(_GONE_LB),
-            )
-        ).all()
-    return [
-        Observed(
-            amphora_id=r.id,
-            last_heartbeat=None,
-            touched_at=max(r.created_at, r.updated_at or r.created_at),
-            failover_requested=bool(r.failover_requested),
-        )
-        for r in rows
-    ]
-
-
-def mark_boot_failed(
-    db: Database, amphora_ids: tuple[str, ...], *, booting_since: dt.datetime
-) -> list[tuple[str, str | None]]:
-    """Request failover of those still BOOTING since before ``booting_since``."""
-    marked: list[tuple[str, str | None]] = []
-    with db.session() as session:
-        for amp_id in amphora_ids:
-            matched = rows_matched(
-                session,
-                update(Amphora)
-                .where(
-                    Amphora.id == amp_id,
-                    Amphora.status == c.AMPHORA_BOOTING,
-                    Amphora.failover_requested.is_(False),
-                    Amphora.created_at < booting_since,
-                    or_(Amphora.updated_at.is_(None), Amphora.updated_at < booting_since),
-                )
-                .values(failover_requested=True, updated_at=Amphora.updated_at)
-                .execution_options(synchronize_session=False),
-            )
-            if matched == 1:
-                marked.append(
-                    (
-                        amp_id,
-                        session.scalar(
-                            select(Amphora.load_balancer_id).where(Amphora.id == amp_id)
-                        ),
-                    )
-                )
-    return marked
-
-
-def observe(db: Database) -> list[Observed]:
-    """Every live, configured amphora with its last heartbeat, in one query."""
+def _observe(db: Database, status: str, *, heard: bool) -> list[Observed]:
+    """Every ``status`` amphora of a live load balancer, with when it was last touched
+    (and, if ``heard``, its last heartbeat), in one query."""
     with db.session() as session:
         rows = session.execute(
             select(
@@ -148,14 +95,14 @@ def observe(db: Database) -> list[Observed]:
             .join(LoadBalancer, LoadBalancer.id == Amphora.load_balancer_id)
             .outerjoin(AmphoraHealth, AmphoraHealth.amphora_id == Amphora.id)
             .where(
-                Amphora.status == c.AMPHORA_ALLOCATED,
+                Amphora.status == status,
                 LoadBalancer.provisioning_status.notin_(_GONE_LB),
             )
         ).all()
     return [
         Observed(
             amphora_id=r.id,
-            last_heartbeat=r.last_update,
+            last_heartbeat=r.last_update if heard else None,
             touched_at=max(r.created_at, r.updated_at or r.created_at),
             failover_requested=bool(r.failover_requested),
         )
@@ -163,21 +110,19 @@ def observe(db: Database) -> list[Observed]:
     ]
 
 
-def mark_for_failover(
-    db: Database, amphora_ids: list[str] | tuple[str, ...], *, silent_since: dt.datetime
+def _request_failover(
+    db: Database,
+    amphora_ids: Sequence[str],
+    status: str,
+    since: dt.datetime,
+    *also: ColumnElement[bool],
 ) -> list[tuple[str, str | None]]:
-    """Request failover of those still silent since ``silent_since``; return
-    ``(amphora_id, load_balancer_id)`` of the ones this call marked."""
+    """Request failover of each of ``amphora_ids`` still ``status``, not requested yet
+    and untouched since ``since`` (and ``also`` holds), in one conditional UPDATE
+    each; return ``(amphora_id, load_balancer_id)`` of the ones this call marked."""
     marked: list[tuple[str, str | None]] = []
     if not amphora_ids:
         return marked
-    heard_since = exists().where(
-        AmphoraHealth.amphora_id == Amphora.id, AmphoraHealth.last_update >= silent_since
-    )
-    live_lb = exists().where(
-        LoadBalancer.id == Amphora.load_balancer_id,
-        LoadBalancer.provisioning_status.notin_(_GONE_LB),
-    )
     with db.session() as session:
         for amp_id in amphora_ids:
             matched = rows_matched(
@@ -185,12 +130,11 @@ def mark_for_failover(
                 update(Amphora)
                 .where(
                     Amphora.id == amp_id,
-                    Amphora.status == c.AMPHORA_ALLOCATED,
+                    Amphora.status == status,
                     Amphora.failover_requested.is_(False),
-                    ~heard_since,
-                    live_lb,
-                    Amphora.created_at < silent_since,
-                    or_(Amphora.updated_at.is_(None), Amphora.updated_at < silent_since),
+                    *also,
+                    Amphora.created_at < since,
+                    or_(Amphora.updated_at.is_(None), Amphora.updated_at < since),
                 )
                 # keep updated_at: it is "last (re)booted or reconfigured" to decide()
                 .values(failover_requested=True, updated_at=Amphora.updated_at)
@@ -200,6 +144,40 @@ def mark_for_failover(
                 lb_id = session.scalar(select(Amphora.load_balancer_id).where(Amphora.id == amp_id))
                 marked.append((amp_id, lb_id))
     return marked
+
+
+def observe_boots(db: Database) -> list[Observed]:
+    """Every BOOTING amphora of a live load balancer, with when it was last touched."""
+    return _observe(db, c.AMPHORA_BOOTING, heard=False)
+
+
+def mark_boot_failed(
+    db: Database, amphora_ids: tuple[str, ...], *, booting_since: dt.datetime
+) -> list[tuple[str, str | None]]:
+    """Request failover of those still BOOTING since before ``booting_since``."""
+    return _request_failover(db, amphora_ids, c.AMPHORA_BOOTING, booting_since)
+
+
+def observe(db: Database) -> list[Observed]:
+    """Every live, configured amphora with its last heartbeat, in one query."""
+    return _observe(db, c.AMPHORA_ALLOCATED, heard=True)
+
+
+def mark_for_failover(
+    db: Database, amphora_ids: list[str] | tuple[str, ...], *, silent_since: dt.datetime
+) -> list[tuple[str, str | None]]:
+    """Request failover of those of a live load balancer still silent since
+    ``silent_since``; return ``(amphora_id, load_balancer_id)`` of the ones marked."""
+    heard_since = exists().where(
+        AmphoraHealth.amphora_id == Amphora.id, AmphoraHealth.last_update >= silent_since
+    )
+    live_lb = exists().where(
+        LoadBalancer.id == Amphora.load_balancer_id,
+        LoadBalancer.provisioning_status.notin_(_GONE_LB),
+    )
+    return _request_failover(
+        db, amphora_ids, c.AMPHORA_ALLOCATED, silent_since, ~heard_since, live_lb
+    )
 
 
 class FailureDetector:

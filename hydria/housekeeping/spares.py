@@ -18,12 +18,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import update
-
 from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
-from hydria.db.engine import Database, rows_matched
-from hydria.db.models import Amphora, utcnow
+from hydria.db.engine import Database
+from hydria.db.models import utcnow
 from hydria.drivers.compute.base import ComputeDriver
 
 log = logging.getLogger("hydria.housekeeping")
@@ -95,18 +93,11 @@ class SparePool:
         # take it out of the pool first, conditionally: a spare a controller has just
         # claimed belongs to a load balancer now and is left alone
         with self.db.session() as session:
-            taken = rows_matched(
+            taken = amp_db.take_spare(
                 session,
-                update(Amphora)
-                .where(
-                    Amphora.id == amp_id,
-                    Amphora.load_balancer_id.is_(None),
-                    Amphora.status.in_(
-                        [c.AMPHORA_READY, c.AMPHORA_BOOTING, c.AMPHORA_PENDING_DELETE]
-                    ),
-                )
-                .values(status=c.AMPHORA_PENDING_DELETE, updated_at=utcnow())
-                .execution_options(synchronize_session=False),
+                amp_id,
+                (c.AMPHORA_READY, c.AMPHORA_BOOTING, c.AMPHORA_PENDING_DELETE),
+                status=c.AMPHORA_PENDING_DELETE,
             )
         if not taken:
             return

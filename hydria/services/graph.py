@@ -45,6 +45,7 @@ from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
+from hydria.services import tls
 from hydria.services.healthmonitors import check_healthmonitor, new_healthmonitor
 from hydria.services.l7policies import check_policy_body, new_policy, new_rule, place
 from hydria.services.listeners import (
@@ -53,11 +54,10 @@ from hydria.services.listeners import (
     check_pool_protocol,
     new_listener,
     port_in_use,
-    same_transport,
 )
 from hydria.services.members import check_new_member, duplicate_member, new_member
 from hydria.services.pools import CheckedPool, check_pool, new_pool
-from hydria.services.tls import SecretReader, check_listener_material, check_pool_material
+from hydria.services.tls import SecretReader
 
 # (pool, its members, its monitor), as the create answer shows them.
 CreatedPool = tuple[Pool, list[Member], HealthMonitor | None]
@@ -170,9 +170,9 @@ def _plan_listeners(
     for li, ref, prefs in zip(listeners, refs, policy_refs, strict=True):
         protocol = check_listener(li, nested=True)
         taken = by_port.setdefault(li.protocol_port, [])
-        for other in taken:
-            if same_transport(other, protocol):
-                raise port_in_use(other, li.protocol_port)
+        other = protocols.same_port_conflict(protocol, taken)
+        if other is not None:
+            raise port_in_use(other, li.protocol_port)
         taken.append(protocol)
         pool = index[ref] if ref is not None else None
         if pool is not None:
@@ -193,9 +193,9 @@ def _plan_listeners(
 def check_material(store: SecretReader | None, graph: Graph, access: SecretAccess) -> None:
     """Read and check each TLS reference of the planned listeners and pools (400 on a fault)."""
     for li in graph.listeners:
-        check_listener_material(store, li.req.model_dump(), access)
+        tls.check_material(store, tls.LISTENER, li.req.model_dump(), access)
     for p in graph.pools:
-        check_pool_material(store, p.req.model_dump(), access)
+        tls.check_material(store, tls.POOL, p.req.model_dump(), access)
 
 
 def create(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,14 +15,11 @@ from hydria.core.resources import HEALTHMONITOR
 from hydria.core.resources.healthmonitor import HTTP_DEFAULTS, HTTP_TYPES
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, Pool
-from hydria.services import listing, provider
+from hydria.services import change, listing, provider
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_hm,
-    get_lb,
     get_pool,
-    listeners_of,
-    mark_parents_pending,
     require_mutable_pool,
 )
 from hydria.services.shape import hm_view
@@ -82,14 +78,7 @@ def check_healthmonitor(req: Any) -> dict[str, Any]:
 
 def new_healthmonitor(pool: Pool, values: dict[str, Any]) -> HealthMonitor:
     """The row of ``pool``'s new monitor, in PENDING_CREATE (``values``: check_healthmonitor)."""
-    return HealthMonitor(
-        id=str(uuid.uuid4()),
-        project_id=pool.project_id,
-        pool_id=pool.id,
-        provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE,
-        **values,
-    )
+    return change.new_row(HealthMonitor, pool, values)
 
 
 def list_healthmonitors(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
@@ -111,8 +100,7 @@ def create_healthmonitor(env: Env, ctx: RequestContext, req: Any) -> dict[str, A
         pool = get_pool(session, req.pool_id, ctx)
         require_mutable_pool(pool)
         protocols.check_monitor(pool.protocol, values["type"], values["delay"])
-        unit.change(get_lb(session, pool.load_balancer_id, ctx))
-        mark_parents_pending(pool, *listeners_of(pool))
+        change.begin_under(unit, ctx, pool)
         current = pool.health_monitor
         if current is not None and current.provisioning_status != c.DELETED:
             raise Conflict("This pool already has a health monitor")
@@ -150,20 +138,10 @@ def update_healthmonitor(env: Env, ctx: RequestContext, hm_id: str, req: Any) ->
         pool = get_pool(session, hm.pool_id, ctx)
         if pool.protocol in protocols.L4_PROTOCOLS:
             protocols.check_monitor(pool.protocol, hm.type, changes.get("delay"))
-        unit.change(get_lb(session, pool.load_balancer_id, ctx))
-        mark_parents_pending(pool, *listeners_of(pool))
-        for name, value in changes.items():
-            setattr(hm, name, value)
-        hm.provisioning_status = c.PENDING_UPDATE
-        session.flush()
+        change.update(unit, ctx, hm, changes)
         return hm_view(hm)
 
 
 def delete_healthmonitor(env: Env, ctx: RequestContext, hm_id: str) -> None:
     with write(env) as unit:
-        session = unit.session
-        hm = get_hm(session, hm_id, ctx)
-        pool = get_pool(session, hm.pool_id, ctx)
-        unit.change(get_lb(session, pool.load_balancer_id, ctx))
-        mark_parents_pending(pool, *listeners_of(pool))
-        hm.provisioning_status = c.PENDING_DELETE
+        change.delete(unit, ctx, get_hm(unit.session, hm_id, ctx))

@@ -10,7 +10,6 @@ PENDING_UPDATE; the controller's write-back settles them all.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,16 +21,14 @@ from hydria.core import l7, protocols
 from hydria.core.errors import Conflict, NotFound, ProviderUnsupported
 from hydria.core.resources import L7POLICY, L7RULE
 from hydria.db import quotas
-from hydria.db.models import L7Policy, L7Rule, Listener, LoadBalancer, Pool
-from hydria.services import listing
+from hydria.db.models import L7Policy, L7Rule, Listener, Pool
+from hydria.services import change, listing
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_l7policy,
     get_l7rule,
-    get_lb,
     get_listener,
     get_pool,
-    mark_parents_pending,
 )
 from hydria.services.shape import l7policy_view, l7rule_view
 from hydria.services.unit import Env, read, write
@@ -94,26 +91,11 @@ def check_policy_body(req: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def new_policy(listener: Listener, values: Mapping[str, Any]) -> L7Policy:
-    return L7Policy(
-        id=str(uuid.uuid4()),
-        project_id=listener.project_id,
-        listener_id=listener.id,
-        provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE,
-        position=c.MAX_POLICY_POSITION,
-        **values,
-    )
+    return change.new_row(L7Policy, listener, {"position": c.MAX_POLICY_POSITION, **values})
 
 
 def new_rule(policy: L7Policy, values: Mapping[str, Any]) -> L7Rule:
-    return L7Rule(
-        id=str(uuid.uuid4()),
-        project_id=policy.project_id,
-        l7policy_id=policy.id,
-        provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE,
-        **values,
-    )
+    return change.new_row(L7Rule, policy, values)
 
 
 def place(policies: Iterable[L7Policy], policy: L7Policy, position: int) -> list[L7Policy]:
@@ -174,12 +156,6 @@ def _rule_count(session: Session, policy_id: str) -> int:
     )
 
 
-def _lock(unit: Any, session: Session, listener: Listener, ctx: RequestContext) -> LoadBalancer:
-    lb = get_lb(session, listener.load_balancer_id, ctx)
-    unit.change(lb)
-    return lb
-
-
 # --------------------------------------------------------------------------- #
 # Policies                                                                    #
 # --------------------------------------------------------------------------- #
@@ -212,14 +188,13 @@ def create_l7policy(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         check_listener_takes_policies(listener.protocol)
         if values.get("redirect_pool_id"):
             check_redirect_pool(session, listener, values["redirect_pool_id"], ctx)
-        _lock(unit, session, listener, ctx)
+        change.begin_under(unit, ctx, listener)
         quotas.check_and_reserve(
             session, listener.project_id, quotas.L7POLICY, defaults=env.quota_defaults
         )
         quotas.check_and_reserve(
             session, listener.project_id, quotas.L7RULE, len(rules), defaults=env.quota_defaults
         )
-        mark_parents_pending(listener)
         policy = new_policy(listener, values)
         place(live_policies(session, listener.id), policy, req.position)
         session.add(policy)
@@ -250,14 +225,10 @@ def update_l7policy(env: Env, ctx: RequestContext, policy_id: str, req: Any) -> 
         listener = get_listener(session, policy.listener_id, ctx)
         if changes.get("redirect_pool_id"):
             check_redirect_pool(session, listener, changes["redirect_pool_id"], ctx)
-        _lock(unit, session, listener, ctx)
-        mark_parents_pending(listener)
-        for name, value in changes.items():
-            setattr(policy, name, value)
+        change.update(unit, ctx, policy, changes)
         if position is not None:
             place(live_policies(session, listener.id), policy, position)
-        policy.provisioning_status = c.PENDING_UPDATE
-        session.flush()
+            session.flush()
         return l7policy_view(policy)
 
 
@@ -265,12 +236,9 @@ def delete_l7policy(env: Env, ctx: RequestContext, policy_id: str) -> None:
     with write(env) as unit:
         session = unit.session
         policy = get_l7policy(session, policy_id, ctx)
-        listener = get_listener(session, policy.listener_id, ctx)
-        _lock(unit, session, listener, ctx)
-        mark_parents_pending(listener)
-        policy.provisioning_status = c.PENDING_DELETE
+        change.delete(unit, ctx, policy)
         session.flush()
-        renumber(live_policies(session, listener.id))
+        renumber(live_policies(session, policy.listener_id))
 
 
 # --------------------------------------------------------------------------- #
@@ -321,14 +289,12 @@ def create_l7rule(env: Env, ctx: RequestContext, policy_id: str, req: Any) -> di
     with write(env) as unit:
         session = unit.session
         policy = _mutable_policy(session, policy_id, ctx)
-        listener = get_listener(session, policy.listener_id, ctx)
         if _rule_count(session, policy.id) >= c.MAX_L7RULES_PER_L7POLICY:
             raise Conflict(f"Too many rules on L7 policy {policy.id}")
-        _lock(unit, session, listener, ctx)
+        change.begin_under(unit, ctx, policy)
         quotas.check_and_reserve(
             session, policy.project_id, quotas.L7RULE, defaults=env.quota_defaults
         )
-        mark_parents_pending(policy, listener)
         rule = new_rule(policy, values)
         session.add(rule)
         session.flush()
@@ -347,30 +313,21 @@ def update_l7rule(
             choice(name, changes[name], known, known)
     with write(env) as unit:
         session = unit.session
-        policy = _mutable_policy(session, policy_id, ctx)
+        _mutable_policy(session, policy_id, ctx)
         rule = get_l7rule(session, policy_id, rule_id, ctx)
         after = {name: getattr(rule, name) for name in ("type", "compare_type", "key", "value")}
         after.update({k: v for k, v in changes.items() if k in after})
         l7.check_rule(after["type"], after["compare_type"], after["key"], after["value"])
-        listener = get_listener(session, policy.listener_id, ctx)
-        _lock(unit, session, listener, ctx)
-        mark_parents_pending(policy, listener)
-        for name, value in changes.items():
-            setattr(rule, name, value)
-        rule.provisioning_status = c.PENDING_UPDATE
-        session.flush()
+        change.update(unit, ctx, rule, changes)
         return l7rule_view(rule)
 
 
 def delete_l7rule(env: Env, ctx: RequestContext, policy_id: str, rule_id: str) -> None:
     with write(env) as unit:
         session = unit.session
-        policy = _mutable_policy(session, policy_id, ctx)
+        _mutable_policy(session, policy_id, ctx)
         rule = get_l7rule(session, policy_id, rule_id, ctx)
-        listener = get_listener(session, policy.listener_id, ctx)
-        _lock(unit, session, listener, ctx)
-        mark_parents_pending(policy, listener)
-        rule.provisioning_status = c.PENDING_DELETE
+        change.delete(unit, ctx, rule)
 
 
 def mark_deleted_with_listener(session: Session, listener_ids: list[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from hydria.core.resources import LISTENER
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
-from hydria.services import l7policies, listing, provider, tls
+from hydria.services import change, l7policies, listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener
 from hydria.services.shape import listener_view
@@ -65,22 +64,17 @@ def port_in_use(protocol: str, port: int) -> Conflict:
     )
 
 
-def same_transport(a: str, b: str) -> bool:
-    """Two listener protocols that would collide on one port (one per transport)."""
-    return protocols.transport(a) == protocols.transport(b)
-
-
 def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> None:
     others = session.scalars(
-        select(Listener).where(
+        select(Listener.protocol).where(
             Listener.load_balancer_id == lb_id,
             Listener.protocol_port == port,
             Listener.provisioning_status != c.DELETED,
         )
     )
-    for other in others:
-        if same_transport(other.protocol, protocol):
-            raise port_in_use(other.protocol, port)
+    other = protocols.same_port_conflict(protocol, list(others))
+    if other is not None:
+        raise port_in_use(other, port)
 
 
 def check_listener(req: Any, *, nested: bool = False) -> str:
@@ -120,14 +114,7 @@ def new_listener(
     values = LISTENER.create_columns(req.model_dump())
     values.update(protocol=protocol, default_pool_id=default_pool_id)
     tls.listener_defaults(protocol, values)
-    return Listener(
-        id=str(uuid.uuid4()),
-        project_id=lb.project_id,
-        load_balancer_id=lb.id,
-        provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE,
-        **values,
-    )
+    return change.new_row(Listener, lb, values)
 
 
 def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
@@ -156,8 +143,8 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         # this database: a read inside it would wait for its own lock)
         with read(env) as session:
             project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_listener_material(
-            env.secrets, req.model_dump(), SecretAccess(project_id=project_id)
+        tls.check_material(
+            env.secrets, tls.LISTENER, req.model_dump(), SecretAccess(project_id=project_id)
         )
     with write(env) as unit:
         session = unit.session
@@ -186,8 +173,12 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -
         with read(env) as session:  # outside the write transaction, as on create
             listener = get_listener(session, listener_id, ctx)
             merged = _check_update(listener, changes)
-        tls.check_listener_material(
-            env.secrets, merged, SecretAccess(project_id=listener.project_id), changed=set(changes)
+        tls.check_material(
+            env.secrets,
+            tls.LISTENER,
+            merged,
+            SecretAccess(project_id=listener.project_id),
+            changed=set(changes),
         )
     with write(env) as unit:
         session = unit.session
@@ -197,11 +188,7 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
             check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
-        unit.change(lb)
-        for name, value in changes.items():
-            setattr(listener, name, value)
-        listener.provisioning_status = c.PENDING_UPDATE
-        session.flush()
+        change.update(unit, ctx, listener, changes)
         return listener_view(listener)
 
 
@@ -225,6 +212,5 @@ def _check_update(listener: Listener, changes: dict[str, Any]) -> dict[str, Any]
 def delete_listener(env: Env, ctx: RequestContext, listener_id: str) -> None:
     with write(env) as unit:
         listener = get_listener(unit.session, listener_id, ctx)
-        unit.change(get_lb(unit.session, listener.load_balancer_id, ctx))
-        listener.provisioning_status = c.PENDING_DELETE
+        change.delete(unit, ctx, listener)
         l7policies.mark_deleted_with_listener(unit.session, [listener.id])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +14,7 @@ from hydria.core.resources import MEMBER
 from hydria.db import quotas
 from hydria.db.models import Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
-from hydria.services import listing
+from hydria.services import change, listing
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_lb,
@@ -27,7 +26,7 @@ from hydria.services.lookup import (
     require_mutable_pool,
 )
 from hydria.services.shape import member_view
-from hydria.services.unit import Env, Unit, read, write
+from hydria.services.unit import Env, read, write
 from hydria.services.validation import given, refuse_unsupported
 
 SCOPE = listing.owned(Member, MEMBER, parent_authorized=True)
@@ -63,13 +62,11 @@ def has_monitor(pool: Pool) -> bool:
 
 def new_member(pool: Pool, req: Any, *, monitored: bool) -> Member:
     """The row of a new member of ``pool``: OFFLINE until checked if ``monitored``."""
-    return Member(
-        id=str(uuid.uuid4()),
-        project_id=pool.project_id,
-        pool_id=pool.id,
-        provisioning_status=c.PENDING_CREATE,
+    return change.new_row(
+        Member,
+        pool,
+        MEMBER.create_columns(req.model_dump()),
         operating_status=c.OFFLINE if monitored else c.NO_MONITOR,
-        **MEMBER.create_columns(req.model_dump()),
     )
 
 
@@ -93,13 +90,6 @@ def show_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -> 
         return member_view(get_member(session, pool_id, member_id, ctx))
 
 
-def _begin(unit: Unit, pool: Pool, ctx: RequestContext) -> None:
-    """A change to a pool's members: the pool mutable, its load balancer and parents pending."""
-    require_mutable_pool(pool)
-    unit.change(get_lb(unit.session, pool.load_balancer_id, ctx))
-    mark_parents_pending(pool, *listeners_of(pool))
-
-
 def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[str, Any]:
     """A new member (``req``: a ``MemberPOST``)."""
     ctx.owner_for_create(req.project_id)
@@ -107,7 +97,8 @@ def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
         check_new_member(session, req)
-        _begin(unit, pool, ctx)
+        require_mutable_pool(pool)
+        change.begin_under(unit, ctx, pool)
         quotas.check_and_reserve(
             session, pool.project_id, quotas.MEMBER, defaults=env.quota_defaults
         )
@@ -134,19 +125,16 @@ def update_member(
     with write(env) as unit:
         session = unit.session
         member = get_member(session, pool_id, member_id, ctx)
-        _begin(unit, get_pool(session, pool_id, ctx), ctx)
-        for name, value in changes.items():
-            setattr(member, name, value)
-        member.provisioning_status = c.PENDING_UPDATE
-        session.flush()
+        require_mutable_pool(get_pool(session, pool_id, ctx))
+        change.update(unit, ctx, member, changes)
         return member_view(member)
 
 
 def delete_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -> None:
     with write(env) as unit:
         member = get_member(unit.session, pool_id, member_id, ctx)
-        _begin(unit, get_pool(unit.session, pool_id, ctx), ctx)
-        member.provisioning_status = c.PENDING_DELETE
+        require_mutable_pool(get_pool(unit.session, pool_id, ctx))
+        change.delete(unit, ctx, member)
 
 
 def batch_update(

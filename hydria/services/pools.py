@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,14 +15,13 @@ from hydria.core.resources import POOL
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
-from hydria.services import l7policies, listing, provider, tls
+from hydria.services import change, l7policies, listing, provider, tls
 from hydria.services.context import RequestContext
 from hydria.services.listeners import check_pool_protocol
 from hydria.services.lookup import (
     get_lb,
     get_listener,
     get_pool,
-    listeners_of,
     mark_parents_pending,
 )
 from hydria.services.shape import pool_view
@@ -117,14 +115,7 @@ def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
         session_persistence=checked.session_persistence,
     )
     tls.pool_defaults(values, tls_enabled=bool(values.get("tls_enabled")))
-    return Pool(
-        id=str(uuid.uuid4()),
-        project_id=lb.project_id,
-        load_balancer_id=lb.id,
-        provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE,
-        **values,
-    )
+    return change.new_row(Pool, lb, values)
 
 
 def list_pools(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
@@ -155,7 +146,9 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
                 project_id = get_listener(session, req.listener_id, ctx).project_id
             else:
                 project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_pool_material(env.secrets, req.model_dump(), SecretAccess(project_id=project_id))
+        tls.check_material(
+            env.secrets, tls.POOL, req.model_dump(), SecretAccess(project_id=project_id)
+        )
     with write(env) as unit:
         session = unit.session
         listener = None
@@ -198,8 +191,8 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             merged = {**current, **{k: v for k, v in changes.items() if k in tls.POOL_FIELDS}}
             tls.check_pool_rules(merged, current=current, given=changes)
             project_id = pool.project_id
-        tls.check_pool_material(
-            env.secrets, merged, SecretAccess(project_id=project_id), changed=set(changes)
+        tls.check_material(
+            env.secrets, tls.POOL, merged, SecretAccess(project_id=project_id), changed=set(changes)
         )
     with write(env) as unit:
         session = unit.session
@@ -215,12 +208,7 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             filled = dict(merged)
             tls.pool_defaults(filled, tls_enabled=True)
             changes.update((k, v) for k, v in filled.items() if merged.get(k) != v)
-        unit.change(get_lb(session, pool.load_balancer_id, ctx))
-        for name, value in changes.items():
-            setattr(pool, name, value)
-        pool.provisioning_status = c.PENDING_UPDATE
-        mark_parents_pending(*listeners_of(pool))
-        session.flush()
+        change.update(unit, ctx, pool, changes)
         return pool_view(pool)
 
 
@@ -230,6 +218,4 @@ def delete_pool(env: Env, ctx: RequestContext, pool_id: str) -> None:
         policy = l7policies.policy_using(unit.session, pool.id)
         if policy is not None:
             raise Conflict(f"Pool {pool.id} is in use by L7 policy {policy.id}")
-        unit.change(get_lb(unit.session, pool.load_balancer_id, ctx))
-        pool.provisioning_status = c.PENDING_DELETE
-        mark_parents_pending(*listeners_of(pool))
+        change.delete(unit, ctx, pool)

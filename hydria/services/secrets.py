@@ -25,7 +25,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
@@ -51,6 +51,8 @@ _ROLE_NAMES = {
     "certificate": ({"certificate"}, {"private_key", "private_key_passphrase", "intermediates"}),
     "rsa": ({"public_key", "private_key"}, {"private_key_passphrase"}),
 }
+
+R = TypeVar("R", StoredSecret, SecretContainer)
 
 
 class NotAcceptable(APIError):
@@ -227,6 +229,17 @@ def _bit_length(body: Mapping[str, Any], schema: str) -> int | None:
     return value
 
 
+def _new(model: type[R], ctx: RequestContext, name: str | None, **values: Any) -> R:
+    """A new secret or container of the caller's project, by the caller."""
+    return model(
+        id=str(uuid.uuid4()),
+        project_id=ctx.project_id,
+        creator_id=ctx.user_id,
+        name=name.strip() if name is not None else None,
+        **values,
+    )
+
+
 def create_secret(env: Env, ctx: RequestContext, body: Any, base: str) -> str:
     """Store a secret (sealed); its reference."""
     schema = "Secret"
@@ -235,11 +248,10 @@ def create_secret(env: Env, ctx: RequestContext, body: Any, base: str) -> str:
     secret_type = _string(body, "secret_type", schema, max_length=80) or "opaque"
     if secret_type not in SECRET_TYPES:
         raise _invalid(schema, f"{secret_type!r} is not one of {list(SECRET_TYPES)}", "secret_type")
-    row = StoredSecret(
-        id=str(uuid.uuid4()),
-        project_id=ctx.project_id,
-        creator_id=ctx.user_id,
-        name=name.strip() if name is not None else None,
+    row = _new(
+        StoredSecret,
+        ctx,
+        name,
         secret_type=secret_type,
         algorithm=_string(body, "algorithm", schema),
         mode=_string(body, "mode", schema),
@@ -527,11 +539,10 @@ def create_container(env: Env, ctx: RequestContext, body: Any, base: str) -> str
                 f"The minimum required reference names are {need} for {ctype} type",
                 "secret_refs",
             )
-    row = SecretContainer(
-        id=str(uuid.uuid4()),
-        project_id=ctx.project_id,
-        creator_id=ctx.user_id,
-        name=name.strip() if name is not None else None,
+    row = _new(
+        SecretContainer,
+        ctx,
+        name,
         type=ctype,
         secret_refs=[{"name": n, "secret_id": s} for n, s in items],
     )

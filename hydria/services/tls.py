@@ -17,6 +17,7 @@ sit above ``core`` and ``db`` only, so the two methods are restated here).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hydria.core import constants as c
@@ -29,14 +30,31 @@ from hydria.core.secrets import (
     SecretNotFound,
 )
 
-#: A listener's reference fields, and the options only a TLS listener uses.
-LISTENER_REFS = (
-    "default_tls_container_ref",
-    "sni_container_refs",
-    "client_ca_tls_container_ref",
-    "client_crl_container_ref",
+
+@dataclass(frozen=True)
+class Material:
+    """Which fields of an object name TLS material by reference: its own certificates
+    (a field may hold a list), and the CA and CRL its peers are checked against."""
+
+    certificates: tuple[str, ...]
+    ca: str
+    crl: str
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (*self.certificates, self.ca, self.crl)
+
+
+LISTENER = Material(
+    ("default_tls_container_ref", "sni_container_refs"),
+    ca="client_ca_tls_container_ref",
+    crl="client_crl_container_ref",
 )
-POOL_REFS = ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref")
+POOL = Material(("tls_container_ref",), ca="ca_tls_container_ref", crl="crl_container_ref")
+
+#: A listener's reference fields, and the options only a TLS listener uses.
+LISTENER_REFS = LISTENER.refs
+POOL_REFS = POOL.refs
 LISTENER_FIELDS = (
     *LISTENER_REFS,
     "client_authentication",
@@ -170,34 +188,29 @@ def check_listener_rules(protocol: str, values: Mapping[str, Any], *, update: bo
         )
 
 
-def check_listener_material(
+def check_material(
     store: SecretReader | None,
+    kind: Material,
     values: Mapping[str, Any],
     access: SecretAccess,
     *,
     changed: set[str] | None = None,
 ) -> None:
-    """Read and check every reference the listener names (on an update: those given)."""
+    """Read and check every reference ``values`` name in the fields ``kind`` says
+    (on an update: those given, and the CA again when its CRL is given)."""
 
     def wanted(name: str) -> bool:
         return changed is None or name in changed
 
-    if values.get("default_tls_container_ref") and wanted("default_tls_container_ref"):
-        check_certificate(
-            store, values["default_tls_container_ref"], "default_tls_container_ref", access
-        )
-    if wanted("sni_container_refs"):
-        for ref in values.get("sni_container_refs") or ():
-            check_certificate(store, ref, "sni_container_refs", access)
-    ca = values.get("client_ca_tls_container_ref")
-    if ca and (wanted("client_ca_tls_container_ref") or wanted("client_crl_container_ref")):
+    for name in kind.certificates:
+        value = values.get(name)
+        if value and wanted(name):
+            for ref in value if isinstance(value, list | tuple) else (value,):
+                check_certificate(store, ref, name, access)
+    ca = values.get(kind.ca)
+    if ca and (wanted(kind.ca) or wanted(kind.crl)):
         check_ca_and_crl(
-            store,
-            ca,
-            values.get("client_crl_container_ref"),
-            access,
-            ca_field="client_ca_tls_container_ref",
-            crl_field="client_crl_container_ref",
+            store, ca, values.get(kind.crl), access, ca_field=kind.ca, crl_field=kind.crl
         )
 
 
@@ -238,30 +251,6 @@ def check_pool_rules(
         if current is None:
             raise _fault("A CA certificate reference is required to specify a revocation list.")
         raise _fault("A CA reference is required to specify a certificate revocation list.")
-
-
-def check_pool_material(
-    store: SecretReader | None,
-    values: Mapping[str, Any],
-    access: SecretAccess,
-    *,
-    changed: set[str] | None = None,
-) -> None:
-    def wanted(name: str) -> bool:
-        return changed is None or name in changed
-
-    if values.get("tls_container_ref") and wanted("tls_container_ref"):
-        check_certificate(store, values["tls_container_ref"], "tls_container_ref", access)
-    ca = values.get("ca_tls_container_ref")
-    if ca and (wanted("ca_tls_container_ref") or wanted("crl_container_ref")):
-        check_ca_and_crl(
-            store,
-            ca,
-            values.get("crl_container_ref"),
-            access,
-            ca_field="ca_tls_container_ref",
-            crl_field="crl_container_ref",
-        )
 
 
 def pool_defaults(values: dict[str, Any], *, tls_enabled: bool, only_given: bool = False) -> None:

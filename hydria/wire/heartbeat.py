@@ -24,13 +24,13 @@ must be the ones in the header.
 
 The checks run in this order, cheapest first, and each rejection is a
 ``HeartbeatError`` whose ``kind`` names a counter: the packet size
-(``TooLarge``), the envelope (``BadHeader``: magic, id length, truncation),
-the version (``UnknownVersion``; version 1 was signed with one key shared by
+(``too_large``), the envelope (``bad_header``: magic, id length, truncation),
+the version (``unknown_version``; version 1 was signed with one key shared by
 the whole deployment and is no longer spoken), then, by the caller, who the
 id is and where the packet came from, then the signature with
-``hmac.compare_digest`` (``BadSignature``); only a signed body is
-decompressed, into at most ``MAX_PAYLOAD_BYTES`` (a bomb is ``BodyTooLarge``),
-parsed and checked field by field (``Malformed``).
+``hmac.compare_digest`` (``bad_signature``); only a signed body is
+decompressed, into at most ``MAX_PAYLOAD_BYTES`` (a bomb is ``body_too_large``),
+parsed and checked field by field (``malformed``).
 
 Payload (JSON object)::
 
@@ -70,6 +70,7 @@ import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 MAGIC: Final = b"HYHB"
@@ -100,50 +101,27 @@ PAYLOAD_SCHEMA: Final = 2
 MAX_PAYLOAD_SCHEMA: Final = 255
 
 
+class Rejection(StrEnum):
+    """Why a packet is not a good heartbeat; the value names its counter."""
+
+    TOO_LARGE = "too_large"  # the packet is over MAX_PACKET_BYTES
+    BAD_HEADER = "bad_header"  # not our envelope, a bad id length, truncated
+    UNKNOWN_VERSION = "unknown_version"  # an envelope version this side does not speak
+    BAD_SIGNATURE = "bad_signature"  # HMAC does not match the amphora's key
+    BODY_TOO_LARGE = "body_too_large"  # the signed body inflates past MAX_PAYLOAD_BYTES
+    MALFORMED = "malformed"  # signed, but bad zlib/JSON/fields, or another id inside
+
+
 class HeartbeatError(ValueError):
-    """A packet that is not a good heartbeat. ``kind`` names the counter.
+    """A packet that is not a good heartbeat: ``kind`` (a ``Rejection`` value) says
+    why and names the counter; the message says what exactly."""
 
-    ::
-
-        HeartbeatError
-         +-- TooLarge         the packet is over MAX_PACKET_BYTES
-         +-- BadHeader        not our envelope, a bad id length, truncated
-         +-- UnknownVersion   an envelope version this side does not speak
-         +-- BadSignature     HMAC does not match the amphora's key
-         +-- BodyTooLarge     the signed body inflates past MAX_PAYLOAD_BYTES
-         +-- Malformed        signed, but bad zlib/JSON/fields, or another id inside
-    """
-
-    kind = "malformed"
+    def __init__(self, kind: Rejection, detail: str) -> None:
+        super().__init__(detail)
+        self.kind: str = kind.value
 
 
-class TooLarge(HeartbeatError):
-    kind = "too_large"
-
-
-class BadHeader(HeartbeatError):
-    kind = "bad_header"
-
-
-class UnknownVersion(HeartbeatError):
-    kind = "unknown_version"
-
-
-class BadSignature(HeartbeatError):
-    kind = "bad_signature"
-
-
-class BodyTooLarge(HeartbeatError):
-    kind = "body_too_large"
-
-
-class Malformed(HeartbeatError):
-    kind = "malformed"
-
-
-REJECTION_KINDS: Final = tuple(
-    cls.kind for cls in (TooLarge, BadHeader, UnknownVersion, BadSignature, BodyTooLarge, Malformed)
-)
+REJECTION_KINDS: Final = tuple(r.value for r in Rejection)
 
 
 class SigningKey:
@@ -228,7 +206,9 @@ def encode(payload: Mapping[str, Any], key: bytes | SigningKey, seq: int) -> byt
     head = bytes((VERSION, len(amphora_id))) + amphora_id + seq.to_bytes(4)
     packet = MAGIC + head + _signing_key(key).sign(head, body) + body
     if len(packet) > MAX_PACKET_BYTES:
-        raise TooLarge(f"heartbeat of {len(packet)} bytes exceeds {MAX_PACKET_BYTES}")
+        raise HeartbeatError(
+            Rejection.TOO_LARGE, f"heartbeat of {len(packet)} bytes exceeds {MAX_PACKET_BYTES}"
+        )
     return packet
 
 
@@ -247,22 +227,26 @@ def open_envelope(packet: bytes) -> Envelope:
     """Check size, header and version; say which amphora the packet claims to be."""
     size = len(packet)
     if size > MAX_PACKET_BYTES:
-        raise TooLarge(f"packet of {size} bytes exceeds {MAX_PACKET_BYTES}")
+        raise HeartbeatError(
+            Rejection.TOO_LARGE, f"packet of {size} bytes exceeds {MAX_PACKET_BYTES}"
+        )
     if size <= FIXED_HEADER or packet[:4] != MAGIC:
-        raise BadHeader("not a heartbeat envelope")
+        raise HeartbeatError(Rejection.BAD_HEADER, "not a heartbeat envelope")
     version = packet[4]
     if version != VERSION:
-        raise UnknownVersion(f"envelope version {version} is not {VERSION}")
+        raise HeartbeatError(
+            Rejection.UNKNOWN_VERSION, f"envelope version {version} is not {VERSION}"
+        )
     n = packet[5]
     digest_at = FIXED_HEADER + n + 4
     if not 0 < n <= MAX_ID_CHARS or size <= digest_at + DIGEST_SIZE:
-        raise BadHeader("bad amphora id length or truncated envelope")
+        raise HeartbeatError(Rejection.BAD_HEADER, "bad amphora id length or truncated envelope")
     try:
         amphora_id = packet[FIXED_HEADER : digest_at - 4].decode("ascii")
     except UnicodeDecodeError:
-        raise BadHeader("amphora id is not ASCII") from None
+        raise HeartbeatError(Rejection.BAD_HEADER, "amphora id is not ASCII") from None
     if not amphora_id.isprintable():  # an id goes into logs: no CR, LF or controls
-        raise BadHeader("amphora id has control characters")
+        raise HeartbeatError(Rejection.BAD_HEADER, "amphora id has control characters")
     seq = int.from_bytes(packet[digest_at - 4 : digest_at])
     return Envelope(
         amphora_id,
@@ -274,11 +258,11 @@ def open_envelope(packet: bytes) -> Envelope:
 
 
 def authenticate(envelope: Envelope, key: bytes | SigningKey) -> None:
-    """Check the signature with the claimed amphora's key (``BadSignature``)."""
+    """Check the signature with the claimed amphora's key (``bad_signature``)."""
     if not hmac.compare_digest(
         envelope.digest, _signing_key(key).sign(envelope.signed_head, envelope.body)
     ):
-        raise BadSignature("HMAC does not match")
+        raise HeartbeatError(Rejection.BAD_SIGNATURE, "HMAC does not match")
 
 
 def verify(envelope: Envelope, key: bytes | SigningKey) -> Heartbeat:
@@ -293,18 +277,22 @@ def unpack(envelope: Envelope) -> Heartbeat:
     try:
         raw = inflater.decompress(envelope.body, MAX_PAYLOAD_BYTES)
     except zlib.error as exc:
-        raise Malformed(f"bad zlib body: {exc}") from None
+        raise HeartbeatError(Rejection.MALFORMED, f"bad zlib body: {exc}") from None
     if inflater.unconsumed_tail:
-        raise BodyTooLarge(f"payload inflates past {MAX_PAYLOAD_BYTES} bytes")
+        raise HeartbeatError(
+            Rejection.BODY_TOO_LARGE, f"payload inflates past {MAX_PAYLOAD_BYTES} bytes"
+        )
     if not inflater.eof:
-        raise Malformed("truncated zlib body")
+        raise HeartbeatError(Rejection.MALFORMED, "truncated zlib body")
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise Malformed(f"bad JSON: {exc}") from None
+        raise HeartbeatError(Rejection.MALFORMED, f"bad JSON: {exc}") from None
     hb = _parse(data, VERSION)
     if hb.amphora_id != envelope.amphora_id or hb.seq != envelope.seq:
-        raise Malformed("the signed body disagrees with the envelope's id or seq")
+        raise HeartbeatError(
+            Rejection.MALFORMED, "the signed body disagrees with the envelope's id or seq"
+        )
     return hb
 
 
@@ -347,23 +335,23 @@ def _parse(data: object, version: int) -> Heartbeat:
 
 def _obj(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise Malformed(f"{what} is not an object")
+        raise HeartbeatError(Rejection.MALFORMED, f"{what} is not an object")
     return value
 
 
 def _id(value: object, what: str) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS:
-        raise Malformed(f"{what} is not an id")
+        raise HeartbeatError(Rejection.MALFORMED, f"{what} is not an id")
     return value
 
 
 def _status(value: object, what: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_STATUS_CHARS:
-        raise Malformed(f"{what} is not a status")
+        raise HeartbeatError(Rejection.MALFORMED, f"{what} is not a status")
     return value
 
 
 def _int(value: object, what: str, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise Malformed(f"{what} is not an integer in 0..{maximum}")
+        raise HeartbeatError(Rejection.MALFORMED, f"{what} is not an integer in 0..{maximum}")
     return value

@@ -411,8 +411,9 @@ def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouche
             assert source[0] == ip
             env = wire.open_envelope(packet)
             assert env.amphora_id == amp_id
-            with pytest.raises(wire.BadSignature):
+            with pytest.raises(wire.HeartbeatError) as refused:
                 wire.authenticate(env, amphora_key(deployment, "another-amphora"))
+            assert refused.value.kind == wire.Rejection.BAD_SIGNATURE
             seqs.append(wire.verify(env, amphora_key(deployment, amp_id)).seq)
         assert seqs == sorted(seqs)
         assert client.info(ip, port)["heartbeat_seq"] >= seqs[-1]

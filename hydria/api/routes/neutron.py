@@ -114,21 +114,18 @@ def _show(kind: str, key: str, request: Request, env: Services) -> dict[str, Any
     return {kind: _fields(service.show(env, kind, key, VIEWS[kind]), request)}
 
 
-@router.get("/subnets")
-def list_subnets(request: Request, env: Services) -> dict[str, Any]:
-    return _list("subnet", request, env)
+def _serve(kind: str) -> None:
+    """``GET /<kind>s`` and ``GET /<kind>s/{id}``, as Neutron reads each collection."""
+
+    def list_items(request: Request, env: Services) -> dict[str, Any]:
+        return _list(kind, request, env)
+
+    def show_item(item_id: str, request: Request, env: Services) -> dict[str, Any]:
+        return _show(kind, item_id, request, env)
+
+    router.add_api_route(f"/{kind}s", list_items, methods=["GET"], name=f"list_{kind}s")
+    router.add_api_route(f"/{kind}s/{{item_id}}", show_item, methods=["GET"], name=f"show_{kind}")
 
 
-@router.get("/subnets/{subnet_id}")
-def show_subnet(subnet_id: str, request: Request, env: Services) -> dict[str, Any]:
-    return _show("subnet", subnet_id, request, env)
-
-
-@router.get("/networks")
-def list_networks(request: Request, env: Services) -> dict[str, Any]:
-    return _list("network", request, env)
-
-
-@router.get("/networks/{network_id}")
-def show_network(network_id: str, request: Request, env: Services) -> dict[str, Any]:
-    return _show("network", network_id, request, env)
+for _kind in VIEWS:
+    _serve(_kind)

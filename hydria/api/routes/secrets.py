@@ -14,6 +14,7 @@ always written ``<endpoint>/v1/secrets/<id>``, as Barbican writes them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse
 from hydria.api.deps import Ctx, JsonBody, Services, get_settings
 from hydria.core.errors import PayloadTooLarge
 from hydria.services import secrets
+from hydria.services.context import RequestContext
 
 # the secrets and containers, mounted under ``/v1`` and at the root (a client with
 # keystoneauth's ``none`` plugin uses the endpoint as it is given, without ``/v1``)
@@ -72,17 +74,39 @@ def _query(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items()}
 
 
-@router.get("/secrets")
-@router.get("/secrets/", include_in_schema=False)
-def list_secrets(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]:
-    return secrets.list_secrets(env, ctx, _query(request), base_url(request))
+def _collection(
+    name: str,
+    ref_key: str,
+    list_items: Callable[[Services, RequestContext, dict[str, str], str], dict[str, Any]],
+    create: Callable[[Services, RequestContext, Any, str], str],
+) -> None:
+    """``GET`` (a page) and ``POST`` (a new item, answered with its reference as
+    ``ref_key`` and in Location) on ``/<name>``, with and without the trailing
+    slash python-barbicanclient sends."""
+
+    def list_route(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]:
+        return list_items(env, ctx, _query(request), base_url(request))
+
+    def create_route(request: Request, env: Services, ctx: Ctx, body: JsonBody) -> JSONResponse:
+        ref = create(env, ctx, body, base_url(request))
+        return JSONResponse({ref_key: ref}, status_code=201, headers={"Location": ref})
+
+    for path, shown in ((f"/{name}", True), (f"/{name}/", False)):
+        router.add_api_route(
+            path, list_route, methods=["GET"], name=f"list_{name}", include_in_schema=shown
+        )
+        router.add_api_route(
+            path,
+            create_route,
+            methods=["POST"],
+            status_code=201,
+            name=f"create_{name[:-1]}",
+            include_in_schema=shown,
+        )
 
 
-@router.post("/secrets", status_code=201)
-@router.post("/secrets/", status_code=201, include_in_schema=False)
-def create_secret(request: Request, env: Services, ctx: Ctx, body: JsonBody) -> JSONResponse:
-    ref = secrets.create_secret(env, ctx, body, base_url(request))
-    return JSONResponse({"secret_ref": ref}, status_code=201, headers={"Location": ref})
+_collection("secrets", "secret_ref", secrets.list_secrets, secrets.create_secret)
+_collection("containers", "container_ref", secrets.list_containers, secrets.create_container)
 
 
 def _wants_json(request: Request) -> bool:
@@ -131,19 +155,6 @@ async def put_payload(request: Request, env: Services, ctx: Ctx, secret_id: str)
 def delete_secret(env: Services, ctx: Ctx, secret_id: str) -> Response:
     secrets.delete_secret(env, ctx, secret_id)
     return Response(status_code=204)
-
-
-@router.get("/containers")
-@router.get("/containers/", include_in_schema=False)
-def list_containers(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]:
-    return secrets.list_containers(env, ctx, _query(request), base_url(request))
-
-
-@router.post("/containers", status_code=201)
-@router.post("/containers/", status_code=201, include_in_schema=False)
-def create_container(request: Request, env: Services, ctx: Ctx, body: JsonBody) -> JSONResponse:
-    ref = secrets.create_container(env, ctx, body, base_url(request))
-    return JSONResponse({"container_ref": ref}, status_code=201, headers={"Location": ref})
 
 
 @router.get("/containers/{container_id}")

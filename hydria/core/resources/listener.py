@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hydria.core import constants as c
 from hydria.core.resources import common as std
 from hydria.core.resources.field import REQUIRED, Child, Field, Resource, Show
@@ -83,18 +85,8 @@ LISTENER = Resource(
         ),
         std.CREATED,
         std.UPDATED,
-        Field(
-            "loadbalancer_id",
-            UUID,
-            REQUIRED,
-            create=True,
-            nested=False,
-            filter=True,
-            column="load_balancer_id",
-            shown=False,
-            stored=False,
-        ),
-        Field("loadbalancers", column="load_balancer_id", show=Show.PARENT),
+        replace(std.LB_ID, default=REQUIRED),
+        std.LOADBALANCERS,
         _timeout("timeout_client_data", c.DEFAULT_TIMEOUT_CLIENT_DATA),
         _timeout("timeout_member_connect", c.DEFAULT_TIMEOUT_MEMBER_CONNECT),
         _timeout("timeout_member_data", c.DEFAULT_TIMEOUT_MEMBER_DATA),

@@ -165,39 +165,34 @@ DomainName = Annotated[
     AfterValidator(_host_name),
 ]
 UrlPath = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^/[^\s]*\Z")]
-# Octavia's TLS version names, oldest first.
-TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
-def _tls_versions(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError(
-            "Empty TLS version list. Either specify at least one TLS version "
-            "or remove this parameter to use the default."
-        )
-    invalid = [v for v in value if v not in TLS_VERSIONS]
-    if invalid:
-        raise ValueError(f"Invalid TLS versions: {', '.join(invalid)}")
-    return value
+def _names_from(known: tuple[str, ...], what: str, invalid: str) -> AfterValidator:
+    """A non-empty list of names, each one of ``known``: Octavia's faults say
+    ``what`` the list holds and begin the list of the unknown ones with ``invalid``."""
+
+    def check(value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(
+                f"Empty {what} list. Either specify at least one {what} "
+                "or remove this parameter to use the default."
+            )
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise ValueError(f"{invalid}: {', '.join(unknown)}")
+        return value
+
+    return AfterValidator(check)
 
 
-TlsVersions = Annotated[list[Annotated[str, Field(max_length=32)]], AfterValidator(_tls_versions)]
+TlsVersions = Annotated[
+    list[Annotated[str, Field(max_length=32)]],
+    _names_from(c.TLS_VERSIONS_ALL, "TLS version", "Invalid TLS versions"),
+]
 # Octavia's ALPN protocol names and its check of a cipher string.
 ALPN_PROTOCOLS = ("h2", "http/1.1", "http/1.0")
 CLIENT_AUTH_MODES = ("NONE", "OPTIONAL", "MANDATORY")
 _CIPHERS_RE = re.compile(r"[A-Za-z0-9\-+!:@=_.]+\Z")
-
-
-def _alpn(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError(
-            "Empty ALPN protocol list. Either specify at least one ALPN "
-            "protocol or remove this parameter to use the default."
-        )
-    invalid = [p for p in value if p not in ALPN_PROTOCOLS]
-    if invalid:
-        raise ValueError(f"Invalid ALPN protocol: {', '.join(invalid)}")
-    return value
 
 
 def _ciphers(value: str) -> str:
@@ -215,7 +210,10 @@ def _client_auth(value: str) -> str:
     return value
 
 
-AlpnProtocols = Annotated[list[Annotated[str, Field(max_length=32)]], AfterValidator(_alpn)]
+AlpnProtocols = Annotated[
+    list[Annotated[str, Field(max_length=32)]],
+    _names_from(ALPN_PROTOCOLS, "ALPN protocol", "Invalid ALPN protocol"),
+]
 Ciphers = Annotated[str, Field(max_length=2048), AfterValidator(_ciphers)]
 ClientAuthentication = Annotated[str, AfterValidator(_client_auth)]
 # A secret store reference (Octavia: a string of at most 255 characters).

@@ -32,6 +32,20 @@ def _json_or_text(res: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"error": str(body)[:2000]}
 
 
+def _applied(res: httpx.Response, ip: str, port: int, what: str) -> dict[str, Any]:
+    """The agent's answer to a configuration it was sent (``what``: config, udp,
+    vrrp): 400 is a refusal with its reason, anything but 200 a failure to reach it."""
+    if res.status_code == 400:
+        fault = res.json()
+        raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
+    if res.status_code != 200:
+        raise AmphoraUnreachable(
+            f"agent {ip}:{port} {what}: HTTP {res.status_code} {res.text[:300]}"
+        )
+    body: dict[str, Any] = res.json()
+    return body
+
+
 class AgentClient:
     """``AmphoraAgent`` over HTTPS with mutual TLS."""
 
@@ -109,35 +123,19 @@ class AgentClient:
         )
         if res.status_code == 409:
             raise StaleConfig(res.text)
-        if res.status_code == 400:
-            fault = res.json()
-            raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
         if res.status_code == 503:
             fault = _json_or_text(res)
             raise ConfigNotLoaded(
                 f"agent {ip}:{port}: {fault.get('error')}: {fault.get('details', '')}".strip()
             )
-        if res.status_code != 200:
-            raise AmphoraUnreachable(
-                f"agent {ip}:{port} config: HTTP {res.status_code} {res.text[:300]}"
-            )
-        body: dict[str, Any] = res.json()
-        return body
+        return _applied(res, ip, port, "config")
 
     def put_udp(self, ip: str, port: int, doc: dict[str, Any], version: int) -> dict[str, Any]:
         """The UDP listeners' part (``PUT /1.0/udp``); answers as ``put_config``."""
         res = self._request("PUT", ip, port, "/udp", params={"version": version}, json=doc)
         if res.status_code == 409:
             raise StaleConfig(res.text)
-        if res.status_code == 400:
-            refused = res.json()
-            raise ConfigRejected(f"{refused.get('error')}: {refused.get('details', '')}".strip())
-        if res.status_code != 200:
-            raise AmphoraUnreachable(
-                f"agent {ip}:{port} udp: HTTP {res.status_code} {res.text[:300]}"
-            )
-        answer: dict[str, Any] = res.json()
-        return answer
+        return _applied(res, ip, port, "udp")
 
     def put_tls(self, ip: str, port: int, files: dict[str, str]) -> None:
         """Listener and pool TLS material, before the configuration naming it."""
@@ -152,15 +150,7 @@ class AgentClient:
         res = self._request(
             "PUT", ip, port, "/vrrp", content=text.encode(), headers={"Content-Type": "text/plain"}
         )
-        if res.status_code == 400:
-            fault = res.json()
-            raise ConfigRejected(f"{fault.get('error')}: {fault.get('details', '')}".strip())
-        if res.status_code != 200:
-            raise AmphoraUnreachable(
-                f"agent {ip}:{port} vrrp: HTTP {res.status_code} {res.text[:300]}"
-            )
-        body: dict[str, Any] = res.json()
-        return body
+        return _applied(res, ip, port, "vrrp")
 
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         res = self._request(

@@ -52,22 +52,23 @@ class NoopAgentClient:
 
     def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
         with self.fleet.lock:
-            state = self.fleet.agent(ip)
-            current = state.config_version
-            if current is not None and version < current:
-                raise StaleConfig(f"amphora {ip} runs version {current}, got {version}")
-            state.config_version = version
+            self._accept(ip, "config_version", version)
             self.pushes[ip] += 1
         return {"config_version": version, "reloaded": True}
 
     def put_udp(self, ip: str, port: int, doc: dict[str, Any], version: int) -> dict[str, Any]:
         with self.fleet.lock:
-            state = self.fleet.agent(ip)
-            current = state.udp_version
-            if current is not None and version < current:
-                raise StaleConfig(f"amphora {ip} runs UDP version {current}, got {version}")
-            state.udp_version = version
+            self._accept(ip, "udp_version", version, what="UDP version")
         return {"udp_config_version": version}
+
+    def _accept(self, ip: str, field: str, version: int, *, what: str = "version") -> None:
+        """Record ``version`` in the agent state's ``field``, refusing an older one
+        (as a real agent answers 409); call it holding ``fleet.lock``."""
+        state = self.fleet.agent(ip)
+        current = getattr(state, field)
+        if current is not None and version < current:
+            raise StaleConfig(f"amphora {ip} runs {what} {current}, got {version}")
+        setattr(state, field, version)
 
     def put_certificate(self, ip: str, port: int, cert_pem: str, key_pem: str) -> None:
         return None
