@@ -98,6 +98,10 @@ class ConfigStore:
         text = self._running_text()
         return text is not None and serves_nothing(text.decode(errors="replace"))
 
+    def wants_haproxy(self) -> bool:
+        """A configuration is held and it serves something: HAProxy should run."""
+        return self.has_config() and not self._idle()
+
     def has_config(self) -> bool:
         return self.layout.config.exists() and self.version() is not None
 
@@ -209,7 +213,7 @@ class ConfigStore:
     def resume(self) -> None:
         """At agent start: run the configuration we had, if HAProxy is not running."""
         with self.lock:
-            if self.has_config() and not self.haproxy.running() and not self._idle():
+            if self.wants_haproxy() and not self.haproxy.running():
                 self.haproxy.start()
 
     def remove(self, *, drain: float = 0.0) -> None:

@@ -204,3 +204,29 @@ def test_a_config_that_serves_nothing_starts_nothing_until_a_listener_comes(
     worker = store.haproxy.worker_stats()[0]
     assert store.apply(_idle_config(store.layout), 4) == 4
     assert store.haproxy.running() and store.haproxy.worker_stats()[0] != worker
+
+
+def test_the_supervisor_does_not_start_haproxy_for_a_config_that_serves_nothing(
+    store: ConfigStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydria.agent.main import supervise
+
+    assert store.apply(_idle_config(store.layout), 1) == 1
+    looked = threading.Semaphore(0)
+    asked = store.wants_haproxy
+
+    def counted() -> bool:
+        looked.release()
+        return asked()
+
+    monkeypatch.setattr(store, "wants_haproxy", counted)
+    stop = threading.Event()
+    thread = threading.Thread(target=supervise, args=(store, stop, 0.01), daemon=True)
+    thread.start()
+    try:
+        for _ in range(3):  # three rounds of the supervisor, each finding nothing to run
+            assert looked.acquire(timeout=30)
+        assert not store.haproxy.running()
+    finally:
+        stop.set()
+        thread.join(30)
