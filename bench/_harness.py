@@ -162,6 +162,10 @@ def hydria_up(
         stderr=subprocess.STDOUT,
         env=environ,
         start_new_session=True,
+        # amphora agents start as ``python -m``, which puts the working folder first
+        # on sys.path: run from a checkout, another checkout's ``hydria_up`` (a
+        # baseline, ``bin_dir``) would run this checkout's agent
+        cwd=state,
     )
     endpoint = Up(f"http://127.0.0.1:{port}")
     endpoint.log = state / "up.log"
