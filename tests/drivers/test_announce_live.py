@@ -1,6 +1,7 @@
 """A VIP that moved to a new port is announced: a client's neighbour entry for it
 takes the new MAC at once, without the client sending anything (real namespaces
-on a bridge of the test's own; the announcer runs as the netns driver runs it).
+on a bridge of the test's own; the announcer runs as the netns driver runs it, from a
+thread that joined the namespace, and as a process started there).
 
 Without the announcement the client keeps the old MAC (STALE) and sends its next
 packets to a port that is gone until its neighbour probe times out."""
@@ -10,9 +11,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from hydria.drivers.network import garp
 from tests.support import netns_lab
 from tests.support.netns_lab import Lab
 
@@ -46,8 +49,9 @@ def _neighbour(lab: Lab, ns: str, address: str) -> str:
     [("10.253.77.250", "10.253.77.5", 24), ("fd73:77::fa", "fd73:77::5", 64)],
     ids=["ipv4-garp", "ipv6-unsolicited-na"],
 )
+@pytest.mark.parametrize("how", ["thread", "process"])
 def test_a_moved_vip_is_announced_to_the_client(
-    lab: Lab, client: str, vip: str, prefix: int
+    lab: Lab, client: str, vip: str, prefix: int, how: str
 ) -> None:
     bridge = lab.bridge(f"hydbr-a{lab.tag}")
     c = lab.host("c", bridge, f"{client}/{prefix}")
@@ -60,8 +64,11 @@ def test_a_moved_vip_is_announced_to_the_client(
     new = lab.host("n", bridge, "10.253.78.1/24")
     netns_lab.ip("-n", new, "addr", "add", f"{vip}/{prefix}", "dev", "eth0", "nodad")
     assert _mac(lab, new) != _mac(lab, old)
-    sent = lab.run(new, sys.executable, "-m", "hydria.drivers.network.garp", "eth0", vip)
-    assert sent.returncode == 0, sent.stderr
+    if how == "thread":
+        garp.announce_in(Path("/run/netns") / new, "eth0", vip)
+    else:
+        sent = lab.run(new, sys.executable, "-m", "hydria.drivers.network.garp", "eth0", vip)
+        assert sent.returncode == 0, sent.stderr
 
     deadline = time.monotonic() + 5
     while (seen := _neighbour(lab, c, vip)).split()[:1] != [_mac(lab, new)]:

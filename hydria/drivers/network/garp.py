@@ -14,8 +14,13 @@ from inside the amphora right after plugging it:
   The kernel does not send one for an address added with ``nodad`` unless
   ``ndisc_notify`` is set on the device at that instant, so it is sent here.
 
-``frames`` and ``neighbour_advert`` are pure; ``main`` (run inside the
-namespace, as ``python -m hydria.drivers.network.garp DEV ADDRESS``) sends them.
+``frames`` and ``neighbour_advert`` are pure; ``announce_in`` sends them from a
+thread that has joined the amphora's network namespace (``setns``): the
+sockets it opens there belong to that namespace, and the thread ends with the
+announcement, so the controller's other threads never leave their own. A
+Python started in the namespace for it (``main``, as ``python -m
+hydria.drivers.network.garp DEV ADDRESS`` under ``ip netns exec``, which the
+driver ran before) cost a new load balancer 100-300 ms on a busy host.
 """
 
 from __future__ import annotations
@@ -65,7 +70,11 @@ def neighbour_advert(mac: bytes, address: str) -> bytes:
 
 
 def _mac(dev: str) -> bytes:
-    return bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
+    """``dev``'s MAC address, asked of the kernel in the caller's network namespace
+    (``/sys/class/net`` shows the namespace that mounted it, not the thread's)."""
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as s:
+        s.bind((dev, 0))
+        return bytes(s.getsockname()[4])
 
 
 def announce_v6(dev: str, address: str, *, count: int = 2) -> None:
@@ -93,6 +102,14 @@ def announce(dev: str, address: str, *, count: int = 2) -> None:
         for _ in range(count):
             for frame in frames(mac, address):
                 s.send(frame)
+
+
+def announce_in(namespace: Path, dev: str, address: str) -> None:
+    """``announce`` from inside the network namespace mounted at ``namespace``
+    (``/run/netns/<name>``), from a thread that joined it; raises ``OSError``."""
+    from hydria.drivers.network.iproute import run_in_ns
+
+    run_in_ns(namespace, lambda: announce(dev, address))
 
 
 def main(argv: list[str]) -> int:
