@@ -29,6 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def load() -> str:
+    """The machine's load averages, printed beside every figure."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f} {five:.1f} {fifteen:.1f}"
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
@@ -106,11 +112,13 @@ def hydria_up(
     driver: str = "local",
     state: Path | None = None,
     port: int | None = None,
+    bin_dir: Path | None = None,
     **env: str,
 ) -> Iterator[Up]:
     """Run ``hydria up`` in ``state`` (a temporary dir by default); yield its endpoint.
 
-    ``octet`` picks a /24 of VIPs and management addresses of its own (240 load
+    ``bin_dir`` runs another checkout's ``hydria`` (its venv's ``bin``), as a
+    baseline in the same run. ``octet`` picks a /24 of VIPs and management addresses of its own (240 load
     balancers at most); ``None`` takes the whole /16s (bursts of hundreds).
     """
     state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
@@ -140,7 +148,7 @@ def hydria_up(
     log = open(state / "up.log", "wb")
     proc = subprocess.Popen(
         [
-            str(BIN / "hydria"),
+            str((bin_dir or BIN) / "hydria"),
             "up",
             "--state-dir",
             str(state),
@@ -154,6 +162,10 @@ def hydria_up(
         stderr=subprocess.STDOUT,
         env=environ,
         start_new_session=True,
+        # amphora agents start as ``python -m``, which puts the working folder first
+        # on sys.path: run from a checkout, another checkout's ``hydria_up`` (a
+        # baseline, ``bin_dir``) would run this checkout's agent
+        cwd=state,
     )
     endpoint = Up(f"http://127.0.0.1:{port}")
     endpoint.log = state / "up.log"

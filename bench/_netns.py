@@ -6,6 +6,11 @@ members); the time runs to the first 200 through the VIP. For ``netns`` the
 members live in namespaces on a member subnet and the 200 is seen from a
 client namespace on the VIP subnet (a probe started there once, so no process
 start is timed). Everything the run makes is removed at the end.
+
+With spares (``--spares N``, both drivers) each create waits until the pool
+has refilled, and takes a pre-booted amphora (for ``netns``, a namespace whose
+agent runs); with ``--against CHECKOUT`` the netns runs alternate between that
+checkout and this one, each round printed with the machine's load.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import time
 from pathlib import Path
 
 import httpx
-from _harness import backends, hydria_up, percentile, summary, wait_http, wait_status
+from _harness import backends, hydria_up, load, percentile, summary, wait_http, wait_status
+from provision import wait_spares
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import netns_lab  # noqa: E402  (the same namespaces the tests use)
@@ -77,15 +83,17 @@ def _delete_all(client: httpx.Client) -> None:
         time.sleep(0.2)
 
 
-def run_local(count: int) -> list[float]:
+def run_local(count: int, spares: int = 0) -> list[float]:
     times = []
     with (
         backends(2) as members,
-        hydria_up() as endpoint,
+        hydria_up(HYDRIA_SPARE_AMPHORA_POOL_SIZE=str(spares)) as endpoint,
         httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
     ):
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
         for i in range(count):
+            if spares:
+                wait_spares(c, spares)
             t0 = time.perf_counter()
             lb = _post(c, subnet["id"], members, f"local-{i}")
             wait_status(c, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
@@ -117,7 +125,9 @@ def amphora_memory(ns: str) -> tuple[int, int, list[str]]:
     return rss, pss, lines
 
 
-def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
+def run_netns(
+    count: int, spares: int = 0, bin_dir: Path | None = None
+) -> tuple[list[float], tuple[int, int, list[str]]]:
     n = random.randint(1, 250)
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-b{lab.tag}"
@@ -131,17 +141,18 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
         "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
         "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
         "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555",
+        "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares),
     }
     probe = None
     times: list[float] = []
     try:
         with (
-            hydria_up(state=state, driver="netns", **env) as endpoint,
+            hydria_up(state=state, driver="netns", bin_dir=bin_dir, **env) as endpoint,
             httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
         ):
             made = subprocess.run(
                 [
-                    str(BIN / "hydria"),
+                    str((bin_dir or BIN) / "hydria"),
                     "subnet",
                     "create",
                     "members",
@@ -178,6 +189,8 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
             )
             assert probe.stdin is not None and probe.stdout is not None
             for i in range(count):
+                if spares:
+                    wait_spares(c, spares)
                 t0 = time.perf_counter()
                 lb = _post(c, subnet["id"], members, f"netns-{i}")
                 wait_status(c, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
@@ -186,7 +199,8 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
                 assert probe.stdout.readline().strip() == "ok"
                 times.append(time.perf_counter() - t0)
             time.sleep(3)  # idle: start-up allocations settled
-            amp = c.get("/octavia/amphorae").json()["amphorae"][0]
+            amps = c.get("/octavia/amphorae").json()["amphorae"]
+            amp = next(a for a in amps if a["loadbalancer_id"])
             memory = amphora_memory(amp["compute_id"])
             _delete_all(c)
     finally:
@@ -200,9 +214,12 @@ def run_netns(count: int) -> tuple[list[float], tuple[int, int, list[str]]]:
     return times, memory
 
 
-def compare(count: int) -> None:
-    local = run_local(count)
-    netns, (rss, pss, lines) = run_netns(count)
+def compare(count: int, *, spares: int = 0, against: Path | None = None, rounds: int = 2) -> None:
+    if against is not None:
+        alternate(count, spares, against, rounds)
+        return
+    local = run_local(count, spares)
+    netns, (rss, pss, lines) = run_netns(count, spares)
     print(f"local: 1 POST -> first 200 via VIP (baseline): {summary(local)}")
     print(
         f"netns: 1 POST -> first 200 via VIP:            {summary(netns)}   "
@@ -212,3 +229,21 @@ def compare(count: int) -> None:
     print(f"one idle netns amphora: {rss / 1024:.1f} MiB RSS, {pss / 1024:.1f} MiB PSS")
     for line in lines:
         print(line)
+
+
+def alternate(count: int, spares: int, other: Path, rounds: int) -> None:
+    """netns amphorae, ``other`` checkout against this one, rounds alternating."""
+    sides = {f"baseline {other}": other / ".venv" / "bin", "this checkout": None}
+    taken: dict[str, list[float]] = {k: [] for k in sides}
+    for r in range(rounds):
+        for name, bin_dir in sides.items():
+            times, _ = run_netns(count, spares, bin_dir)
+            taken[name].extend(times)
+            print(f"round {r + 1}/{rounds} netns {name}: {summary(times)}   ({load()})", flush=True)
+    base, mine = taken[f"baseline {other}"], taken["this checkout"]
+    for name, samples in taken.items():
+        print(f"netns, 1 POST -> first 200 via VIP, {spares} spare(s), {name}: {summary(samples)}")
+    print(
+        f"this checkout / baseline: p50 {percentile(mine, 50) / percentile(base, 50):.2f}x "
+        f"p95 {percentile(mine, 95) / percentile(base, 95):.2f}x   ({load()})"
+    )

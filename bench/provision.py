@@ -14,6 +14,11 @@ Hydria runs twice: booting each amphora on demand, then with a warm spare pool
 
     .venv/bin/python bench/provision.py [--count 20] [--spares 2]
     .venv/bin/python bench/provision.py --driver netns [--count 20]   (root: see _netns.py)
+
+With ``--against CHECKOUT`` (another worktree, e.g. /work/main, with its own
+``.venv``) the other checkout is the baseline: rounds alternate between it and
+this one (warm spares, both drivers' paths as above), each round printed with
+the machine's load, then the ratio of this checkout's p50 and p95 to it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from _harness import (
     build_http_lb,
     free_port,
     hydria_up,
+    load,
     percentile,
     summary,
     wait_http,
@@ -103,11 +109,14 @@ def one_populated_load_balancer(
 
 
 def run_hydria(
-    members: list[tuple[str, int]], count: int, spares: int
+    members: list[tuple[str, int]], count: int, spares: int, bin_dir: Path | None = None
 ) -> tuple[list[float], list[float]]:
     """(step by step, fully populated) samples from one ``hydria up``."""
     env = {"HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares)}
-    with hydria_up(**env) as endpoint, httpx.Client(base_url=endpoint + "/v2", timeout=30) as c:
+    with (
+        hydria_up(bin_dir=bin_dir, **env) as endpoint,
+        httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
+    ):
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
         steps, graphs = [], []
         for i in range(count):
@@ -135,6 +144,33 @@ def wait_spares(c: httpx.Client, count: int, timeout: float = 60.0) -> None:
     raise TimeoutError("spare pool did not fill")
 
 
+def against(
+    members: list[tuple[str, int]], other: Path, count: int, spares: int, rounds: int
+) -> None:
+    """This checkout against ``other``, alternating, warm spares on both."""
+    sides = {f"baseline {other}": other / ".venv" / "bin", "this checkout": None}
+    taken: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in sides}
+    for r in range(rounds):
+        for name, bin_dir in sides.items():
+            steps, graphs = run_hydria(members, count, spares, bin_dir)
+            taken[name][0].extend(steps)
+            taken[name][1].extend(graphs)
+            print(
+                f"round {r + 1}/{rounds} {name}: 5 steps {summary(steps)} | "
+                f"1 POST {summary(graphs)}   ({load()})",
+                flush=True,
+            )
+    base, mine = taken[f"baseline {other}"], taken["this checkout"]
+    for i, what in enumerate(("5 steps", "1 POST")):
+        for name, samples in taken.items():
+            print(f"{what:>7}, {spares} spare(s), {name:>40}: {summary(samples[i])}")
+        print(
+            f"{what:>7}: this checkout / baseline: "
+            f"p50 {percentile(mine[i], 50) / percentile(base[i], 50):.2f}x "
+            f"p95 {percentile(mine[i], 95) / percentile(base[i], 95):.2f}x   ({load()})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20)
@@ -155,11 +191,21 @@ def main() -> None:
         action="store_true",
         help="skip the run without spares (the target is with spares)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout (with its .venv) as the baseline, rounds alternating",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --against")
     args = parser.parse_args()
     if args.driver == "netns":
         from _netns import compare
 
-        compare(args.count)
+        compare(args.count, spares=args.spares, against=args.against, rounds=args.rounds)
+        return
+    if args.against:
+        with backends(2) as members:
+            against(members, args.against, args.count, max(args.spares, 1), args.rounds)
         return
     with backends(2) as members:
         baseline = haproxy_alone(members, args.count)

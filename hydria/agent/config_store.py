@@ -13,6 +13,15 @@ third of a change's time in the amphora). Only after a failed start or
 reload is the refused text checked, to tell a configuration HAProxy cannot
 parse (``ConfigInvalid``: permanent) from one it parsed but could not bind.
 
+A configuration that serves nothing (only ``global`` and ``defaults``: a new
+load balancer before its first listener) does not start HAProxy: it is kept
+and its version recorded, and the start that the first listener needs loads
+it, checking it as any start does. A process with nothing to run would only be
+re-executed a moment later; this takes a start off a new load balancer's path
+to ACTIVE (a third of it) and costs nothing in safety, since nothing of it is
+live before HAProxy has loaded it. While HAProxy runs (the last listener was
+deleted), such a configuration is a reload as any other.
+
 Every configuration carries a version (the load balancer's generation). An
 older version than the one running is refused (``StaleVersion``), an equal one
 is a no-op: two controllers can never make a configuration flap.
@@ -29,7 +38,13 @@ from pathlib import Path
 
 from hydria.agent import tls_files
 from hydria.agent.counters import CounterStore
-from hydria.agent.haproxy import HAProxyError, HAProxyProcess, RuntimeRefused, diagnose_binds
+from hydria.agent.haproxy import (
+    HAProxyError,
+    HAProxyProcess,
+    RuntimeRefused,
+    diagnose_binds,
+    serves_nothing,
+)
 from hydria.agent.runtime_servers import server_commands
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -78,6 +93,15 @@ class ConfigStore:
         except OSError:
             return None
 
+    def _idle(self) -> bool:
+        """The held configuration serves nothing (``serves_nothing``)."""
+        text = self._running_text()
+        return text is not None and serves_nothing(text.decode(errors="replace"))
+
+    def wants_haproxy(self) -> bool:
+        """A configuration is held and it serves something: HAProxy should run."""
+        return self.has_config() and not self._idle()
+
     def has_config(self) -> bool:
         return self.layout.config.exists() and self.version() is not None
 
@@ -90,7 +114,19 @@ class ConfigStore:
             # the same version twice is a no-op, unless its text differs: a
             # generation says what the tenant asked for, not who the pair's peers
             # are, and a failover re-renders the survivor at the same generation
-            if running == version and self.haproxy.running() and self._running_text() == text:
+            idle = serves_nothing(text.decode(errors="replace"))
+            if (
+                running == version
+                and (idle or self.haproxy.running())
+                and self._running_text() == text
+            ):
+                return version
+            if idle and not self.haproxy.running():
+                # nothing to serve and nothing serving: a start would only be undone
+                # by the reload that adds the first listener (see the module's text)
+                _atomic_write(self.layout.config, text)
+                self._record(version, text)
+                log.info("event=config_idle version=%d", version)
                 return version
             if self._apply_at_runtime(text):
                 _atomic_write(self.layout.config, text)
@@ -167,6 +203,8 @@ class ConfigStore:
             self.layout.config.unlink(missing_ok=True)
             return
         shutil.copyfile(self.layout.good_config, self.layout.config)
+        if self._idle() and not self.haproxy.running():
+            return  # it served nothing: there is nothing to restart
         try:
             self.haproxy.reload()
         except HAProxyError:
@@ -175,7 +213,7 @@ class ConfigStore:
     def resume(self) -> None:
         """At agent start: run the configuration we had, if HAProxy is not running."""
         with self.lock:
-            if self.has_config() and not self.haproxy.running():
+            if self.wants_haproxy() and not self.haproxy.running():
                 self.haproxy.start()
 
     def remove(self, *, drain: float = 0.0) -> None:

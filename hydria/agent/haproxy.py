@@ -117,6 +117,24 @@ def parse_info_and_stat(text: str) -> tuple[int | None, list[dict[str, str]]]:
     return (int(pid_match.group(1)) if pid_match else None), rows
 
 
+# section keywords after which HAProxy has nothing to run: a configuration made of
+# these alone (a load balancer without listeners or pools) serves nothing
+_IDLE_SECTIONS = frozenset({"global", "defaults"})
+_SECTION_RE = re.compile(r"^([A-Za-z][\w-]*)(?:\s|$)")
+
+
+def serves_nothing(config: str) -> bool:
+    """Pure: the configuration has only ``global`` and ``defaults`` sections (no
+    frontend, backend, listen, peers or anything else HAProxy would run)."""
+    for line in config.splitlines():
+        if not line or line[0] in " \t#":
+            continue  # indented lines belong to the section above; comments
+        m = _SECTION_RE.match(line)
+        if m is None or m.group(1) not in _IDLE_SECTIONS:
+            return False
+    return True
+
+
 _BIND_RE = re.compile(r"^\s*bind\s+(\[[^\]]+\]|[^\s:]+):(\d+)\b", re.MULTILINE)
 
 

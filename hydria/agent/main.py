@@ -161,7 +161,7 @@ def supervise(
         try:
             if stop.is_set():
                 return
-            if store.has_config() and not store.haproxy.running():
+            if store.wants_haproxy() and not store.haproxy.running():
                 log.warning("event=haproxy_restart reason=master_gone")
                 store.haproxy.start()
         except HAProxyError as exc:

@@ -47,7 +47,7 @@ def store(tmp_path: Path):
 
 def test_a_bad_first_config_is_invalid_and_starts_nothing(store: ConfigStore) -> None:
     with pytest.raises(ConfigInvalid):
-        store.apply(b"global\n    no-such-keyword\n", 1)
+        store.apply(b"global\n    no-such-keyword\nfrontend f\n    bind 127.0.0.1:9\n", 1)
     assert not store.haproxy.running()
     assert store.version() is None
     assert not store.layout.config.exists()
@@ -59,7 +59,7 @@ def test_a_bad_reload_is_invalid_and_the_held_config_keeps_running(store: Config
     assert store.apply(good, 1) == 1
     pid = store.haproxy.master_pid()
     with pytest.raises(ConfigInvalid):
-        store.apply(b"global\n    no-such-keyword\n", 2)
+        store.apply(b"global\n    no-such-keyword\nfrontend f\n    bind 127.0.0.1:9\n", 2)
     assert store.version() == 1
     assert store.layout.config.read_bytes() == good
     assert store.haproxy.master_pid() == pid
@@ -167,3 +167,66 @@ def test_the_same_version_reloads_only_when_its_text_changed(store: ConfigStore)
     assert store.haproxy.worker_stats()[0] != worker
     with socket.create_connection(("127.0.0.1", other), timeout=2):
         pass
+
+
+def _idle_config(layout: AmphoraLayout) -> bytes:
+    return (
+        f"# version 1\nglobal\n    stats socket {layout.stats_socket} mode 600 level admin "
+        "expose-fd listeners\ndefaults\n    mode tcp\n    timeout connect 1s\n"
+    ).encode()
+
+
+def test_a_config_that_serves_nothing_starts_nothing_until_a_listener_comes(
+    store: ConfigStore,
+) -> None:
+    """A new load balancer (no listeners yet) is recorded without starting HAProxy;
+    the first listener starts it, and a bad one is refused as at any start."""
+    idle = _idle_config(store.layout)
+    assert store.apply(idle, 1) == 1
+    assert store.version() == 1 and store.layout.config.read_bytes() == idle
+    assert not store.haproxy.running()
+    assert store.apply(idle, 1) == 1  # the same again: a no-op
+    store.resume()  # an agent restarting starts nothing either
+    assert not store.haproxy.running()
+
+    with pytest.raises(ConfigInvalid):
+        store.apply(idle + b"frontend f\n    no-such-keyword\n", 2)
+    assert store.version() == 1 and store.layout.config.read_bytes() == idle
+    assert not store.haproxy.running()
+
+    port = _port()
+    assert store.apply(_config(store.layout, port), 3) == 3
+    assert store.haproxy.running()
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+
+    # the last listener gone: a running HAProxy reloads onto it, as for any change
+    worker = store.haproxy.worker_stats()[0]
+    assert store.apply(_idle_config(store.layout), 4) == 4
+    assert store.haproxy.running() and store.haproxy.worker_stats()[0] != worker
+
+
+def test_the_supervisor_does_not_start_haproxy_for_a_config_that_serves_nothing(
+    store: ConfigStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydria.agent.main import supervise
+
+    assert store.apply(_idle_config(store.layout), 1) == 1
+    looked = threading.Semaphore(0)
+    asked = store.wants_haproxy
+
+    def counted() -> bool:
+        looked.release()
+        return asked()
+
+    monkeypatch.setattr(store, "wants_haproxy", counted)
+    stop = threading.Event()
+    thread = threading.Thread(target=supervise, args=(store, stop, 0.01), daemon=True)
+    thread.start()
+    try:
+        for _ in range(3):  # three rounds of the supervisor, each finding nothing to run
+            assert looked.acquire(timeout=30)
+        assert not store.haproxy.running()
+    finally:
+        stop.set()
+        thread.join(30)

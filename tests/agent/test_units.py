@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from hydria.agent.haproxy import parse_show_proc
+from hydria.agent.haproxy import parse_show_proc, serves_nothing
 from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
@@ -34,6 +34,16 @@ def test_show_proc_counts_only_current_workers():
 def test_show_proc_garbage_is_none():
     assert parse_show_proc("") is None
     assert parse_show_proc("Unknown command\n") is None
+
+
+def test_a_configuration_of_global_and_defaults_alone_serves_nothing():
+    golden = Path(__file__).parent.parent / "render" / "golden"
+    assert serves_nothing((golden / "no_listeners.cfg").read_text())
+    assert serves_nothing("# a comment\nglobal\n    maxconn 10\n\ndefaults named\n    mode tcp\n")
+    assert not serves_nothing((golden / "listener_without_default_pool.cfg").read_text())
+    for section in ("frontend f", "backend b", "listen l", "peers p", "resolvers r", "userlist"):
+        assert not serves_nothing(f"global\n    maxconn 10\n{section}\n")
+    assert not serves_nothing("global\nnot-a-section-word\n")
 
 
 def test_boot_file_round_trip():

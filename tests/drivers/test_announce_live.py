@@ -1,6 +1,7 @@
 """A VIP that moved to a new port is announced: a client's neighbour entry for it
 takes the new MAC at once, without the client sending anything (real namespaces
-on a bridge of the test's own; the announcer runs as the netns driver runs it).
+on a bridge of the test's own; the announcer runs as the netns driver runs it, from a
+thread that joined the namespace, and as a process started there).
 
 Without the announcement the client keeps the old MAC (STALE) and sends its next
 packets to a port that is gone until its neighbour probe times out."""

@@ -10,6 +10,7 @@ and is removed in the fixture's ``finally``; addresses live only on them.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import ssl
 import subprocess
@@ -62,10 +63,20 @@ class Net:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    with deployment(tmp_path_factory, "netns") as made:
+        yield made
+
+
+@contextlib.contextmanager
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **extra_env: str
+) -> Iterator[Net]:
+    """A ``hydria up --driver netns`` with its bridges, client and members, all
+    removed at the end."""
     n = random.randint(1, 250)
     lab = Lab()
     mgmt_bridge = f"hydbr-t{lab.tag}"
-    state = tmp_path_factory.mktemp("netns") / "state"
+    state = tmp_path_factory.mktemp(name) / "state"
     env = {
         "HYDRIA_COMPUTE_DRIVER": "netns",
         "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
@@ -75,6 +86,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
         "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
         "HYDRIA_HEARTBEAT_TIMEOUT": "3",
+        **extra_env,
     }
     bridges = [mgmt_bridge]
     try:
@@ -795,6 +807,35 @@ def test_dual_stack_lb_answers_on_both_vips(net: Net, v6: V6):
     assert f"{lb['vip_address']} (VIP)" in row and f"{extra['ip_address']} (VIP)" in row, row
     os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
     _assert_nothing_left(net, amp["id"])
+
+
+@pytest.fixture(scope="module")
+def net_with_spares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    with deployment(tmp_path_factory, "spares", HYDRIA_SPARE_AMPHORA_POOL_SIZE="1") as made:
+        yield made
+
+
+def test_a_new_load_balancer_takes_a_spare_namespace_and_serves(net_with_spares: Net):
+    """A spare is a booted namespace (agent running, management port plugged, no
+    VIP): a create claims it, plugs its VIP and member ports and serves at once."""
+    net = net_with_spares
+    with net.up.api() as api:
+        deadline = time.monotonic() + 120
+        while True:
+            amps = api.get("/octavia/amphorae", params={"status": "READY"}).json()["amphorae"]
+            spares = [a for a in amps if a["loadbalancer_id"] is None]
+            if spares:
+                break
+            assert time.monotonic() < deadline, net.up.log(tail=4000)
+            time.sleep(0.2)
+        spare = spares[0]["id"]
+        assert spare.replace("-", "")[:8] in "".join(netns_lab.namespaces())
+    lb, _pool = _lb_with_members(net, "netns-spare")
+    amphora = _amphora(net, lb["id"])
+    assert amphora["id"] == spare and amphora["status"] == "ALLOCATED"
+    assert _answers(net, lb["vip_address"]) == {"web-0", "web-1"}
+    net.up.openstack("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+    assert not (net.up.state_dir / "amphorae" / spare).exists()
 
 
 def test_zz_nothing_is_left_once_every_load_balancer_is_deleted(net: Net):

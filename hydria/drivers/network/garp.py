@@ -24,15 +24,14 @@ the same from a process of its own.
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import ipaddress
-import os
 import socket
 import struct
 import sys
-import threading
 from pathlib import Path
+
+from hydria.drivers.network import iproute
 
 _BROADCAST = b"\xff" * 6
 _ETH_P_ARP = 0x0806
@@ -113,31 +112,12 @@ def announce(dev: str, address: str, *, count: int = 2) -> None:
 
 def announce_in(netns: Path, dev: str, address: str, *, count: int = 2) -> None:
     """``announce`` from inside the network namespace at ``netns`` (a
-    ``/run/netns`` file), from a thread of this process made for it (needs
-    CAP_SYS_ADMIN); raises ``OSError`` if it could not."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(netns, os.O_RDONLY)
-            try:
-                if libc.setns(fd, _CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns {netns}: {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            announce(dev, address, count=count)
-        except BaseException as exc:  # handed to the caller's thread
-            failed.append(exc)
-
-    # the thread ends in the amphora's namespace: no thread of this process is
-    # ever reused there
-    worker = threading.Thread(target=run, name="garp")
-    worker.start()
-    worker.join()
-    if failed:
-        raise OSError(f"announce {address} on {dev} in {netns}: {failed[0]}") from failed[0]
+    ``/run/netns`` file), from a thread of this process that joins it
+    (``iproute.run_in_ns``; needs CAP_SYS_ADMIN); raises ``OSError`` if it could not."""
+    try:
+        iproute.run_in_ns(netns, lambda: announce(dev, address, count=count))
+    except OSError as exc:
+        raise OSError(f"announce {address} on {dev} in {netns}: {exc}") from exc
 
 
 def main(argv: list[str]) -> int:

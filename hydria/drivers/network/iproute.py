@@ -8,13 +8,19 @@ Errors from ``ip`` become ``NetnsError`` with its message.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
+import os
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("hydria.netns")
 
@@ -33,6 +39,31 @@ def ip(*args: str, ns: str | None = None, check: bool = True) -> str:
     return proc.stdout
 
 
+def batch(commands: list[list[str]], ns: str | None = None) -> None:
+    """Several ``ip`` commands in one process (``ip -batch -``), in order; the first
+    that fails stops the rest and raises ``NetnsError``."""
+    if len(commands) == 1:
+        ip(*commands[0], ns=ns)
+        return
+    cmd = ["ip", *(["-n", ns] if ns else []), "-batch", "-"]
+    text = "".join(" ".join(c) + "\n" for c in commands)
+    proc = subprocess.run(cmd, input=text, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise NetnsError(f"{' '.join(cmd)} <<{text!r}: {proc.stderr.strip()}")
+
+
+def host_link_exists(name: str) -> bool:
+    """An interface of the host's namespace, from sysfs (no ``ip`` started)."""
+    if SYS_NET.is_dir():
+        return (SYS_NET / name).exists()
+    return link_exists(name)
+
+
+def nodad(cidr_address: str) -> tuple[str, ...]:
+    """``nodad`` for an IPv6 address (see ``ensure_address``), nothing for IPv4."""
+    return ("nodad",) if ":" in cidr_address else ()
+
+
 def in_ns(ns: str, *cmd: str) -> None:
     """Run ``cmd`` inside namespace ``ns`` (sysctl and the like)."""
     proc = subprocess.run(
@@ -40,6 +71,54 @@ def in_ns(ns: str, *cmd: str) -> None:
     )
     if proc.returncode != 0:
         raise NetnsError(f"in {ns}: {' '.join(cmd)}: {proc.stderr.strip()}")
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def run_in_ns(namespace: Path, work: Callable[[], _T]) -> _T:
+    """``work()`` in a thread of its own that joined the network namespace mounted
+    at ``namespace`` (``setns``): sockets it opens and ``/proc/sys/net`` files it
+    writes are that namespace's. The thread ends with it, so no other thread of
+    the caller ever leaves its own namespace; no process is started (``ip netns
+    exec`` costs a fork, an exec and a remount of ``/sys``). Raises ``OSError``."""
+    result: list[_T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fd = os.open(namespace, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {namespace}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            result.append(work())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="in-netns", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return result[0]
+
+
+def set_sysctls(ns: str, values: dict[str, str]) -> None:
+    """``sysctl -w`` of ``net.*`` keys inside ``ns``, without starting a process."""
+
+    def write() -> None:
+        for key, value in values.items():
+            with open(Path("/proc/sys") / key.replace(".", "/"), "w") as fh:
+                fh.write(value)
+
+    try:
+        run_in_ns(NETNS_DIR / ns, write)
+    except OSError as exc:
+        raise NetnsError(f"in {ns}: sysctl {values}: {exc}") from exc
 
 
 def links(ns: str | None = None) -> dict[str, dict[str, Any]]:
@@ -62,6 +141,15 @@ def addresses(dev: str, ns: str | None = None) -> set[str]:
     return found
 
 
+def addresses_by_link(ns: str | None = None) -> dict[str, set[str]]:
+    """Every interface and its ``address/prefix`` strings, in one call of ``ip``."""
+    out = ip("-j", "addr", "show", ns=ns, check=False)
+    return {
+        item["ifname"]: {f"{i['local']}/{i['prefixlen']}" for i in item.get("addr_info", [])}
+        for item in json.loads(out or "[]")
+    }
+
+
 def ensure_address(dev: str, cidr_address: str, ns: str | None = None) -> None:
     """``cidr_address`` on ``dev``; an IPv6 one without duplicate address detection
     (``nodad``: usable at once, so HAProxy and keepalived bind it at once; the
@@ -75,6 +163,11 @@ def remove_address(dev: str, cidr_address: str, ns: str | None = None) -> None:
     if cidr_address in addresses(dev, ns):
         ip("addr", "del", cidr_address, "dev", dev, ns=ns, check=False)
 
+
+#: the host's interfaces (the controller's network namespace mounted it): read
+#: there instead of starting ``ip`` for what a file says
+SYS_NET = Path("/sys/class/net")
+_IFF_UP = 0x1
 
 #: ``addr_assign_type`` of an address set by hand (``NET_ADDR_SET``)
 _ADDR_SET = "3"
@@ -96,16 +189,26 @@ def ensure_bridge(name: str) -> None:
     arrives for seconds: enough for the failure detector to fail over healthy,
     freshly rebuilt amphorae. An address set by hand never moves.
     """
-    if not link_exists(name):
+    sysfs = SYS_NET / name
+    if not sysfs.exists() and not link_exists(name):
         ip("link", "add", name, "type", "bridge", check=False)
         log.info("event=bridge_created bridge=%s", name)
     try:
-        assigned = (Path("/sys/class/net") / name / "addr_assign_type").read_text().strip()
+        assigned = (sysfs / "addr_assign_type").read_text().strip()
     except OSError:
         assigned = ""
     if assigned != _ADDR_SET:
         ip("link", "set", name, "address", bridge_mac(name))
-    ip("link", "set", name, "up")
+    if not _is_up(name):
+        ip("link", "set", name, "up")
+
+
+def _is_up(name: str) -> bool:
+    """``IFF_UP`` on a host interface, read from sysfs (no ``ip`` started)."""
+    try:
+        return bool(int((SYS_NET / name / "flags").read_text().strip(), 16) & _IFF_UP)
+    except (OSError, ValueError):
+        return False
 
 
 def delete_link(name: str, ns: str | None = None) -> None:

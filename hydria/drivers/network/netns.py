@@ -77,14 +77,13 @@ class ManagementNet:
             iproute.ip("rule", "add", "pref", "100", "lookup", "local", ns=ns)
             iproute.ip("rule", "del", "pref", "0", ns=ns, check=False)
         # answer ARP only for addresses of the interface asked on
-        iproute.in_ns(
+        iproute.set_sysctls(
             ns,
-            "sysctl",
-            "-q",
-            "-w",
-            "net.ipv4.conf.all.arp_ignore=1",
-            "net.ipv4.conf.all.arp_announce=2",
-            "net.ipv4.ip_forward=0",
+            {
+                "net.ipv4.conf.all.arp_ignore": "1",
+                "net.ipv4.conf.all.arp_announce": "2",
+                "net.ipv4.ip_forward": "0",
+            },
         )
 
 
@@ -116,20 +115,17 @@ class NetnsNetwork:
     ) -> None:
         ns = names.namespace(amphora_id)
         dev = names.inside_port(port.subnet_id)
-        self._plug(amphora_id, port)
-        if hold_vip:
-            vip = with_prefix(vip_address, port.cidr)
-            if vip not in iproute.addresses(dev, ns):
-                iproute.ensure_address(dev, vip, ns=ns)
-                announce_vip(ns, dev, vip_address)
-        else:  # keepalived holds it; HAProxy binds it either way
-            iproute.in_ns(
-                ns,
-                "sysctl",
-                "-q",
-                "-w",
-                "net.ipv4.ip_nonlocal_bind=1",
-                "net.ipv6.ip_nonlocal_bind=1",
+        seen = iproute.addresses_by_link(ns)
+        if hold_vip and _plugged(seen, port, vip_address):
+            return  # every change of a load balancer plugs again: one look, not ~10 calls
+        vip = with_prefix(vip_address, port.cidr) if hold_vip else ""
+        announce = bool(vip) and vip not in seen.get(dev, set())
+        self._plug(amphora_id, port, seen, vip=vip)
+        if announce:
+            announce_vip(ns, dev, vip_address)
+        if not hold_vip:  # keepalived holds it; HAProxy binds it either way
+            iproute.set_sysctls(
+                ns, {"net.ipv4.ip_nonlocal_bind": "1", "net.ipv6.ip_nonlocal_bind": "1"}
             )
         log.info(
             "event=vip_plugged amphora=%s vip=%s port=%s", amphora_id, vip_address, port.address
@@ -147,8 +143,10 @@ class NetnsNetwork:
     def plug_members(
         self, amphora_id: str, ports: Sequence[SubnetPort], *, vip_subnet_id: str
     ) -> None:
+        seen = iproute.addresses_by_link(names.namespace(amphora_id))
         for port in ports:
-            self._plug(amphora_id, port)
+            if not _plugged(seen, port):
+                self._plug(amphora_id, port, seen)
         wanted = {names.host_port_veth(amphora_id, p.subnet_id) for p in ports}
         wanted.add(names.host_port_veth(amphora_id, vip_subnet_id))
         prefix = names.host_port_veth(amphora_id, "")
@@ -157,11 +155,39 @@ class NetnsNetwork:
                 iproute.delete_link(name)  # its peer in the namespace goes with it
                 log.info("event=member_port_unplugged amphora=%s port=%s", amphora_id, name)
 
-    def _plug(self, amphora_id: str, port: SubnetPort) -> None:
+    def _plug(
+        self, amphora_id: str, port: SubnetPort, seen: dict[str, set[str]], *, vip: str = ""
+    ) -> None:
+        """The port's veth on its subnet's bridge, up, with its address (and ``vip``):
+        two calls of ``ip`` (the host's side, the amphora's side) for a new one.
+        ``seen`` is what the namespace holds (``addresses_by_link``). The addresses
+        come last, so an address found there means the plug before it finished."""
         ns = names.namespace(amphora_id)
         bridge = names.subnet_bridge(port.subnet_id)
         iproute.ensure_bridge(bridge)
         dev = names.inside_port(port.subnet_id)
-        iproute.ensure_veth(names.host_port_veth(amphora_id, port.subnet_id), ns, dev, bridge)
-        if port.address:
-            iproute.ensure_address(dev, with_prefix(port.address, port.cidr), ns=ns)
+        host = names.host_port_veth(amphora_id, port.subnet_id)
+        outside: list[list[str]] = []
+        if dev not in seen:
+            if iproute.host_link_exists(host):  # a half-made pair from an interrupted plug
+                outside.append(["link", "del", host])
+            outside.append(["link", "add", host, "type", "veth", "peer", "name", dev, "netns", ns])
+        outside.append(["link", "set", host, "master", bridge, "up"])
+        iproute.batch(outside)
+        inside = [["link", "set", dev, "up"]]
+        for address in (with_prefix(port.address, port.cidr) if port.address else "", vip):
+            if address:
+                inside.append(["addr", "replace", address, "dev", dev, *iproute.nodad(address)])
+        iproute.batch(inside, ns=ns)
+
+
+def _plugged(seen: dict[str, set[str]], port: SubnetPort, vip_address: str = "") -> bool:
+    """Pure: the port's inside end has its address (and the VIP): a plug adds the
+    address last, after the veth joined its bridge and came up, so it is done.
+    A port without an address of its own is never taken as plugged."""
+    if not port.address:
+        return False
+    want = {with_prefix(port.address, port.cidr)}
+    if vip_address:
+        want.add(with_prefix(vip_address, port.cidr))
+    return want <= seen.get(names.inside_port(port.subnet_id), set())
