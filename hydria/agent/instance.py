@@ -163,7 +163,7 @@ def sshd_command(boot: AmphoraBoot) -> list[str] | None:
 def agent_command(folder: Path) -> list[str]:
     """The agent as the ``local`` driver starts it (``hydria.agent.__main__``): without
     the CLI's click and command table, a boot's start-up costs that much less."""
-    return [sys.executable, "-m", "hydria.agent", "amphora-agent", "--dir", str(folder)]
+    return [sys.executable, "-P", "-m", "hydria.agent", "amphora-agent", "--dir", str(folder)]
 
 
 class Init:

@@ -28,8 +28,9 @@ log = logging.getLogger("hydria.compute.local")
 
 def _agent_command() -> list[str]:
     # the agent's own entry point: the same process as `hydria amphora-agent`
-    # without the CLI's imports (a fleet pays them once per amphora)
-    return [sys.executable, "-m", "hydria.agent", "amphora-agent"]
+    # without the CLI's imports (a fleet pays them once per amphora); -P: the
+    # installed package, never a `hydria` folder in the controller's working folder
+    return [sys.executable, "-P", "-m", "hydria.agent", "amphora-agent"]
 
 
 class LocalCompute:

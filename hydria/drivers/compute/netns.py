@@ -124,6 +124,7 @@ class NetnsCompute:
             "private",
             "--",
             sys.executable,
+            "-P",  # the package installed, never a `hydria` folder where the controller runs
             "-m",
             "hydria.agent.instance",
             "--dir",

@@ -99,7 +99,9 @@ def announce_vip(ns: str, dev: str, vip_address: str) -> None:
     except OSError as exc:
         log.info("event=garp_in_process_failed namespace=%s reason=%s", ns, exc)
     try:
-        iproute.in_ns(ns, sys.executable, "-m", "hydria.drivers.network.garp", dev, vip_address)
+        iproute.in_ns(
+            ns, sys.executable, "-P", "-m", "hydria.drivers.network.garp", dev, vip_address
+        )
     except iproute.NetnsError as exc:
         log.warning("event=garp_failed namespace=%s vip=%s reason=%s", ns, vip_address, exc)
 
