@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,7 +14,7 @@ from hydria.core.resources import MEMBER
 from hydria.db import quotas
 from hydria.db.models import Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
-from hydria.services import listing
+from hydria.services import listing, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_lb,
@@ -80,17 +79,18 @@ def list_members(
         get_pool(session, pool_id, ctx)
         return listing.run(
             session,
-            select(Member).where(Member.pool_id == pool_id),
+            listing.table_of(Member).where(Member.pool_id == pool_id),
             SCOPE,
             params,
             ctx,
-            member_view,
+            views.plain(MEMBER),
         )
 
 
 def show_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return member_view(get_member(session, pool_id, member_id, ctx))
+        page, under = views.plain_of(MEMBER), ("pool_id", pool_id)
+        return views.one(session, Member, "Member", member_id, ctx, page, under=under)[1]
 
 
 def _begin(unit: Unit, pool: Pool, ctx: RequestContext) -> None:
