@@ -18,11 +18,13 @@ faster) and the load average.
 
     .venv/bin/python bench/reads.py --baseline /tmp/main-tree [--rounds 3] [--requests 100]
     .venv/bin/python bench/reads.py --worker [--only NAME]   # one tree, this process
+    --asgi: call the ASGI application directly (the server's own cost, no test client)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -103,7 +105,54 @@ def _fill(db: Any) -> None:
         s.add_all(listeners)
 
 
-def worker(requests: int, only: str | None) -> dict[str, float]:
+async def _get(app: Any, path: str) -> tuple[int, bytes]:
+    """One GET straight into the ASGI application: no client, no sockets."""
+    route, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("bench", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def _asgi_rates(app: Any, requests: int, only: str | None) -> dict[str, float]:
+    status, body = await _get(app, f"{BASE}/loadbalancers?limit=1")
+    lb_id = json.loads(body)["loadbalancers"][0]["id"]
+    out: dict[str, float] = {}
+    for name, template in PATHS.items():
+        if only is not None and name != only:
+            continue
+        path = template.format(lb_id=lb_id)
+        assert (await _get(app, path))[0] == 200  # warm-up
+        n = max(1, requests // 10) if name == "list all 500" else requests
+        start = time.process_time()
+        for _ in range(n):
+            await _get(app, path)
+        out[name] = (time.process_time() - start) * 1000 / n
+    return out
+
+
+def worker(requests: int, only: str | None, asgi: bool = False) -> dict[str, float]:
     """CPU milliseconds per request for each path, on this process's ``hydria``."""
     from hydria.api.app import create_app
     from hydria.config import Settings
@@ -124,6 +173,10 @@ def worker(requests: int, only: str | None) -> dict[str, float]:
         upgrade(db)
         _fill(db)
         app = create_app(db, NoNotify(), Settings(state_dir=Path(folder)))  # type: ignore[arg-type]
+        if asgi:
+            out = asyncio.run(_asgi_rates(app, requests, only))
+            db.dispose()
+            return out
         with TestClient(app) as client:
             lb_id = client.get(f"{BASE}/loadbalancers?limit=1").json()["loadbalancers"][0]["id"]
             for name, template in PATHS.items():
@@ -140,10 +193,11 @@ def worker(requests: int, only: str | None) -> dict[str, float]:
     return out
 
 
-def _run_worker(tree: Path, requests: int) -> dict[str, float]:
+def _run_worker(tree: Path, requests: int, asgi: bool) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
     done = subprocess.run(
-        [sys.executable, str(HERE), "--worker", "--requests", str(requests)],
+        [sys.executable, str(HERE), "--worker", "--requests", str(requests)]
+        + (["--asgi"] if asgi else []),
         env=env,
         cwd=tree,
         check=True,
@@ -161,19 +215,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="per path and round")
     parser.add_argument("--worker", action="store_true", help="time this process's tree only")
     parser.add_argument("--only", choices=list(PATHS), help="with --worker: one path only")
+    parser.add_argument(
+        "--asgi", action="store_true", help="call the ASGI app directly (no test client)"
+    )
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.requests, args.only)))
+        print(json.dumps(worker(args.requests, args.only, args.asgi)))
         return
     trees = {"baseline": args.baseline, "subject": TREE} if args.baseline else {"subject": TREE}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
     loads = []
     for _ in range(args.rounds):
         for name, tree in trees.items():
-            for path, ms in _run_worker(tree, args.requests).items():
+            for path, ms in _run_worker(tree, args.requests, args.asgi).items():
                 samples[name].setdefault(path, []).append(ms)
             loads.append(os.getloadavg()[0])
-    print(f"{LBS} load balancers, SQLite, in-process; CPU ms per request (median of {args.rounds})")
+    how = "ASGI app called directly" if args.asgi else "FastAPI test client"
+    print(
+        f"{LBS} load balancers, SQLite, in-process ({how}); CPU ms per request (median of {args.rounds})"
+    )
     print(f"{'':22s}" + "".join(f"{name:>12s}" for name in trees) + "       ratio")
     for path in PATHS:
         ms = {name: statistics.median(samples[name][path]) for name in trees}
