@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
@@ -126,8 +126,10 @@ def _retire(session: Session, amp: Amphora, *allowed: Any) -> bool:
 
 def list_amphorae(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        stmt = select(Amphora).outerjoin(LoadBalancer, Amphora.load_balancer_id == LoadBalancer.id)
-        return listing.run(session, stmt, SCOPE, params, ctx.as_admin(), view)
+        stmt = listing.table_of(Amphora).outerjoin(
+            LoadBalancer, Amphora.load_balancer_id == LoadBalancer.id
+        )
+        return listing.run(session, stmt, SCOPE, params, ctx.as_admin(), listing.each(view))
 
 
 def show_amphora(env: Env, amphora_id: str) -> dict[str, Any]:

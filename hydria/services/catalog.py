@@ -110,7 +110,12 @@ def _list(
     )
     with read(env) as session:
         return listing.run(
-            session, select(model), scope, params, ctx, lambda row: shape(resource, row)
+            session,
+            listing.table_of(model),
+            scope,
+            params,
+            ctx,
+            listing.each(lambda row: shape(resource, row)),
         )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hydria.core import constants as c
@@ -15,7 +14,7 @@ from hydria.core.resources import HEALTHMONITOR
 from hydria.core.resources.healthmonitor import HTTP_DEFAULTS, HTTP_TYPES
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, Pool
-from hydria.services import change, listing, provider
+from hydria.services import change, listing, provider, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_hm,
@@ -83,12 +82,15 @@ def new_healthmonitor(pool: Pool, values: dict[str, Any]) -> HealthMonitor:
 
 def list_healthmonitors(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
-        return listing.run(session, select(HealthMonitor), SCOPE, params, ctx, hm_view)
+        return listing.run(
+            session, listing.table_of(HealthMonitor), SCOPE, params, ctx, views.plain(HEALTHMONITOR)
+        )
 
 
 def show_healthmonitor(env: Env, ctx: RequestContext, hm_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return hm_view(get_hm(session, hm_id, ctx))
+        page = views.plain_of(HEALTHMONITOR)
+        return views.one(session, HealthMonitor, "Health Monitor", hm_id, ctx, page)[1]
 
 
 def create_healthmonitor(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core import l7, protocols
@@ -22,7 +22,7 @@ from hydria.core.errors import Conflict, NotFound, ProviderUnsupported
 from hydria.core.resources import L7POLICY, L7RULE
 from hydria.db import quotas
 from hydria.db.models import L7Policy, L7Rule, Listener, Pool
-from hydria.services import change, listing
+from hydria.services import change, listing, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_l7policy,
@@ -165,17 +165,17 @@ def list_l7policies(env: Env, ctx: RequestContext, params: listing.Params) -> li
     with read(env) as session:
         return listing.run(
             session,
-            select(L7Policy).options(selectinload(L7Policy.rules)),
+            listing.table_of(L7Policy),
             POLICY_SCOPE,
             params,
             ctx,
-            l7policy_view,
+            views.l7policies(session),
         )
 
 
 def show_l7policy(env: Env, ctx: RequestContext, policy_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return l7policy_view(get_l7policy(session, policy_id, ctx))
+        return views.one(session, L7Policy, "L7 Policy", policy_id, ctx, views.l7policies)[1]
 
 
 def create_l7policy(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
@@ -261,18 +261,20 @@ def list_l7rules(
         _policy_for_rules(session, policy_id, ctx)
         return listing.run(
             session,
-            select(L7Rule).where(L7Rule.l7policy_id == policy_id),
+            listing.table_of(L7Rule).where(L7Rule.l7policy_id == policy_id),
             RULE_SCOPE,
             params,
             ctx,
-            l7rule_view,
+            views.plain(L7RULE),
         )
 
 
 def show_l7rule(env: Env, ctx: RequestContext, policy_id: str, rule_id: str) -> dict[str, Any]:
     with read(env) as session:
         _policy_for_rules(session, policy_id, ctx)
-        return l7rule_view(get_l7rule(session, policy_id, rule_id, ctx))
+        page = views.plain_of(L7RULE)
+        under = ("l7policy_id", policy_id)
+        return views.one(session, L7Rule, "L7 Rule", rule_id, ctx, page, under=under)[1]
 
 
 def _mutable_policy(session: Session, policy_id: str, ctx: RequestContext) -> L7Policy:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core import protocols
@@ -17,7 +17,7 @@ from hydria.core.resources import LISTENER
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
-from hydria.services import change, l7policies, listing, provider, tls
+from hydria.services import change, l7policies, listing, provider, tls, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener
 from hydria.services.shape import listener_view
@@ -121,17 +121,17 @@ def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> lis
     with read(env) as session:
         return listing.run(
             session,
-            select(Listener).options(selectinload(Listener.l7policies)),
+            listing.table_of(Listener),
             SCOPE,
             params,
             ctx,
-            listener_view,
+            views.listeners(session),
         )
 
 
 def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return listener_view(get_listener(session, listener_id, ctx))
+        return views.one(session, Listener, "Listener", listener_id, ctx, views.listeners)[1]
 
 
 def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

@@ -16,15 +16,23 @@ checks them against the resource's description and runs one query:
 Tags (``tags``, ``tags-any``, ``not-tags``, ``not-tags-any``) are lists in a JSON
 column that SQLite and PostgreSQL query differently; a list that filters by
 tags is ordered in SQL and then filtered and paged in Python (the old path).
+
+The statement selects columns (``table_of``), not mapped objects: the page's
+rows come back as Core rows, which ``shape`` turns into the answers for the
+whole page at once (``hydria.services.views``: one more query per child
+collection, keyed by the page's ids). No ORM object is built on this path;
+building them (and their ``selectinload`` post-queries, each compiled and
+cache-keyed) was most of a short list's cost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hydria.core import constants as c
@@ -32,6 +40,8 @@ from hydria.core.errors import InvalidInput, InvalidPaging
 from hydria.services.context import RequestContext
 
 Params = dict[str, list[str]]
+# The answers for a page's rows, in the rows' order (one query per child collection).
+Shaper = Callable[[Sequence[Any]], list[dict[str, Any]]]
 
 AUXILIARY = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse"})
 TAG_FILTERS = frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})
@@ -89,6 +99,19 @@ class Page:
     last_id: str | None
     limit: int | None
     marker: str | None
+
+
+@cache
+def table_of(model: Any) -> Select[Any]:
+    """Every column of ``model``'s table, as Core rows (``row.name`` reads a column).
+
+    Made once per model (statements are immutable; each ``where`` makes a new one)."""
+    return select(*model.__table__.c)
+
+
+def each(view: Callable[[Any], dict[str, Any]]) -> Shaper:
+    """A page shaper from a one-row view (the resources with no children to look up)."""
+    return lambda rows: [view(r) for r in rows]
 
 
 def params_of(pairs: Iterable[tuple[str, str]]) -> Params:
@@ -246,9 +269,10 @@ def run(
     scope: Scope,
     params: Params,
     ctx: RequestContext,
-    shape: Callable[[Any], dict[str, Any]],
+    shape: Shaper,
 ) -> Page:
-    """The page of ``stmt`` (already scoped to a parent) the caller's parameters ask for."""
+    """The page of ``stmt`` (columns, already scoped to a parent) the caller's parameters
+    ask for; ``shape`` makes the page's answers from its rows."""
     params = {k: list(v) for k, v in params.items()}
     model = scope.model
     asked_deleted = scope.deleted_on_request and c.DELETED in params.get("status", [])
@@ -287,13 +311,13 @@ def run(
     backwards = marker is not None and params.get("page_reverse", ["False"])[-1].lower() == "true"
 
     if TAG_FILTERS & set(params):
-        rows = _in_python(session, stmt, keys, params, limit, marker, backwards)
+        rows = _in_python(session, stmt, keys, scope.key, params, limit, marker, backwards)
     else:
         rows = _in_sql(session, stmt, keys, key_column, limit, marker, backwards)
     return Page(
-        items=[shape(r) for r in rows],
-        first_id=rows[0].id if rows else None,
-        last_id=rows[-1].id if rows else None,
+        items=shape(rows),
+        first_id=getattr(rows[0], scope.key) if rows else None,
+        last_id=getattr(rows[-1], scope.key) if rows else None,
         limit=limit,
         marker=marker,
     )
@@ -318,15 +342,21 @@ def _in_sql(
     backwards: bool,
 ) -> list[Any]:
     if marker is not None:
-        anchor = session.scalars(stmt.where(key_column == marker)).first()
+        # the marker's sort values, read within the same scope and filters
+        anchor = (
+            session.connection()
+            .execute(
+                stmt.with_only_columns(*[column for column, _ in keys]).where(key_column == marker)
+            )
+            .first()
+        )
         if anchor is None:
             raise _bad_marker(marker)
-        values = [getattr(anchor, column.key) for column, _ in keys]
-        stmt = stmt.where(_after(keys, values, backwards=backwards))
+        stmt = stmt.where(_after(keys, list(anchor), backwards=backwards))
     stmt = stmt.order_by(*_order(keys, backwards=backwards))
     if limit is not None:
         stmt = stmt.limit(limit)
-    rows = list(session.scalars(stmt).unique().all())
+    rows = list(session.connection().execute(stmt).all())
     return rows[::-1] if backwards else rows
 
 
@@ -334,6 +364,7 @@ def _in_python(
     session: Session,
     stmt: Select[Any],
     keys: Sequence[Key],
+    key: str,
     params: Params,
     limit: int | None,
     marker: str | None,
@@ -341,11 +372,11 @@ def _in_python(
 ) -> list[Any]:
     rows = [
         r
-        for r in session.scalars(stmt.order_by(*_order(keys, backwards=False))).unique().all()
+        for r in session.connection().execute(stmt.order_by(*_order(keys, backwards=False))).all()
         if _tags_match(getattr(r, "tags", []) or [], params)
     ]
     if marker is not None:
-        ids = [r.id for r in rows]
+        ids = [getattr(r, key) for r in rows]
         if marker not in ids:
             raise _bad_marker(marker)
         at = ids.index(marker)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.errors import AllocationFailed, Conflict, ImmutableObject, InvalidInput
@@ -26,7 +26,7 @@ from hydria.db.models import (
     Pool,
     Subnet,
 )
-from hydria.services import catalog, graph, l7policies, listing
+from hydria.services import catalog, graph, l7policies, listing, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener, lb_state_conflict, live
 from hydria.services.provider import active_standby_unsupported
@@ -35,7 +35,6 @@ from hydria.services.status import view as status_view
 from hydria.services.unit import Env, Unit, read, write
 from hydria.services.validation import given, refuse_unsupported
 
-WITH_CHILDREN = (selectinload(LoadBalancer.listeners), selectinload(LoadBalancer.pools))
 SCOPE = listing.owned(LoadBalancer, LOADBALANCER)
 
 
@@ -165,16 +164,15 @@ def _allocate_vip(session: Session, subnet: Subnet, lb_id: str, wanted: str | No
 def list_loadbalancers(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
         return listing.run(
-            session, select(LoadBalancer).options(*WITH_CHILDREN), SCOPE, params, ctx, lb_view
+            session, listing.table_of(LoadBalancer), SCOPE, params, ctx, views.lbs(session)
         )
 
 
 def show_loadbalancer(env: Env, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
     with read(env) as session:
-        lb = get_lb(session, lb_id, ctx)
-        shown = lb_view(lb)
+        row, shown = views.one(session, LoadBalancer, "Load Balancer", lb_id, ctx, views.lbs)
         if ctx.is_admin:  # a Hydria extension: why the load balancer went to ERROR
-            shown["hydria_error_reason"] = lb.error_reason
+            shown["hydria_error_reason"] = row.error_reason
         return shown
 
 

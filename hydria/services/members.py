@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +13,7 @@ from hydria.core.resources import MEMBER
 from hydria.db import quotas
 from hydria.db.models import Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
-from hydria.services import change, listing
+from hydria.services import change, listing, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_lb,
@@ -77,17 +76,18 @@ def list_members(
         get_pool(session, pool_id, ctx)
         return listing.run(
             session,
-            select(Member).where(Member.pool_id == pool_id),
+            listing.table_of(Member).where(Member.pool_id == pool_id),
             SCOPE,
             params,
             ctx,
-            member_view,
+            views.plain(MEMBER),
         )
 
 
 def show_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return member_view(get_member(session, pool_id, member_id, ctx))
+        page, under = views.plain_of(MEMBER), ("pool_id", pool_id)
+        return views.one(session, Member, "Member", member_id, ctx, page, under=under)[1]
 
 
 def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[str, Any]:

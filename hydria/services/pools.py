@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from hydria.core import constants as c
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
@@ -15,7 +12,7 @@ from hydria.core.resources import POOL
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
-from hydria.services import change, l7policies, listing, provider, tls
+from hydria.services import change, l7policies, listing, provider, tls, views
 from hydria.services.context import RequestContext
 from hydria.services.listeners import check_pool_protocol
 from hydria.services.lookup import (
@@ -28,7 +25,6 @@ from hydria.services.shape import pool_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported
 
-WITH_CHILDREN = (selectinload(Pool.members), selectinload(Pool.health_monitor))
 SCOPE = listing.owned(Pool, POOL)
 
 
@@ -121,13 +117,13 @@ def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
 def list_pools(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
     with read(env) as session:
         return listing.run(
-            session, select(Pool).options(*WITH_CHILDREN), SCOPE, params, ctx, pool_view
+            session, listing.table_of(Pool), SCOPE, params, ctx, views.pools(session)
         )
 
 
 def show_pool(env: Env, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
     with read(env) as session:
-        return pool_view(get_pool(session, pool_id, ctx))
+        return views.one(session, Pool, "Pool", pool_id, ctx, views.pools)[1]
 
 
 def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

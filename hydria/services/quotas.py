@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, update
 
 from hydria.core.errors import NotFound
 from hydria.db import quotas
@@ -42,11 +42,13 @@ def list_quotas(
     with read(env) as session:
         return listing.run(
             session,
-            select(Quota).where(_any_set()),
+            listing.table_of(Quota).where(_any_set()),
             SCOPE,
             params,
             ctx,
-            lambda row: shape(quotas.effective(row, env.quota_defaults), row.project_id),
+            listing.each(
+                lambda row: shape(quotas.effective(row, env.quota_defaults), row.project_id)
+            ),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from hydria.core import constants as c
@@ -50,21 +51,44 @@ def _persistence(sp: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-_READ: dict[Show, Callable[[Field, Any], Any]] = {
-    Show.VALUE: lambda f, row: getattr(row, f.attr),
-    Show.TEXT: lambda f, row: _or(getattr(row, f.attr), ""),
-    Show.TIME: lambda f, row: iso(getattr(row, f.attr)),
-    Show.LIST: lambda f, row: list(getattr(row, f.attr) or []),
-    Show.DICT: lambda f, row: dict(getattr(row, f.attr) or {}),
-    Show.LIST_OR_NULL: lambda f, row: list(getattr(row, f.attr) or []) or None,
-    Show.CONST: lambda f, row: f.default if not isinstance(f.default, list) else [],
-    Show.PARENT: lambda f, row: [{"id": getattr(row, f.attr)}],
-    Show.PERSISTENCE: lambda f, row: _persistence(getattr(row, f.attr)),
-}
+def _reader(f: Field) -> Callable[[Any], Any]:
+    """How a response reads ``f`` from a row (an object or a Core row alike)."""
+    get = attrgetter(f.attr)
+    readers: dict[Show, Callable[[Any], Any]] = {
+        Show.VALUE: get,
+        Show.TEXT: lambda row: _or(get(row), ""),
+        Show.TIME: lambda row: iso(get(row)),
+        Show.LIST: lambda row: list(get(row) or []),
+        Show.DICT: lambda row: dict(get(row) or {}),
+        Show.LIST_OR_NULL: lambda row: list(get(row) or []) or None,
+        Show.CONST: lambda row: f.default if not isinstance(f.default, list) else [],
+        Show.PARENT: lambda row: [{"id": get(row)}],
+        Show.PERSISTENCE: lambda row: _persistence(get(row)),
+    }
+    return readers[f.show]
 
 
 def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
+
+
+Readers = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+# Per resource (by identity, the description kept beside so the id stays its own): its
+# shown fields and how each is read (None: a RELATED one, the caller's). Made once, so
+# shaping a page of rows does not walk the description's dispatch for every value.
+_READERS: dict[int, tuple[Resource, Readers]] = {}
+
+
+def _readers(resource: Resource) -> Readers:
+    found = _READERS.get(id(resource))
+    if found is None or found[0] is not resource:
+        readers = tuple(
+            (f.name, None if f.show is Show.RELATED else _reader(f))
+            for f in resource.fields
+            if f.shown
+        )
+        found = _READERS[id(resource)] = (resource, readers)
+    return found[1]
 
 
 def shape(
@@ -75,14 +99,11 @@ def shape(
     omit: Iterable[str] = (),
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    skip = set(omit)
-    for f in resource.fields:
-        if not f.shown or f.name in skip:
+    skip = set(omit) if omit else ()
+    for name, read in _readers(resource):
+        if name in skip:
             continue
-        if f.show is Show.RELATED:
-            out[f.name] = (related or {})[f.name]
-        else:
-            out[f.name] = _READ[f.show](f, row)
+        out[name] = (related or {})[name] if read is None else read(row)
     return out
 
 

@@ -20,7 +20,10 @@ def test_providers_list_amphora_and_its_alias(client):
     assert set(body) == {"providers"}
     assert [p["name"] for p in body["providers"]] == ["amphora", "octavia"]
     assert all(set(p) == {"name", "description"} and p["description"] for p in body["providers"])
-    assert "UDP through nginx-stream" in body["providers"][0]["description"]
+    description = body["providers"][0]["description"]
+    assert (
+        "UDP through" in description and "nginx-stream" in description
+    )  # nftables first where root has nft
     assert client.get(PROVIDERS, params={"fields": "name"}).json() == {
         "providers": [{"name": "amphora"}, {"name": "octavia"}]
     }
@@ -50,7 +53,7 @@ def test_flavor_capabilities_are_what_hydria_applies(client, name):
     amphora = {p["name"]: p["description"] for p in client.get(PROVIDERS).json()["providers"]}[
         "amphora"
     ]
-    assert "UDP through nginx-stream" in amphora
+    assert "UDP through" in amphora and "nginx-stream" in amphora
     assert "no SCTP (no kernel support)" in amphora
     assert client.get(
         f"{PROVIDERS}/{name}/flavor_capabilities", params={"name": "nothing"}
