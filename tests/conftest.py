@@ -156,10 +156,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"needs {what}, which is missing")
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head per test process; each test gets a copy
+    (migrating costs ~0.1 s of CPU, copying ~1 ms; tests/db/test_migrations.py
+    runs the migrations themselves)."""
+    path = tmp_path_factory.mktemp("template") / "hydria.db"
+    template = Database(f"sqlite:///{path}")
+    upgrade(template)
+    template.dispose()
+    return path
+
+
 @pytest.fixture
-def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'hydria.db'}")
-    upgrade(db)
+def sqlite_db(migrated_template: Path, tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "hydria.db"
+    shutil.copyfile(migrated_template, path)
+    db = Database(f"sqlite:///{path}")
     yield db
     db.dispose()
 

@@ -23,8 +23,8 @@ from hydria.core import constants as c
 from hydria.db import models as m
 from hydria.db.convergence import mark_converged
 from hydria.db.engine import Database
-from hydria.db.migrate import upgrade
 from hydria.db.subnets import create_subnet, ensure_default_subnet
+from tests.support import warm_app
 from tests.support.recorder import hook_for
 
 with warnings.catch_warnings():
@@ -53,18 +53,9 @@ class RecordingNotifier:
         self.calls.append(lb_id)
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SQLite file migrated to head; each test gets a copy (migrating is the slow part)."""
-    path = tmp_path_factory.mktemp("template") / "hydria.db"
-    template = Database(f"sqlite:///{path}")
-    upgrade(template)
-    template.dispose()
-    return path
-
-
 @pytest.fixture
 def db(migrated_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A copy of the migrated file (``tests/conftest.py``'s ``migrated_template``)."""
     path = tmp_path / "hydria.db"
     shutil.copyfile(migrated_template, path)
     database = Database(f"sqlite:///{path}")
@@ -88,8 +79,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(db: Database, notifier: RecordingNotifier, settings: Settings) -> Any:
-    return create_app(db, notifier, settings)
+def app(db: Database, notifier: RecordingNotifier, settings: Settings) -> Iterator[Any]:
+    app = warm_app.lend(create_app(db, notifier, settings))
+    yield app
+    warm_app.give_back(app)
 
 
 @pytest.fixture
