@@ -27,6 +27,7 @@ functions it spends that time in. (Through ``auth_token``'s own cache it was
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -165,6 +166,7 @@ def main() -> None:
             interleaved_round(
                 {n: (clients[n], paths[what][n]) for n in clients}, 20, keystone_first=True
             )
+        print(f"load average before (1, 5, 15 min): {os.getloadavg()}")
         print(
             f"{args.rounds} rounds of {args.requests} interleaved request pairs per figure, "
             "one keep-alive client per side"
@@ -183,6 +185,7 @@ def main() -> None:
                 ratios[what].append(sum(took["noauth"]) / sum(took["keystone"]))
                 for name in clients:
                     latency[what][name] += took[name]
+        print(f"load average (1, 5, 15 min): {os.getloadavg()}")
         for what, values in ratios.items():
             ms = {name: statistics.median(v) * 1000 for name, v in latency[what].items()}
             print(
