@@ -13,7 +13,8 @@ goes first alternates), both see the same moment of the machine, and each
 round of ``--requests`` pairs gives one ratio: noauth's time over keystone's
 (= keystone's rate over noauth's). Printed over ``--rounds`` rounds: the
 median ratio, its quartiles and extremes (target: median >= 0.9), and each
-side's median latency.
+side's median latency, and the CPU time each ``hydria up`` spent per request
+(steadier than wall time on a loaded machine) with the ratio of those.
 
 ``--profile`` also times, in this process, what ``KeystoneAuth`` costs one
 request with a warm token (no HTTP, an app that does nothing) and prints the
@@ -27,6 +28,7 @@ functions it spends that time in. (Through ``auth_token``'s own cache it was
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -165,6 +167,7 @@ def main() -> None:
             interleaved_round(
                 {n: (clients[n], paths[what][n]) for n in clients}, 20, keystone_first=True
             )
+        print(f"load average before (1, 5, 15 min): {os.getloadavg()}")
         print(
             f"{args.rounds} rounds of {args.requests} interleaved request pairs per figure, "
             "one keep-alive client per side"
@@ -173,22 +176,34 @@ def main() -> None:
         latency: dict[str, dict[str, list[float]]] = {
             what: {n: [] for n in clients} for what in paths
         }
+        # CPU seconds each ``hydria up`` spent per figure: on a loaded machine wall
+        # time swings with the neighbours, the CPU a request costs much less
+        procs = {"noauth": noauth, "keystone": keystone}
+        cpu: dict[str, dict[str, float]] = {what: dict.fromkeys(clients, 0.0) for what in paths}
         for n in range(args.rounds):
             for what in paths:
+                before = {name: proc.cpu_seconds() for name, proc in procs.items()}
                 took = interleaved_round(
                     {name: (clients[name], paths[what][name]) for name in clients},
                     args.requests,
                     keystone_first=n % 2 == 0,
                 )
+                for name, proc in procs.items():
+                    cpu[what][name] += proc.cpu_seconds() - before[name]
                 ratios[what].append(sum(took["noauth"]) / sum(took["keystone"]))
                 for name in clients:
                     latency[what][name] += took[name]
+        print(f"load average (1, 5, 15 min): {os.getloadavg()}")
         for what, values in ratios.items():
             ms = {name: statistics.median(v) * 1000 for name, v in latency[what].items()}
+            used = {name: cpu[what][name] / len(latency[what][name]) for name in clients}
             print(
                 f"{what:<8} keystone/noauth rate: {spread(values)}   (target median >= 0.9)\n"
                 f"{'':<8} median latency: noauth {ms['noauth']:.2f} ms, "
-                f"keystone {ms['keystone']:.2f} ms"
+                f"keystone {ms['keystone']:.2f} ms\n"
+                f"{'':<8} CPU per request: noauth {used['noauth'] * 1000:.2f} ms, keystone "
+                f"{used['keystone'] * 1000:.2f} ms; keystone/noauth rate per CPU second "
+                f"{used['noauth'] / used['keystone']:.2f}"
             )
         for client in clients.values():
             client.close()

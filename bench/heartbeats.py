@@ -418,6 +418,7 @@ def main() -> int:
         f"{cpu[False] / cpu[True] if cpu[True] else 0:.2f} (round by round: "
         f"{', '.join(f'{r:.2f}' for r in ratios)})"
     )
+    print(f"load average (1, 5, 15 min): {os.getloadavg()}")
     print(
         f"ratio per-amphora keys / bare receive loop (CPU): "
         f"{cpu[False] / base_cpu if base_cpu else 0:.2f}"

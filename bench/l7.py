@@ -204,6 +204,7 @@ def main() -> None:
         if not (cpu["plain"] > 0 and cpu["l7"] > 0):
             raise SystemExit("HAProxy's CPU time was not found: the per-CPU figures would be void")
         per_cpu = (done["l7"] / max(cpu["l7"], 1e-9)) / (done["plain"] / max(cpu["plain"], 1e-9))
+        print(f"load average (1, 5, 15 min): {os.getloadavg()}")
         print(
             f"ratio l7 ({RULES} rules) / plain, requests per second: {ratio:.3f}; "
             f"requests per HAProxy CPU second: {per_cpu:.3f} (target >= 0.9)"

@@ -190,6 +190,10 @@ class Settings(BaseSettings):
     # rotate an amphora's certificate when it expires within this many days
     cert_renew_before_days: float = 30.0
     housekeeping_interval: float = 30.0
+    # listener and pool certificates: a warning (log) this many days before they
+    # expire, and how often housekeeping reads them all from the secret store
+    tls_expiry_warning_days: float = 30.0
+    tls_expiry_check_interval: float = 3600.0
     # DELETED load balancers and amphorae stay visible this long (Octavia: a week)
     deleted_retention_days: float = 7.0
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hydria.drivers.secrets.base import SecretStore
     from hydria.health.service import HealthService
     from hydria.housekeeping.service import Housekeeper
+    from hydria.housekeeping.tls_expiry import TlsExpiryWatch
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -430,4 +431,30 @@ def housekeeper(
         certs=rotator,
         spares=spares,
         stray_grace=settings.netns_orphan_grace_seconds,
+        tls_expiry=tls_expiry_watch(settings, db),
+    )
+
+
+def tls_expiry_watch(settings: Settings, db: Database) -> TlsExpiryWatch:
+    """Housekeeping's watch on listener and pool certificates. It reads them from
+    Barbican, or from the embedded store once its key exists on this host (the API
+    makes it; a housekeeping host without the key must not make one of its own)."""
+    import datetime as dt
+
+    from hydria.housekeeping.tls_expiry import TlsExpiryWatch
+
+    made: list[SecretStore] = []
+
+    def store() -> SecretStore | None:
+        if not made:
+            if settings.secret_store != "barbican" and not settings.secret_key_path.exists():
+                return None
+            made.append(secret_store(settings, db))
+        return made[0]
+
+    return TlsExpiryWatch(
+        db,
+        store,
+        warn_before=dt.timedelta(days=settings.tls_expiry_warning_days),
+        interval=settings.tls_expiry_check_interval,
     )

@@ -20,6 +20,7 @@ from hydria.drivers.compute.base import ComputeDriver, LeavesStrays
 from hydria.housekeeping import sweep
 from hydria.housekeeping.certs import CertRotator
 from hydria.housekeeping.spares import SparePool
+from hydria.housekeeping.tls_expiry import TlsExpiryWatch
 
 log = logging.getLogger("hydria.housekeeping")
 
@@ -35,6 +36,7 @@ class Housekeeper:
         certs: CertRotator | None = None,
         spares: SparePool | None = None,
         stray_grace: float = 60.0,
+        tls_expiry: TlsExpiryWatch | None = None,
     ) -> None:
         self.db = db
         self.compute = compute
@@ -43,6 +45,7 @@ class Housekeeper:
         self.certs = certs
         self.spares = spares
         self.stray_grace = stray_grace
+        self.tls_expiry = tls_expiry
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=housekeeping_start interval=%.0fs", self.interval)
@@ -56,6 +59,11 @@ class Housekeeper:
                 self.sweep_once()
             except Exception:  # the database may be away: try again next time
                 log.exception("event=housekeeping_failed")
+            if self.tls_expiry is not None:
+                try:  # on its own interval: it reads every certificate from the store
+                    self.tls_expiry.check_due()
+                except Exception:
+                    log.exception("event=certificate_expiry_check_failed")
 
     def sweep_once(self) -> dict[str, int]:
         return {

@@ -25,7 +25,10 @@ run every policy's sample fetch in turn. So when a listener has at least
 at least halves the fetches, one rule of
 each such policy (a policy cannot match unless it does) goes into shared ACLs,
 one per fetch and matcher, whose pattern lists HAProxy searches in one fetch
-(a tree for ``-m str`` and ``-m beg``); one ``http-request set-var(txn.hydria_l7g)``
+(a tree for ``-m str`` and ``-m beg``, so host names are lower-cased there
+rather than matched with ``-i``, which HAProxy searches pattern by pattern;
+regular expressions joined into alternations, one run for many); one
+``http-request set-var(txn.hydria_l7g)``
 records whether any could match, and each covered policy's condition starts
 with that variable. The guard is only a necessary condition, so which policy
 wins, the AND of its rules and ``invert`` are exactly as without it; a policy
@@ -56,6 +59,12 @@ GUARD_ACL: Final = "hydria_l7g_"
 _GUARDED: Final = f"{{ var({GUARD}) -m found }}"
 # Below this many covered policies the guard costs more than it saves.
 GUARD_MIN_POLICIES: Final = 4
+_HOST_FETCH: Final = "req.hdr(host) -i"
+_TREE_MATCHES: Final = (c.L7RULE_COMPARE_EQUAL_TO, c.L7RULE_COMPARE_STARTS_WITH)
+# What a regular expression may not hold to be joined with others into one:
+# back-references and named groups (renumbered or repeated by the join), \Q
+# quoting, option settings and other (? groups than (?: (?= (?! (?<= (?<!, verbs.
+_UNJOINABLE: Final = re.compile(r"\\[0-9gkQ]|\(\?(?![:=!]|<[=!])|\(\*")
 _MATCH: Final = {
     c.L7RULE_COMPARE_REGEX: "-m reg",
     c.L7RULE_COMPARE_STARTS_WITH: "-m beg",
@@ -147,6 +156,28 @@ def _chunks(words: list[str], limit: int) -> list[list[str]]:
     return out
 
 
+def _guard_parts(rule: graph.L7Rule) -> tuple[str, str]:
+    """A rule's fetch and pattern as the guard lists them: as in its own ACL, except
+    that a host name compared whole or by prefix is lower-cased on both sides
+    instead of ``-i`` (HAProxy keeps a ``-m str``/``-m beg`` list in a tree, one
+    lookup for all, only without ``-i``; values are ASCII, where the two agree)."""
+    fetch, value = _acl_parts(rule)
+    if rule.type == c.L7RULE_TYPE_HOST_NAME and rule.compare_type in _TREE_MATCHES:
+        return fetch.replace(_HOST_FETCH, "req.hdr(host),lower", 1), value.lower()
+    return fetch, value
+
+
+def _regex_words(rules: list[tuple[graph.L7Rule, str]]) -> list[str]:
+    """The guard's regular expressions, as few as can be: HAProxy runs each of a
+    list's patterns in turn, so those that can be are joined into alternations
+    ``(?:a)|(?:b)|...`` (one run each, matching when any part does). One that
+    numbers or names its groups, quotes (``\\Q``), sets options (``(?x)`` would
+    read the rest as a comment) or starts with a verb stays a word of its own."""
+    alone = [value for rule, value in rules if _UNJOINABLE.search(rule.value)]
+    joinable = [f"(?:{value})" for rule, value in rules if not _UNJOINABLE.search(rule.value)]
+    return ["|".join(run) for run in _chunks(joinable, 900) if run] + alone
+
+
 def _guard(policies: tuple[graph.L7Policy, ...]) -> tuple[list[str], set[str]]:
     """The guard's lines and the ids of the policies it covers (see the module
     docstring). A policy is covered through one rule it cannot match without (its
@@ -158,22 +189,29 @@ def _guard(policies: tuple[graph.L7Policy, ...]) -> tuple[list[str], set[str]]:
     covered = [(pid, rule) for pid, rule in keyed if rule is not None]
     if len(covered) < GUARD_MIN_POLICIES:
         return [], set()
-    by_fetch: dict[str, list[tuple[str, str]]] = {}  # fetch -> (rule id, pattern)
+    by_fetch: dict[str, list[tuple[graph.L7Rule, str]]] = {}  # fetch -> (rule, pattern)
     terms: list[str] = []  # a rule whose ACL takes no pattern list: named as it is
     for _, rule in covered:
-        fetch, value = _acl_parts(rule)
+        fetch, value = _guard_parts(rule)
         if value:
-            by_fetch.setdefault(fetch, []).append((rule.id, value))
+            by_fetch.setdefault(fetch, []).append((rule, value))
         else:
             terms.append(rule.id)
     acls: list[str] = []
+    names = 0
     for fetch, rules in by_fetch.items():
         if len(rules) == 1:  # its own ACL already says it
-            terms.append(rules[0][0])
+            terms.append(rules[0][0].id)
             continue
-        name = f"{GUARD_ACL}{len(acls)}"
+        name = f"{GUARD_ACL}{names}"
+        names += 1
         terms.append(name)
-        values = list(dict.fromkeys(value for _, value in rules))
+        unique = list(dict.fromkeys(rules))
+        values = (
+            _regex_words(unique)
+            if fetch.endswith(_MATCH[c.L7RULE_COMPARE_REGEX])
+            else list(dict.fromkeys(value for _, value in unique))
+        )
         acls.extend(f"acl {name} {fetch} {' '.join(run)}" for run in _chunks(values, 900))
     if len(terms) * 2 > len(covered):  # it would not halve the fetches: not worth a line
         return [], set()

@@ -395,3 +395,22 @@ def test_ssl_rules_route_and_reject_with_optional_client_certificates(amphora, s
     finally:
         for b in backends.values():
             b.stop()
+
+
+def test_a_certificate_that_expired_after_acceptance_is_still_served(amphora, store, backend):
+    """The API refuses an expired certificate; one that expires later is not taken
+    off the listener (the controller still loads it, HAProxy serves it): clients
+    that check dates refuse the handshake, the others are served, and housekeeping
+    (``hydria.housekeeping.tls_expiry``) is where the operator sees it coming."""
+    vip = _vip()
+    port = free_port(vip)
+    site = Site(amphora, store, vip)
+    old = SERVER_CA.issue("old.example", expired=True)
+    listener = _https(port, store, default=_container(store, old))
+    site.deploy(_lb(vip, [listener], [_pool(backend)]))
+    served = served_cert(vip, port, "old.example")
+    assert served.not_valid_after_utc == old.cert.not_valid_after_utc
+    assert get_json(vip, port, client_ctx(), sni="old.example")["headers"]
+    checking = ssl.create_default_context(cadata=SERVER_CA.cert_pem.decode())
+    checking.check_hostname = False
+    assert refused(vip, port, checking)

@@ -312,3 +312,58 @@ def test_an_admin_is_still_subject_to_the_operators_policy(api, db, notifier, tm
         assert client.get("/v2/lbaas/loadbalancers", headers=admin).json()["loadbalancers"] == []
         shown = client.get(f"/v2/lbaas/loadbalancers/{lb['id']}", headers=admin).json()
         assert "hydria_error_reason" in shown["loadbalancer"]
+
+
+MEMBER_CREDS = {"project_id": OWN, "roles": ["member", "reader"], "user_id": "u", "is_admin": False}
+
+
+def test_a_decision_is_asked_of_oslo_policy_once_per_caller_and_rule(monkeypatch):
+    """A warm caller's second request costs no rule walk (it was most of a Keystone list)."""
+    octavia = OctaviaPolicy()
+    asked: list[str] = []
+    enforce = octavia._enforcer.enforce
+
+    def counting(rule: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(rule)
+        return enforce(rule, *args, **kwargs)
+
+    monkeypatch.setattr(octavia._enforcer, "enforce", counting)
+    rule = "os_load-balancer_api:loadbalancer:get_all"
+    for _ in range(3):
+        assert octavia.allows(rule, OWN, MEMBER_CREDS)
+        assert not octavia.allows(f"{rule}-global", OWN, MEMBER_CREDS)
+        assert not octavia.is_admin(MEMBER_CREDS)
+    assert octavia.allows(rule, OWN, {**MEMBER_CREDS, "roles": ["admin"]})
+    assert not octavia.allows(rule, OWN, {**MEMBER_CREDS, "roles": []})
+    assert asked == [rule, f"{rule}-global", "context_is_admin", rule, rule]
+
+
+def test_a_changed_policy_file_is_obeyed_at_once(tmp_path: Path):
+    """Remembered answers go when the operator's file changes (oslo.policy reloads it)."""
+    policy = tmp_path / "policy.yaml"
+    rule = "os_load-balancer_api:loadbalancer:get_all"
+    policy.write_text(f'"{rule}": "role:member"\n')
+    octavia = OctaviaPolicy(policy_file=str(policy))
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    policy.write_text(f'"{rule}": "!"\n')
+    assert not octavia.allows(rule, OWN, MEMBER_CREDS)
+    policy.write_text(f'"{rule}": "role:reader"\n')
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+
+
+def test_a_policy_that_asks_a_remote_server_is_never_remembered(tmp_path: Path, monkeypatch):
+    policy = tmp_path / "policy.yaml"
+    rule = "os_load-balancer_api:loadbalancer:get_all"
+    policy.write_text(f'"{rule}": "role:member or http://127.0.0.1:9/never"\n')
+    octavia = OctaviaPolicy(policy_file=str(policy))
+    asked: list[str] = []
+    enforce = octavia._enforcer.enforce
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(name)
+        return enforce(name, *args, **kwargs)
+
+    monkeypatch.setattr(octavia._enforcer, "enforce", counting)
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    assert asked == [rule, rule]

@@ -142,3 +142,22 @@ def test_a_loose_database_file_is_tightened(tmp_path: Path) -> None:
     upgrade(db)
     db.dispose()
     assert _mode(path) == 0o600
+
+
+def test_a_host_without_the_secret_key_watches_no_certificates_and_makes_no_key(
+    tmp_path: Path,
+) -> None:
+    """Housekeeping's certificate watch reads the embedded store only once its key
+    exists on this host (the API makes it); a key of its own would read nothing."""
+    settings = Settings(state_dir=tmp_path / "state")
+    db = Database(f"sqlite:///{tmp_path / 'h.db'}")
+    upgrade(db)
+    watch = wiring.tls_expiry_watch(settings, db)
+    assert watch.store() is None
+    assert watch.check() == 0
+    assert not settings.secret_key_path.exists()
+    wiring.secret_store(settings, db)  # as the API does at its start
+    assert settings.secret_key_path.exists()
+    store = watch.store()
+    assert store is not None and watch.store() is store
+    db.dispose()

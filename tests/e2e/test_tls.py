@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.lbs import public_subnet_id, wait_lb
@@ -453,3 +454,58 @@ def test_one_post_makes_a_tls_load_balancer_that_serves_https(hydria, secrets, t
     finally:
         member.stop()
         verified.stop()
+
+
+def test_up_publishes_when_listener_certificates_expire_and_warns_of_the_near_ones(
+    tmp_path: Path,
+):
+    """``hydria up``'s housekeeping reads the certificates a listener serves and
+    publishes each one's end on /metrics; one within the warning days is logged."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.support.hydria_proc import running
+
+    env = {
+        "HYDRIA_HOUSEKEEPING_INTERVAL": "0.5",
+        "HYDRIA_TLS_EXPIRY_CHECK_INTERVAL": "0.5",
+        "HYDRIA_TLS_EXPIRY_WARNING_DAYS": "60",  # the test certificates end in 30
+    }
+    with running(tmp_path / "state", extra_env=env) as up:
+        leaf = SERVER_CA.issue("soon.example")
+        ref = Secrets(up, tmp_path).certificate("soon", leaf)
+        with up.api() as api:
+            subnet = api.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
+            body = {
+                "loadbalancer": {
+                    "vip_subnet_id": subnet["id"],
+                    "listeners": [
+                        {
+                            "protocol": "TERMINATED_HTTPS",
+                            "protocol_port": 443,
+                            "default_tls_container_ref": ref,
+                        }
+                    ],
+                }
+            }
+            r = api.post("/lbaas/loadbalancers", json=body)
+            assert r.status_code == 201, r.text
+            listener_id = r.json()["loadbalancer"]["listeners"][0]["id"]
+
+        def published() -> list[Any]:
+            text = httpx.get(up.endpoint + "/metrics", timeout=5).text
+            return [
+                s
+                for family in text_string_to_metric_families(text)
+                if family.name == "hydria_certificate_expiry_timestamp_seconds"
+                for s in family.samples
+                if s.labels["id"] == listener_id
+            ]
+
+        samples = wait_for(published, what="the listener's certificate on /metrics", timeout=60)
+        assert samples[0].labels["field"] == "default_tls_container_ref"
+        assert samples[0].labels["ref"] == ref
+        assert samples[0].value == leaf.cert.not_valid_after_utc.timestamp()
+        wait_for(
+            lambda: f"event=certificate_expiring resource=listener id={listener_id}" in up.log(),
+            what="a warning in the log",
+        )

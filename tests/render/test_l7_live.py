@@ -257,3 +257,77 @@ def test_a_long_guard_is_split_into_lines_haproxy_reads(tmp_path: Path) -> None:
     cfg.write_text(text)
     res = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_guard_looks_host_names_up_in_a_tree_and_joins_regular_expressions(
+    tmp_path: Path,
+) -> None:
+    """The guard lists whole and prefix host names lower-cased (a tree lookup, not
+    ``-i`` pattern by pattern) and joins regular expressions into alternations,
+    except those that cannot be joined (a named group, an option setting):
+    requests still go where the policies say, case-insensitively for host names."""
+    port = _free_port()
+    rule = g.L7Rule
+    with (
+        _member("127.0.0.1", b"default") as (p0, _),
+        _member("127.0.0.1", b"a") as (pa, _),
+        _member("127.0.0.1", b"b") as (pb, _),
+    ):
+        shapes = [
+            ("HOST_NAME", "EQUAL_TO", "A.Example", "pool-a"),
+            ("HOST_NAME", "STARTS_WITH", "Api.", None),
+            ("HOST_NAME", "STARTS_WITH", "www.", "pool-b"),
+            ("HOST_NAME", "EQUAL_TO", "b.example", "pool-b"),
+            ("HOST_NAME", "EQUAL_TO", "c.example", None),
+            ("PATH", "REGEX", "^/r1/[0-9]+$", "pool-a"),
+            ("PATH", "REGEX", "^/(?P<n>a)(?P=n)$", "pool-b"),
+            ("PATH", "REGEX", "(?i)^/case$", None),
+            ("PATH", "REGEX", "^/r2/x$|^/r3/y$", "pool-b"),
+            ("PATH", "REGEX", "^/r4 space/$", "pool-a"),
+        ]
+        policies = tuple(
+            g.L7Policy(
+                f"pol-{i}",
+                "REDIRECT_TO_POOL" if target else "REJECT",
+                i + 1,
+                redirect_pool_id=target,
+                rules=(rule(f"r-{i}", kind, compare, value),),
+            )
+            for i, (kind, compare, value, target) in enumerate(shapes)
+        )
+        balancer = lb(
+            vip="127.0.0.1",
+            listeners=[listener(port=port, l7policies=policies)],
+            pools=[
+                pool(members=[member("m0", "127.0.0.1", p0)]),
+                pool("pool-a", members=[member("ma", "127.0.0.1", pa)]),
+                pool("pool-b", members=[member("mb", "127.0.0.1", pb)]),
+            ],
+        )
+        options = g.RenderOptions(stats_socket=str(tmp_path / "stats.sock"))
+        text = render(balancer, AMPHORA, options, version=1)
+        assert "req.hdr(host),lower -m str a.example b.example c.example" in text
+        assert "req.hdr(host),lower -m beg api. www." in text
+        assert (
+            r"path -m reg (?:^/r1/[0-9]+$)|(?:^/r2/x$|^/r3/y$)|(?:^/r4\ space/$) "
+            "^/(?P<n>a)(?P=n)$ (?i)^/case$" in text
+        )
+        with _haproxy(text, tmp_path):
+            assert _request(port, "/")[:2] == (200, b"default")
+            assert _request(port, "/", {"Host": "a.example"})[:2] == (200, b"a")
+            assert _request(port, "/", {"Host": "A.EXAMPLE"})[:2] == (200, b"a")
+            assert _request(port, "/", {"Host": "API.foo"})[0] == 403
+            assert _request(port, "/", {"Host": "Www.x"})[:2] == (200, b"b")
+            assert _request(port, "/", {"Host": "B.Example"})[:2] == (200, b"b")
+            assert _request(port, "/", {"Host": "c.example"})[0] == 403
+            assert _request(port, "/", {"Host": "a.example.org"})[:2] == (200, b"default")
+            assert _request(port, "/r1/12")[:2] == (200, b"a")
+            assert _request(port, "/r1/x")[:2] == (200, b"default")
+            assert _request(port, "/aa")[:2] == (200, b"b")
+            assert _request(port, "/ab")[:2] == (200, b"default")
+            assert _request(port, "/CASE")[0] == 403
+            assert _request(port, "/case")[0] == 403
+            assert _request(port, "/r2/x")[:2] == (200, b"b")
+            assert _request(port, "/r3/y")[:2] == (200, b"b")
+            assert _request(port, "/r3/z")[:2] == (200, b"default")
+            assert _request(port, "/r4%20space/")[:2] == (200, b"default")  # path is raw

@@ -109,12 +109,13 @@ class CA:
         client: bool = False,
         expired: bool = False,
         ips: tuple[str, ...] = (),
+        days: float = 30,
     ) -> Leaf:
         import ipaddress
 
         key = _key()
         start = NOW - dt.timedelta(days=10 if expired else 1)
-        end = NOW - dt.timedelta(days=1) if expired else NOW + dt.timedelta(days=30)
+        end = NOW - dt.timedelta(days=1) if expired else NOW + dt.timedelta(days=days)
         sans: list[x509.GeneralName] = [x509.DNSName(n) for n in (names or (cn,))]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
