@@ -53,7 +53,9 @@ CONF = """\
 [DEFAULT]
 log_file = {folder}/keystone.log
 [database]
-connection = sqlite:///{folder}/keystone.db
+# two workers share the file: wait for the other's write lock (SQLite's 5 s default
+# ran out on a loaded machine and a token request failed with "database is locked")
+connection = sqlite:///{folder}/keystone.db?timeout=60
 [fernet_tokens]
 key_repository = {folder}/fernet-keys
 [credential]
