@@ -15,7 +15,6 @@ from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput, NotFound
 from hydria.core.listener_options import check_insert_headers
 from hydria.core.resources import LISTENER
-from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
 from hydria.services import l7policies, listing, provider, tls
@@ -156,9 +155,7 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         # this database: a read inside it would wait for its own lock)
         with read(env) as session:
             project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_listener_material(
-            env.secrets, req.model_dump(), SecretAccess(project_id=project_id)
-        )
+        tls.check_listener_material(env.secrets, req.model_dump(), ctx.secret_access(project_id))
     with write(env) as unit:
         session = unit.session
         lb = get_lb(session, req.loadbalancer_id, ctx)
@@ -187,7 +184,7 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -
             listener = get_listener(session, listener_id, ctx)
             merged = _check_update(listener, changes)
         tls.check_listener_material(
-            env.secrets, merged, SecretAccess(project_id=listener.project_id), changed=set(changes)
+            env.secrets, merged, ctx.secret_access(listener.project_id), changed=set(changes)
         )
     with write(env) as unit:
         session = unit.session

@@ -13,7 +13,6 @@ from hydria.core import constants as c
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.resources import POOL
-from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
 from hydria.services import l7policies, listing, provider, tls
@@ -155,7 +154,7 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
                 project_id = get_listener(session, req.listener_id, ctx).project_id
             else:
                 project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_pool_material(env.secrets, req.model_dump(), SecretAccess(project_id=project_id))
+        tls.check_pool_material(env.secrets, req.model_dump(), ctx.secret_access(project_id))
     with write(env) as unit:
         session = unit.session
         listener = None
@@ -199,7 +198,7 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             tls.check_pool_rules(merged, current=current, given=changes)
             project_id = pool.project_id
         tls.check_pool_material(
-            env.secrets, merged, SecretAccess(project_id=project_id), changed=set(changes)
+            env.secrets, merged, ctx.secret_access(project_id), changed=set(changes)
         )
     with write(env) as unit:
         session = unit.session
