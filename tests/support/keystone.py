@@ -214,8 +214,9 @@ def running_keystone(folder: Path, hydria_port: int) -> Iterator[Keystone]:
     _manage(
         conf,
         "bootstrap",
-        "--bootstrap-password",
-        ks.admin_password,
+        # one argument: a password that starts with "-" (token_urlsafe makes one
+        # about 1 time in 64) would otherwise be read as an option (exit status 2)
+        f"--bootstrap-password={ks.admin_password}",
         "--bootstrap-admin-url",
         url,
         "--bootstrap-public-url",
