@@ -13,12 +13,18 @@ subnet and fails in ``resource_setup``), IPv6 tests off (Hydria serves no IPv6 V
 ``not_implemented_is_error = False`` (a 501 skips the feature, as on any
 provider that is not the reference one), no compute validation.
 
+With ``--barbican`` a real Barbican (``.venv-barbican``, as the ``barbican``
+tests run it) joins the catalogue and Hydria reads TLS material from it
+(``HYDRIA_SECRET_STORE=barbican``); tempest is told Barbican is there, so the
+TERMINATED_HTTPS and TLS pool tests run instead of skipping. Without it they
+skip ("require ... the barbican service").
+
 Printed: passed / failed / skipped per test class, and totals in three
 groups, because two features are other branches' work: L7 (the l7policy and
 l7rule classes) and TLS (tests whose names are about TLS, HTTPS termination,
 certificates or ALPN). Failures' tracebacks go to ``<workdir>/failures.txt``.
 
-    bench/conformance [--workdir DIR] [--filter REGEX] [--concurrency N]
+    bench/conformance [--workdir DIR] [--filter REGEX] [--concurrency N] [--barbican]
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -39,6 +46,7 @@ from _harness import hydria_up
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.support import barbican  # noqa: E402
 from tests.support.backends import free_port  # noqa: E402
 from tests.support.keystone import Keystone, running_keystone  # noqa: E402
 
@@ -76,6 +84,7 @@ load_balancer = true
 neutron = true
 nova = true
 glance = true
+barbican = {barbican}
 cinder = false
 swift = false
 
@@ -160,7 +169,7 @@ def make_accounts(ks: Keystone, sets: int) -> list[dict[str, object]]:
     return accounts
 
 
-def write_conf(work: Path, ks: Keystone, endpoint: str, sets: int) -> Path:
+def write_conf(work: Path, ks: Keystone, endpoint: str, sets: int, *, with_barbican: bool) -> Path:
     token_headers = {"X-Auth-Token": _admin_token(ks)}
     with httpx.Client(base_url=endpoint, headers=token_headers, timeout=30) as api:
         subnet = api.get("/v2.0/subnets").json()["subnets"][0]
@@ -174,6 +183,7 @@ def write_conf(work: Path, ks: Keystone, endpoint: str, sets: int) -> Path:
             work=work,
             keystone=ks.url,
             network=subnet["network_id"],
+            barbican=str(with_barbican).lower(),
             providers=",".join(f"{p['name']}:{p['description']}" for p in providers),
         )
     )
@@ -184,8 +194,51 @@ def _admin_token(ks: Keystone) -> str:
     return str(ks.admin().auth_token)
 
 
+# octavia-tempest-plugin asks ``[service_available] barbican``, an option only
+# barbican-tempest-plugin registers (unregistered, it reads as false). This
+# plugin of a few lines, found through its entry point on PYTHONPATH, registers
+# it, so .venv-tempest needs nothing more installed.
+BARBICAN_OPT_PLUGIN = """\
+from oslo_config import cfg
+from tempest import config
+from tempest.test_discover import plugins
+
+OPTS = [cfg.BoolOpt("barbican", default=False, help="Barbican is in the catalogue")]
+
+
+class Plugin(plugins.TempestPlugin):
+    def load_tests(self):
+        return None
+
+    def register_opts(self, conf):
+        config.register_opt_group(conf, config.service_available_group, OPTS)
+
+    def get_opt_lists(self):
+        return [("service_available", OPTS)]
+"""
+
+
+def barbican_opt_plugin(work: Path) -> Path:
+    """A folder to put on PYTHONPATH: the module and its entry point."""
+    folder = work / "plugin"
+    (folder / "hydria_barbican_opt-0.dist-info").mkdir(parents=True, exist_ok=True)
+    (folder / "hydria_barbican_opt.py").write_text(BARBICAN_OPT_PLUGIN)
+    info = folder / "hydria_barbican_opt-0.dist-info"
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hydria-barbican-opt\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(
+        "[tempest.test_plugins]\nhydria-barbican-opt = hydria_barbican_opt:Plugin\n"
+    )
+    return folder
+
+
 def run_tempest(
-    work: Path, conf: Path, regex: str | None, exclude: str | None, concurrency: int
+    work: Path,
+    conf: Path,
+    regex: str | None,
+    exclude: str | None,
+    concurrency: int,
+    *,
+    with_barbican: bool,
 ) -> Path:
     site = next((TEMPEST / "lib").glob("python3*/site-packages"))
     env = {
@@ -194,6 +247,8 @@ def run_tempest(
         "TEMPEST_CONFIG": conf.name,
         "OS_TEST_TIMEOUT": "600",
     }
+    if with_barbican:
+        env["PYTHONPATH"] = str(barbican_opt_plugin(work))
     for key in [k for k in env if k.startswith("OS_") and k != "OS_TEST_TIMEOUT"]:
         del env[key]
     stestr = [
@@ -306,6 +361,11 @@ def main() -> int:
     parser.add_argument("--exclude", default=None, help="a regex of test ids to leave out")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument(
+        "--barbican",
+        action="store_true",
+        help="a real Barbican in the catalogue: the TLS tests run instead of skipping",
+    )
+    parser.add_argument(
         "--octet",
         type=int,
         default=int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "239")) % 250 + 1,
@@ -315,20 +375,34 @@ def main() -> int:
     if not (TEMPEST / "bin" / "stestr").exists():
         print(".venv-tempest is missing: run scripts/install --test", file=sys.stderr)
         return 2
+    if args.barbican and not barbican.available():
+        print(".venv-barbican is missing: run scripts/install --test", file=sys.stderr)
+        return 2
     work = args.workdir or Path(tempfile.mkdtemp(prefix="hydria-conformance-"))
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    for old in ("keystone", "hydria", "etc", ".stestr"):  # a run starts from nothing
+    for old in ("keystone", "barbican", "hydria", "etc", ".stestr"):  # from nothing
         shutil.rmtree(work / old, ignore_errors=True)
     port = free_port()
-    with (
-        running_keystone(work / "keystone", port) as ks,
-        hydria_up(
-            args.octet, driver="noop", port=port, state=_state(work), **ks.hydria_env()
-        ) as endpoint,
-    ):
-        conf = write_conf(work, ks, endpoint, args.concurrency + 1)
-        subunit = run_tempest(work, conf, args.filter, args.exclude, args.concurrency)
+    with ExitStack() as stack:
+        ks = stack.enter_context(running_keystone(work / "keystone", port))
+        env = ks.hydria_env()
+        if args.barbican:
+            # in the catalogue before Hydria starts: it finds Barbican there
+            stack.enter_context(barbican.running_barbican(work / "barbican", ks))
+            env["HYDRIA_SECRET_STORE"] = "barbican"
+        endpoint = stack.enter_context(
+            hydria_up(args.octet, driver="noop", port=port, state=_state(work), **env)
+        )
+        conf = write_conf(work, ks, endpoint, args.concurrency + 1, with_barbican=args.barbican)
+        subunit = run_tempest(
+            work,
+            conf,
+            args.filter,
+            args.exclude,
+            args.concurrency,
+            with_barbican=args.barbican,
+        )
     return summarize(work, subunit)
 
 

@@ -15,7 +15,10 @@ loaded:
   ``project_id`` in the body is honoured only if the rule allows that project
   (an admin);
 - ``list_projects``: the projects a list may show, as Octavia's
-  ``_auth_get_all`` (the ``-global`` rule lets a caller see every project).
+  ``_auth_get_all`` (the ``-global`` rule lets a caller see every project);
+- ``secret_access``: on whose behalf TLS references are read, with the
+  caller's Keystone token, so a store that checks users itself (Barbican)
+  reads as the caller and grants the service its ACL, as Octavia's API does.
 
 A context without ``access`` (made by code, not by a request) is trusted:
 ``is_admin`` alone decides. With ``access``, the policy decides which
@@ -25,10 +28,11 @@ projects a request may touch, for admins too; ``is_admin`` (Octavia's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from hydria.core.errors import APIError, NotAuthorized, NotFound
+from hydria.core.secrets import SecretAccess
 
 
 class Access(Protocol):
@@ -52,6 +56,8 @@ class RequestContext:
     roles: tuple[str, ...] = ()
     user_id: str | None = None
     access: Access | None = None
+    # the caller's Keystone token (None under noauth and for contexts made by code)
+    token: str | None = field(default=None, repr=False)
 
     @property
     def scope(self) -> str | None:
@@ -92,7 +98,15 @@ class RequestContext:
             raise NotAuthorized()
         return wanted
 
+    def secret_access(self, project_id: str) -> SecretAccess:
+        """Reading references for an object of ``project_id``, as this caller."""
+        return SecretAccess(project_id=project_id, token=self.token)
+
     def as_admin(self) -> RequestContext:
         return RequestContext(
-            project_id=self.project_id, is_admin=True, roles=self.roles, user_id=self.user_id
+            project_id=self.project_id,
+            is_admin=True,
+            roles=self.roles,
+            user_id=self.user_id,
+            token=self.token,
         )

@@ -14,7 +14,6 @@ from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput, NotFound
 from hydria.core.listener_options import check_insert_headers
 from hydria.core.resources import LISTENER
-from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
 from hydria.services import change, l7policies, listing, provider, tls, views
@@ -144,7 +143,7 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         with read(env) as session:
             project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
         tls.check_material(
-            env.secrets, tls.LISTENER, req.model_dump(), SecretAccess(project_id=project_id)
+            env.secrets, tls.LISTENER, req.model_dump(), ctx.secret_access(project_id)
         )
     with write(env) as unit:
         session = unit.session
@@ -177,7 +176,7 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -
             env.secrets,
             tls.LISTENER,
             merged,
-            SecretAccess(project_id=listener.project_id),
+            ctx.secret_access(listener.project_id),
             changed=set(changes),
         )
     with write(env) as unit:

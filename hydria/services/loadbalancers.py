@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from hydria.core import constants as c
 from hydria.core.errors import AllocationFailed, Conflict, ImmutableObject, InvalidInput
 from hydria.core.resources import LOADBALANCER
-from hydria.core.secrets import SecretAccess
 from hydria.db import addresses, quotas, stats, status_tree
 from hydria.db.models import (
     Amphora,
@@ -184,7 +183,7 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
     refuse_unsupported(req, LOADBALANCER.unsupported())
     plan = graph.plan(req)
     # the store is read before the write transaction (the embedded one is in this database)
-    graph.check_material(env.secrets, plan, SecretAccess(project_id=project_id))
+    graph.check_material(env.secrets, plan, ctx.secret_access(project_id))
     with write(env) as unit:
         session = unit.session
         subnet = _subnet_for_vip(session, req)

@@ -9,7 +9,6 @@ from hydria.core import constants as c
 from hydria.core import protocols
 from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.resources import POOL
-from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
 from hydria.services import change, l7policies, listing, provider, tls, views
@@ -142,9 +141,7 @@ def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
                 project_id = get_listener(session, req.listener_id, ctx).project_id
             else:
                 project_id = get_lb(session, req.loadbalancer_id, ctx).project_id
-        tls.check_material(
-            env.secrets, tls.POOL, req.model_dump(), SecretAccess(project_id=project_id)
-        )
+        tls.check_material(env.secrets, tls.POOL, req.model_dump(), ctx.secret_access(project_id))
     with write(env) as unit:
         session = unit.session
         listener = None
@@ -188,7 +185,7 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
             tls.check_pool_rules(merged, current=current, given=changes)
             project_id = pool.project_id
         tls.check_material(
-            env.secrets, tls.POOL, merged, SecretAccess(project_id=project_id), changed=set(changes)
+            env.secrets, tls.POOL, merged, ctx.secret_access(project_id), changed=set(changes)
         )
     with write(env) as unit:
         session = unit.session

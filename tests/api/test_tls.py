@@ -10,8 +10,9 @@ import pytest
 
 from hydria.api.app import create_app
 from hydria.core import constants as c
-from hydria.core.secrets import CertificateContainer
-from tests.api.conftest import BASE, assert_fault, snapshot
+from hydria.core.secrets import CertificateContainer, SecretAccess
+from tests.api.conftest import BASE, Api, assert_fault, snapshot
+from tests.support.identity import HeaderIdentity, keystone_settings
 from tests.support.secret_store import MemorySecretStore
 from tests.support.tls_certs import CA
 
@@ -451,3 +452,72 @@ def test_with_the_embedded_store_in_the_same_database(db, notifier, settings, ap
             },
         )
         assert r.status_code in (201, 409), r.text  # 409: the listener is still pending
+
+
+class RecordingStore(MemorySecretStore):
+    """Remembers on whose behalf each reference was read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accesses: list[SecretAccess] = []
+
+    def certificate(self, ref: str, access: SecretAccess) -> CertificateContainer:
+        self.accesses.append(access)
+        return super().certificate(ref, access)
+
+    def secret(self, ref: str, access: SecretAccess) -> bytes:
+        self.accesses.append(access)
+        return super().secret(ref, access)
+
+
+def test_references_are_read_with_the_callers_token(db, notifier, subnet_id, tmp_path):
+    """Under Keystone the store gets the caller's token (a real Barbican reads as the
+    user and grants the service its read ACL with it, as Octavia's API does); without
+    it Barbican refused every user's own secret ("belongs to another project")."""
+    from fastapi.testclient import TestClient
+
+    store = RecordingStore()
+    settings = keystone_settings(tmp_path)
+    app = create_app(db, notifier, settings, authenticator=HeaderIdentity, secret_store=store)
+    with TestClient(app, headers={"X-Auth-Token": "the-users-token"}) as tc:
+        api = Api(tc, db, subnet_id)
+        lb = api.lb()
+        r = post_listener(tc, lb["id"], default_tls_container_ref=good_cert(store))
+        assert r.status_code == 201, r.text
+        api.settle()
+        listener_id = r.json()["listener"]["id"]
+        r = tc.put(
+            f"{BASE}/listeners/{listener_id}",
+            json={"listener": {"sni_container_refs": [good_cert(store)]}},
+        )
+        assert r.status_code == 200, r.text
+        api.settle()
+        ca = store.add_secret(PROJECT, CA_ONE.cert_pem)
+        r = tc.post(
+            f"{BASE}/pools",
+            json={
+                "pool": {
+                    "loadbalancer_id": lb["id"],
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "tls_enabled": True,
+                    "ca_tls_container_ref": ca,
+                }
+            },
+        )
+        assert r.status_code == 201, r.text
+    assert len(store.accesses) >= 3
+    assert {(a.project_id, a.token) for a in store.accesses} == {(PROJECT, "the-users-token")}
+
+
+def test_without_keystone_no_token_is_passed_on(db, notifier, settings, subnet_id):
+    """Under noauth an X-Auth-Token header means nothing: it is not handed to the store."""
+    from fastapi.testclient import TestClient
+
+    store = RecordingStore()
+    app = create_app(db, notifier, settings, secret_store=store)
+    with TestClient(app, headers={"X-Auth-Token": "ignored"}) as tc:
+        lb = Api(tc, db, subnet_id).lb()
+        r = post_listener(tc, lb["id"], default_tls_container_ref=good_cert(store))
+        assert r.status_code == 201, r.text
+    assert store.accesses and all(a.token is None for a in store.accesses)

@@ -53,7 +53,9 @@ CONF = """\
 [DEFAULT]
 log_file = {folder}/keystone.log
 [database]
-connection = sqlite:///{folder}/keystone.db
+# two workers share the file: wait for the other's write lock (SQLite's 5 s default
+# ran out on a loaded machine and a token request failed with "database is locked")
+connection = sqlite:///{folder}/keystone.db?timeout=60
 [fernet_tokens]
 key_repository = {folder}/fernet-keys
 [credential]
@@ -212,8 +214,9 @@ def running_keystone(folder: Path, hydria_port: int) -> Iterator[Keystone]:
     _manage(
         conf,
         "bootstrap",
-        "--bootstrap-password",
-        ks.admin_password,
+        # one argument: a password that starts with "-" (token_urlsafe makes one
+        # about 1 time in 64) would otherwise be read as an option (exit status 2)
+        f"--bootstrap-password={ks.admin_password}",
         "--bootstrap-admin-url",
         url,
         "--bootstrap-public-url",

@@ -145,6 +145,8 @@ class Guard:
             user_id=user_id,
             is_admin=bool(creds["is_admin"]),
             access=decision,
+            # passed on to a secret store that checks the user itself (Barbican)
+            token=request.headers.get("x-auth-token") if self.strategy == KEYSTONE else None,
         )
 
     @staticmethod
