@@ -67,6 +67,27 @@ def _invalid_string(what: str) -> InvalidInput:
     return InvalidInput(f"Error parsing L7Rule: Invalid characters in {what}")
 
 
+def _numbered_group_reference(value: str) -> bool:
+    """Does ``value`` refer to a group by its number (``\\1``, ``(?(1)...)``)?
+
+    HAProxy compiles ACL regexes without numbered captures (PCRE2's
+    NO_AUTO_CAPTURE: only named groups capture), so such a pattern, valid for
+    Python, makes HAProxy refuse the whole configuration and the load balancer
+    go to ERROR; Octavia accepts it and fails there. Named references
+    (``(?P<n>...)(?P=n)``) work in both and are allowed."""
+    i = 0
+    while i < len(value):
+        if value[i] == "\\":
+            if i + 1 < len(value) and value[i + 1] in "123456789":
+                return True
+            i += 2
+            continue
+        if value.startswith("(?(", i) and value[i + 3 : i + 4].isdigit():
+            return True
+        i += 1
+    return False
+
+
 def _regex(value: str) -> None:
     try:
         re.compile(value)
@@ -74,6 +95,11 @@ def _regex(value: str) -> None:
         raise InvalidInput(
             f"Error parsing L7Rule: Unable to parse regular expression: {e}"
         ) from None
+    if _numbered_group_reference(value):
+        raise InvalidInput(
+            "Error parsing L7Rule: Unable to parse regular expression: a reference to a "
+            "numbered group (HAProxy captures named groups only: use (?P<name>...) and (?P=name))"
+        )
 
 
 def _header_value(value: str, what: str) -> None:

@@ -192,6 +192,9 @@ def test_bad_policies_are_400_and_change_nothing(client, db, stack, fields, frag
         ),
         ({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/a\tb"}, "Invalid characters"),
         ({"type": "PATH", "compare_type": "REGEX", "value": "^/(api"}, "regular expression"),
+        # valid for Python, refused by HAProxy (it captures named groups only)
+        ({"type": "PATH", "compare_type": "REGEX", "value": r"^/(a)\1$"}, "numbered group"),
+        ({"type": "PATH", "compare_type": "REGEX", "value": "^/(a)(?(1)b|c)$"}, "numbered group"),
         (
             {"type": "HOST_NAME", "compare_type": "EQUAL_TO", "value": "é.example"},
             "Invalid characters",
