@@ -17,7 +17,12 @@ amphora that owns its network namespace (the ``netns`` compute driver, found by
 
 Active flows come from the kernel's conntrack table of this namespace (read
 through ``/proc/thread-self`` so a caller that entered another namespace reads
-that one's).
+that one's). The rules choose a member for a flow's first datagram only: the
+kernel sends the rest after its conntrack entry, so when a member stops serving
+(found dead, disabled or removed; not drained by weight 0, whose flows may
+finish) its flows are deleted with the ``conntrack`` tool, and a client that
+keeps its socket moves to a live member with its next datagram instead of
+waiting for the entry to time out (30-180 s).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 
 from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.agent.processes import run_tool
-from hydria.core.nft import NftPlan, counter_names, flows_counter, ruleset
+from hydria.core.nft import NftPlan, counter_names, flow_targets, flows_counter, ruleset
 from hydria.core.procs import cmdline
 
 log = logging.getLogger("hydria.agent.nft")
@@ -84,6 +89,10 @@ class NftTable:
         self.folder = folder
         self.binary = binary or find_nft()
         self.own_network = own_network
+        self.conntrack = shutil.which("conntrack") or shutil.which(
+            "conntrack", path="/usr/sbin:/sbin"
+        )
+        self._serving: frozenset[tuple[str, int]] = frozenset()
 
     @property
     def available(self) -> bool:
@@ -139,7 +148,30 @@ class NftTable:
         self._run("-c", "-f", str(candidate), what="check the ruleset")
         self._forwarding()
         self._run("-f", str(candidate), what="apply the ruleset")
-        candidate.replace(self.file)
+        now = flow_targets(plan, down)
+        for address, port in sorted(self._serving - now):
+            self.forget_flows_to(address, port)
+        self._serving = now
+        candidate.replace(self.file)  # last: the file shows a change that is complete
+
+    def forget_flows_to(self, address: str, port: int) -> None:
+        """Delete the UDP flows this namespace sends to ``address:port`` (best effort:
+        without the ``conntrack`` tool they last until their entries time out)."""
+        if self.conntrack is None:
+            log.info("event=udp_flows_kept member=%s:%d reason=no_conntrack_tool", address, port)
+            return
+        # exit status 1 means "no such flow": nothing to delete is not a failure
+        try:
+            run_tool(
+                [self.conntrack, "-D", "-p", "udp", "--reply-src", address]
+                + ["--reply-port-src", str(port)],
+                name="conntrack",
+                failed="conntrack could not delete flows",
+                error=NftError,
+                ok_codes=(0, 1),
+            )
+        except NftError as exc:
+            log.warning("event=udp_flows_kept member=%s:%d reason=%s", address, port, exc)
 
     def delete(self, table: str) -> None:
         if self.exists(table):

@@ -35,9 +35,11 @@ def run_tool(
     error: ErrorType,
     refused: ErrorType | None = None,
     timeout: float = 60,
+    ok_codes: tuple[int, ...] = (0,),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``cmd``; ``error("<name> could not run")`` if it cannot, and on a non-zero
-    exit ``refused`` (or ``error``) with ``failed`` and the tail of its output."""
+    """Run ``cmd``; ``error("<name> could not run")`` if it cannot, and on an exit
+    status not in ``ok_codes`` ``refused`` (or ``error``) with ``failed`` and the
+    tail of its output."""
     try:
         res = subprocess.run(
             list(cmd),
@@ -49,7 +51,7 @@ def run_tool(
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise error(f"{name} could not run", str(exc)) from exc
-    if res.returncode != 0:
+    if res.returncode not in ok_codes:
         raise (refused or error)(failed, output_of(res))
     return res
 

@@ -128,6 +128,19 @@ def serving(listener: NftListener, down: Iterable[str]) -> tuple[NftMember, ...]
     return primaries or tuple(m for m in able if m.backup)
 
 
+def flow_targets(plan: NftPlan, down: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """Pure: the ``(address, port)`` of members whose flows may go on: enabled and
+    not found dead. A drained member (weight 0) finishes the flows it has, as a
+    backup does; a dead, disabled or removed one has its flows deleted."""
+    dead = set(down)
+    return frozenset(
+        (m.address, m.port)
+        for li in plan.listeners
+        for m in li.members
+        if m.enabled and m.id not in dead
+    )
+
+
 def sticky_map(listener: NftListener, members: tuple[NftMember, ...]) -> str:
     """The persistence map's name: changes with the serving members, timeout and mask."""
     key = "|".join(
