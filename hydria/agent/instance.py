@@ -7,7 +7,8 @@ init is. Like cloud-init and systemd on an Octavia amphora it:
 
 - names the host ``amphora-<uuid>`` from the user data (``boot.json``);
 - gives the amphora a private ``/run``, ``/tmp`` and ``/home``, so pid files
-  and sockets of one amphora are never another's;
+  and sockets of one amphora are never another's (the Python and the package it
+  runs are bound back if they lived there);
 - when the user data carries an authorised key, adds the login user (with
   sudo) to a private copy of ``/etc/passwd``, ``group``, ``shadow`` and
   ``sudoers.d``, and runs sshd on the management address only;
@@ -35,6 +36,8 @@ PRIVATE_ETC = Path("/run/amphora/etc")
 # the amphora's folder as the amphora sees it: its "disk", bound here before /tmp
 # and /home are hidden (the folder may live under either)
 DISK = Path("/run/amphora/disk")
+# the Python and the hydria package, when they live under /tmp or /home (``software``)
+SOFTWARE = Path("/run/amphora/software")
 SSHD = "/usr/sbin/sshd"
 
 
@@ -102,12 +105,30 @@ def _bind(source: Path, target: str) -> None:
     _run("mount", "--bind", str(source), target)
 
 
+def software() -> list[Path]:
+    """Where this Python and the ``hydria`` package live, when the private ``/tmp``
+    or ``/home`` would hide them: a virtualenv or a checkout there (an operator's
+    venv in a home folder, a test run's clone under /tmp) must still start the
+    agent after the mounts."""
+    package_root = Path(__file__).resolve().parents[2]  # the folder holding hydria/
+    found = {Path(sys.prefix), Path(sys.base_prefix), package_root}
+    hidden = (Path("/tmp"), Path("/home"))
+    return sorted(p for p in found if any(p.is_relative_to(h) for h in hidden))
+
+
 def private_mounts(folder: Path) -> None:
     _run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
     DISK.mkdir(parents=True)
     _bind(folder, str(DISK))
+    kept = software()
+    for i, path in enumerate(kept):  # held under the new /run while /tmp and /home go
+        (SOFTWARE / str(i)).mkdir(parents=True)
+        _bind(path, str(SOFTWARE / str(i)))
     _run("mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp")
     _run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/home")
+    for i, path in enumerate(kept):  # and back where the interpreter looks for them
+        path.mkdir(parents=True, exist_ok=True)
+        _bind(SOFTWARE / str(i), str(path))
 
 
 def private_etc(boot: AmphoraBoot, hostname: str) -> None:
