@@ -126,13 +126,14 @@ class NftTable:
     def exists(self, table: str) -> bool:
         return bool(self.listing(table))
 
-    def serving(self, table: str) -> bool:
-        """The table is there and the namespace forwards (something may turn it off)."""
+    def serving(self, table: str, items: list[dict[str, Any]] | None = None) -> bool:
+        """The table is there and the namespace forwards (something may turn it off);
+        ``items``: the table's listing when the caller already has it."""
         try:
             forwarding = IP_FORWARD.read_text().strip() == "1"
         except OSError:
             forwarding = False
-        return forwarding and self.exists(table)
+        return forwarding and bool(self.listing(table) if items is None else items)
 
     def apply(self, plan: NftPlan, down: set[str]) -> None:
         """Check, then apply the ruleset for ``plan`` without the ``down`` members."""
@@ -187,12 +188,15 @@ class NftTable:
         except OSError as exc:
             raise NftError("could not turn on IPv4 forwarding", str(exc)) from exc
 
-    def stats(self, plan: NftPlan) -> dict[str, dict[str, int]]:
+    def stats(
+        self, plan: NftPlan, items: list[dict[str, Any]] | None = None
+    ) -> dict[str, dict[str, int]]:
         """Per listener: ``bytes_in``/``bytes_out`` (datagrams to and from its members),
-        ``total_connections`` (flows begun) and ``active_connections`` (live flows)."""
+        ``total_connections`` (flows begun) and ``active_connections`` (live flows);
+        ``items``: the table's listing when the caller already has it."""
         counters = {
             str(item["counter"]["name"]): item["counter"]
-            for item in self.listing(plan.table)
+            for item in (self.listing(plan.table) if items is None else items)
             if "counter" in item
         }
         try:

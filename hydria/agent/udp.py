@@ -366,10 +366,15 @@ class UdpStore:
         doc = self._load()
         if doc is None or doc.text is None:
             return {"listeners": {}, "pools": {}, "engine": None}
-        if not self.running():
-            return {"listeners": {}, "pools": {}, "engine": "DOWN"}
+        down = {"listeners": {}, "pools": {}, "engine": "DOWN"}
         if doc.engine == ENGINE_NFT and doc.nft is not None:
-            stats = self.nft.stats(doc.nft)
+            # one `nft -j list` a heartbeat: whether the table serves, and its counters
+            items = self.nft.listing(doc.nft.table)
+            if not self.nft.serving(doc.nft.table, items):
+                return down
+            stats = self.nft.stats(doc.nft, items)
+        elif not self.running():
+            return down
         else:
             live = self.active_sessions(doc)
             stats = {
