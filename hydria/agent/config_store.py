@@ -213,7 +213,7 @@ class ConfigStore:
     def resume(self) -> None:
         """At agent start: run the configuration we had, if HAProxy is not running."""
         with self.lock:
-            if self.wants_haproxy() and not self.haproxy.running():
+            if not self.haproxy.running() and self.wants_haproxy():
                 self.haproxy.start()
 
     def remove(self, *, drain: float = 0.0) -> None:

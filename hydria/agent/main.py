@@ -161,7 +161,7 @@ def supervise(
         try:
             if stop.is_set():
                 return
-            if store.wants_haproxy() and not store.haproxy.running():
+            if not store.haproxy.running() and store.wants_haproxy():  # cheap check first
                 log.warning("event=haproxy_restart reason=master_gone")
                 store.haproxy.start()
         except HAProxyError as exc:
