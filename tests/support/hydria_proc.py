@@ -30,7 +30,7 @@ _octets = itertools.count(
 )
 # The second octet of every VIP subnet (management: the next one); a second
 # suite running on the same machine at the same time picks another.
-_NET = int(os.environ.get("HYDRIA_TEST_NET", "42"))
+NET = int(os.environ.get("HYDRIA_TEST_NET", "42"))
 BIN = Path(sys.executable).parent
 
 
@@ -54,15 +54,15 @@ class HydriaUp:
         self.state_dir = state_dir
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.subnet_cidr = f"127.{_NET}.{n}.0/24"
+        self.subnet_cidr = f"127.{NET}.{n}.0/24"
         # heartbeats: a UDP port of its own, so parallel runs never share 5555
         self.health_port = free_udp_port()
         self.health_bind = f"127.0.0.1:{self.health_port}"
         self.env = {
             **os.environ,
             "HYDRIA_DEFAULT_SUBNET_CIDR": self.subnet_cidr,
-            "HYDRIA_MGMT_RANGE_START": f"127.{_NET + 1}.{n}.10",
-            "HYDRIA_MGMT_RANGE_END": f"127.{_NET + 1}.{n}.250",
+            "HYDRIA_MGMT_RANGE_START": f"127.{NET + 1}.{n}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.{NET + 1}.{n}.250",
             "HYDRIA_POLL_INTERVAL": "0.5",
             "HYDRIA_HEALTH_BIND": self.health_bind,
             **(extra_env or {}),

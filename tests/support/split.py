@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.backends import free_port
-from tests.support.hydria_proc import BIN
+from tests.support.hydria_proc import BIN, NET
 from tests.support.procs import kill_all_mentioning
 
 
@@ -25,15 +25,15 @@ class Split:
             **os.environ,
             "HYDRIA_DATABASE_URL": db_url,
             "HYDRIA_STATE_DIR": str(state_dir),
-            "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-            "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+            "HYDRIA_MGMT_RANGE_START": f"127.{NET + 1}.{octet}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.{NET + 1}.{octet}.250",
             "HYDRIA_HEALTH_BIND": f"127.0.0.1:{free_port()}",
             "HYDRIA_POLL_INTERVAL": "0.5",
             # split services get the deployment's heartbeat key from the operator
             "HYDRIA_HEARTBEAT_KEY": secrets.token_hex(32),
             **env,
         }
-        self.subnet_cidr = f"127.42.{octet}.0/24"
+        self.subnet_cidr = f"127.{NET}.{octet}.0/24"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.endpoints: list[str] = []
         state_dir.mkdir(parents=True, exist_ok=True)
