@@ -39,8 +39,8 @@ session is one scheduling group: on a loaded host a server in wrk's session is
 woken at once, one in another session waits for its group's turn. Before this,
 nginx (both baselines' server) and a hand-written HAProxy started from this
 script shared wrk's group while the VIP's HAProxy did not: such a HAProxy served
-28,605 keep-alive requests/s beside the VIP's 8,076 (without flow log) at about
-the same CPU per request (2026-12-01, load 25).
+28,605 keep-alive requests/s beside the VIP's 8,076 (without flow log) at 17.9
+and 21.0 us of CPU per request (2026-12-01, load 25).
 
 Runs alternate the arms ``--rounds`` times (the order rotating) for ``--seconds``
 each; medians are compared. Ratios only: the host is shared.
