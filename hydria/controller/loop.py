@@ -32,6 +32,7 @@ from hydria.db import convergence, leases
 from hydria.db.engine import Database
 from hydria.db.models import LoadBalancer, utcnow
 from hydria.db.notify import InProcessNotifier
+from hydria.db.settle import SettleSignal
 
 log = logging.getLogger("hydria.controller")
 
@@ -57,6 +58,7 @@ class ControllerLoop:
         *,
         owner: str | None = None,
         notifier: InProcessNotifier | None = None,
+        settle: SettleSignal | None = None,
         workers: int = 4,
         lease_seconds: float = 15.0,
         poll_interval: float = 2.0,
@@ -66,6 +68,8 @@ class ControllerLoop:
         self.reconciler = reconciler
         self.owner = owner or f"controller-{uuid.uuid4().hex[:12]}"
         self.notifier = notifier
+        # told after every outcome is written: API readers of a pending object wait on it
+        self.settle = settle
         self.workers = workers
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
@@ -317,6 +321,10 @@ class ControllerLoop:
                 self._lost.discard(lb_id)
                 self._inflight.pop(lb_id, None)
                 self._resyncing.discard(lb_id)
+            if self.settle is not None:
+                # the outcome is written (ACTIVE, ERROR, DELETED, or a retry later):
+                # a client's GET waiting on this load balancer reads it now
+                self.settle.settled(lb_id)
             if self.notifier is not None:
                 # the state may have moved while we worked: look again soon
                 self.notifier.notify(lb_id)

@@ -18,6 +18,7 @@ from hydria.controller.reconciler import Outcome
 from hydria.core import constants as c
 from hydria.db.models import LoadBalancer
 from hydria.db.notify import InProcessNotifier
+from hydria.db.settle import SettleBoard
 from tests.support.factories import make_lb
 from tests.support.wait import wait_for
 
@@ -53,11 +54,13 @@ def running(
     workers: int = 1,  # type: ignore[no-untyped-def]
     lease_seconds: float = 30,
     max_attempts: int = 5,
+    settle: SettleBoard | None = None,
 ) -> Iterator[ControllerLoop]:
     loop = ControllerLoop(
         db,
         recorder,
         notifier=InProcessNotifier(),
+        settle=settle,
         workers=workers,
         lease_seconds=lease_seconds,
         poll_interval=0.05,
@@ -224,3 +227,15 @@ def test_superseded_by_a_newer_generation_is_claimed_again_at_once(any_db):
     with any_db.session() as s:
         lb = s.get(LoadBalancer, lb_id)
         assert lb is not None and lb.attempts == 0 and lb.next_attempt_at is None
+
+
+def test_every_outcome_written_is_told_to_the_settle_board(any_db):
+    """The API's readers of a pending object wait on the board: the loop tells it
+    once the outcome of a reconcile is written (here a retry, released with backoff)."""
+    lb_id = make_lb(any_db)
+    board = SettleBoard()
+    mark = board.mark()
+    recorder = Recorder(any_db)
+    with running(any_db, recorder, settle=board):
+        _wait_seen(recorder, {lb_id})
+        wait_for(lambda: board._last.get(lb_id, 0) > mark, what="the loop told the board")
