@@ -501,14 +501,14 @@ class Reconciler:
         """
         if not self.network.plugs_ports:
             self.network.plug_vip(amp_id, desired.vip_address, vip_subnet)
-            with self.db.session() as session:
+            vip = desired.vip_address or None
+            with self.db.read() as session:  # written once, read at every change
                 lb_row = session.get(LoadBalancer, desired.id)
-                amp_db.record_vip_ports(
-                    session,
-                    amp_id,
-                    vip_address=desired.vip_address or None,
-                    vip_port_id=lb_row.vip_port_id if lb_row else None,
-                )
+                port_id = lb_row.vip_port_id if lb_row else None
+                if amp_db.vip_ports_recorded(session, amp_id, vip_address=vip, vip_port_id=port_id):
+                    return
+            with self.db.session() as session:
+                amp_db.record_vip_ports(session, amp_id, vip_address=vip, vip_port_id=port_id)
             return
         with self.db.session() as session:
             lb_row = session.get(LoadBalancer, desired.id)
