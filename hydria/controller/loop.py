@@ -93,6 +93,12 @@ class ControllerLoop:
             target=self._renew_leases, args=(self._renewing,), daemon=True, name="lease-renewer"
         )
         renewer.start()
+        warm_up = getattr(self.reconciler, "warm_up", None)
+        if warm_up is not None:  # before the first claim: a user's first change is not slower
+            try:
+                warm_up()
+            except Exception:  # never worth not starting for
+                log.warning("event=warm_up_failed", exc_info=True)
         self._claim_and_submit()
         self._resync_some()
         while not stop.is_set():

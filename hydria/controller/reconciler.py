@@ -40,6 +40,7 @@ from hydria.drivers.compute.base import ComputeDriver, Fences
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
 from hydria.drivers.network.names import inside_port
 from hydria.drivers.secrets.base import SecretStore
+from hydria.render import haproxy as haproxy_render
 from hydria.render.haproxy import render
 from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
@@ -114,6 +115,14 @@ class Reconciler:
             self._maxconn = max_connections_for(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
     # -- entry point --------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """What the first convergence after a start would otherwise pay for: the
+        HAProxy template compiled, the snapshot's queries compiled and cached."""
+        haproxy_render.warm()
+        with self.db.read() as session:
+            load_lb_row(session, "")
+            amp_db.live_amphorae(session, "")
 
     def reconcile(
         self, lb_id: str, checkpoint: Callable[[], None] = lambda: None, *, owner: str | None = None

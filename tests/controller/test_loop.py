@@ -239,3 +239,29 @@ def test_every_outcome_written_is_told_to_the_settle_board(any_db):
     with running(any_db, recorder, settle=board):
         _wait_seen(recorder, {lb_id})
         wait_for(lambda: board._last.get(lb_id, 0) > mark, what="the loop told the board")
+
+
+def test_the_reconciler_is_warmed_up_before_the_first_claim(any_db):
+    """The first change after a start does not pay for compiling the template and
+    the snapshot's queries; a real reconciler's warm-up needs no rows."""
+    lb_id = make_lb(any_db)
+
+    class Warmed(Recorder):
+        def warm_up(self) -> None:
+            with self.lock:
+                self.seen.append("warm-up")
+
+    recorder = Warmed(any_db)
+    with running(any_db, recorder):
+        _wait_seen(recorder, {lb_id})
+    assert recorder.seen[0] == "warm-up"
+
+
+def test_a_real_reconciler_warms_up_on_an_empty_database(sqlite_db, tmp_path):
+    from hydria.controller.reconciler import Reconciler, ReconcilerOptions
+    from hydria.render import haproxy
+
+    haproxy._template.cache_clear()
+    opts = ReconcilerOptions(mgmt_start="127.43.0.10", mgmt_end="127.43.0.20")
+    Reconciler(sqlite_db, None, None, None, None, opts).warm_up()  # type: ignore[arg-type]
+    assert haproxy._template.cache_info().currsize == 1
