@@ -107,7 +107,8 @@ def up(
     controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
     controller.start()
     health = _start_health(settings, db, stop, notifier)
-    keeper = wiring.housekeeper(settings, db, compute_driver=compute)
+    # spares booted by the controller's own reconciler: taking one asks its agent nothing
+    keeper = wiring.housekeeper(settings, db, compute_driver=compute, booter=loop.reconciler)
     housekeeping = threading.Thread(
         target=keeper.run, args=(stop,), name="housekeeping", daemon=True
     )

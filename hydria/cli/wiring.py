@@ -401,8 +401,14 @@ def health_service(
 
 
 def housekeeper(
-    settings: Settings, db: Database, *, compute_driver: ComputeDriver | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    compute_driver: ComputeDriver | None = None,
+    booter: Reconciler | None = None,
 ) -> Housekeeper:
+    """``booter``: the controller's reconciler in the same process (``hydria up``),
+    so the spares it boots are amphorae the controller has heard from already."""
     import datetime as dt
 
     from hydria.housekeeping.certs import CertRotator
@@ -422,7 +428,7 @@ def housekeeper(
     if settings.spare_amphora_pool_size > 0:
         from hydria.housekeeping.spares import SparePool
 
-        booter = reconciler(settings, db, compute_driver=computer)
+        booter = booter or reconciler(settings, db, compute_driver=computer)
         spares = SparePool(
             db,
             computer,
