@@ -95,14 +95,14 @@ class Up(str):
         """User + system CPU time ``hydria up`` has used so far (from /proc)."""
         return process_cpu_seconds(self.pid)
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds one process has used so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @contextlib.contextmanager
