@@ -12,7 +12,15 @@ the floor is HAProxy's best): the floor any load balancer service has.
 Hydria runs twice: booting each amphora on demand, then with a warm spare pool
 (``spare_amphora_pool_size``), waiting before each create until it has refilled.
 
-    .venv/bin/python bench/provision.py [--count 20] [--spares 2]
+The client waits for ACTIVE as real clients do: a GET at once after each write,
+then one every ``--poll`` seconds while it is PENDING_*. The default, 2 s, is
+openstacksdk's ``wait_for_status`` (``interval=2``); ``openstack ... --wait``
+sleeps 3 s (octaviaclient's ``wait_for_active``); ``--poll 0.02`` is a brisk
+client of our own, closer to the convergence time itself. Each step's time
+(its POST to ACTIVE seen) and how often its first GET already saw ACTIVE are
+printed too.
+
+    .venv/bin/python bench/provision.py [--count 20] [--spares 2] [--poll 2]
     .venv/bin/python bench/provision.py --driver netns [--count 20]   (root: see _netns.py)
 
 With ``--against CHECKOUT`` (another worktree, e.g. /work/main, with its own
@@ -67,13 +75,28 @@ def haproxy_alone(members: list[tuple[str, int]], runs: int) -> list[float]:
     return times
 
 
+# what each step of the five took: (step, seconds, GETs until ACTIVE was seen)
+STEPS: list[tuple[str, float, int]] = []
+POLL = 2.0  # openstacksdk's wait_for_status interval (main() sets --poll)
+
+
 def one_load_balancer(
     client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], i: int
 ) -> float:
     t0 = time.perf_counter()
-    lb = build_http_lb(client, subnet_id, members, f"bench-{i}")
+    lb = build_http_lb(client, subnet_id, members, f"bench-{i}", interval=POLL, steps=STEPS)
+    t1 = time.perf_counter()
     wait_http(f"http://{lb['vip_address']}:80/")
+    STEPS.append(("first 200 via VIP", time.perf_counter() - t1, 1))
     return time.perf_counter() - t0
+
+
+def step_table(steps: list[tuple[str, float, int]]) -> None:
+    """Each step's p50/p95 and how often the client's first GET saw ACTIVE."""
+    for name in dict.fromkeys(s[0] for s in steps):
+        taken = [t for n, t, _ in steps if n == name]
+        first = sum(1 for n, _, polls in steps if n == name and polls == 1)
+        print(f"    {name:>18}: {summary(taken)}   first GET saw ACTIVE {first}/{len(taken)}")
 
 
 def one_populated_load_balancer(
@@ -103,7 +126,7 @@ def one_populated_load_balancer(
     )
     assert res.status_code == 201, res.text
     lb = res.json()["loadbalancer"]
-    wait_status(client, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
+    wait_status(client, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", interval=POLL)
     wait_http(f"http://{lb['vip_address']}:80/")
     return time.perf_counter() - t0
 
@@ -144,6 +167,9 @@ def wait_spares(c: httpx.Client, count: int, timeout: float = 60.0) -> None:
     raise TimeoutError("spare pool did not fill")
 
 
+STEPS_BY_SIDE: dict[str, list[tuple[str, float, int]]] = {}
+
+
 def against(
     members: list[tuple[str, int]], other: Path, count: int, spares: int, rounds: int
 ) -> None:
@@ -152,7 +178,9 @@ def against(
     taken: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in sides}
     for r in range(rounds):
         for name, bin_dir in sides.items():
+            STEPS.clear()
             steps, graphs = run_hydria(members, count, spares, bin_dir)
+            STEPS_BY_SIDE.setdefault(name, []).extend(STEPS)
             taken[name][0].extend(steps)
             taken[name][1].extend(graphs)
             print(
@@ -160,6 +188,9 @@ def against(
                 f"1 POST {summary(graphs)}   ({load()})",
                 flush=True,
             )
+    for name in sides:
+        print(f"  steps of the five, {name}:")
+        step_table(STEPS_BY_SIDE[name])
     base, mine = taken[f"baseline {other}"], taken["this checkout"]
     for i, what in enumerate(("5 steps", "1 POST")):
         for name, samples in taken.items():
@@ -197,7 +228,19 @@ def main() -> None:
         help="another checkout (with its .venv) as the baseline, rounds alternating",
     )
     parser.add_argument("--rounds", type=int, default=2, help="with --against")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=2.0,
+        help="seconds between a client's GETs while PENDING_* (first GET at once): "
+        "2 = openstacksdk's wait_for_status, 3 = the CLI's --wait",
+    )
     args = parser.parse_args()
+    global POLL
+    POLL = args.poll
+    print(
+        f"client: GET at once after each write, then every {POLL:g} s while PENDING_*   ({load()})"
+    )
     if args.driver == "netns":
         from _netns import compare
 
@@ -212,6 +255,8 @@ def main() -> None:
         cold = ([], []) if args.warm_only else run_hydria(members, args.count, 0)
         warm = run_hydria(members, args.count, args.spares) if args.spares else ([], [])
     print(f"haproxy start alone (baseline):                        {summary(baseline)}")
+    print(f"  steps of the five (all runs above, {load()}):")
+    step_table(STEPS)
     spared = f"{args.spares} spare(s)"
     for name, samples in (
         ("5 steps, no spares", cold[0]),

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
 
+    # a GET of one PENDING_* object answers once its load balancer settled, waiting
+    # at most this long (clients poll every 2-3 s; 0: answer at once; api/settle.py)
+    api_settle_wait: float = Field(default=1.0, ge=0, le=30)
+
     # controller
     controller_workers: int = 4
     lease_seconds: float = 15.0

@@ -49,6 +49,7 @@ from hydria.api.routes import (
 from hydria.config import Settings
 from hydria.db.engine import Database
 from hydria.db.notify import Notifier
+from hydria.db.settle import SettleWatch
 from hydria.services.tls import SecretReader
 from hydria.services.unit import Env
 
@@ -84,9 +85,11 @@ def create_app(
     *,
     authenticator: Authenticator = KeystoneAuth,
     secret_store: SecretReader | None = None,
+    settle: SettleWatch | None = None,
 ) -> FastAPI:
     """The API; under Keystone, ``authenticator`` (ASGI middleware taking ``settings``)
-    puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests."""
+    puts the caller's ``Identity`` in the scope: ``KeystoneAuth`` but in tests.
+    ``settle``: what a GET of a pending object waits on (``hydria.api.settle``)."""
     safety.check(settings)
     # Every route runs the policy door first (``hydria.api.auth.door``).
     # FastAPI's OpenAPI document at /openapi.json (bodies: hydria.api.openapi); no docs UI
@@ -98,7 +101,9 @@ def create_app(
         generate_unique_id_function=openapi.operation_id,
         dependencies=[Depends(admit)],
     )
-    app.state.env = Env(db=db, notifier=notifier, settings=settings, secrets=secret_store)
+    app.state.env = Env(
+        db=db, notifier=notifier, settings=settings, secrets=secret_store, settle=settle
+    )
     app.state.guard = Guard(settings)
     errors.install(app)
     if settings.auth_strategy == KEYSTONE:

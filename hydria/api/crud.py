@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from hydria.api import openapi
 from hydria.api.deps import Ctx, JsonBody, Services
 from hydria.api.listing import envelope, fields_param, params, select_fields
+from hydria.api.settle import settled_answer
 from hydria.api.validation import parse
 from hydria.core.errors import APIError
 from hydria.core.resources.field import Resource
@@ -78,9 +79,16 @@ def add_crud(
             page = ops.list(env, ctx, *_ids(request), params(request))
         return envelope(request, page, resource.collection, resource.links_key)
 
-    def show(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
-        with parent_first(env, parent, request):
-            found = ops.show(env, ctx, *_ids(request))
+    async def show(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
+        ids = _ids(request)
+
+        def once() -> dict[str, Any]:
+            with parent_first(env, parent, request):
+                found: dict[str, Any] = ops.show(env, ctx, *ids)
+                return found
+
+        # a pending object is answered once its load balancer settled (api/settle.py)
+        found = await settled_answer(env, root, ids, once)
         return {root: select_fields(found, fields_param(request))}
 
     def create(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def api(
     import uvicorn
 
     from hydria.db.notify import notifier_for
+    from hydria.db.settle import settle_feed_for
 
     settings = settings_from(
         state_dir,
@@ -38,8 +39,11 @@ def api(
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
     db = wiring.database(settings)
-    # on PostgreSQL, NOTIFY wakes the controllers at once; otherwise they poll
-    app = wiring.api_app(settings, db, notifier_for(settings.db_url))
+    # on PostgreSQL, NOTIFY wakes the controllers at once (otherwise they poll), and
+    # their NOTIFY hydria_settled answers a GET waiting on a pending object
+    app = wiring.api_app(
+        settings, db, notifier_for(settings.db_url), settle=settle_feed_for(settings.db_url)
+    )
     uvicorn.run(
         app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
     )
@@ -58,7 +62,11 @@ def controller(state_dir: Path | None, database_url: str | None, verbose: bool) 
         from hydria.db.notify import PostgresListener
 
         notifier = PostgresListener(settings.db_url)
-    loop = wiring.controller_loop(settings, db, notifier=notifier)
+    from hydria.db.settle import settle_signal_for
+
+    loop = wiring.controller_loop(
+        settings, db, notifier=notifier, settle=settle_signal_for(settings.db_url)
+    )
     wiring.start_metrics(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -59,6 +59,7 @@ def up(
 
     from hydria.cli.clouds import user_clouds_yaml, write_cloud
     from hydria.db.notify import InProcessNotifier
+    from hydria.db.settle import SettleBoard
     from hydria.db.subnets import ensure_default_subnet
 
     settings = settings_from(
@@ -84,9 +85,13 @@ def up(
     except APIError as exc:  # e.g. HYDRIA_DEFAULT_SUBNET_CIDR overlaps the management range
         raise click.ClickException(exc.message) from None
     notifier = InProcessNotifier()
+    # the controller says when a change settled; a GET of a pending object waits for it
+    settle = SettleBoard()
     compute = wiring.compute(settings)
-    loop = wiring.controller_loop(settings, db, notifier=notifier, compute_driver=compute)
-    app = wiring.api_app(settings, db, notifier)
+    loop = wiring.controller_loop(
+        settings, db, notifier=notifier, compute_driver=compute, settle=settle
+    )
+    app = wiring.api_app(settings, db, notifier, settle=settle)
 
     endpoint = f"http://{settings.api_host}:{settings.api_port}"
     server = uvicorn.Server(
@@ -102,7 +107,8 @@ def up(
     controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
     controller.start()
     health = _start_health(settings, db, stop, notifier)
-    keeper = wiring.housekeeper(settings, db, compute_driver=compute)
+    # spares booted by the controller's own reconciler: taking one asks its agent nothing
+    keeper = wiring.housekeeper(settings, db, compute_driver=compute, booter=loop.reconciler)
     housekeeping = threading.Thread(
         target=keeper.run, args=(stop,), name="housekeeping", daemon=True
     )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
+    from hydria.db.settle import SettleSignal, SettleWatch
     from hydria.drivers.amphora.base import AmphoraAgent
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
@@ -290,11 +291,15 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
     return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
 
 
-def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
+def api_app(
+    settings: Settings, db: Database, notifier: Notifier, *, settle: SettleWatch | None = None
+) -> FastAPI:
     from hydria.api.app import create_app
 
     # the store's key is made now (0600), or refused at start
-    return create_app(db, notifier, settings, secret_store=secret_store(settings, db))
+    return create_app(
+        db, notifier, settings, secret_store=secret_store(settings, db), settle=settle
+    )
 
 
 def reconciler(
@@ -336,6 +341,7 @@ def controller_loop(
     *,
     notifier: InProcessNotifier | None,
     compute_driver: ComputeDriver | None = None,
+    settle: SettleSignal | None = None,
 ) -> ControllerLoop:
     from hydria.controller.loop import ControllerLoop
 
@@ -343,6 +349,7 @@ def controller_loop(
         db,
         reconciler(settings, db, compute_driver=compute_driver),
         notifier=notifier,
+        settle=settle,
         workers=settings.controller_workers,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval,
@@ -394,8 +401,14 @@ def health_service(
 
 
 def housekeeper(
-    settings: Settings, db: Database, *, compute_driver: ComputeDriver | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    compute_driver: ComputeDriver | None = None,
+    booter: Reconciler | None = None,
 ) -> Housekeeper:
+    """``booter``: the controller's reconciler in the same process (``hydria up``),
+    so the spares it boots are amphorae the controller has heard from already."""
     import datetime as dt
 
     from hydria.housekeeping.certs import CertRotator
@@ -415,7 +428,7 @@ def housekeeper(
     if settings.spare_amphora_pool_size > 0:
         from hydria.housekeeping.spares import SparePool
 
-        booter = reconciler(settings, db, compute_driver=computer)
+        booter = booter or reconciler(settings, db, compute_driver=computer)
         spares = SparePool(
             db,
             computer,

@@ -32,6 +32,7 @@ from hydria.db import convergence, leases
 from hydria.db.engine import Database
 from hydria.db.models import LoadBalancer, utcnow
 from hydria.db.notify import InProcessNotifier
+from hydria.db.settle import SettleSignal
 
 log = logging.getLogger("hydria.controller")
 
@@ -57,6 +58,7 @@ class ControllerLoop:
         *,
         owner: str | None = None,
         notifier: InProcessNotifier | None = None,
+        settle: SettleSignal | None = None,
         workers: int = 4,
         lease_seconds: float = 15.0,
         poll_interval: float = 2.0,
@@ -66,6 +68,8 @@ class ControllerLoop:
         self.reconciler = reconciler
         self.owner = owner or f"controller-{uuid.uuid4().hex[:12]}"
         self.notifier = notifier
+        # told after every outcome is written: API readers of a pending object wait on it
+        self.settle = settle
         self.workers = workers
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
@@ -89,6 +93,12 @@ class ControllerLoop:
             target=self._renew_leases, args=(self._renewing,), daemon=True, name="lease-renewer"
         )
         renewer.start()
+        warm_up = getattr(self.reconciler, "warm_up", None)
+        if warm_up is not None:  # before the first claim: a user's first change is not slower
+            try:
+                warm_up()
+            except Exception:  # never worth not starting for
+                log.warning("event=warm_up_failed", exc_info=True)
         self._claim_and_submit()
         self._resync_some()
         while not stop.is_set():
@@ -317,6 +327,10 @@ class ControllerLoop:
                 self._lost.discard(lb_id)
                 self._inflight.pop(lb_id, None)
                 self._resyncing.discard(lb_id)
+            if self.settle is not None:
+                # the outcome is written (ACTIVE, ERROR, DELETED, or a retry later):
+                # a client's GET waiting on this load balancer reads it now
+                self.settle.settled(lb_id)
             if self.notifier is not None:
                 # the state may have moved while we worked: look again soon
                 self.notifier.notify(lb_id)

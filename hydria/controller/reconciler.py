@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography import x509
-
 from hydria import __version__
 from hydria.controller import tls
+from hydria.controller.boot import boot_document, cert_expiry
+from hydria.controller.known_agents import KnownAgents
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.controller.ports import plan_ports, vip_subnet_of
 from hydria.core import constants as c
@@ -40,13 +40,13 @@ from hydria.drivers.compute.base import ComputeDriver, Fences
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
 from hydria.drivers.network.names import inside_port
 from hydria.drivers.secrets.base import SecretStore
+from hydria.render import haproxy as haproxy_render
 from hydria.render.haproxy import render
 from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
 from hydria.render.nft import render_nft, runs_on_nft
 from hydria.render.nginx import NginxOptions, render_udp
-from hydria.wire.agent_api import DEFAULT_AGENT_PORT, AmphoraBoot, LogOffload
-from hydria.wire.heartbeat_keys import amphora_key
+from hydria.wire.agent_api import DEFAULT_AGENT_PORT, LogOffload
 
 log = logging.getLogger("hydria.controller")
 
@@ -107,12 +107,22 @@ class Reconciler:
         self.agent = agent
         self.ca = ca
         self.options = options
+        # /1.0/info answers, kept current by our pushes: no round trip per change
+        self.known = KnownAgents()
         if options.max_connections:
             self._maxconn = options.max_connections
         else:
             self._maxconn = max_connections_for(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
     # -- entry point --------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """What the first convergence after a start would otherwise pay for: the
+        HAProxy template compiled, the snapshot's queries compiled and cached."""
+        haproxy_render.warm()
+        with self.db.read() as session:
+            load_lb_row(session, "")
+            amp_db.live_amphorae(session, "")
 
     def reconcile(
         self, lb_id: str, checkpoint: Callable[[], None] = lambda: None, *, owner: str | None = None
@@ -258,35 +268,18 @@ class Reconciler:
         certificate this controller knows, not BOOTING forever."""
         ip = amp.lb_network_ip or ""
         if amp.compute_id is not None and self.compute.is_running(amp.id):
+            known = self.known.get(amp.id)  # heard from a moment ago (known_agents.py)
+            if known is not None:
+                return known
             try:
-                return self.agent.info(ip, self.options.agent_port)
+                return self.known.heard(amp.id, self.agent.info(ip, self.options.agent_port))
             except AmphoraUnreachable:
                 pass  # alive but not answering yet (or wedged): boot it again below
-        cert, key = self.ca.issue_server_cert(amp.id, ip, days=self.options.cert_days)
-        boot = AmphoraBoot(
-            amphora_id=amp.id,
-            lb_network_ip=ip,
-            agent_port=self.options.agent_port,
-            server_cert_pem=cert,
-            server_key_pem=key,
-            ca_cert_pem=self.ca.ca_cert_pem,
-            heartbeat_key=(
-                amphora_key(self.options.heartbeat_key, amp.id).hex()
-                if self.options.heartbeat_key
-                else ""
-            ),
-            controller_addresses=self.options.controller_addresses,
-            heartbeat_interval=self.options.heartbeat_interval,
-            admin_log_targets=self.options.logs.admin_log_targets,
-            log_protocol=self.options.logs.log_protocol,
-            log_retry_count=self.options.logs.log_retry_count,
-            disable_local_log_storage=self.options.logs.disable_local_log_storage,
-            hostname=f"amphora-{amp.id}",
-            ssh_user=self.options.ssh_user if self.options.ssh_public_key else "",
-            ssh_authorized_keys=self.options.ssh_public_key,
-        )
+        self.known.forget(amp.id)
+        boot, cert = boot_document(self.options, self.ca, amp.id, ip)
         compute_id = self.compute.create(boot)
         info = self.agent.wait_ready(ip, self.options.agent_port, timeout=self.options.boot_timeout)
+        self.known.heard(amp.id, info)
         with self.db.session() as session:
             row = session.get(Amphora, amp.id)
             if row is not None:
@@ -347,7 +340,10 @@ class Reconciler:
                 peers=peers,
                 rerender=rerender,
             )
-        except (TemporaryError, PermanentError) as exc:
+        except (TemporaryError, PermanentError, Superseded) as exc:
+            self.known.forget(amp_id)  # the retry asks the agent afresh
+            if isinstance(exc, Superseded):
+                raise
             reason = f"{type(exc).__name__}: {exc}"
             log.error(
                 "event=amphora_step_failed amphora=%s lb=%s generation=%s reason=%r",
@@ -428,11 +424,13 @@ class Reconciler:
                 self.agent.put_udp(
                     amp.lb_network_ip or "", self.options.agent_port, udp.to_dict(), generation
                 )
+                self.known.update(amp.id, udp_config_version=generation)
             if tls_files:  # the material before the configuration that names it
                 self.agent.put_tls(amp.lb_network_ip or "", self.options.agent_port, tls_files)
             self.agent.put_config(
                 amp.lb_network_ip or "", self.options.agent_port, text, generation
             )
+            self.known.update(amp.id, config_version=generation)
         except StaleConfig:
             # Someone converged a newer generation already; ours is history.
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
@@ -494,7 +492,12 @@ class Reconciler:
                     extra_vips=tuple(extra_vips),
                 )
             )
-            self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
+            try:
+                self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
+            except (TemporaryError, PermanentError):
+                self.known.forget(amp_id)
+                raise
+            self.known.update(amp_id, vrrp_running=True)
             log.info("event=vrrp_pushed amphora=%s role=%s", amp_id, role)
 
     def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer, vip_subnet: SubnetPort) -> None:
@@ -507,14 +510,14 @@ class Reconciler:
         """
         if not self.network.plugs_ports:
             self.network.plug_vip(amp_id, desired.vip_address, vip_subnet)
-            with self.db.session() as session:
+            vip = desired.vip_address or None
+            with self.db.read() as session:  # written once, read at every change
                 lb_row = session.get(LoadBalancer, desired.id)
-                amp_db.record_vip_ports(
-                    session,
-                    amp_id,
-                    vip_address=desired.vip_address or None,
-                    vip_port_id=lb_row.vip_port_id if lb_row else None,
-                )
+                port_id = lb_row.vip_port_id if lb_row else None
+                if amp_db.vip_ports_recorded(session, amp_id, vip_address=vip, vip_port_id=port_id):
+                    return
+            with self.db.session() as session:
+                amp_db.record_vip_ports(session, amp_id, vip_address=vip, vip_port_id=port_id)
             return
         with self.db.session() as session:
             lb_row = session.get(LoadBalancer, desired.id)
@@ -546,6 +549,7 @@ class Reconciler:
             self._drain(amp_id, drain)
         self.network.unplug_vip(amp_id, vip_address)
         self.compute.delete(amp_id)
+        self.known.forget(amp_id)
         with self.db.session() as session:
             amp_db.mark_amphora_deleted(session, amp_id)
         log.info("event=amphora_deleted amphora=%s", amp_id)
@@ -588,11 +592,6 @@ def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) ->
         return ()
     marked = {v.id for v in views if v.failover_requested}
     return tuple(i for i in plan.retire if i in marked)
-
-
-def cert_expiry(cert_pem: str) -> dt.datetime:
-    cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    return cert.not_valid_after_utc.replace(tzinfo=None)
 
 
 class Superseded(Exception):

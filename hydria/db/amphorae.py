@@ -193,6 +193,29 @@ def record_error(session: Session, amphora_id: str, reason: str | None) -> None:
         amp.error_reason = None if reason is None else reason[:4000]
 
 
+def _vip_port_values(
+    amphora_id: str, vip_address: str | None, vip_port_id: str | None, vrrp_ip: str | None
+) -> dict[str, str | None]:
+    return {
+        "ha_ip": vip_address,
+        "ha_port_id": vip_port_id,
+        "vrrp_ip": vrrp_ip or vip_address,
+        "vrrp_port_id": derived_id("vrrp-port", amphora_id) if vip_address else None,
+    }
+
+
+def vip_ports_recorded(
+    session: Session, amphora_id: str, *, vip_address: str | None, vip_port_id: str | None
+) -> bool:
+    """``record_vip_ports`` would change nothing (a read: no write lock is taken
+    for the usual case, a change to a load balancer whose VIP has not moved)."""
+    amp = session.get(Amphora, amphora_id)
+    if amp is None:
+        return True
+    wanted = _vip_port_values(amphora_id, vip_address, vip_port_id, None)
+    return all(getattr(amp, name) == value for name, value in wanted.items())
+
+
 def record_vip_ports(
     session: Session,
     amphora_id: str,
@@ -210,12 +233,7 @@ def record_vip_ports(
     amp = session.get(Amphora, amphora_id)
     if amp is None:
         return
-    wanted = {
-        "ha_ip": vip_address,
-        "ha_port_id": vip_port_id,
-        "vrrp_ip": vrrp_ip or vip_address,
-        "vrrp_port_id": derived_id("vrrp-port", amphora_id) if vip_address else None,
-    }
+    wanted = _vip_port_values(amphora_id, vip_address, vip_port_id, vrrp_ip)
     for name, value in wanted.items():
         if getattr(amp, name) != value:
             setattr(amp, name, value)

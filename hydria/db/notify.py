@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 log = logging.getLogger("hydria.notify")
@@ -57,9 +58,10 @@ class PostgresNotifier:
     controller that wakes always finds the committed rows.
     """
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, *, channel: str = CHANNEL) -> None:
         from sqlalchemy import create_engine
 
+        self._channel = channel
         self._engine = create_engine(
             _psycopg_url(db_url),
             isolation_level="AUTOCOMMIT",
@@ -75,7 +77,7 @@ class PostgresNotifier:
             with self._engine.connect() as conn:
                 conn.execute(
                     text("SELECT pg_notify(:channel, :payload)"),
-                    {"channel": CHANNEL, "payload": lb_id},
+                    {"channel": self._channel, "payload": lb_id},
                 )
         except Exception:  # a lost wake-up costs one poll interval, never a request
             log.warning("event=notify_failed lb=%s", lb_id, exc_info=True)
@@ -85,11 +87,21 @@ class PostgresListener(InProcessNotifier):
     """``LISTEN hydria_lb`` on a connection of its own, fed into the in-process set.
 
     Reconnects with backoff when the database goes away; while it is away the
-    controller's poll finds the work anyway.
+    controller's poll finds the work anyway. ``channel`` and ``deliver`` serve
+    other channels (``hydria.db.settle``): every payload goes to ``deliver``, and
+    ``""`` after each (re)connect says some may have been missed.
     """
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        channel: str = CHANNEL,
+        deliver: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__()
+        self._channel = channel
+        self._deliver = deliver or self.notify
         self._url = _psycopg_url(db_url).replace("postgresql+psycopg://", "postgresql://", 1)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="pg-listen")
@@ -105,12 +117,12 @@ class PostgresListener(InProcessNotifier):
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self._channel}")
                     delay = 0.5
-                    self.notify("")  # we may have missed some while away: look now
+                    self._deliver("")  # we may have missed some while away: look now
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            self.notify(note.payload)
+                            self._deliver(note.payload)
             except Exception as exc:
                 log.warning("event=listen_lost reason=%s retry_in=%.1fs", exc, delay)
                 self._stop.wait(delay)

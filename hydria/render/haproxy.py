@@ -436,6 +436,12 @@ def _backend_mode(lst: graph.Listener, pool: graph.Pool) -> str:
     return MODE_TCP
 
 
+def warm() -> None:
+    """Load and compile the template now (a controller calls it at start), so the
+    first load balancer after a restart does not pay for it (~0.1 s on a busy host)."""
+    _template()
+
+
 @functools.lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
     env = jinja2.Environment(

@@ -1,8 +1,9 @@
 """The one write pattern, and what every service needs injected.
 
 ``write(env)``: one transaction; the load balancers it touched are notified
-only after the commit succeeded. ``Env`` carries the database, the notifier
-and the settings (quota defaults), made once at start-up (``hydria.api.deps``).
+only after the commit succeeded. ``Env`` carries the database, the notifier,
+the settle board readers wait on, and the settings (quota defaults), made once
+at start-up (``hydria.api.deps``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hydria.core import constants as c
 from hydria.db.engine import Database
 from hydria.db.models import LoadBalancer
 from hydria.db.notify import Notifier
+from hydria.db.settle import SettleWatch
 from hydria.db.transitions import begin_change
 
 
@@ -29,6 +31,8 @@ class Env:
     settings: Settings
     # where TLS references are read (hydria.services.tls.SecretReader); None: nowhere
     secrets: Any = None
+    # what a GET of a pending object waits on (hydria.api.settle); None: nothing waits
+    settle: SettleWatch | None = None
 
     @property
     def quota_defaults(self) -> Mapping[str, int]:

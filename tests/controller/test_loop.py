@@ -18,6 +18,7 @@ from hydria.controller.reconciler import Outcome
 from hydria.core import constants as c
 from hydria.db.models import LoadBalancer
 from hydria.db.notify import InProcessNotifier
+from hydria.db.settle import SettleBoard
 from tests.support.factories import make_lb
 from tests.support.wait import wait_for
 
@@ -53,11 +54,13 @@ def running(
     workers: int = 1,  # type: ignore[no-untyped-def]
     lease_seconds: float = 30,
     max_attempts: int = 5,
+    settle: SettleBoard | None = None,
 ) -> Iterator[ControllerLoop]:
     loop = ControllerLoop(
         db,
         recorder,
         notifier=InProcessNotifier(),
+        settle=settle,
         workers=workers,
         lease_seconds=lease_seconds,
         poll_interval=0.05,
@@ -224,3 +227,41 @@ def test_superseded_by_a_newer_generation_is_claimed_again_at_once(any_db):
     with any_db.session() as s:
         lb = s.get(LoadBalancer, lb_id)
         assert lb is not None and lb.attempts == 0 and lb.next_attempt_at is None
+
+
+def test_every_outcome_written_is_told_to_the_settle_board(any_db):
+    """The API's readers of a pending object wait on the board: the loop tells it
+    once the outcome of a reconcile is written (here a retry, released with backoff)."""
+    lb_id = make_lb(any_db)
+    board = SettleBoard()
+    mark = board.mark()
+    recorder = Recorder(any_db)
+    with running(any_db, recorder, settle=board):
+        _wait_seen(recorder, {lb_id})
+        wait_for(lambda: board._last.get(lb_id, 0) > mark, what="the loop told the board")
+
+
+def test_the_reconciler_is_warmed_up_before_the_first_claim(any_db):
+    """The first change after a start does not pay for compiling the template and
+    the snapshot's queries; a real reconciler's warm-up needs no rows."""
+    lb_id = make_lb(any_db)
+
+    class Warmed(Recorder):
+        def warm_up(self) -> None:
+            with self.lock:
+                self.seen.append("warm-up")
+
+    recorder = Warmed(any_db)
+    with running(any_db, recorder):
+        _wait_seen(recorder, {lb_id})
+    assert recorder.seen[0] == "warm-up"
+
+
+def test_a_real_reconciler_warms_up_on_an_empty_database(sqlite_db, tmp_path):
+    from hydria.controller.reconciler import Reconciler, ReconcilerOptions
+    from hydria.render import haproxy
+
+    haproxy._template.cache_clear()
+    opts = ReconcilerOptions(mgmt_start="127.43.0.10", mgmt_end="127.43.0.20")
+    Reconciler(sqlite_db, None, None, None, None, opts).warm_up()  # type: ignore[arg-type]
+    assert haproxy._template.cache_info().currsize == 1
