@@ -17,7 +17,10 @@ One ``table ip <plan.table>``:
   outside ``allowed_cidrs`` are dropped; with a ``connection_limit``, a new flow
   is dropped while the listener holds that many live flows (``ct count``).
 * ``dispatch`` (nat, prerouting): a listener's datagrams jump to its chain,
-  counting new flows. The listener chain sends a client with a live
+  counting new flows and giving each flow the listener's conntrack timeout
+  policy (``ct timeout``: ``timeout_client_data``, both before and after the
+  member's first reply), so an idle flow ends as nginx's ``proxy_timeout`` ends
+  a session, instead of after the kernel's 30/120 s. The listener chain sends a client with a live
   persistence entry to its member (``dnat ... map @sticky``), else picks one
   with ``numgen inc`` (ROUND_ROBIN) or ``jhash`` (SOURCE_IP, SOURCE_IP_PORT)
   over the weights, and drops when no member can serve.
@@ -31,12 +34,14 @@ One ``table ip <plan.table>``:
 * ``return_path`` (nat, postrouting): the flows we DNATed leave with the amphora's own
   address (``masquerade``), so replies come back through it.
 
-Counters and persistence maps are objects that survive ``flush table``: a
+Counters, timeout policies and persistence maps are objects that survive
+``flush table``: a
 re-applied ruleset keeps statistics, and keeps stickiness while the serving
 members are unchanged (the map's name carries a digest of them, so a member
 going or coming starts an empty map and a client never sticks to a dead
-member). Objects the new plan no longer names are deleted in the same
-transaction (``existing``: what the table holds now).
+member; a policy's name carries its seconds, as the kernel does not change a
+policy an object already holds). Objects the new plan no longer names are
+deleted in the same transaction (``existing``: what the table holds now).
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class NftListener:
     connection_limit: int | None = None
     sticky_timeout: int | None = None  # seconds; None: no SOURCE_IP persistence
     sticky_mask: str = "255.255.255.255"
+    idle_timeout: int | None = None  # seconds a flow may idle; None: the kernel's own
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,14 @@ def counter_names(listener: NftListener, member: NftMember) -> tuple[str, str]:
 
 def flows_counter(listener: NftListener) -> str:
     return f"{chain_name(listener)}_new"
+
+
+def timeout_policy(listener: NftListener) -> str | None:
+    """The listener's conntrack timeout policy; its seconds are in the name, since
+    an object the kernel already holds keeps the policy it was made with."""
+    if listener.idle_timeout is None:
+        return None
+    return f"{chain_name(listener)}_t{listener.idle_timeout}"
 
 
 def serving(listener: NftListener, down: Iterable[str]) -> tuple[NftMember, ...]:
@@ -196,11 +210,14 @@ def _flow(listener: NftListener, member: NftMember) -> str:
 
 
 def objects(plan: NftPlan, down: Iterable[str] = ()) -> set[tuple[str, str]]:
-    """The stateful objects the ruleset declares: ``("counter"|"map", name)``."""
+    """The stateful objects the ruleset declares: ``("counter"|"map"|"ct timeout", name)``."""
     dead = set(down)
     out: set[tuple[str, str]] = set()
     for li in plan.listeners:
         out.add(("counter", flows_counter(li)))
+        policy = timeout_policy(li)
+        if policy is not None:
+            out.add(("ct timeout", policy))
         for m in li.members:
             out.update(("counter", name) for name in counter_names(li, m))
         if li.sticky_timeout is not None:
@@ -227,6 +244,16 @@ def ruleset(
     for kind, name in sorted(wanted):
         if kind == "counter":
             body.append(f"counter {name} {{\n}}")
+    for li in plan.listeners:
+        policy = timeout_policy(li)
+        if policy is not None:
+            seconds = li.idle_timeout
+            body.append(
+                f"ct timeout {policy} {{\n"
+                "\tprotocol udp\n\tl3proto ip\n"
+                f"\tpolicy = {{ unreplied : {seconds}, replied : {seconds} }}\n"
+                "}"
+            )
     guard: list[str] = []
     dispatch: list[str] = []
     stats: list[str] = []
@@ -254,7 +281,9 @@ def ruleset(
             )
         if li.connection_limit is not None:
             guard.append(f"{match} ct state new ct count over {li.connection_limit} drop")
-        dispatch.append(f'{match} counter name "{flows_counter(li)}" jump {chain}')
+        policy = timeout_policy(li)
+        timeout = f' ct timeout set "{policy}"' if policy is not None else ""
+        dispatch.append(f'{match} counter name "{flows_counter(li)}"{timeout} jump {chain}')
         rules = []
         if sticky is not None and members:
             rules.append(f"meta l4proto udp dnat ip to {_key(li)} map @{sticky}")

@@ -137,6 +137,7 @@ def _lb(
     algorithm: str = "ROUND_ROBIN",
     persistence: g.SessionPersistence | None = None,
     monitor: bool = True,
+    timeout_client_data: int = 50000,
 ) -> g.LoadBalancer:
     hm = (
         g.HealthMonitor(
@@ -149,7 +150,13 @@ def _lb(
         id="lb-nft-1",
         vip_address=VIP,
         listeners=(
-            g.Listener(id="li-1", protocol="UDP", protocol_port=PORT, default_pool_id="p-1"),
+            g.Listener(
+                id="li-1",
+                protocol="UDP",
+                protocol_port=PORT,
+                default_pool_id="p-1",
+                timeout_client_data=timeout_client_data,
+            ),
         ),
         pools=(
             g.Pool(
@@ -237,6 +244,36 @@ def test_a_client_that_keeps_its_socket_leaves_a_dead_member(lab: Lab) -> None:
         lab.echoes.pop(first).stop()
         _until(f"member {first} DOWN", lambda: _member_word(lab, first) == "DOWN")
         _until(f"{first} out of the map", lambda: not _in_map(lab, first))
+        assert _ask_on(sock) == other
+    finally:
+        sock.close()
+
+
+def _flows_to_listener() -> list[int]:
+    """Seconds left on each conntrack entry to the listener (the amphora's namespace)."""
+    left = []
+    for line in Path("/proc/thread-self/net/nf_conntrack").read_text().splitlines():
+        parts = line.split()
+        if parts[2] == "udp" and f"dst={VIP}" in parts and f"dport={PORT}" in parts:
+            left.append(int(parts[4]))
+    return left
+
+
+def test_timeout_client_data_ends_an_idle_flow(lab: Lab) -> None:
+    """The listener's ``timeout_client_data`` is its flows' conntrack timeout, answered
+    or not: a client that keeps its socket and stays silent longer starts a new
+    flow, which ROUND_ROBIN gives the other member. With the kernel's own timeouts
+    the answered flow would live 120 s (this test would wait 30 s and fail)."""
+    lab.apply(_lb(monitor=False, timeout_client_data=2000), 1)
+    sock = call_in(lab.client, _client_socket)
+    try:
+        first = _ask_on(sock)
+        assert first in MEMBERS
+        assert _ask_on(sock) == first  # answered: the kernel alone would keep it 120 s
+        left = lab.in_amp(_flows_to_listener)
+        assert len(left) == 1 and left[0] <= 2, left
+        _until("the idle flow ends", lambda: not lab.in_amp(_flows_to_listener))
+        other = next(name for name in MEMBERS if name != first)
         assert _ask_on(sock) == other
     finally:
         sock.close()
