@@ -77,8 +77,9 @@ def check_served(protocol: str, served: Served, *, what: str = "protocol") -> No
     """501 for a valid protocol (or monitor type) the amphorae cannot run on this host."""
     if protocol == c.PROTOCOL_UDP and served.udp_engine is None:
         raise _unsupported(
-            f"{what} UDP needs a UDP engine in the amphora (the kernel's "
-            "ip_vs or nginx with its stream module), and this host has none."
+            f"{what} UDP needs a UDP engine in the amphora (nftables, for amphorae "
+            "with a network namespace of their own, or nginx with its stream "
+            "module), and this deployment's amphorae have none."
         )
     if protocol == c.PROTOCOL_SCTP and not served.sctp:
         raise _unsupported(

@@ -87,12 +87,13 @@ class CheckedPool:
     session_persistence: dict[str, Any] | None
 
 
-def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
-    """The checks that need no database (``protocol`` and ``lb_algorithm`` given)."""
+def check_pool(req: Any, *, compute_driver: str, nested: bool = False) -> CheckedPool:
+    """The checks that need no database (``protocol`` and ``lb_algorithm`` given);
+    ``compute_driver``: whose amphorae would serve it."""
     refuse_unsupported(req, POOL.unsupported(nested=nested))
     assert req.protocol is not None and req.lb_algorithm is not None
     protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
-    protocols.check_served(protocol, provider.served())
+    protocols.check_served(protocol, provider.served(compute_driver))
     tls.check_pool_rules(req.model_dump())
     return CheckedPool(
         protocol=protocol,
@@ -128,7 +129,7 @@ def show_pool(env: Env, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
 def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new pool (``req``: a ``PoolPOST``), its listener's default pool if one is named."""
     ctx.owner_for_create(req.project_id)
-    checked = check_pool(req)
+    checked = check_pool(req, compute_driver=env.settings.compute_driver)
     if req.loadbalancer_id is None and req.listener_id is None:
         raise InvalidInput(
             "Validation failure: Must provide at least one of: loadbalancer_id, listener_id"
