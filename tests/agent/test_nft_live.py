@@ -290,13 +290,21 @@ def test_persistence_sticks_is_refreshed_and_expires(lab: Lab) -> None:
     lab.apply(_lb(persistence=persistence, monitor=False), 1)
     first = lab.ask(5)
     assert len(set(first)) == 1 and first[0] is not None
+    asked = 5
     # datagrams keep the entry alive well past the timeout
     until = time.monotonic() + 2 * timeout
     while time.monotonic() < until:
         assert lab.ask() == [first[0]]
+        asked += 1
         time.sleep(timeout / 4)
     plan = render_nft(_lb(persistence=persistence, monitor=False), version=1).nft
     assert plan is not None
+    # the flows the persistence entry sent (not the algorithm) carry their member's
+    # mark too: every datagram is counted, on that member
+    assert lab.in_amp(lab.store.nft.member_packets, plan) == {
+        f"m-{first[0]}": asked,
+        **{f"m-{name}": 0 for name in MEMBERS if name != first[0]},
+    }
 
     def sticky_entries() -> int:
         items = lab.in_amp(lab.store.nft.listing, plan.table)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hydria.core import graph as g
-from hydria.core.nft import NftPlan, objects, ruleset
+from hydria.core.nft import NftPlan, flow_marks, objects, ruleset
 from hydria.core.udp import ENGINE_NFT, UdpConfig
 from hydria.render.nft import nft_refusal, render_nft
 from hydria.render.values import UnrenderableValue
@@ -203,6 +203,41 @@ def test_a_plan_held_before_timeouts_keeps_the_kernels_own() -> None:
         del li["idle_timeout"]
     old = NftPlan.from_dict(raw)
     assert "ct timeout" not in ruleset(old)
+
+
+def test_flow_marks_are_stable_distinct_and_never_zero() -> None:
+    """A member's flows keep their mark whatever else changes (flows begun under an
+    earlier ruleset are still its own); two pairs never share one."""
+    plan = render_nft(CASES["roundrobin_weights_backup_monitor"], version=3).nft
+    assert plan is not None
+    marks = flow_marks(plan)
+    assert len(marks) == 5 and len(set(marks.values())) == 5 and 0 not in marks.values()
+    fewer = dataclasses.replace(
+        plan,
+        listeners=(dataclasses.replace(plan.listeners[0], members=plan.listeners[0].members[:2]),),
+    )
+    assert flow_marks(fewer) == {k: marks[k] for k in list(marks)[:2]}
+    # counted and accepted by one lookup, not a rule per member and direction
+    text = ruleset(plan)
+    stats = text.split("chain stats {")[1]
+    assert stats.count("counter name") == 1
+    assert (
+        f'original . {marks[("listener-udp", "member-a")]:#010x} : "llistenerudp_mmembera_in"'
+        in stats
+    )
+
+
+def test_flow_marks_that_meet_take_the_next_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hydria.core.nft as nft
+
+    class Same:
+        def hexdigest(self) -> str:
+            return "ffffffff"
+
+    plan = render_nft(CASES["roundrobin_weights_backup_monitor"], version=3).nft
+    assert plan is not None
+    monkeypatch.setattr(nft.hashlib, "sha256", lambda data: Same())  # every digest meets
+    assert sorted(flow_marks(plan).values()) == [1, 2, 3, 4, 0xFFFFFFFF]
 
 
 def test_least_connections_and_ipv6_stay_on_nginx() -> None:
