@@ -46,6 +46,9 @@ UDP_ENGINE_IPVS: Final = "ipvs"
 #: The engines this release can drive, in order of preference.
 IMPLEMENTED_UDP_ENGINES: Final = (UDP_ENGINE_NFT, UDP_ENGINE_NGINX)
 
+#: The engines with a least-connections chooser (nftables has none: docs/udp.md).
+LEAST_CONNECTIONS_ENGINES: Final = frozenset({UDP_ENGINE_NGINX, UDP_ENGINE_IPVS})
+
 #: Compute drivers whose amphorae share the host's network namespace (docs/udp.md,
 #: "Why not nftables for the local driver").
 SHARED_NAMESPACE_DRIVERS: Final = frozenset({"local"})

@@ -93,11 +93,14 @@ def check_pool(req: Any, *, compute_driver: str, nested: bool = False) -> Checke
     refuse_unsupported(req, POOL.unsupported(nested=nested))
     assert req.protocol is not None and req.lb_algorithm is not None
     protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
-    protocols.check_served(protocol, provider.served(compute_driver))
+    served = provider.served(compute_driver)
+    protocols.check_served(protocol, served)
+    algorithm = _algorithm(req.lb_algorithm)
+    protocols.check_udp_algorithm(protocol, algorithm, served)
     tls.check_pool_rules(req.model_dump())
     return CheckedPool(
         protocol=protocol,
-        lb_algorithm=_algorithm(req.lb_algorithm),
+        lb_algorithm=algorithm,
         session_persistence=_persistence(req.session_persistence, protocol),
     )
 
@@ -191,6 +194,10 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
+        if "lb_algorithm" in changes:
+            protocols.check_udp_algorithm(
+                pool.protocol, changes["lb_algorithm"], provider.served(env.settings.compute_driver)
+            )
         if "session_persistence" in changes:
             changes["session_persistence"] = _persistence(
                 req.session_persistence, pool.protocol, pool.session_persistence or {}

@@ -93,7 +93,10 @@ def served(compute_driver: str) -> Served:
     network namespace, so nftables does not serve them (``host.for_amphorae``)."""
     found = host.detect().for_amphorae(compute_driver)
     return Served(
-        udp_engine=found.udp_engine, sctp=found.sctp_served, prometheus=found.haproxy_prometheus
+        udp_engine=found.udp_engine,
+        sctp=found.sctp_served,
+        prometheus=found.haproxy_prometheus,
+        udp_least_connections=bool(set(found.udp_engines) & host.LEAST_CONNECTIONS_ENGINES),
     )
 
 

@@ -177,3 +177,38 @@ def test_udp_on_local_amphorae_without_nginx_is_a_501(client, api, db, monkeypat
         p for p in client.get(f"{BASE}/providers").json()["providers"] if p["name"] == "amphora"
     ]
     assert "UDP through nginx-stream;" in amphora["description"]
+
+
+def test_least_connections_udp_where_only_nftables_serves_is_a_501(
+    client, api, db, settings, monkeypatch
+):
+    """netns amphorae on a host with nft and no nginx stream module: UDP runs on
+    nftables, which has no least-connections chooser, so a LEAST_CONNECTIONS UDP
+    pool (created or changed to it) is Octavia's 501 instead of an amphora that
+    would need nginx; other algorithms and TCP pools are accepted."""
+    lb = api.lb()
+    monkeypatch.setattr(host, "detect", lambda: host.HostSupport(nft=True))
+    monkeypatch.setattr(settings, "compute_driver", "netns")
+    prefix = "Provider 'amphora' does not support a requested option: "
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/pools",
+        json={
+            "pool": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "UDP",
+                "lb_algorithm": "LEAST_CONNECTIONS",
+            }
+        },
+    )
+    assert_fault(r, 501, prefix + "lb_algorithm LEAST_CONNECTIONS on a UDP pool needs nginx")
+    assert snapshot(db) == before
+    pool = api.pool(loadbalancer_id=lb["id"], protocol="UDP", lb_algorithm="SOURCE_IP")
+    before = snapshot(db)
+    r = client.put(
+        f"{BASE}/pools/{pool['id']}", json={"pool": {"lb_algorithm": "LEAST_CONNECTIONS"}}
+    )
+    assert_fault(r, 501, prefix + "lb_algorithm LEAST_CONNECTIONS on a UDP pool")
+    assert snapshot(db) == before
+    tcp = api.pool(loadbalancer_id=lb["id"], protocol="TCP", lb_algorithm="LEAST_CONNECTIONS")
+    assert tcp["lb_algorithm"] == "LEAST_CONNECTIONS"
