@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -341,7 +342,8 @@ def main() -> None:
         "e.g. under 'perf record'",
     )
     args = parser.parse_args()
-    lab = Lab(Path(tempfile.mkdtemp(prefix="hydria-bench-udp-")), args.members)
+    folder = Path(tempfile.mkdtemp(prefix="hydria-bench-udp-"))
+    lab = Lab(folder, args.members)
     try:
         paths = {
             "baseline": (MEMBER_DIRECT, MEMBER_PORT),
@@ -441,6 +443,7 @@ def main() -> None:
             )
     finally:
         lab.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
