@@ -2,28 +2,40 @@
 on the nftables engine and on nginx, against the same client sending straight to
 the back-end, in the same run.
 
-Namespaces as a ``netns`` amphora sees them: a client namespace, the amphora's
-namespace (the VIP, the agent's ``UdpStore`` running each engine on what the
-controller's renderers make) and a member namespace with one UDP echo back-end
-(its own process). The baseline goes straight from the client to the back-end
-over a veth of their own (the amphora forwards nothing but its listeners'
-flows); the VIP's datagrams cross two veths and the amphora. A second reference,
-``routed``, crosses a plain router namespace (two veths, forwarding, no
-netfilter rules): the VIP path's hops without an engine. Two load balancers
-share the VIP: port 5300 on nftables, port 5301 on nginx.
+Namespaces as a ``netns`` amphora sees them: a client namespace, two amphora
+namespaces (each with a VIP and the agent's ``UdpStore`` running one engine on
+what the controller's renderers make: nftables in one, nginx in the other, so
+nginx's datagrams do not pay for the conntrack that the nftables table turns on
+in its namespace, which a real nginx amphora does not have) and a member
+namespace with one UDP echo back-end (its own process). Each VIP's datagrams
+cross two veths and the amphora.
+
+Two references. ``baseline`` goes straight from the client to the back-end
+over a veth of their own: the issue's yardstick, but not the same kind of path
+(one hop where the VIP's has two and a namespace between them). ``routed``
+crosses a plain router namespace (two veths, forwarding, no netfilter rules):
+the VIP path's hops without an engine. ``routed`` is the honest baseline for a
+load balancer here: Hydria's member networks are not the VIP's network, so a
+client that reached a back-end without the load balancer would still cross a
+router between the two; both ratios are printed.
 
 * **closed loop**: ``--window`` datagrams in flight from one socket, each answer
   sends the next one, for ``--seconds``: answers per second straight to the
   back-end (the baseline), through nftables and through nginx, in ``--rounds``
   rounds that rotate which goes first (the machine is shared: its load drifts);
   each ratio is the median engine rate over the median baseline rate, and each
-  round is printed with the load average. nginx's workers' CPU per answer is
-  printed too (nftables works in the kernel's softirq: no process to charge).
+  round is printed with the load average.
+* **where the time goes**: the CPU each process spends per answer on each path
+  (the client's thread, the echo back-end, nginx's workers). The kernel forwards,
+  NATs and tracks a datagram in the softirq of whoever sent it, so on the
+  nftables path the amphora's work shows up in the client's and the back-end's
+  system time; on nginx's, nginx's own process is a third one on the CPUs.
 * **paced**: an open-loop sender at 50 % of each engine's closed-loop rate for
   ``--seconds``: datagrams sent, answered, lost (no answer within a second
   after the end), and the kernel's UDP receive-buffer drops in each namespace.
 
-    .venv/bin/python bench/udp.py [--seconds 5] [--window 32] [--rounds 3]
+    .venv/bin/python bench/udp.py [--seconds 5] [--window 32] [--rounds 3] [--members 1]
+    .venv/bin/python bench/udp.py --hold nftables --seconds 20   # one path, for perf
 
 Needs root, ``nft``, ``ip`` and nginx with its stream module.
 """
@@ -32,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -61,6 +74,9 @@ CLIENT_DIRECT, MEMBER_DIRECT = "10.70.213.2", "10.70.213.3"
 CLIENT_ROUTED, ROUTER_CLIENT_SIDE = "10.70.214.2", "10.70.214.1"
 MEMBER_ROUTED, ROUTER_MEMBER_SIDE = "10.70.215.2", "10.70.215.1"
 NFT_PORT, NGINX_PORT = 5300, 5301
+# the nginx amphora: its own VIP network and member network
+CLIENT_NGX, NGX_CLIENT_SIDE, NGX_VIP = "10.70.216.2", "10.70.216.1", "10.70.216.10"
+MEMBER_NGX, NGX_MEMBER_SIDE = "10.70.217.2", "10.70.217.1"
 
 _ECHO = """
 import socket, sys
@@ -74,8 +90,10 @@ while True:
 """
 
 
-def closed_loop(host: str, port: int, seconds: float, window: int) -> tuple[float, int]:
-    """Answers per second with ``window`` in flight; and how many went unanswered."""
+def closed_loop(host: str, port: int, seconds: float, window: int) -> tuple[float, int, float]:
+    """Answers per second with ``window`` in flight; how many went unanswered; the
+    CPU seconds this thread spent (user and system)."""
+    cpu0 = time.thread_time()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.connect((host, port))
@@ -95,7 +113,7 @@ def closed_loop(host: str, port: int, seconds: float, window: int) -> tuple[floa
                 continue
             answered += 1
             sock.send(PAYLOAD)
-        return answered / (now - start), lost
+        return answered / (now - start), lost, time.thread_time() - cpu0
 
 
 def paced(host: str, port: int, rate: float, seconds: float) -> tuple[int, int]:
@@ -157,10 +175,22 @@ def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def _lb(lb_id: str, port: int) -> g.LoadBalancer:
+def _lb(lb_id: str, vip: str, port: int, member: str, extra: int = 0) -> g.LoadBalancer:
+    """One UDP listener, one ROUND_ROBIN pool: the echo back-end, and ``extra``
+    disabled members beside it (they take no flow, but a ruleset may still make
+    every datagram look at them)."""
+    others = tuple(
+        g.Member(
+            id=f"{lb_id}-x{n:03}",
+            address=f"{member.rsplit('.', 1)[0]}.{100 + n}",
+            protocol_port=MEMBER_PORT,
+            admin_state_up=False,
+        )
+        for n in range(extra)
+    )
     return g.LoadBalancer(
         id=lb_id,
-        vip_address=VIP,
+        vip_address=vip,
         listeners=(
             g.Listener(
                 id=f"{lb_id}-li",
@@ -175,23 +205,27 @@ def _lb(lb_id: str, port: int) -> g.LoadBalancer:
                 id=f"{lb_id}-pool",
                 protocol="UDP",
                 lb_algorithm="ROUND_ROBIN",
-                members=(g.Member(id=f"{lb_id}-m", address=MEMBER, protocol_port=MEMBER_PORT),),
+                members=(
+                    g.Member(id=f"{lb_id}-m", address=member, protocol_port=MEMBER_PORT),
+                    *others,
+                ),
             ),
         ),
     )
 
 
 class Lab:
-    """client -- amphora (VIP, both engines) -- member (echo), removed by ``close``."""
+    """client -- amphora (VIP, nftables) -- member (echo), and client -- amphora
+    (VIP, nginx) -- member; removed by ``close``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, members: int = 1) -> None:
         tag = uuid.uuid4().hex[:4]
         self.client, self.amp, self.member = f"hydb{tag}c", f"hydb{tag}a", f"hydb{tag}m"
-        self.router = f"hydb{tag}r"
+        self.router, self.ngx = f"hydb{tag}r", f"hydb{tag}n"
         self.made: list[str] = []
         self.echo: subprocess.Popen[str] | None = None
-        self.stores: list[UdpStore] = []
-        for ns in (self.client, self.amp, self.member, self.router):
+        self.stores: list[tuple[str, UdpStore]] = []
+        for ns in (self.client, self.amp, self.member, self.router, self.ngx):
             ip("netns", "add", ns)
             self.made.append(ns)
             ip("-n", ns, "link", "set", "lo", "up")
@@ -223,6 +257,18 @@ class Lab:
         ):
             ip("-n", ns, "addr", "add", f"{address}/24", "dev", dev)
             ip("-n", ns, "link", "set", dev, "up")
+        for peer, dev in ((self.client, "n0"), (self.member, "n1")):
+            ip("-n", self.ngx, "link", "add", dev, "type", "veth", "peer", "name", dev,
+               "netns", peer)  # fmt: skip
+        for ns, dev, addresses in (
+            (self.ngx, "n0", (NGX_CLIENT_SIDE, NGX_VIP)),
+            (self.client, "n0", (CLIENT_NGX,)),
+            (self.ngx, "n1", (NGX_MEMBER_SIDE,)),
+            (self.member, "n1", (MEMBER_NGX,)),
+        ):
+            for address in addresses:
+                ip("-n", ns, "addr", "add", f"{address}/24", "dev", dev)
+            ip("-n", ns, "link", "set", dev, "up")
         ip("-n", self.client, "route", "add", "10.70.215.0/24", "via", ROUTER_CLIENT_SIDE)
         ip("-n", self.member, "route", "add", "10.70.214.0/24", "via", ROUTER_MEMBER_SIDE)
         call_in(self.router, Path("/proc/sys/net/ipv4/ip_forward").write_text, "1")
@@ -236,15 +282,15 @@ class Lab:
         nft_dir, nginx_dir = folder / "nft", folder / "nginx"
         self.nft_store = UdpStore(nft_dir, nft=NftTable(nft_dir, own_network=True))
         self.nginx_store = UdpStore(nginx_dir)
-        self.stores = [self.nft_store, self.nginx_store]
-        nft_doc = render_nft(_lb("lb-bench-nft", NFT_PORT), version=1)
+        self.stores = [(self.amp, self.nft_store), (self.ngx, self.nginx_store)]
+        nft_doc = render_nft(_lb("lb-bench-nft", VIP, NFT_PORT, MEMBER, members - 1), version=1)
         nginx_doc = render_udp(
-            _lb("lb-bench-nginx", NGINX_PORT),
+            _lb("lb-bench-nginx", NGX_VIP, NGINX_PORT, MEMBER_NGX, members - 1),
             NginxOptions(run_dir=str(nginx_dir), stream_module=self.nginx_store.nginx.module),
             version=1,
         )
         self.in_amp(self.nft_store.apply, nft_doc, 1)
-        self.in_amp(self.nginx_store.apply, nginx_doc, 1)
+        call_in(self.ngx, self.nginx_store.apply, nginx_doc, 1)
 
     def in_amp(self, fn: Callable[..., object], *args: object) -> object:
         return call_in(self.amp, fn, *args)
@@ -259,15 +305,16 @@ class Lab:
             name: call_in(ns, rcvbuf_errors)
             for name, ns in (
                 ("client", self.client),
-                ("amphora", self.amp),
+                ("nft amphora", self.amp),
+                ("nginx amphora", self.ngx),
                 ("member", self.member),
             )
         }
 
     def close(self) -> None:
-        for store in self.stores:
+        for ns, store in self.stores:
             try:
-                self.in_amp(store.remove)
+                call_in(ns, store.remove)
             except Exception as exc:  # the namespace goes anyway
                 print(f"  (cleanup: {exc})")
         if self.echo is not None:
@@ -282,39 +329,66 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="members in each pool: the echo back-end and MEMBERS - 1 disabled ones",
+    )
+    parser.add_argument(
+        "--hold",
+        metavar="PATH",
+        help="only run PATH's closed loop (baseline, routed, nftables or nginx) for --seconds, "
+        "e.g. under 'perf record'",
+    )
     args = parser.parse_args()
-    lab = Lab(Path(tempfile.mkdtemp(prefix="hydria-bench-udp-")))
+    folder = Path(tempfile.mkdtemp(prefix="hydria-bench-udp-"))
+    lab = Lab(folder, args.members)
     try:
         paths = {
             "baseline": (MEMBER_DIRECT, MEMBER_PORT),
             "routed": (MEMBER_ROUTED, MEMBER_PORT),
             "nftables": (VIP, NFT_PORT),
-            "nginx": (VIP, NGINX_PORT),
+            "nginx": (NGX_VIP, NGINX_PORT),
         }
         for name, (host, port) in paths.items():  # every path answers before we time it
             deadline = time.monotonic() + 30
             while call_in(lab.client, closed_loop, host, port, 0.2, 1)[0] == 0:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"no answer through {name}")
+        if args.hold:
+            host, port = paths[args.hold]
+            print(f"holding {args.hold}: echo pid {lab.echo.pid if lab.echo else '-'}", flush=True)
+            rate, _, cpu = call_in(lab.client, closed_loop, host, port, args.seconds, args.window)
+            print(f"  {rate:,.0f} answers/s, client {cpu / (rate * args.seconds) * 1e6:.1f} us")
+            return
         print(
             f"closed loop, window {args.window}, {args.seconds:g} s each, 64-byte datagrams, "
-            f"{args.rounds} rounds ({_load()} at the start)"
+            f"{args.rounds} rounds, {args.members} member(s) per pool ({_load()} at the start)"
         )
         rates: dict[str, list[float]] = {name: [] for name in paths}
         lost: dict[str, int] = dict.fromkeys(paths, 0)
-        nginx_us: list[float] = []
+        # microseconds of CPU per answer, by path and by process
+        cpu_us: dict[str, dict[str, list[float]]] = {
+            name: {"client": [], "echo": [], "nginx": []} for name in paths
+        }
         order = list(paths)
+        assert lab.echo is not None
+        echo_pid = lab.echo.pid
         for n in range(args.rounds):
             for name in order[n % len(order) :] + order[: n % len(order)]:
                 host, port = paths[name]
                 workers = lab.nginx_workers() if name == "nginx" else []
-                cpu0 = sum(_cpu(w) for w in workers)
-                rate, unanswered = call_in(
+                nginx0, echo0 = sum(_cpu(w) for w in workers), _cpu(echo_pid)
+                rate, unanswered, client_cpu = call_in(
                     lab.client, closed_loop, host, port, args.seconds, args.window
                 )
+                answers = max(rate * args.seconds, 1.0)
+                cpu_us[name]["client"].append(client_cpu / answers * 1e6)
+                cpu_us[name]["echo"].append((_cpu(echo_pid) - echo0) / answers * 1e6)
                 if workers:
-                    used = sum(_cpu(w) for w in workers) - cpu0
-                    nginx_us.append(used / max(rate * args.seconds, 1.0) * 1e6)
+                    used = sum(_cpu(w) for w in workers) - nginx0
+                    cpu_us[name]["nginx"].append(used / answers * 1e6)
                 rates[name].append(rate)
                 lost[name] += unanswered
             base = rates["baseline"][-1]
@@ -342,8 +416,16 @@ def main() -> None:
                 f"  ratio {name} / baseline: {medians[name] / medians['baseline']:.2f} "
                 f"(/ routed: {medians[name] / medians['routed']:.2f})"
             )
-        if nginx_us:
-            print(f"  nginx workers' CPU per answer: {statistics.median(nginx_us):.1f} us (median)")
+        print("CPU per answer (median, us): client thread, echo back-end, nginx workers")
+        for name in paths:
+            print(
+                f"  {name:9}"
+                + "".join(
+                    f" {who} {statistics.median(values):5.1f}"
+                    for who, values in cpu_us[name].items()
+                    if values
+                )
+            )
         for name in ("nftables", "nginx"):
             host, port = paths[name]
             rate = medians[name] / 2
@@ -361,6 +443,7 @@ def main() -> None:
             )
     finally:
         lab.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ writes it. ``apply`` reads what the table holds (``nft -j list table``),
 makes the ruleset with the dead members left out (``hydria.core.nft.ruleset``),
 checks it with ``nft -c`` and applies it with one ``nft -f``: one transaction,
 so datagrams see the old rules or the new ones, never a half. Counters and
-persistence maps outlive ``flush table``, so statistics keep counting.
+persistence maps (and timeout policies) outlive ``flush table``, so statistics
+keep counting.
 
 The engine is offered only where it is safe: ``nft`` installed, root, and an
 amphora that owns its network namespace (the ``netns`` compute driver, found by
@@ -22,7 +23,7 @@ kernel sends the rest after its conntrack entry, so when a member stops serving
 (found dead, disabled or removed; not drained by weight 0, whose flows may
 finish) its flows are deleted with the ``conntrack`` tool, and a client that
 keeps its socket moves to a live member with its next datagram instead of
-waiting for the entry to time out (30-180 s).
+waiting for the entry to time out (the listener's ``timeout_client_data``).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class NftTable:
         existing = {
             (kind, str(item[kind]["name"]))
             for item in self.listing(plan.table)
-            for kind in ("counter", "map")
+            for kind in ("counter", "map", "ct timeout")
             if kind in item
         }
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -117,7 +117,7 @@ def up(
     click.echo(f"Hydria is up: Octavia v2 API at {endpoint}")
     click.echo(f"  state:       {settings.state_dir}")
     click.echo(f"  VIP subnet:  {subnet.name} ({subnet.cidr})")
-    click.echo(f"  protocols:   TCP HTTP HTTPS PROMETHEUS, {_l4_line()}")
+    click.echo(f"  protocols:   TCP HTTP HTTPS PROMETHEUS, {_l4_line(settings.compute_driver)}")
     click.echo(
         f"  amphorae:    {settings.compute_driver} driver, management network {settings.mgmt_cidr}"
     )
@@ -174,12 +174,13 @@ def _start_health(
     return thread
 
 
-def _l4_line() -> str:
-    """What serves UDP and SCTP here (docs/udp.md): the engine found at start-up."""
+def _l4_line(compute_driver: str) -> str:
+    """What serves UDP and SCTP here (docs/udp.md): the engines found at start-up
+    that ``compute_driver``'s amphorae can run."""
     from hydria.core import host
 
-    found = host.detect()
-    udp = f"UDP on {found.udp_words('and')}" if found.udp_engine else "no UDP (no engine)"
+    found = host.detect().for_amphorae(compute_driver)
+    udp = f"UDP on {found.udp_words('and')}" if found.udp_engine else found.no_udp_words()
     ipvs = "ip_vs present" if found.ip_vs else "no ip_vs"
     sctp = "SCTP" if found.sctp_served else "no SCTP (kernel)" if not found.sctp else "no SCTP"
     return f"{udp}, {sctp}, {ipvs}"

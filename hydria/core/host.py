@@ -18,6 +18,11 @@ something else in the amphora:
 
 ``detect()`` looks once (cached) and ``HostSupport.udp_engines`` says which
 engines serve UDP here, preferred first: ``udp_engines`` is the pure rule.
+``for_amphorae(compute_driver)`` is the host as that driver's amphorae see it:
+``local`` amphorae share the host's network namespace, where nftables never
+writes a table, so for them the host has no nftables; with no nginx stream
+module either, a UDP listener is refused at creation (Octavia's 501) rather
+than accepted and never served.
 Hydria ships nftables and nginx (docs/udp.md says why); a host with ``ip_vs`` is
 reported, so the day an IPVS engine lands it is chosen where it can run, as in
 Octavia.
@@ -31,7 +36,7 @@ import platform
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -40,6 +45,13 @@ UDP_ENGINE_NFT: Final = "nftables"
 UDP_ENGINE_IPVS: Final = "ipvs"
 #: The engines this release can drive, in order of preference.
 IMPLEMENTED_UDP_ENGINES: Final = (UDP_ENGINE_NFT, UDP_ENGINE_NGINX)
+
+#: The engines with a least-connections chooser (nftables has none: docs/udp.md).
+LEAST_CONNECTIONS_ENGINES: Final = frozenset({UDP_ENGINE_NGINX, UDP_ENGINE_IPVS})
+
+#: Compute drivers whose amphorae share the host's network namespace (docs/udp.md,
+#: "Why not nftables for the local driver").
+SHARED_NAMESPACE_DRIVERS: Final = frozenset({"local"})
 
 #: Where Debian's libnginx-mod-stream puts the module.
 NGINX_MODULE_DIRS: Final = ("/usr/lib/nginx/modules", "/usr/local/lib/nginx/modules")
@@ -56,14 +68,28 @@ class HostSupport:
     nginx_stream_module: str | None = None  # the .so to load, None when built in
     haproxy_prometheus: bool = False
     nft: bool = False  # the nft binary, and root to load its tables
+    #: the amphorae share the host's network namespace (``for_amphorae``): no nftables
+    shared_namespace: bool = False
 
     @property
     def udp_engine(self) -> str | None:
         return choose_udp_engine(self)
 
+    def for_amphorae(self, compute_driver: str) -> HostSupport:
+        """Pure: this host as ``compute_driver``'s amphorae see it. Amphorae that
+        share the host's network namespace (``local``) cannot run nftables."""
+        return replace(self, shared_namespace=compute_driver in SHARED_NAMESPACE_DRIVERS)
+
+    def no_udp_words(self) -> str:
+        """What the start-up line and the provider say when nothing serves UDP."""
+        if self.nft and self.shared_namespace:
+            return "no UDP (nftables serves netns amphorae only, and no nginx stream module)"
+        return "no UDP (no engine)"
+
     @property
     def udp_engines(self) -> tuple[str, ...]:
-        """Every engine this host can run, preferred first."""
+        """Every engine this host (or its amphorae, ``for_amphorae``) can run,
+        preferred first."""
         return udp_engines(self)
 
     def udp_words(self, joiner: str) -> str:
@@ -100,7 +126,7 @@ def udp_engines(
     candidates = []
     if host.ip_vs:
         candidates.append(UDP_ENGINE_IPVS)
-    if host.nft:
+    if host.nft and not host.shared_namespace:
         candidates.append(UDP_ENGINE_NFT)
     if host.nginx:
         candidates.append(UDP_ENGINE_NGINX)

@@ -17,26 +17,39 @@ One ``table ip <plan.table>``:
   outside ``allowed_cidrs`` are dropped; with a ``connection_limit``, a new flow
   is dropped while the listener holds that many live flows (``ct count``).
 * ``dispatch`` (nat, prerouting): a listener's datagrams jump to its chain,
-  counting new flows. The listener chain sends a client with a live
-  persistence entry to its member (``dnat ... map @sticky``), else picks one
-  with ``numgen inc`` (ROUND_ROBIN) or ``jhash`` (SOURCE_IP, SOURCE_IP_PORT)
-  over the weights, and drops when no member can serve.
-* member chains: record the persistence entry (``update @sticky``), DNAT.
-* ``stats`` (filter, forward, policy drop): per member counters, both ways,
-  and the refresh of the client's persistence entry on every datagram it
-  sends; then the listeners' DNATed flows are accepted and nothing else is
+  counting new flows and giving each flow the listener's conntrack timeout
+  policy (``ct timeout``: ``timeout_client_data``, both before and after the
+  member's first reply), so an idle flow ends as nginx's ``proxy_timeout`` ends
+  a session, instead of after the kernel's 30/120 s. The listener chain sends
+  a client with a live persistence entry to its member (the entry holds the
+  member's flow mark: ``ct mark set ... map @sticky``, then ``dnat ip to ct
+  mark map``), else picks one with ``numgen inc`` (ROUND_ROBIN) or ``jhash``
+  (SOURCE_IP, SOURCE_IP_PORT) over the weights, and drops when no member can
+  serve.
+* member chains: record the persistence entry (``update @sticky``), mark the
+  flow with its listener and member (``ct mark``, ``flow_marks``), DNAT.
+* ``stats`` (filter, forward, policy drop): the refresh of the client's
+  persistence entry on every datagram it sends; then one rule counts and
+  accepts every datagram of the listeners' flows, with the member's counter
+  for its direction found by one lookup (``ct direction . ct mark``) instead of
+  a rule per member and direction that every datagram walked (about half of
+  netfilter's CPU per datagram with one member, more with each member: see
+  bench/udp.py). Flows begun before marks (an agent updated under traffic) are
+  still accepted by their conntrack tuple, uncounted; nothing else is
   forwarded. DNAT needs the namespace to forward (the agent turns
   ``ip_forward`` on), and an amphora must not become a router between the VIP's
   and the members' networks (the ``netns`` network driver keeps forwarding off).
 * ``return_path`` (nat, postrouting): the flows we DNATed leave with the amphora's own
   address (``masquerade``), so replies come back through it.
 
-Counters and persistence maps are objects that survive ``flush table``: a
+Counters, timeout policies and persistence maps are objects that survive
+``flush table``: a
 re-applied ruleset keeps statistics, and keeps stickiness while the serving
 members are unchanged (the map's name carries a digest of them, so a member
 going or coming starts an empty map and a client never sticks to a dead
-member). Objects the new plan no longer names are deleted in the same
-transaction (``existing``: what the table holds now).
+member; a policy's name carries its seconds, as the kernel does not change a
+policy an object already holds). Objects the new plan no longer names are
+deleted in the same transaction (``existing``: what the table holds now).
 """
 
 from __future__ import annotations
@@ -77,6 +90,7 @@ class NftListener:
     connection_limit: int | None = None
     sticky_timeout: int | None = None  # seconds; None: no SOURCE_IP persistence
     sticky_mask: str = "255.255.255.255"
+    idle_timeout: int | None = None  # seconds a flow may idle; None: the kernel's own
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,14 @@ def flows_counter(listener: NftListener) -> str:
     return f"{chain_name(listener)}_new"
 
 
+def timeout_policy(listener: NftListener) -> str | None:
+    """The listener's conntrack timeout policy; its seconds are in the name, since
+    an object the kernel already holds keeps the policy it was made with."""
+    if listener.idle_timeout is None:
+        return None
+    return f"{chain_name(listener)}_t{listener.idle_timeout}"
+
+
 def serving(listener: NftListener, down: Iterable[str]) -> tuple[NftMember, ...]:
     """Who takes new flows: the primaries that can, or the backups when none can.
 
@@ -141,10 +163,30 @@ def flow_targets(plan: NftPlan, down: Iterable[str]) -> frozenset[tuple[str, int
     )
 
 
+def flow_marks(plan: NftPlan) -> dict[tuple[str, str], int]:
+    """Pure: the conntrack mark of each ``(listener id, member id)``'s flows.
+
+    A digest of the two ids, so a member keeps its mark whatever else changes
+    and flows begun under an earlier ruleset are still counted as its own. Two
+    pairs of one table whose digests meet (about one table in a million with a
+    hundred members) take the next free value, in the order of their ids.
+    """
+    marks: dict[tuple[str, str], int] = {}
+    taken: set[int] = set()
+    for pair in sorted((li.id, m.id) for li in plan.listeners for m in li.members):
+        mark = int(hashlib.sha256("/".join(pair).encode()).hexdigest()[:8], 16) or 1
+        while mark in taken:
+            mark = mark % 0xFFFFFFFF + 1  # never 0: an unmarked flow
+        taken.add(mark)
+        marks[pair] = mark
+    return marks
+
+
 def sticky_map(listener: NftListener, members: tuple[NftMember, ...]) -> str:
-    """The persistence map's name: changes with the serving members, timeout and mask."""
+    """The persistence map's name: changes with the serving members, timeout and mask
+    (and the kind of value it holds: ``mark``, the member's flow mark)."""
     key = "|".join(
-        [str(listener.sticky_timeout), listener.sticky_mask]
+        ["mark", str(listener.sticky_timeout), listener.sticky_mask]
         + [f"{m.id}={m.address}:{m.port}" for m in members]
     )
     return f"{chain_name(listener)}_s{hashlib.sha256(key.encode()).hexdigest()[:8]}"
@@ -186,21 +228,15 @@ def _key(listener: NftListener) -> str:
     return f"ip saddr and {listener.sticky_mask}"
 
 
-def _flow(listener: NftListener, member: NftMember) -> str:
-    """Matches both ways of the flows this listener sent to ``member`` (conntrack)."""
-    return (
-        f"ct original ip daddr {listener.vip} ct protocol udp "
-        f"ct original proto-dst {listener.port} "
-        f"ct reply ip saddr {member.address} ct reply proto-src {member.port}"
-    )
-
-
 def objects(plan: NftPlan, down: Iterable[str] = ()) -> set[tuple[str, str]]:
-    """The stateful objects the ruleset declares: ``("counter"|"map", name)``."""
+    """The stateful objects the ruleset declares: ``("counter"|"map"|"ct timeout", name)``."""
     dead = set(down)
     out: set[tuple[str, str]] = set()
     for li in plan.listeners:
         out.add(("counter", flows_counter(li)))
+        policy = timeout_policy(li)
+        if policy is not None:
+            out.add(("ct timeout", policy))
         for m in li.members:
             out.update(("counter", name) for name in counter_names(li, m))
         if li.sticky_timeout is not None:
@@ -219,6 +255,7 @@ def ruleset(
     dead = set(down)
     table = f"ip {plan.table}"
     wanted = objects(plan, dead)
+    marks = flow_marks(plan)
     lines = [f"table {table} {{", "}", f"flush table {table}"]
     for kind, name in sorted(set(existing) - wanted):
         lines.append(f"delete {kind} {table} {name}")
@@ -227,9 +264,20 @@ def ruleset(
     for kind, name in sorted(wanted):
         if kind == "counter":
             body.append(f"counter {name} {{\n}}")
+    for li in plan.listeners:
+        policy = timeout_policy(li)
+        if policy is not None:
+            seconds = li.idle_timeout
+            body.append(
+                f"ct timeout {policy} {{\n"
+                "\tprotocol udp\n\tl3proto ip\n"
+                f"\tpolicy = {{ unreplied : {seconds}, replied : {seconds} }}\n"
+                "}"
+            )
     guard: list[str] = []
     dispatch: list[str] = []
     stats: list[str] = []
+    counted: list[str] = []
     snat: list[str] = []
     accept: list[str] = []
     chains: list[str] = []
@@ -241,7 +289,7 @@ def ruleset(
         if sticky is not None:
             body.append(
                 f"map {sticky} {{\n"
-                "\ttype ipv4_addr : ipv4_addr . inet_service\n"
+                "\ttype ipv4_addr : mark\n"
                 "\tflags dynamic,timeout\n"
                 f"\ttimeout {li.sticky_timeout}s\n"
                 "}"
@@ -254,27 +302,38 @@ def ruleset(
             )
         if li.connection_limit is not None:
             guard.append(f"{match} ct state new ct count over {li.connection_limit} drop")
-        dispatch.append(f'{match} counter name "{flows_counter(li)}" jump {chain}')
+        policy = timeout_policy(li)
+        timeout = f' ct timeout set "{policy}"' if policy is not None else ""
+        dispatch.append(f'{match} counter name "{flows_counter(li)}"{timeout} jump {chain}')
         rules = []
         if sticky is not None and members:
-            rules.append(f"meta l4proto udp dnat ip to {_key(li)} map @{sticky}")
+            to_member = ", ".join(
+                f"{marks[(li.id, m.id)]:#010x} : {m.address} . {m.port}" for m in members
+            )
+            rules.append(f"ct mark set {_key(li)} map @{sticky}")
+            rules.append(f"meta l4proto udp dnat ip to ct mark map {{ {to_member} }}")
         if members:
             rules.append(_pick(li, members))
         rules.append("drop")
         chains.append(_chain(chain, rules))
         for m in members:
             mrules = []
+            mark = f"{marks[(li.id, m.id)]:#010x}"
             if sticky is not None:
-                mrules.append(f"update @{sticky} {{ {_key(li)} : {m.address} . {m.port} }}")
-            mrules.append(f"meta l4proto udp dnat ip to {m.address}:{m.port}")
+                mrules.append(f"update @{sticky} {{ {_key(li)} : {mark} }}")
+            mrules.append(f"ct mark set {mark} meta l4proto udp dnat ip to {m.address}:{m.port}")
             chains.append(_chain(f"{chain}_m{_hex(m.id)}", mrules))
         for m in li.members:
+            mark = f"{marks[(li.id, m.id)]:#010x}"
             count_in, count_out = counter_names(li, m)
-            refresh = ""
-            if sticky is not None and m in members:
-                refresh = f" update @{sticky} {{ {_key(li)} : {m.address} . {m.port} }}"
-            stats.append(f'{_flow(li, m)} ct direction original counter name "{count_in}"{refresh}')
-            stats.append(f'{_flow(li, m)} ct direction reply counter name "{count_out}"')
+            counted.append(f'original . {mark} : "{count_in}"')
+            counted.append(f'reply . {mark} : "{count_out}"')
+        if sticky is not None and members:
+            own = ", ".join(f"{marks[(li.id, m.id)]:#010x}" for m in members)
+            stats.append(
+                f"ct direction original ct mark {{ {own} }} "
+                f"update @{sticky} {{ {_key(li)} : ct mark }}"
+            )
         ours = (
             f"ct status dnat ct original ip daddr {li.vip} ct protocol udp "
             f"ct original proto-dst {li.port}"
@@ -286,6 +345,8 @@ def ruleset(
         _chain("dispatch", dispatch, "type nat hook prerouting priority dstnat; policy accept;")
     )
     body.extend(chains)
+    if counted:
+        stats.append(f"counter name ct direction . ct mark map {{ {', '.join(counted)} }} accept")
     body.append(
         _chain("stats", stats + accept, "type filter hook forward priority filter; policy drop;")
     )

@@ -67,6 +67,9 @@ class Served:
     udp_engine: str | None = None
     sctp: bool = False
     prometheus: bool = True
+    #: a UDP pool may use LEAST_CONNECTIONS (an engine with a live count per member:
+    #: nginx; nftables has none, docs/udp.md)
+    udp_least_connections: bool = True
 
 
 def _unsupported(detail: str) -> ProviderUnsupported:
@@ -77,8 +80,9 @@ def check_served(protocol: str, served: Served, *, what: str = "protocol") -> No
     """501 for a valid protocol (or monitor type) the amphorae cannot run on this host."""
     if protocol == c.PROTOCOL_UDP and served.udp_engine is None:
         raise _unsupported(
-            f"{what} UDP needs a UDP engine in the amphora (the kernel's "
-            "ip_vs or nginx with its stream module), and this host has none."
+            f"{what} UDP needs a UDP engine in the amphora (nftables, for amphorae "
+            "with a network namespace of their own, or nginx with its stream "
+            "module), and this deployment's amphorae have none."
         )
     if protocol == c.PROTOCOL_SCTP and not served.sctp:
         raise _unsupported(
@@ -89,6 +93,22 @@ def check_served(protocol: str, served: Served, *, what: str = "protocol") -> No
         raise _unsupported(
             f"{what} PROMETHEUS needs HAProxy's prometheus-exporter, which "
             "this host's HAProxy was built without."
+        )
+
+
+def check_udp_algorithm(protocol: str, algorithm: str, served: Served) -> None:
+    """501 for a UDP pool whose algorithm no engine of this deployment can run:
+    LEAST_CONNECTIONS where only nftables serves UDP (it would be accepted, then
+    need nginx in the amphora and fail there)."""
+    if (
+        protocol == c.PROTOCOL_UDP
+        and algorithm == c.LB_ALGORITHM_LEAST_CONNECTIONS
+        and not served.udp_least_connections
+    ):
+        raise _unsupported(
+            "lb_algorithm LEAST_CONNECTIONS on a UDP pool needs nginx with its stream "
+            "module in the amphora (nftables has no least-connections chooser), and "
+            "this deployment's amphorae do not have it."
         )
 
 

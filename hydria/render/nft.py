@@ -19,6 +19,12 @@ Decisions
   with a LEAST_CONNECTIONS UDP pool runs all its UDP listeners on nginx.
 * IPv4 only: an IPv6 VIP or member sends the load balancer to nginx (the
   engine's table is ``ip``; an ``ip6`` twin is work for another day).
+* ``timeout_client_data`` is how long a flow may idle: each flow takes the
+  listener's conntrack timeout policy (whole seconds, rounded up; 0, "no
+  timeout", is the API's maximum as on nginx), where the kernel would keep it
+  30 s unanswered and 120 s answered. Octavia's keepalived template leaves it
+  out (IPVS keeps its own 300 s); Hydria holds both engines to the field's
+  meaning, the client's inactivity timeout, as nginx's ``proxy_timeout`` does.
 * SOURCE_IP persistence: a dynamic map keyed by the client address masked with
   ``persistence_granularity`` (default /32), ``persistence_timeout`` seconds
   (Octavia's 360 when unset) refreshed by every datagram the client sends.
@@ -105,6 +111,7 @@ def _listener(lb: graph.LoadBalancer, li: graph.Listener, pool: graph.Pool) -> N
             f"{what} persistence_timeout",
             minimum=1,
         )
+    idle_ms = v.timeout_ms(li.timeout_client_data, f"{what} timeout_client_data")
     limit = v.integer(li.connection_limit, f"{what} connection_limit", minimum=-1)
     members = []
     for m in sorted(pool.members, key=lambda x: x.id):
@@ -130,6 +137,7 @@ def _listener(lb: graph.LoadBalancer, li: graph.Listener, pool: graph.Pool) -> N
         connection_limit=limit if limit > 0 else None,
         sticky_timeout=timeout,
         sticky_mask=_mask(pool, what) if sticky else "255.255.255.255",
+        idle_timeout=-(-idle_ms // 1000),  # whole seconds, rounded up: never shorter
     )
 
 

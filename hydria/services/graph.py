@@ -94,8 +94,9 @@ class Graph:
     pools: tuple[PoolPlan, ...] = ()
 
 
-def plan(req: Any) -> Graph:
-    """Check the nested objects of a create (a LoadBalancerPOST) and resolve names."""
+def plan(req: Any, *, compute_driver: str) -> Graph:
+    """Check the nested objects of a create (a LoadBalancerPOST) and resolve names;
+    ``compute_driver``: whose amphorae would serve them."""
     listeners = list(req.listeners or [])
     pools = list(req.pools or [])
     # Top-level pools first, then the ones given inline, in listener order (as Octavia).
@@ -121,9 +122,10 @@ def plan(req: Any) -> Graph:
             raise InvalidInput(
                 f"Validation failure: {what} '{ref}' names no pool defined in this request."
             )
-    pool_plans = tuple(_plan_pool(p) for p in pools)
+    pool_plans = tuple(_plan_pool(p, compute_driver) for p in pools)
     return Graph(
-        listeners=_plan_listeners(listeners, refs, policy_refs, index, pool_plans), pools=pool_plans
+        listeners=_plan_listeners(listeners, refs, policy_refs, index, pool_plans, compute_driver),
+        pools=pool_plans,
     )
 
 
@@ -140,13 +142,17 @@ def _pool_ref(inline: Any, pools: list[Any], what: str) -> str | None:
     return str(inline.name)
 
 
-def _plan_pool(req: Any) -> PoolPlan:
+def _plan_pool(req: Any, compute_driver: str) -> PoolPlan:
     label = f"pool '{req.name}'" if req.name is not None else "an unnamed pool"
     for field in ("protocol", "lb_algorithm"):
         if getattr(req, field) is None:
             raise InvalidInput(f"Validation failure: {label} is defined without {field}.")
-    checked = check_pool(req, nested=True)
-    monitor = check_healthmonitor(req.healthmonitor) if req.healthmonitor else None
+    checked = check_pool(req, compute_driver=compute_driver, nested=True)
+    monitor = (
+        check_healthmonitor(req.healthmonitor, compute_driver=compute_driver)
+        if req.healthmonitor
+        else None
+    )
     if monitor is not None:
         protocols.check_monitor(checked.protocol, monitor["type"], monitor["delay"])
     seen: set[tuple[str, int]] = set()
@@ -164,11 +170,12 @@ def _plan_listeners(
     policy_refs: list[list[str | None]],
     index: dict[str | None, int],
     pools: tuple[PoolPlan, ...],
+    compute_driver: str,
 ) -> tuple[ListenerPlan, ...]:
     plans: list[ListenerPlan] = []
     by_port: dict[int, list[str]] = {}  # port -> protocols of the listeners on it so far
     for li, ref, prefs in zip(listeners, refs, policy_refs, strict=True):
-        protocol = check_listener(li, nested=True)
+        protocol = check_listener(li, compute_driver=compute_driver, nested=True)
         taken = by_port.setdefault(li.protocol_port, [])
         other = protocols.same_port_conflict(protocol, taken)
         if other is not None:

@@ -61,10 +61,11 @@ def _check(values: Mapping[str, Any]) -> None:
     # (``timeout check``) and starts the next one ``inter`` after it ends.
 
 
-def check_healthmonitor(req: Any) -> dict[str, Any]:
-    """The checks that need no database; returns the monitor's row values, defaults filled."""
+def check_healthmonitor(req: Any, *, compute_driver: str) -> dict[str, Any]:
+    """The checks that need no database; returns the monitor's row values, defaults
+    filled; ``compute_driver``: whose amphorae would run it."""
     kind = choice("type", req.type, c.HEALTH_MONITOR_TYPES, c.SUPPORTED_HEALTH_MONITOR_TYPES)
-    protocols.check_served(kind, provider.served(), what="type")
+    protocols.check_served(kind, provider.served(compute_driver), what="type")
     values = HEALTHMONITOR.create_columns(req.model_dump())
     values["type"] = kind
     if kind in HTTP_TYPES:
@@ -96,7 +97,7 @@ def show_healthmonitor(env: Env, ctx: RequestContext, hm_id: str) -> dict[str, A
 def create_healthmonitor(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new monitor (``req``: a ``HealthMonitorPOST``)."""
     ctx.owner_for_create(req.project_id)
-    values = check_healthmonitor(req)
+    values = check_healthmonitor(req, compute_driver=env.settings.compute_driver)
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, req.pool_id, ctx)

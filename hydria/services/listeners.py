@@ -76,13 +76,16 @@ def _check_port_free(session: Session, lb_id: str, protocol: str, port: int) -> 
         raise port_in_use(other, port)
 
 
-def check_listener(req: Any, *, nested: bool = False) -> str:
-    """The checks that need no database; returns the listener's protocol."""
+def check_listener(req: Any, *, compute_driver: str, nested: bool = False) -> str:
+    """The checks that need no database; returns the listener's protocol.
+
+    ``compute_driver``: whose amphorae would serve it (what they can run differs).
+    """
     refuse_unsupported(req, LISTENER.unsupported(nested=nested))
     protocol = choice(
         "protocol", req.protocol, c.LISTENER_PROTOCOLS, c.SUPPORTED_LISTENER_PROTOCOLS
     )
-    protocols.check_served(protocol, provider.served())
+    protocols.check_served(protocol, provider.served(compute_driver))
     values = req.model_dump()
     protocols.check_listener_create(
         protocol,
@@ -136,7 +139,7 @@ def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, 
 def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new listener (``req``: a ``ListenerPOST``)."""
     ctx.owner_for_create(req.project_id)
-    protocol = check_listener(req)
+    protocol = check_listener(req, compute_driver=env.settings.compute_driver)
     if tls.has_refs(req.model_dump()):
         # the store is read outside the write transaction (the embedded one is in
         # this database: a read inside it would wait for its own lock)

@@ -181,7 +181,7 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
     if req.provider is not None and req.provider not in c.PROVIDER_ALIASES:
         raise InvalidInput(f"Provider '{req.provider}' is not enabled.")
     refuse_unsupported(req, LOADBALANCER.unsupported())
-    plan = graph.plan(req)
+    plan = graph.plan(req, compute_driver=env.settings.compute_driver)
     # the store is read before the write transaction (the embedded one is in this database)
     graph.check_material(env.secrets, plan, ctx.secret_access(project_id))
     with write(env) as unit:

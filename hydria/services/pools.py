@@ -87,16 +87,20 @@ class CheckedPool:
     session_persistence: dict[str, Any] | None
 
 
-def check_pool(req: Any, *, nested: bool = False) -> CheckedPool:
-    """The checks that need no database (``protocol`` and ``lb_algorithm`` given)."""
+def check_pool(req: Any, *, compute_driver: str, nested: bool = False) -> CheckedPool:
+    """The checks that need no database (``protocol`` and ``lb_algorithm`` given);
+    ``compute_driver``: whose amphorae would serve it."""
     refuse_unsupported(req, POOL.unsupported(nested=nested))
     assert req.protocol is not None and req.lb_algorithm is not None
     protocol = choice("protocol", req.protocol, c.POOL_PROTOCOLS, c.SUPPORTED_POOL_PROTOCOLS)
-    protocols.check_served(protocol, provider.served())
+    served = provider.served(compute_driver)
+    protocols.check_served(protocol, served)
+    algorithm = _algorithm(req.lb_algorithm)
+    protocols.check_udp_algorithm(protocol, algorithm, served)
     tls.check_pool_rules(req.model_dump())
     return CheckedPool(
         protocol=protocol,
-        lb_algorithm=_algorithm(req.lb_algorithm),
+        lb_algorithm=algorithm,
         session_persistence=_persistence(req.session_persistence, protocol),
     )
 
@@ -128,7 +132,7 @@ def show_pool(env: Env, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
 def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new pool (``req``: a ``PoolPOST``), its listener's default pool if one is named."""
     ctx.owner_for_create(req.project_id)
-    checked = check_pool(req)
+    checked = check_pool(req, compute_driver=env.settings.compute_driver)
     if req.loadbalancer_id is None and req.listener_id is None:
         raise InvalidInput(
             "Validation failure: Must provide at least one of: loadbalancer_id, listener_id"
@@ -190,6 +194,10 @@ def update_pool(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[s
     with write(env) as unit:
         session = unit.session
         pool = get_pool(session, pool_id, ctx)
+        if "lb_algorithm" in changes:
+            protocols.check_udp_algorithm(
+                pool.protocol, changes["lb_algorithm"], provider.served(env.settings.compute_driver)
+            )
         if "session_persistence" in changes:
             changes["session_persistence"] = _persistence(
                 req.session_persistence, pool.protocol, pool.session_persistence or {}

@@ -24,8 +24,10 @@ each setting (docs/compatibility.md):
 
 Flavor capabilities are exactly Octavia's amphora keys (clients compare them);
 which listener protocols this host's amphorae serve is said in the provider's
-description instead (``served()``, from ``hydria.core.host``: the UDP engine,
-SCTP only where the kernel has it, PROMETHEUS where HAProxy has its exporter).
+description instead (``served(compute_driver)``, from ``hydria.core.host``: the
+UDP engine the deployment's amphorae can run, nftables only for those with a
+network namespace of their own, SCTP only where the kernel has it, PROMETHEUS
+where HAProxy has its exporter).
 
 A profile that breaks these rules is Octavia's 501 "Provider 'amphora' does not
 support a requested option: ..."; text that is not a JSON object is a 400.
@@ -85,31 +87,36 @@ _ZONE_TYPES: dict[str, tuple[type, tuple[Any, ...]]] = {
 _JSON_TYPE = {str: "string", bool: "boolean", list: "array"}
 
 
-def served() -> Served:
-    """What this host's amphorae can serve (UDP engine, SCTP, PROMETHEUS), looked up once."""
-    found = host.detect()
+def served(compute_driver: str) -> Served:
+    """What ``compute_driver``'s amphorae on this host can serve (UDP engine, SCTP,
+    PROMETHEUS); the host is looked at once. ``local`` amphorae share the host's
+    network namespace, so nftables does not serve them (``host.for_amphorae``)."""
+    found = host.detect().for_amphorae(compute_driver)
     return Served(
-        udp_engine=found.udp_engine, sctp=found.sctp_served, prometheus=found.haproxy_prometheus
+        udp_engine=found.udp_engine,
+        sctp=found.sctp_served,
+        prometheus=found.haproxy_prometheus,
+        udp_least_connections=bool(set(found.udp_engines) & host.LEAST_CONNECTIONS_ENGINES),
     )
 
 
-def provider_description() -> str:
-    """The amphora provider's line, with what this host's amphorae serve beyond HAProxy.
+def provider_description(compute_driver: str) -> str:
+    """The amphora provider's line, with what ``compute_driver``'s amphorae serve
+    beyond HAProxy on this host.
 
     No commas: Octavia's descriptions come from a comma-separated option
     (``enabled_provider_drivers``), so clients and Octavia's tests configured
     the same way cannot expect one with a comma.
     """
-    here = served()
-    engines = host.detect().udp_words("or")
-    udp = f"UDP through {engines}" if here.udp_engine else "no UDP (no engine)"
-    sctp = "SCTP" if here.sctp else "no SCTP (no kernel support)"
+    found = host.detect().for_amphorae(compute_driver)
+    udp = f"UDP through {found.udp_words('or')}" if found.udp_engine else found.no_udp_words()
+    sctp = "SCTP" if found.sctp_served else "no SCTP (no kernel support)"
     return f"{PROVIDERS[c.PROVIDER_NAME]} Protocols: TCP; HTTP; HTTPS; PROMETHEUS; {udp}; {sctp}."
 
 
-def providers() -> dict[str, str]:
+def providers(compute_driver: str) -> dict[str, str]:
     """Every enabled provider and its description, the amphora one naming its protocols."""
-    return {**PROVIDERS, c.PROVIDER_NAME: provider_description()}
+    return {**PROVIDERS, c.PROVIDER_NAME: provider_description(compute_driver)}
 
 
 def flavor_capabilities() -> dict[str, str]:

@@ -137,6 +137,7 @@ def _lb(
     algorithm: str = "ROUND_ROBIN",
     persistence: g.SessionPersistence | None = None,
     monitor: bool = True,
+    timeout_client_data: int = 50000,
 ) -> g.LoadBalancer:
     hm = (
         g.HealthMonitor(
@@ -149,7 +150,13 @@ def _lb(
         id="lb-nft-1",
         vip_address=VIP,
         listeners=(
-            g.Listener(id="li-1", protocol="UDP", protocol_port=PORT, default_pool_id="p-1"),
+            g.Listener(
+                id="li-1",
+                protocol="UDP",
+                protocol_port=PORT,
+                default_pool_id="p-1",
+                timeout_client_data=timeout_client_data,
+            ),
         ),
         pools=(
             g.Pool(
@@ -242,6 +249,36 @@ def test_a_client_that_keeps_its_socket_leaves_a_dead_member(lab: Lab) -> None:
         sock.close()
 
 
+def _flows_to_listener() -> list[int]:
+    """Seconds left on each conntrack entry to the listener (the amphora's namespace)."""
+    left = []
+    for line in Path("/proc/thread-self/net/nf_conntrack").read_text().splitlines():
+        parts = line.split()
+        if parts[2] == "udp" and f"dst={VIP}" in parts and f"dport={PORT}" in parts:
+            left.append(int(parts[4]))
+    return left
+
+
+def test_timeout_client_data_ends_an_idle_flow(lab: Lab) -> None:
+    """The listener's ``timeout_client_data`` is its flows' conntrack timeout, answered
+    or not: a client that keeps its socket and stays silent longer starts a new
+    flow, which ROUND_ROBIN gives the other member. With the kernel's own timeouts
+    the answered flow would live 120 s (this test would wait 30 s and fail)."""
+    lab.apply(_lb(monitor=False, timeout_client_data=2000), 1)
+    sock = call_in(lab.client, _client_socket)
+    try:
+        first = _ask_on(sock)
+        assert first in MEMBERS
+        assert _ask_on(sock) == first  # answered: the kernel alone would keep it 120 s
+        left = lab.in_amp(_flows_to_listener)
+        assert len(left) == 1 and left[0] <= 2, left
+        _until("the idle flow ends", lambda: not lab.in_amp(_flows_to_listener))
+        other = next(name for name in MEMBERS if name != first)
+        assert _ask_on(sock) == other
+    finally:
+        sock.close()
+
+
 def test_source_ip_sticks(lab: Lab) -> None:
     lab.apply(_lb(algorithm="SOURCE_IP", monitor=False), 1)
     assert len(set(lab.ask(10))) == 1
@@ -253,13 +290,21 @@ def test_persistence_sticks_is_refreshed_and_expires(lab: Lab) -> None:
     lab.apply(_lb(persistence=persistence, monitor=False), 1)
     first = lab.ask(5)
     assert len(set(first)) == 1 and first[0] is not None
+    asked = 5
     # datagrams keep the entry alive well past the timeout
     until = time.monotonic() + 2 * timeout
     while time.monotonic() < until:
         assert lab.ask() == [first[0]]
+        asked += 1
         time.sleep(timeout / 4)
     plan = render_nft(_lb(persistence=persistence, monitor=False), version=1).nft
     assert plan is not None
+    # the flows the persistence entry sent (not the algorithm) carry their member's
+    # mark too: every datagram is counted, on that member
+    assert lab.in_amp(lab.store.nft.member_packets, plan) == {
+        f"m-{first[0]}": asked,
+        **{f"m-{name}": 0 for name in MEMBERS if name != first[0]},
+    }
 
     def sticky_entries() -> int:
         items = lab.in_amp(lab.store.nft.listing, plan.table)

@@ -350,3 +350,44 @@ def test_source_ip_persistence_outlives_its_timeout(tmp_path: Path) -> None:
         store.remove()
         for e in echoes:
             e.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.nginx
+@pytest.mark.skipif(NGINX is None, reason="nginx with the stream module is not installed")
+def test_timeout_client_data_ends_an_idle_session(tmp_path: Path) -> None:
+    """The listener's ``timeout_client_data`` is nginx's ``proxy_timeout``: a client that
+    keeps its socket stays with its member while it talks, and once it has been
+    silent longer its session ends and its next datagram is a new session, which
+    ROUND_ROBIN gives the other member (tests/agent/test_nft_live.py: the same on
+    nftables)."""
+    echoes = [UDPEchoBackend("a"), UDPEchoBackend("b")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = UdpStore(tmp_path / "udp")
+    members = tuple(
+        g.Member(id=f"m-{e.name}", address="127.0.0.1", protocol_port=e.port) for e in echoes
+    )
+    options = NginxOptions(run_dir=str(store.folder), stream_module=store.nginx.module)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(2)
+    try:
+        store.apply(render_udp(_one_listener(port, members, timeout=1000), options, version=1), 1)
+
+        def ask() -> str:
+            client.sendto(b"hi", ("127.0.0.1", port))
+            return client.recv(100).decode().split(":", 1)[0]
+
+        first = ask()
+        assert [ask() for _ in range(3)] == [first] * 3  # one session, one member
+        deadline = time.monotonic() + 30
+        while store.counters.read("li-1")["total_connections"] < 1:  # logged as it ends
+            assert time.monotonic() < deadline, "the idle session never ended"
+            time.sleep(0.05)
+        assert ask() == ({"a", "b"} - {first}).pop()
+    finally:
+        client.close()
+        store.remove()
+        for echo in echoes:
+            echo.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hydria.core import host
 from tests.api.conftest import BASE, assert_fault, snapshot
 
 
@@ -129,3 +130,85 @@ def test_prometheus_listener_takes_no_pool(client, api, db):
     )
     assert_fault(r, 409, "already using protocol PROMETHEUS and protocol_port 9100")
     assert snapshot(db) == before
+
+
+def test_udp_on_local_amphorae_without_nginx_is_a_501(client, api, db, monkeypatch):
+    """The local driver's amphorae share the host's network namespace, where nftables
+    never writes a table: on a host with nft but no nginx stream module nothing
+    would serve a UDP listener, so creating one is Octavia's 501 (single creates
+    and the fully populated one), and the provider's description says why."""
+    monkeypatch.setattr(host, "detect", lambda: host.HostSupport(nft=True))
+    lb = api.lb()
+    before = snapshot(db)
+    prefix = "Provider 'amphora' does not support a requested option: "
+    r = client.post(
+        f"{BASE}/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 53}},
+    )
+    assert_fault(r, 501, prefix + "protocol UDP needs a UDP engine in the amphora")
+    r = client.post(
+        f"{BASE}/pools",
+        json={
+            "pool": {"loadbalancer_id": lb["id"], "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}
+        },
+    )
+    assert_fault(r, 501, prefix + "protocol UDP")
+    r = client.post(
+        f"{BASE}/loadbalancers",
+        json={
+            "loadbalancer": {
+                "vip_subnet_id": api.subnet_id,
+                "listeners": [{"protocol": "UDP", "protocol_port": 53}],
+            }
+        },
+    )
+    assert_fault(r, 501, prefix + "protocol UDP")
+    assert snapshot(db) == before
+    (amphora,) = [
+        p for p in client.get(f"{BASE}/providers").json()["providers"] if p["name"] == "amphora"
+    ]
+    assert "no UDP (nftables serves netns amphorae only" in amphora["description"]
+
+    # the same host with nginx's stream module: local amphorae run UDP on nginx
+    monkeypatch.setattr(host, "detect", lambda: host.HostSupport(nft=True, nginx="/usr/sbin/nginx"))
+    udp = api.listener(lb["id"], protocol="UDP", protocol_port=53)
+    assert udp["protocol"] == "UDP"
+    (amphora,) = [
+        p for p in client.get(f"{BASE}/providers").json()["providers"] if p["name"] == "amphora"
+    ]
+    assert "UDP through nginx-stream;" in amphora["description"]
+
+
+def test_least_connections_udp_where_only_nftables_serves_is_a_501(
+    client, api, db, settings, monkeypatch
+):
+    """netns amphorae on a host with nft and no nginx stream module: UDP runs on
+    nftables, which has no least-connections chooser, so a LEAST_CONNECTIONS UDP
+    pool (created or changed to it) is Octavia's 501 instead of an amphora that
+    would need nginx; other algorithms and TCP pools are accepted."""
+    lb = api.lb()
+    monkeypatch.setattr(host, "detect", lambda: host.HostSupport(nft=True))
+    monkeypatch.setattr(settings, "compute_driver", "netns")
+    prefix = "Provider 'amphora' does not support a requested option: "
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/pools",
+        json={
+            "pool": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "UDP",
+                "lb_algorithm": "LEAST_CONNECTIONS",
+            }
+        },
+    )
+    assert_fault(r, 501, prefix + "lb_algorithm LEAST_CONNECTIONS on a UDP pool needs nginx")
+    assert snapshot(db) == before
+    pool = api.pool(loadbalancer_id=lb["id"], protocol="UDP", lb_algorithm="SOURCE_IP")
+    before = snapshot(db)
+    r = client.put(
+        f"{BASE}/pools/{pool['id']}", json={"pool": {"lb_algorithm": "LEAST_CONNECTIONS"}}
+    )
+    assert_fault(r, 501, prefix + "lb_algorithm LEAST_CONNECTIONS on a UDP pool")
+    assert snapshot(db) == before
+    tcp = api.pool(loadbalancer_id=lb["id"], protocol="TCP", lb_algorithm="LEAST_CONNECTIONS")
+    assert tcp["lb_algorithm"] == "LEAST_CONNECTIONS"

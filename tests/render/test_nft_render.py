@@ -6,6 +6,7 @@ network namespace, and what it reports, probes and leaves to nginx.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hydria.core import graph as g
-from hydria.core.nft import NftPlan, objects, ruleset
+from hydria.core.nft import NftPlan, flow_marks, objects, ruleset
 from hydria.core.udp import ENGINE_NFT, UdpConfig
 from hydria.render.nft import nft_refusal, render_nft
 from hydria.render.values import UnrenderableValue
@@ -64,6 +65,16 @@ CASES: dict[str, g.LoadBalancer] = {
                 session_persistence=g.SessionPersistence("SOURCE_IP"),
                 members=(member("member-x", "192.0.2.31", 5060),),
             ),
+        ],
+    ),
+    "timeout_client_data": lb(
+        listeners=[
+            udp_listener(timeout_client_data=2500),
+            udp_listener("listener-udp2", 5060, "pool-udp2", timeout_client_data=0),
+        ],
+        pools=[
+            udp_pool(),
+            udp_pool("pool-udp2", members=(member("member-x", "192.0.2.31", 5060),)),
         ],
     ),
     "disabled_listener_and_empty_pool": lb(
@@ -149,6 +160,84 @@ def test_stale_objects_are_deleted_in_the_same_transaction() -> None:
     stale = sorted((before | {("counter", "gone")}) - after_down)
     for kind, name in stale:
         assert f"delete {kind} ip {plan.table} {name}\n" in text
+
+
+def test_timeout_client_data_is_each_flows_conntrack_timeout() -> None:
+    """Whole seconds rounded up (2500 ms: 3 s), 0 ("no timeout") the API's maximum,
+    both conntrack states; the dispatch rule gives the policy to each new flow."""
+    plan = render_nft(CASES["timeout_client_data"], version=3).nft
+    assert plan is not None
+    assert [li.idle_timeout for li in plan.listeners] == [3, 2_073_600]
+    text = ruleset(plan)
+    assert "policy = { unreplied : 3, replied : 3 }" in text
+    assert 'ct timeout set "llistenerudp_t3" jump llistenerudp\n' in text
+    assert "policy = { unreplied : 2073600, replied : 2073600 }" in text
+
+
+def test_a_changed_timeout_is_a_new_policy_and_the_old_one_goes() -> None:
+    """The kernel keeps the policy an existing object was made with: a new value
+    is a new object, and the old one is deleted in the same transaction."""
+    balancer = CASES["timeout_client_data"]
+    before = render_nft(balancer, version=3).nft
+    changed = dataclasses.replace(
+        balancer,
+        listeners=(
+            dataclasses.replace(balancer.listeners[0], timeout_client_data=7000),
+            balancer.listeners[1],
+        ),
+    )
+    after = render_nft(changed, version=4).nft
+    assert before is not None and after is not None
+    text = ruleset(after, existing=objects(before))
+    assert f"delete ct timeout ip {after.table} llistenerudp_t3\n" in text
+    assert "ct timeout llistenerudp_t7 {" in text
+    assert f"delete ct timeout ip {after.table} llistenerudp2_t2073600" not in text
+
+
+def test_a_plan_held_before_timeouts_keeps_the_kernels_own() -> None:
+    """An agent may hold a plan written before ``idle_timeout`` existed."""
+    plan = render_nft(CASES["source_ip_port"], version=3).nft
+    assert plan is not None
+    raw = plan.to_dict()
+    for li in raw["listeners"]:
+        del li["idle_timeout"]
+    old = NftPlan.from_dict(raw)
+    assert "ct timeout" not in ruleset(old)
+
+
+def test_flow_marks_are_stable_distinct_and_never_zero() -> None:
+    """A member's flows keep their mark whatever else changes (flows begun under an
+    earlier ruleset are still its own); two pairs never share one."""
+    plan = render_nft(CASES["roundrobin_weights_backup_monitor"], version=3).nft
+    assert plan is not None
+    marks = flow_marks(plan)
+    assert len(marks) == 5 and len(set(marks.values())) == 5 and 0 not in marks.values()
+    fewer = dataclasses.replace(
+        plan,
+        listeners=(dataclasses.replace(plan.listeners[0], members=plan.listeners[0].members[:2]),),
+    )
+    assert flow_marks(fewer) == {k: marks[k] for k in list(marks)[:2]}
+    # counted and accepted by one lookup, not a rule per member and direction
+    text = ruleset(plan)
+    stats = text.split("chain stats {")[1]
+    assert stats.count("counter name") == 1
+    assert (
+        f'original . {marks[("listener-udp", "member-a")]:#010x} : "llistenerudp_mmembera_in"'
+        in stats
+    )
+
+
+def test_flow_marks_that_meet_take_the_next_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hydria.core.nft as nft
+
+    class Same:
+        def hexdigest(self) -> str:
+            return "ffffffff"
+
+    plan = render_nft(CASES["roundrobin_weights_backup_monitor"], version=3).nft
+    assert plan is not None
+    monkeypatch.setattr(nft.hashlib, "sha256", lambda data: Same())  # every digest meets
+    assert sorted(flow_marks(plan).values()) == [1, 2, 3, 4, 0xFFFFFFFF]
 
 
 def test_least_connections_and_ipv6_stay_on_nginx() -> None:

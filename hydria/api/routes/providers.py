@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hydria.api.auth.policy import AdminCtx
-from hydria.api.deps import Ctx
+from hydria.api.deps import Ctx, Services
 from hydria.api.listing import fields_param, select_fields
 from hydria.services import provider
 
@@ -37,12 +37,12 @@ def _entries(request: Request, pairs: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @router.get(PATH)
-def list_providers(request: Request, ctx: Ctx) -> dict[str, Any]:
+def list_providers(request: Request, env: Services, ctx: Ctx) -> dict[str, Any]:
     fields = fields_param(request)
     return {
         "providers": [
             select_fields({"name": key, "description": text}, fields)
-            for key, text in provider.providers().items()
+            for key, text in provider.providers(env.settings.compute_driver).items()
         ]
     }
 
