@@ -318,6 +318,7 @@ def summarize(work: Path, subunit: Path) -> int:
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     failures = []
     skip_reasons: dict[str, int] = defaultdict(int)
+    class_faults: list[str] = []  # a class whose set-up failed ran none of its tests
     for row in rows:
         test_id = re.sub(r"\[.*\]$", "", row["id"])
         status = {
@@ -333,8 +334,11 @@ def summarize(work: Path, subunit: Path) -> int:
             cls = test_id.split("(", 1)[1].rstrip(")")
             kind = test_id.split(" ", 1)[0]
             per_class[cls][f"{kind} {status}"] += 1
-            if status != "passed":
+            if status == "skipped":
+                skip_reasons[f"(whole class) {skip_reason(row['text'])}"] += 1
+            elif status != "passed":
                 failures.append((row["id"], row["text"]))
+                class_faults.append(f"{kind} {status}: {cls.rsplit('.', 1)[-1]}")
             continue
         cls = test_id.rsplit(".", 1)[0]
         per_class[cls][status] += 1
@@ -369,6 +373,8 @@ def summarize(work: Path, subunit: Path) -> int:
         print(f"{label}: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped")
     all_ = {s: sum(t[s] for t in totals.values()) for s in ("passed", "failed", "skipped")}
     print(f"all: {all_['passed']} passed, {all_['failed']} failed, {all_['skipped']} skipped")
+    for fault in class_faults:
+        print(f"  and {fault} (its tests did not run; not counted above)")
     if skip_reasons:
         print("\nskipped, by reason:")
         for reason, count in sorted(skip_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
