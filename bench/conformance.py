@@ -7,9 +7,17 @@ keystonemiddleware). Then runs octavia-tempest-plugin's API tests
 (``octavia_tempest_plugin.tests.api.v2``; no scenario tests) with tempest from
 ``.venv-tempest`` (``scripts/install --test`` makes it), configured as an
 operator would for a cloud whose load balancers use one existing network:
-``test_network_override`` names the network of Hydria's default VIP subnet
-(not ``test_subnet_override``: the plugin reads that one's envelope as the
-subnet and fails in ``resource_setup``), IPv6 tests off (Hydria serves no IPv6 VIP subnet by default),
+``test_network_override`` names the network of Hydria's default VIP subnet,
+``test_subnet_override`` that subnet and ``test_ipv6_subnet_override`` an IPv6
+subnet the run adds to the same network (``hydria subnet create``; the noop
+network driver takes one), with ``test_with_ipv6 = true``, the plugin's own
+default: every class's load balancer then has an IPv6 VIP, and the IPv6 member
+and load balancer tests run. ``--ipv4-only`` leaves the IPv6 subnet out and
+the IPv6 tests off, so the same classes run on IPv4 VIPs. The plugin cannot
+run that configuration as shipped: ``tempest_shim/`` (on tempest's
+PYTHONPATH) registers an option it reads under another spelling and corrects
+its ``test_network_override`` set-up, whose four faults
+``tempest_shim/hydria_network_override.py`` lists; no test body changes.
 ``not_implemented_is_error = False`` (a 501 skips the feature, as on any
 provider that is not the reference one), no compute validation.
 
@@ -22,9 +30,11 @@ skip ("require ... the barbican service").
 Printed: passed / failed / skipped per test class, and totals in three
 groups, because two features are other branches' work: L7 (the l7policy and
 l7rule classes) and TLS (tests whose names are about TLS, HTTPS termination,
-certificates or ALPN). Failures' tracebacks go to ``<workdir>/failures.txt``.
+certificates or ALPN), then the skips counted by their reason. Failures'
+tracebacks go to ``<workdir>/failures.txt``.
 
     bench/conformance [--workdir DIR] [--filter REGEX] [--concurrency N] [--barbican]
+                      [--ipv4-only] [--summarize-only]
 """
 
 from __future__ import annotations
@@ -93,6 +103,7 @@ project_networks_reachable = true
 
 [network-feature-enabled]
 port_security = false
+ipv6 = {ipv6}
 
 [validation]
 run_validation = false
@@ -106,8 +117,10 @@ region = RegionOne
 RBAC_test_type = keystone_default_roles
 enabled_provider_drivers = {providers}
 test_with_noop = false
-test_with_ipv6 = false
+test_with_ipv6 = {ipv6}
 test_network_override = {network}
+test_subnet_override = {subnet}
+test_ipv6_subnet_override = {subnet6}
 check_interval = 0.25
 check_timeout = 60
 build_interval = 0.25
@@ -169,11 +182,18 @@ def make_accounts(ks: Keystone, sets: int) -> list[dict[str, object]]:
     return accounts
 
 
-def write_conf(work: Path, ks: Keystone, endpoint: str, sets: int, *, with_barbican: bool) -> Path:
+def write_conf(
+    work: Path, ks: Keystone, endpoint: str, sets: int, *, with_barbican: bool, ipv6: bool
+) -> Path:
     token_headers = {"X-Auth-Token": _admin_token(ks)}
     with httpx.Client(base_url=endpoint, headers=token_headers, timeout=30) as api:
-        subnet = api.get("/v2.0/subnets").json()["subnets"][0]
+        subnets = api.get("/v2.0/subnets").json()["subnets"]
         providers = api.get("/v2/lbaas/providers").json()["providers"]
+    subnet = next(s for s in subnets if s["ip_version"] == 4)
+    subnet6 = next(
+        (s for s in subnets if s["ip_version"] == 6 and s["network_id"] == subnet["network_id"]),
+        None,
+    )
     conf = work / "etc" / "tempest.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
     (conf.parent / "accounts.yaml").write_text(json.dumps(make_accounts(ks, sets), indent=1))
@@ -183,6 +203,9 @@ def write_conf(work: Path, ks: Keystone, endpoint: str, sets: int, *, with_barbi
             work=work,
             keystone=ks.url,
             network=subnet["network_id"],
+            subnet=subnet["id"],
+            subnet6=subnet6["id"] if subnet6 else "",
+            ipv6=str(ipv6 and subnet6 is not None).lower(),
             barbican=str(with_barbican).lower(),
             providers=",".join(f"{p['name']}:{p['description']}" for p in providers),
         )
@@ -194,41 +217,32 @@ def _admin_token(ks: Keystone) -> str:
     return str(ks.admin().auth_token)
 
 
-# octavia-tempest-plugin asks ``[service_available] barbican``, an option only
-# barbican-tempest-plugin registers (unregistered, it reads as false). This
-# plugin of a few lines, found through its entry point on PYTHONPATH, registers
-# it, so .venv-tempest needs nothing more installed.
-BARBICAN_OPT_PLUGIN = """\
-from oslo_config import cfg
-from tempest import config
-from tempest.test_discover import plugins
-
-OPTS = [cfg.BoolOpt("barbican", default=False, help="Barbican is in the catalogue")]
+# Put on tempest's PYTHONPATH: a tempest plugin registering two options the
+# plugin reads and nobody registers, and the correction of its
+# test_network_override set-up (its faults and what is corrected are in the
+# folder's modules), so .venv-tempest needs nothing more installed.
+SHIM = Path(__file__).resolve().parent / "tempest_shim"
 
 
-class Plugin(plugins.TempestPlugin):
-    def load_tests(self):
-        return None
-
-    def register_opts(self, conf):
-        config.register_opt_group(conf, config.service_available_group, OPTS)
-
-    def get_opt_lists(self):
-        return [("service_available", OPTS)]
-"""
-
-
-def barbican_opt_plugin(work: Path) -> Path:
-    """A folder to put on PYTHONPATH: the module and its entry point."""
-    folder = work / "plugin"
-    (folder / "hydria_barbican_opt-0.dist-info").mkdir(parents=True, exist_ok=True)
-    (folder / "hydria_barbican_opt.py").write_text(BARBICAN_OPT_PLUGIN)
-    info = folder / "hydria_barbican_opt-0.dist-info"
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hydria-barbican-opt\nVersion: 0\n")
-    (info / "entry_points.txt").write_text(
-        "[tempest.test_plugins]\nhydria-barbican-opt = hydria_barbican_opt:Plugin\n"
+def add_ipv6_subnet(state: Path, env: dict[str, str], octet: int) -> None:
+    """An IPv6 subnet in the default VIP network, as an operator makes one."""
+    subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "hydria"),
+            "subnet",
+            "create",
+            "public-v6",
+            "--cidr",
+            f"fd00:42:{octet:x}::/64",
+            "--network",
+            "public",
+            "--state-dir",
+            str(state),
+        ],
+        env={**os.environ, **env, "HYDRIA_COMPUTE_DRIVER": "noop", "HYDRIA_NETWORK_DRIVER": "noop"},
+        check=True,
+        capture_output=True,
     )
-    return folder
 
 
 def run_tempest(
@@ -237,8 +251,6 @@ def run_tempest(
     regex: str | None,
     exclude: str | None,
     concurrency: int,
-    *,
-    with_barbican: bool,
 ) -> Path:
     site = next((TEMPEST / "lib").glob("python3*/site-packages"))
     env = {
@@ -246,9 +258,8 @@ def run_tempest(
         "TEMPEST_CONFIG_DIR": str(conf.parent),
         "TEMPEST_CONFIG": conf.name,
         "OS_TEST_TIMEOUT": "600",
+        "PYTHONPATH": str(SHIM),
     }
-    if with_barbican:
-        env["PYTHONPATH"] = str(barbican_opt_plugin(work))
     for key in [k for k in env if k.startswith("OS_") and k != "OS_TEST_TIMEOUT"]:
         del env[key]
     stestr = [
@@ -287,6 +298,14 @@ json.dump(rows, sys.stdout)
 """
 
 
+def skip_reason(text: str) -> str:
+    """A skip's reason on one line, ids taken out so equal reasons count together."""
+    line = " ".join(text.split())
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", line)[
+        :200
+    ]
+
+
 def summarize(work: Path, subunit: Path) -> int:
     res = subprocess.run(
         [str(TEMPEST / "bin" / "python"), "-c", PARSE, str(subunit)],
@@ -298,6 +317,8 @@ def summarize(work: Path, subunit: Path) -> int:
     per_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     failures = []
+    skip_reasons: dict[str, int] = defaultdict(int)
+    class_faults: list[str] = []  # a class whose set-up failed ran none of its tests
     for row in rows:
         test_id = re.sub(r"\[.*\]$", "", row["id"])
         status = {
@@ -313,14 +334,19 @@ def summarize(work: Path, subunit: Path) -> int:
             cls = test_id.split("(", 1)[1].rstrip(")")
             kind = test_id.split(" ", 1)[0]
             per_class[cls][f"{kind} {status}"] += 1
-            if status != "passed":
+            if status == "skipped":
+                skip_reasons[f"(whole class) {skip_reason(row['text'])}"] += 1
+            elif status != "passed":
                 failures.append((row["id"], row["text"]))
+                class_faults.append(f"{kind} {status}: {cls.rsplit('.', 1)[-1]}")
             continue
         cls = test_id.rsplit(".", 1)[0]
         per_class[cls][status] += 1
         totals[group_of(test_id)][status] += 1
         if status == "failed":
             failures.append((row["id"], row["text"]))
+        if status == "skipped":
+            skip_reasons[skip_reason(row["text"])] += 1
     width = max((len(c) for c in per_class), default=10) - len(
         "octavia_tempest_plugin.tests.api.v2."
     )
@@ -347,6 +373,12 @@ def summarize(work: Path, subunit: Path) -> int:
         print(f"{label}: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped")
     all_ = {s: sum(t[s] for t in totals.values()) for s in ("passed", "failed", "skipped")}
     print(f"all: {all_['passed']} passed, {all_['failed']} failed, {all_['skipped']} skipped")
+    for fault in class_faults:
+        print(f"  and {fault} (its tests did not run; not counted above)")
+    if skip_reasons:
+        print("\nskipped, by reason:")
+        for reason, count in sorted(skip_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"{count:>5}  {reason}")
     with (work / "failures.txt").open("w") as out:
         for test_id, text in failures:
             out.write(f"=== {test_id}\n{text}\n")
@@ -366,12 +398,27 @@ def main() -> int:
         help="a real Barbican in the catalogue: the TLS tests run instead of skipping",
     )
     parser.add_argument(
+        "--ipv4-only",
+        dest="ipv6",
+        action="store_false",
+        help="no IPv6 subnet and test_with_ipv6 = false: every load balancer on an IPv4 VIP",
+    )
+    parser.add_argument(
         "--octet",
         type=int,
         default=int(os.environ.get("HYDRIA_TEST_OCTET_BASE", "239")) % 250 + 1,
         help="the /24 of VIPs of this run (127.42.<octet>.0/24)",
     )
+    parser.add_argument(
+        "--summarize-only",
+        action="store_true",
+        help="print the summary of the run already in --workdir, run nothing",
+    )
     args = parser.parse_args()
+    if args.summarize_only:
+        if args.workdir is None:
+            parser.error("--summarize-only needs --workdir")
+        return summarize(args.workdir.resolve(), args.workdir.resolve() / "results.subunit")
     if not (TEMPEST / "bin" / "stestr").exists():
         print(".venv-tempest is missing: run scripts/install --test", file=sys.stderr)
         return 2
@@ -385,7 +432,9 @@ def main() -> int:
         shutil.rmtree(work / old, ignore_errors=True)
     port = free_port()
     with ExitStack() as stack:
-        ks = stack.enter_context(running_keystone(work / "keystone", port))
+        # one worker: every test class makes a user (os_not_member) whose first token
+        # writes to Keystone's SQLite; two workers writing at once made a token a 500
+        ks = stack.enter_context(running_keystone(work / "keystone", port, workers=1))
         env = ks.hydria_env()
         if args.barbican:
             # in the catalogue before Hydria starts: it finds Barbican there
@@ -394,14 +443,22 @@ def main() -> int:
         endpoint = stack.enter_context(
             hydria_up(args.octet, driver="noop", port=port, state=_state(work), **env)
         )
-        conf = write_conf(work, ks, endpoint, args.concurrency + 1, with_barbican=args.barbican)
+        if args.ipv6:
+            add_ipv6_subnet(_state(work), env, args.octet)
+        conf = write_conf(
+            work,
+            ks,
+            endpoint,
+            args.concurrency + 1,
+            with_barbican=args.barbican,
+            ipv6=args.ipv6,
+        )
         subunit = run_tempest(
             work,
             conf,
             args.filter,
             args.exclude,
             args.concurrency,
-            with_barbican=args.barbican,
         )
     return summarize(work, subunit)
 

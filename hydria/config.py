@@ -259,6 +259,14 @@ class Settings(BaseSettings):
         return str(ipaddress.ip_network(self.mgmt_cidr, strict=False).network_address + 1)
 
     @property
+    def ipv6_subnets(self) -> bool:
+        """Whether an IPv6 VIP subnet can be served: ``netns`` gives each subnet a
+        bridge and plumbs IPv6; ``noop`` plumbs nothing, so any address is as good
+        (Octavia's no-op network driver takes IPv6 too); ``local`` has loopback's
+        single IPv6 address."""
+        return self.network_driver in ("netns", "noop")
+
+    @property
     def amp_ssh_key(self) -> Path | None:
         """The private key of operator access to amphorae, or None when it is off."""
         if self.amp_ssh_key_path is not None:

@@ -67,7 +67,7 @@ def create(
                 start=allocation_start,
                 end=allocation_end,
                 mgmt_range=(settings.mgmt_range_start, settings.mgmt_range_end),
-                ipv6=settings.compute_driver == "netns",
+                ipv6=settings.ipv6_subnets,
             )
             click.echo(
                 f"{row.id}  {row.name}  {row.cidr}  "

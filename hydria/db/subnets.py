@@ -9,9 +9,10 @@ be deleted; deleting the last subnet of a network deletes the network too.
 A new subnet may not overlap another one (two load balancers could otherwise
 get the same VIP and port, and traffic would leak between them) nor the
 management range amphorae take their addresses from: both are a 409 that names
-what it overlaps. IPv6 subnets need the ``netns`` driver (``ipv6=True``), where
-each subnet is a bridge of its own; the ``local`` network driver has only the
-one IPv6 loopback address, so there an IPv6 subnet is refused (400).
+what it overlaps. IPv6 subnets need the ``netns`` network driver (``ipv6=True``),
+where each subnet is a bridge of its own, or ``noop``, which plumbs nothing
+(``Settings.ipv6_subnets``); the ``local`` network driver has only the one IPv6
+loopback address, so there an IPv6 subnet is refused (400).
 """
 
 from __future__ import annotations

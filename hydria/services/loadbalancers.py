@@ -127,6 +127,7 @@ def _additional_vip_subnets(
 def _allocate_vip(session: Session, subnet: Subnet, lb_id: str, wanted: str | None) -> str:
     if wanted is not None:
         ip = ipaddress.ip_address(wanted)
+        wanted = str(ip)  # as Neutron's port holds it: one text per address
         net = ipaddress.ip_network(subnet.cidr)
         if ip not in net:
             raise InvalidInput(

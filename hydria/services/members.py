@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +47,7 @@ def duplicate_member(address: str, port: int) -> Conflict:
 
 
 def check_new_member(session: Session, req: Any) -> None:
-    if req.address in RESERVED_IPS:
+    if str(ipaddress.ip_address(req.address)) in RESERVED_IPS:  # kept as written
         raise InvalidInput(f"The IP Address {req.address} is invalid.")
     if req.request_sriov:
         raise InvalidInput("The load balancer flavor does not allow SR-IOV member ports.")

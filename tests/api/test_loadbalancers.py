@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from hydria.db import models as m
+from hydria.db.subnets import create_subnet
 from tests.api.conftest import BASE, assert_fault, snapshot
 
 # LoadBalancerResponse's attributes (plus tenant_id, which WSME adds).
@@ -91,6 +92,26 @@ def test_vip_address_is_honoured_and_never_given_twice(client, api, db):
     assert snapshot(db) == before
     other = api.lb()
     assert other["vip_address"] != "127.42.3.4"
+
+
+def test_an_ipv6_vip_address_is_stored_as_the_network_hands_it_out(client, api, db):
+    """One text per address (as Neutron's port has it), so another spelling of a
+    taken address is still taken."""
+    with db.session() as s:
+        v6 = create_subnet(s, "v6", "fd71::/64", network_name="public", ipv6=True).id
+    lb = api.lb(vip_subnet_id=v6, vip_address="fd71:0:0:0:0:0:0:0005")
+    assert lb["vip_address"] == "fd71::5"
+    assert (
+        client.get(f"{BASE}/loadbalancers/{lb['id']}").json()["loadbalancer"]["vip_address"]
+        == "fd71::5"
+    )
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/loadbalancers",
+        json={"loadbalancer": {"vip_subnet_id": v6, "vip_address": "fd71::0005"}},
+    )
+    assert_fault(r, 409, "already in use")
+    assert snapshot(db) == before
 
 
 def test_vip_network_id_picks_the_networks_subnet(client, api):

@@ -80,6 +80,31 @@ def test_subnet_create_refuses_overlaps_and_ipv6(tmp_path: Path, cidr: str, mess
     )
 
 
+@pytest.mark.parametrize(("driver", "served"), [("noop", True), ("netns", True), ("local", False)])
+def test_an_ipv6_subnet_is_made_where_the_network_driver_serves_one(
+    tmp_path: Path, monkeypatch, driver: str, served: bool
+):
+    """noop plumbs nothing and netns plumbs IPv6, so both take an IPv6 subnet (in the
+    network of an IPv4 one: dual stack, as bench/conformance makes it); local refuses."""
+    monkeypatch.setenv("HYDRIA_NETWORK_DRIVER", driver)
+    runner = CliRunner()
+    args = ["--state-dir", str(tmp_path)]
+    assert (
+        runner.invoke(main, ["subnet", "create", "v4", "--cidr", "127.42.77.0/24", *args]).exit_code
+        == 0
+    )
+    res = runner.invoke(
+        main, ["subnet", "create", "v6", "--cidr", "fd00:42::/64", "--network", "v4", *args]
+    )
+    listed = runner.invoke(main, ["subnet", "list", *args]).output
+    if served:
+        assert res.exit_code == 0, res.output
+        assert "fd00:42::/64" in listed
+    else:
+        assert res.exit_code != 0 and "IPv6 subnets are not supported yet" in res.output
+        assert "fd00:42::/64" not in listed
+
+
 @pytest.mark.postgres
 def test_a_database_that_does_not_exist_stops_a_command_with_the_reason(
     tmp_path: Path, monkeypatch

@@ -193,7 +193,12 @@ def _populate(ks: Keystone) -> None:
 
 
 @contextmanager
-def running_keystone(folder: Path, hydria_port: int) -> Iterator[Keystone]:
+def running_keystone(folder: Path, hydria_port: int, *, workers: int = 2) -> Iterator[Keystone]:
+    """``workers`` gunicorn processes. Two share the SQLite file; when both write at
+    once (Keystone writes a user's ``last_active_at`` at their first token of the
+    day), SQLite may refuse one at once, whatever its timeout (two read
+    transactions both upgrading to write), and that token request is a 500. One
+    worker never meets another's lock."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "keystone.conf"
     conf.write_text(CONF.format(folder=folder))
@@ -238,7 +243,7 @@ def running_keystone(folder: Path, hydria_port: int) -> Iterator[Keystone]:
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "2",
+            str(workers),
             # one thread per worker: Keystone on SQLite deadlocked with threads here
             "--threads",
             "1",
