@@ -105,14 +105,7 @@ def create_app(
         app.add_middleware(authenticator, settings=settings)
     app.add_middleware(RefuseNul)
     app.add_middleware(RequestMetrics)  # added last: outermost, so it sees every answer
-    # The version documents, then Octavia's resources: a request is matched
-    # against the routes in the order they were added (twice, and each included
-    # router's routes one by one), and no two routes here answer the same method
-    # and path, so the order only decides how many a load balancer GET walks past
     app.include_router(root.router)
-    for prefix in PREFIXES:
-        for router in RESOURCE_ROUTERS:
-            app.include_router(router, prefix=prefix)
     app.include_router(metrics.router)
     app.include_router(identity.router)
     app.include_router(secrets.versions)  # the embedded secret store, Barbican's /v1
@@ -120,4 +113,7 @@ def create_app(
         # one copy in the OpenAPI document: the /v1 one (the bare one is for clients
         # that take the endpoint as given)
         app.include_router(secrets.router, prefix=prefix, include_in_schema=prefix == "/v1")
+    for prefix in PREFIXES:
+        for router in RESOURCE_ROUTERS:
+            app.include_router(router, prefix=prefix)
     return app

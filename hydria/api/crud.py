@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from hydria.api import openapi
-from hydria.api.deps import Ctx, JsonBody, Services, answer_read, json_answer
+from hydria.api.deps import Ctx, JsonBody, Services
 from hydria.api.listing import envelope, fields_param, params, select_fields
 from hydria.api.validation import parse
 from hydria.core.errors import APIError
@@ -73,35 +73,25 @@ def add_crud(
     one = f"{path}/{{{key}}}"
     root = resource.root
 
-    # GETs answer on the event loop where a read cannot block (``answer_read``);
-    # writes keep FastAPI's thread pool: they queue for the database's write turn.
-    # Every answer is JSON already (``json_answer``).
+    def list_all(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
+        with parent_first(env, parent, request):
+            page = ops.list(env, ctx, *_ids(request), params(request))
+        return envelope(request, page, resource.collection, resource.links_key)
 
-    async def list_all(request: Request, ctx: Ctx, env: Services) -> Response:
-        def answer() -> Response:
-            with parent_first(env, parent, request):
-                page = ops.list(env, ctx, *_ids(request), params(request))
-            return json_answer(envelope(request, page, resource.collection, resource.links_key))
+    def show(request: Request, ctx: Ctx, env: Services) -> dict[str, Any]:
+        with parent_first(env, parent, request):
+            found = ops.show(env, ctx, *_ids(request))
+        return {root: select_fields(found, fields_param(request))}
 
-        return await answer_read(env, answer)
-
-    async def show(request: Request, ctx: Ctx, env: Services) -> Response:
-        def answer() -> Response:
-            with parent_first(env, parent, request):
-                found = ops.show(env, ctx, *_ids(request))
-            return json_answer({root: select_fields(found, fields_param(request))})
-
-        return await answer_read(env, answer)
-
-    def create(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> Response:
+    def create(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:
         with parent_first(env, parent, request):
             req = parse(body, root, ops.create_body, nulls_are_unset=True)
-            return json_answer({root: ops.create(env, ctx, *_ids(request), req)}, 201)
+            return {root: ops.create(env, ctx, *_ids(request), req)}
 
-    def update(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> Response:
+    def update(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:
         with parent_first(env, parent, request):
             req = parse(body, root, ops.update_body, nulls_are_unset=False)
-            return json_answer({root: ops.update(env, ctx, *_ids(request), req)})
+            return {root: ops.update(env, ctx, *_ids(request), req)}
 
     def delete(request: Request, ctx: Ctx, env: Services) -> Response:
         assert ops.delete is not None

@@ -7,12 +7,9 @@ handlers reach them through these small dependencies, never through globals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from hydria.api.auth.door import admit
 from hydria.config import Settings
@@ -27,16 +24,14 @@ class UnsupportedMediaType(APIError):
     faultcode = "Client"
 
 
-async def get_env(request: Request) -> Env:
-    """What the services need: made once per app (``create_app``). A coroutine, so
-    FastAPI does not hop to its thread pool for an attribute read (``admit``)."""
+def get_env(request: Request) -> Env:
+    """What the services need: made once per app (``create_app``)."""
     env: Env = request.app.state.env
     return env
 
 
 def get_settings(request: Request) -> Settings:
-    env: Env = request.app.state.env
-    return env.settings
+    return get_env(request).settings
 
 
 def _is_json(content_type: str) -> bool:
@@ -65,36 +60,6 @@ async def read_json_body(request: Request) -> Any:
     if not raw.strip():
         raise InvalidInput("The request body is empty; a JSON object is required.")
     return decode(raw)
-
-
-T = TypeVar("T")
-
-
-async def answer_read(env: Env, answer: Callable[[], T]) -> T:
-    """``answer()``, a read-only service call, on the event loop when it cannot block.
-
-    A plain handler runs in FastAPI's thread pool: a hop to a worker thread and
-    back, which on a busy machine means waiting to be scheduled twice and costs
-    more than the read itself (GET one load balancer: three queries on SQLite).
-    On SQLite a read is a WAL snapshot that no writer holds up
-    (``Database.read``), in this process's file, so it runs here and the answer
-    goes out without a hop. On PostgreSQL a read waits on the network: it keeps
-    its worker thread, so one slow query never stalls the other requests.
-    """
-    if env.db.is_sqlite:
-        return answer()
-    return await run_in_threadpool(answer)
-
-
-def json_answer(content: dict[str, Any], status_code: int = 200) -> JSONResponse:
-    """An answer made of JSON values already (the services shape every field as
-    Octavia prints it: text, numbers, booleans, lists, ``None``), sent as it is.
-
-    A handler that returns a ``dict`` is answered through its return annotation:
-    FastAPI validates the value against ``dict[str, Any]``, serialises it and walks
-    it with ``jsonable_encoder`` before ``json.dumps``; on a list of 500 load
-    balancers that walk is a good part of the answer's time, for nothing."""
-    return JSONResponse(content, status_code)
 
 
 # Parameter types for handlers: ``def handler(env: Services, ctx: Ctx, ...)``.

@@ -158,12 +158,7 @@ class Guard:
         return operation.target
 
 
-async def admit(request: Request) -> RequestContext:
-    """The dependency every route runs first (and handlers' ``Ctx``).
-
-    A coroutine, though it awaits nothing: FastAPI runs a plain function
-    dependency in its thread pool, a hop to another thread and back (a third of
-    a GET's time, more on a busy machine); this one only reads headers and asks
-    the in-memory policy, so it runs on the event loop."""
+def admit(request: Request) -> RequestContext:
+    """The dependency every route runs first (and handlers' ``Ctx``)."""
     guard: Guard = request.app.state.guard
     return guard.admit(request)
