@@ -95,14 +95,14 @@ class Up(str):
         """User + system CPU time ``hydria up`` has used so far (from /proc)."""
         return process_cpu_seconds(self.pid)
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds one process has used so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @contextlib.contextmanager
@@ -126,17 +126,20 @@ def hydria_up(
     if octet is not None and os.environ.get("HYDRIA_TEST_OCTET_BASE"):
         # engineers sharing a machine each have a base: keep to it
         octet = int(os.environ["HYDRIA_TEST_OCTET_BASE"])
+    # the second octet of VIPs (management: the next one), as the tests take it:
+    # engineers sharing a machine each export a HYDRIA_TEST_NET of their own
+    net = int(os.environ.get("HYDRIA_TEST_NET", "42"))
     if octet is None:
         ranges = {
-            "HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
-            "HYDRIA_MGMT_RANGE_START": "127.43.0.10",
-            "HYDRIA_MGMT_RANGE_END": "127.43.255.250",
+            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.{net}.0.0/16",
+            "HYDRIA_MGMT_RANGE_START": f"127.{net + 1}.0.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.{net + 1}.255.250",
         }
     else:
         ranges = {
-            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
-            "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-            "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.{net}.{octet}.0/24",
+            "HYDRIA_MGMT_RANGE_START": f"127.{net + 1}.{octet}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.{net + 1}.{octet}.250",
         }
     environ = {
         **os.environ,
