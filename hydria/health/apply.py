@@ -82,8 +82,6 @@ class Updates:
     listener_stats: tuple[ListenerStats, ...] = ()
     # (table, id) -> new operating_status, only where it changes
     statuses: dict[tuple[str, str], str] = field(default_factory=dict)
-    # the seq the writer expects in the database (conditional update)
-    previous_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ def apply(
         return Ignored("duplicate" if hb.seq == known.last_seq else "replay")
     lb = known.load_balancer
     if lb is None:
-        return Updates(known.id, hb.seq, received_at, previous_seq=known.last_seq)
+        return Updates(known.id, hb.seq, received_at)
 
     stats = tuple(
         ListenerStats(
@@ -124,7 +122,7 @@ def apply(
     stale = (hb.config_version or 0) < lb.applied_generation
     if lb.provisioning_status not in _NOT_RUNNING and not stale:
         statuses = _statuses(hb, lb)
-    return Updates(known.id, hb.seq, received_at, stats, statuses, previous_seq=known.last_seq)
+    return Updates(known.id, hb.seq, received_at, stats, statuses)
 
 
 def _statuses(hb: Heartbeat, lb: LoadBalancerKnown) -> dict[tuple[str, str], str]:
