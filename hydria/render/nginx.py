@@ -144,6 +144,20 @@ def udp_listeners(lb: graph.LoadBalancer) -> list[graph.Listener]:
     )
 
 
+def serving_pool(lb: graph.LoadBalancer, li: graph.Listener) -> graph.Pool | None:
+    """The pool a UDP listener sends its datagrams to, on either engine; None when it
+    serves nothing (it, its load balancer or its pool disabled, or no default pool).
+    A default pool the graph does not hold is refused."""
+    pool = lb.pool(li.default_pool_id)
+    if li.default_pool_id is not None and pool is None:
+        raise UnrenderableValue(
+            f"listener {li.id} refers to pool {li.default_pool_id!r}, which is not in the graph"
+        )
+    if not (lb.admin_state_up and li.admin_state_up) or pool is None or not pool.admin_state_up:
+        return None
+    return pool
+
+
 def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -> UdpConfig:
     """The UDP part of ``lb``'s configuration; ``text`` is None without UDP listeners."""
     listeners = udp_listeners(lb)
@@ -185,12 +199,8 @@ def build_view(
     servers: list[ServerView] = []
     for li in listeners:
         what = f"listener {v.ident(li.id, 'listener id')}"
-        pool = lb.pool(li.default_pool_id)
-        if li.default_pool_id is not None and pool is None:
-            raise UnrenderableValue(
-                f"{what} refers to pool {li.default_pool_id!r}, which is not in the graph"
-            )
-        if not (lb.admin_state_up and li.admin_state_up) or pool is None or not pool.admin_state_up:
+        pool = serving_pool(lb, li)
+        if pool is None:
             continue
         if pool.protocol != c.PROTOCOL_UDP:
             raise UnrenderableValue(f"{what}: pool {pool.id} is {pool.protocol}, not UDP")
