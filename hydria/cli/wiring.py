@@ -360,6 +360,7 @@ def health_service(
     """
     from hydria.db.notify import notifier_for
     from hydria.drivers.amphora.agent_client import AgentClient
+    from hydria.health.failure_detector import DetectorOptions
     from hydria.health.service import HealthOptions, HealthService
 
     key = heartbeat_key(settings)
@@ -379,11 +380,13 @@ def health_service(
         HealthOptions(
             bind=settings.health_bind,
             heartbeat_key=key,
-            heartbeat_timeout=settings.heartbeat_timeout,
-            check_interval=settings.health_check_interval,
-            storm_threshold=settings.failover_storm_threshold,
-            storm_min_fleet=settings.failover_storm_min_fleet,
-            boot_timeout=settings.amphora_boot_timeout,
+            failures=DetectorOptions(
+                heartbeat_timeout=settings.heartbeat_timeout,
+                check_interval=settings.health_check_interval,
+                storm_threshold=settings.failover_storm_threshold,
+                storm_min_fleet=settings.failover_storm_min_fleet,
+                boot_timeout=settings.amphora_boot_timeout,
+            ),
             # no-op amphorae send no heartbeats: judged by silence they would all be
             # failed over (and replaced by more silent ones) one timeout after boot
             detect_failures=settings.compute_driver != "noop",
