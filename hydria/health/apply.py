@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from hydria.core import constants as c
 from hydria.health import rollup
-from hydria.wire.heartbeat import Heartbeat
+from hydria.wire.heartbeat import Heartbeat, ListenerReport
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,10 @@ class AmphoraKnown:
 
 @dataclass(frozen=True)
 class ListenerStats:
+    """A listener's counters as the heartbeat reported them (written as they are)."""
+
     listener_id: str
-    bytes_in: int
-    bytes_out: int
-    active_connections: int
-    total_connections: int
-    request_errors: int
+    counters: ListenerReport
 
 
 @dataclass(frozen=True)
@@ -107,14 +105,7 @@ def apply(
         return Updates(known.id, hb.seq, received_at)
 
     stats = tuple(
-        ListenerStats(
-            lst.id,
-            rep.bytes_in,
-            rep.bytes_out,
-            rep.active_connections,
-            rep.total_connections,
-            rep.request_errors,
-        )
+        ListenerStats(lst.id, rep)
         for lst in lb.listeners
         if (rep := hb.listeners.get(lst.id)) is not None
     )

@@ -156,7 +156,7 @@ def test_counters_only_for_known_listeners() -> None:
     )
     result = apply(hb, _known(), received_at=NOW)
     assert isinstance(result, Updates)
-    assert result.listener_stats == (ListenerStats(LST, 1, 2, 3, 4, 5),)
+    assert result.listener_stats == (ListenerStats(LST, ListenerReport("OPEN", 1, 2, 3, 4, 5)),)
 
 
 @pytest.mark.parametrize(
