@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import api_options, common_options, settings_from
+from hydria.cli.options import api_options, api_settings, common_options, settings_from
 
 
 @click.command()
@@ -28,21 +28,13 @@ def api(
 
     from hydria.db.notify import notifier_for
 
-    settings = settings_from(
-        state_dir,
-        database_url,
-        api_host=host,
-        api_port=port,
-        insecure_noauth_anywhere=insecure_noauth_anywhere,
-    )
+    settings = api_settings(state_dir, database_url, host, port, insecure_noauth_anywhere)
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
     db = wiring.database(settings)
     # on PostgreSQL, NOTIFY wakes the controllers at once; otherwise they poll
     app = wiring.api_app(settings, db, notifier_for(settings.db_url))
-    uvicorn.run(
-        app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
-    )
+    uvicorn.run(app, **wiring.uvicorn_options(settings))
 
 
 @click.command()

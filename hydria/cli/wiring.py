@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hydria.config import Settings
 
@@ -288,6 +288,18 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
     from hydria.drivers.amphora.agent_client import AgentClient
 
     return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the API, for ``uvicorn.run`` and ``uvicorn.Config`` alike: where
+    the settings say, its own logs at warnings only and no access log (the API counts
+    and logs its requests itself, ``hydria.api.request_metrics``)."""
+    return {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "log_level": "warning",
+        "access_log": False,
+    }
 
 
 def api_app(settings: Settings, db: Database, notifier: Notifier) -> FastAPI:
