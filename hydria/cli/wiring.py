@@ -223,12 +223,7 @@ def secret_store(settings: Settings, db: Database) -> SecretStore:
             )
         return BarbicanStore(
             BarbicanOptions(
-                auth_url=settings.keystone_url,
-                username=settings.keystone_username,
-                password=settings.keystone_password,
-                project=settings.keystone_project,
-                user_domain=settings.keystone_user_domain,
-                project_domain=settings.keystone_project_domain,
+                settings.service_user,
                 endpoint=settings.barbican_endpoint,
                 interface=settings.barbican_interface,
                 region=settings.barbican_region,
