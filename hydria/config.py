@@ -12,6 +12,7 @@ from typing import Final, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hydria.core.service_user import ServiceUser
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, DEFAULT_USER_LOG_FORMAT, LogOffload
 
 # the management network of the ``netns`` driver (Octavia's lb-mgmt-net) and its
@@ -210,6 +211,18 @@ class Settings(BaseSettings):
     quota_member: int = Field(default=-1, ge=-1, le=2_000_000_000)
     quota_l7policy: int = Field(default=-1, ge=-1, le=2_000_000_000)
     quota_l7rule: int = Field(default=-1, ge=-1, le=2_000_000_000)
+
+    @property
+    def service_user(self) -> ServiceUser:
+        """The ``keystone_*`` user, for the API's token checks and a real Barbican."""
+        return ServiceUser(
+            auth_url=self.keystone_url,
+            username=self.keystone_username,
+            password=self.keystone_password,
+            project_name=self.keystone_project,
+            user_domain_name=self.keystone_user_domain,
+            project_domain_name=self.keystone_project_domain,
+        )
 
     @property
     def quota_defaults(self) -> dict[str, int]:

@@ -53,6 +53,25 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def api_settings(
+    state_dir: Path | None,
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    insecure_noauth_anywhere: bool | None,
+    **extra: Any,
+) -> Settings:
+    """The settings of a command with ``api_options``, those options given (and ``extra``)."""
+    return settings_from(
+        state_dir,
+        database_url,
+        api_host=host,
+        api_port=port,
+        insecure_noauth_anywhere=insecure_noauth_anywhere,
+        **extra,
+    )
+
+
 def settings_from(state_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
     overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if state_dir is not None:

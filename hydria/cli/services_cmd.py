@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import api_options, common_options, settings_from
+from hydria.cli.options import api_options, api_settings, common_options, settings_from
 
 
 @click.command()
@@ -29,13 +29,7 @@ def api(
     from hydria.db.notify import notifier_for
     from hydria.db.settle import settle_feed_for
 
-    settings = settings_from(
-        state_dir,
-        database_url,
-        api_host=host,
-        api_port=port,
-        insecure_noauth_anywhere=insecure_noauth_anywhere,
-    )
+    settings = api_settings(state_dir, database_url, host, port, insecure_noauth_anywhere)
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
     db = wiring.database(settings)
@@ -44,9 +38,7 @@ def api(
     app = wiring.api_app(
         settings, db, notifier_for(settings.db_url), settle=settle_feed_for(settings.db_url)
     )
-    uvicorn.run(
-        app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
-    )
+    uvicorn.run(app, **wiring.uvicorn_options(settings))
 
 
 @click.command()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import api_options, common_options, settings_from
+from hydria.cli.options import api_options, api_settings, common_options
 from hydria.core.errors import APIError
 
 if TYPE_CHECKING:
@@ -62,14 +62,14 @@ def up(
     from hydria.db.settle import SettleBoard
     from hydria.db.subnets import ensure_default_subnet
 
-    settings = settings_from(
+    settings = api_settings(
         state_dir,
         database_url,
-        api_host=host,
-        api_port=port,
+        host,
+        port,
+        insecure_noauth_anywhere,
         compute_driver=driver,
         network_driver=driver,
-        insecure_noauth_anywhere=insecure_noauth_anywhere,
     )
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
@@ -94,15 +94,7 @@ def up(
     app = wiring.api_app(settings, db, notifier, settle=settle)
 
     endpoint = f"http://{settings.api_host}:{settings.api_port}"
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-            access_log=False,
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, **wiring.uvicorn_options(settings)))
     stop = threading.Event()
     controller = threading.Thread(target=loop.run, args=(stop,), name="controller")
     controller.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hydria.config import Settings
 
@@ -224,12 +224,7 @@ def secret_store(settings: Settings, db: Database) -> SecretStore:
             )
         return BarbicanStore(
             BarbicanOptions(
-                auth_url=settings.keystone_url,
-                username=settings.keystone_username,
-                password=settings.keystone_password,
-                project=settings.keystone_project,
-                user_domain=settings.keystone_user_domain,
-                project_domain=settings.keystone_project_domain,
+                settings.service_user,
                 endpoint=settings.barbican_endpoint,
                 interface=settings.barbican_interface,
                 region=settings.barbican_region,
@@ -289,6 +284,18 @@ def agent_client(settings: Settings, ca: ControllerCA, computer: ComputeDriver) 
     from hydria.drivers.amphora.agent_client import AgentClient
 
     return AgentClient(ca.ca_cert_path, *ca.client_cert_paths())
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the API, for ``uvicorn.run`` and ``uvicorn.Config`` alike: where
+    the settings say, its own logs at warnings only and no access log (the API counts
+    and logs its requests itself, ``hydria.api.request_metrics``)."""
+    return {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "log_level": "warning",
+        "access_log": False,
+    }
 
 
 def api_app(
@@ -367,6 +374,7 @@ def health_service(
     """
     from hydria.db.notify import notifier_for
     from hydria.drivers.amphora.agent_client import AgentClient
+    from hydria.health.failure_detector import DetectorOptions
     from hydria.health.service import HealthOptions, HealthService
 
     key = heartbeat_key(settings)
@@ -386,11 +394,13 @@ def health_service(
         HealthOptions(
             bind=settings.health_bind,
             heartbeat_key=key,
-            heartbeat_timeout=settings.heartbeat_timeout,
-            check_interval=settings.health_check_interval,
-            storm_threshold=settings.failover_storm_threshold,
-            storm_min_fleet=settings.failover_storm_min_fleet,
-            boot_timeout=settings.amphora_boot_timeout,
+            failures=DetectorOptions(
+                heartbeat_timeout=settings.heartbeat_timeout,
+                check_interval=settings.health_check_interval,
+                storm_threshold=settings.failover_storm_threshold,
+                storm_min_fleet=settings.failover_storm_min_fleet,
+                boot_timeout=settings.amphora_boot_timeout,
+            ),
             # no-op amphorae send no heartbeats: judged by silence they would all be
             # failed over (and replaced by more silent ones) one timeout after boot
             detect_failures=settings.compute_driver != "noop",

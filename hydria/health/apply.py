@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from hydria.core import constants as c
 from hydria.health import rollup
-from hydria.wire.heartbeat import Heartbeat
+from hydria.wire.heartbeat import Heartbeat, ListenerReport
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,10 @@ class AmphoraKnown:
 
 @dataclass(frozen=True)
 class ListenerStats:
+    """A listener's counters as the heartbeat reported them (written as they are)."""
+
     listener_id: str
-    bytes_in: int
-    bytes_out: int
-    active_connections: int
-    total_connections: int
-    request_errors: int
+    counters: ListenerReport
 
 
 @dataclass(frozen=True)
@@ -82,8 +80,6 @@ class Updates:
     listener_stats: tuple[ListenerStats, ...] = ()
     # (table, id) -> new operating_status, only where it changes
     statuses: dict[tuple[str, str], str] = field(default_factory=dict)
-    # the seq the writer expects in the database (conditional update)
-    previous_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,17 +102,10 @@ def apply(
         return Ignored("duplicate" if hb.seq == known.last_seq else "replay")
     lb = known.load_balancer
     if lb is None:
-        return Updates(known.id, hb.seq, received_at, previous_seq=known.last_seq)
+        return Updates(known.id, hb.seq, received_at)
 
     stats = tuple(
-        ListenerStats(
-            lst.id,
-            rep.bytes_in,
-            rep.bytes_out,
-            rep.active_connections,
-            rep.total_connections,
-            rep.request_errors,
-        )
+        ListenerStats(lst.id, rep)
         for lst in lb.listeners
         if (rep := hb.listeners.get(lst.id)) is not None
     )
@@ -124,7 +113,7 @@ def apply(
     stale = (hb.config_version or 0) < lb.applied_generation
     if lb.provisioning_status not in _NOT_RUNNING and not stale:
         statuses = _statuses(hb, lb)
-    return Updates(known.id, hb.seq, received_at, stats, statuses, previous_seq=known.last_seq)
+    return Updates(known.id, hb.seq, received_at, stats, statuses)
 
 
 def _statuses(hb: Heartbeat, lb: LoadBalancerKnown) -> dict[tuple[str, str], str]:

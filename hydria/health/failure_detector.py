@@ -180,6 +180,19 @@ def mark_for_failover(
     )
 
 
+@dataclass(frozen=True)
+class DetectorOptions:
+    """When an amphora counts as failed, and when failing amphorae over is held back."""
+
+    heartbeat_timeout: float = 60.0  # silent longer than this: failed
+    check_interval: float = 1.0  # the longest wait between two checks
+    # storm guard: if more than this share of a fleet of at least ``storm_min_fleet``
+    # amphorae is silent at once, fail none over and raise an alarm instead
+    storm_threshold: float = 0.5
+    storm_min_fleet: int = 4
+    boot_timeout: float | None = None  # BOOTING longer than this: failed (None: not watched)
+
+
 class FailureDetector:
     """Run ``run(stop)`` in a thread of the health service (``hydria health``, ``hydria up``).
 
@@ -191,21 +204,12 @@ class FailureDetector:
     def __init__(
         self,
         db: Database,
+        options: DetectorOptions,
         *,
-        heartbeat_timeout: float,
-        check_interval: float = 1.0,
-        storm_threshold: float = 0.5,
-        storm_min_fleet: int = 4,
-        boot_timeout: float | None = None,
         notify: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
-        # an amphora BOOTING longer than this is failed (None: not watched)
-        self.boot_timeout = boot_timeout
-        self.heartbeat_timeout = heartbeat_timeout
-        self.check_interval = check_interval
-        self.storm_threshold = storm_threshold
-        self.storm_min_fleet = storm_min_fleet
+        self.options = options
         self.notify = notify
         self.watching_since = utcnow()
         self.storm: StormAlarm | None = None
@@ -215,14 +219,14 @@ class FailureDetector:
         self.watching_since = utcnow()
         log.info(
             "event=failure_detector_start timeout=%.1fs interval=%.1fs storm=%.2f/%d",
-            self.heartbeat_timeout,
-            self.check_interval,
-            self.storm_threshold,
-            self.storm_min_fleet,
+            self.options.heartbeat_timeout,
+            self.options.check_interval,
+            self.options.storm_threshold,
+            self.options.storm_min_fleet,
         )
         failing = False
         while not stop.is_set():
-            wait = self.check_interval
+            wait = self.options.check_interval
             try:
                 decision = self.check_once()
                 wait = self.next_wait(decision)
@@ -244,23 +248,23 @@ class FailureDetector:
         decision = decide(
             now,
             observe(self.db),
-            timeout=self.heartbeat_timeout,
-            threshold=self.storm_threshold,
-            min_fleet=self.storm_min_fleet,
+            timeout=self.options.heartbeat_timeout,
+            threshold=self.options.storm_threshold,
+            min_fleet=self.options.storm_min_fleet,
             watching_since=self.watching_since,
         )
         self._alarm(now, decision)
-        if self.boot_timeout is not None:
-            self._fail_overdue_boots(now, self.boot_timeout)
+        if self.options.boot_timeout is not None:
+            self._fail_overdue_boots(now, self.options.boot_timeout)
         if decision.failover:
-            cutoff = now - dt.timedelta(seconds=self.heartbeat_timeout)
+            cutoff = now - dt.timedelta(seconds=self.options.heartbeat_timeout)
             for amp_id, lb_id in mark_for_failover(self.db, decision.failover, silent_since=cutoff):
                 log.warning(
                     "event=failover_requested amphora=%s lb=%s reason=heartbeat_timeout"
                     " timeout=%.1fs",
                     amp_id,
                     lb_id,
-                    self.heartbeat_timeout,
+                    self.options.heartbeat_timeout,
                 )
                 if self.notify is not None and lb_id is not None:
                     self.notify(lb_id)
@@ -285,9 +289,9 @@ class FailureDetector:
         """Seconds to the next check: ``check_interval``, or sooner if an amphora
         will cross the timeout before then (just after it does)."""
         if decision.next_silence is None:
-            return self.check_interval
+            return self.options.check_interval
         due = (decision.next_silence - (now or utcnow())).total_seconds() + _PAST_DUE
-        return max(_MIN_WAIT, min(self.check_interval, due))
+        return max(_MIN_WAIT, min(self.options.check_interval, due))
 
     def _alarm(self, now: dt.datetime, decision: Decision) -> None:
         if decision.storm:
@@ -297,8 +301,8 @@ class FailureDetector:
                 silent=decision.silent,
                 quiet=len(decision.quiet),
                 fleet=decision.fleet,
-                threshold=self.storm_threshold,
-                min_fleet=self.storm_min_fleet,
+                threshold=self.options.storm_threshold,
+                min_fleet=self.options.storm_min_fleet,
             )
             _set_alarm(self.storm)
             self._record_alarm(self.storm)
@@ -309,7 +313,7 @@ class FailureDetector:
                     len(decision.silent),
                     len(decision.quiet),
                     decision.fleet,
-                    self.storm_threshold,
+                    self.options.storm_threshold,
                     ",".join(decision.silent),
                 )
         elif self.storm is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from hydria.db.engine import Database
 from hydria.health.counters import Counters
 from hydria.health.directory import AmphoraDirectory
-from hydria.health.failure_detector import FailureDetector
+from hydria.health.failure_detector import DetectorOptions, FailureDetector
 from hydria.health.metrics import track
 from hydria.health.receiver import HeartbeatReceiver, bind_udp
 from hydria.health.seqs import AskAgent, SeqConfirmer, SeqTracker
@@ -35,14 +35,9 @@ class HealthOptions:
     bind: str
     # the deployment's key: each amphora's is derived from it and its id
     heartbeat_key: bytes
-    heartbeat_timeout: float = 60.0
-    check_interval: float = 1.0
-    storm_threshold: float = 0.5
-    storm_min_fleet: int = 4
+    failures: DetectorOptions = DetectorOptions()
     flush_interval: float = 0.25
     detect_failures: bool = True
-    # an amphora BOOTING longer than this is failed over (None: not watched)
-    boot_timeout: float | None = None
     counters_log_interval: float = 60.0
     directory_refresh: float = 2.0
 
@@ -102,7 +97,9 @@ class HealthService:
                 args=(self.pending, stop),
                 kwargs={
                     "flush_interval": o.flush_interval,
-                    "max_flush_interval": flush_ceiling(o.flush_interval, o.heartbeat_timeout),
+                    "max_flush_interval": flush_ceiling(
+                        o.flush_interval, o.failures.heartbeat_timeout
+                    ),
                 },
                 name="health-writer",
                 daemon=True,
@@ -119,15 +116,7 @@ class HealthService:
             )
         detector = None
         if o.detect_failures:
-            detector = FailureDetector(
-                self.db,
-                heartbeat_timeout=o.heartbeat_timeout,
-                check_interval=o.check_interval,
-                storm_threshold=o.storm_threshold,
-                storm_min_fleet=o.storm_min_fleet,
-                boot_timeout=o.boot_timeout,
-                notify=self.notify,
-            )
+            detector = FailureDetector(self.db, o.failures, notify=self.notify)
             threads.append(
                 threading.Thread(
                     target=detector.run, args=(stop,), name="failure-detector", daemon=True

@@ -310,11 +310,11 @@ class HeartbeatWriter:
             {
                 "listener_id": s.listener_id,
                 "amphora_id": u.amphora_id,
-                "bytes_in": s.bytes_in,
-                "bytes_out": s.bytes_out,
-                "active_connections": min(s.active_connections, _MAX_INT32),
-                "total_connections": s.total_connections,
-                "request_errors": s.request_errors,
+                "bytes_in": s.counters.bytes_in,
+                "bytes_out": s.counters.bytes_out,
+                "active_connections": min(s.counters.active_connections, _MAX_INT32),
+                "total_connections": s.counters.total_connections,
+                "request_errors": s.counters.request_errors,
                 "updated_at": u.received_at,
             }
             for u in updates

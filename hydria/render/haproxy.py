@@ -110,14 +110,10 @@ Decisions
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Final
-
-import jinja2
 
 from hydria.core import constants as c
 from hydria.core import graph, prometheus
@@ -127,9 +123,9 @@ from hydria.render.haproxy_backend import MODE_HTTP, MODE_TCP, BackendView, back
 from hydria.render.haproxy_logs import LOG_FACILITY, flow_log_lines, log_address, log_option
 from hydria.render.haproxy_peers import PeersView, peers_view
 from hydria.render.haproxy_vips import additional_binds
+from hydria.render.templates import template
 from hydria.render.values import UnrenderableValue
 
-TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 TEMPLATE_NAME: Final = "haproxy.cfg.j2"
 
 _LISTENER_MODE: Final = {
@@ -219,7 +215,7 @@ def render(
     Raises :class:`UnrenderableValue` when a value cannot be written safely.
     """
     view = build_view(lb, amphora, options, version=version)
-    text = _template().render(view=view)
+    text = template(TEMPLATE_NAME).render(view=view)
     return text.rstrip("\n") + "\n"
 
 
@@ -439,17 +435,4 @@ def _backend_mode(lst: graph.Listener, pool: graph.Pool) -> str:
 def warm() -> None:
     """Load and compile the template now (a controller calls it at start), so the
     first load balancer after a restart does not pay for it (~0.1 s on a busy host)."""
-    _template()
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # HAProxy config, not HTML: values are checked above
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    return env.get_template(TEMPLATE_NAME)
+    template(TEMPLATE_NAME)

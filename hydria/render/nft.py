@@ -45,7 +45,13 @@ from hydria.core.nft import (
 )
 from hydria.core.udp import ENGINE_NFT, UdpConfig
 from hydria.render import values as v
-from hydria.render.nginx import member_addresses, member_word, pool_probes, udp_listeners
+from hydria.render.nginx import (
+    member_addresses,
+    member_word,
+    pool_probes,
+    serving_pool,
+    udp_listeners,
+)
 from hydria.render.values import UnrenderableValue
 
 ALGORITHMS = {
@@ -154,12 +160,8 @@ def render_nft(lb: graph.LoadBalancer, *, version: int) -> UdpConfig:
     planned: list[NftListener] = []
     pools: dict[str, graph.Pool] = {}
     for li in listeners:
-        pool = lb.pool(li.default_pool_id)
-        if li.default_pool_id is not None and pool is None:
-            raise UnrenderableValue(
-                f"listener {li.id} refers to pool {li.default_pool_id!r}, which is not in the graph"
-            )
-        if not (lb.admin_state_up and li.admin_state_up) or pool is None or not pool.admin_state_up:
+        pool = serving_pool(lb, li)
+        if pool is None:
             continue
         planned.append(_listener(lb, li, pool))
         pools[pool.id] = pool

@@ -49,21 +49,17 @@ Decisions
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
-
-import jinja2
 
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.udp import Probe, UdpConfig, member_mark
 from hydria.render import values as v
+from hydria.render.templates import template
 from hydria.render.values import UnrenderableValue
 
-TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 TEMPLATE_NAME: Final = "nginx-stream.conf.j2"
 #: Octet-aligned IPv4 masks a persistence granularity can be honoured with.
 _OCTET_MASKS: Final = {"255.0.0.0": 1, "255.255.0.0": 2, "255.255.255.0": 3, "255.255.255.255": 4}
@@ -148,13 +144,27 @@ def udp_listeners(lb: graph.LoadBalancer) -> list[graph.Listener]:
     )
 
 
+def serving_pool(lb: graph.LoadBalancer, li: graph.Listener) -> graph.Pool | None:
+    """The pool a UDP listener sends its datagrams to, on either engine; None when it
+    serves nothing (it, its load balancer or its pool disabled, or no default pool).
+    A default pool the graph does not hold is refused."""
+    pool = lb.pool(li.default_pool_id)
+    if li.default_pool_id is not None and pool is None:
+        raise UnrenderableValue(
+            f"listener {li.id} refers to pool {li.default_pool_id!r}, which is not in the graph"
+        )
+    if not (lb.admin_state_up and li.admin_state_up) or pool is None or not pool.admin_state_up:
+        return None
+    return pool
+
+
 def render_udp(lb: graph.LoadBalancer, options: NginxOptions, *, version: int) -> UdpConfig:
     """The UDP part of ``lb``'s configuration; ``text`` is None without UDP listeners."""
     listeners = udp_listeners(lb)
     if not listeners:
         return UdpConfig(text=None)
     view, pools = build_view(lb, listeners, options, version=version)
-    text = _template().render(view=view).rstrip("\n") + "\n"
+    text = template(TEMPLATE_NAME).render(view=view).rstrip("\n") + "\n"
     enabled = {li.id: lb.admin_state_up and li.admin_state_up for li in listeners}
     reported = {pool.id: {m.id: member_word(m, pool) for m in pool.members} for pool in pools}
     probes = tuple(p for pool in pools for p in pool_probes(pool))
@@ -189,12 +199,8 @@ def build_view(
     servers: list[ServerView] = []
     for li in listeners:
         what = f"listener {v.ident(li.id, 'listener id')}"
-        pool = lb.pool(li.default_pool_id)
-        if li.default_pool_id is not None and pool is None:
-            raise UnrenderableValue(
-                f"{what} refers to pool {li.default_pool_id!r}, which is not in the graph"
-            )
-        if not (lb.admin_state_up and li.admin_state_up) or pool is None or not pool.admin_state_up:
+        pool = serving_pool(lb, li)
+        if pool is None:
             continue
         if pool.protocol != c.PROTOCOL_UDP:
             raise UnrenderableValue(f"{what}: pool {pool.id} is {pool.protocol}, not UDP")
@@ -361,16 +367,3 @@ def pool_probes(pool: graph.Pool) -> list[Probe]:
             )
         )
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    return env.get_template(TEMPLATE_NAME)

@@ -14,18 +14,19 @@ from hydria.core.resources import HEALTHMONITOR
 from hydria.core.resources.healthmonitor import HTTP_DEFAULTS, HTTP_TYPES
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, Pool
-from hydria.services import change, listing, provider, views
+from hydria.services import change, provider
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_hm,
     get_pool,
     require_mutable_pool,
 )
+from hydria.services.reads import Reads
 from hydria.services.shape import hm_view
-from hydria.services.unit import Env, read, write
+from hydria.services.unit import Env, write
 from hydria.services.validation import choice, given, refuse_unsupported
 
-SCOPE = listing.owned(HealthMonitor, HEALTHMONITOR)
+READS = Reads(HealthMonitor, HEALTHMONITOR)
 
 
 def _check(values: Mapping[str, Any]) -> None:
@@ -79,19 +80,6 @@ def check_healthmonitor(req: Any, *, compute_driver: str) -> dict[str, Any]:
 def new_healthmonitor(pool: Pool, values: dict[str, Any]) -> HealthMonitor:
     """The row of ``pool``'s new monitor, in PENDING_CREATE (``values``: check_healthmonitor)."""
     return change.new_row(HealthMonitor, pool, values)
-
-
-def list_healthmonitors(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
-    with read(env) as session:
-        return listing.run(
-            session, listing.table_of(HealthMonitor), SCOPE, params, ctx, views.plain(HEALTHMONITOR)
-        )
-
-
-def show_healthmonitor(env: Env, ctx: RequestContext, hm_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        page = views.plain_of(HEALTHMONITOR)
-        return views.one(session, HealthMonitor, "Health Monitor", hm_id, ctx, page)[1]
 
 
 def create_healthmonitor(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from hydria.core.errors import Conflict, NotFound, ProviderUnsupported
 from hydria.core.resources import L7POLICY, L7RULE
 from hydria.db import quotas
 from hydria.db.models import L7Policy, L7Rule, Listener, Pool
-from hydria.services import change, listing, views
+from hydria.services import change, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_l7policy,
@@ -30,12 +30,13 @@ from hydria.services.lookup import (
     get_listener,
     get_pool,
 )
+from hydria.services.reads import ChildReads, Reads
 from hydria.services.shape import l7policy_view, l7rule_view
-from hydria.services.unit import Env, read, write
+from hydria.services.unit import Env, write
 from hydria.services.validation import choice, given
 
-POLICY_SCOPE = listing.owned(L7Policy, L7POLICY)
-RULE_SCOPE = listing.owned(L7Rule, L7RULE, parent_authorized=True)
+POLICY_READS = Reads(L7Policy, L7POLICY, views.l7policies)
+RULE_READS = ChildReads(L7Rule, L7RULE, "l7policy_id", get_l7policy)
 _GONE = (c.PENDING_DELETE, c.DELETED)
 
 
@@ -161,23 +162,6 @@ def _rule_count(session: Session, policy_id: str) -> int:
 # --------------------------------------------------------------------------- #
 
 
-def list_l7policies(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
-    with read(env) as session:
-        return listing.run(
-            session,
-            listing.table_of(L7Policy),
-            POLICY_SCOPE,
-            params,
-            ctx,
-            views.l7policies(session),
-        )
-
-
-def show_l7policy(env: Env, ctx: RequestContext, policy_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        return views.one(session, L7Policy, "L7 Policy", policy_id, ctx, views.l7policies)[1]
-
-
 def create_l7policy(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     """A new policy on a listener (``req``: an ``L7PolicyPOST``), with its rules if given."""
     ctx.owner_for_create(req.project_id)
@@ -246,39 +230,8 @@ def delete_l7policy(env: Env, ctx: RequestContext, policy_id: str) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def _policy_for_rules(session: Session, policy_id: str, ctx: RequestContext) -> L7Policy:
-    policy = session.get(L7Policy, policy_id)
-    if policy is None or policy.provisioning_status == c.DELETED:
-        raise NotFound.of("L7 Policy", policy_id)
-    ctx.require_visible("L7 Policy", policy_id, policy.project_id)
-    return policy
-
-
-def list_l7rules(
-    env: Env, ctx: RequestContext, policy_id: str, params: listing.Params
-) -> listing.Page:
-    with read(env) as session:
-        _policy_for_rules(session, policy_id, ctx)
-        return listing.run(
-            session,
-            listing.table_of(L7Rule).where(L7Rule.l7policy_id == policy_id),
-            RULE_SCOPE,
-            params,
-            ctx,
-            views.plain(L7RULE),
-        )
-
-
-def show_l7rule(env: Env, ctx: RequestContext, policy_id: str, rule_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        _policy_for_rules(session, policy_id, ctx)
-        page = views.plain_of(L7RULE)
-        under = ("l7policy_id", policy_id)
-        return views.one(session, L7Rule, "L7 Rule", rule_id, ctx, page, under=under)[1]
-
-
 def _mutable_policy(session: Session, policy_id: str, ctx: RequestContext) -> L7Policy:
-    policy = _policy_for_rules(session, policy_id, ctx)
+    policy = get_l7policy(session, policy_id, ctx)
     if policy.provisioning_status in _GONE:
         raise Conflict(f"L7Policy {policy_id} is immutable and cannot be updated.")
     return policy

@@ -16,14 +16,15 @@ from hydria.core.listener_options import check_insert_headers
 from hydria.core.resources import LISTENER
 from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
-from hydria.services import change, l7policies, listing, provider, tls, views
+from hydria.services import change, l7policies, provider, tls, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener
+from hydria.services.reads import Reads
 from hydria.services.shape import listener_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported, unsupported
 
-SCOPE = listing.owned(Listener, LISTENER)
+READS = Reads(Listener, LISTENER, views.listeners)
 
 
 def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:
@@ -117,23 +118,6 @@ def new_listener(
     values.update(protocol=protocol, default_pool_id=default_pool_id)
     tls.listener_defaults(protocol, values)
     return change.new_row(Listener, lb, values)
-
-
-def list_listeners(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
-    with read(env) as session:
-        return listing.run(
-            session,
-            listing.table_of(Listener),
-            SCOPE,
-            params,
-            ctx,
-            views.listeners(session),
-        )
-
-
-def show_listener(env: Env, ctx: RequestContext, listener_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        return views.one(session, Listener, "Listener", listener_id, ctx, views.listeners)[1]
 
 
 def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

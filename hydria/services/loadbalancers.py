@@ -25,16 +25,17 @@ from hydria.db.models import (
     Pool,
     Subnet,
 )
-from hydria.services import catalog, graph, l7policies, listing, views
+from hydria.services import catalog, graph, l7policies, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import get_lb, get_listener, lb_state_conflict, live
 from hydria.services.provider import active_standby_unsupported
+from hydria.services.reads import Reads
 from hydria.services.shape import lb_full_view, lb_view
 from hydria.services.status import view as status_view
 from hydria.services.unit import Env, Unit, read, write
 from hydria.services.validation import given, refuse_unsupported
 
-SCOPE = listing.owned(LoadBalancer, LOADBALANCER)
+READS = Reads(LoadBalancer, LOADBALANCER, views.lbs)
 
 
 def _subnet_for_vip(session: Session, req: Any) -> Subnet:
@@ -159,13 +160,6 @@ def _allocate_vip(session: Session, subnet: Subnet, lb_id: str, wanted: str | No
             "Validation failure: Subnet(s) in the supplied network do not "
             "contain enough available IPs."
         ) from None
-
-
-def list_loadbalancers(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
-    with read(env) as session:
-        return listing.run(
-            session, listing.table_of(LoadBalancer), SCOPE, params, ctx, views.lbs(session)
-        )
 
 
 def show_loadbalancer(env: Env, ctx: RequestContext, lb_id: str) -> dict[str, Any]:

@@ -87,6 +87,19 @@ def get_l7rule(session: Session, policy_id: str, rule_id: str, ctx: RequestConte
     return _get(session, L7Rule, "L7 Rule", rule_id, ctx, ("l7policy_id", policy_id))
 
 
+# How a listener reaches a pool other than its default one, on a join of the listener
+# and its L7 policies: a live listener, an enabled live policy, and at least one live
+# rule (a policy without rules never matches). Also the read path's, in views.
+REDIRECTING = (
+    L7Policy.admin_state_up.is_(True),
+    L7Policy.provisioning_status != c.DELETED,
+    Listener.provisioning_status != c.DELETED,
+    select(L7Rule.id)
+    .where(L7Rule.l7policy_id == L7Policy.id, L7Rule.provisioning_status != c.DELETED)
+    .exists(),
+)
+
+
 def listeners_of(pool: Pool) -> list[Listener]:
     """The live listeners that use ``pool``, oldest first, as Octavia's ``pool.listeners``:
     as their default pool, or through an enabled L7 policy with a rule that redirects
@@ -104,15 +117,7 @@ def listeners_of(pool: Pool) -> list[Listener]:
     through = session.scalars(
         select(Listener)
         .join(L7Policy, L7Policy.listener_id == Listener.id)
-        .where(
-            L7Policy.redirect_pool_id == pool.id,
-            L7Policy.admin_state_up.is_(True),
-            L7Policy.provisioning_status != c.DELETED,
-            Listener.provisioning_status != c.DELETED,
-            select(L7Rule.id)
-            .where(L7Rule.l7policy_id == L7Policy.id, L7Rule.provisioning_status != c.DELETED)
-            .exists(),
-        )
+        .where(L7Policy.redirect_pool_id == pool.id, *REDIRECTING)
         .order_by(Listener.created_at)
     )
     seen = {li.id for li in direct}

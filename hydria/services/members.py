@@ -14,7 +14,7 @@ from hydria.core.resources import MEMBER
 from hydria.db import quotas
 from hydria.db.models import Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
-from hydria.services import change, listing, views
+from hydria.services import change
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_lb,
@@ -25,11 +25,12 @@ from hydria.services.lookup import (
     mark_parents_pending,
     require_mutable_pool,
 )
+from hydria.services.reads import ChildReads
 from hydria.services.shape import member_view
-from hydria.services.unit import Env, read, write
+from hydria.services.unit import Env, write
 from hydria.services.validation import given, refuse_unsupported
 
-SCOPE = listing.owned(Member, MEMBER, parent_authorized=True)
+READS = ChildReads(Member, MEMBER, "pool_id", get_pool)
 # Octavia refuses members on addresses its operators reserve (the metadata service).
 RESERVED_IPS = frozenset({"169.254.169.254"})
 # What a batch update takes from each entry for a member that already exists. As
@@ -68,27 +69,6 @@ def new_member(pool: Pool, req: Any, *, monitored: bool) -> Member:
         MEMBER.create_columns(req.model_dump()),
         operating_status=c.OFFLINE if monitored else c.NO_MONITOR,
     )
-
-
-def list_members(
-    env: Env, ctx: RequestContext, pool_id: str, params: listing.Params
-) -> listing.Page:
-    with read(env) as session:
-        get_pool(session, pool_id, ctx)
-        return listing.run(
-            session,
-            listing.table_of(Member).where(Member.pool_id == pool_id),
-            SCOPE,
-            params,
-            ctx,
-            views.plain(MEMBER),
-        )
-
-
-def show_member(env: Env, ctx: RequestContext, pool_id: str, member_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        page, under = views.plain_of(MEMBER), ("pool_id", pool_id)
-        return views.one(session, Member, "Member", member_id, ctx, page, under=under)[1]
 
 
 def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.resources import POOL
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Pool
-from hydria.services import change, l7policies, listing, provider, tls, views
+from hydria.services import change, l7policies, provider, tls, views
 from hydria.services.context import RequestContext
 from hydria.services.listeners import check_pool_protocol
 from hydria.services.lookup import (
@@ -20,11 +20,12 @@ from hydria.services.lookup import (
     get_pool,
     mark_parents_pending,
 )
+from hydria.services.reads import Reads
 from hydria.services.shape import pool_view
 from hydria.services.unit import Env, read, write
 from hydria.services.validation import choice, given, refuse_unsupported
 
-SCOPE = listing.owned(Pool, POOL)
+READS = Reads(Pool, POOL, views.pools)
 
 
 def _algorithm(value: str) -> str:
@@ -115,18 +116,6 @@ def new_pool(lb: LoadBalancer, req: Any, checked: CheckedPool) -> Pool:
     )
     tls.pool_defaults(values, tls_enabled=bool(values.get("tls_enabled")))
     return change.new_row(Pool, lb, values)
-
-
-def list_pools(env: Env, ctx: RequestContext, params: listing.Params) -> listing.Page:
-    with read(env) as session:
-        return listing.run(
-            session, listing.table_of(Pool), SCOPE, params, ctx, views.pools(session)
-        )
-
-
-def show_pool(env: Env, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        return views.one(session, Pool, "Pool", pool_id, ctx, views.pools)[1]
 
 
 def create_pool(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

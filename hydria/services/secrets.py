@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hydria.config import Settings
 from hydria.core.errors import APIError, InvalidInput, NotFound, PayloadTooLarge
@@ -89,12 +90,21 @@ def _invalid(schema: str, reason: str, prop: str) -> InvalidInput:
     )
 
 
-def _secret_not_found() -> NotFound:
-    return NotFound("Secret not found.")
+def _secret(session: Session, secret_id: str, ctx: RequestContext) -> StoredSecret:
+    """The caller's project's live secret ``secret_id``; Barbican's "not found" otherwise
+    (another project's too: that it exists is not said)."""
+    row = live_secret(session, secret_id, ctx.project_id)
+    if row is None:
+        raise NotFound("Secret not found.")
+    return row
 
 
-def _container_not_found() -> NotFound:
-    return NotFound("Container not found.")
+def _container(session: Session, container_id: str, ctx: RequestContext) -> SecretContainer:
+    """The caller's project's container ``container_id``, as ``_secret`` finds a secret."""
+    row = container_row(session, container_id, ctx.project_id)
+    if row is None:
+        raise NotFound("Container not found.")
+    return row
 
 
 def _string(
@@ -291,9 +301,7 @@ def put_payload(
             raise InvalidInput("Invalid payload for payload_content_encoding") from None
     store = store_for(env)
     with env.db.session() as session:
-        row = live_secret(session, secret_id, ctx.project_id)
-        if row is None:
-            raise _secret_not_found()
+        row = _secret(session, secret_id, ctx)
         if row.ciphertext is not None:
             raise Conflict409("Secret already has data, cannot modify it.")
         row.content_type = normal
@@ -343,10 +351,7 @@ def shape_secret(row: StoredSecret, base: str) -> dict[str, Any]:
 
 def get_secret(env: Env, ctx: RequestContext, secret_id: str, base: str) -> dict[str, Any]:
     with env.db.session() as session:
-        row = live_secret(session, secret_id, ctx.project_id)
-        if row is None:
-            raise _secret_not_found()
-        return shape_secret(row, base)
+        return shape_secret(_secret(session, secret_id, ctx), base)
 
 
 def choose_media_type(accept: str | None, stored: str) -> str:
@@ -374,9 +379,7 @@ def get_payload(
     """The decrypted payload and the media type it is answered with."""
     store = store_for(env)
     with env.db.session() as session:
-        row = live_secret(session, secret_id, ctx.project_id)
-        if row is None:
-            raise _secret_not_found()
+        row = _secret(session, secret_id, ctx)
         payload = store.payload_of(row)
         stored = row.content_type or "application/octet-stream"
     if payload is None:
@@ -393,10 +396,7 @@ def get_payload(
 
 def delete_secret(env: Env, ctx: RequestContext, secret_id: str) -> None:
     with env.db.session() as session:
-        row = live_secret(session, secret_id, ctx.project_id)
-        if row is None:
-            raise _secret_not_found()
-        session.delete(row)
+        session.delete(_secret(session, secret_id, ctx))
 
 
 def _paging(query: Mapping[str, str]) -> tuple[int, int]:
@@ -573,18 +573,12 @@ def shape_container(row: SecretContainer, base: str) -> dict[str, Any]:
 
 def get_container(env: Env, ctx: RequestContext, container_id: str, base: str) -> dict[str, Any]:
     with env.db.session() as session:
-        row = container_row(session, container_id, ctx.project_id)
-        if row is None:
-            raise _container_not_found()
-        return shape_container(row, base)
+        return shape_container(_container(session, container_id, ctx), base)
 
 
 def delete_container(env: Env, ctx: RequestContext, container_id: str) -> None:
     with env.db.session() as session:
-        row = container_row(session, container_id, ctx.project_id)
-        if row is None:
-            raise _container_not_found()
-        session.delete(row)
+        session.delete(_container(session, container_id, ctx))
 
 
 def list_containers(

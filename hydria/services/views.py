@@ -30,6 +30,7 @@ from hydria.core.resources.field import Resource
 from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, Member, Pool
 from hydria.services.context import RequestContext
 from hydria.services.listing import Shaper, table_of
+from hydria.services.lookup import REDIRECTING
 from hydria.services.shape import shape
 
 Ids = list[dict[str, str]]
@@ -74,15 +75,7 @@ POOL_LISTENERS_DIRECT = (
 POOL_LISTENERS_THROUGH = (
     select(L7Policy.redirect_pool_id, Listener.id)
     .join(L7Policy, L7Policy.listener_id == Listener.id)
-    .where(
-        L7Policy.redirect_pool_id.in_(bindparam("parents", expanding=True)),
-        L7Policy.admin_state_up.is_(True),
-        L7Policy.provisioning_status != c.DELETED,
-        Listener.provisioning_status != c.DELETED,
-        select(L7Rule.id)
-        .where(L7Rule.l7policy_id == L7Policy.id, L7Rule.provisioning_status != c.DELETED)
-        .exists(),
-    )
+    .where(L7Policy.redirect_pool_id.in_(bindparam("parents", expanding=True)), *REDIRECTING)
     .order_by(Listener.created_at, Listener.id)
 )
 

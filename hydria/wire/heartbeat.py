@@ -118,7 +118,7 @@ class HeartbeatError(ValueError):
 
     def __init__(self, kind: Rejection, detail: str) -> None:
         super().__init__(detail)
-        self.kind: str = kind.value
+        self.kind = kind
 
 
 REJECTION_KINDS: Final = tuple(r.value for r in Rejection)

@@ -367,3 +367,28 @@ def test_a_policy_that_asks_a_remote_server_is_never_remembered(tmp_path: Path, 
     assert octavia.allows(rule, OWN, MEMBER_CREDS)
     assert octavia.allows(rule, OWN, MEMBER_CREDS)
     assert asked == [rule, rule]
+
+
+def test_a_policy_file_that_comes_to_ask_a_remote_server_is_no_longer_remembered(
+    tmp_path: Path, monkeypatch
+):
+    """Whether answers may be remembered is decided again when the file changes."""
+    policy = tmp_path / "policy.yaml"
+    rule = "os_load-balancer_api:loadbalancer:get_all"
+    policy.write_text(f'"{rule}": "role:member"\n')
+    octavia = OctaviaPolicy(policy_file=str(policy))
+    asked: list[str] = []
+    enforce = octavia._enforcer.enforce
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(name)
+        return enforce(name, *args, **kwargs)
+
+    monkeypatch.setattr(octavia._enforcer, "enforce", counting)
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    assert asked == [rule]
+    policy.write_text(f'"{rule}": "role:member or http://127.0.0.1:9/never"\n')
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    assert octavia.allows(rule, OWN, MEMBER_CREDS)
+    assert asked == [rule, rule, rule]

@@ -30,6 +30,7 @@ from keystoneauth1.identity import v3
 from hydria.cli import wiring
 from hydria.config import Settings
 from hydria.core.secrets import SecretAccess, SecretForbidden, SecretNotFound
+from hydria.core.service_user import ServiceUser
 from hydria.drivers.secrets.barbican import BarbicanOptions, BarbicanStore
 from tests.api.test_secrets import cert_and_key
 from tests.support.backends import free_port
@@ -55,13 +56,8 @@ def user_client(ks: Keystone, project: str, role: str) -> Any:
 
 
 def options(ks: Keystone, endpoint: str = "") -> BarbicanOptions:
-    return BarbicanOptions(
-        auth_url=ks.url,
-        username=ks.service_user,
-        password=ks.service_password,
-        project="service",
-        endpoint=endpoint,
-    )
+    user = ServiceUser(ks.url, ks.service_user, ks.service_password, project_name="service")
+    return BarbicanOptions(user, endpoint=endpoint)
 
 
 def test_reads_as_octavia_does(stack: tuple[Keystone, str]) -> None:

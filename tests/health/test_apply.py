@@ -156,7 +156,7 @@ def test_counters_only_for_known_listeners() -> None:
     )
     result = apply(hb, _known(), received_at=NOW)
     assert isinstance(result, Updates)
-    assert result.listener_stats == (ListenerStats(LST, 1, 2, 3, 4, 5),)
+    assert result.listener_stats == (ListenerStats(LST, ListenerReport("OPEN", 1, 2, 3, 4, 5)),)
 
 
 @pytest.mark.parametrize(
@@ -208,4 +208,4 @@ def test_first_heartbeat_of_an_amphora_is_taken() -> None:
 
 def test_spare_amphora_records_liveness_only() -> None:
     result = apply(_hb(), AmphoraKnown("amp", c.AMPHORA_READY, None, None), received_at=NOW)
-    assert result == Updates("amp", 6, NOW, previous_seq=None)
+    assert result == Updates("amp", 6, NOW)

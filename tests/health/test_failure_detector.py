@@ -52,7 +52,7 @@ def _marked(db) -> set[str]:
 
 
 def _detector(db, **kw) -> fd.FailureDetector:
-    det = fd.FailureDetector(db, heartbeat_timeout=TIMEOUT, **kw)
+    det = fd.FailureDetector(db, fd.DetectorOptions(heartbeat_timeout=TIMEOUT), **kw)
     det.watching_since = utcnow() - LONG_AGO  # as if it had been watching for a while
     return det
 
@@ -123,7 +123,7 @@ def test_a_heartbeat_between_look_and_mark_wins(any_db):
 
 def test_a_restarted_detector_gives_everyone_a_timeout(any_db):
     _amphora(any_db, heard=600)
-    det = fd.FailureDetector(any_db, heartbeat_timeout=TIMEOUT)
+    det = fd.FailureDetector(any_db, fd.DetectorOptions(heartbeat_timeout=TIMEOUT))
     assert det.check_once().failover == ()
     later = utcnow() + dt.timedelta(seconds=TIMEOUT + 1)
     assert len(det.check_once(now=later).failover) == 1
@@ -186,7 +186,9 @@ def _flaky(db, failures: int):
 
 def test_run_survives_database_errors_and_stops(sqlite_db, caplog):
     amp, _ = _amphora(sqlite_db, heard=10)
-    det = fd.FailureDetector(sqlite_db, heartbeat_timeout=TIMEOUT, check_interval=0.01)
+    det = fd.FailureDetector(
+        sqlite_db, fd.DetectorOptions(heartbeat_timeout=TIMEOUT, check_interval=0.01)
+    )
     stop = threading.Event()
     with _flaky(sqlite_db, failures=3), caplog.at_level(logging.INFO):
         thread = threading.Thread(target=det.run, args=(stop,))
@@ -211,7 +213,9 @@ def test_run_survives_database_errors_and_stops(sqlite_db, caplog):
 
 
 def test_it_looks_again_right_when_an_amphora_is_due(sqlite_db):
-    det = fd.FailureDetector(sqlite_db, heartbeat_timeout=TIMEOUT, check_interval=1.0)
+    det = fd.FailureDetector(
+        sqlite_db, fd.DetectorOptions(heartbeat_timeout=TIMEOUT, check_interval=1.0)
+    )
     now = utcnow()
     none_due = det.check_once(now)
     assert none_due.next_silence is None and det.next_wait(none_due, now) == 1.0

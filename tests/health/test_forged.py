@@ -14,7 +14,7 @@ import socket
 from hydria.core import constants as c
 from hydria.db import models as m
 from hydria.db.engine import Database
-from hydria.health.failure_detector import FailureDetector
+from hydria.health.failure_detector import DetectorOptions, FailureDetector
 from hydria.health.seqs import SeqConfirmer
 from hydria.wire import heartbeat as wire
 from hydria.wire.heartbeat_keys import amphora_key
@@ -196,7 +196,9 @@ def test_forged_heartbeats_cannot_keep_a_dead_amphora_alive(running: RunningRece
     running.send(enc(f.payload(), b"a guess at the deployment key", 11))
     running.flush()
     _, seen = health_row(running.db, f.amphora)  # type: ignore[misc]
-    detector = FailureDetector(running.db, heartbeat_timeout=3.0, storm_min_fleet=100)
+    detector = FailureDetector(
+        running.db, DetectorOptions(heartbeat_timeout=3.0, storm_min_fleet=100)
+    )
     detector.watching_since = seen - dt.timedelta(hours=1)
     detector.check_once(now=seen + dt.timedelta(seconds=4))
     assert not _no_failover(running.db, f)
@@ -226,11 +228,14 @@ def test_an_amphora_booting_past_its_timeout_is_failed(sqlite_db: Database) -> N
         assert row is not None
         row.created_at = row.updated_at = now - dt.timedelta(seconds=31)
     detector = FailureDetector(
-        sqlite_db, heartbeat_timeout=60.0, boot_timeout=30.0, storm_min_fleet=1, storm_threshold=0.0
+        sqlite_db,
+        DetectorOptions(
+            heartbeat_timeout=60.0, boot_timeout=30.0, storm_min_fleet=1, storm_threshold=0.0
+        ),
     )
     detector.check_once(now=now)
     assert not _no_failover(sqlite_db, stuck)
     assert _no_failover(sqlite_db, young)
-    without = FailureDetector(sqlite_db, heartbeat_timeout=60.0)
+    without = FailureDetector(sqlite_db, DetectorOptions(heartbeat_timeout=60.0))
     without.check_once(now=now + dt.timedelta(seconds=60))
     assert _no_failover(sqlite_db, young)  # not watched without a boot timeout

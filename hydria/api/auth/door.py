@@ -41,7 +41,6 @@ from hydria.services.context import RequestContext
 log = logging.getLogger(__name__)
 
 KEYSTONE = "keystone"
-NOAUTH = "noauth"
 MAX_PROJECT_ID_LENGTH = 36
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,13 +65,21 @@ def _frozen(value: Any) -> Any:
 
 class DecisionMemo:
     """oslo.policy's answers by (rule, target, credentials), for as long as the
-    policy file (if any) keeps its modification time, size and inode."""
+    policy file (if any) keeps its modification time, size and inode.
 
-    def __init__(self, policy_file: str, *, max_entries: int = 4096) -> None:
+    ``load`` (re)reads the rules and says whether their answers may be remembered
+    (not when a rule asks a remote server): it is called here, once at the start and
+    once at each change of the file, rather than asked again at every miss."""
+
+    def __init__(
+        self, policy_file: str, load: Callable[[], bool], *, max_entries: int = 4096
+    ) -> None:
         self.policy_file = policy_file
         self.max_entries = max_entries
+        self._load = load
         self._answers: dict[Any, bool] = {}
-        self._stamp = self._file_stamp()
+        self._stamp = self._file_stamp()  # before loading: a change meanwhile loads again
+        self._remembers = load()
         self._lock = threading.Lock()
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
@@ -97,10 +105,13 @@ class DecisionMemo:
             if stamp != self._stamp:
                 self._answers.clear()
                 self._stamp = stamp
+                self._remembers = self._load()
             return self._answers.get(key)
 
     def put(self, key: Any, answer: bool) -> None:
         with self._lock:
+            if not self._remembers:
+                return
             if len(self._answers) >= self.max_entries:
                 self._answers.clear()  # callers come back with few distinct credentials
             self._answers[key] = answer
@@ -110,7 +121,6 @@ class OctaviaPolicy:
     def __init__(self, *, policy_file: str = "", enforce_new_defaults: bool = True) -> None:
         if policy_file and not Path(policy_file).is_file():
             raise FileNotFoundError(policy_file)
-        self._memo = DecisionMemo(policy_file)
         conf = cfg.ConfigOpts()
         conf([], project="hydria", default_config_files=[], default_config_dirs=[])
         # oslo.policy only applies its registered defaults while reading a file; with
@@ -123,7 +133,7 @@ class OctaviaPolicy:
         conf.set_override("enforce_new_defaults", enforce_new_defaults, group="oslo_policy")
         conf.set_override("policy_dirs", [], group="oslo_policy")
         self._enforcer.register_defaults(octavia_rules.all_rules())
-        self._enforcer.load_rules()
+        self._memo = DecisionMemo(policy_file, self._load_rules)
 
     def is_admin(self, creds: Mapping[str, Any]) -> bool:
         """Octavia's ``context_is_admin``, which it passes on as ``is_admin``."""
@@ -142,13 +152,15 @@ class OctaviaPolicy:
             answer = bool(self._enforcer.enforce(rule, target, dict(creds), do_raise=False))
         except policy.InvalidScope:  # pragma: no cover - do_raise=False returns False
             answer = False
-        if key is not None and not self._asks_remote():
+        if key is not None:
             self._memo.put(key, answer)
         return answer
 
-    def _asks_remote(self) -> bool:
-        """Does any rule ask a remote server (``http:`` checks)? Then nothing is remembered."""
-        return any(
+    def _load_rules(self) -> bool:
+        """(Re)read the rules; may their answers be remembered? Not when a rule asks a
+        remote server (``http:`` checks), whose answer may change at any time."""
+        self._enforcer.load_rules()
+        return not any(
             "http:" in str(check) or "https:" in str(check)
             for check in self._enforcer.rules.values()
         )

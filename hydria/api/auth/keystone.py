@@ -79,15 +79,7 @@ def auth_protocol(settings: Settings, app: Callable[..., Iterable[bytes]]) -> An
     conf([], project="hydria", default_config_files=[], default_config_dirs=[])
     loading.register_auth_conf_options(conf, GROUP)
     conf.register_opts(loading.get_auth_plugin_conf_options("password"), group=GROUP)
-    for name, value in {
-        "auth_type": "password",
-        "auth_url": settings.keystone_url,
-        "username": settings.keystone_username,
-        "password": settings.keystone_password,
-        "project_name": settings.keystone_project,
-        "user_domain_name": settings.keystone_user_domain,
-        "project_domain_name": settings.keystone_project_domain,
-    }.items():
+    for name, value in {"auth_type": "password", **settings.service_user.password_auth()}.items():
         conf.set_override(name, value, group=GROUP)
     return auth_token.AuthProtocol(
         app,

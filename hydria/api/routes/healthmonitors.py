@@ -18,8 +18,8 @@ add_crud(
     "hm_id",
     HEALTHMONITOR,
     Ops(
-        service.list_healthmonitors,
-        service.show_healthmonitor,
+        service.READS.list,
+        service.READS.show,
         service.create_healthmonitor,
         service.update_healthmonitor,
         service.delete_healthmonitor,

@@ -18,8 +18,8 @@ add_crud(
     "l7policy_id",
     L7POLICY,
     Ops(
-        service.list_l7policies,
-        service.show_l7policy,
+        service.POLICY_READS.list,
+        service.POLICY_READS.show,
         service.create_l7policy,
         service.update_l7policy,
         service.delete_l7policy,
@@ -33,8 +33,8 @@ add_crud(
     "l7rule_id",
     L7RULE,
     Ops(
-        service.list_l7rules,
-        service.show_l7rule,
+        service.RULE_READS.list,
+        service.RULE_READS.show,
         service.create_l7rule,
         service.update_l7rule,
         service.delete_l7rule,

@@ -18,8 +18,8 @@ add_crud(
     "listener_id",
     LISTENER,
     Ops(
-        service.list_listeners,
-        service.show_listener,
+        service.READS.list,
+        service.READS.show,
         service.create_listener,
         service.update_listener,
         service.delete_listener,

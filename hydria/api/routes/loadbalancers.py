@@ -21,7 +21,7 @@ add_crud(
     "lb_id",
     LOADBALANCER,
     Ops(
-        service.list_loadbalancers,
+        service.READS.list,
         service.show_loadbalancer,
         service.create_loadbalancer,
         service.update_loadbalancer,

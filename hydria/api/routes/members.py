@@ -25,8 +25,8 @@ add_crud(
     "member_id",
     MEMBER,
     Ops(
-        service.list_members,
-        service.show_member,
+        service.READS.list,
+        service.READS.show,
         service.create_member,
         service.update_member,
         service.delete_member,

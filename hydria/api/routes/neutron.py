@@ -25,13 +25,27 @@ def _time(value: dt.datetime | None) -> str | None:
     return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
 
 
+def _common(row: Any) -> dict[str, Any]:
+    """What every Neutron resource carries: its id, name and project (also as the older
+    ``tenant_id``), and Neutron's standard attributes (Hydria keeps no description,
+    tags or revisions of its subnets and networks)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "tenant_id": row.project_id,
+        "project_id": row.project_id,
+        "description": "",
+        "tags": [],
+        "revision_number": 0,
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at or row.created_at),
+    }
+
+
 def subnet_view(s: Any) -> dict[str, Any]:
     return {
-        "id": s.id,
-        "name": s.name,
+        **_common(s),
         "network_id": s.network_id,
-        "tenant_id": s.project_id,
-        "project_id": s.project_id,
         "ip_version": s.ip_version,
         "cidr": s.cidr,
         "gateway_ip": s.gateway_ip,
@@ -44,21 +58,13 @@ def subnet_view(s: Any) -> dict[str, Any]:
         "subnetpool_id": None,
         "segment_id": None,
         "service_types": [],
-        "description": "",
-        "tags": [],
         "shared": True,
-        "revision_number": 0,
-        "created_at": _time(s.created_at),
-        "updated_at": _time(s.updated_at or s.created_at),
     }
 
 
 def network_view(n: Any) -> dict[str, Any]:
     return {
-        "id": n.id,
-        "name": n.name,
-        "tenant_id": n.project_id,
-        "project_id": n.project_id,
+        **_common(n),
         "admin_state_up": True,
         "status": "ACTIVE",
         "shared": True,
@@ -70,11 +76,6 @@ def network_view(n: Any) -> dict[str, Any]:
         "ipv4_address_scope": None,
         "ipv6_address_scope": None,
         "port_security_enabled": True,
-        "description": "",
-        "tags": [],
-        "revision_number": 0,
-        "created_at": _time(n.created_at),
-        "updated_at": _time(n.updated_at or n.created_at),
     }
 
 

@@ -18,8 +18,8 @@ add_crud(
     "pool_id",
     POOL,
     Ops(
-        service.list_pools,
-        service.show_pool,
+        service.READS.list,
+        service.READS.show,
         service.create_pool,
         service.update_pool,
         service.delete_pool,

@@ -37,6 +37,7 @@ from hydria.core.secrets import (
     SecretStoreUnavailable,
     parse_ref,
 )
+from hydria.core.service_user import ServiceUser
 
 log = logging.getLogger(__name__)
 
@@ -46,32 +47,17 @@ _JSON = {"Accept": "application/json"}
 
 @dataclass(frozen=True)
 class BarbicanOptions:
-    auth_url: str
-    username: str
-    password: str
-    project: str = "service"
-    user_domain: str = "Default"
-    project_domain: str = "Default"
+    user: ServiceUser  # who reads (its repr never shows the password)
     endpoint: str = ""  # empty: the catalogue's key-manager endpoint
     interface: str = "public"
     region: str = ""
     timeout: float = 10.0
 
-    def __repr__(self) -> str:  # never show the password
-        return f"BarbicanOptions(auth_url={self.auth_url!r}, username={self.username!r})"
-
 
 class BarbicanStore:
     def __init__(self, options: BarbicanOptions) -> None:
         self.options = options
-        auth = v3.Password(
-            auth_url=options.auth_url,
-            username=options.username,
-            password=options.password,
-            project_name=options.project,
-            user_domain_name=options.user_domain,
-            project_domain_name=options.project_domain,
-        )
+        auth = v3.Password(**options.user.password_auth())
         self.session = ks_session.Session(auth=auth, timeout=options.timeout)
         self._base: str | None = None
 
