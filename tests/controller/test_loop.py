@@ -259,9 +259,9 @@ def test_the_reconciler_is_warmed_up_before_the_first_claim(any_db):
 
 def test_a_real_reconciler_warms_up_on_an_empty_database(sqlite_db, tmp_path):
     from hydria.controller.reconciler import Reconciler, ReconcilerOptions
-    from hydria.render import haproxy
+    from hydria.render import templates
 
-    haproxy._template.cache_clear()
+    templates.template.cache_clear()
     opts = ReconcilerOptions(mgmt_start="127.43.0.10", mgmt_end="127.43.0.20")
     Reconciler(sqlite_db, None, None, None, None, opts).warm_up()  # type: ignore[arg-type]
-    assert haproxy._template.cache_info().currsize == 1
+    assert templates.template.cache_info().currsize == 1
