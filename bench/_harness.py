@@ -126,17 +126,19 @@ def hydria_up(
     if octet is not None and os.environ.get("HYDRIA_TEST_OCTET_BASE"):
         # engineers sharing a machine each have a base: keep to it
         octet = int(os.environ["HYDRIA_TEST_OCTET_BASE"])
+    # engineers sharing a machine each have a second octet (VIPs; management: the next)
+    net = int(os.environ.get("HYDRIA_TEST_NET", "42"))
     if octet is None:
         ranges = {
-            "HYDRIA_DEFAULT_SUBNET_CIDR": "127.42.0.0/16",
-            "HYDRIA_MGMT_RANGE_START": "127.43.0.10",
-            "HYDRIA_MGMT_RANGE_END": "127.43.255.250",
+            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.{net}.0.0/16",
+            "HYDRIA_MGMT_RANGE_START": f"127.{net + 1}.0.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.{net + 1}.255.250",
         }
     else:
         ranges = {
-            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.42.{octet}.0/24",
-            "HYDRIA_MGMT_RANGE_START": f"127.43.{octet}.10",
-            "HYDRIA_MGMT_RANGE_END": f"127.43.{octet}.250",
+            "HYDRIA_DEFAULT_SUBNET_CIDR": f"127.{net}.{octet}.0/24",
+            "HYDRIA_MGMT_RANGE_START": f"127.{net + 1}.{octet}.10",
+            "HYDRIA_MGMT_RANGE_END": f"127.{net + 1}.{octet}.250",
         }
     environ = {
         **os.environ,

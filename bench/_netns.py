@@ -15,6 +15,7 @@ checkout and this one, each round printed with the machine's load.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -128,7 +129,9 @@ def amphora_memory(ns: str) -> tuple[int, int, list[str]]:
 def run_netns(
     count: int, spares: int = 0, bin_dir: Path | None = None
 ) -> tuple[list[float], tuple[int, int, list[str]]]:
-    n = random.randint(1, 250)
+    # the third octet of its 10.250-252 networks: the engineer's own (HYDRIA_TEST_NET)
+    # when sharing a machine, so two runs never put one host address on two bridges
+    n = int(os.environ.get("HYDRIA_TEST_NET") or random.randint(1, 250))
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-b{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-netns-"))
