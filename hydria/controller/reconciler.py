@@ -502,14 +502,17 @@ class Reconciler:
             if row is not None and plan.vip.address:
                 row.vrrp_interface = inside_port(plan.vip.subnet_id)
         hold = desired.topology != c.TOPOLOGY_ACTIVE_STANDBY
-        self.network.plug_vip(amp_id, desired.vip_address, plan.vip, hold_vip=hold)
-        for address, port in plan.extra:
-            self.network.plug_vip(amp_id, address, port, hold_vip=hold)
+        # the members' ports first: the VIP draws traffic, which must find its members
+        # (HAProxy, which may run before the VIP is plugged, waits 1 s before it tries
+        # a failed connection to a server again)
         self.network.plug_members(
             amp_id,
             [*plan.members, *(p for _ip, p in plan.extra)],
             vip_subnet_id=plan.vip.subnet_id,
         )
+        self.network.plug_vip(amp_id, desired.vip_address, plan.vip, hold_vip=hold)
+        for address, port in plan.extra:
+            self.network.plug_vip(amp_id, address, port, hold_vip=hold)
         with self.db.session() as session:
             ports.release_other_ports(session, amp_id, plan.subnet_ids())
 

@@ -44,6 +44,9 @@ class PluggedWorld(World):
             raise TemporaryError("the bridge went away")
         super().plug_vip(amphora_id, vip_address, port, hold_vip=hold_vip)
 
+    def plug_members(self, amphora_id: str, ports: object, *, vip_subnet_id: str) -> None:
+        self.events.append("members")
+
     def put_config(self, ip: str, port: int, text: str, version: int) -> dict[str, Any]:
         self.pushing.set()
         self.events.append("pushed")
@@ -71,7 +74,8 @@ def test_without_nonlocal_bind_the_vip_is_plugged_first(sqlite_db, tmp_path: Pat
     world = PluggedWorld(sqlite_db, binds_any=False)
     lb = make_lb(sqlite_db, subnet_id=make_subnet(sqlite_db), with_children=True)
     assert _reconciler(sqlite_db, world, tmp_path).reconcile(lb).kind == "done"
-    assert world.events == ["plugged", "pushed"]
+    # the members' ports before the VIP: traffic the VIP draws finds its members
+    assert world.events == ["members", "plugged", "pushed"]
 
 
 def test_a_plug_that_fails_fails_the_step_after_the_push(sqlite_db, tmp_path: Path) -> None:

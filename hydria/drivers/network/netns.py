@@ -156,7 +156,7 @@ class NetnsNetwork:
         wanted = {names.host_port_veth(amphora_id, p.subnet_id) for p in ports}
         wanted.add(names.host_port_veth(amphora_id, vip_subnet_id))
         prefix = names.host_port_veth(amphora_id, "")
-        for name in iproute.links():
+        for name in iproute.host_links():
             if name.startswith(prefix) and name not in wanted:
                 iproute.delete_link(name)  # its peer in the namespace goes with it
                 log.info("event=member_port_unplugged amphora=%s port=%s", amphora_id, name)
