@@ -315,6 +315,8 @@ def compare(count: int, *, spares: int = 0, against: Path | None = None, rounds:
     print(_line("netns: POST -> first 200 via VIP", netns.served, local.served))
     print(_line("local: POST -> ACTIVE (baseline)", local.active))
     print(_line("netns: POST -> ACTIVE", netns.active, local.active))
+    for name, samples in (("local", local.served), ("netns", netns.served)):
+        print(f"{name} first 200, every run (ms): {sorted(round(t * 1000) for t in samples)}")
     for topology, (rss, pss, lines) in memory.items():
         print(
             f"one idle netns amphora, {topology}: {rss / 1024:.1f} MiB RSS, "
