@@ -2,23 +2,31 @@
 ``local`` driver, in the same run, and what one idle netns amphora costs.
 
 Each load balancer is one fully populated ``POST`` (listener, pool, two
-members); the time runs to the first 200 through the VIP. For ``netns`` the
-members live in namespaces on a member subnet and the 200 is seen from a
-client namespace on the VIP subnet (a probe started there once, so no process
-start is timed). Everything the run makes is removed at the end.
+members). Two times run from the ``POST``: to the first 200 through the VIP
+(serving: a client probes from the moment the ``POST`` answers, as a user's
+traffic would arrive, whatever the status says) and to ``ACTIVE`` in the API
+(what a tool waits for before its next call). For ``netns`` the members live
+in namespaces on a member subnet and the 200 is seen from a client namespace
+on the VIP subnet (a probe started there once, so no process start is timed;
+it connects with a 20 ms timeout and tries again, so an address not plugged
+yet costs it no more than that). Everything the run makes is removed at the end.
 
 With spares (``--spares N``, both drivers) each create waits until the pool
 has refilled, and takes a pre-booted amphora (for ``netns``, a namespace whose
 agent runs); with ``--against CHECKOUT`` the netns runs alternate between that
-checkout and this one, each round printed with the machine's load.
+checkout and this one, each round printed with the machine's load. The memory
+of an idle amphora is read from ``/proc`` for a SINGLE one and for an
+ACTIVE_STANDBY one (with keepalived).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,20 +39,38 @@ from tests.support import netns_lab  # noqa: E402  (the same namespaces the test
 
 BIN = Path(sys.executable).parent
 
-# reads URLs on stdin, answers "ok" once each one gave a 200
+# reads "URL" lines on stdin, answers with the time.time() of each one's first 200
 _PROBE = """
-import sys, time, urllib.request
+import sys, time, http.client
+from urllib.parse import urlsplit
 for line in sys.stdin:
-    url = line.strip()
+    url = urlsplit(line.strip())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=0.02)
         try:
-            if urllib.request.urlopen(url, timeout=1).status == 200:
+            conn.request("GET", url.path or "/")
+            conn.sock.settimeout(5)
+            if conn.getresponse().status == 200:
                 break
         except OSError:
-            time.sleep(0.005)
-    print("ok", flush=True)
+            time.sleep(0.002)
+        finally:
+            conn.close()
+    print(time.time(), flush=True)
 """
+
+
+class Samples:
+    """Seconds from each ``POST`` to its first 200 (``served``) and to ``ACTIVE``."""
+
+    def __init__(self) -> None:
+        self.served: list[float] = []
+        self.active: list[float] = []
+
+    def extend(self, other: Samples) -> None:
+        self.served += other.served
+        self.active += other.active
 
 
 def _post(client: httpx.Client, subnet_id: str, members: list[tuple[str, int]], name: str) -> dict:
@@ -83,8 +109,13 @@ def _delete_all(client: httpx.Client) -> None:
         time.sleep(0.2)
 
 
-def run_local(count: int, spares: int = 0) -> list[float]:
-    times = []
+def _served_at(url: str, out: list[float]) -> None:
+    wait_http(url)
+    out.append(time.time())
+
+
+def run_local(count: int, spares: int = 0) -> Samples:
+    taken = Samples()
     with (
         backends(2) as members,
         hydria_up(HYDRIA_SPARE_AMPHORA_POOL_SIZE=str(spares)) as endpoint,
@@ -94,13 +125,18 @@ def run_local(count: int, spares: int = 0) -> list[float]:
         for i in range(count):
             if spares:
                 wait_spares(c, spares)
-            t0 = time.perf_counter()
+            served: list[float] = []
+            t0 = time.time()
             lb = _post(c, subnet["id"], members, f"local-{i}")
+            url = f"http://{lb['vip_address']}:80/"
+            probe = threading.Thread(target=_served_at, args=(url, served))
+            probe.start()
             wait_status(c, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
-            wait_http(f"http://{lb['vip_address']}:80/")
-            times.append(time.perf_counter() - t0)
+            taken.active.append(time.time() - t0)
+            probe.join()
+            taken.served.append(served[0] - t0)
         _delete_all(c)
-    return times
+    return taken
 
 
 def amphora_memory(ns: str) -> tuple[int, int, list[str]]:
@@ -118,17 +154,50 @@ def amphora_memory(ns: str) -> tuple[int, int, list[str]]:
         }
         rss += fields.get("Rss", 0)
         pss += fields.get("Pss", 0)
-        label = " ".join(p.decode() for p in name[:3])[:70]
+        label = _label([p.decode() for p in name if p])
         lines.append(
             f"    {fields.get('Rss', 0):7d} KiB RSS {fields.get('Pss', 0):7d} KiB PSS  {label}"
         )
     return rss, pss, lines
 
 
+def _label(argv: list[str]) -> str:
+    """What a process is: a Python's module, else the program and its first words."""
+    if not argv:
+        return "?"
+    program = Path(argv[0].split(":")[0].split()[0]).name  # sshd retitles itself "sshd: ..."
+    if program.startswith("python") and "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1]
+    return " ".join([program, *argv[1:3]])[:60]
+
+
+def _flavor(c: httpx.Client, topology: str) -> str:
+    profile = c.post(
+        "/lbaas/flavorprofiles",
+        json={
+            "flavorprofile": {
+                "name": topology,
+                "provider_name": "amphora",
+                "flavor_data": f'{{"loadbalancer_topology": "{topology}"}}',
+            }
+        },
+    ).json()["flavorprofile"]
+    flavor = c.post(
+        "/lbaas/flavors",
+        json={"flavor": {"name": topology, "flavor_profile_id": profile["id"]}},
+    ).json()["flavor"]
+    return str(flavor["id"])
+
+
+Memory = tuple[int, int, list[str]]
+
+
 def run_netns(
     count: int, spares: int = 0, bin_dir: Path | None = None
-) -> tuple[list[float], tuple[int, int, list[str]]]:
-    n = random.randint(1, 250)
+) -> tuple[Samples, dict[str, Memory]]:
+    # the third octet of its 10.250-252 networks: the engineer's own (HYDRIA_TEST_NET)
+    # when sharing a machine, so two runs never put one host address on two bridges
+    n = int(os.environ.get("HYDRIA_TEST_NET") or random.randint(1, 250))
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-b{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-netns-"))
@@ -144,7 +213,8 @@ def run_netns(
         "HYDRIA_SPARE_AMPHORA_POOL_SIZE": str(spares),
     }
     probe = None
-    times: list[float] = []
+    taken = Samples()
+    memory: dict[str, Memory] = {}
     try:
         with (
             hydria_up(state=state, driver="netns", bin_dir=bin_dir, **env) as endpoint,
@@ -191,17 +261,26 @@ def run_netns(
             for i in range(count):
                 if spares:
                     wait_spares(c, spares)
-                t0 = time.perf_counter()
+                t0 = time.time()
                 lb = _post(c, subnet["id"], members, f"netns-{i}")
-                wait_status(c, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
                 probe.stdin.write(f"http://{lb['vip_address']}:80/\n")
                 probe.stdin.flush()
-                assert probe.stdout.readline().strip() == "ok"
-                times.append(time.perf_counter() - t0)
+                wait_status(c, f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
+                taken.active.append(time.time() - t0)
+                taken.served.append(float(probe.stdout.readline()) - t0)
+            # an ACTIVE_STANDBY pair: its amphorae run keepalived too
+            if spares:
+                wait_spares(c, spares)
+            body = {"vip_subnet_id": subnet["id"], "flavor_id": _flavor(c, "ACTIVE_STANDBY")}
+            pair = c.post("/lbaas/loadbalancers", json={"loadbalancer": body}).json()
+            pair_id = pair["loadbalancer"]["id"]
+            wait_status(c, f"/lbaas/loadbalancers/{pair_id}", "loadbalancer")
             time.sleep(3)  # idle: start-up allocations settled
             amps = c.get("/octavia/amphorae").json()["amphorae"]
-            amp = next(a for a in amps if a["loadbalancer_id"])
-            memory = amphora_memory(amp["compute_id"])
+            single = next(a for a in amps if a["loadbalancer_id"] not in (None, pair_id))
+            memory["SINGLE"] = amphora_memory(single["compute_id"])
+            master = next(a for a in amps if a["loadbalancer_id"] == pair_id)
+            memory["ACTIVE_STANDBY"] = amphora_memory(master["compute_id"])
             _delete_all(c)
     finally:
         if probe is not None:
@@ -211,39 +290,58 @@ def run_netns(
         lab.cleanup()
         for bridge in bridges:
             netns_lab.ip("link", "del", bridge, check=False)
-    return times, memory
+    return taken, memory
+
+
+def _line(name: str, samples: list[float], base: list[float] | None = None) -> str:
+    text = f"{name:<44} {summary(samples)}"
+    if base:
+        text += (
+            f"   ratio p50 {percentile(samples, 50) / percentile(base, 50):.2f}x "
+            f"p95 {percentile(samples, 95) / percentile(base, 95):.2f}x"
+        )
+    return text
 
 
 def compare(count: int, *, spares: int = 0, against: Path | None = None, rounds: int = 2) -> None:
     if against is not None:
         alternate(count, spares, against, rounds)
         return
+    before = load()
     local = run_local(count, spares)
-    netns, (rss, pss, lines) = run_netns(count, spares)
-    print(f"local: 1 POST -> first 200 via VIP (baseline): {summary(local)}")
-    print(
-        f"netns: 1 POST -> first 200 via VIP:            {summary(netns)}   "
-        f"ratio p50 {percentile(netns, 50) / percentile(local, 50):.2f}x "
-        f"p95 {percentile(netns, 95) / percentile(local, 95):.2f}x"
-    )
-    print(f"one idle netns amphora: {rss / 1024:.1f} MiB RSS, {pss / 1024:.1f} MiB PSS")
-    for line in lines:
-        print(line)
+    netns, memory = run_netns(count, spares)
+    print(f"{spares} spare(s); {before} before, {load()} after")
+    print(_line("local: POST -> first 200 via VIP (baseline)", local.served))
+    print(_line("netns: POST -> first 200 via VIP", netns.served, local.served))
+    print(_line("local: POST -> ACTIVE (baseline)", local.active))
+    print(_line("netns: POST -> ACTIVE", netns.active, local.active))
+    for name, samples in (("local", local.served), ("netns", netns.served)):
+        print(f"{name} first 200, every run (ms): {sorted(round(t * 1000) for t in samples)}")
+    for topology, (rss, pss, lines) in memory.items():
+        print(
+            f"one idle netns amphora, {topology}: {rss / 1024:.1f} MiB RSS, "
+            f"{pss / 1024:.1f} MiB PSS (namespace and mounts: kernel memory, not counted)"
+        )
+        for line in lines:
+            print(line)
 
 
 def alternate(count: int, spares: int, other: Path, rounds: int) -> None:
     """netns amphorae, ``other`` checkout against this one, rounds alternating."""
     sides = {f"baseline {other}": other / ".venv" / "bin", "this checkout": None}
-    taken: dict[str, list[float]] = {k: [] for k in sides}
+    taken = {k: Samples() for k in sides}
     for r in range(rounds):
         for name, bin_dir in sides.items():
-            times, _ = run_netns(count, spares, bin_dir)
-            taken[name].extend(times)
-            print(f"round {r + 1}/{rounds} netns {name}: {summary(times)}   ({load()})", flush=True)
-    base, mine = taken[f"baseline {other}"], taken["this checkout"]
-    for name, samples in taken.items():
-        print(f"netns, 1 POST -> first 200 via VIP, {spares} spare(s), {name}: {summary(samples)}")
-    print(
-        f"this checkout / baseline: p50 {percentile(mine, 50) / percentile(base, 50):.2f}x "
-        f"p95 {percentile(mine, 95) / percentile(base, 95):.2f}x   ({load()})"
-    )
+            samples, _ = run_netns(count, spares, bin_dir)
+            taken[name].extend(samples)
+            print(
+                f"round {r + 1}/{rounds} netns {name}: first 200 {summary(samples.served)}   "
+                f"({load()})",
+                flush=True,
+            )
+    base = taken[f"baseline {other}"]
+    for name, got in taken.items():
+        print(f"netns, {spares} spare(s), {name}:")
+        print(_line("  POST -> first 200 via VIP", got.served, base.served))
+        print(_line("  POST -> ACTIVE", got.active, base.active))
+    print(load())

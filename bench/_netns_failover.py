@@ -313,7 +313,7 @@ def measure(
     single_runs: int | None = None,
 ) -> Measured:
     """ACTIVE_STANDBY then SINGLE on one ``hydria up`` (netns drivers)."""
-    n = random.randint(1, 250)
+    n = int(os.environ.get("HYDRIA_TEST_NET") or random.randint(1, 250))  # the engineer's own
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-f{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-failover-"))

@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hydria.agent.instance")
     parser.add_argument("--dir", required=True, type=Path)
     folder = parser.parse_args(argv).dir.resolve()
+    # an init works from /: the folder it was started from (the controller's) may be
+    # under the /tmp or /home the private mounts hide, and HAProxy, which goes back
+    # to its starting folder after reading its files, then refused every configuration
+    os.chdir("/")
     boot = boot_from_json((folder / "boot.json").read_text())
     hostname = boot.hostname or f"amphora-{boot.amphora_id}"
     socket.sethostname(hostname)

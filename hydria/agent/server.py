@@ -119,7 +119,21 @@ class AgentState:
             "tls_material_dir": str(self.store.layout.certs_dir),
             **(self.udp.info() if self.udp is not None else {}),
             "log_socket": self.log_socket,
+            "binds_any_address": binds_any_address(),
         }
+
+
+def binds_any_address(proc_sys: Path = Path("/proc/sys/net")) -> bool:
+    """HAProxy may bind an address this amphora does not hold yet (``ip_nonlocal_bind``
+    for both families): the controller then plugs the VIP while HAProxy starts,
+    instead of before (``netns`` amphorae set it at boot; the host's is left alone)."""
+    try:
+        return all(
+            (proc_sys / family / "ip_nonlocal_bind").read_text().strip() == "1"
+            for family in ("ipv4", "ipv6")
+        )
+    except OSError:
+        return False
 
 
 class AgentServer(ThreadingHTTPServer):

@@ -12,9 +12,9 @@ done. Retries, backoff and leases live in the loop (``hydria.controller.loop``).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import resource
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +25,7 @@ from hydria.controller.boot import boot_document, cert_expiry
 from hydria.controller.known_agents import KnownAgents
 from hydria.controller.plan import AmphoraPlan, AmphoraView, plan_amphorae
 from hydria.controller.ports import plan_ports, vip_subnet_of
+from hydria.controller.vrrp import push_vrrp
 from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.errors import AmphoraUnreachable, PermanentError, TemporaryError
@@ -42,7 +43,6 @@ from hydria.drivers.network.names import inside_port
 from hydria.drivers.secrets.base import SecretStore
 from hydria.render import haproxy as haproxy_render
 from hydria.render.haproxy import render
-from hydria.render.keepalived import VrrpPeerSet, render_keepalived
 from hydria.render.limits import max_connections_for
 from hydria.render.nft import render_nft, runs_on_nft
 from hydria.render.nginx import NginxOptions, render_udp
@@ -210,7 +210,16 @@ class Reconciler:
                 )
                 checkpoint()
             if desired.topology == c.TOPOLOGY_ACTIVE_STANDBY:
-                self._ensure_vrrp(desired, vip_subnet, infos)
+                push_vrrp(
+                    self.db,
+                    self.agent,
+                    desired,
+                    vip_subnet,
+                    infos,
+                    agent_port=self.options.agent_port,
+                    advert_int=self.options.vrrp_advert_int,
+                    known=self.known,
+                )
         except Superseded as exc:
             return Outcome("superseded", str(exc), generation=generation)
 
@@ -372,9 +381,32 @@ class Reconciler:
         reloads only if the text did)."""
         amp = self._amphora(amp_id)
         info = self._ensure_running(amp)
-        self._plug_ports(amp.id, desired, vip_subnet)
         if info.get("config_version") == generation and not rerender:
+            self._plug_ports(amp.id, desired, vip_subnet)
             return info
+        if self.network.plugs_ports and info.get("binds_any_address"):
+            # HAProxy may bind the VIP before it is there: plug while it starts
+            # (each is a few processes; on a busy host, the longer half of a create)
+            plugged = _in_thread(lambda: self._plug_ports(amp.id, desired, vip_subnet))
+            try:
+                self._push(amp, desired, generation, info, tls_files, peers)
+            finally:
+                plugged()
+            return info
+        self._plug_ports(amp.id, desired, vip_subnet)
+        self._push(amp, desired, generation, info, tls_files, peers)
+        return info
+
+    def _push(
+        self,
+        amp: Amphora,
+        desired: graph.LoadBalancer,
+        generation: int,
+        info: dict[str, object],
+        tls_files: dict[str, str],
+        peers: tuple[graph.Peer, ...],
+    ) -> None:
+        """Render the amphora's configuration (HAProxy, UDP) and put it there."""
         logs = self.options.logs
         local = (
             ()
@@ -435,70 +467,6 @@ class Reconciler:
             # Someone converged a newer generation already; ours is history.
             raise Superseded(f"amphora {amp.id} runs a newer configuration") from None
         log.info("event=config_pushed amphora=%s generation=%s", amp.id, generation)
-        return info
-
-    def _ensure_vrrp(
-        self,
-        desired: graph.LoadBalancer,
-        vip_subnet: SubnetPort,
-        infos: dict[str, dict[str, object]],
-    ) -> None:
-        """keepalived in each amphora, with the other one as its unicast peer.
-
-        Pushed every time (the agent reloads only a changed file), so a rebuilt
-        peer's new address reaches the survivor in the same convergence, and
-        reaches it before the rebuilt peer starts.
-        """
-        with self.db.session() as session:
-            rows = [session.get(Amphora, i) for i in infos]
-            amps = [
-                (a.id, a.role or c.ROLE_BACKUP, a.vrrp_ip or "", a.lb_network_ip or "")
-                for a in rows
-                if a is not None
-            ]
-            for a in rows:
-                if a is not None:
-                    a.vrrp_id = 1
-                    a.vrrp_priority = vrrp_priority(a.role)
-            lb_row = session.get(LoadBalancer, desired.id)
-            extra_vips = []
-            for item in (lb_row.additional_vips or []) if lb_row is not None else []:
-                extra_subnet = session.get(Subnet, item["subnet_id"])
-                if extra_subnet is not None:
-                    extra_vips.append(
-                        (
-                            str(item["ip_address"]),
-                            ipaddress.ip_network(extra_subnet.cidr, strict=False).prefixlen,
-                            inside_port(extra_subnet.id),
-                        )
-                    )
-        prefix = ipaddress.ip_network(vip_subnet.cidr, strict=False).prefixlen
-        # the survivor of a failover first: it must advertise to the new peer before
-        # that one's keepalived starts, or the newcomer, hearing nobody, takes the VIP
-        amps.sort(key=lambda a: not infos[a[0]].get("vrrp_running"))
-        for amp_id, role, own_ip, mgmt_ip in amps:
-            text = render_keepalived(
-                VrrpPeerSet(
-                    amphora_id=amp_id,
-                    lb_id=desired.id,
-                    interface=inside_port(vip_subnet.subnet_id),
-                    vip=desired.vip_address,
-                    vip_prefixlen=prefix,
-                    own_ip=own_ip,
-                    peer_ips=tuple(ip for i, _r, ip, _m in amps if i != amp_id),
-                    priority=vrrp_priority(role),
-                    advert_int=self.options.vrrp_advert_int,
-                    check_script=str(infos[amp_id].get("vrrp_check_script") or ""),
-                    extra_vips=tuple(extra_vips),
-                )
-            )
-            try:
-                self.agent.put_vrrp(mgmt_ip, self.options.agent_port, text)
-            except (TemporaryError, PermanentError):
-                self.known.forget(amp_id)
-                raise
-            self.known.update(amp_id, vrrp_running=True)
-            log.info("event=vrrp_pushed amphora=%s role=%s", amp_id, role)
 
     def _plug_ports(self, amp_id: str, desired: graph.LoadBalancer, vip_subnet: SubnetPort) -> None:
         """The VIP port and one port per member subnet (Octavia's plug network).
@@ -533,14 +501,17 @@ class Reconciler:
             if row is not None and plan.vip.address:
                 row.vrrp_interface = inside_port(plan.vip.subnet_id)
         hold = desired.topology != c.TOPOLOGY_ACTIVE_STANDBY
-        self.network.plug_vip(amp_id, desired.vip_address, plan.vip, hold_vip=hold)
-        for address, port in plan.extra:
-            self.network.plug_vip(amp_id, address, port, hold_vip=hold)
+        # the members' ports first: the VIP draws traffic, which must find its members
+        # (HAProxy, which may run before the VIP is plugged, waits 1 s before it tries
+        # a failed connection to a server again)
         self.network.plug_members(
             amp_id,
             [*plan.members, *(p for _ip, p in plan.extra)],
             vip_subnet_id=plan.vip.subnet_id,
         )
+        self.network.plug_vip(amp_id, desired.vip_address, plan.vip, hold_vip=hold)
+        for address, port in plan.extra:
+            self.network.plug_vip(amp_id, address, port, hold_vip=hold)
         with self.db.session() as session:
             ports.release_other_ports(session, amp_id, plan.subnet_ids())
 
@@ -581,9 +552,26 @@ class Reconciler:
             log.info("event=amphora_not_drained amphora=%s reason=%s", amp_id, exc)
 
 
-def vrrp_priority(role: str | None) -> int:
-    """MASTER wins the first election; with nopreempt the winner keeps the VIP."""
-    return 100 if role == c.ROLE_MASTER else 90
+def _in_thread(work: Callable[[], None]) -> Callable[[], None]:
+    """Start ``work`` in a thread of its own; the returned call waits for it and
+    raises what it raised (a plug that failed fails the step, as it would alone)."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="plug", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    return join
 
 
 def failovers(plan: AmphoraPlan, views: list[AmphoraView], *, deleting: bool) -> tuple[str, ...]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.ids import derived_id
 from hydria.db import addresses
 from hydria.db.engine import rows_matched
-from hydria.db.models import Amphora, AmphoraHealth, utcnow
+from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, utcnow
 
 
 def live_amphorae(session: Session, lb_id: str) -> list[Amphora]:
@@ -79,6 +79,19 @@ def spares(session: Session) -> list[Amphora]:
             .where(Amphora.load_balancer_id.is_(None), Amphora.status != c.DELETED)
             .order_by(Amphora.created_at)
         )
+    )
+
+
+def changes_in_flight(session: Session) -> int:
+    """Load balancers a controller is converging now (created or changed, not
+    deleted): what a spare's boot would steal CPU from."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoadBalancer)
+            .where(LoadBalancer.provisioning_status.in_((c.PENDING_CREATE, c.PENDING_UPDATE)))
+        )
+        or 0
     )
 
 

@@ -2,7 +2,11 @@
 
 A create or a failover then takes a spare whose agent already answers
 (``hydria.db.amphorae.claim_spare``) and only pushes a configuration: the boot
-leaves the critical path. The pool is refilled right after a spare is taken.
+leaves the critical path. The pool is refilled right after a spare is taken,
+but not while a load balancer is being created or changed (up to
+``defer_limit`` seconds): a boot costs a Python start and several processes,
+and on a busy host it took its CPU from the very create that claimed the spare
+(every netns create of ``bench/provision.py`` overlapped the next spare's boot).
 
 Spares that can no longer serve are removed: READY ones whose agent is gone,
 BOOTING ones older than twice the boot timeout (their booter died), and
@@ -16,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from hydria.core import constants as c
@@ -37,6 +42,8 @@ class SparePool:
         size: int,
         boot_timeout: float = 30.0,
         interval: float = 1.0,
+        defer_limit: float = 10.0,
+        defer_poll: float = 0.05,
     ) -> None:
         self.db = db
         self.compute = compute
@@ -44,14 +51,34 @@ class SparePool:
         self.size = size
         self.boot_timeout = boot_timeout
         self.interval = interval
+        self.defer_limit = defer_limit
+        self.defer_poll = defer_poll
+        # since when refills wait for changes in flight (monotonic), None when not waiting
+        self._deferred_since: float | None = None
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=spare_pool_start size=%s", self.size)
-        while not stop.wait(self.interval):
+        # while a refill waits, look often: it boots as soon as the create converged
+        while not stop.wait(self.interval if self._deferred_since is None else self.defer_poll):
             try:
                 self.maintain()
             except Exception:  # the database may be away; next pass
                 log.exception("event=spare_pool_failed")
+
+    def _defer(self) -> bool:
+        """Whether a refill waits: a change is in flight, for less than ``defer_limit``."""
+        with self.db.read() as session:
+            busy = amp_db.changes_in_flight(session) > 0
+        now = time.monotonic()
+        if not busy:
+            self._deferred_since = None
+            return False
+        if self._deferred_since is None:
+            self._deferred_since = now
+        if now - self._deferred_since < self.defer_limit:
+            return True
+        self._deferred_since = None  # waited long enough: a stream of changes must not starve it
+        return False
 
     def maintain(self) -> dict[str, int]:
         removed = self._remove_unusable()
@@ -62,7 +89,10 @@ class SparePool:
                 if a.status in (c.AMPHORA_READY, c.AMPHORA_BOOTING)
             ]
         booted = 0
-        for _ in range(self.size - len(ready)):
+        missing = self.size - len(ready)
+        if missing > 0 and self.defer_limit > 0 and self._defer():
+            return {"booted": 0, "removed": removed}
+        for _ in range(missing):
             amp_id = self.boot_spare()
             log.info("event=spare_ready amphora=%s", amp_id)
             booted += 1

@@ -9,7 +9,10 @@ All paths are under ``/1.0``. Requests and answers are JSON unless noted.
     number the agent sent (0 before the first; null if it sends none): the health
     manager asks for it over this mutually authenticated channel before it trusts a
     heartbeat far ahead of the last one it saw; ``ping_check`` is the script a PING
-    monitor's external check runs (an older agent leaves it out).
+    monitor's external check runs (an older agent leaves it out);
+    ``binds_any_address``: HAProxy may bind addresses the amphora does not hold
+    yet (``ip_nonlocal_bind``), so the controller plugs the VIP while it pushes
+    the configuration (false or absent: it plugs first).
 ``PUT  /1.0/config?version=N`` (body: the HAProxy configuration, text/plain)
     Validates with ``haproxy -c``, swaps atomically, reloads seamlessly.
     200 ``{"config_version": N}``; 400 ``{"error": "...", "details": "<haproxy -c output>"}``

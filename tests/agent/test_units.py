@@ -114,3 +114,16 @@ def test_refused_handshakes_are_named_by_what_went_wrong():
     text = counts.exposition()
     assert 'hydria_agent_tls_refused_total{reason="timeout"} 1' in text
     assert all(f'reason="{r}"' in text for r in REASONS) and counts.total() == 1
+
+
+def test_binds_any_address_needs_nonlocal_bind_in_both_families(tmp_path: Path) -> None:
+    from hydria.agent.server import binds_any_address
+
+    for family in ("ipv4", "ipv6"):
+        (tmp_path / family).mkdir()
+        (tmp_path / family / "ip_nonlocal_bind").write_text("1\n")
+    assert binds_any_address(tmp_path)
+    (tmp_path / "ipv6" / "ip_nonlocal_bind").write_text("0\n")
+    assert not binds_any_address(tmp_path)
+    (tmp_path / "ipv6" / "ip_nonlocal_bind").unlink()  # IPv6 off: no such file
+    assert not binds_any_address(tmp_path)

@@ -93,7 +93,9 @@ def deployment(
         # the health manager listens on the management bridge's host side
         probe = HydriaUp(state, extra_env=env)
         env["HYDRIA_HEALTH_BIND"] = f"10.250.{n}.1:{probe.health_port}"
-        with running(state, extra_env=env) as up:
+        # run from a folder under /tmp (as the benchmarks run it): the amphorae's
+        # private /tmp hides it, and an instance must not need its controller's folder
+        with running(state, extra_env=env, cwd=state) as up:
             made = subprocess.run(
                 [
                     str(BIN / "hydria"),

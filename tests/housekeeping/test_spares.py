@@ -94,3 +94,27 @@ def test_a_spare_claimed_while_being_removed_is_left_alone(any_db: Database):
     with any_db.session() as s:
         row = s.get(m.Amphora, spare_id)
         assert row is not None and (row.status, row.load_balancer_id) == (c.AMPHORA_ALLOCATED, lb)
+
+
+def test_refills_wait_for_changes_in_flight_but_not_forever(any_db: Database, monkeypatch):
+    """A boot takes its CPU from the create that claimed the spare: the refill waits
+    while a load balancer converges, for ``defer_limit`` at most."""
+    from hydria.housekeeping import spares
+
+    clock = [1000.0]
+    monkeypatch.setattr(spares.time, "monotonic", lambda: clock[0])
+    pool, _ = _pool(any_db, 1)
+    pool.defer_limit = 10.0
+    lb = make_lb(any_db, status=c.PENDING_CREATE)
+    assert pool.maintain() == {"booted": 0, "removed": 0}
+    clock[0] += 9.0
+    assert pool.maintain() == {"booted": 0, "removed": 0}  # still waiting
+    with any_db.session() as s:
+        s.get(m.LoadBalancer, lb).provisioning_status = c.ACTIVE
+    assert pool.maintain() == {"booted": 1, "removed": 0}  # converged: refilled at once
+
+    pool.size = 2
+    make_lb(any_db, status=c.PENDING_UPDATE)
+    assert pool.maintain() == {"booted": 0, "removed": 0}
+    clock[0] += 10.0
+    assert pool.maintain() == {"booted": 1, "removed": 0}  # a stream of changes never starves it

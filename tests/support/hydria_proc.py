@@ -49,8 +49,10 @@ class HydriaUp:
         *,
         extra_env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        cwd: Path | None = None,
     ) -> None:
         n = next(_octets) % 250 + 1
+        self.cwd = cwd  # where it runs from (None: the test's own folder)
         self.state_dir = state_dir
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -89,6 +91,7 @@ class HydriaUp:
             stderr=subprocess.STDOUT,
             env=self.env,
             start_new_session=True,
+            cwd=self.cwd,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -180,10 +183,14 @@ class HydriaUp:
 
 @contextmanager
 def running(
-    state_dir: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    state_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    cwd: Path | None = None,
 ) -> Iterator[HydriaUp]:
     """A started ``hydria up``, cleaned up afterwards; fails if it left processes behind."""
-    up = HydriaUp(state_dir, extra_env=extra_env, args=args)
+    up = HydriaUp(state_dir, extra_env=extra_env, args=args, cwd=cwd)
     try:
         up.start()
         yield up

@@ -76,7 +76,7 @@ class NetnsCompute:
     def __init__(
         self, root: Path, management: ManagementNet, *, known_hosts_dir: Path | None = None
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root).resolve()  # the instance starts in /, not here
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.management = management
         self.known_hosts_dir = known_hosts_dir
@@ -138,6 +138,7 @@ class NetnsCompute:
                 stderr=out,
                 start_new_session=True,
                 close_fds=True,
+                cwd="/",  # as an instance boots: never the controller's folder
             )
         self._children = [p for p in self._children if p.poll() is None] + [proc]
         log.info("event=instance_started amphora=%s namespace=%s", boot.amphora_id, ns)

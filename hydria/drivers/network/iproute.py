@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hydria.drivers.network import rtnl
+
 _T = TypeVar("_T")
 
 log = logging.getLogger("hydria.netns")
@@ -127,6 +129,13 @@ def links(ns: str | None = None) -> dict[str, dict[str, Any]]:
     return {item["ifname"]: item for item in json.loads(out or "[]")}
 
 
+def host_links() -> list[str]:
+    """Names of the host's interfaces, from sysfs (no ``ip`` started)."""
+    if SYS_NET.is_dir():
+        return sorted(p.name for p in SYS_NET.iterdir())
+    return sorted(links())
+
+
 def link_exists(name: str, ns: str | None = None) -> bool:
     return ip("link", "show", "dev", name, ns=ns, check=False) != ""
 
@@ -142,7 +151,12 @@ def addresses(dev: str, ns: str | None = None) -> set[str]:
 
 
 def addresses_by_link(ns: str | None = None) -> dict[str, set[str]]:
-    """Every interface and its ``address/prefix`` strings, in one call of ``ip``."""
+    """Every interface and its ``address/prefix`` strings: over rtnetlink from a
+    thread in ``ns`` (``rtnl.dump``, no process), else one call of ``ip``."""
+    try:
+        return rtnl.dump() if ns is None else run_in_ns(NETNS_DIR / ns, rtnl.dump)
+    except OSError as exc:  # a namespace that is gone: ``ip`` says so, as before
+        log.debug("event=rtnl_dump_failed namespace=%s reason=%s", ns, exc)
     out = ip("-j", "addr", "show", ns=ns, check=False)
     return {
         item["ifname"]: {f"{i['local']}/{i['prefixlen']}" for i in item.get("addr_info", [])}

@@ -76,13 +76,17 @@ class ManagementNet:
             iproute.ip("rule", "add", "pref", "12", "to", host, "prohibit", ns=ns)
             iproute.ip("rule", "add", "pref", "100", "lookup", "local", ns=ns)
             iproute.ip("rule", "del", "pref", "0", ns=ns, check=False)
-        # answer ARP only for addresses of the interface asked on
+        # answer ARP only for addresses of the interface asked on; HAProxy may bind
+        # the VIP before it is plugged (the controller plugs while HAProxy starts,
+        # and keepalived holds it in ACTIVE_STANDBY)
         iproute.set_sysctls(
             ns,
             {
                 "net.ipv4.conf.all.arp_ignore": "1",
                 "net.ipv4.conf.all.arp_announce": "2",
                 "net.ipv4.ip_forward": "0",
+                "net.ipv4.ip_nonlocal_bind": "1",
+                "net.ipv6.ip_nonlocal_bind": "1",
             },
         )
 
@@ -152,7 +156,7 @@ class NetnsNetwork:
         wanted = {names.host_port_veth(amphora_id, p.subnet_id) for p in ports}
         wanted.add(names.host_port_veth(amphora_id, vip_subnet_id))
         prefix = names.host_port_veth(amphora_id, "")
-        for name in iproute.links():
+        for name in iproute.host_links():
             if name.startswith(prefix) and name not in wanted:
                 iproute.delete_link(name)  # its peer in the namespace goes with it
                 log.info("event=member_port_unplugged amphora=%s port=%s", amphora_id, name)
