@@ -29,6 +29,10 @@ def with_prefix(address: str, cidr: str) -> str:
     return f"{address}/{ipaddress.ip_network(cidr, strict=False).prefixlen}"
 
 
+# Unix datagrams queued for the agent's flow log socket (systemd's default too)
+FLOW_LOG_QUEUE = 512
+
+
 @dataclass(frozen=True)
 class ManagementNet:
     """The management bridge and its host-side address (``host_ip`` in ``cidr``)."""
@@ -78,7 +82,10 @@ class ManagementNet:
             iproute.ip("rule", "del", "pref", "0", ns=ns, check=False)
         # answer ARP only for addresses of the interface asked on; HAProxy may bind
         # the VIP before it is plugged (the controller plugs while HAProxy starts,
-        # and keepalived holds it in ACTIVE_STANDBY)
+        # and keepalived holds it in ACTIVE_STANDBY); HAProxy's flow log reaches the
+        # agent as one Unix datagram per request, and the kernel's default queue of
+        # 10 drops lines whenever the agent waits for a CPU (set before the agent
+        # opens its socket: a socket takes the queue length it is created with)
         iproute.set_sysctls(
             ns,
             {
@@ -87,6 +94,7 @@ class ManagementNet:
                 "net.ipv4.ip_forward": "0",
                 "net.ipv4.ip_nonlocal_bind": "1",
                 "net.ipv6.ip_nonlocal_bind": "1",
+                "net.unix.max_dgram_qlen": str(FLOW_LOG_QUEUE),
             },
         )
 
