@@ -27,7 +27,8 @@ Octavia's rules, in short:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -109,6 +110,28 @@ def check_udp_algorithm(protocol: str, algorithm: str, served: Served) -> None:
             "lb_algorithm LEAST_CONNECTIONS on a UDP pool needs nginx with its stream "
             "module in the amphora (nftables has no least-connections chooser), and "
             "this deployment's amphorae do not have it."
+        )
+
+
+def _version(address: str) -> int:
+    return ipaddress.ip_address(address).version
+
+
+def check_member_families(
+    pool_protocol: str, member_addresses: Iterable[str], vip_addresses: Iterable[str]
+) -> None:
+    """501 for a member of a UDP or SCTP pool (one a listener uses) whose IP version
+    none of the load balancer's VIPs (the VIP and the additional VIPs) has: Octavia's
+    amphora provider refuses it at member create and batch update, its IPVS engine
+    forwarding within one address family. The caller decides that a listener uses
+    the pool; a pool no listener uses is not checked, as in Octavia."""
+    if pool_protocol not in L4_PROTOCOLS:
+        return
+    versions = {_version(v) for v in vip_addresses}
+    if any(_version(m) not in versions for m in member_addresses):
+        raise _unsupported(
+            "This provider cannot mix IPv4 and IPv6 addresses between the VIP and the "
+            f"members of {pool_protocol} load balancers."
         )
 
 

@@ -197,6 +197,20 @@ def _plan_listeners(
     return tuple(plans)
 
 
+def check_families(plan: Graph, vips: list[str], compute_driver: str) -> None:
+    """The address-family 501s of single creates, for the whole graph once its VIPs
+    are allocated: a UDP/SCTP listener's pool's members each of a VIP's IP version
+    (the rule Octavia's amphora provider applies at member create and batch update;
+    Octavia's own fully populated create skips it, Hydria keeps it so the same
+    member is refused however it arrives)."""
+    for li in plan.listeners:
+        if li.pool is None:
+            continue
+        pool = plan.pools[li.pool]
+        addresses = [m.address for m in pool.req.members or []]
+        protocols.check_member_families(pool.checked.protocol, addresses, vips)
+
+
 def check_material(store: SecretReader | None, graph: Graph, access: SecretAccess) -> None:
     """Read and check each TLS reference of the planned listeners and pools (400 on a fault)."""
     for li in graph.listeners:
