@@ -71,6 +71,9 @@ class Served:
     #: a UDP pool may use LEAST_CONNECTIONS (an engine with a live count per member:
     #: nginx; nftables has none, docs/udp.md)
     udp_least_connections: bool = True
+    #: a UDP listener may have an IPv6 VIP or member (nginx; the nftables engine's
+    #: table is IPv4-only, docs/udp.md)
+    udp_ipv6: bool = True
 
 
 def _unsupported(detail: str) -> ProviderUnsupported:
@@ -132,6 +135,18 @@ def check_member_families(
         raise _unsupported(
             "This provider cannot mix IPv4 and IPv6 addresses between the VIP and the "
             f"members of {pool_protocol} load balancers."
+        )
+
+
+def check_udp_ipv6(protocol: str, address: str, what: str, served: Served) -> None:
+    """501 for an IPv6 ``what`` (VIP, member) of a UDP listener where the only UDP
+    engine is nftables, whose table is IPv4-only: accepted, the load balancer would
+    need nginx in the amphora and go to ERROR there."""
+    if protocol == c.PROTOCOL_UDP and not served.udp_ipv6 and _version(address) == 6:
+        raise _unsupported(
+            f"an IPv6 {what} on a UDP listener needs nginx with its stream module in "
+            "the amphora (the nftables engine serves IPv4 only), and this deployment's "
+            "amphorae do not have it."
         )
 
 

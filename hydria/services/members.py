@@ -15,7 +15,7 @@ from hydria.core.resources import MEMBER
 from hydria.db import quotas
 from hydria.db.models import LoadBalancer, Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
-from hydria.services import change, listing, views
+from hydria.services import change, listing, provider, views
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_lb,
@@ -66,10 +66,14 @@ def vips_of(lb: LoadBalancer) -> list[str]:
 def check_families(pool: Pool, addresses: list[str], compute_driver: str) -> None:
     """The address-family rules for members of a UDP or SCTP pool that a listener
     uses: Octavia's amphora provider's (every member's IP version is one of the
-    VIPs', else 501); a pool no listener uses is not checked, as in Octavia."""
+    VIPs'), then this deployment's (no IPv6 where only nftables serves UDP). Both
+    are 501s; a pool no listener uses is not checked, as in Octavia."""
     if pool.protocol not in protocols.L4_PROTOCOLS or not addresses or not listeners_of(pool):
         return
     protocols.check_member_families(pool.protocol, addresses, vips_of(pool.load_balancer))
+    served = provider.served(compute_driver)
+    for address in addresses:
+        protocols.check_udp_ipv6(pool.protocol, address, "member", served)
 
 
 def has_monitor(pool: Pool) -> bool:

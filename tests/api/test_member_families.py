@@ -1,5 +1,6 @@
 """Address families on UDP listeners: Octavia's amphora-provider 501 for a member whose
-IP version none of the VIPs has. Each refusal writes nothing."""
+IP version none of the VIPs has, and this deployment's 501 for IPv6 where nftables
+(IPv4 only) is the only UDP engine. Each refusal writes nothing."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def _v6_subnet(db, name: str = "v6", cidr: str = "fd71:1::/64") -> str:
 def nginx_host(monkeypatch):
     """UDP on nginx whatever this machine has: the mixing rule is Octavia's, not an engine's."""
     monkeypatch.setattr(host, "detect", lambda: host.HostSupport(nginx="/usr/sbin/nginx"))
+
+
+@pytest.fixture
+def nft_only(monkeypatch, settings):
+    """netns amphorae on a host with nft and no nginx stream module."""
+    monkeypatch.setattr(host, "detect", lambda: host.HostSupport(nft=True))
+    monkeypatch.setattr(settings, "compute_driver", "netns")
 
 
 def _udp_pool(api, lb_id: str) -> dict:
@@ -94,3 +102,93 @@ def test_fully_populated_create_mixing_families_is_a_501(client, api, db, nginx_
     member["address"] = "10.0.0.5"
     r = client.post(f"{BASE}/loadbalancers", json=body)
     assert r.status_code == 201, r.text
+
+
+def test_ipv6_vip_on_udp_where_only_nftables_serves_is_a_501(client, api, db, nft_only):
+    v6 = _v6_subnet(db)
+    lb = api.lb(vip_subnet_id=v6)
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 53}},
+    )
+    assert_fault(r, 501, PREFIX + "an IPv6 VIP on a UDP listener needs nginx")
+    assert snapshot(db) == before
+    assert api.listener(lb["id"], protocol="TCP", protocol_port=53)["protocol"] == "TCP"
+    # and in a fully populated create
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/loadbalancers",
+        json={
+            "loadbalancer": {
+                "vip_subnet_id": v6,
+                "listeners": [{"protocol": "UDP", "protocol_port": 53}],
+            }
+        },
+    )
+    assert_fault(r, 501, PREFIX + "an IPv6 VIP on a UDP listener needs nginx")
+    assert snapshot(db) == before
+
+
+def test_ipv6_member_on_udp_where_only_nftables_serves_is_a_501(client, api, db, nft_only):
+    v6 = _v6_subnet(db)
+    lb = api.lb(additional_vips=[{"subnet_id": v6}])  # Octavia's rule would allow IPv6
+    pool = _udp_pool(api, lb["id"])
+    words = PREFIX + "an IPv6 member on a UDP listener needs nginx"
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/pools/{pool['id']}/members",
+        json={"member": {"address": "fd00::5", "protocol_port": 53}},
+    )
+    assert_fault(r, 501, words)
+    r = client.put(
+        f"{BASE}/pools/{pool['id']}/members",
+        json={"members": [{"address": "fd00::5", "protocol_port": 53}]},
+    )
+    assert_fault(r, 501, words)
+    assert snapshot(db) == before
+    assert api.member(pool["id"], address="10.0.0.5", protocol_port=53)["address"] == "10.0.0.5"
+    # a UDP pool no listener uses takes it; a UDP listener then refuses that pool
+    lone = api.pool(loadbalancer_id=lb["id"], protocol="UDP")
+    api.member(lone["id"], address="fd00::6", protocol_port=53)
+    before = snapshot(db)
+    r = client.post(
+        f"{BASE}/listeners",
+        json={
+            "listener": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "UDP",
+                "protocol_port": 54,
+                "default_pool_id": lone["id"],
+            }
+        },
+    )
+    assert_fault(r, 501, words)
+    spare = api.listener(lb["id"], protocol="UDP", protocol_port=55)
+    r = client.put(
+        f"{BASE}/listeners/{spare['id']}", json={"listener": {"default_pool_id": lone["id"]}}
+    )
+    assert_fault(r, 501, words)
+    # and in a fully populated create
+    r = client.post(
+        f"{BASE}/loadbalancers",
+        json={
+            "loadbalancer": {
+                "vip_subnet_id": api.subnet_id,
+                "additional_vips": [{"subnet_id": v6}],
+                "listeners": [
+                    {
+                        "protocol": "UDP",
+                        "protocol_port": 53,
+                        "default_pool": {
+                            "name": "dns",
+                            "protocol": "UDP",
+                            "lb_algorithm": "ROUND_ROBIN",
+                            "members": [{"address": "fd00::5", "protocol_port": 53}],
+                        },
+                    }
+                ],
+            }
+        },
+    )
+    assert_fault(r, 501, words)

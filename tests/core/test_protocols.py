@@ -309,3 +309,26 @@ MIXING = "501: Provider 'amphora' does not support a requested option: This prov
 def test_member_families(protocol, members, vips, expected):
     outcome = _outcome(lambda: p.check_member_families(protocol, members, vips))
     assert outcome.startswith(expected), outcome
+
+
+NFT_ONLY = p.Served(udp_engine=host.UDP_ENGINE_NFT, udp_least_connections=False, udp_ipv6=False)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "address", "served", "expected"),
+    [
+        (
+            "UDP",
+            "fd00::1",
+            NFT_ONLY,
+            "501: Provider 'amphora' does not support a requested "
+            "option: an IPv6 VIP on a UDP listener needs nginx",
+        ),
+        ("UDP", "10.0.0.1", NFT_ONLY, "ok"),
+        ("TCP", "fd00::1", NFT_ONLY, "ok"),
+        ("UDP", "fd00::1", HERE, "ok"),
+    ],
+)
+def test_udp_ipv6(protocol, address, served, expected):
+    outcome = _outcome(lambda: p.check_udp_ipv6(protocol, address, "VIP", served))
+    assert outcome.startswith(expected), outcome
