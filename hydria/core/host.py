@@ -49,6 +49,9 @@ IMPLEMENTED_UDP_ENGINES: Final = (UDP_ENGINE_NFT, UDP_ENGINE_NGINX)
 #: The engines with a least-connections chooser (nftables has none: docs/udp.md).
 LEAST_CONNECTIONS_ENGINES: Final = frozenset({UDP_ENGINE_NGINX, UDP_ENGINE_IPVS})
 
+#: The engines that carry IPv6 (the nftables table is ``ip``, IPv4 only: docs/udp.md).
+IPV6_UDP_ENGINES: Final = frozenset({UDP_ENGINE_NGINX, UDP_ENGINE_IPVS})
+
 #: Compute drivers whose amphorae share the host's network namespace (docs/udp.md,
 #: "Why not nftables for the local driver").
 SHARED_NAMESPACE_DRIVERS: Final = frozenset({"local"})

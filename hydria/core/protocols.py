@@ -27,7 +27,8 @@ Octavia's rules, in short:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -70,6 +71,9 @@ class Served:
     #: a UDP pool may use LEAST_CONNECTIONS (an engine with a live count per member:
     #: nginx; nftables has none, docs/udp.md)
     udp_least_connections: bool = True
+    #: a UDP listener may have an IPv6 VIP or member (nginx; the nftables engine's
+    #: table is IPv4-only, docs/udp.md)
+    udp_ipv6: bool = True
 
 
 def _unsupported(detail: str) -> ProviderUnsupported:
@@ -109,6 +113,40 @@ def check_udp_algorithm(protocol: str, algorithm: str, served: Served) -> None:
             "lb_algorithm LEAST_CONNECTIONS on a UDP pool needs nginx with its stream "
             "module in the amphora (nftables has no least-connections chooser), and "
             "this deployment's amphorae do not have it."
+        )
+
+
+def _version(address: str) -> int:
+    return ipaddress.ip_address(address).version
+
+
+def check_member_families(
+    pool_protocol: str, member_addresses: Iterable[str], vip_addresses: Iterable[str]
+) -> None:
+    """501 for a member of a UDP or SCTP pool (one a listener uses) whose IP version
+    none of the load balancer's VIPs (the VIP and the additional VIPs) has: Octavia's
+    amphora provider refuses it at member create and batch update, its IPVS engine
+    forwarding within one address family. The caller decides that a listener uses
+    the pool; a pool no listener uses is not checked, as in Octavia."""
+    if pool_protocol not in L4_PROTOCOLS:
+        return
+    versions = {_version(v) for v in vip_addresses}
+    if any(_version(m) not in versions for m in member_addresses):
+        raise _unsupported(
+            "This provider cannot mix IPv4 and IPv6 addresses between the VIP and the "
+            f"members of {pool_protocol} load balancers."
+        )
+
+
+def check_udp_ipv6(protocol: str, address: str, what: str, served: Served) -> None:
+    """501 for an IPv6 ``what`` (VIP, member) of a UDP listener where the only UDP
+    engine is nftables, whose table is IPv4-only: accepted, the load balancer would
+    need nginx in the amphora and go to ERROR there."""
+    if protocol == c.PROTOCOL_UDP and not served.udp_ipv6 and _version(address) == 6:
+        raise _unsupported(
+            f"an IPv6 {what} on a UDP listener needs nginx with its stream module in "
+            "the amphora (the nftables engine serves IPv4 only), and this deployment's "
+            "amphorae do not have it."
         )
 
 

@@ -18,7 +18,9 @@ Decisions
   conntrack, which is slower than the flows it would steer. A load balancer
   with a LEAST_CONNECTIONS UDP pool runs all its UDP listeners on nginx.
 * IPv4 only: an IPv6 VIP or member sends the load balancer to nginx (the
-  engine's table is ``ip``; an ``ip6`` twin is work for another day).
+  engine's table is ``ip``; an ``ip6`` twin is work for another day). Where
+  nftables is the only engine the API refuses those with a 501 at creation
+  (``hydria.core.protocols.check_udp_ipv6``).
 * ``timeout_client_data`` is how long a flow may idle: each flow takes the
   listener's conntrack timeout policy (whole seconds, rounded up; 0, "no
   timeout", is the API's maximum as on nginx), where the kernel would keep it

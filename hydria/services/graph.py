@@ -45,7 +45,7 @@ from hydria.core.errors import Conflict, InvalidInput
 from hydria.core.secrets import SecretAccess
 from hydria.db import quotas
 from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
-from hydria.services import tls
+from hydria.services import provider, tls
 from hydria.services.healthmonitors import check_healthmonitor, new_healthmonitor
 from hydria.services.l7policies import check_policy_body, new_policy, new_rule, place
 from hydria.services.listeners import (
@@ -195,6 +195,26 @@ def _plan_listeners(
             )
         plans.append(ListenerPlan(req=li, protocol=protocol, pool=pool, policies=tuple(policies)))
     return tuple(plans)
+
+
+def check_families(plan: Graph, vips: list[str], compute_driver: str) -> None:
+    """The address-family 501s of single creates, for the whole graph once its VIPs
+    are allocated: a UDP/SCTP listener's pool's members each of a VIP's IP version
+    (the rule Octavia's amphora provider applies at member create and batch update;
+    Octavia's own fully populated create skips it, Hydria keeps it so the same
+    member is refused however it arrives), and no IPv6 VIP or member on a UDP
+    listener where only nftables serves UDP (docs/udp.md)."""
+    served = provider.served(compute_driver)
+    for li in plan.listeners:
+        if vips:
+            protocols.check_udp_ipv6(li.protocol, vips[0], "VIP", served)
+        if li.pool is None:
+            continue
+        pool = plan.pools[li.pool]
+        addresses = [m.address for m in pool.req.members or []]
+        protocols.check_member_families(pool.checked.protocol, addresses, vips)
+        for address in addresses:
+            protocols.check_udp_ipv6(pool.checked.protocol, address, "member", served)
 
 
 def check_material(store: SecretReader | None, graph: Graph, access: SecretAccess) -> None:

@@ -18,7 +18,7 @@ from hydria.db import quotas
 from hydria.db.models import Listener, LoadBalancer, Pool
 from hydria.services import change, l7policies, provider, tls, views
 from hydria.services.context import RequestContext
-from hydria.services.lookup import get_lb, get_listener
+from hydria.services.lookup import get_lb, get_listener, live
 from hydria.services.reads import Reads
 from hydria.services.shape import listener_view
 from hydria.services.unit import Env, read, write
@@ -42,6 +42,21 @@ def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str
         raise NotFound.of("Pool", pool_id)
     check_pool_protocol(protocol, pool.protocol)
     return pool
+
+
+def _check_udp_ipv6(
+    lb: LoadBalancer | None, pool: Pool | None, protocol: str, compute_driver: str
+) -> None:
+    """Where nftables is the only UDP engine (IPv4 only), a UDP listener on an IPv6
+    VIP (``lb``) or with IPv6 members (its default ``pool``) is a 501 here rather
+    than a load balancer in ERROR later (docs/udp.md)."""
+    if protocol != c.PROTOCOL_UDP:
+        return
+    served = provider.served(compute_driver)
+    if lb is not None and lb.vip_address is not None:
+        protocols.check_udp_ipv6(protocol, lb.vip_address, "VIP", served)
+    for member in live(pool.members) if pool is not None else []:
+        protocols.check_udp_ipv6(protocol, member.address, "member", served)
 
 
 def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
@@ -135,8 +150,10 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
     with write(env) as unit:
         session = unit.session
         lb = get_lb(session, req.loadbalancer_id, ctx)
+        pool = None
         if req.default_pool_id is not None:
-            check_default_pool(session, lb.id, req.default_pool_id, protocol)
+            pool = check_default_pool(session, lb.id, req.default_pool_id, protocol)
+        _check_udp_ipv6(lb, pool, protocol, env.settings.compute_driver)
         listener = new_listener(lb, req, protocol, default_pool_id=req.default_pool_id)
         unit.change(lb)
         quotas.check_and_reserve(
@@ -173,7 +190,8 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -
         _check_update(listener, changes)
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
-            check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
+            pool = check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
+            _check_udp_ipv6(None, pool, listener.protocol, env.settings.compute_driver)
         change.update(unit, ctx, listener, changes)
         return listener_view(listener)
 

@@ -204,6 +204,11 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
             {"subnet_id": s.id, "ip_address": _allocate_vip(session, s, lb_id, ip)}
             for s, ip in _additional_vip_subnets(session, subnet, req.additional_vips or [])
         ]
+        graph.check_families(
+            plan,
+            [vip_address, *(str(v["ip_address"]) for v in extra_vips)],
+            env.settings.compute_driver,
+        )
         lb = LoadBalancer(
             id=lb_id,
             project_id=project_id,

@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
+from hydria.core import protocols
 from hydria.core.errors import Conflict, ImmutableObject, InvalidInput
 from hydria.core.resources import MEMBER
 from hydria.db import quotas
-from hydria.db.models import Member, Pool, Subnet
+from hydria.db.models import LoadBalancer, Member, Pool, Subnet
 from hydria.db.transitions import MUTABLE
-from hydria.services import change
+from hydria.services import change, provider
 from hydria.services.context import RequestContext
 from hydria.services.lookup import (
     get_lb,
@@ -57,6 +58,25 @@ def check_new_member(session: Session, req: Any) -> None:
         raise InvalidInput(f"Subnet {req.subnet_id} not found.")
 
 
+def vips_of(lb: LoadBalancer) -> list[str]:
+    """The load balancer's VIP and additional VIP addresses."""
+    extra = [str(v["ip_address"]) for v in lb.additional_vips or []]
+    return [lb.vip_address, *extra] if lb.vip_address is not None else extra
+
+
+def check_families(pool: Pool, addresses: list[str], compute_driver: str) -> None:
+    """The address-family rules for members of a UDP or SCTP pool that a listener
+    uses: Octavia's amphora provider's (every member's IP version is one of the
+    VIPs'), then this deployment's (no IPv6 where only nftables serves UDP). Both
+    are 501s; a pool no listener uses is not checked, as in Octavia."""
+    if pool.protocol not in protocols.L4_PROTOCOLS or not addresses or not listeners_of(pool):
+        return
+    protocols.check_member_families(pool.protocol, addresses, vips_of(pool.load_balancer))
+    served = provider.served(compute_driver)
+    for address in addresses:
+        protocols.check_udp_ipv6(pool.protocol, address, "member", served)
+
+
 def has_monitor(pool: Pool) -> bool:
     return pool.health_monitor is not None and pool.health_monitor.provisioning_status != c.DELETED
 
@@ -79,6 +99,7 @@ def create_member(env: Env, ctx: RequestContext, pool_id: str, req: Any) -> dict
         pool = get_pool(session, pool_id, ctx)
         check_new_member(session, req)
         require_mutable_pool(pool)
+        check_families(pool, [req.address], env.settings.compute_driver)
         change.begin_under(unit, ctx, pool)
         quotas.check_and_reserve(
             session, pool.project_id, quotas.MEMBER, defaults=env.quota_defaults
@@ -139,6 +160,8 @@ def batch_update(
         new = [m for m in wanted if (m.address, m.protocol_port) not in existing]
         for req in new:
             check_new_member(session, req)
+        # as Octavia's provider: every member in the request, new or kept
+        check_families(pool, [m.address for m in wanted], env.settings.compute_driver)
         kept = set(keys)
         gone = [] if additive_only else [m for key, m in existing.items() if key not in kept]
         lb = get_lb(session, pool.load_balancer_id, ctx)

@@ -287,3 +287,48 @@ def test_udp_engine_choice(found, engine):
 def test_ipvs_is_preferred_once_implemented():
     found = host.HostSupport(ip_vs=True, sctp=True, nginx="/usr/sbin/nginx")
     assert host.choose_udp_engine(found, (host.UDP_ENGINE_IPVS, host.UDP_ENGINE_NGINX)) == "ipvs"
+
+
+MIXING = "501: Provider 'amphora' does not support a requested option: This provider cannot mix"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "members", "vips", "expected"),
+    [
+        ("UDP", ["10.0.0.5"], ["10.0.0.1"], "ok"),
+        ("UDP", ["fd00::5"], ["10.0.0.1"], MIXING),
+        ("UDP", ["10.0.0.5"], ["fd00::1"], MIXING),
+        ("SCTP", ["fd00::5"], ["10.0.0.1"], MIXING),
+        ("UDP", ["10.0.0.5", "fd00::5"], ["10.0.0.1"], MIXING),  # one is enough
+        ("UDP", ["10.0.0.5", "fd00::5"], ["10.0.0.1", "fd00::1"], "ok"),  # additional VIP
+        ("UDP", ["fd00::5"], ["fd00::1", "10.0.0.1"], "ok"),
+        ("TCP", ["fd00::5"], ["10.0.0.1"], "ok"),  # HAProxy mixes families
+        ("HTTP", ["10.0.0.5"], ["fd00::1"], "ok"),
+    ],
+)
+def test_member_families(protocol, members, vips, expected):
+    outcome = _outcome(lambda: p.check_member_families(protocol, members, vips))
+    assert outcome.startswith(expected), outcome
+
+
+NFT_ONLY = p.Served(udp_engine=host.UDP_ENGINE_NFT, udp_least_connections=False, udp_ipv6=False)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "address", "served", "expected"),
+    [
+        (
+            "UDP",
+            "fd00::1",
+            NFT_ONLY,
+            "501: Provider 'amphora' does not support a requested "
+            "option: an IPv6 VIP on a UDP listener needs nginx",
+        ),
+        ("UDP", "10.0.0.1", NFT_ONLY, "ok"),
+        ("TCP", "fd00::1", NFT_ONLY, "ok"),
+        ("UDP", "fd00::1", HERE, "ok"),
+    ],
+)
+def test_udp_ipv6(protocol, address, served, expected):
+    outcome = _outcome(lambda: p.check_udp_ipv6(protocol, address, "VIP", served))
+    assert outcome.startswith(expected), outcome
