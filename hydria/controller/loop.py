@@ -82,6 +82,10 @@ class ControllerLoop:
         self._resync: deque[tuple[str, float]] | None = None
         self._resync_retried: set[str] = set()
         self._resyncing: set[str] = set()
+        # in flight when a wake-up named them: looked at again once their work ends
+        self._rewake: set[str] = set()
+        # the last claim stopped for want of a free slot: claim again when one frees
+        self._backlog = False
 
     # -- public -------------------------------------------------------------
 
@@ -101,15 +105,28 @@ class ControllerLoop:
                 log.warning("event=warm_up_failed", exc_info=True)
         self._claim_and_submit()
         self._resync_some()
+        tick = time.monotonic() + self.poll_interval
         while not stop.is_set():
-            woken = self.notifier.wait(self.poll_interval) if self.notifier else set()
+            woken = (
+                self.notifier.wait(max(tick - time.monotonic(), 0.0)) if self.notifier else set()
+            )
             if not self.notifier:
                 stop.wait(self.poll_interval)
             if stop.is_set():
                 break
-            if woken:
-                self._claim_and_submit(only=sorted(woken))
-            self._claim_and_submit()
+            named = sorted(i for i in woken if i)
+            if named:
+                self._claim_and_submit(only=named)
+            due = self.notifier is None or time.monotonic() >= tick
+            if due or self._backlog or "" in woken:
+                # The general claim runs on the poll tick, not on every wake-up: a
+                # wake-up names its load balancer, and what that claim could not
+                # take (leased elsewhere) this one finds. Sooner when work was
+                # left for want of a slot and a slot is free now (``_backlog``), or
+                # when a listener says it may have missed wake-ups ("").
+                if due:
+                    tick = time.monotonic() + self.poll_interval
+                self._claim_and_submit()
             self._resync_some()
         self.shutdown()
 
@@ -136,26 +153,33 @@ class ControllerLoop:
 
     # -- claiming -----------------------------------------------------------
 
-    def _free_slots(self) -> int:
-        with self._lock:
-            return self.workers * 2 - len(self._inflight)
-
     def _claim_and_submit(self, *, only: list[str] | None = None) -> None:
         """Claim pending work (all of it, or the ``only`` ids) into the free slots."""
+        with self._lock:
+            if only is not None:
+                # the change may have come after its reconcile read the rows:
+                # _work wakes the loop for it again when that reconcile ends
+                self._rewake.update(i for i in only if i in self._inflight)
         while True:
-            slots = self._free_slots()
-            if slots <= 0:
-                return
             with self._lock:
                 busy = sorted(self._inflight)
-            candidates = None if only is None else [i for i in only if i not in busy]
-            if candidates == []:
-                return
+                slots = self.workers * 2 - len(busy)
+                candidates = None if only is None else [i for i in only if i not in busy]
+                if candidates == []:
+                    return
+                if slots <= 0:
+                    self._backlog = True
+                    return
             ids = self._claim(slots, only=candidates, exclude=busy)
             if ids is None:
                 return
             self._submit(ids)
-            if len(ids) < slots or only is not None:
+            if only is not None:
+                if len(ids) < len(candidates or ()) and len(ids) == slots:
+                    self._backlog = True  # some named ones found no slot
+                return
+            if len(ids) < slots:
+                self._backlog = False  # the general claim took all there was
                 return
 
     def _claim(
@@ -305,6 +329,7 @@ class ControllerLoop:
             if lb_id in self._lost:
                 raise LeaseLost(lb_id)
 
+        again = True  # unless the outcome shows nothing is left to do
         try:
             outcome = self._reconcile(lb_id, checkpoint)
             RECONCILES.labels(outcome=outcome.kind).inc()
@@ -318,6 +343,9 @@ class ControllerLoop:
                 f" reason={outcome.reason!r}" if outcome.reason else "",
             )
             self._settle(lb_id, outcome)
+            # converged (or gone) at the generation it read: nothing new to claim
+            # unless a wake-up for it came meanwhile (the API's, after its commit)
+            again = outcome.kind not in ("done", "gone")
         except Exception:
             RECONCILES.labels(outcome="crashed").inc()
             log.exception("event=reconcile_crashed lb=%s rid=%s", lb_id, rid)
@@ -327,13 +355,23 @@ class ControllerLoop:
                 self._lost.discard(lb_id)
                 self._inflight.pop(lb_id, None)
                 self._resyncing.discard(lb_id)
+                if lb_id in self._rewake:
+                    self._rewake.discard(lb_id)
+                    again = True
             if self.settle is not None:
                 # the outcome is written (ACTIVE, ERROR, DELETED, or a retry later):
                 # a client's GET waiting on this load balancer reads it now
                 self.settle.settled(lb_id)
             if self.notifier is not None:
-                # the state may have moved while we worked: look again soon
-                self.notifier.notify(lb_id)
+                if again:
+                    # the state moved while we worked (a wake-up named it, or the
+                    # outcome was superseded by a newer generation): claim it again
+                    self.notifier.notify(lb_id)
+                elif self._backlog or self._resync:
+                    # work waits for the slot this one frees (pending, or the
+                    # start-up resync): the general claim and the resync, now
+                    self.notifier.wake()
+                # else a claim would find nothing: no wake-up, no statement
 
     def _reconcile(self, lb_id: str, checkpoint: Callable[[], None]) -> Outcome:
         try:

@@ -29,6 +29,8 @@ def _children(
     )
     pools = list(session.scalars(select(m.Pool).where(m.Pool.load_balancer_id == lb_id)))
     pool_ids = [p.id for p in pools]
+    if not pool_ids:  # nothing to look under: no statement
+        return listeners, pools, [], []
     members = list(session.scalars(select(m.Member).where(m.Member.pool_id.in_(pool_ids))))
     monitors = list(
         session.scalars(select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(pool_ids)))
@@ -37,17 +39,34 @@ def _children(
 
 
 def _l7(session: Session, listener_ids: list[str]) -> tuple[list[m.L7Policy], list[m.L7Rule]]:
+    if not listener_ids:
+        return [], []
     policies = list(
         session.scalars(select(m.L7Policy).where(m.L7Policy.listener_id.in_(listener_ids)))
     )
+    if not policies:
+        return policies, []
     rules = list(
         session.scalars(select(m.L7Rule).where(m.L7Rule.l7policy_id.in_([p.id for p in policies])))
     )
     return policies, rules
 
 
-def _purge_deleted_l7(session: Session, listeners: list[m.Listener], gone_pools: set[str]) -> None:
-    """Remove deleted rules and policies (and those of deleted listeners) first."""
+Children = tuple[
+    list[m.Listener],
+    list[m.Pool],
+    list[m.Member],
+    list[m.HealthMonitor],
+    list[m.L7Policy],
+    list[m.L7Rule],
+]
+
+
+def _purge_deleted_l7(
+    session: Session, listeners: list[m.Listener], gone_pools: set[str]
+) -> tuple[list[m.L7Policy], list[m.L7Rule]]:
+    """Remove deleted rules and policies (and those of deleted listeners) first;
+    return the policies and rules that stay."""
     gone_listeners = {li.id for li in listeners if li.provisioning_status == c.PENDING_DELETE}
     policies, rules = _l7(session, [li.id for li in listeners])
     gone_policies = {
@@ -65,13 +84,20 @@ def _purge_deleted_l7(session: Session, listeners: list[m.Listener], gone_pools:
         elif policy.redirect_pool_id in gone_pools:  # the API refuses this; never dangle
             policy.redirect_pool_id = None
     session.flush()
+    kept_rules = [
+        r
+        for r in rules
+        if r.provisioning_status != c.PENDING_DELETE and r.l7policy_id not in gone_policies
+    ]
+    return [p for p in policies if p.id not in gone_policies], kept_rules
 
 
-def _purge_deleted_children(session: Session, lb_id: str) -> None:
-    """Remove rows the user deleted (PENDING_DELETE), children before parents."""
+def _purge_deleted_children(session: Session, lb_id: str) -> Children:
+    """Remove rows the user deleted (PENDING_DELETE), children before parents;
+    return the rows that stay, so the caller does not read them again."""
     listeners, pools, members, monitors = _children(session, lb_id)
     gone_pools = {p.id for p in pools if p.provisioning_status == c.PENDING_DELETE}
-    _purge_deleted_l7(session, listeners, gone_pools)
+    policies, rules = _purge_deleted_l7(session, listeners, gone_pools)
     for mon in monitors:
         if mon.provisioning_status == c.PENDING_DELETE or mon.pool_id in gone_pools:
             session.delete(mon)
@@ -90,6 +116,23 @@ def _purge_deleted_children(session: Session, lb_id: str) -> None:
         if pool.id in gone_pools:
             session.delete(pool)
     session.flush()
+    gone_monitors = {
+        mon.id
+        for mon in monitors
+        if mon.provisioning_status == c.PENDING_DELETE or mon.pool_id in gone_pools
+    }
+    return (
+        [lst for lst in listeners if lst.provisioning_status != c.PENDING_DELETE],
+        [p for p in pools if p.id not in gone_pools],
+        [
+            mem
+            for mem in members
+            if mem.provisioning_status != c.PENDING_DELETE and mem.pool_id not in gone_pools
+        ],
+        [mon for mon in monitors if mon.id not in gone_monitors],
+        policies,
+        rules,
+    )
 
 
 def begin_failover(session: Session, lb_id: str) -> bool:
@@ -138,9 +181,7 @@ def mark_converged(
         return False
     if lb.provisioning_status == c.PENDING_DELETE:
         return mark_deleted(session, lb_id, generation)
-    _purge_deleted_children(session, lb_id)
-    listeners, pools, members, monitors = _children(session, lb_id)
-    policies, rules = _l7(session, [li.id for li in listeners])
+    listeners, pools, members, monitors, policies, rules = _purge_deleted_children(session, lb_id)
     l7_rows: list[m.L7Policy | m.L7Rule] = [*policies, *rules]
     for row in l7_rows:
         row.provisioning_status = c.ACTIVE

@@ -33,18 +33,25 @@ class InProcessNotifier:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._pending: set[str] = set()
+        self._woken = False
 
     def notify(self, lb_id: str) -> None:
         with self._cond:
             self._pending.add(lb_id)
             self._cond.notify_all()
 
+    def wake(self) -> None:
+        """End the current (or next) ``wait`` early without naming a load balancer."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
     def wait(self, timeout: float) -> set[str]:
         """Block until something is notified or ``timeout`` passes; drain and return it."""
         with self._cond:
-            if not self._pending:
+            if not self._pending and not self._woken:
                 self._cond.wait(timeout)
-            ids, self._pending = self._pending, set()
+            ids, self._pending, self._woken = self._pending, set(), False
             return ids
 
 

@@ -6,11 +6,12 @@ reachable only through them: the snapshot is what the data plane should run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core import graph
@@ -26,19 +27,98 @@ def _alive(row: object) -> bool:
     return getattr(row, "provisioning_status") not in _GONE
 
 
-def load_lb_row(session: Session, lb_id: str) -> m.LoadBalancer | None:
-    return session.scalars(
-        select(m.LoadBalancer)
-        .where(m.LoadBalancer.id == lb_id)
-        .options(
-            selectinload(m.LoadBalancer.listeners)
-            .selectinload(m.Listener.l7policies)
-            .selectinload(m.L7Policy.rules),
-            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
-            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
-            selectinload(m.LoadBalancer.amphorae),
-        )
-    ).first()
+class Node:
+    """One row's columns as attributes, and its children under their relationship
+    names (``listeners``, ``pools``, ``members``, ...): what ``to_graph`` reads."""
+
+    def __init__(self, row: Mapping[Any, Any], **children: Any) -> None:
+        self.__dict__.update(row)
+        self.__dict__.update(children)
+
+    def __getattr__(self, name: str) -> Any:  # only reached for a missing name
+        raise AttributeError(name)
+
+
+def _rows(table: Any, where: Any, *order: Any) -> Select[Any]:
+    return select(table).where(where).order_by(*order, table.c.id)
+
+
+# Built once: a statement object keeps its cache key, so executing it again skips
+# building and keying the SQL expression (most of a small query's cost).
+_LB = select(m.LoadBalancer.__table__).where(m.LoadBalancer.id == bindparam("lb"))
+_LISTENERS = _rows(
+    m.Listener.__table__, m.Listener.load_balancer_id == bindparam("lb"), m.Listener.created_at
+)
+_POOLS = _rows(m.Pool.__table__, m.Pool.load_balancer_id == bindparam("lb"), m.Pool.created_at)
+_POLICIES = _rows(
+    m.L7Policy.__table__,
+    m.L7Policy.listener_id.in_(bindparam("parents", expanding=True)),
+    m.L7Policy.position,
+)
+_RULES = _rows(
+    m.L7Rule.__table__,
+    m.L7Rule.l7policy_id.in_(bindparam("parents", expanding=True)),
+    m.L7Rule.created_at,
+)
+_MEMBERS = _rows(
+    m.Member.__table__,
+    m.Member.pool_id.in_(bindparam("parents", expanding=True)),
+    m.Member.created_at,
+)
+_MONITORS = _rows(
+    m.HealthMonitor.__table__,
+    m.HealthMonitor.pool_id.in_(bindparam("parents", expanding=True)),
+    m.HealthMonitor.created_at,
+)
+
+
+def _by(
+    session: Session, stmt: Select[Any], key: str, parents: Sequence[str]
+) -> dict[str, list[Any]]:
+    """The rows of ``stmt`` for ``parents`` grouped by their ``key`` column; no
+    statement at all when there are no parents."""
+    out: dict[str, list[Any]] = {p: [] for p in parents}
+    if parents:
+        for row in session.execute(stmt, {"parents": list(parents)}).mappings():
+            out[row[key]].append(row)
+    return out
+
+
+def load_lb_row(session: Session, lb_id: str) -> Node | None:
+    """The load balancer and everything below it, from Core rows (as the API's
+    GET views read them, ``hydria.services.views``): mapped objects and
+    ``selectinload`` cost more than the queries on a graph this small, and the
+    reconciler only reads. A table with no parents to look under is not queried."""
+    lb = session.execute(_LB, {"lb": lb_id}).mappings().first()
+    if lb is None:
+        return None
+    listeners = list(session.execute(_LISTENERS, {"lb": lb_id}).mappings())
+    pools = list(session.execute(_POOLS, {"lb": lb_id}).mappings())
+    policies = _by(session, _POLICIES, "listener_id", [r["id"] for r in listeners])
+    every_policy = [p for group in policies.values() for p in group]
+    rules = _by(session, _RULES, "l7policy_id", [p["id"] for p in every_policy])
+    members = _by(session, _MEMBERS, "pool_id", [r["id"] for r in pools])
+    monitors = _by(session, _MONITORS, "pool_id", [r["id"] for r in pools])
+    return Node(
+        lb,
+        listeners=[
+            Node(
+                r,
+                l7policies=[
+                    Node(p, rules=[Node(x) for x in rules[p["id"]]]) for p in policies[r["id"]]
+                ],
+            )
+            for r in listeners
+        ],
+        pools=[
+            Node(
+                r,
+                members=[Node(x) for x in members[r["id"]]],
+                health_monitor=next((Node(x) for x in monitors[r["id"]]), None),
+            )
+            for r in pools
+        ],
+    )
 
 
 def _copy(cls: type[T], row: object, **given: Any) -> T:
@@ -52,7 +132,7 @@ def _copy(cls: type[T], row: object, **given: Any) -> T:
     return cls(**values)
 
 
-def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
+def to_graph(lb: Node) -> graph.LoadBalancer:
     pools = tuple(_pool(p) for p in lb.pools if _alive(p))
     pool_ids = {p.id for p in pools}
     listeners = tuple(
@@ -81,7 +161,7 @@ def to_graph(lb: m.LoadBalancer) -> graph.LoadBalancer:
     )
 
 
-def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]:
+def _policies(lst: Node, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]:
     live = sorted(
         (p for p in lst.l7policies if _alive(p)), key=lambda p: (p.position, p.created_at, p.id)
     )
@@ -100,7 +180,7 @@ def _policies(lst: m.Listener, pool_ids: set[str]) -> tuple[graph.L7Policy, ...]
     )
 
 
-def _pool(p: m.Pool) -> graph.Pool:
+def _pool(p: Node) -> graph.Pool:
     hm = p.health_monitor if p.health_monitor is not None and _alive(p.health_monitor) else None
     sp = p.session_persistence
     return _copy(

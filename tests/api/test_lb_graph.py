@@ -575,3 +575,60 @@ def test_a_graph_that_just_fits_the_quota_is_created(client, api):
     body["loadbalancer"]["listeners"] = []
     body["loadbalancer"]["pools"] = []
     assert_fault(post(client, body), 403, "Load Balancer")
+
+
+def _orm_graph(db, lb_id: str):  # type: ignore[no-untyped-def]
+    """The snapshot as it was read before ``load_lb_row`` read Core rows."""
+    from sqlalchemy.orm import selectinload
+
+    from hydria.db.snapshot import to_graph
+
+    with db.read() as s:
+        lb = s.scalars(
+            select(m.LoadBalancer)
+            .where(m.LoadBalancer.id == lb_id)
+            .options(
+                selectinload(m.LoadBalancer.listeners)
+                .selectinload(m.Listener.l7policies)
+                .selectinload(m.L7Policy.rules),
+                selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
+                selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
+            )
+        ).one()
+        return to_graph(lb)  # type: ignore[arg-type]  # duck-typed: the same attributes
+
+
+def test_the_reconciler_snapshot_from_core_rows_is_the_mapped_objects_one(client, api):
+    from hydria.db.snapshot import load_lb_row, to_graph
+
+    lb = post(client, graph_body(api.subnet_id)).json()["loadbalancer"]
+    api.settle()
+    listener, web = lb["listeners"][0]["id"], lb["pools"][1]["id"]
+    res = client.post(
+        f"{BASE}/l7policies",
+        json={
+            "l7policy": {
+                "listener_id": listener,
+                "action": "REDIRECT_TO_POOL",
+                "redirect_pool_id": web,
+                "position": 1,
+            }
+        },
+    )
+    assert res.status_code == 201, res.text
+    api.settle()
+    res = client.post(
+        f"{BASE}/l7policies/{res.json()['l7policy']['id']}/rules",
+        json={"rule": {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}},
+    )
+    assert res.status_code == 201, res.text
+    api.settle()
+    with api.db.read() as s:
+        row = load_lb_row(s, lb["id"])
+        assert row is not None
+        core = to_graph(row)
+    assert core == _orm_graph(api.db, lb["id"])
+    assert core.listeners[0].l7policies[0].rules and core.pools[1].health_monitor
+    assert [p.members for p in core.pools] and any(p.members for p in core.pools)
+    with api.db.read() as s:
+        assert load_lb_row(s, "no-such-lb") is None
