@@ -43,6 +43,11 @@ def _rows(table: Any, where: Any, *order: Any) -> Select[Any]:
     return select(table).where(where).order_by(*order, table.c.id)
 
 
+def _under(model: Any, parent: Any, order: Any) -> Select[Any]:
+    """The rows of ``model`` under any of the ``parents`` bound at execution."""
+    return _rows(model.__table__, parent.in_(bindparam("parents", expanding=True)), order)
+
+
 # Built once: a statement object keeps its cache key, so executing it again skips
 # building and keying the SQL expression (most of a small query's cost).
 _LB = select(m.LoadBalancer.__table__).where(m.LoadBalancer.id == bindparam("lb"))
@@ -50,26 +55,10 @@ _LISTENERS = _rows(
     m.Listener.__table__, m.Listener.load_balancer_id == bindparam("lb"), m.Listener.created_at
 )
 _POOLS = _rows(m.Pool.__table__, m.Pool.load_balancer_id == bindparam("lb"), m.Pool.created_at)
-_POLICIES = _rows(
-    m.L7Policy.__table__,
-    m.L7Policy.listener_id.in_(bindparam("parents", expanding=True)),
-    m.L7Policy.position,
-)
-_RULES = _rows(
-    m.L7Rule.__table__,
-    m.L7Rule.l7policy_id.in_(bindparam("parents", expanding=True)),
-    m.L7Rule.created_at,
-)
-_MEMBERS = _rows(
-    m.Member.__table__,
-    m.Member.pool_id.in_(bindparam("parents", expanding=True)),
-    m.Member.created_at,
-)
-_MONITORS = _rows(
-    m.HealthMonitor.__table__,
-    m.HealthMonitor.pool_id.in_(bindparam("parents", expanding=True)),
-    m.HealthMonitor.created_at,
-)
+_POLICIES = _under(m.L7Policy, m.L7Policy.listener_id, m.L7Policy.position)
+_RULES = _under(m.L7Rule, m.L7Rule.l7policy_id, m.L7Rule.created_at)
+_MEMBERS = _under(m.Member, m.Member.pool_id, m.Member.created_at)
+_MONITORS = _under(m.HealthMonitor, m.HealthMonitor.pool_id, m.HealthMonitor.created_at)
 
 
 def _by(
