@@ -113,12 +113,14 @@ def create_app(
     app.include_router(root.router)
     app.include_router(metrics.router)
     app.include_router(identity.router)
+    # Octavia's routes first: Starlette tries routes in order, and the Octavia API
+    # is what is called most (no path of one is a path of the other)
+    for prefix in PREFIXES:
+        for router in RESOURCE_ROUTERS:
+            app.include_router(router, prefix=prefix)
     app.include_router(secrets.versions)  # the embedded secret store, Barbican's /v1
     for prefix in secrets.PREFIXES:
         # one copy in the OpenAPI document: the /v1 one (the bare one is for clients
         # that take the endpoint as given)
         app.include_router(secrets.router, prefix=prefix, include_in_schema=prefix == "/v1")
-    for prefix in PREFIXES:
-        for router in RESOURCE_ROUTERS:
-            app.include_router(router, prefix=prefix)
     return app
