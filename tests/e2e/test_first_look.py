@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp
+from tests.support.lbs import build_http_lb, public_subnet_id
 from tests.support.procs import pids_mentioning
 from tests.support.wait import wait_for
 
@@ -31,56 +32,29 @@ def test_each_of_the_five_writes_is_active_at_the_first_get(tmp_path):
     try:
         up.start()
         with up.api() as api:
-            subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
+            # the 201 still says PENDING_CREATE, as Octavia's; one GET after each of
+            # the five writes, no sleep, must say ACTIVE
+            first_looks: list[str] = []
 
-            def first_look(lb_id: str) -> str:
+            def first_look(lb_id: str) -> None:
                 body = api.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
-                return str(body["provisioning_status"])
+                first_looks.append(str(body["provisioning_status"]))
 
-            res = api.post(
-                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet["id"]}}
+            built = build_http_lb(
+                api,
+                public_subnet_id(up.endpoint),
+                [(b.host, b.port) for b in backends],
+                settled=first_look,
             )
-            lb = res.json()["loadbalancer"]
-            assert lb["provisioning_status"] == "PENDING_CREATE"  # the 201 is Octavia's
-            assert first_look(lb["id"]) == "ACTIVE"
-            listener = api.post(
-                "/lbaas/listeners",
-                json={
-                    "listener": {
-                        "loadbalancer_id": lb["id"],
-                        "protocol": "HTTP",
-                        "protocol_port": 80,
-                    }
-                },
-            ).json()["listener"]
-            assert first_look(lb["id"]) == "ACTIVE"
-            pool = api.post(
-                "/lbaas/pools",
-                json={
-                    "pool": {
-                        "listener_id": listener["id"],
-                        "protocol": "HTTP",
-                        "lb_algorithm": "ROUND_ROBIN",
-                    }
-                },
-            ).json()["pool"]
-            assert first_look(lb["id"]) == "ACTIVE"
-            for backend in backends:
-                res = api.post(
-                    f"/lbaas/pools/{pool['id']}/members",
-                    json={"member": {"address": backend.host, "protocol_port": backend.port}},
-                )
-                assert res.status_code == 201, res.text
-                # the CLI's member create waits on the load balancer; an update waits
-                # on the member itself: both look once
-                assert first_look(lb["id"]) == "ACTIVE"
-            member = res.json()["member"]
-            res = api.put(
-                f"/lbaas/pools/{pool['id']}/members/{member['id']}",
-                json={"member": {"weight": 2}},
-            )
-            shown = api.get(f"/lbaas/pools/{pool['id']}/members/{member['id']}").json()
-            assert shown["member"]["provisioning_status"] == "ACTIVE"
+            assert first_looks == ["ACTIVE"] * 5
+            assert built.lb["provisioning_status"] == "PENDING_CREATE"
+            # an update waits on the member itself (the CLI's member set --wait)
+            member = built.members[-1]
+            path = f"/lbaas/pools/{built.pool['id']}/members/{member['id']}"
+            res = api.put(path, json={"member": {"weight": 2}})
+            assert res.status_code == 200, res.text
+            assert api.get(path).json()["member"]["provisioning_status"] == "ACTIVE"
+        lb = built.lb
 
         names = {b.name for b in backends}
         seen: set[str] = set()

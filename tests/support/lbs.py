@@ -4,6 +4,7 @@ then wait for ACTIVE, then the next. Shared by the end-to-end tests."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +60,15 @@ def build_http_lb(
     *,
     monitor: bool = False,
     timeout: float = 90.0,
+    settled: Callable[[str], None] | None = None,
 ) -> HTTPLoadBalancer:
     """LB, HTTP listener on 80, ROUND_ROBIN pool, a member per back-end and, if asked,
-    an HTTP health monitor (1 s delay, one failure marks down)."""
+    an HTTP health monitor (1 s delay, one failure marks down). After each write,
+    ``settled(lb_id)`` (default: poll until ACTIVE)."""
+    if settled is None:
+
+        def settled(lb_id: str) -> None:
+            wait_lb(client, lb_id, timeout=timeout)
 
     def post(path: str, root: str, body: dict[str, Any]) -> dict[str, Any]:
         res = client.post(path, json={root: body})
@@ -69,19 +76,19 @@ def build_http_lb(
         return dict(res.json()[root])
 
     lb = post("/lbaas/loadbalancers", "loadbalancer", {"vip_subnet_id": subnet_id})
-    wait_lb(client, lb["id"], timeout=timeout)
+    settled(lb["id"])
     listener = post(
         "/lbaas/listeners",
         "listener",
         {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80},
     )
-    wait_lb(client, lb["id"], timeout=timeout)
+    settled(lb["id"])
     pool = post(
         "/lbaas/pools",
         "pool",
         {"listener_id": listener["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
     )
-    wait_lb(client, lb["id"], timeout=timeout)
+    settled(lb["id"])
     members = []
     for host, port in backends:
         members.append(
@@ -91,7 +98,7 @@ def build_http_lb(
                 {"address": host, "protocol_port": port},
             )
         )
-        wait_lb(client, lb["id"], timeout=timeout)
+        settled(lb["id"])
     if monitor:
         post(
             "/lbaas/healthmonitors",
@@ -105,7 +112,7 @@ def build_http_lb(
                 "max_retries_down": 1,
             },
         )
-        wait_lb(client, lb["id"], timeout=timeout)
+        settled(lb["id"])
     return HTTPLoadBalancer(lb, listener, pool, members)
 
 
