@@ -39,6 +39,7 @@ def test_each_of_the_five_writes_is_active_at_the_first_get(tmp_path):
             def first_look(lb_id: str) -> None:
                 body = api.get(f"/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
                 first_looks.append(str(body["provisioning_status"]))
+                assert first_looks[-1] == "ACTIVE", first_looks  # before the next write
 
             built = build_http_lb(
                 api,
