@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.backends import HTTPBackend
 from tests.support.hydria_proc import HydriaUp
+from tests.support.lbs import build_http_lb, public_subnet_id
 from tests.support.procs import pids_mentioning
 
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
@@ -38,38 +39,9 @@ def test_create_takes_a_warm_spare_and_the_pool_refills(tmp_path):
         up.start()
         spare = _wait_spares(up, 1)[0]
         with up.api() as api:
-            subnet = httpx.get(up.endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-            lb = api.post(
-                "/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet["id"]}}
-            ).json()["loadbalancer"]
-            up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
-            listener = api.post(
-                "/lbaas/listeners",
-                json={
-                    "listener": {
-                        "loadbalancer_id": lb["id"],
-                        "protocol": "HTTP",
-                        "protocol_port": 80,
-                    }
-                },
-            ).json()["listener"]
-            up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
-            pool = api.post(
-                "/lbaas/pools",
-                json={
-                    "pool": {
-                        "listener_id": listener["id"],
-                        "protocol": "HTTP",
-                        "lb_algorithm": "ROUND_ROBIN",
-                    }
-                },
-            ).json()["pool"]
-            up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
-            api.post(
-                f"/lbaas/pools/{pool['id']}/members",
-                json={"member": {"address": backend.host, "protocol_port": backend.port}},
-            )
-            up.wait_for(f"/lbaas/loadbalancers/{lb['id']}", "loadbalancer", "ACTIVE")
+            lb = build_http_lb(
+                api, public_subnet_id(up.endpoint), [(backend.host, backend.port)]
+            ).lb
             amps = api.get("/octavia/amphorae", params={"loadbalancer_id": lb["id"]}).json()
         assert [a["id"] for a in amps["amphorae"]] == [spare["id"]], "the spare was used"
         assert amps["amphorae"][0]["status"] == "ALLOCATED"
