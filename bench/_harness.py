@@ -123,9 +123,6 @@ def hydria_up(
     """
     state = state or Path(tempfile.mkdtemp(prefix="hydria-bench-"))
     port = port or free_port()
-    if octet is not None and os.environ.get("HYDRIA_TEST_OCTET_BASE"):
-        # engineers sharing a machine each have a base: keep to it
-        octet = int(os.environ["HYDRIA_TEST_OCTET_BASE"])
     # the second octet of VIPs (management: the next one), as the tests take it: two
     # people benchmarking on one machine each keep to their own /16s
     net = int(os.environ.get("HYDRIA_TEST_NET", "42"))

@@ -105,7 +105,7 @@ def wait_all_serving(lbs: list[dict], timeout: float) -> None:
 def one_round(
     driver: str, count: int, clients: int, members: list[tuple[str, int]], env: dict[str, str]
 ) -> dict[str, float]:
-    # a burst that fits a /24 keeps to one (and to HYDRIA_TEST_OCTET_BASE when set)
+    # a burst that fits a /24 keeps to one (HYDRIA_TEST_NET keeps two people's runs apart)
     with hydria_up(240 if count <= 230 else None, driver=driver, **env) as endpoint:
         subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]["id"]
         cpu0 = endpoint.cpu_seconds()
