@@ -13,114 +13,19 @@ from sqlalchemy import select
 
 from hydria.db import models as m
 from tests.api.conftest import ADMIN, BASE, assert_fault, snapshot
+from tests.api.test_healthmonitors import HM_KEYS as SINGLE_HM_KEYS
+from tests.api.test_listeners import LISTENER_KEYS as SINGLE_LISTENER_KEYS
 from tests.api.test_loadbalancers import LB_KEYS
+from tests.api.test_members import MEMBER_KEYS as SINGLE_MEMBER_KEYS
+from tests.api.test_pools import POOL_KEYS as SINGLE_POOL_KEYS
 
 URL = f"{BASE}/loadbalancers"
 # Octavia's ListenerFullResponse / PoolFullResponse / HealthMonitorFullResponse: the
-# single-object views without their parents' ids.
-LISTENER_KEYS = {
-    "id",
-    "name",
-    "description",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "protocol",
-    "protocol_port",
-    "connection_limit",
-    "default_tls_container_ref",
-    "sni_container_refs",
-    "project_id",
-    "tenant_id",
-    "default_pool_id",
-    "l7policies",
-    "insert_headers",
-    "created_at",
-    "updated_at",
-    "timeout_client_data",
-    "timeout_member_connect",
-    "timeout_member_data",
-    "timeout_tcp_inspect",
-    "tags",
-    "client_ca_tls_container_ref",
-    "client_authentication",
-    "client_crl_container_ref",
-    "allowed_cidrs",
-    "tls_ciphers",
-    "tls_versions",
-    "alpn_protocols",
-    "hsts_max_age",
-    "hsts_include_subdomains",
-    "hsts_preload",
-}
-POOL_KEYS = {
-    "id",
-    "name",
-    "description",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "protocol",
-    "lb_algorithm",
-    "session_persistence",
-    "project_id",
-    "tenant_id",
-    "listeners",
-    "created_at",
-    "updated_at",
-    "healthmonitor",
-    "members",
-    "tags",
-    "tls_container_ref",
-    "ca_tls_container_ref",
-    "crl_container_ref",
-    "tls_enabled",
-    "tls_ciphers",
-    "tls_versions",
-    "alpn_protocols",
-}
-MEMBER_KEYS = {
-    "id",
-    "name",
-    "operating_status",
-    "provisioning_status",
-    "admin_state_up",
-    "address",
-    "protocol_port",
-    "weight",
-    "backup",
-    "subnet_id",
-    "project_id",
-    "tenant_id",
-    "created_at",
-    "updated_at",
-    "monitor_address",
-    "monitor_port",
-    "tags",
-    "vnic_type",
-}
-HM_KEYS = {
-    "id",
-    "name",
-    "type",
-    "delay",
-    "timeout",
-    "max_retries",
-    "max_retries_down",
-    "http_method",
-    "url_path",
-    "expected_codes",
-    "admin_state_up",
-    "project_id",
-    "tenant_id",
-    "provisioning_status",
-    "operating_status",
-    "created_at",
-    "updated_at",
-    "tags",
-    "http_version",
-    "domain_name",
-}
+# single-object views without their parents' ids (a pool shows its monitor in full).
+LISTENER_KEYS = SINGLE_LISTENER_KEYS - {"loadbalancers"}
+POOL_KEYS = SINGLE_POOL_KEYS - {"loadbalancers", "healthmonitor_id"} | {"healthmonitor"}
+MEMBER_KEYS = SINGLE_MEMBER_KEYS
+HM_KEYS = SINGLE_HM_KEYS - {"pools"}
 
 
 def graph_body(subnet_id: str) -> dict[str, Any]:
