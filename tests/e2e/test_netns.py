@@ -144,10 +144,20 @@ def deployment(
             netns_lab.ip("link", "del", bridge, check=False)
 
 
-def _lb_with_members(net: Net, name: str, *extra: str) -> tuple[dict, str]:
+def _lb_with_members(
+    net: Net,
+    name: str,
+    *extra: str,
+    vip_subnet: str = "public",
+    members: tuple[str, ...] | None = None,
+    member_subnet: str = "members",
+) -> tuple[dict, str]:
+    """LB, HTTP listener on 80, ROUND_ROBIN pool with an HTTP monitor and one member
+    on 8080 for each back-end (the lab's IPv4 ones unless ``members`` says), each
+    step through the real CLI waiting for ACTIVE as a user would."""
     os_ = net.up.openstack
     lb = os_(
-        "loadbalancer", "create", "--name", name, "--vip-subnet-id", "public", *extra, "--wait"
+        "loadbalancer", "create", "--name", name, "--vip-subnet-id", vip_subnet, *extra, "--wait"
     )
     listener = os_(
         "loadbalancer",
@@ -187,7 +197,7 @@ def _lb_with_members(net: Net, name: str, *extra: str) -> tuple[dict, str]:
         "--wait",
         pool["id"],
     )
-    for address in net.members:
+    for address in net.members if members is None else members:
         os_(
             "loadbalancer",
             "member",
@@ -195,7 +205,7 @@ def _lb_with_members(net: Net, name: str, *extra: str) -> tuple[dict, str]:
             "--address",
             address,
             "--subnet-id",
-            "members",
+            member_subnet,
             "--protocol-port",
             "8080",
             "--wait",
@@ -415,13 +425,28 @@ def test_active_standby_survives_the_masters_death_and_is_rebuilt(net: Net):
     assert master["compute_id"] not in netns_lab.namespaces()
     survivor = next(a for a in amps if a["id"] != master["id"])
     assert _holds_vip(net, survivor["compute_id"], vip)
-    # the survivor's HAProxy peers are the live pair: the rebuilt one's new address
-    rebuilt = next(
-        os_("loadbalancer", "amphora", "show", a["id"]) for a in now if a["id"] != survivor["id"]
-    )
-    running = (net.up.state_dir / "amphorae" / survivor["id"] / "haproxy.cfg").read_text()
-    assert f"peer {master['role']} {rebuilt['vrrp_ip']}:1025" in running, running
-    assert f"{master['vrrp_ip']}:1025" not in running
+    # the survivor's HAProxy peers are the live pair: its partner's new address. The
+    # partner is read afresh each time: on a host loaded enough to starve its
+    # heartbeats for 3 s the rebuilt one may itself be replaced meanwhile, and the
+    # survivor must then name that one.
+    cfg = net.up.state_dir / "amphorae" / survivor["id"] / "haproxy.cfg"
+    deadline = time.monotonic() + 60
+    while True:
+        live = [
+            a
+            for a in os_("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
+            if a["status"] != "DELETED" and a["id"] != survivor["id"]
+        ]
+        partner = os_("loadbalancer", "amphora", "show", live[0]["id"]) if len(live) == 1 else {}
+        running = cfg.read_text()
+        if (
+            partner
+            and f"peer {partner['role']} {partner['vrrp_ip']}:1025" in running
+            and f"{master['vrrp_ip']}:1025" not in running
+        ):
+            break
+        assert time.monotonic() < deadline, f"{partner}\n{running}\n{net.up.log(tail=6000)}"
+        time.sleep(0.5)
     time.sleep(1)  # traffic keeps flowing after the rebuild
     client.stdin.close()  # type: ignore[union-attr]
     lines = client.stdout.read().splitlines()
@@ -612,62 +637,14 @@ def v6(net: Net) -> V6:
 
 
 def _v6_lb(net: Net, v6: V6, name: str, *extra: str) -> dict:
-    os_ = net.up.openstack
-    lb = os_(
-        "loadbalancer", "create", "--name", name, "--vip-subnet-id", v6.vip_subnet, *extra, "--wait"
+    lb, _pool = _lb_with_members(
+        net,
+        name,
+        *extra,
+        vip_subnet=v6.vip_subnet,
+        members=v6.members,
+        member_subnet=v6.member_subnet,
     )
-    listener = os_(
-        "loadbalancer",
-        "listener",
-        "create",
-        "--protocol",
-        "HTTP",
-        "--protocol-port",
-        "80",
-        "--wait",
-        lb["id"],
-    )
-    pool = os_(
-        "loadbalancer",
-        "pool",
-        "create",
-        "--protocol",
-        "HTTP",
-        "--lb-algorithm",
-        "ROUND_ROBIN",
-        "--listener",
-        listener["id"],
-        "--wait",
-    )
-    os_(
-        "loadbalancer",
-        "healthmonitor",
-        "create",
-        "--delay",
-        "1",
-        "--timeout",
-        "1",
-        "--max-retries",
-        "1",
-        "--type",
-        "HTTP",
-        "--wait",
-        pool["id"],
-    )
-    for address in v6.members:
-        os_(
-            "loadbalancer",
-            "member",
-            "create",
-            "--address",
-            address,
-            "--subnet-id",
-            v6.member_subnet,
-            "--protocol-port",
-            "8080",
-            "--wait",
-            pool["id"],
-        )
     return lb
 
 
