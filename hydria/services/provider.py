@@ -111,7 +111,12 @@ def provider_description(compute_driver: str) -> str:
     """
     found = host.detect().for_amphorae(compute_driver)
     udp = f"UDP through {found.udp_words('or')}" if found.udp_engine else found.no_udp_words()
-    sctp = "SCTP" if found.sctp_served else "no SCTP (no kernel support)"
+    if found.sctp_served:
+        sctp = "SCTP"
+    elif found.sctp:  # the kernel has it; the engine that would carry it (IPVS) is not built
+        sctp = "no SCTP (no IPVS engine)"
+    else:
+        sctp = "no SCTP (no kernel support)"
     return f"{PROVIDERS[c.PROVIDER_NAME]} Protocols: TCP; HTTP; HTTPS; PROMETHEUS; {udp}; {sctp}."
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from hydria.api.app import create_app
+from hydria.core import host
+from hydria.services import provider
 from tests.api.conftest import ADMIN, BASE, TestClient, assert_fault, assert_routing_fault
 from tests.support.identity import HeaderIdentity, keystone_settings
 
@@ -105,3 +107,15 @@ def test_keystone_project_lookups_are_forbidden(client):
     """The CLI's project look-up (auth_type none) gets Keystone's 403 and uses the name."""
     assert_fault(client.get("/projects/some-project"), 403)
     assert_fault(client.get("/projects", params={"name": "some-project"}), 403)
+
+
+@pytest.mark.parametrize(
+    ("kernel_sctp", "words"),
+    [(False, "no SCTP (no kernel support)"), (True, "no SCTP (no IPVS engine)")],
+)
+def test_provider_says_which_part_sctp_lacks(monkeypatch, kernel_sctp, words):
+    """SCTP needs the kernel's stack and the IPVS engine (not built): a host with
+    the first still cannot serve it, and the description must not blame its kernel."""
+    found = host.HostSupport(sctp=kernel_sctp, nginx="/usr/sbin/nginx")
+    monkeypatch.setattr(host, "detect", lambda: found)
+    assert words in provider.provider_description("local")
