@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,38 +39,42 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """What ``hydria up`` and ``hydria api`` share: where the API listens, and how openly."""
-    func = click.option(
+    """What ``hydria up`` and ``hydria api`` share: where the API listens, and how openly.
+
+    The command is given them as one ``api_overrides`` argument, the settings they
+    name, for ``settings_from``; an option left out overrides nothing.
+    """
+
+    @functools.wraps(func)
+    def with_api_overrides(
+        *args: Any,
+        host: str | None,
+        port: int | None,
+        insecure_noauth_anywhere: bool | None,
+        **kwargs: Any,
+    ) -> Any:
+        overrides = {
+            "api_host": host,
+            "api_port": port,
+            "insecure_noauth_anywhere": insecure_noauth_anywhere,
+        }
+        return func(*args, api_overrides=overrides, **kwargs)
+
+    command: Callable[..., Any] = with_api_overrides
+    command = click.option(
         "--insecure-noauth-anywhere",
         is_flag=True,
         default=None,
         help="Let noauth listen beyond loopback, where anyone who reaches "
         "it acts as any project [env HYDRIA_INSECURE_NOAUTH_ANYWHERE].",
-    )(func)
-    func = click.option("--port", type=int, default=None, help="API port [default: 9876].")(func)
-    func = click.option(
-        "--host", default=None, help="API address [default: 127.0.0.1; noauth: loopback only]."
-    )(func)
-    return func
-
-
-def api_settings(
-    state_dir: Path | None,
-    database_url: str | None,
-    host: str | None,
-    port: int | None,
-    insecure_noauth_anywhere: bool | None,
-    **extra: Any,
-) -> Settings:
-    """The settings of a command with ``api_options``, those options given (and ``extra``)."""
-    return settings_from(
-        state_dir,
-        database_url,
-        api_host=host,
-        api_port=port,
-        insecure_noauth_anywhere=insecure_noauth_anywhere,
-        **extra,
+    )(command)
+    command = click.option("--port", type=int, default=None, help="API port [default: 9876].")(
+        command
     )
+    command = click.option(
+        "--host", default=None, help="API address [default: 127.0.0.1; noauth: loopback only]."
+    )(command)
+    return command
 
 
 def settings_from(state_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:

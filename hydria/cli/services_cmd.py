@@ -5,23 +5,19 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import api_options, api_settings, common_options, settings_from
+from hydria.cli.options import api_options, common_options, settings_from
 
 
 @click.command()
 @common_options
 @api_options
 def api(
-    state_dir: Path | None,
-    database_url: str | None,
-    verbose: bool,
-    host: str | None,
-    port: int | None,
-    insecure_noauth_anywhere: bool | None,
+    state_dir: Path | None, database_url: str | None, verbose: bool, api_overrides: dict[str, Any]
 ) -> None:
     """Serve the Octavia v2 API."""
     import uvicorn
@@ -29,7 +25,7 @@ def api(
     from hydria.db.notify import notifier_for
     from hydria.db.settle import settle_feed_for
 
-    settings = api_settings(state_dir, database_url, host, port, insecure_noauth_anywhere)
+    settings = settings_from(state_dir, database_url, **api_overrides)
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)
     db = wiring.database(settings)

@@ -12,12 +12,12 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hydria.cli import wiring
-from hydria.cli.options import api_options, api_settings, common_options
+from hydria.cli.options import api_options, common_options, settings_from
 from hydria.core.errors import APIError
 
 if TYPE_CHECKING:
@@ -48,9 +48,7 @@ def up(
     state_dir: Path | None,
     database_url: str | None,
     verbose: bool,
-    host: str | None,
-    port: int | None,
-    insecure_noauth_anywhere: bool | None,
+    api_overrides: dict[str, Any],
     clouds_yaml: bool,
     driver: str | None,
 ) -> None:
@@ -62,14 +60,8 @@ def up(
     from hydria.db.settle import SettleBoard
     from hydria.db.subnets import ensure_default_subnet
 
-    settings = api_settings(
-        state_dir,
-        database_url,
-        host,
-        port,
-        insecure_noauth_anywhere,
-        compute_driver=driver,
-        network_driver=driver,
+    settings = settings_from(
+        state_dir, database_url, compute_driver=driver, network_driver=driver, **api_overrides
     )
     wiring.setup_logging(verbose)
     wiring.check_api_settings(settings)

@@ -209,24 +209,24 @@ def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, An
             [vip_address, *(str(v["ip_address"]) for v in extra_vips)],
             env.settings.compute_driver,
         )
-        lb = LoadBalancer(
-            id=lb_id,
-            project_id=project_id,
-            name=req.name,
-            description=req.description,
-            admin_state_up=req.admin_state_up,
-            provisioning_status=c.PENDING_CREATE,
-            operating_status=c.OFFLINE,
-            topology=topology,
+        # the request's columns as the description fills them (as for every child),
+        # then what the service decides: the provider, the VIPs as allocated
+        values = LOADBALANCER.create_columns(req.model_dump())
+        values.update(
             provider=c.PROVIDER_NAME,
             vip_subnet_id=subnet.id,
             vip_network_id=subnet.network_id,
             vip_address=vip_address,
             vip_port_id=str(uuid.uuid4()),
-            tags=list(req.tags or []),
-            flavor_id=req.flavor_id,
-            availability_zone=req.availability_zone,
             additional_vips=extra_vips,
+        )
+        lb = LoadBalancer(
+            id=lb_id,
+            project_id=project_id,
+            provisioning_status=c.PENDING_CREATE,
+            operating_status=c.OFFLINE,
+            topology=topology,
+            **values,
         )
         session.add(lb)
         session.flush()
