@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hydria.core import constants as c
 from hydria.core.service_user import ServiceUser
 from hydria.wire.agent_api import DEFAULT_AGENT_PORT, DEFAULT_USER_LOG_FORMAT, LogOffload
 
@@ -55,6 +56,10 @@ def heartbeat_floor_problems(interval: float, timeout: float) -> list[str]:
 
 def default_state_dir() -> Path:
     return Path.home() / ".hydria"
+
+
+#: a quota a project has unless an operator sets its own (the API's bounds)
+QuotaDefault = Annotated[int, Field(ge=c.QUOTA_UNLIMITED, le=c.QUOTA_MAX)]
 
 
 class Settings(BaseSettings):
@@ -204,13 +209,13 @@ class Settings(BaseSettings):
 
     # per-project quotas a project has unless an operator sets its own (-1: unlimited,
     # as Octavia's defaults); `openstack loadbalancer quota set` overrides them
-    quota_load_balancer: int = Field(default=-1, ge=-1, le=2_000_000_000)
-    quota_listener: int = Field(default=-1, ge=-1, le=2_000_000_000)
-    quota_pool: int = Field(default=-1, ge=-1, le=2_000_000_000)
-    quota_health_monitor: int = Field(default=-1, ge=-1, le=2_000_000_000)
-    quota_member: int = Field(default=-1, ge=-1, le=2_000_000_000)
-    quota_l7policy: int = Field(default=-1, ge=-1, le=2_000_000_000)
-    quota_l7rule: int = Field(default=-1, ge=-1, le=2_000_000_000)
+    quota_load_balancer: QuotaDefault = c.QUOTA_UNLIMITED
+    quota_listener: QuotaDefault = c.QUOTA_UNLIMITED
+    quota_pool: QuotaDefault = c.QUOTA_UNLIMITED
+    quota_health_monitor: QuotaDefault = c.QUOTA_UNLIMITED
+    quota_member: QuotaDefault = c.QUOTA_UNLIMITED
+    quota_l7policy: QuotaDefault = c.QUOTA_UNLIMITED
+    quota_l7rule: QuotaDefault = c.QUOTA_UNLIMITED
 
     @property
     def service_user(self) -> ServiceUser:

@@ -273,3 +273,7 @@ L7RULE_COMPARE_TYPES: Final = frozenset(
 )
 # Listener protocols whose frontends are HTTP and so can run L7 policies.
 L7_LISTENER_PROTOCOLS: Final = frozenset({PROTOCOL_HTTP, PROTOCOL_TERMINATED_HTTPS})
+
+# a project's quota per resource: unlimited, or a count up to Octavia's ceiling
+QUOTA_UNLIMITED: Final = -1
+QUOTA_MAX: Final = 2_000_000_000

@@ -58,8 +58,8 @@ from hydria.db.models import (
     Quota,
 )
 
-UNLIMITED = -1
-MAX_QUOTA = 2_000_000_000
+UNLIMITED = c.QUOTA_UNLIMITED
+MAX_QUOTA = c.QUOTA_MAX
 
 LOAD_BALANCER = "load_balancer"
 LISTENER = "listener"
