@@ -4,8 +4,8 @@
 listener, pool, two members, an HTTP health monitor), each serving; then the
 fleet idles for ``--idle`` seconds while heartbeats and health checks run.
 Per amphora: proportional memory (PSS, from /proc/PID/smaps_rollup, so shared
-pages are split fairly) and CPU over the idle window, for the agent and for
-its HAProxy (master and workers). The baseline, in the same run, is the
+pages are split fairly), CPU and wake-ups (schedstat) over the idle window,
+for the agent and for its HAProxy (master and workers). The baseline, in the same run, is the
 HAProxy processes alone: what any HAProxy-based load balancer pays.
 
     .venv/bin/python bench/fleet.py [--sizes 10,100] [--idle 30]
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from _harness import backends, hydria_up
+from _harness import backends, hydria_up, load
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -48,6 +48,28 @@ def threads(pid: int) -> int:
         return len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return 0
+
+
+def timeslices(pid: int) -> dict[str, int]:
+    """Per thread, how many times it has been scheduled (schedstat's third field):
+    its wake-ups, near enough for an idle process."""
+    out = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    for task in tasks:
+        try:
+            out[task] = int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[2])
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def woke(before: dict[str, int], after: dict[str, int]) -> int:
+    """Wake-ups between two ``timeslices`` of threads alive at both (an exited
+    thread's count is gone, a new one's began mid-window)."""
+    return sum(after[t] - before[t] for t in after if t in before)
 
 
 def fleet_pids(state: Path) -> tuple[list[int], list[int]]:
@@ -119,9 +141,11 @@ def measure(count: int, idle: float, members: list[tuple[str, int]]) -> dict[str
         time.sleep(5)  # boots and first health checks settle
         agents, haproxies = fleet_pids(state)
         before = {p: cpu_ticks(p) for p in agents + haproxies}
+        slices = {p: timeslices(p) for p in agents + haproxies}
         time.sleep(idle)
         agents, haproxies = fleet_pids(state)
         cpu = {p: cpu_ticks(p) - before.get(p, cpu_ticks(p)) for p in agents + haproxies}
+        wakes = {p: woke(slices.get(p, {}), timeslices(p)) for p in agents + haproxies}
         n = max(len(agents), 1)
         return {
             "amphorae": float(len(agents)),
@@ -130,6 +154,8 @@ def measure(count: int, idle: float, members: list[tuple[str, int]]) -> dict[str
             "agent_cpu_ms_per_min": sum(cpu[p] for p in agents) / TICK * 1000 / n / idle * 60,
             "haproxy_cpu_ms_per_min": sum(cpu[p] for p in haproxies) / TICK * 1000 / n / idle * 60,
             "agent_threads": sum(threads(p) for p in agents) / n,
+            "agent_wakeups": sum(wakes[p] for p in agents) / n / idle,
+            "haproxy_wakeups": sum(wakes[p] for p in haproxies) / n / idle,
         }
 
 
@@ -142,7 +168,8 @@ def main() -> None:
         rows = [(int(n), measure(int(n), args.idle, members)) for n in args.sizes.split(",")]
     print(
         "per amphora, idle            | agent PSS | HAProxy PSS (baseline) | ratio "
-        "| agent CPU | HAProxy CPU (baseline) | ratio | agent threads"
+        "| agent CPU | HAProxy CPU (baseline) | ratio | agent threads "
+        f"| wake-ups/s agent, HAProxy ({load()})"
     )
     for n, r in rows:
         print(
@@ -150,7 +177,8 @@ def main() -> None:
             f"{r['haproxy_mb']:6.1f} MB              | {r['agent_mb'] / r['haproxy_mb']:4.2f}x "
             f"| {r['agent_cpu_ms_per_min']:5.0f} ms/min | {r['haproxy_cpu_ms_per_min']:5.0f} "
             f"ms/min           | {r['agent_cpu_ms_per_min'] / max(r['haproxy_cpu_ms_per_min'], 0.01):4.2f}x "
-            f"| {r['agent_threads']:.0f}"
+            f"| {r['agent_threads']:.0f} "
+            f"| {r['agent_wakeups']:.1f}, {r['haproxy_wakeups']:.1f}"
         )
 
 

@@ -1,15 +1,19 @@
 """HAProxy as the agent runs it: master-worker mode, daemonised, seamless reloads.
 
-The master (``-W -D``) owns the workers; the agent talks to it through its
-pidfile, signals and the master CLI socket (``-S``). A reload is SIGUSR2: the
+The master (``-Ws -D``) owns the workers; the agent talks to it through its
+pidfile, signals and the master CLI socket (``-S``), and hears from it through
+systemd's notification protocol (``hydria.agent.sd_notify``). A reload is SIGUSR2: the
 master re-executes itself, re-reads the configuration file, and the new
 worker takes the listening sockets over from the old one (the stats socket is
 declared with ``expose-fd listeners``), so no connection is refused while the
 old worker finishes the ones it has.
 
-The master CLI's ``show proc`` says whether a reload worked: a new worker pid
-under ``# workers`` means yes; a higher ``failed`` count means the new
-configuration did not load and the old worker still serves.
+The agent sleeps until the master says ``READY=1`` (a worker finished loading,
+or a reload failed), then the master CLI's ``show proc`` says which: a new
+worker pid under ``# workers`` means it worked; a higher ``failed`` count means
+the new configuration did not load and the old worker still serves. Asking
+``show proc`` every 5 ms instead cost the master and the agent a CLI round trip
+each time, tens of them per reload.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydria.agent import sd_notify
 from hydria.agent.processes import output_of, run_tool, terminate
+from hydria.agent.wakeups import Waker
 from hydria.core.procs import pid_alive, signal_and_wait
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -117,6 +123,11 @@ def parse_info_and_stat(text: str) -> tuple[int | None, list[dict[str, str]]]:
     return (int(pid_match.group(1)) if pid_match else None), rows
 
 
+# how often a waiting agent asks ``show proc`` anyway: a master started without
+# ``-Ws`` (by an older agent) never says READY
+NOTIFY_FALLBACK = 1.0
+
+
 # section keywords after which HAProxy has nothing to run: a configuration made of
 # these alone (a load balancer without listeners or pools) serves nothing
 _IDLE_SECTIONS = frozenset({"global", "defaults"})
@@ -200,9 +211,13 @@ def private_dir(path: Path) -> None:
 class HAProxyProcess:
     """One HAProxy master for one amphora folder."""
 
-    def __init__(self, layout: AmphoraLayout, *, binary: str | None = None) -> None:
+    def __init__(
+        self, layout: AmphoraLayout, *, binary: str | None = None, started: Waker | None = None
+    ) -> None:
         self.layout = layout
         self.binary = binary or haproxy_binary()
+        # woken at every start, so a supervisor asleep on nothing watches the new master
+        self.started = started
 
     # -- observing -----------------------------------------------------------
 
@@ -231,6 +246,11 @@ class HAProxyProcess:
         except OSError:
             return None
         return pid if str(self.layout.config).encode() in cmdline else None
+
+    @property
+    def notify_socket(self) -> Path:
+        """Where the master sends its notifications (``hydria.agent.sd_notify``)."""
+        return self.layout.socket_dir / "notify.sock"
 
     def running(self) -> bool:
         return self.master_pid() is not None
@@ -287,7 +307,7 @@ class HAProxyProcess:
             stale.unlink(missing_ok=True)
         cmd = [
             self.binary,
-            "-W",
+            "-Ws",
             "-D",
             "-S",
             f"{self.layout.master_socket},mode,600",
@@ -297,11 +317,20 @@ class HAProxyProcess:
             "-f",
             str(self.layout.config),
         ]
-        res = run_tool(cmd, name="haproxy", failed="haproxy did not start", error=HAProxyError)
-        pid = self._wait_master(timeout=10)
-        if pid is None:
-            raise HAProxyError("haproxy started but left no master process", output_of(res))
-        self._wait_for_worker(pid, None, timeout=10)
+        with sd_notify.listening(self.notify_socket) as notices:
+            res = run_tool(
+                cmd,
+                name="haproxy",
+                failed="haproxy did not start",
+                error=HAProxyError,
+                env={**os.environ, "NOTIFY_SOCKET": str(self.notify_socket)},
+            )
+            pid = self._wait_master(timeout=10)  # written before ``-D`` returns, as a rule
+            if pid is None:
+                raise HAProxyError("haproxy started but left no master process", output_of(res))
+            self._wait_for_worker(pid, None, notices, timeout=10)
+        if self.started is not None:
+            self.started.wake()
 
     def reload(self, *, timeout: float = 15.0) -> None:
         """Seamless reload; raise ``HAProxyError`` if the new config did not load."""
@@ -312,11 +341,12 @@ class HAProxyProcess:
         before = self._wait_state(timeout=5)
         if before is None:  # without a baseline, the old worker would pass for a new one
             raise HAProxyError("haproxy's master CLI did not answer; reload not attempted")
-        try:
-            os.kill(pid, signal.SIGUSR2)
-        except ProcessLookupError as exc:
-            raise HAProxyError("haproxy exited before its reload") from exc
-        self._wait_for_worker(pid, before, timeout=timeout)
+        with sd_notify.listening(self.notify_socket) as notices:
+            try:
+                os.kill(pid, signal.SIGUSR2)
+            except ProcessLookupError as exc:
+                raise HAProxyError("haproxy exited before its reload") from exc
+            self._wait_for_worker(pid, before, notices, timeout=timeout)
 
     def stop(self, *, timeout: float = 10.0, drain: float = 0.0) -> None:
         """Stop the master and its workers; idempotent.
@@ -367,20 +397,33 @@ class HAProxyProcess:
             time.sleep(0.01)
         return None
 
-    def _wait_for_worker(self, master: int, before: ProcState | None, *, timeout: float) -> None:
+    def _wait_for_worker(
+        self,
+        master: int,
+        before: ProcState | None,
+        notices: sd_notify.Listener,
+        *,
+        timeout: float,
+    ) -> None:
+        """Return once ``show proc`` lists a worker ``before`` did not; raise if the
+        master counts a failed reload or exits. Between looks, sleep until the
+        master notifies (``READY=1``) or exits."""
         old = set(before.workers) if before else set()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.proc_state()
-            if state is not None:
-                if any(w not in old for w in state.workers):
-                    return
-                if before is not None and state.failed > before.failed:
-                    raise HAProxyError(
-                        "haproxy could not load the new configuration",
-                        "the master reported a failed reload; the previous worker keeps serving",
-                    )
-            elif not pid_alive(master):
-                raise HAProxyError("haproxy exited")
-            time.sleep(0.005)  # a reload takes tens of ms: look often
-        raise HAProxyError(f"haproxy had no new worker after {timeout:.0f}s")
+        with sd_notify.exit_watch(master) as exited:
+            while True:
+                state = self.proc_state()
+                if state is not None:
+                    if any(w not in old for w in state.workers):
+                        return
+                    if before is not None and state.failed > before.failed:
+                        raise HAProxyError(
+                            "haproxy could not load the new configuration",
+                            "the master reported a failed reload; the previous worker keeps serving",
+                        )
+                elif not pid_alive(master):
+                    raise HAProxyError("haproxy exited")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise HAProxyError(f"haproxy had no new worker after {timeout:.0f}s")
+                notices.wait_ready(master, min(remaining, NOTIFY_FALLBACK), exit_fd=exited)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from hydria.agent.wakeups import Waker
 from hydria.wire.amphora_layout import AmphoraLayout
 
 log = logging.getLogger("hydria.agent.keepalived")
@@ -38,8 +39,10 @@ def check_script_text(stats_socket: Path) -> str:
 
 
 class Keepalived:
-    def __init__(self, layout: AmphoraLayout) -> None:
+    def __init__(self, layout: AmphoraLayout, *, started: Waker | None = None) -> None:
         self.layout = layout
+        # woken at every start, so a supervisor asleep on nothing watches the new pid
+        self.started = started
         self.config = layout.root / "keepalived.conf"
         self.check_script = layout.root / "check_haproxy.sh"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -61,6 +64,9 @@ class Keepalived:
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.running() else None
 
     def apply(self, text: str) -> bool:
         """Check and swap in ``text``; start or reload. False if it was already running it."""
@@ -110,6 +116,8 @@ class Keepalived:
         )
         out.close()
         log.info("event=keepalived_started pid=%s", self.proc.pid)
+        if self.started is not None:
+            self.started.wake()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -18,8 +18,8 @@ Two kinds, as in Octavia:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import logging.handlers
 import os
 import select
 import socket
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Final
 
+from hydria.agent.wakeups import Waker
 from hydria.wire.agent_api import AmphoraBoot
 
 log = logging.getLogger("hydria.agent.logs")
@@ -36,10 +37,26 @@ MAX_BYTES = 10 * 1024 * 1024
 BACKUPS = 5
 
 
-def _rotating(path: Path) -> logging.Handler:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS)
-    return handler
+class RotatingHandler(logging.Handler):
+    """``logging``'s ``RotatingFileHandler`` over ``RotatingFile`` (same names, same
+    limits), without importing ``logging.handlers`` for it: that module and what it
+    imports (pickle, queue) are half a megabyte in every agent of a fleet, and only
+    an agent with syslog targets needs them."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.file = RotatingFile(path)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.file.write((self.format(record) + "\n").encode(errors="backslashreplace"))
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        with self.lock if self.lock is not None else contextlib.nullcontext():
+            self.file.close()
+        super().close()
 
 
 def _address(target: str) -> tuple[str, int]:
@@ -52,14 +69,16 @@ def admin_handlers(boot: AmphoraBoot, folder: Path) -> list[logging.Handler]:
     handlers: list[logging.Handler] = []
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     if not boot.disable_local_log_storage:
-        handlers.append(_rotating(folder / "logs" / "admin.log"))
+        handlers.append(RotatingHandler(folder / "logs" / "admin.log"))
     tcp = boot.log_protocol.upper() == "TCP"
+    if boot.admin_log_targets:
+        from logging.handlers import SysLogHandler  # only here: see RotatingHandler
     for target in boot.admin_log_targets:
         for attempt in range(max(boot.log_retry_count, 0) + 1):
             try:
-                handler = logging.handlers.SysLogHandler(
+                handler = SysLogHandler(
                     _address(target),
-                    facility=logging.handlers.SysLogHandler.LOG_LOCAL1,
+                    facility=SysLogHandler.LOG_LOCAL1,
                     socktype=socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM,
                 )
             except (OSError, ValueError) as exc:
@@ -127,7 +146,7 @@ class LocalLogReceiver:
 
     HAProxy sends one datagram per request, so at full load this thread is on the
     path of every request (in the amphora's CPU, beside HAProxy). It wakes when
-    datagrams wait, reads every one that waits and writes them with one ``write``.
+    datagrams wait (and only then), reads every one that waits and writes them with one ``write``.
     A ``logging`` record per line (its lock, formatting, rollover check and a
     flush, so a write system call, for each) cost the agent 15 to 18 us of CPU per
     keep-alive HTTPS request, more than half of what HAProxy spends terminating TLS
@@ -145,16 +164,19 @@ class LocalLogReceiver:
         self.file = log_file if isinstance(log_file, RotatingFile) else RotatingFile(log_file)
         self.lost = 0
         self._stop = threading.Event()
+        self._waker = Waker()  # close() wakes the thread: no poll timeout while idle
         self.thread = threading.Thread(target=self._run, daemon=True, name="flow-logs")
         self.thread.start()
 
     def _run(self) -> None:
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
+        poller.register(self._waker, select.POLLIN)
         while not self._stop.is_set():
             try:
-                if not poller.poll(500):
-                    continue
+                poller.poll()
+                if self._stop.is_set():
+                    return
                 lines = self._drain()
             except OSError:
                 return
@@ -178,7 +200,9 @@ class LocalLogReceiver:
 
     def close(self) -> None:
         self._stop.set()
+        self._waker.wake()
         self.thread.join(timeout=2)
+        self._waker.close()
         self.sock.close()
         self.file.close()
         self.socket_path.unlink(missing_ok=True)

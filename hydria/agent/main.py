@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import importlib.resources
 import logging
 import os
 import select
@@ -31,6 +30,7 @@ from hydria.agent.nft import NftTable, own_instance
 from hydria.agent.prometheus import MetricsProxy
 from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
+from hydria.agent.wakeups import Waker
 from hydria.core.prometheus import sockets as prometheus_sockets
 from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
@@ -58,7 +58,9 @@ def install_ping_check(layout: AmphoraLayout) -> Path:
     HAProxy runs it as an external check; a configuration names it by the path
     the agent reports in ``/1.0/info``.
     """
-    script = importlib.resources.files("hydria.agent").joinpath("scripts/ping-check")
+    # beside this module in the installed package (importlib.resources would find it
+    # in a zip too, but costs every agent of a fleet 0.6 MB of imports)
+    script = Path(__file__).with_name("scripts") / "ping-check"
     tmp = layout.ping_check.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
     with os.fdopen(fd, "wb") as fh:
@@ -79,16 +81,18 @@ def remember_cert(layout: AmphoraLayout, cert_pem: str, key_pem: str) -> None:
     tmp.replace(layout.boot_file)
 
 
-def wait_exit(pids: list[int], timeout: float) -> None:
-    """Return when one of ``pids`` exits or ``timeout`` passes, whichever is first.
+def wait_exit(pids: list[int], timeout: float, *, waker: Waker | None = None) -> None:
+    """Return when one of ``pids`` exits, ``waker`` is woken or ``timeout`` passes,
+    whichever is first.
 
     A pidfd (Linux 5.3+) becomes readable when the process exits, so an idle
     agent sleeps here instead of reading pidfiles every second: a fleet of
     idle amphorae costs no CPU for supervision. Without a pidfd (or a pid),
     this is a plain sleep, i.e. polling.
     """
+    woken = [waker.fileno()] if waker is not None else []
+    fds: list[int] = []
     if pids and hasattr(os, "pidfd_open"):
-        fds: list[int] = []
         try:
             for pid in pids:
                 fds.append(os.pidfd_open(pid))
@@ -96,20 +100,37 @@ def wait_exit(pids: list[int], timeout: float) -> None:
             for fd in fds:
                 os.close(fd)
             return  # gone already (or not ours to watch): look at once
-        try:
-            select.select(fds, [], [], timeout)
-        finally:
-            for fd in fds:
-                os.close(fd)
-        return
-    time.sleep(timeout)
+    try:
+        select.select(fds + woken, [], [], timeout)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def supervise_vrrp(
-    vrrp: Keepalived, store: ConfigStore, stop: threading.Event, interval: float = 1.0
+    vrrp: Keepalived,
+    store: ConfigStore,
+    stop: threading.Event,
+    interval: float = 1.0,
+    *,
+    idle_check: float = 30.0,
 ) -> None:
-    """Bring keepalived back if it died while it has a configuration (ACTIVE_STANDBY)."""
-    while not stop.wait(interval):
+    """Bring keepalived back if it died while it has a configuration (ACTIVE_STANDBY).
+
+    It sleeps on keepalived's pid while it runs, and on ``vrrp.started`` while it
+    does not (an amphora without VRRP, the usual case, never wakes for it);
+    ``idle_check`` is the fallback look, ``interval`` the look while it should run.
+    """
+    while not stop.is_set():
+        pid = vrrp.pid()
+        missing = pid is None and vrrp.configured()
+        wait_exit(
+            [] if pid is None else [pid], interval if missing else idle_check, waker=vrrp.started
+        )
+        if vrrp.started is not None:
+            vrrp.started.clear()
+        if stop.is_set():
+            return
         if not vrrp.configured() or vrrp.running() or not store.lock.acquire(timeout=0):
             continue
         try:
@@ -134,19 +155,24 @@ def supervise(
 
     While the masters run, the supervisor waits for one of them to exit (or
     ``idle_check`` seconds, a fallback look, which also finds an nginx started
-    during the wait); otherwise it looks every ``interval``. A reload keeps
-    each master's pid (HAProxy re-executes itself, nginx takes SIGHUP).
+    during the wait); while one that should run does not, it looks every
+    ``interval``. An amphora with nothing to run (a spare, a load balancer
+    without listeners) sleeps too, until ``store.haproxy.started`` wakes it.
+    A reload keeps each master's pid (HAProxy re-executes itself, nginx takes SIGHUP).
     """
     while not stop.is_set():
         haproxy_pid = store.haproxy.master_pid()
         nginx_pid = udp.watch_pid() if udp is not None else None
-        missing = haproxy_pid is None or (
+        missing = (haproxy_pid is None and store.wants_haproxy()) or (
             udp is not None and udp.has_config() and not udp.running()
         )
         wait_exit(
             [p for p in (haproxy_pid, nginx_pid) if p is not None],
             interval if missing else idle_check,
+            waker=store.haproxy.started,
         )
+        if store.haproxy.started is not None:
+            store.haproxy.started.clear()
         if stop.is_set():
             return
         if udp is not None and udp.has_config() and not udp.running():
@@ -210,7 +236,7 @@ def run(folder: Path) -> int:
             log.error("event=flow_log_receiver_failed reason=%s", exc)
     cert, key, ca = write_tls(layout, boot)
     install_ping_check(layout)
-    haproxy = HAProxyProcess(layout)
+    haproxy = HAProxyProcess(layout, started=Waker())
     store = ConfigStore(layout, haproxy)
     # nftables only in an instance of its own (netns driver): docs/udp.md
     udp = UdpStore(
@@ -222,7 +248,7 @@ def run(folder: Path) -> int:
     except HAProxyError as exc:
         log.error("event=resume_failed reason=%s details=%s", exc, exc.details)
 
-    vrrp = Keepalived(layout)
+    vrrp = Keepalived(layout, started=Waker())
     seqs = _heartbeat_seqs(boot, store)
     server = AgentServer(
         (boot.lb_network_ip, boot.agent_port),
@@ -262,7 +288,7 @@ def run(folder: Path) -> int:
         boot.agent_port,
     )
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever()
     finally:
         stop.set()
         for thread in extra:

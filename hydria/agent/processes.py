@@ -36,6 +36,7 @@ def run_tool(
     refused: ErrorType | None = None,
     timeout: float = 60,
     ok_codes: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd``; ``error("<name> could not run")`` if it cannot, and on an exit
     status not in ``ok_codes`` ``refused`` (or ``error``) with ``failed`` and the
@@ -48,6 +49,7 @@ def run_tool(
             timeout=timeout,
             stdin=subprocess.DEVNULL,
             check=False,
+            env=env,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise error(f"{name} could not run", str(exc)) from exc

@@ -20,6 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from hydria.agent.wakeups import QuietServer
 from hydria.core.prometheus import host_usage, octavia_metrics
 
 log = logging.getLogger("hydria.agent.prometheus")
@@ -81,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class MetricsProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class MetricsProxy(QuietServer, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
     def __init__(
@@ -99,7 +100,6 @@ class MetricsProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def start(self) -> MetricsProxy:
         self._thread = threading.Thread(
             target=self.serve_forever,
-            kwargs={"poll_interval": 0.2},
             daemon=True,
             name="metrics-proxy",
         )

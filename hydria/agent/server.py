@@ -31,6 +31,7 @@ from hydria.agent.haproxy import ConfigInvalid, HAProxyError
 from hydria.agent.keepalived import Keepalived, KeepalivedError
 from hydria.agent.refusals import Refusals
 from hydria.agent.udp import StaleUdpVersion, UdpStore
+from hydria.agent.wakeups import QuietServer
 from hydria.core.udp import UdpConfig
 from hydria.wire.agent_api import API_VERSION, MAX_CONFIG_BYTES, MAX_DRAIN_SECONDS, PREFIX
 
@@ -136,7 +137,7 @@ def binds_any_address(proc_sys: Path = Path("/proc/sys/net")) -> bool:
         return False
 
 
-class AgentServer(ThreadingHTTPServer):
+class AgentServer(QuietServer, ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 

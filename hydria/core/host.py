@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -146,7 +145,7 @@ def choose_udp_engine(
 def _kernel_module(name: str) -> bool:
     if Path(f"/sys/module/{name}").exists():
         return True
-    release = platform.release()
+    release = os.uname().release
     for listing in (
         f"/lib/modules/{release}/modules.dep",
         f"/lib/modules/{release}/modules.builtin",

@@ -23,7 +23,6 @@ the agent lives in. Both sides read it from here so they never disagree.
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +89,8 @@ class AmphoraLayout:
         here = self.root / "run"
         if len(str(here)) <= _MAX_SOCKET_DIR:
             return here
+        import tempfile  # only here: it (and random) would cost every agent 0.2 MB
+
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / "hydria-sock" / digest
 

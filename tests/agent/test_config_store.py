@@ -221,7 +221,9 @@ def test_the_supervisor_does_not_start_haproxy_for_a_config_that_serves_nothing(
 
     monkeypatch.setattr(store, "wants_haproxy", counted)
     stop = threading.Event()
-    thread = threading.Thread(target=supervise, args=(store, stop, 0.01), daemon=True)
+    thread = threading.Thread(
+        target=supervise, args=(store, stop, 0.01), kwargs={"idle_check": 0.01}, daemon=True
+    )
     thread.start()
     try:
         for _ in range(3):  # three rounds of the supervisor, each finding nothing to run
