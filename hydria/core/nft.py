@@ -18,6 +18,8 @@ mix on UDP pools), the same chains either way:
 * ``guard`` (filter, prerouting, priority -150, before DNAT): datagrams from
   outside ``allowed_cidrs`` are dropped; with a ``connection_limit``, a new flow
   is dropped while the listener holds that many live flows (``ct count``).
+  Without either the chain is left out: a base chain with no rule still costs
+  every datagram a hook call.
 * ``dispatch`` (nat, prerouting): a listener's datagrams jump to its chain,
   counting new flows and giving each flow the listener's conntrack timeout
   policy (``ct timeout``: ``timeout_client_data``, both before and after the
@@ -358,7 +360,10 @@ def ruleset(
         )
         accept.append(f"{ours} accept")
         snat.append(f"{ours} masquerade")
-    body.append(_chain("guard", guard, "type filter hook prerouting priority -150; policy accept;"))
+    if guard:  # an empty base chain would still cost every datagram a hook call
+        body.append(
+            _chain("guard", guard, "type filter hook prerouting priority -150; policy accept;")
+        )
     body.append(
         _chain("dispatch", dispatch, "type nat hook prerouting priority dstnat; policy accept;")
     )

@@ -320,3 +320,8 @@ def test_ipv6_granularity_is_an_ipv6_netmask_or_the_whole_address() -> None:
 def test_no_udp_listener_no_text() -> None:
     assert render_nft(lb(), version=1).text is None
 
+
+def test_no_guard_chain_without_cidrs_or_limit() -> None:
+    """An empty base chain would still cost every datagram a hook call."""
+    assert "chain guard" not in _text(CASES["source_ip_port"])
+    assert "chain guard" in _text(CASES["source_ip_limit_cidrs"])
