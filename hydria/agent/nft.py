@@ -28,6 +28,7 @@ waiting for the entry to time out (the listener's ``timeout_client_data``).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -44,7 +45,10 @@ from hydria.core.procs import cmdline
 log = logging.getLogger("hydria.agent.nft")
 
 CONNTRACK = Path("/proc/thread-self/net/nf_conntrack")
-IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")  # of the namespace of the thread opening it
+# of the namespace of the thread opening them, by the table's family
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+IP6_FORWARD = Path("/proc/sys/net/ipv6/conf/all/forwarding")
+FORWARD = {"ip": IP_FORWARD, "ip6": IP6_FORWARD}
 
 
 class NftError(HAProxyError):
@@ -66,7 +70,8 @@ def find_nft() -> str | None:
 
 
 def conntrack_flows(text: str) -> Counter[tuple[str, int]]:
-    """Pure: live UDP flows by original destination ``(address, port)``."""
+    """Pure: live UDP flows by original destination ``(address, port)``; IPv6
+    addresses compressed (the kernel writes all eight groups)."""
     found: Counter[tuple[str, int]] = Counter()
     for line in text.splitlines():
         parts = line.split()
@@ -79,8 +84,15 @@ def conntrack_flows(text: str) -> Counter[tuple[str, int]]:
                 fields.setdefault(key, value)
         dst, dport = fields.get("dst"), fields.get("dport")
         if dst and dport and dport.isdigit():
-            found[(dst, int(dport))] += 1
+            found[(_compressed(dst), int(dport))] += 1
     return found
+
+
+def _compressed(address: str) -> str:
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return address
 
 
 class NftTable:
@@ -115,32 +127,34 @@ class NftTable:
         )
         return res.stdout
 
-    def listing(self, table: str) -> list[dict[str, Any]]:
+    def listing(self, table: str, family: str = "ip") -> list[dict[str, Any]]:
         """The table's objects as ``nft -j`` gives them; [] when there is no table."""
         try:
-            out = self._run("-j", "list", "table", "ip", table, what="list the table")
+            out = self._run("-j", "list", "table", family, table, what="list the table")
         except ConfigInvalid:
             return []
         items: list[dict[str, Any]] = json.loads(out).get("nftables", [])
         return items
 
-    def exists(self, table: str) -> bool:
-        return bool(self.listing(table))
+    def exists(self, table: str, family: str = "ip") -> bool:
+        return bool(self.listing(table, family))
 
-    def serving(self, table: str, items: list[dict[str, Any]] | None = None) -> bool:
-        """The table is there and the namespace forwards (something may turn it off);
-        ``items``: the table's listing when the caller already has it."""
+    def serving(self, plan: NftPlan, items: list[dict[str, Any]] | None = None) -> bool:
+        """The table is there and the namespace forwards its family (something may
+        turn it off); ``items``: the table's listing when the caller already has it."""
         try:
-            forwarding = IP_FORWARD.read_text().strip() == "1"
+            forwarding = FORWARD[plan.family].read_text().strip() == "1"
         except OSError:
             forwarding = False
-        return forwarding and bool(self.listing(table) if items is None else items)
+        if not forwarding:
+            return False
+        return bool(self.listing(plan.table, plan.family) if items is None else items)
 
     def apply(self, plan: NftPlan, down: set[str]) -> None:
         """Check, then apply the ruleset for ``plan`` without the ``down`` members."""
         existing = {
             (kind, str(item[kind]["name"]))
-            for item in self.listing(plan.table)
+            for item in self.listing(plan.table, plan.family)
             for kind in ("counter", "map", "ct timeout")
             if kind in item
         }
@@ -148,7 +162,7 @@ class NftTable:
         candidate = self.file.with_name("udp.nft.new")
         candidate.write_text(ruleset(plan, down, existing))
         self._run("-c", "-f", str(candidate), what="check the ruleset")
-        self._forwarding()
+        self._forwarding(plan.family)
         self._run("-f", str(candidate), what="apply the ruleset")
         now = flow_targets(plan, down)
         for address, port in sorted(self._serving - now):
@@ -163,9 +177,10 @@ class NftTable:
             log.info("event=udp_flows_kept member=%s:%d reason=no_conntrack_tool", address, port)
             return
         # exit status 1 means "no such flow": nothing to delete is not a failure
+        family = "ipv6" if ":" in address else "ipv4"
         try:
             run_tool(
-                [self.conntrack, "-D", "-p", "udp", "--reply-src", address]
+                [self.conntrack, "-D", "-f", family, "-p", "udp", "--reply-src", address]
                 + ["--reply-port-src", str(port)],
                 name="conntrack",
                 failed="conntrack could not delete flows",
@@ -175,19 +190,23 @@ class NftTable:
         except NftError as exc:
             log.warning("event=udp_flows_kept member=%s:%d reason=%s", address, port, exc)
 
-    def delete(self, table: str) -> None:
-        if self.exists(table):
-            self._run("delete", "table", "ip", table, what="delete the table")
+    def delete(self, plan: NftPlan) -> None:
+        if self.exists(plan.table, plan.family):
+            self._run("delete", "table", plan.family, plan.table, what="delete the table")
         self.file.unlink(missing_ok=True)
 
     @staticmethod
-    def _forwarding() -> None:
-        """DNAT forwards datagrams to the members: the namespace must route them."""
+    def _forwarding(family: str) -> None:
+        """DNAT forwards datagrams to the members: the namespace must route them
+        (IPv6: ``all/forwarding``, which also makes its interfaces ignore router
+        advertisements, as a router does; the netns driver sets addresses and
+        routes itself)."""
+        knob = FORWARD[family]
         try:
-            if IP_FORWARD.read_text().strip() != "1":
-                IP_FORWARD.write_text("1")
+            if knob.read_text().strip() != "1":
+                knob.write_text("1")
         except OSError as exc:
-            raise NftError("could not turn on IPv4 forwarding", str(exc)) from exc
+            raise NftError(f"could not turn on forwarding ({family})", str(exc)) from exc
 
     def stats(
         self, plan: NftPlan, items: list[dict[str, Any]] | None = None
@@ -197,7 +216,7 @@ class NftTable:
         ``items``: the table's listing when the caller already has it."""
         counters = {
             str(item["counter"]["name"]): item["counter"]
-            for item in (self.listing(plan.table) if items is None else items)
+            for item in (self.listing(plan.table, plan.family) if items is None else items)
             if "counter" in item
         }
         try:
@@ -215,7 +234,7 @@ class NftTable:
                 "bytes_in": sum(count(n_in, "bytes") for n_in, _ in names),
                 "bytes_out": sum(count(n_out, "bytes") for _, n_out in names),
                 "total_connections": count(flows_counter(li), "packets"),
-                "active_connections": flows.get((li.vip, li.port), 0),
+                "active_connections": flows.get((_compressed(li.vip), li.port), 0),
             }
         return out
 
@@ -223,7 +242,7 @@ class NftTable:
         """Datagrams each member received (tests and operators look at the spread)."""
         counters = {
             str(item["counter"]["name"]): int(item["counter"]["packets"])
-            for item in self.listing(plan.table)
+            for item in self.listing(plan.table, plan.family)
             if "counter" in item
         }
         out: Counter[str] = Counter()

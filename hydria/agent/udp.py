@@ -236,7 +236,7 @@ class UdpStore:
         """The engine of the held configuration runs it (nginx's master, or the table)."""
         doc = self._load()
         if doc is not None and doc.engine == ENGINE_NFT:
-            return doc.nft is not None and self.nft.serving(doc.nft.table)
+            return doc.nft is not None and self.nft.serving(doc.nft)
         return self.nginx.running()
 
     def watch_pid(self) -> int | None:
@@ -283,9 +283,10 @@ class UdpStore:
         if old is None or old.nft is None or old.engine != ENGINE_NFT:
             return
         if new is not None and new.text is not None and new.nft is not None:
-            if new.engine == ENGINE_NFT and new.nft.table == old.nft.table:
+            same = (new.nft.table, new.nft.family) == (old.nft.table, old.nft.family)
+            if new.engine == ENGINE_NFT and same:
                 return
-        self.nft.delete(old.nft.table)
+        self.nft.delete(old.nft)
 
     def _swap(self, text: str) -> None:
         """Check, swap in and (re)load ``text``; the last good file back on failure."""
@@ -369,8 +370,8 @@ class UdpStore:
         down = {"listeners": {}, "pools": {}, "engine": "DOWN"}
         if doc.engine == ENGINE_NFT and doc.nft is not None:
             # one `nft -j list` a heartbeat: whether the table serves, and its counters
-            items = self.nft.listing(doc.nft.table)
-            if not self.nft.serving(doc.nft.table, items):
+            items = self.nft.listing(doc.nft.table, doc.nft.family)
+            if not self.nft.serving(doc.nft, items):
                 return down
             stats = self.nft.stats(doc.nft, items)
         elif not self.running():

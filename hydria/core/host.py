@@ -48,8 +48,9 @@ IMPLEMENTED_UDP_ENGINES: Final = (UDP_ENGINE_NFT, UDP_ENGINE_NGINX)
 #: The engines with a least-connections chooser (nftables has none: docs/udp.md).
 LEAST_CONNECTIONS_ENGINES: Final = frozenset({UDP_ENGINE_NGINX, UDP_ENGINE_IPVS})
 
-#: The engines that carry IPv6 (the nftables table is ``ip``, IPv4 only: docs/udp.md).
-IPV6_UDP_ENGINES: Final = frozenset({UDP_ENGINE_NGINX, UDP_ENGINE_IPVS})
+#: The engines that send a UDP VIP's datagrams to members of the other IP version
+#: (nginx proxies; nftables' and IPVS's NAT stay within one: docs/udp.md).
+CROSS_VERSION_UDP_ENGINES: Final = frozenset({UDP_ENGINE_NGINX})
 
 #: Compute drivers whose amphorae share the host's network namespace (docs/udp.md,
 #: "Why not nftables for the local driver").

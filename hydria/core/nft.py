@@ -11,11 +11,15 @@ The kernel does the per-datagram work (as kube-proxy's nftables mode, and as
 IPVS does for Octavia): NAT rules see only a flow's first datagram and
 conntrack carries the rest, both ways, so no datagram crosses user space.
 
-One ``table ip <plan.table>``:
+One ``table <plan.family> <plan.table>``: ``ip`` for an IPv4 VIP, ``ip6``
+for an IPv6 one (its members are of the VIP's version: Octavia's 501 refuses a
+mix on UDP pools), the same chains either way:
 
 * ``guard`` (filter, prerouting, priority -150, before DNAT): datagrams from
   outside ``allowed_cidrs`` are dropped; with a ``connection_limit``, a new flow
   is dropped while the listener holds that many live flows (``ct count``).
+  Without either the chain is left out: a base chain with no rule still costs
+  every datagram a hook call.
 * ``dispatch`` (nat, prerouting): a listener's datagrams jump to its chain,
   counting new flows and giving each flow the listener's conntrack timeout
   policy (``ct timeout``: ``timeout_client_data``, both before and after the
@@ -37,7 +41,7 @@ One ``table ip <plan.table>``:
   bench/udp.py). Flows begun before marks (an agent updated under traffic) are
   still accepted by their conntrack tuple, uncounted; nothing else is
   forwarded. DNAT needs the namespace to forward (the agent turns
-  ``ip_forward`` on), and an amphora must not become a router between the VIP's
+  ``ip_forward``, or IPv6 ``forwarding``, on), and an amphora must not become a router between the VIP's
   and the members' networks (the ``netns`` network driver keeps forwarding off).
 * ``return_path`` (nat, postrouting): the flows we DNATed leave with the amphora's own
   address (``masquerade``), so replies come back through it.
@@ -93,10 +97,15 @@ class NftListener:
     idle_timeout: int | None = None  # seconds a flow may idle; None: the kernel's own
 
 
+#: The table's family by the VIP's IP version.
+FAMILIES: Final = {4: "ip", 6: "ip6"}
+
+
 @dataclass(frozen=True)
 class NftPlan:
     table: str
     listeners: tuple[NftListener, ...]
+    family: str = "ip"  # "ip" (IPv4 VIP) or "ip6" (IPv6 VIP)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +118,8 @@ class NftPlan:
             item["members"] = tuple(NftMember(**dict(m)) for m in item["members"])
             item["allowed_cidrs"] = tuple(item.get("allowed_cidrs") or ())
             listeners.append(NftListener(**item))
-        return cls(table=str(data["table"]), listeners=tuple(listeners))
+        family = str(data.get("family") or "ip")  # a plan from before IPv6: "ip"
+        return cls(table=str(data["table"]), listeners=tuple(listeners), family=family)
 
 
 def _hex(ident: str) -> str:
@@ -207,7 +217,7 @@ def _slots(members: tuple[NftMember, ...]) -> tuple[int, list[str]]:
     return total, parts
 
 
-def _pick(listener: NftListener, members: tuple[NftMember, ...]) -> str:
+def _pick(listener: NftListener, members: tuple[NftMember, ...], l3: str) -> str:
     total, ranges = _slots(members)
     targets = ", ".join(
         f"{r} : goto {chain_name(listener)}_m{_hex(m.id)}"
@@ -216,16 +226,23 @@ def _pick(listener: NftListener, members: tuple[NftMember, ...]) -> str:
     if listener.algorithm == ROUND_ROBIN:
         chooser = f"numgen inc mod {total}"
     elif listener.algorithm == SOURCE_IP:
-        chooser = f"jhash ip saddr mod {total} seed {_seed(listener)}"
+        chooser = f"jhash {l3} saddr mod {total} seed {_seed(listener)}"
     else:
-        chooser = f"jhash ip saddr . udp sport mod {total} seed {_seed(listener)}"
+        chooser = f"jhash {l3} saddr . udp sport mod {total} seed {_seed(listener)}"
     return f"{chooser} vmap {{ {targets} }}"
 
 
-def _key(listener: NftListener) -> str:
-    if listener.sticky_mask == "255.255.255.255":
-        return "ip saddr"
-    return f"ip saddr and {listener.sticky_mask}"
+def _key(listener: NftListener, l3: str) -> str:
+    """The persistence key: the client's address, masked by the granularity."""
+    mask = ipaddress.ip_address(listener.sticky_mask)
+    if int(mask) == (1 << mask.max_prefixlen) - 1:
+        return f"{l3} saddr"
+    return f"{l3} saddr and {mask}"
+
+
+def _to(address: str, port: int) -> str:
+    """A DNAT target: ``192.0.2.1:53``, ``[2001:db8::1]:53``."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def objects(plan: NftPlan, down: Iterable[str] = ()) -> set[tuple[str, str]]:
@@ -253,7 +270,9 @@ def ruleset(
     table holds now, so those the plan no longer names are deleted.
     """
     dead = set(down)
-    table = f"ip {plan.table}"
+    table = f"{plan.family} {plan.table}"
+    l3 = plan.family  # the match keyword: ip saddr, ip6 saddr
+    version = 6 if plan.family == "ip6" else 4
     wanted = objects(plan, dead)
     marks = flow_marks(plan)
     lines = [f"table {table} {{", "}", f"flush table {table}"]
@@ -270,7 +289,7 @@ def ruleset(
             seconds = li.idle_timeout
             body.append(
                 f"ct timeout {policy} {{\n"
-                "\tprotocol udp\n\tl3proto ip\n"
+                f"\tprotocol udp\n\tl3proto {l3}\n"
                 f"\tpolicy = {{ unreplied : {seconds}, replied : {seconds} }}\n"
                 "}"
             )
@@ -282,23 +301,23 @@ def ruleset(
     accept: list[str] = []
     chains: list[str] = []
     for li in plan.listeners:
-        match = f"ip daddr {li.vip} udp dport {li.port}"
+        match = f"{l3} daddr {li.vip} udp dport {li.port}"
         members = serving(li, dead)
         chain = chain_name(li)
         sticky = sticky_map(li, members) if li.sticky_timeout is not None else None
         if sticky is not None:
             body.append(
                 f"map {sticky} {{\n"
-                "\ttype ipv4_addr : mark\n"
+                f"\ttype ipv{version}_addr : mark\n"
                 "\tflags dynamic,timeout\n"
                 f"\ttimeout {li.sticky_timeout}s\n"
                 "}"
             )
-        v4 = [c for c in li.allowed_cidrs if ipaddress.ip_network(c).version == 4]
+        mine = [c for c in li.allowed_cidrs if ipaddress.ip_network(c).version == version]
         if li.allowed_cidrs:
-            allowed = f"{{ {', '.join(v4)} }}" if v4 else None
+            allowed = f"{{ {', '.join(mine)} }}" if mine else None
             guard.append(
-                f"{match} ip saddr != {allowed} drop" if allowed else f"{match} drop",
+                f"{match} {l3} saddr != {allowed} drop" if allowed else f"{match} drop",
             )
         if li.connection_limit is not None:
             guard.append(f"{match} ct state new ct count over {li.connection_limit} drop")
@@ -310,18 +329,19 @@ def ruleset(
             to_member = ", ".join(
                 f"{marks[(li.id, m.id)]:#010x} : {m.address} . {m.port}" for m in members
             )
-            rules.append(f"ct mark set {_key(li)} map @{sticky}")
-            rules.append(f"meta l4proto udp dnat ip to ct mark map {{ {to_member} }}")
+            rules.append(f"ct mark set {_key(li, l3)} map @{sticky}")
+            rules.append(f"meta l4proto udp dnat {l3} to ct mark map {{ {to_member} }}")
         if members:
-            rules.append(_pick(li, members))
+            rules.append(_pick(li, members, l3))
         rules.append("drop")
         chains.append(_chain(chain, rules))
         for m in members:
             mrules = []
             mark = f"{marks[(li.id, m.id)]:#010x}"
             if sticky is not None:
-                mrules.append(f"update @{sticky} {{ {_key(li)} : {mark} }}")
-            mrules.append(f"ct mark set {mark} meta l4proto udp dnat ip to {m.address}:{m.port}")
+                mrules.append(f"update @{sticky} {{ {_key(li, l3)} : {mark} }}")
+            target = _to(m.address, m.port)
+            mrules.append(f"ct mark set {mark} meta l4proto udp dnat {l3} to {target}")
             chains.append(_chain(f"{chain}_m{_hex(m.id)}", mrules))
         for m in li.members:
             mark = f"{marks[(li.id, m.id)]:#010x}"
@@ -332,15 +352,18 @@ def ruleset(
             own = ", ".join(f"{marks[(li.id, m.id)]:#010x}" for m in members)
             stats.append(
                 f"ct direction original ct mark {{ {own} }} "
-                f"update @{sticky} {{ {_key(li)} : ct mark }}"
+                f"update @{sticky} {{ {_key(li, l3)} : ct mark }}"
             )
         ours = (
-            f"ct status dnat ct original ip daddr {li.vip} ct protocol udp "
+            f"ct status dnat ct original {l3} daddr {li.vip} ct protocol udp "
             f"ct original proto-dst {li.port}"
         )
         accept.append(f"{ours} accept")
         snat.append(f"{ours} masquerade")
-    body.append(_chain("guard", guard, "type filter hook prerouting priority -150; policy accept;"))
+    if guard:  # an empty base chain would still cost every datagram a hook call
+        body.append(
+            _chain("guard", guard, "type filter hook prerouting priority -150; policy accept;")
+        )
     body.append(
         _chain("dispatch", dispatch, "type nat hook prerouting priority dstnat; policy accept;")
     )

@@ -71,9 +71,9 @@ class Served:
     #: a UDP pool may use LEAST_CONNECTIONS (an engine with a live count per member:
     #: nginx; nftables has none, docs/udp.md)
     udp_least_connections: bool = True
-    #: a UDP listener may have an IPv6 VIP or member (nginx; the nftables engine's
-    #: table is IPv4-only, docs/udp.md)
-    udp_ipv6: bool = True
+    #: a UDP pool may have members of another IP version than the VIP (nginx
+    #: proxies across versions; the nftables engine's NAT stays within one)
+    udp_cross_version: bool = True
 
 
 def _unsupported(detail: str) -> ProviderUnsupported:
@@ -138,15 +138,22 @@ def check_member_families(
         )
 
 
-def check_udp_ipv6(protocol: str, address: str, what: str, served: Served) -> None:
-    """501 for an IPv6 ``what`` (VIP, member) of a UDP listener where the only UDP
-    engine is nftables, whose table is IPv4-only: accepted, the load balancer would
-    need nginx in the amphora and go to ERROR there."""
-    if protocol == c.PROTOCOL_UDP and not served.udp_ipv6 and _version(address) == 6:
+def check_udp_version(protocol: str, member: str, vip: str, served: Served) -> None:
+    """501 for a UDP member of another IP version than the VIP where the only UDP
+    engine is nftables, whose NAT stays within one version: accepted, the load
+    balancer would need nginx in the amphora and go to ERROR there. (Octavia's
+    own rule, ``check_member_families``, lets an additional VIP of the member's
+    version pass; UDP listeners serve the VIP.)"""
+    if (
+        protocol == c.PROTOCOL_UDP
+        and not served.udp_cross_version
+        and _version(member) != _version(vip)
+    ):
         raise _unsupported(
-            f"an IPv6 {what} on a UDP listener needs nginx with its stream module in "
-            "the amphora (the nftables engine serves IPv4 only), and this deployment's "
-            "amphorae do not have it."
+            f"a UDP member of IPv{_version(member)} behind an IPv{_version(vip)} VIP "
+            "needs nginx with its stream module in the amphora (the nftables engine "
+            "forwards within one IP version), and this deployment's amphorae do not "
+            "have it."
         )
 
 

@@ -17,10 +17,11 @@ Decisions
   counter-driven approximation would need the agent to rewrite weights from
   conntrack, which is slower than the flows it would steer. A load balancer
   with a LEAST_CONNECTIONS UDP pool runs all its UDP listeners on nginx.
-* IPv4 only: an IPv6 VIP or member sends the load balancer to nginx (the
-  engine's table is ``ip``; an ``ip6`` twin is work for another day). Where
-  nftables is the only engine the API refuses those with a 501 at creation
-  (``hydria.core.protocols.check_udp_ipv6``).
+* IPv4 and IPv6: the table is ``ip`` for an IPv4 VIP, ``ip6`` for an IPv6
+  one, with the same chains. A member of the other version than the VIP is
+  Octavia's 501 at the API (``check_member_families``); here it sends the
+  load balancer to nginx. ``additional_vips`` are not served on UDP by
+  either engine yet (the listener's VIP only).
 * ``timeout_client_data`` is how long a flow may idle: each flow takes the
   listener's conntrack timeout policy (whole seconds, rounded up; 0, "no
   timeout", is the API's maximum as on nginx), where the kernel would keep it
@@ -28,7 +29,8 @@ Decisions
   out (IPVS keeps its own 300 s); Hydria holds both engines to the field's
   meaning, the client's inactivity timeout, as nginx's ``proxy_timeout`` does.
 * SOURCE_IP persistence: a dynamic map keyed by the client address masked with
-  ``persistence_granularity`` (default /32), ``persistence_timeout`` seconds
+  ``persistence_granularity`` (default the whole address; on an IPv6 VIP an
+  IPv6 netmask, and an IPv4 one keys the whole address, as nginx does), ``persistence_timeout`` seconds
   (Octavia's 360 when unset) refreshed by every datagram the client sends.
 """
 
@@ -40,6 +42,7 @@ from hydria.core import constants as c
 from hydria.core import graph
 from hydria.core.nft import (
     DEFAULT_PERSISTENCE_TIMEOUT,
+    FAMILIES,
     NftListener,
     NftMember,
     NftPlan,
@@ -70,16 +73,15 @@ def table_name(lb_id: str) -> str:
 
 def nft_refusal(lb: graph.LoadBalancer) -> str | None:
     """Why ``lb``'s UDP listeners cannot run on nftables (None: they can)."""
-    if ipaddress.ip_address(lb.vip_address).version != 4:
-        return "an IPv6 VIP"
+    version = ipaddress.ip_address(lb.vip_address).version
     for li in udp_listeners(lb):
         pool = lb.pool(li.default_pool_id)
         if pool is None:
             continue
         if pool.lb_algorithm not in ALGORITHMS:
             return f"pool {pool.id} uses {pool.lb_algorithm}"
-        if any(ipaddress.ip_address(m.address).version != 4 for m in pool.members):
-            return f"pool {pool.id} has an IPv6 member"
+        if any(ipaddress.ip_address(m.address).version != version for m in pool.members):
+            return f"pool {pool.id} has a member of another IP version than the VIP"
     return None
 
 
@@ -90,9 +92,11 @@ def runs_on_nft(lb: graph.LoadBalancer, agent_engines: object) -> bool:
     return offered and nft_refusal(lb) is None
 
 
-def _mask(pool: graph.Pool, what: str) -> str:
+def _mask(pool: graph.Pool, what: str, version: int) -> str:
     sp = pool.session_persistence
     granularity = sp.persistence_granularity if sp is not None else None
+    if version == 6:
+        return _mask6(granularity)
     if not granularity:
         return "255.255.255.255"
     try:
@@ -101,6 +105,18 @@ def _mask(pool: graph.Pool, what: str) -> str:
         raise UnrenderableValue(
             f"{what} persistence_granularity {granularity!r} is not an IPv4 netmask"
         ) from exc
+
+
+def _mask6(granularity: str | None) -> str:
+    """An IPv6 netmask (``ffff:ffff:ffff:ffff::``) as it is; anything else (unset,
+    an IPv4 netmask): the whole address, as nginx hashes an IPv6 client."""
+    whole = (1 << 128) - 1
+    try:
+        bits = int(ipaddress.IPv6Address(granularity or ""))
+    except ValueError:
+        bits = whole
+    contiguous = bits and ((whole ^ bits) + 1) & (whole ^ bits) == 0
+    return str(ipaddress.IPv6Address(bits if contiguous else whole))
 
 
 def _listener(lb: graph.LoadBalancer, li: graph.Listener, pool: graph.Pool) -> NftListener:
@@ -112,6 +128,7 @@ def _listener(lb: graph.LoadBalancer, li: graph.Listener, pool: graph.Pool) -> N
         raise UnrenderableValue(f"{what}: lb_algorithm {pool.lb_algorithm!r} is not nftables'")
     sp = pool.session_persistence
     sticky = sp is not None and sp.type == c.SESSION_PERSISTENCE_SOURCE_IP
+    version = ipaddress.ip_address(lb.vip_address).version
     timeout = None
     if sticky and sp is not None:
         timeout = v.integer(
@@ -144,7 +161,7 @@ def _listener(lb: graph.LoadBalancer, li: graph.Listener, pool: graph.Pool) -> N
         allowed_cidrs=tuple(v.cidr(x, f"{what} allowed_cidrs") for x in li.allowed_cidrs),
         connection_limit=limit if limit > 0 else None,
         sticky_timeout=timeout,
-        sticky_mask=_mask(pool, what) if sticky else "255.255.255.255",
+        sticky_mask=_mask(pool, what, version) if sticky else "255.255.255.255",
         idle_timeout=-(-idle_ms // 1000),  # whole seconds, rounded up: never shorter
     )
 
@@ -167,7 +184,8 @@ def render_nft(lb: graph.LoadBalancer, *, version: int) -> UdpConfig:
             continue
         planned.append(_listener(lb, li, pool))
         pools[pool.id] = pool
-    plan = NftPlan(table=table_name(lb.id), listeners=tuple(planned))
+    family = FAMILIES[ipaddress.ip_address(lb.vip_address).version]
+    plan = NftPlan(table=table_name(lb.id), listeners=tuple(planned), family=family)
     used = [pools[k] for k in sorted(pools)]
     return UdpConfig(
         text=ruleset(plan),

@@ -202,19 +202,17 @@ def check_families(plan: Graph, vips: list[str], compute_driver: str) -> None:
     are allocated: a UDP/SCTP listener's pool's members each of a VIP's IP version
     (the rule Octavia's amphora provider applies at member create and batch update;
     Octavia's own fully populated create skips it, Hydria keeps it so the same
-    member is refused however it arrives), and no IPv6 VIP or member on a UDP
-    listener where only nftables serves UDP (docs/udp.md)."""
+    member is refused however it arrives), and no UDP member of another IP
+    version than the VIP where only nftables serves UDP (docs/udp.md)."""
     served = provider.served(compute_driver)
     for li in plan.listeners:
-        if vips:
-            protocols.check_udp_ipv6(li.protocol, vips[0], "VIP", served)
         if li.pool is None:
             continue
         pool = plan.pools[li.pool]
         addresses = [m.address for m in pool.req.members or []]
         protocols.check_member_families(pool.checked.protocol, addresses, vips)
-        for address in addresses:
-            protocols.check_udp_ipv6(pool.checked.protocol, address, "member", served)
+        for address in addresses if vips else []:
+            protocols.check_udp_version(pool.checked.protocol, address, vips[0], served)
 
 
 def check_material(store: SecretReader | None, graph: Graph, access: SecretAccess) -> None:

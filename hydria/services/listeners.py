@@ -44,19 +44,17 @@ def check_default_pool(session: Session, lb_id: str, pool_id: str, protocol: str
     return pool
 
 
-def _check_udp_ipv6(
-    lb: LoadBalancer | None, pool: Pool | None, protocol: str, compute_driver: str
+def _check_udp_version(
+    lb: LoadBalancer, pool: Pool | None, protocol: str, compute_driver: str
 ) -> None:
-    """Where nftables is the only UDP engine (IPv4 only), a UDP listener on an IPv6
-    VIP (``lb``) or with IPv6 members (its default ``pool``) is a 501 here rather
-    than a load balancer in ERROR later (docs/udp.md)."""
-    if protocol != c.PROTOCOL_UDP:
+    """Where nftables is the only UDP engine (its NAT stays within one IP version),
+    a UDP listener whose default ``pool`` has a member of another version than
+    the VIP is a 501 here rather than a load balancer in ERROR later (docs/udp.md)."""
+    if protocol != c.PROTOCOL_UDP or lb.vip_address is None or pool is None:
         return
     served = provider.served(compute_driver)
-    if lb is not None and lb.vip_address is not None:
-        protocols.check_udp_ipv6(protocol, lb.vip_address, "VIP", served)
-    for member in live(pool.members) if pool is not None else []:
-        protocols.check_udp_ipv6(protocol, member.address, "member", served)
+    for member in live(pool.members):
+        protocols.check_udp_version(protocol, member.address, lb.vip_address, served)
 
 
 def _check_cidrs(cidrs: list[str] | None, lb: LoadBalancer) -> None:
@@ -153,7 +151,7 @@ def create_listener(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:
         pool = None
         if req.default_pool_id is not None:
             pool = check_default_pool(session, lb.id, req.default_pool_id, protocol)
-        _check_udp_ipv6(lb, pool, protocol, env.settings.compute_driver)
+        _check_udp_version(lb, pool, protocol, env.settings.compute_driver)
         listener = new_listener(lb, req, protocol, default_pool_id=req.default_pool_id)
         unit.change(lb)
         quotas.check_and_reserve(
@@ -191,7 +189,7 @@ def update_listener(env: Env, ctx: RequestContext, listener_id: str, req: Any) -
         _check_cidrs(changes.get("allowed_cidrs"), lb)
         if changes.get("default_pool_id") is not None:
             pool = check_default_pool(session, lb.id, changes["default_pool_id"], listener.protocol)
-            _check_udp_ipv6(None, pool, listener.protocol, env.settings.compute_driver)
+            _check_udp_version(lb, pool, listener.protocol, env.settings.compute_driver)
         change.update(unit, ctx, listener, changes)
         return listener_view(listener)
 

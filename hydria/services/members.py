@@ -67,14 +67,17 @@ def vips_of(lb: LoadBalancer) -> list[str]:
 def check_families(pool: Pool, addresses: list[str], compute_driver: str) -> None:
     """The address-family rules for members of a UDP or SCTP pool that a listener
     uses: Octavia's amphora provider's (every member's IP version is one of the
-    VIPs'), then this deployment's (no IPv6 where only nftables serves UDP). Both
-    are 501s; a pool no listener uses is not checked, as in Octavia."""
+    VIPs'), then this deployment's (a UDP member of the VIP's own version where
+    only nftables serves UDP: docs/udp.md). Both are 501s; a pool no listener uses is not checked, as in Octavia."""
     if pool.protocol not in protocols.L4_PROTOCOLS or not addresses or not listeners_of(pool):
         return
     protocols.check_member_families(pool.protocol, addresses, vips_of(pool.load_balancer))
     served = provider.served(compute_driver)
+    vip = pool.load_balancer.vip_address
+    if vip is None:
+        return
     for address in addresses:
-        protocols.check_udp_ipv6(pool.protocol, address, "member", served)
+        protocols.check_udp_version(pool.protocol, address, vip, served)
 
 
 def has_monitor(pool: Pool) -> bool:

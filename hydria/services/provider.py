@@ -97,7 +97,7 @@ def served(compute_driver: str) -> Served:
         sctp=found.sctp_served,
         prometheus=found.haproxy_prometheus,
         udp_least_connections=bool(set(found.udp_engines) & host.LEAST_CONNECTIONS_ENGINES),
-        udp_ipv6=bool(set(found.udp_engines) & host.IPV6_UDP_ENGINES),
+        udp_cross_version=bool(set(found.udp_engines) & host.CROSS_VERSION_UDP_ENGINES),
     )
 
 

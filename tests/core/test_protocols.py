@@ -311,24 +311,29 @@ def test_member_families(protocol, members, vips, expected):
     assert outcome.startswith(expected), outcome
 
 
-NFT_ONLY = p.Served(udp_engine=host.UDP_ENGINE_NFT, udp_least_connections=False, udp_ipv6=False)
+NFT_ONLY = p.Served(
+    udp_engine=host.UDP_ENGINE_NFT, udp_least_connections=False, udp_cross_version=False
+)
 
 
 @pytest.mark.parametrize(
-    ("protocol", "address", "served", "expected"),
+    ("protocol", "member", "vip", "served", "expected"),
     [
         (
             "UDP",
             "fd00::1",
+            "10.0.0.1",
             NFT_ONLY,
             "501: Provider 'amphora' does not support a requested "
-            "option: an IPv6 VIP on a UDP listener needs nginx",
+            "option: a UDP member of IPv6 behind an IPv4 VIP needs nginx",
         ),
-        ("UDP", "10.0.0.1", NFT_ONLY, "ok"),
-        ("TCP", "fd00::1", NFT_ONLY, "ok"),
-        ("UDP", "fd00::1", HERE, "ok"),
+        ("UDP", "10.0.0.5", "fd00::1", NFT_ONLY, "501"),
+        ("UDP", "fd00::5", "fd00::1", NFT_ONLY, "ok"),  # an ip6 table
+        ("UDP", "10.0.0.5", "10.0.0.1", NFT_ONLY, "ok"),
+        ("TCP", "fd00::5", "10.0.0.1", NFT_ONLY, "ok"),
+        ("UDP", "fd00::5", "10.0.0.1", HERE, "ok"),
     ],
 )
-def test_udp_ipv6(protocol, address, served, expected):
-    outcome = _outcome(lambda: p.check_udp_ipv6(protocol, address, "VIP", served))
+def test_udp_version(protocol, member, vip, served, expected):
+    outcome = _outcome(lambda: p.check_udp_version(protocol, member, vip, served))
     assert outcome.startswith(expected), outcome

@@ -2,7 +2,8 @@
 agent's table in the amphora's namespace balances real datagrams from a client
 namespace to echo back-ends in member namespaces, UDP-CONNECT takes a stopped
 back-end's member to ERROR and back, statistics reach the API, and the table
-goes with the load balancer.
+goes with the load balancer. The same on an IPv6 VIP with IPv6 members: an
+``ip6`` table, which Hydria refused with a 501 before.
 
 The ``net`` fixture (namespaces, bridges, ``hydria up`` with the ``netns``
 driver) is test_netns.py's, removed in its ``finally``.
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.e2e.test_netns import Net, net  # noqa: F401  (the module's fixture)
+from tests.e2e.test_netns import V6, Net, net, v6  # noqa: F401  (the module's fixtures)
 from tests.support import netns_lab
 from tests.support.netns_thread import call_in
 from tests.support.udp_echo import UDPEchoBackend, udp_ask
@@ -118,6 +119,57 @@ def test_udp_on_nftables_in_a_netns_amphora(net: Net) -> None:  # noqa: F811
                 > 0
                 and s["bytes_in"] > 0
                 and s["bytes_out"] > 0
+            ),
+        )
+    finally:
+        os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], parse=False)
+        for echo in echoes:
+            echo.stop()
+
+
+def test_udp_on_nftables_with_an_ipv6_vip(net: Net, v6: V6) -> None:  # noqa: F811
+    member_ns = [f"hydt{net.lab.tag}m6{i}" for i in range(2)]
+    echoes = [
+        call_in(ns, UDPEchoBackend, f"echo6-{i}", v6.members[i], MEMBER_PORT)
+        for i, ns in enumerate(member_ns)
+    ]
+    client_ip = f"fd70:{net.n:x}::fa"
+    os_ = net.up.openstack
+    lb = os_(
+        "loadbalancer", "create", "--name", "netns-udp6", "--vip-subnet-id", v6.vip_subnet,
+        "--wait",
+    )  # fmt: skip
+    vip = lb["vip_address"]
+
+    def names(n: int = 8) -> set[str]:
+        def ask() -> set[str]:
+            answers = (udp_ask(vip, PORT, b"x", timeout=1.0, source=client_ip) for _ in range(n))
+            return {a.split(":", 1)[0] for a in answers if a}
+
+        return call_in(v6.client, ask)
+
+    try:
+        listener = os_(
+            "loadbalancer", "listener", "create", "--protocol", "UDP", "--protocol-port",
+            str(PORT), "--wait", lb["id"],
+        )  # fmt: skip
+        pool = os_(
+            "loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
+            "ROUND_ROBIN", "--listener", listener["id"], "--wait",
+        )  # fmt: skip
+        for address in v6.members:
+            os_(
+                "loadbalancer", "member", "create", "--address", address, "--subnet-id",
+                v6.member_subnet, "--protocol-port", str(MEMBER_PORT), "--wait", pool["id"],
+            )  # fmt: skip
+        assert _until("both IPv6 back-ends answer", lambda: names() == {"echo6-0", "echo6-1"})
+        amphora_ns = "hyd-" + _amphora_id(net, lb["id"]).replace("-", "")[:8]
+        tables = netns_lab.ip("netns", "exec", amphora_ns, "nft", "list", "tables", check=False)
+        assert f"table ip6 hydria_{lb['id'].replace('-', '')[:12]}" in tables, tables
+        _until(
+            "listener stats moving",
+            lambda: (
+                os_("loadbalancer", "listener", "stats", "show", listener["id"])["bytes_in"] > 0
             ),
         )
     finally:

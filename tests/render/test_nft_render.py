@@ -77,6 +77,40 @@ CASES: dict[str, g.LoadBalancer] = {
             udp_pool("pool-udp2", members=(member("member-x", "192.0.2.31", 5060),)),
         ],
     ),
+    # an IPv6 VIP: the same chains in an ip6 table; the IPv4 CIDR is not its business
+    "ipv6_roundrobin_limit_cidrs": lb(
+        vip="2001:db8::10",
+        listeners=[
+            udp_listener(connection_limit=500, allowed_cidrs=("10.0.0.0/8", "2001:db8:1::/48"))
+        ],
+        pools=[
+            udp_pool(
+                members=(
+                    member("member-a", "2001:db8:2::21", 5353, weight=2),
+                    member("member-b", "2001:db8:2::22", 5353),
+                )
+            )
+        ],
+    ),
+    # persistence keyed by an IPv6 netmask; SOURCE_IP_PORT hashes ip6 saddr . sport
+    "ipv6_persistence_source_ip_port": lb(
+        vip="2001:db8::10",
+        listeners=[udp_listener()],
+        pools=[
+            udp_pool(
+                algorithm="SOURCE_IP_PORT",
+                session_persistence=g.SessionPersistence(
+                    "SOURCE_IP",
+                    persistence_timeout=60,
+                    persistence_granularity="ffff:ffff:ffff:ffff::",
+                ),
+                members=(
+                    member("member-a", "2001:db8:2::21", 5353),
+                    member("member-b", "2001:db8:2::22", 5353),
+                ),
+            )
+        ],
+    ),
     "disabled_listener_and_empty_pool": lb(
         listeners=[
             udp_listener(admin_state_up=False),
@@ -240,15 +274,54 @@ def test_flow_marks_that_meet_take_the_next_value(monkeypatch: pytest.MonkeyPatc
     assert sorted(flow_marks(plan).values()) == [1, 2, 3, 4, 0xFFFFFFFF]
 
 
-def test_least_connections_and_ipv6_stay_on_nginx() -> None:
+def test_least_connections_and_mixed_versions_stay_on_nginx() -> None:
     lc = lb(listeners=[udp_listener()], pools=[udp_pool(algorithm="LEAST_CONNECTIONS")])
     assert nft_refusal(lc) == "pool pool-udp uses LEAST_CONNECTIONS"
     with pytest.raises(UnrenderableValue):
         render_nft(lc, version=1)
-    v6 = lb(listeners=[udp_listener()], pools=[udp_pool()], vip="2001:db8::10")
-    assert nft_refusal(v6) == "an IPv6 VIP"
+    # IPv4 members behind an IPv6 VIP: NAT stays within one IP version
+    mixed = lb(listeners=[udp_listener()], pools=[udp_pool()], vip="2001:db8::10")
+    assert nft_refusal(mixed) == "pool pool-udp has a member of another IP version than the VIP"
     assert nft_refusal(CASES["source_ip_port"]) is None
+    assert nft_refusal(CASES["ipv6_roundrobin_limit_cidrs"]) is None
+
+
+def test_an_ipv6_vip_makes_an_ip6_table() -> None:
+    plan = render_nft(CASES["ipv6_roundrobin_limit_cidrs"], version=1).nft
+    assert plan is not None and plan.family == "ip6"
+    assert NftPlan.from_dict(plan.to_dict()) == plan
+    # a plan held by an agent from before IPv6 has no family: it was an ip table
+    held = {k: v for k, v in render_nft(CASES["source_ip_port"], version=1).nft.to_dict().items()}
+    del held["family"]
+    assert NftPlan.from_dict(held).family == "ip"
+    text = ruleset(plan)
+    assert "dnat ip6 to [2001:db8:2::21]:5353" in text
+    assert "10.0.0.0/8" not in text and "ip6 saddr != { 2001:db8:1::/48 } drop" in text
+
+
+def test_ipv6_granularity_is_an_ipv6_netmask_or_the_whole_address() -> None:
+    def key(granularity: str | None) -> str:
+        balancer = CASES["ipv6_persistence_source_ip_port"]
+        pool = dataclasses.replace(
+            balancer.pools[0],
+            session_persistence=g.SessionPersistence(
+                "SOURCE_IP", persistence_granularity=granularity
+            ),
+        )
+        text = _text(dataclasses.replace(balancer, pools=(pool,)))
+        return text.split("ct mark set ", 1)[1].split(" map @", 1)[0]
+
+    assert key("ffff:ffff:ffff:ffff::") == "ip6 saddr and ffff:ffff:ffff:ffff::"
+    assert key(None) == "ip6 saddr"
+    assert key("255.255.255.0") == "ip6 saddr"  # an IPv4 mask: as nginx, the whole address
+    assert key("ffff:0:ffff::") == "ip6 saddr"  # not contiguous
 
 
 def test_no_udp_listener_no_text() -> None:
     assert render_nft(lb(), version=1).text is None
+
+
+def test_no_guard_chain_without_cidrs_or_limit() -> None:
+    """An empty base chain would still cost every datagram a hook call."""
+    assert "chain guard" not in _text(CASES["source_ip_port"])
+    assert "chain guard" in _text(CASES["source_ip_limit_cidrs"])

@@ -6,10 +6,14 @@ import socket
 import threading
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 class UDPEchoBackend:
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.name = name
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock = socket.socket(_family(host), socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
         self.received = 0
@@ -42,7 +46,7 @@ def udp_ask(
     host: str, port: int, payload: bytes = b"hi", *, timeout: float = 2.0, source: str = "127.0.0.1"
 ) -> str | None:
     """One datagram from a fresh socket (a new session); the answer, or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
         sock.settimeout(timeout)
         sock.sendto(payload, (host, port))
