@@ -24,14 +24,19 @@ class UnsupportedMediaType(APIError):
     faultcode = "Client"
 
 
-def get_env(request: Request) -> Env:
-    """What the services need: made once per app (``create_app``)."""
+async def get_env(request: Request) -> Env:
+    """What the services need: made once per app (``create_app``). A coroutine, so
+    FastAPI does not hop to its thread pool and back for an attribute read."""
+    return _env(request)
+
+
+def _env(request: Request) -> Env:
     env: Env = request.app.state.env
     return env
 
 
 def get_settings(request: Request) -> Settings:
-    return get_env(request).settings
+    return _env(request).settings
 
 
 def _is_json(content_type: str) -> bool:

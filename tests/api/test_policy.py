@@ -392,3 +392,16 @@ def test_a_policy_file_that_comes_to_ask_a_remote_server_is_no_longer_remembered
     assert octavia.allows(rule, OWN, MEMBER_CREDS)
     assert octavia.allows(rule, OWN, MEMBER_CREDS)
     assert asked == [rule, rule, rule]
+
+
+def test_a_policy_that_asks_a_remote_server_is_said_to_wait_on_the_network(tmp_path: Path):
+    """The door decides on the event loop only while no rule asks a remote server
+    (``Guard.may_wait``); a file that comes to ask one is seen at the next request."""
+    policy = tmp_path / "policy.yaml"
+    rule = "os_load-balancer_api:loadbalancer:get_all"
+    policy.write_text(f'"{rule}": "role:member"\n')
+    octavia = OctaviaPolicy(policy_file=str(policy))
+    assert not octavia.asks_remote()
+    policy.write_text(f'"{rule}": "role:member or http://127.0.0.1:9/never"\n')
+    assert octavia.asks_remote()
+    assert not OctaviaPolicy().asks_remote()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from hydria.api.auth.enforcer import ADMIN_ROLES, NoauthPolicy, OctaviaPolicy, Policy
 from hydria.api.auth.keystone import SCOPE_KEY, Identity
@@ -84,6 +85,10 @@ class Guard:
             self.policy = self.octavia
         else:
             self.policy = NoauthPolicy()
+
+    def may_wait(self) -> bool:
+        """May a decision wait on the network (a policy rule that asks a remote server)?"""
+        return self.strategy == KEYSTONE and self.octavia.asks_remote()
 
     def caller(self, request: Request) -> tuple[str, tuple[str, ...], str | None, dict[str, Any]]:
         if self.strategy == KEYSTONE:
@@ -157,7 +162,15 @@ class Guard:
         return operation.target
 
 
-def admit(request: Request) -> RequestContext:
-    """The dependency every route runs first (and handlers' ``Ctx``)."""
+async def admit(request: Request) -> RequestContext:
+    """The dependency every route runs first (and handlers' ``Ctx``).
+
+    A coroutine: FastAPI runs a plain function dependency in its thread pool, a
+    hop to a worker thread and back that cost more than the decision itself (a
+    header read and a remembered policy answer). It runs on the event loop unless
+    a rule of the operator's policy asks a remote server (``http:`` checks), whose
+    answer waits on the network: then it keeps the thread pool."""
     guard: Guard = request.app.state.guard
+    if guard.may_wait():
+        return await run_in_threadpool(guard.admit, request)
     return guard.admit(request)

@@ -99,14 +99,25 @@ class DecisionMemo:
         except TypeError:
             return None
 
+    def _freshen(self, stamp: tuple[int, int, int] | None) -> None:
+        """Forget everything if the file changed (call with the lock held)."""
+        if stamp != self._stamp:
+            self._answers.clear()
+            self._stamp = stamp
+            self._remembers = self._load()
+
     def get(self, key: Any) -> bool | None:
         stamp = self._file_stamp()
         with self._lock:
-            if stamp != self._stamp:
-                self._answers.clear()
-                self._stamp = stamp
-                self._remembers = self._load()
+            self._freshen(stamp)
             return self._answers.get(key)
+
+    def remembers(self) -> bool:
+        """Are answers remembered under the rules in force (none asks a remote server)?"""
+        stamp = self._file_stamp()
+        with self._lock:
+            self._freshen(stamp)
+            return self._remembers
 
     def put(self, key: Any, answer: bool) -> None:
         with self._lock:
@@ -141,6 +152,11 @@ class OctaviaPolicy:
 
     def allows(self, rule: str, project_id: str | None, creds: Mapping[str, Any]) -> bool:
         return self._check(rule, {"project_id": project_id}, creds)
+
+    def asks_remote(self) -> bool:
+        """Does a rule in force ask a remote server (``http:`` checks), so that a
+        decision may wait on the network?"""
+        return not self._memo.remembers()
 
     def _check(self, rule: str, target: dict[str, Any], creds: Mapping[str, Any]) -> bool:
         key = self._memo.key(rule, target, creds)
