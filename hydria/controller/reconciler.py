@@ -241,12 +241,8 @@ class Reconciler:
 
         with self.db.session() as session:
             ok = convergence.mark_converged(session, lb_id, generation, owner=owner)
-            if ok:
-                for amp_id in serving:
-                    amp = session.get(Amphora, amp_id)
-                    if amp is not None:
-                        amp.config_generation = generation
-                        amp.error_reason = None
+            if ok:  # a step that failed on them before is history now
+                amp_db.clear_errors(session, serving)
         return Outcome("done") if ok else Outcome("superseded", generation=generation)
 
     # -- steps ---------------------------------------------------------------
