@@ -32,7 +32,7 @@ from hydria.agent.server import AgentServer, AgentState, server_tls_context
 from hydria.agent.udp import UdpStore
 from hydria.agent.wakeups import Waker
 from hydria.core.prometheus import sockets as prometheus_sockets
-from hydria.wire.agent_api import AmphoraBoot, boot_from_json, boot_to_json
+from hydria.wire.agent_api import READY_FD_ENV, AmphoraBoot, boot_from_json, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
 log = logging.getLogger("hydria.agent")
@@ -287,6 +287,7 @@ def run(folder: Path) -> int:
         boot.lb_network_ip,
         boot.agent_port,
     )
+    tell_ready()  # it listens: a connection now waits in the backlog for serve_forever
     try:
         server.serve_forever()
     finally:
@@ -304,6 +305,22 @@ def run(folder: Path) -> int:
             flow_logs.close()
         lock.close()
     return 0
+
+
+def tell_ready() -> None:
+    """Write one byte to the pipe the compute driver named (``READY_FD_ENV``), once."""
+    fd = os.environ.pop(READY_FD_ENV, "")
+    if not fd.isdigit():
+        return
+    try:
+        os.write(int(fd), b"1")
+    except OSError:  # the driver gave up waiting (or is gone): nothing to tell
+        pass
+    finally:
+        try:
+            os.close(int(fd))
+        except OSError:
+            pass
 
 
 def hold_agent_lock(layout: AmphoraLayout) -> IO[str] | None:

@@ -19,16 +19,26 @@ def housekeeping(
     state_dir: Path | None, database_url: str | None, verbose: bool, once: bool
 ) -> None:
     """Collect orphan amphorae and leaked addresses; purge expired DELETED rows."""
+    from hydria.db.settle import settle_feed_for
+
     settings = settings_from(state_dir, database_url)
     wiring.setup_logging(verbose)
     wiring.require_pki(settings, "housekeeping")
     db = wiring.database(settings)
-    keeper = wiring.housekeeper(settings, db)
     if once:
+        keeper = wiring.housekeeper(settings, db)
         click.echo(" ".join(f"{k}={v}" for k, v in keeper.sweep_once().items()))
         return
+    # on PostgreSQL a deferred spare refill wakes at the controllers' NOTIFY
+    # hydria_settled; on SQLite (no signal across processes) it polls
+    feed = settle_feed_for(settings.db_url) if settings.spare_amphora_pool_size > 0 else None
+    keeper = wiring.housekeeper(settings, db, settle=feed)
     wiring.start_metrics(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    keeper.run(stop)
+    try:
+        keeper.run(stop)
+    finally:
+        if feed is not None:
+            feed.close()

@@ -92,7 +92,9 @@ def up(
     controller.start()
     health = _start_health(settings, db, stop, notifier)
     # spares booted by the controller's own reconciler: taking one asks its agent nothing
-    keeper = wiring.housekeeper(settings, db, compute_driver=compute, booter=loop.reconciler)
+    keeper = wiring.housekeeper(
+        settings, db, compute_driver=compute, booter=loop.reconciler, settle=settle
+    )
     housekeeping = threading.Thread(
         target=keeper.run, args=(stop,), name="housekeeping", daemon=True
     )

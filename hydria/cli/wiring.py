@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hydria.controller.reconciler import Reconciler
     from hydria.db.engine import Database
     from hydria.db.notify import InProcessNotifier, Notifier
-    from hydria.db.settle import SettleSignal, SettleWatch
+    from hydria.db.settle import SettleSignal, SettleWait, SettleWatch
     from hydria.drivers.amphora.base import AmphoraAgent
     from hydria.drivers.certs.local_ca import ControllerCA
     from hydria.drivers.compute.base import ComputeDriver
@@ -416,9 +416,11 @@ def housekeeper(
     *,
     compute_driver: ComputeDriver | None = None,
     booter: Reconciler | None = None,
+    settle: SettleWait | None = None,
 ) -> Housekeeper:
     """``booter``: the controller's reconciler in the same process (``hydria up``),
-    so the spares it boots are amphorae the controller has heard from already."""
+    so the spares it boots are amphorae the controller has heard from already;
+    ``settle``: the settles a deferred spare refill waits on (None: it polls)."""
     import datetime as dt
 
     from hydria.housekeeping.certs import CertRotator
@@ -445,6 +447,7 @@ def housekeeper(
             booter.boot_spare,
             size=settings.spare_amphora_pool_size,
             boot_timeout=settings.amphora_boot_timeout,
+            settle=settle,
         )
     return Housekeeper(
         db,

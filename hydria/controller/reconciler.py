@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import resource
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -37,7 +38,7 @@ from hydria.db.models import Amphora, AmphoraHealth, LoadBalancer, Subnet, utcno
 from hydria.db.snapshot import load_lb_row, to_graph
 from hydria.drivers.amphora.base import AmphoraAgent, StaleConfig
 from hydria.drivers.certs.base import CertificateAuthority
-from hydria.drivers.compute.base import ComputeDriver, Fences
+from hydria.drivers.compute.base import ComputeDriver, Fences, SignalsBoot
 from hydria.drivers.network.base import NetworkDriver, SubnetPort
 from hydria.drivers.network.names import inside_port
 from hydria.drivers.secrets.base import SecretStore
@@ -240,12 +241,8 @@ class Reconciler:
 
         with self.db.session() as session:
             ok = convergence.mark_converged(session, lb_id, generation, owner=owner)
-            if ok:
-                for amp_id in serving:
-                    amp = session.get(Amphora, amp_id)
-                    if amp is not None:
-                        amp.config_generation = generation
-                        amp.error_reason = None
+            if ok:  # a step that failed on them before is history now
+                amp_db.clear_errors(session, serving)
         return Outcome("done") if ok else Outcome("superseded", generation=generation)
 
     # -- steps ---------------------------------------------------------------
@@ -287,7 +284,13 @@ class Reconciler:
         self.known.forget(amp.id)
         boot, cert = boot_document(self.options, self.ca, amp.id, ip)
         compute_id = self.compute.create(boot)
-        info = self.agent.wait_ready(ip, self.options.agent_port, timeout=self.options.boot_timeout)
+        started = time.monotonic()
+        if isinstance(self.compute, SignalsBoot):
+            # asleep until the agent says it listens, then one ``info`` answers: polling
+            # a booting agent cost a worker up to its last back-off step per create
+            self.compute.wait_booted(amp.id, self.options.boot_timeout)
+        left = max(self.options.boot_timeout - (time.monotonic() - started), 1.0)
+        info = self.agent.wait_ready(ip, self.options.agent_port, timeout=left)
         self.known.heard(amp.id, info)
         with self.db.session() as session:
             row = session.get(Amphora, amp.id)

@@ -95,6 +95,25 @@ def changes_in_flight(session: Session) -> int:
     )
 
 
+def clear_errors(session: Session, amphora_ids: list[str]) -> None:
+    """Forget the last failed step of these amphorae: they serve now. Only rows that
+    carry one are written (usually none: a converged change writes no amphora)."""
+    if not amphora_ids:
+        return
+    failed = list(
+        session.scalars(
+            select(Amphora.id).where(Amphora.id.in_(amphora_ids), Amphora.error_reason.isnot(None))
+        )
+    )
+    if failed:
+        session.execute(
+            update(Amphora)
+            .where(Amphora.id.in_(failed))
+            .values(error_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def claim_spare(session: Session, lb_id: str, role: str) -> Amphora | None:
     """Give a READY spare to ``lb_id``, or None if there is none to have.
 

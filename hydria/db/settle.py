@@ -21,6 +21,11 @@ a settle between the two is not missed. Across processes on PostgreSQL the
 controller sends ``NOTIFY hydria_settled`` (``PostgresSettleSignal``) and each
 API process feeds its board from ``LISTEN`` (``PostgresSettleFeed``); on SQLite
 split processes have no signal and nothing waits (``settle_feed_for``).
+
+Threads wait on the board too: ``wait_any(after=mark)`` blocks until any load
+balancer settled after the mark (``SettleWait``). The spare pool, which defers
+its refill while creates are in flight, looks again at each settle instead of
+polling the database (``hydria.housekeeping.spares``).
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ class SettleWatch(Protocol):
     async def wait(self, lb_id: str, *, after: int, timeout: float) -> bool: ...
 
 
+class SettleWait(Protocol):
+    """What a thread waits on for any settle (``SettleBoard``, or a feed)."""
+
+    def mark(self) -> int: ...
+
+    def wait_any(self, *, after: int, timeout: float) -> bool: ...
+
+
 Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
@@ -62,6 +75,8 @@ class SettleBoard:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # threads in wait_any sleep on it; settled() wakes them all
+        self._any = threading.Condition(self._lock)
         self._seq = 0
         self._last: OrderedDict[str, int] = OrderedDict()
         self._waiters: dict[str, list[Waiter]] = {}
@@ -86,6 +101,7 @@ class SettleBoard:
             else:
                 waiters = [w for ws in self._waiters.values() for w in ws]
                 self._waiters.clear()
+            self._any.notify_all()
         for loop, fut in waiters:
             try:
                 loop.call_soon_threadsafe(_wake, fut)
@@ -113,6 +129,12 @@ class SettleBoard:
                     mine[:] = [w for w in mine if w[1] is not fut]
                     if not mine:
                         del self._waiters[lb_id]
+
+    def wait_any(self, *, after: int, timeout: float) -> bool:
+        """Block the calling thread until any load balancer settled after ``after``
+        (a ``mark()``; at once if one has), at most ``timeout`` seconds; whether one did."""
+        with self._any:
+            return self._any.wait_for(lambda: self._seq > after, timeout)
 
     def waiting(self) -> int:
         """Readers waiting now (for tests and metrics)."""
@@ -154,6 +176,7 @@ def settle_signal_for(db_url: str) -> SettleSignal | None:
     return PostgresSettleSignal(db_url) if db_url.startswith("postgresql") else None
 
 
-def settle_feed_for(db_url: str) -> SettleWatch | None:
-    """What an API process's readers wait on (None on SQLite: nothing waits)."""
+def settle_feed_for(db_url: str) -> PostgresSettleFeed | None:
+    """What an API process's readers (or a housekeeping process's spare pool) wait
+    on; None on SQLite: nothing waits."""
     return PostgresSettleFeed(db_url) if db_url.startswith("postgresql") else None

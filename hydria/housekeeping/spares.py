@@ -7,6 +7,10 @@ but not while a load balancer is being created or changed (up to
 ``defer_limit`` seconds): a boot costs a Python start and several processes,
 and on a busy host it took its CPU from the very create that claimed the spare
 (every netns create of ``bench/provision.py`` overlapped the next spare's boot).
+While it waits it looks again whenever a load balancer settles (the settle
+board of ``hydria.db.settle``: in process for ``hydria up``, ``LISTEN
+hydria_settled`` on PostgreSQL), not on a timer; only where no signal exists
+(split processes on SQLite) it polls every ``defer_poll`` seconds.
 
 Spares that can no longer serve are removed: READY ones whose agent is gone,
 BOOTING ones older than twice the boot timeout (their booter died), and
@@ -27,6 +31,7 @@ from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
 from hydria.db.engine import Database
 from hydria.db.models import utcnow
+from hydria.db.settle import SettleWait
 from hydria.drivers.compute.base import ComputeDriver
 
 log = logging.getLogger("hydria.housekeeping")
@@ -44,6 +49,7 @@ class SparePool:
         interval: float = 1.0,
         defer_limit: float = 10.0,
         defer_poll: float = 0.05,
+        settle: SettleWait | None = None,
     ) -> None:
         self.db = db
         self.compute = compute
@@ -53,20 +59,44 @@ class SparePool:
         self.interval = interval
         self.defer_limit = defer_limit
         self.defer_poll = defer_poll
+        # settles of load balancers: a deferred refill looks again at each one
+        self.settle = settle
         # since when refills wait for changes in flight (monotonic), None when not waiting
         self._deferred_since: float | None = None
+        # the settle board's mark taken before the last look at changes in flight
+        self._mark = 0
 
     def run(self, stop: threading.Event) -> None:
         log.info("event=spare_pool_start size=%s", self.size)
-        # while a refill waits, look often: it boots as soon as the create converged
-        while not stop.wait(self.interval if self._deferred_since is None else self.defer_poll):
+        while not self._pause(stop):
             try:
                 self.maintain()
             except Exception:  # the database may be away; next pass
                 log.exception("event=spare_pool_failed")
 
+    def _pause(self, stop: threading.Event) -> bool:
+        """Wait before the next pass; True once ``stop`` is set.
+
+        A deferred refill looks again when a load balancer settles (or when its
+        ``defer_limit`` runs out), or every ``defer_poll`` without a settle signal:
+        it boots as soon as the create converged. Waits on the board are cut into
+        ``interval`` slices so a stop is seen as soon as without a refill waiting.
+        """
+        if self._deferred_since is None:
+            return stop.wait(self.interval)
+        if self.settle is None:
+            return stop.wait(self.defer_poll)
+        left = self.defer_limit - (time.monotonic() - self._deferred_since)
+        while left > 0 and not stop.is_set():
+            if self.settle.wait_any(after=self._mark, timeout=min(left, self.interval)):
+                break
+            left = self.defer_limit - (time.monotonic() - self._deferred_since)
+        return stop.is_set()
+
     def _defer(self) -> bool:
         """Whether a refill waits: a change is in flight, for less than ``defer_limit``."""
+        if self.settle is not None:  # before the look: a settle after it is not missed
+            self._mark = self.settle.mark()
         with self.db.read() as session:
             busy = amp_db.changes_in_flight(session) > 0
         now = time.monotonic()

@@ -60,6 +60,10 @@ from typing import Final
 API_VERSION: Final = "1.0"
 PREFIX: Final = "/1.0"
 DEFAULT_AGENT_PORT: Final = 9443
+# set by a compute driver that starts the agent itself (``local``): the number of
+# an inherited pipe's write end; the agent writes one byte there and closes it once
+# it listens, so the driver hears the moment it can be asked (no polling)
+READY_FD_ENV: Final = "HYDRIA_AGENT_READY_FD"
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
 MAX_DRAIN_SECONDS: Final = 60.0
 #: How the agent names a piece of TLS material: the SHA-256 of its content.

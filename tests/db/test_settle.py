@@ -105,3 +105,49 @@ def test_a_reconnected_feed_wakes_every_reader() -> None:
     assert asyncio.run(readers()) == [True, True]
     assert settle_feed_for("sqlite:///x.db") is None
     assert settle_signal_for("sqlite:///x.db") is None
+
+
+def test_a_thread_waits_for_any_settle_after_its_mark() -> None:
+    """``wait_any``: what the spare pool sleeps on while it defers a refill."""
+    board = SettleBoard()
+    mark = board.mark()
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(board.wait_any(after=mark, timeout=60)))
+    waiter.start()
+    board.settled("lb-7")  # any load balancer will do
+    waiter.join()
+    assert woke == [True]
+    # a settle before the mark is history: nothing after it, so the wait times out
+    assert board.wait_any(after=board.mark(), timeout=0.01) is False
+
+
+def test_a_settle_between_the_mark_and_the_thread_wait_is_not_missed() -> None:
+    board = SettleBoard()
+    mark = board.mark()
+    board.settled("lb-1")
+    assert board.wait_any(after=mark, timeout=0) is True
+    board.settled("")  # a reconnected feed wakes thread waiters too
+    assert board.wait_any(after=mark + 1, timeout=0) is True
+
+
+@pytest.mark.postgres
+def test_a_controller_process_settle_wakes_a_thread_of_another_process(pg_url: str) -> None:
+    """``hydria housekeeping`` on PostgreSQL: its spare pool waits on the feed."""
+    feed = settle_feed_for(pg_url)
+    assert isinstance(feed, PostgresSettleFeed)
+    signal = PostgresSettleSignal(pg_url)
+    mark = feed.mark()
+    stop = threading.Event()
+
+    def keep_telling() -> None:  # until the listener has connected, notes are lost
+        while not stop.wait(0.1):
+            signal.settled("lb-1")
+
+    teller = threading.Thread(target=keep_telling)
+    teller.start()
+    try:
+        assert feed.wait_any(after=mark, timeout=30) is True
+    finally:
+        stop.set()
+        teller.join()
+        feed.close()

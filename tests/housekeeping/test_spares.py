@@ -9,8 +9,10 @@ from hydria.core import constants as c
 from hydria.db import amphorae as amp_db
 from hydria.db import models as m
 from hydria.db.engine import Database
+from hydria.db.settle import SettleBoard
 from hydria.housekeeping.spares import SparePool
 from tests.support.factories import make_lb
+from tests.support.wait import wait_for
 
 
 class FakeCompute:
@@ -118,3 +120,83 @@ def test_refills_wait_for_changes_in_flight_but_not_forever(any_db: Database, mo
     assert pool.maintain() == {"booted": 0, "removed": 0}
     clock[0] += 10.0
     assert pool.maintain() == {"booted": 1, "removed": 0}  # a stream of changes never starves it
+
+
+def _run(pool: SparePool) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=pool.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def _ready(db: Database) -> int:
+    with db.read() as s:
+        return len([a for a in amp_db.spares(s) if a.status == c.AMPHORA_READY])
+
+
+def test_a_deferred_refill_wakes_at_the_settle_not_by_polling(any_db: Database, monkeypatch):
+    """With a settle board the deferred refill looks again when a load balancer
+    settles: it neither polls the database meanwhile nor waits out its limit."""
+    from hydria.housekeeping import spares
+
+    board = SettleBoard()
+    pool, _ = _pool(any_db, 1)
+    # polling, a timer or the limit would never fire within the test
+    pool.interval = pool.defer_poll = pool.defer_limit = 3600.0
+    pool.settle = board
+    looks = []
+    real = spares.amp_db.changes_in_flight
+    monkeypatch.setattr(spares.amp_db, "changes_in_flight", lambda s: looks.append(1) or real(s))
+    lb = make_lb(any_db, status=c.PENDING_CREATE)
+    pool.interval = 0.01  # the first pass comes at once; the deferral waits on the board
+    stop, thread = _run(pool)
+    try:
+        wait_for(lambda: pool._deferred_since is not None, what="the refill is deferred")
+        pool.interval = 3600.0
+        seen = len(looks)
+        board.settled("another-lb")  # a settle while the create is still in flight
+        wait_for(lambda: len(looks) > seen, what="a look after the settle")
+        assert _ready(any_db) == 0
+        looks_before = len(looks)
+        with any_db.session() as s:
+            s.get(m.LoadBalancer, lb).provisioning_status = c.ACTIVE
+        board.settled(lb)
+        wait_for(lambda: _ready(any_db) == 1, what="the refill after the create settled")
+        assert len(looks) == looks_before + 1  # one look per settle, no polling between
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_deferred_refill_with_a_board_still_ends_at_its_limit(any_db: Database):
+    """A stream of changes that never settles does not starve the pool."""
+    pool, _ = _pool(any_db, 1)
+    pool.interval = 0.01
+    pool.defer_poll = 3600.0  # the board is used, not polling
+    pool.defer_limit = 0.2
+    pool.settle = SettleBoard()
+    make_lb(any_db, status=c.PENDING_CREATE)
+    stop, thread = _run(pool)
+    try:
+        wait_for(lambda: _ready(any_db) == 1, what="the refill once the limit passed")
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_without_a_settle_signal_a_deferred_refill_polls(any_db: Database):
+    """Split processes on SQLite have no signal: the refill polls every ``defer_poll``."""
+    pool, _ = _pool(any_db, 1)
+    pool.interval = 0.01
+    pool.defer_poll = 0.01
+    lb = make_lb(any_db, status=c.PENDING_CREATE)
+    stop, thread = _run(pool)
+    try:
+        wait_for(lambda: pool._deferred_since is not None, what="the refill is deferred")
+        pool.interval = 3600.0  # only the poll can bring the next look now
+        with any_db.session() as s:
+            s.get(m.LoadBalancer, lb).provisioning_status = c.ACTIVE
+        wait_for(lambda: _ready(any_db) == 1, what="the refill seen by polling")
+    finally:
+        stop.set()
+        thread.join()

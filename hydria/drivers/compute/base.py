@@ -52,3 +52,16 @@ class Fences(Protocol):
     as a failover of an ACTIVE_STANDBY amphora needs before anything else."""
 
     def fence(self, amphora_id: str) -> None: ...
+
+
+@runtime_checkable
+class SignalsBoot(Protocol):
+    """A driver that hears when an amphora it started is ready to be asked (``local``:
+    the agent writes to a pipe once it listens), so the controller need not poll its
+    agent while it boots."""
+
+    def wait_booted(self, amphora_id: str, timeout: float) -> None:
+        """Return once the amphora this driver started says it listens (or its start
+        failed, or ``timeout`` passed, or it was not started here): the caller then
+        asks its agent as before."""
+        ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from hydria.core.ids import derived_id
 from hydria.core.procs import cmdline, lock_held, pid_alive, pids_mentioning
-from hydria.wire.agent_api import AmphoraBoot, boot_to_json
+from hydria.wire.agent_api import READY_FD_ENV, AmphoraBoot, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
 log = logging.getLogger("hydria.compute.local")
@@ -39,6 +40,8 @@ class LocalCompute:
         self.root.mkdir(parents=True, exist_ok=True)
         # agents we spawned: polled now and then so exited ones leave no zombie
         self._children: list[subprocess.Popen[bytes]] = []
+        # the read end of each starting agent's readiness pipe (``wait_booted``)
+        self._booting: dict[str, int] = {}
 
     def _reap(self) -> None:
         self._children = [p for p in self._children if p.poll() is None]
@@ -72,16 +75,29 @@ class LocalCompute:
         fd = os.open(layout.boot_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(boot_to_json(boot))
-        with open(layout.agent_log, "ab") as out:
-            # the agent records its own pid once it holds agent.lock
-            proc = subprocess.Popen(
-                [*_agent_command(), "--dir", str(layout.root)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                close_fds=True,
-            )
+        # the agent writes a byte to this pipe once it listens (READY_FD_ENV), so
+        # wait_booted wakes at that moment instead of the controller polling its port
+        ready_r, ready_w = os.pipe()
+        try:
+            with open(layout.agent_log, "ab") as out:
+                # the agent records its own pid once it holds agent.lock
+                proc = subprocess.Popen(
+                    [*_agent_command(), "--dir", str(layout.root)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(ready_w,),
+                    env={**os.environ, READY_FD_ENV: str(ready_w)},
+                )
+        except BaseException:
+            os.close(ready_r)
+            raise
+        finally:
+            os.close(ready_w)
+        self._forget_boot(boot.amphora_id)
+        self._booting[boot.amphora_id] = ready_r
         self._reap()
         self._children.append(proc)
         log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)
@@ -90,8 +106,27 @@ class LocalCompute:
     def is_running(self, amphora_id: str) -> bool:
         return self._lock_held(amphora_id)
 
+    def wait_booted(self, amphora_id: str, timeout: float) -> None:
+        """Until the agent started by ``create`` listens: its byte on the pipe, or
+        the pipe's end when it exits first (``SignalsBoot``)."""
+        fd = self._booting.pop(amphora_id, None)
+        if fd is None:
+            return
+        try:
+            waiter = select.poll()  # not select(): a busy controller's fds pass 1024
+            waiter.register(fd, select.POLLIN)
+            waiter.poll(max(timeout, 0.0) * 1000)
+        finally:
+            os.close(fd)
+
+    def _forget_boot(self, amphora_id: str) -> None:
+        fd = self._booting.pop(amphora_id, None)
+        if fd is not None:
+            os.close(fd)
+
     def delete(self, amphora_id: str) -> None:
         self._reap()
+        self._forget_boot(amphora_id)
         layout = self.layout(amphora_id)
         self._stop_running(amphora_id)
         self._kill_haproxy(layout)
