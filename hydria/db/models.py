@@ -326,10 +326,6 @@ class Amphora(Base, Timestamps):
     cached_zone: Mapped[str | None] = mapped_column(String(255), default=None)
     image_id: Mapped[str | None] = mapped_column(String(36), default=None)
     compute_flavor: Mapped[str | None] = mapped_column(String(255), default=None)
-    # no longer written (nothing read it; a converged change wrote every amphora row
-    # for it): a live amphora runs its load balancer's ``applied_generation``, and the
-    # agent says its own (``config_version``). Left for a migration to drop.
-    config_generation: Mapped[int] = mapped_column(Integer, default=0)
     # set by the health manager or an operator; the controller replaces the amphora
     failover_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # why the controller's last step on this amphora failed (HAProxy's own words, a
