@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hydria.core import constants as c
+
 
 @dataclass(frozen=True)
 class HealthMonitor:
@@ -33,7 +35,7 @@ class Member:
     id: str
     address: str
     protocol_port: int
-    weight: int = 1
+    weight: int = c.DEFAULT_WEIGHT
     backup: bool = False
     admin_state_up: bool = True
     monitor_address: str | None = None
@@ -99,12 +101,14 @@ class Listener:
     protocol: str
     protocol_port: int
     admin_state_up: bool = True
-    connection_limit: int = -1  # -1: unlimited (bounded by the host, see RenderOptions)
+    connection_limit: int = (
+        c.DEFAULT_CONNECTION_LIMIT
+    )  # unlimited (bounded by the host, see RenderOptions)
     default_pool_id: str | None = None
-    timeout_client_data: int = 50000  # milliseconds, as Octavia
-    timeout_member_connect: int = 5000
-    timeout_member_data: int = 50000
-    timeout_tcp_inspect: int = 0
+    timeout_client_data: int = c.DEFAULT_TIMEOUT_CLIENT_DATA  # milliseconds, as Octavia
+    timeout_member_connect: int = c.DEFAULT_TIMEOUT_MEMBER_CONNECT
+    timeout_member_data: int = c.DEFAULT_TIMEOUT_MEMBER_DATA
+    timeout_tcp_inspect: int = c.DEFAULT_TIMEOUT_TCP_INSPECT
     insert_headers: tuple[tuple[str, str], ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
     # TERMINATED_HTTPS: references into the secret store (see LoadBalancer.tls_files)
