@@ -243,7 +243,10 @@ def test_persistence_with_an_ipv6_netmask_sticks_a_whole_prefix(lab: Lab) -> Non
     first = lab.ask(4)
     assert len(set(first)) == 1 and first[0] is not None
     # another address of the same /64 is the same key: the same member, where
-    # ROUND_ROBIN alone would give it the other one
+    # ROUND_ROBIN alone would give it the other one. Its first datagram may go
+    # unanswered within the second (seen once in CI at load ~2.5: the amphora
+    # learns the new address's neighbour first); it must not reach another member.
+    assert lab.ask(1, source=CLIENT_TWIN)[0] in (None, first[0])
     assert lab.ask(4, source=CLIENT_TWIN) == [first[0]] * 4
 
 
