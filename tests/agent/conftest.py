@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,21 +38,28 @@ def pki(tmp_path: Path) -> ControllerCA:
     return ControllerCA.load_or_create(tmp_path / "pki")
 
 
-@pytest.fixture
-def amphora(tmp_path: Path, pki: ControllerCA) -> Iterator[Amphora]:
-    amp_id = str(uuid.uuid4())
-    ip = f"127.44.250.{next(_hosts) % 250 + 1}"
-    port = free_port(ip)
+def boot_for(pki: ControllerCA, amp_id: str, ip: str, port: int, **extra: Any) -> AmphoraBoot:
+    """The boot document of an amphora whose agent listens on ``ip:port``, with a
+    server certificate from ``pki`` (``extra``: heartbeat settings and the like)."""
     cert, key = pki.issue_server_cert(amp_id, ip)
-    compute = LocalCompute(tmp_path / "amphorae")
-    boot = AmphoraBoot(
+    return AmphoraBoot(
         amphora_id=amp_id,
         lb_network_ip=ip,
         agent_port=port,
         server_cert_pem=cert,
         server_key_pem=key,
         ca_cert_pem=pki.ca_cert_pem,
+        **extra,
     )
+
+
+@pytest.fixture
+def amphora(tmp_path: Path, pki: ControllerCA) -> Iterator[Amphora]:
+    amp_id = str(uuid.uuid4())
+    ip = f"127.44.250.{next(_hosts) % 250 + 1}"
+    port = free_port(ip)
+    compute = LocalCompute(tmp_path / "amphorae")
+    boot = boot_for(pki, amp_id, ip, port)
     client = AgentClient(pki.ca_cert_path, *pki.client_cert_paths())
     compute.create(boot)
     try:

@@ -376,9 +376,8 @@ def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouche
 
     from hydria.drivers.compute.local import LocalCompute
     from hydria.wire import heartbeat as wire
-    from hydria.wire.agent_api import AmphoraBoot
     from hydria.wire.heartbeat_keys import amphora_key
-    from tests.agent.conftest import _hosts
+    from tests.agent.conftest import _hosts, boot_for
     from tests.support.procs import kill_all_mentioning
 
     deployment = b"a deployment key for this test"
@@ -388,15 +387,12 @@ def test_heartbeats_come_signed_from_the_management_address_and_the_agent_vouche
     health = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     health.bind(("127.0.0.1", 0))
     health.settimeout(20)
-    cert, key = pki.issue_server_cert(amp_id, ip)
     compute = LocalCompute(tmp_path / "amphorae")
-    boot = AmphoraBoot(
-        amphora_id=amp_id,
-        lb_network_ip=ip,
-        agent_port=port,
-        server_cert_pem=cert,
-        server_key_pem=key,
-        ca_cert_pem=pki.ca_cert_pem,
+    boot = boot_for(
+        pki,
+        amp_id,
+        ip,
+        port,
         heartbeat_key=amphora_key(deployment, amp_id).hex(),
         controller_addresses=(f"127.0.0.1:{health.getsockname()[1]}",),
         heartbeat_interval=0.1,

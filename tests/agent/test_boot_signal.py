@@ -16,6 +16,7 @@ from hydria.drivers.certs.local_ca import ControllerCA
 from hydria.drivers.compute.base import SignalsBoot
 from hydria.drivers.compute.local import LocalCompute
 from hydria.wire.agent_api import READY_FD_ENV, AmphoraBoot
+from tests.agent.conftest import boot_for
 from tests.support.backends import free_port
 from tests.support.procs import kill_all_mentioning
 
@@ -50,17 +51,9 @@ def test_wait_booted_wakes_once_the_agent_listens(tmp_path: Path) -> None:
     net = int(os.environ.get("HYDRIA_TEST_NET", "42")) + 1
     ip = f"127.{net}.253.{os.getpid() % 200 + 10}"
     port = free_port(ip)
-    cert, key = pki.issue_server_cert(amp_id, ip)
     compute = LocalCompute(tmp_path / "amphorae")
     client = AgentClient(pki.ca_cert_path, *pki.client_cert_paths())
-    boot = AmphoraBoot(
-        amphora_id=amp_id,
-        lb_network_ip=ip,
-        agent_port=port,
-        server_cert_pem=cert,
-        server_key_pem=key,
-        ca_cert_pem=pki.ca_cert_pem,
-    )
+    boot = boot_for(pki, amp_id, ip, port)
     try:
         compute.create(boot)
         compute.wait_booted(amp_id, timeout=3600)
