@@ -11,7 +11,6 @@ and is removed in the fixture's ``finally``; addresses live only on them.
 from __future__ import annotations
 
 import contextlib
-import random
 import ssl
 import subprocess
 import time
@@ -73,7 +72,13 @@ def deployment(
 ) -> Iterator[Net]:
     """A ``hydria up --driver netns`` with its bridges, client and members, all
     removed at the end."""
-    n = random.randint(1, 250)
+    with netns_lab.claimed_octet() as n:
+        yield from _deployment(tmp_path_factory, name, n, **extra_env)
+
+
+def _deployment(
+    tmp_path_factory: pytest.TempPathFactory, name: str, n: int, **extra_env: str
+) -> Iterator[Net]:
     lab = Lab()
     mgmt_bridge = f"hydbr-t{lab.tag}"
     state = tmp_path_factory.mktemp(name) / "state"

@@ -8,13 +8,17 @@ namespaces and bridges. Needs root.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 # a back-end that answers every GET with its name (run inside a namespace)
@@ -69,6 +73,35 @@ while not stop.is_set():
 def url_host(address: str) -> str:
     """``address`` as the host part of a URL (IPv6 in brackets)."""
     return f"[{address}]" if ":" in address else address
+
+
+@contextlib.contextmanager
+def claimed_octet() -> Iterator[int]:
+    """A third octet ``n`` for one deployment's 10.250-252.n.0/24 networks that no
+    other deployment on this machine holds while the block runs.
+
+    Two deployments that drew the same octet (they were drawn at random) put the
+    same /24 on two bridges; the host then routes one's management traffic onto
+    the other's bridge and a spare's agent never answers (seen once in CI). The
+    claim is an exclusive ``flock`` on a file per octet, so it goes with the
+    process that held it, however that process ends; an octet already on one of
+    the host's interfaces is skipped as well."""
+    on_host = ip("-o", "addr", "show", check=False)
+    for n in random.sample(range(1, 251), 250):
+        if any(f" 10.{second}.{n}." in on_host for second in (250, 251, 252)):
+            continue
+        fd = os.open(f"/tmp/hydria-test-octet-{n}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield n
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+        return
+    raise RuntimeError("every third octet 1-250 of 10.250-252 is held by another test")
 
 
 def can_use_netns() -> bool:
