@@ -5,7 +5,8 @@ listener, pool, two members, an HTTP health monitor), each serving; then the
 fleet idles for ``--idle`` seconds while heartbeats and health checks run.
 Per amphora: proportional memory (PSS, from /proc/PID/smaps_rollup, so shared
 pages are split fairly), CPU and wake-ups (schedstat) over the idle window,
-for the agent and for its HAProxy (master and workers). The baseline, in the same run, is the
+for the agent and for its HAProxy (master and workers). The agents' figures
+include the zygote they are forked from (``hydria.agent.zygote``), spread over them. The baseline, in the same run, is the
 HAProxy processes alone: what any HAProxy-based load balancer pays.
 
     .venv/bin/python bench/fleet.py [--sizes 10,100] [--idle 30]
@@ -72,9 +73,10 @@ def woke(before: dict[str, int], after: dict[str, int]) -> int:
     return sum(after[t] - before[t] for t in after if t in before)
 
 
-def fleet_pids(state: Path) -> tuple[list[int], list[int]]:
-    """(agent pids, HAProxy pids) of the amphorae under ``state``."""
-    agents, haproxies = [], []
+def fleet_pids(state: Path) -> tuple[list[int], list[int], list[int]]:
+    """(agent pids, HAProxy pids, zygote pids) of the amphorae under ``state``: the
+    zygote the agents are forked from is a cost of the fleet's agents, shared by them."""
+    agents, haproxies, zygotes = [], [], []
     marker = str(state / "amphorae").encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -87,9 +89,11 @@ def fleet_pids(state: Path) -> tuple[list[int], list[int]]:
             continue
         if b"amphora-agent" in cmd:
             agents.append(int(entry))
+        elif b"\0zygote\0" in cmd:
+            zygotes.append(int(entry))
         elif b"haproxy" in cmd.split(b"\0")[0]:
             haproxies.append(int(entry))
-    return agents, haproxies
+    return agents, haproxies, zygotes
 
 
 def populate(endpoint: str, count: int, members: list[tuple[str, int]]) -> None:
@@ -139,16 +143,17 @@ def measure(count: int, idle: float, members: list[tuple[str, int]]) -> dict[str
         state = endpoint.log.parent
         populate(endpoint, count, members)
         time.sleep(5)  # boots and first health checks settle
-        agents, haproxies = fleet_pids(state)
-        before = {p: cpu_ticks(p) for p in agents + haproxies}
-        slices = {p: timeslices(p) for p in agents + haproxies}
+        agents, haproxies, zygotes = fleet_pids(state)
+        before = {p: cpu_ticks(p) for p in agents + haproxies + zygotes}
+        slices = {p: timeslices(p) for p in agents + haproxies + zygotes}
         time.sleep(idle)
-        agents, haproxies = fleet_pids(state)
+        amphorae, haproxies, zygotes = fleet_pids(state)
+        agents = amphorae + zygotes  # the zygote's share is counted with the agents'
         cpu = {p: cpu_ticks(p) - before.get(p, cpu_ticks(p)) for p in agents + haproxies}
         wakes = {p: woke(slices.get(p, {}), timeslices(p)) for p in agents + haproxies}
-        n = max(len(agents), 1)
+        n = max(len(amphorae), 1)
         return {
-            "amphorae": float(len(agents)),
+            "amphorae": float(len(amphorae)),
             "agent_mb": sum(pss_kb(p) for p in agents) / 1024 / n,
             "haproxy_mb": sum(pss_kb(p) for p in haproxies) / 1024 / n,
             "agent_cpu_ms_per_min": sum(cpu[p] for p in agents) / TICK * 1000 / n / idle * 60,

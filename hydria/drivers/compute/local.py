@@ -5,6 +5,8 @@ Each agent starts in a new session, detached from whoever created it, as a VM
 is from Nova: a controller or ``hydria up`` that crashes leaves the data plane
 serving. The folder name is the amphora id and the agent's command line names
 the folder, so the driver can always find its processes again from the files.
+Agents are forked from a zygote that has the agent's code loaded
+(``zygote_client``): a new interpreter per amphora was most of a burst's CPU.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from hydria.core.ids import derived_id
 from hydria.core.procs import cmdline, lock_held, pid_alive, pids_mentioning
+from hydria.drivers.compute.zygote_client import ZygoteClient
 from hydria.wire.agent_api import READY_FD_ENV, AmphoraBoot, boot_to_json
 from hydria.wire.amphora_layout import AmphoraLayout
 
@@ -35,9 +38,12 @@ def _agent_command() -> list[str]:
 
 
 class LocalCompute:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fork_agents: bool = True) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # agents are forked from a warm zygote (``hydria.agent.zygote``): no
+        # interpreter start and no imports per amphora
+        self._zygote = ZygoteClient(self.root) if fork_agents else None
         # agents we spawned: polled now and then so exited ones leave no zombie
         self._children: list[subprocess.Popen[bytes]] = []
         # the read end of each starting agent's readiness pipe (``wait_booted``)
@@ -81,16 +87,7 @@ class LocalCompute:
         try:
             with open(layout.agent_log, "ab") as out:
                 # the agent records its own pid once it holds agent.lock
-                proc = subprocess.Popen(
-                    [*_agent_command(), "--dir", str(layout.root)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=out,
-                    start_new_session=True,
-                    close_fds=True,
-                    pass_fds=(ready_w,),
-                    env={**os.environ, READY_FD_ENV: str(ready_w)},
-                )
+                pid = self._start_agent(layout.root, out.fileno(), ready_w)
         except BaseException:
             os.close(ready_r)
             raise
@@ -98,10 +95,30 @@ class LocalCompute:
             os.close(ready_w)
         self._forget_boot(boot.amphora_id)
         self._booting[boot.amphora_id] = ready_r
+        log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, pid)
+        return derived_id("compute", boot.amphora_id)  # a UUID, as Nova's server ids
+
+    def _start_agent(self, folder: Path, log_fd: int, ready_w: int) -> int:
+        """Fork the agent from the zygote; if the zygote fails, start it as a new
+        interpreter (as every agent started before the zygote)."""
+        if self._zygote is not None:
+            try:
+                return self._zygote.spawn(folder, log_fd, ready_w)
+            except OSError as exc:
+                log.warning("event=zygote_failed reason=%s", exc)
+        proc = subprocess.Popen(
+            [*_agent_command(), "--dir", str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=(ready_w,),
+            env={**os.environ, READY_FD_ENV: str(ready_w)},
+        )
         self._reap()
         self._children.append(proc)
-        log.info("event=agent_spawned amphora=%s pid=%s", boot.amphora_id, proc.pid)
-        return derived_id("compute", boot.amphora_id)  # a UUID, as Nova's server ids
+        return proc.pid
 
     def is_running(self, amphora_id: str) -> bool:
         return self._lock_held(amphora_id)
@@ -152,6 +169,8 @@ class LocalCompute:
         self._wait_gone(pids, timeout=15)
         for amp_id in self.list_ids():
             self._kill_haproxy(self.layout(amp_id))
+        if self._zygote is not None:
+            self._zygote.close()
 
     # -- helpers ---------------------------------------------------------------
 
