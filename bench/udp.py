@@ -30,11 +30,31 @@ router between the two; both ratios are printed.
   NATs and tracks a datagram in the softirq of whoever sent it, so on the
   nftables path the amphora's work shows up in the client's and the back-end's
   system time; on nginx's, nginx's own process is a third one on the CPUs.
+* **--cpu N**: the client's thread, the echo back-end and nginx's processes run
+  on CPU N only, on every path. Unpinned, the rate of one path swings twofold
+  between rounds (54,000 to 99,000 answers/s straight to the back-end in one
+  run) with whether the scheduler ran the client and the back-end on two CPUs
+  at once or on one; pinned, every path runs the same way and the rate follows
+  what each answer costs. It hides nothing: the kernel forwards, NATs and
+  tracks a datagram in the softirq of whoever sent it, on that same CPU, so the
+  amphora's work is in the closed loop either way (a real amphora would do it
+  on CPUs of its own). nginx, a third process, is pinned there too. The
+  paced run is not pinned: a sender, its reader and the back-end on one CPU
+  starve the back-end (tried twice: once 14 % of the datagrams lost at the
+  back-end's own receive buffer, none in the amphora), which says nothing of
+  the path.
+* **--persistence**: SOURCE_IP persistence on both pools; nftables then
+  refreshes the client's persistence entry with every datagram it sends (its
+  ``persistence_timeout`` counts from the client's last datagram).
+* **CPU ratio**: the CPU per answer of all the path's processes together
+  (client, back-end, nginx), baseline over the path's: the cost ratio, steadier
+  than the rates on a shared machine.
 * **paced**: an open-loop sender at 50 % of each engine's closed-loop rate for
   ``--seconds``: datagrams sent, answered, lost (no answer within a second
   after the end), and the kernel's UDP receive-buffer drops in each namespace.
 
     .venv/bin/python bench/udp.py [--seconds 5] [--window 32] [--rounds 3] [--members 1]
+        [--persistence] [--cpu N]
     .venv/bin/python bench/udp.py --hold nftables --seconds 20   # one path, for perf
 
 Needs root, ``nft``, ``ip`` and nginx with its stream module.
@@ -90,9 +110,18 @@ while True:
 """
 
 
-def closed_loop(host: str, port: int, seconds: float, window: int) -> tuple[float, int, float]:
+def pin(cpu: int | None, pid: int = 0) -> None:
+    """Keep ``pid`` (0: the calling thread) on ``cpu``; None: leave it to the scheduler."""
+    if cpu is not None:
+        os.sched_setaffinity(pid, {cpu})
+
+
+def closed_loop(
+    host: str, port: int, seconds: float, window: int, cpu: int | None = None
+) -> tuple[float, int, float]:
     """Answers per second with ``window`` in flight; how many went unanswered; the
-    CPU seconds this thread spent (user and system)."""
+    CPU seconds this thread spent (user and system). ``cpu``: run on that CPU only."""
+    pin(cpu)
     cpu0 = time.thread_time()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -175,10 +204,13 @@ def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def _lb(lb_id: str, vip: str, port: int, member: str, extra: int = 0) -> g.LoadBalancer:
+def _lb(
+    lb_id: str, vip: str, port: int, member: str, extra: int = 0, *, sticky: bool = False
+) -> g.LoadBalancer:
     """One UDP listener, one ROUND_ROBIN pool: the echo back-end, and ``extra``
     disabled members beside it (they take no flow, but a ruleset may still make
-    every datagram look at them)."""
+    every datagram look at them); ``sticky``: SOURCE_IP persistence (Octavia's
+    default timeout), which nftables refreshes with every client datagram."""
     others = tuple(
         g.Member(
             id=f"{lb_id}-x{n:03}",
@@ -205,6 +237,7 @@ def _lb(lb_id: str, vip: str, port: int, member: str, extra: int = 0) -> g.LoadB
                 id=f"{lb_id}-pool",
                 protocol="UDP",
                 lb_algorithm="ROUND_ROBIN",
+                session_persistence=g.SessionPersistence(type="SOURCE_IP") if sticky else None,
                 members=(
                     g.Member(id=f"{lb_id}-m", address=member, protocol_port=MEMBER_PORT),
                     *others,
@@ -218,7 +251,7 @@ class Lab:
     """client -- amphora (VIP, nftables) -- member (echo), and client -- amphora
     (VIP, nginx) -- member; removed by ``close``."""
 
-    def __init__(self, folder: Path, members: int = 1) -> None:
+    def __init__(self, folder: Path, members: int = 1, *, sticky: bool = False) -> None:
         tag = uuid.uuid4().hex[:4]
         self.client, self.amp, self.member = f"hydb{tag}c", f"hydb{tag}a", f"hydb{tag}m"
         self.router, self.ngx = f"hydb{tag}r", f"hydb{tag}n"
@@ -283,9 +316,11 @@ class Lab:
         self.nft_store = UdpStore(nft_dir, nft=NftTable(nft_dir, own_network=True))
         self.nginx_store = UdpStore(nginx_dir)
         self.stores = [(self.amp, self.nft_store), (self.ngx, self.nginx_store)]
-        nft_doc = render_nft(_lb("lb-bench-nft", VIP, NFT_PORT, MEMBER, members - 1), version=1)
+        nft_doc = render_nft(
+            _lb("lb-bench-nft", VIP, NFT_PORT, MEMBER, members - 1, sticky=sticky), version=1
+        )
         nginx_doc = render_udp(
-            _lb("lb-bench-nginx", NGX_VIP, NGINX_PORT, MEMBER_NGX, members - 1),
+            _lb("lb-bench-nginx", NGX_VIP, NGINX_PORT, MEMBER_NGX, members - 1, sticky=sticky),
             NginxOptions(run_dir=str(nginx_dir), stream_module=self.nginx_store.nginx.module),
             version=1,
         )
@@ -341,10 +376,26 @@ def main() -> None:
         help="only run PATH's closed loop (baseline, routed, nftables or nginx) for --seconds, "
         "e.g. under 'perf record'",
     )
+    parser.add_argument(
+        "--persistence",
+        action="store_true",
+        help="SOURCE_IP session persistence on both pools",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        metavar="N",
+        help="run the client, the echo back-end and nginx's processes on CPU N only, on "
+        "every path (the rate then follows each path's CPU, not where the scheduler put them)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="hydria-bench-udp-"))
-    lab = Lab(folder, args.members)
+    lab = Lab(folder, args.members, sticky=args.persistence)
     try:
+        assert lab.echo is not None
+        servers = [lab.echo.pid, *lab.nginx_workers(), lab.nginx_store.nginx.master_pid() or 0]
+        for pid in filter(None, servers):
+            pin(args.cpu, pid)
         paths = {
             "baseline": (MEMBER_DIRECT, MEMBER_PORT),
             "routed": (MEMBER_ROUTED, MEMBER_PORT),
@@ -359,12 +410,17 @@ def main() -> None:
         if args.hold:
             host, port = paths[args.hold]
             print(f"holding {args.hold}: echo pid {lab.echo.pid if lab.echo else '-'}", flush=True)
-            rate, _, cpu = call_in(lab.client, closed_loop, host, port, args.seconds, args.window)
+            rate, _, cpu = call_in(
+                lab.client, closed_loop, host, port, args.seconds, args.window, args.cpu
+            )
             print(f"  {rate:,.0f} answers/s, client {cpu / (rate * args.seconds) * 1e6:.1f} us")
             return
         print(
             f"closed loop, window {args.window}, {args.seconds:g} s each, 64-byte datagrams, "
-            f"{args.rounds} rounds, {args.members} member(s) per pool ({_load()} at the start)"
+            f"{args.rounds} rounds, {args.members} member(s) per pool"
+            + (" with SOURCE_IP persistence, " if args.persistence else ", ")
+            + ("any CPU" if args.cpu is None else f"all on CPU {args.cpu}")
+            + f" ({_load()} at the start)"
         )
         rates: dict[str, list[float]] = {name: [] for name in paths}
         lost: dict[str, int] = dict.fromkeys(paths, 0)
@@ -372,8 +428,9 @@ def main() -> None:
         cpu_us: dict[str, dict[str, list[float]]] = {
             name: {"client": [], "echo": [], "nginx": []} for name in paths
         }
+        # and all of them together, per round
+        cpu_all: dict[str, list[float]] = {name: [] for name in paths}
         order = list(paths)
-        assert lab.echo is not None
         echo_pid = lab.echo.pid
         for n in range(args.rounds):
             for name in order[n % len(order) :] + order[: n % len(order)]:
@@ -381,14 +438,15 @@ def main() -> None:
                 workers = lab.nginx_workers() if name == "nginx" else []
                 nginx0, echo0 = sum(_cpu(w) for w in workers), _cpu(echo_pid)
                 rate, unanswered, client_cpu = call_in(
-                    lab.client, closed_loop, host, port, args.seconds, args.window
+                    lab.client, closed_loop, host, port, args.seconds, args.window, args.cpu
                 )
                 answers = max(rate * args.seconds, 1.0)
-                cpu_us[name]["client"].append(client_cpu / answers * 1e6)
-                cpu_us[name]["echo"].append((_cpu(echo_pid) - echo0) / answers * 1e6)
+                spent = {"client": client_cpu, "echo": _cpu(echo_pid) - echo0}
                 if workers:
-                    used = sum(_cpu(w) for w in workers) - nginx0
-                    cpu_us[name]["nginx"].append(used / answers * 1e6)
+                    spent["nginx"] = sum(_cpu(w) for w in workers) - nginx0
+                for who, seconds in spent.items():
+                    cpu_us[name][who].append(seconds / answers * 1e6)
+                cpu_all[name].append(sum(spent.values()) / answers * 1e6)
                 rates[name].append(rate)
                 lost[name] += unanswered
             base = rates["baseline"][-1]
@@ -416,7 +474,8 @@ def main() -> None:
                 f"  ratio {name} / baseline: {medians[name] / medians['baseline']:.2f} "
                 f"(/ routed: {medians[name] / medians['routed']:.2f})"
             )
-        print("CPU per answer (median, us): client thread, echo back-end, nginx workers")
+        print("CPU per answer (median, us): client thread, echo back-end, nginx workers, all")
+        cost = {name: statistics.median(values) for name, values in cpu_all.items()}
         for name in paths:
             print(
                 f"  {name:9}"
@@ -425,7 +484,17 @@ def main() -> None:
                     for who, values in cpu_us[name].items()
                     if values
                 )
+                + f", all {cost[name]:5.1f}"
             )
+        print(f"  CPU ratio routed / baseline: {cost['baseline'] / cost['routed']:.2f}")
+        for name in ("nftables", "nginx"):
+            print(
+                f"  CPU ratio {name} / baseline: {cost['baseline'] / cost[name]:.2f} "
+                f"(/ routed: {cost['routed'] / cost[name]:.2f})"
+            )
+        if args.cpu is not None:  # the paced run is not pinned (see the docstring)
+            for pid in filter(None, servers):
+                os.sched_setaffinity(pid, os.sched_getaffinity(0))
         for name in ("nftables", "nginx"):
             host, port = paths[name]
             rate = medians[name] / 2
