@@ -28,7 +28,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from hydria.services.pending import is_pending, load_balancer_of
+from hydria.services.pending import is_pending, load_balancer_of, named_in_answer
 from hydria.services.unit import Env
 
 
@@ -59,7 +59,10 @@ async def settled_answer(
         if not is_pending(found) or left <= 0:
             return found
         if lb_id is None:
-            lb_id = await run_in_threadpool(load_balancer_of, env, root, ids, found)
+            # a thread only where the answer does not name it (a member's: a query)
+            lb_id = named_in_answer(root, found) or await run_in_threadpool(
+                load_balancer_of, env, root, ids, found
+            )
             if lb_id is None:
                 return found
         await board.wait(lb_id, after=mark, timeout=left)
