@@ -41,6 +41,9 @@ class Ops:
     delete: Op | None  # None: the caller adds its own DELETE
     create_body: type[Any]
     update_body: type[Any]
+    # ``show`` is one ``Database.lone_read``: where that waits on nothing (SQLite) it
+    # runs on the event loop (``hydria.api.settle``)
+    show_is_lone_read: bool = False
 
 
 def _ids(request: Request) -> list[str]:
@@ -88,7 +91,8 @@ def add_crud(
                 return found
 
         # a pending object is answered once its load balancer settled (api/settle.py)
-        found = await settled_answer(env, root, ids, once)
+        inline = ops.show_is_lone_read and not env.db.lone_reads_may_wait
+        found = await settled_answer(env, root, ids, once, inline=inline)
         return {root: select_fields(found, fields_param(request))}
 
     def create(request: Request, body: JsonBody, ctx: Ctx, env: Services) -> dict[str, Any]:

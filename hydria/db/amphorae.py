@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
@@ -95,16 +95,18 @@ def changes_in_flight(session: Session) -> int:
     )
 
 
+# built once: every converged change asks it
+_FAILED = select(Amphora.id).where(
+    Amphora.id.in_(bindparam("ids", expanding=True)), Amphora.error_reason.isnot(None)
+)
+
+
 def clear_errors(session: Session, amphora_ids: list[str]) -> None:
     """Forget the last failed step of these amphorae: they serve now. Only rows that
     carry one are written (usually none: a converged change writes no amphora)."""
     if not amphora_ids:
         return
-    failed = list(
-        session.scalars(
-            select(Amphora.id).where(Amphora.id.in_(amphora_ids), Amphora.error_reason.isnot(None))
-        )
-    )
+    failed = list(session.scalars(_FAILED, {"ids": amphora_ids}))
     if failed:
         session.execute(
             update(Amphora)

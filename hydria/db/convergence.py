@@ -9,8 +9,9 @@ no update is ever lost, whichever controller dies when.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
@@ -21,34 +22,38 @@ from hydria.db.engine import rows_matched
 _PENDING = sorted(c.PENDING_STATUSES)
 
 
+# the write-back's look-ups, built once (ids bound at execution): every converged
+# change runs them, and building and keying them cost more than running them
+_LB_ID: Any = bindparam("lb_id")
+_IDS: Any = bindparam("ids", expanding=True)
+_LISTENERS = select(m.Listener).where(m.Listener.load_balancer_id == _LB_ID)
+_POOLS = select(m.Pool).where(m.Pool.load_balancer_id == _LB_ID)
+_MEMBERS = select(m.Member).where(m.Member.pool_id.in_(_IDS))
+_MONITORS = select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(_IDS))
+_POLICIES = select(m.L7Policy).where(m.L7Policy.listener_id.in_(_IDS))
+_RULES = select(m.L7Rule).where(m.L7Rule.l7policy_id.in_(_IDS))
+
+
 def _children(
     session: Session, lb_id: str
 ) -> tuple[list[m.Listener], list[m.Pool], list[m.Member], list[m.HealthMonitor]]:
-    listeners = list(
-        session.scalars(select(m.Listener).where(m.Listener.load_balancer_id == lb_id))
-    )
-    pools = list(session.scalars(select(m.Pool).where(m.Pool.load_balancer_id == lb_id)))
+    listeners = list(session.scalars(_LISTENERS, {"lb_id": lb_id}))
+    pools = list(session.scalars(_POOLS, {"lb_id": lb_id}))
     pool_ids = [p.id for p in pools]
     if not pool_ids:  # nothing to look under: no statement
         return listeners, pools, [], []
-    members = list(session.scalars(select(m.Member).where(m.Member.pool_id.in_(pool_ids))))
-    monitors = list(
-        session.scalars(select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(pool_ids)))
-    )
+    members = list(session.scalars(_MEMBERS, {"ids": pool_ids}))
+    monitors = list(session.scalars(_MONITORS, {"ids": pool_ids}))
     return listeners, pools, members, monitors
 
 
 def _l7(session: Session, listener_ids: list[str]) -> tuple[list[m.L7Policy], list[m.L7Rule]]:
     if not listener_ids:
         return [], []
-    policies = list(
-        session.scalars(select(m.L7Policy).where(m.L7Policy.listener_id.in_(listener_ids)))
-    )
+    policies = list(session.scalars(_POLICIES, {"ids": listener_ids}))
     if not policies:
         return policies, []
-    rules = list(
-        session.scalars(select(m.L7Rule).where(m.L7Rule.l7policy_id.in_([p.id for p in policies])))
-    )
+    rules = list(session.scalars(_RULES, {"ids": [p.id for p in policies]}))
     return policies, rules
 
 

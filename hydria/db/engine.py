@@ -19,6 +19,15 @@ deferred ``BEGIN``, which in WAL mode reads a snapshot and takes no lock a
 writer waits for, outside the turn lock; so an API answering GETs (a client
 polling for ACTIVE, a list of 500) neither waits behind the controller's
 writes nor makes them wait. A flush inside it is a bug and raises.
+
+A read that is one statement needs no transaction at all: a statement reads
+one snapshot by itself on SQLite and PostgreSQL alike. ``Database.lone_read``
+runs it with no ``BEGIN`` and no ``COMMIT`` (no ORM session either). On SQLite
+it uses a connection the calling thread keeps for it, outside the pool, so it
+never waits for a pooled connection; a WAL read takes no lock a writer holds,
+so such a read may run on the API's event loop (``lone_reads_may_wait``: not
+on PostgreSQL, whose answer comes over the network). On PostgreSQL it takes a
+pooled connection in autocommit.
 """
 
 from __future__ import annotations
@@ -29,13 +38,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from hydria.core.private_files import create_private
 
 _READ_ONLY = "hydria_read_only"
+_LONE = "hydria_lone_read"  # one statement, no transaction (``Database.lone_read``)
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -78,7 +88,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # A read-only unit (``Database.read``) begins deferred: a WAL snapshot, no lock.
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            read_only = conn.get_execution_options().get(_READ_ONLY, False)
+            options = conn.get_execution_options()
+            if options.get(_LONE, False):
+                return  # pysqlite left in autocommit: each statement is its own snapshot
+            read_only = options.get(_READ_ONLY, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
@@ -101,6 +114,13 @@ class Database:
         # sleeping busy handler (see the module docstring); re-entrant, since a
         # nested session in one thread must fail as it would without it
         self._turn = threading.RLock() if self.is_sqlite else None
+        # lone reads: on SQLite a connection per calling thread, kept (see ``lone_read``)
+        self._lone = self.engine.execution_options(
+            **({_LONE: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
+        )
+        self._kept = threading.local()
+        self._kept_all: list[Connection] = []
+        self._kept_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -122,7 +142,30 @@ class Database:
         with self._reads() as session, session.begin():
             yield session
 
+    @property
+    def lone_reads_may_wait(self) -> bool:
+        """May ``lone_read`` wait on something else than the CPU (the network)?"""
+        return not self.is_sqlite
+
+    def lone_read(self, statement: Executable, params: dict[str, Any]) -> list[Row[Any]]:
+        """The rows of one SELECT, read in no transaction (see the module docstring)."""
+        if not self.is_sqlite:
+            with self._lone.connect() as pooled:
+                return list(pooled.execute(statement, params).all())
+        conn: Connection | None = getattr(self._kept, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._lone.connect()
+            with self._kept_lock:
+                self._kept_all.append(conn)
+            self._kept.conn = conn
+        # ``all`` reads to the end: the statement's snapshot ends with it
+        return list(conn.execute(statement, params).all())
+
     def dispose(self) -> None:
+        with self._kept_lock:
+            kept, self._kept_all = self._kept_all, []
+        for conn in kept:
+            conn.close()
         self.engine.dispose()
 
 

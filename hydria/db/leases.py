@@ -13,30 +13,73 @@ write lock (``BEGIN IMMEDIATE``), and the ``UPDATE`` is conditional anyway.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, exists, or_, select, update
 
 from hydria.core import constants as c
 from hydria.db.engine import Database, rows_matched
 from hydria.db.models import Amphora, LoadBalancer, utcnow
 
+_LB = cast(Table, LoadBalancer.__table__)
+_NOW: Any = bindparam("now", type_=_LB.c.lease_expires_at.type)
 
-def _lease_free(now: dt.datetime) -> ColumnElement[bool]:
-    return or_(LoadBalancer.lease_expires_at.is_(None), LoadBalancer.lease_expires_at < now)
+
+def _lease_free(now: Any) -> ColumnElement[bool]:
+    return or_(_LB.c.lease_expires_at.is_(None), _LB.c.lease_expires_at < now)
 
 
-def _needs_work(now: dt.datetime) -> ColumnElement[bool]:
+def _needs_work(now: Any) -> ColumnElement[bool]:
     failover = exists().where(
         and_(
-            Amphora.load_balancer_id == LoadBalancer.id,
+            Amphora.load_balancer_id == _LB.c.id,
             Amphora.failover_requested.is_(True),
             Amphora.status != c.DELETED,
         )
     )
     return and_(
-        or_(LoadBalancer.provisioning_status.in_(sorted(c.PENDING_STATUSES)), failover),
-        or_(LoadBalancer.next_attempt_at.is_(None), LoadBalancer.next_attempt_at <= now),
+        or_(_LB.c.provisioning_status.in_(sorted(c.PENDING_STATUSES)), failover),
+        or_(_LB.c.next_attempt_at.is_(None), _LB.c.next_attempt_at <= now),
     )
+
+
+@functools.cache
+def _candidates(
+    *, include_settled: bool, only: bool, exclude: bool, skip_locked: bool
+) -> Select[Any]:
+    """The claim's look-up, built once for each of its shapes (its values are bound at
+    execution: ``now``, ``limit``, and the ``only`` and ``exclude`` lists), so that
+    SQLAlchemy neither builds nor keys it again at every claim."""
+    cond = _lease_free(_NOW)
+    if not include_settled:
+        cond = and_(cond, _needs_work(_NOW))
+    else:
+        cond = and_(
+            cond,
+            _LB.c.provisioning_status.notin_([c.DELETED, c.ERROR]),
+            or_(_LB.c.next_attempt_at.is_(None), _LB.c.next_attempt_at <= _NOW),
+        )
+    if only:
+        cond = and_(cond, _LB.c.id.in_(bindparam("only", expanding=True)))
+    if exclude:
+        cond = and_(cond, _LB.c.id.notin_(bindparam("exclude", expanding=True)))
+    query = select(_LB.c.id).where(cond).order_by(_LB.c.updated_at).limit(bindparam("limit"))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=_LB)
+    return query
+
+
+# one claim: taken only if the lease is still free (``updated_at`` kept as it is)
+_TAKE = (
+    update(_LB)
+    .where(_LB.c.id == bindparam("lb_id"), _lease_free(_NOW))
+    .values(
+        lease_owner=bindparam("claim_owner"),
+        lease_expires_at=bindparam("claim_expires", type_=_LB.c.lease_expires_at.type),
+        updated_at=_LB.c.updated_at,
+    )
+)
 
 
 def claim_batch(
@@ -54,40 +97,32 @@ def claim_batch(
     ``only`` narrows the claim to given ids (a targeted wake-up); ``exclude``
     leaves out ids (the caller's own in flight); ``include_settled`` also claims
     live ones that need no work (a resync), but not one waiting out a retry's
-    backoff; ERROR ones wait for their user.
+    backoff; ERROR ones wait for their user. Core statements built once
+    (``_candidates``, ``_TAKE``): a claim follows every change, and building
+    and keying these statements had cost more than running them.
     """
     now = utcnow()
     expires = now + dt.timedelta(seconds=lease_seconds)
+    query = _candidates(
+        include_settled=include_settled,
+        only=only is not None,
+        exclude=bool(exclude),
+        skip_locked=not db.is_sqlite,
+    )
+    params: dict[str, Any] = {"now": now, "limit": limit}
+    if only is not None:
+        params["only"] = only
+    if exclude:
+        params["exclude"] = exclude
     with db.session() as session:
-        cond = _lease_free(now)
-        if not include_settled:
-            cond = and_(cond, _needs_work(now))
-        else:
-            cond = and_(
-                cond,
-                LoadBalancer.provisioning_status.notin_([c.DELETED, c.ERROR]),
-                or_(LoadBalancer.next_attempt_at.is_(None), LoadBalancer.next_attempt_at <= now),
-            )
-        if only is not None:
-            cond = and_(cond, LoadBalancer.id.in_(only))
-        if exclude:
-            cond = and_(cond, LoadBalancer.id.notin_(exclude))
-        query = select(LoadBalancer.id).where(cond).order_by(LoadBalancer.updated_at).limit(limit)
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=LoadBalancer)
-        ids = list(session.scalars(query))
+        conn = session.connection()
+        ids = list(conn.execute(query, params).scalars())
         claimed = []
         for lb_id in ids:
-            matched = rows_matched(
-                session,
-                update(LoadBalancer)
-                .where(LoadBalancer.id == lb_id, _lease_free(now))
-                .values(
-                    lease_owner=owner, lease_expires_at=expires, updated_at=LoadBalancer.updated_at
-                )
-                .execution_options(synchronize_session=False),
+            taken = conn.execute(
+                _TAKE, {"lb_id": lb_id, "now": now, "claim_owner": owner, "claim_expires": expires}
             )
-            if matched == 1:
+            if taken.rowcount == 1:
                 claimed.append(lb_id)
         return claimed
 

@@ -12,40 +12,47 @@ made a load balancer fail instead of only deleting it (docs/architecture.md).
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from typing import cast
+
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.errors import ImmutableObject, NotFound
-from hydria.db.engine import rows_matched
 from hydria.db.models import LoadBalancer
 
 MUTABLE = (c.ACTIVE, c.ERROR)
 
 
-def begin_change(session: Session, lb: LoadBalancer, to_status: str = c.PENDING_UPDATE) -> int:
-    """Move ``lb`` to ``to_status`` if it is ACTIVE or ERROR; return its new generation.
+# the columns ``begin_change`` writes (``updated_at`` by its onupdate)
+_WRITTEN = ("provisioning_status", "generation", "attempts", "next_attempt_at", "error_reason")
+# built once, as Core (no ORM bulk-update machinery): every change runs it
+_LB = cast(Table, LoadBalancer.__table__)
+_BEGIN = (
+    update(_LB)
+    .where(_LB.c.id == bindparam("lb_id"), _LB.c.provisioning_status.in_(MUTABLE))
+    .values(
+        provisioning_status=bindparam("to_status"),
+        generation=_LB.c.generation + 1,
+        attempts=0,
+        next_attempt_at=None,
+        error_reason=None,
+    )
+)
+
+
+def begin_change(session: Session, lb: LoadBalancer, to_status: str = c.PENDING_UPDATE) -> None:
+    """Move ``lb`` to ``to_status`` if it is ACTIVE or ERROR.
 
     Raises ImmutableObject (409) when the load balancer is PENDING_* (or DELETED).
-    Bumps ``generation`` so the controller knows the desired state moved.
+    Bumps ``generation`` so the controller knows the desired state moved. What
+    the UPDATE wrote is read back only if the caller then uses it (an answer
+    showing the load balancer): a change under it (a member's) never does.
     """
-    matched = rows_matched(
-        session,
-        update(LoadBalancer)
-        .where(LoadBalancer.id == lb.id, LoadBalancer.provisioning_status.in_(MUTABLE))
-        .values(
-            provisioning_status=to_status,
-            generation=LoadBalancer.generation + 1,
-            attempts=0,
-            next_attempt_at=None,
-            error_reason=None,
-        )
-        .execution_options(synchronize_session=False),
-    )
-    if matched != 1:
+    moved = session.connection().execute(_BEGIN, {"lb_id": lb.id, "to_status": to_status})
+    if moved.rowcount != 1:
         raise ImmutableObject.of("Load Balancer", lb.id)
-    session.refresh(lb)
-    return lb.generation
+    session.expire(lb, [*_WRITTEN, "updated_at"])
 
 
 def require_lb(session: Session, lb_id: str, project_id: str | None) -> LoadBalancer:

@@ -163,11 +163,10 @@ def _allocate_vip(session: Session, subnet: Subnet, lb_id: str, wanted: str | No
 
 
 def show_loadbalancer(env: Env, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
-    with read(env) as session:
-        row, shown = views.one(session, LoadBalancer, "Load Balancer", lb_id, ctx, views.lbs)
-        if ctx.is_admin:  # a Hydria extension: why the load balancer went to ERROR
-            shown["hydria_error_reason"] = row.error_reason
-        return shown
+    row, shown = views.lb_one(env.db, ctx, lb_id)
+    if ctx.is_admin:  # a Hydria extension: why the load balancer went to ERROR
+        shown["hydria_error_reason"] = row.error_reason
+    return shown
 
 
 def create_loadbalancer(env: Env, ctx: RequestContext, req: Any) -> dict[str, Any]:

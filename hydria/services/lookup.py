@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, object_session
 
 from hydria.core import constants as c
@@ -100,6 +100,22 @@ REDIRECTING = (
 )
 
 
+# ``listeners_of``'s two look-ups, built once (the pool's id bound at execution):
+# every change under a pool asks them
+_POOL: Any = bindparam("pool_id")
+_DIRECT = (
+    select(Listener)
+    .where(Listener.default_pool_id == _POOL, Listener.provisioning_status != c.DELETED)
+    .order_by(Listener.created_at)
+)
+_THROUGH = (
+    select(Listener)
+    .join(L7Policy, L7Policy.listener_id == Listener.id)
+    .where(L7Policy.redirect_pool_id == _POOL, *REDIRECTING)
+    .order_by(Listener.created_at)
+)
+
+
 def listeners_of(pool: Pool) -> list[Listener]:
     """The live listeners that use ``pool``, oldest first, as Octavia's ``pool.listeners``:
     as their default pool, or through an enabled L7 policy with a rule that redirects
@@ -107,19 +123,8 @@ def listeners_of(pool: Pool) -> list[Listener]:
     session = object_session(pool)
     if session is None:
         return []
-    direct = list(
-        session.scalars(
-            select(Listener)
-            .where(Listener.default_pool_id == pool.id, Listener.provisioning_status != c.DELETED)
-            .order_by(Listener.created_at)
-        )
-    )
-    through = session.scalars(
-        select(Listener)
-        .join(L7Policy, L7Policy.listener_id == Listener.id)
-        .where(L7Policy.redirect_pool_id == pool.id, *REDIRECTING)
-        .order_by(Listener.created_at)
-    )
+    direct = list(session.scalars(_DIRECT, {"pool_id": pool.id}))
+    through = session.scalars(_THROUGH, {"pool_id": pool.id})
     seen = {li.id for li in direct}
     for li in through:
         if li.id not in seen:

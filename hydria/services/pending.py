@@ -34,16 +34,24 @@ def _named(found: Mapping[str, Any]) -> str | None:
     return None
 
 
-def load_balancer_of(
-    env: Env, root: str, ids: Sequence[str], found: Mapping[str, Any]
-) -> str | None:
-    """The id of the load balancer the shown object (``root``, by its path ``ids``
-    and its answer ``found``) belongs to; None when it cannot be told."""
+def named_in_answer(root: str, found: Mapping[str, Any]) -> str | None:
+    """The load balancer the answer ``found`` of a ``root`` object names itself (a load
+    balancer, a listener, a pool); None for the others, or if it names none."""
     if root == "loadbalancer":
         lb_id = found.get("id")
         return lb_id if isinstance(lb_id, str) else None
     if root in ("listener", "pool"):
         return _named(found)
+    return None
+
+
+def load_balancer_of(
+    env: Env, root: str, ids: Sequence[str], found: Mapping[str, Any]
+) -> str | None:
+    """The id of the load balancer the shown object (``root``, by its path ``ids``
+    and its answer ``found``) belongs to; None when it cannot be told."""
+    if root in ("loadbalancer", "listener", "pool"):
+        return named_in_answer(root, found)
     with read(env) as session:
         if root == "member":  # /pools/{pool_id}/members/{member_id}
             query = select(Pool.load_balancer_id).where(Pool.id == ids[0])

@@ -13,6 +13,13 @@ each row an identity-mapped object); Core rows carry the same values (the same
 column types decode them), and children come back in the order the
 relationships declare (``created_at``; a listener's policies by ``position``),
 ``id`` breaking ties.
+
+A load balancer shown alone (``lb_one``) is one statement: its row, then its
+listeners' and its pools' ids, as the rows of one ``UNION ALL`` in that order
+(``LB_ONE``). One statement reads one snapshot, so it needs no transaction
+(``Database.lone_read``) and, on SQLite, no thread: the API reads it on the
+event loop (``hydria.api.settle``). Every other single GET is a page of one
+row in a read transaction (``one``).
 """
 
 from __future__ import annotations
@@ -20,14 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Select, bindparam, select
+from sqlalchemy import CompoundSelect, Executable, Select, bindparam, literal_column, null, select
 from sqlalchemy.orm import Session
 
 from hydria.core import constants as c
 from hydria.core.errors import NotFound
 from hydria.core.resources import L7POLICY, LISTENER, LOADBALANCER, POOL
 from hydria.core.resources.field import Resource
-from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, Member, Pool
+from hydria.db.engine import Database
+from hydria.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 from hydria.services.context import RequestContext
 from hydria.services.listing import Shaper, table_of
 from hydria.services.lookup import REDIRECTING
@@ -80,6 +88,34 @@ POOL_LISTENERS_THROUGH = (
 )
 
 
+def _lb_one() -> CompoundSelect[Any]:
+    """The load balancer ``key`` (part 0) and the ids (``child``) of its live listeners
+    (part 1) and pools (part 2), each kind oldest first: its columns are the load
+    balancer's (types and all), then ``part``, ``child`` and ``child_at``; a child's
+    row leaves the load balancer's columns null."""
+    lb = LoadBalancer.__table__
+    key: Any = bindparam("key")
+    head = select(
+        *lb.c,
+        literal_column("0").label("part"),
+        null().label("child"),
+        null().label("child_at"),
+    ).where(lb.c.id == key)
+
+    def kids(model: Any, part: int) -> Select[Any]:
+        columns: list[Any] = [null().label(col.name) for col in lb.c]
+        columns += [literal_column(str(part)), model.id, model.created_at]
+        live = (model.load_balancer_id == key, model.provisioning_status != c.DELETED)
+        return select(*columns).where(*live)
+
+    return head.union_all(kids(Listener, 1), kids(Pool, 2)).order_by(
+        literal_column("part"), literal_column("child_at"), literal_column("child")
+    )
+
+
+LB_ONE = _lb_one()
+
+
 def children(session: Session, stmt: Executable, parents: Sequence[str]) -> dict[str, Ids]:
     """``{parent: [{"id": child}, ...]}`` for every one of ``parents`` (``stmt``: one of
     the ``*_of`` statements above), in the statement's order."""
@@ -120,6 +156,20 @@ def lbs(session: Session) -> Shaper:
         return [shape(LOADBALANCER, r, related[r.id]) for r in rows]
 
     return page
+
+
+def lb_one(db: Database, ctx: RequestContext, key: str) -> tuple[Any, dict[str, Any]]:
+    """A live load balancer the caller may see, as its row and its answer, read with
+    one statement (``LB_ONE``); otherwise ``one``'s refusals."""
+    rows = db.lone_read(LB_ONE, {"key": key})
+    row = rows[0] if rows else None
+    if row is None or row.part != 0 or row.provisioning_status == c.DELETED:
+        raise NotFound.of(LOADBALANCER.kind, key)
+    ctx.require_visible(LOADBALANCER.kind, key, row.project_id)
+    related: dict[str, Ids] = {"listeners": [], "pools": []}
+    for kid in rows[1:]:
+        related["listeners" if kid.part == 1 else "pools"].append({"id": kid.child})
+    return row, shape(LOADBALANCER, row, related)
 
 
 def listeners(session: Session) -> Shaper:

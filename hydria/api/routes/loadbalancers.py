@@ -28,6 +28,7 @@ add_crud(
         None,
         LoadBalancerPOST,
         LoadBalancerPUT,
+        show_is_lone_read=True,
     ),
 )
 
