@@ -53,7 +53,9 @@ def free_udp_port() -> int:
 def state_dir_of(amp_id: str) -> Path:
     """``hydria up``'s state folder, from the agent's ``--dir <state>/amphorae/<id>``."""
     for pid in pids_mentioning(amp_id):
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        # NUL-separated for an agent spawned as an interpreter, one line with spaces
+        # for one forked from the zygote (its title is set: hydria.agent.zygote)
+        args = re.split(r"[\0 ]+", Path(f"/proc/{pid}/cmdline").read_bytes().decode())
         if "--dir" in args:
             return Path(args[args.index("--dir") + 1]).parent.parent
     raise RuntimeError(f"no agent for amphora {amp_id}")
