@@ -26,16 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 import warnings
 from pathlib import Path
 from typing import Any
+
+import _trees
 
 HERE = Path(__file__).resolve()
 TREE = HERE.parent.parent
@@ -193,21 +191,6 @@ def worker(requests: int, only: str | None, asgi: bool = False) -> dict[str, flo
     return out
 
 
-def _run_worker(tree: Path, requests: int, asgi: bool) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run(
-        [sys.executable, str(HERE), "--worker", "--requests", str(requests)]
-        + (["--asgi"] if asgi else []),
-        env=env,
-        cwd=tree,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="another checkout (main) to compare with")
@@ -222,24 +205,14 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.requests, args.only, args.asgi)))
         return
-    trees = {"baseline": args.baseline, "subject": TREE} if args.baseline else {"subject": TREE}
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
-    loads = []
-    for _ in range(args.rounds):
-        for name, tree in trees.items():
-            for path, ms in _run_worker(tree, args.requests, args.asgi).items():
-                samples[name].setdefault(path, []).append(ms)
-            loads.append(os.getloadavg()[0])
+    checkouts = _trees.trees(args.baseline, TREE)
+    flags = ["--requests", str(args.requests)] + (["--asgi"] if args.asgi else [])
+    samples, loads = _trees.rounds(HERE, checkouts, args.rounds, flags)
     how = "ASGI app called directly" if args.asgi else "FastAPI test client"
     print(
         f"{LBS} load balancers, SQLite, in-process ({how}); CPU ms per request (median of {args.rounds})"
     )
-    print(f"{'':22s}" + "".join(f"{name:>12s}" for name in trees) + "       ratio")
-    for path in PATHS:
-        ms = {name: statistics.median(samples[name][path]) for name in trees}
-        ratio = ms["baseline"] / ms["subject"] if "baseline" in ms else float("nan")
-        print(f"{path:22s}" + "".join(f"{v:12.2f}" for v in ms.values()) + f"{ratio:11.2f}x")
-    print(f"load average (1 min) during the rounds: {min(loads):.1f} .. {max(loads):.1f}")
+    _trees.print_medians(samples, PATHS, 22, loads)
 
 
 if __name__ == "__main__":

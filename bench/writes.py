@@ -31,16 +31,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+import _trees
 from reads import BASE, _fill, _get
 
 HERE = Path(__file__).resolve()
@@ -210,21 +207,6 @@ def worker(requests: int) -> dict[str, float]:
     return out
 
 
-def _run_worker(tree: Path, requests: int, cycle: bool) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=f"{tree}:{HERE.parent}", PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run(
-        [sys.executable, str(HERE), "--worker", "--requests", str(requests)]
-        + (["--cycle"] if cycle else []),
-        env=env,
-        cwd=tree,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="another checkout (main) to compare with")
@@ -236,21 +218,11 @@ def main() -> None:
     if args.worker:
         print(json.dumps((cycle_worker if args.cycle else worker)(args.requests)))
         return
-    trees = {"baseline": args.baseline, "subject": TREE} if args.baseline else {"subject": TREE}
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
-    loads = []
-    for _ in range(args.rounds):
-        for name, tree in trees.items():
-            for path, ms in _run_worker(tree, args.requests, args.cycle).items():
-                samples[name].setdefault(path, []).append(ms)
-            loads.append(os.getloadavg()[0])
+    checkouts = _trees.trees(args.baseline, TREE)
+    flags = ["--requests", str(args.requests)] + (["--cycle"] if args.cycle else [])
+    samples, loads = _trees.rounds(HERE, checkouts, args.rounds, flags)
     print(f"member writes, SQLite, ASGI app called directly; CPU ms (median of {args.rounds})")
-    print(f"{'':30s}" + "".join(f"{name:>12s}" for name in trees) + "       ratio")
-    for name in CYCLE if args.cycle else NAMES:
-        ms = {tree: statistics.median(samples[tree][name]) for tree in trees}
-        ratio = ms["baseline"] / ms["subject"] if "baseline" in ms else float("nan")
-        print(f"{name:30s}" + "".join(f"{v:12.2f}" for v in ms.values()) + f"{ratio:11.2f}x")
-    print(f"load average (1 min) during the rounds: {min(loads):.1f} .. {max(loads):.1f}")
+    _trees.print_medians(samples, CYCLE if args.cycle else NAMES, 30, loads)
 
 
 if __name__ == "__main__":
