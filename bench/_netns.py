@@ -22,7 +22,6 @@ ACTIVE_STANDBY one (with keepalived).
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -195,9 +194,9 @@ Memory = tuple[int, int, list[str]]
 def run_netns(
     count: int, spares: int = 0, bin_dir: Path | None = None
 ) -> tuple[Samples, dict[str, Memory]]:
-    # the third octet of its 10.250-252 networks: the engineer's own (HYDRIA_TEST_NET)
-    # when sharing a machine, so two runs never put one host address on two bridges
-    n = int(os.environ.get("HYDRIA_TEST_NET") or random.randint(1, 250))
+    # the third octet of its 10.250-252 networks: HYDRIA_TEST_NET if set, else one no
+    # other run or test holds, so two never put one host address on two bridges
+    n = int(os.environ.get("HYDRIA_TEST_NET") or netns_lab.octet_for_this_process())
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-b{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-netns-"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import random
 import re
 import signal
 import subprocess
@@ -313,7 +312,8 @@ def measure(
     single_runs: int | None = None,
 ) -> Measured:
     """ACTIVE_STANDBY then SINGLE on one ``hydria up`` (netns drivers)."""
-    n = int(os.environ.get("HYDRIA_TEST_NET") or random.randint(1, 250))  # the engineer's own
+    # HYDRIA_TEST_NET if set, else a third octet no other run or test holds
+    n = int(os.environ.get("HYDRIA_TEST_NET") or netns_lab.octet_for_this_process())
     lab = netns_lab.Lab()
     mgmt_bridge = f"hydbr-f{lab.tag}"
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-failover-"))

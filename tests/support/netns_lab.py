@@ -104,6 +104,17 @@ def claimed_octet() -> Iterator[int]:
     raise RuntimeError("every third octet 1-250 of 10.250-252 is held by another test")
 
 
+_held: list[contextlib.AbstractContextManager[int]] = []
+
+
+def octet_for_this_process() -> int:
+    """``claimed_octet`` for a one-shot process (a benchmark): held until it exits."""
+    claim = claimed_octet()
+    n = claim.__enter__()
+    _held.append(claim)
+    return n
+
+
 def can_use_netns() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
