@@ -12,7 +12,6 @@ with the configuration. Every namespace is removed, even on failure.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,14 +24,7 @@ from hydria.render.nft import render_nft
 from tests.support import nft_lab
 from tests.support.nft_lab import PORT, V4, Lab, until
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.netns,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("nft") is None or shutil.which("ip") is None,
-        reason="needs root, nft and ip",
-    ),
-]
+pytestmark = nft_lab.MARKS
 
 
 @pytest.fixture

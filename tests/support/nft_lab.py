@@ -10,6 +10,8 @@ even on failure.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 import time
 import uuid
@@ -17,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from hydria.agent.nft import NftTable
 from hydria.agent.udp import UdpStore
@@ -29,6 +33,16 @@ from tests.support.udp_echo import UDPEchoBackend, udp_ask
 
 T = TypeVar("T")
 PORT, MEMBER_PORT = 5353, 7001
+
+# a test module's ``pytestmark``: it starts processes in namespaces of its own
+MARKS = [
+    pytest.mark.integration,
+    pytest.mark.netns,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("nft") is None or shutil.which("ip") is None,
+        reason="needs root, nft and ip",
+    ),
+]
 
 
 @dataclass(frozen=True)
