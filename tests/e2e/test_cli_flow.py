@@ -115,7 +115,9 @@ def test_cli_creates_serves_and_cascade_deletes(hydria, http_backends, tcp_backe
     assert {m["provisioning_status"] for m in members} == {"ACTIVE"}
     assert len(os_("loadbalancer", "listener", "list")) >= 2
 
-    amphora_pids = pids_mentioning(lb_id) + pids_mentioning(str(hydria.state_dir / "amphorae"))
+    # an amphora's processes name its folder, <state>/amphorae/<id> (the agent zygote
+    # names <state>/amphorae alone and stays with hydria up)
+    amphora_pids = pids_mentioning(lb_id) + pids_mentioning(f"{hydria.state_dir / 'amphorae'}/")
     assert amphora_pids, "an amphora process should be running"
 
     os_("loadbalancer", "delete", "--cascade", "--wait", lb_id, parse=False)
