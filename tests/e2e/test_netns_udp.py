@@ -41,6 +41,53 @@ def _until(what: str, check: Callable[[], T], timeout: float = 90.0) -> T:
     raise AssertionError(f"{what} never happened")
 
 
+def _asker(vip: str, client_ip: str, client_ns: str) -> Callable[[], set[str]]:
+    """The names of the back-ends that answer 8 datagrams from the client, each from
+    a new socket (a new flow)."""
+
+    def names() -> set[str]:
+        def ask() -> set[str]:
+            answers = (udp_ask(vip, PORT, b"x", timeout=1.0, source=client_ip) for _ in range(8))
+            return {a.split(":", 1)[0] for a in answers if a}
+
+        return call_in(client_ns, ask)
+
+    return names
+
+
+def _udp_listener_and_pool(
+    where: Net, lb_id: str, member_subnet: str, addresses: tuple[str, ...]
+) -> tuple[dict, dict, list[dict]]:
+    """A UDP listener on ``PORT``, a ROUND_ROBIN pool and a member on ``MEMBER_PORT``
+    for each address, through the real CLI, each waiting for ACTIVE."""
+    os_ = where.up.openstack
+    listener = os_(
+        "loadbalancer", "listener", "create", "--protocol", "UDP", "--protocol-port",
+        str(PORT), "--wait", lb_id,
+    )  # fmt: skip
+    pool = os_(
+        "loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
+        "ROUND_ROBIN", "--listener", listener["id"], "--wait",
+    )  # fmt: skip
+    members = [
+        os_(
+            "loadbalancer",
+            "member",
+            "create",
+            "--address",
+            address,
+            "--subnet-id",
+            member_subnet,
+            "--protocol-port",
+            str(MEMBER_PORT),
+            "--wait",
+            pool["id"],
+        )  # fmt: skip
+        for address in addresses
+    ]
+    return listener, pool, members
+
+
 def test_udp_on_nftables_in_a_netns_amphora(net: Net) -> None:  # noqa: F811
     member_ns = [f"hydt{net.lab.tag}m{i}" for i in range(2)]
     echoes = [
@@ -52,38 +99,9 @@ def test_udp_on_nftables_in_a_netns_amphora(net: Net) -> None:  # noqa: F811
     lb = os_("loadbalancer", "create", "--name", "netns-udp", "--vip-subnet-id", "public", "--wait")
     vip = lb["vip_address"]
 
-    def names(n: int = 8) -> set[str]:
-        def ask() -> set[str]:
-            answers = (udp_ask(vip, PORT, b"x", timeout=1.0, source=client_ip) for _ in range(n))
-            return {a.split(":", 1)[0] for a in answers if a}
-
-        return call_in(net.client, ask)
-
+    names = _asker(vip, client_ip, net.client)
     try:
-        listener = os_(
-            "loadbalancer", "listener", "create", "--protocol", "UDP", "--protocol-port",
-            str(PORT), "--wait", lb["id"],
-        )  # fmt: skip
-        pool = os_(
-            "loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
-            "ROUND_ROBIN", "--listener", listener["id"], "--wait",
-        )  # fmt: skip
-        members = [
-            os_(
-                "loadbalancer",
-                "member",
-                "create",
-                "--address",
-                address,
-                "--subnet-id",
-                "members",
-                "--protocol-port",
-                str(MEMBER_PORT),
-                "--wait",
-                pool["id"],
-            )  # fmt: skip
-            for address in net.members
-        ]
+        listener, pool, members = _udp_listener_and_pool(net, lb["id"], "members", net.members)
         os_(
             "loadbalancer", "healthmonitor", "create", "--type", "UDP-CONNECT", "--delay", "3",
             "--timeout", "1", "--max-retries", "1", "--max-retries-down", "1", "--wait",
@@ -141,27 +159,11 @@ def test_udp_on_nftables_with_an_ipv6_vip(net: Net, v6: V6) -> None:  # noqa: F8
     )  # fmt: skip
     vip = lb["vip_address"]
 
-    def names(n: int = 8) -> set[str]:
-        def ask() -> set[str]:
-            answers = (udp_ask(vip, PORT, b"x", timeout=1.0, source=client_ip) for _ in range(n))
-            return {a.split(":", 1)[0] for a in answers if a}
-
-        return call_in(v6.client, ask)
-
+    names = _asker(vip, client_ip, v6.client)
     try:
-        listener = os_(
-            "loadbalancer", "listener", "create", "--protocol", "UDP", "--protocol-port",
-            str(PORT), "--wait", lb["id"],
-        )  # fmt: skip
-        pool = os_(
-            "loadbalancer", "pool", "create", "--protocol", "UDP", "--lb-algorithm",
-            "ROUND_ROBIN", "--listener", listener["id"], "--wait",
-        )  # fmt: skip
-        for address in v6.members:
-            os_(
-                "loadbalancer", "member", "create", "--address", address, "--subnet-id",
-                v6.member_subnet, "--protocol-port", str(MEMBER_PORT), "--wait", pool["id"],
-            )  # fmt: skip
+        listener, _pool, _members = _udp_listener_and_pool(
+            net, lb["id"], v6.member_subnet, tuple(v6.members)
+        )
         assert _until("both IPv6 back-ends answer", lambda: names() == {"echo6-0", "echo6-1"})
         amphora_ns = "hyd-" + _amphora_id(net, lb["id"]).replace("-", "")[:8]
         tables = netns_lab.ip("netns", "exec", amphora_ns, "nft", "list", "tables", check=False)
