@@ -319,12 +319,7 @@ def measure(
     state = Path(tempfile.mkdtemp(prefix="hydria-bench-failover-"))
     bridges = [mgmt_bridge]
     env = {
-        "HYDRIA_COMPUTE_DRIVER": "netns",
-        "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
-        "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24",
-        "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
-        "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
-        "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
+        **netns_lab.deployment_env(n, mgmt_bridge),
         "HYDRIA_HEALTH_BIND": f"10.250.{n}.1:5555",
         "HYDRIA_HEARTBEAT_INTERVAL": str(interval),
         "HYDRIA_HEARTBEAT_TIMEOUT": str(timeout),
@@ -344,26 +339,11 @@ def measure(
             hydria_up(state=state, driver="netns", **env) as endpoint,
             httpx.Client(base_url=endpoint + "/v2", timeout=30) as c,
         ):
-            made = subprocess.run(
-                [
-                    str(BIN / "hydria"),
-                    "subnet",
-                    "create",
-                    "members",
-                    "--cidr",
-                    f"10.252.{n}.0/24",
-                    "--allocation-start",
-                    f"10.252.{n}.100",
-                    "--state-dir",
-                    str(state),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
+            member_bridge = netns_lab.subnet_bridge(
+                netns_lab.member_subnet(BIN / "hydria", state, n)
             )
-            member_bridge = "hydbr" + made.stdout.split()[0].replace("-", "")[:8]
             subnet = httpx.get(endpoint + "/v2.0/subnets?name=public").json()["subnets"][0]
-            vip_bridge = "hydbr" + subnet["id"].replace("-", "")[:8]
+            vip_bridge = netns_lab.subnet_bridge(subnet["id"])
             bridges += [vip_bridge, member_bridge]
             lab.bridge(vip_bridge)
             lab.bridge(member_bridge)

@@ -83,12 +83,7 @@ def _deployment(
     mgmt_bridge = f"hydbr-t{lab.tag}"
     state = tmp_path_factory.mktemp(name) / "state"
     env = {
-        "HYDRIA_COMPUTE_DRIVER": "netns",
-        "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
-        "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24",
-        "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
-        "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
-        "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
+        **netns_lab.deployment_env(n, mgmt_bridge),
         "HYDRIA_HEARTBEAT_INTERVAL": "0.5",
         "HYDRIA_HEARTBEAT_TIMEOUT": "3",
         **extra_env,
@@ -101,28 +96,10 @@ def _deployment(
         # run from a folder under /tmp (as the benchmarks run it): the amphorae's
         # private /tmp hides it, and an instance must not need its controller's folder
         with running(state, extra_env=env, cwd=state) as up:
-            made = subprocess.run(
-                [
-                    str(BIN / "hydria"),
-                    "subnet",
-                    "create",
-                    "members",
-                    "--cidr",
-                    f"10.252.{n}.0/24",
-                    "--allocation-start",
-                    f"10.252.{n}.100",
-                    "--allocation-end",
-                    f"10.252.{n}.199",
-                ],
-                env={**up.env, "HYDRIA_STATE_DIR": str(state)},
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            member_subnet = made.stdout.split()[0]
+            member_subnet = netns_lab.member_subnet(BIN / "hydria", state, n)
             public = httpx.get(up.endpoint + "/v2.0/subnets", params={"name": "public"}).json()
-            vip_bridge = "hydbr" + public["subnets"][0]["id"].replace("-", "")[:8]
-            member_bridge = "hydbr" + member_subnet.replace("-", "")[:8]
+            vip_bridge = netns_lab.subnet_bridge(public["subnets"][0]["id"])
+            member_bridge = netns_lab.subnet_bridge(member_subnet)
             bridges += [vip_bridge, member_bridge]
             lab.bridge(vip_bridge)
             lab.bridge(member_bridge)

@@ -115,6 +115,50 @@ def octet_for_this_process() -> int:
     return n
 
 
+def deployment_env(n: int, mgmt_bridge: str) -> dict[str, str]:
+    """A ``hydria up --driver netns``'s networks on third octet ``n``: management
+    10.250.n.0/24 on ``mgmt_bridge`` (the host side .1), VIPs 10.251.n.0/24; the
+    member subnet, 10.252.n.0/24, is ``member_subnet``'s."""
+    return {
+        "HYDRIA_COMPUTE_DRIVER": "netns",
+        "HYDRIA_NETNS_MGMT_BRIDGE": mgmt_bridge,
+        "HYDRIA_MGMT_CIDR": f"10.250.{n}.0/24",
+        "HYDRIA_MGMT_RANGE_START": f"10.250.{n}.10",
+        "HYDRIA_MGMT_RANGE_END": f"10.250.{n}.250",
+        "HYDRIA_DEFAULT_SUBNET_CIDR": f"10.251.{n}.0/24",
+    }
+
+
+def member_subnet(hydria: Path, state: Path, n: int) -> str:
+    """``hydria subnet create members`` (10.252.n.0/24, addresses .100-.199 for ports)
+    in the deployment whose state is ``state``; its id."""
+    made = subprocess.run(
+        [
+            str(hydria),
+            "subnet",
+            "create",
+            "members",
+            "--cidr",
+            f"10.252.{n}.0/24",
+            "--allocation-start",
+            f"10.252.{n}.100",
+            "--allocation-end",
+            f"10.252.{n}.199",
+            "--state-dir",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.split()[0]
+
+
+def subnet_bridge(subnet_id: str) -> str:
+    """The bridge the ``netns`` network driver makes for a subnet."""
+    return "hydbr" + subnet_id.replace("-", "")[:8]
+
+
 def can_use_netns() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
