@@ -22,7 +22,8 @@ import pytest
 from hydria.core import graph as g
 from hydria.render.nft import render_nft
 from tests.support import nft_lab
-from tests.support.nft_lab import PORT, V4, Lab, until
+from tests.support.nft_lab import PORT, V4, Lab
+from tests.support.wait import wait_for
 
 pytestmark = nft_lab.MARKS
 
@@ -43,15 +44,15 @@ def test_round_robin_probe_takes_a_dead_member_out_and_back_stats_move(lab: Lab)
     assert listener["active_connections"] >= 1  # conntrack still holds the flows
 
     lab.echoes.pop("b").stop()  # the kernel now answers port-unreachable: UDP-CONNECT fails
-    until("member b DOWN", lambda: lab.member_word("b") == "DOWN")
+    wait_for(lambda: lab.member_word("b") == "DOWN", what="member b DOWN", interval=0.1)
     # the probe reports DOWN, then applies the ruleset without b: wait for that too
-    until("b out of the map", lambda: not lab.in_map("b"))
+    wait_for(lambda: not lab.in_map("b"), what="b out of the map", interval=0.1)
     assert lab.ask(6) == ["a"] * 6
     assert lab.report()["pools"]["p-1"]["status"] == "UP"
 
     lab.start_echo("b")
-    until("member b UP", lambda: lab.member_word("b") == "UP")
-    until("b back in the map", lambda: lab.in_map("b"))
+    wait_for(lambda: lab.member_word("b") == "UP", what="member b UP", interval=0.1)
+    wait_for(lambda: lab.in_map("b"), what="b back in the map", interval=0.1)
     assert set(lab.ask(6)) == {"a", "b"}
     after = lab.report()["listeners"]["li-1"]
     assert after["total_connections"] == 20  # counters survive every re-applied ruleset
@@ -76,8 +77,10 @@ def test_a_client_that_keeps_its_socket_leaves_a_dead_member(lab: Lab) -> None:
         assert lab.ask_on(sock) == first  # one flow, one member
         other = next(name for name in V4.members if name != first)
         lab.echoes.pop(first).stop()
-        until(f"member {first} DOWN", lambda: lab.member_word(first) == "DOWN")
-        until(f"{first} out of the map", lambda: not lab.in_map(first))
+        wait_for(
+            lambda: lab.member_word(first) == "DOWN", what=f"member {first} DOWN", interval=0.1
+        )
+        wait_for(lambda: not lab.in_map(first), what=f"{first} out of the map", interval=0.1)
         assert lab.ask_on(sock) == other
     finally:
         sock.close()
@@ -106,7 +109,9 @@ def test_timeout_client_data_ends_an_idle_flow(lab: Lab) -> None:
         assert lab.ask_on(sock) == first  # answered: the kernel alone would keep it 120 s
         left = lab.in_amp(_flows_to_listener)
         assert len(left) == 1 and left[0] <= 2, left
-        until("the idle flow ends", lambda: not lab.in_amp(_flows_to_listener))
+        wait_for(
+            lambda: not lab.in_amp(_flows_to_listener), what="the idle flow ends", interval=0.1
+        )
         other = next(name for name in V4.members if name != first)
         assert lab.ask_on(sock) == other
     finally:
@@ -145,7 +150,7 @@ def test_persistence_sticks_is_refreshed_and_expires(lab: Lab) -> None:
         return sum(len(i["map"].get("elem", ())) for i in items if "map" in i)
 
     assert sticky_entries() == 1
-    until("the persistence entry expires", lambda: sticky_entries() == 0)
+    wait_for(lambda: sticky_entries() == 0, what="the persistence entry expires", interval=0.1)
     # scheduled afresh: ROUND_ROBIN's next turn is the other member
     assert lab.ask() != [first[0]]
 

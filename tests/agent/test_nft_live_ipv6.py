@@ -23,7 +23,8 @@ import pytest
 from hydria.core import graph as g
 from hydria.render.nft import render_nft
 from tests.support import nft_lab
-from tests.support.nft_lab import PORT, V6, Lab, until
+from tests.support.nft_lab import PORT, V6, Lab
+from tests.support.wait import wait_for
 
 pytestmark = nft_lab.MARKS
 
@@ -54,16 +55,18 @@ def test_round_robin_stats_and_a_dead_members_flows_move(lab: Lab) -> None:
         assert first in V6.members and lab.ask_on(sock) == first  # one flow, one member
         other = next(name for name in V6.members if name != first)
         lab.echoes.pop(first).stop()
-        until(f"member {first} DOWN", lambda: lab.member_word(first) == "DOWN")
-        until(f"{first} out of the map", lambda: not lab.in_map(first))
+        wait_for(
+            lambda: lab.member_word(first) == "DOWN", what=f"member {first} DOWN", interval=0.1
+        )
+        wait_for(lambda: not lab.in_map(first), what=f"{first} out of the map", interval=0.1)
         # its IPv6 flows were deleted (conntrack -f ipv6): the same socket moves
         assert lab.ask_on(sock) == other
     finally:
         sock.close()
     assert lab.ask(4) == [other] * 4
     lab.start_echo(first)
-    until(f"member {first} UP", lambda: lab.member_word(first) == "UP")
-    until(f"{first} back in the map", lambda: lab.in_map(first))
+    wait_for(lambda: lab.member_word(first) == "UP", what=f"member {first} UP", interval=0.1)
+    wait_for(lambda: lab.in_map(first), what=f"{first} back in the map", interval=0.1)
     assert set(lab.ask(6)) == {"a", "b"}
     assert lab.report()["listeners"]["li-1"]["total_connections"] > 8
 
@@ -103,7 +106,9 @@ def test_timeout_client_data_ends_an_idle_flow_and_the_table_goes(lab: Lab) -> N
         assert first in V6.members and lab.ask_on(sock) == first
         left = lab.in_amp(_flows_to_listener)
         assert len(left) == 1 and left[0] <= 2, left
-        until("the idle flow ends", lambda: not lab.in_amp(_flows_to_listener))
+        wait_for(
+            lambda: not lab.in_amp(_flows_to_listener), what="the idle flow ends", interval=0.1
+        )
         assert lab.ask_on(sock) == next(name for name in V6.members if name != first)
     finally:
         sock.close()

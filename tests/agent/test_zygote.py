@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from hydria.drivers.compute.zygote_client import ZygoteClient
 from tests.agent.conftest import boot_for
 from tests.support.backends import free_port
 from tests.support.procs import kill_all_mentioning
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.haproxy]
 
@@ -35,22 +35,18 @@ def _ppid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def _gone(pid: int, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid) and _live_not_zombie(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _live_not_zombie(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     """Alive and not a zombie waiting for its parent."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
     return state != "Z"
+
+
+def _wait_gone(*pids: int) -> None:
+    for pid in pids:
+        wait_for(lambda pid=pid: not _alive(pid), what=f"process {pid} gone")
 
 
 class Started:
@@ -100,7 +96,7 @@ def test_an_agent_is_a_fork_of_the_zygote_and_reads_as_itself(started: Started) 
     # stop_all stops the agents and then the zygote
     zygote_pid = zygote.pid
     started.compute.stop_all()
-    assert _gone(pid) and _gone(pid2) and _gone(zygote_pid)
+    _wait_gone(pid, pid2, zygote_pid)
 
 
 def test_agents_outlive_their_zygote_and_a_new_one_starts(started: Started) -> None:
@@ -109,7 +105,7 @@ def test_agents_outlive_their_zygote_and_a_new_one_starts(started: Started) -> N
     assert zygote is not None and zygote.pid is not None
     first = zygote.pid
     os.kill(first, signal.SIGKILL)
-    assert _gone(first)
+    _wait_gone(first)
     assert started.compute.is_running(amp_id) and pid_alive(pid)
     _second, pid2 = started.amphora()
     assert zygote.pid not in (None, first)
@@ -137,7 +133,7 @@ def test_the_zygote_exits_with_the_process_that_started_it(tmp_path: Path) -> No
             [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=60
         )
         zygote_pid = int(out.stdout.split()[0])
-        assert _gone(zygote_pid)
+        _wait_gone(zygote_pid)
     finally:
         kill_all_mentioning(str(tmp_path))
 

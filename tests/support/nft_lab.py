@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -200,16 +199,6 @@ class Lab:
 
     def empty_lb(self) -> g.LoadBalancer:
         return g.LoadBalancer(id=self.plan.lb_id, vip_address=self.plan.vip)
-
-
-def until(what: str, check: Callable[[], T], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} never happened")
 
 
 @contextlib.contextmanager
