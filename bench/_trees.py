@@ -8,6 +8,7 @@ and print each figure's median with the ratio baseline / subject.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -17,6 +18,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 Samples = dict[str, dict[str, list[float]]]
+
+
+def parser(description: str, requests: int, per: str) -> argparse.ArgumentParser:
+    """The options every such benchmark takes: ``--baseline``, ``--rounds``,
+    ``--requests`` (``per``: what one counts) and ``--worker``."""
+    made = argparse.ArgumentParser(description=description)
+    made.add_argument("--baseline", type=Path, help="another checkout (main) to compare with")
+    made.add_argument("--rounds", type=int, default=3)
+    made.add_argument("--requests", type=int, default=requests, help=per)
+    made.add_argument("--worker", action="store_true", help="time this process's tree only")
+    return made
 
 
 def trees(baseline: Path | None, subject: Path) -> dict[str, Path]:

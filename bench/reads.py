@@ -23,7 +23,6 @@ faster) and the load average.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import tempfile
@@ -192,11 +191,7 @@ def worker(requests: int, only: str | None, asgi: bool = False) -> dict[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="another checkout (main) to compare with")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=100, help="per path and round")
-    parser.add_argument("--worker", action="store_true", help="time this process's tree only")
+    parser = _trees.parser(__doc__.splitlines()[0], 100, "per path and round")
     parser.add_argument("--only", choices=list(PATHS), help="with --worker: one path only")
     parser.add_argument(
         "--asgi", action="store_true", help="call the ASGI app directly (no test client)"

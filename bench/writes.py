@@ -28,7 +28,6 @@ until ACTIVE; the figure is CPU milliseconds per pair, every thread's.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import tempfile
@@ -208,11 +207,7 @@ def worker(requests: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="another checkout (main) to compare with")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=200, help="member pairs per round")
-    parser.add_argument("--worker", action="store_true", help="time this process's tree only")
+    parser = _trees.parser(__doc__.splitlines()[0], 200, "member pairs per round")
     parser.add_argument("--cycle", action="store_true", help="whole pairs, with the controller")
     args = parser.parse_args()
     if args.worker:
